@@ -1,0 +1,352 @@
+/*
+ * The auth role: owns the tables.  It answers recipient lookups from
+ * smtp and runs the table commands boxctl sends through control.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boxd.h"
+#include "authd.h"
+
+/* an alias row lists its targets joined with commas */
+#define AUTH_TARGETS_LINE_MAX	(IMSG_CTL_MAX_SIZE - 1024)
+
+static struct table	*auth_table;
+
+static void	auth_shutdown(void);
+static void	auth_dispatch_parent(struct imsgev *, struct imsg *);
+static void	auth_dispatch_control(struct imsgev *, struct imsg *);
+static void	auth_dispatch_smtp(struct imsgev *, struct imsg *);
+static void	auth_ctl_line(uint32_t, ...);
+static void	auth_ctl_done(uint32_t, int);
+static void	auth_ctl_domain_row(void *, const struct table_domain *);
+static void	auth_ctl_user_row(void *, const struct table_user *);
+static void	auth_ctl_alias_row(void *, const struct table_alias *);
+static void	auth_ctl_alias_add(struct imsg *, struct msg_reader *);
+static void	auth_rcpt(struct imsg *, struct msg_reader *);
+
+void
+auth_main(void)
+{
+	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	char		 err[TABLE_ERR_MAX];
+
+	child_init(PROC_AUTH, auth_dispatch_parent);
+	child_forget_tls();
+	privsep_drop(PROC_AUTH, child_jail(PROC_AUTH, &child->conf));
+	/* in our jail, the environment's home is where we are */
+	if ((auth_table = table_open(".", err, sizeof(err))) == NULL)
+		fatalx("tables: %s", err);
+	atexit(auth_shutdown);
+	sandbox_init(PROC_AUTH);
+	handlers[PROC_CONTROL] = auth_dispatch_control;
+	handlers[PROC_SMTP] = auth_dispatch_smtp;
+	child_run(handlers);
+}
+
+/* a clean close checkpoints, so the next start has no log to replay */
+static void
+auth_shutdown(void)
+{
+	struct table	*t = auth_table;
+
+	auth_table = NULL;
+	table_close(t);
+}
+
+static void
+auth_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct boxd_config conf;
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_RELOAD:
+		/* the tables are read live: nothing to reopen */
+		config_defaults(&conf);
+		if (config_unmarshal(&conf, &r) == -1)
+			child_bad_imsg(imsg, "config");
+		child->conf = conf;
+		log_setlevel(conf.log_level);
+		break;
+	default:
+		child_bad_imsg(imsg, "from parent");
+	}
+}
+
+/* one reply row: key, value pairs, then NULL */
+static void
+auth_ctl_line(uint32_t peerid, ...)
+{
+	struct msg_writer w, pairs;
+	va_list		 ap;
+	const char	*key, *value;
+	uint32_t	 n = 0;
+
+	msg_writer_init(&pairs);
+	va_start(ap, peerid);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		msg_put_str(&pairs, key);
+		msg_put_str(&pairs, value);
+		n++;
+	}
+	va_end(ap);
+	msg_writer_init(&w);
+	msg_put_u32(&w, n);
+	msg_put_data(&w, pairs.buf, pairs.len);
+	if (pairs.error)
+		w.error = 1;
+	msg_writer_free(&pairs);
+	child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+}
+
+static void
+auth_ctl_done(uint32_t peerid, int rv)
+{
+	struct msg_writer w;
+
+	if (rv == 0)
+		child_send(PROC_CONTROL, IMSG_CTL_OK, peerid, -1, NULL);
+	else {
+		msg_writer_init(&w);
+		msg_put_str(&w, table_error(auth_table));
+		child_send(PROC_CONTROL, IMSG_CTL_FAIL, peerid, -1, &w);
+	}
+	if (table_broken(auth_table))
+		fatalx("the tables need recovery");
+}
+
+static void
+auth_ctl_domain_row(void *arg, const struct table_domain *d)
+{
+	uint32_t	*peerid = arg;
+	char		 users[16], aliases[16];
+
+	snprintf(users, sizeof(users), "%u", d->nusers);
+	snprintf(aliases, sizeof(aliases), "%u", d->naliases);
+	auth_ctl_line(*peerid, "domain", d->domain, "users", users,
+	    "aliases", aliases, NULL);
+}
+
+static void
+auth_ctl_user_row(void *arg, const struct table_user *u)
+{
+	uint32_t	*peerid = arg;
+	char		 quota[32];
+
+	snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
+	auth_ctl_line(*peerid, "address", u->address, "quota", quota,
+	    "disabled", (u->flags & TABLE_USER_DISABLED) ? "yes" : "no",
+	    NULL);
+}
+
+static void
+auth_ctl_alias_row(void *arg, const struct table_alias *a)
+{
+	uint32_t	*peerid = arg;
+	char		*targets;
+	size_t		 i;
+
+	targets = xcalloc(1, AUTH_TARGETS_LINE_MAX);
+	for (i = 0; i < a->ntargets; i++) {
+		if (i > 0)
+			strlcat(targets, ",", AUTH_TARGETS_LINE_MAX);
+		if (strlcat(targets, a->targets[i], AUTH_TARGETS_LINE_MAX) >=
+		    AUTH_TARGETS_LINE_MAX) {
+			log_warnx("alias %s: too many targets to list",
+			    a->address);
+			break;
+		}
+	}
+	auth_ctl_line(*peerid, "address", a->address, "targets", targets,
+	    NULL);
+	free(targets);
+}
+
+static void
+auth_ctl_alias_add(struct imsg *imsg, struct msg_reader *r)
+{
+	char		*address, **targets;
+	uint32_t	 n, i;
+	int		 rv;
+
+	if (msg_get_strdup(r, &address, IMSG_CTL_MAX_SIZE) == -1 ||
+	    msg_get_u32(r, &n) == -1 || n > r->left / 4)
+		child_bad_imsg(imsg, "alias add");
+	targets = xcalloc(n + 1, sizeof(*targets));
+	for (i = 0; i < n; i++)
+		if (msg_get_strdup(r, &targets[i], IMSG_CTL_MAX_SIZE) == -1)
+			child_bad_imsg(imsg, "alias add");
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "alias add");
+	if ((rv = table_alias_add(auth_table, address,
+	    (const char *const *)targets, n)) == 0)
+		log_info("alias %s added", address);
+	free(address);
+	for (i = 0; i < n; i++)
+		free(targets[i]);
+	free(targets);
+	auth_ctl_done(imsg->hdr.peerid, rv);
+}
+
+static void
+auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+	char		*name = NULL, *password = NULL;
+	uint64_t	 quota = 0;
+	uint32_t	 peerid = imsg->hdr.peerid;
+	int		 rv;
+
+	/*
+	 * Control checked the shape; the contents are boxctl's, so names of
+	 * any length get here and the table calls refuse them politely.
+	 */
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_DOMAIN_ADD:
+	case IMSG_CTL_DOMAIN_DEL:
+	case IMSG_CTL_USER_DEL:
+	case IMSG_CTL_USER_LIST:
+	case IMSG_CTL_USER_DISABLE:
+	case IMSG_CTL_USER_ENABLE:
+	case IMSG_CTL_ALIAS_DEL:
+	case IMSG_CTL_ALIAS_LIST:
+		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1)
+			child_bad_imsg(imsg, "from control");
+		break;
+	case IMSG_CTL_USER_ADD:
+	case IMSG_CTL_USER_PASSWD:
+		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1 ||
+		    msg_get_strdup(&r, &password, IMSG_CTL_MAX_SIZE) == -1)
+			child_bad_imsg(imsg, "from control");
+		break;
+	case IMSG_CTL_USER_QUOTA:
+		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1 ||
+		    msg_get_u64(&r, &quota) == -1)
+			child_bad_imsg(imsg, "from control");
+		break;
+	case IMSG_CTL_DOMAIN_LIST:
+		break;
+	case IMSG_CTL_ALIAS_ADD:
+		auth_ctl_alias_add(imsg, &r);
+		return;
+	default:
+		child_bad_imsg(imsg, "from control");
+	}
+	if (msg_get_end(&r) == -1)
+		child_bad_imsg(imsg, "from control");
+
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_DOMAIN_ADD:
+		if ((rv = table_domain_add(auth_table, name)) == 0)
+			log_info("domain %s added", name);
+		break;
+	case IMSG_CTL_DOMAIN_DEL:
+		if ((rv = table_domain_del(auth_table, name)) == 0)
+			log_info("domain %s deleted", name);
+		break;
+	case IMSG_CTL_DOMAIN_LIST:
+		rv = table_domain_list(auth_table, auth_ctl_domain_row,
+		    &peerid);
+		break;
+	case IMSG_CTL_USER_ADD:
+		if ((rv = table_user_add(auth_table, name, password)) == 0)
+			log_info("user %s added", name);
+		break;
+	case IMSG_CTL_USER_DEL:
+		if ((rv = table_user_del(auth_table, name)) == 0)
+			log_info("user %s deleted", name);
+		break;
+	case IMSG_CTL_USER_LIST:
+		rv = table_user_list(auth_table, name, auth_ctl_user_row,
+		    &peerid);
+		break;
+	case IMSG_CTL_USER_PASSWD:
+		if ((rv = table_user_passwd(auth_table, name, password)) == 0)
+			log_info("user %s: password changed", name);
+		break;
+	case IMSG_CTL_USER_QUOTA:
+		if ((rv = table_user_quota(auth_table, name, quota)) == 0)
+			log_info("user %s: quota %llu", name,
+			    (unsigned long long)quota);
+		break;
+	case IMSG_CTL_USER_DISABLE:
+	case IMSG_CTL_USER_ENABLE:
+		rv = table_user_disable(auth_table, name,
+		    imsg->hdr.type == IMSG_CTL_USER_DISABLE);
+		if (rv == 0)
+			log_info("user %s %s", name, imsg->hdr.type ==
+			    IMSG_CTL_USER_DISABLE ? "disabled" : "enabled");
+		break;
+	case IMSG_CTL_ALIAS_DEL:
+		if ((rv = table_alias_del(auth_table, name)) == 0)
+			log_info("alias %s deleted", name);
+		break;
+	case IMSG_CTL_ALIAS_LIST:
+		rv = table_alias_list(auth_table, name, auth_ctl_alias_row,
+		    &peerid);
+		break;
+	default:
+		rv = -1;
+		break;
+	}
+	free(name);
+	if (password != NULL)
+		freezero(password, strlen(password));
+	if (imsg->data != NULL)
+		explicit_bzero(imsg->data, imsg->datalen);
+	auth_ctl_done(peerid, rv);
+}
+
+static void
+auth_rcpt(struct imsg *imsg, struct msg_reader *r)
+{
+	struct table_rcpt res;
+	struct msg_writer w;
+	uint64_t	 reqid;
+	char		*address;
+	size_t		 i;
+
+	if (msg_get_u64(r, &reqid) == -1 ||
+	    msg_get_strdup(r, &address, SMTP_LINE_MAX) == -1 ||
+	    msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "rcpt lookup");
+	if (table_rcpt_lookup(auth_table, address, &res) == -1) {
+		res.status = AUTH_RCPT_TEMPFAIL;
+		res.nmailbox = 0;
+	}
+	log_debug("rcpt %s: status %d, %zu mailboxes", address, res.status,
+	    res.nmailbox);
+	free(address);
+	msg_writer_init(&w);
+	msg_put_u64(&w, reqid);
+	msg_put_u32(&w, res.status);
+	msg_put_u32(&w, (uint32_t)res.nmailbox);
+	for (i = 0; i < res.nmailbox; i++)
+		msg_put_str(&w, res.mailbox[i]);
+	table_rcpt_clear(&res);
+	child_send(PROC_SMTP, IMSG_AUTH_RCPT_RESULT, imsg->hdr.peerid, -1, &w);
+	if (table_broken(auth_table))
+		fatalx("the tables need recovery");
+}
+
+static void
+auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_RCPT:
+		auth_rcpt(imsg, &r);
+		break;
+	default:
+		child_bad_imsg(imsg, "from smtp");
+	}
+}

@@ -1,0 +1,681 @@
+/*
+ * The parent: reads the configuration, binds every listener, starts one
+ * re-executed child per role, hands each its configuration and sockets,
+ * and supervises.  It never parses network input.
+ */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+
+struct proc_state {
+	enum proc_type	 role;
+	pid_t		 pid;
+	time_t		 started;
+	struct imsgev	 iev;
+	char		 fatal_reason[256];
+};
+
+static struct boxd_config conf;
+static struct proc_state procs[PROC_COUNT];
+static struct event_base *base;
+static int	 listen_fds[CONFIG_LISTEN_MAX];
+static int	 control_fd = -1;
+static int	 shutting_down;
+static int	 exit_status;
+static int	 opt_foreground, opt_verbose, opt_sandbox_debug;
+static char	 conffile[PATH_MAX] = BOXD_CONF;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: boxd [-dnSv] [-f file]\n");
+	exit(1);
+}
+
+static void
+send_config(struct proc_state *p, uint32_t type)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	config_marshal(&conf, &w);
+	if (imsgev_compose_msg(&p->iev, type, 0, -1, &w) == -1)
+		fatal("send config to %s", proc_name(p->role));
+}
+
+static char *
+read_file(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fatal("%s", path);
+	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) == -1)
+		fatal("%s", path);
+	if (len > IMSG_MAX_SIZE / 2 - 64)
+		fatalx("%s: too large", path);
+	buf = xcalloc(1, (size_t)len + 1);
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len)
+		fatal("%s: read", path);
+	fclose(f);
+	return buf;
+}
+
+static void
+send_tls(struct proc_state *p)
+{
+	struct msg_writer w;
+	char		*cert, *key;
+
+	cert = read_file(conf.tls_cert);
+	key = read_file(conf.tls_key);
+	msg_writer_init(&w);
+	msg_put_str(&w, cert);
+	msg_put_str(&w, key);
+	if (imsgev_compose_msg(&p->iev, IMSG_CONF_TLS, 0, -1, &w) == -1)
+		fatal("send tls to %s", proc_name(p->role));
+	free(cert);
+	freezero(key, strlen(key));
+}
+
+static void
+shutdown_all(int status)
+{
+	int	 i;
+
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	exit_status = status;
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+		if (procs[i].pid > 0)
+			kill(procs[i].pid, SIGTERM);
+}
+
+static void
+reply_procs(uint32_t peerid)
+{
+	struct passwd	*pw;
+	struct msg_writer w;
+	const char	*user;
+	int		 i;
+
+	for (i = 0; i < PROC_COUNT; i++) {
+		if (i != PROC_PARENT && procs[i].pid <= 0)
+			continue;
+		if (privsep_is_root())
+			user = proc_user(i);
+		else if ((pw = getpwuid(getuid())) != NULL)
+			user = pw->pw_name;
+		else
+			user = "?";
+		msg_writer_init(&w);
+		msg_put_str(&w, proc_name(i));
+		msg_put_u32(&w, (uint32_t)(i == PROC_PARENT ? getpid() :
+		    procs[i].pid));
+		msg_put_str(&w, i == PROC_PARENT && privsep_is_root() ?
+		    "root" : user);
+		msg_put_u64(&w, (uint64_t)procs[i].started);
+		imsgev_compose_msg(&procs[PROC_CONTROL].iev, IMSG_PARENT_PROC,
+		    peerid, -1, &w);
+	}
+	imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1,
+	    NULL, 0);
+}
+
+/* re-read the file; what cannot change without a restart is kept */
+static int
+reload(char *err, size_t errsz)
+{
+	struct boxd_config nconf;
+	size_t		 i;
+
+	if (config_parse(&nconf, conffile, err, errsz) == -1)
+		return -1;
+	if (nconf.nlisteners != conf.nlisteners ||
+	    memcmp(nconf.listeners, conf.listeners,
+	    sizeof(nconf.listeners[0]) * nconf.nlisteners) != 0 ||
+	    strcmp(nconf.storage, conf.storage) != 0 ||
+	    strcmp(nconf.control_socket, conf.control_socket) != 0)
+		log_warnx("reload: listeners, storage and control socket "
+		    "change only on restart");
+	memcpy(nconf.listeners, conf.listeners, sizeof(conf.listeners));
+	nconf.nlisteners = conf.nlisteners;
+	strlcpy(nconf.storage, conf.storage, sizeof(nconf.storage));
+	strlcpy(nconf.control_socket, conf.control_socket,
+	    sizeof(nconf.control_socket));
+	conf = nconf;
+	log_setlevel(conf.log_level);
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+		send_config(&procs[i], IMSG_CONF_RELOAD);
+	log_info("configuration reloaded");
+	return 0;
+}
+
+static void
+reload_reply(uint32_t peerid)
+{
+	struct msg_writer w;
+	char		 err[512];
+
+	if (reload(err, sizeof(err)) == 0) {
+		imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid,
+		    -1, NULL, 0);
+		return;
+	}
+	log_warnx("reload failed: %s", err);
+	msg_writer_init(&w);
+	msg_put_str(&w, err);
+	imsgev_compose_msg(&procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid,
+	    -1, &w);
+}
+
+static void
+proc_ready(struct proc_state *p)
+{
+	size_t	 i;
+	int	 fd;
+
+	log_debug("%s ready", proc_name(p->role));
+	if (p->role == PROC_CONTROL) {
+		if ((fd = dup(control_fd)) == -1)
+			fatal("dup");
+		imsgev_compose(&p->iev, IMSG_CONF_CONTROL, 0, fd, NULL, 0);
+	}
+	for (i = 0; i < conf.nlisteners; i++) {
+		switch (conf.listeners[i].kind) {
+		case LISTEN_SMTP:
+		case LISTEN_SUBMISSION:
+		case LISTEN_SUBMISSIONS:
+			if (p->role != PROC_SMTP)
+				continue;
+			break;
+		default:
+			if (p->role != PROC_IMAP)
+				continue;
+			break;
+		}
+		if ((fd = dup(listen_fds[i])) == -1)
+			fatal("dup");
+		imsgev_compose(&p->iev, IMSG_CONF_LISTENER, (uint32_t)i, fd,
+		    NULL, 0);
+	}
+}
+
+static void
+parent_dispatch(struct imsgev *iev, struct imsg *imsg)
+{
+	struct proc_state *p = iev->arg;
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_PROC_READY:
+		proc_ready(p);
+		break;
+	case IMSG_PROC_FATAL:
+		if (msg_get_str(&r, p->fatal_reason,
+		    sizeof(p->fatal_reason)) == -1)
+			strlcpy(p->fatal_reason, "?", sizeof(p->fatal_reason));
+		break;
+	case IMSG_PARENT_PROCS:
+		if (p->role != PROC_CONTROL)
+			fatalx("%s asked for the process list",
+			    proc_name(p->role));
+		reply_procs(imsg->hdr.peerid);
+		break;
+	case IMSG_PARENT_RELOAD:
+		if (p->role != PROC_CONTROL)
+			fatalx("%s asked for a reload", proc_name(p->role));
+		reload_reply(imsg->hdr.peerid);
+		break;
+	default:
+		fatalx("unexpected imsg %u from %s", imsg->hdr.type,
+		    proc_name(p->role));
+	}
+}
+
+/* the child's socket went away; SIGCHLD tells why */
+static void
+parent_channel_closed(struct imsgev *iev)
+{
+	event_del(iev->ev);
+}
+
+static void
+reap_children(void)
+{
+	struct proc_state *p;
+	pid_t		 pid;
+	int		 status, i, alive;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+			if (procs[i].pid == pid)
+				break;
+		if (i == PROC_COUNT)
+			continue;
+		p = &procs[i];
+		p->pid = 0;
+		if (!shutting_down) {
+			if (p->fatal_reason[0] != '\0')
+				log_warnx("%s process died: %s; shutting down",
+				    proc_name(i), p->fatal_reason);
+			else if (WIFSIGNALED(status))
+				log_warnx("%s process killed by signal %d "
+				    "(%s)%s; shutting down", proc_name(i),
+				    WTERMSIG(status), strsignal(WTERMSIG(status)),
+				    WTERMSIG(status) == SIGSYS ?
+				    ", a forbidden system call (run with -S "
+				    "to name it)" : "");
+			else
+				log_warnx("%s process exited with status %d; "
+				    "shutting down", proc_name(i),
+				    WEXITSTATUS(status));
+			shutdown_all(1);
+		}
+	}
+	alive = 0;
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+		if (procs[i].pid > 0)
+			alive = 1;
+	if (shutting_down && !alive)
+		event_base_loopexit(base, NULL);
+}
+
+static void
+parent_signal(evutil_socket_t sig, short events, void *arg)
+{
+	char	 err[512];
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (!shutting_down)
+			log_info("shutting down");
+		shutdown_all(0);
+		break;
+	case SIGHUP:
+		if (reload(err, sizeof(err)) == -1)
+			log_warnx("reload failed: %s", err);
+		break;
+	case SIGCHLD:
+		reap_children();
+		break;
+	}
+}
+
+static int
+bind_listener(const struct listen_conf *l)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t	 len;
+	int		 fd, on = 1;
+	const char	*addr = l->addr;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strcmp(addr, "localhost") == 0)
+		addr = "127.0.0.1";
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(l->port);
+		len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(l->port);
+		len = sizeof(*sin6);
+	} else
+		fatalx("listen on %s: not an address", l->addr);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		fatal("SO_REUSEADDR");
+	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		fatal("IPV6_V6ONLY");
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+		fatal("listen on %s port %u", l->addr, l->port);
+	if (listen(fd, 1024) == -1)
+		fatal("listen");
+	return fd;
+}
+
+static int
+bind_control(const char *path)
+{
+	struct sockaddr_un sun;
+	char		 dir[PATH_MAX], *slash;
+	mode_t		 old;
+	int		 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("control socket path too long: %s", path);
+	strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) == -1)
+			fatal("%s", dir);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		fatal("socket");
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	umask(old);
+	if (chmod(path, 0600) == -1)
+		fatal("chmod %s", path);
+	if (listen(fd, 16) == -1)
+		fatal("listen %s", path);
+	return fd;
+}
+
+/* the storage tree, each part owned by the role that writes it */
+static void
+prepare_storage(void)
+{
+	static const struct {
+		const char	*sub;
+		enum proc_type	 owner;
+		mode_t		 mode;
+	} dirs[] = {
+		{ "", PROC_PARENT, 0755 },
+		{ "empty", PROC_PARENT, 0555 },
+		{ "db", PROC_AUTH, 0700 },
+		{ "queue", PROC_QUEUE, 0700 },
+		{ "mail", PROC_MDA, 0700 },
+		{ "dkim", PROC_SIGNER, 0700 },
+	};
+	struct passwd	*pw;
+	char		 path[PATH_MAX];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf.storage,
+		    dirs[i].sub) >= sizeof(path))
+			fatalx("storage path too long");
+		if (mkdir_p(path, dirs[i].mode) == -1)
+			fatal("%s", path);
+		if (!privsep_is_root() || dirs[i].owner == PROC_PARENT)
+			continue;
+		if ((pw = getpwnam(proc_user(dirs[i].owner))) == NULL)
+			fatalx("no user %s", proc_user(dirs[i].owner));
+		if (chown(path, pw->pw_uid, pw->pw_gid) == -1 ||
+		    chmod(path, dirs[i].mode) == -1)
+			fatal("%s", path);
+	}
+}
+
+static void
+check_users(void)
+{
+	int	 i, missing = 0;
+
+	if (!privsep_is_root()) {
+		log_info("not started as root: every role runs as this user, "
+		    "without chroot (seccomp stays on)");
+		return;
+	}
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
+		if (getpwnam(proc_user(i)) != NULL)
+			continue;
+		fprintf(stderr, "boxd: user %s does not exist; create it "
+		    "with:\n  useradd --system --no-create-home "
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin %s\n",
+		    proc_user(i), proc_user(i));
+		missing = 1;
+	}
+	if (missing)
+		exit(1);
+}
+
+static void
+start_children(const char *self)
+{
+	int	 pairs[PROC_COUNT][PROC_COUNT][2];
+	int	 a, b, fd;
+	pid_t	 pid;
+	char	*argv[8];
+	int	 argc;
+
+	for (a = 0; a < PROC_COUNT; a++)
+		for (b = a + 1; b < PROC_COUNT; b++) {
+			pairs[a][b][0] = pairs[a][b][1] = -1;
+			if (!proc_linked(a, b))
+				continue;
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC, 0, pairs[a][b]) == -1)
+				fatal("socketpair");
+		}
+
+	for (a = PROC_PARENT + 1; a < PROC_COUNT; a++) {
+		if ((pid = fork()) == -1)
+			fatal("fork");
+		if (pid == 0) {
+			/* move our ends out of the way, then into place */
+			int	 mine[PROC_COUNT];
+
+			for (b = 0; b < PROC_COUNT; b++) {
+				mine[b] = -1;
+				if (b == a || !proc_linked(a, b))
+					continue;
+				fd = b < a ? pairs[b][a][1] : pairs[a][b][0];
+				if ((mine[b] = fcntl(fd, F_DUPFD, 64)) == -1)
+					_exit(1);
+			}
+			for (b = 0; b < PROC_COUNT; b++)
+				if (mine[b] != -1 &&
+				    dup2(mine[b], proc_fd(b)) == -1)
+					_exit(1);
+			closefrom(proc_fd(PROC_COUNT));
+			argc = 0;
+			argv[argc++] = "boxd";
+			argv[argc++] = "-P";
+			argv[argc++] = (char *)proc_name(a);
+			if (opt_foreground)
+				argv[argc++] = "-d";
+			if (opt_verbose)
+				argv[argc++] = "-v";
+			if (opt_sandbox_debug)
+				argv[argc++] = "-S";
+			argv[argc] = NULL;
+			execv(self, argv);
+			_exit(127);
+		}
+		procs[a].role = a;
+		procs[a].pid = pid;
+		procs[a].started = time(NULL);
+	}
+
+	for (a = 0; a < PROC_COUNT; a++)
+		for (b = a + 1; b < PROC_COUNT; b++) {
+			if (pairs[a][b][0] == -1)
+				continue;
+			if (a == PROC_PARENT) {
+				close(pairs[a][b][1]);
+				procs[b].iev.name = proc_name(b);
+				procs[b].iev.peer = b;
+				procs[b].iev.on_close = parent_channel_closed;
+				imsgev_init(&procs[b].iev, base,
+				    pairs[a][b][0], IMSG_MAX_SIZE,
+				    parent_dispatch, &procs[b]);
+			} else {
+				close(pairs[a][b][0]);
+				close(pairs[a][b][1]);
+			}
+		}
+}
+
+static void
+configure_children(void)
+{
+	int	 i;
+
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
+		send_config(&procs[i], IMSG_CONF_START);
+		if (conf.tls_cert[0] != '\0' && (i == PROC_SMTP ||
+		    i == PROC_MTA || i == PROC_IMAP))
+			send_tls(&procs[i]);
+		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
+	}
+}
+
+static void
+run_role(const char *role)
+{
+	int	 r;
+
+	if ((r = proc_from_name(role)) <= PROC_PARENT)
+		errx(1, "unknown role %s", role);
+	log_init(opt_foreground, opt_verbose, "boxd");
+	log_procname(role);
+	sandbox_set_debug(opt_sandbox_debug);
+	setproctitle("%s", role);
+	switch (r) {
+	case PROC_CONTROL:
+		control_main();
+		break;
+	case PROC_SMTP:
+		smtp_main();
+		break;
+	case PROC_AUTH:
+		auth_main();
+		break;
+	case PROC_QUEUE:
+		queue_main();
+		break;
+	case PROC_MDA:
+		mda_main();
+		break;
+	default:
+		idle_main(r);
+		break;
+	}
+	exit(0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct event	*sig[4];
+	static const int signals[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	char		 errbuf[PATH_MAX + 256], self[PATH_MAX], *text;
+	const char	*role = NULL;
+	ssize_t		 n;
+	size_t		 i;
+	int		 ch, opt_check = 0;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "df:nP:Sv")) != -1) {
+		switch (ch) {
+		case 'd':
+			opt_foreground = 1;
+			break;
+		case 'f':
+			if (strlcpy(conffile, optarg, sizeof(conffile)) >=
+			    sizeof(conffile))
+				errx(1, "config path too long");
+			break;
+		case 'n':
+			opt_check = 1;
+			break;
+		case 'P':
+			role = optarg;
+			break;
+		case 'S':
+			opt_sandbox_debug = 1;
+			break;
+		case 'v':
+			opt_verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+	if (role != NULL)
+		run_role(role);
+
+	if (config_parse(&conf, conffile, errbuf, sizeof(errbuf)) == -1) {
+		fprintf(stderr, "%s\n", errbuf);
+		exit(1);
+	}
+	if (opt_check) {
+		if (opt_verbose) {
+			if ((text = config_print(&conf)) == NULL)
+				err(1, "config_print");
+			fputs(text, stdout);
+			free(text);
+		} else
+			printf("configuration OK\n");
+		exit(0);
+	}
+	if (opt_verbose)
+		conf.log_level = LOG_LEVEL_DEBUG;
+	check_users();
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		err(1, "readlink /proc/self/exe");
+	self[n] = '\0';
+
+	log_init(1, conf.log_level, "boxd");
+	log_procname("parent");
+	prepare_storage();
+	for (i = 0; i < conf.nlisteners; i++)
+		listen_fds[i] = bind_listener(&conf.listeners[i]);
+	control_fd = bind_control(conf.control_socket);
+	if (!opt_foreground) {
+		if (daemon(1, 0) == -1)
+			fatal("daemon");
+		log_init(0, conf.log_level, "boxd");
+		log_procname("parent");
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	for (i = 0; i < 4; i++) {
+		sig[i] = evsignal_new(base, signals[i], parent_signal, NULL);
+		evsignal_add(sig[i], NULL);
+	}
+	procs[PROC_PARENT].pid = getpid();
+	procs[PROC_PARENT].started = time(NULL);
+	start_children(self);
+	configure_children();
+	log_info("boxd %s starting: %zu listeners, storage %s", BOXD_VERSION,
+	    conf.nlisteners, conf.storage);
+	event_base_dispatch(base);
+	unlink(conf.control_socket);
+	log_info("stopped");
+	return exit_status;
+}

@@ -1,0 +1,215 @@
+/*
+ * The frame of every child role: receive the configuration from the
+ * parent, let the role drop privileges, then open the peer channels and
+ * serve.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+
+struct child	*child;
+
+static imsgev_handler	 child_parent_handler;
+static int		 child_configured;
+
+static void
+child_fatal_hook(const char *why)
+{
+	struct imsgbuf	*ibuf;
+	struct msg_writer w;
+
+	if (child == NULL || child->parent == NULL)
+		return;
+	ibuf = &child->parent->ibuf;
+	msg_writer_init(&w);
+	msg_put_str(&w, why);
+	if (!w.error && imsgbuf_compose(ibuf, IMSG_PROC_FATAL, 0, -1, w.buf,
+	    w.len) == 0)
+		imsgbuf_flush(ibuf);
+	msg_writer_free(&w);
+}
+
+void
+child_bad_imsg(struct imsg *imsg, const char *what)
+{
+	fatalx("malformed imsg type %u (%s)", imsg->hdr.type, what);
+}
+
+void
+child_forget_tls(void)
+{
+	if (child->tls_key_pem != NULL)
+		freezero(child->tls_key_pem, strlen(child->tls_key_pem));
+	free(child->tls_cert_pem);
+	child->tls_key_pem = child->tls_cert_pem = NULL;
+}
+
+static void
+child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	if (child_configured) {
+		child_parent_handler(iev, imsg);
+		return;
+	}
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_START:
+		if (config_unmarshal(&child->conf, &r) == -1)
+			child_bad_imsg(imsg, "config");
+		log_setlevel(child->conf.log_level);
+		break;
+	case IMSG_CONF_TLS:
+		child_forget_tls();
+		if (msg_get_strdup(&r, &child->tls_cert_pem, IMSG_MAX_SIZE) ==
+		    -1 || msg_get_strdup(&r, &child->tls_key_pem,
+		    IMSG_MAX_SIZE) == -1 || msg_get_end(&r) == -1)
+			child_bad_imsg(imsg, "tls");
+		break;
+	case IMSG_CONF_END:
+		child_configured = 1;
+		event_base_loopbreak(child->base);
+		break;
+	default:
+		child_bad_imsg(imsg, "unexpected before configuration");
+	}
+}
+
+static void
+child_unexpected(struct imsgev *iev, struct imsg *imsg)
+{
+	fatalx("unexpected imsg type %u from %s", imsg->hdr.type, iev->name);
+}
+
+/* a peer went away: the parent sees its death and stops the service */
+static void
+child_peer_closed(struct imsgev *iev)
+{
+	log_debug("channel to %s closed", iev->name);
+	exit(0);
+}
+
+static void
+child_signal(evutil_socket_t sig, short events, void *arg)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		event_base_loopexit(child->base, NULL);
+}
+
+void
+child_init(enum proc_type role, imsgev_handler parent_handler)
+{
+	static struct event	*sigterm, *sigint;
+
+	child = xcalloc(1, sizeof(*child));
+	child->role = role;
+	child->started = time(NULL);
+	config_defaults(&child->conf);
+	if ((child->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigterm = evsignal_new(child->base, SIGTERM, child_signal, NULL);
+	sigint = evsignal_new(child->base, SIGINT, child_signal, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	child_parent_handler = parent_handler;
+	child->parent = xcalloc(1, sizeof(*child->parent));
+	child->parent->name = "parent";
+	child->parent->peer = PROC_PARENT;
+	child->parent->on_close = child_peer_closed;
+	imsgev_init(child->parent, child->base, proc_fd(PROC_PARENT),
+	    IMSG_MAX_SIZE, child_dispatch_parent, NULL);
+	log_set_fatal_hook(child_fatal_hook);
+
+	if (event_base_dispatch(child->base) == -1 || !child_configured)
+		fatalx("no configuration from the parent");
+}
+
+void
+child_connect(imsgev_handler handlers[PROC_COUNT])
+{
+	struct imsgev	*iev;
+	int		 p;
+
+	for (p = PROC_PARENT + 1; p < PROC_COUNT; p++) {
+		if (!proc_linked(child->role, p))
+			continue;
+		iev = xcalloc(1, sizeof(*iev));
+		iev->name = proc_name(p);
+		iev->peer = p;
+		iev->on_close = child_peer_closed;
+		imsgev_init(iev, child->base, proc_fd(p), IMSG_MAX_SIZE,
+		    handlers[p] != NULL ? handlers[p] : child_unexpected, NULL);
+		child->peer[p] = iev;
+	}
+}
+
+void
+child_run(imsgev_handler handlers[PROC_COUNT])
+{
+	if (handlers != NULL)
+		child_connect(handlers);
+	child_send(PROC_PARENT, IMSG_PROC_READY, 0, -1, NULL);
+	event_base_dispatch(child->base);
+	log_debug("exiting");
+	exit(0);
+}
+
+void
+child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
+    struct msg_writer *w)
+{
+	struct imsgev	*iev;
+	int		 rv;
+
+	iev = to == PROC_PARENT ? child->parent : child->peer[to];
+	if (iev == NULL)
+		fatalx("no channel to %s", proc_name(to));
+	if (w == NULL)
+		rv = imsgev_compose(iev, type, peerid, fd, NULL, 0);
+	else
+		rv = imsgev_compose_msg(iev, type, peerid, fd, w);
+	if (rv == -1)
+		fatal("imsg to %s", proc_name(to));
+}
+
+const char *
+child_jail(enum proc_type role, const struct boxd_config *conf)
+{
+	static char	 path[PATH_MAX];
+	const char	*sub;
+
+	switch (role) {
+	case PROC_AUTH:
+		sub = "db";
+		break;
+	case PROC_QUEUE:
+		sub = "queue";
+		break;
+	case PROC_MDA:
+	case PROC_IMAP:
+		sub = "mail";
+		break;
+	case PROC_SIGNER:
+		sub = "dkim";
+		break;
+	default:
+		sub = "empty";
+		break;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage,
+	    sub) >= sizeof(path))
+		fatalx("storage path too long");
+	return path;
+}

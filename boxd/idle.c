@@ -1,0 +1,31 @@
+/*
+ * The roles whose work comes in later issues (mta, signer, imap): they
+ * start, sandbox themselves like the others, and wait.
+ */
+
+#include <stddef.h>
+
+#include "boxd.h"
+
+static void
+idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_RELOAD:
+		break;
+	default:
+		child_bad_imsg(imsg, "idle role");
+	}
+}
+
+void
+idle_main(enum proc_type role)
+{
+	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+
+	child_init(role, idle_dispatch_parent);
+	child_forget_tls();
+	privsep_drop(role, child_jail(role, &child->conf));
+	sandbox_init(child->role);
+	child_run(handlers);
+}

@@ -1,0 +1,417 @@
+/*
+ * imsg: length-framed messages over a socketpair, with fd passing.  Every
+ * message is bounded by the buffer's maxsize before anything is allocated
+ * for it.
+ */
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common.h"
+
+#define IMSG_MAX_FDS	16
+
+void
+imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
+{
+	memset(ibuf, 0, sizeof(*ibuf));
+	ibuf->fd = fd;
+	ibuf->maxsize = maxsize;
+	TAILQ_INIT(&ibuf->outq);
+}
+
+void
+imsgbuf_clear(struct imsgbuf *ibuf)
+{
+	struct imsg_out	*out;
+	int		 i;
+
+	while ((out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
+		TAILQ_REMOVE(&ibuf->outq, out, entry);
+		if (out->fd != -1)
+			close(out->fd);
+		free(out->buf);
+		free(out);
+	}
+	for (i = 0; i < ibuf->nfds; i++)
+		close(ibuf->fds[i]);
+	ibuf->nfds = 0;
+	free(ibuf->rbuf);
+	ibuf->rbuf = NULL;
+	ibuf->rlen = ibuf->rcap = 0;
+	ibuf->outlen = 0;
+}
+
+static void
+imsg_decode_hdr(const uint8_t *p, struct imsg_hdr *hdr)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, p, IMSG_HDR_SIZE);
+	msg_get_u32(&r, &hdr->type);
+	msg_get_u32(&r, &hdr->len);
+	msg_get_u32(&r, &hdr->flags);
+	msg_get_u32(&r, &hdr->peerid);
+}
+
+int
+imsgbuf_read(struct imsgbuf *ibuf)
+{
+	struct msghdr	 mh;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
+	} cmsgbuf;
+	uint8_t		*p;
+	ssize_t		 n;
+	size_t		 want, i, nfd;
+	int		*fdp;
+
+	want = ibuf->maxsize + IMSG_HDR_SIZE;
+	if (ibuf->rcap < want) {
+		if ((p = realloc(ibuf->rbuf, want)) == NULL)
+			return -1;
+		ibuf->rbuf = p;
+		ibuf->rcap = want;
+	}
+	if (ibuf->rlen == ibuf->rcap) {
+		errno = EBADMSG;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = ibuf->rbuf + ibuf->rlen;
+	iov.iov_len = ibuf->rcap - ibuf->rlen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cmsgbuf.buf;
+	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	do {
+		n = recvmsg(ibuf->fd, &mh, MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fdp = (int *)CMSG_DATA(cmsg);
+		for (i = 0; i < nfd; i++) {
+			if (ibuf->nfds < IMSG_MAX_FDS)
+				ibuf->fds[ibuf->nfds++] = fdp[i];
+			else
+				close(fdp[i]);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	ibuf->rlen += (size_t)n;
+	return 1;
+}
+
+int
+imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
+{
+	struct imsg_hdr	 hdr;
+	size_t		 datalen;
+
+	if (ibuf->rlen < IMSG_HDR_SIZE)
+		return 0;
+	imsg_decode_hdr(ibuf->rbuf, &hdr);
+	if (hdr.len < IMSG_HDR_SIZE || hdr.len > ibuf->maxsize ||
+	    hdr.type == IMSG_NONE || hdr.type >= IMSG_TYPE_MAX ||
+	    (hdr.flags & ~IMSG_FLAG_FD) != 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (ibuf->rlen < hdr.len)
+		return 0;
+	memset(imsg, 0, sizeof(*imsg));
+	imsg->hdr = hdr;
+	imsg->fd = -1;
+	if (hdr.flags & IMSG_FLAG_FD) {
+		if (ibuf->nfds == 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+		imsg->fd = ibuf->fds[0];
+		memmove(ibuf->fds, ibuf->fds + 1,
+		    sizeof(int) * (size_t)(ibuf->nfds - 1));
+		ibuf->nfds--;
+	}
+	datalen = hdr.len - IMSG_HDR_SIZE;
+	if (datalen > 0) {
+		if ((imsg->data = malloc(datalen)) == NULL) {
+			if (imsg->fd != -1)
+				close(imsg->fd);
+			return -1;
+		}
+		memcpy(imsg->data, ibuf->rbuf + IMSG_HDR_SIZE, datalen);
+	}
+	imsg->datalen = datalen;
+	ibuf->rlen -= hdr.len;
+	memmove(ibuf->rbuf, ibuf->rbuf + hdr.len, ibuf->rlen);
+	return 1;
+}
+
+void
+imsg_free(struct imsg *imsg)
+{
+	free(imsg->data);
+	imsg->data = NULL;
+	if (imsg->fd != -1)
+		close(imsg->fd);
+	imsg->fd = -1;
+}
+
+int
+imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	struct msg_writer w;
+	struct imsg_out	*out;
+
+	if (len > ibuf->maxsize - IMSG_HDR_SIZE) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	msg_writer_init(&w);
+	msg_put_u32(&w, type);
+	msg_put_u32(&w, (uint32_t)(len + IMSG_HDR_SIZE));
+	msg_put_u32(&w, fd == -1 ? 0 : IMSG_FLAG_FD);
+	msg_put_u32(&w, peerid);
+	msg_put_data(&w, data, len);
+	if (w.error || (out = calloc(1, sizeof(*out))) == NULL) {
+		msg_writer_free(&w);
+		errno = ENOMEM;
+		return -1;
+	}
+	out->buf = w.buf;
+	out->len = w.len;
+	out->fd = fd;
+	TAILQ_INSERT_TAIL(&ibuf->outq, out, entry);
+	ibuf->outlen += out->len;
+	return 0;
+}
+
+/* one sendmsg per fd-carrying message; the rest go out in one writev */
+int
+imsgbuf_flush(struct imsgbuf *ibuf)
+{
+	struct iovec	 iov[64];
+	struct msghdr	 mh;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct imsg_out	*out, *next;
+	ssize_t		 n;
+	size_t		 left;
+	int		 iovcnt;
+
+	while ((out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
+		memset(&mh, 0, sizeof(mh));
+		iovcnt = 0;
+		for (next = out; next != NULL && iovcnt < 64;
+		    next = TAILQ_NEXT(next, entry)) {
+			if (next->fd != -1 && next != out)
+				break;
+			iov[iovcnt].iov_base = next->buf + next->off;
+			iov[iovcnt].iov_len = next->len - next->off;
+			iovcnt++;
+			if (next->fd != -1)
+				break;
+		}
+		mh.msg_iov = iov;
+		mh.msg_iovlen = iovcnt;
+		if (out->fd != -1) {
+			memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+			mh.msg_control = cmsgbuf.buf;
+			mh.msg_controllen = sizeof(cmsgbuf.buf);
+			cmsg = CMSG_FIRSTHDR(&mh);
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_RIGHTS;
+			memcpy(CMSG_DATA(cmsg), &out->fd, sizeof(int));
+		}
+		do {
+			n = sendmsg(ibuf->fd, &mh, MSG_NOSIGNAL);
+		} while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ENOBUFS)
+				return 0;
+			return -1;
+		}
+		if (out->fd != -1) {
+			close(out->fd);
+			out->fd = -1;
+		}
+		left = (size_t)n;
+		while (left > 0 && (out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
+			if (left < out->len - out->off) {
+				out->off += left;
+				ibuf->outlen -= left;
+				break;
+			}
+			left -= out->len - out->off;
+			ibuf->outlen -= out->len - out->off;
+			TAILQ_REMOVE(&ibuf->outq, out, entry);
+			free(out->buf);
+			free(out);
+		}
+	}
+	return 1;
+}
+
+static void
+imsgev_update(struct imsgev *iev)
+{
+	short	 events = EV_READ;
+
+	if (!TAILQ_EMPTY(&iev->ibuf.outq))
+		events |= EV_WRITE;
+	if (events == iev->events)
+		return;
+	iev->events = events;
+	event_del(iev->ev);
+	event_assign(iev->ev, event_get_base(iev->ev), iev->ibuf.fd,
+	    events | EV_PERSIST, event_get_callback(iev->ev), iev);
+	event_add(iev->ev, NULL);
+}
+
+static void
+imsgev_closed(struct imsgev *iev)
+{
+	event_del(iev->ev);
+	if (iev->on_close != NULL)
+		iev->on_close(iev);
+	else
+		fatalx("channel to %s closed", iev->name ? iev->name : "peer");
+}
+
+static void
+imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
+{
+	struct imsgev	*iev = arg;
+	struct imsg	 imsg;
+	int		 n;
+
+	if (events & EV_WRITE) {
+		if (imsgbuf_flush(&iev->ibuf) == -1) {
+			if (errno == EPIPE || errno == ECONNRESET) {
+				imsgev_closed(iev);
+				return;
+			}
+			fatal("imsg write to %s", iev->name);
+		}
+	}
+	if (events & EV_READ) {
+		n = imsgbuf_read(&iev->ibuf);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == ECONNRESET) {
+				imsgev_closed(iev);
+				return;
+			}
+			if (iev->on_close != NULL) {
+				log_warn("imsg read from %s", iev->name);
+				imsgev_closed(iev);
+				return;
+			}
+			fatal("imsg read from %s", iev->name);
+		}
+		if (n == 0) {
+			imsgev_closed(iev);
+			return;
+		}
+		for (;;) {
+			n = imsgbuf_get(&iev->ibuf, &imsg);
+			if (n == 0)
+				break;
+			if (n == -1) {
+				if (iev->on_close != NULL) {
+					log_warnx("malformed imsg from %s",
+					    iev->name);
+					imsgev_closed(iev);
+					return;
+				}
+				fatalx("malformed imsg from %s", iev->name);
+			}
+			iev->handler(iev, &imsg);
+			imsg_free(&imsg);
+			/* the handler may have closed us */
+			if (iev->ibuf.fd == -1)
+				return;
+		}
+	}
+	imsgev_update(iev);
+}
+
+void
+imsgev_init(struct imsgev *iev, struct event_base *base, int fd,
+    size_t maxsize, imsgev_handler handler, void *arg)
+{
+	imsgbuf_init(&iev->ibuf, fd, maxsize);
+	iev->handler = handler;
+	iev->arg = arg;
+	iev->events = EV_READ;
+	iev->ev = event_new(base, fd, EV_READ | EV_PERSIST, imsgev_dispatch,
+	    iev);
+	if (iev->ev == NULL)
+		fatalx("event_new");
+	event_add(iev->ev, NULL);
+}
+
+void
+imsgev_clear(struct imsgev *iev)
+{
+	if (iev->ev != NULL) {
+		event_del(iev->ev);
+		event_free(iev->ev);
+		iev->ev = NULL;
+	}
+	imsgbuf_clear(&iev->ibuf);
+	if (iev->ibuf.fd != -1)
+		close(iev->ibuf.fd);
+	iev->ibuf.fd = -1;
+}
+
+int
+imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (imsgbuf_compose(&iev->ibuf, type, peerid, fd, data, len) == -1)
+		return -1;
+	imsgev_update(iev);
+	return 0;
+}
+
+int
+imsgev_compose_msg(struct imsgev *iev, uint32_t type, uint32_t peerid,
+    int fd, struct msg_writer *w)
+{
+	int	 rv;
+
+	if (w->error) {
+		errno = ENOMEM;
+		rv = -1;
+	} else
+		rv = imsgev_compose(iev, type, peerid, fd, w->buf, w->len);
+	msg_writer_free(w);
+	return rv;
+}

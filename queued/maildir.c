@@ -1,0 +1,167 @@
+/*
+ * Maildir delivery: write into tmp/, flush, rename into new/.  File names
+ * follow the Maildir convention (time.unique.host) with Dovecot's ,S=size
+ * so that readers need not stat; the unique part comes from the queue id
+ * and the recipient index, so a retried delivery recognises its earlier
+ * success instead of delivering twice.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queued.h"
+
+static int
+maildir_create(int rootfd, const char *mailbox)
+{
+	static const char *const subdirs[] = { "cur", "new", "tmp" };
+	char		 path[PATH_MAX], *slash;
+	size_t		 i;
+
+	strlcpy(path, mailbox, sizeof(path));
+	if ((slash = strchr(path, '/')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*slash = '\0';
+	if (mkdirat(rootfd, path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	*slash = '/';
+	if (mkdirat(rootfd, path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", mailbox, subdirs[i]);
+		if (mkdirat(rootfd, path, 0700) == -1 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* the host part of a Maildir name, with / and : encoded as the spec says */
+static void
+maildir_host(const char *hostname, char *buf, size_t len)
+{
+	size_t	 o = 0;
+
+	for (; *hostname != '\0' && o + 5 < len; hostname++) {
+		if (*hostname == '/')
+			o += (size_t)snprintf(buf + o, len - o, "\\057");
+		else if (*hostname == ':')
+			o += (size_t)snprintf(buf + o, len - o, "\\072");
+		else
+			buf[o++] = *hostname;
+	}
+	buf[o] = '\0';
+}
+
+static int
+copy_body(int from, uint64_t off, int to, uint64_t len)
+{
+	char	 buf[65536];
+	loff_t	 inoff = (loff_t)off;
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = copy_file_range(from, &inoff, to, NULL, len, 0);
+		if (n == -1 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			break;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;	/* the spool file is short */
+			return -1;
+		}
+		len -= (uint64_t)n;
+	}
+	while (len > 0) {
+		n = pread(from, buf, len < sizeof(buf) ? len : sizeof(buf),
+		    inoff);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (write_all(to, buf, (size_t)n) == -1)
+			return -1;
+		inoff += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
+    const char *hostname, const char *sender, int spoolfd,
+    uint64_t body_offset, struct maildir_delivery *d)
+{
+	struct stat	 st;
+	char		 host[128], head[1024], path[PATH_MAX], *slash;
+	const char	*user;
+	uint64_t	 body_len;
+	int		 headlen, fd;
+
+	if (fstat(spoolfd, &st) == -1)
+		return -1;
+	if ((uint64_t)st.st_size < body_offset) {
+		errno = EIO;
+		return -1;
+	}
+	body_len = (uint64_t)st.st_size - body_offset;
+	if ((slash = strchr(mailbox, '/')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	user = slash + 1;
+	headlen = snprintf(head, sizeof(head),
+	    "Return-Path: <%s>\nDelivered-To: %s@%.*s\n", sender, user,
+	    (int)(slash - mailbox), mailbox);
+	if (headlen < 0 || (size_t)headlen >= sizeof(head)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	maildir_host(hostname, host, sizeof(host));
+	strlcpy(d->mailbox, mailbox, sizeof(d->mailbox));
+	snprintf(d->name, sizeof(d->name), "%" PRIu64 ".Q%016" PRIx64 "R%u.%s"
+	    ",S=%" PRIu64, msgid >> 32, msgid, idx, host,
+	    body_len + (uint64_t)headlen);
+
+	snprintf(path, sizeof(path), "%s/new/%s", mailbox, d->name);
+	if (faccessat(rootfd, path, F_OK, 0) == 0)
+		return MAILDIR_DONE_BEFORE;
+	snprintf(path, sizeof(path), "%s/tmp/%s", mailbox, d->name);
+	fd = openat(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (fd == -1 && errno == ENOENT) {
+		if (maildir_create(rootfd, mailbox) == -1)
+			return -1;
+		fd = openat(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600);
+	}
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, head, (size_t)headlen) == -1 ||
+	    copy_body(spoolfd, body_offset, fd, body_len) == -1) {
+		close(fd);
+		unlinkat(rootfd, path, 0);
+		return -1;
+	}
+	return fd;
+}
+
+int
+maildir_publish(int rootfd, const struct maildir_delivery *d)
+{
+	char	 from[PATH_MAX], to[PATH_MAX];
+
+	snprintf(from, sizeof(from), "%s/tmp/%s", d->mailbox, d->name);
+	snprintf(to, sizeof(to), "%s/new/%s", d->mailbox, d->name);
+	return renameat(rootfd, from, rootfd, to);
+}

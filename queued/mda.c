@@ -1,0 +1,235 @@
+/*
+ * The mda role: local delivery into Maildir.  Messages that arrive
+ * together are flushed together: every tmp/ file of the batch, one
+ * flush, the renames into new/, one more flush, then the queue hears
+ * that they are delivered and may forget them.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+#include "queued.h"
+
+struct mda_job {
+	TAILQ_ENTRY(mda_job) entry;
+	uint64_t	 msgid;
+	int		 status;
+	char		 why[512];
+	struct maildir_delivery *d;	/* to publish */
+	int		*fds;		/* their tmp files */
+	size_t		 nd;
+};
+
+static TAILQ_HEAD(, mda_job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
+static struct event	*flush_ev;
+static int		 rootfd = -1;
+
+static void
+mda_job_fail(struct mda_job *job, int status, const char *why)
+{
+	size_t	 i;
+
+	job->status = status;
+	strlcpy(job->why, why, sizeof(job->why));
+	for (i = 0; i < job->nd; i++)
+		close(job->fds[i]);
+	job->nd = 0;
+}
+
+static void
+mda_deliver(struct msg_reader *r, struct imsg *imsg)
+{
+	struct mda_job	*job;
+	uint64_t	 body_offset;
+	uint32_t	 n, i;
+	char		 sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
+	char		 why[512];
+	int		 fd;
+
+	job = xcalloc(1, sizeof(*job));
+	if (msg_get_u64(r, &job->msgid) == -1 ||
+	    msg_get_u64(r, &body_offset) == -1 ||
+	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
+	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 4 ||
+	    imsg->fd == -1)
+		child_bad_imsg(imsg, "mda deliver");
+	job->d = xcalloc(n, sizeof(*job->d));
+	job->fds = xcalloc(n, sizeof(*job->fds));
+	job->status = MDA_OK;
+	for (i = 0; i < n; i++) {
+		if (msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
+			child_bad_imsg(imsg, "mda deliver");
+		if (job->status != MDA_OK)
+			continue;
+		fd = maildir_write(rootfd, mailbox, job->msgid, i,
+		    child->conf.hostname, sender, imsg->fd, body_offset,
+		    &job->d[job->nd]);
+		if (fd == MAILDIR_DONE_BEFORE)
+			continue;
+		if (fd == -1) {
+			snprintf(why, sizeof(why), "%.300s: %.100s", mailbox,
+			    strerror(errno));
+			mda_job_fail(job, errno == ENOSPC || errno == EDQUOT ||
+			    errno == EIO || errno == EMFILE || errno == ENFILE ?
+			    MDA_TEMPFAIL : MDA_PERMFAIL, why);
+			continue;
+		}
+		job->fds[job->nd++] = fd;
+	}
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "mda deliver");
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
+	event_active(flush_ev, EV_TIMEOUT, 0);
+}
+
+static void
+mda_reply(struct mda_job *job)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	msg_put_u64(&w, job->msgid);
+	msg_put_u32(&w, (uint32_t)job->status);
+	msg_put_str(&w, job->why);
+	child_send(PROC_QUEUE, IMSG_MDA_DONE, 0, -1, &w);
+}
+
+/* make the renames durable: one flush, or the new/ of each delivery */
+static int
+mda_sync_dirs(size_t files)
+{
+	struct mda_job	*job;
+	char		 path[PATH_MAX];
+	size_t		 i;
+	int		 fd, rv = 0;
+
+#ifdef __linux__
+	if (files > 1)
+		return syncfs(rootfd);
+#endif
+	TAILQ_FOREACH(job, &jobs, entry) {
+		for (i = 0; i < job->nd; i++) {
+			snprintf(path, sizeof(path), "%s/new",
+			    job->d[i].mailbox);
+			if ((fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) == -1 || fsync(fd) == -1)
+				rv = -1;
+			if (fd != -1)
+				close(fd);
+		}
+	}
+	return rv;
+}
+
+/* flush every file of every job, publish, flush the directories */
+static void
+mda_flush(evutil_socket_t unused, short events, void *arg)
+{
+	struct mda_job	*job;
+	size_t		 i, files = 0;
+	int		 batch;
+
+	TAILQ_FOREACH(job, &jobs, entry)
+		files += job->nd;
+	batch = 0;
+#ifdef __linux__
+	if (files > 1 && syncfs(rootfd) == 0)
+		batch = 1;
+#endif
+	TAILQ_FOREACH(job, &jobs, entry) {
+		for (i = 0; i < job->nd; i++) {
+			if (!batch && fsync(job->fds[i]) == -1) {
+				mda_job_fail(job, MDA_TEMPFAIL, strerror(errno));
+				break;
+			}
+		}
+		for (i = 0; i < job->nd; i++) {
+			close(job->fds[i]);
+			job->fds[i] = -1;
+		}
+		if (job->status != MDA_OK)
+			continue;
+		for (i = 0; i < job->nd; i++)
+			if (maildir_publish(rootfd, &job->d[i]) == -1) {
+				job->status = MDA_TEMPFAIL;
+				snprintf(job->why, sizeof(job->why),
+				    "rename into %.300s/new: %.100s",
+				    job->d[i].mailbox, strerror(errno));
+			}
+	}
+	if (files > 0 && mda_sync_dirs(files) == -1)
+		TAILQ_FOREACH(job, &jobs, entry)
+			if (job->status == MDA_OK)
+				mda_job_fail(job, MDA_TEMPFAIL,
+				    "flush of the mail store failed");
+	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
+		TAILQ_REMOVE(&jobs, job, entry);
+		mda_reply(job);
+		free(job->d);
+		free(job->fds);
+		free(job);
+	}
+}
+
+static void
+mda_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_MDA_DELIVER:
+		mda_deliver(&r, imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from queue");
+	}
+}
+
+static void
+mda_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_RELOAD:
+		if (config_unmarshal(&child->conf, &r) == -1)
+			child_bad_imsg(imsg, "reload");
+		log_setlevel(child->conf.log_level);
+		break;
+	default:
+		child_bad_imsg(imsg, "from parent");
+	}
+}
+
+void
+mda_main(void)
+{
+	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+
+	child_init(PROC_MDA, mda_dispatch_parent);
+	privsep_drop(PROC_MDA, child_jail(PROC_MDA, &child->conf));
+	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open mail store");
+	umask(0077);
+	sandbox_init(PROC_MDA);
+
+	if (event_base_priority_init(child->base, 3) == -1)
+		fatalx("event_base_priority_init");
+	if ((flush_ev = event_new(child->base, -1, 0, mda_flush, NULL)) ==
+	    NULL)
+		fatalx("event_new");
+	event_priority_set(flush_ev, 2);
+	handlers[PROC_QUEUE] = mda_dispatch_queue;
+	child_run(handlers);
+}

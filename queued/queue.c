@@ -1,0 +1,522 @@
+/*
+ * The queue role: creates spool files for smtp, commits them in batches
+ * (one flush covers every message that arrived meanwhile), hands
+ * committed messages to mda, and retries what could not be delivered.
+ */
+
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+#include "queued.h"
+
+#define QUEUE_INFLIGHT_MAX	256	/* messages handed to mda at once */
+
+/* a message between create and commit */
+struct incoming {
+	RB_ENTRY(incoming) entry;
+	uint64_t	 msgid;
+	int		 fd;
+	uint64_t	 body_offset;
+	struct envelope	 env;
+};
+
+/* a committed message waiting for (or in) delivery */
+struct qmsg {
+	RB_ENTRY(qmsg)	 entry;
+	TAILQ_ENTRY(qmsg) wait;
+	uint64_t	 msgid;
+	uint32_t	 attempts;
+	time_t		 first_try;
+	int		 inflight;
+	int		 waiting;
+	struct event	*timer;
+};
+
+struct commit {
+	uint64_t	 reqid;
+	uint64_t	 msgid;
+	uint64_t	 size;
+	struct incoming	*in;
+};
+
+RB_HEAD(incoming_tree, incoming);
+RB_HEAD(qmsg_tree, qmsg);
+TAILQ_HEAD(qmsg_list, qmsg);
+
+static int
+incoming_cmp(struct incoming *a, struct incoming *b)
+{
+	return a->msgid < b->msgid ? -1 : a->msgid > b->msgid;
+}
+
+static int
+qmsg_cmp(struct qmsg *a, struct qmsg *b)
+{
+	return a->msgid < b->msgid ? -1 : a->msgid > b->msgid;
+}
+
+RB_GENERATE_STATIC(incoming_tree, incoming, entry, incoming_cmp);
+RB_GENERATE_STATIC(qmsg_tree, qmsg, entry, qmsg_cmp);
+
+static struct spool	 spool;
+static struct incoming_tree incomings = RB_INITIALIZER(&incomings);
+static struct qmsg_tree	 qmsgs = RB_INITIALIZER(&qmsgs);
+static struct qmsg_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+static struct commit	*commits;
+static size_t		 ncommits, commits_cap;
+static struct event	*commit_ev;
+static size_t		 inflight;
+static uint64_t		 stat_received, stat_delivered;
+static size_t		 stat_queued;
+
+static void	queue_deliver(struct qmsg *);
+
+/* the creation time in the high half (Maildir names use it), then noise */
+static uint64_t
+queue_new_msgid(void)
+{
+	return (uint64_t)time(NULL) << 32 | arc4random();
+}
+
+static struct qmsg *
+queue_track(uint64_t msgid)
+{
+	struct qmsg	*q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->msgid = msgid;
+	q->first_try = time(NULL);
+	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
+		fatalx("message %016" PRIx64 " queued twice", msgid);
+	stat_queued++;
+	return q;
+}
+
+static void
+queue_forget(struct qmsg *q)
+{
+	if (q->timer != NULL)
+		event_free(q->timer);
+	if (q->waiting)
+		TAILQ_REMOVE(&waiting, q, wait);
+	RB_REMOVE(qmsg_tree, &qmsgs, q);
+	stat_queued--;
+	free(q);
+}
+
+/* hand one message to mda: the fd travels with the request */
+static void
+queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
+    uint64_t body_offset)
+{
+	struct msg_writer w;
+	uint32_t	 i;
+
+	msg_writer_init(&w);
+	msg_put_u64(&w, q->msgid);
+	msg_put_u64(&w, body_offset);
+	msg_put_str(&w, env->sender);
+	msg_put_u32(&w, env->nrcpt);
+	for (i = 0; i < env->nrcpt; i++)
+		msg_put_str(&w, env->rcpt[i].mailbox);
+	child_send(PROC_MDA, IMSG_MDA_DELIVER, 0, fd, &w);
+	q->inflight = 1;
+	q->attempts++;
+	inflight++;
+}
+
+static void
+queue_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	queue_deliver(arg);
+}
+
+static void
+queue_deliver(struct qmsg *q)
+{
+	struct envelope	 env;
+	uint64_t	 body_offset;
+	int		 fd;
+
+	if (inflight >= QUEUE_INFLIGHT_MAX) {
+		if (!q->waiting) {
+			TAILQ_INSERT_TAIL(&waiting, q, wait);
+			q->waiting = 1;
+		}
+		return;
+	}
+	if ((fd = spool_load(&spool, q->msgid, &env, &body_offset)) == -1) {
+		spool_move(&spool, q->msgid, SPOOL_CORRUPT);
+		queue_forget(q);
+		return;
+	}
+	queue_send_mda(q, fd, &env, body_offset);
+	envelope_clear(&env);
+}
+
+static void
+queue_schedule_retry(struct qmsg *q)
+{
+	struct timeval	 tv;
+	uint64_t	 delay;
+	uint32_t	 i;
+
+	if ((uint64_t)(time(NULL) - q->first_try) >= child->conf.queue_expire) {
+		log_warnx("message %016" PRIx64 " expired after %u attempts",
+		    q->msgid, q->attempts);
+		spool_move(&spool, q->msgid, SPOOL_FAILED);
+		queue_forget(q);
+		return;
+	}
+	delay = child->conf.queue_retry;
+	for (i = 1; i < q->attempts && delay < child->conf.queue_max_retry;
+	    i++)
+		delay *= 2;
+	if (delay > child->conf.queue_max_retry)
+		delay = child->conf.queue_max_retry;
+	if (q->timer == NULL &&
+	    (q->timer = evtimer_new(child->base, queue_retry_cb, q)) == NULL)
+		fatalx("evtimer_new");
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = 0;
+	evtimer_add(q->timer, &tv);
+}
+
+static void
+queue_release_waiting(void)
+{
+	struct qmsg	*q;
+
+	while (inflight < QUEUE_INFLIGHT_MAX &&
+	    (q = TAILQ_FIRST(&waiting)) != NULL) {
+		TAILQ_REMOVE(&waiting, q, wait);
+		q->waiting = 0;
+		queue_deliver(q);
+	}
+}
+
+static void
+queue_recovered(uint64_t msgid, void *arg)
+{
+	struct qmsg	*q;
+
+	q = queue_track(msgid);
+	queue_deliver(q);
+}
+
+static void
+queue_reply(uint32_t type, uint64_t reqid, uint64_t msgid, int fd)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	msg_put_u64(&w, reqid);
+	if (type == IMSG_QUEUE_CREATE_OK)
+		msg_put_u64(&w, msgid);
+	child_send(PROC_SMTP, type, 0, fd, &w);
+}
+
+static int
+queue_envelope_valid(const struct envelope *env)
+{
+	char	 buf[ENVELOPE_MAILBOX_MAX], *slash;
+	uint32_t i;
+
+	for (i = 0; i < env->nrcpt; i++) {
+		strlcpy(buf, env->rcpt[i].mailbox, sizeof(buf));
+		if ((slash = strchr(buf, '/')) == NULL)
+			return 0;
+		*slash = '\0';
+		if (!path_component_valid(buf) ||
+		    !path_component_valid(slash + 1))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+queue_create(struct msg_reader *r, struct imsg *imsg)
+{
+	struct incoming	*in;
+	uint64_t	 reqid;
+	int		 fd, dupfd;
+
+	in = xcalloc(1, sizeof(*in));
+	if (msg_get_u64(r, &reqid) == -1 ||
+	    envelope_unmarshal(&in->env, r) == -1 || msg_get_end(r) == -1 ||
+	    !queue_envelope_valid(&in->env))
+		child_bad_imsg(imsg, "queue create");
+	in->msgid = queue_new_msgid();
+	fd = spool_create(&spool, in->msgid, &in->env, &in->body_offset);
+	if (fd == -1 || (dupfd = dup(fd)) == -1) {
+		if (fd != -1) {
+			close(fd);
+			spool_abort(&spool, in->msgid);
+		}
+		envelope_clear(&in->env);
+		free(in);
+		queue_reply(IMSG_QUEUE_CREATE_FAIL, reqid, 0, -1);
+		return;
+	}
+	in->fd = dupfd;
+	RB_INSERT(incoming_tree, &incomings, in);
+	queue_reply(IMSG_QUEUE_CREATE_OK, reqid, in->msgid, fd);
+}
+
+static struct incoming *
+queue_find_incoming(uint64_t msgid)
+{
+	struct incoming	 key;
+
+	key.msgid = msgid;
+	return RB_FIND(incoming_tree, &incomings, &key);
+}
+
+static void
+queue_incoming_free(struct incoming *in)
+{
+	RB_REMOVE(incoming_tree, &incomings, in);
+	close(in->fd);
+	envelope_clear(&in->env);
+	free(in);
+}
+
+static void
+queue_commit(struct msg_reader *r, struct imsg *imsg)
+{
+	struct commit	*c;
+	struct incoming	*in;
+	uint64_t	 reqid, msgid, size;
+
+	if (msg_get_u64(r, &reqid) == -1 || msg_get_u64(r, &msgid) == -1 ||
+	    msg_get_u64(r, &size) == -1 || msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "queue commit");
+	if ((in = queue_find_incoming(msgid)) == NULL)
+		fatalx("commit of unknown message %016" PRIx64, msgid);
+	if (ncommits == commits_cap) {
+		commits_cap = commits_cap ? commits_cap * 2 : 64;
+		commits = xreallocarray(commits, commits_cap,
+		    sizeof(*commits));
+	}
+	c = &commits[ncommits++];
+	c->reqid = reqid;
+	c->msgid = msgid;
+	c->size = in->body_offset + size;
+	c->in = in;
+	/* after every imsg already read: that is the batch */
+	event_active(commit_ev, EV_TIMEOUT, 0);
+}
+
+static void
+queue_commit_flush(evutil_socket_t fd, short events, void *arg)
+{
+	uint64_t	*ids, *sizes;
+	int		*fds, *ok;
+	struct qmsg	*q;
+	struct incoming	*in;
+	size_t		 i, n = ncommits;
+
+	if (n == 0)
+		return;
+	ids = xcalloc(n, sizeof(*ids));
+	sizes = xcalloc(n, sizeof(*sizes));
+	fds = xcalloc(n, sizeof(*fds));
+	ok = xcalloc(n, sizeof(*ok));
+	for (i = 0; i < n; i++) {
+		ids[i] = commits[i].msgid;
+		sizes[i] = commits[i].size;
+		fds[i] = commits[i].in->fd;
+	}
+	spool_commit_batch(&spool, ids, fds, sizes, n, ok);
+	log_debug("committed a batch of %zu", n);
+	for (i = 0; i < n; i++) {
+		in = commits[i].in;
+		if (!ok[i]) {
+			queue_reply(IMSG_QUEUE_COMMIT_FAIL, commits[i].reqid, 0,
+			    -1);
+			queue_incoming_free(in);
+			continue;
+		}
+		queue_reply(IMSG_QUEUE_COMMIT_OK, commits[i].reqid, 0, -1);
+		stat_received++;
+		q = queue_track(in->msgid);
+		if (inflight < QUEUE_INFLIGHT_MAX) {
+			queue_send_mda(q, in->fd, &in->env, in->body_offset);
+			in->fd = dup(in->fd);	/* the imsg owns the original */
+			if (in->fd == -1)
+				fatal("dup");
+		} else {
+			TAILQ_INSERT_TAIL(&waiting, q, wait);
+			q->waiting = 1;
+		}
+		queue_incoming_free(in);
+	}
+	ncommits = 0;
+	free(ids);
+	free(sizes);
+	free(fds);
+	free(ok);
+}
+
+static void
+queue_abort(struct msg_reader *r, struct imsg *imsg)
+{
+	struct incoming	*in;
+	uint64_t	 msgid;
+	size_t		 i;
+
+	if (msg_get_u64(r, &msgid) == -1 || msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "queue abort");
+	if ((in = queue_find_incoming(msgid)) == NULL)
+		return;
+	for (i = 0; i < ncommits; i++)
+		if (commits[i].in == in)
+			fatalx("abort of a message being committed");
+	spool_abort(&spool, msgid);
+	queue_incoming_free(in);
+}
+
+static void
+queue_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_QUEUE_CREATE:
+		queue_create(&r, imsg);
+		break;
+	case IMSG_QUEUE_COMMIT:
+		queue_commit(&r, imsg);
+		break;
+	case IMSG_QUEUE_ABORT:
+		queue_abort(&r, imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from smtp");
+	}
+}
+
+static void
+queue_mda_done(struct msg_reader *r, struct imsg *imsg)
+{
+	struct qmsg	 key, *q;
+	uint32_t	 status;
+	char		 why[512];
+
+	if (msg_get_u64(r, &key.msgid) == -1 ||
+	    msg_get_u32(r, &status) == -1 ||
+	    msg_get_str(r, why, sizeof(why)) == -1 || msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "mda done");
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL || !q->inflight)
+		fatalx("mda reports on unknown message %016" PRIx64,
+		    key.msgid);
+	q->inflight = 0;
+	inflight--;
+	switch (status) {
+	case MDA_OK:
+		spool_remove(&spool, q->msgid);
+		stat_delivered++;
+		queue_forget(q);
+		break;
+	case MDA_TEMPFAIL:
+		log_warnx("message %016" PRIx64 ": delivery deferred: %s",
+		    q->msgid, why);
+		queue_schedule_retry(q);
+		break;
+	default:
+		log_warnx("message %016" PRIx64 ": delivery failed: %s",
+		    q->msgid, why);
+		spool_move(&spool, q->msgid, SPOOL_FAILED);
+		queue_forget(q);
+		break;
+	}
+	queue_release_waiting();
+}
+
+static void
+queue_dispatch_mda(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_MDA_DONE:
+		queue_mda_done(&r, imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from mda");
+	}
+}
+
+static void
+queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_writer w;
+
+	switch (imsg->hdr.type) {
+	case IMSG_STATS_REQ:
+		msg_writer_init(&w);
+		msg_put_u64(&w, 0);
+		msg_put_u64(&w, stat_received);
+		msg_put_u64(&w, stat_delivered);
+		msg_put_u64(&w, stat_queued);
+		child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
+		break;
+	default:
+		child_bad_imsg(imsg, "from control");
+	}
+}
+
+static void
+queue_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_RELOAD:
+		if (config_unmarshal(&child->conf, &r) == -1)
+			child_bad_imsg(imsg, "reload");
+		log_setlevel(child->conf.log_level);
+		break;
+	default:
+		child_bad_imsg(imsg, "from parent");
+	}
+}
+
+void
+queue_main(void)
+{
+	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+
+	child_init(PROC_QUEUE, queue_dispatch_parent);
+	privsep_drop(PROC_QUEUE, child_jail(PROC_QUEUE, &child->conf));
+	spool_open(&spool);
+	sandbox_init(PROC_QUEUE);
+
+	if (event_base_priority_init(child->base, 3) == -1)
+		fatalx("event_base_priority_init");
+	if ((commit_ev = event_new(child->base, -1, 0, queue_commit_flush,
+	    NULL)) == NULL)
+		fatalx("event_new");
+	event_priority_set(commit_ev, 2);
+
+	handlers[PROC_SMTP] = queue_dispatch_smtp;
+	handlers[PROC_MDA] = queue_dispatch_mda;
+	handlers[PROC_CONTROL] = queue_dispatch_control;
+	/* the channels must exist before recovered mail goes to mda */
+	child_connect(handlers);
+	spool_recover(&spool, queue_recovered, NULL);
+	if (stat_queued > 0)
+		log_info("recovered %zu messages from the spool", stat_queued);
+	child_run(NULL);
+}

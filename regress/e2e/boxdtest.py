@@ -1,0 +1,173 @@
+"""The end-to-end harness: a boxd of its own in a temporary directory, on
+free loopback ports, run as the invoking user."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BOXD = os.environ.get("BOXD", os.path.join(TOP, "boxd", "boxd"))
+BOXCTL = os.environ.get("BOXCTL", os.path.join(TOP, "ctl", "boxctl"))
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory, name="localhost"):
+    """A self-signed certificate and key, made for this test run."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=" + name], check=True,
+                   capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class Boxd:
+    def __init__(self, tls=False, extra="", hostname="mx.test"):
+        self.dir = tempfile.mkdtemp(prefix="boxd-test-")
+        self.storage = os.path.join(self.dir, "storage")
+        self.control = os.path.join(self.dir, "control.sock")
+        self.conf = os.path.join(self.dir, "boxd.conf")
+        self.smtp_port = free_port()
+        self.submission_port = free_port()
+        self.hostname = hostname
+        self.cert = self.key = None
+        lines = [
+            'hostname "%s"' % hostname,
+            'storage "%s"' % self.storage,
+            'control socket "%s"' % self.control,
+            "listen on 127.0.0.1 port %d smtp" % self.smtp_port,
+            "listen on 127.0.0.1 port %d submission" % self.submission_port,
+        ]
+        if tls:
+            self.cert, self.key = make_cert(self.dir)
+            lines.append('tls cert "%s" key "%s"' % (self.cert, self.key))
+        lines.append(extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        self.log = os.path.join(self.dir, "boxd.log")
+
+    def start(self, args=(), wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([BOXD, "-d", "-f", self.conf] +
+                                     list(args), stdout=self.logf,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("boxd exited %d:\n%s" %
+                                   (self.proc.returncode, self.logtext()))
+            if self.boxctl("status", check=False).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("boxd not ready:\n" + self.logtext())
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def pids(self):
+        """Every process of this boxd: the parent and its children."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid",
+                              str(self.proc.pid)], capture_output=True,
+                             text=True).stdout.split()
+        return [self.proc.pid] + [int(p) for p in out]
+
+    def stop(self, timeout=20):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+        return self.proc.returncode
+
+    def kill9(self):
+        """kill -9 of the whole process tree at once."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if hasattr(self, "logf"):
+            self.logf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def boxctl(self, *args, input=None, check=True):
+        p = subprocess.run([BOXCTL, "-s", self.control] + list(args),
+                           input=input, capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise AssertionError("boxctl %s failed: %s" %
+                                 (" ".join(args), p.stderr))
+        return p
+
+    def add_user(self, addr, password="correct horse battery"):
+        domain = addr.split("@", 1)[1]
+        if domain not in self.boxctl("domain", "list").stdout.split():
+            self.boxctl("domain", "add", domain)
+        self.boxctl("user", "add", addr, "--password-stdin",
+                    input=password + "\n")
+
+    def maildir(self, addr):
+        local, domain = addr.split("@", 1)
+        return os.path.join(self.storage, "mail", domain.lower(),
+                            local.lower())
+
+    def messages(self, addr):
+        new = os.path.join(self.maildir(addr), "new")
+        if not os.path.isdir(new):
+            return []
+        return sorted(os.path.join(new, n) for n in os.listdir(new))
+
+    def wait_messages(self, addr, n, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            msgs = self.messages(addr)
+            if len(msgs) >= n:
+                return msgs
+            time.sleep(0.05)
+        raise AssertionError("%s has %d messages, not %d" %
+                             (addr, len(self.messages(addr)), n))
+
+
+def raw_smtp(port, data, timeout=10):
+    """Send raw bytes to the smtp port and return all that came back until
+    the server closed (end data with QUIT) or went quiet."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    try:
+        out += s.recv(4096)
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    finally:
+        s.close()
+    return out

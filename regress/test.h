@@ -1,0 +1,28 @@
+/*
+ * The unit-test frame: each check prints "ok NAME" or "FAIL NAME: where";
+ * regress/run.py counts those lines.  A test program exits 1 if any
+ * check failed.
+ */
+
+#ifndef BOXD_TEST_H
+#define BOXD_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int test_failures;
+
+#define CHECK(name, cond)						\
+	do {								\
+		if (cond)						\
+			printf("ok %s\n", (name));			\
+		else {							\
+			printf("FAIL %s: %s:%d: %s\n", (name), __FILE__,	\
+			    __LINE__, #cond);				\
+			test_failures++;				\
+		}							\
+	} while (0)
+
+#define TEST_EXIT()	return test_failures ? 1 : 0
+
+#endif

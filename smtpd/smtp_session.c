@@ -1,0 +1,996 @@
+/*
+ * One SMTP server session: the state machine of RFC 5321 with the
+ * extensions boxd offers, strict line handling, and the hand-offs to
+ * auth (recipients) and queue (spool file, commit).
+ */
+
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "boxd.h"
+#include "smtpd.h"
+
+#define SMTP_MAX_ERRORS		10
+#define SMTP_SPOOL_BUFSZ	65536
+
+enum smtp_state {
+	SMTP_COMMAND,		/* reading command lines */
+	SMTP_DATA,		/* reading DATA lines */
+	SMTP_BDAT,		/* reading a BDAT chunk */
+	SMTP_TLS_PENDING,	/* 220 sent, handshake next */
+	SMTP_CLOSING,		/* flushing the last reply */
+};
+
+enum smtp_wait {
+	WAIT_NONE,
+	WAIT_RCPT,
+	WAIT_CREATE,
+	WAIT_COMMIT,
+};
+
+struct smtp_session {
+	RB_ENTRY(smtp_session) entry;	/* by reqid while waiting */
+	uint64_t		 reqid;
+	enum smtp_wait		 wait;
+	enum smtp_state		 state;
+	enum listen_kind	 kind;
+	int			 fd;
+	struct bufferevent	*bev;
+	int			 tls;
+	char			 addr[64];
+	int			 counted;
+	int			 errors;
+	int			 helo_done;
+	int			 esmtp;
+	char			 helo[SMTP_DOMAIN_MAX + 1];
+
+	/* the transaction */
+	int			 in_txn;
+	struct envelope		 env;
+	uint32_t		 nrcpt_cmds;	/* accepted RCPTs */
+	struct smtp_command	 pending;	/* the RCPT auth is looking at */
+	uint64_t		 msgid;
+	int			 spoolfd;
+
+	/* the body */
+	uint8_t			*wbuf;
+	size_t			 wlen;
+	uint64_t		 body_size;
+	int			 too_big;
+	int			 bare_crlf;
+	int			 line_too_long;
+	int			 write_error;
+	int			 in_long_line;	/* DATA: inside an overlong line */
+	int			 last_drained_cr;
+	int			 prev_crlf;	/* last DATA line ended in CRLF */
+	uint64_t		 bdat_left;
+	uint64_t		 bdat_chunk;
+	int			 bdat_last;
+	int			 bdat_discard;	/* read the chunk, keep nothing */
+	int			 bdat_cr;	/* BDAT: a CR ended the chunk */
+	size_t			 bdat_linelen;
+	int			 bdat_started;
+};
+
+RB_HEAD(session_tree, smtp_session);
+
+static int
+session_cmp(struct smtp_session *a, struct smtp_session *b)
+{
+	return a->reqid < b->reqid ? -1 : a->reqid > b->reqid;
+}
+
+RB_GENERATE_STATIC(session_tree, smtp_session, entry, session_cmp);
+
+static struct session_tree waiting = RB_INITIALIZER(&waiting);
+
+static void	smtp_read(struct bufferevent *, void *);
+static void	smtp_write(struct bufferevent *, void *);
+static void	smtp_event(struct bufferevent *, short, void *);
+static void	smtp_process(struct smtp_session *);
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (log_getlevel() >= LOG_LEVEL_DEBUG) {
+		char	 line[512];
+
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		log_debug("%s: <<< %s", s->addr, line);
+	}
+}
+
+static void
+smtp_set_timeout(struct smtp_session *s, uint32_t seconds)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = seconds;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+smtp_wait(struct smtp_session *s, enum smtp_wait what)
+{
+	s->reqid = smtp_new_reqid();
+	s->wait = what;
+	RB_INSERT(session_tree, &waiting, s);
+}
+
+static struct smtp_session *
+smtp_waiting(uint64_t reqid, enum smtp_wait what)
+{
+	struct smtp_session key, *s;
+
+	key.reqid = reqid;
+	if ((s = RB_FIND(session_tree, &waiting, &key)) == NULL)
+		return NULL;
+	if (s->wait != what)
+		fatalx("reply to request %" PRIu64 " of another kind", reqid);
+	RB_REMOVE(session_tree, &waiting, s);
+	s->wait = WAIT_NONE;
+	return s;
+}
+
+static void
+smtp_txn_reset(struct smtp_session *s)
+{
+	struct msg_writer w;
+
+	if (s->spoolfd != -1) {
+		close(s->spoolfd);
+		s->spoolfd = -1;
+		msg_writer_init(&w);
+		msg_put_u64(&w, s->msgid);
+		child_send(PROC_QUEUE, IMSG_QUEUE_ABORT, 0, -1, &w);
+	}
+	envelope_clear(&s->env);
+	memset(&s->env, 0, sizeof(s->env));
+	s->in_txn = 0;
+	s->nrcpt_cmds = 0;
+	s->msgid = 0;
+	s->wlen = 0;
+	s->body_size = 0;
+	s->too_big = s->bare_crlf = s->line_too_long = s->write_error = 0;
+	s->in_long_line = 0;
+	s->bdat_started = 0;
+	s->bdat_cr = 0;
+	s->bdat_linelen = 0;
+}
+
+static void
+smtp_free(struct smtp_session *s)
+{
+	if (s->wait != WAIT_NONE)
+		RB_REMOVE(session_tree, &waiting, s);
+	smtp_txn_reset(s);
+	if (s->counted)
+		smtp_client_del(s->addr);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (!s->tls)
+		close(s->fd);
+	free(s->wbuf);
+	log_debug("%s: session closed", s->addr);
+	free(s);
+}
+
+/* send what is queued, then close */
+/* send the reply just queued, then close (in smtp_write) */
+static void
+smtp_close(struct smtp_session *s)
+{
+	s->state = SMTP_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static int
+smtp_error(struct smtp_session *s)
+{
+	if (++s->errors < SMTP_MAX_ERRORS)
+		return 0;
+	smtp_reply(s, "421 4.7.0 Too many errors, closing connection");
+	smtp_close(s);
+	return -1;
+}
+
+void
+smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
+    enum listen_kind kind)
+{
+	struct smtp_session *s;
+	const void	*ip;
+
+	s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->kind = kind;
+	s->spoolfd = -1;
+	if (sa->sa_family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
+		ip = &((const struct sockaddr_in *)sa)->sin_addr;
+	if (inet_ntop(sa->sa_family, ip, s->addr, sizeof(s->addr)) == NULL)
+		strlcpy(s->addr, "unknown", sizeof(s->addr));
+	smtp_stat_session();
+
+	if (kind == LISTEN_SUBMISSIONS) {
+		if (smtp_tls_ctx == NULL) {
+			close(fd);
+			free(s);
+			return;
+		}
+		s->bev = bufferevent_openssl_socket_new(child->base, fd,
+		    SSL_new(smtp_tls_ctx), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		s->tls = 1;
+	} else
+		s->bev = bufferevent_socket_new(child->base, fd, 0);
+	if (s->bev == NULL)
+		fatalx("bufferevent_new");
+	if (s->tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	smtp_set_timeout(s, child->conf.timeout_command);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+
+	if (smtp_client_add(s->addr) == -1) {
+		log_info("%s: too many connections from this address",
+		    s->addr);
+		smtp_reply(s, "421 4.7.0 Too many connections from your "
+		    "address, try again later");
+		smtp_close(s);
+		return;
+	}
+	s->counted = 1;
+	log_debug("%s: new session (%s)", s->addr, listen_kind_name(kind));
+	smtp_reply(s, "220 %s ESMTP boxd", child->conf.hostname);
+}
+
+static void
+smtp_ehlo(struct smtp_session *s, struct smtp_command *cmd)
+{
+	smtp_txn_reset(s);
+	strlcpy(s->helo, cmd->arg, sizeof(s->helo));
+	s->helo_done = 1;
+	if (cmd->verb == SMTP_CMD_HELO) {
+		s->esmtp = 0;
+		smtp_reply(s, "250 %s Hello %s", child->conf.hostname, s->addr);
+		return;
+	}
+	s->esmtp = 1;
+	smtp_reply(s, "250-%s Hello %s", child->conf.hostname, s->addr);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %" PRIu64, child->conf.max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250-CHUNKING");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	if (smtp_tls_ctx != NULL && !s->tls)
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250 DSN");
+}
+
+static void
+smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
+{
+	if (!s->helo_done) {
+		smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
+		return;
+	}
+	if (s->in_txn) {
+		smtp_reply(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (s->kind != LISTEN_SMTP) {
+		smtp_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (cmd->has_size && cmd->size > child->conf.max_message_size) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds the limit of "
+		    "%" PRIu64 " bytes", child->conf.max_message_size);
+		return;
+	}
+	if (cmd->body == SMTP_BODY_BINARYMIME) {
+		smtp_reply(s, "555 5.5.4 BODY=BINARYMIME is not supported");
+		return;
+	}
+	if (cmd->addr_utf8 && !cmd->smtputf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address without SMTPUTF8");
+		return;
+	}
+	memset(&s->env, 0, sizeof(s->env));
+	if (!cmd->null_path && mailaddr_format(&cmd->addr, s->env.sender,
+	    sizeof(s->env.sender)) == -1) {
+		smtp_reply(s, "553 5.1.7 Sender address too long");
+		return;
+	}
+	strlcpy(s->env.helo, s->helo, sizeof(s->env.helo));
+	strlcpy(s->env.client_addr, s->addr, sizeof(s->env.client_addr));
+	strlcpy(s->env.envid, cmd->envid, sizeof(s->env.envid));
+	s->env.time = (uint64_t)time(NULL);
+	if (cmd->body == SMTP_BODY_8BITMIME)
+		s->env.flags |= ENVELOPE_8BITMIME;
+	if (cmd->smtputf8)
+		s->env.flags |= ENVELOPE_SMTPUTF8;
+	if (cmd->ret == SMTP_RET_FULL)
+		s->env.flags |= ENVELOPE_DSN_RET_FULL;
+	else if (cmd->ret == SMTP_RET_HDRS)
+		s->env.flags |= ENVELOPE_DSN_RET_HDRS;
+	s->in_txn = 1;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
+{
+	struct msg_writer w;
+	char		 addr[SMTP_PATH_MAX];
+
+	if (!s->in_txn) {
+		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	if (s->nrcpt_cmds >= SMTP_RCPT_MAX) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	if (cmd->addr_utf8 && !(s->env.flags & ENVELOPE_SMTPUTF8)) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address without SMTPUTF8");
+		return;
+	}
+	if (cmd->addr.domain[0] == '\0')
+		strlcpy(addr, cmd->addr.local, sizeof(addr));
+	else if (mailaddr_format(&cmd->addr, addr, sizeof(addr)) == -1) {
+		smtp_reply(s, "553 5.1.3 Recipient address too long");
+		return;
+	}
+	s->pending = *cmd;
+	msg_writer_init(&w);
+	smtp_wait(s, WAIT_RCPT);
+	msg_put_u64(&w, s->reqid);
+	msg_put_str(&w, addr);
+	child_send(PROC_AUTH, IMSG_AUTH_RCPT, 0, -1, &w);
+}
+
+void
+smtp_session_rcpt_result(uint64_t reqid, uint32_t status, char **mailboxes,
+    uint32_t n)
+{
+	struct smtp_session *s;
+	struct envelope_rcpt rcpt;
+	uint32_t	 i;
+
+	if ((s = smtp_waiting(reqid, WAIT_RCPT)) == NULL)
+		return;
+	switch (status) {
+	case AUTH_RCPT_OK:
+		if (n == 0) {
+			smtp_reply(s, "550 5.1.1 No such user here");
+			break;
+		}
+		memset(&rcpt, 0, sizeof(rcpt));
+		if (s->pending.addr.domain[0] == '\0')
+			strlcpy(rcpt.addr, s->pending.addr.local,
+			    sizeof(rcpt.addr));
+		else
+			mailaddr_format(&s->pending.addr, rcpt.addr,
+			    sizeof(rcpt.addr));
+		rcpt.dsn_notify = s->pending.notify;
+		strlcpy(rcpt.orcpt, s->pending.orcpt, sizeof(rcpt.orcpt));
+		for (i = 0; i < n; i++) {
+			strlcpy(rcpt.mailbox, mailboxes[i],
+			    sizeof(rcpt.mailbox));
+			envelope_add_rcpt(&s->env, &rcpt);
+		}
+		s->nrcpt_cmds++;
+		smtp_reply(s, "250 2.1.5 Ok");
+		break;
+	case AUTH_RCPT_NOUSER:
+		smtp_reply(s, "550 5.1.1 No such user here");
+		break;
+	case AUTH_RCPT_NOTLOCAL:
+		smtp_reply(s, "550 5.7.1 Relaying denied");
+		break;
+	case AUTH_RCPT_DISABLED:
+		smtp_reply(s, "550 5.2.1 Mailbox disabled");
+		break;
+	default:
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again "
+		    "later");
+		break;
+	}
+	smtp_process(s);
+}
+
+static void
+smtp_create(struct smtp_session *s)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	smtp_wait(s, WAIT_CREATE);
+	msg_put_u64(&w, s->reqid);
+	envelope_marshal(&s->env, &w);
+	child_send(PROC_QUEUE, IMSG_QUEUE_CREATE, 0, -1, &w);
+}
+
+static void smtp_body_start(struct smtp_session *);
+
+void
+smtp_session_created(uint64_t reqid, uint64_t msgid, int fd)
+{
+	struct smtp_session *s;
+	struct msg_writer w;
+
+	if ((s = smtp_waiting(reqid, WAIT_CREATE)) == NULL) {
+		close(fd);
+		msg_writer_init(&w);
+		msg_put_u64(&w, msgid);
+		child_send(PROC_QUEUE, IMSG_QUEUE_ABORT, 0, -1, &w);
+		return;
+	}
+	s->msgid = msgid;
+	s->spoolfd = fd;
+	smtp_body_start(s);
+	if (s->state == SMTP_DATA)
+		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_process(s);
+}
+
+void
+smtp_session_create_failed(uint64_t reqid)
+{
+	struct smtp_session *s;
+
+	if ((s = smtp_waiting(reqid, WAIT_CREATE)) == NULL)
+		return;
+	if (s->state == SMTP_BDAT) {
+		s->bdat_discard = 1;
+		s->bdat_started = 0;
+	} else {
+		smtp_reply(s, "451 4.3.0 Cannot queue the message now, try "
+		    "again later");
+		smtp_txn_reset(s);
+	}
+	smtp_process(s);
+}
+
+static void
+smtp_spool_flush(struct smtp_session *s)
+{
+	if (s->wlen == 0 || s->write_error)
+		return;
+	if (write_all(s->spoolfd, s->wbuf, s->wlen) == -1) {
+		log_warn("%s: spool write", s->addr);
+		s->write_error = 1;
+	}
+	s->wlen = 0;
+}
+
+static void
+smtp_spool_add(struct smtp_session *s, const void *data, size_t len)
+{
+	if (s->too_big || s->write_error)
+		return;
+	if (s->body_size + len > child->conf.max_message_size) {
+		s->too_big = 1;
+		return;
+	}
+	s->body_size += len;
+	while (len > 0) {
+		size_t	 n = SMTP_SPOOL_BUFSZ - s->wlen;
+
+		if (n > len)
+			n = len;
+		memcpy(s->wbuf + s->wlen, data, n);
+		s->wlen += n;
+		data = (const uint8_t *)data + n;
+		len -= n;
+		if (s->wlen == SMTP_SPOOL_BUFSZ)
+			smtp_spool_flush(s);
+	}
+}
+
+static void
+smtp_received(struct smtp_session *s)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 date[64], hdr[1024], tlsinfo[160] = "";
+	const char	*proto;
+	SSL		*ssl;
+	int		 n;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (s->env.flags & ENVELOPE_SMTPUTF8)
+		proto = s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->esmtp)
+		proto = s->tls ? "ESMTPS" : "ESMTP";
+	else
+		proto = "SMTP";
+	if (s->tls && (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		snprintf(tlsinfo, sizeof(tlsinfo), " (%s %s)",
+		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s])\n"
+	    "\tby %s (boxd) with %s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
+	    s->helo, s->addr, child->conf.hostname, proto, tlsinfo, s->msgid,
+	    s->env.nrcpt == 1 ? "\n\tfor <" : "",
+	    s->env.nrcpt == 1 ? s->env.rcpt[0].addr : "",
+	    s->env.nrcpt == 1 ? ">" : "", date);
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		smtp_spool_add(s, hdr, (size_t)n);
+}
+
+static void
+smtp_body_start(struct smtp_session *s)
+{
+	if (s->wbuf == NULL)
+		s->wbuf = xcalloc(1, SMTP_SPOOL_BUFSZ);
+	s->wlen = 0;
+	s->body_size = 0;
+	s->prev_crlf = 1;
+	smtp_received(s);
+	if (s->state == SMTP_DATA)
+		smtp_set_timeout(s, child->conf.timeout_data);
+}
+
+/* the body is in; commit it, or say why not */
+static void
+smtp_body_end(struct smtp_session *s)
+{
+	struct msg_writer w;
+
+	smtp_spool_flush(s);
+	s->state = SMTP_COMMAND;
+	smtp_set_timeout(s, child->conf.timeout_command);
+	if (s->bare_crlf)
+		smtp_reply(s, "550 5.6.0 Bare CR or LF in message text; lines "
+		    "must end with CRLF");
+	else if (s->line_too_long)
+		smtp_reply(s, "550 5.6.0 Message line longer than 1000 "
+		    "octets");
+	else if (s->too_big)
+		smtp_reply(s, "552 5.3.4 Message size exceeds the limit of "
+		    "%" PRIu64 " bytes", child->conf.max_message_size);
+	else if (s->write_error)
+		smtp_reply(s, "451 4.3.0 Local error writing the message, try "
+		    "again later");
+	else {
+		msg_writer_init(&w);
+		smtp_wait(s, WAIT_COMMIT);
+		msg_put_u64(&w, s->reqid);
+		msg_put_u64(&w, s->msgid);
+		msg_put_u64(&w, s->body_size);
+		child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
+		return;
+	}
+	if (smtp_error(s) == 0)
+		smtp_txn_reset(s);
+}
+
+void
+smtp_session_committed(uint64_t reqid, int ok)
+{
+	struct smtp_session *s;
+
+	if ((s = smtp_waiting(reqid, WAIT_COMMIT)) == NULL)
+		return;
+	if (ok)
+		smtp_reply(s, "250 2.0.0 Ok: queued as %016" PRIx64, s->msgid);
+	else
+		smtp_reply(s, "451 4.3.0 Could not store the message, try "
+		    "again later");
+	log_info("%s: message %016" PRIx64 " %s, %" PRIu64 " bytes, from <%s>, "
+	    "%u recipients", s->addr, s->msgid, ok ? "queued" : "NOT queued",
+	    s->body_size, s->env.sender, s->env.nrcpt);
+	/* the queue owns the file now: no abort */
+	close(s->spoolfd);
+	s->spoolfd = -1;
+	smtp_txn_reset(s);
+	smtp_process(s);
+}
+
+static void
+smtp_data(struct smtp_session *s)
+{
+	if (!s->in_txn) {
+		smtp_reply(s, "503 5.5.1 Need MAIL before DATA");
+		return;
+	}
+	if (s->env.nrcpt == 0) {
+		smtp_reply(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	if (s->bdat_started) {
+		smtp_reply(s, "503 5.5.1 DATA after BDAT");
+		return;
+	}
+	s->state = SMTP_DATA;
+	smtp_create(s);
+}
+
+static void
+smtp_bdat(struct smtp_session *s, struct smtp_command *cmd)
+{
+	s->state = SMTP_BDAT;
+	s->bdat_left = s->bdat_chunk = cmd->chunk_size;
+	s->bdat_last = cmd->last;
+	s->bdat_discard = 0;
+	if (!s->in_txn || s->env.nrcpt == 0) {
+		s->bdat_discard = 1;
+		return;
+	}
+	smtp_set_timeout(s, child->conf.timeout_data);
+	if (!s->bdat_started) {
+		s->bdat_started = 1;
+		smtp_create(s);
+	}
+}
+
+static void
+smtp_starttls(struct smtp_session *s)
+{
+	if (smtp_tls_ctx == NULL) {
+		smtp_reply(s, "502 5.5.1 STARTTLS not available");
+		return;
+	}
+	if (s->tls) {
+		smtp_reply(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	s->state = SMTP_TLS_PENDING;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* the 220 is out: discard whatever plaintext followed, then handshake */
+static void
+smtp_tls_begin(struct smtp_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_free(s->bev);
+	s->bev = bufferevent_openssl_socket_new(child->base, s->fd,
+	    SSL_new(smtp_tls_ctx), BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL)
+		fatalx("bufferevent_openssl_socket_new");
+	s->tls = 1;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	smtp_set_timeout(s, child->conf.timeout_command);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->state = SMTP_COMMAND;
+	s->helo_done = 0;
+	smtp_txn_reset(s);
+}
+
+static void
+smtp_command(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	char		 err[256];
+	int		 code;
+
+	log_debug("%s: >>> %.*s", s->addr, (int)(len > 200 ? 200 : len),
+	    line);
+	if ((code = smtp_parse_command(line, len, &cmd, err,
+	    sizeof(err))) != 0) {
+		smtp_reply(s, "%d %s", code, err);
+		smtp_error(s);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+		smtp_ehlo(s, &cmd);
+		break;
+	case SMTP_CMD_MAIL:
+		smtp_mail(s, &cmd);
+		break;
+	case SMTP_CMD_RCPT:
+		smtp_rcpt(s, &cmd);
+		break;
+	case SMTP_CMD_DATA:
+		smtp_data(s);
+		break;
+	case SMTP_CMD_BDAT:
+		smtp_bdat(s, &cmd);
+		break;
+	case SMTP_CMD_RSET:
+		smtp_txn_reset(s);
+		smtp_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_CMD_NOOP:
+		smtp_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_CMD_QUIT:
+		smtp_reply(s, "221 2.0.0 Bye");
+		smtp_close(s);
+		break;
+	case SMTP_CMD_VRFY:
+		smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept "
+		    "the message");
+		break;
+	case SMTP_CMD_EXPN:
+		smtp_reply(s, "502 5.5.1 EXPN not available");
+		break;
+	case SMTP_CMD_HELP:
+		smtp_reply(s, "214 2.0.0 See RFC 5321");
+		break;
+	case SMTP_CMD_STARTTLS:
+		smtp_starttls(s);
+		break;
+	case SMTP_CMD_AUTH:
+		smtp_reply(s, "503 5.5.1 AUTH not available here");
+		smtp_error(s);
+		break;
+	}
+}
+
+/* one DATA line without its line ending; crlf says how it ended */
+static void
+smtp_data_line(struct smtp_session *s, const char *line, size_t len,
+    int crlf)
+{
+	if (crlf && s->prev_crlf && len == 1 && line[0] == '.') {
+		smtp_body_end(s);
+		return;
+	}
+	if (!crlf || memchr(line, '\r', len) != NULL)
+		s->bare_crlf = 1;
+	s->prev_crlf = crlf;
+	if (len > 0 && line[0] == '.') {
+		line++;
+		len--;
+	}
+	smtp_spool_add(s, line, len);
+	smtp_spool_add(s, "\n", 1);
+}
+
+/*
+ * A BDAT chunk: CRLF becomes LF as in DATA; a CR or LF on its own marks
+ * the message as malformed.  A CR at the end of a chunk waits for the
+ * next one.
+ */
+static void
+smtp_bdat_data(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	size_t	 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s->bdat_cr) {
+			s->bdat_cr = 0;
+			if (p[i] == '\n') {
+				smtp_spool_add(s, "\n", 1);
+				s->bdat_linelen = 0;
+				start = i + 1;
+				continue;
+			}
+			s->bare_crlf = 1;
+		}
+		if (p[i] == '\r' || p[i] == '\n') {
+			smtp_spool_add(s, p + start, i - start);
+			start = i + 1;
+			if (p[i] == '\r')
+				s->bdat_cr = 1;
+			else
+				s->bare_crlf = 1;
+			continue;
+		}
+		if (++s->bdat_linelen > SMTP_LINE_MAX - 2)
+			s->line_too_long = 1;
+	}
+	smtp_spool_add(s, p + start, len - start);
+}
+
+static void
+smtp_bdat_chunk_done(struct smtp_session *s)
+{
+	if (s->bdat_discard) {
+		s->state = SMTP_COMMAND;
+		smtp_set_timeout(s, child->conf.timeout_command);
+		if (!s->in_txn)
+			smtp_reply(s, "503 5.5.1 Need MAIL before BDAT");
+		else if (s->env.nrcpt == 0)
+			smtp_reply(s, "554 5.5.1 No valid recipients");
+		else
+			smtp_reply(s, "451 4.3.0 Cannot queue the message now, "
+			    "try again later");
+		smtp_txn_reset(s);
+		smtp_error(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		s->state = SMTP_COMMAND;
+		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
+		    s->bdat_chunk);
+		return;
+	}
+	if (s->bdat_cr)
+		s->bare_crlf = 1;
+	else if (s->bdat_linelen > 0)
+		smtp_spool_add(s, "\n", 1);
+	smtp_body_end(s);
+}
+
+/* take one line off the input; 1 got one, 0 need more */
+static int
+smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
+    size_t *len, int *crlf)
+{
+	struct evbuffer_ptr p, lp;
+	size_t		 avail;
+	uint8_t		 last;
+
+	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	avail = evbuffer_get_length(in);
+	if (p.pos == -1) {
+		if (avail < SMTP_LINE_MAX)
+			return 0;
+		/* an overlong line: drop it as it comes, minding its end */
+		evbuffer_ptr_set(in, &lp, avail - 1, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(in, &lp, &last, 1);
+		s->last_drained_cr = last == '\r';
+		s->in_long_line = 1;
+		evbuffer_drain(in, avail);
+		return 0;
+	}
+	if (s->in_long_line || (size_t)p.pos + 1 > SMTP_LINE_MAX) {
+		if (p.pos > 0) {
+			evbuffer_ptr_set(in, &lp, (size_t)p.pos - 1,
+			    EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(in, &lp, &last, 1);
+			*crlf = last == '\r';
+		} else
+			*crlf = s->last_drained_cr;
+		evbuffer_drain(in, (size_t)p.pos + 1);
+		s->in_long_line = 0;
+		*len = SIZE_MAX;
+		return 1;
+	}
+	evbuffer_remove(in, buf, (size_t)p.pos + 1);
+	*len = (size_t)p.pos;
+	*crlf = *len > 0 && buf[*len - 1] == '\r';
+	if (*crlf)
+		(*len)--;
+	buf[*len] = '\0';
+	return 1;
+}
+
+static void
+smtp_process(struct smtp_session *s)
+{
+	struct evbuffer	*in;
+	char		 line[SMTP_LINE_MAX + 1];
+	uint8_t		 chunk[16384];
+	size_t		 len, n;
+	int		 crlf;
+
+	while (s->wait == WAIT_NONE) {
+		in = bufferevent_get_input(s->bev);
+		switch (s->state) {
+		case SMTP_COMMAND:
+			if (!smtp_getline(s, in, line, &len, &crlf))
+				return;
+			if (len == SIZE_MAX) {
+				smtp_reply(s, "500 5.5.2 Line too long");
+				if (smtp_error(s) == -1)
+					return;
+				continue;
+			}
+			if (!crlf) {
+				smtp_reply(s, "500 5.5.2 Bare LF; lines must "
+				    "end with CRLF");
+				if (smtp_error(s) == -1)
+					return;
+				continue;
+			}
+			smtp_command(s, line, len);
+			break;
+		case SMTP_DATA:
+			if (!smtp_getline(s, in, line, &len, &crlf))
+				return;
+			if (len == SIZE_MAX) {
+				s->line_too_long = 1;
+				s->prev_crlf = crlf;
+				continue;
+			}
+			smtp_data_line(s, line, len, crlf);
+			break;
+		case SMTP_BDAT:
+			if (s->bdat_left > 0) {
+				n = evbuffer_get_length(in);
+				if (n == 0)
+					return;
+				if (n > sizeof(chunk))
+					n = sizeof(chunk);
+				if (n > s->bdat_left)
+					n = (size_t)s->bdat_left;
+				evbuffer_remove(in, chunk, n);
+				s->bdat_left -= n;
+				if (!s->bdat_discard)
+					smtp_bdat_data(s, chunk, n);
+				continue;
+			}
+			smtp_bdat_chunk_done(s);
+			break;
+		default:
+			return;
+		}
+	}
+}
+
+static void
+smtp_read(struct bufferevent *bev, void *arg)
+{
+	smtp_process(arg);
+}
+
+static void
+smtp_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SMTP_CLOSING)
+		smtp_free(s);
+	else if (s->state == SMTP_TLS_PENDING)
+		smtp_tls_begin(s);
+}
+
+static void
+smtp_event(struct bufferevent *bev, short events, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (events & BEV_EVENT_CONNECTED)
+		return;
+	if ((events & BEV_EVENT_TIMEOUT) && s->state != SMTP_CLOSING) {
+		log_info("%s: timeout", s->addr);
+		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection",
+		    child->conf.hostname);
+		bufferevent_enable(s->bev, EV_WRITE);
+		smtp_close(s);
+		return;
+	}
+	if (events & BEV_EVENT_ERROR)
+		log_debug("%s: connection error", s->addr);
+	smtp_free(s);
+}
