@@ -777,8 +777,9 @@ parse_listen(struct config_parser *p)
 		if (listen_same(&c->listeners[i], &l))
 			return config_error(p, "duplicate listener %s port %u "
 			    "(line %zu)", l.addr, l.port, p->listen_line[i]);
+	/* memcpy keeps the zeroed padding: callers memcmp listeners */
 	p->listen_line[c->nlisteners] = p->lineno;
-	c->listeners[c->nlisteners++] = l;
+	memcpy(&c->listeners[c->nlisteners++], &l, sizeof(l));
 	return 0;
 }
 

@@ -143,24 +143,22 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	memset(imsg, 0, sizeof(*imsg));
 	imsg->hdr = hdr;
 	imsg->fd = -1;
-	if (hdr.flags & IMSG_FLAG_FD) {
-		if (ibuf->nfds == 0) {
-			errno = EBADMSG;
+	if ((hdr.flags & IMSG_FLAG_FD) && ibuf->nfds == 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	datalen = hdr.len - IMSG_HDR_SIZE;
+	if (datalen > 0) {
+		if ((imsg->data = malloc(datalen)) == NULL)
 			return -1;
-		}
+		memcpy(imsg->data, ibuf->rbuf + IMSG_HDR_SIZE, datalen);
+	}
+	/* only now that nothing can fail: the fd belongs to this message */
+	if (hdr.flags & IMSG_FLAG_FD) {
 		imsg->fd = ibuf->fds[0];
 		memmove(ibuf->fds, ibuf->fds + 1,
 		    sizeof(int) * (size_t)(ibuf->nfds - 1));
 		ibuf->nfds--;
-	}
-	datalen = hdr.len - IMSG_HDR_SIZE;
-	if (datalen > 0) {
-		if ((imsg->data = malloc(datalen)) == NULL) {
-			if (imsg->fd != -1)
-				close(imsg->fd);
-			return -1;
-		}
-		memcpy(imsg->data, ibuf->rbuf + IMSG_HDR_SIZE, datalen);
 	}
 	imsg->datalen = datalen;
 	ibuf->rlen -= hdr.len;

@@ -53,7 +53,7 @@ log_set_fatal_hook(void (*hook)(const char *))
 	log_fatal_hook = hook;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap)
 {
 	char	 msg[2048];
@@ -67,7 +67,7 @@ log_vwrite(int pri, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite_errno(int pri, const char *fmt, va_list ap)
 {
 	char	 msg[2048];
@@ -125,7 +125,7 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 2, 0)))
 fatal_common(int with_errno, const char *fmt, va_list ap)
 {
 	char	 msg[1024];

@@ -29,7 +29,12 @@ struct mda_job {
 	size_t		 nd;
 };
 
+#define MDA_BATCH_MAX		128
+#define MDA_BATCH_USEC		5000
+
 static TAILQ_HEAD(, mda_job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
+static size_t		 njobs;
+static const struct timeval batch_delay = { 0, MDA_BATCH_USEC };
 static struct event	*flush_ev;
 static int		 rootfd = -1;
 
@@ -88,7 +93,14 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda deliver");
 	TAILQ_INSERT_TAIL(&jobs, job, entry);
-	event_active(flush_ev, EV_TIMEOUT, 0);
+	/*
+	 * Nobody waits on a delivery but the queue: gather a few ms worth
+	 * of them so the flushes stay few and leave the disk to commits.
+	 */
+	if (++njobs >= MDA_BATCH_MAX)
+		event_active(flush_ev, EV_TIMEOUT, 0);
+	else if (njobs == 1)
+		evtimer_add(flush_ev, &batch_delay);
 }
 
 static void
@@ -171,6 +183,8 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 			if (job->status == MDA_OK)
 				mda_job_fail(job, MDA_TEMPFAIL,
 				    "flush of the mail store failed");
+	evtimer_del(flush_ev);
+	njobs = 0;
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
 		TAILQ_REMOVE(&jobs, job, entry);
 		mda_reply(job);
@@ -226,8 +240,7 @@ mda_main(void)
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");
-	if ((flush_ev = event_new(child->base, -1, 0, mda_flush, NULL)) ==
-	    NULL)
+	if ((flush_ev = evtimer_new(child->base, mda_flush, NULL)) == NULL)
 		fatalx("event_new");
 	event_priority_set(flush_ev, 2);
 	handlers[PROC_QUEUE] = mda_dispatch_queue;

@@ -8,6 +8,7 @@
 #include <sys/tree.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -231,7 +232,11 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 {
 	struct smtp_session *s;
 	const void	*ip;
+	int		 one = 1;
 
+	/* replies are whole lines already: do not let Nagle hold them */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warn("TCP_NODELAY");
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	s->kind = kind;
@@ -959,7 +964,17 @@ smtp_process(struct smtp_session *s)
 static void
 smtp_read(struct bufferevent *bev, void *arg)
 {
-	smtp_process(arg);
+	struct smtp_session *s = arg;
+#ifdef TCP_QUICKACK
+	int		 one = 1;
+
+	/*
+	 * Clients that write a command or a body in pieces wait for our ACK
+	 * before the next piece (Nagle); a delayed ACK would stall them.
+	 */
+	setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
+	smtp_process(s);
 }
 
 static void

@@ -1,0 +1,805 @@
+/*
+ * boxctl: the administration client.  One command per run: it sends one
+ * request over the control socket, prints the rows that come back (text
+ * for people, JSON lines with -j) and exits 0 on OK, 1 on FAIL.
+ */
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <readpassphrase.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define BOXCTL_TIMEOUT		120	/* seconds without an answer */
+#define BOXCTL_STATUS_ROWS	64	/* processes and counters */
+#define BOXCTL_SHOW_MAX		200	/* untrusted text quoted in errors */
+
+enum output {
+	OUTPUT_NONE,
+	OUTPUT_DOMAINS,
+	OUTPUT_USERS,
+	OUTPUT_ALIASES,
+	OUTPUT_STATUS,
+};
+
+/* one IMSG_CTL_LINE */
+struct row {
+	uint32_t	 n;
+	char		**key;
+	char		**value;
+};
+
+struct request {
+	uint32_t	 type;
+	struct msg_writer w;
+	enum output	 output;
+};
+
+static int	 opt_json;
+static struct row status_rows[BOXCTL_STATUS_ROWS];
+static size_t	 status_nrows;
+
+static void	usage(void) __attribute__((noreturn));
+static const char *show(const char *);
+static void	check_domain(const char *);
+static void	check_address(const char *);
+static void	check_alias(const char *);
+static char	*read_password(int);
+static void	parse_command(struct request *, int, char **);
+static int	connect_control(const char *);
+static void	run(int, struct request *);
+static int	row_parse(struct row *, struct msg_reader *);
+static void	row_free(struct row *);
+static const char *row_get(const struct row *, const char *);
+static void	print_row(const struct row *, enum output);
+static void	print_json(const struct row *);
+static void	print_status(void);
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: boxctl [-j] [-f config | -s socket] command [argument ...]\n"
+	    "commands:\n"
+	    "    status\n"
+	    "    domain add | del DOMAIN\n"
+	    "    domain list\n"
+	    "    user add ADDRESS [--password-stdin]\n"
+	    "    user del ADDRESS\n"
+	    "    user list [DOMAIN]\n"
+	    "    user passwd ADDRESS [--password-stdin]\n"
+	    "    user quota ADDRESS SIZE\n"
+	    "    user disable | enable ADDRESS\n"
+	    "    alias add ADDRESS TARGET[,TARGET ...]\n"
+	    "    alias del ADDRESS\n"
+	    "    alias list [DOMAIN]\n"
+	    "    reload\n");
+	exit(1);
+}
+
+/* untrusted text fit for a terminal: control characters become '?' */
+static const char *
+show(const char *s)
+{
+	static char	 buf[BOXCTL_SHOW_MAX + 4];
+	size_t		 i;
+
+	for (i = 0; s[i] != '\0' && i < BOXCTL_SHOW_MAX; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 ||
+		    (unsigned char)s[i] == 0x7f) ? '?' : s[i];
+	if (s[i] != '\0')
+		strlcpy(buf + i, "...", sizeof(buf) - i);
+	else
+		buf[i] = '\0';
+	return buf;
+}
+
+static void
+check_domain(const char *domain)
+{
+	if (!domain_valid(domain, 1))
+		errx(1, "invalid domain name: %s", show(domain));
+}
+
+static void
+check_address(const char *address)
+{
+	struct mailaddr	 addr;
+
+	if (mailaddr_parse(&addr, address, 1) == -1)
+		errx(1, "invalid address: %s", show(address));
+}
+
+/* an address, or "@domain" for a catch-all */
+static void
+check_alias(const char *address)
+{
+	if (address[0] == '@')
+		check_domain(address + 1);
+	else
+		check_address(address);
+}
+
+/*
+ * A password from the terminal (asked twice) or one line of stdin, never
+ * from the command line.  The caller wipes it.
+ */
+static char *
+read_password(int from_stdin)
+{
+	static char	 pw[BOXCTL_PASSWORD_MAX + 2];
+	char		 again[sizeof(pw)], c;
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	if (from_stdin) {
+		/* byte by byte: no stdio buffer keeps a copy */
+		for (;;) {
+			if ((n = read(STDIN_FILENO, &c, 1)) == -1) {
+				if (errno == EINTR)
+					continue;
+				err(1, "stdin");
+			}
+			if (n == 0 || c == '\n')
+				break;
+			if (c == '\0' || len >= sizeof(pw) - 1) {
+				explicit_bzero(pw, sizeof(pw));
+				errx(1, c == '\0' ? "password contains a NUL" :
+				    "password too long: at most %d bytes",
+				    BOXCTL_PASSWORD_MAX);
+			}
+			pw[len++] = c;
+		}
+		pw[len] = '\0';
+		if (n == 0 && len == 0)
+			errx(1, "no password on stdin");
+	} else {
+		if (!isatty(STDIN_FILENO))
+			errx(1, "no terminal to ask for the password; use "
+			    "--password-stdin");
+		if (readpassphrase("Password: ", pw, sizeof(pw),
+		    RPP_REQUIRE_TTY) == NULL)
+			err(1, "readpassphrase");
+		if (readpassphrase("Password again: ", again, sizeof(again),
+		    RPP_REQUIRE_TTY) == NULL) {
+			explicit_bzero(pw, sizeof(pw));
+			err(1, "readpassphrase");
+		}
+		n = strcmp(pw, again) != 0;
+		explicit_bzero(again, sizeof(again));
+		if (n) {
+			explicit_bzero(pw, sizeof(pw));
+			errx(1, "the passwords do not match");
+		}
+		len = strlen(pw);
+	}
+	if (len > BOXCTL_PASSWORD_MAX) {
+		explicit_bzero(pw, sizeof(pw));
+		errx(1, "password too long: at most %d bytes",
+		    BOXCTL_PASSWORD_MAX);
+	}
+	if (len < BOXCTL_PASSWORD_MIN) {
+		explicit_bzero(pw, sizeof(pw));
+		errx(1, "password too short: at least %d characters",
+		    BOXCTL_PASSWORD_MIN);
+	}
+	return pw;
+}
+
+/* "user add ADDR [--password-stdin]": the address, the flag anywhere */
+static const char *
+address_and_password_flag(int argc, char **argv, int *from_stdin)
+{
+	const char	*address = NULL;
+	int		 i;
+
+	*from_stdin = 0;
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0)
+			*from_stdin = 1;
+		else if (address == NULL && argv[i][0] != '-')
+			address = argv[i];
+		else
+			usage();
+	}
+	if (address == NULL)
+		usage();
+	return address;
+}
+
+static void
+parse_alias_add(struct request *req, int argc, char **argv)
+{
+	struct msg_writer targets;
+	char		*list, *item, *p, *end;
+	uint32_t	 n = 0;
+	int		 i;
+
+	if (argc < 2)
+		usage();
+	check_alias(argv[0]);
+	msg_writer_init(&targets);
+	for (i = 1; i < argc; i++) {
+		if ((list = strdup(argv[i])) == NULL)
+			err(1, NULL);
+		for (p = list; (item = strsep(&p, ",")) != NULL; ) {
+			while (*item == ' ' || *item == '\t')
+				item++;
+			end = item + strlen(item);
+			while (end > item && (end[-1] == ' ' ||
+			    end[-1] == '\t'))
+				*--end = '\0';
+			if (*item == '\0')
+				errx(1, "empty target in %s", show(argv[i]));
+			check_address(item);
+			msg_put_str(&targets, item);
+			n++;
+		}
+		free(list);
+	}
+	msg_put_str(&req->w, argv[0]);
+	msg_put_u32(&req->w, n);
+	msg_put_data(&req->w, targets.buf, targets.len);
+	if (targets.error)
+		req->w.error = 1;
+	msg_writer_free(&targets);
+}
+
+static void
+parse_command(struct request *req, int argc, char **argv)
+{
+	const char	*cmd, *sub, *address;
+	char		*pw;
+	uint64_t	 quota;
+	int		 from_stdin;
+
+	msg_writer_init(&req->w);
+	req->output = OUTPUT_NONE;
+	cmd = argv[0];
+	sub = argc > 1 ? argv[1] : "";
+	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0) &&
+	    argc != 1)
+		usage();
+	argc -= 2;
+	argv += 2;
+
+	if (strcmp(cmd, "status") == 0) {
+		req->type = IMSG_CTL_STATUS;
+		req->output = OUTPUT_STATUS;
+	} else if (strcmp(cmd, "reload") == 0) {
+		req->type = IMSG_CTL_RELOAD;
+	} else if (strcmp(cmd, "domain") == 0) {
+		if (strcmp(sub, "list") == 0 && argc == 0) {
+			req->type = IMSG_CTL_DOMAIN_LIST;
+			req->output = OUTPUT_DOMAINS;
+			return;
+		}
+		if (argc != 1)
+			usage();
+		if (strcmp(sub, "add") == 0)
+			req->type = IMSG_CTL_DOMAIN_ADD;
+		else if (strcmp(sub, "del") == 0)
+			req->type = IMSG_CTL_DOMAIN_DEL;
+		else
+			usage();
+		check_domain(argv[0]);
+		msg_put_str(&req->w, argv[0]);
+	} else if (strcmp(cmd, "user") == 0) {
+		if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
+			req->type = strcmp(sub, "add") == 0 ?
+			    IMSG_CTL_USER_ADD : IMSG_CTL_USER_PASSWD;
+			address = address_and_password_flag(argc, argv,
+			    &from_stdin);
+			check_address(address);
+			pw = read_password(from_stdin);
+			msg_put_str(&req->w, address);
+			msg_put_str(&req->w, pw);
+			explicit_bzero(pw, strlen(pw));
+		} else if (strcmp(sub, "list") == 0) {
+			if (argc > 1)
+				usage();
+			if (argc == 1)
+				check_domain(argv[0]);
+			req->type = IMSG_CTL_USER_LIST;
+			req->output = OUTPUT_USERS;
+			msg_put_str(&req->w, argc == 1 ? argv[0] : "");
+		} else if (strcmp(sub, "quota") == 0) {
+			if (argc != 2)
+				usage();
+			check_address(argv[0]);
+			if (strcmp(argv[1], "none") == 0)
+				quota = 0;
+			else if (parse_size(argv[1], &quota) == -1)
+				errx(1, "invalid size: %s (a number of bytes, "
+				    "with K, M or G, or none)", show(argv[1]));
+			req->type = IMSG_CTL_USER_QUOTA;
+			msg_put_str(&req->w, argv[0]);
+			msg_put_u64(&req->w, quota);
+		} else {
+			if (argc != 1)
+				usage();
+			if (strcmp(sub, "del") == 0)
+				req->type = IMSG_CTL_USER_DEL;
+			else if (strcmp(sub, "disable") == 0)
+				req->type = IMSG_CTL_USER_DISABLE;
+			else if (strcmp(sub, "enable") == 0)
+				req->type = IMSG_CTL_USER_ENABLE;
+			else
+				usage();
+			check_address(argv[0]);
+			msg_put_str(&req->w, argv[0]);
+		}
+	} else if (strcmp(cmd, "alias") == 0) {
+		if (strcmp(sub, "add") == 0) {
+			req->type = IMSG_CTL_ALIAS_ADD;
+			parse_alias_add(req, argc, argv);
+		} else if (strcmp(sub, "del") == 0) {
+			if (argc != 1)
+				usage();
+			check_alias(argv[0]);
+			req->type = IMSG_CTL_ALIAS_DEL;
+			msg_put_str(&req->w, argv[0]);
+		} else if (strcmp(sub, "list") == 0) {
+			if (argc > 1)
+				usage();
+			if (argc == 1)
+				check_domain(argv[0]);
+			req->type = IMSG_CTL_ALIAS_LIST;
+			req->output = OUTPUT_ALIASES;
+			msg_put_str(&req->w, argc == 1 ? argv[0] : "");
+		} else
+			usage();
+	} else {
+		fprintf(stderr, "boxctl: unknown command: %s\n", show(cmd));
+		usage();
+	}
+	if (req->w.error)
+		errx(1, "out of memory");
+	if (req->w.len + IMSG_HDR_SIZE > IMSG_CTL_MAX_SIZE)
+		errx(1, "request too large");
+}
+
+static int
+connect_control(const char *path)
+{
+	struct sockaddr_un sun;
+	struct timeval	 tv = { BOXCTL_TIMEOUT, 0 };
+	int		 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(1, "%s: socket path too long", show(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(1, "%s", path);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
+		err(1, "SO_RCVTIMEO");
+	return fd;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+static int
+row_parse(struct row *row, struct msg_reader *r)
+{
+	uint32_t	 i;
+
+	memset(row, 0, sizeof(*row));
+	if (msg_get_u32(r, &row->n) == -1 || row->n > r->left / 8)
+		return -1;
+	row->key = calloc(row->n + 1, sizeof(char *));
+	row->value = calloc(row->n + 1, sizeof(char *));
+	if (row->key == NULL || row->value == NULL)
+		err(1, NULL);
+	for (i = 0; i < row->n; i++)
+		if (msg_get_strdup(r, &row->key[i], IMSG_MAX_SIZE) == -1 ||
+		    msg_get_strdup(r, &row->value[i], IMSG_MAX_SIZE) == -1)
+			return -1;
+	return msg_get_end(r);
+}
+
+static void
+row_free(struct row *row)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < row->n; i++) {
+		free(row->key[i]);
+		free(row->value[i]);
+	}
+	free(row->key);
+	free(row->value);
+	memset(row, 0, sizeof(*row));
+}
+
+static const char *
+row_get(const struct row *row, const char *key)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < row->n; i++)
+		if (row->key[i] != NULL && strcmp(row->key[i], key) == 0)
+			return row->value[i] != NULL ? row->value[i] : "";
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- json */
+
+/* the length of the well-formed UTF-8 sequence at p, 0 if none */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static void
+json_string(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t		 i, n;
+
+	putchar('"');
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			printf("\\%c", p[i]);
+		else if (p[i] == '\n')
+			fputs("\\n", stdout);
+		else if (p[i] == '\t')
+			fputs("\\t", stdout);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			printf("\\u%04x", p[i]);
+		else if (p[i] < 0x80)
+			putchar(p[i]);
+		else if ((n = utf8_len(p + i)) > 0 && i + n <= len) {
+			fwrite(p + i, 1, n, stdout);
+			i += n - 1;
+		} else
+			fputs("\\ufffd", stdout);
+	}
+	putchar('"');
+}
+
+static int
+all_digits(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return i > 0 && i < 20;
+}
+
+static int
+key_is(const char *key, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcmp(key, *names) == 0)
+			return 1;
+	return 0;
+}
+
+/* numbers as numbers, yes/no as booleans, target lists as arrays */
+static void
+print_json(const struct row *row)
+{
+	static const char *const numbers[] = { "pid", "uptime", "users",
+	    "aliases", "quota", "sessions", "received", "delivered", "queued",
+	    NULL };
+	static const char *const booleans[] = { "disabled", NULL };
+	static const char *const lists[] = { "targets", NULL };
+	const char	*v, *comma;
+	uint32_t	 i;
+
+	putchar('{');
+	for (i = 0; i < row->n; i++) {
+		if (i > 0)
+			putchar(',');
+		json_string(row->key[i], strlen(row->key[i]));
+		putchar(':');
+		v = row->value[i];
+		if (key_is(row->key[i], numbers) && all_digits(v))
+			fputs(v, stdout);
+		else if (key_is(row->key[i], booleans) &&
+		    (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
+			fputs(strcmp(v, "yes") == 0 ? "true" : "false",
+			    stdout);
+		else if (key_is(row->key[i], lists)) {
+			putchar('[');
+			while (*v != '\0') {
+				if ((comma = strchr(v, ',')) == NULL)
+					comma = v + strlen(v);
+				json_string(v, (size_t)(comma - v));
+				v = *comma == ',' ? comma + 1 : comma;
+				if (*v != '\0')
+					putchar(',');
+			}
+			putchar(']');
+		} else
+			json_string(v, strlen(v));
+	}
+	fputs("}\n", stdout);
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void
+format_size(char *buf, size_t bufsz, uint64_t v)
+{
+	static const char units[] = "GMK";
+	uint64_t	 unit;
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		unit = 1ULL << (10 * (3 - i));
+		if (v >= unit && v % unit == 0) {
+			snprintf(buf, bufsz, "%llu%c",
+			    (unsigned long long)(v / unit), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, bufsz, "%llu", (unsigned long long)v);
+}
+
+static void
+format_uptime(char *buf, size_t bufsz, const char *seconds)
+{
+	unsigned long long s;
+	const char	*errstr;
+
+	s = strtonum(seconds, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL)
+		snprintf(buf, bufsz, "%s", show(seconds));
+	else if (s >= 86400)
+		snprintf(buf, bufsz, "%llud%02lluh", s / 86400,
+		    s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, bufsz, "%lluh%02llum", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, bufsz, "%llum%02llus", s / 60, s % 60);
+	else
+		snprintf(buf, bufsz, "%llus", s);
+}
+
+static void
+print_row(const struct row *row, enum output output)
+{
+	const char	*v, *errstr;
+	char		 size[32];
+	uint64_t	 quota;
+
+	switch (output) {
+	case OUTPUT_DOMAINS:
+		if ((v = row_get(row, "domain")) != NULL)
+			printf("%s\n", show(v));
+		break;
+	case OUTPUT_USERS:
+		if ((v = row_get(row, "address")) == NULL)
+			break;
+		printf("%s", show(v));
+		if ((v = row_get(row, "quota")) != NULL) {
+			quota = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (errstr == NULL && quota > 0) {
+				format_size(size, sizeof(size), quota);
+				printf("  quota %s", size);
+			}
+		}
+		if ((v = row_get(row, "disabled")) != NULL &&
+		    strcmp(v, "yes") == 0)
+			printf("  disabled");
+		putchar('\n');
+		break;
+	case OUTPUT_ALIASES:
+		if ((v = row_get(row, "address")) == NULL)
+			break;
+		printf("%s", show(v));
+		if ((v = row_get(row, "targets")) != NULL)
+			printf(" %s", show(v));
+		putchar('\n');
+		break;
+	default:
+		break;
+	}
+}
+
+/* a table of the processes, then the counters */
+static void
+print_status(void)
+{
+	static const char *const cols[] = { "role", "pid", "user", "uptime" };
+	static const char *const counters[] = { "sessions", "received",
+	    "delivered", "queued" };
+	static char	 cell[BOXCTL_STATUS_ROWS][4][BOXCTL_SHOW_MAX + 4];
+	const char	*v;
+	size_t		 width[3], i, j, n = 0;
+	int		 first = 1;
+
+	for (j = 0; j < 3; j++)
+		width[j] = strlen(cols[j]);
+	for (i = 0; i < status_nrows; i++) {
+		if (row_get(&status_rows[i], "role") == NULL)
+			continue;
+		for (j = 0; j < 4; j++) {
+			v = row_get(&status_rows[i], cols[j]);
+			if (v == NULL)
+				v = "-";
+			if (j == 3)
+				format_uptime(cell[n][j], sizeof(cell[n][j]), v);
+			else
+				strlcpy(cell[n][j], show(v),
+				    sizeof(cell[n][j]));
+			if (j < 3 && strlen(cell[n][j]) > width[j])
+				width[j] = strlen(cell[n][j]);
+		}
+		n++;
+	}
+	/* the last column unpadded: no trailing blanks */
+	printf("%-*s  %-*s  %-*s  %s\n", (int)width[0], cols[0],
+	    (int)width[1], cols[1], (int)width[2], cols[2], cols[3]);
+	for (i = 0; i < n; i++)
+		printf("%-*s  %-*s  %-*s  %s\n", (int)width[0], cell[i][0],
+		    (int)width[1], cell[i][1], (int)width[2], cell[i][2],
+		    cell[i][3]);
+	for (i = 0; i < status_nrows; i++) {
+		if (row_get(&status_rows[i], "sessions") == NULL)
+			continue;
+		for (j = 0; j < 4; j++) {
+			if ((v = row_get(&status_rows[i], counters[j])) ==
+			    NULL)
+				continue;
+			printf("%s%s %s", first ? "" : ", ", counters[j],
+			    show(v));
+			first = 0;
+		}
+		putchar('\n');
+	}
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void
+run(int fd, struct request *req)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	struct msg_reader r;
+	struct row	 row;
+	char		*msg;
+	int		 n;
+
+	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
+	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf,
+	    req->w.len) == -1)
+		err(1, "request");
+	explicit_bzero(req->w.buf, req->w.len);
+	msg_writer_free(&req->w);
+	while ((n = imsgbuf_flush(&ibuf)) == 0)
+		;
+	if (n == -1)
+		err(1, "send to boxd");
+
+	for (;;) {
+		if ((n = imsgbuf_get(&ibuf, &imsg)) == -1)
+			errx(1, "malformed reply from boxd");
+		if (n == 0) {
+			if ((n = imsgbuf_read(&ibuf)) == -1) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					errx(1, "no answer from boxd");
+				err(1, "read from boxd");
+			}
+			if (n == 0)
+				errx(1, "boxd closed the connection");
+			continue;
+		}
+		msg_reader_init(&r, imsg.data, imsg.datalen);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_LINE:
+			if (row_parse(&row, &r) == -1)
+				errx(1, "malformed reply from boxd");
+			if (opt_json)
+				print_json(&row);
+			else if (req->output == OUTPUT_STATUS &&
+			    status_nrows < BOXCTL_STATUS_ROWS) {
+				status_rows[status_nrows++] = row;
+				break;
+			} else
+				print_row(&row, req->output);
+			row_free(&row);
+			break;
+		case IMSG_CTL_OK:
+			if (!opt_json && req->output == OUTPUT_STATUS)
+				print_status();
+			if (fflush(stdout) == EOF || ferror(stdout))
+				err(1, "stdout");
+			imsg_free(&imsg);
+			imsgbuf_clear(&ibuf);
+			return;
+		case IMSG_CTL_FAIL:
+			if (msg_get_strdup(&r, &msg, IMSG_MAX_SIZE) == -1 ||
+			    msg_get_end(&r) == -1)
+				errx(1, "malformed reply from boxd");
+			fflush(stdout);
+			errx(1, "%s", show(msg));
+		default:
+			errx(1, "unexpected reply from boxd (type %u)",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct boxd_config conf;
+	struct request	 req;
+	const char	*socket_path = NULL, *config_path = NULL;
+	char		 errbuf[PATH_MAX + 256];
+	int		 ch, fd;
+
+	while ((ch = getopt(argc, argv, "+f:hjs:")) != -1) {
+		switch (ch) {
+		case 'f':
+			config_path = optarg;
+			break;
+		case 'j':
+			opt_json = 1;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || (socket_path != NULL && config_path != NULL))
+		usage();
+
+	if (config_path != NULL) {
+		if (config_parse(&conf, config_path, errbuf,
+		    sizeof(errbuf)) == -1)
+			errx(1, "%s", errbuf);
+		socket_path = conf.control_socket;
+	} else if (socket_path == NULL)
+		socket_path = BOXD_CONTROL;
+
+	/* read the password before connecting: the prompt may take long */
+	parse_command(&req, argc, argv);
+	fd = connect_control(socket_path);
+	run(fd, &req);
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,581 @@
+/*
+ * The control role: serves the control socket.  It checks who connects
+ * (SO_PEERCRED), checks the shape of each request, and routes it: table
+ * commands to auth, reload and the process list to the parent, counters
+ * from smtp and queue.  A client that sends anything malformed is dropped
+ * with a log line; control itself goes on.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+#include "ctl.h"
+
+TAILQ_HEAD(control_conns, control_conn);
+
+static struct {
+	int			 fd;		/* the listening socket */
+	struct event		*ev_accept;
+	struct event		*ev_resume;	/* after running out of fds */
+	uid_t			 uid;		/* besides root, may connect */
+	uint32_t		 next_id;
+	size_t			 nconns;
+	struct control_conns	 conns;
+	struct control_conns	 dead;		/* freed from the loop */
+	int			 reap_pending;
+} control = { .fd = -1 };
+
+static void	control_dispatch_parent(struct imsgev *, struct imsg *);
+static void	control_dispatch_auth(struct imsgev *, struct imsg *);
+static void	control_dispatch_stats(struct imsgev *, struct imsg *);
+static void	control_dispatch_client(struct imsgev *, struct imsg *);
+static void	control_listen(int);
+static void	control_accept(evutil_socket_t, short, void *);
+static void	control_resume(evutil_socket_t, short, void *);
+static void	control_client_closed(struct imsgev *);
+static void	control_drop(struct control_conn *, const char *);
+static void	control_reap(evutil_socket_t, short, void *);
+static struct control_conn *control_find(uint32_t);
+static int	control_request_valid(struct imsg *);
+static void	control_send(struct control_conn *, uint32_t,
+		    struct msg_writer *);
+static void	control_forward(struct control_conn *, struct imsg *);
+static void	control_fail(struct control_conn *, const char *);
+static void	control_status_start(struct control_conn *);
+static void	control_status_proc(struct control_conn *, struct imsg *);
+static void	control_status_done(struct control_conn *);
+static void	control_status_timeout(evutil_socket_t, short, void *);
+
+void
+control_main(void)
+{
+	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+
+	child_init(PROC_CONTROL, control_dispatch_parent);
+	child_forget_tls();
+	/* whoever started boxd may talk to it; root always may */
+	control.uid = getuid();
+	TAILQ_INIT(&control.conns);
+	TAILQ_INIT(&control.dead);
+	privsep_drop(PROC_CONTROL, child_jail(PROC_CONTROL, &child->conf));
+	sandbox_init(PROC_CONTROL);
+	handlers[PROC_AUTH] = control_dispatch_auth;
+	handlers[PROC_SMTP] = control_dispatch_stats;
+	handlers[PROC_QUEUE] = control_dispatch_stats;
+	child_run(handlers);
+}
+
+static void
+control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct boxd_config conf;
+	struct control_conn *c;
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_CONTROL:
+		if (imsg->fd == -1 || msg_get_end(&r) == -1)
+			child_bad_imsg(imsg, "control socket");
+		control_listen(imsg->fd);
+		imsg->fd = -1;
+		return;
+	case IMSG_CONF_RELOAD:
+		config_defaults(&conf);
+		if (config_unmarshal(&conf, &r) == -1)
+			child_bad_imsg(imsg, "config");
+		child->conf = conf;
+		log_setlevel(conf.log_level);
+		return;
+	case IMSG_PARENT_PROC:
+	case IMSG_CTL_OK:
+	case IMSG_CTL_FAIL:
+		break;
+	default:
+		child_bad_imsg(imsg, "from parent");
+	}
+
+	if ((c = control_find(imsg->hdr.peerid)) == NULL)
+		return;		/* the client has gone */
+	switch (imsg->hdr.type) {
+	case IMSG_PARENT_PROC:
+		if (c->pending == CONTROL_STATUS)
+			control_status_proc(c, imsg);
+		break;
+	case IMSG_CTL_OK:
+	case IMSG_CTL_FAIL:
+		if (c->pending == CONTROL_RELOAD) {
+			/* the same payload: nothing, or the message */
+			c->pending = CONTROL_IDLE;
+			control_forward(c, imsg);
+		} else if (c->pending == CONTROL_STATUS && c->wait_procs) {
+			c->wait_procs = 0;
+			if (imsg->hdr.type == IMSG_CTL_FAIL)
+				control_fail(c, "no process list");
+			else
+				control_status_done(c);
+		}
+		break;
+	}
+}
+
+/* rows and the end of a table command, routed back by client id */
+static void
+control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	struct control_conn *c;
+	struct msg_reader r;
+	char		*s;
+	uint32_t	 n, i;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_LINE:
+		if (msg_get_u32(&r, &n) == -1 || n > r.left / 8)
+			child_bad_imsg(imsg, "line");
+		for (i = 0; i < 2 * n; i++) {
+			if (msg_get_strdup(&r, &s, IMSG_MAX_SIZE) == -1)
+				child_bad_imsg(imsg, "line");
+			free(s);
+		}
+		break;
+	case IMSG_CTL_FAIL:
+		if (msg_get_strdup(&r, &s, IMSG_MAX_SIZE) == -1)
+			child_bad_imsg(imsg, "fail");
+		free(s);
+		break;
+	case IMSG_CTL_OK:
+		break;
+	default:
+		child_bad_imsg(imsg, "from auth");
+	}
+	if (msg_get_end(&r) == -1)
+		child_bad_imsg(imsg, "from auth");
+
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    c->pending != CONTROL_TABLE)
+		return;
+	if (imsg->hdr.type != IMSG_CTL_LINE)
+		c->pending = CONTROL_IDLE;
+	control_forward(c, imsg);
+}
+
+/* IMSG_STATS from smtp or queue */
+static void
+control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
+{
+	struct control_conn *c;
+	struct msg_reader r;
+	uint64_t	 v[COUNTER_COUNT];
+	int		 i;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (imsg->hdr.type != IMSG_STATS)
+		child_bad_imsg(imsg, "from smtp or queue");
+	for (i = 0; i < COUNTER_COUNT; i++)
+		if (msg_get_u64(&r, &v[i]) == -1)
+			child_bad_imsg(imsg, "stats");
+	if (msg_get_end(&r) == -1)
+		child_bad_imsg(imsg, "stats");
+
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    c->pending != CONTROL_STATUS || c->wait_stats == 0)
+		return;
+	for (i = 0; i < COUNTER_COUNT; i++)
+		c->counters[i] += v[i];
+	c->wait_stats--;
+	control_status_done(c);
+}
+
+/* ---------------------------------------------------------------- clients */
+
+static void
+control_listen(int fd)
+{
+	if (control.ev_accept != NULL) {
+		event_free(control.ev_accept);
+		close(control.fd);
+	}
+	if (control.ev_resume == NULL &&
+	    (control.ev_resume = evtimer_new(child->base, control_resume,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("fcntl control socket");
+	control.fd = fd;
+	control.ev_accept = event_new(child->base, fd, EV_READ | EV_PERSIST,
+	    control_accept, NULL);
+	if (control.ev_accept == NULL)
+		fatalx("event_new");
+	event_add(control.ev_accept, NULL);
+	log_debug("listening on the control socket");
+}
+
+static void
+control_resume(evutil_socket_t fd, short events, void *arg)
+{
+	event_add(control.ev_accept, NULL);
+}
+
+static void
+control_accept(evutil_socket_t fd, short events, void *arg)
+{
+	struct control_conn *c;
+	struct ucred	 cred;
+	struct timeval	 tv = { 1, 0 };
+	socklen_t	 len = sizeof(cred);
+	int		 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* out of fds: let the others finish, try again */
+			log_warn("accept");
+			event_del(control.ev_accept);
+			evtimer_add(control.ev_resume, &tv);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		close(s);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != control.uid) {
+		log_warnx("refused uid %u (pid %d)",
+		    (unsigned)cred.uid, (int)cred.pid);
+		close(s);
+		return;
+	}
+	if (control.nconns >= CONTROL_CLIENTS_MAX) {
+		log_warnx("more than %d clients, refused uid %u "
+		    "(pid %d)", CONTROL_CLIENTS_MAX, (unsigned)cred.uid,
+		    (int)cred.pid);
+		close(s);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	do {
+		c->id = ++control.next_id;
+	} while (c->id == 0 || control_find(c->id) != NULL);
+	snprintf(c->name, sizeof(c->name), "client %u (uid %u)", c->id,
+	    (unsigned)cred.uid);
+	c->iev.name = c->name;
+	c->iev.peer = PROC_CONTROL;
+	c->iev.on_close = control_client_closed;
+	imsgev_init(&c->iev, child->base, s, IMSG_CTL_MAX_SIZE,
+	    control_dispatch_client, c);
+	TAILQ_INSERT_TAIL(&control.conns, c, entry);
+	control.nconns++;
+	log_debug("%s connected", c->name);
+}
+
+static struct control_conn *
+control_find(uint32_t id)
+{
+	struct control_conn *c;
+
+	TAILQ_FOREACH(c, &control.conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* the peer hung up, or sent something imsg could not frame */
+static void
+control_client_closed(struct imsgev *iev)
+{
+	struct control_conn *c = iev->arg;
+
+	control_drop(c, NULL);
+}
+
+/*
+ * Forget a client.  Its imsgev may be in the middle of dispatching (this
+ * can be called from its own handler), so the memory goes later.
+ */
+static void
+control_drop(struct control_conn *c, const char *why)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	if (why != NULL)
+		log_warnx("dropping %s: %s", c->name, why);
+	else
+		log_debug("%s closed", c->name);
+	imsgev_clear(&c->iev);
+	if (c->timeout != NULL) {
+		event_free(c->timeout);
+		c->timeout = NULL;
+	}
+	TAILQ_REMOVE(&control.conns, c, entry);
+	control.nconns--;
+	TAILQ_INSERT_TAIL(&control.dead, c, entry);
+	if (!control.reap_pending) {
+		if (event_base_once(child->base, -1, EV_TIMEOUT, control_reap,
+		    NULL, &tv) == -1)
+			fatalx("event_base_once");
+		control.reap_pending = 1;
+	}
+}
+
+static void
+control_reap(evutil_socket_t fd, short events, void *arg)
+{
+	struct control_conn *c;
+
+	while ((c = TAILQ_FIRST(&control.dead)) != NULL) {
+		TAILQ_REMOVE(&control.dead, c, entry);
+		free(c);
+	}
+	control.reap_pending = 0;
+}
+
+static int
+control_skip_str(struct msg_reader *r)
+{
+	char	*s;
+
+	if (msg_get_strdup(r, &s, IMSG_CTL_MAX_SIZE) == -1)
+		return -1;
+	freezero(s, strlen(s));
+	return 0;
+}
+
+/* 0 if the request has the fields its type names, and nothing more */
+static int
+control_request_valid(struct imsg *imsg)
+{
+	struct msg_reader r;
+	uint64_t	 quota;
+	uint32_t	 n, i;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_STATUS:
+	case IMSG_CTL_DOMAIN_LIST:
+	case IMSG_CTL_RELOAD:
+		break;
+	case IMSG_CTL_DOMAIN_ADD:
+	case IMSG_CTL_DOMAIN_DEL:
+	case IMSG_CTL_USER_DEL:
+	case IMSG_CTL_USER_LIST:
+	case IMSG_CTL_USER_DISABLE:
+	case IMSG_CTL_USER_ENABLE:
+	case IMSG_CTL_ALIAS_DEL:
+	case IMSG_CTL_ALIAS_LIST:
+		if (control_skip_str(&r) == -1)
+			return -1;
+		break;
+	case IMSG_CTL_USER_ADD:
+	case IMSG_CTL_USER_PASSWD:
+		if (control_skip_str(&r) == -1 || control_skip_str(&r) == -1)
+			return -1;
+		break;
+	case IMSG_CTL_USER_QUOTA:
+		if (control_skip_str(&r) == -1 ||
+		    msg_get_u64(&r, &quota) == -1)
+			return -1;
+		break;
+	case IMSG_CTL_ALIAS_ADD:
+		if (control_skip_str(&r) == -1 ||
+		    msg_get_u32(&r, &n) == -1 || n > r.left / 4)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (control_skip_str(&r) == -1)
+				return -1;
+		break;
+	default:
+		return -1;
+	}
+	return msg_get_end(&r);
+}
+
+static void
+control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
+{
+	struct control_conn *c = iev->arg;
+	char		 why[64];
+
+	if (imsg->fd != -1) {
+		control_drop(c, "sent a file descriptor");
+		return;
+	}
+	if (c->pending != CONTROL_IDLE) {
+		control_drop(c, "sent a request before the last one ended");
+		return;
+	}
+	if (control_request_valid(imsg) == -1) {
+		snprintf(why, sizeof(why), "malformed request (type %u)",
+		    imsg->hdr.type);
+		control_drop(c, why);
+		return;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_STATUS:
+		control_status_start(c);
+		break;
+	case IMSG_CTL_RELOAD:
+		log_info("reload requested by %s", c->name);
+		c->pending = CONTROL_RELOAD;
+		child_send(PROC_PARENT, IMSG_PARENT_RELOAD, c->id, -1, NULL);
+		break;
+	default:
+		c->pending = CONTROL_TABLE;
+		if (imsgev_compose(child->peer[PROC_AUTH], imsg->hdr.type,
+		    c->id, -1, imsg->data, imsg->datalen) == -1)
+			fatal("imsg to auth");
+		break;
+	}
+	/* passwords pass through here: leave no copy behind */
+	if (imsg->data != NULL)
+		explicit_bzero(imsg->data, imsg->datalen);
+}
+
+static void
+control_send(struct control_conn *c, uint32_t type, struct msg_writer *w)
+{
+	int	 rv;
+
+	if (c->dead) {
+		msg_writer_free(w);
+		return;
+	}
+	if (w == NULL)
+		rv = imsgev_compose(&c->iev, type, 0, -1, NULL, 0);
+	else
+		rv = imsgev_compose_msg(&c->iev, type, 0, -1, w);
+	if (rv == -1)
+		control_drop(c, "cannot queue a reply");
+	else if (c->iev.ibuf.outlen > CONTROL_OUTQ_MAX)
+		control_drop(c, "not reading its replies");
+}
+
+/* a reply from inside boxd, passed on as it is */
+static void
+control_forward(struct control_conn *c, struct imsg *imsg)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	msg_put_data(&w, imsg->data, imsg->datalen);
+	control_send(c, imsg->hdr.type, &w);
+}
+
+static void
+control_fail(struct control_conn *c, const char *why)
+{
+	struct msg_writer w;
+
+	if (c->timeout != NULL) {
+		event_free(c->timeout);
+		c->timeout = NULL;
+	}
+	c->pending = CONTROL_IDLE;
+	msg_writer_init(&w);
+	msg_put_str(&w, why);
+	control_send(c, IMSG_CTL_FAIL, &w);
+}
+
+/* ---------------------------------------------------------------- status */
+
+static void
+control_status_start(struct control_conn *c)
+{
+	struct timeval	 tv = { CONTROL_STATUS_TIMEOUT, 0 };
+
+	c->pending = CONTROL_STATUS;
+	c->wait_procs = 1;
+	c->wait_stats = 2;
+	memset(c->counters, 0, sizeof(c->counters));
+	if ((c->timeout = evtimer_new(child->base, control_status_timeout,
+	    c)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(c->timeout, &tv);
+	child_send(PROC_PARENT, IMSG_PARENT_PROCS, c->id, -1, NULL);
+	child_send(PROC_SMTP, IMSG_STATS_REQ, c->id, -1, NULL);
+	child_send(PROC_QUEUE, IMSG_STATS_REQ, c->id, -1, NULL);
+}
+
+static void
+control_status_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct control_conn *c = arg;
+
+	log_warnx("status: no answer from %s",
+	    c->wait_procs ? "the parent" : "smtp or queue");
+	control_fail(c, "timed out waiting for the processes");
+}
+
+static void
+control_status_proc(struct control_conn *c, struct imsg *imsg)
+{
+	struct msg_reader r;
+	struct msg_writer w;
+	char		 role[32], user[64], pid[16], uptime[32];
+	uint32_t	 npid;
+	uint64_t	 start, now = (uint64_t)time(NULL);
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (msg_get_str(&r, role, sizeof(role)) == -1 ||
+	    msg_get_u32(&r, &npid) == -1 ||
+	    msg_get_str(&r, user, sizeof(user)) == -1 ||
+	    msg_get_u64(&r, &start) == -1 || msg_get_end(&r) == -1)
+		child_bad_imsg(imsg, "process");
+	snprintf(pid, sizeof(pid), "%u", npid);
+	snprintf(uptime, sizeof(uptime), "%llu",
+	    (unsigned long long)(now > start ? now - start : 0));
+	msg_writer_init(&w);
+	msg_put_u32(&w, 4);
+	msg_put_str(&w, "role");
+	msg_put_str(&w, role);
+	msg_put_str(&w, "pid");
+	msg_put_str(&w, pid);
+	msg_put_str(&w, "user");
+	msg_put_str(&w, user);
+	msg_put_str(&w, "uptime");
+	msg_put_str(&w, uptime);
+	control_send(c, IMSG_CTL_LINE, &w);
+}
+
+/* once the process list and both counters are in */
+static void
+control_status_done(struct control_conn *c)
+{
+	static const char *const names[COUNTER_COUNT] = {
+		"sessions", "received", "delivered", "queued"
+	};
+	struct msg_writer w;
+	char		 v[32];
+	int		 i;
+
+	if (c->wait_procs || c->wait_stats > 0)
+		return;
+	event_free(c->timeout);
+	c->timeout = NULL;
+	c->pending = CONTROL_IDLE;
+	msg_writer_init(&w);
+	msg_put_u32(&w, COUNTER_COUNT);
+	for (i = 0; i < COUNTER_COUNT; i++) {
+		snprintf(v, sizeof(v), "%llu",
+		    (unsigned long long)c->counters[i]);
+		msg_put_str(&w, names[i]);
+		msg_put_str(&w, v);
+	}
+	control_send(c, IMSG_CTL_LINE, &w);
+	control_send(c, IMSG_CTL_OK, NULL);
+}

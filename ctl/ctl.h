@@ -1,0 +1,53 @@
+/*
+ * ctl: the control role (the control socket server) and boxctl, its
+ * client.  They speak imsg (common/imsg_types.h, the IMSG_CTL_* types).
+ */
+
+#ifndef BOXD_CTL_H
+#define BOXD_CTL_H
+
+#include <sys/types.h>
+
+#include "common.h"
+
+/* ---------------------------------------------------------------- control.c */
+#define CONTROL_CLIENTS_MAX	64
+#define CONTROL_STATUS_TIMEOUT	10		/* seconds */
+#define CONTROL_OUTQ_MAX	(64 * 1024 * 1024)	/* unread replies */
+
+/* what a client's one request in flight waits for */
+enum control_pending {
+	CONTROL_IDLE,
+	CONTROL_TABLE,		/* auth's rows, then OK or FAIL */
+	CONTROL_STATUS,		/* the parent's process list, the counters */
+	CONTROL_RELOAD,		/* the parent's OK or FAIL */
+};
+
+/* the counters of IMSG_STATS, in their order */
+enum control_counter {
+	COUNTER_SESSIONS,
+	COUNTER_RECEIVED,
+	COUNTER_DELIVERED,
+	COUNTER_QUEUED,
+	COUNTER_COUNT
+};
+
+struct control_conn {
+	TAILQ_ENTRY(control_conn) entry;
+	uint32_t		 id;		/* peerid inside boxd */
+	char			 name[32];	/* "client 7 (uid 0)" */
+	struct imsgev		 iev;
+	enum control_pending	 pending;
+	int			 dead;		/* dropped, freed soon */
+	/* status */
+	int			 wait_procs;
+	int			 wait_stats;	/* replies still to come */
+	uint64_t		 counters[COUNTER_COUNT];
+	struct event		*timeout;
+};
+
+/* ---------------------------------------------------------------- boxctl.c */
+#define BOXCTL_PASSWORD_MAX	511	/* what auth accepts */
+#define BOXCTL_PASSWORD_MIN	8
+
+#endif
