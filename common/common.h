@@ -283,6 +283,10 @@ void	privsep_drop(enum proc_type, const char *chroot_dir);
 /* 1 if running as root */
 int	privsep_is_root(void);
 
+/* ---------------------------------------------------------------- crc32.c */
+/* start with 0; feed the pieces in order */
+uint32_t crc32_update(uint32_t crc, const void *, size_t);
+
 /* ---------------------------------------------------------------- util.c */
 int	 mkdir_p(const char *path, mode_t mode);
 ssize_t	 write_all(int fd, const void *, size_t);

@@ -40,14 +40,16 @@ enum imsg_type {
 	IMSG_QUEUE_CREATE,	/* u64 reqid, envelope (envelope_marshal()) */
 	IMSG_QUEUE_CREATE_OK,	/* u64 reqid, u64 msgid; fd: spool file at body */
 	IMSG_QUEUE_CREATE_FAIL,	/* u64 reqid */
-	IMSG_QUEUE_COMMIT,	/* u64 reqid, u64 msgid, u64 body size */
+	IMSG_QUEUE_COMMIT,	/* u64 reqid, u64 msgid, u64 body size,
+				   u32 body crc32 */
 	IMSG_QUEUE_COMMIT_OK,	/* u64 reqid */
 	IMSG_QUEUE_COMMIT_FAIL,	/* u64 reqid */
 	IMSG_QUEUE_ABORT,	/* u64 msgid */
 
 	/* queue <-> mda */
-	IMSG_MDA_DELIVER,	/* u64 msgid, u64 body offset, str sender,
-				   u32 n, n x str mailbox; fd: spool file */
+	IMSG_MDA_DELIVER,	/* u64 msgid, u64 body offset, u64 body size,
+				   str sender, u32 n, n x str mailbox;
+				   fd: spool file */
 	IMSG_MDA_DONE,		/* u64 msgid, u32 status (MDA_*) , str why */
 
 	/* boxctl <-> control (peerid = client id inside boxd) */

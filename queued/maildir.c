@@ -100,21 +100,12 @@ copy_body(int from, uint64_t off, int to, uint64_t len)
 int
 maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
     const char *hostname, const char *sender, int spoolfd,
-    uint64_t body_offset, struct maildir_delivery *d)
+    uint64_t body_offset, uint64_t body_len, struct maildir_delivery *d)
 {
-	struct stat	 st;
 	char		 host[128], head[1024], path[PATH_MAX], *slash;
 	const char	*user;
-	uint64_t	 body_len;
 	int		 headlen, fd;
 
-	if (fstat(spoolfd, &st) == -1)
-		return -1;
-	if ((uint64_t)st.st_size < body_offset) {
-		errno = EIO;
-		return -1;
-	}
-	body_len = (uint64_t)st.st_size - body_offset;
 	if ((slash = strchr(mailbox, '/')) == NULL) {
 		errno = EINVAL;
 		return -1;

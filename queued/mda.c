@@ -54,7 +54,7 @@ static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
 {
 	struct mda_job	*job;
-	uint64_t	 body_offset;
+	uint64_t	 body_offset, body_size;
 	uint32_t	 n, i;
 	char		 sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
 	char		 why[512];
@@ -63,6 +63,7 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	job = xcalloc(1, sizeof(*job));
 	if (msg_get_u64(r, &job->msgid) == -1 ||
 	    msg_get_u64(r, &body_offset) == -1 ||
+	    msg_get_u64(r, &body_size) == -1 ||
 	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
 	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 4 ||
 	    imsg->fd == -1)
@@ -77,7 +78,7 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			continue;
 		fd = maildir_write(rootfd, mailbox, job->msgid, i,
 		    child->conf.hostname, sender, imsg->fd, body_offset,
-		    &job->d[job->nd]);
+		    body_size, &job->d[job->nd]);
 		if (fd == MAILDIR_DONE_BEFORE)
 			continue;
 		if (fd == -1) {

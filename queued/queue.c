@@ -42,9 +42,8 @@ struct qmsg {
 
 struct commit {
 	uint64_t	 reqid;
-	uint64_t	 msgid;
-	uint64_t	 size;
 	struct incoming	*in;
+	struct spool_commit sc;
 };
 
 RB_HEAD(incoming_tree, incoming);
@@ -115,7 +114,7 @@ queue_forget(struct qmsg *q)
 /* hand one message to mda: the fd travels with the request */
 static void
 queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
-    uint64_t body_offset)
+    uint64_t body_offset, uint64_t body_size)
 {
 	struct msg_writer w;
 	uint32_t	 i;
@@ -123,6 +122,7 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	msg_writer_init(&w);
 	msg_put_u64(&w, q->msgid);
 	msg_put_u64(&w, body_offset);
+	msg_put_u64(&w, body_size);
 	msg_put_str(&w, env->sender);
 	msg_put_u32(&w, env->nrcpt);
 	for (i = 0; i < env->nrcpt; i++)
@@ -143,7 +143,7 @@ static void
 queue_deliver(struct qmsg *q)
 {
 	struct envelope	 env;
-	uint64_t	 body_offset;
+	uint64_t	 body_offset, body_size;
 	int		 fd;
 
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
@@ -153,12 +153,13 @@ queue_deliver(struct qmsg *q)
 		}
 		return;
 	}
-	if ((fd = spool_load(&spool, q->msgid, &env, &body_offset)) == -1) {
+	if ((fd = spool_load(&spool, q->msgid, &env, &body_offset,
+	    &body_size)) == -1) {
 		spool_move(&spool, q->msgid, SPOOL_CORRUPT);
 		queue_forget(q);
 		return;
 	}
-	queue_send_mda(q, fd, &env, body_offset);
+	queue_send_mda(q, fd, &env, body_offset, body_size);
 	envelope_clear(&env);
 }
 
@@ -259,7 +260,7 @@ queue_create(struct msg_reader *r, struct imsg *imsg)
 	if (fd == -1 || (dupfd = dup(fd)) == -1) {
 		if (fd != -1) {
 			close(fd);
-			spool_abort(&spool, in->msgid);
+			spool_remove(&spool, in->msgid);
 		}
 		envelope_clear(&in->env);
 		free(in);
@@ -284,7 +285,8 @@ static void
 queue_incoming_free(struct incoming *in)
 {
 	RB_REMOVE(incoming_tree, &incomings, in);
-	close(in->fd);
+	if (in->fd != -1)
+		close(in->fd);
 	envelope_clear(&in->env);
 	free(in);
 }
@@ -295,9 +297,11 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 	struct commit	*c;
 	struct incoming	*in;
 	uint64_t	 reqid, msgid, size;
+	uint32_t	 crc;
 
 	if (msg_get_u64(r, &reqid) == -1 || msg_get_u64(r, &msgid) == -1 ||
-	    msg_get_u64(r, &size) == -1 || msg_get_end(r) == -1)
+	    msg_get_u64(r, &size) == -1 || msg_get_u32(r, &crc) == -1 ||
+	    msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "queue commit");
 	if ((in = queue_find_incoming(msgid)) == NULL)
 		fatalx("commit of unknown message %016" PRIx64, msgid);
@@ -308,9 +312,12 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 	}
 	c = &commits[ncommits++];
 	c->reqid = reqid;
-	c->msgid = msgid;
-	c->size = in->body_offset + size;
 	c->in = in;
+	c->sc.msgid = msgid;
+	c->sc.fd = in->fd;
+	c->sc.body_offset = in->body_offset;
+	c->sc.body_size = size;
+	c->sc.crc = crc;
 	/* after every imsg already read: that is the batch */
 	event_active(commit_ev, EV_TIMEOUT, 0);
 }
@@ -318,28 +325,21 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 static void
 queue_commit_flush(evutil_socket_t fd, short events, void *arg)
 {
-	uint64_t	*ids, *sizes;
-	int		*fds, *ok;
+	struct spool_commit *sc;
 	struct qmsg	*q;
 	struct incoming	*in;
 	size_t		 i, n = ncommits;
 
 	if (n == 0)
 		return;
-	ids = xcalloc(n, sizeof(*ids));
-	sizes = xcalloc(n, sizeof(*sizes));
-	fds = xcalloc(n, sizeof(*fds));
-	ok = xcalloc(n, sizeof(*ok));
-	for (i = 0; i < n; i++) {
-		ids[i] = commits[i].msgid;
-		sizes[i] = commits[i].size;
-		fds[i] = commits[i].in->fd;
-	}
-	spool_commit_batch(&spool, ids, fds, sizes, n, ok);
+	sc = xcalloc(n, sizeof(*sc));
+	for (i = 0; i < n; i++)
+		sc[i] = commits[i].sc;
+	spool_commit_batch(&spool, sc, n);
 	log_debug("committed a batch of %zu", n);
 	for (i = 0; i < n; i++) {
 		in = commits[i].in;
-		if (!ok[i]) {
+		if (!sc[i].ok) {
 			queue_reply(IMSG_QUEUE_COMMIT_FAIL, commits[i].reqid, 0,
 			    -1);
 			queue_incoming_free(in);
@@ -349,10 +349,10 @@ queue_commit_flush(evutil_socket_t fd, short events, void *arg)
 		stat_received++;
 		q = queue_track(in->msgid);
 		if (inflight < QUEUE_INFLIGHT_MAX) {
-			queue_send_mda(q, in->fd, &in->env, in->body_offset);
-			in->fd = dup(in->fd);	/* the imsg owns the original */
-			if (in->fd == -1)
-				fatal("dup");
+			/* the imsg takes the fd with it */
+			queue_send_mda(q, in->fd, &in->env, in->body_offset,
+			    sc[i].body_size);
+			in->fd = -1;
 		} else {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
@@ -360,10 +360,7 @@ queue_commit_flush(evutil_socket_t fd, short events, void *arg)
 		queue_incoming_free(in);
 	}
 	ncommits = 0;
-	free(ids);
-	free(sizes);
-	free(fds);
-	free(ok);
+	free(sc);
 }
 
 static void
@@ -379,8 +376,8 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 		return;
 	for (i = 0; i < ncommits; i++)
 		if (commits[i].in == in)
-			fatalx("abort of a message being committed");
-	spool_abort(&spool, msgid);
+			return;		/* too late: it is being committed */
+	spool_remove(&spool, msgid);
 	queue_incoming_free(in);
 }
 

@@ -1,8 +1,9 @@
 /*
- * The spool on disk.  A message is received into incoming/ID and becomes
- * committed when it is renamed into spool/ID after its data was flushed;
- * the rename is then flushed too.  What is still in incoming/ at start-up
- * was never acknowledged and is removed.
+ * The spool on disk.  A message is received straight into spool/ID; it
+ * is committed when its trailer (length and CRC-32 of the body) is
+ * written and flushed.  One flush covers every message of a batch, their
+ * directory entries included.  At start-up a file without a valid
+ * trailer was never acknowledged and is removed.
  */
 
 #include <sys/stat.h>
@@ -33,14 +34,9 @@ open_dir(const char *name)
 void
 spool_open(struct spool *sp)
 {
-	int	 fd;
-
-	sp->incomingfd = open_dir(SPOOL_INCOMING);
 	sp->queuefd = open_dir(SPOOL_QUEUE);
-	fd = open_dir(SPOOL_CORRUPT);
-	close(fd);
-	fd = open_dir(SPOOL_FAILED);
-	close(fd);
+	close(open_dir(SPOOL_CORRUPT));
+	close(open_dir(SPOOL_FAILED));
 }
 
 void
@@ -67,6 +63,7 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 {
 	struct msg_writer w;
 	char		 name[32];
+	size_t		 envlen;
 	int		 fd;
 
 	spool_name(msgid, name, sizeof(name));
@@ -75,27 +72,27 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 	msg_put_u32(&w, SPOOL_VERSION);
 	msg_put_u32(&w, 0);
 	envelope_marshal(env, &w);
-	if (w.error || w.len - SPOOL_HDR_FIXED > SPOOL_ENVELOPE_MAX) {
+	envlen = w.len - SPOOL_HDR_FIXED;
+	if (w.error || envlen > SPOOL_ENVELOPE_MAX) {
 		msg_writer_free(&w);
 		log_warnx("envelope too large");
 		return -1;
 	}
-	/* the envelope length, now that it is known */
-	w.buf[8] = (uint8_t)((w.len - SPOOL_HDR_FIXED) >> 24);
-	w.buf[9] = (uint8_t)((w.len - SPOOL_HDR_FIXED) >> 16);
-	w.buf[10] = (uint8_t)((w.len - SPOOL_HDR_FIXED) >> 8);
-	w.buf[11] = (uint8_t)(w.len - SPOOL_HDR_FIXED);
-	fd = openat(sp->incomingfd, name, O_RDWR | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0600);
+	w.buf[8] = (uint8_t)(envlen >> 24);
+	w.buf[9] = (uint8_t)(envlen >> 16);
+	w.buf[10] = (uint8_t)(envlen >> 8);
+	w.buf[11] = (uint8_t)envlen;
+	fd = openat(sp->queuefd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
 	if (fd == -1) {
-		log_warn("create %s/%s", SPOOL_INCOMING, name);
+		log_warn("create %s/%s", SPOOL_QUEUE, name);
 		msg_writer_free(&w);
 		return -1;
 	}
 	if (write_all(fd, w.buf, w.len) == -1) {
-		log_warn("write %s/%s", SPOOL_INCOMING, name);
+		log_warn("write %s/%s", SPOOL_QUEUE, name);
 		close(fd);
-		unlinkat(sp->incomingfd, name, 0);
+		unlinkat(sp->queuefd, name, 0);
 		msg_writer_free(&w);
 		return -1;
 	}
@@ -104,70 +101,74 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 	return fd;
 }
 
-void
-spool_commit_batch(struct spool *sp, const uint64_t *msgids, const int *fds,
-    const uint64_t *sizes, size_t n, int *ok)
+static void
+spool_trailer(uint8_t *buf, uint64_t body_size, uint32_t crc)
 {
-	struct stat	 st;
-	char		 name[32];
-	size_t		 i;
-	int		 synced = 0;
+	struct msg_writer w;
 
-	for (i = 0; i < n; i++) {
-		ok[i] = 0;
-		if (fstat(fds[i], &st) == -1)
-			log_warn("fstat spool file");
-		else if ((uint64_t)st.st_size != sizes[i])
-			log_warnx("spool file %016" PRIx64 " holds %lld bytes, "
-			    "not %" PRIu64, msgids[i], (long long)st.st_size,
-			    sizes[i]);
-		else
-			ok[i] = 1;
-	}
-#ifdef __linux__
-	/* one flush for the whole batch, however many files */
-	if (n > 1) {
-		if (syncfs(sp->incomingfd) == -1)
-			log_warn("syncfs");
-		else
-			synced = 1;
-	}
-#endif
-	for (i = 0; i < n; i++) {
-		if (!ok[i])
-			continue;
-		if (!synced && fsync(fds[i]) == -1) {
-			log_warn("fsync spool file");
-			ok[i] = 0;
-			continue;
-		}
-		spool_name(msgids[i], name, sizeof(name));
-		if (renameat(sp->incomingfd, name, sp->queuefd, name) == -1) {
-			log_warn("rename %s into %s", name, SPOOL_QUEUE);
-			ok[i] = 0;
-		}
-	}
-	if (fsync(sp->queuefd) == -1) {
-		log_warn("fsync %s", SPOOL_QUEUE);
-		for (i = 0; i < n; i++)
-			ok[i] = 0;
-	}
-	for (i = 0; i < n; i++) {
-		if (ok[i])
-			continue;
-		spool_name(msgids[i], name, sizeof(name));
-		unlinkat(sp->incomingfd, name, 0);
-	}
+	msg_writer_init(&w);
+	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, body_size);
+	msg_put_u32(&w, crc);
+	if (w.error || w.len != SPOOL_TRAILER)
+		fatalx("spool trailer");
+	memcpy(buf, w.buf, SPOOL_TRAILER);
+	msg_writer_free(&w);
 }
 
 void
-spool_abort(struct spool *sp, uint64_t msgid)
+spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 {
-	char	 name[32];
+	struct stat	 st;
+	uint8_t		 trailer[SPOOL_TRAILER];
+	char		 name[32];
+	size_t		 i;
+	int		 flushed = 0;
 
-	spool_name(msgid, name, sizeof(name));
-	if (unlinkat(sp->incomingfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("unlink %s/%s", SPOOL_INCOMING, name);
+	for (i = 0; i < n; i++) {
+		c[i].ok = 0;
+		if (fstat(c[i].fd, &st) == -1)
+			log_warn("fstat spool file");
+		else if ((uint64_t)st.st_size != c[i].body_offset +
+		    c[i].body_size)
+			log_warnx("spool file %016" PRIx64 " holds %lld bytes, "
+			    "not %" PRIu64, c[i].msgid, (long long)st.st_size,
+			    c[i].body_offset + c[i].body_size);
+		else {
+			spool_trailer(trailer, c[i].body_size, c[i].crc);
+			if (pwrite(c[i].fd, trailer, sizeof(trailer),
+			    (off_t)(c[i].body_offset + c[i].body_size)) !=
+			    (ssize_t)sizeof(trailer))
+				log_warn("write spool trailer");
+			else
+				c[i].ok = 1;
+		}
+	}
+#ifdef __linux__
+	/* one flush for the whole batch: data, inodes, directory entries */
+	if (syncfs(sp->queuefd) == 0)
+		flushed = 1;
+	else
+		log_warn("syncfs");
+#endif
+	if (!flushed) {
+		for (i = 0; i < n; i++)
+			if (c[i].ok && fsync(c[i].fd) == -1) {
+				log_warn("fsync spool file");
+				c[i].ok = 0;
+			}
+		if (fsync(sp->queuefd) == -1) {
+			log_warn("fsync %s", SPOOL_QUEUE);
+			for (i = 0; i < n; i++)
+				c[i].ok = 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (c[i].ok)
+			continue;
+		spool_name(c[i].msgid, name, sizeof(name));
+		unlinkat(sp->queuefd, name, 0);
+	}
 }
 
 void
@@ -193,15 +194,68 @@ spool_move(struct spool *sp, uint64_t msgid, const char *dir)
 		log_warnx("message %s moved to %s/", name, dir);
 }
 
+/* the fixed header: 0 and the envelope length, or -1 */
+static int
+spool_read_fixed(int fd, uint64_t size, uint32_t *envlen)
+{
+	struct msg_reader r;
+	uint8_t		 fixed[SPOOL_HDR_FIXED];
+	uint32_t	 version;
+	char		 magic[4];
+
+	if (pread(fd, fixed, sizeof(fixed), 0) != (ssize_t)sizeof(fixed))
+		return -1;
+	msg_reader_init(&r, fixed, sizeof(fixed));
+	if (msg_get_data(&r, magic, 4) == -1 ||
+	    memcmp(magic, SPOOL_MAGIC, 4) != 0 ||
+	    msg_get_u32(&r, &version) == -1 || version != SPOOL_VERSION ||
+	    msg_get_u32(&r, envlen) == -1 || *envlen > SPOOL_ENVELOPE_MAX ||
+	    size < SPOOL_HDR_FIXED + (uint64_t)*envlen + SPOOL_TRAILER)
+		return -1;
+	return 0;
+}
+
+/* 0 if the trailer is there and the body matches it */
+static int
+spool_check_trailer(int fd, uint64_t size, uint64_t body_offset)
+{
+	struct msg_reader r;
+	uint8_t		 trailer[SPOOL_TRAILER], buf[65536];
+	uint64_t	 body_size, off;
+	uint32_t	 crc, want;
+	char		 magic[4];
+	ssize_t		 n;
+
+	if (pread(fd, trailer, sizeof(trailer),
+	    (off_t)(size - SPOOL_TRAILER)) != (ssize_t)sizeof(trailer))
+		return -1;
+	msg_reader_init(&r, trailer, sizeof(trailer));
+	if (msg_get_data(&r, magic, 4) == -1 ||
+	    memcmp(magic, SPOOL_TRAILER_MAGIC, 4) != 0 ||
+	    msg_get_u64(&r, &body_size) == -1 ||
+	    msg_get_u32(&r, &want) == -1 ||
+	    body_offset + body_size + SPOOL_TRAILER != size)
+		return -1;
+	crc = 0;
+	for (off = body_offset; off < body_offset + body_size; off += n) {
+		n = pread(fd, buf, sizeof(buf) < body_offset + body_size - off ?
+		    sizeof(buf) : body_offset + body_size - off, (off_t)off);
+		if (n <= 0)
+			return -1;
+		crc = crc32_update(crc, buf, (size_t)n);
+	}
+	return crc == want ? 0 : -1;
+}
+
 int
 spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
-    uint64_t *body_offset)
+    uint64_t *body_offset, uint64_t *body_size)
 {
 	struct msg_reader r;
 	struct stat	 st;
-	uint8_t		 fixed[SPOOL_HDR_FIXED], *buf;
-	uint32_t	 version, envlen;
-	char		 name[32], magic[4];
+	uint8_t		*buf;
+	uint32_t	 envlen;
+	char		 name[32];
 	int		 fd;
 
 	spool_name(msgid, name, sizeof(name));
@@ -209,17 +263,9 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || pread(fd, fixed, sizeof(fixed), 0) !=
-	    (ssize_t)sizeof(fixed))
-		goto bad;
-	msg_reader_init(&r, fixed, sizeof(fixed));
-	if (msg_get_data(&r, magic, 4) == -1 ||
-	    memcmp(magic, SPOOL_MAGIC, 4) != 0 ||
-	    msg_get_u32(&r, &version) == -1 || version != SPOOL_VERSION ||
-	    msg_get_u32(&r, &envlen) == -1 || envlen > SPOOL_ENVELOPE_MAX ||
-	    (uint64_t)st.st_size < SPOOL_HDR_FIXED + (uint64_t)envlen)
-		goto bad;
-	if ((buf = malloc(envlen)) == NULL)
+	if (fstat(fd, &st) == -1 ||
+	    spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
+	    (buf = malloc(envlen)) == NULL)
 		goto bad;
 	if (pread(fd, buf, envlen, SPOOL_HDR_FIXED) != (ssize_t)envlen) {
 		free(buf);
@@ -233,6 +279,7 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
 	}
 	free(buf);
 	*body_offset = SPOOL_HDR_FIXED + (uint64_t)envlen;
+	*body_size = (uint64_t)st.st_size - *body_offset - SPOOL_TRAILER;
 	return fd;
 bad:
 	log_warnx("spool file %s/%s is not a valid version %d spool file",
@@ -241,45 +288,71 @@ bad:
 	return -1;
 }
 
-static void
-spool_scan(int dirfd, const char *dirname, void (*fn)(uint64_t, void *),
-    void *arg)
+/* 1 committed, 0 never committed (removed), -1 unreadable */
+static int
+spool_recover_one(struct spool *sp, const char *name)
+{
+	struct stat	 st;
+	uint32_t	 envlen;
+	int		 fd, committed;
+
+	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("open %s/%s", SPOOL_QUEUE, name);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return -1;
+	}
+	/* a crash can leave a file of any length short of its trailer */
+	if (spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1) {
+		committed = st.st_size < SPOOL_HDR_FIXED + SPOOL_TRAILER ?
+		    0 : -1;
+	} else
+		committed = spool_check_trailer(fd, (uint64_t)st.st_size,
+		    SPOOL_HDR_FIXED + (uint64_t)envlen) == 0;
+	close(fd);
+	if (committed == 0) {
+		if (unlinkat(sp->queuefd, name, 0) == -1)
+			log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+		else
+			log_info("removed uncommitted %s/%s", SPOOL_QUEUE,
+			    name);
+	}
+	return committed;
+}
+
+void
+spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 {
 	DIR		*dir;
 	struct dirent	*de;
 	uint64_t	 msgid;
 	int		 fd;
 
-	if ((fd = dup(dirfd)) == -1)
+	if ((fd = dup(sp->queuefd)) == -1)
 		fatal("dup");
 	if ((dir = fdopendir(fd)) == NULL)
-		fatal("fdopendir %s", dirname);
+		fatal("fdopendir %s", SPOOL_QUEUE);
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (spool_parse_name(de->d_name, &msgid) == -1) {
-			log_warnx("stray file %s/%s left alone", dirname,
+			log_warnx("stray file %s/%s left alone", SPOOL_QUEUE,
 			    de->d_name);
 			continue;
 		}
-		if (fn == NULL) {
-			if (unlinkat(dirfd, de->d_name, 0) == -1)
-				log_warn("unlink %s/%s", dirname, de->d_name);
-			else
-				log_info("removed uncommitted %s/%s", dirname,
-				    de->d_name);
-		} else
+		switch (spool_recover_one(sp, de->d_name)) {
+		case 1:
 			fn(msgid, arg);
+			break;
+		case -1:
+			spool_move(sp, msgid, SPOOL_CORRUPT);
+			break;
+		}
 	}
 	closedir(dir);
-}
-
-void
-spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
-{
-	spool_scan(sp->incomingfd, SPOOL_INCOMING, NULL, NULL);
-	if (fsync(sp->incomingfd) == -1)
-		log_warn("fsync %s", SPOOL_INCOMING);
-	spool_scan(sp->queuefd, SPOOL_QUEUE, fn, arg);
+	if (fsync(sp->queuefd) == -1)
+		log_warn("fsync %s", SPOOL_QUEUE);
 }

@@ -10,42 +10,58 @@
 
 #include "common.h"
 
-/* the spool file: magic, version, envelope length, envelope, body */
+/*
+ * A spool file: "BOXQ", u32 version, u32 envelope length, the envelope,
+ * the body, then the commit trailer: "BOXT", u64 body length, u32 CRC-32
+ * of the body.  A file whose trailer is missing or wrong was never
+ * acknowledged.
+ */
 #define SPOOL_MAGIC		"BOXQ"
+#define SPOOL_TRAILER_MAGIC	"BOXT"
 #define SPOOL_VERSION		1
 #define SPOOL_HDR_FIXED		12
+#define SPOOL_TRAILER		16
 #define SPOOL_ENVELOPE_MAX	(4 * 1024 * 1024)
 
-#define SPOOL_INCOMING		"incoming"	/* being received */
-#define SPOOL_QUEUE		"spool"		/* committed */
+#define SPOOL_QUEUE		"spool"		/* received and committed */
 #define SPOOL_CORRUPT		"corrupt"	/* unreadable, kept for the admin */
 #define SPOOL_FAILED		"failed"	/* given up on, kept until bounces */
 
 /* ---------------------------------------------------------------- queue_fs.c */
 struct spool {
-	int		 incomingfd;	/* directory fds inside the jail */
-	int		 queuefd;
+	int		 queuefd;	/* directory fd inside the jail */
+};
+
+/* a message being committed */
+struct spool_commit {
+	uint64_t	 msgid;
+	int		 fd;
+	uint64_t	 body_offset;
+	uint64_t	 body_size;
+	uint32_t	 crc;
+	int		 ok;		/* out */
 };
 
 void	spool_open(struct spool *);
 void	spool_name(uint64_t msgid, char *buf, size_t len);
-/* create incoming/ID with its header written; the fd is left at the body */
+/* create spool/ID with its header written; the fd is left at the body */
 int	spool_create(struct spool *, uint64_t msgid, const struct envelope *,
 	    uint64_t *body_offset);
 /*
- * Make a batch of incoming files durable and move them into spool/: one
- * flush for data, renames, one for the directory.  fds are the files,
- * sizes what each must hold; ok[i] says how each fared.
+ * Commit a batch: each file gets its trailer, then one flush covers them
+ * all (data and directory entries).  ok says how each fared; a failed
+ * one is removed.
  */
-void	spool_commit_batch(struct spool *, const uint64_t *msgids,
-	    const int *fds, const uint64_t *sizes, size_t n, int *ok);
-void	spool_abort(struct spool *, uint64_t msgid);
+void	spool_commit_batch(struct spool *, struct spool_commit *, size_t n);
 void	spool_remove(struct spool *, uint64_t msgid);
 /* open a committed message read-only and check its header */
 int	spool_load(struct spool *, uint64_t msgid, struct envelope *,
-	    uint64_t *body_offset);
+	    uint64_t *body_offset, uint64_t *body_size);
 void	spool_move(struct spool *, uint64_t msgid, const char *dir);
-/* remove what was never committed; call fn for every committed id */
+/*
+ * Start-up: remove what was never committed, set aside what cannot be
+ * read, and call fn for every committed message.
+ */
 void	spool_recover(struct spool *, void (*fn)(uint64_t, void *), void *);
 
 /* ---------------------------------------------------------------- maildir.c */
@@ -63,7 +79,8 @@ struct maildir_delivery {
 
 int	maildir_write(int rootfd, const char *mailbox, uint64_t msgid,
 	    uint32_t idx, const char *hostname, const char *sender,
-	    int spoolfd, uint64_t body_offset, struct maildir_delivery *);
+	    int spoolfd, uint64_t body_offset, uint64_t body_size,
+	    struct maildir_delivery *);
 /* rename tmp/NAME to new/NAME */
 int	maildir_publish(int rootfd, const struct maildir_delivery *);
 

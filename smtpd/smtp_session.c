@@ -74,6 +74,7 @@ struct smtp_session {
 	uint8_t			*wbuf;
 	size_t			 wlen;
 	uint64_t		 body_size;
+	uint32_t		 body_crc;
 	int			 too_big;
 	int			 bare_crlf;
 	int			 line_too_long;
@@ -193,6 +194,11 @@ smtp_txn_reset(struct smtp_session *s)
 static void
 smtp_free(struct smtp_session *s)
 {
+	/* once committing, the message is the queue's, whatever happens */
+	if (s->wait == WAIT_COMMIT && s->spoolfd != -1) {
+		close(s->spoolfd);
+		s->spoolfd = -1;
+	}
 	if (s->wait != WAIT_NONE)
 		RB_REMOVE(session_tree, &waiting, s);
 	smtp_txn_reset(s);
@@ -514,6 +520,7 @@ smtp_spool_add(struct smtp_session *s, const void *data, size_t len)
 		return;
 	}
 	s->body_size += len;
+	s->body_crc = crc32_update(s->body_crc, data, len);
 	while (len > 0) {
 		size_t	 n = SMTP_SPOOL_BUFSZ - s->wlen;
 
@@ -566,6 +573,7 @@ smtp_body_start(struct smtp_session *s)
 		s->wbuf = xcalloc(1, SMTP_SPOOL_BUFSZ);
 	s->wlen = 0;
 	s->body_size = 0;
+	s->body_crc = 0;
 	s->prev_crlf = 1;
 	smtp_received(s);
 	if (s->state == SMTP_DATA)
@@ -599,6 +607,7 @@ smtp_body_end(struct smtp_session *s)
 		msg_put_u64(&w, s->reqid);
 		msg_put_u64(&w, s->msgid);
 		msg_put_u64(&w, s->body_size);
+		msg_put_u32(&w, s->body_crc);
 		child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
 		return;
 	}

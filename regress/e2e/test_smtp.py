@@ -81,6 +81,32 @@ def log_tail(b, n=40):
         return "(no log)"
 
 
+ROLES = ("control", "smtp", "auth", "queue", "mda", "mta", "signer", "imap")
+
+
+def role_of(pid):
+    """The role a boxd child names in its process title (or argv)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            words = re.split(rb"[\x00\s:]+", f.read())
+    except OSError:
+        return None
+    for w in reversed(words):
+        if w.decode(errors="replace") in ROLES:
+            return w.decode()
+    return None
+
+
+def role_pids(b):
+    """{role: pid} of the children of this boxd."""
+    out = {}
+    for pid in b.pids()[1:]:
+        r = role_of(pid)
+        if r is not None:
+            out[r] = pid
+    return out
+
+
 class Reply:
     def __init__(self, lines):
         self.lines = lines
@@ -436,7 +462,8 @@ class MX(BoxdCase):
         msg = tricky_message(tok)
         self.assertTrue(shutil.which("swaks"), "swaks is not installed")
         with tempfile.NamedTemporaryFile(suffix=".eml") as f:
-            f.write(normalize(msg))     # swaks sends lines with CRLF
+            # swaks turns LF into CRLF and adds the last CRLF itself
+            f.write(normalize(msg)[:-1])
             f.flush()
             p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" %
                                 self.b.smtp_port, "--helo", HELO,
@@ -1385,7 +1412,12 @@ class Disconnects(BoxdCase):
             try:
                 c.send("EHLO %s\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\n"
                        "DATA\r\n" % (HELO, SENDER, ALICE))
-                r = c.replies(4)
+                try:
+                    r = c.replies(4)
+                except (EOFError, ConnectionError) as e:
+                    self.fail("connection %d closed (%s); boxd %s:\n%s" % (
+                        i, e, "alive" if self.b.proc.poll() is None else
+                        "dead", log_tail(self.b)))
                 self.assertReply(r[3], 354)
                 if i % 2:
                     # RST instead of FIN

@@ -1,0 +1,318 @@
+"""End-to-end tests of the queue and local delivery: what a 250 promises
+survives kill -9 of the whole process tree, nothing is delivered twice,
+and a damaged spool neither stops boxd nor gets delivered.
+
+Run: /usr/bin/python3 -m unittest discover -s regress/e2e -p test_queue.py -v
+"""
+
+import collections
+import os
+import random
+import re
+import signal
+import smtplib
+import struct
+import threading
+import time
+import unittest
+
+from boxdtest import Boxd
+import test_smtp as t
+
+ALICE = t.ALICE
+SENDER = t.SENDER
+
+
+def setUpModule():
+    t.ensure_role_users()
+
+
+def message_ids(b, addr):
+    """Counter of the Message-IDs in addr's Maildir (new/ and cur/)."""
+    ids = collections.Counter()
+    root = b.maildir(addr)
+    for sub in ("new", "cur"):
+        d = os.path.join(root, sub)
+        for name in t.listdir(d):
+            data = t.read(os.path.join(d, name))
+            m = re.search(rb"(?mi)^Message-ID: <([^>]*)>", data)
+            ids[m.group(1).decode() if m else "(none) " + name] += 1
+    return ids
+
+
+def load_message(mid):
+    lines = [b"From: load <sender@client.test>",
+             b"To: <alice@example.test>",
+             b"Subject: load " + mid.encode(),
+             b"Message-ID: <" + mid.encode() + b">",
+             b""]
+    for i in range(random.Random(mid).randrange(1, 60)):
+        lines.append(b"%s line %d ." % (mid.encode(), i) + b"x" * (i * 7))
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def restart(b):
+    """Start b again on the same storage (after stop or kill9)."""
+    if getattr(b, "logf", None) is not None:
+        b.logf.close()
+    b.start()
+
+
+def chown_like(path, like):
+    st = os.stat(like)
+    os.chown(path, st.st_uid, st.st_gid)
+    os.chmod(path, 0o600)
+
+
+class QueueCase(unittest.TestCase):
+    def setUp(self):
+        self.b = Boxd()
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        self.b.add_user(ALICE)
+
+    def assertAlive(self):
+        self.assertIsNone(self.b.proc.poll(),
+                          "boxd died:\n" + t.log_tail(self.b))
+
+    def assertStable(self, seconds=1.0):
+        before = sorted(self.b.pids())
+        time.sleep(seconds)
+        self.assertAlive()
+        self.assertEqual(sorted(self.b.pids()), before,
+                         "a process died:\n" + t.log_tail(self.b))
+
+    def send_one(self, tok=None):
+        tok = tok or t.token()
+        final = t.raw_transaction(self.b.smtp_port, [ALICE],
+                                  t.make_message(tok))
+        m = t.QUEUED_RE.match(final.last)
+        self.assertTrue(m, final)
+        return tok, m.group(1)
+
+    def assertDeliversNormally(self):
+        tok, _ = self.send_one()
+        t.wait_delivered(self.b, ALICE, tok)
+
+    def wait_queue_empty(self, timeout=30):
+        inc = t.spool_dir(self.b, "incoming")
+        spo = t.spool_dir(self.b, "spool")
+        ok = t.wait_until(lambda: not t.listdir(inc) and not t.listdir(spo),
+                          timeout)
+        self.assertTrue(ok, "queue not empty: incoming=%r spool=%r\n%s" % (
+            t.listdir(inc), t.listdir(spo), t.log_tail(self.b)))
+
+    def stopped_mda(self):
+        """SIGSTOP the mda process; returns its pid."""
+        pid = t.role_pids(self.b).get("mda")
+        self.assertIsNotNone(pid, "no mda process found")
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(self.cont, pid)
+        return pid
+
+    @staticmethod
+    def cont(pid):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+    def capture_spool_file(self):
+        """A real committed spool file: (queue id, bytes); the message is
+        then delivered normally."""
+        pid = self.stopped_mda()
+        tok, qid = self.send_one()
+        path = os.path.join(t.spool_dir(self.b, "spool"), qid)
+        self.assertTrue(os.path.exists(path),
+                        "250 was sent but %s is not in the spool" % qid)
+        data = t.read(path)
+        self.cont(pid)
+        t.wait_delivered(self.b, ALICE, tok)
+        self.wait_queue_empty()
+        return qid, tok, data
+
+
+class Recovery(QueueCase):
+
+    def test_committed_message_survives_kill9(self):
+        """250 means on disk: with mda frozen, kill -9 everything; the
+        restarted boxd delivers the message, once."""
+        self.stopped_mda()
+        tok, qid = self.send_one()
+        spool = os.path.join(t.spool_dir(self.b, "spool"), qid)
+        self.assertTrue(os.path.exists(spool), "committed file not in spool")
+        self.b.kill9()
+        self.assertEqual(t.delivered_with(self.b, ALICE, tok), [])
+        restart(self.b)
+        got = t.wait_delivered(self.b, ALICE, tok)
+        self.assertEqual(len(got), 1)
+        path, data = got[0]
+        self.assertIn(qid, os.path.basename(path))
+        self.assertEqual(t.split_delivered(data)[3],
+                         t.normalize(t.make_message(tok)))
+        self.wait_queue_empty()
+        time.sleep(0.5)
+        self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
+
+    def test_no_second_delivery_when_spool_removal_was_lost(self):
+        """A crash between the Maildir rename and the spool unlink: the
+        message comes back from the spool at start, and must not be
+        delivered a second time."""
+        qid, tok, data = self.capture_spool_file()
+        self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
+        self.assertEqual(self.b.stop(), 0)
+        spool = t.spool_dir(self.b, "spool")
+        path = os.path.join(spool, qid)
+        with open(path, "wb") as f:
+            f.write(data)
+        chown_like(path, spool)
+        restart(self.b)
+        self.wait_queue_empty()
+        time.sleep(0.5)
+        self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1,
+                         "delivered twice")
+        self.assertAlive()
+
+    def test_kill9_under_load(self):
+        """Several clients send; kill -9 of the whole tree mid-run; every
+        message that got 250 is in the Maildir after a restart, intact,
+        once.  Three rounds on the same storage."""
+        acked = set()
+        for rnd in range(3):
+            acked |= self.load_round(rnd, target=random.randrange(30, 90))
+        self.assertGreater(len(acked), 60, "the load did not get going")
+        restart(self.b)
+        want = set(acked)
+
+        def all_there():
+            return want <= set(message_ids(self.b, ALICE))
+        t.wait_until(all_there, 60, 0.2)
+        ids = message_ids(self.b, ALICE)
+        missing = sorted(want - set(ids))
+        self.assertEqual(missing, [], "%d of %d acknowledged messages lost"
+                         "\n%s" % (len(missing), len(want),
+                                   t.log_tail(self.b)))
+        self.wait_queue_empty()
+        ids = message_ids(self.b, ALICE)
+        dups = {k: v for k, v in ids.items() if v > 1}
+        self.assertEqual(dups, {}, "delivered more than once")
+        # every delivered copy is whole
+        new = os.path.join(self.b.maildir(ALICE), "new")
+        for name in t.listdir(new):
+            data = t.read(os.path.join(new, name))
+            mid = re.search(rb"(?mi)^Message-ID: <([^>]*)>", data)
+            self.assertTrue(mid, name)
+            rest = t.split_delivered(data)[3]
+            self.assertEqual(rest, t.normalize(load_message(
+                mid.group(1).decode())), "damaged copy " + name)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+        self.assertAlive()
+
+    def load_round(self, rnd, threads=6, target=60):
+        """Start the load, kill -9 in the middle; returns the Message-IDs
+        that got 250.  Leaves boxd dead."""
+        if rnd > 0:
+            restart(self.b)
+        acked = set()
+        lock = threading.Lock()
+        stop = threading.Event()
+        port = self.b.smtp_port
+
+        def client(n):
+            k = 0
+            while not stop.is_set():
+                try:
+                    with smtplib.SMTP("127.0.0.1", port, timeout=10,
+                                      local_hostname="client.test") as s:
+                        for _ in range(random.randrange(1, 6)):
+                            mid = "load-%d-%d-%d-%s@client.test" % (
+                                rnd, n, k, t.token()[:8])
+                            k += 1
+                            s.sendmail(SENDER, [ALICE], load_message(mid))
+                            with lock:
+                                acked.add(mid)
+                            if stop.is_set():
+                                return
+                except (OSError, smtplib.SMTPException):
+                    if stop.is_set():
+                        return
+                    time.sleep(0.01)
+        ths = [threading.Thread(target=client, args=(n,))
+               for n in range(threads)]
+        for th in ths:
+            th.start()
+        t.wait_until(lambda: len(acked) >= target, 30, 0.01)
+        time.sleep(random.uniform(0, 0.3))
+        self.b.kill9()
+        stop.set()
+        for th in ths:
+            th.join(30)
+        with lock:
+            return set(acked)
+
+
+class Startup(QueueCase):
+
+    def test_garbage_in_incoming_removed(self):
+        self.assertEqual(self.b.stop(), 0)
+        inc = t.spool_dir(self.b, "incoming")
+        names = ["%016x" % random.getrandbits(64) for _ in range(3)]
+        contents = [os.urandom(300), b"", b"BOXQ" + os.urandom(50)]
+        for n, data in zip(names, contents):
+            p = os.path.join(inc, n)
+            with open(p, "wb") as f:
+                f.write(data)
+            chown_like(p, inc)
+        restart(self.b)
+        ok = t.wait_until(lambda: not set(names) & set(t.listdir(inc)), 10)
+        self.assertTrue(ok, "left in incoming/: %r" % t.listdir(inc))
+        self.assertStable()
+        self.assertDeliversNormally()
+        self.assertEqual(t.listdir(inc), [])
+
+    def test_corrupt_spool_files_quarantined(self):
+        qid, tok, real = self.capture_spool_file()
+        self.assertEqual(real[:4], b"BOXQ", "spool magic")
+        envlen = struct.unpack(">I", real[8:12])[0]
+        self.assertLess(12 + envlen, len(real))
+        variants = {
+            "garbage": os.urandom(400),
+            "empty": b"",
+            "short": b"BOXQ\x00",
+            "magic": b"XXXX" + real[4:],
+            "version": real[:4] + struct.pack(">I", 99) + real[8:],
+            "huge envelope": real[:8] + b"\xff\xff\xff\xff" + real[12:],
+            "envelope cut short": (real[:8] + struct.pack(">I", envlen - 3) +
+                                   real[12:]),
+            "file cut in the envelope": real[:12 + envlen // 2],
+            "envelope noise": real[:12] + os.urandom(envlen) +
+            real[12 + envlen:],
+        }
+        self.assertEqual(self.b.stop(), 0)
+        spool = t.spool_dir(self.b, "spool")
+        corrupt = t.spool_dir(self.b, "corrupt")
+        names = {}
+        for what, data in variants.items():
+            n = "%016x" % random.getrandbits(64)
+            names[n] = what
+            p = os.path.join(spool, n)
+            with open(p, "wb") as f:
+                f.write(data)
+            chown_like(p, spool)
+        restart(self.b)
+
+        def quarantined():
+            return set(names) <= set(t.listdir(corrupt))
+        t.wait_until(quarantined, 15)
+        left = {names[n] for n in set(names) - set(t.listdir(corrupt))}
+        self.assertEqual(left, set(), "not moved to queue/corrupt/:\n" +
+                         t.log_tail(self.b))
+        self.assertEqual(set(names) & set(t.listdir(spool)), set())
+        self.assertStable()
+        self.assertDeliversNormally()
+        # none of them reached a mailbox
+        self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
