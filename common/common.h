@@ -283,6 +283,21 @@ void	privsep_drop(enum proc_type, const char *chroot_dir);
 /* 1 if running as root */
 int	privsep_is_root(void);
 
+/* ---------------------------------------------------------------- tls.c */
+struct bufferevent;
+struct event_base;
+
+/* load the TLS libraries (before chroot); fatal if they are missing */
+void	 tls_load(void);
+/* a server context (an SSL_CTX) from PEM text, or NULL with err set */
+void	*tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
+	    size_t errsz);
+/* a bufferevent that accepts TLS on fd; owns and closes fd */
+struct bufferevent *tls_accept_bufferevent(struct event_base *, int fd,
+	    void *ctx);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" of a TLS bufferevent */
+void	 tls_info(struct bufferevent *, char *, size_t);
+
 /* ---------------------------------------------------------------- crc32.c */
 /* start with 0; feed the pieces in order */
 uint32_t crc32_update(uint32_t crc, const void *, size_t);

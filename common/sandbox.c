@@ -34,6 +34,7 @@ static const char *const sandbox_base[] = {
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
 	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
 	"getrandom", "fcntl", "fstat", "newfstatat", "statx", "lseek",
+	"rseq", "set_robust_list",
 	"dup", "dup2", "dup3", "pipe2", "eventfd2", "exit", "exit_group",
 	"restart_syscall", "getsockopt", "setsockopt", "getsockname",
 	"getpeername", "connect", "uname", "prlimit64",
@@ -127,6 +128,9 @@ sandbox_init(enum proc_type role)
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS) < 0)
 		fatalx("seccomp bad-arch action");
+	/* the same filter on every thread (the queue has a flusher) */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
+		fatalx("seccomp thread sync");
 	sandbox_allow(ctx, sandbox_base);
 	/* local sockets only (syslog reconnects); never the network */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,

@@ -48,6 +48,8 @@ static struct control_conn *control_find(uint32_t);
 static int	control_request_valid(struct imsg *);
 static void	control_send(struct control_conn *, uint32_t,
 		    struct msg_writer *);
+static void	control_request_done(struct control_conn *);
+static void	control_idle(evutil_socket_t, short, void *);
 static void	control_forward(struct control_conn *, struct imsg *);
 static void	control_fail(struct control_conn *, const char *);
 static void	control_status_start(struct control_conn *);
@@ -115,7 +117,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CTL_FAIL:
 		if (c->pending == CONTROL_RELOAD) {
 			/* the same payload: nothing, or the message */
-			c->pending = CONTROL_IDLE;
+			control_request_done(c);
 			control_forward(c, imsg);
 		} else if (c->pending == CONTROL_STATUS && c->wait_procs) {
 			c->wait_procs = 0;
@@ -165,7 +167,7 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	    c->pending != CONTROL_TABLE)
 		return;
 	if (imsg->hdr.type != IMSG_CTL_LINE)
-		c->pending = CONTROL_IDLE;
+		control_request_done(c);
 	control_forward(c, imsg);
 }
 
@@ -231,7 +233,7 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 {
 	struct control_conn *c;
 	struct ucred	 cred;
-	struct timeval	 tv = { 1, 0 };
+	struct timeval	 tv = { 1, 0 }, idle = { CONTROL_IDLE_TIMEOUT, 0 };
 	socklen_t	 len = sizeof(cred);
 	int		 s;
 
@@ -276,6 +278,9 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 	c->iev.on_close = control_client_closed;
 	imsgev_init(&c->iev, child->base, s, IMSG_CTL_MAX_SIZE,
 	    control_dispatch_client, c);
+	if ((c->idle = evtimer_new(child->base, control_idle, c)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(c->idle, &idle);
 	TAILQ_INSERT_TAIL(&control.conns, c, entry);
 	control.nconns++;
 	log_debug("%s connected", c->name);
@@ -321,6 +326,10 @@ control_drop(struct control_conn *c, const char *why)
 	if (c->timeout != NULL) {
 		event_free(c->timeout);
 		c->timeout = NULL;
+	}
+	if (c->idle != NULL) {
+		event_free(c->idle);
+		c->idle = NULL;
 	}
 	TAILQ_REMOVE(&control.conns, c, entry);
 	control.nconns--;
@@ -425,6 +434,7 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 		control_drop(c, why);
 		return;
 	}
+	evtimer_del(c->idle);
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS:
 		control_status_start(c);
@@ -465,6 +475,26 @@ control_send(struct control_conn *c, uint32_t type, struct msg_writer *w)
 		control_drop(c, "not reading its replies");
 }
 
+/* the reply is complete: the client may ask again, or should go */
+static void
+control_request_done(struct control_conn *c)
+{
+	struct timeval	 tv = { CONTROL_IDLE_TIMEOUT, 0 };
+
+	c->pending = CONTROL_IDLE;
+	if (!c->dead)
+		evtimer_add(c->idle, &tv);
+}
+
+/* connected, and asking nothing: give the slot to someone else */
+static void
+control_idle(evutil_socket_t fd, short events, void *arg)
+{
+	struct control_conn *c = arg;
+
+	control_drop(c, "idle");
+}
+
 /* a reply from inside boxd, passed on as it is */
 static void
 control_forward(struct control_conn *c, struct imsg *imsg)
@@ -485,7 +515,7 @@ control_fail(struct control_conn *c, const char *why)
 		event_free(c->timeout);
 		c->timeout = NULL;
 	}
-	c->pending = CONTROL_IDLE;
+	control_request_done(c);
 	msg_writer_init(&w);
 	msg_put_str(&w, why);
 	control_send(c, IMSG_CTL_FAIL, &w);
@@ -567,7 +597,7 @@ control_status_done(struct control_conn *c)
 		return;
 	event_free(c->timeout);
 	c->timeout = NULL;
-	c->pending = CONTROL_IDLE;
+	control_request_done(c);
 	msg_writer_init(&w);
 	msg_put_u32(&w, COUNTER_COUNT);
 	for (i = 0; i < COUNTER_COUNT; i++) {

@@ -13,6 +13,7 @@
 /* ---------------------------------------------------------------- control.c */
 #define CONTROL_CLIENTS_MAX	64
 #define CONTROL_STATUS_TIMEOUT	10		/* seconds */
+#define CONTROL_IDLE_TIMEOUT	60		/* without a request */
 #define CONTROL_OUTQ_MAX	(64 * 1024 * 1024)	/* unread replies */
 
 /* what a client's one request in flight waits for */
@@ -43,7 +44,8 @@ struct control_conn {
 	int			 wait_procs;
 	int			 wait_stats;	/* replies still to come */
 	uint64_t		 counters[COUNTER_COUNT];
-	struct event		*timeout;
+	struct event		*timeout;	/* of a status request */
+	struct event		*idle;		/* between requests */
 };
 
 /* ---------------------------------------------------------------- boxctl.c */

@@ -7,6 +7,8 @@
 #include <sys/tree.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,14 @@ struct qmsg {
 struct commit {
 	uint64_t	 reqid;
 	struct incoming	*in;
-	struct spool_commit sc;
+};
+
+/* commits gathered while the previous batch is being flushed */
+struct commit_batch {
+	struct commit	*c;
+	struct spool_commit *sc;
+	size_t		 n;
+	size_t		 cap;
 };
 
 RB_HEAD(incoming_tree, incoming);
@@ -69,9 +78,28 @@ static struct spool	 spool;
 static struct incoming_tree incomings = RB_INITIALIZER(&incomings);
 static struct qmsg_tree	 qmsgs = RB_INITIALIZER(&qmsgs);
 static struct qmsg_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
-static struct commit	*commits;
-static size_t		 ncommits, commits_cap;
+static struct commit_batch batches[2];
+static struct commit_batch *gathering = &batches[0];
+static struct commit_batch *flushing = &batches[1];
 static struct event	*commit_ev;
+
+/*
+ * The flusher thread does the blocking part of a commit (trailers and
+ * the flush) so that the queue keeps creating spool files and gathering
+ * the next batch meanwhile.
+ */
+static struct {
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	int		 todo;		/* a batch is handed over */
+	int		 busy;		/* main loop: flushing is out */
+	int		 donefd[2];
+	struct event	*done_ev;
+} flusher = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
 static size_t		 inflight;
 static uint64_t		 stat_received, stat_delivered;
 static size_t		 stat_queued;
@@ -294,7 +322,8 @@ queue_incoming_free(struct incoming *in)
 static void
 queue_commit(struct msg_reader *r, struct imsg *imsg)
 {
-	struct commit	*c;
+	struct commit_batch *b = gathering;
+	struct spool_commit *sc;
 	struct incoming	*in;
 	uint64_t	 reqid, msgid, size;
 	uint32_t	 crc;
@@ -305,53 +334,85 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 		child_bad_imsg(imsg, "queue commit");
 	if ((in = queue_find_incoming(msgid)) == NULL)
 		fatalx("commit of unknown message %016" PRIx64, msgid);
-	if (ncommits == commits_cap) {
-		commits_cap = commits_cap ? commits_cap * 2 : 64;
-		commits = xreallocarray(commits, commits_cap,
-		    sizeof(*commits));
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->c = xreallocarray(b->c, b->cap, sizeof(*b->c));
+		b->sc = xreallocarray(b->sc, b->cap, sizeof(*b->sc));
 	}
-	c = &commits[ncommits++];
-	c->reqid = reqid;
-	c->in = in;
-	c->sc.msgid = msgid;
-	c->sc.fd = in->fd;
-	c->sc.body_offset = in->body_offset;
-	c->sc.body_size = size;
-	c->sc.crc = crc;
+	b->c[b->n].reqid = reqid;
+	b->c[b->n].in = in;
+	sc = &b->sc[b->n++];
+	sc->msgid = msgid;
+	sc->fd = in->fd;
+	sc->body_offset = in->body_offset;
+	sc->body_size = size;
+	sc->crc = crc;
 	/* after every imsg already read: that is the batch */
 	event_active(commit_ev, EV_TIMEOUT, 0);
 }
 
-static void
-queue_commit_flush(evutil_socket_t fd, short events, void *arg)
+static void *
+flusher_main(void *arg)
 {
-	struct spool_commit *sc;
-	struct qmsg	*q;
-	struct incoming	*in;
-	size_t		 i, n = ncommits;
+	for (;;) {
+		pthread_mutex_lock(&flusher.lock);
+		while (!flusher.todo)
+			pthread_cond_wait(&flusher.cond, &flusher.lock);
+		flusher.todo = 0;
+		pthread_mutex_unlock(&flusher.lock);
+		spool_commit_batch(&spool, flushing->sc, flushing->n);
+		if (write(flusher.donefd[1], "", 1) != 1)
+			fatal("flusher wake-up");
+	}
+	return NULL;
+}
 
-	if (n == 0)
+/* hand the gathered batch to the flusher, unless one is out already */
+static void
+queue_commit_start(evutil_socket_t fd, short events, void *arg)
+{
+	struct commit_batch *b;
+
+	if (flusher.busy || gathering->n == 0)
 		return;
-	sc = xcalloc(n, sizeof(*sc));
-	for (i = 0; i < n; i++)
-		sc[i] = commits[i].sc;
-	spool_commit_batch(&spool, sc, n);
-	log_debug("committed a batch of %zu", n);
-	for (i = 0; i < n; i++) {
-		in = commits[i].in;
-		if (!sc[i].ok) {
-			queue_reply(IMSG_QUEUE_COMMIT_FAIL, commits[i].reqid, 0,
+	b = flushing;
+	flushing = gathering;
+	gathering = b;
+	flusher.busy = 1;
+	pthread_mutex_lock(&flusher.lock);
+	flusher.todo = 1;
+	pthread_cond_signal(&flusher.cond);
+	pthread_mutex_unlock(&flusher.lock);
+}
+
+/* the flusher is done: answer smtp, hand the messages to mda */
+static void
+queue_commit_done(evutil_socket_t fd, short events, void *arg)
+{
+	struct commit_batch *b = flushing;
+	struct incoming	*in;
+	struct qmsg	*q;
+	char		 byte;
+	size_t		 i;
+
+	if (read(fd, &byte, 1) != 1)
+		return;
+	log_debug("committed a batch of %zu", b->n);
+	for (i = 0; i < b->n; i++) {
+		in = b->c[i].in;
+		if (!b->sc[i].ok) {
+			queue_reply(IMSG_QUEUE_COMMIT_FAIL, b->c[i].reqid, 0,
 			    -1);
 			queue_incoming_free(in);
 			continue;
 		}
-		queue_reply(IMSG_QUEUE_COMMIT_OK, commits[i].reqid, 0, -1);
+		queue_reply(IMSG_QUEUE_COMMIT_OK, b->c[i].reqid, 0, -1);
 		stat_received++;
 		q = queue_track(in->msgid);
 		if (inflight < QUEUE_INFLIGHT_MAX) {
 			/* the imsg takes the fd with it */
 			queue_send_mda(q, in->fd, &in->env, in->body_offset,
-			    sc[i].body_size);
+			    b->sc[i].body_size);
 			in->fd = -1;
 		} else {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
@@ -359,8 +420,22 @@ queue_commit_flush(evutil_socket_t fd, short events, void *arg)
 		}
 		queue_incoming_free(in);
 	}
-	ncommits = 0;
-	free(sc);
+	b->n = 0;
+	flusher.busy = 0;
+	if (gathering->n > 0)
+		event_active(commit_ev, EV_TIMEOUT, 0);
+}
+
+static int
+queue_committing(struct incoming *in)
+{
+	size_t	 i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < batches[k].n; i++)
+			if (batches[k].c[i].in == in)
+				return 1;
+	return 0;
 }
 
 static void
@@ -368,15 +443,13 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 {
 	struct incoming	*in;
 	uint64_t	 msgid;
-	size_t		 i;
 
 	if (msg_get_u64(r, &msgid) == -1 || msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "queue abort");
 	if ((in = queue_find_incoming(msgid)) == NULL)
 		return;
-	for (i = 0; i < ncommits; i++)
-		if (commits[i].in == in)
-			return;		/* too late: it is being committed */
+	if (queue_committing(in))
+		return;		/* too late: it is being committed */
 	spool_remove(&spool, msgid);
 	queue_incoming_free(in);
 }
@@ -498,14 +571,23 @@ queue_main(void)
 	child_init(PROC_QUEUE, queue_dispatch_parent);
 	privsep_drop(PROC_QUEUE, child_jail(PROC_QUEUE, &child->conf));
 	spool_open(&spool);
+	if (pipe2(flusher.donefd, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	if ((errno = pthread_create(&flusher.thread, NULL, flusher_main,
+	    NULL)) != 0)
+		fatal("pthread_create");
 	sandbox_init(PROC_QUEUE);
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");
-	if ((commit_ev = event_new(child->base, -1, 0, queue_commit_flush,
+	if ((commit_ev = event_new(child->base, -1, 0, queue_commit_start,
 	    NULL)) == NULL)
 		fatalx("event_new");
 	event_priority_set(commit_ev, 2);
+	if ((flusher.done_ev = event_new(child->base, flusher.donefd[0],
+	    EV_READ | EV_PERSIST, queue_commit_done, NULL)) == NULL)
+		fatalx("event_new");
+	event_add(flusher.done_ev, NULL);
 
 	handlers[PROC_SMTP] = queue_dispatch_smtp;
 	handlers[PROC_MDA] = queue_dispatch_mda;

@@ -13,9 +13,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 
 #include "boxd.h"
 #include "smtpd.h"
@@ -36,7 +33,7 @@ client_cmp(struct client_count *a, struct client_count *b)
 
 RB_GENERATE_STATIC(client_tree, client_count, entry, client_cmp);
 
-SSL_CTX			*smtp_tls_ctx;
+void			*smtp_tls_ctx;
 static struct client_tree clients = RB_INITIALIZER(&clients);
 static struct smtp_listener listeners[CONFIG_LISTEN_MAX];
 static uint64_t		 next_reqid = 1;
@@ -85,44 +82,6 @@ smtp_client_del(const char *addr)
 		RB_REMOVE(client_tree, &clients, c);
 		free(c);
 	}
-}
-
-static SSL_CTX *
-smtp_tls_setup(const char *cert_pem, const char *key_pem)
-{
-	SSL_CTX		*ctx;
-	BIO		*bio;
-	X509		*x509;
-	EVP_PKEY	*key;
-
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		fatalx("SSL_CTX_new");
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-#ifdef SSL_OP_NO_RENEGOTIATION
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-#endif
-	if ((bio = BIO_new_mem_buf(cert_pem, -1)) == NULL)
-		fatalx("BIO_new_mem_buf");
-	if ((x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
-	    SSL_CTX_use_certificate(ctx, x509) != 1)
-		fatalx("tls: cannot load the certificate %s",
-		    child->conf.tls_cert);
-	X509_free(x509);
-	while ((x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (SSL_CTX_add_extra_chain_cert(ctx, x509) != 1)
-			fatalx("tls: cannot add the certificate chain");
-	ERR_clear_error();
-	BIO_free(bio);
-	if ((bio = BIO_new_mem_buf(key_pem, -1)) == NULL)
-		fatalx("BIO_new_mem_buf");
-	if ((key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL ||
-	    SSL_CTX_use_PrivateKey(ctx, key) != 1)
-		fatalx("tls: cannot load the key %s", child->conf.tls_key);
-	EVP_PKEY_free(key);
-	BIO_free(bio);
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		fatalx("tls: the key does not match the certificate");
-	return ctx;
 }
 
 static void
@@ -266,11 +225,14 @@ void
 smtp_main(void)
 {
 	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	char		 err[256] = "";
 
 	child_init(PROC_SMTP, smtp_dispatch_parent);
-	if (child->tls_cert_pem != NULL)
-		smtp_tls_ctx = smtp_tls_setup(child->tls_cert_pem,
-		    child->tls_key_pem);
+	if (child->tls_cert_pem != NULL &&
+	    (smtp_tls_ctx = tls_server_ctx(child->tls_cert_pem,
+	    child->tls_key_pem, err, sizeof(err))) == NULL)
+		fatalx("tls: %s (%s, %s)", err, child->conf.tls_cert,
+		    child->conf.tls_key);
 	child_forget_tls();
 	privsep_drop(PROC_SMTP, child_jail(PROC_SMTP, &child->conf));
 	sandbox_init(PROC_SMTP);

@@ -21,9 +21,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/ssl.h>
 
 #include "boxd.h"
 #include "smtpd.h"
@@ -261,16 +259,13 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 			free(s);
 			return;
 		}
-		s->bev = bufferevent_openssl_socket_new(child->base, fd,
-		    SSL_new(smtp_tls_ctx), BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
+		s->bev = tls_accept_bufferevent(child->base, fd,
+		    smtp_tls_ctx);
 		s->tls = 1;
 	} else
 		s->bev = bufferevent_socket_new(child->base, fd, 0);
 	if (s->bev == NULL)
 		fatalx("bufferevent_new");
-	if (s->tls)
-		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
 	smtp_set_timeout(s, child->conf.timeout_command);
@@ -542,7 +537,6 @@ smtp_received(struct smtp_session *s)
 	time_t		 now = time(NULL);
 	char		 date[64], hdr[1024], tlsinfo[160] = "";
 	const char	*proto;
-	SSL		*ssl;
 	int		 n;
 
 	localtime_r(&now, &tm);
@@ -553,9 +547,12 @@ smtp_received(struct smtp_session *s)
 		proto = s->tls ? "ESMTPS" : "ESMTP";
 	else
 		proto = "SMTP";
-	if (s->tls && (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
-		snprintf(tlsinfo, sizeof(tlsinfo), " (%s %s)",
-		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	if (s->tls) {
+		tls_info(s->bev, tlsinfo + 2, sizeof(tlsinfo) - 3);
+		tlsinfo[0] = ' ';
+		tlsinfo[1] = '(';
+		strlcat(tlsinfo, ")", sizeof(tlsinfo));
+	}
 	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s])\n"
 	    "\tby %s (boxd) with %s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
 	    s->helo, s->addr, child->conf.hostname, proto, tlsinfo, s->msgid,
@@ -698,13 +695,10 @@ smtp_tls_begin(struct smtp_session *s)
 
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_free(s->bev);
-	s->bev = bufferevent_openssl_socket_new(child->base, s->fd,
-	    SSL_new(smtp_tls_ctx), BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL)
-		fatalx("bufferevent_openssl_socket_new");
+	if ((s->bev = tls_accept_bufferevent(child->base, s->fd,
+	    smtp_tls_ctx)) == NULL)
+		fatalx("tls_accept_bufferevent");
 	s->tls = 1;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
 	smtp_set_timeout(s, child->conf.timeout_command);

@@ -78,8 +78,7 @@ struct smtp_listener {
 	struct event		*ev;
 };
 
-struct ssl_ctx_st;
-extern struct ssl_ctx_st *smtp_tls_ctx;	/* NULL without a certificate */
+extern void	*smtp_tls_ctx;		/* NULL without a certificate */
 
 /* per client address connection counting; -1 if over the limit */
 int	smtp_client_add(const char *addr);

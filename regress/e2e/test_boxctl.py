@@ -52,8 +52,8 @@ class Client:
 
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)     # blocking: waits for the backlog
         self.sock.settimeout(10)
-        self.sock.connect(path)
         self.buf = b""
 
     def send(self, data):
@@ -116,12 +116,14 @@ class BoxctlCase(unittest.TestCase):
                 self.ok("-j", "user", "list"), self.ok("-j", "alias", "list"))
 
     def refused(self, args, message, input=None):
-        """The command fails with "boxctl: message", tables unchanged."""
+        """The command fails with "boxctl: ...message...", tables
+        unchanged."""
         before = self.tables()
         p = self.ctl(*args, input=input)
         self.assertEqual(p.returncode, 1, "boxctl %s succeeded" %
                          " ".join(args))
-        self.assertIn("boxctl: " + message, p.stderr)
+        self.assertTrue(p.stderr.startswith("boxctl: "), p.stderr)
+        self.assertIn(message, p.stderr)
         self.assertEqual(p.stdout, "")
         self.assertEqual(before, self.tables())
         return p
@@ -270,7 +272,7 @@ class BoxctlCase(unittest.TestCase):
                 os.execv(boxdtest.BOXCTL, [boxdtest.BOXCTL, "-s",
                                            self.boxd.control, "user", "add",
                                            "tty@tty.test"])
-            out = b""
+            out = since = b""
             pending = list(answers)
             deadline = time.time() + 20
             while time.time() < deadline:
@@ -284,10 +286,22 @@ class BoxctlCase(unittest.TestCase):
                 if not chunk:
                     break
                 out += chunk
-                if pending and out.rstrip().endswith(b":"):
+                since += chunk
+                # answer each prompt once it is all there
+                if pending and since.rstrip().endswith(b":"):
                     os.write(fd, pending.pop(0).encode() + b"\r")
-                    out += b"\n"
-            _, status = os.waitpid(pid, 0)
+                    since = b""
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done != 0 or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            if done == 0:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                os.close(fd)
+                self.fail("boxctl hangs: %r after %r\n%s" %
+                          (out, answers, self.boxd.logtext()[-3000:]))
             os.close(fd)
             return os.waitstatus_to_exitcode(status), out.decode()
 
@@ -546,9 +560,25 @@ class BoxctlCase(unittest.TestCase):
         """Idle clients do not stop others; past the limit, refusals."""
         clients = [Client(self.boxd.control) for _ in range(20)]
         self.ok("domain", "list")
+        clients += [Client(self.boxd.control) for _ in range(44)]
+        # 64 held open: the next one is turned away, control lives on
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            p = self.ctl("domain", "list")
+            if p.returncode != 0:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("boxctl: boxd closed the connection", p.stderr)
         for c in clients:
             c.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.ctl("domain", "list").returncode == 0:
+                break
+            time.sleep(0.1)
         self.ok("domain", "list")
+        self.assertIn("more than 64 clients", self.boxd.logtext())
 
 
 class DurabilityCase(unittest.TestCase):

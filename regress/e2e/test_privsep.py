@@ -7,6 +7,7 @@ Run: /usr/bin/python3 -m unittest discover -s regress/e2e -p test_privsep.py -v
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -178,27 +179,37 @@ class Lifecycle(unittest.TestCase):
         self.assertNotIn("died", log)
         self.assertNotIn("fatal", log)
 
-    def test_dead_child_stops_the_service(self):
-        pids = t.role_pids(self.b)
-        kids = self.b.pids()[1:]
-        mda = pids["mda"]
-        os.kill(mda, signal.SIGKILL)
+    def kill_role(self, b, role):
+        pids = t.role_pids(b)
+        kids = b.pids()[1:]
+        os.kill(pids[role], signal.SIGKILL)
         try:
-            rc = self.b.proc.wait(20)
+            rc = b.proc.wait(20)
         except subprocess.TimeoutExpired:
-            self.fail("boxd still running after its mda died:\n" +
-                      t.log_tail(self.b))
+            self.fail("boxd still running after its %s died:\n%s" %
+                      (role, t.log_tail(b)))
         self.assertNotEqual(rc, 0)
         ok = t.wait_until(lambda: all(gone(p) for p in kids), 5)
         self.assertTrue(ok, "children left: %r" %
                         [p for p in kids if not gone(p)])
-        lines = [l for l in self.b.logtext().splitlines()
-                 if "mda" in l and ("signal" in l or "died" in l or
-                                    "exit" in l or "killed" in l)]
-        self.assertTrue(lines, "no log line names the mda:\n" +
-                        t.log_tail(self.b))
+        lines = [l for l in b.logtext().splitlines()
+                 if re.search(r"\b%s\b" % role, l) and
+                 ("signal" in l or "died" in l or "killed" in l)]
+        self.assertTrue(lines, "no log line says the %s was killed:\n%s" %
+                        (role, t.log_tail(b)))
         self.assertTrue(any("9" in l or "Killed" in l or "SIGKILL" in l
                             for l in lines), lines)
+
+    def test_dead_child_stops_the_service(self):
+        """kill -9 of one child: the service stops, non-zero, and the log
+        names the child that died (not a peer that noticed)."""
+        self.kill_role(self.b, "mda")
+        for role in ("queue", "auth", "smtp", "mda", "signer"):
+            with self.subTest(role=role):
+                b = Boxd()
+                self.addCleanup(b.cleanup)
+                b.start()
+                self.kill_role(b, role)
 
     def test_child_exiting_cleanly_also_stops(self):
         """Fail-stop holds even for a child that exits with status 0."""

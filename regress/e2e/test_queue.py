@@ -173,6 +173,42 @@ class Recovery(QueueCase):
                          "delivered twice")
         self.assertAlive()
 
+    def test_kill9_during_data(self):
+        """Receptions in progress when everything is killed: after the
+        restart nothing of them is delivered, quarantined or left."""
+        toks, clients = [], []
+        for i, extra in enumerate((b"", b"x" * 100 + b"\r\n",
+                                   (b"y" * 900 + b"\r\n") * 100)):
+            tok = t.token()
+            toks.append(tok)
+            c = t.Client(self.b.smtp_port)
+            clients.append(c)
+            c.ehlo()
+            c.cmd("MAIL FROM:<%s>" % SENDER)
+            c.cmd("RCPT TO:<%s>" % ALICE)
+            self.assertEqual(c.cmd("DATA").code, 354)
+            c.send(t.make_message(tok)[:20 * i] + extra)
+        c = t.Client(self.b.smtp_port)      # and a BDAT one
+        clients.append(c)
+        c.ehlo()
+        c.cmd("MAIL FROM:<%s>" % SENDER)
+        c.cmd("RCPT TO:<%s>" % ALICE)
+        tok = t.token()
+        toks.append(tok)
+        c.send(b"BDAT 100000 LAST\r\n" + t.make_message(tok) + b"z" * 70000)
+        time.sleep(0.5)
+        self.b.kill9()
+        for c in clients:
+            c.close()
+        restart(self.b)
+        self.assertDeliversNormally()
+        self.wait_queue_empty()
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [],
+                         "interrupted receptions quarantined as corrupt:\n" +
+                         t.log_tail(self.b))
+        for tok in toks:
+            self.assertEqual(t.delivered_with(self.b, ALICE, tok), [])
+
     def test_kill9_under_load(self):
         """Several clients send; kill -9 of the whole tree mid-run; every
         message that got 250 is in the Maildir after a restart, intact,
@@ -252,18 +288,72 @@ class Recovery(QueueCase):
 
 
 class Startup(QueueCase):
+    """What a crash leaves in the spool, met at start-up."""
 
-    def test_garbage_in_incoming_removed(self):
+    def place(self, variants):
+        """Stop boxd, write each variant as a spool file of its own name
+        where a crash would have left it, start again; returns
+        {name: what}."""
         self.assertEqual(self.b.stop(), 0)
-        inc = t.spool_dir(self.b, "incoming")
-        names = ["%016x" % random.getrandbits(64) for _ in range(3)]
-        contents = [os.urandom(300), b"", b"BOXQ" + os.urandom(50)]
-        for n, data in zip(names, contents):
-            p = os.path.join(inc, n)
+        spool = t.spool_dir(self.b, "spool")
+        names = {}
+        for what, (data, where) in variants.items():
+            d = t.spool_dir(self.b, where)
+            if not os.path.isdir(d):
+                d = spool
+            n = "%016x" % random.getrandbits(64)
+            names[n] = what
+            p = os.path.join(d, n)
             with open(p, "wb") as f:
                 f.write(data)
-            chown_like(p, inc)
+            chown_like(p, d)
         restart(self.b)
+        return names
+
+    def everywhere(self):
+        out = {}
+        for sub in ("incoming", "spool", "corrupt"):
+            for n in t.listdir(t.spool_dir(self.b, sub)):
+                out[n] = sub
+        return out
+
+    def test_uncommitted_files_removed(self):
+        """Files of receptions a crash interrupted are removed at start:
+        not delivered, not quarantined, not left behind."""
+        qid, tok, real = self.capture_spool_file()
+        envlen = struct.unpack(">I", real[8:12])[0]
+        body = 12 + envlen
+        # "incoming" where the layout has such a directory, else spool/
+        variants = {
+            "empty": (b"", "incoming"),
+            "a few bytes of header": (real[:5], "incoming"),
+            "header and envelope, no body yet": (real[:body], "incoming"),
+            "part of the body": (real[:body + 9], "incoming"),
+            "some more of the body": (real[:body + 40], "incoming"),
+        }
+        names = self.place(variants)
+
+        def cleaned():
+            return not set(names) & set(self.everywhere())
+        t.wait_until(cleaned, 10)
+        left = {names[n]: where for n, where in self.everywhere().items()
+                if n in names}
+        self.assertEqual(left, {}, "uncommitted files not removed "
+                         "(where they ended up):\n" + t.log_tail(self.b))
+        self.assertStable()
+        self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
+        self.assertDeliversNormally()
+
+    def test_garbage_in_incoming_removed(self):
+        """Where the spool has an incoming/ directory, anything in it at
+        start was never acknowledged: removed, whatever it holds."""
+        inc = t.spool_dir(self.b, "incoming")
+        if not os.path.isdir(inc):
+            return      # this layout receives into spool/ directly
+        names = self.place({
+            "garbage": (os.urandom(300), "incoming"),
+            "empty": (b"", "incoming"),
+            "magic and noise": (b"BOXQ" + os.urandom(50), "incoming")})
         ok = t.wait_until(lambda: not set(names) & set(t.listdir(inc)), 10)
         self.assertTrue(ok, "left in incoming/: %r" % t.listdir(inc))
         self.assertStable()
@@ -271,47 +361,68 @@ class Startup(QueueCase):
         self.assertEqual(t.listdir(inc), [])
 
     def test_corrupt_spool_files_quarantined(self):
+        """Committed files whose header is damaged go to queue/corrupt/
+        (kept for the admin, never deleted, never delivered); boxd runs
+        on."""
         qid, tok, real = self.capture_spool_file()
         self.assertEqual(real[:4], b"BOXQ", "spool magic")
         envlen = struct.unpack(">I", real[8:12])[0]
         self.assertLess(12 + envlen, len(real))
+        # every variant still ends in the trailer of a committed file
         variants = {
-            "garbage": os.urandom(400),
-            "empty": b"",
-            "short": b"BOXQ\x00",
             "magic": b"XXXX" + real[4:],
             "version": real[:4] + struct.pack(">I", 99) + real[8:],
-            "huge envelope": real[:8] + b"\xff\xff\xff\xff" + real[12:],
-            "envelope cut short": (real[:8] + struct.pack(">I", envlen - 3) +
-                                   real[12:]),
-            "file cut in the envelope": real[:12 + envlen // 2],
-            "envelope noise": real[:12] + os.urandom(envlen) +
-            real[12 + envlen:],
+            "huge envelope length": (real[:8] + b"\xff\xff\xff\xff" +
+                                     real[12:]),
+            "envelope length 3 short": (real[:8] +
+                                        struct.pack(">I", envlen - 3) +
+                                        real[12:]),
+            "envelope length 3 long": (real[:8] +
+                                       struct.pack(">I", envlen + 3) +
+                                       real[12:]),
+            "envelope noise": (real[:12] + os.urandom(envlen) +
+                               real[12 + envlen:]),
         }
-        self.assertEqual(self.b.stop(), 0)
-        spool = t.spool_dir(self.b, "spool")
+        placed = {k: (v, "spool") for k, v in variants.items()}
+        # bytes that are no spool file at all: quarantined or removed
+        placed["garbage"] = (os.urandom(400), "spool")
+        names = self.place(placed)
+        garbage = [n for n in names if names[n] == "garbage"][0]
+        del names[garbage]
         corrupt = t.spool_dir(self.b, "corrupt")
-        names = {}
-        for what, data in variants.items():
-            n = "%016x" % random.getrandbits(64)
-            names[n] = what
-            p = os.path.join(spool, n)
-            with open(p, "wb") as f:
-                f.write(data)
-            chown_like(p, spool)
-        restart(self.b)
 
         def quarantined():
             return set(names) <= set(t.listdir(corrupt))
         t.wait_until(quarantined, 15)
-        left = {names[n] for n in set(names) - set(t.listdir(corrupt))}
-        self.assertEqual(left, set(), "not moved to queue/corrupt/:\n" +
+        where = self.everywhere()
+        wrong = {names[n]: where.get(n, "deleted") for n in names
+                 if where.get(n) != "corrupt"}
+        self.assertEqual(wrong, {}, "not moved to queue/corrupt/:\n" +
                          t.log_tail(self.b))
-        self.assertEqual(set(names) & set(t.listdir(spool)), set())
+        for n in names:
+            self.assertEqual(t.read(os.path.join(corrupt, n)),
+                             variants[names[n]], "quarantined file altered")
+        self.assertNotIn(garbage, t.listdir(t.spool_dir(self.b, "spool")))
         self.assertStable()
         self.assertDeliversNormally()
-        # none of them reached a mailbox
         self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
+
+    def test_damaged_body_not_silently_dropped(self):
+        """A committed message whose body got damaged on disk is either
+        delivered or kept in queue/corrupt/; deleting it would break the
+        promise of the 250."""
+        qid, tok, real = self.capture_spool_file()
+        envlen = struct.unpack(">I", real[8:12])[0]
+        i = 12 + envlen + 5
+        damaged = real[:i] + bytes([real[i] ^ 0x20]) + real[i + 1:]
+        names = self.place({"flipped body bit": (damaged, "spool")})
+        [n] = names
+        corrupt = os.path.join(t.spool_dir(self.b, "corrupt"), n)
+        ok = t.wait_until(lambda: os.path.exists(corrupt) or
+                          len(t.delivered_with(self.b, ALICE, tok)) > 1, 10)
+        self.assertTrue(ok, "the damaged message vanished:\n" +
+                        t.log_tail(self.b))
+        self.assertStable()
 
 
 if __name__ == "__main__":

@@ -97,14 +97,19 @@ def role_of(pid):
     return None
 
 
-def role_pids(b):
-    """{role: pid} of the children of this boxd."""
-    out = {}
-    for pid in b.pids()[1:]:
-        r = role_of(pid)
-        if r is not None:
-            out[r] = pid
-    return out
+def role_pids(b, timeout=10):
+    """{role: pid} of the children of this boxd, once every role has
+    named itself (or timeout passed)."""
+    deadline = time.time() + timeout
+    while True:
+        out = {}
+        for pid in b.pids()[1:]:
+            r = role_of(pid)
+            if r is not None:
+                out[r] = pid
+        if len(out) == len(ROLES) or time.time() > deadline:
+            return out
+        time.sleep(0.05)
 
 
 class Reply:

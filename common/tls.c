@@ -1,0 +1,156 @@
+/*
+ * TLS for the roles that speak it.  OpenSSL and libevent's OpenSSL
+ * bufferevents are loaded with dlopen() by those roles alone (before
+ * they chroot): every other process is spared the half megabyte of
+ * private relocated data the libraries cost each process that maps them.
+ */
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "common.h"
+
+#define TLS_FUNCTIONS(X)						\
+	X(ssl, SSL_CTX_new)						\
+	X(ssl, SSL_CTX_free)						\
+	X(ssl, TLS_server_method)					\
+	X(ssl, SSL_CTX_ctrl)						\
+	X(ssl, SSL_CTX_set_options)					\
+	X(ssl, SSL_CTX_use_certificate)					\
+	X(ssl, SSL_CTX_use_PrivateKey)					\
+	X(ssl, SSL_CTX_check_private_key)				\
+	X(ssl, SSL_new)							\
+	X(ssl, SSL_get_version)						\
+	X(ssl, SSL_get_current_cipher)					\
+	X(ssl, SSL_CIPHER_get_name)					\
+	X(crypto, BIO_new_mem_buf)					\
+	X(crypto, BIO_free)						\
+	X(crypto, PEM_read_bio_X509)					\
+	X(crypto, PEM_read_bio_PrivateKey)				\
+	X(crypto, X509_free)						\
+	X(crypto, EVP_PKEY_free)					\
+	X(crypto, ERR_clear_error)					\
+	X(evssl, bufferevent_openssl_socket_new)			\
+	X(evssl, bufferevent_openssl_get_ssl)				\
+	X(evssl, bufferevent_openssl_set_allow_dirty_shutdown)
+
+#define TLS_POINTER(lib, name)	__typeof__(name) *name;
+static struct {
+	TLS_FUNCTIONS(TLS_POINTER)
+} fn;
+
+#define TLS_LOOKUP(lib, name)						\
+	if ((fn.name = (__typeof__(fn.name))dlsym(lib, #name)) == NULL)	\
+		fatalx("%s: %s", #name, dlerror());
+
+void
+tls_load(void)
+{
+	void	*ssl, *crypto, *evssl;
+
+	if (fn.SSL_CTX_new != NULL)
+		return;
+	if ((crypto = dlopen(TLS_LIBCRYPTO, RTLD_NOW | RTLD_GLOBAL)) == NULL ||
+	    (ssl = dlopen(TLS_LIBSSL, RTLD_NOW | RTLD_GLOBAL)) == NULL ||
+	    (evssl = dlopen(TLS_LIBEVENT_OPENSSL, RTLD_NOW)) == NULL)
+		fatalx("cannot load TLS libraries: %s", dlerror());
+	TLS_FUNCTIONS(TLS_LOOKUP)
+}
+
+void *
+tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
+    size_t errsz)
+{
+	SSL_CTX		*ctx;
+	BIO		*bio;
+	X509		*x509;
+	EVP_PKEY	*key;
+
+	tls_load();
+	if ((ctx = fn.SSL_CTX_new(fn.TLS_server_method())) == NULL) {
+		strlcpy(err, "cannot create a TLS context", errsz);
+		return NULL;
+	}
+	fn.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION,
+	    NULL);
+#ifdef SSL_OP_NO_RENEGOTIATION
+	fn.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+#endif
+	if ((bio = fn.BIO_new_mem_buf(cert_pem, -1)) == NULL)
+		goto fail;
+	if ((x509 = fn.PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+	    fn.SSL_CTX_use_certificate(ctx, x509) != 1) {
+		strlcpy(err, "cannot load the certificate", errsz);
+		fn.BIO_free(bio);
+		goto fail;
+	}
+	fn.X509_free(x509);
+	/* the rest of the file is the chain; the context owns each one */
+	while ((x509 = fn.PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (fn.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0,
+		    x509) != 1) {
+			strlcpy(err, "cannot load the certificate chain",
+			    errsz);
+			fn.X509_free(x509);
+			fn.BIO_free(bio);
+			goto fail;
+		}
+	fn.ERR_clear_error();
+	fn.BIO_free(bio);
+	if ((bio = fn.BIO_new_mem_buf(key_pem, -1)) == NULL)
+		goto fail;
+	key = fn.PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	fn.BIO_free(bio);
+	if (key == NULL || fn.SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		strlcpy(err, "cannot load the key", errsz);
+		if (key != NULL)
+			fn.EVP_PKEY_free(key);
+		goto fail;
+	}
+	fn.EVP_PKEY_free(key);
+	if (fn.SSL_CTX_check_private_key(ctx) != 1) {
+		strlcpy(err, "the key does not match the certificate", errsz);
+		goto fail;
+	}
+	return ctx;
+fail:
+	if (err[0] == '\0')
+		strlcpy(err, "out of memory", errsz);
+	fn.SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct bufferevent *
+tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
+{
+	struct bufferevent *bev;
+	SSL		*ssl;
+
+	if ((ssl = fn.SSL_new(ctx)) == NULL)
+		return NULL;
+	/* closes the fd and frees the SSL with itself */
+	bev = fn.bufferevent_openssl_socket_new(base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+void
+tls_info(struct bufferevent *bev, char *buf, size_t len)
+{
+	SSL	*ssl;
+
+	buf[0] = '\0';
+	if ((ssl = fn.bufferevent_openssl_get_ssl(bev)) == NULL)
+		return;
+	snprintf(buf, len, "%s %s", fn.SSL_get_version(ssl),
+	    fn.SSL_CIPHER_get_name(fn.SSL_get_current_cipher(ssl)));
+}
