@@ -13,6 +13,9 @@ idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_RELOAD:
 		break;
+	case IMSG_CONF_LISTENER:
+		/* the parent keeps it bound; nothing serves it yet */
+		break;
 	default:
 		child_bad_imsg(imsg, "idle role");
 	}
