@@ -9,7 +9,6 @@
  * binary records (msg_put_*) whose first byte is a format version.
  */
 
-#include <ctype.h>
 #include <db.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -759,39 +758,38 @@ domain_cmp(const void *a, const void *b)
 	    ((const struct table_domain *)b)->domain);
 }
 
-static int
-domain_tally_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+/* one user or alias more for the domain of key */
+static void
+domain_tally(struct domain_list *dl, const char *key, int alias)
 {
-	struct domain_list *dl = arg;
 	struct table_domain *d, find;
 
 	if (strlcpy(find.domain, key_domain(key), sizeof(find.domain)) >=
 	    sizeof(find.domain))
-		return 0;
+		return;
 	d = bsearch(&find, dl->v, dl->n, sizeof(*dl->v), domain_cmp);
 	if (d == NULL)
-		return 0;
-	/* the users are scanned first, then the aliases */
-	if (data == NULL)
-		d->nusers++;
-	else
+		return;
+	if (alias)
 		d->naliases++;
-	return 0;
+	else
+		d->nusers++;
 }
 
 static int
 domain_tally_user_cb(struct table *t, const char *key, const void *data,
     size_t len, void *arg)
 {
-	return domain_tally_cb(t, key, NULL, len, arg);
+	domain_tally(arg, key, 0);
+	return 0;
 }
 
 static int
 domain_tally_alias_cb(struct table *t, const char *key, const void *data,
     size_t len, void *arg)
 {
-	return domain_tally_cb(t, key, "", len, arg);
+	domain_tally(arg, key, 1);
+	return 0;
 }
 
 int

@@ -265,13 +265,44 @@ parent_channel_closed(struct imsgev *iev)
 	event_del(iev->ev);
 }
 
+/* how plainly a death points at its own cause: the culprit ranks highest */
+static int
+death_rank(const struct proc_state *p, int status)
+{
+	if (p->fatal_reason[0] != '\0')
+		return 3;
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+		return 2;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		return 1;
+	return 0;
+}
+
+static void
+log_death(const struct proc_state *p, int status)
+{
+	const char	*role = proc_name(p->role);
+
+	if (p->fatal_reason[0] != '\0')
+		log_warnx("%s process died: %s", role, p->fatal_reason);
+	else if (WIFSIGNALED(status))
+		log_warnx("%s process killed by signal %d (%s)%s", role,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? ", a forbidden system call "
+		    "(run with -S to name it)" : "");
+	else
+		log_warnx("%s process exited with status %d", role,
+		    WEXITSTATUS(status));
+}
+
 static void
 reap_children(void)
 {
-	struct proc_state *p;
+	struct proc_state *p, *culprit = NULL;
 	pid_t		 pid;
-	int		 status, i, alive;
+	int		 status, culprit_status = 0, i, alive;
 
+	/* all that died at once, then blame the one that explains itself */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
 			if (procs[i].pid == pid)
@@ -280,23 +311,22 @@ reap_children(void)
 			continue;
 		p = &procs[i];
 		p->pid = 0;
-		if (!shutting_down) {
-			if (p->fatal_reason[0] != '\0')
-				log_warnx("%s process died: %s; shutting down",
-				    proc_name(i), p->fatal_reason);
-			else if (WIFSIGNALED(status))
-				log_warnx("%s process killed by signal %d "
-				    "(%s)%s; shutting down", proc_name(i),
-				    WTERMSIG(status), strsignal(WTERMSIG(status)),
-				    WTERMSIG(status) == SIGSYS ?
-				    ", a forbidden system call (run with -S "
-				    "to name it)" : "");
-			else
-				log_warnx("%s process exited with status %d; "
-				    "shutting down", proc_name(i),
-				    WEXITSTATUS(status));
-			shutdown_all(1);
+		if (shutting_down) {
+			if (death_rank(p, status) > 0)
+				log_death(p, status);
+			continue;
 		}
+		if (culprit == NULL || death_rank(p, status) >
+		    death_rank(culprit, culprit_status)) {
+			culprit = p;
+			culprit_status = status;
+		}
+	}
+	if (culprit != NULL) {
+		log_death(culprit, culprit_status);
+		log_warnx("shutting down: the %s process is gone",
+		    proc_name(culprit->role));
+		shutdown_all(1);
 	}
 	alive = 0;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)

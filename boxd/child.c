@@ -90,12 +90,24 @@ child_unexpected(struct imsgev *iev, struct imsg *imsg)
 	fatalx("unexpected imsg type %u from %s", imsg->hdr.type, iev->name);
 }
 
-/* a peer went away: the parent sees its death and stops the service */
+/* the parent is gone: nobody is left to stop us */
+static void
+child_parent_closed(struct imsgev *iev)
+{
+	log_debug("channel to the parent closed");
+	exit(0);
+}
+
+/*
+ * A peer went away.  The parent sees its death, says why and stops the
+ * service; until its SIGTERM comes we stay, so that the log names the
+ * process that failed rather than the first to notice.
+ */
 static void
 child_peer_closed(struct imsgev *iev)
 {
 	log_debug("channel to %s closed", iev->name);
-	exit(0);
+	event_del(iev->ev);
 }
 
 static void
@@ -127,7 +139,7 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	child->parent = xcalloc(1, sizeof(*child->parent));
 	child->parent->name = "parent";
 	child->parent->peer = PROC_PARENT;
-	child->parent->on_close = child_peer_closed;
+	child->parent->on_close = child_parent_closed;
 	imsgev_init(child->parent, child->base, proc_fd(PROC_PARENT),
 	    IMSG_MAX_SIZE, child_dispatch_parent, NULL);
 	log_set_fatal_hook(child_fatal_hook);

@@ -49,6 +49,7 @@ static size_t	 status_nrows;
 
 static void	usage(void) __attribute__((noreturn));
 static const char *show(const char *);
+static void	print_clean(const char *);
 static void	check_domain(const char *);
 static void	check_address(const char *);
 static void	check_alias(const char *);
@@ -67,7 +68,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: boxctl [-j] [-f config | -s socket] command [argument ...]\n"
+	    "usage: boxctl [-j] [-f config | -s socket] command "
+	    "[argument ...]\n"
 	    "commands:\n"
 	    "    status\n"
 	    "    domain add | del DOMAIN\n"
@@ -100,6 +102,15 @@ show(const char *s)
 	else
 		buf[i] = '\0';
 	return buf;
+}
+
+/* a value in full, control characters as '?' */
+static void
+print_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar(((unsigned char)*s < 0x20 ||
+		    (unsigned char)*s == 0x7f) ? '?' : *s);
 }
 
 static void
@@ -601,13 +612,15 @@ print_row(const struct row *row, enum output output)
 
 	switch (output) {
 	case OUTPUT_DOMAINS:
-		if ((v = row_get(row, "domain")) != NULL)
-			printf("%s\n", show(v));
+		if ((v = row_get(row, "domain")) != NULL) {
+			print_clean(v);
+			putchar('\n');
+		}
 		break;
 	case OUTPUT_USERS:
 		if ((v = row_get(row, "address")) == NULL)
 			break;
-		printf("%s", show(v));
+		print_clean(v);
 		if ((v = row_get(row, "quota")) != NULL) {
 			quota = strtonum(v, 0, LLONG_MAX, &errstr);
 			if (errstr == NULL && quota > 0) {
@@ -623,9 +636,11 @@ print_row(const struct row *row, enum output output)
 	case OUTPUT_ALIASES:
 		if ((v = row_get(row, "address")) == NULL)
 			break;
-		printf("%s", show(v));
-		if ((v = row_get(row, "targets")) != NULL)
-			printf(" %s", show(v));
+		print_clean(v);
+		if ((v = row_get(row, "targets")) != NULL) {
+			putchar(' ');
+			print_clean(v);
+		}
 		putchar('\n');
 		break;
 	default:
@@ -655,7 +670,8 @@ print_status(void)
 			if (v == NULL)
 				v = "-";
 			if (j == 3)
-				format_uptime(cell[n][j], sizeof(cell[n][j]), v);
+				format_uptime(cell[n][j], sizeof(cell[n][j]),
+				    v);
 			else
 				strlcpy(cell[n][j], show(v),
 				    sizeof(cell[n][j]));
@@ -678,8 +694,8 @@ print_status(void)
 			if ((v = row_get(&status_rows[i], counters[j])) ==
 			    NULL)
 				continue;
-			printf("%s%s %s", first ? "" : ", ", counters[j],
-			    show(v));
+			printf("%s%s ", first ? "" : ", ", counters[j]);
+			print_clean(v);
 			first = 0;
 		}
 		putchar('\n');
@@ -702,12 +718,17 @@ run(int fd, struct request *req)
 	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf,
 	    req->w.len) == -1)
 		err(1, "request");
-	explicit_bzero(req->w.buf, req->w.len);
+	/* the request may hold a password */
+	if (req->w.buf != NULL)
+		explicit_bzero(req->w.buf, req->w.len);
 	msg_writer_free(&req->w);
 	while ((n = imsgbuf_flush(&ibuf)) == 0)
 		;
-	if (n == -1)
+	if (n == -1) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			errx(1, "boxd closed the connection");
 		err(1, "send to boxd");
+	}
 
 	for (;;) {
 		if ((n = imsgbuf_get(&ibuf, &imsg)) == -1)
@@ -716,6 +737,8 @@ run(int fd, struct request *req)
 			if ((n = imsgbuf_read(&ibuf)) == -1) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					errx(1, "no answer from boxd");
+				if (errno == ECONNRESET)
+					errx(1, "boxd closed the connection");
 				err(1, "read from boxd");
 			}
 			if (n == 0)

@@ -82,6 +82,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	struct boxd_config conf;
 	struct control_conn *c;
 	struct msg_reader r;
+	char		*why;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
@@ -99,8 +100,17 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		log_setlevel(conf.log_level);
 		return;
 	case IMSG_PARENT_PROC:
+		/* read in control_status_proc() */
+		break;
 	case IMSG_CTL_OK:
+		if (msg_get_end(&r) == -1)
+			child_bad_imsg(imsg, "ok");
+		break;
 	case IMSG_CTL_FAIL:
+		if (msg_get_strdup(&r, &why, IMSG_MAX_SIZE) == -1 ||
+		    msg_get_end(&r) == -1)
+			child_bad_imsg(imsg, "fail");
+		free(why);
 		break;
 	default:
 		child_bad_imsg(imsg, "from parent");

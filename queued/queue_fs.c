@@ -1,9 +1,10 @@
 /*
  * The spool on disk.  A message is received straight into spool/ID; it
- * is committed when its trailer (length and CRC-32 of the body) is
+ * is committed when its trailer (id, length and CRC-32 of the body) is
  * written and flushed.  One flush covers every message of a batch, their
- * directory entries included.  At start-up a file without a valid
- * trailer was never acknowledged and is removed.
+ * directory entries included.  At start-up a file without a trailer was
+ * never acknowledged and is removed; one with a trailer that does not
+ * check out is set aside in corrupt/, never removed.
  */
 
 #include <sys/stat.h>
@@ -102,12 +103,13 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 }
 
 static void
-spool_trailer(uint8_t *buf, uint64_t body_size, uint32_t crc)
+spool_trailer(uint8_t *buf, uint64_t msgid, uint64_t body_size, uint32_t crc)
 {
 	struct msg_writer w;
 
 	msg_writer_init(&w);
 	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, msgid);
 	msg_put_u64(&w, body_size);
 	msg_put_u32(&w, crc);
 	if (w.error || w.len != SPOOL_TRAILER)
@@ -135,7 +137,8 @@ spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 			    "not %" PRIu64, c[i].msgid, (long long)st.st_size,
 			    c[i].body_offset + c[i].body_size);
 		else {
-			spool_trailer(trailer, c[i].body_size, c[i].crc);
+			spool_trailer(trailer, c[i].msgid, c[i].body_size,
+			    c[i].crc);
 			if (pwrite(c[i].fd, trailer, sizeof(trailer),
 			    (off_t)(c[i].body_offset + c[i].body_size)) !=
 			    (ssize_t)sizeof(trailer))
@@ -215,31 +218,50 @@ spool_read_fixed(int fd, uint64_t size, uint32_t *envlen)
 	return 0;
 }
 
-/* 0 if the trailer is there and the body matches it */
+/*
+ * The trailer: 1 found (body size and CRC out), 0 absent, -1 there but
+ * for another message (a copy, or a body imitating one): not ours to
+ * deliver, nor to delete.
+ */
 static int
-spool_check_trailer(int fd, uint64_t size, uint64_t body_offset)
+spool_read_trailer(int fd, uint64_t msgid, uint64_t size, uint64_t *body_size,
+    uint32_t *crc)
 {
 	struct msg_reader r;
-	uint8_t		 trailer[SPOOL_TRAILER], buf[65536];
-	uint64_t	 body_size, off;
-	uint32_t	 crc, want;
+	uint8_t		 trailer[SPOOL_TRAILER];
+	uint64_t	 id;
 	char		 magic[4];
-	ssize_t		 n;
 
-	if (pread(fd, trailer, sizeof(trailer),
+	if (size < SPOOL_HDR_FIXED + SPOOL_TRAILER ||
+	    pread(fd, trailer, sizeof(trailer),
 	    (off_t)(size - SPOOL_TRAILER)) != (ssize_t)sizeof(trailer))
-		return -1;
+		return 0;
 	msg_reader_init(&r, trailer, sizeof(trailer));
 	if (msg_get_data(&r, magic, 4) == -1 ||
-	    memcmp(magic, SPOOL_TRAILER_MAGIC, 4) != 0 ||
-	    msg_get_u64(&r, &body_size) == -1 ||
-	    msg_get_u32(&r, &want) == -1 ||
-	    body_offset + body_size + SPOOL_TRAILER != size)
+	    memcmp(magic, SPOOL_TRAILER_MAGIC, 4) != 0)
+		return 0;
+	if (msg_get_u64(&r, &id) == -1 || id != msgid ||
+	    msg_get_u64(&r, body_size) == -1 || msg_get_u32(&r, crc) == -1)
 		return -1;
-	crc = 0;
-	for (off = body_offset; off < body_offset + body_size; off += n) {
-		n = pread(fd, buf, sizeof(buf) < body_offset + body_size - off ?
-		    sizeof(buf) : body_offset + body_size - off, (off_t)off);
+	return 1;
+}
+
+/* 0 if the body between offset and the trailer has that size and CRC */
+static int
+spool_check_body(int fd, uint64_t size, uint64_t body_offset,
+    uint64_t body_size, uint32_t want)
+{
+	uint8_t		 buf[65536];
+	uint64_t	 off, end;
+	uint32_t	 crc = 0;
+	ssize_t		 n;
+
+	if (body_offset + body_size + SPOOL_TRAILER != size)
+		return -1;
+	end = body_offset + body_size;
+	for (off = body_offset; off < end; off += (uint64_t)n) {
+		n = pread(fd, buf, sizeof(buf) < end - off ? sizeof(buf) :
+		    end - off, (off_t)off);
 		if (n <= 0)
 			return -1;
 		crc = crc32_update(crc, buf, (size_t)n);
@@ -288,38 +310,39 @@ bad:
 	return -1;
 }
 
-/* 1 committed, 0 never committed (removed), -1 unreadable */
+/* 1 committed and sound, 0 never committed (removed), -1 damaged */
 static int
-spool_recover_one(struct spool *sp, const char *name)
+spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 {
 	struct stat	 st;
-	uint32_t	 envlen;
-	int		 fd, committed;
+	uint64_t	 body_size;
+	uint32_t	 envlen, crc;
+	int		 fd, rv, trailer;
 
 	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return -1;
-	}
-	/* a crash can leave a file of any length short of its trailer */
-	if (spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1) {
-		committed = st.st_size < SPOOL_HDR_FIXED + SPOOL_TRAILER ?
-		    0 : -1;
-	} else
-		committed = spool_check_trailer(fd, (uint64_t)st.st_size,
-		    SPOOL_HDR_FIXED + (uint64_t)envlen) == 0;
+	if (fstat(fd, &st) == -1)
+		rv = -1;
+	else if ((trailer = spool_read_trailer(fd, msgid,
+	    (uint64_t)st.st_size, &body_size, &crc)) == 0)
+		rv = 0;		/* a crash before the commit: no 250 was sent */
+	else if (trailer == -1 || spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
+	    spool_check_body(fd, (uint64_t)st.st_size,
+	    SPOOL_HDR_FIXED + (uint64_t)envlen, body_size, crc) == -1)
+		rv = -1;
+	else
+		rv = 1;
 	close(fd);
-	if (committed == 0) {
+	if (rv == 0) {
 		if (unlinkat(sp->queuefd, name, 0) == -1)
 			log_warn("unlink %s/%s", SPOOL_QUEUE, name);
 		else
 			log_info("removed uncommitted %s/%s", SPOOL_QUEUE,
 			    name);
 	}
-	return committed;
+	return rv;
 }
 
 void
@@ -343,7 +366,7 @@ spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 			    de->d_name);
 			continue;
 		}
-		switch (spool_recover_one(sp, de->d_name)) {
+		switch (spool_recover_one(sp, de->d_name, msgid)) {
 		case 1:
 			fn(msgid, arg);
 			break;

@@ -12,15 +12,16 @@
 
 /*
  * A spool file: "BOXQ", u32 version, u32 envelope length, the envelope,
- * the body, then the commit trailer: "BOXT", u64 body length, u32 CRC-32
- * of the body.  A file whose trailer is missing or wrong was never
- * acknowledged.
+ * the body, then the commit trailer: "BOXT", u64 message id, u64 body
+ * length, u32 CRC-32 of the body.  A file without a trailer was never
+ * acknowledged; the id (which no client sees before its 250) keeps a
+ * body from passing its own last bytes off as one.
  */
 #define SPOOL_MAGIC		"BOXQ"
 #define SPOOL_TRAILER_MAGIC	"BOXT"
 #define SPOOL_VERSION		1
 #define SPOOL_HDR_FIXED		12
-#define SPOOL_TRAILER		16
+#define SPOOL_TRAILER		24
 #define SPOOL_ENVELOPE_MAX	(4 * 1024 * 1024)
 
 #define SPOOL_QUEUE		"spool"		/* received and committed */

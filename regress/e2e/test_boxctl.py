@@ -95,7 +95,13 @@ class BoxctlCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.boxd = boxdtest.Boxd().start()
+        cls.boxd = boxdtest.Boxd()
+        try:
+            cls.boxd.start()
+        except Exception:
+            cls.boxd.kill9()
+            cls.boxd.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -364,6 +370,24 @@ class BoxctlCase(unittest.TestCase):
         self.ok("user", "del", "u@alias.test")
         self.ok("domain", "del", "alias.test")
 
+    def test_alias_many_targets(self):
+        self.ok("domain", "add", "many.test")
+        targets = ["target%03d@remote%03d.test" % (i, i) for i in range(256)]
+        self.ok("alias", "add", "big@many.test", ",".join(targets))
+        self.assertEqual(self.ok("alias", "list", "many.test"),
+                         "big@many.test " + ",".join(targets) + "\n")
+        rows = self.json_rows("alias", "list", "many.test")
+        self.assertEqual(rows[0]["targets"], targets)
+        self.refused(["alias", "add", "bigger@many.test",
+                      ",".join(targets + ["one@more.test"])],
+                     "alias bigger@many.test: too many targets (at most 256)")
+        self.refused(["alias", "add", "huge@many.test",
+                      ",".join("t%d@%s.test" % (i, "x" * 60)
+                               for i in range(300))],
+                     "request too large")
+        self.ok("alias", "del", "big@many.test")
+        self.ok("domain", "del", "many.test")
+
     def test_rcpt_resolution(self):
         """auth's lookups, seen through the smtp listener."""
         b = self.boxd
@@ -437,6 +461,20 @@ class BoxctlCase(unittest.TestCase):
 
     def test_reload(self):
         self.assertEqual(self.ok("reload"), "")
+        with open(self.boxd.conf) as f:
+            good = f.read()
+        try:
+            with open(self.boxd.conf, "a") as f:
+                f.write("frobnicate yes\n")
+            p = self.ctl("reload")
+            self.assertEqual(p.returncode, 1)
+            self.assertRegex(p.stderr, r"^boxctl: %s:\d+: " %
+                             re.escape(self.boxd.conf))
+        finally:
+            with open(self.boxd.conf, "w") as f:
+                f.write(good)
+        self.assertEqual(self.ok("reload"), "")
+        self.ok("domain", "list")
 
     def test_usage(self):
         for args in ([], ["frobnicate"], ["status", "extra"],
@@ -471,6 +509,30 @@ class BoxctlCase(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertTrue(p.stderr.startswith("boxctl: %s:1: " % bad),
                         p.stderr)
+
+    def test_peer_credentials(self):
+        """The socket is its owner's alone; other users are refused even
+        when the mode would let them in."""
+        st = os.stat(self.boxd.control)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        self.assertEqual(st.st_uid, os.getuid())
+        if os.getuid() != 0:
+            return      # no other user to try as
+        dirmode = os.stat(self.boxd.dir).st_mode & 0o777
+        os.chmod(self.boxd.dir, 0o711)
+        os.chmod(self.boxd.control, 0o666)
+        try:
+            p = subprocess.run(["runuser", "-u", "nobody", "--",
+                                boxdtest.BOXCTL, "-s", self.boxd.control,
+                                "domain", "list"], capture_output=True,
+                               text=True)
+        finally:
+            os.chmod(self.boxd.control, 0o600)
+            os.chmod(self.boxd.dir, dirmode)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("boxctl: boxd closed the connection", p.stderr)
+        self.assertRegex(self.boxd.logtext(), r"refused uid \d+")
+        self.ok("domain", "list")
 
     def test_hostile_clients(self):
         """Garbage on the control socket drops that client only."""

@@ -241,7 +241,8 @@ class Recovery(QueueCase):
             rest = t.split_delivered(data)[3]
             self.assertEqual(rest, t.normalize(load_message(
                 mid.group(1).decode())), "damaged copy " + name)
-        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [],
+                         "interrupted receptions quarantined as corrupt")
         self.assertAlive()
 
     def load_round(self, rnd, threads=6, target=60):

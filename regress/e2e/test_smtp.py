@@ -590,6 +590,61 @@ class MX(BoxdCase):
         self.assertReply(c.cmd("DATA"), 503)
         self.assertReply(c.cmd("RSET"), 250)
         self.assertReply(c.cmd("NOOP"), 250)
+        self.assertQueueClean()
+
+    def big_message(self, tok, size, seed):
+        """size octets of 8-bit lines (no CR or LF inside), some starting
+        with a dot."""
+        rnd = random.Random(seed)
+        alphabet = bytes(c for c in range(256) if c not in (10, 13))
+        lines = [make_message(tok).rstrip(b"\r\n")]
+        n = len(lines[0])
+        while n < size:
+            line = bytes(rnd.choice(alphabet)
+                         for _ in range(rnd.randrange(0, 998)))
+            if rnd.random() < 0.1:
+                line = b"." + line[1:]
+            lines.append(line)
+            n += len(line) + 2
+        return b"\r\n".join(lines) + b"\r\n"
+
+    def test_large_message_data(self):
+        tok = token()
+        msg = self.big_message(tok, 3 * 1024 * 1024, 1)
+        final = raw_transaction(self.b.smtp_port, [ALICE, BOB], msg)
+        self.assertRegex(final.last, QUEUED_RE)
+        for rc in (ALICE, BOB):
+            [(p, data)] = wait_delivered(self.b, rc, tok)
+            self.check_delivered(data, msg, rc)
+
+    def test_large_message_bdat(self):
+        tok = token()
+        msg = self.big_message(tok, 3 * 1024 * 1024, 2)
+        rnd = random.Random(3)
+        chunks, i = [], 0
+        while i < len(msg):
+            n = rnd.choice((1, 2, 100, 4096, 65535, 65536, 65537, 300000))
+            chunks.append(msg[i:i + n])
+            i += n
+        replies = self.bdat_session(chunks)
+        self.assertRegex(replies[-1].last, QUEUED_RE)
+        for r in replies[:-1]:
+            self.assertReply(r, 250)
+        [(p, data)] = wait_delivered(self.b, ALICE, tok)
+        self.check_delivered(data, msg, ALICE)
+
+    def test_many_messages_one_session(self):
+        toks = [token() for _ in range(20)]
+        with smtplib.SMTP("127.0.0.1", self.b.smtp_port,
+                          local_hostname=HELO, timeout=10) as s:
+            for i, tok in enumerate(toks):
+                if i % 5 == 4:
+                    s.rset()
+                self.assertEqual(s.sendmail(SENDER, [CAROL],
+                                            make_message(tok, CAROL)), {})
+        for tok in toks:
+            [(p, data)] = wait_delivered(self.b, CAROL, tok)
+            self.check_delivered(data, make_message(tok, CAROL), CAROL)
 
     # ---- Received, queue id, spool
 
@@ -634,6 +689,10 @@ class MX(BoxdCase):
             self.assertIn(qid, n, "all copies come from one spool file")
         self.assertEqual(len(set(names)), 3)
         self.assertQueueClean()
+        for rc in (ALICE, BOB, CAROL):
+            tmp = os.path.join(self.b.maildir(rc), "tmp")
+            self.assertEqual([n for n in listdir(tmp) if qid in n], [],
+                             "left in %s" % tmp)
 
     def test_null_sender(self):
         tok = token()
@@ -1059,6 +1118,32 @@ class MX(BoxdCase):
         self.assertReply(c.reply(), 250)
 
     # ---- the other commands and the state machine
+
+    def test_pipelined_flood(self):
+        """Thousands of pipelined commands in one write, replies read
+        only afterwards: every one answered, in order."""
+        n = 20000
+        c = self.client()
+        c.ehlo()
+        data = b"".join(b"NOOP %d\r\n" % i if i % 3 else b"RSET\r\n"
+                        for i in range(n))
+        sender = threading.Thread(target=c.sock.sendall, args=(data,))
+        sender.start()
+        got = 0
+        while got < n:
+            r = c.reply()
+            self.assertReply(r, 250)
+            got += 1
+        sender.join(30)
+        self.assertReply(c.cmd("QUIT"), 221)
+
+    def test_nothing_after_quit(self):
+        c = self.client()
+        c.ehlo()
+        c.send(b"QUIT\r\nNOOP\r\nVRFY x\r\n")
+        out = c.read_until_closed(5)
+        self.assertTrue(out.startswith(b"221"), out)
+        self.assertEqual(out.count(b"\r\n"), 1, out)
 
     def test_simple_commands(self):
         c = self.client()
