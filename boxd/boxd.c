@@ -44,6 +44,7 @@ static int	 shutting_down;
 static int	 exit_status;
 static int	 opt_foreground, opt_verbose, opt_sandbox_debug;
 static char	 conffile[PATH_MAX] = BOXD_CONF;
+static char	*tls_cert_pem, *tls_key_pem;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -63,42 +64,80 @@ send_config(struct proc_state *p, uint32_t type)
 		fatal("send config to %s", proc_name(p->role));
 }
 
+/* a whole PEM file, or NULL with the reason in err */
 static char *
-read_file(const char *path)
+read_file(const char *path, char *err, size_t errsz)
 {
 	FILE	*f;
 	char	*buf;
 	long	 len;
 
-	if ((f = fopen(path, "r")) == NULL)
-		fatal("%s", path);
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) == -1)
-		fatal("%s", path);
-	if (len > IMSG_MAX_SIZE / 2 - 64)
-		fatalx("%s: too large", path);
+	    fseek(f, 0, SEEK_SET) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	if (len > IMSG_MAX_SIZE / 2 - 64) {
+		snprintf(err, errsz, "%s: too large", path);
+		fclose(f);
+		return NULL;
+	}
 	buf = xcalloc(1, (size_t)len + 1);
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len)
-		fatal("%s: read", path);
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		snprintf(err, errsz, "%s: short read", path);
+		fclose(f);
+		freezero(buf, (size_t)len + 1);
+		return NULL;
+	}
 	fclose(f);
 	return buf;
+}
+
+/* the certificate and key, read now so a bad path fails before we serve */
+static int
+load_tls(char *err, size_t errsz)
+{
+	char	*cert, *key;
+
+	if (conf.tls_cert[0] == '\0')
+		return 0;
+	if ((cert = read_file(conf.tls_cert, err, errsz)) == NULL)
+		return -1;
+	if ((key = read_file(conf.tls_key, err, errsz)) == NULL) {
+		free(cert);
+		return -1;
+	}
+	free(tls_cert_pem);
+	if (tls_key_pem != NULL)
+		freezero(tls_key_pem, strlen(tls_key_pem));
+	tls_cert_pem = cert;
+	tls_key_pem = key;
+	return 0;
 }
 
 static void
 send_tls(struct proc_state *p)
 {
 	struct msg_writer w;
-	char		*cert, *key;
 
-	cert = read_file(conf.tls_cert);
-	key = read_file(conf.tls_key);
+	if (tls_cert_pem == NULL)
+		return;
 	msg_writer_init(&w);
-	msg_put_str(&w, cert);
-	msg_put_str(&w, key);
+	msg_put_str(&w, tls_cert_pem);
+	msg_put_str(&w, tls_key_pem);
 	if (imsgev_compose_msg(&p->iev, IMSG_CONF_TLS, 0, -1, &w) == -1)
 		fatal("send tls to %s", proc_name(p->role));
-	free(cert);
-	freezero(key, strlen(key));
+}
+
+static int
+proc_uses_tls(enum proc_type role)
+{
+	return role == PROC_SMTP || role == PROC_MTA || role == PROC_IMAP;
 }
 
 static void
@@ -169,8 +208,13 @@ reload(char *err, size_t errsz)
 	    sizeof(nconf.control_socket));
 	conf = nconf;
 	log_setlevel(conf.log_level);
-	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+	if (load_tls(err, errsz) == -1)
+		return -1;
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
+		if (proc_uses_tls(i))
+			send_tls(&procs[i]);
+	}
 	log_info("configuration reloaded");
 	return 0;
 }
@@ -574,8 +618,7 @@ configure_children(void)
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_START);
-		if (conf.tls_cert[0] != '\0' && (i == PROC_SMTP ||
-		    i == PROC_MTA || i == PROC_IMAP))
+		if (proc_uses_tls(i))
 			send_tls(&procs[i]);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
@@ -660,6 +703,10 @@ main(int argc, char *argv[])
 
 	if (config_parse(&conf, conffile, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "%s\n", errbuf);
+		exit(1);
+	}
+	if (load_tls(errbuf, sizeof(errbuf)) == -1) {
+		fprintf(stderr, "%s: tls: %s\n", conffile, errbuf);
 		exit(1);
 	}
 	if (opt_check) {

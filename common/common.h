@@ -292,6 +292,7 @@ void	 tls_load(void);
 /* a server context (an SSL_CTX) from PEM text, or NULL with err set */
 void	*tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
 	    size_t errsz);
+void	 tls_ctx_free(void *);
 /* a bufferevent that accepts TLS on fd; owns and closes fd */
 struct bufferevent *tls_accept_bufferevent(struct event_base *, int fd,
 	    void *ctx);

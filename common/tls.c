@@ -127,6 +127,14 @@ fail:
 	return NULL;
 }
 
+/* sessions that use it keep their own reference */
+void
+tls_ctx_free(void *ctx)
+{
+	if (ctx != NULL)
+		fn.SSL_CTX_free(ctx);
+}
+
 struct bufferevent *
 tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
 {

@@ -118,17 +118,16 @@ mda_reply(struct mda_job *job)
 
 /* make the renames durable: one flush, or the new/ of each delivery */
 static int
-mda_sync_dirs(size_t files)
+mda_sync_dirs(void)
 {
+#ifdef __linux__
+	return syncfs(rootfd);
+#else
 	struct mda_job	*job;
 	char		 path[PATH_MAX];
 	size_t		 i;
 	int		 fd, rv = 0;
 
-#ifdef __linux__
-	if (files > 1)
-		return syncfs(rootfd);
-#endif
 	TAILQ_FOREACH(job, &jobs, entry) {
 		for (i = 0; i < job->nd; i++) {
 			snprintf(path, sizeof(path), "%s/new",
@@ -141,6 +140,7 @@ mda_sync_dirs(size_t files)
 		}
 	}
 	return rv;
+#endif
 }
 
 /* flush every file of every job, publish, flush the directories */
@@ -155,7 +155,8 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 		files += job->nd;
 	batch = 0;
 #ifdef __linux__
-	if (files > 1 && syncfs(rootfd) == 0)
+	/* also covers the directories of a Maildir made just now */
+	if (files > 0 && syncfs(rootfd) == 0)
 		batch = 1;
 #endif
 	TAILQ_FOREACH(job, &jobs, entry) {
@@ -179,7 +180,7 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 				    job->d[i].mailbox, strerror(errno));
 			}
 	}
-	if (files > 0 && mda_sync_dirs(files) == -1)
+	if (files > 0 && mda_sync_dirs() == -1)
 		TAILQ_FOREACH(job, &jobs, entry)
 			if (job->status == MDA_OK)
 				mda_job_fail(job, MDA_TEMPFAIL,

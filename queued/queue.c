@@ -120,7 +120,7 @@ queue_track(uint64_t msgid)
 
 	q = xcalloc(1, sizeof(*q));
 	q->msgid = msgid;
-	q->first_try = time(NULL);
+	q->first_try = (time_t)(msgid >> 32);	/* when it was received */
 	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
 		fatalx("message %016" PRIx64 " queued twice", msgid);
 	stat_queued++;

@@ -30,6 +30,8 @@ def record(name, ok, detail=""):
 def run_units():
     for prog in sorted(glob.glob(os.path.join(TOP, BUILD, "regress", "*",
                                               "test_*"))):
+        if not os.access(prog, os.X_OK):
+            continue
         name = os.path.relpath(prog, os.path.join(TOP, BUILD))
         p = subprocess.run([prog], cwd=TOP, capture_output=True, text=True,
                            errors="replace", timeout=600)
@@ -48,6 +50,8 @@ def run_units():
 
 def run_fuzz():
     for prog in sorted(glob.glob(os.path.join(TOP, "build-fuzz", "fuzz_*"))):
+        if not os.path.isfile(prog) or not os.access(prog, os.X_OK):
+            continue
         name = os.path.basename(prog)
         corpus = os.path.join(TOP, "regress", "fuzz", "corpus",
                               name[len("fuzz_"):])

@@ -126,6 +126,28 @@ smtp_add_listener(struct imsg *imsg)
 	    child->conf.listeners[idx].port, listen_kind_name(l->kind));
 }
 
+/* a reload brings the certificate again: renewed ones take effect */
+static void
+smtp_reload_tls(struct imsg *imsg, struct msg_reader *r)
+{
+	char	*cert, *key, err[256] = "";
+	void	*ctx;
+
+	if (msg_get_strdup(r, &cert, IMSG_MAX_SIZE) == -1 ||
+	    msg_get_strdup(r, &key, IMSG_MAX_SIZE) == -1 ||
+	    msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "tls");
+	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
+		log_warnx("tls: %s; keeping the certificate in use", err);
+	else {
+		tls_ctx_free(smtp_tls_ctx);
+		smtp_tls_ctx = ctx;
+		log_info("tls: certificate reloaded");
+	}
+	free(cert);
+	freezero(key, strlen(key));
+}
+
 static void
 smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
@@ -140,6 +162,9 @@ smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		if (config_unmarshal(&child->conf, &r) == -1)
 			child_bad_imsg(imsg, "reload");
 		log_setlevel(child->conf.log_level);
+		break;
+	case IMSG_CONF_TLS:
+		smtp_reload_tls(imsg, &r);
 		break;
 	default:
 		child_bad_imsg(imsg, "from parent");
@@ -228,6 +253,8 @@ smtp_main(void)
 	char		 err[256] = "";
 
 	child_init(PROC_SMTP, smtp_dispatch_parent);
+	/* loaded even without a certificate: a reload may bring one */
+	tls_load();
 	if (child->tls_cert_pem != NULL &&
 	    (smtp_tls_ctx = tls_server_ctx(child->tls_cert_pem,
 	    child->tls_key_pem, err, sizeof(err))) == NULL)

@@ -553,9 +553,10 @@ smtp_received(struct smtp_session *s)
 		tlsinfo[1] = '(';
 		strlcat(tlsinfo, ")", sizeof(tlsinfo));
 	}
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s])\n"
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s%s])\n"
 	    "\tby %s (boxd) with %s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
-	    s->helo, s->addr, child->conf.hostname, proto, tlsinfo, s->msgid,
+	    s->helo, strchr(s->addr, ':') != NULL ? "IPv6:" : "", s->addr,
+	    child->conf.hostname, proto, tlsinfo, s->msgid,
 	    s->env.nrcpt == 1 ? "\n\tfor <" : "",
 	    s->env.nrcpt == 1 ? s->env.rcpt[0].addr : "",
 	    s->env.nrcpt == 1 ? ">" : "", date);

@@ -58,16 +58,24 @@ class Boxd:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
+        self.logf = None
         self.log = os.path.join(self.dir, "boxd.log")
 
     def start(self, args=(), wait=True):
+        """Start (or start again, on the same storage)."""
+        if getattr(self, "logf", None) is not None:
+            self.logf.close()
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BOXD, "-d", "-f", self.conf] +
                                      list(args), stdout=self.logf,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except Exception:
+                self.kill9()
+                raise
         return self
 
     def wait_ready(self, timeout=20):
@@ -112,8 +120,9 @@ class Boxd:
 
     def cleanup(self):
         self.stop()
-        if hasattr(self, "logf"):
+        if self.logf is not None:
             self.logf.close()
+            self.logf = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def boxctl(self, *args, input=None, check=True):
