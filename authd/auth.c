@@ -17,7 +17,6 @@
 static struct table	*auth_table;
 
 static void	auth_shutdown(void);
-static void	auth_dispatch_parent(struct imsgev *, struct imsg *);
 static void	auth_dispatch_control(struct imsgev *, struct imsg *);
 static void	auth_dispatch_smtp(struct imsgev *, struct imsg *);
 static void	auth_ctl_line(uint32_t, ...);
@@ -34,7 +33,7 @@ auth_main(void)
 	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
 	char		 err[TABLE_ERR_MAX];
 
-	child_init(PROC_AUTH, auth_dispatch_parent);
+	child_init(PROC_AUTH, NULL);
 	child_forget_tls();
 	privsep_drop(PROC_AUTH, child_jail(PROC_AUTH, &child->conf));
 	/* in our jail, the environment's home is where we are */
@@ -55,27 +54,6 @@ auth_shutdown(void)
 
 	auth_table = NULL;
 	table_close(t);
-}
-
-static void
-auth_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
-{
-	struct boxd_config conf;
-	struct msg_reader r;
-
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CONF_RELOAD:
-		/* the tables are read live: nothing to reopen */
-		config_defaults(&conf);
-		if (config_unmarshal(&conf, &r) == -1)
-			child_bad_imsg(imsg, "config");
-		child->conf = conf;
-		log_setlevel(conf.log_level);
-		break;
-	default:
-		child_bad_imsg(imsg, "from parent");
-	}
 }
 
 /* one reply row: key, value pairs, then NULL */

@@ -62,7 +62,6 @@ typedef int	(*table_scan_cb)(struct table *, const char *key,
 static int	table_seterr(struct table *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static int	table_dberr(struct table *, const char *, int);
-static size_t	utf8_seq_len(const unsigned char *);
 static const char *table_show(const char *, char *, size_t);
 static void	table_db_errcall(const DB_ENV *, const char *, const char *);
 static int	table_db_open(struct table *, DB **, const char *);
@@ -126,34 +125,6 @@ table_dberr(struct table *t, const char *what, int rv)
 	    db_strerror(rv));
 }
 
-/* the length of the well-formed UTF-8 sequence at p, 0 if none */
-static size_t
-utf8_seq_len(const unsigned char *p)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = p[0] == 0xed ? 0x9f : 0xbf;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	/* a NUL fails these tests: nothing past the end is read */
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * A copy of untrusted text fit to quote in a message: control characters
  * and broken UTF-8 become '?', and it is cut short.
@@ -166,7 +137,7 @@ table_show(const char *s, char *buf, size_t bufsz)
 
 	while (p[i] != '\0' && o < max) {
 		if (p[i] >= 0x80) {
-			if ((n = utf8_seq_len(p + i)) == 0 || o + n > max) {
+			if ((n = utf8_seqlen(p + i)) == 0 || o + n > max) {
 				buf[o++] = '?';
 				i++;
 				continue;

@@ -25,8 +25,9 @@ extern struct child *child;
 
 /*
  * Set up the channel to the parent and wait for the configuration.
- * parent_handler gets every later message from the parent (reloads,
- * listeners); the CONF_START/TLS/END sequence is handled here.
+ * parent_handler (NULL if none is expected) gets the later messages from
+ * the parent; the CONF_START/TLS/END sequence and reloads (into
+ * child->conf) are handled here.
  */
 void	child_init(enum proc_type, imsgev_handler parent_handler);
 /*

@@ -18,6 +18,7 @@
 struct child	*child;
 
 static imsgev_handler	 child_parent_handler;
+static void		 child_unexpected(struct imsgev *, struct imsg *);
 static int		 child_configured;
 
 static void
@@ -57,11 +58,18 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
 
+	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (child_configured) {
-		child_parent_handler(iev, imsg);
+		/* every role takes a reload the same way; the rest is theirs */
+		if (imsg->hdr.type != IMSG_CONF_RELOAD) {
+			child_parent_handler(iev, imsg);
+			return;
+		}
+		if (config_unmarshal(&child->conf, &r) == -1)
+			child_bad_imsg(imsg, "reload");
+		log_setlevel(child->conf.log_level);
 		return;
 	}
-	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 		if (config_unmarshal(&child->conf, &r) == -1)
@@ -135,7 +143,8 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 
-	child_parent_handler = parent_handler;
+	child_parent_handler = parent_handler != NULL ? parent_handler :
+	    child_unexpected;
 	child->parent = xcalloc(1, sizeof(*child->parent));
 	child->parent->name = "parent";
 	child->parent->peer = PROC_PARENT;

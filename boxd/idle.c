@@ -11,7 +11,6 @@ static void
 idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
-	case IMSG_CONF_RELOAD:
 	case IMSG_CONF_TLS:
 		break;
 	case IMSG_CONF_LISTENER:

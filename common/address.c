@@ -13,8 +13,7 @@
 #define DOMAIN_LABEL_MAX	63
 #define PATH_COMPONENT_MAX	255
 
-/* the length of the well-formed UTF-8 sequence at p, 0 if there is none */
-static size_t
+size_t
 utf8_seqlen(const unsigned char *p)
 {
 	unsigned char	 lo = 0x80, hi = 0xbf;

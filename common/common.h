@@ -266,6 +266,11 @@ int	mailaddr_format(const struct mailaddr *, char *, size_t);
 int	domain_valid(const char *, int utf8);
 /* lower-case ASCII in place */
 void	lowercase(char *);
+/*
+ * The length of the well-formed UTF-8 sequence at p (no overlongs, no
+ * surrogates), 0 if there is none; a NUL stops it, nothing past is read.
+ */
+size_t	utf8_seqlen(const unsigned char *);
 /* a single path component safe for the file system (no /, no leading .) */
 int	path_component_valid(const char *);
 

@@ -447,33 +447,6 @@ row_get(const struct row *row, const char *key)
 
 /* ---------------------------------------------------------------- json */
 
-/* the length of the well-formed UTF-8 sequence at p, 0 if none */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = p[0] == 0xed ? 0x9f : 0xbf;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 static void
 json_string(const char *s, size_t len)
 {
@@ -492,7 +465,7 @@ json_string(const char *s, size_t len)
 			printf("\\u%04x", p[i]);
 		else if (p[i] < 0x80)
 			putchar(p[i]);
-		else if ((n = utf8_len(p + i)) > 0 && i + n <= len) {
+		else if ((n = utf8_seqlen(p + i)) > 0 && i + n <= len) {
 			fwrite(p + i, 1, n, stdout);
 			i += n - 1;
 		} else

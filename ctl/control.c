@@ -79,7 +79,6 @@ control_main(void)
 static void
 control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
-	struct boxd_config conf;
 	struct control_conn *c;
 	struct msg_reader r;
 	char		*why;
@@ -91,13 +90,6 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			child_bad_imsg(imsg, "control socket");
 		control_listen(imsg->fd);
 		imsg->fd = -1;
-		return;
-	case IMSG_CONF_RELOAD:
-		config_defaults(&conf);
-		if (config_unmarshal(&conf, &r) == -1)
-			child_bad_imsg(imsg, "config");
-		child->conf = conf;
-		log_setlevel(conf.log_level);
 		return;
 	case IMSG_PARENT_PROC:
 		/* read in control_status_proc() */

@@ -211,29 +211,12 @@ mda_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
-static void
-mda_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
-{
-	struct msg_reader r;
-
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CONF_RELOAD:
-		if (config_unmarshal(&child->conf, &r) == -1)
-			child_bad_imsg(imsg, "reload");
-		log_setlevel(child->conf.log_level);
-		break;
-	default:
-		child_bad_imsg(imsg, "from parent");
-	}
-}
-
 void
 mda_main(void)
 {
 	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
 
-	child_init(PROC_MDA, mda_dispatch_parent);
+	child_init(PROC_MDA, NULL);
 	privsep_drop(PROC_MDA, child_jail(PROC_MDA, &child->conf));
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("open mail store");

@@ -546,29 +546,12 @@ queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
-static void
-queue_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
-{
-	struct msg_reader r;
-
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CONF_RELOAD:
-		if (config_unmarshal(&child->conf, &r) == -1)
-			child_bad_imsg(imsg, "reload");
-		log_setlevel(child->conf.log_level);
-		break;
-	default:
-		child_bad_imsg(imsg, "from parent");
-	}
-}
-
 void
 queue_main(void)
 {
 	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
 
-	child_init(PROC_QUEUE, queue_dispatch_parent);
+	child_init(PROC_QUEUE, NULL);
 	privsep_drop(PROC_QUEUE, child_jail(PROC_QUEUE, &child->conf));
 	spool_open(&spool);
 	if (pipe2(flusher.donefd, O_CLOEXEC | O_NONBLOCK) == -1)

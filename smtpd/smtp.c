@@ -158,11 +158,6 @@ smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CONF_LISTENER:
 		smtp_add_listener(imsg);
 		break;
-	case IMSG_CONF_RELOAD:
-		if (config_unmarshal(&child->conf, &r) == -1)
-			child_bad_imsg(imsg, "reload");
-		log_setlevel(child->conf.log_level);
-		break;
 	case IMSG_CONF_TLS:
 		smtp_reload_tls(imsg, &r);
 		break;
