@@ -12,26 +12,26 @@
 #include "authd.h"
 
 /* an alias row lists its targets joined with commas */
-#define AUTH_TARGETS_LINE_MAX	(IMSG_CTL_MAX_SIZE - 1024)
+#define AUTH_TARGETS_LINE_MAX (IMSG_CTL_MAX_SIZE - 1024)
 
-static struct table	*auth_table;
+static struct table *auth_table;
 
-static void	auth_shutdown(void);
-static void	auth_dispatch_control(struct imsgev *, struct imsg *);
-static void	auth_dispatch_smtp(struct imsgev *, struct imsg *);
-static void	auth_ctl_line(uint32_t, ...);
-static void	auth_ctl_done(uint32_t, int);
-static void	auth_ctl_domain_row(void *, const struct table_domain *);
-static void	auth_ctl_user_row(void *, const struct table_user *);
-static void	auth_ctl_alias_row(void *, const struct table_alias *);
-static void	auth_ctl_alias_add(struct imsg *, struct msg_reader *);
-static void	auth_rcpt(struct imsg *, struct msg_reader *);
+static void auth_shutdown(void);
+static void auth_dispatch_control(struct imsgev *, struct imsg *);
+static void auth_dispatch_smtp(struct imsgev *, struct imsg *);
+static void auth_ctl_line(uint32_t, ...);
+static void auth_ctl_done(uint32_t, int);
+static void auth_ctl_domain_row(void *, const struct table_domain *);
+static void auth_ctl_user_row(void *, const struct table_user *);
+static void auth_ctl_alias_row(void *, const struct table_alias *);
+static void auth_ctl_alias_add(struct imsg *, struct msg_reader *);
+static void auth_rcpt(struct imsg *, struct msg_reader *);
 
 void
 auth_main(void)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
-	char		 err[TABLE_ERR_MAX];
+	imsgev_handler handlers[PROC_COUNT] = {0};
+	char err[TABLE_ERR_MAX];
 
 	child_init(PROC_AUTH, NULL);
 	child_forget_tls();
@@ -50,7 +50,7 @@ auth_main(void)
 static void
 auth_shutdown(void)
 {
-	struct table	*t = auth_table;
+	struct table *t = auth_table;
 
 	auth_table = NULL;
 	table_close(t);
@@ -61,9 +61,9 @@ static void
 auth_ctl_line(uint32_t peerid, ...)
 {
 	struct msg_writer w, pairs;
-	va_list		 ap;
-	const char	*key, *value;
-	uint32_t	 n = 0;
+	va_list ap;
+	const char *key, *value;
+	uint32_t n = 0;
 
 	msg_writer_init(&pairs);
 	va_start(ap, peerid);
@@ -102,33 +102,32 @@ auth_ctl_done(uint32_t peerid, int rv)
 static void
 auth_ctl_domain_row(void *arg, const struct table_domain *d)
 {
-	uint32_t	*peerid = arg;
-	char		 users[16], aliases[16];
+	uint32_t *peerid = arg;
+	char users[16], aliases[16];
 
 	snprintf(users, sizeof(users), "%u", d->nusers);
 	snprintf(aliases, sizeof(aliases), "%u", d->naliases);
-	auth_ctl_line(*peerid, "domain", d->domain, "users", users,
-	    "aliases", aliases, NULL);
+	auth_ctl_line(*peerid, "domain", d->domain, "users", users, "aliases",
+	    aliases, NULL);
 }
 
 static void
 auth_ctl_user_row(void *arg, const struct table_user *u)
 {
-	uint32_t	*peerid = arg;
-	char		 quota[32];
+	uint32_t *peerid = arg;
+	char quota[32];
 
 	snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
 	auth_ctl_line(*peerid, "address", u->address, "quota", quota,
-	    "disabled", (u->flags & TABLE_USER_DISABLED) ? "yes" : "no",
-	    NULL);
+	    "disabled", (u->flags & TABLE_USER_DISABLED) ? "yes" : "no", NULL);
 }
 
 static void
 auth_ctl_alias_row(void *arg, const struct table_alias *a)
 {
-	uint32_t	*peerid = arg;
-	char		*targets;
-	size_t		 i;
+	uint32_t *peerid = arg;
+	char *targets;
+	size_t i;
 
 	targets = xcalloc(1, AUTH_TARGETS_LINE_MAX);
 	for (i = 0; i < a->ntargets; i++) {
@@ -136,22 +135,21 @@ auth_ctl_alias_row(void *arg, const struct table_alias *a)
 			strlcat(targets, ",", AUTH_TARGETS_LINE_MAX);
 		if (strlcat(targets, a->targets[i], AUTH_TARGETS_LINE_MAX) >=
 		    AUTH_TARGETS_LINE_MAX) {
-			log_warnx("alias %s: too many targets to list",
-			    a->address);
+			log_warnx(
+			    "alias %s: too many targets to list", a->address);
 			break;
 		}
 	}
-	auth_ctl_line(*peerid, "address", a->address, "targets", targets,
-	    NULL);
+	auth_ctl_line(*peerid, "address", a->address, "targets", targets, NULL);
 	free(targets);
 }
 
 static void
 auth_ctl_alias_add(struct imsg *imsg, struct msg_reader *r)
 {
-	char		*address, **targets;
-	uint32_t	 n, i;
-	int		 rv;
+	char *address, **targets;
+	uint32_t n, i;
+	int rv;
 
 	if (msg_get_strdup(r, &address, IMSG_CTL_MAX_SIZE) == -1 ||
 	    msg_get_u32(r, &n) == -1 || n > r->left / 4)
@@ -162,8 +160,8 @@ auth_ctl_alias_add(struct imsg *imsg, struct msg_reader *r)
 			child_bad_imsg(imsg, "alias add");
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "alias add");
-	if ((rv = table_alias_add(auth_table, address,
-	    (const char *const *)targets, n)) == 0)
+	if ((rv = table_alias_add(
+		 auth_table, address, (const char *const *)targets, n)) == 0)
 		log_info("alias %s added", address);
 	free(address);
 	for (i = 0; i < n; i++)
@@ -176,10 +174,10 @@ static void
 auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
-	char		*name = NULL, *password = NULL;
-	uint64_t	 quota = 0;
-	uint32_t	 peerid = imsg->hdr.peerid;
-	int		 rv;
+	char *name = NULL, *password = NULL;
+	uint64_t quota = 0;
+	uint32_t peerid = imsg->hdr.peerid;
+	int rv;
 
 	/*
 	 * Control checked the shape; the contents are boxctl's, so names of
@@ -230,8 +228,8 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 			log_info("domain %s deleted", name);
 		break;
 	case IMSG_CTL_DOMAIN_LIST:
-		rv = table_domain_list(auth_table, auth_ctl_domain_row,
-		    &peerid);
+		rv =
+		    table_domain_list(auth_table, auth_ctl_domain_row, &peerid);
 		break;
 	case IMSG_CTL_USER_ADD:
 		if ((rv = table_user_add(auth_table, name, password)) == 0)
@@ -242,8 +240,8 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 			log_info("user %s deleted", name);
 		break;
 	case IMSG_CTL_USER_LIST:
-		rv = table_user_list(auth_table, name, auth_ctl_user_row,
-		    &peerid);
+		rv = table_user_list(
+		    auth_table, name, auth_ctl_user_row, &peerid);
 		break;
 	case IMSG_CTL_USER_PASSWD:
 		if ((rv = table_user_passwd(auth_table, name, password)) == 0)
@@ -256,19 +254,21 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_USER_DISABLE:
 	case IMSG_CTL_USER_ENABLE:
-		rv = table_user_disable(auth_table, name,
-		    imsg->hdr.type == IMSG_CTL_USER_DISABLE);
+		rv = table_user_disable(
+		    auth_table, name, imsg->hdr.type == IMSG_CTL_USER_DISABLE);
 		if (rv == 0)
-			log_info("user %s %s", name, imsg->hdr.type ==
-			    IMSG_CTL_USER_DISABLE ? "disabled" : "enabled");
+			log_info("user %s %s", name,
+			    imsg->hdr.type == IMSG_CTL_USER_DISABLE
+				? "disabled"
+				: "enabled");
 		break;
 	case IMSG_CTL_ALIAS_DEL:
 		if ((rv = table_alias_del(auth_table, name)) == 0)
 			log_info("alias %s deleted", name);
 		break;
 	case IMSG_CTL_ALIAS_LIST:
-		rv = table_alias_list(auth_table, name, auth_ctl_alias_row,
-		    &peerid);
+		rv = table_alias_list(
+		    auth_table, name, auth_ctl_alias_row, &peerid);
 		break;
 	default:
 		rv = -1;
@@ -287,9 +287,9 @@ auth_rcpt(struct imsg *imsg, struct msg_reader *r)
 {
 	struct table_rcpt res;
 	struct msg_writer w;
-	uint64_t	 reqid;
-	char		*address;
-	size_t		 i;
+	uint64_t reqid;
+	char *address;
+	size_t i;
 
 	if (msg_get_u64(r, &reqid) == -1 ||
 	    msg_get_strdup(r, &address, SMTP_LINE_MAX) == -1 ||

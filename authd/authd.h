@@ -9,107 +9,103 @@
 #include "common.h"
 
 /* "local@domain" and a NUL; RFC 5321 bounds a path to 256 octets */
-#define TABLE_ADDR_MAX		SMTP_PATH_MAX
-#define TABLE_HASH_MAX		256
-#define TABLE_ERR_MAX		512
-#define TABLE_TARGETS_MAX	256	/* per alias */
-#define TABLE_ALIAS_DEPTH	8	/* alias -> alias -> ... */
-#define TABLE_RCPT_MAX		256	/* mailboxes one address may reach */
+#define TABLE_ADDR_MAX	  SMTP_PATH_MAX
+#define TABLE_HASH_MAX	  256
+#define TABLE_ERR_MAX	  512
+#define TABLE_TARGETS_MAX 256 /* per alias */
+#define TABLE_ALIAS_DEPTH 8   /* alias -> alias -> ... */
+#define TABLE_RCPT_MAX	  256 /* mailboxes one address may reach */
 
-#define TABLE_USER_DISABLED	0x1
+#define TABLE_USER_DISABLED 0x1
 
 struct table;
 
 struct table_user {
-	char		 address[TABLE_ADDR_MAX];	/* normalized */
-	uint32_t	 flags;				/* TABLE_USER_* */
-	uint64_t	 quota;				/* bytes, 0: none */
-	uint64_t	 created;			/* seconds */
-	char		 hash[TABLE_HASH_MAX];
+	char address[TABLE_ADDR_MAX]; /* normalized */
+	uint32_t flags;		      /* TABLE_USER_* */
+	uint64_t quota;		      /* bytes, 0: none */
+	uint64_t created;	      /* seconds */
+	char hash[TABLE_HASH_MAX];
 };
 
 struct table_alias {
-	char		 address[TABLE_ADDR_MAX];	/* or "@domain" */
-	uint64_t	 created;
-	uint32_t	 ntargets;
-	char		**targets;
+	char address[TABLE_ADDR_MAX]; /* or "@domain" */
+	uint64_t created;
+	uint32_t ntargets;
+	char **targets;
 };
 
 /* one domain and what still lives in it */
 struct table_domain {
-	char		 domain[SMTP_DOMAIN_MAX + 1];
-	uint64_t	 created;
-	uint32_t	 nusers;
-	uint32_t	 naliases;
+	char domain[SMTP_DOMAIN_MAX + 1];
+	uint64_t created;
+	uint32_t nusers;
+	uint32_t naliases;
 };
 
 /* the answer to a recipient lookup */
 struct table_rcpt {
 	enum auth_rcpt_status status;
-	size_t		 nmailbox;
-	char		**mailbox;			/* "domain/local" */
+	size_t nmailbox;
+	char **mailbox; /* "domain/local" */
 };
 
-typedef void	(*table_domain_cb)(void *, const struct table_domain *);
-typedef void	(*table_user_cb)(void *, const struct table_user *);
-typedef void	(*table_alias_cb)(void *, const struct table_alias *);
+typedef void (*table_domain_cb)(void *, const struct table_domain *);
+typedef void (*table_user_cb)(void *, const struct table_user *);
+typedef void (*table_alias_cb)(void *, const struct table_alias *);
 
 /* ---------------------------------------------------------------- table.c */
 /*
  * Every call that can fail returns -1 and leaves a message for people in
  * table_error(); a failed change leaves the tables as they were.
  */
-struct table	*table_open(const char *home, char *err, size_t errsz);
-void		 table_close(struct table *);
-const char	*table_error(struct table *);
+struct table *table_open(const char *home, char *err, size_t errsz);
+void table_close(struct table *);
+const char *table_error(struct table *);
 /* 1 if the environment needs recovery: nothing more will work */
-int		 table_broken(struct table *);
+int table_broken(struct table *);
 
-int	table_domain_add(struct table *, const char *domain);
-int	table_domain_del(struct table *, const char *domain);
-int	table_domain_list(struct table *, table_domain_cb, void *);
+int table_domain_add(struct table *, const char *domain);
+int table_domain_del(struct table *, const char *domain);
+int table_domain_list(struct table *, table_domain_cb, void *);
 
-int	table_user_add(struct table *, const char *address,
-	    const char *password);
-int	table_user_del(struct table *, const char *address);
-int	table_user_list(struct table *, const char *domain, table_user_cb,
-	    void *);
-int	table_user_passwd(struct table *, const char *address,
-	    const char *password);
-int	table_user_quota(struct table *, const char *address, uint64_t);
-int	table_user_disable(struct table *, const char *address, int);
-int	table_user_get(struct table *, const char *address,
-	    struct table_user *);
+int table_user_add(struct table *, const char *address, const char *password);
+int table_user_del(struct table *, const char *address);
+int table_user_list(struct table *, const char *domain, table_user_cb, void *);
+int
+table_user_passwd(struct table *, const char *address, const char *password);
+int table_user_quota(struct table *, const char *address, uint64_t);
+int table_user_disable(struct table *, const char *address, int);
+int table_user_get(struct table *, const char *address, struct table_user *);
 /* 1 the password is right and the user enabled, 0 not, -1 table error */
-int	table_user_verify(struct table *, const char *address,
-	    const char *password);
+int
+table_user_verify(struct table *, const char *address, const char *password);
 
-int	table_alias_add(struct table *, const char *address,
-	    const char *const *targets, size_t ntargets);
-int	table_alias_del(struct table *, const char *address);
-int	table_alias_list(struct table *, const char *domain, table_alias_cb,
-	    void *);
+int table_alias_add(struct table *, const char *address,
+    const char *const *targets, size_t ntargets);
+int table_alias_del(struct table *, const char *address);
+int
+table_alias_list(struct table *, const char *domain, table_alias_cb, void *);
 
 /* resolve a recipient into mailboxes; -1 only if out of memory */
-int	table_rcpt_lookup(struct table *, const char *address,
-	    struct table_rcpt *);
-void	table_rcpt_clear(struct table_rcpt *);
+int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
+void table_rcpt_clear(struct table_rcpt *);
 
 /*
  * "Alice@Example.ORG" -> "alice@example.org": local parts are compared
  * without regard to ASCII case, like the domain.  0 ok, -1 invalid.
  */
-int	table_address_normalize(const char *, char *, size_t);
+int table_address_normalize(const char *, char *, size_t);
 
 /* ---------------------------------------------------------------- passwd.c */
-#define PASSWD_MIN	8
-#define PASSWD_MAX	511	/* libxcrypt refuses longer phrases */
+#define PASSWD_MIN 8
+#define PASSWD_MAX 511 /* libxcrypt refuses longer phrases */
 
 /* a new yescrypt hash of password into hash; 0 ok, -1 error */
-int	passwd_hash(const char *password, char *hash, size_t hashsz);
+int passwd_hash(const char *password, char *hash, size_t hashsz);
 /* 1 if password matches hash ($y$, $2b$/$2y$, $6$, $5$), else 0 */
-int	passwd_verify(const char *password, const char *hash);
+int passwd_verify(const char *password, const char *hash);
 /* 1 if hash is in a format passwd_verify() understands */
-int	passwd_hash_known(const char *hash);
+int passwd_hash_known(const char *hash);
 
 #endif

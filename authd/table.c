@@ -19,95 +19,90 @@
 
 #include "authd.h"
 
-#define TABLE_CACHE_SIZE	(256 * 1024)
-#define TABLE_LOG_FILE_MAX	(1024 * 1024)
-#define TABLE_CHECKPOINT_KB	64
-#define TABLE_KEY_MAX		512	/* longer keys are not ours */
-#define TABLE_VISITED_MAX	1024	/* aliases one lookup may expand */
-#define TABLE_SHOW_MAX		80	/* input quoted in messages */
+#define TABLE_CACHE_SIZE    (256 * 1024)
+#define TABLE_LOG_FILE_MAX  (1024 * 1024)
+#define TABLE_CHECKPOINT_KB 64
+#define TABLE_KEY_MAX	    512	 /* longer keys are not ours */
+#define TABLE_VISITED_MAX   1024 /* aliases one lookup may expand */
+#define TABLE_SHOW_MAX	    80	 /* input quoted in messages */
 
-#define RECORD_DOMAIN_V1	1
-#define RECORD_USER_V1		1
-#define RECORD_ALIAS_V1		1
+#define RECORD_DOMAIN_V1 1
+#define RECORD_USER_V1	 1
+#define RECORD_ALIAS_V1	 1
 
 struct table {
-	DB_ENV		*env;
-	DB		*domains;
-	DB		*users;
-	DB		*aliases;
-	DB_TXN		*txn;		/* the one open transaction */
-	int		 broken;
-	char		 err[TABLE_ERR_MAX];
+	DB_ENV *env;
+	DB *domains;
+	DB *users;
+	DB *aliases;
+	DB_TXN *txn; /* the one open transaction */
+	int broken;
+	char err[TABLE_ERR_MAX];
 };
 
 /* what a name resolved to during a recipient lookup */
 enum resolve_result {
-	RESOLVE_NONE,		/* no user, alias or catch-all by that name */
-	RESOLVE_FOUND,		/* something matched; mailboxes may follow */
-	RESOLVE_DISABLED,	/* a disabled user */
-	RESOLVE_ERROR,		/* table error or a limit: try later */
+	RESOLVE_NONE,	  /* no user, alias or catch-all by that name */
+	RESOLVE_FOUND,	  /* something matched; mailboxes may follow */
+	RESOLVE_DISABLED, /* a disabled user */
+	RESOLVE_ERROR,	  /* table error or a limit: try later */
 };
 
 struct resolve {
-	struct table	*t;
+	struct table *t;
 	struct table_rcpt *res;
-	char		**visited;	/* alias keys expanded so far */
-	size_t		 nvisited;
-	int		 remote;	/* a remote target was skipped */
+	char **visited; /* alias keys expanded so far */
+	size_t nvisited;
+	int remote; /* a remote target was skipped */
 };
 
-typedef int	(*table_scan_cb)(struct table *, const char *key,
-		    const void *data, size_t len, void *arg);
+typedef int (*table_scan_cb)(
+    struct table *, const char *key, const void *data, size_t len, void *arg);
 
-static int	table_seterr(struct table *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static int	table_dberr(struct table *, const char *, int);
+static int table_seterr(struct table *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static int table_dberr(struct table *, const char *, int);
 static const char *table_show(const char *, char *, size_t);
-static void	table_db_errcall(const DB_ENV *, const char *, const char *);
-static int	table_db_open(struct table *, DB **, const char *);
-static int	table_begin(struct table *);
-static int	table_commit(struct table *, int);
-static void	table_abort(struct table *);
-static int	table_get(struct table *, DB *, const char *, void **,
-		    size_t *);
-static int	table_exists(struct table *, DB *, const char *);
-static int	table_put(struct table *, DB *, const char *,
-		    struct msg_writer *, int);
-static int	table_del(struct table *, DB *, const char *);
-static int	table_scan(struct table *, DB *, table_scan_cb, void *);
+static void table_db_errcall(const DB_ENV *, const char *, const char *);
+static int table_db_open(struct table *, DB **, const char *);
+static int table_begin(struct table *);
+static int table_commit(struct table *, int);
+static void table_abort(struct table *);
+static int table_get(struct table *, DB *, const char *, void **, size_t *);
+static int table_exists(struct table *, DB *, const char *);
+static int
+table_put(struct table *, DB *, const char *, struct msg_writer *, int);
+static int table_del(struct table *, DB *, const char *);
+static int table_scan(struct table *, DB *, table_scan_cb, void *);
 static const char *key_domain(const char *);
-static int	domain_normalize(struct table *, const char *, char *,
-		    size_t);
-static int	mailbox_address(struct table *, const char *, char *, size_t,
-		    const char *);
-static int	alias_address(struct table *, const char *, char *, size_t);
-static void	user_encode(const struct table_user *, struct msg_writer *);
-static int	user_decode(struct table_user *, const void *, size_t);
-static void	alias_encode(const struct table_alias *, struct msg_writer *);
-static int	alias_decode(struct table_alias *, const void *, size_t);
-static void	alias_clear(struct table_alias *);
-static int	domain_need(struct table *, const char *);
-static int	domain_count(struct table *, const char *, uint32_t *,
-		    uint32_t *);
-static int	user_load(struct table *, const char *, struct table_user *);
-static int	user_store(struct table *, const struct table_user *);
-static int	user_need(struct table *, const char *);
-static int	rcpt_add_mailbox(struct resolve *, const char *,
-		    const char *);
-static int	resolve_visit(struct resolve *, const char *);
-static enum resolve_result resolve_alias(struct resolve *, const char *,
-		    int);
-static enum resolve_result resolve_exact(struct resolve *, const char *,
-		    const char *, int);
-static enum resolve_result resolve_name(struct resolve *, const char *,
-		    const char *, int);
-static void	rcpt_lookup_in(struct table *, const char *, const char *,
-		    struct table_rcpt *);
+static int domain_normalize(struct table *, const char *, char *, size_t);
+static int
+mailbox_address(struct table *, const char *, char *, size_t, const char *);
+static int alias_address(struct table *, const char *, char *, size_t);
+static void user_encode(const struct table_user *, struct msg_writer *);
+static int user_decode(struct table_user *, const void *, size_t);
+static void alias_encode(const struct table_alias *, struct msg_writer *);
+static int alias_decode(struct table_alias *, const void *, size_t);
+static void alias_clear(struct table_alias *);
+static int domain_need(struct table *, const char *);
+static int domain_count(struct table *, const char *, uint32_t *, uint32_t *);
+static int user_load(struct table *, const char *, struct table_user *);
+static int user_store(struct table *, const struct table_user *);
+static int user_need(struct table *, const char *);
+static int rcpt_add_mailbox(struct resolve *, const char *, const char *);
+static int resolve_visit(struct resolve *, const char *);
+static enum resolve_result resolve_alias(struct resolve *, const char *, int);
+static enum resolve_result
+resolve_exact(struct resolve *, const char *, const char *, int);
+static enum resolve_result
+resolve_name(struct resolve *, const char *, const char *, int);
+static void
+rcpt_lookup_in(struct table *, const char *, const char *, struct table_rcpt *);
 
 static int
 table_seterr(struct table *t, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(t->err, sizeof(t->err), fmt, ap);
@@ -121,8 +116,7 @@ table_dberr(struct table *t, const char *what, int rv)
 	if (rv == DB_RUNRECOVERY)
 		t->broken = 1;
 	log_warnx("table: %s: %s", what, db_strerror(rv));
-	return table_seterr(t, "database error: %s: %s", what,
-	    db_strerror(rv));
+	return table_seterr(t, "database error: %s: %s", what, db_strerror(rv));
 }
 
 /*
@@ -133,7 +127,7 @@ static const char *
 table_show(const char *s, char *buf, size_t bufsz)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t		 i = 0, o = 0, n, max = bufsz - 4;
+	size_t i = 0, o = 0, n, max = bufsz - 4;
 
 	while (p[i] != '\0' && o < max) {
 		if (p[i] >= 0x80) {
@@ -177,13 +171,13 @@ table_broken(struct table *t)
 static int
 table_db_open(struct table *t, DB **dbp, const char *file)
 {
-	DB	*db;
-	int	 rv;
+	DB *db;
+	int rv;
 
 	if ((rv = db_create(&db, t->env, 0)) != 0)
 		return table_dberr(t, "db_create", rv);
-	if ((rv = db->open(db, t->txn, file, NULL, DB_BTREE, DB_CREATE,
-	    0600)) != 0) {
+	if ((rv = db->open(
+		 db, t->txn, file, NULL, DB_BTREE, DB_CREATE, 0600)) != 0) {
 		db->close(db, 0);
 		return table_dberr(t, file, rv);
 	}
@@ -194,9 +188,9 @@ table_db_open(struct table *t, DB **dbp, const char *file)
 struct table *
 table_open(const char *home, char *err, size_t errsz)
 {
-	struct table	*t;
-	DB_ENV		*env;
-	int		 rv;
+	struct table *t;
+	DB_ENV *env;
+	int rv;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		snprintf(err, errsz, "%s", strerror(errno));
@@ -220,11 +214,12 @@ table_open(const char *home, char *err, size_t errsz)
 	 * our heap (DB_PRIVATE): nothing stale is left behind by a kill -9,
 	 * and the normal recovery of DB_RECOVER replays the log.
 	 */
-	if ((rv = env->open(env, home, DB_CREATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER |
-	    DB_PRIVATE, 0600)) != 0) {
-		snprintf(err, errsz, "db environment %s: %s", home,
-		    db_strerror(rv));
+	if ((rv = env->open(env, home,
+		 DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+		     DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE,
+		 0600)) != 0) {
+		snprintf(
+		    err, errsz, "db environment %s: %s", home, db_strerror(rv));
 		goto fail;
 	}
 	if (table_begin(t) == -1 ||
@@ -237,7 +232,7 @@ table_open(const char *home, char *err, size_t errsz)
 	}
 	return t;
 
- fail:
+fail:
 	table_abort(t);
 	if (t->aliases != NULL)
 		t->aliases->close(t->aliases, 0);
@@ -268,12 +263,13 @@ table_close(struct table *t)
 static int
 table_begin(struct table *t)
 {
-	int	 rv;
+	int rv;
 
 	if (t->txn != NULL)
 		fatalx("table: nested transaction");
 	if (t->broken)
-		return table_seterr(t, "database needs recovery: restart "
+		return table_seterr(t,
+		    "database needs recovery: restart "
 		    "boxd");
 	if ((rv = t->env->txn_begin(t->env, NULL, &t->txn, 0)) != 0) {
 		t->txn = NULL;
@@ -286,15 +282,16 @@ table_begin(struct table *t)
 static int
 table_commit(struct table *t, int write)
 {
-	DB_TXN	*txn = t->txn;
-	int	 rv;
+	DB_TXN *txn = t->txn;
+	int rv;
 
 	t->txn = NULL;
 	if ((rv = txn->commit(txn, write ? DB_TXN_SYNC : 0)) != 0)
 		return table_dberr(t, "commit", rv);
 	/* bound the log and recovery time; failing here loses nothing */
-	if (write && (rv = t->env->txn_checkpoint(t->env,
-	    TABLE_CHECKPOINT_KB, 0, 0)) != 0)
+	if (write &&
+	    (rv = t->env->txn_checkpoint(t->env, TABLE_CHECKPOINT_KB, 0, 0)) !=
+		0)
 		log_warnx("table: checkpoint: %s", db_strerror(rv));
 	return 0;
 }
@@ -302,7 +299,7 @@ table_commit(struct table *t, int write)
 static void
 table_abort(struct table *t)
 {
-	int	 rv;
+	int rv;
 
 	if (t->txn == NULL)
 		return;
@@ -313,11 +310,10 @@ table_abort(struct table *t)
 
 /* 1 found (*data malloc'd), 0 not found, -1 error */
 static int
-table_get(struct table *t, DB *db, const char *key, void **data,
-    size_t *len)
+table_get(struct table *t, DB *db, const char *key, void **data, size_t *len)
 {
-	DBT	 k, d;
-	int	 rv;
+	DBT k, d;
+	int rv;
 
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
@@ -337,9 +333,9 @@ table_get(struct table *t, DB *db, const char *key, void **data,
 static int
 table_exists(struct table *t, DB *db, const char *key)
 {
-	void	*data;
-	size_t	 len;
-	int	 rv;
+	void *data;
+	size_t len;
+	int rv;
 
 	if ((rv = table_get(t, db, key, &data, &len)) == 1)
 		free(data);
@@ -348,11 +344,11 @@ table_exists(struct table *t, DB *db, const char *key)
 
 /* 1 stored, 0 the key exists and replace is off, -1 error */
 static int
-table_put(struct table *t, DB *db, const char *key, struct msg_writer *w,
-    int replace)
+table_put(
+    struct table *t, DB *db, const char *key, struct msg_writer *w, int replace)
 {
-	DBT	 k, d;
-	int	 rv;
+	DBT k, d;
+	int rv;
 
 	if (w->error) {
 		msg_writer_free(w);
@@ -378,8 +374,8 @@ table_put(struct table *t, DB *db, const char *key, struct msg_writer *w,
 static int
 table_del(struct table *t, DB *db, const char *key)
 {
-	DBT	 k;
-	int	 rv;
+	DBT k;
+	int rv;
 
 	memset(&k, 0, sizeof(k));
 	k.data = (void *)key;
@@ -396,18 +392,18 @@ table_del(struct table *t, DB *db, const char *key)
 static int
 table_scan(struct table *t, DB *db, table_scan_cb cb, void *arg)
 {
-	DBC	*c;
-	DBT	 k, d;
-	char	 key[TABLE_KEY_MAX];
-	int	 rv, stop = 0;
+	DBC *c;
+	DBT k, d;
+	char key[TABLE_KEY_MAX];
+	int rv, stop = 0;
 
 	if ((rv = db->cursor(db, t->txn, &c, DB_READ_COMMITTED)) != 0)
 		return table_dberr(t, "cursor", rv);
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	while ((rv = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		if (k.size >= sizeof(key) || memchr(k.data, '\0',
-		    k.size) != NULL) {
+		if (k.size >= sizeof(key) ||
+		    memchr(k.data, '\0', k.size) != NULL) {
 			log_warnx("table: skipping a malformed key");
 			continue;
 		}
@@ -430,7 +426,7 @@ table_scan(struct table *t, DB *db, table_scan_cb cb, void *arg)
 static const char *
 key_domain(const char *key)
 {
-	const char	*at;
+	const char *at;
 
 	if ((at = strrchr(key, '@')) == NULL)
 		return "";
@@ -438,15 +434,13 @@ key_domain(const char *key)
 }
 
 static int
-domain_normalize(struct table *t, const char *domain, char *buf,
-    size_t bufsz)
+domain_normalize(struct table *t, const char *domain, char *buf, size_t bufsz)
 {
-	char	 show[TABLE_SHOW_MAX];
+	char show[TABLE_SHOW_MAX];
 
 	if (domain[0] == '\0')
 		return table_seterr(t, "empty domain name");
-	if (!domain_valid(domain, 1) ||
-	    strlcpy(buf, domain, bufsz) >= bufsz)
+	if (!domain_valid(domain, 1) || strlcpy(buf, domain, bufsz) >= bufsz)
 		return table_seterr(t, "invalid domain name: %s",
 		    table_show(domain, show, sizeof(show)));
 	lowercase(buf);
@@ -456,7 +450,7 @@ domain_normalize(struct table *t, const char *domain, char *buf,
 int
 table_address_normalize(const char *address, char *buf, size_t bufsz)
 {
-	struct mailaddr	 addr;
+	struct mailaddr addr;
 
 	if (strlen(address) >= TABLE_ADDR_MAX)
 		return -1;
@@ -471,10 +465,10 @@ table_address_normalize(const char *address, char *buf, size_t bufsz)
  * part becomes a directory name, so no quoted strings, no '/'.
  */
 static int
-mailbox_address(struct table *t, const char *address, char *buf,
-    size_t bufsz, const char *what)
+mailbox_address(struct table *t, const char *address, char *buf, size_t bufsz,
+    const char *what)
 {
-	char	 show[TABLE_SHOW_MAX];
+	char show[TABLE_SHOW_MAX];
 
 	if (address[0] == '\0')
 		return table_seterr(t, "empty %s address", what);
@@ -482,13 +476,17 @@ mailbox_address(struct table *t, const char *address, char *buf,
 	if (table_address_normalize(address, buf, bufsz) == -1)
 		return table_seterr(t, "invalid %s address: %s", what, show);
 	if (buf[0] == '"')
-		return table_seterr(t, "invalid %s address: %s: quoted local "
-		    "parts are not supported", what, show);
+		return table_seterr(t,
+		    "invalid %s address: %s: quoted local "
+		    "parts are not supported",
+		    what, show);
 	*strrchr(buf, '@') = '\0';
 	if (!path_component_valid(buf)) {
 		*strchr(buf, '\0') = '@';
-		return table_seterr(t, "invalid %s address: %s: the local "
-		    "part cannot name a mailbox", what, show);
+		return table_seterr(t,
+		    "invalid %s address: %s: the local "
+		    "part cannot name a mailbox",
+		    what, show);
 	}
 	*strchr(buf, '\0') = '@';
 	return 0;
@@ -498,7 +496,7 @@ mailbox_address(struct table *t, const char *address, char *buf,
 static int
 alias_address(struct table *t, const char *address, char *buf, size_t bufsz)
 {
-	char	 domain[SMTP_DOMAIN_MAX + 1];
+	char domain[SMTP_DOMAIN_MAX + 1];
 
 	if (address[0] != '@')
 		return mailbox_address(t, address, buf, bufsz, "alias");
@@ -524,7 +522,7 @@ static int
 user_decode(struct table_user *u, const void *data, size_t len)
 {
 	struct msg_reader r;
-	uint8_t		 version;
+	uint8_t version;
 
 	msg_reader_init(&r, data, len);
 	if (msg_get_u8(&r, &version) == -1 || version != RECORD_USER_V1)
@@ -541,7 +539,7 @@ user_decode(struct table_user *u, const void *data, size_t len)
 static void
 alias_encode(const struct table_alias *a, struct msg_writer *w)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	msg_writer_init(w);
 	msg_put_u8(w, RECORD_ALIAS_V1);
@@ -554,7 +552,7 @@ alias_encode(const struct table_alias *a, struct msg_writer *w)
 static void
 alias_clear(struct table_alias *a)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	for (i = 0; i < a->ntargets; i++)
 		free(a->targets[i]);
@@ -567,22 +565,22 @@ static int
 alias_decode(struct table_alias *a, const void *data, size_t len)
 {
 	struct msg_reader r;
-	uint8_t		 version;
-	uint32_t	 n;
+	uint8_t version;
+	uint32_t n;
 
 	a->ntargets = 0;
 	a->targets = NULL;
 	msg_reader_init(&r, data, len);
 	if (msg_get_u8(&r, &version) == -1 || version != RECORD_ALIAS_V1)
 		return -1;
-	if (msg_get_u64(&r, &a->created) == -1 ||
-	    msg_get_u32(&r, &n) == -1 || n > TABLE_TARGETS_MAX)
+	if (msg_get_u64(&r, &a->created) == -1 || msg_get_u32(&r, &n) == -1 ||
+	    n > TABLE_TARGETS_MAX)
 		return -1;
 	if ((a->targets = calloc(n ? n : 1, sizeof(*a->targets))) == NULL)
 		return -1;
 	for (a->ntargets = 0; a->ntargets < n; a->ntargets++)
-		if (msg_get_strdup(&r, &a->targets[a->ntargets],
-		    TABLE_ADDR_MAX - 1) == -1)
+		if (msg_get_strdup(
+			&r, &a->targets[a->ntargets], TABLE_ADDR_MAX - 1) == -1)
 			break;
 	if (a->ntargets < n || msg_get_end(&r) == -1) {
 		alias_clear(a);
@@ -595,7 +593,7 @@ alias_decode(struct table_alias *a, const void *data, size_t len)
 static int
 domain_need(struct table *t, const char *domain)
 {
-	int	 rv;
+	int rv;
 
 	if ((rv = table_exists(t, t->domains, domain)) == 0)
 		return table_seterr(t, "domain %s does not exist", domain);
@@ -608,8 +606,8 @@ int
 table_domain_add(struct table *t, const char *domain)
 {
 	struct msg_writer w;
-	char		 key[SMTP_DOMAIN_MAX + 1];
-	int		 rv;
+	char key[SMTP_DOMAIN_MAX + 1];
+	int rv;
 
 	if (domain_normalize(t, domain, key, sizeof(key)) == -1)
 		return -1;
@@ -628,13 +626,13 @@ table_domain_add(struct table *t, const char *domain)
 }
 
 struct domain_counter {
-	const char	*domain;
-	uint32_t	 n;
+	const char *domain;
+	uint32_t n;
 };
 
 static int
-domain_count_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+domain_count_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	struct domain_counter *dc = arg;
 
@@ -644,8 +642,8 @@ domain_count_cb(struct table *t, const char *key, const void *data,
 }
 
 static int
-domain_count(struct table *t, const char *domain, uint32_t *nusers,
-    uint32_t *naliases)
+domain_count(
+    struct table *t, const char *domain, uint32_t *nusers, uint32_t *naliases)
 {
 	struct domain_counter dc;
 
@@ -664,8 +662,8 @@ domain_count(struct table *t, const char *domain, uint32_t *nusers,
 int
 table_domain_del(struct table *t, const char *domain)
 {
-	char		 key[SMTP_DOMAIN_MAX + 1], users[32], aliases[32];
-	uint32_t	 nusers, naliases;
+	char key[SMTP_DOMAIN_MAX + 1], users[32], aliases[32];
+	uint32_t nusers, naliases;
 
 	if (domain_normalize(t, domain, key, sizeof(key)) == -1)
 		return -1;
@@ -688,24 +686,24 @@ table_domain_del(struct table *t, const char *domain)
 		goto fail;
 	return table_commit(t, 1);
 
- fail:
+fail:
 	table_abort(t);
 	return -1;
 }
 
 struct domain_list {
 	struct table_domain *v;
-	size_t		 n;
+	size_t n;
 };
 
 static int
-domain_list_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+domain_list_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	struct domain_list *dl = arg;
 	struct table_domain *d;
 	struct msg_reader r;
-	uint8_t		 version;
+	uint8_t version;
 
 	if ((d = reallocarray(dl->v, dl->n + 1, sizeof(*d))) == NULL)
 		return table_seterr(t, "out of memory");
@@ -713,7 +711,7 @@ domain_list_cb(struct table *t, const char *key, const void *data,
 	d = &dl->v[dl->n];
 	memset(d, 0, sizeof(*d));
 	if (strlcpy(d->domain, key, sizeof(d->domain)) >= sizeof(d->domain))
-		return 0;	/* not one we wrote */
+		return 0; /* not one we wrote */
 	msg_reader_init(&r, data, len);
 	if (msg_get_u8(&r, &version) == -1 || version != RECORD_DOMAIN_V1 ||
 	    msg_get_u64(&r, &d->created) == -1 || msg_get_end(&r) == -1)
@@ -748,16 +746,16 @@ domain_tally(struct domain_list *dl, const char *key, int alias)
 }
 
 static int
-domain_tally_user_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+domain_tally_user_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	domain_tally(arg, key, 0);
 	return 0;
 }
 
 static int
-domain_tally_alias_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+domain_tally_alias_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	domain_tally(arg, key, 1);
 	return 0;
@@ -767,7 +765,7 @@ int
 table_domain_list(struct table *t, table_domain_cb cb, void *arg)
 {
 	struct domain_list dl;
-	size_t		 i;
+	size_t i;
 
 	memset(&dl, 0, sizeof(dl));
 	if (table_begin(t) == -1)
@@ -796,9 +794,9 @@ table_domain_list(struct table *t, table_domain_cb cb, void *arg)
 static int
 user_load(struct table *t, const char *key, struct table_user *u)
 {
-	void	*data;
-	size_t	 len;
-	int	 rv;
+	void *data;
+	size_t len;
+	int rv;
 
 	memset(u, 0, sizeof(*u));
 	if ((rv = table_get(t, t->users, key, &data, &len)) == -1)
@@ -827,14 +825,16 @@ user_store(struct table *t, const struct table_user *u)
 static int
 password_check(struct table *t, const char *password)
 {
-	size_t	 len = strlen(password);
+	size_t len = strlen(password);
 
 	if (len < PASSWD_MIN)
-		return table_seterr(t, "password too short: at least %d "
-		    "characters", PASSWD_MIN);
+		return table_seterr(t,
+		    "password too short: at least %d "
+		    "characters",
+		    PASSWD_MIN);
 	if (len > PASSWD_MAX)
-		return table_seterr(t, "password too long: at most %d bytes",
-		    PASSWD_MAX);
+		return table_seterr(
+		    t, "password too long: at most %d bytes", PASSWD_MAX);
 	return 0;
 }
 
@@ -843,11 +843,12 @@ table_user_add(struct table *t, const char *address, const char *password)
 {
 	struct table_user u;
 	struct msg_writer w;
-	int		 rv;
+	int rv;
 
 	memset(&u, 0, sizeof(u));
-	if (mailbox_address(t, address, u.address, sizeof(u.address),
-	    "user") == -1 || password_check(t, password) == -1)
+	if (mailbox_address(t, address, u.address, sizeof(u.address), "user") ==
+		-1 ||
+	    password_check(t, password) == -1)
 		return -1;
 	/* hashing takes a while: check what we can first */
 	if (table_begin(t) == -1)
@@ -888,9 +889,9 @@ table_user_add(struct table *t, const char *address, const char *password)
 	explicit_bzero(&u, sizeof(u));
 	return table_commit(t, 1);
 
- fail:
+fail:
 	table_abort(t);
- done:
+done:
 	explicit_bzero(&u, sizeof(u));
 	return -1;
 }
@@ -898,8 +899,8 @@ table_user_add(struct table *t, const char *address, const char *password)
 int
 table_user_del(struct table *t, const char *address)
 {
-	char	 key[TABLE_ADDR_MAX];
-	int	 rv;
+	char key[TABLE_ADDR_MAX];
+	int rv;
 
 	if (mailbox_address(t, address, key, sizeof(key), "user") == -1)
 		return -1;
@@ -915,14 +916,14 @@ table_user_del(struct table *t, const char *address)
 }
 
 struct user_list {
-	const char	*domain;	/* "" for all */
-	table_user_cb	 cb;
-	void		*arg;
+	const char *domain; /* "" for all */
+	table_user_cb cb;
+	void *arg;
 };
 
 static int
-user_list_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+user_list_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	struct user_list *ul = arg;
 	struct table_user u;
@@ -941,11 +942,11 @@ user_list_cb(struct table *t, const char *key, const void *data,
 }
 
 int
-table_user_list(struct table *t, const char *domain, table_user_cb cb,
-    void *arg)
+table_user_list(
+    struct table *t, const char *domain, table_user_cb cb, void *arg)
 {
 	struct user_list ul;
-	char		 key[SMTP_DOMAIN_MAX + 1] = "";
+	char key[SMTP_DOMAIN_MAX + 1] = "";
 
 	if (domain[0] != '\0' &&
 	    domain_normalize(t, domain, key, sizeof(key)) == -1)
@@ -966,7 +967,7 @@ table_user_list(struct table *t, const char *domain, table_user_cb cb,
 int
 table_user_get(struct table *t, const char *address, struct table_user *u)
 {
-	char	 key[TABLE_ADDR_MAX];
+	char key[TABLE_ADDR_MAX];
 
 	if (mailbox_address(t, address, key, sizeof(key), "user") == -1)
 		return -1;
@@ -983,7 +984,7 @@ table_user_get(struct table *t, const char *address, struct table_user *u)
 static int
 user_need(struct table *t, const char *key)
 {
-	int	 rv;
+	int rv;
 
 	if (table_begin(t) == -1)
 		return -1;
@@ -1006,8 +1007,8 @@ user_change(struct table *t, const char *address, enum user_change what,
     const char *password, uint64_t quota)
 {
 	struct table_user u;
-	char		 key[TABLE_ADDR_MAX], hash[TABLE_HASH_MAX];
-	int		 rv = -1;
+	char key[TABLE_ADDR_MAX], hash[TABLE_HASH_MAX];
+	int rv = -1;
 
 	memset(&u, 0, sizeof(u));
 	if (mailbox_address(t, address, key, sizeof(key), "user") == -1)
@@ -1043,9 +1044,9 @@ user_change(struct table *t, const char *address, enum user_change what,
 	rv = table_commit(t, 1);
 	goto done;
 
- fail:
+fail:
 	table_abort(t);
- done:
+done:
 	explicit_bzero(&u, sizeof(u));
 	explicit_bzero(hash, sizeof(hash));
 	return rv;
@@ -1066,21 +1067,22 @@ table_user_quota(struct table *t, const char *address, uint64_t quota)
 int
 table_user_disable(struct table *t, const char *address, int disable)
 {
-	return user_change(t, address, disable ? USER_DISABLE : USER_ENABLE,
-	    NULL, 0);
+	return user_change(
+	    t, address, disable ? USER_DISABLE : USER_ENABLE, NULL, 0);
 }
 
 int
 table_user_verify(struct table *t, const char *address, const char *password)
 {
 	/* verified against when there is no such user, to take as long */
-	static const char dummy[] = "$y$j9T$YEf/83Ur.EGZziIInex1q/"
+	static const char dummy[] =
+	    "$y$j9T$YEf/83Ur.EGZziIInex1q/"
 	    "$Lj.gHZE8bpdC8VV95e/KhScxTeUXm15HvAll6.7hkE6";
 	struct table_user u;
-	char		 key[TABLE_ADDR_MAX];
-	void		*data;
-	size_t		 len;
-	int		 rv, found = 0, ok;
+	char key[TABLE_ADDR_MAX];
+	void *data;
+	size_t len;
+	int rv, found = 0, ok;
 
 	memset(&u, 0, sizeof(u));
 	if (table_address_normalize(address, key, sizeof(key)) == 0) {
@@ -1110,9 +1112,9 @@ table_alias_add(struct table *t, const char *address,
 {
 	struct table_alias a;
 	struct msg_writer w;
-	char		 target[TABLE_ADDR_MAX], show[TABLE_SHOW_MAX];
-	size_t		 i, j;
-	int		 rv;
+	char target[TABLE_ADDR_MAX], show[TABLE_SHOW_MAX];
+	size_t i, j;
+	int rv;
 
 	memset(&a, 0, sizeof(a));
 	if (alias_address(t, address, a.address, sizeof(a.address)) == -1)
@@ -1120,29 +1122,33 @@ table_alias_add(struct table *t, const char *address,
 	if (ntargets == 0)
 		return table_seterr(t, "alias %s: no target", a.address);
 	if (ntargets > TABLE_TARGETS_MAX)
-		return table_seterr(t, "alias %s: too many targets (at most "
-		    "%d)", a.address, TABLE_TARGETS_MAX);
+		return table_seterr(t,
+		    "alias %s: too many targets (at most "
+		    "%d)",
+		    a.address, TABLE_TARGETS_MAX);
 	a.targets = calloc(ntargets, sizeof(*a.targets));
 	if (a.targets == NULL)
 		return table_seterr(t, "out of memory");
 	for (i = 0; i < ntargets; i++) {
-		if (table_address_normalize(targets[i], target,
-		    sizeof(target)) == -1) {
-			table_seterr(t, "alias %s: invalid target address: "
-			    "%s", a.address, table_show(targets[i], show,
-			    sizeof(show)));
+		if (table_address_normalize(
+			targets[i], target, sizeof(target)) == -1) {
+			table_seterr(t,
+			    "alias %s: invalid target address: "
+			    "%s",
+			    a.address,
+			    table_show(targets[i], show, sizeof(show)));
 			goto out;
 		}
 		if (strcmp(target, a.address) == 0) {
-			table_seterr(t, "alias %s: cannot point to itself",
-			    a.address);
+			table_seterr(
+			    t, "alias %s: cannot point to itself", a.address);
 			goto out;
 		}
 		for (j = 0; j < a.ntargets; j++)
 			if (strcmp(a.targets[j], target) == 0)
 				break;
 		if (j < a.ntargets)
-			continue;	/* a duplicate */
+			continue; /* a duplicate */
 		if ((a.targets[a.ntargets] = strdup(target)) == NULL) {
 			table_seterr(t, "out of memory");
 			goto out;
@@ -1170,9 +1176,9 @@ table_alias_add(struct table *t, const char *address,
 	alias_clear(&a);
 	return table_commit(t, 1);
 
- fail:
+fail:
 	table_abort(t);
- out:
+out:
 	alias_clear(&a);
 	return -1;
 }
@@ -1180,8 +1186,8 @@ table_alias_add(struct table *t, const char *address,
 int
 table_alias_del(struct table *t, const char *address)
 {
-	char	 key[TABLE_ADDR_MAX];
-	int	 rv;
+	char key[TABLE_ADDR_MAX];
+	int rv;
 
 	if (alias_address(t, address, key, sizeof(key)) == -1)
 		return -1;
@@ -1197,14 +1203,14 @@ table_alias_del(struct table *t, const char *address)
 }
 
 struct alias_list {
-	const char	*domain;	/* "" for all */
-	table_alias_cb	 cb;
-	void		*arg;
+	const char *domain; /* "" for all */
+	table_alias_cb cb;
+	void *arg;
 };
 
 static int
-alias_list_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+alias_list_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	struct alias_list *al = arg;
 	struct table_alias a;
@@ -1223,11 +1229,11 @@ alias_list_cb(struct table *t, const char *key, const void *data,
 }
 
 int
-table_alias_list(struct table *t, const char *domain, table_alias_cb cb,
-    void *arg)
+table_alias_list(
+    struct table *t, const char *domain, table_alias_cb cb, void *arg)
 {
 	struct alias_list al;
-	char		 key[SMTP_DOMAIN_MAX + 1] = "";
+	char key[SMTP_DOMAIN_MAX + 1] = "";
 
 	if (domain[0] != '\0' &&
 	    domain_normalize(t, domain, key, sizeof(key)) == -1)
@@ -1250,7 +1256,7 @@ table_alias_list(struct table *t, const char *domain, table_alias_cb cb,
 void
 table_rcpt_clear(struct table_rcpt *res)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < res->nmailbox; i++)
 		free(res->mailbox[i]);
@@ -1264,12 +1270,12 @@ static int
 rcpt_add_mailbox(struct resolve *rs, const char *local, const char *domain)
 {
 	struct table_rcpt *res = rs->res;
-	char		 mailbox[ENVELOPE_MAILBOX_MAX];
-	char		**v;
-	size_t		 i;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+	char **v;
+	size_t i;
 
 	if ((size_t)snprintf(mailbox, sizeof(mailbox), "%s/%s", domain,
-	    local) >= sizeof(mailbox))
+		local) >= sizeof(mailbox))
 		return -1;
 	for (i = 0; i < res->nmailbox; i++)
 		if (strcmp(res->mailbox[i], mailbox) == 0)
@@ -1279,8 +1285,8 @@ rcpt_add_mailbox(struct resolve *rs, const char *local, const char *domain)
 		    TABLE_RCPT_MAX);
 		return -1;
 	}
-	if ((v = reallocarray(res->mailbox, res->nmailbox + 1,
-	    sizeof(*v))) == NULL)
+	if ((v = reallocarray(res->mailbox, res->nmailbox + 1, sizeof(*v))) ==
+	    NULL)
 		return -1;
 	res->mailbox = v;
 	if ((v[res->nmailbox] = strdup(mailbox)) == NULL)
@@ -1293,8 +1299,8 @@ rcpt_add_mailbox(struct resolve *rs, const char *local, const char *domain)
 static int
 resolve_visit(struct resolve *rs, const char *key)
 {
-	char	**v;
-	size_t	 i;
+	char **v;
+	size_t i;
 
 	for (i = 0; i < rs->nvisited; i++)
 		if (strcmp(rs->visited[i], key) == 0)
@@ -1304,8 +1310,8 @@ resolve_visit(struct resolve *rs, const char *key)
 		    TABLE_VISITED_MAX);
 		return -1;
 	}
-	if ((v = reallocarray(rs->visited, rs->nvisited + 1,
-	    sizeof(*v))) == NULL)
+	if ((v = reallocarray(rs->visited, rs->nvisited + 1, sizeof(*v))) ==
+	    NULL)
 		return -1;
 	rs->visited = v;
 	if ((v[rs->nvisited] = strdup(key)) == NULL)
@@ -1318,13 +1324,13 @@ static enum resolve_result
 resolve_alias(struct resolve *rs, const char *key, int depth)
 {
 	struct table_alias a;
-	struct table	*t = rs->t;
+	struct table *t = rs->t;
 	enum resolve_result r = RESOLVE_FOUND;
-	char		 local[TABLE_ADDR_MAX], *at;
-	void		*data;
-	size_t		 len;
-	uint32_t	 i;
-	int		 rv;
+	char local[TABLE_ADDR_MAX], *at;
+	void *data;
+	size_t len;
+	uint32_t i;
+	int rv;
 
 	if ((rv = table_get(t, t->aliases, key, &data, &len)) == -1)
 		return RESOLVE_ERROR;
@@ -1344,7 +1350,8 @@ resolve_alias(struct resolve *rs, const char *key, int depth)
 	}
 	for (i = 0; i < a.ntargets && r != RESOLVE_ERROR; i++) {
 		if (strlcpy(local, a.targets[i], sizeof(local)) >=
-		    sizeof(local) || (at = strrchr(local, '@')) == NULL)
+			sizeof(local) ||
+		    (at = strrchr(local, '@')) == NULL)
 			continue;
 		*at++ = '\0';
 		if ((rv = table_exists(t, t->domains, at)) == -1) {
@@ -1380,15 +1387,15 @@ resolve_alias(struct resolve *rs, const char *key, int depth)
 
 /* a user or an alias by exactly that name */
 static enum resolve_result
-resolve_exact(struct resolve *rs, const char *local, const char *domain,
-    int depth)
+resolve_exact(
+    struct resolve *rs, const char *local, const char *domain, int depth)
 {
 	struct table_user u;
-	struct table	*t = rs->t;
-	char		 key[TABLE_ADDR_MAX];
-	void		*data;
-	size_t		 len;
-	int		 rv;
+	struct table *t = rs->t;
+	char key[TABLE_ADDR_MAX];
+	void *data;
+	size_t len;
+	int rv;
 
 	if ((size_t)snprintf(key, sizeof(key), "%s@%s", local, domain) >=
 	    sizeof(key))
@@ -1415,12 +1422,12 @@ resolve_exact(struct resolve *rs, const char *local, const char *domain,
 
 /* the exact name, then without its +tag, then the domain's catch-all */
 static enum resolve_result
-resolve_name(struct resolve *rs, const char *local, const char *domain,
-    int depth)
+resolve_name(
+    struct resolve *rs, const char *local, const char *domain, int depth)
 {
 	enum resolve_result r;
-	char		 base[TABLE_ADDR_MAX], key[TABLE_ADDR_MAX];
-	char		*plus;
+	char base[TABLE_ADDR_MAX], key[TABLE_ADDR_MAX];
+	char *plus;
 
 	if (depth > TABLE_ALIAS_DEPTH) {
 		log_warnx("alias chain to %s@%s longer than %d, cut", local,
@@ -1446,9 +1453,9 @@ static void
 rcpt_lookup_in(struct table *t, const char *local, const char *domain,
     struct table_rcpt *res)
 {
-	struct resolve	 rs;
+	struct resolve rs;
 	enum resolve_result r;
-	size_t		 i;
+	size_t i;
 
 	memset(&rs, 0, sizeof(rs));
 	rs.t = t;
@@ -1482,8 +1489,8 @@ rcpt_lookup_in(struct table *t, const char *local, const char *domain,
 }
 
 static int
-postmaster_domains_cb(struct table *t, const char *key, const void *data,
-    size_t len, void *arg)
+postmaster_domains_cb(
+    struct table *t, const char *key, const void *data, size_t len, void *arg)
 {
 	struct domain_list *dl = arg;
 	struct table_domain *d;
@@ -1498,13 +1505,12 @@ postmaster_domains_cb(struct table *t, const char *key, const void *data,
 }
 
 int
-table_rcpt_lookup(struct table *t, const char *address,
-    struct table_rcpt *res)
+table_rcpt_lookup(struct table *t, const char *address, struct table_rcpt *res)
 {
 	struct domain_list dl;
-	char		 key[TABLE_ADDR_MAX], *at;
-	size_t		 i;
-	int		 rv;
+	char key[TABLE_ADDR_MAX], *at;
+	size_t i;
+	int rv;
 
 	memset(res, 0, sizeof(*res));
 	res->status = AUTH_RCPT_NOUSER;
@@ -1517,8 +1523,7 @@ table_rcpt_lookup(struct table *t, const char *address,
 			res->status = AUTH_RCPT_TEMPFAIL;
 			return 0;
 		}
-		if (table_scan(t, t->domains, postmaster_domains_cb,
-		    &dl) == -1)
+		if (table_scan(t, t->domains, postmaster_domains_cb, &dl) == -1)
 			res->status = AUTH_RCPT_TEMPFAIL;
 		for (i = 0; i < dl.n && res->status == AUTH_RCPT_NOUSER; i++)
 			rcpt_lookup_in(t, "postmaster", dl.v[i].domain, res);
@@ -1531,7 +1536,7 @@ table_rcpt_lookup(struct table *t, const char *address,
 	}
 
 	if (table_address_normalize(address, key, sizeof(key)) == -1)
-		return 0;	/* not an address: nobody here */
+		return 0; /* not an address: nobody here */
 	at = strrchr(key, '@');
 	*at++ = '\0';
 	if (table_begin(t) == -1) {

@@ -28,26 +28,25 @@
 #include "boxd.h"
 
 struct proc_state {
-	enum proc_type	 role;
-	pid_t		 pid;
-	time_t		 started;
-	struct imsgev	 iev;
-	char		 fatal_reason[256];
+	enum proc_type role;
+	pid_t pid;
+	time_t started;
+	struct imsgev iev;
+	char fatal_reason[256];
 };
 
 static struct boxd_config conf;
 static struct proc_state procs[PROC_COUNT];
 static struct event_base *base;
-static int	 listen_fds[CONFIG_LISTEN_MAX];
-static int	 control_fd = -1;
-static int	 shutting_down;
-static int	 exit_status;
-static int	 opt_foreground, opt_verbose, opt_sandbox_debug;
-static char	 conffile[PATH_MAX] = BOXD_CONF;
-static char	*tls_cert_pem, *tls_key_pem;
+static int listen_fds[CONFIG_LISTEN_MAX];
+static int control_fd = -1;
+static int shutting_down;
+static int exit_status;
+static int opt_foreground, opt_verbose, opt_sandbox_debug;
+static char conffile[PATH_MAX] = BOXD_CONF;
+static char *tls_cert_pem, *tls_key_pem;
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: boxd [-dnSv] [-f file]\n");
 	exit(1);
@@ -68,9 +67,9 @@ send_config(struct proc_state *p, uint32_t type)
 static char *
 read_file(const char *path, char *err, size_t errsz)
 {
-	FILE	*f;
-	char	*buf;
-	long	 len;
+	FILE *f;
+	char *buf;
+	long len;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
@@ -102,7 +101,7 @@ read_file(const char *path, char *err, size_t errsz)
 static int
 load_tls(char *err, size_t errsz)
 {
-	char	*cert, *key;
+	char *cert, *key;
 
 	if (conf.tls_cert[0] == '\0')
 		return 0;
@@ -143,7 +142,7 @@ proc_uses_tls(enum proc_type role)
 static void
 shutdown_all(int status)
 {
-	int	 i;
+	int i;
 
 	if (shutting_down)
 		return;
@@ -157,10 +156,10 @@ shutdown_all(int status)
 static void
 reply_procs(uint32_t peerid)
 {
-	struct passwd	*pw;
+	struct passwd *pw;
 	struct msg_writer w;
-	const char	*user;
-	int		 i;
+	const char *user;
+	int i;
 
 	for (i = 0; i < PROC_COUNT; i++) {
 		if (i != PROC_PARENT && procs[i].pid <= 0)
@@ -173,16 +172,16 @@ reply_procs(uint32_t peerid)
 			user = "?";
 		msg_writer_init(&w);
 		msg_put_str(&w, proc_name(i));
-		msg_put_u32(&w, (uint32_t)(i == PROC_PARENT ? getpid() :
-		    procs[i].pid));
-		msg_put_str(&w, i == PROC_PARENT && privsep_is_root() ?
-		    "root" : user);
+		msg_put_u32(
+		    &w, (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid));
+		msg_put_str(
+		    &w, i == PROC_PARENT && privsep_is_root() ? "root" : user);
 		msg_put_u64(&w, (uint64_t)procs[i].started);
-		imsgev_compose_msg(&procs[PROC_CONTROL].iev, IMSG_PARENT_PROC,
-		    peerid, -1, &w);
+		imsgev_compose_msg(
+		    &procs[PROC_CONTROL].iev, IMSG_PARENT_PROC, peerid, -1, &w);
 	}
-	imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1,
-	    NULL, 0);
+	imsgev_compose(
+	    &procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1, NULL, 0);
 }
 
 /* re-read the file; what cannot change without a restart is kept */
@@ -190,17 +189,17 @@ static int
 reload(char *err, size_t errsz)
 {
 	struct boxd_config nconf;
-	size_t		 i;
+	size_t i;
 
 	if (config_parse(&nconf, conffile, err, errsz) == -1)
 		return -1;
 	if (nconf.nlisteners != conf.nlisteners ||
 	    memcmp(nconf.listeners, conf.listeners,
-	    sizeof(nconf.listeners[0]) * nconf.nlisteners) != 0 ||
+		sizeof(nconf.listeners[0]) * nconf.nlisteners) != 0 ||
 	    strcmp(nconf.storage, conf.storage) != 0 ||
 	    strcmp(nconf.control_socket, conf.control_socket) != 0)
 		log_warnx("reload: listeners, storage and control socket "
-		    "change only on restart");
+			  "change only on restart");
 	memcpy(nconf.listeners, conf.listeners, sizeof(conf.listeners));
 	nconf.nlisteners = conf.nlisteners;
 	strlcpy(nconf.storage, conf.storage, sizeof(nconf.storage));
@@ -223,25 +222,25 @@ static void
 reload_reply(uint32_t peerid)
 {
 	struct msg_writer w;
-	char		 err[512];
+	char err[512];
 
 	if (reload(err, sizeof(err)) == 0) {
-		imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid,
-		    -1, NULL, 0);
+		imsgev_compose(
+		    &procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1, NULL, 0);
 		return;
 	}
 	log_warnx("reload failed: %s", err);
 	msg_writer_init(&w);
 	msg_put_str(&w, err);
-	imsgev_compose_msg(&procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid,
-	    -1, &w);
+	imsgev_compose_msg(
+	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
 }
 
 static void
 proc_ready(struct proc_state *p)
 {
-	size_t	 i;
-	int	 fd;
+	size_t i;
+	int fd;
 
 	log_debug("%s ready", proc_name(p->role));
 	if (p->role == PROC_CONTROL) {
@@ -264,8 +263,8 @@ proc_ready(struct proc_state *p)
 		}
 		if ((fd = dup(listen_fds[i])) == -1)
 			fatal("dup");
-		imsgev_compose(&p->iev, IMSG_CONF_LISTENER, (uint32_t)i, fd,
-		    NULL, 0);
+		imsgev_compose(
+		    &p->iev, IMSG_CONF_LISTENER, (uint32_t)i, fd, NULL, 0);
 	}
 }
 
@@ -281,8 +280,8 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		proc_ready(p);
 		break;
 	case IMSG_PROC_FATAL:
-		if (msg_get_str(&r, p->fatal_reason,
-		    sizeof(p->fatal_reason)) == -1)
+		if (msg_get_str(&r, p->fatal_reason, sizeof(p->fatal_reason)) ==
+		    -1)
 			strlcpy(p->fatal_reason, "?", sizeof(p->fatal_reason));
 		break;
 	case IMSG_PARENT_PROCS:
@@ -325,7 +324,7 @@ death_rank(const struct proc_state *p, int status)
 static void
 log_death(const struct proc_state *p, int status)
 {
-	const char	*role = proc_name(p->role);
+	const char *role = proc_name(p->role);
 
 	if (p->fatal_reason[0] != '\0')
 		log_warnx("%s process died: %s", role, p->fatal_reason);
@@ -333,7 +332,8 @@ log_death(const struct proc_state *p, int status)
 		log_warnx("%s process killed by signal %d (%s)%s", role,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)),
 		    WTERMSIG(status) == SIGSYS ? ", a forbidden system call "
-		    "(run with -S to name it)" : "");
+						 "(run with -S to name it)"
+					       : "");
 	else
 		log_warnx("%s process exited with status %d", role,
 		    WEXITSTATUS(status));
@@ -343,8 +343,8 @@ static void
 reap_children(void)
 {
 	struct proc_state *p, *culprit = NULL;
-	pid_t		 pid;
-	int		 status, culprit_status = 0, i, alive;
+	pid_t pid;
+	int status, culprit_status = 0, i, alive;
 
 	/* all that died at once, then blame the one that explains itself */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -360,8 +360,9 @@ reap_children(void)
 				log_death(p, status);
 			continue;
 		}
-		if (culprit == NULL || death_rank(p, status) >
-		    death_rank(culprit, culprit_status)) {
+		if (culprit == NULL ||
+		    death_rank(p, status) >
+			death_rank(culprit, culprit_status)) {
 			culprit = p;
 			culprit_status = status;
 		}
@@ -383,7 +384,7 @@ reap_children(void)
 static void
 parent_signal(evutil_socket_t sig, short events, void *arg)
 {
-	char	 err[512];
+	char err[512];
 
 	switch (sig) {
 	case SIGTERM:
@@ -408,9 +409,9 @@ bind_listener(const struct listen_conf *l)
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t	 len;
-	int		 fd, on = 1;
-	const char	*addr = l->addr;
+	socklen_t len;
+	int fd, on = 1;
+	const char *addr = l->addr;
 
 	memset(&ss, 0, sizeof(ss));
 	if (strcmp(addr, "localhost") == 0)
@@ -425,13 +426,13 @@ bind_listener(const struct listen_conf *l)
 		len = sizeof(*sin6);
 	} else
 		fatalx("listen on %s: not an address", l->addr);
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(ss.ss_family,
+		 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		fatal("SO_REUSEADDR");
-	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		fatal("IPV6_V6ONLY");
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
 		fatal("listen on %s port %u", l->addr, l->port);
@@ -444,9 +445,9 @@ static int
 bind_control(const char *path)
 {
 	struct sockaddr_un sun;
-	char		 dir[PATH_MAX], *slash;
-	mode_t		 old;
-	int		 fd;
+	char dir[PATH_MAX], *slash;
+	mode_t old;
+	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -459,8 +460,8 @@ bind_control(const char *path)
 		if (mkdir_p(dir, 0755) == -1)
 			fatal("%s", dir);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+	if ((fd = socket(
+		 AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		fatal("socket");
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal("unlink %s", path);
@@ -480,24 +481,24 @@ static void
 prepare_storage(void)
 {
 	static const struct {
-		const char	*sub;
-		enum proc_type	 owner;
-		mode_t		 mode;
+		const char *sub;
+		enum proc_type owner;
+		mode_t mode;
 	} dirs[] = {
-		{ "", PROC_PARENT, 0755 },
-		{ "empty", PROC_PARENT, 0555 },
-		{ "db", PROC_AUTH, 0700 },
-		{ "queue", PROC_QUEUE, 0700 },
-		{ "mail", PROC_MDA, 0700 },
-		{ "dkim", PROC_SIGNER, 0700 },
+	    {"", PROC_PARENT, 0755},
+	    {"empty", PROC_PARENT, 0555},
+	    {"db", PROC_AUTH, 0700},
+	    {"queue", PROC_QUEUE, 0700},
+	    {"mail", PROC_MDA, 0700},
+	    {"dkim", PROC_SIGNER, 0700},
 	};
-	struct passwd	*pw;
-	char		 path[PATH_MAX];
-	size_t		 i;
+	struct passwd *pw;
+	char path[PATH_MAX];
+	size_t i;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf.storage,
-		    dirs[i].sub) >= sizeof(path))
+			dirs[i].sub) >= sizeof(path))
 			fatalx("storage path too long");
 		if (mkdir_p(path, dirs[i].mode) == -1)
 			fatal("%s", path);
@@ -514,17 +515,18 @@ prepare_storage(void)
 static void
 check_users(void)
 {
-	int	 i, missing = 0;
+	int i, missing = 0;
 
 	if (!privsep_is_root()) {
 		log_info("not started as root: every role runs as this user, "
-		    "without chroot (seccomp stays on)");
+			 "without chroot (seccomp stays on)");
 		return;
 	}
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		if (getpwnam(proc_user(i)) != NULL)
 			continue;
-		fprintf(stderr, "boxd: user %s does not exist; create it "
+		fprintf(stderr,
+		    "boxd: user %s does not exist; create it "
 		    "with:\n  useradd --system --no-create-home "
 		    "--home-dir /nonexistent --shell /usr/sbin/nologin %s\n",
 		    proc_user(i), proc_user(i));
@@ -537,19 +539,20 @@ check_users(void)
 static void
 start_children(const char *self)
 {
-	int	 pairs[PROC_COUNT][PROC_COUNT][2];
-	int	 a, b, fd;
-	pid_t	 pid;
-	char	*argv[8];
-	int	 argc;
+	int pairs[PROC_COUNT][PROC_COUNT][2];
+	int a, b, fd;
+	pid_t pid;
+	char *argv[8];
+	int argc;
 
 	for (a = 0; a < PROC_COUNT; a++)
 		for (b = a + 1; b < PROC_COUNT; b++) {
 			pairs[a][b][0] = pairs[a][b][1] = -1;
 			if (!proc_linked(a, b))
 				continue;
-			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-			    SOCK_CLOEXEC, 0, pairs[a][b]) == -1)
+			if (socketpair(AF_UNIX,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+				pairs[a][b]) == -1)
 				fatal("socketpair");
 		}
 
@@ -558,7 +561,7 @@ start_children(const char *self)
 			fatal("fork");
 		if (pid == 0) {
 			/* move our ends out of the way, then into place */
-			int	 mine[PROC_COUNT];
+			int mine[PROC_COUNT];
 
 			for (b = 0; b < PROC_COUNT; b++) {
 				mine[b] = -1;
@@ -601,9 +604,8 @@ start_children(const char *self)
 				procs[b].iev.name = proc_name(b);
 				procs[b].iev.peer = b;
 				procs[b].iev.on_close = parent_channel_closed;
-				imsgev_init(&procs[b].iev, base,
-				    pairs[a][b][0], IMSG_MAX_SIZE,
-				    parent_dispatch, &procs[b]);
+				imsgev_init(&procs[b].iev, base, pairs[a][b][0],
+				    IMSG_MAX_SIZE, parent_dispatch, &procs[b]);
 			} else {
 				close(pairs[a][b][0]);
 				close(pairs[a][b][1]);
@@ -614,7 +616,7 @@ start_children(const char *self)
 static void
 configure_children(void)
 {
-	int	 i;
+	int i;
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_START);
@@ -627,7 +629,7 @@ configure_children(void)
 static void
 run_role(const char *role)
 {
-	int	 r;
+	int r;
 
 	if ((r = proc_from_name(role)) <= PROC_PARENT)
 		errx(1, "unknown role %s", role);
@@ -661,13 +663,13 @@ run_role(const char *role)
 int
 main(int argc, char *argv[])
 {
-	struct event	*sig[4];
-	static const int signals[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
-	char		 errbuf[PATH_MAX + 256], self[PATH_MAX], *text;
-	const char	*role = NULL;
-	ssize_t		 n;
-	size_t		 i;
-	int		 ch, opt_check = 0;
+	struct event *sig[4];
+	static const int signals[4] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	char errbuf[PATH_MAX + 256], self[PATH_MAX], *text;
+	const char *role = NULL;
+	ssize_t n;
+	size_t i;
+	int ch, opt_check = 0;
 
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "df:nP:Sv")) != -1) {

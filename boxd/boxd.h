@@ -11,14 +11,14 @@ struct event_base;
 
 /* ---------------------------------------------------------------- child.c */
 struct child {
-	enum proc_type		 role;
-	struct event_base	*base;
-	struct boxd_config	 conf;
-	char			*tls_cert_pem;	/* NULL if none */
-	char			*tls_key_pem;
-	struct imsgev		*parent;
-	struct imsgev		*peer[PROC_COUNT];	/* NULL unless linked */
-	time_t			 started;
+	enum proc_type role;
+	struct event_base *base;
+	struct boxd_config conf;
+	char *tls_cert_pem; /* NULL if none */
+	char *tls_key_pem;
+	struct imsgev *parent;
+	struct imsgev *peer[PROC_COUNT]; /* NULL unless linked */
+	time_t started;
 };
 
 extern struct child *child;
@@ -29,35 +29,35 @@ extern struct child *child;
  * the parent; the CONF_START/TLS/END sequence and reloads (into
  * child->conf) are handled here.
  */
-void	child_init(enum proc_type, imsgev_handler parent_handler);
+void child_init(enum proc_type, imsgev_handler parent_handler);
 /*
  * Open the channels to the linked peers, with one handler each (NULL for
  * a peer this role never hears from).
  */
-void	child_connect(imsgev_handler handlers[PROC_COUNT]);
+void child_connect(imsgev_handler handlers[PROC_COUNT]);
 /*
  * child_connect() unless handlers is NULL (already connected), tell the
  * parent we are ready and run the loop.  Call after privsep_drop() and
  * sandbox_init().
  */
-void	child_run(imsgev_handler handlers[PROC_COUNT]);
+void child_run(imsgev_handler handlers[PROC_COUNT]);
 /* send to a peer (or the parent); fatal on failure */
-void	child_send(enum proc_type, uint32_t type, uint32_t peerid, int fd,
-	    struct msg_writer *);
+void child_send(enum proc_type, uint32_t type, uint32_t peerid, int fd,
+    struct msg_writer *);
 /* a role main reports malformed imsgs from its own kind with this */
-void	child_bad_imsg(struct imsg *, const char *what)
-	    __attribute__((noreturn));
+void child_bad_imsg(struct imsg *, const char *what) __attribute__((noreturn));
 /* wipe and free the TLS key once the role has built its context */
-void	child_forget_tls(void);
+void child_forget_tls(void);
 /* the directory a role is jailed in: STORAGE/{empty,db,queue,mail,dkim} */
 const char *child_jail(enum proc_type, const struct boxd_config *);
 
-/* ---------------------------------------------------------------- role mains */
-void	control_main(void);	/* ctl/control.c */
-void	smtp_main(void);	/* smtpd/smtp.c */
-void	auth_main(void);	/* authd/auth.c */
-void	queue_main(void);	/* queued/queue.c */
-void	mda_main(void);		/* queued/mda.c */
-void	idle_main(enum proc_type);	/* boxd/idle.c: mta, signer, imap */
+/* ---------------------------------------------------------------- role mains
+ */
+void control_main(void);	/* ctl/control.c */
+void smtp_main(void);		/* smtpd/smtp.c */
+void auth_main(void);		/* authd/auth.c */
+void queue_main(void);		/* queued/queue.c */
+void mda_main(void);		/* queued/mda.c */
+void idle_main(enum proc_type); /* boxd/idle.c: mta, signer, imap */
 
 #endif

@@ -15,16 +15,16 @@
 
 #include "boxd.h"
 
-struct child	*child;
+struct child *child;
 
-static imsgev_handler	 child_parent_handler;
-static void		 child_unexpected(struct imsgev *, struct imsg *);
-static int		 child_configured;
+static imsgev_handler child_parent_handler;
+static void child_unexpected(struct imsgev *, struct imsg *);
+static int child_configured;
 
 static void
 child_fatal_hook(const char *why)
 {
-	struct imsgbuf	*ibuf;
+	struct imsgbuf *ibuf;
 	struct msg_writer w;
 
 	if (child == NULL || child->parent == NULL)
@@ -32,8 +32,8 @@ child_fatal_hook(const char *why)
 	ibuf = &child->parent->ibuf;
 	msg_writer_init(&w);
 	msg_put_str(&w, why);
-	if (!w.error && imsgbuf_compose(ibuf, IMSG_PROC_FATAL, 0, -1, w.buf,
-	    w.len) == 0)
+	if (!w.error &&
+	    imsgbuf_compose(ibuf, IMSG_PROC_FATAL, 0, -1, w.buf, w.len) == 0)
 		imsgbuf_flush(ibuf);
 	msg_writer_free(&w);
 }
@@ -79,8 +79,10 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CONF_TLS:
 		child_forget_tls();
 		if (msg_get_strdup(&r, &child->tls_cert_pem, IMSG_MAX_SIZE) ==
-		    -1 || msg_get_strdup(&r, &child->tls_key_pem,
-		    IMSG_MAX_SIZE) == -1 || msg_get_end(&r) == -1)
+			-1 ||
+		    msg_get_strdup(&r, &child->tls_key_pem, IMSG_MAX_SIZE) ==
+			-1 ||
+		    msg_get_end(&r) == -1)
 			child_bad_imsg(imsg, "tls");
 		break;
 	case IMSG_CONF_END:
@@ -128,7 +130,7 @@ child_signal(evutil_socket_t sig, short events, void *arg)
 void
 child_init(enum proc_type role, imsgev_handler parent_handler)
 {
-	static struct event	*sigterm, *sigint;
+	static struct event *sigterm, *sigint;
 
 	child = xcalloc(1, sizeof(*child));
 	child->role = role;
@@ -143,8 +145,8 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 
-	child_parent_handler = parent_handler != NULL ? parent_handler :
-	    child_unexpected;
+	child_parent_handler =
+	    parent_handler != NULL ? parent_handler : child_unexpected;
 	child->parent = xcalloc(1, sizeof(*child->parent));
 	child->parent->name = "parent";
 	child->parent->peer = PROC_PARENT;
@@ -160,8 +162,8 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 void
 child_connect(imsgev_handler handlers[PROC_COUNT])
 {
-	struct imsgev	*iev;
-	int		 p;
+	struct imsgev *iev;
+	int p;
 
 	for (p = PROC_PARENT + 1; p < PROC_COUNT; p++) {
 		if (!proc_linked(child->role, p))
@@ -191,8 +193,8 @@ void
 child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
     struct msg_writer *w)
 {
-	struct imsgev	*iev;
-	int		 rv;
+	struct imsgev *iev;
+	int rv;
 
 	iev = to == PROC_PARENT ? child->parent : child->peer[to];
 	if (iev == NULL)
@@ -208,8 +210,8 @@ child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
 const char *
 child_jail(enum proc_type role, const struct boxd_config *conf)
 {
-	static char	 path[PATH_MAX];
-	const char	*sub;
+	static char path[PATH_MAX];
+	const char *sub;
 
 	switch (role) {
 	case PROC_AUTH:
@@ -229,8 +231,8 @@ child_jail(enum proc_type role, const struct boxd_config *conf)
 		sub = "empty";
 		break;
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage,
-	    sub) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage, sub) >=
+	    sizeof(path))
 		fatalx("storage path too long");
 	return path;
 }

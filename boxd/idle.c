@@ -24,7 +24,7 @@ idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 void
 idle_main(enum proc_type role)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(role, idle_dispatch_parent);
 	child_forget_tls();

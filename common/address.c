@@ -10,29 +10,29 @@
 
 #include "common.h"
 
-#define DOMAIN_LABEL_MAX	63
-#define PATH_COMPONENT_MAX	255
+#define DOMAIN_LABEL_MAX   63
+#define PATH_COMPONENT_MAX 255
 
 size_t
 utf8_seqlen(const unsigned char *p)
 {
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
 
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
 		n = 2;
 	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
 		n = 3;
 		if (p[0] == 0xe0)
-			lo = 0xa0;	/* overlong */
+			lo = 0xa0; /* overlong */
 		else if (p[0] == 0xed)
-			hi = 0x9f;	/* surrogates */
+			hi = 0x9f; /* surrogates */
 	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
 		n = 4;
 		if (p[0] == 0xf0)
-			lo = 0x90;	/* overlong */
+			lo = 0x90; /* overlong */
 		else if (p[0] == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
+			hi = 0x8f; /* above U+10FFFF */
 	} else
 		return 0;
 	/* a NUL fails these tests, so nothing past it is read */
@@ -71,13 +71,13 @@ ascii_qtext(unsigned char c)
 static int
 parse_dot_string(const char *s, size_t *len, int utf8)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, atom = 0, n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, atom = 0, n;
 
 	for (;;) {
 		if (p[i] == '.') {
 			if (atom == 0)
-				return -1;	/* leading or double dot */
+				return -1; /* leading or double dot */
 			atom = 0;
 			i++;
 		} else if (ascii_atext(p[i])) {
@@ -93,7 +93,7 @@ parse_dot_string(const char *s, size_t *len, int utf8)
 			return -1;
 	}
 	if (atom == 0)
-		return -1;	/* empty, or a trailing dot */
+		return -1; /* empty, or a trailing dot */
 	*len = i;
 	return 0;
 }
@@ -102,8 +102,8 @@ parse_dot_string(const char *s, size_t *len, int utf8)
 static int
 parse_quoted_string(const char *s, size_t *len, int utf8)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 1, n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 1, n;
 
 	if (p[0] != '"')
 		return -1;
@@ -119,11 +119,10 @@ parse_quoted_string(const char *s, size_t *len, int utf8)
 			i += 2;
 		} else if (ascii_qtext(p[i]))
 			i++;
-		else if (utf8 && p[i] >= 0x80 &&
-		    (n = utf8_seqlen(p + i)) > 0)
+		else if (utf8 && p[i] >= 0x80 && (n = utf8_seqlen(p + i)) > 0)
 			i += n;
 		else
-			return -1;	/* NUL (unterminated) or bad octet */
+			return -1; /* NUL (unterminated) or bad octet */
 	}
 	*len = i + 1;
 	return 0;
@@ -132,9 +131,9 @@ parse_quoted_string(const char *s, size_t *len, int utf8)
 int
 domain_valid(const char *s, int utf8)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, label = 0, n;
-	int			 hyphen = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, label = 0, n;
+	int hyphen = 0;
 
 	for (;;) {
 		if (p[i] == '\0' || p[i] == '.') {
@@ -152,11 +151,10 @@ domain_valid(const char *s, int utf8)
 			n = 1;
 		} else if (p[i] == '-') {
 			if (label == 0)
-				return 0;	/* none starts with one */
+				return 0; /* none starts with one */
 			hyphen = 1;
 			n = 1;
-		} else if (utf8 && p[i] >= 0x80 &&
-		    (n = utf8_seqlen(p + i)) > 0)
+		} else if (utf8 && p[i] >= 0x80 && (n = utf8_seqlen(p + i)) > 0)
 			hyphen = 0;
 		else
 			return 0;
@@ -171,9 +169,9 @@ domain_valid(const char *s, int utf8)
 int
 mailaddr_parse(struct mailaddr *addr, const char *s, int utf8)
 {
-	const char	*domain;
-	size_t		 len;
-	int		 rv;
+	const char *domain;
+	size_t len;
+	int rv;
 
 	memset(addr, 0, sizeof(*addr));
 	if (s[0] == '"')
@@ -201,7 +199,7 @@ mailaddr_parse(struct mailaddr *addr, const char *s, int utf8)
 int
 mailaddr_format(const struct mailaddr *addr, char *buf, size_t bufsz)
 {
-	int	 n;
+	int n;
 
 	if (addr->domain[0] == '\0')
 		n = snprintf(buf, bufsz, "%s", addr->local);
@@ -223,8 +221,8 @@ lowercase(char *s)
 int
 path_component_valid(const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
 
 	if (p[0] == '\0' || p[0] == '.')
 		return 0;

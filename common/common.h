@@ -19,126 +19,124 @@
 
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
-#define __unused	__attribute__((__unused__))
+#define __unused __attribute__((__unused__))
 #endif
 
-#define BOXD_VERSION		"0.1"
-#define BOXD_CONF		"/etc/boxd/boxd.conf"
-#define BOXD_STORAGE		"/var/lib/boxd"
-#define BOXD_CONTROL		"/run/boxd/control.sock"
+#define BOXD_VERSION "0.1"
+#define BOXD_CONF    "/etc/boxd/boxd.conf"
+#define BOXD_STORAGE "/var/lib/boxd"
+#define BOXD_CONTROL "/run/boxd/control.sock"
 
 /* RFC 5321 4.5.3.1 limits, the domain one as a C buffer */
-#define SMTP_LINE_MAX		1000	/* octets, CRLF included */
-#define SMTP_LOCALPART_MAX	64
-#define SMTP_DOMAIN_MAX		255
-#define SMTP_PATH_MAX		256
-#define SMTP_RCPT_MAX		100	/* per transaction */
+#define SMTP_LINE_MAX	   1000 /* octets, CRLF included */
+#define SMTP_LOCALPART_MAX 64
+#define SMTP_DOMAIN_MAX	   255
+#define SMTP_PATH_MAX	   256
+#define SMTP_RCPT_MAX	   100 /* per transaction */
 
 /* ---------------------------------------------------------------- log.c */
-void	log_init(int foreground, int level, const char *ident);
-void	log_setlevel(int level);
-int	log_getlevel(void);
-void	log_procname(const char *name);
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
+void log_init(int foreground, int level, const char *ident);
+void log_setlevel(int level);
+int log_getlevel(void);
+void log_procname(const char *name);
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* called by fatal() before exit, so a child can tell the parent why */
-void	log_set_fatal_hook(void (*)(const char *));
+void log_set_fatal_hook(void (*)(const char *));
 
 #define LOG_LEVEL_INFO	0
-#define LOG_LEVEL_DEBUG	1
+#define LOG_LEVEL_DEBUG 1
 
 /* ---------------------------------------------------------------- msg.c */
 /* Typed marshalling: writers grow a buffer, readers refuse short input. */
 struct msg_writer {
-	uint8_t		*buf;
-	size_t		 len;
-	size_t		 cap;
-	int		 error;
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	int error;
 };
 
 struct msg_reader {
-	const uint8_t	*p;
-	size_t		 left;
-	int		 error;
+	const uint8_t *p;
+	size_t left;
+	int error;
 };
 
-void	msg_writer_init(struct msg_writer *);
-void	msg_writer_free(struct msg_writer *);
-void	msg_put_u8(struct msg_writer *, uint8_t);
-void	msg_put_u32(struct msg_writer *, uint32_t);
-void	msg_put_u64(struct msg_writer *, uint64_t);
-void	msg_put_data(struct msg_writer *, const void *, size_t);
-void	msg_put_str(struct msg_writer *, const char *);
+void msg_writer_init(struct msg_writer *);
+void msg_writer_free(struct msg_writer *);
+void msg_put_u8(struct msg_writer *, uint8_t);
+void msg_put_u32(struct msg_writer *, uint32_t);
+void msg_put_u64(struct msg_writer *, uint64_t);
+void msg_put_data(struct msg_writer *, const void *, size_t);
+void msg_put_str(struct msg_writer *, const char *);
 
-void	msg_reader_init(struct msg_reader *, const void *, size_t);
-int	msg_get_u8(struct msg_reader *, uint8_t *);
-int	msg_get_u32(struct msg_reader *, uint32_t *);
-int	msg_get_u64(struct msg_reader *, uint64_t *);
-int	msg_get_data(struct msg_reader *, void *, size_t);
+void msg_reader_init(struct msg_reader *, const void *, size_t);
+int msg_get_u8(struct msg_reader *, uint8_t *);
+int msg_get_u32(struct msg_reader *, uint32_t *);
+int msg_get_u64(struct msg_reader *, uint64_t *);
+int msg_get_data(struct msg_reader *, void *, size_t);
 /* a str into a buffer of that size, NUL-terminated; embedded NUL refused */
-int	msg_get_str(struct msg_reader *, char *, size_t);
+int msg_get_str(struct msg_reader *, char *, size_t);
 /* a str of any length, malloc'd; the caller frees */
-int	msg_get_strdup(struct msg_reader *, char **, size_t);
+int msg_get_strdup(struct msg_reader *, char **, size_t);
 /* 0 if every byte was consumed and nothing failed, else -1 */
-int	msg_get_end(struct msg_reader *);
+int msg_get_end(struct msg_reader *);
 
 /* ---------------------------------------------------------------- imsg.c */
-#define IMSG_HDR_SIZE		16
-#define IMSG_MAX_SIZE		(256 * 1024)	/* header included */
-#define IMSG_CTL_MAX_SIZE	(16 * 1024)	/* from boxctl clients */
-#define IMSG_FLAG_FD		0x1
+#define IMSG_HDR_SIZE	  16
+#define IMSG_MAX_SIZE	  (256 * 1024) /* header included */
+#define IMSG_CTL_MAX_SIZE (16 * 1024)  /* from boxctl clients */
+#define IMSG_FLAG_FD	  0x1
 
 struct imsg_hdr {
-	uint32_t	 type;
-	uint32_t	 len;		/* header included */
-	uint32_t	 flags;
-	uint32_t	 peerid;
+	uint32_t type;
+	uint32_t len; /* header included */
+	uint32_t flags;
+	uint32_t peerid;
 };
 
 struct imsg {
-	struct imsg_hdr	 hdr;
-	int		 fd;		/* -1 if none */
-	void		*data;
-	size_t		 datalen;
+	struct imsg_hdr hdr;
+	int fd; /* -1 if none */
+	void *data;
+	size_t datalen;
 };
 
 struct imsg_out {
 	TAILQ_ENTRY(imsg_out) entry;
-	uint8_t		*buf;
-	size_t		 len;
-	size_t		 off;
-	int		 fd;
+	uint8_t *buf;
+	size_t len;
+	size_t off;
+	int fd;
 };
 
 struct imsgbuf {
-	int		 fd;
-	size_t		 maxsize;
-	uint8_t		*rbuf;
-	size_t		 rlen;
-	size_t		 rcap;
-	int		 fds[16];	/* received, not yet claimed */
-	int		 nfds;
+	int fd;
+	size_t maxsize;
+	uint8_t *rbuf;
+	size_t rlen;
+	size_t rcap;
+	int fds[16]; /* received, not yet claimed */
+	int nfds;
 	TAILQ_HEAD(, imsg_out) outq;
-	size_t		 outlen;
+	size_t outlen;
 };
 
-void	imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);
-void	imsgbuf_clear(struct imsgbuf *);
+void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);
+void imsgbuf_clear(struct imsgbuf *);
 /* 1 bytes read, 0 EOF, -1 error (errno set; EAGAIN is not an error) */
-int	imsgbuf_read(struct imsgbuf *);
+int imsgbuf_read(struct imsgbuf *);
 /* 1 got one, 0 need more, -1 malformed (EBADMSG) */
-int	imsgbuf_get(struct imsgbuf *, struct imsg *);
-void	imsg_free(struct imsg *);
-int	imsgbuf_compose(struct imsgbuf *, uint32_t type, uint32_t peerid,
-	    int fd, const void *, size_t);
+int imsgbuf_get(struct imsgbuf *, struct imsg *);
+void imsg_free(struct imsg *);
+int imsgbuf_compose(struct imsgbuf *, uint32_t type, uint32_t peerid, int fd,
+    const void *, size_t);
 /* 1 all written, 0 more to write, -1 error */
-int	imsgbuf_flush(struct imsgbuf *);
+int imsgbuf_flush(struct imsgbuf *);
 
 /* imsgev: an imsgbuf on a libevent loop */
 struct event_base;
@@ -146,23 +144,23 @@ struct imsgev;
 typedef void (*imsgev_handler)(struct imsgev *, struct imsg *);
 
 struct imsgev {
-	struct imsgbuf	 ibuf;
-	struct event	*ev;
-	short		 events;
-	imsgev_handler	 handler;
-	void		(*on_close)(struct imsgev *);
-	void		*arg;
-	int		 peer;		/* PROC_* on the other end */
-	const char	*name;
+	struct imsgbuf ibuf;
+	struct event *ev;
+	short events;
+	imsgev_handler handler;
+	void (*on_close)(struct imsgev *);
+	void *arg;
+	int peer; /* PROC_* on the other end */
+	const char *name;
 };
 
-void	imsgev_init(struct imsgev *, struct event_base *, int fd,
-	    size_t maxsize, imsgev_handler, void *arg);
-void	imsgev_clear(struct imsgev *);
-int	imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid,
-	    int fd, const void *, size_t);
-int	imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid,
-	    int fd, struct msg_writer *);
+void imsgev_init(struct imsgev *, struct event_base *, int fd, size_t maxsize,
+    imsgev_handler, void *arg);
+void imsgev_clear(struct imsgev *);
+int imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
+    const void *, size_t);
+int imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
+    struct msg_writer *);
 
 /* ---------------------------------------------------------------- proc.c */
 enum proc_type {
@@ -178,14 +176,14 @@ enum proc_type {
 	PROC_COUNT
 };
 
-const char	*proc_name(enum proc_type);
-int		 proc_from_name(const char *);
-const char	*proc_user(enum proc_type);
+const char *proc_name(enum proc_type);
+int proc_from_name(const char *);
+const char *proc_user(enum proc_type);
 /* 1 if the two roles have a channel */
-int		 proc_linked(enum proc_type, enum proc_type);
+int proc_linked(enum proc_type, enum proc_type);
 /* where a child finds its channel to a peer after exec */
-#define PROC_FD_BASE	3
-#define proc_fd(peer)	(PROC_FD_BASE + (peer))
+#define PROC_FD_BASE  3
+#define proc_fd(peer) (PROC_FD_BASE + (peer))
 
 /* ---------------------------------------------------------------- config.c */
 enum listen_kind {
@@ -196,162 +194,163 @@ enum listen_kind {
 	LISTEN_IMAPS,
 };
 
-#define CONFIG_LISTEN_MAX	32
+#define CONFIG_LISTEN_MAX 32
 
 struct listen_conf {
-	char			 addr[64];	/* as written: 0.0.0.0, ::, ... */
-	uint16_t		 port;
-	enum listen_kind	 kind;
+	char addr[64]; /* as written: 0.0.0.0, ::, ... */
+	uint16_t port;
+	enum listen_kind kind;
 };
 
 struct boxd_config {
-	char		 path[PATH_MAX];	/* the file it came from */
-	char		 hostname[SMTP_DOMAIN_MAX + 1];
-	char		 storage[PATH_MAX];
-	char		 control_socket[PATH_MAX];
-	char		 tls_cert[PATH_MAX];	/* "" if none */
-	char		 tls_key[PATH_MAX];
+	char path[PATH_MAX]; /* the file it came from */
+	char hostname[SMTP_DOMAIN_MAX + 1];
+	char storage[PATH_MAX];
+	char control_socket[PATH_MAX];
+	char tls_cert[PATH_MAX]; /* "" if none */
+	char tls_key[PATH_MAX];
 	struct listen_conf listeners[CONFIG_LISTEN_MAX];
-	size_t		 nlisteners;
-	uint64_t	 max_message_size;	/* bytes */
-	uint32_t	 queue_retry;		/* seconds */
-	uint32_t	 queue_max_retry;
-	uint32_t	 queue_expire;
-	char		 resolver_addr[64];	/* "" : /etc/resolv.conf */
-	uint16_t	 resolver_port;
-	char		 relay_url[512];	/* "" : MX delivery */
-	char		 relay_secret[PATH_MAX];
-	uint16_t	 mta_port;
-	uint32_t	 limit_auth_failures;
-	uint32_t	 limit_auth_period;	/* seconds */
-	uint32_t	 limit_connections;	/* per client IP */
-	uint32_t	 timeout_command;	/* seconds */
-	uint32_t	 timeout_data;
-	int		 log_level;		/* LOG_LEVEL_* */
+	size_t nlisteners;
+	uint64_t max_message_size; /* bytes */
+	uint32_t queue_retry;	   /* seconds */
+	uint32_t queue_max_retry;
+	uint32_t queue_expire;
+	char resolver_addr[64]; /* "" : /etc/resolv.conf */
+	uint16_t resolver_port;
+	char relay_url[512]; /* "" : MX delivery */
+	char relay_secret[PATH_MAX];
+	uint16_t mta_port;
+	uint32_t limit_auth_failures;
+	uint32_t limit_auth_period; /* seconds */
+	uint32_t limit_connections; /* per client IP */
+	uint32_t timeout_command;   /* seconds */
+	uint32_t timeout_data;
+	int log_level; /* LOG_LEVEL_* */
 };
 
 /* defaults for every field */
-void	config_defaults(struct boxd_config *);
+void config_defaults(struct boxd_config *);
 /*
  * Parse a file.  On error, returns -1 with "FILE:LINE: message" in err.
  */
-int	config_parse(struct boxd_config *, const char *path, char *err,
-	    size_t errsz);
+int
+config_parse(struct boxd_config *, const char *path, char *err, size_t errsz);
 /* the same, on a buffer (for tests and fuzzing) */
-int	config_parse_buffer(struct boxd_config *, const char *name,
-	    const char *buf, size_t len, char *err, size_t errsz);
+int config_parse_buffer(struct boxd_config *, const char *name, const char *buf,
+    size_t len, char *err, size_t errsz);
 /* normalized text that re-parses to the same config; malloc'd */
-char	*config_print(const struct boxd_config *);
-void	config_marshal(const struct boxd_config *, struct msg_writer *);
-int	config_unmarshal(struct boxd_config *, struct msg_reader *);
+char *config_print(const struct boxd_config *);
+void config_marshal(const struct boxd_config *, struct msg_writer *);
+int config_unmarshal(struct boxd_config *, struct msg_reader *);
 const char *listen_kind_name(enum listen_kind);
 /* "50M" -> bytes; "5m" -> seconds; -1 on error */
-int	parse_size(const char *, uint64_t *);
-int	parse_duration(const char *, uint32_t *);
+int parse_size(const char *, uint64_t *);
+int parse_duration(const char *, uint32_t *);
 
 /* ---------------------------------------------------------------- address.c */
 struct mailaddr {
-	char	 local[SMTP_LOCALPART_MAX + 1];	/* as given (quoted form kept) */
-	char	 domain[SMTP_DOMAIN_MAX + 1];	/* lower-cased */
+	char local[SMTP_LOCALPART_MAX + 1]; /* as given (quoted form kept) */
+	char domain[SMTP_DOMAIN_MAX + 1];   /* lower-cased */
 };
 
 /*
  * An RFC 5321 Mailbox (local@domain, with RFC 6531 UTF-8 when utf8 is set).
  * Domain literals are refused.  0 ok, -1 invalid.
  */
-int	mailaddr_parse(struct mailaddr *, const char *, int utf8);
+int mailaddr_parse(struct mailaddr *, const char *, int utf8);
 /* "local@domain" into buf; -1 if it does not fit */
-int	mailaddr_format(const struct mailaddr *, char *, size_t);
+int mailaddr_format(const struct mailaddr *, char *, size_t);
 /* an RFC 5321 Domain (dot-atoms of letters, digits, hyphens; or UTF-8) */
-int	domain_valid(const char *, int utf8);
+int domain_valid(const char *, int utf8);
 /* lower-case ASCII in place */
-void	lowercase(char *);
+void lowercase(char *);
 /*
  * The length of the well-formed UTF-8 sequence at p (no overlongs, no
  * surrogates), 0 if there is none; a NUL stops it, nothing past is read.
  */
-size_t	utf8_seqlen(const unsigned char *);
+size_t utf8_seqlen(const unsigned char *);
 /* a single path component safe for the file system (no /, no leading .) */
-int	path_component_valid(const char *);
+int path_component_valid(const char *);
 
 /* ---------------------------------------------------------------- sandbox.c */
 /* one of SANDBOX_* per role; extra syscalls are role-specific */
-void	sandbox_set_debug(int);
-void	sandbox_init(enum proc_type);
+void sandbox_set_debug(int);
+void sandbox_init(enum proc_type);
 
 /* ---------------------------------------------------------------- privsep.c */
 /*
  * Drop to the role's user (when root): chroot to dir (if not NULL),
  * setgroups/setresgid/setresuid, then no_new_privs.
  */
-void	privsep_drop(enum proc_type, const char *chroot_dir);
+void privsep_drop(enum proc_type, const char *chroot_dir);
 /* 1 if running as root */
-int	privsep_is_root(void);
+int privsep_is_root(void);
 
 /* ---------------------------------------------------------------- tls.c */
 struct bufferevent;
 struct event_base;
 
 /* load the TLS libraries (before chroot); fatal if they are missing */
-void	 tls_load(void);
+void tls_load(void);
 /* a server context (an SSL_CTX) from PEM text, or NULL with err set */
-void	*tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
-	    size_t errsz);
-void	 tls_ctx_free(void *);
+void *tls_server_ctx(
+    const char *cert_pem, const char *key_pem, char *err, size_t errsz);
+void tls_ctx_free(void *);
 /* a bufferevent that accepts TLS on fd; owns and closes fd */
-struct bufferevent *tls_accept_bufferevent(struct event_base *, int fd,
-	    void *ctx);
+struct bufferevent *
+tls_accept_bufferevent(struct event_base *, int fd, void *ctx);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" of a TLS bufferevent */
-void	 tls_info(struct bufferevent *, char *, size_t);
+void tls_info(struct bufferevent *, char *, size_t);
 
 /* ---------------------------------------------------------------- crc32.c */
 /* start with 0; feed the pieces in order */
 uint32_t crc32_update(uint32_t crc, const void *, size_t);
 
 /* ---------------------------------------------------------------- util.c */
-int	 mkdir_p(const char *path, mode_t mode);
-ssize_t	 write_all(int fd, const void *, size_t);
+int mkdir_p(const char *path, mode_t mode);
+ssize_t write_all(int fd, const void *, size_t);
 uint64_t now_ms(void);
-char	*xstrdup(const char *);
-void	*xcalloc(size_t, size_t);
-void	*xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
 
-/* ---------------------------------------------------------------- envelope.c */
-#define ENVELOPE_MAILBOX_MAX	(SMTP_DOMAIN_MAX + SMTP_LOCALPART_MAX + 2)
+/* ---------------------------------------------------------------- envelope.c
+ */
+#define ENVELOPE_MAILBOX_MAX (SMTP_DOMAIN_MAX + SMTP_LOCALPART_MAX + 2)
 
 /* one local delivery: the address the client gave, the Maildir it maps to */
 struct envelope_rcpt {
-	char		 addr[SMTP_PATH_MAX];
-	char		 mailbox[ENVELOPE_MAILBOX_MAX];	/* "domain/user" */
-	uint32_t	 dsn_notify;			/* DSN_NOTIFY_* */
-	char		 orcpt[SMTP_PATH_MAX];
+	char addr[SMTP_PATH_MAX];
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user" */
+	uint32_t dsn_notify;		    /* DSN_NOTIFY_* */
+	char orcpt[SMTP_PATH_MAX];
 };
 
-#define DSN_NOTIFY_NEVER	0x1
-#define DSN_NOTIFY_SUCCESS	0x2
-#define DSN_NOTIFY_FAILURE	0x4
-#define DSN_NOTIFY_DELAY	0x8
+#define DSN_NOTIFY_NEVER   0x1
+#define DSN_NOTIFY_SUCCESS 0x2
+#define DSN_NOTIFY_FAILURE 0x4
+#define DSN_NOTIFY_DELAY   0x8
 
-#define ENVELOPE_8BITMIME	0x1
-#define ENVELOPE_SMTPUTF8	0x2
-#define ENVELOPE_DSN_RET_HDRS	0x4
-#define ENVELOPE_DSN_RET_FULL	0x8
+#define ENVELOPE_8BITMIME     0x1
+#define ENVELOPE_SMTPUTF8     0x2
+#define ENVELOPE_DSN_RET_HDRS 0x4
+#define ENVELOPE_DSN_RET_FULL 0x8
 
 struct envelope {
-	char		 sender[SMTP_PATH_MAX];		/* "" : null path */
-	char		 helo[SMTP_DOMAIN_MAX + 1];
-	char		 client_addr[64];
-	char		 envid[101];			/* DSN ENVID */
-	uint64_t	 time;				/* seconds */
-	uint32_t	 flags;				/* ENVELOPE_* */
-	uint32_t	 nrcpt;
-	struct envelope_rcpt *rcpt;			/* nrcpt of them */
+	char sender[SMTP_PATH_MAX]; /* "" : null path */
+	char helo[SMTP_DOMAIN_MAX + 1];
+	char client_addr[64];
+	char envid[101]; /* DSN ENVID */
+	uint64_t time;	 /* seconds */
+	uint32_t flags;	 /* ENVELOPE_* */
+	uint32_t nrcpt;
+	struct envelope_rcpt *rcpt; /* nrcpt of them */
 };
 
-void	envelope_marshal(const struct envelope *, struct msg_writer *);
-int	envelope_unmarshal(struct envelope *, struct msg_reader *);
+void envelope_marshal(const struct envelope *, struct msg_writer *);
+int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
-int	envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);
-void	envelope_clear(struct envelope *);
+int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);
+void envelope_clear(struct envelope *);
 
 #endif

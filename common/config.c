@@ -19,127 +19,121 @@
 
 #include "common.h"
 
-#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes */
-#define CONFIG_LINE_MAX		4096		/* bytes, newline excluded */
-#define CONFIG_WORDS_MAX	16		/* per line */
-#define CONFIG_SHOW_MAX		48		/* of a word, in a message */
+#define CONFIG_FILE_MAX	 (1024 * 1024) /* bytes */
+#define CONFIG_LINE_MAX	 4096	       /* bytes, newline excluded */
+#define CONFIG_WORDS_MAX 16	       /* per line */
+#define CONFIG_SHOW_MAX	 48	       /* of a word, in a message */
 
 /*
  * Paths are shorter than PATH_MAX so that the longest printed directive,
  * tls with two paths all of quotes and backslashes, fits in one line.
  */
-#define CONFIG_PATH_LEN		1000		/* bytes */
+#define CONFIG_PATH_LEN 1000 /* bytes */
 
-#define SIZE_MIN_BYTES		1024
-#define RESOLVER_PORT		53
+#define SIZE_MIN_BYTES 1024
+#define RESOLVER_PORT  53
 
 /* what one line lexes to: NUL-terminated words in one buffer */
 struct config_line {
-	char		 buf[CONFIG_LINE_MAX + CONFIG_WORDS_MAX + 1];
-	size_t		 used;
-	const char	*words[CONFIG_WORDS_MAX];
-	size_t		 nwords;
-	size_t		 next;		/* the parser's cursor */
+	char buf[CONFIG_LINE_MAX + CONFIG_WORDS_MAX + 1];
+	size_t used;
+	const char *words[CONFIG_WORDS_MAX];
+	size_t nwords;
+	size_t next; /* the parser's cursor */
 };
 
 struct config_parser {
-	struct boxd_config	*conf;
-	const char		*name;
-	size_t			 lineno;
-	char			*err;
-	size_t			 errsz;
-	uint32_t		 seen;		/* CONFIG_DIR_* bits */
-	size_t			 listen_line[CONFIG_LISTEN_MAX];
-	size_t			 queue_line;
-	struct config_line	 line;
+	struct boxd_config *conf;
+	const char *name;
+	size_t lineno;
+	char *err;
+	size_t errsz;
+	uint32_t seen; /* CONFIG_DIR_* bits */
+	size_t listen_line[CONFIG_LISTEN_MAX];
+	size_t queue_line;
+	struct config_line line;
 };
 
 struct config_directive {
-	const char	*word;
-	const char	*second;	/* a keyword that must follow */
-	int		 repeatable;
-	int		(*parse)(struct config_parser *);
+	const char *word;
+	const char *second; /* a keyword that must follow */
+	int repeatable;
+	int (*parse)(struct config_parser *);
 };
 
-static int	 config_error(struct config_parser *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	 config_show(char *, size_t, const char *);
-static int	 config_lex(struct config_parser *, const char *, size_t);
-static int	 config_line(struct config_parser *, const char *, size_t);
+static int config_error(struct config_parser *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void config_show(char *, size_t, const char *);
+static int config_lex(struct config_parser *, const char *, size_t);
+static int config_line(struct config_parser *, const char *, size_t);
 static const char *config_word(struct config_parser *);
-static int	 config_more(struct config_parser *);
-static int	 config_keyword(struct config_parser *, const char *);
-static int	 config_end(struct config_parser *);
-static int	 config_string(struct config_parser *, const char *, char *,
-		    size_t);
-static int	 config_path(struct config_parser *, const char *, char *,
-		    size_t);
-static int	 config_port(struct config_parser *, uint16_t *);
-static int	 config_count(struct config_parser *, const char *,
-		    uint32_t *);
-static int	 config_duration(struct config_parser *, const char *,
-		    uint32_t *);
-static int	 config_finish(struct config_parser *);
+static int config_more(struct config_parser *);
+static int config_keyword(struct config_parser *, const char *);
+static int config_end(struct config_parser *);
+static int config_string(struct config_parser *, const char *, char *, size_t);
+static int config_path(struct config_parser *, const char *, char *, size_t);
+static int config_port(struct config_parser *, uint16_t *);
+static int config_count(struct config_parser *, const char *, uint32_t *);
+static int config_duration(struct config_parser *, const char *, uint32_t *);
+static int config_finish(struct config_parser *);
 
-static int	 parse_hostname(struct config_parser *);
-static int	 parse_storage(struct config_parser *);
-static int	 parse_control(struct config_parser *);
-static int	 parse_tls(struct config_parser *);
-static int	 parse_listen(struct config_parser *);
-static int	 parse_max_message_size(struct config_parser *);
-static int	 parse_queue(struct config_parser *);
-static int	 parse_resolver(struct config_parser *);
-static int	 parse_relay(struct config_parser *);
-static int	 parse_mta(struct config_parser *);
-static int	 parse_limit_auth(struct config_parser *);
-static int	 parse_limit_connections(struct config_parser *);
-static int	 parse_timeout(struct config_parser *);
-static int	 parse_log(struct config_parser *);
+static int parse_hostname(struct config_parser *);
+static int parse_storage(struct config_parser *);
+static int parse_control(struct config_parser *);
+static int parse_tls(struct config_parser *);
+static int parse_listen(struct config_parser *);
+static int parse_max_message_size(struct config_parser *);
+static int parse_queue(struct config_parser *);
+static int parse_resolver(struct config_parser *);
+static int parse_relay(struct config_parser *);
+static int parse_mta(struct config_parser *);
+static int parse_limit_auth(struct config_parser *);
+static int parse_limit_connections(struct config_parser *);
+static int parse_timeout(struct config_parser *);
+static int parse_log(struct config_parser *);
 
-static int	 text_valid(const char *);
-static int	 hostname_valid(const char *);
-static int	 path_valid(const char *);
-static int	 socket_path_valid(const char *);
-static int	 ip_valid(const char *);
-static int	 listen_addr_valid(const char *);
-static int	 listen_same(const struct listen_conf *,
-		    const struct listen_conf *);
-static int	 listen_needs_tls(enum listen_kind);
-static int	 relay_url_valid(const char *);
-static int	 config_check(const struct boxd_config *);
-static void	 print_string(FILE *, const char *);
-static void	 print_size(FILE *, uint64_t);
-static void	 print_duration(FILE *, uint32_t);
-static int	 get_port(struct msg_reader *, uint16_t *);
+static int text_valid(const char *);
+static int hostname_valid(const char *);
+static int path_valid(const char *);
+static int socket_path_valid(const char *);
+static int ip_valid(const char *);
+static int listen_addr_valid(const char *);
+static int listen_same(const struct listen_conf *, const struct listen_conf *);
+static int listen_needs_tls(enum listen_kind);
+static int relay_url_valid(const char *);
+static int config_check(const struct boxd_config *);
+static void print_string(FILE *, const char *);
+static void print_size(FILE *, uint64_t);
+static void print_duration(FILE *, uint32_t);
+static int get_port(struct msg_reader *, uint16_t *);
 
 static const struct config_directive config_directives[] = {
-	{ "hostname",		NULL,		0, parse_hostname },
-	{ "storage",		NULL,		0, parse_storage },
-	{ "control",		"socket",	0, parse_control },
-	{ "tls",		NULL,		0, parse_tls },
-	{ "listen",		"on",		1, parse_listen },
-	{ "max-message-size",	NULL,		0, parse_max_message_size },
-	{ "queue",		NULL,		0, parse_queue },
-	{ "resolver",		NULL,		0, parse_resolver },
-	{ "relay",		"via",		0, parse_relay },
-	{ "mta",		"port",		0, parse_mta },
-	{ "limit",		"auth-failures", 0, parse_limit_auth },
-	{ "limit",		"connections",	0, parse_limit_connections },
-	{ "timeout",		NULL,		0, parse_timeout },
-	{ "log",		"level",	0, parse_log },
+    {"hostname", NULL, 0, parse_hostname},
+    {"storage", NULL, 0, parse_storage},
+    {"control", "socket", 0, parse_control},
+    {"tls", NULL, 0, parse_tls},
+    {"listen", "on", 1, parse_listen},
+    {"max-message-size", NULL, 0, parse_max_message_size},
+    {"queue", NULL, 0, parse_queue},
+    {"resolver", NULL, 0, parse_resolver},
+    {"relay", "via", 0, parse_relay},
+    {"mta", "port", 0, parse_mta},
+    {"limit", "auth-failures", 0, parse_limit_auth},
+    {"limit", "connections", 0, parse_limit_connections},
+    {"timeout", NULL, 0, parse_timeout},
+    {"log", "level", 0, parse_log},
 };
 #define CONFIG_NDIRECTIVES \
 	(sizeof(config_directives) / sizeof(config_directives[0]))
 
 static const char *const listen_kind_names[] = {
-	[LISTEN_SMTP] = "smtp",
-	[LISTEN_SUBMISSION] = "submission",
-	[LISTEN_SUBMISSIONS] = "submissions",
-	[LISTEN_IMAP] = "imap",
-	[LISTEN_IMAPS] = "imaps",
+    [LISTEN_SMTP] = "smtp",
+    [LISTEN_SUBMISSION] = "submission",
+    [LISTEN_SUBMISSIONS] = "submissions",
+    [LISTEN_IMAP] = "imap",
+    [LISTEN_IMAPS] = "imaps",
 };
-#define LISTEN_NKINDS \
-	(sizeof(listen_kind_names) / sizeof(listen_kind_names[0]))
+#define LISTEN_NKINDS (sizeof(listen_kind_names) / sizeof(listen_kind_names[0]))
 
 const char *
 listen_kind_name(enum listen_kind kind)
@@ -152,8 +146,8 @@ listen_kind_name(enum listen_kind kind)
 int
 parse_size(const char *s, uint64_t *out)
 {
-	uint64_t	 v = 0, unit = 1;
-	const char	*p;
+	uint64_t v = 0, unit = 1;
+	const char *p;
 
 	if (s[0] < '0' || s[0] > '9')
 		return -1;
@@ -191,8 +185,8 @@ parse_size(const char *s, uint64_t *out)
 int
 parse_duration(const char *s, uint32_t *out)
 {
-	uint64_t	 v = 0, unit = 1;
-	const char	*p;
+	uint64_t v = 0, unit = 1;
+	const char *p;
 
 	if (s[0] < '0' || s[0] > '9')
 		return -1;
@@ -228,12 +222,11 @@ parse_duration(const char *s, uint32_t *out)
 void
 config_defaults(struct boxd_config *c)
 {
-	char	 host[SMTP_DOMAIN_MAX + 2];
+	char host[SMTP_DOMAIN_MAX + 2];
 
 	memset(c, 0, sizeof(*c));
 	memset(host, 0, sizeof(host));
-	if (gethostname(host, sizeof(host) - 1) == -1 ||
-	    !hostname_valid(host))
+	if (gethostname(host, sizeof(host) - 1) == -1 || !hostname_valid(host))
 		strlcpy(host, "localhost", sizeof(host));
 	strlcpy(c->hostname, host, sizeof(c->hostname));
 	strlcpy(c->storage, BOXD_STORAGE, sizeof(c->storage));
@@ -258,7 +251,7 @@ config_defaults(struct boxd_config *c)
 static int
 text_valid(const char *s)
 {
-	const unsigned char	*p;
+	const unsigned char *p;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
@@ -269,8 +262,8 @@ text_valid(const char *s)
 static int
 hostname_valid(const char *s)
 {
-	size_t	 len = strlen(s), label = 0, i;
-	char	 ch;
+	size_t len = strlen(s), label = 0, i;
+	char ch;
 
 	if (len == 0 || len > SMTP_DOMAIN_MAX)
 		return 0;
@@ -301,7 +294,7 @@ path_valid(const char *s)
 static int
 socket_path_valid(const char *s)
 {
-	struct sockaddr_un	 sun;
+	struct sockaddr_un sun;
 
 	return path_valid(s) && strlen(s) < sizeof(sun.sun_path);
 }
@@ -309,8 +302,8 @@ socket_path_valid(const char *s)
 static int
 ip_valid(const char *s)
 {
-	struct in6_addr	 in6;
-	struct in_addr	 in4;
+	struct in6_addr in6;
+	struct in_addr in4;
 
 	if (strlen(s) >= sizeof(((struct listen_conf *)NULL)->addr))
 		return 0;
@@ -328,10 +321,10 @@ listen_addr_valid(const char *s)
 static int
 listen_same(const struct listen_conf *a, const struct listen_conf *b)
 {
-	const struct listen_conf	*lo;
-	struct in6_addr			 a6, b6;
-	struct in_addr			 a4, b4;
-	const char			*other;
+	const struct listen_conf *lo;
+	struct in6_addr a6, b6;
+	struct in_addr a4, b4;
+	const char *other;
 
 	if (a->port != b->port)
 		return 0;
@@ -366,9 +359,8 @@ static int
 relay_url_valid(const char *s)
 {
 	static const char *const schemes[] = {
-		"smtp://", "smtp+tls://", "smtps://"
-	};
-	size_t	 i, len;
+	    "smtp://", "smtp+tls://", "smtps://"};
+	size_t i, len;
 
 	if (strlen(s) >= sizeof(((struct boxd_config *)NULL)->relay_url) ||
 	    !text_valid(s))
@@ -385,8 +377,8 @@ relay_url_valid(const char *s)
 static int
 config_check(const struct boxd_config *c)
 {
-	size_t	 i, j;
-	int	 tls;
+	size_t i, j;
+	int tls;
 
 	if (!hostname_valid(c->hostname) || !path_valid(c->storage) ||
 	    !socket_path_valid(c->control_socket))
@@ -439,8 +431,8 @@ config_check(const struct boxd_config *c)
 static int
 config_error(struct config_parser *p, const char *fmt, ...)
 {
-	char	 msg[512];
-	va_list	 ap;
+	char msg[512];
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -468,9 +460,9 @@ config_show(char *dst, size_t dstsz, const char *word)
 static int
 config_lex(struct config_parser *p, const char *s, size_t len)
 {
-	struct config_line	*l = &p->line;
-	const char		*end = s + len;
-	unsigned char		 ch;
+	struct config_line *l = &p->line;
+	const char *end = s + len;
+	unsigned char ch;
 
 	l->used = 0;
 	l->nwords = 0;
@@ -489,15 +481,15 @@ config_lex(struct config_parser *p, const char *s, size_t len)
 		if (ch == '"') {
 			for (s++;; s++) {
 				if (s == end)
-					return config_error(p,
-					    "unterminated string");
+					return config_error(
+					    p, "unterminated string");
 				ch = (unsigned char)*s;
 				if (ch == '"')
 					break;
 				if (ch == '\\') {
 					if (++s == end)
-						return config_error(p,
-						    "unterminated string");
+						return config_error(
+						    p, "unterminated string");
 					ch = (unsigned char)*s;
 					if (ch != '"' && ch != '\\')
 						return config_error(p,
@@ -506,30 +498,31 @@ config_lex(struct config_parser *p, const char *s, size_t len)
 				} else if (ch < 0x20 || ch == 0x7f)
 					return config_error(p,
 					    "invalid character 0x%02x in "
-					    "string", ch);
+					    "string",
+					    ch);
 				if (l->used + 1 >= sizeof(l->buf))
-					return config_error(p,
-					    "string too long");
+					return config_error(
+					    p, "string too long");
 				l->buf[l->used++] = (char)ch;
 			}
 			s++;
 			if (s < end && *s != ' ' && *s != '\t' && *s != '#')
-				return config_error(p,
-				    "expected blank after string");
+				return config_error(
+				    p, "expected blank after string");
 		} else {
 			for (; s < end; s++) {
 				ch = (unsigned char)*s;
 				if (ch == ' ' || ch == '\t' || ch == '#')
 					break;
 				if (ch == '"')
-					return config_error(p,
-					    "unexpected '\"' inside a word");
+					return config_error(
+					    p, "unexpected '\"' inside a word");
 				if (ch < 0x20 || ch == 0x7f)
-					return config_error(p,
-					    "invalid character 0x%02x", ch);
+					return config_error(
+					    p, "invalid character 0x%02x", ch);
 				if (l->used + 1 >= sizeof(l->buf))
-					return config_error(p,
-					    "string too long");
+					return config_error(
+					    p, "string too long");
 				l->buf[l->used++] = (char)ch;
 			}
 		}
@@ -558,8 +551,8 @@ config_more(struct config_parser *p)
 static int
 config_keyword(struct config_parser *p, const char *kw)
 {
-	const char	*w;
-	char		 show[CONFIG_SHOW_MAX + 8];
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected \"%s\"", kw);
@@ -574,8 +567,8 @@ config_keyword(struct config_parser *p, const char *kw)
 static int
 config_end(struct config_parser *p)
 {
-	const char	*w;
-	char		 show[CONFIG_SHOW_MAX + 8];
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	if ((w = config_word(p)) == NULL)
 		return 0;
@@ -585,10 +578,10 @@ config_end(struct config_parser *p)
 
 /* the next word, a string of what, into dst */
 static int
-config_string(struct config_parser *p, const char *what, char *dst,
-    size_t dstsz)
+config_string(
+    struct config_parser *p, const char *what, char *dst, size_t dstsz)
 {
-	const char	*w;
+	const char *w;
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected %s", what);
@@ -598,25 +591,24 @@ config_string(struct config_parser *p, const char *what, char *dst,
 }
 
 static int
-config_path(struct config_parser *p, const char *what, char *dst,
-    size_t dstsz)
+config_path(struct config_parser *p, const char *what, char *dst, size_t dstsz)
 {
 	if (config_string(p, what, dst, dstsz) == -1)
 		return -1;
 	if (dst[0] != '/')
 		return config_error(p, "%s must be an absolute path", what);
 	if (strlen(dst) > CONFIG_PATH_LEN)
-		return config_error(p, "%s too long (at most %d bytes)", what,
-		    CONFIG_PATH_LEN);
+		return config_error(
+		    p, "%s too long (at most %d bytes)", what, CONFIG_PATH_LEN);
 	return 0;
 }
 
 static int
 config_port(struct config_parser *p, uint16_t *port)
 {
-	const char	*w, *errstr;
-	char		 show[CONFIG_SHOW_MAX + 8];
-	long long	 v;
+	const char *w, *errstr;
+	char show[CONFIG_SHOW_MAX + 8];
+	long long v;
 
 	if ((w = config_word(p)) == NULL || w[0] < '0' || w[0] > '9')
 		return config_error(p, "expected port number");
@@ -632,9 +624,9 @@ config_port(struct config_parser *p, uint16_t *port)
 static int
 config_count(struct config_parser *p, const char *what, uint32_t *out)
 {
-	const char	*w, *errstr;
-	char		 show[CONFIG_SHOW_MAX + 8];
-	long long	 v;
+	const char *w, *errstr;
+	char show[CONFIG_SHOW_MAX + 8];
+	long long v;
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected %s", what);
@@ -651,8 +643,8 @@ config_count(struct config_parser *p, const char *what, uint32_t *out)
 static int
 config_duration(struct config_parser *p, const char *what, uint32_t *out)
 {
-	const char	*w;
-	char		 show[CONFIG_SHOW_MAX + 8];
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected %s", what);
@@ -668,11 +660,11 @@ config_duration(struct config_parser *p, const char *what, uint32_t *out)
 static int
 parse_hostname(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	char			 show[CONFIG_SHOW_MAX + 8];
+	struct boxd_config *c = p->conf;
+	char show[CONFIG_SHOW_MAX + 8];
 
-	if (config_string(p, "host name", c->hostname,
-	    sizeof(c->hostname)) == -1)
+	if (config_string(p, "host name", c->hostname, sizeof(c->hostname)) ==
+	    -1)
 		return -1;
 	if (!hostname_valid(c->hostname)) {
 		config_show(show, sizeof(show), c->hostname);
@@ -685,7 +677,7 @@ static int
 parse_storage(struct config_parser *p)
 {
 	if (config_path(p, "storage path", p->conf->storage,
-	    sizeof(p->conf->storage)) == -1)
+		sizeof(p->conf->storage)) == -1)
 		return -1;
 	return config_end(p);
 }
@@ -693,41 +685,45 @@ parse_storage(struct config_parser *p)
 static int
 parse_control(struct config_parser *p)
 {
-	struct sockaddr_un	 sun;
+	struct sockaddr_un sun;
 
 	if (config_path(p, "control socket path", p->conf->control_socket,
-	    sizeof(p->conf->control_socket)) == -1)
+		sizeof(p->conf->control_socket)) == -1)
 		return -1;
 	if (strlen(p->conf->control_socket) >= sizeof(sun.sun_path))
-		return config_error(p, "control socket path too long "
-		    "(at most %zu bytes)", sizeof(sun.sun_path) - 1);
+		return config_error(p,
+		    "control socket path too long "
+		    "(at most %zu bytes)",
+		    sizeof(sun.sun_path) - 1);
 	return config_end(p);
 }
 
 static int
 parse_tls(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	const char		*w;
-	char			 show[CONFIG_SHOW_MAX + 8];
+	struct boxd_config *c = p->conf;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	while ((w = config_word(p)) != NULL) {
 		if (strcmp(w, "cert") == 0) {
 			if (c->tls_cert[0] != '\0')
 				return config_error(p, "duplicate tls cert");
 			if (config_path(p, "certificate path", c->tls_cert,
-			    sizeof(c->tls_cert)) == -1)
+				sizeof(c->tls_cert)) == -1)
 				return -1;
 		} else if (strcmp(w, "key") == 0) {
 			if (c->tls_key[0] != '\0')
 				return config_error(p, "duplicate tls key");
 			if (config_path(p, "key path", c->tls_key,
-			    sizeof(c->tls_key)) == -1)
+				sizeof(c->tls_key)) == -1)
 				return -1;
 		} else {
 			config_show(show, sizeof(show), w);
-			return config_error(p, "expected \"cert\" or \"key\", "
-			    "got %s", show);
+			return config_error(p,
+			    "expected \"cert\" or \"key\", "
+			    "got %s",
+			    show);
 		}
 	}
 	if (c->tls_cert[0] == '\0')
@@ -740,28 +736,31 @@ parse_tls(struct config_parser *p)
 static int
 parse_listen(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	struct listen_conf	 l;
-	const char		*w;
-	char			 show[CONFIG_SHOW_MAX + 8];
-	size_t			 i;
+	struct boxd_config *c = p->conf;
+	struct listen_conf l;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
+	size_t i;
 
 	memset(&l, 0, sizeof(l));
 	if (c->nlisteners == CONFIG_LISTEN_MAX)
-		return config_error(p, "too many listeners (at most %d)",
-		    CONFIG_LISTEN_MAX);
+		return config_error(
+		    p, "too many listeners (at most %d)", CONFIG_LISTEN_MAX);
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected address");
 	if (!listen_addr_valid(w)) {
 		config_show(show, sizeof(show), w);
-		return config_error(p, "invalid listen address %s (an IP "
-		    "address or localhost)", show);
+		return config_error(p,
+		    "invalid listen address %s (an IP "
+		    "address or localhost)",
+		    show);
 	}
 	strlcpy(l.addr, w, sizeof(l.addr));
 	if (config_keyword(p, "port") == -1 || config_port(p, &l.port) == -1)
 		return -1;
 	if ((w = config_word(p)) == NULL)
-		return config_error(p, "expected listener kind (smtp, "
+		return config_error(p,
+		    "expected listener kind (smtp, "
 		    "submission, submissions, imap or imaps)");
 	for (i = 0; i < LISTEN_NKINDS; i++)
 		if (strcmp(w, listen_kind_names[i]) == 0)
@@ -775,8 +774,10 @@ parse_listen(struct config_parser *p)
 		return -1;
 	for (i = 0; i < c->nlisteners; i++)
 		if (listen_same(&c->listeners[i], &l))
-			return config_error(p, "duplicate listener %s port %u "
-			    "(line %zu)", l.addr, l.port, p->listen_line[i]);
+			return config_error(p,
+			    "duplicate listener %s port %u "
+			    "(line %zu)",
+			    l.addr, l.port, p->listen_line[i]);
 	/* memcpy keeps the zeroed padding: callers memcmp listeners */
 	p->listen_line[c->nlisteners] = p->lineno;
 	memcpy(&c->listeners[c->nlisteners++], &l, sizeof(l));
@@ -786,9 +787,9 @@ parse_listen(struct config_parser *p)
 static int
 parse_max_message_size(struct config_parser *p)
 {
-	const char	*w;
-	char		 show[CONFIG_SHOW_MAX + 8];
-	uint64_t	 v;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
+	uint64_t v;
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected size");
@@ -796,8 +797,7 @@ parse_max_message_size(struct config_parser *p)
 	if (parse_size(w, &v) == -1)
 		return config_error(p, "invalid size %s", show);
 	if (v < SIZE_MIN_BYTES)
-		return config_error(p, "max-message-size %s is below 1K",
-		    show);
+		return config_error(p, "max-message-size %s is below 1K", show);
 	p->conf->max_message_size = v;
 	return config_end(p);
 }
@@ -805,36 +805,37 @@ parse_max_message_size(struct config_parser *p)
 static int
 parse_queue(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	const char		*w;
-	char			 show[CONFIG_SHOW_MAX + 8];
-	int			 retry = 0, max_retry = 0, expire = 0;
+	struct boxd_config *c = p->conf;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
+	int retry = 0, max_retry = 0, expire = 0;
 
 	while ((w = config_word(p)) != NULL) {
 		if (strcmp(w, "retry") == 0 && !retry) {
 			retry = 1;
-			if (config_duration(p, "retry time",
-			    &c->queue_retry) == -1)
+			if (config_duration(p, "retry time", &c->queue_retry) ==
+			    -1)
 				return -1;
 		} else if (strcmp(w, "max-retry") == 0 && !max_retry) {
 			max_retry = 1;
-			if (config_duration(p, "max-retry time",
-			    &c->queue_max_retry) == -1)
+			if (config_duration(
+				p, "max-retry time", &c->queue_max_retry) == -1)
 				return -1;
 		} else if (strcmp(w, "expire") == 0 && !expire) {
 			expire = 1;
-			if (config_duration(p, "expire time",
-			    &c->queue_expire) == -1)
+			if (config_duration(
+				p, "expire time", &c->queue_expire) == -1)
 				return -1;
 		} else {
 			config_show(show, sizeof(show), w);
 			if (strcmp(w, "retry") == 0 ||
 			    strcmp(w, "max-retry") == 0 ||
 			    strcmp(w, "expire") == 0)
-				return config_error(p, "duplicate queue %s",
-				    w);
-			return config_error(p, "expected retry, max-retry or "
-			    "expire, got %s", show);
+				return config_error(p, "duplicate queue %s", w);
+			return config_error(p,
+			    "expected retry, max-retry or "
+			    "expire, got %s",
+			    show);
 		}
 	}
 	if (!retry && !max_retry && !expire)
@@ -846,16 +847,18 @@ parse_queue(struct config_parser *p)
 static int
 parse_resolver(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	const char		*w;
-	char			 show[CONFIG_SHOW_MAX + 8];
+	struct boxd_config *c = p->conf;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected resolver address");
 	if (!ip_valid(w)) {
 		config_show(show, sizeof(show), w);
-		return config_error(p, "invalid resolver address %s (an IP "
-		    "address)", show);
+		return config_error(p,
+		    "invalid resolver address %s (an IP "
+		    "address)",
+		    show);
 	}
 	strlcpy(c->resolver_addr, w, sizeof(c->resolver_addr));
 	if (!config_more(p))
@@ -869,19 +872,20 @@ parse_resolver(struct config_parser *p)
 static int
 parse_relay(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
+	struct boxd_config *c = p->conf;
 
-	if (config_string(p, "relay URL", c->relay_url,
-	    sizeof(c->relay_url)) == -1)
+	if (config_string(p, "relay URL", c->relay_url, sizeof(c->relay_url)) ==
+	    -1)
 		return -1;
 	if (!relay_url_valid(c->relay_url))
-		return config_error(p, "invalid relay URL (smtp://, "
+		return config_error(p,
+		    "invalid relay URL (smtp://, "
 		    "smtp+tls:// or smtps://, then user@host:port)");
 	if (!config_more(p))
 		return 0;
 	if (config_keyword(p, "auth") == -1 ||
 	    config_path(p, "relay secret path", c->relay_secret,
-	    sizeof(c->relay_secret)) == -1)
+		sizeof(c->relay_secret)) == -1)
 		return -1;
 	return config_end(p);
 }
@@ -897,7 +901,7 @@ parse_mta(struct config_parser *p)
 static int
 parse_limit_auth(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
+	struct boxd_config *c = p->conf;
 
 	if (config_count(p, "failure count", &c->limit_auth_failures) == -1 ||
 	    config_keyword(p, "per") == -1 ||
@@ -909,8 +913,8 @@ parse_limit_auth(struct config_parser *p)
 static int
 parse_limit_connections(struct config_parser *p)
 {
-	if (config_count(p, "connection count",
-	    &p->conf->limit_connections) == -1)
+	if (config_count(p, "connection count", &p->conf->limit_connections) ==
+	    -1)
 		return -1;
 	return config_end(p);
 }
@@ -918,30 +922,31 @@ parse_limit_connections(struct config_parser *p)
 static int
 parse_timeout(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	const char		*w;
-	char			 show[CONFIG_SHOW_MAX + 8];
-	int			 command = 0, data = 0;
+	struct boxd_config *c = p->conf;
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
+	int command = 0, data = 0;
 
 	while ((w = config_word(p)) != NULL) {
 		if (strcmp(w, "command") == 0 && !command) {
 			command = 1;
 			if (config_duration(p, "command timeout",
-			    &c->timeout_command) == -1)
+				&c->timeout_command) == -1)
 				return -1;
 		} else if (strcmp(w, "data") == 0 && !data) {
 			data = 1;
-			if (config_duration(p, "data timeout",
-			    &c->timeout_data) == -1)
+			if (config_duration(
+				p, "data timeout", &c->timeout_data) == -1)
 				return -1;
 		} else {
 			config_show(show, sizeof(show), w);
-			if (strcmp(w, "command") == 0 ||
-			    strcmp(w, "data") == 0)
-				return config_error(p, "duplicate timeout %s",
-				    w);
-			return config_error(p, "expected command or data, "
-			    "got %s", show);
+			if (strcmp(w, "command") == 0 || strcmp(w, "data") == 0)
+				return config_error(
+				    p, "duplicate timeout %s", w);
+			return config_error(p,
+			    "expected command or data, "
+			    "got %s",
+			    show);
 		}
 	}
 	if (!command && !data)
@@ -952,8 +957,8 @@ parse_timeout(struct config_parser *p)
 static int
 parse_log(struct config_parser *p)
 {
-	const char	*w;
-	char		 show[CONFIG_SHOW_MAX + 8];
+	const char *w;
+	char show[CONFIG_SHOW_MAX + 8];
 
 	if ((w = config_word(p)) == NULL)
 		return config_error(p, "expected info or debug");
@@ -963,8 +968,8 @@ parse_log(struct config_parser *p)
 		p->conf->log_level = LOG_LEVEL_DEBUG;
 	else {
 		config_show(show, sizeof(show), w);
-		return config_error(p, "unknown log level %s (info or debug)",
-		    show);
+		return config_error(
+		    p, "unknown log level %s (info or debug)", show);
 	}
 	return config_end(p);
 }
@@ -974,15 +979,15 @@ parse_log(struct config_parser *p)
 static int
 config_line(struct config_parser *p, const char *s, size_t len)
 {
-	const struct config_directive	*d;
-	const char			*w, *second;
-	char				 show[CONFIG_SHOW_MAX + 8];
-	char				 want[128];
-	size_t				 i, first = CONFIG_NDIRECTIVES;
+	const struct config_directive *d;
+	const char *w, *second;
+	char show[CONFIG_SHOW_MAX + 8];
+	char want[128];
+	size_t i, first = CONFIG_NDIRECTIVES;
 
 	if (len > CONFIG_LINE_MAX)
-		return config_error(p, "line too long (more than %d bytes)",
-		    CONFIG_LINE_MAX);
+		return config_error(
+		    p, "line too long (more than %d bytes)", CONFIG_LINE_MAX);
 	if (memchr(s, '\0', len) != NULL)
 		return config_error(p, "NUL byte in line");
 	if (len > 0 && s[len - 1] == '\r')
@@ -991,8 +996,8 @@ config_line(struct config_parser *p, const char *s, size_t len)
 		return -1;
 	if ((w = config_word(p)) == NULL)
 		return 0;
-	second = p->line.next < p->line.nwords ?
-	    p->line.words[p->line.next] : NULL;
+	second =
+	    p->line.next < p->line.nwords ? p->line.words[p->line.next] : NULL;
 	want[0] = '\0';
 	for (i = 0; i < CONFIG_NDIRECTIVES; i++) {
 		d = &config_directives[i];
@@ -1033,35 +1038,38 @@ config_line(struct config_parser *p, const char *s, size_t len)
 static int
 config_finish(struct config_parser *p)
 {
-	struct boxd_config	*c = p->conf;
-	size_t			 i;
+	struct boxd_config *c = p->conf;
+	size_t i;
 
 	for (i = 0; i < c->nlisteners; i++) {
 		if (listen_needs_tls(c->listeners[i].kind) &&
 		    c->tls_cert[0] == '\0') {
 			p->lineno = p->listen_line[i];
-			return config_error(p, "%s listener requires a tls "
+			return config_error(p,
+			    "%s listener requires a tls "
 			    "directive",
 			    listen_kind_name(c->listeners[i].kind));
 		}
 	}
 	p->lineno = p->queue_line;
 	if (c->queue_retry > c->queue_max_retry)
-		return config_error(p, "queue retry must not exceed "
+		return config_error(p,
+		    "queue retry must not exceed "
 		    "max-retry");
 	if (c->queue_max_retry > c->queue_expire)
-		return config_error(p, "queue max-retry must not exceed "
+		return config_error(p,
+		    "queue max-retry must not exceed "
 		    "expire");
 	return 0;
 }
 
 int
-config_parse_buffer(struct boxd_config *c, const char *name,
-    const char *buf, size_t len, char *err, size_t errsz)
+config_parse_buffer(struct boxd_config *c, const char *name, const char *buf,
+    size_t len, char *err, size_t errsz)
 {
-	struct config_parser	*p;
-	const char		*s, *end, *nl;
-	int			 rv = -1;
+	struct config_parser *p;
+	const char *s, *end, *nl;
+	int rv = -1;
 
 	if (errsz > 0)
 		err[0] = '\0';
@@ -1098,20 +1106,19 @@ config_parse_buffer(struct boxd_config *c, const char *name,
 		goto done;
 	memcpy(c, p->conf, sizeof(*c));
 	rv = 0;
- done:
+done:
 	free(p->conf);
 	free(p);
 	return rv;
 }
 
 int
-config_parse(struct boxd_config *c, const char *path, char *err,
-    size_t errsz)
+config_parse(struct boxd_config *c, const char *path, char *err, size_t errsz)
 {
-	FILE	*fp;
-	char	*buf;
-	size_t	 len = 0, n;
-	int	 rv, saved_errno;
+	FILE *fp;
+	char *buf;
+	size_t len = 0, n;
+	int rv, saved_errno;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
@@ -1159,9 +1166,9 @@ print_string(FILE *fp, const char *s)
 static void
 print_size(FILE *fp, uint64_t v)
 {
-	static const char	 units[] = "GMK";
-	uint64_t		 unit = 1024ULL * 1024 * 1024;
-	size_t			 i;
+	static const char units[] = "GMK";
+	uint64_t unit = 1024ULL * 1024 * 1024;
+	size_t i;
 
 	for (i = 0; i < sizeof(units) - 1; i++, unit /= 1024) {
 		if (v != 0 && v % unit == 0) {
@@ -1177,19 +1184,19 @@ static void
 print_duration(FILE *fp, uint32_t v)
 {
 	static const struct {
-		uint32_t	 seconds;
-		char		 unit;
+		uint32_t seconds;
+		char unit;
 	} units[] = {
-		{ 24 * 60 * 60, 'd' },
-		{ 60 * 60, 'h' },
-		{ 60, 'm' },
+	    {24 * 60 * 60, 'd'},
+	    {60 * 60, 'h'},
+	    {60, 'm'},
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (v != 0 && v % units[i].seconds == 0) {
-			fprintf(fp, "%u%c", v / units[i].seconds,
-			    units[i].unit);
+			fprintf(
+			    fp, "%u%c", v / units[i].seconds, units[i].unit);
 			return;
 		}
 	}
@@ -1199,9 +1206,9 @@ print_duration(FILE *fp, uint32_t v)
 char *
 config_print(const struct boxd_config *c)
 {
-	FILE	*fp;
-	char	*out = NULL;
-	size_t	 outlen = 0, i;
+	FILE *fp;
+	char *out = NULL;
+	size_t outlen = 0, i;
 
 	if ((fp = open_memstream(&out, &outlen)) == NULL)
 		return NULL;
@@ -1273,10 +1280,10 @@ config_print(const struct boxd_config *c)
 void
 config_marshal(const struct boxd_config *c, struct msg_writer *w)
 {
-	size_t	 i, n;
+	size_t i, n;
 
-	n = c->nlisteners < CONFIG_LISTEN_MAX ? c->nlisteners :
-	    CONFIG_LISTEN_MAX;
+	n = c->nlisteners < CONFIG_LISTEN_MAX ? c->nlisteners
+					      : CONFIG_LISTEN_MAX;
 	msg_put_str(w, c->path);
 	msg_put_str(w, c->hostname);
 	msg_put_str(w, c->storage);
@@ -1309,7 +1316,7 @@ config_marshal(const struct boxd_config *c, struct msg_writer *w)
 static int
 get_port(struct msg_reader *r, uint16_t *port)
 {
-	uint32_t	 v;
+	uint32_t v;
 
 	if (msg_get_u32(r, &v) == -1 || v > UINT16_MAX) {
 		r->error = 1;
@@ -1322,18 +1329,18 @@ get_port(struct msg_reader *r, uint16_t *port)
 int
 config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 {
-	struct boxd_config	*t;
-	uint32_t		 n, v;
-	size_t			 i;
-	int			 rv = -1;
+	struct boxd_config *t;
+	uint32_t n, v;
+	size_t i;
+	int rv = -1;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -1;
 	if (msg_get_str(r, t->path, sizeof(t->path)) == -1 ||
 	    msg_get_str(r, t->hostname, sizeof(t->hostname)) == -1 ||
 	    msg_get_str(r, t->storage, sizeof(t->storage)) == -1 ||
-	    msg_get_str(r, t->control_socket,
-	    sizeof(t->control_socket)) == -1 ||
+	    msg_get_str(r, t->control_socket, sizeof(t->control_socket)) ==
+		-1 ||
 	    msg_get_str(r, t->tls_cert, sizeof(t->tls_cert)) == -1 ||
 	    msg_get_str(r, t->tls_key, sizeof(t->tls_key)) == -1 ||
 	    msg_get_u32(r, &n) == -1 || n > CONFIG_LISTEN_MAX)
@@ -1341,7 +1348,7 @@ config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 	t->nlisteners = n;
 	for (i = 0; i < n; i++) {
 		if (msg_get_str(r, t->listeners[i].addr,
-		    sizeof(t->listeners[i].addr)) == -1 ||
+			sizeof(t->listeners[i].addr)) == -1 ||
 		    get_port(r, &t->listeners[i].port) == -1 ||
 		    msg_get_u32(r, &v) == -1 || v >= LISTEN_NKINDS)
 			goto done;
@@ -1368,7 +1375,7 @@ config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 		goto done;
 	memcpy(c, t, sizeof(*c));
 	rv = 0;
- done:
+done:
 	if (rv == -1)
 		r->error = 1;
 	free(t);

@@ -5,13 +5,13 @@
 
 #include "common.h"
 
-static uint32_t	 crc_table[256];
-static int	 crc_ready;
+static uint32_t crc_table[256];
+static int crc_ready;
 
 static void
 crc32_init(void)
 {
-	uint32_t	 c, i, k;
+	uint32_t c, i, k;
 
 	for (i = 0; i < 256; i++) {
 		c = i;
@@ -25,7 +25,7 @@ crc32_init(void)
 uint32_t
 crc32_update(uint32_t crc, const void *data, size_t len)
 {
-	const uint8_t	*p = data;
+	const uint8_t *p = data;
 
 	if (!crc_ready)
 		crc32_init();

@@ -11,7 +11,7 @@
 void
 envelope_marshal(const struct envelope *env, struct msg_writer *w)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	msg_put_str(w, env->sender);
 	msg_put_str(w, env->helo);
@@ -31,7 +31,7 @@ envelope_marshal(const struct envelope *env, struct msg_writer *w)
 int
 envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 {
-	uint32_t	 i, n;
+	uint32_t i, n;
 
 	memset(env, 0, sizeof(*env));
 	if (msg_get_str(r, env->sender, sizeof(env->sender)) == -1 ||
@@ -49,12 +49,12 @@ envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 	env->nrcpt = n;
 	for (i = 0; i < n; i++) {
 		if (msg_get_str(r, env->rcpt[i].addr,
-		    sizeof(env->rcpt[i].addr)) == -1 ||
+			sizeof(env->rcpt[i].addr)) == -1 ||
 		    msg_get_str(r, env->rcpt[i].mailbox,
-		    sizeof(env->rcpt[i].mailbox)) == -1 ||
+			sizeof(env->rcpt[i].mailbox)) == -1 ||
 		    msg_get_u32(r, &env->rcpt[i].dsn_notify) == -1 ||
 		    msg_get_str(r, env->rcpt[i].orcpt,
-		    sizeof(env->rcpt[i].orcpt)) == -1) {
+			sizeof(env->rcpt[i].orcpt)) == -1) {
 			envelope_clear(env);
 			return -1;
 		}
@@ -65,13 +65,13 @@ envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 int
 envelope_add_rcpt(struct envelope *env, const struct envelope_rcpt *rcpt)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	for (i = 0; i < env->nrcpt; i++)
 		if (strcmp(env->rcpt[i].mailbox, rcpt->mailbox) == 0)
 			return 0;
-	env->rcpt = xreallocarray(env->rcpt, env->nrcpt + 1,
-	    sizeof(*env->rcpt));
+	env->rcpt =
+	    xreallocarray(env->rcpt, env->nrcpt + 1, sizeof(*env->rcpt));
 	env->rcpt[env->nrcpt++] = *rcpt;
 	return 1;
 }

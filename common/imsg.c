@@ -16,7 +16,7 @@
 
 #include "common.h"
 
-#define IMSG_MAX_FDS	16
+#define IMSG_MAX_FDS 16
 
 void
 imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
@@ -30,8 +30,8 @@ imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
 void
 imsgbuf_clear(struct imsgbuf *ibuf)
 {
-	struct imsg_out	*out;
-	int		 i;
+	struct imsg_out *out;
+	int i;
 
 	while ((out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
 		TAILQ_REMOVE(&ibuf->outq, out, entry);
@@ -64,17 +64,17 @@ imsg_decode_hdr(const uint8_t *p, struct imsg_hdr *hdr)
 int
 imsgbuf_read(struct imsgbuf *ibuf)
 {
-	struct msghdr	 mh;
-	struct cmsghdr	*cmsg;
-	struct iovec	 iov;
+	struct msghdr mh;
+	struct cmsghdr *cmsg;
+	struct iovec iov;
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
 	} cmsgbuf;
-	uint8_t		*p;
-	ssize_t		 n;
-	size_t		 want, i, nfd;
-	int		*fdp;
+	uint8_t *p;
+	ssize_t n;
+	size_t want, i, nfd;
+	int *fdp;
 
 	want = ibuf->maxsize + IMSG_HDR_SIZE;
 	if (ibuf->rcap < want) {
@@ -100,7 +100,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	if (n == -1)
 		return -1;
 	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+	     cmsg = CMSG_NXTHDR(&mh, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET ||
 		    cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -126,8 +126,8 @@ imsgbuf_read(struct imsgbuf *ibuf)
 int
 imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 {
-	struct imsg_hdr	 hdr;
-	size_t		 datalen;
+	struct imsg_hdr hdr;
+	size_t datalen;
 
 	if (ibuf->rlen < IMSG_HDR_SIZE)
 		return 0;
@@ -181,7 +181,7 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
     const void *data, size_t len)
 {
 	struct msg_writer w;
-	struct imsg_out	*out;
+	struct imsg_out *out;
 
 	if (len > ibuf->maxsize - IMSG_HDR_SIZE) {
 		errno = EMSGSIZE;
@@ -210,23 +210,23 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 int
 imsgbuf_flush(struct imsgbuf *ibuf)
 {
-	struct iovec	 iov[64];
-	struct msghdr	 mh;
-	struct cmsghdr	*cmsg;
+	struct iovec iov[64];
+	struct msghdr mh;
+	struct cmsghdr *cmsg;
 	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
-	struct imsg_out	*out, *next;
-	ssize_t		 n;
-	size_t		 left;
-	int		 iovcnt;
+	struct imsg_out *out, *next;
+	ssize_t n;
+	size_t left;
+	int iovcnt;
 
 	while ((out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
 		memset(&mh, 0, sizeof(mh));
 		iovcnt = 0;
 		for (next = out; next != NULL && iovcnt < 64;
-		    next = TAILQ_NEXT(next, entry)) {
+		     next = TAILQ_NEXT(next, entry)) {
 			if (next->fd != -1 && next != out)
 				break;
 			iov[iovcnt].iov_base = next->buf + next->off;
@@ -280,7 +280,7 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 static void
 imsgev_update(struct imsgev *iev)
 {
-	short	 events = EV_READ;
+	short events = EV_READ;
 
 	if (!TAILQ_EMPTY(&iev->ibuf.outq))
 		events |= EV_WRITE;
@@ -306,9 +306,9 @@ imsgev_closed(struct imsgev *iev)
 static void
 imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 {
-	struct imsgev	*iev = arg;
-	struct imsg	 imsg;
-	int		 n;
+	struct imsgev *iev = arg;
+	struct imsg imsg;
+	int n;
 
 	if (events & EV_WRITE) {
 		if (imsgbuf_flush(&iev->ibuf) == -1) {
@@ -361,15 +361,15 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 }
 
 void
-imsgev_init(struct imsgev *iev, struct event_base *base, int fd,
-    size_t maxsize, imsgev_handler handler, void *arg)
+imsgev_init(struct imsgev *iev, struct event_base *base, int fd, size_t maxsize,
+    imsgev_handler handler, void *arg)
 {
 	imsgbuf_init(&iev->ibuf, fd, maxsize);
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = EV_READ;
-	iev->ev = event_new(base, fd, EV_READ | EV_PERSIST, imsgev_dispatch,
-	    iev);
+	iev->ev =
+	    event_new(base, fd, EV_READ | EV_PERSIST, imsgev_dispatch, iev);
 	if (iev->ev == NULL)
 		fatalx("event_new");
 	event_add(iev->ev, NULL);
@@ -400,10 +400,10 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 }
 
 int
-imsgev_compose_msg(struct imsgev *iev, uint32_t type, uint32_t peerid,
-    int fd, struct msg_writer *w)
+imsgev_compose_msg(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
+    struct msg_writer *w)
 {
-	int	 rv;
+	int rv;
 
 	if (w->error) {
 		errno = ENOMEM;

@@ -13,10 +13,10 @@
 
 #include "common.h"
 
-static int	 log_foreground = 1;
-static int	 log_level;
-static char	 log_name[32] = "boxd";
-static void	(*log_fatal_hook)(const char *);
+static int log_foreground = 1;
+static int log_level;
+static char log_name[32] = "boxd";
+static void (*log_fatal_hook)(const char *);
 
 void
 log_init(int foreground, int level, const char *ident)
@@ -56,8 +56,8 @@ log_set_fatal_hook(void (*hook)(const char *))
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap)
 {
-	char	 msg[2048];
-	int	 saved_errno = errno;
+	char msg[2048];
+	int saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_foreground)
@@ -70,23 +70,22 @@ log_vwrite(int pri, const char *fmt, va_list ap)
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite_errno(int pri, const char *fmt, va_list ap)
 {
-	char	 msg[2048];
-	int	 saved_errno = errno;
+	char msg[2048];
+	int saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_foreground)
 		fprintf(stderr, "%s[%d]: %s: %s\n", log_name, (int)getpid(),
 		    msg, strerror(saved_errno));
 	else
-		syslog(pri, "%s: %s: %s", log_name, msg,
-		    strerror(saved_errno));
+		syslog(pri, "%s: %s: %s", log_name, msg, strerror(saved_errno));
 	errno = saved_errno;
 }
 
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vwrite_errno(LOG_WARNING, fmt, ap);
@@ -96,7 +95,7 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vwrite(LOG_WARNING, fmt, ap);
@@ -106,7 +105,7 @@ log_warnx(const char *fmt, ...)
 void
 log_info(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vwrite(LOG_INFO, fmt, ap);
@@ -116,7 +115,7 @@ log_info(const char *fmt, ...)
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (log_level < LOG_LEVEL_DEBUG)
 		return;
@@ -128,8 +127,8 @@ log_debug(const char *fmt, ...)
 static void __attribute__((noreturn, format(printf, 2, 0)))
 fatal_common(int with_errno, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
-	int	 saved_errno = errno;
+	char msg[1024];
+	int saved_errno = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
@@ -149,7 +148,7 @@ fatal_common(int with_errno, const char *fmt, va_list ap)
 void
 fatal(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	fatal_common(1, fmt, ap);
@@ -158,7 +157,7 @@ fatal(const char *fmt, ...)
 void
 fatalx(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	fatal_common(0, fmt, ap);

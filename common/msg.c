@@ -8,7 +8,7 @@
 
 #include "common.h"
 
-#define MSG_MAX		(64 * 1024 * 1024)
+#define MSG_MAX (64 * 1024 * 1024)
 
 void
 msg_writer_init(struct msg_writer *w)
@@ -26,8 +26,8 @@ msg_writer_free(struct msg_writer *w)
 void
 msg_put_data(struct msg_writer *w, const void *data, size_t len)
 {
-	size_t	 cap;
-	uint8_t	*p;
+	size_t cap;
+	uint8_t *p;
 
 	if (w->error)
 		return;
@@ -60,7 +60,7 @@ msg_put_u8(struct msg_writer *w, uint8_t v)
 void
 msg_put_u32(struct msg_writer *w, uint32_t v)
 {
-	uint8_t	 b[4];
+	uint8_t b[4];
 
 	b[0] = v >> 24;
 	b[1] = v >> 16;
@@ -79,7 +79,7 @@ msg_put_u64(struct msg_writer *w, uint64_t v)
 void
 msg_put_str(struct msg_writer *w, const char *s)
 {
-	size_t	 len = strlen(s);
+	size_t len = strlen(s);
 
 	if (len > UINT32_MAX) {
 		w->error = 1;
@@ -120,12 +120,12 @@ msg_get_u8(struct msg_reader *r, uint8_t *v)
 int
 msg_get_u32(struct msg_reader *r, uint32_t *v)
 {
-	uint8_t	 b[4];
+	uint8_t b[4];
 
 	if (msg_get_data(r, b, sizeof(b)) == -1)
 		return -1;
-	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3];
+	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+	    b[3];
 	return 0;
 }
 
@@ -173,7 +173,7 @@ int
 msg_get_strdup(struct msg_reader *r, char **dst, size_t maxlen)
 {
 	uint32_t len;
-	char	*s;
+	char *s;
 
 	*dst = NULL;
 	if (msg_get_strlen(r, &len) == -1)

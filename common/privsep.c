@@ -20,7 +20,7 @@ privsep_is_root(void)
 void
 privsep_drop(enum proc_type role, const char *chroot_dir)
 {
-	struct passwd	*pw = NULL;
+	struct passwd *pw = NULL;
 
 	if (privsep_is_root()) {
 		if ((pw = getpwnam(proc_user(role))) == NULL)

@@ -7,32 +7,32 @@
 #include "common.h"
 
 static const struct {
-	const char	*name;
-	const char	*user;
+	const char *name;
+	const char *user;
 } procs[PROC_COUNT] = {
-	[PROC_PARENT] = { "parent", "root" },
-	[PROC_CONTROL] = { "control", "_boxd" },
-	[PROC_SMTP] = { "smtp", "_boxsmtp" },
-	[PROC_AUTH] = { "auth", "_boxauth" },
-	[PROC_QUEUE] = { "queue", "_boxqueue" },
-	[PROC_MDA] = { "mda", "_boxmail" },
-	[PROC_MTA] = { "mta", "_boxsmtp" },
-	[PROC_SIGNER] = { "signer", "_boxsign" },
-	[PROC_IMAP] = { "imap", "_boxmail" },
+    [PROC_PARENT] = {"parent", "root"},
+    [PROC_CONTROL] = {"control", "_boxd"},
+    [PROC_SMTP] = {"smtp", "_boxsmtp"},
+    [PROC_AUTH] = {"auth", "_boxauth"},
+    [PROC_QUEUE] = {"queue", "_boxqueue"},
+    [PROC_MDA] = {"mda", "_boxmail"},
+    [PROC_MTA] = {"mta", "_boxsmtp"},
+    [PROC_SIGNER] = {"signer", "_boxsign"},
+    [PROC_IMAP] = {"imap", "_boxmail"},
 };
 
 /* the channels between children; every child also talks to the parent */
 static const enum proc_type links[][2] = {
-	{ PROC_CONTROL, PROC_SMTP },
-	{ PROC_CONTROL, PROC_AUTH },
-	{ PROC_CONTROL, PROC_QUEUE },
-	{ PROC_SMTP, PROC_AUTH },
-	{ PROC_SMTP, PROC_QUEUE },
-	{ PROC_SMTP, PROC_SIGNER },
-	{ PROC_QUEUE, PROC_MDA },
-	{ PROC_QUEUE, PROC_MTA },
-	{ PROC_MTA, PROC_SIGNER },
-	{ PROC_IMAP, PROC_AUTH },
+    {PROC_CONTROL, PROC_SMTP},
+    {PROC_CONTROL, PROC_AUTH},
+    {PROC_CONTROL, PROC_QUEUE},
+    {PROC_SMTP, PROC_AUTH},
+    {PROC_SMTP, PROC_QUEUE},
+    {PROC_SMTP, PROC_SIGNER},
+    {PROC_QUEUE, PROC_MDA},
+    {PROC_QUEUE, PROC_MTA},
+    {PROC_MTA, PROC_SIGNER},
+    {PROC_IMAP, PROC_AUTH},
 };
 
 const char *
@@ -46,7 +46,7 @@ proc_name(enum proc_type p)
 int
 proc_from_name(const char *name)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < PROC_COUNT; i++)
 		if (strcmp(procs[i].name, name) == 0)
@@ -63,7 +63,7 @@ proc_user(enum proc_type p)
 int
 proc_linked(enum proc_type a, enum proc_type b)
 {
-	size_t	 i;
+	size_t i;
 
 	if (a == b)
 		return 0;

@@ -17,43 +17,43 @@
 
 #include "common.h"
 
-#define TLS_FUNCTIONS(X)						\
-	X(ssl, SSL_CTX_new)						\
-	X(ssl, SSL_CTX_free)						\
-	X(ssl, TLS_server_method)					\
-	X(ssl, SSL_CTX_ctrl)						\
-	X(ssl, SSL_CTX_set_options)					\
-	X(ssl, SSL_CTX_use_certificate)					\
-	X(ssl, SSL_CTX_use_PrivateKey)					\
-	X(ssl, SSL_CTX_check_private_key)				\
-	X(ssl, SSL_new)							\
-	X(ssl, SSL_get_version)						\
-	X(ssl, SSL_get_current_cipher)					\
-	X(ssl, SSL_CIPHER_get_name)					\
-	X(crypto, BIO_new_mem_buf)					\
-	X(crypto, BIO_free)						\
-	X(crypto, PEM_read_bio_X509)					\
-	X(crypto, PEM_read_bio_PrivateKey)				\
-	X(crypto, X509_free)						\
-	X(crypto, EVP_PKEY_free)					\
-	X(crypto, ERR_clear_error)					\
-	X(evssl, bufferevent_openssl_socket_new)			\
-	X(evssl, bufferevent_openssl_get_ssl)				\
+#define TLS_FUNCTIONS(X)                         \
+	X(ssl, SSL_CTX_new)                      \
+	X(ssl, SSL_CTX_free)                     \
+	X(ssl, TLS_server_method)                \
+	X(ssl, SSL_CTX_ctrl)                     \
+	X(ssl, SSL_CTX_set_options)              \
+	X(ssl, SSL_CTX_use_certificate)          \
+	X(ssl, SSL_CTX_use_PrivateKey)           \
+	X(ssl, SSL_CTX_check_private_key)        \
+	X(ssl, SSL_new)                          \
+	X(ssl, SSL_get_version)                  \
+	X(ssl, SSL_get_current_cipher)           \
+	X(ssl, SSL_CIPHER_get_name)              \
+	X(crypto, BIO_new_mem_buf)               \
+	X(crypto, BIO_free)                      \
+	X(crypto, PEM_read_bio_X509)             \
+	X(crypto, PEM_read_bio_PrivateKey)       \
+	X(crypto, X509_free)                     \
+	X(crypto, EVP_PKEY_free)                 \
+	X(crypto, ERR_clear_error)               \
+	X(evssl, bufferevent_openssl_socket_new) \
+	X(evssl, bufferevent_openssl_get_ssl)    \
 	X(evssl, bufferevent_openssl_set_allow_dirty_shutdown)
 
-#define TLS_POINTER(lib, name)	__typeof__(name) *name;
+#define TLS_POINTER(lib, name) __typeof__(name) *name;
 static struct {
 	TLS_FUNCTIONS(TLS_POINTER)
 } fn;
 
-#define TLS_LOOKUP(lib, name)						\
-	if ((fn.name = (__typeof__(fn.name))dlsym(lib, #name)) == NULL)	\
+#define TLS_LOOKUP(lib, name)                                           \
+	if ((fn.name = (__typeof__(fn.name))dlsym(lib, #name)) == NULL) \
 		fatalx("%s: %s", #name, dlerror());
 
 void
 tls_load(void)
 {
-	void	*ssl, *crypto, *evssl;
+	void *ssl, *crypto, *evssl;
 
 	if (fn.SSL_CTX_new != NULL)
 		return;
@@ -65,21 +65,21 @@ tls_load(void)
 }
 
 void *
-tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
-    size_t errsz)
+tls_server_ctx(
+    const char *cert_pem, const char *key_pem, char *err, size_t errsz)
 {
-	SSL_CTX		*ctx;
-	BIO		*bio;
-	X509		*x509;
-	EVP_PKEY	*key;
+	SSL_CTX *ctx;
+	BIO *bio;
+	X509 *x509;
+	EVP_PKEY *key;
 
 	tls_load();
 	if ((ctx = fn.SSL_CTX_new(fn.TLS_server_method())) == NULL) {
 		strlcpy(err, "cannot create a TLS context", errsz);
 		return NULL;
 	}
-	fn.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION,
-	    NULL);
+	fn.SSL_CTX_ctrl(
+	    ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 #ifdef SSL_OP_NO_RENEGOTIATION
 	fn.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #endif
@@ -94,10 +94,10 @@ tls_server_ctx(const char *cert_pem, const char *key_pem, char *err,
 	fn.X509_free(x509);
 	/* the rest of the file is the chain; the context owns each one */
 	while ((x509 = fn.PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (fn.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0,
-		    x509) != 1) {
-			strlcpy(err, "cannot load the certificate chain",
-			    errsz);
+		if (fn.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0, x509) !=
+		    1) {
+			strlcpy(
+			    err, "cannot load the certificate chain", errsz);
 			fn.X509_free(x509);
 			fn.BIO_free(bio);
 			goto fail;
@@ -139,13 +139,13 @@ struct bufferevent *
 tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
 {
 	struct bufferevent *bev;
-	SSL		*ssl;
+	SSL *ssl;
 
 	if ((ssl = fn.SSL_new(ctx)) == NULL)
 		return NULL;
 	/* closes the fd and frees the SSL with itself */
-	bev = fn.bufferevent_openssl_socket_new(base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bev = fn.bufferevent_openssl_socket_new(
+	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev != NULL)
 		fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -154,7 +154,7 @@ tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
 void
 tls_info(struct bufferevent *bev, char *buf, size_t len)
 {
-	SSL	*ssl;
+	SSL *ssl;
 
 	buf[0] = '\0';
 	if ((ssl = fn.bufferevent_openssl_get_ssl(bev)) == NULL)

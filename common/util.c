@@ -15,8 +15,8 @@
 int
 mkdir_p(const char *path, mode_t mode)
 {
-	char	 buf[PATH_MAX];
-	char	*p;
+	char buf[PATH_MAX];
+	char *p;
 
 	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
@@ -38,9 +38,9 @@ mkdir_p(const char *path, mode_t mode)
 ssize_t
 write_all(int fd, const void *data, size_t len)
 {
-	const uint8_t	*p = data;
-	size_t		 off = 0;
-	ssize_t		 n;
+	const uint8_t *p = data;
+	size_t off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		n = write(fd, p + off, len - off);
@@ -57,7 +57,7 @@ write_all(int fd, const void *data, size_t len)
 uint64_t
 now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -66,7 +66,7 @@ now_ms(void)
 char *
 xstrdup(const char *s)
 {
-	char	*p;
+	char *p;
 
 	if ((p = strdup(s)) == NULL)
 		fatal("strdup");
@@ -76,7 +76,7 @@ xstrdup(const char *s)
 void *
 xcalloc(size_t n, size_t size)
 {
-	void	*p;
+	void *p;
 
 	if ((p = calloc(n, size)) == NULL)
 		fatal("calloc");
@@ -86,7 +86,7 @@ xcalloc(size_t n, size_t size)
 void *
 xreallocarray(void *ptr, size_t n, size_t size)
 {
-	void	*p;
+	void *p;
 
 	if ((p = reallocarray(ptr, n, size)) == NULL)
 		fatal("reallocarray");

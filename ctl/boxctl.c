@@ -18,9 +18,9 @@
 
 #include "ctl.h"
 
-#define BOXCTL_TIMEOUT		120	/* seconds without an answer */
-#define BOXCTL_STATUS_ROWS	64	/* processes and counters */
-#define BOXCTL_SHOW_MAX		200	/* untrusted text quoted in errors */
+#define BOXCTL_TIMEOUT	   120 /* seconds without an answer */
+#define BOXCTL_STATUS_ROWS 64  /* processes and counters */
+#define BOXCTL_SHOW_MAX	   200 /* untrusted text quoted in errors */
 
 enum output {
 	OUTPUT_NONE,
@@ -32,37 +32,37 @@ enum output {
 
 /* one IMSG_CTL_LINE */
 struct row {
-	uint32_t	 n;
-	char		**key;
-	char		**value;
+	uint32_t n;
+	char **key;
+	char **value;
 };
 
 struct request {
-	uint32_t	 type;
+	uint32_t type;
 	struct msg_writer w;
-	enum output	 output;
+	enum output output;
 };
 
-static int	 opt_json;
+static int opt_json;
 static struct row status_rows[BOXCTL_STATUS_ROWS];
-static size_t	 status_nrows;
+static size_t status_nrows;
 
-static void	usage(void) __attribute__((noreturn));
+static void usage(void) __attribute__((noreturn));
 static const char *show(const char *);
-static void	print_clean(const char *);
-static void	check_domain(const char *);
-static void	check_address(const char *);
-static void	check_alias(const char *);
-static char	*read_password(int);
-static void	parse_command(struct request *, int, char **);
-static int	connect_control(const char *);
-static void	run(int, struct request *);
-static int	row_parse(struct row *, struct msg_reader *);
-static void	row_free(struct row *);
+static void print_clean(const char *);
+static void check_domain(const char *);
+static void check_address(const char *);
+static void check_alias(const char *);
+static char *read_password(int);
+static void parse_command(struct request *, int, char **);
+static int connect_control(const char *);
+static void run(int, struct request *);
+static int row_parse(struct row *, struct msg_reader *);
+static void row_free(struct row *);
 static const char *row_get(const struct row *, const char *);
-static void	print_row(const struct row *, enum output);
-static void	print_json(const struct row *);
-static void	print_status(void);
+static void print_row(const struct row *, enum output);
+static void print_json(const struct row *);
+static void print_status(void);
 
 static void
 usage(void)
@@ -91,12 +91,14 @@ usage(void)
 static const char *
 show(const char *s)
 {
-	static char	 buf[BOXCTL_SHOW_MAX + 4];
-	size_t		 i;
+	static char buf[BOXCTL_SHOW_MAX + 4];
+	size_t i;
 
 	for (i = 0; s[i] != '\0' && i < BOXCTL_SHOW_MAX; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 ||
-		    (unsigned char)s[i] == 0x7f) ? '?' : s[i];
+		buf[i] =
+		    ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+		    ? '?'
+		    : s[i];
 	if (s[i] != '\0')
 		strlcpy(buf + i, "...", sizeof(buf) - i);
 	else
@@ -109,8 +111,9 @@ static void
 print_clean(const char *s)
 {
 	for (; *s != '\0'; s++)
-		putchar(((unsigned char)*s < 0x20 ||
-		    (unsigned char)*s == 0x7f) ? '?' : *s);
+		putchar(((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			? '?'
+			: *s);
 }
 
 static void
@@ -123,7 +126,7 @@ check_domain(const char *domain)
 static void
 check_address(const char *address)
 {
-	struct mailaddr	 addr;
+	struct mailaddr addr;
 
 	if (mailaddr_parse(&addr, address, 1) == -1)
 		errx(1, "invalid address: %s", show(address));
@@ -146,10 +149,10 @@ check_alias(const char *address)
 static char *
 read_password(int from_stdin)
 {
-	static char	 pw[BOXCTL_PASSWORD_MAX + 2];
-	char		 again[sizeof(pw)], c;
-	size_t		 len = 0;
-	ssize_t		 n;
+	static char pw[BOXCTL_PASSWORD_MAX + 2];
+	char again[sizeof(pw)], c;
+	size_t len = 0;
+	ssize_t n;
 
 	if (from_stdin) {
 		/* byte by byte: no stdio buffer keeps a copy */
@@ -163,8 +166,10 @@ read_password(int from_stdin)
 				break;
 			if (c == '\0' || len >= sizeof(pw) - 1) {
 				explicit_bzero(pw, sizeof(pw));
-				errx(1, c == '\0' ? "password contains a NUL" :
-				    "password too long: at most %d bytes",
+				errx(1,
+				    c == '\0'
+					? "password contains a NUL"
+					: "password too long: at most %d bytes",
 				    BOXCTL_PASSWORD_MAX);
 			}
 			pw[len++] = c;
@@ -174,13 +179,14 @@ read_password(int from_stdin)
 			errx(1, "no password on stdin");
 	} else {
 		if (!isatty(STDIN_FILENO))
-			errx(1, "no terminal to ask for the password; use "
+			errx(1,
+			    "no terminal to ask for the password; use "
 			    "--password-stdin");
-		if (readpassphrase("Password: ", pw, sizeof(pw),
-		    RPP_REQUIRE_TTY) == NULL)
+		if (readpassphrase(
+			"Password: ", pw, sizeof(pw), RPP_REQUIRE_TTY) == NULL)
 			err(1, "readpassphrase");
 		if (readpassphrase("Password again: ", again, sizeof(again),
-		    RPP_REQUIRE_TTY) == NULL) {
+			RPP_REQUIRE_TTY) == NULL) {
 			explicit_bzero(pw, sizeof(pw));
 			err(1, "readpassphrase");
 		}
@@ -209,8 +215,8 @@ read_password(int from_stdin)
 static const char *
 address_and_password_flag(int argc, char **argv, int *from_stdin)
 {
-	const char	*address = NULL;
-	int		 i;
+	const char *address = NULL;
+	int i;
 
 	*from_stdin = 0;
 	for (i = 0; i < argc; i++) {
@@ -230,9 +236,9 @@ static void
 parse_alias_add(struct request *req, int argc, char **argv)
 {
 	struct msg_writer targets;
-	char		*list, *item, *p, *end;
-	uint32_t	 n = 0;
-	int		 i;
+	char *list, *item, *p, *end;
+	uint32_t n = 0;
+	int i;
 
 	if (argc < 2)
 		usage();
@@ -241,12 +247,12 @@ parse_alias_add(struct request *req, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if ((list = strdup(argv[i])) == NULL)
 			err(1, NULL);
-		for (p = list; (item = strsep(&p, ",")) != NULL; ) {
+		for (p = list; (item = strsep(&p, ",")) != NULL;) {
 			while (*item == ' ' || *item == '\t')
 				item++;
 			end = item + strlen(item);
-			while (end > item && (end[-1] == ' ' ||
-			    end[-1] == '\t'))
+			while (
+			    end > item && (end[-1] == ' ' || end[-1] == '\t'))
 				*--end = '\0';
 			if (*item == '\0')
 				errx(1, "empty target in %s", show(argv[i]));
@@ -267,10 +273,10 @@ parse_alias_add(struct request *req, int argc, char **argv)
 static void
 parse_command(struct request *req, int argc, char **argv)
 {
-	const char	*cmd, *sub, *address;
-	char		*pw;
-	uint64_t	 quota;
-	int		 from_stdin;
+	const char *cmd, *sub, *address;
+	char *pw;
+	uint64_t quota;
+	int from_stdin;
 
 	msg_writer_init(&req->w);
 	req->output = OUTPUT_NONE;
@@ -305,10 +311,11 @@ parse_command(struct request *req, int argc, char **argv)
 		msg_put_str(&req->w, argv[0]);
 	} else if (strcmp(cmd, "user") == 0) {
 		if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
-			req->type = strcmp(sub, "add") == 0 ?
-			    IMSG_CTL_USER_ADD : IMSG_CTL_USER_PASSWD;
-			address = address_and_password_flag(argc, argv,
-			    &from_stdin);
+			req->type = strcmp(sub, "add") == 0
+			    ? IMSG_CTL_USER_ADD
+			    : IMSG_CTL_USER_PASSWD;
+			address =
+			    address_and_password_flag(argc, argv, &from_stdin);
 			check_address(address);
 			pw = read_password(from_stdin);
 			msg_put_str(&req->w, address);
@@ -329,8 +336,10 @@ parse_command(struct request *req, int argc, char **argv)
 			if (strcmp(argv[1], "none") == 0)
 				quota = 0;
 			else if (parse_size(argv[1], &quota) == -1)
-				errx(1, "invalid size: %s (a number of bytes, "
-				    "with K, M or G, or none)", show(argv[1]));
+				errx(1,
+				    "invalid size: %s (a number of bytes, "
+				    "with K, M or G, or none)",
+				    show(argv[1]));
 			req->type = IMSG_CTL_USER_QUOTA;
 			msg_put_str(&req->w, argv[0]);
 			msg_put_u64(&req->w, quota);
@@ -382,8 +391,8 @@ static int
 connect_control(const char *path)
 {
 	struct sockaddr_un sun;
-	struct timeval	 tv = { BOXCTL_TIMEOUT, 0 };
-	int		 fd;
+	struct timeval tv = {BOXCTL_TIMEOUT, 0};
+	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -404,7 +413,7 @@ connect_control(const char *path)
 static int
 row_parse(struct row *row, struct msg_reader *r)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	memset(row, 0, sizeof(*row));
 	if (msg_get_u32(r, &row->n) == -1 || row->n > r->left / 8)
@@ -423,7 +432,7 @@ row_parse(struct row *row, struct msg_reader *r)
 static void
 row_free(struct row *row)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	for (i = 0; i < row->n; i++) {
 		free(row->key[i]);
@@ -437,7 +446,7 @@ row_free(struct row *row)
 static const char *
 row_get(const struct row *row, const char *key)
 {
-	uint32_t	 i;
+	uint32_t i;
 
 	for (i = 0; i < row->n; i++)
 		if (row->key[i] != NULL && strcmp(row->key[i], key) == 0)
@@ -451,7 +460,7 @@ static void
 json_string(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t		 i, n;
+	size_t i, n;
 
 	putchar('"');
 	for (i = 0; i < len; i++) {
@@ -477,7 +486,7 @@ json_string(const char *s, size_t len)
 static int
 all_digits(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (s[i] < '0' || s[i] > '9')
@@ -498,13 +507,13 @@ key_is(const char *key, const char *const *names)
 static void
 print_json(const struct row *row)
 {
-	static const char *const numbers[] = { "pid", "uptime", "users",
+	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "sessions", "received", "delivered", "queued",
-	    NULL };
-	static const char *const booleans[] = { "disabled", NULL };
-	static const char *const lists[] = { "targets", NULL };
-	const char	*v, *comma;
-	uint32_t	 i;
+	    NULL};
+	static const char *const booleans[] = {"disabled", NULL};
+	static const char *const lists[] = {"targets", NULL};
+	const char *v, *comma;
+	uint32_t i;
 
 	putchar('{');
 	for (i = 0; i < row->n; i++) {
@@ -517,8 +526,7 @@ print_json(const struct row *row)
 			fputs(v, stdout);
 		else if (key_is(row->key[i], booleans) &&
 		    (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
-			fputs(strcmp(v, "yes") == 0 ? "true" : "false",
-			    stdout);
+			fputs(strcmp(v, "yes") == 0 ? "true" : "false", stdout);
 		else if (key_is(row->key[i], lists)) {
 			putchar('[');
 			while (*v != '\0') {
@@ -542,8 +550,8 @@ static void
 format_size(char *buf, size_t bufsz, uint64_t v)
 {
 	static const char units[] = "GMK";
-	uint64_t	 unit;
-	int		 i;
+	uint64_t unit;
+	int i;
 
 	for (i = 0; i < 3; i++) {
 		unit = 1ULL << (10 * (3 - i));
@@ -560,14 +568,14 @@ static void
 format_uptime(char *buf, size_t bufsz, const char *seconds)
 {
 	unsigned long long s;
-	const char	*errstr;
+	const char *errstr;
 
 	s = strtonum(seconds, 0, LLONG_MAX, &errstr);
 	if (errstr != NULL)
 		snprintf(buf, bufsz, "%s", show(seconds));
 	else if (s >= 86400)
-		snprintf(buf, bufsz, "%llud%02lluh", s / 86400,
-		    s % 86400 / 3600);
+		snprintf(
+		    buf, bufsz, "%llud%02lluh", s / 86400, s % 86400 / 3600);
 	else if (s >= 3600)
 		snprintf(buf, bufsz, "%lluh%02llum", s / 3600, s % 3600 / 60);
 	else if (s >= 60)
@@ -579,9 +587,9 @@ format_uptime(char *buf, size_t bufsz, const char *seconds)
 static void
 print_row(const struct row *row, enum output output)
 {
-	const char	*v, *errstr;
-	char		 size[32];
-	uint64_t	 quota;
+	const char *v, *errstr;
+	char size[32];
+	uint64_t quota;
 
 	switch (output) {
 	case OUTPUT_DOMAINS:
@@ -625,13 +633,13 @@ print_row(const struct row *row, enum output output)
 static void
 print_status(void)
 {
-	static const char *const cols[] = { "role", "pid", "user", "uptime" };
-	static const char *const counters[] = { "sessions", "received",
-	    "delivered", "queued" };
-	static char	 cell[BOXCTL_STATUS_ROWS][4][BOXCTL_SHOW_MAX + 4];
-	const char	*v;
-	size_t		 width[3], i, j, n = 0;
-	int		 first = 1;
+	static const char *const cols[] = {"role", "pid", "user", "uptime"};
+	static const char *const counters[] = {
+	    "sessions", "received", "delivered", "queued"};
+	static char cell[BOXCTL_STATUS_ROWS][4][BOXCTL_SHOW_MAX + 4];
+	const char *v;
+	size_t width[3], i, j, n = 0;
+	int first = 1;
 
 	for (j = 0; j < 3; j++)
 		width[j] = strlen(cols[j]);
@@ -643,19 +651,19 @@ print_status(void)
 			if (v == NULL)
 				v = "-";
 			if (j == 3)
-				format_uptime(cell[n][j], sizeof(cell[n][j]),
-				    v);
+				format_uptime(
+				    cell[n][j], sizeof(cell[n][j]), v);
 			else
-				strlcpy(cell[n][j], show(v),
-				    sizeof(cell[n][j]));
+				strlcpy(
+				    cell[n][j], show(v), sizeof(cell[n][j]));
 			if (j < 3 && strlen(cell[n][j]) > width[j])
 				width[j] = strlen(cell[n][j]);
 		}
 		n++;
 	}
 	/* the last column unpadded: no trailing blanks */
-	printf("%-*s  %-*s  %-*s  %s\n", (int)width[0], cols[0],
-	    (int)width[1], cols[1], (int)width[2], cols[2], cols[3]);
+	printf("%-*s  %-*s  %-*s  %s\n", (int)width[0], cols[0], (int)width[1],
+	    cols[1], (int)width[2], cols[2], cols[3]);
 	for (i = 0; i < n; i++)
 		printf("%-*s  %-*s  %-*s  %s\n", (int)width[0], cell[i][0],
 		    (int)width[1], cell[i][1], (int)width[2], cell[i][2],
@@ -664,8 +672,7 @@ print_status(void)
 		if (row_get(&status_rows[i], "sessions") == NULL)
 			continue;
 		for (j = 0; j < 4; j++) {
-			if ((v = row_get(&status_rows[i], counters[j])) ==
-			    NULL)
+			if ((v = row_get(&status_rows[i], counters[j])) == NULL)
 				continue;
 			printf("%s%s ", first ? "" : ", ", counters[j]);
 			print_clean(v);
@@ -680,16 +687,16 @@ print_status(void)
 static void
 run(int fd, struct request *req)
 {
-	struct imsgbuf	 ibuf;
-	struct imsg	 imsg;
+	struct imsgbuf ibuf;
+	struct imsg imsg;
 	struct msg_reader r;
-	struct row	 row;
-	char		*msg;
-	int		 n;
+	struct row row;
+	char *msg;
+	int n;
 
 	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
-	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf,
-	    req->w.len) == -1)
+	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf, req->w.len) ==
+	    -1)
 		err(1, "request");
 	/* the request may hold a password */
 	if (req->w.buf != NULL)
@@ -759,10 +766,10 @@ int
 main(int argc, char *argv[])
 {
 	struct boxd_config conf;
-	struct request	 req;
-	const char	*socket_path = NULL, *config_path = NULL;
-	char		 errbuf[PATH_MAX + 256];
-	int		 ch, fd;
+	struct request req;
+	const char *socket_path = NULL, *config_path = NULL;
+	char errbuf[PATH_MAX + 256];
+	int ch, fd;
 
 	while ((ch = getopt(argc, argv, "+f:hjs:")) != -1) {
 		switch (ch) {
@@ -785,8 +792,8 @@ main(int argc, char *argv[])
 		usage();
 
 	if (config_path != NULL) {
-		if (config_parse(&conf, config_path, errbuf,
-		    sizeof(errbuf)) == -1)
+		if (config_parse(&conf, config_path, errbuf, sizeof(errbuf)) ==
+		    -1)
 			errx(1, "%s", errbuf);
 		socket_path = conf.control_socket;
 	} else if (socket_path == NULL)

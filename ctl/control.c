@@ -23,44 +23,43 @@
 TAILQ_HEAD(control_conns, control_conn);
 
 static struct {
-	int			 fd;		/* the listening socket */
-	struct event		*ev_accept;
-	struct event		*ev_resume;	/* after running out of fds */
-	uid_t			 uid;		/* besides root, may connect */
-	uint32_t		 next_id;
-	size_t			 nconns;
-	struct control_conns	 conns;
-	struct control_conns	 dead;		/* freed from the loop */
-	int			 reap_pending;
-} control = { .fd = -1 };
+	int fd; /* the listening socket */
+	struct event *ev_accept;
+	struct event *ev_resume; /* after running out of fds */
+	uid_t uid;		 /* besides root, may connect */
+	uint32_t next_id;
+	size_t nconns;
+	struct control_conns conns;
+	struct control_conns dead; /* freed from the loop */
+	int reap_pending;
+} control = {.fd = -1};
 
-static void	control_dispatch_parent(struct imsgev *, struct imsg *);
-static void	control_dispatch_auth(struct imsgev *, struct imsg *);
-static void	control_dispatch_stats(struct imsgev *, struct imsg *);
-static void	control_dispatch_client(struct imsgev *, struct imsg *);
-static void	control_listen(int);
-static void	control_accept(evutil_socket_t, short, void *);
-static void	control_resume(evutil_socket_t, short, void *);
-static void	control_client_closed(struct imsgev *);
-static void	control_drop(struct control_conn *, const char *);
-static void	control_reap(evutil_socket_t, short, void *);
+static void control_dispatch_parent(struct imsgev *, struct imsg *);
+static void control_dispatch_auth(struct imsgev *, struct imsg *);
+static void control_dispatch_stats(struct imsgev *, struct imsg *);
+static void control_dispatch_client(struct imsgev *, struct imsg *);
+static void control_listen(int);
+static void control_accept(evutil_socket_t, short, void *);
+static void control_resume(evutil_socket_t, short, void *);
+static void control_client_closed(struct imsgev *);
+static void control_drop(struct control_conn *, const char *);
+static void control_reap(evutil_socket_t, short, void *);
 static struct control_conn *control_find(uint32_t);
-static int	control_request_valid(struct imsg *);
-static void	control_send(struct control_conn *, uint32_t,
-		    struct msg_writer *);
-static void	control_request_done(struct control_conn *);
-static void	control_idle(evutil_socket_t, short, void *);
-static void	control_forward(struct control_conn *, struct imsg *);
-static void	control_fail(struct control_conn *, const char *);
-static void	control_status_start(struct control_conn *);
-static void	control_status_proc(struct control_conn *, struct imsg *);
-static void	control_status_done(struct control_conn *);
-static void	control_status_timeout(evutil_socket_t, short, void *);
+static int control_request_valid(struct imsg *);
+static void control_send(struct control_conn *, uint32_t, struct msg_writer *);
+static void control_request_done(struct control_conn *);
+static void control_idle(evutil_socket_t, short, void *);
+static void control_forward(struct control_conn *, struct imsg *);
+static void control_fail(struct control_conn *, const char *);
+static void control_status_start(struct control_conn *);
+static void control_status_proc(struct control_conn *, struct imsg *);
+static void control_status_done(struct control_conn *);
+static void control_status_timeout(evutil_socket_t, short, void *);
 
 void
 control_main(void)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(PROC_CONTROL, control_dispatch_parent);
 	child_forget_tls();
@@ -81,7 +80,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
 	struct msg_reader r;
-	char		*why;
+	char *why;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
@@ -109,7 +108,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	}
 
 	if ((c = control_find(imsg->hdr.peerid)) == NULL)
-		return;		/* the client has gone */
+		return; /* the client has gone */
 	switch (imsg->hdr.type) {
 	case IMSG_PARENT_PROC:
 		if (c->pending == CONTROL_STATUS)
@@ -138,8 +137,8 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
 	struct msg_reader r;
-	char		*s;
-	uint32_t	 n, i;
+	char *s;
+	uint32_t n, i;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
@@ -179,8 +178,8 @@ control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
 	struct msg_reader r;
-	uint64_t	 v[COUNTER_COUNT];
-	int		 i;
+	uint64_t v[COUNTER_COUNT];
+	int i;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (imsg->hdr.type != IMSG_STATS)
@@ -210,14 +209,14 @@ control_listen(int fd)
 		close(control.fd);
 	}
 	if (control.ev_resume == NULL &&
-	    (control.ev_resume = evtimer_new(child->base, control_resume,
-	    NULL)) == NULL)
+	    (control.ev_resume =
+		    evtimer_new(child->base, control_resume, NULL)) == NULL)
 		fatalx("evtimer_new");
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		fatal("fcntl control socket");
 	control.fd = fd;
-	control.ev_accept = event_new(child->base, fd, EV_READ | EV_PERSIST,
-	    control_accept, NULL);
+	control.ev_accept = event_new(
+	    child->base, fd, EV_READ | EV_PERSIST, control_accept, NULL);
 	if (control.ev_accept == NULL)
 		fatalx("event_new");
 	event_add(control.ev_accept, NULL);
@@ -234,13 +233,12 @@ static void
 control_accept(evutil_socket_t fd, short events, void *arg)
 {
 	struct control_conn *c;
-	struct ucred	 cred;
-	struct timeval	 tv = { 1, 0 }, idle = { CONTROL_IDLE_TIMEOUT, 0 };
-	socklen_t	 len = sizeof(cred);
-	int		 s;
+	struct ucred cred;
+	struct timeval tv = {1, 0}, idle = {CONTROL_IDLE_TIMEOUT, 0};
+	socklen_t len = sizeof(cred);
+	int s;
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
 			/* out of fds: let the others finish, try again */
 			log_warn("accept");
@@ -257,15 +255,15 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	if (cred.uid != 0 && cred.uid != control.uid) {
-		log_warnx("refused uid %u (pid %d)",
-		    (unsigned)cred.uid, (int)cred.pid);
+		log_warnx("refused uid %u (pid %d)", (unsigned)cred.uid,
+		    (int)cred.pid);
 		close(s);
 		return;
 	}
 	if (control.nconns >= CONTROL_CLIENTS_MAX) {
 		log_warnx("more than %d clients, refused uid %u "
-		    "(pid %d)", CONTROL_CLIENTS_MAX, (unsigned)cred.uid,
-		    (int)cred.pid);
+			  "(pid %d)",
+		    CONTROL_CLIENTS_MAX, (unsigned)cred.uid, (int)cred.pid);
 		close(s);
 		return;
 	}
@@ -294,8 +292,8 @@ control_find(uint32_t id)
 	struct control_conn *c;
 
 	TAILQ_FOREACH(c, &control.conns, entry)
-		if (c->id == id)
-			return c;
+	if (c->id == id)
+		return c;
 	return NULL;
 }
 
@@ -315,7 +313,7 @@ control_client_closed(struct imsgev *iev)
 static void
 control_drop(struct control_conn *c, const char *why)
 {
-	struct timeval	 tv = { 0, 0 };
+	struct timeval tv = {0, 0};
 
 	if (c->dead)
 		return;
@@ -338,7 +336,7 @@ control_drop(struct control_conn *c, const char *why)
 	TAILQ_INSERT_TAIL(&control.dead, c, entry);
 	if (!control.reap_pending) {
 		if (event_base_once(child->base, -1, EV_TIMEOUT, control_reap,
-		    NULL, &tv) == -1)
+			NULL, &tv) == -1)
 			fatalx("event_base_once");
 		control.reap_pending = 1;
 	}
@@ -359,7 +357,7 @@ control_reap(evutil_socket_t fd, short events, void *arg)
 static int
 control_skip_str(struct msg_reader *r)
 {
-	char	*s;
+	char *s;
 
 	if (msg_get_strdup(r, &s, IMSG_CTL_MAX_SIZE) == -1)
 		return -1;
@@ -372,8 +370,8 @@ static int
 control_request_valid(struct imsg *imsg)
 {
 	struct msg_reader r;
-	uint64_t	 quota;
-	uint32_t	 n, i;
+	uint64_t quota;
+	uint32_t n, i;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
@@ -398,13 +396,12 @@ control_request_valid(struct imsg *imsg)
 			return -1;
 		break;
 	case IMSG_CTL_USER_QUOTA:
-		if (control_skip_str(&r) == -1 ||
-		    msg_get_u64(&r, &quota) == -1)
+		if (control_skip_str(&r) == -1 || msg_get_u64(&r, &quota) == -1)
 			return -1;
 		break;
 	case IMSG_CTL_ALIAS_ADD:
-		if (control_skip_str(&r) == -1 ||
-		    msg_get_u32(&r, &n) == -1 || n > r.left / 4)
+		if (control_skip_str(&r) == -1 || msg_get_u32(&r, &n) == -1 ||
+		    n > r.left / 4)
 			return -1;
 		for (i = 0; i < n; i++)
 			if (control_skip_str(&r) == -1)
@@ -420,7 +417,7 @@ static void
 control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c = iev->arg;
-	char		 why[64];
+	char why[64];
 
 	if (imsg->fd != -1) {
 		control_drop(c, "sent a file descriptor");
@@ -449,7 +446,7 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 	default:
 		c->pending = CONTROL_TABLE;
 		if (imsgev_compose(child->peer[PROC_AUTH], imsg->hdr.type,
-		    c->id, -1, imsg->data, imsg->datalen) == -1)
+			c->id, -1, imsg->data, imsg->datalen) == -1)
 			fatal("imsg to auth");
 		break;
 	}
@@ -461,7 +458,7 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 static void
 control_send(struct control_conn *c, uint32_t type, struct msg_writer *w)
 {
-	int	 rv;
+	int rv;
 
 	if (c->dead) {
 		msg_writer_free(w);
@@ -481,7 +478,7 @@ control_send(struct control_conn *c, uint32_t type, struct msg_writer *w)
 static void
 control_request_done(struct control_conn *c)
 {
-	struct timeval	 tv = { CONTROL_IDLE_TIMEOUT, 0 };
+	struct timeval tv = {CONTROL_IDLE_TIMEOUT, 0};
 
 	c->pending = CONTROL_IDLE;
 	if (!c->dead)
@@ -528,14 +525,14 @@ control_fail(struct control_conn *c, const char *why)
 static void
 control_status_start(struct control_conn *c)
 {
-	struct timeval	 tv = { CONTROL_STATUS_TIMEOUT, 0 };
+	struct timeval tv = {CONTROL_STATUS_TIMEOUT, 0};
 
 	c->pending = CONTROL_STATUS;
 	c->wait_procs = 1;
 	c->wait_stats = 2;
 	memset(c->counters, 0, sizeof(c->counters));
-	if ((c->timeout = evtimer_new(child->base, control_status_timeout,
-	    c)) == NULL)
+	if ((c->timeout = evtimer_new(
+		 child->base, control_status_timeout, c)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(c->timeout, &tv);
 	child_send(PROC_PARENT, IMSG_PARENT_PROCS, c->id, -1, NULL);
@@ -558,9 +555,9 @@ control_status_proc(struct control_conn *c, struct imsg *imsg)
 {
 	struct msg_reader r;
 	struct msg_writer w;
-	char		 role[32], user[64], pid[16], uptime[32];
-	uint32_t	 npid;
-	uint64_t	 start, now = (uint64_t)time(NULL);
+	char role[32], user[64], pid[16], uptime[32];
+	uint32_t npid;
+	uint64_t start, now = (uint64_t)time(NULL);
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (msg_get_str(&r, role, sizeof(role)) == -1 ||
@@ -589,11 +586,10 @@ static void
 control_status_done(struct control_conn *c)
 {
 	static const char *const names[COUNTER_COUNT] = {
-		"sessions", "received", "delivered", "queued"
-	};
+	    "sessions", "received", "delivered", "queued"};
 	struct msg_writer w;
-	char		 v[32];
-	int		 i;
+	char v[32];
+	int i;
 
 	if (c->wait_procs || c->wait_stats > 0)
 		return;
@@ -603,8 +599,8 @@ control_status_done(struct control_conn *c)
 	msg_writer_init(&w);
 	msg_put_u32(&w, COUNTER_COUNT);
 	for (i = 0; i < COUNTER_COUNT; i++) {
-		snprintf(v, sizeof(v), "%llu",
-		    (unsigned long long)c->counters[i]);
+		snprintf(
+		    v, sizeof(v), "%llu", (unsigned long long)c->counters[i]);
 		msg_put_str(&w, names[i]);
 		msg_put_str(&w, v);
 	}

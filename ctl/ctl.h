@@ -11,17 +11,17 @@
 #include "common.h"
 
 /* ---------------------------------------------------------------- control.c */
-#define CONTROL_CLIENTS_MAX	64
-#define CONTROL_STATUS_TIMEOUT	10		/* seconds */
-#define CONTROL_IDLE_TIMEOUT	60		/* without a request */
-#define CONTROL_OUTQ_MAX	(64 * 1024 * 1024)	/* unread replies */
+#define CONTROL_CLIENTS_MAX    64
+#define CONTROL_STATUS_TIMEOUT 10		  /* seconds */
+#define CONTROL_IDLE_TIMEOUT   60		  /* without a request */
+#define CONTROL_OUTQ_MAX       (64 * 1024 * 1024) /* unread replies */
 
 /* what a client's one request in flight waits for */
 enum control_pending {
 	CONTROL_IDLE,
-	CONTROL_TABLE,		/* auth's rows, then OK or FAIL */
-	CONTROL_STATUS,		/* the parent's process list, the counters */
-	CONTROL_RELOAD,		/* the parent's OK or FAIL */
+	CONTROL_TABLE,	/* auth's rows, then OK or FAIL */
+	CONTROL_STATUS, /* the parent's process list, the counters */
+	CONTROL_RELOAD, /* the parent's OK or FAIL */
 };
 
 /* the counters of IMSG_STATS, in their order */
@@ -35,21 +35,21 @@ enum control_counter {
 
 struct control_conn {
 	TAILQ_ENTRY(control_conn) entry;
-	uint32_t		 id;		/* peerid inside boxd */
-	char			 name[32];	/* "client 7 (uid 0)" */
-	struct imsgev		 iev;
-	enum control_pending	 pending;
-	int			 dead;		/* dropped, freed soon */
+	uint32_t id;   /* peerid inside boxd */
+	char name[32]; /* "client 7 (uid 0)" */
+	struct imsgev iev;
+	enum control_pending pending;
+	int dead; /* dropped, freed soon */
 	/* status */
-	int			 wait_procs;
-	int			 wait_stats;	/* replies still to come */
-	uint64_t		 counters[COUNTER_COUNT];
-	struct event		*timeout;	/* of a status request */
-	struct event		*idle;		/* between requests */
+	int wait_procs;
+	int wait_stats; /* replies still to come */
+	uint64_t counters[COUNTER_COUNT];
+	struct event *timeout; /* of a status request */
+	struct event *idle;    /* between requests */
 };
 
 /* ---------------------------------------------------------------- boxctl.c */
-#define BOXCTL_PASSWORD_MAX	511	/* what auth accepts */
-#define BOXCTL_PASSWORD_MIN	8
+#define BOXCTL_PASSWORD_MAX 511 /* what auth accepts */
+#define BOXCTL_PASSWORD_MIN 8
 
 #endif

@@ -21,9 +21,9 @@
 static int
 maildir_create(int rootfd, const char *mailbox)
 {
-	static const char *const subdirs[] = { "cur", "new", "tmp" };
-	char		 path[PATH_MAX], *slash;
-	size_t		 i;
+	static const char *const subdirs[] = {"cur", "new", "tmp"};
+	char path[PATH_MAX], *slash;
+	size_t i;
 
 	strlcpy(path, mailbox, sizeof(path));
 	if ((slash = strchr(path, '/')) == NULL) {
@@ -48,7 +48,7 @@ maildir_create(int rootfd, const char *mailbox)
 static void
 maildir_host(const char *hostname, char *buf, size_t len)
 {
-	size_t	 o = 0;
+	size_t o = 0;
 
 	for (; *hostname != '\0' && o + 5 < len; hostname++) {
 		if (*hostname == '/')
@@ -64,26 +64,27 @@ maildir_host(const char *hostname, char *buf, size_t len)
 static int
 copy_body(int from, uint64_t off, int to, uint64_t len)
 {
-	char	 buf[65536];
-	loff_t	 inoff = (loff_t)off;
-	ssize_t	 n;
+	char buf[65536];
+	loff_t inoff = (loff_t)off;
+	ssize_t n;
 
 	while (len > 0) {
 		n = copy_file_range(from, &inoff, to, NULL, len, 0);
-		if (n == -1 && (errno == EXDEV || errno == ENOSYS ||
-		    errno == EINVAL || errno == EOPNOTSUPP))
+		if (n == -1 &&
+		    (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			errno == EOPNOTSUPP))
 			break;
 		if (n == -1)
 			return -1;
 		if (n == 0) {
-			errno = EIO;	/* the spool file is short */
+			errno = EIO; /* the spool file is short */
 			return -1;
 		}
 		len -= (uint64_t)n;
 	}
 	while (len > 0) {
-		n = pread(from, buf, len < sizeof(buf) ? len : sizeof(buf),
-		    inoff);
+		n = pread(
+		    from, buf, len < sizeof(buf) ? len : sizeof(buf), inoff);
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
@@ -99,12 +100,12 @@ copy_body(int from, uint64_t off, int to, uint64_t len)
 
 int
 maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
-    const char *hostname, const char *sender, int spoolfd,
-    uint64_t body_offset, uint64_t body_len, struct maildir_delivery *d)
+    const char *hostname, const char *sender, int spoolfd, uint64_t body_offset,
+    uint64_t body_len, struct maildir_delivery *d)
 {
-	char		 host[128], head[1024], path[PATH_MAX], *slash;
-	const char	*user;
-	int		 headlen, fd;
+	char host[128], head[1024], path[PATH_MAX], *slash;
+	const char *user;
+	int headlen, fd;
 
 	if ((slash = strchr(mailbox, '/')) == NULL) {
 		errno = EINVAL;
@@ -120,21 +121,22 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 	}
 	maildir_host(hostname, host, sizeof(host));
 	strlcpy(d->mailbox, mailbox, sizeof(d->mailbox));
-	snprintf(d->name, sizeof(d->name), "%" PRIu64 ".Q%016" PRIx64 "R%u.%s"
-	    ",S=%" PRIu64, msgid >> 32, msgid, idx, host,
-	    body_len + (uint64_t)headlen);
+	snprintf(d->name, sizeof(d->name),
+	    "%" PRIu64 ".Q%016" PRIx64 "R%u.%s"
+	    ",S=%" PRIu64,
+	    msgid >> 32, msgid, idx, host, body_len + (uint64_t)headlen);
 
 	snprintf(path, sizeof(path), "%s/new/%s", mailbox, d->name);
 	if (faccessat(rootfd, path, F_OK, 0) == 0)
 		return MAILDIR_DONE_BEFORE;
 	snprintf(path, sizeof(path), "%s/tmp/%s", mailbox, d->name);
-	fd = openat(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
+	fd = openat(
+	    rootfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1 && errno == ENOENT) {
 		if (maildir_create(rootfd, mailbox) == -1)
 			return -1;
-		fd = openat(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600);
+		fd = openat(rootfd, path,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	}
 	if (fd == -1)
 		return -1;
@@ -150,7 +152,7 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 int
 maildir_publish(int rootfd, const struct maildir_delivery *d)
 {
-	char	 from[PATH_MAX], to[PATH_MAX];
+	char from[PATH_MAX], to[PATH_MAX];
 
 	snprintf(from, sizeof(from), "%s/tmp/%s", d->mailbox, d->name);
 	snprintf(to, sizeof(to), "%s/new/%s", d->mailbox, d->name);

@@ -21,27 +21,27 @@
 
 struct mda_job {
 	TAILQ_ENTRY(mda_job) entry;
-	uint64_t	 msgid;
-	int		 status;
-	char		 why[512];
-	struct maildir_delivery *d;	/* to publish */
-	int		*fds;		/* their tmp files */
-	size_t		 nd;
+	uint64_t msgid;
+	int status;
+	char why[512];
+	struct maildir_delivery *d; /* to publish */
+	int *fds;		    /* their tmp files */
+	size_t nd;
 };
 
-#define MDA_BATCH_MAX		128
-#define MDA_BATCH_USEC		5000
+#define MDA_BATCH_MAX  128
+#define MDA_BATCH_USEC 5000
 
 static TAILQ_HEAD(, mda_job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
-static size_t		 njobs;
-static const struct timeval batch_delay = { 0, MDA_BATCH_USEC };
-static struct event	*flush_ev;
-static int		 rootfd = -1;
+static size_t njobs;
+static const struct timeval batch_delay = {0, MDA_BATCH_USEC};
+static struct event *flush_ev;
+static int rootfd = -1;
 
 static void
 mda_job_fail(struct mda_job *job, int status, const char *why)
 {
-	size_t	 i;
+	size_t i;
 
 	job->status = status;
 	strlcpy(job->why, why, sizeof(job->why));
@@ -53,12 +53,12 @@ mda_job_fail(struct mda_job *job, int status, const char *why)
 static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
 {
-	struct mda_job	*job;
-	uint64_t	 body_offset, body_size;
-	uint32_t	 n, i;
-	char		 sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
-	char		 why[512];
-	int		 fd;
+	struct mda_job *job;
+	uint64_t body_offset, body_size;
+	uint32_t n, i;
+	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
+	char why[512];
+	int fd;
 
 	job = xcalloc(1, sizeof(*job));
 	if (msg_get_u64(r, &job->msgid) == -1 ||
@@ -84,9 +84,13 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		if (fd == -1) {
 			snprintf(why, sizeof(why), "%.300s: %.100s", mailbox,
 			    strerror(errno));
-			mda_job_fail(job, errno == ENOSPC || errno == EDQUOT ||
-			    errno == EIO || errno == EMFILE || errno == ENFILE ?
-			    MDA_TEMPFAIL : MDA_PERMFAIL, why);
+			mda_job_fail(job,
+			    errno == ENOSPC || errno == EDQUOT ||
+				    errno == EIO || errno == EMFILE ||
+				    errno == ENFILE
+				? MDA_TEMPFAIL
+				: MDA_PERMFAIL,
+			    why);
 			continue;
 		}
 		job->fds[job->nd++] = fd;
@@ -123,17 +127,19 @@ mda_sync_dirs(void)
 #ifdef __linux__
 	return syncfs(rootfd);
 #else
-	struct mda_job	*job;
-	char		 path[PATH_MAX];
-	size_t		 i;
-	int		 fd, rv = 0;
+	struct mda_job *job;
+	char path[PATH_MAX];
+	size_t i;
+	int fd, rv = 0;
 
-	TAILQ_FOREACH(job, &jobs, entry) {
+	TAILQ_FOREACH(job, &jobs, entry)
+	{
 		for (i = 0; i < job->nd; i++) {
-			snprintf(path, sizeof(path), "%s/new",
-			    job->d[i].mailbox);
-			if ((fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) == -1 || fsync(fd) == -1)
+			snprintf(
+			    path, sizeof(path), "%s/new", job->d[i].mailbox);
+			if ((fd = openat(rootfd, path,
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+			    fsync(fd) == -1)
 				rv = -1;
 			if (fd != -1)
 				close(fd);
@@ -147,22 +153,24 @@ mda_sync_dirs(void)
 static void
 mda_flush(evutil_socket_t unused, short events, void *arg)
 {
-	struct mda_job	*job;
-	size_t		 i, files = 0;
-	int		 batch;
+	struct mda_job *job;
+	size_t i, files = 0;
+	int batch;
 
 	TAILQ_FOREACH(job, &jobs, entry)
-		files += job->nd;
+	files += job->nd;
 	batch = 0;
 #ifdef __linux__
 	/* also covers the directories of a Maildir made just now */
 	if (files > 0 && syncfs(rootfd) == 0)
 		batch = 1;
 #endif
-	TAILQ_FOREACH(job, &jobs, entry) {
+	TAILQ_FOREACH(job, &jobs, entry)
+	{
 		for (i = 0; i < job->nd; i++) {
 			if (!batch && fsync(job->fds[i]) == -1) {
-				mda_job_fail(job, MDA_TEMPFAIL, strerror(errno));
+				mda_job_fail(
+				    job, MDA_TEMPFAIL, strerror(errno));
 				break;
 			}
 		}
@@ -182,9 +190,9 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 	}
 	if (files > 0 && mda_sync_dirs() == -1)
 		TAILQ_FOREACH(job, &jobs, entry)
-			if (job->status == MDA_OK)
-				mda_job_fail(job, MDA_TEMPFAIL,
-				    "flush of the mail store failed");
+	if (job->status == MDA_OK)
+		mda_job_fail(
+		    job, MDA_TEMPFAIL, "flush of the mail store failed");
 	evtimer_del(flush_ev);
 	njobs = 0;
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
@@ -214,7 +222,7 @@ mda_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 void
 mda_main(void)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(PROC_MDA, NULL);
 	privsep_drop(PROC_MDA, child_jail(PROC_MDA, &child->conf));

@@ -19,40 +19,40 @@
 #include "boxd.h"
 #include "queued.h"
 
-#define QUEUE_INFLIGHT_MAX	256	/* messages handed to mda at once */
+#define QUEUE_INFLIGHT_MAX 256 /* messages handed to mda at once */
 
 /* a message between create and commit */
 struct incoming {
 	RB_ENTRY(incoming) entry;
-	uint64_t	 msgid;
-	int		 fd;
-	uint64_t	 body_offset;
-	struct envelope	 env;
+	uint64_t msgid;
+	int fd;
+	uint64_t body_offset;
+	struct envelope env;
 };
 
 /* a committed message waiting for (or in) delivery */
 struct qmsg {
-	RB_ENTRY(qmsg)	 entry;
+	RB_ENTRY(qmsg) entry;
 	TAILQ_ENTRY(qmsg) wait;
-	uint64_t	 msgid;
-	uint32_t	 attempts;
-	time_t		 first_try;
-	int		 inflight;
-	int		 waiting;
-	struct event	*timer;
+	uint64_t msgid;
+	uint32_t attempts;
+	time_t first_try;
+	int inflight;
+	int waiting;
+	struct event *timer;
 };
 
 struct commit {
-	uint64_t	 reqid;
-	struct incoming	*in;
+	uint64_t reqid;
+	struct incoming *in;
 };
 
 /* commits gathered while the previous batch is being flushed */
 struct commit_batch {
-	struct commit	*c;
+	struct commit *c;
 	struct spool_commit *sc;
-	size_t		 n;
-	size_t		 cap;
+	size_t n;
+	size_t cap;
 };
 
 RB_HEAD(incoming_tree, incoming);
@@ -74,14 +74,14 @@ qmsg_cmp(struct qmsg *a, struct qmsg *b)
 RB_GENERATE_STATIC(incoming_tree, incoming, entry, incoming_cmp);
 RB_GENERATE_STATIC(qmsg_tree, qmsg, entry, qmsg_cmp);
 
-static struct spool	 spool;
+static struct spool spool;
 static struct incoming_tree incomings = RB_INITIALIZER(&incomings);
-static struct qmsg_tree	 qmsgs = RB_INITIALIZER(&qmsgs);
-static struct qmsg_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+static struct qmsg_tree qmsgs = RB_INITIALIZER(&qmsgs);
+static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static struct commit_batch batches[2];
 static struct commit_batch *gathering = &batches[0];
 static struct commit_batch *flushing = &batches[1];
-static struct event	*commit_ev;
+static struct event *commit_ev;
 
 /*
  * The flusher thread does the blocking part of a commit (trailers and
@@ -89,22 +89,22 @@ static struct event	*commit_ev;
  * the next batch meanwhile.
  */
 static struct {
-	pthread_t	 thread;
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
-	int		 todo;		/* a batch is handed over */
-	int		 busy;		/* main loop: flushing is out */
-	int		 donefd[2];
-	struct event	*done_ev;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int todo; /* a batch is handed over */
+	int busy; /* main loop: flushing is out */
+	int donefd[2];
+	struct event *done_ev;
 } flusher = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
 };
-static size_t		 inflight;
-static uint64_t		 stat_received, stat_delivered;
-static size_t		 stat_queued;
+static size_t inflight;
+static uint64_t stat_received, stat_delivered;
+static size_t stat_queued;
 
-static void	queue_deliver(struct qmsg *);
+static void queue_deliver(struct qmsg *);
 
 /* the creation time in the high half (Maildir names use it), then noise */
 static uint64_t
@@ -116,11 +116,11 @@ queue_new_msgid(void)
 static struct qmsg *
 queue_track(uint64_t msgid)
 {
-	struct qmsg	*q;
+	struct qmsg *q;
 
 	q = xcalloc(1, sizeof(*q));
 	q->msgid = msgid;
-	q->first_try = (time_t)(msgid >> 32);	/* when it was received */
+	q->first_try = (time_t)(msgid >> 32); /* when it was received */
 	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
 		fatalx("message %016" PRIx64 " queued twice", msgid);
 	stat_queued++;
@@ -145,7 +145,7 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
     uint64_t body_offset, uint64_t body_size)
 {
 	struct msg_writer w;
-	uint32_t	 i;
+	uint32_t i;
 
 	msg_writer_init(&w);
 	msg_put_u64(&w, q->msgid);
@@ -170,9 +170,9 @@ queue_retry_cb(evutil_socket_t fd, short events, void *arg)
 static void
 queue_deliver(struct qmsg *q)
 {
-	struct envelope	 env;
-	uint64_t	 body_offset, body_size;
-	int		 fd;
+	struct envelope env;
+	uint64_t body_offset, body_size;
+	int fd;
 
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
 		if (!q->waiting) {
@@ -181,8 +181,8 @@ queue_deliver(struct qmsg *q)
 		}
 		return;
 	}
-	if ((fd = spool_load(&spool, q->msgid, &env, &body_offset,
-	    &body_size)) == -1) {
+	if ((fd = spool_load(
+		 &spool, q->msgid, &env, &body_offset, &body_size)) == -1) {
 		spool_move(&spool, q->msgid, SPOOL_CORRUPT);
 		queue_forget(q);
 		return;
@@ -194,9 +194,9 @@ queue_deliver(struct qmsg *q)
 static void
 queue_schedule_retry(struct qmsg *q)
 {
-	struct timeval	 tv;
-	uint64_t	 delay;
-	uint32_t	 i;
+	struct timeval tv;
+	uint64_t delay;
+	uint32_t i;
 
 	if ((uint64_t)(time(NULL) - q->first_try) >= child->conf.queue_expire) {
 		log_warnx("message %016" PRIx64 " expired after %u attempts",
@@ -206,8 +206,7 @@ queue_schedule_retry(struct qmsg *q)
 		return;
 	}
 	delay = child->conf.queue_retry;
-	for (i = 1; i < q->attempts && delay < child->conf.queue_max_retry;
-	    i++)
+	for (i = 1; i < q->attempts && delay < child->conf.queue_max_retry; i++)
 		delay *= 2;
 	if (delay > child->conf.queue_max_retry)
 		delay = child->conf.queue_max_retry;
@@ -222,7 +221,7 @@ queue_schedule_retry(struct qmsg *q)
 static void
 queue_release_waiting(void)
 {
-	struct qmsg	*q;
+	struct qmsg *q;
 
 	while (inflight < QUEUE_INFLIGHT_MAX &&
 	    (q = TAILQ_FIRST(&waiting)) != NULL) {
@@ -235,7 +234,7 @@ queue_release_waiting(void)
 static void
 queue_recovered(uint64_t msgid, void *arg)
 {
-	struct qmsg	*q;
+	struct qmsg *q;
 
 	q = queue_track(msgid);
 	queue_deliver(q);
@@ -256,7 +255,7 @@ queue_reply(uint32_t type, uint64_t reqid, uint64_t msgid, int fd)
 static int
 queue_envelope_valid(const struct envelope *env)
 {
-	char	 buf[ENVELOPE_MAILBOX_MAX], *slash;
+	char buf[ENVELOPE_MAILBOX_MAX], *slash;
 	uint32_t i;
 
 	for (i = 0; i < env->nrcpt; i++) {
@@ -274,9 +273,9 @@ queue_envelope_valid(const struct envelope *env)
 static void
 queue_create(struct msg_reader *r, struct imsg *imsg)
 {
-	struct incoming	*in;
-	uint64_t	 reqid;
-	int		 fd, dupfd;
+	struct incoming *in;
+	uint64_t reqid;
+	int fd, dupfd;
 
 	in = xcalloc(1, sizeof(*in));
 	if (msg_get_u64(r, &reqid) == -1 ||
@@ -303,7 +302,7 @@ queue_create(struct msg_reader *r, struct imsg *imsg)
 static struct incoming *
 queue_find_incoming(uint64_t msgid)
 {
-	struct incoming	 key;
+	struct incoming key;
 
 	key.msgid = msgid;
 	return RB_FIND(incoming_tree, &incomings, &key);
@@ -324,9 +323,9 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 {
 	struct commit_batch *b = gathering;
 	struct spool_commit *sc;
-	struct incoming	*in;
-	uint64_t	 reqid, msgid, size;
-	uint32_t	 crc;
+	struct incoming *in;
+	uint64_t reqid, msgid, size;
+	uint32_t crc;
 
 	if (msg_get_u64(r, &reqid) == -1 || msg_get_u64(r, &msgid) == -1 ||
 	    msg_get_u64(r, &size) == -1 || msg_get_u32(r, &crc) == -1 ||
@@ -390,10 +389,10 @@ static void
 queue_commit_done(evutil_socket_t fd, short events, void *arg)
 {
 	struct commit_batch *b = flushing;
-	struct incoming	*in;
-	struct qmsg	*q;
-	char		 byte;
-	size_t		 i;
+	struct incoming *in;
+	struct qmsg *q;
+	char byte;
+	size_t i;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
@@ -401,8 +400,8 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 	for (i = 0; i < b->n; i++) {
 		in = b->c[i].in;
 		if (!b->sc[i].ok) {
-			queue_reply(IMSG_QUEUE_COMMIT_FAIL, b->c[i].reqid, 0,
-			    -1);
+			queue_reply(
+			    IMSG_QUEUE_COMMIT_FAIL, b->c[i].reqid, 0, -1);
 			queue_incoming_free(in);
 			continue;
 		}
@@ -429,7 +428,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 static int
 queue_committing(struct incoming *in)
 {
-	size_t	 i, k;
+	size_t i, k;
 
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < batches[k].n; i++)
@@ -441,15 +440,15 @@ queue_committing(struct incoming *in)
 static void
 queue_abort(struct msg_reader *r, struct imsg *imsg)
 {
-	struct incoming	*in;
-	uint64_t	 msgid;
+	struct incoming *in;
+	uint64_t msgid;
 
 	if (msg_get_u64(r, &msgid) == -1 || msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "queue abort");
 	if ((in = queue_find_incoming(msgid)) == NULL)
 		return;
 	if (queue_committing(in))
-		return;		/* too late: it is being committed */
+		return; /* too late: it is being committed */
 	spool_remove(&spool, msgid);
 	queue_incoming_free(in);
 }
@@ -478,17 +477,15 @@ queue_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 static void
 queue_mda_done(struct msg_reader *r, struct imsg *imsg)
 {
-	struct qmsg	 key, *q;
-	uint32_t	 status;
-	char		 why[512];
+	struct qmsg key, *q;
+	uint32_t status;
+	char why[512];
 
-	if (msg_get_u64(r, &key.msgid) == -1 ||
-	    msg_get_u32(r, &status) == -1 ||
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
 	    msg_get_str(r, why, sizeof(why)) == -1 || msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda done");
 	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL || !q->inflight)
-		fatalx("mda reports on unknown message %016" PRIx64,
-		    key.msgid);
+		fatalx("mda reports on unknown message %016" PRIx64, key.msgid);
 	q->inflight = 0;
 	inflight--;
 	switch (status) {
@@ -549,26 +546,26 @@ queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 void
 queue_main(void)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
+	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(PROC_QUEUE, NULL);
 	privsep_drop(PROC_QUEUE, child_jail(PROC_QUEUE, &child->conf));
 	spool_open(&spool);
 	if (pipe2(flusher.donefd, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");
-	if ((errno = pthread_create(&flusher.thread, NULL, flusher_main,
-	    NULL)) != 0)
+	if ((errno = pthread_create(
+		 &flusher.thread, NULL, flusher_main, NULL)) != 0)
 		fatal("pthread_create");
 	sandbox_init(PROC_QUEUE);
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");
-	if ((commit_ev = event_new(child->base, -1, 0, queue_commit_start,
-	    NULL)) == NULL)
+	if ((commit_ev = event_new(
+		 child->base, -1, 0, queue_commit_start, NULL)) == NULL)
 		fatalx("event_new");
 	event_priority_set(commit_ev, 2);
 	if ((flusher.done_ev = event_new(child->base, flusher.donefd[0],
-	    EV_READ | EV_PERSIST, queue_commit_done, NULL)) == NULL)
+		 EV_READ | EV_PERSIST, queue_commit_done, NULL)) == NULL)
 		fatalx("event_new");
 	event_add(flusher.done_ev, NULL);
 

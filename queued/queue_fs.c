@@ -23,7 +23,7 @@
 static int
 open_dir(const char *name)
 {
-	int	 fd;
+	int fd;
 
 	if (mkdir(name, 0700) == -1 && errno != EEXIST)
 		fatal("mkdir %s", name);
@@ -49,7 +49,7 @@ spool_name(uint64_t msgid, char *buf, size_t len)
 static int
 spool_parse_name(const char *name, uint64_t *msgid)
 {
-	char	*end;
+	char *end;
 
 	if (strlen(name) != 16 || strspn(name, "0123456789abcdef") != 16)
 		return -1;
@@ -63,9 +63,9 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
     uint64_t *body_offset)
 {
 	struct msg_writer w;
-	char		 name[32];
-	size_t		 envlen;
-	int		 fd;
+	char name[32];
+	size_t envlen;
+	int fd;
 
 	spool_name(msgid, name, sizeof(name));
 	msg_writer_init(&w);
@@ -83,8 +83,8 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 	w.buf[9] = (uint8_t)(envlen >> 16);
 	w.buf[10] = (uint8_t)(envlen >> 8);
 	w.buf[11] = (uint8_t)envlen;
-	fd = openat(sp->queuefd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600);
+	fd = openat(
+	    sp->queuefd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		log_warn("create %s/%s", SPOOL_QUEUE, name);
 		msg_writer_free(&w);
@@ -121,26 +121,27 @@ spool_trailer(uint8_t *buf, uint64_t msgid, uint64_t body_size, uint32_t crc)
 void
 spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 {
-	struct stat	 st;
-	uint8_t		 trailer[SPOOL_TRAILER];
-	char		 name[32];
-	size_t		 i;
-	int		 flushed = 0;
+	struct stat st;
+	uint8_t trailer[SPOOL_TRAILER];
+	char name[32];
+	size_t i;
+	int flushed = 0;
 
 	for (i = 0; i < n; i++) {
 		c[i].ok = 0;
 		if (fstat(c[i].fd, &st) == -1)
 			log_warn("fstat spool file");
-		else if ((uint64_t)st.st_size != c[i].body_offset +
-		    c[i].body_size)
+		else if ((uint64_t)st.st_size !=
+		    c[i].body_offset + c[i].body_size)
 			log_warnx("spool file %016" PRIx64 " holds %lld bytes, "
-			    "not %" PRIu64, c[i].msgid, (long long)st.st_size,
+				  "not %" PRIu64,
+			    c[i].msgid, (long long)st.st_size,
 			    c[i].body_offset + c[i].body_size);
 		else {
-			spool_trailer(trailer, c[i].msgid, c[i].body_size,
-			    c[i].crc);
+			spool_trailer(
+			    trailer, c[i].msgid, c[i].body_size, c[i].crc);
 			if (pwrite(c[i].fd, trailer, sizeof(trailer),
-			    (off_t)(c[i].body_offset + c[i].body_size)) !=
+				(off_t)(c[i].body_offset + c[i].body_size)) !=
 			    (ssize_t)sizeof(trailer))
 				log_warn("write spool trailer");
 			else
@@ -177,7 +178,7 @@ spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 void
 spool_remove(struct spool *sp, uint64_t msgid)
 {
-	char	 name[32];
+	char name[32];
 
 	spool_name(msgid, name, sizeof(name));
 	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
@@ -187,7 +188,7 @@ spool_remove(struct spool *sp, uint64_t msgid)
 void
 spool_move(struct spool *sp, uint64_t msgid, const char *dir)
 {
-	char	 name[32], to[64];
+	char name[32], to[64];
 
 	spool_name(msgid, name, sizeof(name));
 	snprintf(to, sizeof(to), "../%s/%s", dir, name);
@@ -202,9 +203,9 @@ static int
 spool_read_fixed(int fd, uint64_t size, uint32_t *envlen)
 {
 	struct msg_reader r;
-	uint8_t		 fixed[SPOOL_HDR_FIXED];
-	uint32_t	 version;
-	char		 magic[4];
+	uint8_t fixed[SPOOL_HDR_FIXED];
+	uint32_t version;
+	char magic[4];
 
 	if (pread(fd, fixed, sizeof(fixed), 0) != (ssize_t)sizeof(fixed))
 		return -1;
@@ -224,17 +225,17 @@ spool_read_fixed(int fd, uint64_t size, uint32_t *envlen)
  * deliver, nor to delete.
  */
 static int
-spool_read_trailer(int fd, uint64_t msgid, uint64_t size, uint64_t *body_size,
-    uint32_t *crc)
+spool_read_trailer(
+    int fd, uint64_t msgid, uint64_t size, uint64_t *body_size, uint32_t *crc)
 {
 	struct msg_reader r;
-	uint8_t		 trailer[SPOOL_TRAILER];
-	uint64_t	 id;
-	char		 magic[4];
+	uint8_t trailer[SPOOL_TRAILER];
+	uint64_t id;
+	char magic[4];
 
 	if (size < SPOOL_HDR_FIXED + SPOOL_TRAILER ||
 	    pread(fd, trailer, sizeof(trailer),
-	    (off_t)(size - SPOOL_TRAILER)) != (ssize_t)sizeof(trailer))
+		(off_t)(size - SPOOL_TRAILER)) != (ssize_t)sizeof(trailer))
 		return 0;
 	msg_reader_init(&r, trailer, sizeof(trailer));
 	if (msg_get_data(&r, magic, 4) == -1 ||
@@ -251,17 +252,18 @@ static int
 spool_check_body(int fd, uint64_t size, uint64_t body_offset,
     uint64_t body_size, uint32_t want)
 {
-	uint8_t		 buf[65536];
-	uint64_t	 off, end;
-	uint32_t	 crc = 0;
-	ssize_t		 n;
+	uint8_t buf[65536];
+	uint64_t off, end;
+	uint32_t crc = 0;
+	ssize_t n;
 
 	if (body_offset + body_size + SPOOL_TRAILER != size)
 		return -1;
 	end = body_offset + body_size;
 	for (off = body_offset; off < end; off += (uint64_t)n) {
-		n = pread(fd, buf, sizeof(buf) < end - off ? sizeof(buf) :
-		    end - off, (off_t)off);
+		n = pread(fd, buf,
+		    sizeof(buf) < end - off ? sizeof(buf) : end - off,
+		    (off_t)off);
 		if (n <= 0)
 			return -1;
 		crc = crc32_update(crc, buf, (size_t)n);
@@ -274,11 +276,11 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
     uint64_t *body_offset, uint64_t *body_size)
 {
 	struct msg_reader r;
-	struct stat	 st;
-	uint8_t		*buf;
-	uint32_t	 envlen;
-	char		 name[32];
-	int		 fd;
+	struct stat st;
+	uint8_t *buf;
+	uint32_t envlen;
+	char name[32];
+	int fd;
 
 	spool_name(msgid, name, sizeof(name));
 	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -314,10 +316,10 @@ bad:
 static int
 spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 {
-	struct stat	 st;
-	uint64_t	 body_size;
-	uint32_t	 envlen, crc;
-	int		 fd, rv, trailer;
+	struct stat st;
+	uint64_t body_size;
+	uint32_t envlen, crc;
+	int fd, rv, trailer;
 
 	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
@@ -325,12 +327,13 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 	}
 	if (fstat(fd, &st) == -1)
 		rv = -1;
-	else if ((trailer = spool_read_trailer(fd, msgid,
-	    (uint64_t)st.st_size, &body_size, &crc)) == 0)
-		rv = 0;		/* a crash before the commit: no 250 was sent */
-	else if (trailer == -1 || spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
+	else if ((trailer = spool_read_trailer(
+		      fd, msgid, (uint64_t)st.st_size, &body_size, &crc)) == 0)
+		rv = 0; /* a crash before the commit: no 250 was sent */
+	else if (trailer == -1 ||
+	    spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
 	    spool_check_body(fd, (uint64_t)st.st_size,
-	    SPOOL_HDR_FIXED + (uint64_t)envlen, body_size, crc) == -1)
+		SPOOL_HDR_FIXED + (uint64_t)envlen, body_size, crc) == -1)
 		rv = -1;
 	else
 		rv = 1;
@@ -339,8 +342,8 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 		if (unlinkat(sp->queuefd, name, 0) == -1)
 			log_warn("unlink %s/%s", SPOOL_QUEUE, name);
 		else
-			log_info("removed uncommitted %s/%s", SPOOL_QUEUE,
-			    name);
+			log_info(
+			    "removed uncommitted %s/%s", SPOOL_QUEUE, name);
 	}
 	return rv;
 }
@@ -348,10 +351,10 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 void
 spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 {
-	DIR		*dir;
-	struct dirent	*de;
-	uint64_t	 msgid;
-	int		 fd;
+	DIR *dir;
+	struct dirent *de;
+	uint64_t msgid;
+	int fd;
 
 	if ((fd = dup(sp->queuefd)) == -1)
 		fatal("dup");

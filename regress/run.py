@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The regression runner: unit-test programs, end-to-end tests against a
-running boxd with real clients, short fuzz runs, and the man-page lint.
+running boxd with real clients, short fuzz runs, the man-page lint and the
+format check.
 Ends with "N passed, N failed" and exits non-zero on any failure."""
 
 import glob
@@ -78,6 +79,14 @@ def run_mandoc():
         record("mandoc " + os.path.basename(page), out == "", out)
 
 
+def run_format():
+    p = subprocess.run(["make", "--no-print-directory", "-s",
+                        "format-check"], cwd=TOP, capture_output=True,
+                       text=True)
+    out = (p.stdout + p.stderr).strip()
+    record("format-check", p.returncode == 0, out[-2000:])
+
+
 class Counter(unittest.TextTestResult):
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -126,6 +135,8 @@ def main():
         run_fuzz()
     if not only or "man" in only:
         run_mandoc()
+    if not only or "format" in only:
+        run_format()
     if failures:
         print("\nfailed:")
         for f in failures:

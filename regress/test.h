@@ -12,17 +12,17 @@
 
 static int test_failures;
 
-#define CHECK(name, cond)						\
-	do {								\
-		if (cond)						\
-			printf("ok %s\n", (name));			\
-		else {							\
-			printf("FAIL %s: %s:%d: %s\n", (name), __FILE__,	\
-			    __LINE__, #cond);				\
-			test_failures++;				\
-		}							\
+#define CHECK(name, cond)                                                \
+	do {                                                             \
+		if (cond)                                                \
+			printf("ok %s\n", (name));                       \
+		else {                                                   \
+			printf("FAIL %s: %s:%d: %s\n", (name), __FILE__, \
+			    __LINE__, #cond);                            \
+			test_failures++;                                 \
+		}                                                        \
 	} while (0)
 
-#define TEST_EXIT()	return test_failures ? 1 : 0
+#define TEST_EXIT() return test_failures ? 1 : 0
 
 #endif

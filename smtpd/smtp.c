@@ -19,8 +19,8 @@
 
 struct client_count {
 	RB_ENTRY(client_count) entry;
-	char		 addr[64];
-	uint32_t	 n;
+	char addr[64];
+	uint32_t n;
 };
 
 RB_HEAD(client_tree, client_count);
@@ -33,11 +33,11 @@ client_cmp(struct client_count *a, struct client_count *b)
 
 RB_GENERATE_STATIC(client_tree, client_count, entry, client_cmp);
 
-void			*smtp_tls_ctx;
+void *smtp_tls_ctx;
 static struct client_tree clients = RB_INITIALIZER(&clients);
 static struct smtp_listener listeners[CONFIG_LISTEN_MAX];
-static uint64_t		 next_reqid = 1;
-static uint64_t		 stat_sessions;
+static uint64_t next_reqid = 1;
+static uint64_t stat_sessions;
 
 uint64_t
 smtp_new_reqid(void)
@@ -89,8 +89,8 @@ smtp_accept(evutil_socket_t lfd, short events, void *arg)
 {
 	struct smtp_listener *l = arg;
 	struct sockaddr_storage ss;
-	socklen_t	 len;
-	int		 fd, i;
+	socklen_t len;
+	int fd, i;
 
 	for (i = 0; i < 64; i++) {
 		len = sizeof(ss);
@@ -110,7 +110,7 @@ static void
 smtp_add_listener(struct imsg *imsg)
 {
 	struct smtp_listener *l;
-	uint32_t	 idx = imsg->hdr.peerid;
+	uint32_t idx = imsg->hdr.peerid;
 
 	if (idx >= child->conf.nlisteners || imsg->fd == -1)
 		child_bad_imsg(imsg, "listener");
@@ -119,19 +119,20 @@ smtp_add_listener(struct imsg *imsg)
 	imsg->fd = -1;
 	l->kind = child->conf.listeners[idx].kind;
 	if ((l->ev = event_new(child->base, l->fd, EV_READ | EV_PERSIST,
-	    smtp_accept, l)) == NULL)
+		 smtp_accept, l)) == NULL)
 		fatalx("event_new");
 	event_add(l->ev, NULL);
-	log_debug("listening on %s port %u (%s)", child->conf.listeners[idx].addr,
-	    child->conf.listeners[idx].port, listen_kind_name(l->kind));
+	log_debug("listening on %s port %u (%s)",
+	    child->conf.listeners[idx].addr, child->conf.listeners[idx].port,
+	    listen_kind_name(l->kind));
 }
 
 /* a reload brings the certificate again: renewed ones take effect */
 static void
 smtp_reload_tls(struct imsg *imsg, struct msg_reader *r)
 {
-	char	*cert, *key, err[256] = "";
-	void	*ctx;
+	char *cert, *key, err[256] = "";
+	void *ctx;
 
 	if (msg_get_strdup(r, &cert, IMSG_MAX_SIZE) == -1 ||
 	    msg_get_strdup(r, &key, IMSG_MAX_SIZE) == -1 ||
@@ -170,9 +171,9 @@ static void
 smtp_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
-	uint64_t	 reqid;
-	uint32_t	 status, n, i;
-	char		**mailboxes;
+	uint64_t reqid;
+	uint32_t status, n, i;
+	char **mailboxes;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (imsg->hdr.type != IMSG_AUTH_RCPT_RESULT ||
@@ -181,8 +182,8 @@ smtp_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 		child_bad_imsg(imsg, "from auth");
 	mailboxes = xcalloc(n + 1, sizeof(*mailboxes));
 	for (i = 0; i < n; i++)
-		if (msg_get_strdup(&r, &mailboxes[i],
-		    ENVELOPE_MAILBOX_MAX - 1) == -1)
+		if (msg_get_strdup(
+			&r, &mailboxes[i], ENVELOPE_MAILBOX_MAX - 1) == -1)
 			child_bad_imsg(imsg, "rcpt result");
 	if (msg_get_end(&r) == -1)
 		child_bad_imsg(imsg, "rcpt result");
@@ -196,7 +197,7 @@ static void
 smtp_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
-	uint64_t	 reqid, msgid;
+	uint64_t reqid, msgid;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (msg_get_u64(&r, &reqid) == -1)
@@ -218,8 +219,8 @@ smtp_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_QUEUE_COMMIT_FAIL:
 		if (msg_get_end(&r) == -1)
 			child_bad_imsg(imsg, "commit");
-		smtp_session_committed(reqid,
-		    imsg->hdr.type == IMSG_QUEUE_COMMIT_OK);
+		smtp_session_committed(
+		    reqid, imsg->hdr.type == IMSG_QUEUE_COMMIT_OK);
 		break;
 	default:
 		child_bad_imsg(imsg, "from queue");
@@ -244,15 +245,15 @@ smtp_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 void
 smtp_main(void)
 {
-	imsgev_handler	 handlers[PROC_COUNT] = { 0 };
-	char		 err[256] = "";
+	imsgev_handler handlers[PROC_COUNT] = {0};
+	char err[256] = "";
 
 	child_init(PROC_SMTP, smtp_dispatch_parent);
 	/* loaded even without a certificate: a reload may bring one */
 	tls_load();
 	if (child->tls_cert_pem != NULL &&
 	    (smtp_tls_ctx = tls_server_ctx(child->tls_cert_pem,
-	    child->tls_key_pem, err, sizeof(err))) == NULL)
+		 child->tls_key_pem, err, sizeof(err))) == NULL)
 		fatalx("tls: %s (%s, %s)", err, child->conf.tls_cert,
 		    child->conf.tls_key);
 	child_forget_tls();

@@ -17,77 +17,71 @@
 
 #include "smtpd.h"
 
-#define SMTP_CMDLINE_MAX	(SMTP_LINE_MAX - 2)	/* without CRLF */
-#define SMTP_PARAMS_MAX		10
-#define SMTP_PARAM_LEN_MAX	512
-#define SMTP_NUMBER_DIGITS_MAX	20	/* RFC 1870 and RFC 3030 */
-#define SMTP_SASL_MECH_MAX	20	/* RFC 4422 */
-#define SMTP_LITERAL_MAX	64
+#define SMTP_CMDLINE_MAX       (SMTP_LINE_MAX - 2) /* without CRLF */
+#define SMTP_PARAMS_MAX	       10
+#define SMTP_PARAM_LEN_MAX     512
+#define SMTP_NUMBER_DIGITS_MAX 20 /* RFC 1870 and RFC 3030 */
+#define SMTP_SASL_MECH_MAX     20 /* RFC 4422 */
+#define SMTP_LITERAL_MAX       64
 
 struct smtp_verb_def {
-	const char	*name;
-	enum smtp_verb	 verb;
-	int		(*parse)(char *, struct smtp_command *, char *, size_t);
+	const char *name;
+	enum smtp_verb verb;
+	int (*parse)(char *, struct smtp_command *, char *, size_t);
 };
 
 struct smtp_param_def {
-	const char	*keyword;
-	int		(*parse)(const char *, struct smtp_command *, char *,
-			    size_t);
+	const char *keyword;
+	int (*parse)(const char *, struct smtp_command *, char *, size_t);
 };
 
-static int	parse_helo(char *, struct smtp_command *, char *, size_t);
-static int	parse_mail(char *, struct smtp_command *, char *, size_t);
-static int	parse_rcpt(char *, struct smtp_command *, char *, size_t);
-static int	parse_bdat(char *, struct smtp_command *, char *, size_t);
-static int	parse_auth(char *, struct smtp_command *, char *, size_t);
-static int	parse_no_arg(char *, struct smtp_command *, char *, size_t);
-static int	parse_opt_text(char *, struct smtp_command *, char *, size_t);
-static int	parse_req_text(char *, struct smtp_command *, char *, size_t);
+static int parse_helo(char *, struct smtp_command *, char *, size_t);
+static int parse_mail(char *, struct smtp_command *, char *, size_t);
+static int parse_rcpt(char *, struct smtp_command *, char *, size_t);
+static int parse_bdat(char *, struct smtp_command *, char *, size_t);
+static int parse_auth(char *, struct smtp_command *, char *, size_t);
+static int parse_no_arg(char *, struct smtp_command *, char *, size_t);
+static int parse_opt_text(char *, struct smtp_command *, char *, size_t);
+static int parse_req_text(char *, struct smtp_command *, char *, size_t);
 
-static int	param_size(const char *, struct smtp_command *, char *, size_t);
-static int	param_body(const char *, struct smtp_command *, char *, size_t);
-static int	param_smtputf8(const char *, struct smtp_command *, char *,
-		    size_t);
-static int	param_ret(const char *, struct smtp_command *, char *, size_t);
-static int	param_envid(const char *, struct smtp_command *, char *,
-		    size_t);
-static int	param_auth(const char *, struct smtp_command *, char *,
-		    size_t);
-static int	param_notify(const char *, struct smtp_command *, char *,
-		    size_t);
-static int	param_orcpt(const char *, struct smtp_command *, char *,
-		    size_t);
+static int param_size(const char *, struct smtp_command *, char *, size_t);
+static int param_body(const char *, struct smtp_command *, char *, size_t);
+static int param_smtputf8(const char *, struct smtp_command *, char *, size_t);
+static int param_ret(const char *, struct smtp_command *, char *, size_t);
+static int param_envid(const char *, struct smtp_command *, char *, size_t);
+static int param_auth(const char *, struct smtp_command *, char *, size_t);
+static int param_notify(const char *, struct smtp_command *, char *, size_t);
+static int param_orcpt(const char *, struct smtp_command *, char *, size_t);
 
 static const struct smtp_verb_def smtp_verbs[] = {
-	{ "HELO",	SMTP_CMD_HELO,		parse_helo },
-	{ "EHLO",	SMTP_CMD_EHLO,		parse_helo },
-	{ "MAIL",	SMTP_CMD_MAIL,		parse_mail },
-	{ "RCPT",	SMTP_CMD_RCPT,		parse_rcpt },
-	{ "DATA",	SMTP_CMD_DATA,		parse_no_arg },
-	{ "BDAT",	SMTP_CMD_BDAT,		parse_bdat },
-	{ "RSET",	SMTP_CMD_RSET,		parse_no_arg },
-	{ "NOOP",	SMTP_CMD_NOOP,		parse_opt_text },
-	{ "QUIT",	SMTP_CMD_QUIT,		parse_no_arg },
-	{ "VRFY",	SMTP_CMD_VRFY,		parse_req_text },
-	{ "EXPN",	SMTP_CMD_EXPN,		parse_req_text },
-	{ "HELP",	SMTP_CMD_HELP,		parse_opt_text },
-	{ "STARTTLS",	SMTP_CMD_STARTTLS,	parse_no_arg },
-	{ "AUTH",	SMTP_CMD_AUTH,		parse_auth },
+    {"HELO", SMTP_CMD_HELO, parse_helo},
+    {"EHLO", SMTP_CMD_EHLO, parse_helo},
+    {"MAIL", SMTP_CMD_MAIL, parse_mail},
+    {"RCPT", SMTP_CMD_RCPT, parse_rcpt},
+    {"DATA", SMTP_CMD_DATA, parse_no_arg},
+    {"BDAT", SMTP_CMD_BDAT, parse_bdat},
+    {"RSET", SMTP_CMD_RSET, parse_no_arg},
+    {"NOOP", SMTP_CMD_NOOP, parse_opt_text},
+    {"QUIT", SMTP_CMD_QUIT, parse_no_arg},
+    {"VRFY", SMTP_CMD_VRFY, parse_req_text},
+    {"EXPN", SMTP_CMD_EXPN, parse_req_text},
+    {"HELP", SMTP_CMD_HELP, parse_opt_text},
+    {"STARTTLS", SMTP_CMD_STARTTLS, parse_no_arg},
+    {"AUTH", SMTP_CMD_AUTH, parse_auth},
 };
 
 static const struct smtp_param_def mail_params[] = {
-	{ "SIZE",	param_size },
-	{ "BODY",	param_body },
-	{ "SMTPUTF8",	param_smtputf8 },
-	{ "RET",	param_ret },
-	{ "ENVID",	param_envid },
-	{ "AUTH",	param_auth },
+    {"SIZE", param_size},
+    {"BODY", param_body},
+    {"SMTPUTF8", param_smtputf8},
+    {"RET", param_ret},
+    {"ENVID", param_envid},
+    {"AUTH", param_auth},
 };
 
 static const struct smtp_param_def rcpt_params[] = {
-	{ "NOTIFY",	param_notify },
-	{ "ORCPT",	param_orcpt },
+    {"NOTIFY", param_notify},
+    {"ORCPT", param_orcpt},
 };
 
 static int
@@ -133,9 +127,9 @@ hex_value(unsigned char c)
 static int
 parse_number(const char *s, uint64_t *v)
 {
-	uint64_t	 n = 0;
-	size_t		 i;
-	int		 overflow = 0;
+	uint64_t n = 0;
+	size_t i;
+	int overflow = 0;
 
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= SMTP_NUMBER_DIGITS_MAX)
@@ -161,9 +155,9 @@ parse_number(const char *s, uint64_t *v)
 static int
 xtext_decode(const char *s, char *dst, size_t dstsz, int ascii)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, o = 0, n;
-	int			 hi, lo, c;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, o = 0, n;
+	int hi, lo, c;
 
 	for (i = 0; p[i] != '\0'; i++) {
 		c = p[i];
@@ -194,7 +188,7 @@ xtext_decode(const char *s, char *dst, size_t dstsz, int ascii)
 static int
 esmtp_keyword_valid(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	if (!ascii_alnum((unsigned char)s[0]))
 		return 0;
@@ -208,8 +202,8 @@ esmtp_keyword_valid(const char *s)
 static int
 esmtp_value_valid(const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
 
 	if (p[0] == '\0')
 		return 0;
@@ -230,10 +224,10 @@ esmtp_value_valid(const char *s)
 static int
 address_literal_valid(const char *s)
 {
-	char		 buf[SMTP_LITERAL_MAX];
-	struct in_addr	 in4;
-	struct in6_addr	 in6;
-	size_t		 n = strlen(s);
+	char buf[SMTP_LITERAL_MAX];
+	struct in_addr in4;
+	struct in6_addr in6;
+	size_t n = strlen(s);
 
 	if (n < 3 || s[0] != '[' || s[n - 1] != ']' || n - 2 >= sizeof(buf))
 		return 0;
@@ -248,7 +242,7 @@ address_literal_valid(const char *s)
 static char *
 next_token(char **pp)
 {
-	char	*p = *pp, *tok;
+	char *p = *pp, *tok;
 
 	while (*p == ' ')
 		p++;
@@ -268,23 +262,22 @@ next_token(char **pp)
 static int
 parse_helo(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	char	*name;
+	char *name;
 
 	if ((name = next_token(&args)) == NULL || next_token(&args) != NULL)
-		return smtp_reply(err, errsz, 501, cmd->verb == SMTP_CMD_HELO ?
-		    "5.5.4 Syntax: HELO hostname" :
-		    "5.5.4 Syntax: EHLO hostname");
+		return smtp_reply(err, errsz, 501,
+		    cmd->verb == SMTP_CMD_HELO ? "5.5.4 Syntax: HELO hostname"
+					       : "5.5.4 Syntax: EHLO hostname");
 	/*
 	 * RFC 5321 gives HELO a Domain alone; a client without a name may
 	 * still send its address there, and that harms nobody.
 	 */
 	if (name[0] == '[') {
 		if (!address_literal_valid(name))
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Invalid address literal");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Invalid address literal");
 	} else if (!domain_valid(name, 1))
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid domain name");
+		return smtp_reply(err, errsz, 501, "5.5.4 Invalid domain name");
 	(void)strlcpy(cmd->arg, name, sizeof(cmd->arg));
 	return 0;
 }
@@ -293,7 +286,7 @@ parse_helo(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 static char *
 path_end(char *p)
 {
-	int	 quoted = 0;
+	int quoted = 0;
 
 	for (; *p != '\0'; p++) {
 		if (quoted) {
@@ -315,7 +308,7 @@ path_end(char *p)
 static int
 source_route_valid(char *route)
 {
-	char	*hop;
+	char *hop;
 
 	while ((hop = strsep(&route, ",")) != NULL)
 		if (hop[0] != '@' || !domain_valid(hop + 1, 1))
@@ -328,19 +321,19 @@ source_route_valid(char *route)
  * past the '>', at the end or at the space before the parameters.
  */
 static int
-parse_path(char **pp, int rcpt, struct smtp_command *cmd, char *err,
-    size_t errsz)
+parse_path(
+    char **pp, int rcpt, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	const char	*bad = rcpt ? "5.1.3 Invalid recipient address" :
-			    "5.1.7 Invalid sender address";
-	char		*p = *pp, *end, *mailbox, *colon;
-	size_t		 len;
+	const char *bad = rcpt ? "5.1.3 Invalid recipient address"
+			       : "5.1.7 Invalid sender address";
+	char *p = *pp, *end, *mailbox, *colon;
+	size_t len;
 
 	if (*p != '<' || (end = path_end(p + 1)) == NULL ||
 	    (end[1] != '\0' && end[1] != ' '))
-		return smtp_reply(err, errsz, 501, rcpt ?
-		    "5.5.4 Syntax: RCPT TO:<address>" :
-		    "5.5.4 Syntax: MAIL FROM:<address>");
+		return smtp_reply(err, errsz, 501,
+		    rcpt ? "5.5.4 Syntax: RCPT TO:<address>"
+			 : "5.5.4 Syntax: MAIL FROM:<address>");
 	*end = '\0';
 	*pp = end + 1;
 	mailbox = p + 1;
@@ -353,8 +346,8 @@ parse_path(char **pp, int rcpt, struct smtp_command *cmd, char *err,
 	}
 	/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its <> */
 	if (len > SMTP_PATH_MAX - 2)
-		return smtp_reply(err, errsz, 553, rcpt ?
-		    "5.1.3 Path too long" : "5.1.7 Path too long");
+		return smtp_reply(err, errsz, 553,
+		    rcpt ? "5.1.3 Path too long" : "5.1.7 Path too long");
 	if (mailbox[0] == '@') {
 		if ((colon = strchr(mailbox, ':')) == NULL)
 			return smtp_reply(err, errsz, 553, bad);
@@ -365,8 +358,8 @@ parse_path(char **pp, int rcpt, struct smtp_command *cmd, char *err,
 	}
 	/* RFC 5321 4.5.1: the one address that needs no domain */
 	if (rcpt && strcasecmp(mailbox, "postmaster") == 0) {
-		(void)strlcpy(cmd->addr.local, "postmaster",
-		    sizeof(cmd->addr.local));
+		(void)strlcpy(
+		    cmd->addr.local, "postmaster", sizeof(cmd->addr.local));
 		cmd->addr.domain[0] = '\0';
 		return 0;
 	}
@@ -380,39 +373,39 @@ static int
 parse_params(char *p, const struct smtp_param_def *defs, size_t ndefs,
     struct smtp_command *cmd, char *err, size_t errsz)
 {
-	char		*params[SMTP_PARAMS_MAX];
-	char		*param, *value;
-	size_t		 nparams = 0, i, d;
-	uint32_t	 seen = 0;
-	int		 rv;
+	char *params[SMTP_PARAMS_MAX];
+	char *param, *value;
+	size_t nparams = 0, i, d;
+	uint32_t seen = 0;
+	int rv;
 
 	/* bound the count before looking at any of them */
 	while ((param = next_token(&p)) != NULL) {
 		if (nparams == SMTP_PARAMS_MAX)
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Too many parameters");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Too many parameters");
 		params[nparams++] = param;
 	}
 	for (i = 0; i < nparams; i++) {
 		param = params[i];
 		if (strlen(param) > SMTP_PARAM_LEN_MAX)
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Parameter too long");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Parameter too long");
 		if ((value = strchr(param, '=')) != NULL)
 			*value++ = '\0';
 		if (!esmtp_keyword_valid(param) ||
 		    (value != NULL && !esmtp_value_valid(value)))
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Invalid parameter syntax");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Invalid parameter syntax");
 		for (d = 0; d < ndefs; d++)
 			if (strcasecmp(param, defs[d].keyword) == 0)
 				break;
 		if (d == ndefs)
-			return smtp_reply(err, errsz, 555,
-			    "5.5.4 Unsupported parameter");
+			return smtp_reply(
+			    err, errsz, 555, "5.5.4 Unsupported parameter");
 		if (seen & (1U << d))
-			return smtp_reply(err, errsz, 555,
-			    "5.5.4 Duplicate parameter");
+			return smtp_reply(
+			    err, errsz, 555, "5.5.4 Duplicate parameter");
 		seen |= 1U << d;
 		if ((rv = defs[d].parse(value, cmd, err, errsz)) != 0)
 			return rv;
@@ -423,11 +416,11 @@ parse_params(char *p, const struct smtp_param_def *defs, size_t ndefs,
 static int
 parse_mail(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	int	 rv;
+	int rv;
 
 	if (strncasecmp(args, "FROM:", 5) != 0)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Syntax: MAIL FROM:<address>");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Syntax: MAIL FROM:<address>");
 	args += 5;
 	if (*args == ' ')
 		args++;
@@ -440,11 +433,11 @@ parse_mail(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 static int
 parse_rcpt(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	int	 rv;
+	int rv;
 
 	if (strncasecmp(args, "TO:", 3) != 0)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Syntax: RCPT TO:<address>");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Syntax: RCPT TO:<address>");
 	args += 3;
 	if (*args == ' ')
 		args++;
@@ -455,8 +448,7 @@ parse_rcpt(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 }
 
 static int
-param_size(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_size(const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	switch (value == NULL ? -1 : parse_number(value, &cmd->size)) {
 	case 0:
@@ -466,16 +458,15 @@ param_size(const char *value, struct smtp_command *cmd, char *err,
 		cmd->size = UINT64_MAX;
 		break;
 	default:
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid SIZE parameter");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid SIZE parameter");
 	}
 	cmd->has_size = 1;
 	return 0;
 }
 
 static int
-param_body(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_body(const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	if (value != NULL && strcasecmp(value, "7BIT") == 0)
 		cmd->body = SMTP_BODY_7BIT;
@@ -484,66 +475,65 @@ param_body(const char *value, struct smtp_command *cmd, char *err,
 	else if (value != NULL && strcasecmp(value, "BINARYMIME") == 0)
 		cmd->body = SMTP_BODY_BINARYMIME;
 	else
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid BODY parameter");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid BODY parameter");
 	return 0;
 }
 
 static int
-param_smtputf8(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_smtputf8(
+    const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	if (value != NULL)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 SMTPUTF8 takes no value");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 SMTPUTF8 takes no value");
 	cmd->smtputf8 = 1;
 	return 0;
 }
 
 static int
-param_ret(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_ret(const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	if (value != NULL && strcasecmp(value, "FULL") == 0)
 		cmd->ret = SMTP_RET_FULL;
 	else if (value != NULL && strcasecmp(value, "HDRS") == 0)
 		cmd->ret = SMTP_RET_HDRS;
 	else
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid RET parameter");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid RET parameter");
 	return 0;
 }
 
 /* RFC 3461 4.4: at most 100 printable US-ASCII characters */
 static int
-param_envid(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_envid(
+    const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	if (value == NULL ||
 	    xtext_decode(value, cmd->envid, sizeof(cmd->envid), 1) == -1)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid ENVID parameter");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid ENVID parameter");
 	return 0;
 }
 
 static int
-param_auth(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_auth(const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	if (value == NULL || xtext_decode(value, cmd->auth_param,
-	    sizeof(cmd->auth_param), 0) == -1)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid AUTH parameter");
+	if (value == NULL ||
+	    xtext_decode(value, cmd->auth_param, sizeof(cmd->auth_param), 0) ==
+		-1)
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid AUTH parameter");
 	return 0;
 }
 
 static int
-param_notify(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_notify(
+    const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	const char	*p = value, *comma;
-	size_t		 len;
-	uint32_t	 flag;
+	const char *p = value, *comma;
+	size_t len;
+	uint32_t flag;
 
 	if (value == NULL)
 		goto bad;
@@ -570,24 +560,23 @@ param_notify(const char *value, struct smtp_command *cmd, char *err,
 		p = comma + 1;
 	}
 	/* NEVER stands alone */
-	if ((cmd->notify & DSN_NOTIFY_NEVER) &&
-	    cmd->notify != DSN_NOTIFY_NEVER)
+	if ((cmd->notify & DSN_NOTIFY_NEVER) && cmd->notify != DSN_NOTIFY_NEVER)
 		goto bad;
 	return 0;
- bad:
+bad:
 	cmd->notify = 0;
 	return smtp_reply(err, errsz, 501, "5.5.4 Invalid NOTIFY parameter");
 }
 
 /* ORCPT=addr-type ";" xtext, kept as "addr-type;decoded" */
 static int
-param_orcpt(const char *value, struct smtp_command *cmd, char *err,
-    size_t errsz)
+param_orcpt(
+    const char *value, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	char		 decoded[SMTP_PATH_MAX];
-	const char	*semi;
-	size_t		 typelen, i;
-	int		 n;
+	char decoded[SMTP_PATH_MAX];
+	const char *semi;
+	size_t typelen, i;
+	int n;
 
 	if (value == NULL || (semi = strchr(value, ';')) == NULL)
 		goto bad;
@@ -600,12 +589,12 @@ param_orcpt(const char *value, struct smtp_command *cmd, char *err,
 	if (xtext_decode(semi + 1, decoded, sizeof(decoded), 0) == -1 ||
 	    decoded[0] == '\0')
 		goto bad;
-	n = snprintf(cmd->orcpt, sizeof(cmd->orcpt), "%.*s;%s",
-	    (int)typelen, value, decoded);
+	n = snprintf(cmd->orcpt, sizeof(cmd->orcpt), "%.*s;%s", (int)typelen,
+	    value, decoded);
 	if (n < 0 || (size_t)n >= sizeof(cmd->orcpt))
 		goto bad;
 	return 0;
- bad:
+bad:
 	cmd->orcpt[0] = '\0';
 	return smtp_reply(err, errsz, 501, "5.5.4 Invalid ORCPT parameter");
 }
@@ -614,18 +603,17 @@ param_orcpt(const char *value, struct smtp_command *cmd, char *err,
 static int
 parse_bdat(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	char	*size, *last;
+	char *size, *last;
 
 	if ((size = next_token(&args)) == NULL)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Syntax: BDAT size [LAST]");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Syntax: BDAT size [LAST]");
 	if (parse_number(size, &cmd->chunk_size) != 0)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid chunk size");
+		return smtp_reply(err, errsz, 501, "5.5.4 Invalid chunk size");
 	if ((last = next_token(&args)) != NULL) {
 		if (strcasecmp(last, "LAST") != 0 || next_token(&args) != NULL)
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Syntax: BDAT size [LAST]");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Syntax: BDAT size [LAST]");
 		cmd->last = 1;
 	}
 	return 0;
@@ -635,7 +623,7 @@ parse_bdat(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 static int
 base64_valid(const char *s)
 {
-	size_t	 i, len = strlen(s), pad = 0;
+	size_t i, len = strlen(s), pad = 0;
 
 	if (len == 0 || len % 4 != 0)
 		return 0;
@@ -657,20 +645,20 @@ base64_valid(const char *s)
 static int
 parse_auth(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
-	char	*mech, *initial;
-	size_t	 i;
+	char *mech, *initial;
+	size_t i;
 
 	if ((mech = next_token(&args)) == NULL)
 		return smtp_reply(err, errsz, 501,
 		    "5.5.4 Syntax: AUTH mechanism [initial-response]");
 	if (strlen(mech) > SMTP_SASL_MECH_MAX)
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Invalid mechanism name");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 Invalid mechanism name");
 	for (i = 0; mech[i] != '\0'; i++) {
 		if (!ascii_alnum((unsigned char)mech[i]) && mech[i] != '-' &&
 		    mech[i] != '_')
-			return smtp_reply(err, errsz, 501,
-			    "5.5.4 Invalid mechanism name");
+			return smtp_reply(
+			    err, errsz, 501, "5.5.4 Invalid mechanism name");
 		if (mech[i] >= 'a' && mech[i] <= 'z')
 			mech[i] -= 'a' - 'A';
 	}
@@ -681,8 +669,7 @@ parse_auth(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 		return smtp_reply(err, errsz, 501,
 		    "5.5.4 Syntax: AUTH mechanism [initial-response]");
 	if (strcmp(initial, "=") != 0 && !base64_valid(initial))
-		return smtp_reply(err, errsz, 501,
-		    "5.5.2 Invalid base64 data");
+		return smtp_reply(err, errsz, 501, "5.5.2 Invalid base64 data");
 	(void)strlcpy(cmd->auth_initial, initial, sizeof(cmd->auth_initial));
 	return 0;
 }
@@ -692,14 +679,13 @@ parse_no_arg(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	(void)cmd;
 	if (args[0] != '\0')
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 No parameters allowed");
+		return smtp_reply(
+		    err, errsz, 501, "5.5.4 No parameters allowed");
 	return 0;
 }
 
 static int
-parse_opt_text(char *args, struct smtp_command *cmd, char *err,
-    size_t errsz)
+parse_opt_text(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	(void)err;
 	(void)errsz;
@@ -710,14 +696,12 @@ parse_opt_text(char *args, struct smtp_command *cmd, char *err,
 }
 
 static int
-parse_req_text(char *args, struct smtp_command *cmd, char *err,
-    size_t errsz)
+parse_req_text(char *args, struct smtp_command *cmd, char *err, size_t errsz)
 {
 	while (*args == ' ')
 		args++;
 	if (*args == '\0')
-		return smtp_reply(err, errsz, 501,
-		    "5.5.4 Argument required");
+		return smtp_reply(err, errsz, 501, "5.5.4 Argument required");
 	(void)strlcpy(cmd->arg, args, sizeof(cmd->arg));
 	return 0;
 }
@@ -726,11 +710,11 @@ int
 smtp_parse_command(const char *line, size_t len, struct smtp_command *cmd,
     char *err, size_t errsz)
 {
-	char		 buf[SMTP_CMDLINE_MAX + 1];
-	char		*verb, *args;
-	unsigned char	 c;
-	size_t		 i;
-	int		 rv;
+	char buf[SMTP_CMDLINE_MAX + 1];
+	char *verb, *args;
+	unsigned char c;
+	size_t i;
+	int rv;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (errsz > 0)
@@ -759,8 +743,8 @@ smtp_parse_command(const char *line, size_t len, struct smtp_command *cmd,
 		if (strcasecmp(verb, smtp_verbs[i].name) == 0)
 			break;
 	if (i == sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
-		return smtp_reply(err, errsz, 500,
-		    "5.5.2 Command unrecognized");
+		return smtp_reply(
+		    err, errsz, 500, "5.5.2 Command unrecognized");
 	cmd->verb = smtp_verbs[i].verb;
 	if ((rv = smtp_verbs[i].parse(args, cmd, err, errsz)) != 0) {
 		memset(cmd, 0, sizeof(*cmd));

@@ -26,15 +26,15 @@
 #include "boxd.h"
 #include "smtpd.h"
 
-#define SMTP_MAX_ERRORS		10
-#define SMTP_SPOOL_BUFSZ	65536
+#define SMTP_MAX_ERRORS	 10
+#define SMTP_SPOOL_BUFSZ 65536
 
 enum smtp_state {
-	SMTP_COMMAND,		/* reading command lines */
-	SMTP_DATA,		/* reading DATA lines */
-	SMTP_BDAT,		/* reading a BDAT chunk */
-	SMTP_TLS_PENDING,	/* 220 sent, handshake next */
-	SMTP_CLOSING,		/* flushing the last reply */
+	SMTP_COMMAND,	  /* reading command lines */
+	SMTP_DATA,	  /* reading DATA lines */
+	SMTP_BDAT,	  /* reading a BDAT chunk */
+	SMTP_TLS_PENDING, /* 220 sent, handshake next */
+	SMTP_CLOSING,	  /* flushing the last reply */
 };
 
 enum smtp_wait {
@@ -45,48 +45,48 @@ enum smtp_wait {
 };
 
 struct smtp_session {
-	RB_ENTRY(smtp_session) entry;	/* by reqid while waiting */
-	uint64_t		 reqid;
-	enum smtp_wait		 wait;
-	enum smtp_state		 state;
-	enum listen_kind	 kind;
-	int			 fd;
-	struct bufferevent	*bev;
-	int			 tls;
-	char			 addr[64];
-	int			 counted;
-	int			 errors;
-	int			 helo_done;
-	int			 esmtp;
-	char			 helo[SMTP_DOMAIN_MAX + 1];
+	RB_ENTRY(smtp_session) entry; /* by reqid while waiting */
+	uint64_t reqid;
+	enum smtp_wait wait;
+	enum smtp_state state;
+	enum listen_kind kind;
+	int fd;
+	struct bufferevent *bev;
+	int tls;
+	char addr[64];
+	int counted;
+	int errors;
+	int helo_done;
+	int esmtp;
+	char helo[SMTP_DOMAIN_MAX + 1];
 
 	/* the transaction */
-	int			 in_txn;
-	struct envelope		 env;
-	uint32_t		 nrcpt_cmds;	/* accepted RCPTs */
-	struct smtp_command	 pending;	/* the RCPT auth is looking at */
-	uint64_t		 msgid;
-	int			 spoolfd;
+	int in_txn;
+	struct envelope env;
+	uint32_t nrcpt_cmds;	     /* accepted RCPTs */
+	struct smtp_command pending; /* the RCPT auth is looking at */
+	uint64_t msgid;
+	int spoolfd;
 
 	/* the body */
-	uint8_t			*wbuf;
-	size_t			 wlen;
-	uint64_t		 body_size;
-	uint32_t		 body_crc;
-	int			 too_big;
-	int			 bare_crlf;
-	int			 line_too_long;
-	int			 write_error;
-	int			 in_long_line;	/* DATA: inside an overlong line */
-	int			 last_drained_cr;
-	int			 prev_crlf;	/* last DATA line ended in CRLF */
-	uint64_t		 bdat_left;
-	uint64_t		 bdat_chunk;
-	int			 bdat_last;
-	int			 bdat_discard;	/* read the chunk, keep nothing */
-	int			 bdat_cr;	/* BDAT: a CR ended the chunk */
-	size_t			 bdat_linelen;
-	int			 bdat_started;
+	uint8_t *wbuf;
+	size_t wlen;
+	uint64_t body_size;
+	uint32_t body_crc;
+	int too_big;
+	int bare_crlf;
+	int line_too_long;
+	int write_error;
+	int in_long_line; /* DATA: inside an overlong line */
+	int last_drained_cr;
+	int prev_crlf; /* last DATA line ended in CRLF */
+	uint64_t bdat_left;
+	uint64_t bdat_chunk;
+	int bdat_last;
+	int bdat_discard; /* read the chunk, keep nothing */
+	int bdat_cr;	  /* BDAT: a CR ended the chunk */
+	size_t bdat_linelen;
+	int bdat_started;
 };
 
 RB_HEAD(session_tree, smtp_session);
@@ -101,27 +101,26 @@ RB_GENERATE_STATIC(session_tree, smtp_session, entry, session_cmp);
 
 static struct session_tree waiting = RB_INITIALIZER(&waiting);
 
-static void	smtp_read(struct bufferevent *, void *);
-static void	smtp_write(struct bufferevent *, void *);
-static void	smtp_event(struct bufferevent *, short, void *);
-static void	smtp_process(struct smtp_session *);
+static void smtp_read(struct bufferevent *, void *);
+static void smtp_write(struct bufferevent *, void *);
+static void smtp_event(struct bufferevent *, short, void *);
+static void smtp_process(struct smtp_session *);
 
-static void
-smtp_reply(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
 
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
 	if (log_getlevel() >= LOG_LEVEL_DEBUG) {
-		char	 line[512];
+		char line[512];
 
 		va_start(ap, fmt);
 		vsnprintf(line, sizeof(line), fmt, ap);
@@ -133,7 +132,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_set_timeout(struct smtp_session *s, uint32_t seconds)
 {
-	struct timeval	 tv;
+	struct timeval tv;
 
 	tv.tv_sec = seconds;
 	tv.tv_usec = 0;
@@ -231,12 +230,12 @@ smtp_error(struct smtp_session *s)
 }
 
 void
-smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
-    enum listen_kind kind)
+smtp_session_new(
+    int fd, const struct sockaddr *sa, socklen_t salen, enum listen_kind kind)
 {
 	struct smtp_session *s;
-	const void	*ip;
-	int		 one = 1;
+	const void *ip;
+	int one = 1;
 
 	/* replies are whole lines already: do not let Nagle hold them */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
@@ -259,8 +258,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 			free(s);
 			return;
 		}
-		s->bev = tls_accept_bufferevent(child->base, fd,
-		    smtp_tls_ctx);
+		s->bev = tls_accept_bufferevent(child->base, fd, smtp_tls_ctx);
 		s->tls = 1;
 	} else
 		s->bev = bufferevent_socket_new(child->base, fd, 0);
@@ -272,9 +270,9 @@ smtp_session_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 
 	if (smtp_client_add(s->addr) == -1) {
-		log_info("%s: too many connections from this address",
-		    s->addr);
-		smtp_reply(s, "421 4.7.0 Too many connections from your "
+		log_info("%s: too many connections from this address", s->addr);
+		smtp_reply(s,
+		    "421 4.7.0 Too many connections from your "
 		    "address, try again later");
 		smtp_close(s);
 		return;
@@ -324,8 +322,10 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		return;
 	}
 	if (cmd->has_size && cmd->size > child->conf.max_message_size) {
-		smtp_reply(s, "552 5.3.4 Message size exceeds the limit of "
-		    "%" PRIu64 " bytes", child->conf.max_message_size);
+		smtp_reply(s,
+		    "552 5.3.4 Message size exceeds the limit of "
+		    "%" PRIu64 " bytes",
+		    child->conf.max_message_size);
 		return;
 	}
 	if (cmd->body == SMTP_BODY_BINARYMIME) {
@@ -337,8 +337,9 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		return;
 	}
 	memset(&s->env, 0, sizeof(s->env));
-	if (!cmd->null_path && mailaddr_format(&cmd->addr, s->env.sender,
-	    sizeof(s->env.sender)) == -1) {
+	if (!cmd->null_path &&
+	    mailaddr_format(&cmd->addr, s->env.sender, sizeof(s->env.sender)) ==
+		-1) {
 		smtp_reply(s, "553 5.1.7 Sender address too long");
 		return;
 	}
@@ -362,7 +363,7 @@ static void
 smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 {
 	struct msg_writer w;
-	char		 addr[SMTP_PATH_MAX];
+	char addr[SMTP_PATH_MAX];
 
 	if (!s->in_txn) {
 		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
@@ -391,12 +392,12 @@ smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 }
 
 void
-smtp_session_rcpt_result(uint64_t reqid, uint32_t status, char **mailboxes,
-    uint32_t n)
+smtp_session_rcpt_result(
+    uint64_t reqid, uint32_t status, char **mailboxes, uint32_t n)
 {
 	struct smtp_session *s;
 	struct envelope_rcpt rcpt;
-	uint32_t	 i;
+	uint32_t i;
 
 	if ((s = smtp_waiting(reqid, WAIT_RCPT)) == NULL)
 		return;
@@ -411,13 +412,13 @@ smtp_session_rcpt_result(uint64_t reqid, uint32_t status, char **mailboxes,
 			strlcpy(rcpt.addr, s->pending.addr.local,
 			    sizeof(rcpt.addr));
 		else
-			mailaddr_format(&s->pending.addr, rcpt.addr,
-			    sizeof(rcpt.addr));
+			mailaddr_format(
+			    &s->pending.addr, rcpt.addr, sizeof(rcpt.addr));
 		rcpt.dsn_notify = s->pending.notify;
 		strlcpy(rcpt.orcpt, s->pending.orcpt, sizeof(rcpt.orcpt));
 		for (i = 0; i < n; i++) {
-			strlcpy(rcpt.mailbox, mailboxes[i],
-			    sizeof(rcpt.mailbox));
+			strlcpy(
+			    rcpt.mailbox, mailboxes[i], sizeof(rcpt.mailbox));
 			envelope_add_rcpt(&s->env, &rcpt);
 		}
 		s->nrcpt_cmds++;
@@ -433,7 +434,8 @@ smtp_session_rcpt_result(uint64_t reqid, uint32_t status, char **mailboxes,
 		smtp_reply(s, "550 5.2.1 Mailbox disabled");
 		break;
 	default:
-		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again "
+		smtp_reply(s,
+		    "451 4.3.0 Temporary lookup failure, try again "
 		    "later");
 		break;
 	}
@@ -486,7 +488,8 @@ smtp_session_create_failed(uint64_t reqid)
 		s->bdat_discard = 1;
 		s->bdat_started = 0;
 	} else {
-		smtp_reply(s, "451 4.3.0 Cannot queue the message now, try "
+		smtp_reply(s,
+		    "451 4.3.0 Cannot queue the message now, try "
 		    "again later");
 		smtp_txn_reset(s);
 	}
@@ -517,7 +520,7 @@ smtp_spool_add(struct smtp_session *s, const void *data, size_t len)
 	s->body_size += len;
 	s->body_crc = crc32_update(s->body_crc, data, len);
 	while (len > 0) {
-		size_t	 n = SMTP_SPOOL_BUFSZ - s->wlen;
+		size_t n = SMTP_SPOOL_BUFSZ - s->wlen;
 
 		if (n > len)
 			n = len;
@@ -533,11 +536,11 @@ smtp_spool_add(struct smtp_session *s, const void *data, size_t len)
 static void
 smtp_received(struct smtp_session *s)
 {
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	char		 date[64], hdr[1024], tlsinfo[160] = "";
-	const char	*proto;
-	int		 n;
+	struct tm tm;
+	time_t now = time(NULL);
+	char date[64], hdr[1024], tlsinfo[160] = "";
+	const char *proto;
+	int n;
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
@@ -553,7 +556,8 @@ smtp_received(struct smtp_session *s)
 		tlsinfo[1] = '(';
 		strlcat(tlsinfo, ")", sizeof(tlsinfo));
 	}
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s%s])\n"
+	n = snprintf(hdr, sizeof(hdr),
+	    "Received: from %s ([%s%s])\n"
 	    "\tby %s (boxd) with %s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
 	    s->helo, strchr(s->addr, ':') != NULL ? "IPv6:" : "", s->addr,
 	    child->conf.hostname, proto, tlsinfo, s->msgid,
@@ -588,16 +592,21 @@ smtp_body_end(struct smtp_session *s)
 	s->state = SMTP_COMMAND;
 	smtp_set_timeout(s, child->conf.timeout_command);
 	if (s->bare_crlf)
-		smtp_reply(s, "550 5.6.0 Bare CR or LF in message text; lines "
+		smtp_reply(s,
+		    "550 5.6.0 Bare CR or LF in message text; lines "
 		    "must end with CRLF");
 	else if (s->line_too_long)
-		smtp_reply(s, "550 5.6.0 Message line longer than 1000 "
+		smtp_reply(s,
+		    "550 5.6.0 Message line longer than 1000 "
 		    "octets");
 	else if (s->too_big)
-		smtp_reply(s, "552 5.3.4 Message size exceeds the limit of "
-		    "%" PRIu64 " bytes", child->conf.max_message_size);
+		smtp_reply(s,
+		    "552 5.3.4 Message size exceeds the limit of "
+		    "%" PRIu64 " bytes",
+		    child->conf.max_message_size);
 	else if (s->write_error)
-		smtp_reply(s, "451 4.3.0 Local error writing the message, try "
+		smtp_reply(s,
+		    "451 4.3.0 Local error writing the message, try "
 		    "again later");
 	else {
 		msg_writer_init(&w);
@@ -623,11 +632,13 @@ smtp_session_committed(uint64_t reqid, int ok)
 	if (ok)
 		smtp_reply(s, "250 2.0.0 Ok: queued as %016" PRIx64, s->msgid);
 	else
-		smtp_reply(s, "451 4.3.0 Could not store the message, try "
+		smtp_reply(s,
+		    "451 4.3.0 Could not store the message, try "
 		    "again later");
 	log_info("%s: message %016" PRIx64 " %s, %" PRIu64 " bytes, from <%s>, "
-	    "%u recipients", s->addr, s->msgid, ok ? "queued" : "NOT queued",
-	    s->body_size, s->env.sender, s->env.nrcpt);
+		 "%u recipients",
+	    s->addr, s->msgid, ok ? "queued" : "NOT queued", s->body_size,
+	    s->env.sender, s->env.nrcpt);
 	/* the queue owns the file now: no abort */
 	close(s->spoolfd);
 	s->spoolfd = -1;
@@ -692,12 +703,12 @@ smtp_starttls(struct smtp_session *s)
 static void
 smtp_tls_begin(struct smtp_session *s)
 {
-	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = bufferevent_get_input(s->bev);
 
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_free(s->bev);
-	if ((s->bev = tls_accept_bufferevent(child->base, s->fd,
-	    smtp_tls_ctx)) == NULL)
+	if ((s->bev = tls_accept_bufferevent(
+		 child->base, s->fd, smtp_tls_ctx)) == NULL)
 		fatalx("tls_accept_bufferevent");
 	s->tls = 1;
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
@@ -713,13 +724,12 @@ static void
 smtp_command(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_command cmd;
-	char		 err[256];
-	int		 code;
+	char err[256];
+	int code;
 
-	log_debug("%s: >>> %.*s", s->addr, (int)(len > 200 ? 200 : len),
-	    line);
-	if ((code = smtp_parse_command(line, len, &cmd, err,
-	    sizeof(err))) != 0) {
+	log_debug("%s: >>> %.*s", s->addr, (int)(len > 200 ? 200 : len), line);
+	if ((code = smtp_parse_command(line, len, &cmd, err, sizeof(err))) !=
+	    0) {
 		smtp_reply(s, "%d %s", code, err);
 		smtp_error(s);
 		return;
@@ -753,7 +763,8 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 		smtp_close(s);
 		break;
 	case SMTP_CMD_VRFY:
-		smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept "
+		smtp_reply(s,
+		    "252 2.5.2 Cannot VRFY user, but will accept "
 		    "the message");
 		break;
 	case SMTP_CMD_EXPN:
@@ -774,8 +785,7 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 
 /* one DATA line without its line ending; crlf says how it ended */
 static void
-smtp_data_line(struct smtp_session *s, const char *line, size_t len,
-    int crlf)
+smtp_data_line(struct smtp_session *s, const char *line, size_t len, int crlf)
 {
 	if (crlf && s->prev_crlf && len == 1 && line[0] == '.') {
 		smtp_body_end(s);
@@ -800,7 +810,7 @@ smtp_data_line(struct smtp_session *s, const char *line, size_t len,
 static void
 smtp_bdat_data(struct smtp_session *s, const uint8_t *p, size_t len)
 {
-	size_t	 i, start = 0;
+	size_t i, start = 0;
 
 	for (i = 0; i < len; i++) {
 		if (s->bdat_cr) {
@@ -839,7 +849,8 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 		else if (s->env.nrcpt == 0)
 			smtp_reply(s, "554 5.5.1 No valid recipients");
 		else
-			smtp_reply(s, "451 4.3.0 Cannot queue the message now, "
+			smtp_reply(s,
+			    "451 4.3.0 Cannot queue the message now, "
 			    "try again later");
 		smtp_txn_reset(s);
 		smtp_error(s);
@@ -847,8 +858,8 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 	}
 	if (!s->bdat_last) {
 		s->state = SMTP_COMMAND;
-		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
-		    s->bdat_chunk);
+		smtp_reply(
+		    s, "250 2.0.0 %" PRIu64 " octets received", s->bdat_chunk);
 		return;
 	}
 	if (s->bdat_cr)
@@ -864,8 +875,8 @@ smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
     size_t *len, int *crlf)
 {
 	struct evbuffer_ptr p, lp;
-	size_t		 avail;
-	uint8_t		 last;
+	size_t avail;
+	uint8_t last;
 
 	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 	avail = evbuffer_get_length(in);
@@ -882,8 +893,8 @@ smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
 	}
 	if (s->in_long_line || (size_t)p.pos + 1 > SMTP_LINE_MAX) {
 		if (p.pos > 0) {
-			evbuffer_ptr_set(in, &lp, (size_t)p.pos - 1,
-			    EVBUFFER_PTR_SET);
+			evbuffer_ptr_set(
+			    in, &lp, (size_t)p.pos - 1, EVBUFFER_PTR_SET);
 			evbuffer_copyout_from(in, &lp, &last, 1);
 			*crlf = last == '\r';
 		} else
@@ -905,11 +916,11 @@ smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
 static void
 smtp_process(struct smtp_session *s)
 {
-	struct evbuffer	*in;
-	char		 line[SMTP_LINE_MAX + 1];
-	uint8_t		 chunk[16384];
-	size_t		 len, n;
-	int		 crlf;
+	struct evbuffer *in;
+	char line[SMTP_LINE_MAX + 1];
+	uint8_t chunk[16384];
+	size_t len, n;
+	int crlf;
 
 	while (s->wait == WAIT_NONE) {
 		in = bufferevent_get_input(s->bev);
@@ -924,7 +935,8 @@ smtp_process(struct smtp_session *s)
 				continue;
 			}
 			if (!crlf) {
-				smtp_reply(s, "500 5.5.2 Bare LF; lines must "
+				smtp_reply(s,
+				    "500 5.5.2 Bare LF; lines must "
 				    "end with CRLF");
 				if (smtp_error(s) == -1)
 					return;
@@ -970,7 +982,7 @@ smtp_read(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 #ifdef TCP_QUICKACK
-	int		 one = 1;
+	int one = 1;
 
 	/*
 	 * Clients that write a command or a body in pieces wait for our ACK
