@@ -119,6 +119,53 @@ load_tls(char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * Does the key fit the certificate?  OpenSSL answers in a short-lived
+ * child, so that neither the parent nor an idle smtp process carries its
+ * state; smtp builds its own context when the first client asks for TLS.
+ */
+static int
+check_tls(char *err, size_t errsz)
+{
+	char msg[256] = "";
+	void *ctx;
+	ssize_t n;
+	pid_t pid;
+	int fds[2], status;
+
+	if (tls_cert_pem == NULL)
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		snprintf(err, errsz, "cannot check the certificate: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		tls_load();
+		ctx =
+		    tls_server_ctx(tls_cert_pem, tls_key_pem, msg, sizeof(msg));
+		if (ctx == NULL && write(fds[1], msg, strlen(msg)) == -1)
+			_exit(2);
+		_exit(ctx == NULL);
+	}
+	close(fds[1]);
+	do {
+		n = read(fds[0], msg, sizeof(msg) - 1);
+	} while (n == -1 && errno == EINTR);
+	close(fds[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if ((size_t)snprintf(err, errsz, "%s (%s, %s)",
+		msg[0] ? msg : "the certificate check failed", conf.tls_cert,
+		conf.tls_key) >= errsz)
+		strlcpy(err, msg, errsz);
+	return -1;
+}
+
 static void
 send_tls(struct proc_state *p)
 {
@@ -207,7 +254,7 @@ reload(char *err, size_t errsz)
 	    sizeof(nconf.control_socket));
 	conf = nconf;
 	log_setlevel(conf.log_level);
-	if (load_tls(err, errsz) == -1)
+	if (load_tls(err, errsz) == -1 || check_tls(err, errsz) == -1)
 		return -1;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
@@ -707,7 +754,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", errbuf);
 		exit(1);
 	}
-	if (load_tls(errbuf, sizeof(errbuf)) == -1) {
+	if (load_tls(errbuf, sizeof(errbuf)) == -1 ||
+	    check_tls(errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "%s: tls: %s\n", conffile, errbuf);
 		exit(1);
 	}

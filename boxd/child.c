@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,8 @@ child_run(imsgev_handler handlers[PROC_COUNT])
 	if (handlers != NULL)
 		child_connect(handlers);
 	child_send(PROC_PARENT, IMSG_PROC_READY, 0, -1, NULL);
+	/* give back what setting up (config, filter, libraries) left free */
+	malloc_trim(0);
 	event_base_dispatch(child->base);
 	log_debug("exiting");
 	exit(0);

@@ -34,7 +34,7 @@ static const char *const sandbox_base[] = {"read", "write", "readv", "writev",
     "newfstatat", "statx", "lseek", "rseq", "set_robust_list", "dup", "dup2",
     "dup3", "pipe2", "eventfd2", "exit", "exit_group", "restart_syscall",
     "getsockopt", "setsockopt", "getsockname", "getpeername", "connect",
-    "uname", "prlimit64", "getrlimit", "ioctl", "tgkill", NULL};
+    "uname", "prlimit64", "getrlimit", "ioctl", "tgkill", "sysinfo", NULL};
 
 static const char *const sandbox_fs[] = {"openat", "open", "unlink", "unlinkat",
     "rename", "renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",

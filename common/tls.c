@@ -18,11 +18,13 @@
 #include "common.h"
 
 #define TLS_FUNCTIONS(X)                         \
+	X(crypto, OPENSSL_init_crypto)           \
 	X(ssl, SSL_CTX_new)                      \
 	X(ssl, SSL_CTX_free)                     \
 	X(ssl, TLS_server_method)                \
 	X(ssl, SSL_CTX_ctrl)                     \
 	X(ssl, SSL_CTX_set_options)              \
+	X(ssl, SSL_CTX_set_security_level)       \
 	X(ssl, SSL_CTX_use_certificate)          \
 	X(ssl, SSL_CTX_use_PrivateKey)           \
 	X(ssl, SSL_CTX_check_private_key)        \
@@ -62,6 +64,13 @@ tls_load(void)
 	    (evssl = dlopen(TLS_LIBEVENT_OPENSSL, RTLD_NOW)) == NULL)
 		fatalx("cannot load TLS libraries: %s", dlerror());
 	TLS_FUNCTIONS(TLS_LOOKUP)
+	/*
+	 * No openssl.cnf: a jailed role could not read it later, and boxd
+	 * sets its own policy (TLS 1.2 or later, security level 2).  The
+	 * rest of OpenSSL's initialisation waits for the first client.
+	 */
+	if (fn.OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		fatalx("cannot initialise OpenSSL");
 }
 
 void *
@@ -80,6 +89,7 @@ tls_server_ctx(
 	}
 	fn.SSL_CTX_ctrl(
 	    ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+	fn.SSL_CTX_set_security_level(ctx, 2);
 #ifdef SSL_OP_NO_RENEGOTIATION
 	fn.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #endif

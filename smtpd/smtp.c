@@ -33,7 +33,13 @@ client_cmp(struct client_count *a, struct client_count *b)
 
 RB_GENERATE_STATIC(client_tree, client_count, entry, client_cmp);
 
-void *smtp_tls_ctx;
+/*
+ * The TLS context is made when the first client asks for TLS: until then
+ * the process carries no OpenSSL state (the parent has checked the
+ * certificate and key already).
+ */
+static void *tls_ctx;
+static char *tls_cert_pem, *tls_key_pem;
 static struct client_tree clients = RB_INITIALIZER(&clients);
 static struct smtp_listener listeners[CONFIG_LISTEN_MAX];
 static uint64_t next_reqid = 1;
@@ -127,26 +133,54 @@ smtp_add_listener(struct imsg *imsg)
 	    listen_kind_name(l->kind));
 }
 
+static void
+smtp_forget_pem(void)
+{
+	if (tls_key_pem != NULL)
+		freezero(tls_key_pem, strlen(tls_key_pem));
+	free(tls_cert_pem);
+	tls_cert_pem = tls_key_pem = NULL;
+}
+
+int
+smtp_tls_available(void)
+{
+	return tls_ctx != NULL || tls_cert_pem != NULL;
+}
+
+void *
+smtp_tls(void)
+{
+	char err[256] = "";
+	void *ctx;
+
+	if (tls_cert_pem == NULL)
+		return tls_ctx;
+	if ((ctx = tls_server_ctx(
+		 tls_cert_pem, tls_key_pem, err, sizeof(err))) == NULL)
+		log_warnx("tls: %s (%s, %s)", err, child->conf.tls_cert,
+		    child->conf.tls_key);
+	else {
+		tls_ctx_free(tls_ctx);
+		tls_ctx = ctx;
+	}
+	smtp_forget_pem();
+	return tls_ctx;
+}
+
 /* a reload brings the certificate again: renewed ones take effect */
 static void
 smtp_reload_tls(struct imsg *imsg, struct msg_reader *r)
 {
-	char *cert, *key, err[256] = "";
-	void *ctx;
-
-	if (msg_get_strdup(r, &cert, IMSG_MAX_SIZE) == -1 ||
-	    msg_get_strdup(r, &key, IMSG_MAX_SIZE) == -1 ||
+	smtp_forget_pem();
+	if (msg_get_strdup(r, &tls_cert_pem, IMSG_MAX_SIZE) == -1 ||
+	    msg_get_strdup(r, &tls_key_pem, IMSG_MAX_SIZE) == -1 ||
 	    msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "tls");
-	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
-		log_warnx("tls: %s; keeping the certificate in use", err);
-	else {
-		tls_ctx_free(smtp_tls_ctx);
-		smtp_tls_ctx = ctx;
-		log_info("tls: certificate reloaded");
-	}
-	free(cert);
-	freezero(key, strlen(key));
+	/* a context in use is replaced now, else on first use */
+	if (tls_ctx != NULL)
+		smtp_tls();
+	log_info("tls: certificate reloaded");
 }
 
 static void
@@ -246,17 +280,13 @@ void
 smtp_main(void)
 {
 	imsgev_handler handlers[PROC_COUNT] = {0};
-	char err[256] = "";
 
 	child_init(PROC_SMTP, smtp_dispatch_parent);
 	/* loaded even without a certificate: a reload may bring one */
 	tls_load();
-	if (child->tls_cert_pem != NULL &&
-	    (smtp_tls_ctx = tls_server_ctx(child->tls_cert_pem,
-		 child->tls_key_pem, err, sizeof(err))) == NULL)
-		fatalx("tls: %s (%s, %s)", err, child->conf.tls_cert,
-		    child->conf.tls_key);
-	child_forget_tls();
+	tls_cert_pem = child->tls_cert_pem;
+	tls_key_pem = child->tls_key_pem;
+	child->tls_cert_pem = child->tls_key_pem = NULL;
 	privsep_drop(PROC_SMTP, child_jail(PROC_SMTP, &child->conf));
 	sandbox_init(PROC_SMTP);
 

@@ -235,6 +235,7 @@ smtp_session_new(
 {
 	struct smtp_session *s;
 	const void *ip;
+	void *ctx;
 	int one = 1;
 
 	/* replies are whole lines already: do not let Nagle hold them */
@@ -253,12 +254,12 @@ smtp_session_new(
 	smtp_stat_session();
 
 	if (kind == LISTEN_SUBMISSIONS) {
-		if (smtp_tls_ctx == NULL) {
+		if ((ctx = smtp_tls()) == NULL) {
 			close(fd);
 			free(s);
 			return;
 		}
-		s->bev = tls_accept_bufferevent(child->base, fd, smtp_tls_ctx);
+		s->bev = tls_accept_bufferevent(child->base, fd, ctx);
 		s->tls = 1;
 	} else
 		s->bev = bufferevent_socket_new(child->base, fd, 0);
@@ -301,7 +302,7 @@ smtp_ehlo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_reply(s, "250-SMTPUTF8");
 	smtp_reply(s, "250-CHUNKING");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-	if (smtp_tls_ctx != NULL && !s->tls)
+	if (smtp_tls_available() && !s->tls)
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 DSN");
 }
@@ -686,12 +687,18 @@ smtp_bdat(struct smtp_session *s, struct smtp_command *cmd)
 static void
 smtp_starttls(struct smtp_session *s)
 {
-	if (smtp_tls_ctx == NULL) {
+	if (!smtp_tls_available()) {
 		smtp_reply(s, "502 5.5.1 STARTTLS not available");
 		return;
 	}
 	if (s->tls) {
 		smtp_reply(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (smtp_tls() == NULL) {
+		smtp_reply(s,
+		    "454 4.7.0 TLS not available due to temporary "
+		    "reason");
 		return;
 	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
@@ -707,8 +714,8 @@ smtp_tls_begin(struct smtp_session *s)
 
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_free(s->bev);
-	if ((s->bev = tls_accept_bufferevent(
-		 child->base, s->fd, smtp_tls_ctx)) == NULL)
+	if ((s->bev = tls_accept_bufferevent(child->base, s->fd, smtp_tls())) ==
+	    NULL)
 		fatalx("tls_accept_bufferevent");
 	s->tls = 1;
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);

@@ -79,7 +79,10 @@ struct smtp_listener {
 	struct event *ev;
 };
 
-extern void *smtp_tls_ctx; /* NULL without a certificate */
+/* 1 if a certificate is configured */
+int smtp_tls_available(void);
+/* the TLS context, made on first use; NULL if it cannot be */
+void *smtp_tls(void);
 
 /* per client address connection counting; -1 if over the limit */
 int smtp_client_add(const char *addr);
