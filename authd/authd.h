@@ -6,6 +6,9 @@
 #ifndef BOXD_AUTHD_H
 #define BOXD_AUTHD_H
 
+#include <crypt.h>
+#include <db.h>
+
 #include "common.h"
 
 /* "local@domain" and a NUL; RFC 5321 bounds a path to 256 octets */
@@ -53,6 +56,23 @@ struct table_rcpt {
 typedef void (*table_domain_cb)(void *, const struct table_domain *);
 typedef void (*table_user_cb)(void *, const struct table_user *);
 typedef void (*table_alias_cb)(void *, const struct table_alias *);
+
+/* ---------------------------------------------------------------- auth_libs.c
+ */
+#define AUTH_FUNCTIONS(X)    \
+	X(db, db_env_create) \
+	X(db, db_create)     \
+	X(db, db_strerror)   \
+	X(crypt, crypt_rn)   \
+	X(crypt, crypt_gensalt_rn)
+
+#define AUTH_POINTER(lib, name) __typeof__(name) *name;
+extern struct auth_libs {
+	AUTH_FUNCTIONS(AUTH_POINTER)
+} authlib;
+
+/* load Berkeley DB and libxcrypt (before chroot); fatal if missing */
+void auth_libs_load(void);
 
 /* ---------------------------------------------------------------- table.c */
 /*

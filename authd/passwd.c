@@ -51,15 +51,16 @@ passwd_hash(const char *password, char *hash, size_t hashsz)
 	const char *out;
 	int rv = -1;
 
+	auth_libs_load();
 	if (strlen(password) > PASSWD_MAX)
 		return -1;
 	/* a NULL rbytes makes libxcrypt draw the salt from getrandom() */
-	if (crypt_gensalt_rn(
+	if (authlib.crypt_gensalt_rn(
 		"$y$", 0, NULL, 0, setting, (int)sizeof(setting)) == NULL)
 		return -1;
 	if ((data = calloc(1, sizeof(*data))) == NULL)
 		return -1;
-	out = crypt_rn(password, setting, data, (int)sizeof(*data));
+	out = authlib.crypt_rn(password, setting, data, (int)sizeof(*data));
 	if (out != NULL && out[0] != '*' && strlcpy(hash, out, hashsz) < hashsz)
 		rv = 0;
 	freezero(data, sizeof(*data));
@@ -74,11 +75,12 @@ passwd_verify(const char *password, const char *hash)
 	size_t len;
 	int ok = 0;
 
+	auth_libs_load();
 	if (!passwd_hash_known(hash) || strlen(password) > PASSWD_MAX)
 		return 0;
 	if ((data = calloc(1, sizeof(*data))) == NULL)
 		return 0;
-	out = crypt_rn(password, hash, data, (int)sizeof(*data));
+	out = authlib.crypt_rn(password, hash, data, (int)sizeof(*data));
 	if (out != NULL && out[0] != '*') {
 		len = strlen(hash);
 		/* the length is no secret; the bytes are compared in

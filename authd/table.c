@@ -115,8 +115,9 @@ table_dberr(struct table *t, const char *what, int rv)
 {
 	if (rv == DB_RUNRECOVERY)
 		t->broken = 1;
-	log_warnx("table: %s: %s", what, db_strerror(rv));
-	return table_seterr(t, "database error: %s: %s", what, db_strerror(rv));
+	log_warnx("table: %s: %s", what, authlib.db_strerror(rv));
+	return table_seterr(
+	    t, "database error: %s: %s", what, authlib.db_strerror(rv));
 }
 
 /*
@@ -174,7 +175,7 @@ table_db_open(struct table *t, DB **dbp, const char *file)
 	DB *db;
 	int rv;
 
-	if ((rv = db_create(&db, t->env, 0)) != 0)
+	if ((rv = authlib.db_create(&db, t->env, 0)) != 0)
 		return table_dberr(t, "db_create", rv);
 	if ((rv = db->open(
 		 db, t->txn, file, NULL, DB_BTREE, DB_CREATE, 0600)) != 0) {
@@ -196,8 +197,10 @@ table_open(const char *home, char *err, size_t errsz)
 		snprintf(err, errsz, "%s", strerror(errno));
 		return NULL;
 	}
-	if ((rv = db_env_create(&env, 0)) != 0) {
-		snprintf(err, errsz, "db_env_create: %s", db_strerror(rv));
+	auth_libs_load();
+	if ((rv = authlib.db_env_create(&env, 0)) != 0) {
+		snprintf(
+		    err, errsz, "db_env_create: %s", authlib.db_strerror(rv));
 		free(t);
 		return NULL;
 	}
@@ -206,7 +209,8 @@ table_open(const char *home, char *err, size_t errsz)
 	if ((rv = env->set_cachesize(env, 0, TABLE_CACHE_SIZE, 1)) != 0 ||
 	    (rv = env->set_lg_max(env, TABLE_LOG_FILE_MAX)) != 0 ||
 	    (rv = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0) {
-		snprintf(err, errsz, "db environment: %s", db_strerror(rv));
+		snprintf(
+		    err, errsz, "db environment: %s", authlib.db_strerror(rv));
 		goto fail;
 	}
 	/*
@@ -218,8 +222,8 @@ table_open(const char *home, char *err, size_t errsz)
 		 DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 		     DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE,
 		 0600)) != 0) {
-		snprintf(
-		    err, errsz, "db environment %s: %s", home, db_strerror(rv));
+		snprintf(err, errsz, "db environment %s: %s", home,
+		    authlib.db_strerror(rv));
 		goto fail;
 	}
 	if (table_begin(t) == -1 ||
@@ -292,7 +296,7 @@ table_commit(struct table *t, int write)
 	if (write &&
 	    (rv = t->env->txn_checkpoint(t->env, TABLE_CHECKPOINT_KB, 0, 0)) !=
 		0)
-		log_warnx("table: checkpoint: %s", db_strerror(rv));
+		log_warnx("table: checkpoint: %s", authlib.db_strerror(rv));
 	return 0;
 }
 

@@ -117,6 +117,16 @@ class Boxd:
         except ProcessLookupError:
             pass
         self.proc.wait()
+        # the children hold the listeners until the last of them is gone
+        # (a zombie holds nothing)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            out = subprocess.run(["ps", "-o", "stat=", "-g",
+                                  str(self.proc.pid)], capture_output=True,
+                                 text=True).stdout.split()
+            if all(st.startswith("Z") for st in out):
+                break
+            time.sleep(0.02)
 
     def cleanup(self):
         self.stop()
