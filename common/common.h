@@ -118,7 +118,8 @@ struct imsgbuf {
 	int fd;
 	size_t maxsize;
 	uint8_t *rbuf;
-	size_t rlen;
+	size_t rpos; /* the next message starts here */
+	size_t rlen; /* bytes in rbuf, from 0 */
 	size_t rcap;
 	int fds[16]; /* received, not yet claimed */
 	int nfds;

@@ -45,7 +45,7 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 	ibuf->nfds = 0;
 	free(ibuf->rbuf);
 	ibuf->rbuf = NULL;
-	ibuf->rlen = ibuf->rcap = 0;
+	ibuf->rpos = ibuf->rlen = ibuf->rcap = 0;
 	ibuf->outlen = 0;
 }
 
@@ -82,6 +82,12 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			return -1;
 		ibuf->rbuf = p;
 		ibuf->rcap = want;
+	}
+	/* what was taken goes, once per read rather than once per message */
+	if (ibuf->rpos > 0) {
+		ibuf->rlen -= ibuf->rpos;
+		memmove(ibuf->rbuf, ibuf->rbuf + ibuf->rpos, ibuf->rlen);
+		ibuf->rpos = 0;
 	}
 	if (ibuf->rlen == ibuf->rcap) {
 		errno = EBADMSG;
@@ -127,18 +133,23 @@ int
 imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 {
 	struct imsg_hdr hdr;
-	size_t datalen;
+	const uint8_t *p;
+	size_t datalen, avail;
 
-	if (ibuf->rlen < IMSG_HDR_SIZE)
+	if (ibuf->rbuf == NULL)
 		return 0;
-	imsg_decode_hdr(ibuf->rbuf, &hdr);
+	p = ibuf->rbuf + ibuf->rpos;
+	avail = ibuf->rlen - ibuf->rpos;
+	if (avail < IMSG_HDR_SIZE)
+		return 0;
+	imsg_decode_hdr(p, &hdr);
 	if (hdr.len < IMSG_HDR_SIZE || hdr.len > ibuf->maxsize ||
 	    hdr.type == IMSG_NONE || hdr.type >= IMSG_TYPE_MAX ||
 	    (hdr.flags & ~IMSG_FLAG_FD) != 0) {
 		errno = EBADMSG;
 		return -1;
 	}
-	if (ibuf->rlen < hdr.len)
+	if (avail < hdr.len)
 		return 0;
 	memset(imsg, 0, sizeof(*imsg));
 	imsg->hdr = hdr;
@@ -151,7 +162,7 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	if (datalen > 0) {
 		if ((imsg->data = malloc(datalen)) == NULL)
 			return -1;
-		memcpy(imsg->data, ibuf->rbuf + IMSG_HDR_SIZE, datalen);
+		memcpy(imsg->data, p + IMSG_HDR_SIZE, datalen);
 	}
 	/* only now that nothing can fail: the fd belongs to this message */
 	if (hdr.flags & IMSG_FLAG_FD) {
@@ -161,8 +172,7 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 		ibuf->nfds--;
 	}
 	imsg->datalen = datalen;
-	ibuf->rlen -= hdr.len;
-	memmove(ibuf->rbuf, ibuf->rbuf + hdr.len, ibuf->rlen);
+	ibuf->rpos += hdr.len;
 	return 1;
 }
 

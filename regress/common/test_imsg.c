@@ -614,7 +614,7 @@ test_imsg_partial(void)
 		}
 	}
 	CHECK("imsg partial octets", ok);
-	CHECK("imsg partial drained", b.rlen == 0 &&
+	CHECK("imsg partial drained", b.rpos == b.rlen &&
 	    imsgbuf_get(&b, &imsg) == 0);
 
 	/* one and a half messages, then the rest */
