@@ -292,8 +292,8 @@ control_find(uint32_t id)
 	struct control_conn *c;
 
 	TAILQ_FOREACH(c, &control.conns, entry)
-	if (c->id == id)
-		return c;
+		if (c->id == id)
+			return c;
 	return NULL;
 }
 

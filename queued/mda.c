@@ -38,16 +38,21 @@ static const struct timeval batch_delay = {0, MDA_BATCH_USEC};
 static struct event *flush_ev;
 static int rootfd = -1;
 
+/*
+ * One recipient could not be served; the others still are.  A temporary
+ * failure outranks a permanent one: the message comes back, and what was
+ * delivered already is recognised then.
+ */
 static void
-mda_job_fail(struct mda_job *job, int status, const char *why)
+mda_rcpt_failed(struct mda_job *job, int status, const char *why)
 {
-	size_t i;
+	static const int rank[] = {
+	    [MDA_OK] = 0, [MDA_PERMFAIL] = 1, [MDA_TEMPFAIL] = 2};
 
+	if (rank[status] <= rank[job->status])
+		return;
 	job->status = status;
 	strlcpy(job->why, why, sizeof(job->why));
-	for (i = 0; i < job->nd; i++)
-		close(job->fds[i]);
-	job->nd = 0;
 }
 
 static void
@@ -74,8 +79,6 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	for (i = 0; i < n; i++) {
 		if (msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
 			child_bad_imsg(imsg, "mda deliver");
-		if (job->status != MDA_OK)
-			continue;
 		fd = maildir_write(rootfd, mailbox, job->msgid, i,
 		    child->conf.hostname, sender, imsg->fd, body_offset,
 		    body_size, &job->d[job->nd]);
@@ -84,7 +87,7 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		if (fd == -1) {
 			snprintf(why, sizeof(why), "%.300s: %.100s", mailbox,
 			    strerror(errno));
-			mda_job_fail(job,
+			mda_rcpt_failed(job,
 			    errno == ENOSPC || errno == EDQUOT ||
 				    errno == EIO || errno == EMFILE ||
 				    errno == ENFILE
@@ -132,8 +135,7 @@ mda_sync_dirs(void)
 	size_t i;
 	int fd, rv = 0;
 
-	TAILQ_FOREACH(job, &jobs, entry)
-	{
+	TAILQ_FOREACH(job, &jobs, entry) {
 		for (i = 0; i < job->nd; i++) {
 			snprintf(
 			    path, sizeof(path), "%s/new", job->d[i].mailbox);
@@ -154,45 +156,40 @@ static void
 mda_flush(evutil_socket_t unused, short events, void *arg)
 {
 	struct mda_job *job;
+	char why[512];
 	size_t i, files = 0;
-	int batch;
+	int batch = 0, flushed;
 
 	TAILQ_FOREACH(job, &jobs, entry)
-	files += job->nd;
-	batch = 0;
+		files += job->nd;
 #ifdef __linux__
 	/* also covers the directories of a Maildir made just now */
 	if (files > 0 && syncfs(rootfd) == 0)
 		batch = 1;
 #endif
-	TAILQ_FOREACH(job, &jobs, entry)
-	{
-		for (i = 0; i < job->nd; i++) {
-			if (!batch && fsync(job->fds[i]) == -1) {
-				mda_job_fail(
+	TAILQ_FOREACH(job, &jobs, entry) {
+		flushed = 1;
+		for (i = 0; i < job->nd && !batch && flushed; i++)
+			if (fsync(job->fds[i]) == -1) {
+				mda_rcpt_failed(
 				    job, MDA_TEMPFAIL, strerror(errno));
-				break;
+				flushed = 0;
 			}
-		}
-		for (i = 0; i < job->nd; i++) {
-			close(job->fds[i]);
-			job->fds[i] = -1;
-		}
-		if (job->status != MDA_OK)
-			continue;
 		for (i = 0; i < job->nd; i++)
+			close(job->fds[i]);
+		/* nothing is published that is not on disk */
+		for (i = 0; i < job->nd && flushed; i++)
 			if (maildir_publish(rootfd, &job->d[i]) == -1) {
-				job->status = MDA_TEMPFAIL;
-				snprintf(job->why, sizeof(job->why),
+				snprintf(why, sizeof(why),
 				    "rename into %.300s/new: %.100s",
 				    job->d[i].mailbox, strerror(errno));
+				mda_rcpt_failed(job, MDA_TEMPFAIL, why);
 			}
 	}
 	if (files > 0 && mda_sync_dirs() == -1)
 		TAILQ_FOREACH(job, &jobs, entry)
-	if (job->status == MDA_OK)
-		mda_job_fail(
-		    job, MDA_TEMPFAIL, "flush of the mail store failed");
+			mda_rcpt_failed(job, MDA_TEMPFAIL,
+			    "flush of the mail store failed");
 	evtimer_del(flush_ev);
 	njobs = 0;
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
