@@ -36,7 +36,7 @@ auth_main(void)
 	child_init(PROC_AUTH, NULL);
 	child_forget_tls();
 	auth_libs_load();
-	privsep_drop(PROC_AUTH, child_jail(PROC_AUTH, &child->conf));
+	child_drop();
 	/* in our jail, the environment's home is where we are */
 	if ((auth_table = table_open(".", err, sizeof(err))) == NULL)
 		fatalx("tables: %s", err);

@@ -48,11 +48,9 @@ void child_send(enum proc_type, uint32_t type, uint32_t peerid, int fd,
 void child_bad_imsg(struct imsg *, const char *what) __attribute__((noreturn));
 /* wipe and free the TLS key once the role has built its context */
 void child_forget_tls(void);
-/* the directory a role is jailed in: STORAGE/{empty,db,queue,mail,dkim} */
-const char *child_jail(enum proc_type, const struct boxd_config *);
-
-/* ---------------------------------------------------------------- role mains
- */
+/* privsep_drop() into the role's jail, before it opens its files */
+void child_drop(void);
+/* -------------------------------------------------------- role mains */
 void control_main(void);	/* ctl/control.c */
 void smtp_main(void);		/* smtpd/smtp.c */
 void auth_main(void);		/* authd/auth.c */

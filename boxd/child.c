@@ -210,7 +210,8 @@ child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
 		fatal("imsg to %s", proc_name(to));
 }
 
-const char *
+/* the directory a role is jailed in: STORAGE/{empty,db,queue,mail,dkim} */
+static const char *
 child_jail(enum proc_type role, const struct boxd_config *conf)
 {
 	static char path[PATH_MAX];
@@ -238,4 +239,10 @@ child_jail(enum proc_type role, const struct boxd_config *conf)
 	    sizeof(path))
 		fatalx("storage path too long");
 	return path;
+}
+
+void
+child_drop(void)
+{
+	privsep_drop(child->role, child_jail(child->role, &child->conf));
 }

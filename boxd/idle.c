@@ -28,7 +28,7 @@ idle_main(enum proc_type role)
 
 	child_init(role, idle_dispatch_parent);
 	child_forget_tls();
-	privsep_drop(role, child_jail(role, &child->conf));
+	child_drop();
 	sandbox_init(child->role);
 	child_run(handlers);
 }

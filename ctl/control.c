@@ -67,7 +67,7 @@ control_main(void)
 	control.uid = getuid();
 	TAILQ_INIT(&control.conns);
 	TAILQ_INIT(&control.dead);
-	privsep_drop(PROC_CONTROL, child_jail(PROC_CONTROL, &child->conf));
+	child_drop();
 	sandbox_init(PROC_CONTROL);
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;

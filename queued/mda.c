@@ -222,7 +222,7 @@ mda_main(void)
 	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(PROC_MDA, NULL);
-	privsep_drop(PROC_MDA, child_jail(PROC_MDA, &child->conf));
+	child_drop();
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("open mail store");
 	umask(0077);

@@ -549,7 +549,7 @@ queue_main(void)
 	imsgev_handler handlers[PROC_COUNT] = {0};
 
 	child_init(PROC_QUEUE, NULL);
-	privsep_drop(PROC_QUEUE, child_jail(PROC_QUEUE, &child->conf));
+	child_drop();
 	spool_open(&spool);
 	if (pipe2(flusher.donefd, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe2");

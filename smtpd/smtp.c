@@ -287,7 +287,7 @@ smtp_main(void)
 	tls_cert_pem = child->tls_cert_pem;
 	tls_key_pem = child->tls_key_pem;
 	child->tls_cert_pem = child->tls_key_pem = NULL;
-	privsep_drop(PROC_SMTP, child_jail(PROC_SMTP, &child->conf));
+	child_drop();
 	sandbox_init(PROC_SMTP);
 
 	handlers[PROC_AUTH] = smtp_dispatch_auth;
