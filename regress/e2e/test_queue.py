@@ -345,22 +345,6 @@ class Startup(QueueCase):
         self.assertEqual(len(t.delivered_with(self.b, ALICE, tok)), 1)
         self.assertDeliversNormally()
 
-    def test_garbage_in_incoming_removed(self):
-        """Where the spool has an incoming/ directory, anything in it at
-        start was never acknowledged: removed, whatever it holds."""
-        inc = t.spool_dir(self.b, "incoming")
-        if not os.path.isdir(inc):
-            return      # this layout receives into spool/ directly
-        names = self.place({
-            "garbage": (os.urandom(300), "incoming"),
-            "empty": (b"", "incoming"),
-            "magic and noise": (b"BOXQ" + os.urandom(50), "incoming")})
-        ok = t.wait_until(lambda: not set(names) & set(t.listdir(inc)), 10)
-        self.assertTrue(ok, "left in incoming/: %r" % t.listdir(inc))
-        self.assertStable()
-        self.assertDeliversNormally()
-        self.assertEqual(t.listdir(inc), [])
-
     def test_corrupt_spool_files_quarantined(self):
         """Committed files whose header is damaged go to queue/corrupt/
         (kept for the admin, never deleted, never delivered); boxd runs
