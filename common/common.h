@@ -196,6 +196,9 @@ enum listen_kind {
 };
 
 #define CONFIG_LISTEN_MAX 32
+#define CONFIG_GROUP_MAX  33 /* a group name, NUL included */
+/* RFC 5321 4.5.3.1.8: a server accepts at least 100 recipients */
+#define CONFIG_RECIPIENTS_MIN 100
 
 struct listen_conf {
 	char addr[64]; /* as written: 0.0.0.0, ::, ... */
@@ -208,7 +211,8 @@ struct boxd_config {
 	char hostname[SMTP_DOMAIN_MAX + 1];
 	char storage[PATH_MAX];
 	char control_socket[PATH_MAX];
-	char tls_cert[PATH_MAX]; /* "" if none */
+	char control_group[CONFIG_GROUP_MAX]; /* "" : root and boxd's user */
+	char tls_cert[PATH_MAX];	      /* "" if none */
 	char tls_key[PATH_MAX];
 	struct listen_conf listeners[CONFIG_LISTEN_MAX];
 	size_t nlisteners;
@@ -224,6 +228,8 @@ struct boxd_config {
 	uint32_t limit_auth_failures;
 	uint32_t limit_auth_period; /* seconds */
 	uint32_t limit_connections; /* per client IP */
+	uint32_t limit_sessions;    /* 0: derived from RLIMIT_NOFILE */
+	uint32_t limit_recipients;  /* per transaction */
 	uint32_t timeout_command;   /* seconds */
 	uint32_t timeout_data;
 	int log_level; /* LOG_LEVEL_* */

@@ -89,6 +89,8 @@ static int parse_relay(struct config_parser *);
 static int parse_mta(struct config_parser *);
 static int parse_limit_auth(struct config_parser *);
 static int parse_limit_connections(struct config_parser *);
+static int parse_limit_sessions(struct config_parser *);
+static int parse_limit_recipients(struct config_parser *);
 static int parse_timeout(struct config_parser *);
 static int parse_log(struct config_parser *);
 
@@ -96,6 +98,7 @@ static int text_valid(const char *);
 static int hostname_valid(const char *);
 static int path_valid(const char *);
 static int socket_path_valid(const char *);
+static int group_name_valid(const char *);
 static int ip_valid(const char *);
 static int listen_addr_valid(const char *);
 static int listen_same(const struct listen_conf *, const struct listen_conf *);
@@ -120,6 +123,8 @@ static const struct config_directive config_directives[] = {
     {"mta", "port", 0, parse_mta},
     {"limit", "auth-failures", 0, parse_limit_auth},
     {"limit", "connections", 0, parse_limit_connections},
+    {"limit", "sessions", 0, parse_limit_sessions},
+    {"limit", "recipients", 0, parse_limit_recipients},
     {"timeout", NULL, 0, parse_timeout},
     {"log", "level", 0, parse_log},
 };
@@ -240,6 +245,8 @@ config_defaults(struct boxd_config *c)
 	c->limit_auth_failures = 10;
 	c->limit_auth_period = 5 * 60;
 	c->limit_connections = 20;
+	c->limit_sessions = 0;
+	c->limit_recipients = 1000;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->log_level = LOG_LEVEL_INFO;
@@ -297,6 +304,20 @@ socket_path_valid(const char *s)
 	struct sockaddr_un sun;
 
 	return path_valid(s) && strlen(s) < sizeof(sun.sun_path);
+}
+
+/* a POSIX portable user or group name, as useradd/groupadd take them */
+static int
+group_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= CONFIG_GROUP_MAX || s[0] == '-' ||
+	    (s[0] >= '0' && s[0] <= '9'))
+		return 0;
+	return strspn(s,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_-.") == len;
 }
 
 static int
@@ -381,7 +402,9 @@ config_check(const struct boxd_config *c)
 	int tls;
 
 	if (!hostname_valid(c->hostname) || !path_valid(c->storage) ||
-	    !socket_path_valid(c->control_socket))
+	    !socket_path_valid(c->control_socket) ||
+	    (c->control_group[0] != '\0' &&
+		!group_name_valid(c->control_group)))
 		return -1;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
 		return -1;
@@ -419,6 +442,7 @@ config_check(const struct boxd_config *c)
 		return -1;
 	if (c->mta_port == 0 || c->limit_auth_failures == 0 ||
 	    c->limit_auth_period == 0 || c->limit_connections == 0 ||
+	    c->limit_recipients < CONFIG_RECIPIENTS_MIN ||
 	    c->timeout_command == 0 || c->timeout_data == 0)
 		return -1;
 	if (c->log_level != LOG_LEVEL_INFO && c->log_level != LOG_LEVEL_DEBUG)
@@ -695,6 +719,16 @@ parse_control(struct config_parser *p)
 		    "control socket path too long "
 		    "(at most %zu bytes)",
 		    sizeof(sun.sun_path) - 1);
+	if (!config_more(p))
+		return 0;
+	if (config_keyword(p, "group") == -1 ||
+	    config_string(p, "group name", p->conf->control_group,
+		sizeof(p->conf->control_group)) == -1)
+		return -1;
+	if (!group_name_valid(p->conf->control_group))
+		return config_error(p,
+		    "invalid group name (letters, digits, '_', '-' and '.', "
+		    "not starting with '-' or a digit)");
 	return config_end(p);
 }
 
@@ -916,6 +950,28 @@ parse_limit_connections(struct config_parser *p)
 	if (config_count(p, "connection count", &p->conf->limit_connections) ==
 	    -1)
 		return -1;
+	return config_end(p);
+}
+
+static int
+parse_limit_sessions(struct config_parser *p)
+{
+	if (config_count(p, "session count", &p->conf->limit_sessions) == -1)
+		return -1;
+	return config_end(p);
+}
+
+static int
+parse_limit_recipients(struct config_parser *p)
+{
+	if (config_count(p, "recipient count", &p->conf->limit_recipients) ==
+	    -1)
+		return -1;
+	if (p->conf->limit_recipients < CONFIG_RECIPIENTS_MIN)
+		return config_error(p,
+		    "limit recipients must be at least %d (RFC 5321 "
+		    "4.5.3.1.8)",
+		    CONFIG_RECIPIENTS_MIN);
 	return config_end(p);
 }
 
@@ -1218,6 +1274,10 @@ config_print(const struct boxd_config *c)
 	print_string(fp, c->storage);
 	fputs("\ncontrol socket ", fp);
 	print_string(fp, c->control_socket);
+	if (c->control_group[0] != '\0') {
+		fputs(" group ", fp);
+		print_string(fp, c->control_group);
+	}
 	fputc('\n', fp);
 	if (c->tls_cert[0] != '\0') {
 		fputs("tls cert ", fp);
@@ -1257,6 +1317,9 @@ config_print(const struct boxd_config *c)
 	fprintf(fp, "limit auth-failures %u per ", c->limit_auth_failures);
 	print_duration(fp, c->limit_auth_period);
 	fprintf(fp, "\nlimit connections %u\n", c->limit_connections);
+	if (c->limit_sessions != 0)
+		fprintf(fp, "limit sessions %u\n", c->limit_sessions);
+	fprintf(fp, "limit recipients %u\n", c->limit_recipients);
 	fputs("timeout command ", fp);
 	print_duration(fp, c->timeout_command);
 	fputs(" data ", fp);
@@ -1288,6 +1351,7 @@ config_marshal(const struct boxd_config *c, struct msg_writer *w)
 	msg_put_str(w, c->hostname);
 	msg_put_str(w, c->storage);
 	msg_put_str(w, c->control_socket);
+	msg_put_str(w, c->control_group);
 	msg_put_str(w, c->tls_cert);
 	msg_put_str(w, c->tls_key);
 	msg_put_u32(w, (uint32_t)n);
@@ -1308,6 +1372,8 @@ config_marshal(const struct boxd_config *c, struct msg_writer *w)
 	msg_put_u32(w, c->limit_auth_failures);
 	msg_put_u32(w, c->limit_auth_period);
 	msg_put_u32(w, c->limit_connections);
+	msg_put_u32(w, c->limit_sessions);
+	msg_put_u32(w, c->limit_recipients);
 	msg_put_u32(w, c->timeout_command);
 	msg_put_u32(w, c->timeout_data);
 	msg_put_u32(w, (uint32_t)c->log_level);
@@ -1341,6 +1407,7 @@ config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 	    msg_get_str(r, t->storage, sizeof(t->storage)) == -1 ||
 	    msg_get_str(r, t->control_socket, sizeof(t->control_socket)) ==
 		-1 ||
+	    msg_get_str(r, t->control_group, sizeof(t->control_group)) == -1 ||
 	    msg_get_str(r, t->tls_cert, sizeof(t->tls_cert)) == -1 ||
 	    msg_get_str(r, t->tls_key, sizeof(t->tls_key)) == -1 ||
 	    msg_get_u32(r, &n) == -1 || n > CONFIG_LISTEN_MAX)
@@ -1366,6 +1433,8 @@ config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 	    msg_get_u32(r, &t->limit_auth_failures) == -1 ||
 	    msg_get_u32(r, &t->limit_auth_period) == -1 ||
 	    msg_get_u32(r, &t->limit_connections) == -1 ||
+	    msg_get_u32(r, &t->limit_sessions) == -1 ||
+	    msg_get_u32(r, &t->limit_recipients) == -1 ||
 	    msg_get_u32(r, &t->timeout_command) == -1 ||
 	    msg_get_u32(r, &t->timeout_data) == -1 ||
 	    msg_get_u32(r, &v) == -1 || v > LOG_LEVEL_DEBUG)

@@ -19,7 +19,7 @@
 static const char design_example[] =
     "hostname \"mail.example.org\"\n"
     "storage \"/var/lib/boxd\"\n"
-    "control socket \"/run/boxd/control.sock\"\n"
+    "control socket \"/run/boxd/control.sock\" group \"boxadmin\"\n"
     "tls cert \"/etc/boxd/fullchain.pem\" key \"/etc/boxd/privkey.pem\"\n"
     "\n"
     "listen on 0.0.0.0 port 25  smtp           # MX: STARTTLS, no AUTH\n"
@@ -36,6 +36,9 @@ static const char design_example[] =
     "auth \"/etc/boxd/relay.secret\"  # optional\n"
     "mta port 25                               # remote delivery port\n"
     "limit auth-failures 10 per 5m             # per client IP\n"
+    "limit connections 20\n"
+    "limit sessions 4000                       # all SMTP sessions\n"
+    "limit recipients 1000                     # per transaction\n"
     "log level info                            # or debug\n";
 
 static int	config_equal(const struct boxd_config *,
@@ -93,6 +96,9 @@ config_equal(const struct boxd_config *a, const struct boxd_config *b)
 	    a->limit_auth_failures == b->limit_auth_failures &&
 	    a->limit_auth_period == b->limit_auth_period &&
 	    a->limit_connections == b->limit_connections &&
+	    a->limit_sessions == b->limit_sessions &&
+	    a->limit_recipients == b->limit_recipients &&
+	    strcmp(a->control_group, b->control_group) == 0 &&
 	    a->timeout_command == b->timeout_command &&
 	    a->timeout_data == b->timeout_data &&
 	    a->log_level == b->log_level;
@@ -237,6 +243,9 @@ test_defaults(void)
 	CHECK("defaults mta port", c.mta_port == 25);
 	CHECK("defaults limits", c.limit_auth_failures == 10 &&
 	    c.limit_auth_period == 300 && c.limit_connections == 20);
+	CHECK("defaults sessions from the fd limit", c.limit_sessions == 0);
+	CHECK("defaults recipients", c.limit_recipients == 1000);
+	CHECK("defaults no control group", c.control_group[0] == '\0');
 	CHECK("defaults timeouts", c.timeout_command == 300 &&
 	    c.timeout_data == 600);
 	CHECK("defaults log level", c.log_level == LOG_LEVEL_INFO);
@@ -262,7 +271,10 @@ test_design_example(void)
 	CHECK("design hostname", strcmp(c.hostname, "mail.example.org") == 0);
 	CHECK("design storage", strcmp(c.storage, "/var/lib/boxd") == 0);
 	CHECK("design control",
-	    strcmp(c.control_socket, "/run/boxd/control.sock") == 0);
+	    strcmp(c.control_socket, "/run/boxd/control.sock") == 0 &&
+	    strcmp(c.control_group, "boxadmin") == 0);
+	CHECK("design sessions and recipients", c.limit_sessions == 4000 &&
+	    c.limit_recipients == 1000 && c.limit_connections == 20);
 	CHECK("design tls",
 	    strcmp(c.tls_cert, "/etc/boxd/fullchain.pem") == 0 &&
 	    strcmp(c.tls_key, "/etc/boxd/privkey.pem") == 0);
@@ -361,6 +373,32 @@ test_directives(void)
 	    "limit auth-failures 1 per 1s\n", &c) &&
 	    c.limit_connections == 5 && c.limit_auth_failures == 1 &&
 	    c.limit_auth_period == 1);
+	CHECK("limit sessions", parse_ok("limit sessions 10", &c) &&
+	    c.limit_sessions == 10 && print_roundtrip(&c));
+	CHECK("limit recipients 100", parse_ok("limit recipients 100", &c) &&
+	    c.limit_recipients == 100 && print_roundtrip(&c) &&
+	    marshal_roundtrip(&c));
+	CHECK("limit recipients below 100", error_is("limit recipients 99",
+	    "t.conf:1: limit recipients must be at least 100 (RFC 5321 "
+	    "4.5.3.1.8)"));
+	CHECK("limit sessions 0", error_is("limit sessions 0",
+	    "t.conf:1: session count \"0\" is too small"));
+	CHECK("control group", parse_ok("control socket /run/c.sock group "
+	    "mail-admins", &c) && strcmp(c.control_group, "mail-admins") == 0
+	    && print_roundtrip(&c) && marshal_roundtrip(&c));
+	CHECK("control group bad", error_is("control socket /run/c.sock "
+	    "group \"a b\"", "t.conf:1: invalid group name (letters, digits, "
+	    "'_', '-' and '.', not starting with '-' or a digit)"));
+	CHECK("control group digit", error_is("control socket /run/c.sock "
+	    "group 1x", "t.conf:1: invalid group name (letters, digits, "
+	    "'_', '-' and '.', not starting with '-' or a digit)"));
+	CHECK("control group missing", error_is("control socket /run/c.sock "
+	    "group", "t.conf:1: expected group name"));
+	CHECK("control group too long", error_is("control socket /run/c.sock "
+	    "group abcdefghijabcdefghijabcdefghijabc",
+	    "t.conf:1: string too long"));
+	CHECK("control trailing word", error_is("control socket /run/c.sock "
+	    "owner x", "t.conf:1: expected \"group\", got \"owner\""));
 	CHECK("timeout command", parse_ok("timeout command 30s", &c) &&
 	    c.timeout_command == 30 && c.timeout_data == 600);
 	CHECK("timeout data command", parse_ok("timeout data 1h command 1m",
@@ -631,9 +669,9 @@ test_errors(void)
 	    "after \"mta\""));
 	CHECK("err mta port", error_is("mta port", "t.conf:1: "
 	    "expected port number"));
-	CHECK("err limit unknown", error_is("limit sessions 5",
-	    "t.conf:1: expected \"auth-failures\" or \"connections\" after "
-	    "\"limit\""));
+	CHECK("err limit unknown", error_is("limit clients 5",
+	    "t.conf:1: expected \"auth-failures\" or \"connections\" or "
+	    "\"sessions\" or \"recipients\" after \"limit\""));
 	CHECK("err limit no per", error_is("limit auth-failures 5 in 5m",
 	    "t.conf:1: expected \"per\", got \"in\""));
 	CHECK("err limit count", error_is("limit auth-failures x per 5m",
