@@ -111,7 +111,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	uint64_t from;
 	ssize_t n;
 	size_t want, i, nfd;
-	int fd, lost = 0;
+	int fd, got = 0, lost = 0;
 
 	want = ibuf->maxsize + IMSG_HDR_SIZE;
 	if (ibuf->rcap < want) {
@@ -153,6 +153,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			continue;
 		nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < nfd; i++) {
+			got++;
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
 			if (ibuf->nfds == IMSG_MAX_FDS) {
@@ -167,6 +168,10 @@ imsgbuf_read(struct imsgbuf *ibuf)
 		}
 	}
 	/* the kernel closed what did not fit, or what it could not install */
+	if ((mh.msg_flags & MSG_CTRUNC) && got == IMSG_MAX_FDS)
+		return imsgbuf_bad(ibuf,
+		    "control message truncated (more than %d file descriptors)",
+		    IMSG_MAX_FDS);
 	if (mh.msg_flags & MSG_CTRUNC)
 		return imsgbuf_bad(ibuf,
 		    "control message truncated (out of file descriptors?)");

@@ -773,7 +773,8 @@ test_imsg_lost_fds(void)
 		many[i] = open("/dev/null", O_RDONLY);
 	CHECK("imsg twenty fds truncated", send_fds(a.fd, "c", 1, many,
 	    20) == 0 && imsgbuf_read(&b) == -1 && errno == EBADMSG &&
-	    strstr(b.error, "truncated") != NULL);
+	    strstr(b.error, "control message truncated (more than 16 file "
+	    "descriptors)") != NULL);
 	for (i = 0; i < 20; i++)
 		close(many[i]);
 	pair_close(&a, &b);
