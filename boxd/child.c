@@ -19,7 +19,10 @@
 struct child *child;
 
 static imsgev_handler child_parent_handler;
+static imsgev_handler child_peer_handlers[PROC_COUNT];
 static void child_unexpected(struct imsgev *, struct imsg *);
+/* the channel whose message is being handled, for child_bad_imsg() */
+static struct imsgev *child_current;
 static int child_configured;
 
 static void
@@ -42,7 +45,8 @@ child_fatal_hook(const char *why)
 void
 child_bad_imsg(struct imsg *imsg, const char *what)
 {
-	fatalx("malformed imsg type %u (%s)", imsg->hdr.type, what);
+	fatalx("malformed imsg type %u from %s (%s)", imsg->hdr.type,
+	    child_current != NULL ? child_current->name : "?", what);
 }
 
 void
@@ -59,16 +63,19 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
 
+	child_current = iev;
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (child_configured) {
 		/* every role takes a reload the same way; the rest is theirs */
 		if (imsg->hdr.type != IMSG_CONF_RELOAD) {
 			child_parent_handler(iev, imsg);
+			child_current = NULL;
 			return;
 		}
 		if (config_unmarshal(&child->conf, &r) == -1)
 			child_bad_imsg(imsg, "reload");
 		log_setlevel(child->conf.log_level);
+		child_current = NULL;
 		return;
 	}
 	switch (imsg->hdr.type) {
@@ -93,6 +100,15 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	default:
 		child_bad_imsg(imsg, "unexpected before configuration");
 	}
+	child_current = NULL;
+}
+
+static void
+child_dispatch_peer(struct imsgev *iev, struct imsg *imsg)
+{
+	child_current = iev;
+	child_peer_handlers[iev->peer](iev, imsg);
+	child_current = NULL;
 }
 
 static void
@@ -110,9 +126,11 @@ child_parent_closed(struct imsgev *iev)
 }
 
 /*
- * A peer went away.  The parent sees its death, says why and stops the
+ * A peer hung up.  The parent sees its death, says why and stops the
  * service; until its SIGTERM comes we stay, so that the log names the
- * process that failed rather than the first to notice.
+ * process that failed rather than the first to notice.  (A channel that
+ * garbles or loses what the peer sent is another matter: imsgev makes
+ * that fatal here, naming the peer.)
  */
 static void
 child_peer_closed(struct imsgev *iev)
@@ -173,8 +191,10 @@ child_connect(imsgev_handler handlers[PROC_COUNT])
 		iev->name = proc_name(p);
 		iev->peer = p;
 		iev->on_close = child_peer_closed;
+		child_peer_handlers[p] =
+		    handlers[p] != NULL ? handlers[p] : child_unexpected;
 		imsgev_init(iev, child->base, proc_fd(p), IMSG_MAX_SIZE,
-		    handlers[p] != NULL ? handlers[p] : child_unexpected, NULL);
+		    child_dispatch_peer, NULL);
 		child->peer[p] = iev;
 	}
 }

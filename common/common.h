@@ -91,6 +91,7 @@ int msg_get_end(struct msg_reader *);
 #define IMSG_MAX_SIZE	  (256 * 1024) /* header included */
 #define IMSG_CTL_MAX_SIZE (16 * 1024)  /* from boxctl clients */
 #define IMSG_FLAG_FD	  0x1
+#define IMSG_MAX_FDS	  16 /* received and not yet claimed */
 
 struct imsg_hdr {
 	uint32_t type;
@@ -114,6 +115,13 @@ struct imsg_out {
 	int fd;
 };
 
+/* an fd and the stream octets [from, to) of the read that brought it */
+struct imsg_fd {
+	int fd;
+	uint64_t from;
+	uint64_t to;
+};
+
 struct imsgbuf {
 	int fd;
 	size_t maxsize;
@@ -121,17 +129,26 @@ struct imsgbuf {
 	size_t rpos; /* the next message starts here */
 	size_t rlen; /* bytes in rbuf, from 0 */
 	size_t rcap;
-	int fds[16]; /* received, not yet claimed */
+	uint64_t roff; /* stream offset of rbuf[0] */
+	struct imsg_fd fds[IMSG_MAX_FDS];
 	int nfds;
 	TAILQ_HEAD(, imsg_out) outq;
 	size_t outlen;
+	char error[128]; /* why the last call returned -1 */
 };
 
 void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);
+/* frees both queues and closes every fd in them */
 void imsgbuf_clear(struct imsgbuf *);
-/* 1 bytes read, 0 EOF, -1 error (errno set; EAGAIN is not an error) */
+/*
+ * 1 bytes read, 0 EOF, -1 error (errno set; EAGAIN is not an error).
+ * EBADMSG: fds were lost (MSG_CTRUNC, too many); the channel is unusable.
+ */
 int imsgbuf_read(struct imsgbuf *);
-/* 1 got one, 0 need more, -1 malformed (EBADMSG) */
+/*
+ * 1 got one, 0 need more, -1 malformed (EBADMSG: bad header, or an fd
+ * that is not where its message is; the channel is unusable) or ENOMEM.
+ */
 int imsgbuf_get(struct imsgbuf *, struct imsg *);
 void imsg_free(struct imsg *);
 int imsgbuf_compose(struct imsgbuf *, uint32_t type, uint32_t peerid, int fd,
@@ -139,7 +156,13 @@ int imsgbuf_compose(struct imsgbuf *, uint32_t type, uint32_t peerid, int fd,
 /* 1 all written, 0 more to write, -1 error */
 int imsgbuf_flush(struct imsgbuf *);
 
-/* imsgev: an imsgbuf on a libevent loop */
+/*
+ * imsgev: an imsgbuf on a libevent loop.  A read, framing or write error
+ * is fatal, naming the peer, unless the peer is untrusted (a boxctl
+ * client): then it is logged and the channel closed.  on_close hears of
+ * the peer hanging up (and of errors from an untrusted one); without it
+ * that is fatal too.
+ */
 struct event_base;
 struct imsgev;
 typedef void (*imsgev_handler)(struct imsgev *, struct imsg *);
@@ -148,6 +171,8 @@ struct imsgev {
 	struct imsgbuf ibuf;
 	struct event *ev;
 	short events;
+	int closed;
+	int untrusted;
 	imsgev_handler handler;
 	void (*on_close)(struct imsgev *);
 	void *arg;

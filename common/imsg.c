@@ -8,6 +8,8 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,8 +17,6 @@
 #include <event2/event.h>
 
 #include "common.h"
-
-#define IMSG_MAX_FDS 16
 
 void
 imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
@@ -27,11 +27,10 @@ imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
 	TAILQ_INIT(&ibuf->outq);
 }
 
-void
-imsgbuf_clear(struct imsgbuf *ibuf)
+static void
+imsgbuf_discard_output(struct imsgbuf *ibuf)
 {
 	struct imsg_out *out;
-	int i;
 
 	while ((out = TAILQ_FIRST(&ibuf->outq)) != NULL) {
 		TAILQ_REMOVE(&ibuf->outq, out, entry);
@@ -40,13 +39,45 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 		free(out->buf);
 		free(out);
 	}
+	ibuf->outlen = 0;
+}
+
+void
+imsgbuf_clear(struct imsgbuf *ibuf)
+{
+	int i;
+
+	imsgbuf_discard_output(ibuf);
 	for (i = 0; i < ibuf->nfds; i++)
-		close(ibuf->fds[i]);
+		close(ibuf->fds[i].fd);
 	ibuf->nfds = 0;
 	free(ibuf->rbuf);
 	ibuf->rbuf = NULL;
 	ibuf->rpos = ibuf->rlen = ibuf->rcap = 0;
-	ibuf->outlen = 0;
+	ibuf->roff = 0;
+}
+
+/* the channel is out of step with its peer: say why, for the log */
+static int __attribute__((format(printf, 2, 3)))
+imsgbuf_bad(struct imsgbuf *ibuf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ibuf->error, sizeof(ibuf->error), fmt, ap);
+	va_end(ap);
+	errno = EBADMSG;
+	return -1;
+}
+
+static int
+imsgbuf_syserr(struct imsgbuf *ibuf)
+{
+	int saved_errno = errno;
+
+	strlcpy(ibuf->error, strerror(saved_errno), sizeof(ibuf->error));
+	errno = saved_errno;
+	return -1;
 }
 
 static void
@@ -61,6 +92,10 @@ imsg_decode_hdr(const uint8_t *p, struct imsg_hdr *hdr)
 	msg_get_u32(&r, &hdr->peerid);
 }
 
+/*
+ * The bytes read are kept even when it fails: an error here means fds
+ * were lost, and the caller must give up the channel, not read on.
+ */
 int
 imsgbuf_read(struct imsgbuf *ibuf)
 {
@@ -71,15 +106,17 @@ imsgbuf_read(struct imsgbuf *ibuf)
 		struct cmsghdr hdr;
 		char buf[CMSG_SPACE(sizeof(int) * IMSG_MAX_FDS)];
 	} cmsgbuf;
+	struct imsg_fd *f;
 	uint8_t *p;
+	uint64_t from;
 	ssize_t n;
 	size_t want, i, nfd;
-	int *fdp;
+	int fd, got = 0, lost = 0;
 
 	want = ibuf->maxsize + IMSG_HDR_SIZE;
 	if (ibuf->rcap < want) {
 		if ((p = realloc(ibuf->rbuf, want)) == NULL)
-			return -1;
+			return imsgbuf_syserr(ibuf);
 		ibuf->rbuf = p;
 		ibuf->rcap = want;
 	}
@@ -87,12 +124,11 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	if (ibuf->rpos > 0) {
 		ibuf->rlen -= ibuf->rpos;
 		memmove(ibuf->rbuf, ibuf->rbuf + ibuf->rpos, ibuf->rlen);
+		ibuf->roff += ibuf->rpos;
 		ibuf->rpos = 0;
 	}
-	if (ibuf->rlen == ibuf->rcap) {
-		errno = EBADMSG;
-		return -1;
-	}
+	if (ibuf->rlen == ibuf->rcap)
+		return imsgbuf_bad(ibuf, "input buffer full");
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = ibuf->rbuf + ibuf->rlen;
 	iov.iov_len = ibuf->rcap - ibuf->rlen;
@@ -103,30 +139,47 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	do {
 		n = recvmsg(ibuf->fd, &mh, MSG_CMSG_CLOEXEC);
 	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -1;
+		return imsgbuf_syserr(ibuf);
+	}
+	from = ibuf->roff + ibuf->rlen;
+	ibuf->rlen += (size_t)n;
 	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
 	     cmsg = CMSG_NXTHDR(&mh, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET ||
 		    cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		fdp = (int *)CMSG_DATA(cmsg);
 		for (i = 0; i < nfd; i++) {
-			if (ibuf->nfds < IMSG_MAX_FDS)
-				ibuf->fds[ibuf->nfds++] = fdp[i];
-			else
-				close(fdp[i]);
+			got++;
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(int));
+			if (ibuf->nfds == IMSG_MAX_FDS) {
+				close(fd);
+				lost++;
+				continue;
+			}
+			f = &ibuf->fds[ibuf->nfds++];
+			f->fd = fd;
+			f->from = from;
+			f->to = from + (size_t)n;
 		}
 	}
-	if (mh.msg_flags & MSG_CTRUNC) {
-		errno = EBADMSG;
-		return -1;
-	}
-	if (n == 0)
-		return 0;
-	ibuf->rlen += (size_t)n;
-	return 1;
+	/* the kernel closed what did not fit, or what it could not install */
+	if ((mh.msg_flags & MSG_CTRUNC) && got == IMSG_MAX_FDS)
+		return imsgbuf_bad(ibuf,
+		    "control message truncated (more than %d file descriptors)",
+		    IMSG_MAX_FDS);
+	if (mh.msg_flags & MSG_CTRUNC)
+		return imsgbuf_bad(ibuf,
+		    "control message truncated (out of file descriptors?)");
+	if (lost > 0)
+		return imsgbuf_bad(ibuf,
+		    "more than %d file descriptors waiting, %d closed",
+		    IMSG_MAX_FDS, lost);
+	return n == 0 ? 0 : 1;
 }
 
 int
@@ -134,6 +187,7 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 {
 	struct imsg_hdr hdr;
 	const uint8_t *p;
+	uint64_t start;
 	size_t datalen, avail;
 
 	if (ibuf->rbuf == NULL)
@@ -143,32 +197,46 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	if (avail < IMSG_HDR_SIZE)
 		return 0;
 	imsg_decode_hdr(p, &hdr);
-	if (hdr.len < IMSG_HDR_SIZE || hdr.len > ibuf->maxsize ||
-	    hdr.type == IMSG_NONE || hdr.type >= IMSG_TYPE_MAX ||
-	    (hdr.flags & ~IMSG_FLAG_FD) != 0) {
-		errno = EBADMSG;
-		return -1;
-	}
+	if (hdr.len < IMSG_HDR_SIZE || hdr.len > ibuf->maxsize)
+		return imsgbuf_bad(
+		    ibuf, "type %u: length %u out of range", hdr.type, hdr.len);
+	if (hdr.type == IMSG_NONE || hdr.type >= IMSG_TYPE_MAX)
+		return imsgbuf_bad(ibuf, "unknown type %u", hdr.type);
+	if ((hdr.flags & ~IMSG_FLAG_FD) != 0)
+		return imsgbuf_bad(
+		    ibuf, "type %u: unknown flags %#x", hdr.type, hdr.flags);
+	/*
+	 * The kernel hands an fd over with the first octet of the sendmsg
+	 * that carried it, and imsgbuf_flush starts every such sendmsg
+	 * with the message the fd belongs to: so a message's fd came in
+	 * the read that brought its first octet, and an fd whose read is
+	 * behind us belonged to a message that did not claim it.
+	 */
+	start = ibuf->roff + ibuf->rpos;
+	if (ibuf->nfds > 0 && ibuf->fds[0].to <= start)
+		return imsgbuf_bad(
+		    ibuf, "a file descriptor came with no message for it");
+	if ((hdr.flags & IMSG_FLAG_FD) &&
+	    (ibuf->nfds == 0 || ibuf->fds[0].from > start))
+		return imsgbuf_bad(ibuf,
+		    "type %u: its file descriptor did not come with it",
+		    hdr.type);
 	if (avail < hdr.len)
 		return 0;
 	memset(imsg, 0, sizeof(*imsg));
 	imsg->hdr = hdr;
 	imsg->fd = -1;
-	if ((hdr.flags & IMSG_FLAG_FD) && ibuf->nfds == 0) {
-		errno = EBADMSG;
-		return -1;
-	}
 	datalen = hdr.len - IMSG_HDR_SIZE;
 	if (datalen > 0) {
 		if ((imsg->data = malloc(datalen)) == NULL)
-			return -1;
+			return imsgbuf_syserr(ibuf);
 		memcpy(imsg->data, p + IMSG_HDR_SIZE, datalen);
 	}
 	/* only now that nothing can fail: the fd belongs to this message */
 	if (hdr.flags & IMSG_FLAG_FD) {
-		imsg->fd = ibuf->fds[0];
+		imsg->fd = ibuf->fds[0].fd;
 		memmove(ibuf->fds, ibuf->fds + 1,
-		    sizeof(int) * (size_t)(ibuf->nfds - 1));
+		    sizeof(ibuf->fds[0]) * (size_t)(ibuf->nfds - 1));
 		ibuf->nfds--;
 	}
 	imsg->datalen = datalen;
@@ -216,7 +284,10 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 	return 0;
 }
 
-/* one sendmsg per fd-carrying message; the rest go out in one writev */
+/*
+ * One sendmsg per fd-carrying message, starting at its first octet (where
+ * imsgbuf_get looks for the fd); the rest go out in one writev.
+ */
 int
 imsgbuf_flush(struct imsgbuf *ibuf)
 {
@@ -264,7 +335,7 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)
 				return 0;
-			return -1;
+			return imsgbuf_syserr(ibuf);
 		}
 		if (out->fd != -1) {
 			close(out->fd);
@@ -292,6 +363,8 @@ imsgev_update(struct imsgev *iev)
 {
 	short events = EV_READ;
 
+	if (iev->closed)
+		return;
 	if (!TAILQ_EMPTY(&iev->ibuf.outq))
 		events |= EV_WRITE;
 	if (events == iev->events)
@@ -303,14 +376,36 @@ imsgev_update(struct imsgev *iev)
 	event_add(iev->ev, NULL);
 }
 
+static const char *
+imsgev_name(const struct imsgev *iev)
+{
+	return iev->name != NULL ? iev->name : "peer";
+}
+
+/* the peer hung up: its death, not our noticing it, is the news */
 static void
 imsgev_closed(struct imsgev *iev)
 {
 	event_del(iev->ev);
+	iev->closed = 1;
 	if (iev->on_close != NULL)
 		iev->on_close(iev);
 	else
-		fatalx("channel to %s closed", iev->name ? iev->name : "peer");
+		fatalx("channel to %s closed", imsgev_name(iev));
+}
+
+/*
+ * The channel lost or garbled something its peer sent, or could not
+ * send: between boxd's processes that is a bug or an attack, and going
+ * on would leave the peer waiting for what never comes.
+ */
+static void
+imsgev_broken(struct imsgev *iev, const char *what)
+{
+	if (!iev->untrusted)
+		fatalx("%s %s: %s", what, imsgev_name(iev), iev->ibuf.error);
+	log_warnx("%s %s: %s", what, imsgev_name(iev), iev->ibuf.error);
+	imsgev_closed(iev);
 }
 
 static void
@@ -322,11 +417,12 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 
 	if (events & EV_WRITE) {
 		if (imsgbuf_flush(&iev->ibuf) == -1) {
-			if (errno == EPIPE || errno == ECONNRESET) {
-				imsgev_closed(iev);
+			if (errno != EPIPE && errno != ECONNRESET) {
+				imsgev_broken(iev, "imsg to");
 				return;
 			}
-			fatal("imsg write to %s", iev->name);
+			/* the peer is gone; what it said before going is not */
+			imsgbuf_discard_output(&iev->ibuf);
 		}
 	}
 	if (events & EV_READ) {
@@ -336,12 +432,8 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 				imsgev_closed(iev);
 				return;
 			}
-			if (iev->on_close != NULL) {
-				log_warn("imsg read from %s", iev->name);
-				imsgev_closed(iev);
-				return;
-			}
-			fatal("imsg read from %s", iev->name);
+			imsgev_broken(iev, "imsg from");
+			return;
 		}
 		if (n == 0) {
 			imsgev_closed(iev);
@@ -352,13 +444,10 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 			if (n == 0)
 				break;
 			if (n == -1) {
-				if (iev->on_close != NULL) {
-					log_warnx("malformed imsg from %s",
-					    iev->name);
-					imsgev_closed(iev);
-					return;
-				}
-				fatalx("malformed imsg from %s", iev->name);
+				imsgev_broken(iev,
+				    errno == EBADMSG ? "malformed imsg from"
+						     : "imsg from");
+				return;
 			}
 			iev->handler(iev, &imsg);
 			imsg_free(&imsg);
@@ -378,6 +467,7 @@ imsgev_init(struct imsgev *iev, struct event_base *base, int fd, size_t maxsize,
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = EV_READ;
+	iev->closed = 0;
 	iev->ev =
 	    event_new(base, fd, EV_READ | EV_PERSIST, imsgev_dispatch, iev);
 	if (iev->ev == NULL)
@@ -397,12 +487,19 @@ imsgev_clear(struct imsgev *iev)
 	if (iev->ibuf.fd != -1)
 		close(iev->ibuf.fd);
 	iev->ibuf.fd = -1;
+	iev->closed = 1;
 }
 
+/* to a peer that hung up, nothing goes: it is being stopped anyway */
 int
 imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
     const void *data, size_t len)
 {
+	if (iev->closed) {
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
 	if (imsgbuf_compose(&iev->ibuf, type, peerid, fd, data, len) == -1)
 		return -1;
 	imsgev_update(iev);

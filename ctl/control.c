@@ -276,6 +276,8 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 	c->iev.name = c->name;
 	c->iev.peer = PROC_CONTROL;
 	c->iev.on_close = control_client_closed;
+	/* what it sends drops it at worst, never the control process */
+	c->iev.untrusted = 1;
 	imsgev_init(&c->iev, child->base, s, IMSG_CTL_MAX_SIZE,
 	    control_dispatch_client, c);
 	if ((c->idle = evtimer_new(child->base, control_idle, c)) == NULL)
@@ -297,7 +299,7 @@ control_find(uint32_t id)
 	return NULL;
 }
 
-/* the peer hung up, or sent something imsg could not frame */
+/* the peer hung up, or sent something imsg could not frame (logged) */
 static void
 control_client_closed(struct imsgev *iev)
 {

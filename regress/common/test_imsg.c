@@ -1,16 +1,24 @@
 /*
  * msg.c and imsg.c: marshalling round trips and refusals, then imsgbufs
  * over a socketpair: framing, fd passing, malformed headers, partial
- * messages and partial writes.
+ * messages and partial writes, lost and stray fds; then imsgev in a
+ * forked process, to see which errors kill it and what it says.
  */
 
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "common.h"
 #include "test.h"
@@ -458,7 +466,7 @@ test_imsg_fd(void)
 	ok = imsgbuf_read(&b) == 1 && b.nfds == 1;
 	CHECK("imsg fd queued", ok);
 	if (ok) {
-		fd = b.fds[0];
+		fd = b.fds[0].fd;
 		imsgbuf_clear(&b);
 		CHECK("imsg clear closes fd", !fd_is_open(fd) && b.nfds == 0);
 	}
@@ -509,7 +517,12 @@ test_imsg_fd(void)
 	pair_close(&a, &b);
 }
 
-/* write raw bytes to one end; get on the other; 1, 0 or -1 as returned */
+static char raw_error[sizeof(((struct imsgbuf *)0)->error)];
+
+/*
+ * Write raw bytes to one end; get on the other; 1, 0 or -1 as returned,
+ * the reason for a -1 in raw_error.
+ */
 static int
 raw_get(size_t maxsize, const uint8_t *bytes, size_t len, int *err)
 {
@@ -527,6 +540,7 @@ raw_get(size_t maxsize, const uint8_t *bytes, size_t len, int *err)
 	errno = 0;
 	n = imsgbuf_get(&b, &imsg);
 	*err = errno;
+	strlcpy(raw_error, n == -1 ? b.error : "", sizeof(raw_error));
 	if (n == 1)
 		imsg_free(&imsg);
 	pair_close(&a, &b);
@@ -546,6 +560,8 @@ test_imsg_malformed(void)
 	raw_header(msg, IMSG_CTL_LINE, 1025, 0, 0);
 	CHECK("raw len > maxsize", raw_get(1024, msg, sizeof(msg), &e) ==
 	    -1 && e == EBADMSG);
+	CHECK("raw len > maxsize says why", strstr(raw_error,
+	    "length 1025 out of range") != NULL);
 	raw_header(msg, IMSG_CTL_LINE, UINT32_MAX, 0, 0);
 	CHECK("raw len 4G", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
@@ -561,18 +577,24 @@ test_imsg_malformed(void)
 	raw_header(msg, IMSG_TYPE_MAX, IMSG_HDR_SIZE, 0, 0);
 	CHECK("raw type max", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
+	CHECK("raw type max says why", strstr(raw_error, "unknown type") !=
+	    NULL);
 	raw_header(msg, UINT32_MAX, IMSG_HDR_SIZE, 0, 0);
 	CHECK("raw type 4G", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
 	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, 0x2, 0);
 	CHECK("raw unknown flag", raw_get(1024, msg, sizeof(msg), &e) ==
 	    -1 && e == EBADMSG);
+	CHECK("raw unknown flag says why", strstr(raw_error,
+	    "unknown flags 0x2") != NULL);
 	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, 0x80000000, 0);
 	CHECK("raw high flag", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
 	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, IMSG_FLAG_FD, 0);
 	CHECK("raw fd flag without fd", raw_get(1024, msg, sizeof(msg),
 	    &e) == -1 && e == EBADMSG);
+	CHECK("raw fd flag without fd says why", strstr(raw_error,
+	    "file descriptor did not come") != NULL);
 	/* a bad header is refused before the body has arrived */
 	raw_header(msg, IMSG_CTL_LINE, 1000, 0x4, 0);
 	CHECK("raw bad flags early", raw_get(1024, msg, IMSG_HDR_SIZE,
@@ -580,6 +602,510 @@ test_imsg_malformed(void)
 	raw_header(msg, IMSG_CTL_LINE, 2000, 0, 0);
 	CHECK("raw too long early", raw_get(1024, msg, IMSG_HDR_SIZE,
 	    &e) == -1 && e == EBADMSG);
+}
+
+/* garbage: whatever it is, a refusal says why, and nothing after it counts */
+static void
+test_imsg_garbage(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 imsg;
+	uint8_t		 junk[256];
+	uint32_t	 x = 2463534242u;
+	size_t		 i;
+	int		 round, n, ok = 1, refused = 0;
+
+	for (round = 0; round < 200; round++) {
+		if (pair_open(&a, &b, 1024) == -1)
+			return;
+		for (i = 0; i < sizeof(junk); i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			junk[i] = (uint8_t)x;
+		}
+		if (write(a.fd, junk, sizeof(junk)) != (ssize_t)sizeof(junk) ||
+		    imsgbuf_read(&b) != 1)
+			ok = 0;
+		while ((n = imsgbuf_get(&b, &imsg)) == 1)
+			imsg_free(&imsg);
+		if (n == -1) {
+			refused++;
+			if (errno != EBADMSG || b.error[0] == '\0')
+				ok = 0;
+		}
+		pair_close(&a, &b);
+	}
+	CHECK("imsg garbage refused with a reason", ok && refused == 200);
+
+	/* a good message, then garbage: the first is had, then a refusal */
+	if (pair_open(&a, &b, 1024) == -1)
+		return;
+	imsgbuf_compose(&a, IMSG_CTL_LINE, 1, -1, "good", 4);
+	imsgbuf_flush(&a);
+	memset(junk, 0xff, sizeof(junk));
+	ok = write(a.fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk);
+	ok = ok && receive(&b, &imsg) == 1 && imsg.hdr.peerid == 1;
+	if (ok)
+		imsg_free(&imsg);
+	CHECK("imsg good before garbage", ok);
+	CHECK("imsg garbage after good", imsgbuf_get(&b, &imsg) == -1 &&
+	    errno == EBADMSG && imsgbuf_get(&b, &imsg) == -1);
+	pair_close(&a, &b);
+}
+
+/* how many fds this process has open */
+static int
+open_fds(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/* bytes with fds in one sendmsg, as a peer other than imsgbuf may send */
+static int
+send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int) * 32)];
+	} cmsgbuf;
+
+	if (nfds > 32)
+		return -1;
+	memset(&mh, 0, sizeof(mh));
+	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* the lowest free fd: every one below it is taken */
+static int
+lowest_free_fd(void)
+{
+	int	 fd;
+
+	if ((fd = open("/dev/null", O_RDONLY)) != -1)
+		close(fd);
+	return fd;
+}
+
+/* fds the kernel could not hand over, or imsgbuf could not keep */
+static void
+test_imsg_lost_fds(void)
+{
+	struct imsgbuf	 a, b;
+	struct rlimit	 rl, low;
+	int		 p[2], many[20], i, n, base;
+
+	base = open_fds();
+	CHECK("imsg fd count", base > 0);
+
+	/* out of fds: the kernel drops what it cannot install */
+	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1 || pipe(p) == -1 ||
+	    getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		CHECK("imsg lost fds setup", 0);
+		return;
+	}
+	imsgbuf_compose(&a, IMSG_MDA_DELIVER, 0, p[0], "x", 1);
+	imsgbuf_flush(&a);
+	low = rl;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	if (setrlimit(RLIMIT_NOFILE, &low) == -1)
+		CHECK("imsg lower RLIMIT_NOFILE", 0);
+	errno = 0;
+	n = imsgbuf_read(&b);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	CHECK("imsg out of fds is an error", n == -1 && errno == EBADMSG &&
+	    strstr(b.error, "control message truncated (out of file "
+	    "descriptors?)") != NULL);
+	CHECK("imsg out of fds keeps the bytes", b.rlen == IMSG_HDR_SIZE + 1 &&
+	    b.nfds == 0);
+	close(p[1]);
+	pair_close(&a, &b);
+	CHECK("imsg out of fds leaks nothing", open_fds() == base);
+
+	/* sixteen fds wait for their messages; a seventeenth is too many */
+	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
+		return;
+	for (i = 0; i < 17; i++)
+		many[i] = open("/dev/null", O_RDONLY);
+	CHECK("imsg sixteen fds", send_fds(a.fd, "a", 1, many, 16) == 0 &&
+	    imsgbuf_read(&b) == 1 && b.nfds == IMSG_MAX_FDS);
+	CHECK("imsg seventeenth fd", send_fds(a.fd, "b", 1, many + 16,
+	    1) == 0 && imsgbuf_read(&b) == -1 && errno == EBADMSG &&
+	    strstr(b.error, "more than 16 file descriptors") != NULL &&
+	    b.rlen == 2);
+	for (i = 0; i < 17; i++)
+		close(many[i]);
+	CHECK("imsg seventeenth fd closed", open_fds() == base + 2 + 16);
+	pair_close(&a, &b);
+	CHECK("imsg sixteen fds closed on clear", open_fds() == base);
+
+	/* more in one message than the control buffer holds */
+	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
+		return;
+	for (i = 0; i < 20; i++)
+		many[i] = open("/dev/null", O_RDONLY);
+	CHECK("imsg twenty fds truncated", send_fds(a.fd, "c", 1, many,
+	    20) == 0 && imsgbuf_read(&b) == -1 && errno == EBADMSG &&
+	    strstr(b.error, "control message truncated (more than 16 file "
+	    "descriptors)") != NULL);
+	for (i = 0; i < 20; i++)
+		close(many[i]);
+	pair_close(&a, &b);
+	CHECK("imsg twenty fds leak nothing", open_fds() == base);
+}
+
+/* one fd per message flagged for it, the fd that came with it */
+static void
+test_imsg_stray_fds(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 imsg;
+	uint8_t		 msg[IMSG_HDR_SIZE + 4];
+	char		 buf[8];
+	int		 p[3][2], fd, i, n, base, ok, got;
+
+	base = open_fds();
+
+	/* its fd before the rest of its bytes */
+	if (pair_open(&a, &b, 1024) == -1 || pipe(p[0]) == -1)
+		return;
+	memset(msg, 'm', sizeof(msg));
+	raw_header(msg, IMSG_MDA_DELIVER, sizeof(msg), IMSG_FLAG_FD, 4);
+	ok = send_fds(a.fd, msg, 5, &p[0][0], 1) == 0 &&
+	    imsgbuf_read(&b) == 1 && imsgbuf_get(&b, &imsg) == 0;
+	CHECK("imsg fd ahead of its header waits", ok);
+	ok = ok && write(a.fd, msg + 5, sizeof(msg) - 5) ==
+	    (ssize_t)(sizeof(msg) - 5) && imsgbuf_read(&b) == 1 &&
+	    imsgbuf_get(&b, &imsg) == 1;
+	CHECK("imsg fd ahead of its header arrives", ok &&
+	    imsg.hdr.peerid == 4 && imsg.fd != -1 &&
+	    write(p[0][1], "e", 1) == 1 && read(imsg.fd, buf, 1) == 1);
+	if (ok)
+		imsg_free(&imsg);
+	close(p[0][0]);
+	close(p[0][1]);
+
+	/*
+	 * A flagged message without its fd, then one with: the later fd
+	 * is not the earlier message's.
+	 */
+	if (pipe(p[0]) == -1)
+		return;
+	raw_header(msg, IMSG_MDA_DELIVER, sizeof(msg), IMSG_FLAG_FD, 5);
+	ok = write(a.fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) &&
+	    imsgbuf_read(&b) == 1;
+	raw_header(msg, IMSG_MDA_DELIVER, sizeof(msg), IMSG_FLAG_FD, 6);
+	ok = ok && send_fds(a.fd, msg, sizeof(msg), &p[0][0], 1) == 0 &&
+	    imsgbuf_read(&b) == 1 && b.nfds == 1;
+	errno = 0;
+	CHECK("imsg fd of the next message refused", ok &&
+	    imsgbuf_get(&b, &imsg) == -1 && errno == EBADMSG &&
+	    strstr(b.error, "did not come with it") != NULL);
+	close(p[0][0]);
+	close(p[0][1]);
+	pair_close(&a, &b);
+
+	/* an fd on a message not flagged for it is refused at the next one */
+	if (pair_open(&a, &b, 1024) == -1 || pipe(p[0]) == -1)
+		return;
+	raw_header(msg, IMSG_CTL_LINE, sizeof(msg), 0, 7);
+	ok = send_fds(a.fd, msg, sizeof(msg), &p[0][0], 1) == 0 &&
+	    imsgbuf_read(&b) == 1;
+	raw_header(msg, IMSG_CTL_LINE, sizeof(msg), 0, 8);
+	ok = ok && write(a.fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) &&
+	    imsgbuf_read(&b) == 1;
+	ok = ok && imsgbuf_get(&b, &imsg) == 1 && imsg.hdr.peerid == 7 &&
+	    imsg.fd == -1;
+	if (ok)
+		imsg_free(&imsg);
+	CHECK("imsg unflagged message with fd", ok);
+	errno = 0;
+	CHECK("imsg unclaimed fd refused", imsgbuf_get(&b, &imsg) == -1 &&
+	    errno == EBADMSG && strstr(b.error, "no message for it") !=
+	    NULL && b.nfds == 1);
+	close(p[0][0]);
+	close(p[0][1]);
+	pair_close(&a, &b);
+
+	/* a refused message's fd is closed with the buffer */
+	if (pair_open(&a, &b, 1024) == -1 || pipe(p[0]) == -1)
+		return;
+	raw_header(msg, IMSG_TYPE_MAX, sizeof(msg), IMSG_FLAG_FD, 0);
+	ok = send_fds(a.fd, msg, sizeof(msg), &p[0][0], 1) == 0 &&
+	    imsgbuf_read(&b) == 1 && imsgbuf_get(&b, &imsg) == -1 &&
+	    b.nfds == 1;
+	CHECK("imsg refused message keeps its fd queued", ok);
+	close(p[0][0]);
+	close(p[0][1]);
+	pair_close(&a, &b);
+	CHECK("imsg refused message's fd closed on clear", open_fds() == base);
+
+	/* three fds among other messages, each with its own */
+	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
+		return;
+	for (i = 0; i < 3; i++) {
+		if (pipe(p[i]) == -1)
+			return;
+		imsgbuf_compose(&a, IMSG_CTL_LINE, 100 + i, -1, "-", 1);
+		imsgbuf_compose(&a, IMSG_MDA_DELIVER, i, p[i][0], NULL, 0);
+		buf[0] = (char)('0' + i);
+		if (write(p[i][1], buf, 1) != 1)
+			return;
+	}
+	CHECK("imsg flush three fds", imsgbuf_flush(&a) == 1);
+	got = 0;
+	for (i = 0; i < 6; i++) {
+		if ((n = receive(&b, &imsg)) != 1)
+			break;
+		if (imsg.hdr.type == IMSG_MDA_DELIVER) {
+			fd = imsg.fd;
+			if (fd != -1 && read(fd, buf, 1) == 1 &&
+			    buf[0] == (char)('0' + imsg.hdr.peerid))
+				got++;
+		} else if (imsg.fd != -1)
+			got = -100;
+		imsg_free(&imsg);
+	}
+	CHECK("imsg three fds, each its own", got == 3 && b.nfds == 0);
+	for (i = 0; i < 3; i++)
+		close(p[i][1]);
+	pair_close(&a, &b);
+	CHECK("imsg stray fds leak nothing", open_fds() == base);
+}
+
+/*
+ * imsgev in a process of its own, on one end of a socketpair to which
+ * feed() wrote before it started: how it ends and what it logs.
+ */
+#define EV_UNTRUSTED	0x1	/* a boxctl client */
+#define EV_STARVE	0x2	/* no fd left for one more */
+#define EV_SEND		0x4	/* output pending for a peer already gone */
+
+static void
+ev_handler(struct imsgev *iev, struct imsg *imsg)
+{
+	fprintf(stderr, "handled type %u%s\n", imsg->hdr.type,
+	    imsg->fd != -1 ? " with fd" : "");
+}
+
+static void
+ev_closed(struct imsgev *iev)
+{
+	fprintf(stderr, "closed\n");
+	fflush(stderr);
+	_exit(0);
+}
+
+static void __attribute__((noreturn))
+ev_child(int fd, int flags)
+{
+	struct event_base	*base;
+	struct imsgev		 iev;
+	struct rlimit		 rl;
+	struct pollfd		 pfd;
+
+	log_init(1, LOG_LEVEL_INFO, "test");
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    (base = event_base_new()) == NULL)
+		_exit(3);
+	memset(&iev, 0, sizeof(iev));
+	iev.name = "queue";
+	iev.untrusted = (flags & EV_UNTRUSTED) != 0;
+	iev.on_close = ev_closed;
+	imsgev_init(&iev, base, fd, IMSG_MAX_SIZE, ev_handler, NULL);
+	if (flags & EV_STARVE) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(3);
+		rl.rlim_cur = (rlim_t)lowest_free_fd();
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(3);
+	}
+	if (flags & EV_SEND) {
+		/* until the peer has gone for good, then write to it */
+		pfd.fd = fd;
+		pfd.events = POLLRDHUP;
+		if (poll(&pfd, 1, 10000) != 1)
+			_exit(3);
+		imsgev_compose(&iev, IMSG_CTL_LINE, 0, -1, "late", 4);
+	}
+	event_base_dispatch(base);
+	fprintf(stderr, "loop ended\n");
+	_exit(2);
+}
+
+static int
+ev_run(int flags, void (*feed)(int), int *status, char *out, size_t outsz)
+{
+	struct pollfd	 pfd;
+	size_t		 len = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	time_t		 deadline;
+	int		 sv[2], errp[2];
+
+	out[0] = '\0';
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 || pipe(errp) == -1)
+		return -1;
+	feed(sv[0]);
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(sv[0]);
+		close(errp[0]);
+		if (dup2(errp[1], STDERR_FILENO) == -1)
+			_exit(3);
+		close(errp[1]);
+		ev_child(sv[1], flags);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(errp[1]);
+	deadline = time(NULL) + 20;
+	pfd.fd = errp[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		if (time(NULL) > deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pfd, 1, 1000) < 1)
+			continue;
+		if ((n = read(errp[0], out + len, outsz - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		out[len] = '\0';
+		if (len == outsz - 1)
+			break;
+	}
+	close(errp[0]);
+	if (waitpid(pid, status, 0) != pid)
+		return -1;
+	return 0;
+}
+
+static void
+feed_garbage(int fd)
+{
+	uint8_t	 msg[IMSG_HDR_SIZE];
+
+	raw_header(msg, 0xffff, IMSG_HDR_SIZE, 0, 0);
+	(void)write(fd, msg, sizeof(msg));
+}
+
+static void
+feed_good(int fd)
+{
+	uint8_t	 msg[IMSG_HDR_SIZE];
+
+	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, 0, 0);
+	(void)write(fd, msg, sizeof(msg));
+}
+
+static void
+feed_fd(int fd)
+{
+	struct imsgbuf	 ibuf;
+
+	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
+	imsgbuf_compose(&ibuf, IMSG_QUEUE_CREATE_OK, 0,
+	    open("/dev/null", O_RDONLY), "id", 2);
+	imsgbuf_flush(&ibuf);
+	imsgbuf_clear(&ibuf);
+}
+
+static void
+feed_stray_fd(int fd)
+{
+	uint8_t	 msg[IMSG_HDR_SIZE];
+	int	 nul;
+
+	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, 0, 0);
+	nul = open("/dev/null", O_RDONLY);
+	(void)send_fds(fd, msg, sizeof(msg), &nul, 1);
+	close(nul);
+	(void)write(fd, msg, sizeof(msg));
+}
+
+static int
+exited(int status, int code)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+static void
+test_imsgev_errors(void)
+{
+	char	 out[4096];
+	int	 st;
+
+	CHECK("imsgev garbage from a daemon is fatal",
+	    ev_run(0, feed_garbage, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 1) && strstr(out, "fatal: malformed imsg from queue: "
+	    "unknown type 65535") != NULL);
+	CHECK("imsgev garbage from a client drops it",
+	    ev_run(EV_UNTRUSTED, feed_garbage, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 0) && strstr(out, "fatal") == NULL &&
+	    strstr(out, "malformed imsg from queue: unknown type 65535\n"
+	    "closed\n") != NULL);
+	CHECK("imsgev lost fd from a daemon is fatal",
+	    ev_run(EV_STARVE, feed_fd, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 1) && strstr(out, "fatal: imsg from queue: control "
+	    "message truncated (out of file descriptors?)") != NULL &&
+	    strstr(out, "handled") == NULL);
+	CHECK("imsgev lost fd from a client drops it",
+	    ev_run(EV_UNTRUSTED | EV_STARVE, feed_fd, &st, out,
+	    sizeof(out)) == 0 && exited(st, 0) &&
+	    strstr(out, "fatal") == NULL && strstr(out, "imsg from queue: "
+	    "control message truncated") != NULL &&
+	    strstr(out, "closed\n") != NULL);
+	CHECK("imsgev fd received",
+	    ev_run(0, feed_fd, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 0) && strstr(out, "handled type") != NULL &&
+	    strstr(out, "with fd\nclosed\n") != NULL);
+	CHECK("imsgev stray fd from a daemon is fatal",
+	    ev_run(0, feed_stray_fd, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 1) && strstr(out, "fatal: malformed imsg from queue: "
+	    "a file descriptor came with no message for it") != NULL);
+	/* a peer that hangs up is not an error: its death is the news */
+	CHECK("imsgev EOF from a daemon is not fatal",
+	    ev_run(0, feed_good, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 0) && strstr(out, "fatal") == NULL &&
+	    strstr(out, "handled type") != NULL &&
+	    strstr(out, "closed\n") != NULL);
+	CHECK("imsgev write to a gone peer still reads what it said",
+	    ev_run(EV_SEND, feed_good, &st, out, sizeof(out)) == 0 &&
+	    exited(st, 0) && strstr(out, "fatal") == NULL &&
+	    strstr(out, "handled type") != NULL &&
+	    strstr(out, "closed\n") != NULL);
 }
 
 static void
@@ -652,5 +1178,9 @@ main(void)
 	test_imsg_fd();
 	test_imsg_malformed();
 	test_imsg_partial();
+	test_imsg_garbage();
+	test_imsg_lost_fds();
+	test_imsg_stray_fds();
+	test_imsgev_errors();
 	TEST_EXIT();
 }

@@ -1,12 +1,14 @@
 /*
  * What a boxctl client, or a damaged spool file, can hand boxd: imsg
  * framing from a socket, then the typed readers of every payload kind
- * (configuration, envelope).  Nothing may read out of bounds, and what
- * unmarshals must marshal back to the same bytes.
+ * (configuration, envelope).  Nothing may read out of bounds, what
+ * unmarshals must marshal back to the same bytes, and a refusal says why
+ * and sticks.
  */
 
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +70,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			check_envelope(imsg.data, imsg.datalen);
 			imsg_free(&imsg);
 		}
-		if (n == -1)
+		if (n == -1) {
+			if (errno != EBADMSG || ibuf.error[0] == '\0' ||
+			    imsgbuf_get(&ibuf, &imsg) != -1)
+				abort();
 			break;
+		}
 	}
 	imsgbuf_clear(&ibuf);
 	close(sv[1]);
