@@ -125,6 +125,7 @@ struct imsgbuf {
 	int nfds;
 	TAILQ_HEAD(, imsg_out) outq;
 	size_t outlen;
+	int wipe; /* secrets pass here: zero every byte once released */
 };
 
 void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);

@@ -27,6 +27,16 @@ imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
 	TAILQ_INIT(&ibuf->outq);
 }
 
+static void
+imsg_out_free(struct imsgbuf *ibuf, struct imsg_out *out)
+{
+	if (ibuf->wipe)
+		freezero(out->buf, out->len);
+	else
+		free(out->buf);
+	free(out);
+}
+
 void
 imsgbuf_clear(struct imsgbuf *ibuf)
 {
@@ -37,13 +47,15 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 		TAILQ_REMOVE(&ibuf->outq, out, entry);
 		if (out->fd != -1)
 			close(out->fd);
-		free(out->buf);
-		free(out);
+		imsg_out_free(ibuf, out);
 	}
 	for (i = 0; i < ibuf->nfds; i++)
 		close(ibuf->fds[i]);
 	ibuf->nfds = 0;
-	free(ibuf->rbuf);
+	if (ibuf->wipe && ibuf->rbuf != NULL)
+		freezero(ibuf->rbuf, ibuf->rcap);
+	else
+		free(ibuf->rbuf);
 	ibuf->rbuf = NULL;
 	ibuf->rpos = ibuf->rlen = ibuf->rcap = 0;
 	ibuf->outlen = 0;
@@ -87,6 +99,9 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	if (ibuf->rpos > 0) {
 		ibuf->rlen -= ibuf->rpos;
 		memmove(ibuf->rbuf, ibuf->rbuf + ibuf->rpos, ibuf->rlen);
+		/* the moved bytes' old copy */
+		if (ibuf->wipe)
+			explicit_bzero(ibuf->rbuf + ibuf->rlen, ibuf->rpos);
 		ibuf->rpos = 0;
 	}
 	if (ibuf->rlen == ibuf->rcap) {
@@ -164,6 +179,8 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 			return -1;
 		memcpy(imsg->data, p + IMSG_HDR_SIZE, datalen);
 	}
+	if (ibuf->wipe)
+		explicit_bzero(ibuf->rbuf + ibuf->rpos, hdr.len);
 	/* only now that nothing can fail: the fd belongs to this message */
 	if (hdr.flags & IMSG_FLAG_FD) {
 		imsg->fd = ibuf->fds[0];
@@ -204,6 +221,8 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 	msg_put_u32(&w, peerid);
 	msg_put_data(&w, data, len);
 	if (w.error || (out = calloc(1, sizeof(*out))) == NULL) {
+		if (ibuf->wipe && w.buf != NULL)
+			explicit_bzero(w.buf, w.len);
 		msg_writer_free(&w);
 		errno = ENOMEM;
 		return -1;
@@ -280,8 +299,7 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 			left -= out->len - out->off;
 			ibuf->outlen -= out->len - out->off;
 			TAILQ_REMOVE(&ibuf->outq, out, entry);
-			free(out->buf);
-			free(out);
+			imsg_out_free(ibuf, out);
 		}
 	}
 	return 1;
