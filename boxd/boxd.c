@@ -669,6 +669,7 @@ static int
 bind_control(const char *path)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	char dir[PATH_MAX], *slash, err[PATH_MAX + 128];
 	mode_t old;
 	int fd;
@@ -681,7 +682,9 @@ bind_control(const char *path)
 	strlcpy(dir, path, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir_p(dir, 0755) == -1)
+		/* ours is 0755 whatever the umask: the group must pass */
+		if (stat(dir, &st) == -1 &&
+		    (mkdir_p(dir, 0755) == -1 || chmod(dir, 0755) == -1))
 			fatal("%s", dir);
 	}
 	if ((fd = socket(
