@@ -44,7 +44,10 @@ auth_main(void)
 	sandbox_init(PROC_AUTH);
 	handlers[PROC_CONTROL] = auth_dispatch_control;
 	handlers[PROC_SMTP] = auth_dispatch_smtp;
-	child_run(handlers);
+	child_connect(handlers);
+	/* passwords of boxctl's requests come this way */
+	child->peer[PROC_CONTROL]->ibuf.wipe = 1;
+	child_run(NULL);
 }
 
 /* a clean close checkpoints, so the next start has no log to replay */

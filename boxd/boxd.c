@@ -15,6 +15,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,17 @@
 #include <event2/event.h>
 
 #include "boxd.h"
+
+/* what fits one imsg, with room to spare */
+#define CONTROL_GROUP_MEMBERS_MAX 16384
+
+/* the control socket's group, resolved here: control has no /etc/group */
+struct control_group {
+	char name[CONFIG_GROUP_MAX]; /* "" : none */
+	gid_t gid;
+	uid_t *uids; /* in the group's list, or with it as primary group */
+	size_t nuids;
+};
 
 struct proc_state {
 	enum proc_type role;
@@ -40,11 +52,19 @@ static struct proc_state procs[PROC_COUNT];
 static struct event_base *base;
 static int listen_fds[CONFIG_LISTEN_MAX];
 static int control_fd = -1;
+static struct control_group control_group;
 static int shutting_down;
 static int exit_status;
 static int opt_foreground, opt_verbose, opt_sandbox_debug;
 static char conffile[PATH_MAX] = BOXD_CONF;
 static char *tls_cert_pem, *tls_key_pem;
+
+static void control_group_free(struct control_group *);
+static int
+control_group_resolve(const char *, struct control_group *, char *, size_t);
+static int
+control_socket_mode(const char *, const struct control_group *, char *, size_t);
+static void send_control_group(void);
 
 static void __attribute__((noreturn)) usage(void)
 {
@@ -236,9 +256,14 @@ static int
 reload(char *err, size_t errsz)
 {
 	struct boxd_config nconf;
+	struct control_group ngroup;
 	size_t i;
 
 	if (config_parse(&nconf, conffile, err, errsz) == -1)
+		return -1;
+	/* the members again, so that a change to the group takes effect */
+	if (control_group_resolve(nconf.control_group, &ngroup, err, errsz) ==
+	    -1)
 		return -1;
 	if (nconf.nlisteners != conf.nlisteners ||
 	    memcmp(nconf.listeners, conf.listeners,
@@ -254,13 +279,20 @@ reload(char *err, size_t errsz)
 	    sizeof(nconf.control_socket));
 	conf = nconf;
 	log_setlevel(conf.log_level);
-	if (load_tls(err, errsz) == -1 || check_tls(err, errsz) == -1)
+	if (load_tls(err, errsz) == -1 || check_tls(err, errsz) == -1 ||
+	    control_socket_mode(conf.control_socket, &ngroup, err, errsz) ==
+		-1) {
+		control_group_free(&ngroup);
 		return -1;
+	}
+	control_group_free(&control_group);
+	control_group = ngroup;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
 		if (proc_uses_tls(i))
 			send_tls(&procs[i]);
 	}
+	send_control_group();
 	log_info("configuration reloaded");
 	return 0;
 }
@@ -291,6 +323,8 @@ proc_ready(struct proc_state *p)
 
 	log_debug("%s ready", proc_name(p->role));
 	if (p->role == PROC_CONTROL) {
+		/* who may connect, before anybody can */
+		send_control_group();
 		if ((fd = dup(control_fd)) == -1)
 			fatal("dup");
 		imsgev_compose(&p->iev, IMSG_CONF_CONTROL, 0, fd, NULL, 0);
@@ -488,11 +522,155 @@ bind_listener(const struct listen_conf *l)
 	return fd;
 }
 
+static void
+control_group_free(struct control_group *g)
+{
+	free(g->uids);
+	memset(g, 0, sizeof(*g));
+}
+
+static int
+control_group_add(struct control_group *g, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < g->nuids; i++)
+		if (g->uids[i] == uid)
+			return 0;
+	if (g->nuids >= CONTROL_GROUP_MEMBERS_MAX)
+		return -1;
+	g->uids = xreallocarray(g->uids, g->nuids + 1, sizeof(*g->uids));
+	g->uids[g->nuids++] = uid;
+	return 0;
+}
+
+/*
+ * The group of "control socket ... group NAME" and its members, read now
+ * so that control, which cannot read /etc/group in its jail, can check
+ * every peer against them.
+ */
+static int
+control_group_resolve(
+    const char *name, struct control_group *g, char *err, size_t errsz)
+{
+	struct group *gr;
+	struct passwd *pw;
+	char **member;
+
+	memset(g, 0, sizeof(*g));
+	if (name[0] == '\0')
+		return 0;
+	errno = 0;
+	if ((gr = getgrnam(name)) == NULL) {
+		if (errno == 0 || errno == ENOENT || errno == ESRCH)
+			snprintf(err, errsz,
+			    "control socket group %s does not exist", name);
+		else
+			snprintf(err, errsz, "control socket group %s: %s",
+			    name, strerror(errno));
+		return -1;
+	}
+	strlcpy(g->name, name, sizeof(g->name));
+	g->gid = gr->gr_gid;
+	for (member = gr->gr_mem; *member != NULL; member++)
+		if ((pw = getpwnam(*member)) != NULL &&
+		    control_group_add(g, pw->pw_uid) == -1)
+			goto toomany;
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_gid == g->gid &&
+		    control_group_add(g, pw->pw_uid) == -1) {
+			endpwent();
+			goto toomany;
+		}
+	endpwent();
+	return 0;
+toomany:
+	snprintf(err, errsz, "control socket group %s: more than %d members",
+	    name, CONTROL_GROUP_MEMBERS_MAX);
+	control_group_free(g);
+	return -1;
+}
+
+/* a directory on the way that the group cannot pass keeps it out */
+static void
+control_group_check_path(const char *path, const struct control_group *g)
+{
+	struct stat st;
+	char dir[PATH_MAX], *slash;
+
+	strlcpy(dir, path, sizeof(dir));
+	while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (stat(dir, &st) == -1)
+			continue;
+		if ((st.st_mode & S_IXOTH) ||
+		    (st.st_gid == g->gid && (st.st_mode & S_IXGRP)))
+			continue;
+		log_warnx("control socket group %s: its members cannot reach "
+			  "%s, since %s is mode %04o, owner %u:%u",
+		    g->name, path, dir, (unsigned)(st.st_mode & 07777),
+		    (unsigned)st.st_uid, (unsigned)st.st_gid);
+	}
+}
+
+/* without a group the socket is its owner's; with one, the group's too */
+static int
+control_socket_mode(
+    const char *path, const struct control_group *g, char *err, size_t errsz)
+{
+	struct stat st;
+	gid_t gid = g->name[0] != '\0' ? g->gid : getegid();
+	mode_t mode = g->name[0] != '\0' ? 0660 : 0600;
+
+	if (lstat(path, &st) == -1) {
+		snprintf(
+		    err, errsz, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "control socket %s: not a socket", path);
+		return -1;
+	}
+	if (lchown(path, (uid_t)-1, gid) == -1) {
+		snprintf(err, errsz, "control socket %s: chown to group %s: %s",
+		    path, g->name[0] != '\0' ? g->name : "of boxd",
+		    strerror(errno));
+		return -1;
+	}
+	if (chmod(path, mode) == -1) {
+		snprintf(
+		    err, errsz, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (g->name[0] != '\0')
+		control_group_check_path(path, g);
+	return 0;
+}
+
+static void
+send_control_group(void)
+{
+	struct msg_writer w;
+	size_t i;
+
+	msg_writer_init(&w);
+	msg_put_str(&w, control_group.name);
+	msg_put_u32(&w, (uint32_t)control_group.gid);
+	msg_put_u32(&w, (uint32_t)control_group.nuids);
+	for (i = 0; i < control_group.nuids; i++)
+		msg_put_u32(&w, (uint32_t)control_group.uids[i]);
+	if (imsgev_compose_msg(&procs[PROC_CONTROL].iev,
+		IMSG_CONF_CONTROL_GROUP, 0, -1, &w) == -1)
+		fatal("send control group");
+}
+
 static int
 bind_control(const char *path)
 {
 	struct sockaddr_un sun;
-	char dir[PATH_MAX], *slash;
+	struct stat st;
+	char dir[PATH_MAX], *slash, err[PATH_MAX + 128];
 	mode_t old;
 	int fd;
 
@@ -504,7 +682,9 @@ bind_control(const char *path)
 	strlcpy(dir, path, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir_p(dir, 0755) == -1)
+		/* ours is 0755 whatever the umask: the group must pass */
+		if (stat(dir, &st) == -1 &&
+		    (mkdir_p(dir, 0755) == -1 || chmod(dir, 0755) == -1))
 			fatal("%s", dir);
 	}
 	if ((fd = socket(
@@ -516,8 +696,8 @@ bind_control(const char *path)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", path);
 	umask(old);
-	if (chmod(path, 0600) == -1)
-		fatal("chmod %s", path);
+	if (control_socket_mode(path, &control_group, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", path);
 	return fd;
@@ -757,6 +937,11 @@ main(int argc, char *argv[])
 	if (load_tls(errbuf, sizeof(errbuf)) == -1 ||
 	    check_tls(errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "%s: tls: %s\n", conffile, errbuf);
+		exit(1);
+	}
+	if (control_group_resolve(conf.control_group, &control_group, errbuf,
+		sizeof(errbuf)) == -1) {
+		fprintf(stderr, "%s: %s\n", conffile, errbuf);
 		exit(1);
 	}
 	if (opt_check) {

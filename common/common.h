@@ -135,6 +135,7 @@ struct imsgbuf {
 	TAILQ_HEAD(, imsg_out) outq;
 	size_t outlen;
 	char error[128]; /* why the last call returned -1 */
+	int wipe;	 /* secrets pass here: zero every byte once released */
 };
 
 void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);

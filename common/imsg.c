@@ -28,6 +28,16 @@ imsgbuf_init(struct imsgbuf *ibuf, int fd, size_t maxsize)
 }
 
 static void
+imsg_out_free(struct imsgbuf *ibuf, struct imsg_out *out)
+{
+	if (ibuf->wipe)
+		freezero(out->buf, out->len);
+	else
+		free(out->buf);
+	free(out);
+}
+
+static void
 imsgbuf_discard_output(struct imsgbuf *ibuf)
 {
 	struct imsg_out *out;
@@ -36,8 +46,7 @@ imsgbuf_discard_output(struct imsgbuf *ibuf)
 		TAILQ_REMOVE(&ibuf->outq, out, entry);
 		if (out->fd != -1)
 			close(out->fd);
-		free(out->buf);
-		free(out);
+		imsg_out_free(ibuf, out);
 	}
 	ibuf->outlen = 0;
 }
@@ -51,7 +60,10 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 	for (i = 0; i < ibuf->nfds; i++)
 		close(ibuf->fds[i].fd);
 	ibuf->nfds = 0;
-	free(ibuf->rbuf);
+	if (ibuf->wipe && ibuf->rbuf != NULL)
+		freezero(ibuf->rbuf, ibuf->rcap);
+	else
+		free(ibuf->rbuf);
 	ibuf->rbuf = NULL;
 	ibuf->rpos = ibuf->rlen = ibuf->rcap = 0;
 	ibuf->roff = 0;
@@ -124,6 +136,9 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	if (ibuf->rpos > 0) {
 		ibuf->rlen -= ibuf->rpos;
 		memmove(ibuf->rbuf, ibuf->rbuf + ibuf->rpos, ibuf->rlen);
+		/* the moved bytes' old copy */
+		if (ibuf->wipe)
+			explicit_bzero(ibuf->rbuf + ibuf->rlen, ibuf->rpos);
 		ibuf->roff += ibuf->rpos;
 		ibuf->rpos = 0;
 	}
@@ -232,6 +247,8 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 			return imsgbuf_syserr(ibuf);
 		memcpy(imsg->data, p + IMSG_HDR_SIZE, datalen);
 	}
+	if (ibuf->wipe)
+		explicit_bzero(ibuf->rbuf + ibuf->rpos, hdr.len);
 	/* only now that nothing can fail: the fd belongs to this message */
 	if (hdr.flags & IMSG_FLAG_FD) {
 		imsg->fd = ibuf->fds[0].fd;
@@ -272,6 +289,8 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 	msg_put_u32(&w, peerid);
 	msg_put_data(&w, data, len);
 	if (w.error || (out = calloc(1, sizeof(*out))) == NULL) {
+		if (ibuf->wipe && w.buf != NULL)
+			explicit_bzero(w.buf, w.len);
 		msg_writer_free(&w);
 		errno = ENOMEM;
 		return -1;
@@ -351,8 +370,7 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 			left -= out->len - out->off;
 			ibuf->outlen -= out->len - out->off;
 			TAILQ_REMOVE(&ibuf->outq, out, entry);
-			free(out->buf);
-			free(out);
+			imsg_out_free(ibuf, out);
 		}
 	}
 	return 1;

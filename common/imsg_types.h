@@ -19,6 +19,11 @@ enum imsg_type {
 	IMSG_CONF_CONTROL,  /* fd: the bound control socket */
 	IMSG_CONF_RELOAD,   /* config blob: a reload, same fields */
 
+	/* parent -> control: who may connect; before IMSG_CONF_CONTROL, and
+	   again after every IMSG_CONF_RELOAD */
+	IMSG_CONF_CONTROL_GROUP, /* str group ("" none), u32 gid,
+				    u32 n, n x u32 uid of a member */
+
 	/* child -> parent */
 	IMSG_PROC_READY, /* -: sandboxed and serving */
 	IMSG_PROC_FATAL, /* str reason, sent just before a fatal exit */

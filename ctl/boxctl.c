@@ -401,8 +401,14 @@ connect_control(const char *path)
 		errx(1, "%s: socket path too long", show(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EACCES)
+			errx(1,
+			    "%s: %s (boxctl needs root or membership of the "
+			    "control socket's group)",
+			    path, strerror(errno));
 		err(1, "%s", path);
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
 		err(1, "SO_RCVTIMEO");
 	return fd;
@@ -695,20 +701,18 @@ run(int fd, struct request *req)
 	int n;
 
 	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
+	ibuf.wipe = 1; /* the request may hold a password */
 	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf, req->w.len) ==
 	    -1)
 		err(1, "request");
-	/* the request may hold a password */
 	if (req->w.buf != NULL)
 		explicit_bzero(req->w.buf, req->w.len);
 	msg_writer_free(&req->w);
 	while ((n = imsgbuf_flush(&ibuf)) == 0)
 		;
-	if (n == -1) {
-		if (errno == EPIPE || errno == ECONNRESET)
-			errx(1, "boxd closed the connection");
+	/* turned away, boxd may have said why before it hung up: read on */
+	if (n == -1 && errno != EPIPE && errno != ECONNRESET)
 		err(1, "send to boxd");
-	}
 
 	for (;;) {
 		if ((n = imsgbuf_get(&ibuf, &imsg)) == -1)

@@ -1,15 +1,19 @@
 /*
  * The control role: serves the control socket.  It checks who connects
- * (SO_PEERCRED), checks the shape of each request, and routes it: table
- * commands to auth, reload and the process list to the parent, counters
- * from smtp and queue.  A client that sends anything malformed is dropped
- * with a log line; control itself goes on.
+ * (SO_PEERCRED: root, the user who started boxd, or a member of the
+ * control socket's group), checks the shape of each request, and routes
+ * it: table commands to auth, reload and the process list to the parent,
+ * counters from smtp and queue.  A client that sends anything malformed
+ * is dropped with a log line; control itself goes on.  Passwords pass
+ * through on their way to auth: the buffers they touch are wiped.
  */
 
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +31,11 @@ static struct {
 	struct event *ev_accept;
 	struct event *ev_resume; /* after running out of fds */
 	uid_t uid;		 /* besides root, may connect */
+	/* the control socket's group, as the parent resolved it */
+	char group[CONFIG_GROUP_MAX]; /* "" : none */
+	gid_t gid;
+	uid_t *members;
+	size_t nmembers;
 	uint32_t next_id;
 	size_t nconns;
 	struct control_conns conns;
@@ -38,6 +47,11 @@ static void control_dispatch_parent(struct imsgev *, struct imsg *);
 static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
+static void control_client_request(struct control_conn *, struct imsg *);
+static void control_set_group(struct imsg *, struct msg_reader *);
+static int control_admits(const struct ucred *);
+static void
+control_refuse(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 static void control_listen(int);
 static void control_accept(evutil_socket_t, short, void *);
 static void control_resume(evutil_socket_t, short, void *);
@@ -72,7 +86,10 @@ control_main(void)
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_stats;
-	child_run(handlers);
+	child_connect(handlers);
+	/* requests with passwords go out this way */
+	child->peer[PROC_AUTH]->ibuf.wipe = 1;
+	child_run(NULL);
 }
 
 static void
@@ -89,6 +106,9 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			child_bad_imsg(imsg, "control socket");
 		control_listen(imsg->fd);
 		imsg->fd = -1;
+		return;
+	case IMSG_CONF_CONTROL_GROUP:
+		control_set_group(imsg, &r);
 		return;
 	case IMSG_PARENT_PROC:
 		/* read in control_status_proc() */
@@ -199,6 +219,81 @@ control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 	control_status_done(c);
 }
 
+/* who may connect besides root and boxd's user; again on every reload */
+static void
+control_set_group(struct imsg *imsg, struct msg_reader *r)
+{
+	char name[CONFIG_GROUP_MAX];
+	uint32_t gid, n, i, uid;
+	uid_t *members;
+
+	if (msg_get_str(r, name, sizeof(name)) == -1 ||
+	    msg_get_u32(r, &gid) == -1 || msg_get_u32(r, &n) == -1 ||
+	    n > r->left / 4)
+		child_bad_imsg(imsg, "control group");
+	members = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*members));
+	for (i = 0; i < n; i++) {
+		if (msg_get_u32(r, &uid) == -1)
+			child_bad_imsg(imsg, "control group");
+		members[i] = (uid_t)uid;
+	}
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "control group");
+	free(control.members);
+	control.members = members;
+	control.nmembers = n;
+	control.gid = (gid_t)gid;
+	strlcpy(control.group, name, sizeof(control.group));
+	if (name[0] != '\0')
+		log_debug("control socket group %s (gid %u): %u members", name,
+		    gid, n);
+}
+
+/*
+ * The socket's mode already keeps others out; this is the same rule once
+ * more, in case the mode is not what it should be.
+ */
+static int
+control_admits(const struct ucred *cred)
+{
+	size_t i;
+
+	if (cred->uid == 0 || cred->uid == control.uid)
+		return 1;
+	if (control.group[0] == '\0')
+		return 0;
+	if (cred->gid == control.gid)
+		return 1;
+	for (i = 0; i < control.nmembers; i++)
+		if (control.members[i] == cred->uid)
+			return 1;
+	return 0;
+}
+
+/* turn a peer away with a reason boxctl prints, then hang up */
+static void
+control_refuse(int s, const char *fmt, ...)
+{
+	struct imsgbuf ibuf;
+	struct msg_writer w;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	msg_writer_init(&w);
+	msg_put_str(&w, why);
+	imsgbuf_init(&ibuf, s, IMSG_CTL_MAX_SIZE);
+	/* a new socket's buffer takes this at once; if not, close says it */
+	if (!w.error &&
+	    imsgbuf_compose(&ibuf, IMSG_CTL_FAIL, 0, -1, w.buf, w.len) == 0)
+		imsgbuf_flush(&ibuf);
+	imsgbuf_clear(&ibuf);
+	msg_writer_free(&w);
+	close(s);
+}
+
 /* ---------------------------------------------------------------- clients */
 
 static void
@@ -254,17 +349,32 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 		close(s);
 		return;
 	}
-	if (cred.uid != 0 && cred.uid != control.uid) {
-		log_warnx("refused uid %u (pid %d)", (unsigned)cred.uid,
-		    (int)cred.pid);
-		close(s);
+	if (!control_admits(&cred)) {
+		if (control.group[0] != '\0') {
+			log_warnx("refused uid %u (pid %d): not root or a "
+				  "member of group %s",
+			    (unsigned)cred.uid, (int)cred.pid, control.group);
+			control_refuse(s,
+			    "permission denied: uid %u is not root or a member "
+			    "of group %s",
+			    (unsigned)cred.uid, control.group);
+		} else {
+			log_warnx("refused uid %u (pid %d): not root or the "
+				  "user who started boxd",
+			    (unsigned)cred.uid, (int)cred.pid);
+			control_refuse(s,
+			    "permission denied: uid %u is not root or the user "
+			    "who started boxd",
+			    (unsigned)cred.uid);
+		}
 		return;
 	}
 	if (control.nconns >= CONTROL_CLIENTS_MAX) {
 		log_warnx("more than %d clients, refused uid %u "
 			  "(pid %d)",
 		    CONTROL_CLIENTS_MAX, (unsigned)cred.uid, (int)cred.pid);
-		close(s);
+		control_refuse(s, "busy: %d clients connected, try again later",
+		    CONTROL_CLIENTS_MAX);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -280,6 +390,7 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 	c->iev.untrusted = 1;
 	imsgev_init(&c->iev, child->base, s, IMSG_CTL_MAX_SIZE,
 	    control_dispatch_client, c);
+	c->iev.ibuf.wipe = 1; /* its requests may hold passwords */
 	if ((c->idle = evtimer_new(child->base, control_idle, c)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(c->idle, &idle);
@@ -418,11 +529,24 @@ control_request_valid(struct imsg *imsg)
 static void
 control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 {
-	struct control_conn *c = iev->arg;
+	control_client_request(iev->arg, imsg);
+	/* passwords pass through here: leave no copy behind, on every path */
+	if (imsg->data != NULL)
+		explicit_bzero(imsg->data, imsg->datalen);
+}
+
+static void
+control_client_request(struct control_conn *c, struct imsg *imsg)
+{
 	char why[64];
 
 	if (imsg->fd != -1) {
 		control_drop(c, "sent a file descriptor");
+		return;
+	}
+	/* legitimate clients ask once and read all; this one piles up */
+	if (c->iev.ibuf.outlen > CONTROL_UNREAD_MAX) {
+		control_drop(c, "not reading its replies");
 		return;
 	}
 	if (c->pending != CONTROL_IDLE) {
@@ -452,9 +576,6 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 			fatal("imsg to auth");
 		break;
 	}
-	/* passwords pass through here: leave no copy behind */
-	if (imsg->data != NULL)
-		explicit_bzero(imsg->data, imsg->datalen);
 }
 
 static void

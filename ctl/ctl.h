@@ -15,6 +15,8 @@
 #define CONTROL_STATUS_TIMEOUT 10		  /* seconds */
 #define CONTROL_IDLE_TIMEOUT   60		  /* without a request */
 #define CONTROL_OUTQ_MAX       (64 * 1024 * 1024) /* unread replies */
+/* a new request while more than this is unread: the client is not reading */
+#define CONTROL_UNREAD_MAX (64 * 1024)
 
 /* what a client's one request in flight waits for */
 enum control_pending {

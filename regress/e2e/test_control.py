@@ -1,0 +1,487 @@
+"""The control socket: who may use it (the admin group of `control socket
+PATH group NAME`), hostile clients (garbage, truncated and fd-carrying
+messages, floods of connections, a client that never reads), and that
+control keeps no copy of a password it passed on."""
+
+import grp
+import os
+import pwd
+import random
+import re
+import shutil
+import socket
+import stat
+import struct
+import subprocess
+import time
+import unittest
+
+import boxdtest
+from test_boxctl import TYPES, Client, imsg, s
+
+GROUP = "boxtest-admins"
+MEMBER = "boxtest-member"      # in the group's member list
+PRIMARY = "boxtest-primary"    # the group is its primary group
+OUTSIDER = "boxtest-outsider"  # neither
+LATER = "boxtest-later"        # joins the group during a test
+USERS = (MEMBER, PRIMARY, OUTSIDER, LATER)
+PASSWORD = "correct horse battery\n"
+
+
+def run(*args):
+    subprocess.run(list(args), check=True, capture_output=True)
+
+
+def exists(getter, name):
+    try:
+        getter(name)
+        return True
+    except KeyError:
+        return False
+
+
+def role_pid(b, role):
+    out = b.boxctl("-j", "status").stdout
+    m = re.search(r'"role":"%s","pid":(\d+)' % role, out)
+    if m is None:
+        raise AssertionError("no %s process in status:\n%s" % (role, out))
+    return int(m.group(1))
+
+
+def control_pid(b):
+    return role_pid(b, "control")
+
+
+def set_control_line(b, line):
+    """Replace the control socket directive of b's configuration."""
+    with open(b.conf) as f:
+        lines = f.read().splitlines()
+    lines = [line if l.startswith("control socket") else l for l in lines]
+    with open(b.conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+@unittest.skipUnless(os.getuid() == 0,
+                     "needs root: creates a group and users, runs boxctl "
+                     "as them")
+class GroupCase(unittest.TestCase):
+    """`control socket ... group boxtest-admins` with a member, a user
+    whose primary group it is, and an outsider."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.created = []
+        if not exists(grp.getgrnam, GROUP):
+            run("groupadd", "--system", GROUP)
+            cls.created.append(("group", GROUP))
+        for user in USERS:
+            if exists(pwd.getpwnam, user):
+                continue
+            args = ["useradd", "--system", "--no-create-home", "--home-dir",
+                    "/nonexistent", "--shell", "/usr/sbin/nologin"]
+            if user == PRIMARY:
+                args += ["--no-user-group", "--gid", GROUP]
+            run(*(args + [user]))
+            cls.created.append(("user", user))
+        # idempotent: whatever an earlier run left, the roles are these
+        run("usermod", "-aG", GROUP, MEMBER)
+        if LATER in grp.getgrnam(GROUP).gr_mem:
+            run("gpasswd", "-d", LATER, GROUP)
+        cls.gid = grp.getgrnam(GROUP).gr_gid
+        cls.boxd = b = boxdtest.Boxd()
+        # the harness's directory is root's alone; the socket's must be
+        # reachable, and boxd makes its directory 0755 when missing
+        os.chmod(b.dir, 0o711)
+        b.control = os.path.join(b.dir, "run", "control.sock")
+        set_control_line(b, 'control socket "%s" group "%s"' %
+                         (b.control, GROUP))
+        # a boxctl the role users can run, wherever the tree is
+        cls.boxctl_bin = os.path.join(b.dir, "boxctl")
+        shutil.copy(boxdtest.BOXCTL, cls.boxctl_bin)
+        os.chmod(cls.boxctl_bin, 0o755)
+        try:
+            b.start()
+        except Exception:
+            b.cleanup()
+            cls.remove_created()
+            raise
+
+    @classmethod
+    def remove_created(cls):
+        for kind, name in reversed(cls.created):
+            subprocess.run(["userdel" if kind == "user" else "groupdel",
+                            name], capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.boxd.cleanup()
+        cls.remove_created()
+
+    def boxctl_as(self, user, *args):
+        """boxctl run by user, with that user's groups as login gives."""
+        pw = pwd.getpwnam(user)
+        return subprocess.run(
+            ["setpriv", "--reuid", str(pw.pw_uid), "--regid",
+             str(pw.pw_gid), "--init-groups", self.boxctl_bin, "-s",
+             self.boxd.control] + list(args),
+            capture_output=True, text=True)
+
+    def assert_admitted(self, user):
+        p = self.boxctl_as(user, "status")
+        self.assertEqual(p.returncode, 0, "%s: %s" % (user, p.stderr))
+        self.assertIn("control", p.stdout)
+        self.assertEqual(p.stderr, "")
+
+    def assert_refused_by_control(self, user):
+        p = self.boxctl_as(user, "status")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertEqual(p.stderr,
+                         "boxctl: permission denied: uid %d is not root or "
+                         "a member of group %s\n" %
+                         (pwd.getpwnam(user).pw_uid, GROUP))
+        self.assertEqual(p.stdout, "")
+
+    def test_socket_mode(self):
+        st = os.lstat(self.boxd.control)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(st.st_mode & 0o7777, 0o660)
+        self.assertEqual(st.st_uid, 0)
+        self.assertEqual(st.st_gid, self.gid)
+        # created by boxd: passable by everyone, so by the group
+        dst = os.stat(os.path.dirname(self.boxd.control))
+        self.assertEqual(dst.st_mode & 0o777, 0o755)
+
+    def test_member(self):
+        self.assert_admitted(MEMBER)
+        # a table command, not only status
+        p = self.boxctl_as(MEMBER, "domain", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_primary_group(self):
+        self.assert_admitted(PRIMARY)
+
+    def test_root(self):
+        self.assertEqual(self.boxd.boxctl("status").returncode, 0)
+
+    def test_outsider(self):
+        """The socket's mode turns the outsider away, with a message that
+        says what is needed."""
+        p = self.boxctl_as(OUTSIDER, "status")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr,
+                         "boxctl: %s: Permission denied (boxctl needs root "
+                         "or membership of the control socket's group)\n" %
+                         self.boxd.control)
+        self.assertEqual(p.stdout, "")
+
+    def test_outsider_past_the_mode(self):
+        """With the mode opened by mistake, control still refuses, and
+        says why; a reload puts the mode back."""
+        os.chmod(self.boxd.control, 0o666)
+        try:
+            self.assert_refused_by_control(OUTSIDER)
+            uid = pwd.getpwnam(OUTSIDER).pw_uid
+            self.assertRegex(self.boxd.logtext(),
+                             r"refused uid %d \(pid \d+\): not root or a "
+                             r"member of group %s" % (uid, GROUP))
+            self.assert_admitted(MEMBER)
+        finally:
+            self.boxd.boxctl("reload")
+        self.assertEqual(os.stat(self.boxd.control).st_mode & 0o777, 0o660)
+
+    def test_membership_change_takes_effect_on_reload(self):
+        """A user added to the group passes the socket's mode at once, but
+        control learns of it on reload; removed, the mode stops it."""
+        run("usermod", "-aG", GROUP, LATER)
+        try:
+            self.assert_refused_by_control(LATER)
+            self.boxd.boxctl("reload")
+            self.assert_admitted(LATER)
+        finally:
+            run("gpasswd", "-d", LATER, GROUP)
+            self.boxd.boxctl("reload")
+        p = self.boxctl_as(LATER, "status")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("Permission denied", p.stderr)
+
+    def test_group_dropped_on_reload(self):
+        """Without the group after a reload, the socket is root's alone
+        again; with it back, the members' again."""
+        try:
+            set_control_line(self.boxd, 'control socket "%s"' %
+                             self.boxd.control)
+            self.boxd.boxctl("reload")
+            st = os.stat(self.boxd.control)
+            self.assertEqual((st.st_mode & 0o777, st.st_gid), (0o600, 0))
+            p = self.boxctl_as(MEMBER, "status")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("Permission denied", p.stderr)
+        finally:
+            set_control_line(self.boxd, 'control socket "%s" group "%s"' %
+                             (self.boxd.control, GROUP))
+            self.boxd.boxctl("reload")
+        self.assert_admitted(MEMBER)
+
+    def test_group_gone_fails_the_reload(self):
+        set_control_line(self.boxd, 'control socket "%s" group "%s"' %
+                         (self.boxd.control, "boxtest-nosuchgroup"))
+        try:
+            p = self.boxd.boxctl("reload", check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.stderr, "boxctl: control socket group "
+                             "boxtest-nosuchgroup does not exist\n")
+        finally:
+            set_control_line(self.boxd, 'control socket "%s" group "%s"' %
+                             (self.boxd.control, GROUP))
+        self.assert_admitted(MEMBER)
+        self.assertEqual(self.boxd.boxctl("reload").returncode, 0)
+
+
+class MissingGroupCase(unittest.TestCase):
+    GROUP = "boxtest-nosuchgroup"
+
+    def setUp(self):
+        if exists(grp.getgrnam, self.GROUP):
+            self.skipTest("group %s exists here" % self.GROUP)
+        self.boxd = boxdtest.Boxd()
+        set_control_line(self.boxd, 'control socket "%s" group "%s"' %
+                         (self.boxd.control, self.GROUP))
+
+    def tearDown(self):
+        self.boxd.cleanup()
+
+    def test_start_refused(self):
+        message = "%s: control socket group %s does not exist\n" % (
+            self.boxd.conf, self.GROUP)
+        p = subprocess.run([boxdtest.BOXD, "-d", "-f", self.boxd.conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, message)
+        self.assertFalse(os.path.exists(self.boxd.control))
+
+    def test_check_reports_it(self):
+        p = subprocess.run([boxdtest.BOXD, "-n", "-f", self.boxd.conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, "%s: control socket group %s does not "
+                         "exist\n" % (self.boxd.conf, self.GROUP))
+        self.assertEqual(p.stdout, "")
+
+
+class HostileCase(unittest.TestCase):
+    """Garbage on the control socket drops that client, never a boxd
+    process; the service goes on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.boxd = boxdtest.Boxd()
+        try:
+            cls.boxd.start()
+        except Exception:
+            cls.boxd.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.boxd.cleanup()
+
+    def setUp(self):
+        self.pids = sorted(self.boxd.pids())
+        self.control = control_pid(self.boxd)
+
+    def assert_unharmed(self):
+        """status works, and every process is the one there was before."""
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            p = self.boxd.boxctl("status", check=False)
+            if p.returncode == 0:
+                break
+            time.sleep(0.05)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(control_pid(self.boxd), self.control)
+        self.assertEqual(sorted(self.boxd.pids()), self.pids)
+        self.assertIsNone(self.boxd.proc.poll())
+
+    def control_fds(self):
+        try:
+            return len(os.listdir("/proc/%d/fd" % self.control))
+        except PermissionError:
+            return None
+
+    def test_garbage(self):
+        fds = self.control_fds()
+        rng = random.Random(5)
+        path = self.boxd.control
+        header = struct.Struct(">IIII")
+        cases = [os.urandom(n) for n in (16, 17, 4096, 16384, 16385,
+                                         65536)]
+        cases += [
+            # lengths: below the header, above the limit, the largest
+            header.pack(TYPES["IMSG_CTL_STATUS"], 0, 0, 0),
+            header.pack(TYPES["IMSG_CTL_STATUS"], 15, 0, 0),
+            header.pack(TYPES["IMSG_CTL_STATUS"], 16 * 1024 + 1, 0, 0),
+            header.pack(TYPES["IMSG_CTL_STATUS"], 0xffffffff, 0, 0),
+            header.pack(TYPES["IMSG_CTL_USER_ADD"], 0x7fffffff, 0, 0) +
+            os.urandom(1000),
+            # types: none, past the last, internal ones
+            header.pack(0, 16, 0, 0),
+            header.pack(len(TYPES), 16, 0, 0),
+            header.pack(0xffffffff, 16, 0, 0),
+            imsg("IMSG_CONF_CONTROL_GROUP", s("") + struct.pack(">II", 0,
+                                                                0)),
+            imsg("IMSG_PARENT_RELOAD"),
+            imsg("IMSG_STATS", b"\0" * 32),
+            imsg("IMSG_QUEUE_ABORT", struct.pack(">Q", 1)),
+            # an fd announced, none sent
+            imsg("IMSG_CTL_STATUS", flags=1),
+            # strings that claim more than there is
+            imsg("IMSG_CTL_USER_ADD", s("a@b.test") +
+                 struct.pack(">I", 0xffffffff)),
+            imsg("IMSG_CTL_USER_QUOTA", s("a@b.test") + b"\0" * 7),
+        ]
+        for data in cases:
+            c = Client(path)
+            c.send(data)
+            self.assertTrue(c.closed(), data[:40])
+            c.close()
+        # truncated: half a header, a header, part of a payload; then gone
+        for data in (os.urandom(1), os.urandom(15), header.pack(TYPES["IMSG_CTL_STATUS"], 16,
+                                            0, 0)[:15],
+                     header.pack(TYPES["IMSG_CTL_DOMAIN_ADD"], 100, 0, 0),
+                     imsg("IMSG_CTL_DOMAIN_ADD", s("x" * 80))[:60]):
+            c = Client(path)
+            c.send(data)
+            c.close()
+        # a valid request with a descriptor, and with more than imsg keeps
+        for n in (1, 20):
+            c = Client(path)
+            r, w = os.pipe()
+            socket.send_fds(c.sock, [imsg("IMSG_CTL_STATUS", flags=1)],
+                            [r] * n)
+            os.close(r)
+            os.close(w)
+            self.assertTrue(c.closed(), n)
+            c.close()
+        # random splits of a valid request, then the rest never comes
+        for _ in range(20):
+            data = imsg("IMSG_CTL_USER_ADD", s("a@b.test") + s("x" * 40))
+            c = Client(path)
+            c.send(data[:rng.randrange(1, len(data))])
+            c.close()
+        self.assert_unharmed()
+        self.assertRegex(self.boxd.logtext(),
+                         r"dropping client \d+ \(uid \d+\): sent a file "
+                         r"descriptor")
+        # none leaked (the count before may include a client closing)
+        if fds is not None:
+            deadline = time.time() + 10
+            while time.time() < deadline and self.control_fds() > fds:
+                time.sleep(0.05)
+            self.assertLessEqual(self.control_fds(), fds)
+
+    def test_many_connections_at_once(self):
+        """Hundreds of connections in one burst, each sending garbage:
+        the ones past the limit are turned away, nothing dies."""
+        socks = []
+        for _ in range(300):
+            sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sk.setblocking(False)
+            if sk.connect_ex(self.boxd.control) == 0:
+                socks.append(sk)
+            else:
+                sk.close()     # the backlog is full
+        self.assertGreater(len(socks), 0)
+        for sk in socks:
+            try:
+                sk.send(os.urandom(64))
+            except OSError:
+                pass
+        for sk in socks:
+            sk.close()
+        self.assert_unharmed()
+
+    def test_never_reads(self):
+        """A client that asks for a long list, reads nothing and asks
+        again is dropped for not reading; control's memory stays small."""
+        b = self.boxd
+        b.boxctl("domain", "add", "unread.test")
+        targets = ",".join("target-number-%03d@elsewhere.example" % i
+                           for i in range(256))
+        for i in range(100):
+            b.boxctl("alias", "add", "list%03d@unread.test" % i, targets)
+        request = imsg("IMSG_CTL_ALIAS_LIST", s("unread.test"))
+        c = Client(b.control)
+        c.send(request)
+        # the answer is on its way once the first bytes are here
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if c.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    break
+            except BlockingIOError:
+                time.sleep(0.02)
+        # auth answers in order: once this is done, so is that request
+        b.boxctl("domain", "list")
+        c.send(request)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if re.search(r"dropping client \d+ \(uid \d+\): not reading "
+                         r"its replies", b.logtext()):
+                break
+            time.sleep(0.05)
+        self.assertRegex(b.logtext(), r"dropping client \d+ \(uid \d+\): "
+                         r"not reading its replies")
+        self.assertTrue(c.closed())
+        c.close()
+        self.assert_unharmed()
+        with open("/proc/%d/status" % self.control) as f:
+            rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+        self.assertLess(rss, 32 * 1024)
+
+    @unittest.skipUnless(os.getuid() == 0,
+                         "needs root to read the processes' memory")
+    def test_no_password_left_in_control_or_auth(self):
+        """After user add and user passwd, neither control's memory nor
+        auth's holds a copy of either password."""
+        b = self.boxd
+        b.boxctl("domain", "add", "wipe.test")
+        first = "first-%s-secret" % os.urandom(8).hex()
+        second = "second-%s-secret" % os.urandom(8).hex()
+        b.boxctl("user", "add", "w@wipe.test", "--password-stdin",
+                 input=first + "\n")
+        b.boxctl("user", "passwd", "w@wipe.test", "--password-stdin",
+                 input=second + "\n")
+        b.boxctl("status")
+        for role in ("control", "auth"):
+            memory = read_memory(role_pid(b, role))
+            # the search sees what is there: each holds its configuration
+            self.assertTrue(b.storage.encode() in memory, role)
+            self.assertFalse(first.encode() in memory,
+                             "%s: user add's password" % role)
+            self.assertFalse(second.encode() in memory,
+                             "%s: user passwd's password" % role)
+
+
+def read_memory(pid):
+    """Every writable mapping of the process, but for huge reservations
+    (a sanitizer's shadow memory) that hold none of its data."""
+    out = []
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].startswith("rw"):
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if hi - lo > 256 * 1024 * 1024:
+                continue
+            try:
+                mem.seek(lo)
+                out.append(mem.read(hi - lo))
+            except (OSError, ValueError):
+                pass
+    return b"".join(out)
+
+
+if __name__ == "__main__":
+    unittest.main()
