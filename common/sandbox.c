@@ -144,7 +144,7 @@ static const struct sandbox_profile sandbox_profiles[PROC_COUNT] = {
 
 #ifdef BOXD_SANITIZE
 /* AddressSanitizer's runtime (and LeakSanitizer at exit) needs these */
-static const char *const sandbox_sanitizer[] = {"openat", "readlink",
+static const char *const sandbox_sanitizer[] = {"open", "openat", "readlink",
     "getdents64", "sched_getaffinity", "prctl", "clone", "clone3", "wait4",
     "ptrace", "setrlimit", "sigaltstack", "sched_yield", "gettid", "getppid",
     "rt_sigaction", "nanosleep", "clock_nanosleep", "newfstatat", "fstat",

