@@ -12,8 +12,10 @@
  *   never executable (mmap and mprotect without PROT_EXEC: no code is
  *   loaded or made after start), time, signals to itself;
  * - smtp: accept4 on its listeners, two TCP options, FIONREAD (libevent
- *   asks how much a socket holds before it reads) and no other ioctl;
- * - control: accept4 on the control socket, SO_PEERCRED, O_NONBLOCK;
+ *   asks how much a socket holds before it reads) and no other ioctl,
+ *   reading RLIMIT_NOFILE; no fcntl, so the spool file keeps its flags;
+ * - control: accept4 on the control socket, the peer's credentials and
+ *   groups, O_NONBLOCK;
  * - auth, queue, mda: the file calls of their own code (and Berkeley
  *   DB's in auth), each a list of its own;
  * - mta, signer, imap, idle for now: nothing beyond the common set.
@@ -143,7 +145,7 @@ static const struct sandbox_profile sandbox_profiles[PROC_COUNT] = {
 };
 
 #ifdef BOXD_SANITIZE
-/* AddressSanitizer's runtime (and LeakSanitizer at exit) needs these */
+/* AddressSanitizer's runtime needs these (and LeakSanitizer, if enabled) */
 static const char *const sandbox_sanitizer[] = {"open", "openat", "readlink",
     "getdents64", "sched_getaffinity", "prctl", "clone", "clone3", "wait4",
     "ptrace", "setrlimit", "sigaltstack", "sched_yield", "gettid", "getppid",
