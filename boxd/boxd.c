@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <paths.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -803,6 +804,17 @@ start_children(const char *self)
 				    dup2(mine[b], proc_fd(b)) == -1)
 					_exit(1);
 			closefrom(proc_fd(PROC_COUNT));
+			/*
+			 * No terminal for a role, even under -d (whose log
+			 * stays on stdout and stderr): nothing to read from
+			 * it, and no session of its own to push input into
+			 * (TIOCSTI) or to signal.
+			 */
+			if ((fd = open(_PATH_DEVNULL, O_RDONLY)) == -1 ||
+			    dup2(fd, STDIN_FILENO) == -1 ||
+			    (fd != STDIN_FILENO && close(fd) == -1) ||
+			    setsid() == -1)
+				_exit(1);
 			argc = 0;
 			argv[argc++] = "boxd";
 			argv[argc++] = "-P";

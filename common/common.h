@@ -36,6 +36,7 @@
 
 /* ---------------------------------------------------------------- log.c */
 void log_init(int foreground, int level, const char *ident);
+int log_syslog(void);
 void log_setlevel(int level);
 int log_getlevel(void);
 void log_procname(const char *name);
@@ -306,7 +307,11 @@ size_t utf8_seqlen(const unsigned char *);
 int path_component_valid(const char *);
 
 /* ---------------------------------------------------------------- sandbox.c */
-/* one of SANDBOX_* per role; extra syscalls are role-specific */
+/*
+ * The role's seccomp allowlist, installed once it has set up (libraries
+ * loaded, files opened, privileges dropped); with debug set a forbidden
+ * call is named on stderr and the process exits 3 instead of being killed.
+ */
 void sandbox_set_debug(int);
 void sandbox_init(enum proc_type);
 

@@ -1,6 +1,7 @@
 /*
  * Logging: stderr in the foreground, syslog otherwise.  Opened before
- * chroot so that a sandboxed child keeps its syslog socket.
+ * chroot so that a sandboxed child keeps its syslog socket: the filter
+ * lets it send on that socket but not make another (see sandbox.c).
  */
 
 #include <errno.h>
@@ -27,6 +28,13 @@ log_init(int foreground, int level, const char *ident)
 	if (!foreground)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	tzset();
+}
+
+/* 1 if messages go to syslog, whose socket the sandbox must allow for */
+int
+log_syslog(void)
+{
+	return !log_foreground;
 }
 
 void

@@ -2,11 +2,48 @@
  * seccomp allowlists, one per role.  The filter checks the architecture
  * and kills the process on anything else; with -S it traps instead and
  * names the system call before dying (OpenSSH's sandbox is the model).
+ *
+ * A role is filtered once it has set up: libraries loaded, files and
+ * sockets it keeps opened, privileges dropped.  What is left is what it
+ * does while it serves, found by tracing every role under load and
+ * reading the code of its error paths, and nothing more:
+ *
+ * - every role: I/O on descriptors it holds, imsg, epoll, memory that is
+ *   never executable (mmap and mprotect without PROT_EXEC: no code is
+ *   loaded or made after start), time, signals to itself;
+ * - smtp: accept4 on its listeners, two TCP options, FIONREAD (libevent
+ *   asks how much a socket holds before it reads) and no other ioctl,
+ *   reading RLIMIT_NOFILE; no fcntl, so the spool file keeps its flags;
+ * - control: accept4 on the control socket, the peer's credentials and
+ *   groups, O_NONBLOCK;
+ * - auth, queue, mda: the file calls of their own code (and Berkeley
+ *   DB's in auth), each a list of its own;
+ * - mta, signer, imap, idle for now: nothing beyond the common set.
+ *
+ * No role may bind, listen, connect or create a socket: the parent binds
+ * every listener and the control socket, and the socketpairs exist
+ * before exec.  Syslog is the one exception a daemon would need: its
+ * socket is opened before the filter (log_init() with LOG_NDELAY, before
+ * chroot), and when the syslog daemon goes away glibc closes it and tries
+ * socket() plus connect() again on the next message.  That socket() fails
+ * with EACCES, so the message is dropped and the role goes on; a chrooted
+ * role could not have reached /dev/log again anyway.  connect() itself
+ * stays forbidden (glibc only calls it on a socket it just created) and
+ * so does sendto() to an address: send() on the syslog socket is all a
+ * role may do with it.  In the foreground (-d, logging to stderr) there
+ * is no syslog socket and socket() kills like any other forbidden call.
  */
 
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,38 +56,101 @@
 
 #define SYSCALL_NAMES 512
 
+/* a call allowed only with these values of the arguments named in cmp */
+struct sandbox_arg_rule {
+	const char *call;
+	unsigned int cmp; /* ARG(n) bits */
+	scmp_datum_t arg[3];
+};
+
+#define ARG(n) (1U << (n))
+
+struct sandbox_profile {
+	const char *const *calls;
+	const struct sandbox_arg_rule *rules;
+};
+
 static int sandbox_debug;
 static char *syscall_names[SYSCALL_NAMES];
 
-/* what every role needs: I/O on fds it holds, memory, time, signals */
+/* every role: I/O on what it holds, imsg, the event loop, memory, time */
 static const char *const sandbox_base[] = {"read", "write", "readv", "writev",
-    "pread64", "pwrite64", "close", "recvmsg", "sendmsg", "recvfrom", "sendto",
-    "shutdown", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
-    "poll", "ppoll", "select", "pselect6", "brk", "mmap", "munmap", "mremap",
-    "madvise", "mprotect", "futex", "sched_yield", "clock_gettime",
-    "clock_nanosleep", "gettimeofday", "time", "nanosleep", "rt_sigaction",
-    "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "getpid", "gettid",
-    "getuid", "geteuid", "getgid", "getegid", "getrandom", "fcntl", "fstat",
-    "newfstatat", "statx", "lseek", "rseq", "set_robust_list", "dup", "dup2",
-    "dup3", "pipe2", "eventfd2", "exit", "exit_group", "restart_syscall",
-    "getsockopt", "setsockopt", "getsockname", "getpeername", "connect",
-    "uname", "prlimit64", "getrlimit", "ioctl", "tgkill", "sysinfo", NULL};
+    "close", "recvmsg", "sendmsg", "epoll_wait", "epoll_pwait", "epoll_ctl",
+    "brk", "munmap", "mremap", "madvise", "futex", "clock_gettime",
+    "gettimeofday", "time", "rt_sigreturn", "rt_sigprocmask", "getpid",
+    "gettid", "getrandom", "sysinfo", "exit", "exit_group", "restart_syscall",
+    NULL};
 
-static const char *const sandbox_fs[] = {"openat", "open", "unlink", "unlinkat",
-    "rename", "renameat", "renameat2", "mkdir", "mkdirat", "fsync", "fdatasync",
-    "syncfs", "ftruncate", "getdents64", "fchmod", "fchown", "umask", "access",
-    "faccessat", "faccessat2", "stat", "lstat", "readlink", "fallocate",
-    "flock", "copy_file_range", "sendfile", "link", "linkat", "rmdir", "getcwd",
-    "fadvise64", "sync_file_range", "utimensat", NULL};
+static const char *const sandbox_smtp[] = {"accept4", NULL};
 
-static const char *const sandbox_net[] = {
-    "accept", "accept4", "bind", "listen", NULL};
+static const struct sandbox_arg_rule sandbox_smtp_rules[] = {
+    {"ioctl", ARG(1), {0, FIONREAD}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_QUICKACK}},
+    /* getrlimit(): the session limit's default derives from it */
+    {"prlimit64", ARG(0) | ARG(1) | ARG(2), {0, RLIMIT_NOFILE, 0}},
+    {NULL, 0, {0}},
+};
+
+static const char *const sandbox_control[] = {"accept4", NULL};
+
+static const struct sandbox_arg_rule sandbox_control_rules[] = {
+    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERCRED}},
+    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERGROUPS}},
+    {"fcntl", ARG(1), {0, F_GETFL}},
+    {"fcntl", ARG(1), {0, F_SETFL}},
+    {NULL, 0, {0}},
+};
+
+/* Berkeley DB: its files in the environment, log files come and go */
+static const char *const sandbox_auth[] = {"openat", "newfstatat", "fstat",
+    "lseek", "pread64", "pwrite64", "fdatasync", "fsync", "unlink", "unlinkat",
+    "getcwd", NULL};
+
+static const struct sandbox_arg_rule sandbox_auth_rules[] = {
+    {"fcntl", ARG(1), {0, F_GETFD}},
+    {"fcntl", ARG(1), {0, F_SETFD}},
+    {NULL, 0, {0}},
+};
+
+/* queued/queue_fs.c: create, commit, load, remove, set aside, recover */
+static const char *const sandbox_queue[] = {"openat", "newfstatat", "fstat",
+    "pread64", "pwrite64", "fsync", "syncfs", "unlinkat", "renameat",
+    "renameat2", "getdents64", "lseek", "dup",
+    /* the flusher thread may still be starting when the filter comes */
+    "set_robust_list", "rseq", NULL};
+
+static const struct sandbox_arg_rule sandbox_queue_rules[] = {
+    {"fcntl", ARG(1), {0, F_GETFD}},
+    {"fcntl", ARG(1), {0, F_SETFD}},
+    {"fcntl", ARG(1), {0, F_GETFL}}, /* fdopendir() */
+    {NULL, 0, {0}},
+};
+
+/* queued/maildir.c and mda.c: tmp/, flush, rename into new/ */
+static const char *const sandbox_mda[] = {"openat", "faccessat", "faccessat2",
+    "mkdirat", "pread64", "copy_file_range", "fsync", "syncfs", "renameat",
+    "renameat2", "unlinkat", NULL};
+
+static const struct sandbox_profile sandbox_profiles[PROC_COUNT] = {
+    [PROC_CONTROL] = {sandbox_control, sandbox_control_rules},
+    [PROC_SMTP] = {sandbox_smtp, sandbox_smtp_rules},
+    [PROC_AUTH] = {sandbox_auth, sandbox_auth_rules},
+    [PROC_QUEUE] = {sandbox_queue, sandbox_queue_rules},
+    [PROC_MDA] = {sandbox_mda, NULL},
+    /* idle until their issues come: the common set is all they use */
+    [PROC_MTA] = {NULL, NULL},
+    [PROC_SIGNER] = {NULL, NULL},
+    [PROC_IMAP] = {NULL, NULL},
+};
 
 #ifdef BOXD_SANITIZE
-/* AddressSanitizer's runtime needs these beyond what the code does */
-static const char *const sandbox_sanitizer[] = {"openat", "readlink",
+/* AddressSanitizer's runtime needs these (and LeakSanitizer, if enabled) */
+static const char *const sandbox_sanitizer[] = {"open", "openat", "readlink",
     "getdents64", "sched_getaffinity", "prctl", "clone", "clone3", "wait4",
-    "ptrace", "setrlimit", NULL};
+    "ptrace", "setrlimit", "sigaltstack", "sched_yield", "gettid", "getppid",
+    "rt_sigaction", "nanosleep", "clock_nanosleep", "newfstatat", "fstat",
+    "lseek", "pread64", "close", NULL};
 #endif
 
 static void
@@ -75,18 +175,64 @@ sandbox_set_debug(int on)
 	sandbox_debug = on;
 }
 
+static int
+sandbox_nr(const char *name)
+{
+	return seccomp_syscall_resolve_name(name);
+}
+
 static void
 sandbox_allow(scmp_filter_ctx ctx, const char *const *list)
 {
 	int nr;
 
-	for (; *list != NULL; list++) {
-		nr = seccomp_syscall_resolve_name(*list);
-		if (nr == __NR_SCMP_ERROR)
+	for (; list != NULL && *list != NULL; list++) {
+		if ((nr = sandbox_nr(*list)) == __NR_SCMP_ERROR)
 			continue; /* not on this architecture */
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) < 0)
 			fatalx("seccomp_rule_add %s", *list);
 	}
+}
+
+static void
+sandbox_allow_args(scmp_filter_ctx ctx, const struct sandbox_arg_rule *r)
+{
+	struct scmp_arg_cmp cmp[3];
+	unsigned int i, n;
+	int nr;
+
+	for (; r != NULL && r->call != NULL; r++) {
+		if ((nr = sandbox_nr(r->call)) == __NR_SCMP_ERROR)
+			continue;
+		for (i = n = 0; i < 3; i++)
+			if (r->cmp & ARG(i))
+				cmp[n++] = (struct scmp_arg_cmp){
+				    i, SCMP_CMP_EQ, r->arg[i], 0};
+		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, cmp) < 0)
+			fatalx("seccomp_rule_add %s", r->call);
+	}
+}
+
+/* memory, but never executable memory: no code comes in after start */
+static void
+sandbox_allow_memory(scmp_filter_ctx ctx)
+{
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+		SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) < 0)
+		fatalx("seccomp_rule_add mmap");
+}
+
+/* see the top of the file: send on the open socket, no new one */
+static void
+sandbox_allow_syslog(scmp_filter_ctx ctx)
+{
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
+		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+		SCMP_A4(SCMP_CMP_EQ, 0)) < 0)
+		fatalx("seccomp_rule_add syslog");
 }
 
 void
@@ -97,6 +243,8 @@ sandbox_init(enum proc_type role)
 	uint32_t action = SCMP_ACT_KILL_PROCESS;
 	int i;
 
+	if (role <= PROC_PARENT || role >= PROC_COUNT)
+		fatalx("no sandbox for role %d", role);
 	if (sandbox_debug) {
 		for (i = 0; i < SYSCALL_NAMES; i++)
 			syscall_names[i] = seccomp_syscall_resolve_num_arch(
@@ -118,26 +266,15 @@ sandbox_init(enum proc_type role)
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
 		fatalx("seccomp thread sync");
 	sandbox_allow(ctx, sandbox_base);
-	/* local sockets only (syslog reconnects); never the network */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) < 0)
-		fatalx("seccomp_rule_add socket");
-	switch (role) {
-	case PROC_SMTP:
-	case PROC_CONTROL:
-	case PROC_IMAP:
-	case PROC_MTA:
-		sandbox_allow(ctx, sandbox_net);
-		break;
-	case PROC_AUTH:
-	case PROC_QUEUE:
-	case PROC_MDA:
-	case PROC_SIGNER:
-		sandbox_allow(ctx, sandbox_fs);
-		break;
-	default:
-		fatalx("no sandbox for role %s", proc_name(role));
-	}
+	sandbox_allow_memory(ctx);
+	/* abort() and raise(): signals to this process only */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0)
+		fatalx("seccomp_rule_add tgkill");
+	if (log_syslog())
+		sandbox_allow_syslog(ctx);
+	sandbox_allow(ctx, sandbox_profiles[role].calls);
+	sandbox_allow_args(ctx, sandbox_profiles[role].rules);
 #ifdef BOXD_SANITIZE
 	sandbox_allow(ctx, sandbox_sanitizer);
 #endif

@@ -22,6 +22,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def gone(pid):
+    """True if pid is no process (or a zombie nobody reaped: not ours)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def make_cert(directory, name="localhost"):
     """A self-signed certificate and key, made for this test run."""
     cert = os.path.join(directory, "cert.pem")
@@ -112,6 +121,15 @@ class Boxd:
 
     def kill9(self):
         """kill -9 of the whole process tree at once."""
+        # each child is in a session of its own (no terminal), not in the
+        # parent's process group: killed by pid, before the parent so that
+        # none of them sees it go and exits on its own
+        kids = self.pids()[1:] if self.proc.poll() is None else []
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -121,10 +139,7 @@ class Boxd:
         # (a zombie holds nothing)
         deadline = time.time() + 10
         while time.time() < deadline:
-            out = subprocess.run(["ps", "-o", "stat=", "-g",
-                                  str(self.proc.pid)], capture_output=True,
-                                 text=True).stdout.split()
-            if all(st.startswith("Z") for st in out):
+            if all(gone(pid) for pid in kids):
                 break
             time.sleep(0.02)
 
