@@ -531,11 +531,13 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 }
 
 /*
- * The longest smtp may hold a reception between CREATE and COMMIT or
- * ABORT: its DATA phase is bounded by timeout data, each BDAT chunk by
- * the timeouts; twice their sum leaves a wide margin.  Past it the
- * reception is taken to be lost (a session that vanished without its
- * ABORT) and removed, so that no entry, fd or spool file leaks.
+ * How long smtp may hold a reception between CREATE and COMMIT or ABORT.
+ * smtp closes a client that stays silent for timeout data in DATA, or
+ * for timeout command between BDAT chunks, and aborts its reception;
+ * twice the sum of the two is a wide margin over any transaction that
+ * keeps moving.  A reception older than that is taken to be lost (its
+ * ABORT never came) and removed, so that no entry, fd or spool file
+ * leaks; should its COMMIT come after all, it fails with a 4xx.
  */
 static uint64_t
 queue_incoming_max_ms(void)
