@@ -23,7 +23,8 @@
 
 #include "queued.h"
 
-#define SPOOL_SCAN_BUF 65536
+#define SPOOL_SCAN_BUF 65536 /* read at a time for CRCs and scans */
+
 static int
 open_dir(const char *name)
 {
