@@ -556,6 +556,9 @@ class Leaks(QueueCase):
         spool = t.spool_dir(self.b, "spool")
         self.assertTrue(t.wait_until(lambda: len(t.listdir(spool)) == 8, 10),
                         "spool files: %r" % t.listdir(spool))
+        # (until its imsg is out, queue holds smtp's descriptor too)
+        t.wait_until(lambda: len(spool_fds(self.roles["smtp"])) == 8 and
+                     len(spool_fds(self.queue)) == 8, 10)
         smtp_fds = spool_fds(self.roles["smtp"])
         queue_fds = spool_fds(self.queue)
         self.assertEqual(len(smtp_fds), 8, smtp_fds)
