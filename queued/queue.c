@@ -20,8 +20,8 @@
 #include "queued.h"
 
 #define QUEUE_INFLIGHT_MAX 256 /* messages handed to mda at once */
-/* how long the record of an abandoned reception outlives it */
-#define QUEUE_REAPED_KEEP_MS (24 * 3600 * 1000ULL)
+/* records of abandoned receptions kept at most (some 64 bytes each) */
+#define QUEUE_REAPED_MAX 65536
 
 /* a message between create and commit */
 struct incoming {
@@ -37,12 +37,14 @@ struct incoming {
 
 /*
  * A reception the safety net removed (smtp held it too long): its COMMIT
- * may still come, and must fail rather than meet an unknown id.
+ * may still come, and must fail rather than meet an unknown id.  smtp
+ * ends every reception with a COMMIT or an ABORT, which drops the
+ * record; only the oldest go if smtp has lost a great many.
  */
 struct reaped {
 	RB_ENTRY(reaped) entry;
+	TAILQ_ENTRY(reaped) age;
 	uint64_t msgid;
-	uint64_t when; /* now_ms() */
 };
 
 /* a committed message waiting for (or in) delivery */
@@ -100,6 +102,8 @@ RB_GENERATE_STATIC(qmsg_tree, qmsg, entry, qmsg_cmp);
 static struct spool spool;
 static struct incoming_tree incomings = RB_INITIALIZER(&incomings);
 static struct reaped_tree reapeds = RB_INITIALIZER(&reapeds);
+static TAILQ_HEAD(, reaped) reaped_age = TAILQ_HEAD_INITIALIZER(reaped_age);
+static size_t nreaped;
 static struct event *reap_ev;
 static struct qmsg_tree qmsgs = RB_INITIALIZER(&qmsgs);
 static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
@@ -373,6 +377,15 @@ queue_incoming_free(struct incoming *in)
 	free(in);
 }
 
+static void
+queue_reaped_free(struct reaped *rp)
+{
+	RB_REMOVE(reaped_tree, &reapeds, rp);
+	TAILQ_REMOVE(&reaped_age, rp, age);
+	nreaped--;
+	free(rp);
+}
+
 /* a COMMIT or ABORT of a reaped reception: 1 if it was one (now forgotten) */
 static int
 queue_reaped_done(uint64_t msgid)
@@ -381,8 +394,7 @@ queue_reaped_done(uint64_t msgid)
 
 	if ((rp = queue_find_reaped(msgid)) == NULL)
 		return 0;
-	RB_REMOVE(reaped_tree, &reapeds, rp);
-	free(rp);
+	queue_reaped_free(rp);
 	return 1;
 }
 
@@ -567,7 +579,7 @@ static void
 queue_reap(evutil_socket_t fd, short events, void *arg)
 {
 	struct incoming *in, *next;
-	struct reaped *rp, *rnext;
+	struct reaped *rp;
 	uint64_t now = now_ms(), max = queue_incoming_max_ms();
 
 	RB_FOREACH_SAFE(in, incoming_tree, &incomings, next) {
@@ -576,18 +588,20 @@ queue_reap(evutil_socket_t fd, short events, void *arg)
 		log_warnx("message %016" PRIx64 ": smtp held the reception "
 			  "for %" PRIu64 " s without a commit: removed",
 		    in->msgid, (now - in->created) / 1000);
+		if (nreaped == QUEUE_REAPED_MAX) {
+			rp = TAILQ_FIRST(&reaped_age);
+			log_warnx("message %016" PRIx64 ": record of an "
+				  "abandoned reception dropped (%d kept)",
+			    rp->msgid, QUEUE_REAPED_MAX);
+			queue_reaped_free(rp);
+		}
 		rp = xcalloc(1, sizeof(*rp));
 		rp->msgid = in->msgid;
-		rp->when = now;
 		RB_INSERT(reaped_tree, &reapeds, rp);
+		TAILQ_INSERT_TAIL(&reaped_age, rp, age);
+		nreaped++;
 		spool_remove(&spool, in->msgid);
 		queue_incoming_free(in);
-	}
-	RB_FOREACH_SAFE(rp, reaped_tree, &reapeds, rnext) {
-		if (now - rp->when <= QUEUE_REAPED_KEEP_MS)
-			continue;
-		RB_REMOVE(reaped_tree, &reapeds, rp);
-		free(rp);
 	}
 	queue_reap_arm();
 }
