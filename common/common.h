@@ -368,11 +368,13 @@ struct envelope_rcpt {
 #define DSN_NOTIFY_SUCCESS 0x2
 #define DSN_NOTIFY_FAILURE 0x4
 #define DSN_NOTIFY_DELAY   0x8
+#define DSN_NOTIFY_MASK	   0xf
 
 #define ENVELOPE_8BITMIME     0x1
 #define ENVELOPE_SMTPUTF8     0x2
 #define ENVELOPE_DSN_RET_HDRS 0x4
 #define ENVELOPE_DSN_RET_FULL 0x8
+#define ENVELOPE_FLAGS	      0xf /* every flag above */
 
 struct envelope {
 	char sender[SMTP_PATH_MAX]; /* "" : null path */
@@ -390,5 +392,17 @@ int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
 int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);
 void envelope_clear(struct envelope *);
+/*
+ * What the queue and mda check before they trust an envelope, whether it
+ * comes from smtp or back from the spool: every mailbox is "domain/user",
+ * two safe path components (never a path out of the mail root); the
+ * addresses parse; no field holds a control character (nothing can be
+ * injected into a header or a log line).  envelope_check() says why not.
+ */
+int envelope_mailbox_valid(const char *);
+int envelope_sender_valid(const char *);
+int envelope_check(const struct envelope *, char *why, size_t);
+/* s with every octet outside printable ASCII as '?', cut to fit buf */
+const char *envelope_show(const char *s, char *buf, size_t);
 
 #endif

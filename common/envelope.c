@@ -3,8 +3,10 @@
  * and sits in the spool file's header.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 
@@ -82,4 +84,124 @@ envelope_clear(struct envelope *env)
 	free(env->rcpt);
 	env->rcpt = NULL;
 	env->nrcpt = 0;
+}
+
+/* no control characters (CR, LF, NUL can never reach a header or a log) */
+static int
+envelope_text_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+envelope_mailbox_valid(const char *mailbox)
+{
+	char domain[ENVELOPE_MAILBOX_MAX];
+	const char *slash, *user;
+	size_t len;
+
+	if ((slash = strchr(mailbox, '/')) == NULL)
+		return 0;
+	len = (size_t)(slash - mailbox);
+	user = slash + 1;
+	if (len == 0 || len > SMTP_DOMAIN_MAX)
+		return 0;
+	memcpy(domain, mailbox, len);
+	domain[len] = '\0';
+	/* domain_valid() refuses '/', '.' first and every control octet */
+	if (!domain_valid(domain, 1) || !path_component_valid(domain))
+		return 0;
+	return strlen(user) <= SMTP_LOCALPART_MAX && path_component_valid(user);
+}
+
+int
+envelope_sender_valid(const char *sender)
+{
+	struct mailaddr addr;
+
+	return sender[0] == '\0' || mailaddr_parse(&addr, sender, 1) == 0;
+}
+
+/* an address the client gave at RCPT: a mailbox, or plain "postmaster" */
+static int
+envelope_rcpt_addr_valid(const char *addr)
+{
+	struct mailaddr a;
+
+	return strcasecmp(addr, "postmaster") == 0 ||
+	    mailaddr_parse(&a, addr, 1) == 0;
+}
+
+int
+envelope_check(const struct envelope *env, char *why, size_t whysz)
+{
+	const struct envelope_rcpt *rc;
+	char show[80];
+	uint32_t i;
+
+	if (!envelope_sender_valid(env->sender)) {
+		snprintf(why, whysz, "invalid sender <%s>",
+		    envelope_show(env->sender, show, sizeof(show)));
+		return -1;
+	}
+	if (!envelope_text_valid(env->helo) ||
+	    !envelope_text_valid(env->client_addr) ||
+	    !envelope_text_valid(env->envid)) {
+		snprintf(why, whysz, "control characters in the envelope");
+		return -1;
+	}
+	if ((env->flags & ~ENVELOPE_FLAGS) != 0) {
+		snprintf(why, whysz, "unknown envelope flags 0x%x", env->flags);
+		return -1;
+	}
+	if (env->nrcpt == 0) {
+		snprintf(why, whysz, "no recipients");
+		return -1;
+	}
+	for (i = 0; i < env->nrcpt; i++) {
+		rc = &env->rcpt[i];
+		if (!envelope_mailbox_valid(rc->mailbox)) {
+			snprintf(why, whysz,
+			    "recipient %u: invalid mailbox name \"%s\"", i,
+			    envelope_show(rc->mailbox, show, sizeof(show)));
+			return -1;
+		}
+		if (!envelope_rcpt_addr_valid(rc->addr)) {
+			snprintf(why, whysz,
+			    "recipient %u: invalid address <%s>", i,
+			    envelope_show(rc->addr, show, sizeof(show)));
+			return -1;
+		}
+		if (!envelope_text_valid(rc->orcpt) ||
+		    (rc->dsn_notify & ~DSN_NOTIFY_MASK) != 0) {
+			snprintf(why, whysz,
+			    "recipient %u: invalid DSN parameters", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *
+envelope_show(const char *s, char *buf, size_t bufsz)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (bufsz < 4) {
+		if (bufsz > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	for (; *p != '\0' && o < bufsz - 4; p++)
+		buf[o++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+	buf[o] = '\0';
+	if (*p != '\0')
+		strlcat(buf, "...", bufsz);
+	return buf;
 }

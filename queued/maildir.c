@@ -107,10 +107,13 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 	const char *user;
 	int headlen, fd;
 
-	if ((slash = strchr(mailbox, '/')) == NULL) {
+	/* a path under the root, a header line that stays one line */
+	if (!envelope_mailbox_valid(mailbox) ||
+	    !envelope_sender_valid(sender)) {
 		errno = EINVAL;
 		return -1;
 	}
+	slash = strchr(mailbox, '/');
 	user = slash + 1;
 	headlen = snprintf(head, sizeof(head),
 	    "Return-Path: <%s>\nDelivered-To: %s@%.*s\n", sender, user,

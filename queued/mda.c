@@ -62,8 +62,8 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	uint64_t body_offset, body_size;
 	uint32_t n, i;
 	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
-	char why[512];
-	int fd;
+	char why[512], show[80];
+	int fd, sender_ok;
 
 	job = xcalloc(1, sizeof(*job));
 	if (msg_get_u64(r, &job->msgid) == -1 ||
@@ -76,9 +76,30 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	job->d = xcalloc(n, sizeof(*job->d));
 	job->fds = xcalloc(n, sizeof(*job->fds));
 	job->status = MDA_OK;
+	/*
+	 * The queue checked all of it, but mda trusts no name it makes a
+	 * path or a header line of: a bad one fails, and is logged.
+	 */
+	if (!(sender_ok = envelope_sender_valid(sender))) {
+		log_warnx("message %016" PRIx64 ": refusing sender <%s>",
+		    job->msgid, envelope_show(sender, show, sizeof(show)));
+		mda_rcpt_failed(job, MDA_PERMFAIL, "invalid sender address");
+	}
 	for (i = 0; i < n; i++) {
 		if (msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
 			child_bad_imsg(imsg, "mda deliver");
+		if (!sender_ok)
+			continue;
+		if (!envelope_mailbox_valid(mailbox)) {
+			envelope_show(mailbox, show, sizeof(show));
+			log_warnx("message %016" PRIx64 ": refusing mailbox "
+				  "name \"%s\"",
+			    job->msgid, show);
+			snprintf(why, sizeof(why),
+			    "invalid mailbox name \"%s\"", show);
+			mda_rcpt_failed(job, MDA_PERMFAIL, why);
+			continue;
+		}
 		fd = maildir_write(rootfd, mailbox, job->msgid, i,
 		    child->conf.hostname, sender, imsg->fd, body_offset,
 		    body_size, &job->d[job->nd]);

@@ -20,14 +20,31 @@
 #include "queued.h"
 
 #define QUEUE_INFLIGHT_MAX 256 /* messages handed to mda at once */
+/* records of abandoned receptions kept at most (some 64 bytes each) */
+#define QUEUE_REAPED_MAX 65536
 
 /* a message between create and commit */
 struct incoming {
 	RB_ENTRY(incoming) entry;
 	uint64_t msgid;
-	int fd;
+	int fd; /* ours, read-write; smtp has an append-only one */
 	uint64_t body_offset;
+	uint32_t hdr_crc;
+	uint64_t created; /* now_ms() */
+	int committing;	  /* in a commit batch: the commit decides */
 	struct envelope env;
+};
+
+/*
+ * A reception the safety net removed (smtp held it too long): its COMMIT
+ * may still come, and must fail rather than meet an unknown id.  smtp
+ * ends every reception with a COMMIT or an ABORT, which drops the
+ * record; only the oldest go if smtp has lost a great many.
+ */
+struct reaped {
+	RB_ENTRY(reaped) entry;
+	TAILQ_ENTRY(reaped) age;
+	uint64_t msgid;
 };
 
 /* a committed message waiting for (or in) delivery */
@@ -56,11 +73,18 @@ struct commit_batch {
 };
 
 RB_HEAD(incoming_tree, incoming);
+RB_HEAD(reaped_tree, reaped);
 RB_HEAD(qmsg_tree, qmsg);
 TAILQ_HEAD(qmsg_list, qmsg);
 
 static int
 incoming_cmp(struct incoming *a, struct incoming *b)
+{
+	return a->msgid < b->msgid ? -1 : a->msgid > b->msgid;
+}
+
+static int
+reaped_cmp(struct reaped *a, struct reaped *b)
 {
 	return a->msgid < b->msgid ? -1 : a->msgid > b->msgid;
 }
@@ -72,10 +96,15 @@ qmsg_cmp(struct qmsg *a, struct qmsg *b)
 }
 
 RB_GENERATE_STATIC(incoming_tree, incoming, entry, incoming_cmp);
+RB_GENERATE_STATIC(reaped_tree, reaped, entry, reaped_cmp);
 RB_GENERATE_STATIC(qmsg_tree, qmsg, entry, qmsg_cmp);
 
 static struct spool spool;
 static struct incoming_tree incomings = RB_INITIALIZER(&incomings);
+static struct reaped_tree reapeds = RB_INITIALIZER(&reapeds);
+static TAILQ_HEAD(, reaped) reaped_age = TAILQ_HEAD_INITIALIZER(reaped_age);
+static size_t nreaped;
+static struct event *reap_ev;
 static struct qmsg_tree qmsgs = RB_INITIALIZER(&qmsgs);
 static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static struct commit_batch batches[2];
@@ -167,11 +196,15 @@ queue_retry_cb(evutil_socket_t fd, short events, void *arg)
 	queue_deliver(arg);
 }
 
+static void queue_schedule_retry(struct qmsg *);
+
+/* a retry, or a message found at start: all of it is checked again */
 static void
 queue_deliver(struct qmsg *q)
 {
 	struct envelope env;
-	uint64_t body_offset, body_size;
+	struct spool_msg m;
+	char why[256];
 	int fd;
 
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
@@ -181,13 +214,27 @@ queue_deliver(struct qmsg *q)
 		}
 		return;
 	}
-	if ((fd = spool_load(
-		 &spool, q->msgid, &env, &body_offset, &body_size)) == -1) {
-		spool_move(&spool, q->msgid, SPOOL_CORRUPT);
+	switch (fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) {
+	case SPOOL_BAD:
+		spool_move(&spool, q->msgid, SPOOL_CORRUPT, why);
 		queue_forget(q);
 		return;
+	case SPOOL_GONE:
+		log_warnx("message %016" PRIx64 " is no longer in %s/: "
+			  "forgotten",
+		    q->msgid, SPOOL_QUEUE);
+		queue_forget(q);
+		return;
+	case SPOOL_TEMP:
+		/* out of fds, an I/O error: nothing says the message is bad */
+		log_warnx("message %016" PRIx64 " cannot be read now (%s): "
+			  "will try again",
+		    q->msgid, why);
+		q->attempts++;
+		queue_schedule_retry(q);
+		return;
 	}
-	queue_send_mda(q, fd, &env, body_offset, body_size);
+	queue_send_mda(q, fd, &env, m.body_offset, m.body_size);
 	envelope_clear(&env);
 }
 
@@ -201,7 +248,7 @@ queue_schedule_retry(struct qmsg *q)
 	if ((uint64_t)(time(NULL) - q->first_try) >= child->conf.queue_expire) {
 		log_warnx("message %016" PRIx64 " expired after %u attempts",
 		    q->msgid, q->attempts);
-		spool_move(&spool, q->msgid, SPOOL_FAILED);
+		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
 		queue_forget(q);
 		return;
 	}
@@ -252,53 +299,6 @@ queue_reply(uint32_t type, uint64_t reqid, uint64_t msgid, int fd)
 	child_send(PROC_SMTP, type, 0, fd, &w);
 }
 
-static int
-queue_envelope_valid(const struct envelope *env)
-{
-	char buf[ENVELOPE_MAILBOX_MAX], *slash;
-	uint32_t i;
-
-	for (i = 0; i < env->nrcpt; i++) {
-		strlcpy(buf, env->rcpt[i].mailbox, sizeof(buf));
-		if ((slash = strchr(buf, '/')) == NULL)
-			return 0;
-		*slash = '\0';
-		if (!path_component_valid(buf) ||
-		    !path_component_valid(slash + 1))
-			return 0;
-	}
-	return 1;
-}
-
-static void
-queue_create(struct msg_reader *r, struct imsg *imsg)
-{
-	struct incoming *in;
-	uint64_t reqid;
-	int fd, dupfd;
-
-	in = xcalloc(1, sizeof(*in));
-	if (msg_get_u64(r, &reqid) == -1 ||
-	    envelope_unmarshal(&in->env, r) == -1 || msg_get_end(r) == -1 ||
-	    !queue_envelope_valid(&in->env))
-		child_bad_imsg(imsg, "queue create");
-	in->msgid = queue_new_msgid();
-	fd = spool_create(&spool, in->msgid, &in->env, &in->body_offset);
-	if (fd == -1 || (dupfd = dup(fd)) == -1) {
-		if (fd != -1) {
-			close(fd);
-			spool_remove(&spool, in->msgid);
-		}
-		envelope_clear(&in->env);
-		free(in);
-		queue_reply(IMSG_QUEUE_CREATE_FAIL, reqid, 0, -1);
-		return;
-	}
-	in->fd = dupfd;
-	RB_INSERT(incoming_tree, &incomings, in);
-	queue_reply(IMSG_QUEUE_CREATE_OK, reqid, in->msgid, fd);
-}
-
 static struct incoming *
 queue_find_incoming(uint64_t msgid)
 {
@@ -306,6 +306,65 @@ queue_find_incoming(uint64_t msgid)
 
 	key.msgid = msgid;
 	return RB_FIND(incoming_tree, &incomings, &key);
+}
+
+static struct reaped *
+queue_find_reaped(uint64_t msgid)
+{
+	struct reaped key;
+
+	key.msgid = msgid;
+	return RB_FIND(reaped_tree, &reapeds, &key);
+}
+
+/* an id no reception, record or queued message has */
+static uint64_t
+queue_unused_msgid(void)
+{
+	struct qmsg key;
+	uint64_t msgid;
+
+	do {
+		msgid = queue_new_msgid();
+		key.msgid = msgid;
+	} while (queue_find_incoming(msgid) != NULL ||
+	    queue_find_reaped(msgid) != NULL ||
+	    RB_FIND(qmsg_tree, &qmsgs, &key) != NULL);
+	return msgid;
+}
+
+static void
+queue_create(struct msg_reader *r, struct imsg *imsg)
+{
+	struct incoming *in;
+	struct spool_file sf;
+	uint64_t reqid;
+	char why[256];
+
+	in = xcalloc(1, sizeof(*in));
+	if (msg_get_u64(r, &reqid) == -1 ||
+	    envelope_unmarshal(&in->env, r) == -1 || msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "queue create");
+	/* what the spool would refuse to load is not accepted either */
+	if (envelope_check(&in->env, why, sizeof(why)) == -1) {
+		log_warnx("queue create: envelope refused: %s", why);
+		goto fail;
+	}
+	in->msgid = queue_unused_msgid();
+	if (spool_create(&spool, in->msgid, &in->env, &sf) == -1)
+		goto fail;
+	in->fd = sf.fd;
+	in->body_offset = sf.body_offset;
+	in->hdr_crc = sf.hdr_crc;
+	in->created = now_ms();
+	RB_INSERT(incoming_tree, &incomings, in);
+	/* the imsg takes smtp's descriptor with it */
+	queue_reply(IMSG_QUEUE_CREATE_OK, reqid, in->msgid, sf.appendfd);
+	return;
+fail:
+	envelope_clear(&in->env);
+	free(in);
+	queue_reply(IMSG_QUEUE_CREATE_FAIL, reqid, 0, -1);
 }
 
 static void
@@ -316,6 +375,27 @@ queue_incoming_free(struct incoming *in)
 		close(in->fd);
 	envelope_clear(&in->env);
 	free(in);
+}
+
+static void
+queue_reaped_free(struct reaped *rp)
+{
+	RB_REMOVE(reaped_tree, &reapeds, rp);
+	TAILQ_REMOVE(&reaped_age, rp, age);
+	nreaped--;
+	free(rp);
+}
+
+/* a COMMIT or ABORT of a reaped reception: 1 if it was one (now forgotten) */
+static int
+queue_reaped_done(uint64_t msgid)
+{
+	struct reaped *rp;
+
+	if ((rp = queue_find_reaped(msgid)) == NULL)
+		return 0;
+	queue_reaped_free(rp);
+	return 1;
 }
 
 static void
@@ -331,8 +411,18 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 	    msg_get_u64(r, &size) == -1 || msg_get_u32(r, &crc) == -1 ||
 	    msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "queue commit");
-	if ((in = queue_find_incoming(msgid)) == NULL)
-		fatalx("commit of unknown message %016" PRIx64, msgid);
+	if ((in = queue_find_incoming(msgid)) == NULL) {
+		if (!queue_reaped_done(msgid))
+			fatalx("commit of unknown message %016" PRIx64, msgid);
+		log_warnx("message %016" PRIx64 ": commit after the reception "
+			  "was abandoned: refused",
+		    msgid);
+		queue_reply(IMSG_QUEUE_COMMIT_FAIL, reqid, 0, -1);
+		return;
+	}
+	if (in->committing)
+		fatalx("message %016" PRIx64 " committed twice", msgid);
+	in->committing = 1;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
 		b->c = xreallocarray(b->c, b->cap, sizeof(*b->c));
@@ -345,7 +435,8 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 	sc->fd = in->fd;
 	sc->body_offset = in->body_offset;
 	sc->body_size = size;
-	sc->crc = crc;
+	sc->hdr_crc = in->hdr_crc;
+	sc->body_crc = crc;
 	/* after every imsg already read: that is the batch */
 	event_active(commit_ev, EV_TIMEOUT, 0);
 }
@@ -393,6 +484,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 	struct qmsg *q;
 	char byte;
 	size_t i;
+	int mdafd;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
@@ -408,33 +500,28 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		queue_reply(IMSG_QUEUE_COMMIT_OK, b->c[i].reqid, 0, -1);
 		stat_received++;
 		q = queue_track(in->msgid);
-		if (inflight < QUEUE_INFLIGHT_MAX) {
-			/* the imsg takes the fd with it */
-			queue_send_mda(q, in->fd, &in->env, in->body_offset,
-			    b->sc[i].body_size);
-			in->fd = -1;
-		} else {
+		/*
+		 * The first delivery trusts the envelope queue wrote itself;
+		 * mda gets a read-only descriptor of its own.
+		 */
+		if (inflight >= QUEUE_INFLIGHT_MAX) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
-		}
+		} else if ((mdafd = spool_open_message(&spool, in->msgid)) ==
+		    -1) {
+			log_warn("message %016" PRIx64 ": open for delivery",
+			    in->msgid);
+			q->attempts++;
+			queue_schedule_retry(q);
+		} else
+			queue_send_mda(q, mdafd, &in->env, in->body_offset,
+			    b->sc[i].body_size);
 		queue_incoming_free(in);
 	}
 	b->n = 0;
 	flusher.busy = 0;
 	if (gathering->n > 0)
 		event_active(commit_ev, EV_TIMEOUT, 0);
-}
-
-static int
-queue_committing(struct incoming *in)
-{
-	size_t i, k;
-
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < batches[k].n; i++)
-			if (batches[k].c[i].in == in)
-				return 1;
-	return 0;
 }
 
 static void
@@ -445,12 +532,78 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 
 	if (msg_get_u64(r, &msgid) == -1 || msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "queue abort");
-	if ((in = queue_find_incoming(msgid)) == NULL)
+	if ((in = queue_find_incoming(msgid)) == NULL) {
+		queue_reaped_done(msgid);
 		return;
-	if (queue_committing(in))
+	}
+	if (in->committing)
 		return; /* too late: it is being committed */
 	spool_remove(&spool, msgid);
 	queue_incoming_free(in);
+}
+
+/*
+ * How long smtp may hold a reception between CREATE and COMMIT or ABORT.
+ * smtp closes a client that stays silent for timeout data in DATA, or
+ * for timeout command between BDAT chunks, and aborts its reception;
+ * twice the sum of the two is a wide margin over any transaction that
+ * keeps moving.  A reception older than that is taken to be lost (its
+ * ABORT never came) and removed, so that no entry, fd or spool file
+ * leaks; should its COMMIT come after all, it fails with a 4xx.
+ */
+static uint64_t
+queue_incoming_max_ms(void)
+{
+	return 2000ULL *
+	    ((uint64_t)child->conf.timeout_command + child->conf.timeout_data);
+}
+
+static void
+queue_reap_arm(void)
+{
+	struct timeval tv;
+	uint64_t ms;
+
+	/* a quarter of the bound, between 1 s and 1 min */
+	ms = queue_incoming_max_ms() / 4;
+	if (ms < 1000)
+		ms = 1000;
+	if (ms > 60000)
+		ms = 60000;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(reap_ev, &tv);
+}
+
+static void
+queue_reap(evutil_socket_t fd, short events, void *arg)
+{
+	struct incoming *in, *next;
+	struct reaped *rp;
+	uint64_t now = now_ms(), max = queue_incoming_max_ms();
+
+	RB_FOREACH_SAFE(in, incoming_tree, &incomings, next) {
+		if (in->committing || now - in->created <= max)
+			continue;
+		log_warnx("message %016" PRIx64 ": smtp held the reception "
+			  "for %" PRIu64 " s without a commit: removed",
+		    in->msgid, (now - in->created) / 1000);
+		if (nreaped == QUEUE_REAPED_MAX) {
+			rp = TAILQ_FIRST(&reaped_age);
+			log_warnx("message %016" PRIx64 ": record of an "
+				  "abandoned reception dropped (%d kept)",
+			    rp->msgid, QUEUE_REAPED_MAX);
+			queue_reaped_free(rp);
+		}
+		rp = xcalloc(1, sizeof(*rp));
+		rp->msgid = in->msgid;
+		RB_INSERT(reaped_tree, &reapeds, rp);
+		TAILQ_INSERT_TAIL(&reaped_age, rp, age);
+		nreaped++;
+		spool_remove(&spool, in->msgid);
+		queue_incoming_free(in);
+	}
+	queue_reap_arm();
 }
 
 static void
@@ -502,7 +655,7 @@ queue_mda_done(struct msg_reader *r, struct imsg *imsg)
 	default:
 		log_warnx("message %016" PRIx64 ": delivery failed: %s",
 		    q->msgid, why);
-		spool_move(&spool, q->msgid, SPOOL_FAILED);
+		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
 		queue_forget(q);
 		break;
 	}
@@ -568,6 +721,9 @@ queue_main(void)
 		 EV_READ | EV_PERSIST, queue_commit_done, NULL)) == NULL)
 		fatalx("event_new");
 	event_add(flusher.done_ev, NULL);
+	if ((reap_ev = evtimer_new(child->base, queue_reap, NULL)) == NULL)
+		fatalx("evtimer_new");
+	queue_reap_arm();
 
 	handlers[PROC_SMTP] = queue_dispatch_smtp;
 	handlers[PROC_MDA] = queue_dispatch_mda;

@@ -1,10 +1,13 @@
 /*
- * The spool on disk.  A message is received straight into spool/ID; it
- * is committed when its trailer (id, length and CRC-32 of the body) is
- * written and flushed.  One flush covers every message of a batch, their
- * directory entries included.  At start-up a file without a trailer was
- * never acknowledged and is removed; one with a trailer that does not
- * check out is set aside in corrupt/, never removed.
+ * The spool on disk (the format is in queued.h).  A message is received
+ * straight into spool/ID; it is committed when its trailer (id, length,
+ * the CRCs of envelope and body) is written and flushed.  One flush
+ * covers every message of a batch, their directory entries included.
+ * At start-up a file without a trailer was never acknowledged and is
+ * removed; one with a trailer that does not check out is set aside in
+ * corrupt/, never removed.  A file that cannot be read for a reason of
+ * the moment (out of fds, an I/O error) is neither: it stays where it is
+ * and the delivery tries it again later.
  */
 
 #include <sys/stat.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "queued.h"
+
+#define SPOOL_SCAN_BUF 65536 /* read at a time for CRCs and scans */
 
 static int
 open_dir(const char *name)
@@ -60,13 +65,14 @@ spool_parse_name(const char *name, uint64_t *msgid)
 
 int
 spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
-    uint64_t *body_offset)
+    struct spool_file *sf)
 {
 	struct msg_writer w;
 	char name[32];
 	size_t envlen;
-	int fd;
+	int fd, saved;
 
+	sf->fd = sf->appendfd = -1;
 	spool_name(msgid, name, sizeof(name));
 	msg_writer_init(&w);
 	msg_put_data(&w, SPOOL_MAGIC, 4);
@@ -77,14 +83,17 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 	if (w.error || envlen > SPOOL_ENVELOPE_MAX) {
 		msg_writer_free(&w);
 		log_warnx("envelope too large");
+		errno = EMSGSIZE;
 		return -1;
 	}
 	w.buf[8] = (uint8_t)(envlen >> 24);
 	w.buf[9] = (uint8_t)(envlen >> 16);
 	w.buf[10] = (uint8_t)(envlen >> 8);
 	w.buf[11] = (uint8_t)envlen;
-	fd = openat(
-	    sp->queuefd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	sf->hdr_crc = crc32_update(0, w.buf, w.len);
+	sf->body_offset = w.len;
+	fd = openat(sp->queuefd, name,
+	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		log_warn("create %s/%s", SPOOL_QUEUE, name);
 		msg_writer_free(&w);
@@ -92,26 +101,42 @@ spool_create(struct spool *sp, uint64_t msgid, const struct envelope *env,
 	}
 	if (write_all(fd, w.buf, w.len) == -1) {
 		log_warn("write %s/%s", SPOOL_QUEUE, name);
-		close(fd);
-		unlinkat(sp->queuefd, name, 0);
-		msg_writer_free(&w);
-		return -1;
+		goto fail;
 	}
-	*body_offset = w.len;
+	/*
+	 * smtp's descriptor: another open file description, so it shares
+	 * no offset with ours, and O_APPEND, so every write it makes lands
+	 * at the end, past the envelope (pwrite() too, on Linux).
+	 */
+	sf->appendfd = openat(
+	    sp->queuefd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (sf->appendfd == -1) {
+		log_warn("open %s/%s for appending", SPOOL_QUEUE, name);
+		goto fail;
+	}
 	msg_writer_free(&w);
-	return fd;
+	sf->fd = fd;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	unlinkat(sp->queuefd, name, 0);
+	msg_writer_free(&w);
+	errno = saved;
+	return -1;
 }
 
 static void
-spool_trailer(uint8_t *buf, uint64_t msgid, uint64_t body_size, uint32_t crc)
+spool_trailer(uint8_t *buf, const struct spool_commit *c)
 {
 	struct msg_writer w;
 
 	msg_writer_init(&w);
 	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
-	msg_put_u64(&w, msgid);
-	msg_put_u64(&w, body_size);
-	msg_put_u32(&w, crc);
+	msg_put_u64(&w, c->msgid);
+	msg_put_u64(&w, c->body_size);
+	msg_put_u32(&w, c->hdr_crc);
+	msg_put_u32(&w, c->body_crc);
 	if (w.error || w.len != SPOOL_TRAILER)
 		fatalx("spool trailer");
 	memcpy(buf, w.buf, SPOOL_TRAILER);
@@ -138,8 +163,7 @@ spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 			    c[i].msgid, (long long)st.st_size,
 			    c[i].body_offset + c[i].body_size);
 		else {
-			spool_trailer(
-			    trailer, c[i].msgid, c[i].body_size, c[i].crc);
+			spool_trailer(trailer, &c[i]);
 			if (pwrite(c[i].fd, trailer, sizeof(trailer),
 				(off_t)(c[i].body_offset + c[i].body_size)) !=
 			    (ssize_t)sizeof(trailer))
@@ -186,7 +210,7 @@ spool_remove(struct spool *sp, uint64_t msgid)
 }
 
 void
-spool_move(struct spool *sp, uint64_t msgid, const char *dir)
+spool_move(struct spool *sp, uint64_t msgid, const char *dir, const char *why)
 {
 	char name[32], to[64];
 
@@ -194,158 +218,365 @@ spool_move(struct spool *sp, uint64_t msgid, const char *dir)
 	snprintf(to, sizeof(to), "../%s/%s", dir, name);
 	if (renameat(sp->queuefd, name, sp->queuefd, to) == -1)
 		log_warn("move %s to %s", name, dir);
+	else if (why != NULL)
+		log_warnx("message %s moved to %s/: %s", name, dir, why);
 	else
 		log_warnx("message %s moved to %s/", name, dir);
 }
 
-/* the fixed header: 0 and the envelope length, or -1 */
+int
+spool_open_message(struct spool *sp, uint64_t msgid)
+{
+	char name[32];
+
+	spool_name(msgid, name, sizeof(name));
+	return openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* all len bytes at off: 0, SPOOL_TEMP (errno) or SPOOL_BAD (the file ends) */
 static int
-spool_read_fixed(int fd, uint64_t size, uint32_t *envlen)
+spool_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(
+		    fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return SPOOL_TEMP;
+		if (n == 0)
+			return SPOOL_BAD;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static uint32_t
+spool_trailer_len(uint32_t version)
+{
+	return version == 1 ? SPOOL_TRAILER_V1 : SPOOL_TRAILER;
+}
+
+/* the fixed header: 0 with version and envelope length, or SPOOL_* */
+static int
+spool_read_fixed(int fd, uint8_t *fixed, uint32_t *version, uint32_t *envlen,
+    char *why, size_t whysz)
 {
 	struct msg_reader r;
-	uint8_t fixed[SPOOL_HDR_FIXED];
-	uint32_t version;
 	char magic[4];
+	int rv;
 
-	if (pread(fd, fixed, sizeof(fixed), 0) != (ssize_t)sizeof(fixed))
-		return -1;
-	msg_reader_init(&r, fixed, sizeof(fixed));
+	if ((rv = spool_pread(fd, fixed, SPOOL_HDR_FIXED, 0)) != 0) {
+		snprintf(why, whysz, "%s",
+		    rv == SPOOL_TEMP ? strerror(errno)
+				     : "shorter than a spool header");
+		return rv;
+	}
+	msg_reader_init(&r, fixed, SPOOL_HDR_FIXED);
 	if (msg_get_data(&r, magic, 4) == -1 ||
 	    memcmp(magic, SPOOL_MAGIC, 4) != 0 ||
-	    msg_get_u32(&r, &version) == -1 || version != SPOOL_VERSION ||
-	    msg_get_u32(&r, envlen) == -1 || *envlen > SPOOL_ENVELOPE_MAX ||
-	    size < SPOOL_HDR_FIXED + (uint64_t)*envlen + SPOOL_TRAILER)
-		return -1;
+	    msg_get_u32(&r, version) == -1 || msg_get_u32(&r, envlen) == -1) {
+		snprintf(why, whysz, "no spool header");
+		return SPOOL_BAD;
+	}
+	if (*version != 1 && *version != SPOOL_VERSION) {
+		snprintf(
+		    why, whysz, "unknown spool format version %u", *version);
+		return SPOOL_BAD;
+	}
+	if (*envlen > SPOOL_ENVELOPE_MAX) {
+		snprintf(
+		    why, whysz, "envelope length %u out of bounds", *envlen);
+		return SPOOL_BAD;
+	}
+	return 0;
+}
+
+/* the CRC-32 of len bytes at off: 0, or SPOOL_* */
+static int
+spool_crc(int fd, uint64_t off, uint64_t len, uint32_t *crc)
+{
+	uint8_t buf[SPOOL_SCAN_BUF];
+	size_t n;
+	int rv;
+
+	*crc = 0;
+	while (len > 0) {
+		n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		if ((rv = spool_pread(fd, buf, n, off)) != 0)
+			return rv;
+		*crc = crc32_update(*crc, buf, n);
+		off += n;
+		len -= n;
+	}
 	return 0;
 }
 
 /*
- * The trailer: 1 found (body size and CRC out), 0 absent, -1 there but
- * for another message (a copy, or a body imitating one): not ours to
- * deliver, nor to delete.
+ * Everything a delivery relies on: the structure, the trailer of this
+ * message, both CRCs, the envelope's content.  0 with env filled (the
+ * caller clears it), or SPOOL_TEMP / SPOOL_BAD with env empty.
  */
 static int
-spool_read_trailer(
-    int fd, uint64_t msgid, uint64_t size, uint64_t *body_size, uint32_t *crc)
+spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
+    char *why, size_t whysz)
 {
 	struct msg_reader r;
-	uint8_t trailer[SPOOL_TRAILER];
-	uint64_t id;
+	struct stat st;
+	uint8_t fixed[SPOOL_HDR_FIXED], trailer[SPOOL_TRAILER], *buf = NULL;
+	uint64_t size, id, body_size;
+	uint32_t version, envlen, tlen, hdr_crc = 0, body_crc, crc;
 	char magic[4];
+	int rv;
 
-	if (size < SPOOL_HDR_FIXED + SPOOL_TRAILER ||
-	    pread(fd, trailer, sizeof(trailer),
-		(off_t)(size - SPOOL_TRAILER)) != (ssize_t)sizeof(trailer))
-		return 0;
-	msg_reader_init(&r, trailer, sizeof(trailer));
-	if (msg_get_data(&r, magic, 4) == -1 ||
-	    memcmp(magic, SPOOL_TRAILER_MAGIC, 4) != 0)
-		return 0;
-	if (msg_get_u64(&r, &id) == -1 || id != msgid ||
-	    msg_get_u64(&r, body_size) == -1 || msg_get_u32(&r, crc) == -1)
-		return -1;
-	return 1;
-}
-
-/* 0 if the body between offset and the trailer has that size and CRC */
-static int
-spool_check_body(int fd, uint64_t size, uint64_t body_offset,
-    uint64_t body_size, uint32_t want)
-{
-	uint8_t buf[65536];
-	uint64_t off, end;
-	uint32_t crc = 0;
-	ssize_t n;
-
-	if (body_offset + body_size + SPOOL_TRAILER != size)
-		return -1;
-	end = body_offset + body_size;
-	for (off = body_offset; off < end; off += (uint64_t)n) {
-		n = pread(fd, buf,
-		    sizeof(buf) < end - off ? sizeof(buf) : end - off,
-		    (off_t)off);
-		if (n <= 0)
-			return -1;
-		crc = crc32_update(crc, buf, (size_t)n);
+	memset(env, 0, sizeof(*env));
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whysz, "fstat: %s", strerror(errno));
+		return SPOOL_TEMP;
 	}
-	return crc == want ? 0 : -1;
+	size = (uint64_t)st.st_size;
+	if ((rv = spool_read_fixed(fd, fixed, &version, &envlen, why, whysz)) !=
+	    0)
+		return rv;
+	tlen = spool_trailer_len(version);
+	if (size < SPOOL_HDR_FIXED + (uint64_t)envlen + tlen) {
+		snprintf(why, whysz,
+		    "%" PRIu64 " bytes, too short for its "
+		    "envelope and trailer",
+		    size);
+		return SPOOL_BAD;
+	}
+	if ((rv = spool_pread(fd, trailer, tlen, size - tlen)) != 0)
+		goto readerr;
+	msg_reader_init(&r, trailer, tlen);
+	if (msg_get_data(&r, magic, 4) == -1 ||
+	    memcmp(magic, SPOOL_TRAILER_MAGIC, 4) != 0) {
+		snprintf(why, whysz, "no commit trailer at its end");
+		return SPOOL_BAD;
+	}
+	if (msg_get_u64(&r, &id) == -1 || msg_get_u64(&r, &body_size) == -1 ||
+	    (version >= 2 && msg_get_u32(&r, &hdr_crc) == -1) ||
+	    msg_get_u32(&r, &body_crc) == -1 || msg_get_end(&r) == -1)
+		fatalx("spool trailer length");
+	if (id != msgid) {
+		snprintf(why, whysz, "the trailer of message %016" PRIx64, id);
+		return SPOOL_BAD;
+	}
+	if (body_size != size - SPOOL_HDR_FIXED - envlen - tlen) {
+		snprintf(why, whysz,
+		    "the trailer says %" PRIu64 " body bytes, "
+		    "the file holds %" PRIu64,
+		    body_size, size - SPOOL_HDR_FIXED - envlen - tlen);
+		return SPOOL_BAD;
+	}
+	if ((buf = malloc(envlen > 0 ? envlen : 1)) == NULL) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		return SPOOL_TEMP;
+	}
+	if ((rv = spool_pread(fd, buf, envlen, SPOOL_HDR_FIXED)) != 0)
+		goto readerr;
+	if (version >= 2 &&
+	    crc32_update(crc32_update(0, fixed, sizeof(fixed)), buf, envlen) !=
+		hdr_crc) {
+		snprintf(why, whysz, "envelope checksum mismatch");
+		rv = SPOOL_BAD;
+		goto out;
+	}
+	msg_reader_init(&r, buf, envlen);
+	if (envelope_unmarshal(env, &r) == -1 || msg_get_end(&r) == -1) {
+		snprintf(why, whysz, "malformed envelope");
+		rv = SPOOL_BAD;
+		goto out;
+	}
+	if (envelope_check(env, why, whysz) == -1) {
+		rv = SPOOL_BAD;
+		goto out;
+	}
+	m->version = version;
+	m->body_offset = SPOOL_HDR_FIXED + (uint64_t)envlen;
+	m->body_size = body_size;
+	if ((rv = spool_crc(fd, m->body_offset, body_size, &crc)) != 0)
+		goto readerr;
+	if (crc != body_crc) {
+		snprintf(why, whysz, "body checksum mismatch");
+		rv = SPOOL_BAD;
+		goto out;
+	}
+	free(buf);
+	return 0;
+readerr:
+	snprintf(why, whysz, "%s",
+	    rv == SPOOL_TEMP ? strerror(errno) : "shorter than its size");
+out:
+	free(buf);
+	envelope_clear(env);
+	return rv;
 }
 
 int
 spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
-    uint64_t *body_offset, uint64_t *body_size)
+    struct spool_msg *m, char *why, size_t whysz)
 {
-	struct msg_reader r;
-	struct stat st;
-	uint8_t *buf;
-	uint32_t envlen;
 	char name[32];
-	int fd;
+	int fd, rv;
 
+	memset(env, 0, sizeof(*env));
 	spool_name(msgid, name, sizeof(name));
-	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("open %s/%s", SPOOL_QUEUE, name);
-		return -1;
+	if ((fd = openat(
+		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		rv = errno == ENOENT ? SPOOL_GONE
+		    : errno == ELOOP ? SPOOL_BAD
+				     : SPOOL_TEMP;
+		snprintf(why, whysz, "open: %s", strerror(errno));
+		return rv;
 	}
-	if (fstat(fd, &st) == -1 ||
-	    spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
-	    (buf = malloc(envlen)) == NULL)
-		goto bad;
-	if (pread(fd, buf, envlen, SPOOL_HDR_FIXED) != (ssize_t)envlen) {
-		free(buf);
-		goto bad;
+	if ((rv = spool_verify(fd, msgid, env, m, why, whysz)) != 0) {
+		close(fd);
+		return rv;
 	}
-	msg_reader_init(&r, buf, envlen);
-	if (envelope_unmarshal(env, &r) == -1 || msg_get_end(&r) == -1) {
-		envelope_clear(env);
-		free(buf);
-		goto bad;
-	}
-	free(buf);
-	*body_offset = SPOOL_HDR_FIXED + (uint64_t)envlen;
-	*body_size = (uint64_t)st.st_size - *body_offset - SPOOL_TRAILER;
 	return fd;
-bad:
-	log_warnx("spool file %s/%s is not a valid version %d spool file",
-	    SPOOL_QUEUE, name, SPOOL_VERSION);
-	close(fd);
-	return -1;
 }
 
-/* 1 committed and sound, 0 never committed (removed), -1 damaged */
+/*
+ * Does the file hold this message's trailer somewhere other than at its
+ * end?  Then it was committed and something was added after (or the
+ * end of it was cut): damaged, not an interrupted reception.  No client
+ * can write it, as none knows the id before its 250.  1, 0, or SPOOL_*.
+ */
+static int
+spool_find_trailer(int fd, uint64_t msgid, uint64_t size)
+{
+	struct msg_writer w;
+	uint8_t buf[SPOOL_SCAN_BUF], pat[12];
+	uint64_t off = 0;
+	size_t n, keep = 0;
+	int rv;
+
+	msg_writer_init(&w);
+	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, msgid);
+	if (w.error || w.len != sizeof(pat))
+		fatalx("spool trailer pattern");
+	memcpy(pat, w.buf, sizeof(pat));
+	msg_writer_free(&w);
+	while (off < size) {
+		n = size - off < sizeof(buf) - keep ? (size_t)(size - off)
+						    : sizeof(buf) - keep;
+		if ((rv = spool_pread(fd, buf + keep, n, off)) != 0)
+			return rv;
+		off += n;
+		n += keep;
+		if (memmem(buf, n, pat, sizeof(pat)) != NULL)
+			return 1;
+		/* a pattern across two reads */
+		keep = n < sizeof(pat) - 1 ? n : sizeof(pat) - 1;
+		memmove(buf, buf + n - keep, keep);
+	}
+	return 0;
+}
+
+/*
+ * Was this file ever committed?  1 it ends in a trailer (of whatever
+ * message: its checks decide), or holds this message's trailer; 0 it is
+ * an interrupted reception; SPOOL_TEMP.
+ */
+static int
+spool_committed(int fd, uint64_t msgid, uint64_t size)
+{
+	static const uint32_t any[] = {SPOOL_TRAILER, SPOOL_TRAILER_V1};
+	uint8_t fixed[SPOOL_HDR_FIXED];
+	uint32_t version, envlen, tlen[2];
+	char magic[4], why[128];
+	size_t i, ntlen;
+	int rv;
+
+	rv = size >= SPOOL_HDR_FIXED
+	    ? spool_read_fixed(fd, fixed, &version, &envlen, why, sizeof(why))
+	    : SPOOL_BAD;
+	if (rv == SPOOL_TEMP)
+		return rv;
+	if (rv == 0) {
+		tlen[0] = spool_trailer_len(version);
+		ntlen = 1;
+	} else {
+		/* a damaged header: a trailer of either version will do */
+		memcpy(tlen, any, sizeof(any));
+		ntlen = 2;
+	}
+	for (i = 0; i < ntlen; i++) {
+		if (size < SPOOL_HDR_FIXED + tlen[i])
+			continue;
+		if ((rv = spool_pread(fd, magic, 4, size - tlen[i])) != 0)
+			return rv;
+		if (memcmp(magic, SPOOL_TRAILER_MAGIC, 4) == 0)
+			return 1;
+	}
+	return spool_find_trailer(fd, msgid, size);
+}
+
+/* 1 committed and sound (or unreadable now), 0 removed or moved */
 static int
 spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 {
+	struct envelope env;
+	struct spool_msg m;
 	struct stat st;
-	uint64_t body_size;
-	uint32_t envlen, crc;
-	int fd, rv, trailer;
+	char why[256];
+	int fd, committed, rv;
 
-	if ((fd = openat(sp->queuefd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = openat(
+		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if ((rv = errno) == ENOENT)
+			return 0;
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
-		return -1;
+		if (rv == ELOOP) {
+			spool_move(sp, msgid, SPOOL_CORRUPT, "a symbolic link");
+			return 0;
+		}
+		return 1; /* the delivery tries again */
 	}
-	if (fstat(fd, &st) == -1)
-		rv = -1;
-	else if ((trailer = spool_read_trailer(
-		      fd, msgid, (uint64_t)st.st_size, &body_size, &crc)) == 0)
-		rv = 0; /* a crash before the commit: no 250 was sent */
-	else if (trailer == -1 ||
-	    spool_read_fixed(fd, (uint64_t)st.st_size, &envlen) == -1 ||
-	    spool_check_body(fd, (uint64_t)st.st_size,
-		SPOOL_HDR_FIXED + (uint64_t)envlen, body_size, crc) == -1)
-		rv = -1;
-	else
-		rv = 1;
-	close(fd);
-	if (rv == 0) {
+	committed = fstat(fd, &st) == -1
+	    ? SPOOL_TEMP
+	    : spool_committed(fd, msgid, (uint64_t)st.st_size);
+	if (committed == 0) {
+		/* never committed: no 250 was sent */
+		close(fd);
 		if (unlinkat(sp->queuefd, name, 0) == -1)
 			log_warn("unlink %s/%s", SPOOL_QUEUE, name);
 		else
 			log_info(
 			    "removed uncommitted %s/%s", SPOOL_QUEUE, name);
+		return 0;
 	}
-	return rv;
+	if (committed == 1)
+		rv = spool_verify(fd, msgid, &env, &m, why, sizeof(why));
+	else {
+		/* a read error, or the file shrank under us */
+		rv = SPOOL_TEMP;
+		snprintf(why, sizeof(why), "%s",
+		    committed == SPOOL_TEMP ? strerror(errno) : "short read");
+	}
+	close(fd);
+	switch (rv) {
+	case 0:
+		envelope_clear(&env);
+		if (m.version == 1)
+			log_info("%s/%s: a version 1 spool file, recovered "
+				 "without an envelope checksum",
+			    SPOOL_QUEUE, name);
+		return 1;
+	case SPOOL_BAD:
+		spool_move(sp, msgid, SPOOL_CORRUPT, why);
+		return 0;
+	default:
+		log_warnx("%s/%s cannot be read now (%s): its delivery will "
+			  "try again",
+		    SPOOL_QUEUE, name, why);
+		return 1;
+	}
 }
 
 void
@@ -369,14 +600,8 @@ spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 			    de->d_name);
 			continue;
 		}
-		switch (spool_recover_one(sp, de->d_name, msgid)) {
-		case 1:
+		if (spool_recover_one(sp, de->d_name, msgid))
 			fn(msgid, arg);
-			break;
-		case -1:
-			spool_move(sp, msgid, SPOOL_CORRUPT);
-			break;
-		}
 	}
 	closedir(dir);
 	if (fsync(sp->queuefd) == -1)

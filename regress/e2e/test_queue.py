@@ -1,6 +1,7 @@
 """End-to-end tests of the queue and local delivery: what a 250 promises
 survives kill -9 of the whole process tree, nothing is delivered twice,
-and a damaged spool neither stops boxd nor gets delivered.
+a damaged or tampered spool neither stops boxd nor gets delivered, and
+receptions smtp never finishes leave no spool file, fd or entry behind.
 
 Run: /usr/bin/python3 -m unittest discover -s regress/e2e -p test_queue.py -v
 """
@@ -15,6 +16,7 @@ import struct
 import threading
 import time
 import unittest
+import zlib
 
 from boxdtest import Boxd
 import test_smtp as t
@@ -409,6 +411,227 @@ class Startup(QueueCase):
                         t.log_tail(self.b))
         self.assertStable()
 
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def spool_fds(pid):
+    """{fd: (path, open flags)} of pid's descriptors into queue/spool/."""
+    out = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            path = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        if "/queue/spool/" not in path:
+            continue
+        m = re.search(r"(?m)^flags:\s*([0-7]+)", info)
+        out[int(fd)] = (path, int(m.group(1), 8))
+    return out
+
+
+class Integrity(QueueCase):
+    """What queue finds in a committed spool file is checked again on
+    every load: a file changed after its commit is never delivered."""
+
+    def committed(self):
+        """A committed, undelivered message, then kill -9 of the whole
+        tree: (queue id, token, path, bytes)."""
+        self.stopped_mda()
+        tok, qid = self.send_one()
+        path = os.path.join(t.spool_dir(self.b, "spool"), qid)
+        self.assertTrue(os.path.exists(path), "committed file not in spool")
+        self.b.kill9()
+        return qid, tok, path, t.read(path)
+
+    def put_back(self, path, data):
+        with open(path, "wb") as f:
+            f.write(data)
+        chown_like(path, os.path.dirname(path))
+
+    def assertQuarantined(self, qid, tok, why):
+        corrupt = os.path.join(t.spool_dir(self.b, "corrupt"), qid)
+        ok = t.wait_until(lambda: os.path.exists(corrupt), 15)
+        self.assertTrue(ok, "%s not moved to corrupt/:\n%s" %
+                        (qid, t.log_tail(self.b)))
+        self.assertRegex(self.b.logtext(), r"message %s moved to corrupt/: "
+                         r".*%s" % (qid, why))
+        self.assertStable()
+        self.assertEqual(t.delivered_with(self.b, ALICE, tok), [],
+                         "a tampered message was delivered")
+        self.assertDeliversNormally()
+
+    def test_tampered_envelope_quarantined(self):
+        """A byte of the envelope flipped after the commit (the sender
+        still a valid address): the envelope's CRC catches it."""
+        qid, tok, path, data = self.committed()
+        i = 12 + 4      # the first byte of the sender's address
+        self.assertEqual(data[i:i + len(SENDER)], SENDER.encode())
+        self.put_back(path, data[:i] + bytes([data[i] ^ 0x20]) +
+                      data[i + 1:])
+        restart(self.b)
+        self.assertQuarantined(qid, tok, "envelope checksum mismatch")
+
+    def test_hostile_envelope_with_good_checksums(self):
+        """A mailbox name out of the mail root, with both CRCs made to
+        match: the content check refuses it, and mda never sees it."""
+        qid, tok, path, data = self.committed()
+        mailbox = b"example.test/alice"
+        i = data.find(mailbox)
+        self.assertGreater(i, 12)
+        envlen = struct.unpack(">I", data[8:12])[0]
+        data = data[:i] + b"example.test/../.." + data[i + len(mailbox):]
+        hdr_crc = zlib.crc32(data[:12 + envlen])
+        data = data[:-8] + struct.pack(">I", hdr_crc) + data[-4:]
+        self.put_back(path, data)
+        restart(self.b)
+        self.assertQuarantined(qid, tok, "invalid mailbox name")
+        for sub in ("tmp", "new", "cur"):
+            self.assertFalse(os.path.exists(os.path.join(self.b.storage,
+                                                         sub)),
+                             "a Maildir was made outside the mail root")
+
+    def test_version_1_file_delivered(self):
+        """A spool file as boxd 0.1 wrote it (24-byte trailer, no CRC of
+        the envelope) is recovered and delivered after an upgrade."""
+        qid, tok, path, data = self.committed()
+        envlen = struct.unpack(">I", data[8:12])[0]
+        magic, msgid, size, hdr_crc, body_crc = struct.unpack(
+            ">4sQQII", data[-28:])
+        self.assertEqual(magic, b"BOXT")
+        self.assertEqual(len(data), 12 + envlen + size + 28)
+        self.assertEqual(hdr_crc, zlib.crc32(data[:12 + envlen]))
+        v1 = (data[:4] + struct.pack(">I", 1) + data[8:-28] +
+              struct.pack(">4sQQI", b"BOXT", msgid, size, body_crc))
+        self.put_back(path, v1)
+        restart(self.b)
+        got = t.wait_delivered(self.b, ALICE, tok)
+        self.assertEqual(len(got), 1)
+        self.wait_queue_empty()
+        self.assertIn("version 1 spool file", self.b.logtext())
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+
+
+class Leaks(QueueCase):
+    """Receptions smtp gives up on, or never finishes, release their
+    spool file, the queue's fd and its entry (short timeouts)."""
+
+    def setUp(self):
+        self.b = Boxd(extra="timeout command 2s data 2s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        self.b.add_user(ALICE)
+        self.roles = t.role_pids(self.b)
+        self.queue = self.roles["queue"]
+        self.baseline = fd_count(self.queue)
+
+    def open_data(self, tok):
+        c = t.Client(self.b.smtp_port)
+        self.addCleanup(c.close)
+        c.ehlo()
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % SENDER).code, 250)
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % ALICE).code, 250)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(t.make_message(tok)[:40])
+        return c
+
+    def assertReleased(self, timeout=30):
+        spool = t.spool_dir(self.b, "spool")
+        ok = t.wait_until(lambda: not t.listdir(spool) and
+                          fd_count(self.queue) == self.baseline, timeout)
+        self.assertTrue(ok, "left: spool=%r, queue fds %d (baseline %d)"
+                        "\n%s" % (t.listdir(spool), fd_count(self.queue),
+                                   self.baseline, t.log_tail(self.b)))
+
+    def test_silent_and_vanished_clients_leave_nothing(self):
+        """Clients that go silent in DATA, or disconnect in it: after
+        the data timeout nothing of theirs is left in the spool or in
+        the queue's fd table.  smtp's descriptor can only append; the
+        queue's own is read-write."""
+        silent = [self.open_data(t.token()) for _ in range(4)]
+        gone = [self.open_data(t.token()) for _ in range(4)]
+        spool = t.spool_dir(self.b, "spool")
+        self.assertTrue(t.wait_until(lambda: len(t.listdir(spool)) == 8, 10),
+                        "spool files: %r" % t.listdir(spool))
+        # (until its imsg is out, queue holds smtp's descriptor too)
+        t.wait_until(lambda: len(spool_fds(self.roles["smtp"])) == 8 and
+                     len(spool_fds(self.queue)) == 8, 10)
+        smtp_fds = spool_fds(self.roles["smtp"])
+        queue_fds = spool_fds(self.queue)
+        self.assertEqual(len(smtp_fds), 8, smtp_fds)
+        for path, flags in smtp_fds.values():
+            self.assertEqual(flags & 0o3, os.O_WRONLY, path)
+            self.assertTrue(flags & os.O_APPEND, path)
+        self.assertEqual(len(queue_fds), 8, queue_fds)
+        for path, flags in queue_fds.values():
+            self.assertEqual(flags & 0o3, os.O_RDWR, path)
+            self.assertFalse(flags & os.O_APPEND, path)
+        for c in gone:
+            c.close()
+        self.assertReleased()
+        for c in silent:
+            got = c.quiet(5)
+            self.assertFalse(got.startswith(b"250"), got)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+        self.assertStable()
+        self.assertDeliversNormally()
+        self.assertReleased()
+
+    def test_abandoned_reception_reaped(self):
+        """smtp frozen in the middle of a DATA: past twice the sum of
+        the timeouts the queue removes the reception on its own (spool
+        file, fd, entry), and runs on when smtp comes back."""
+        tok = t.token()
+        c = self.open_data(tok)
+        spool = t.spool_dir(self.b, "spool")
+        self.assertTrue(t.wait_until(lambda: len(t.listdir(spool)) == 1,
+                                     10))
+        smtp = self.roles["smtp"]
+        os.kill(smtp, signal.SIGSTOP)
+        self.addCleanup(self.cont, smtp)
+        self.assertReleased(timeout=40)
+        self.assertIn("without a commit: removed", self.b.logtext())
+        c.send(t.make_message(tok)[40:] + b".\r\n")
+        os.kill(smtp, signal.SIGCONT)
+        got = c.quiet(5)
+        self.assertFalse(got.startswith(b"250"), got)
+        self.assertStable()
+        self.assertEqual(t.delivered_with(self.b, ALICE, tok), [])
+        self.assertDeliversNormally()
+        self.assertReleased()
+
+    def test_commit_after_reaping_refused(self):
+        """A client that trickles its message keeps the session alive
+        past the queue's bound (as long as smtp lets it): the reception
+        is removed, and the commit that follows gets a 4xx, not a 250
+        and not a dead queue."""
+        tok = t.token()
+        c = self.open_data(tok)
+        c.send(t.make_message(tok)[40:])
+        spool = t.spool_dir(self.b, "spool")
+        deadline = time.time() + 40
+        try:
+            # one line, a byte every half second, until the reception
+            # is gone: reaped by the queue, or aborted by smtp's timeout
+            while time.time() < deadline and t.listdir(spool):
+                c.send(b"x")
+                time.sleep(0.5)
+            c.send(b"\r\n.\r\n")
+        except OSError:
+            pass            # smtp's own timeout closed the session
+        reaped = "without a commit: removed" in self.b.logtext()
+        got = c.quiet(5)
+        self.assertFalse(got.startswith(b"250"), got)
+        if reaped and got.startswith(b"451"):
+            self.assertIn("commit after the reception was abandoned",
+                          self.b.logtext())
+        self.assertStable()
+        self.assertReleased()
+        self.assertEqual(t.delivered_with(self.b, ALICE, tok), [])
+        self.assertDeliversNormally()
 
 if __name__ == "__main__":
     unittest.main()
