@@ -355,6 +355,9 @@ struct envelope {
 };
 
 void envelope_marshal(const struct envelope *, struct msg_writer *);
+/* the bytes envelope_marshal() writes, and what one delivery adds to it */
+size_t envelope_marshal_size(const struct envelope *);
+size_t envelope_rcpt_marshal_size(const struct envelope_rcpt *);
 int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
 int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);
