@@ -32,7 +32,6 @@
 #define SMTP_LOCALPART_MAX 64
 #define SMTP_DOMAIN_MAX	   255
 #define SMTP_PATH_MAX	   256
-#define SMTP_RCPT_MAX	   100 /* per transaction */
 
 /* ---------------------------------------------------------------- log.c */
 void log_init(int foreground, int level, const char *ident);
