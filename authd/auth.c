@@ -286,6 +286,12 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	auth_ctl_done(peerid, rv);
 }
 
+/* the longest answer, every mailbox an address may reach, fits an imsg */
+_Static_assert(
+    IMSG_HDR_SIZE + 16 + TABLE_RCPT_MAX * (4 + ENVELOPE_MAILBOX_MAX) <=
+	IMSG_MAX_SIZE,
+    "a recipient lookup answer fits one imsg");
+
 static void
 auth_rcpt(struct imsg *imsg, struct msg_reader *r)
 {

@@ -32,7 +32,6 @@
 #define SMTP_LOCALPART_MAX 64
 #define SMTP_DOMAIN_MAX	   255
 #define SMTP_PATH_MAX	   256
-#define SMTP_RCPT_MAX	   100 /* per transaction */
 
 /* ---------------------------------------------------------------- log.c */
 void log_init(int foreground, int level, const char *ident);
@@ -388,6 +387,9 @@ struct envelope {
 };
 
 void envelope_marshal(const struct envelope *, struct msg_writer *);
+/* the bytes envelope_marshal() writes, and what one delivery adds to it */
+size_t envelope_marshal_size(const struct envelope *);
+size_t envelope_rcpt_marshal_size(const struct envelope_rcpt *);
 int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
 int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);

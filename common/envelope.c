@@ -30,6 +30,29 @@ envelope_marshal(const struct envelope *env, struct msg_writer *w)
 	}
 }
 
+/* a str is its u32 length and its bytes */
+#define MARSHAL_STR(s) (4 + strlen(s))
+
+size_t
+envelope_rcpt_marshal_size(const struct envelope_rcpt *rcpt)
+{
+	return MARSHAL_STR(rcpt->addr) + MARSHAL_STR(rcpt->mailbox) + 4 +
+	    MARSHAL_STR(rcpt->orcpt);
+}
+
+size_t
+envelope_marshal_size(const struct envelope *env)
+{
+	size_t n;
+	uint32_t i;
+
+	n = MARSHAL_STR(env->sender) + MARSHAL_STR(env->helo) +
+	    MARSHAL_STR(env->client_addr) + MARSHAL_STR(env->envid) + 8 + 4 + 4;
+	for (i = 0; i < env->nrcpt; i++)
+		n += envelope_rcpt_marshal_size(&env->rcpt[i]);
+	return n;
+}
+
 int
 envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 {

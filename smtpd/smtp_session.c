@@ -28,6 +28,24 @@
 
 #define SMTP_MAX_ERRORS	 10
 #define SMTP_SPOOL_BUFSZ 65536
+/* unread replies beyond this stop the reading of commands until they drain */
+#define SMTP_OUTPUT_MAX 8192
+/* what a session buffers from its client while it does not read */
+#define SMTP_INPUT_MAX (64 * 1024)
+/* DATA and BDAT must bring this much per data timeout, or time out */
+#define SMTP_DATA_PROGRESS 65536
+/* failed RCPTs answered at once; after them 1 s, 2 s, then 4 s each */
+#define SMTP_TARPIT_FREE 3
+#define SMTP_TARPIT_MAX	 4
+/* how long a closing session may take to deliver its last reply (ms) */
+#define SMTP_LINGER 10000
+/* a session's lifetime, in command plus data timeouts */
+#define SMTP_LIFETIME 4
+/*
+ * What the envelope may marshal to, so that the create request, the
+ * spool header and the delivery request all stay below the imsg limit.
+ */
+#define SMTP_ENVELOPE_MAX (IMSG_MAX_SIZE - 16 * 1024)
 
 enum smtp_state {
 	SMTP_COMMAND,	  /* reading command lines */
@@ -53,18 +71,31 @@ struct smtp_session {
 	int fd;
 	struct bufferevent *bev;
 	int tls;
-	char addr[64];
-	int counted;
+	char addr[INET6_ADDRSTRLEN];
+	struct smtp_client *client;
 	int errors;
+	uint32_t rcpt_fails;
 	int helo_done;
 	int esmtp;
 	char helo[SMTP_DOMAIN_MAX + 1];
 
+	/* time, in now_ms(): one timer serves every limit below */
+	struct event *timer;
+	uint64_t timer_at; /* when it is set to fire, 0 if not set */
+	uint64_t expire;   /* end of the current command or data wait */
+	uint64_t deadline; /* end of the session */
+	uint64_t tarpit;   /* input waits until then, 0 if not */
+	uint64_t progress; /* DATA/BDAT bytes since the data clock restarted */
+	int expired;	   /* timed out while committing: close after it */
+	int out_paused;	   /* input waits for the replies to drain */
+	int processing;	   /* in smtp_process() */
+
 	/* the transaction */
 	int in_txn;
 	struct envelope env;
-	uint32_t nrcpt_cmds;	     /* accepted RCPTs */
-	struct smtp_command pending; /* the RCPT auth is looking at */
+	size_t env_size;     /* the create imsg, envelope_marshal()ed */
+	uint32_t nrcpt_cmds; /* accepted RCPTs */
+	struct envelope_rcpt pending; /* the RCPT auth is looking at */
 	uint64_t msgid;
 	int spoolfd;
 
@@ -84,6 +115,7 @@ struct smtp_session {
 	uint64_t bdat_chunk;
 	int bdat_last;
 	int bdat_discard; /* read the chunk, keep nothing */
+	int bdat_failed;  /* discarding: the queue had no spool file */
 	int bdat_cr;	  /* BDAT: a CR ended the chunk */
 	size_t bdat_linelen;
 	int bdat_started;
@@ -104,6 +136,7 @@ static struct session_tree waiting = RB_INITIALIZER(&waiting);
 static void smtp_read(struct bufferevent *, void *);
 static void smtp_write(struct bufferevent *, void *);
 static void smtp_event(struct bufferevent *, short, void *);
+static void smtp_timeout(evutil_socket_t, short, void *);
 static void smtp_process(struct smtp_session *);
 
 static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -112,9 +145,13 @@ static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out;
 	va_list ap;
 
+	/* the last reply is out: a TLS write now could end the session */
+	if (s->state == SMTP_CLOSING)
+		return;
+	out = bufferevent_get_output(s->bev);
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
@@ -130,13 +167,66 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 }
 
 static void
-smtp_set_timeout(struct smtp_session *s, uint32_t seconds)
+smtp_timer_set(struct smtp_session *s, uint64_t at)
 {
 	struct timeval tv;
+	uint64_t now = now_ms(), ms = at > now ? at - now : 0;
 
-	tv.tv_sec = seconds;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+	s->timer_at = at;
+}
+
+/* the first of the limits running now */
+static uint64_t
+smtp_due(struct smtp_session *s)
+{
+	uint64_t due = s->expire < s->deadline ? s->expire : s->deadline;
+
+	if (s->tarpit != 0 && s->tarpit < due)
+		due = s->tarpit;
+	return due;
+}
+
+/*
+ * A later time is found when the timer fires, so the clock restarts per
+ * command line without touching the timer; an earlier one sets it.
+ */
+static void
+smtp_timer_update(struct smtp_session *s)
+{
+	uint64_t due = smtp_due(s);
+
+	/* a closing session's timer frees it: leave it be */
+	if (s->state == SMTP_CLOSING)
+		return;
+	if (s->timer_at == 0 || due < s->timer_at)
+		smtp_timer_set(s, due);
+}
+
+/* waiting for a command line: it has the command timeout to be complete */
+static void
+smtp_wait_command(struct smtp_session *s)
+{
+	s->expire = now_ms() + (uint64_t)child->conf.timeout_command * 1000;
+	smtp_timer_update(s);
+}
+
+/* the body: the data timeout, restarted by every SMTP_DATA_PROGRESS bytes */
+static void
+smtp_wait_data(struct smtp_session *s)
+{
+	s->progress = 0;
+	s->expire = now_ms() + (uint64_t)child->conf.timeout_data * 1000;
+	smtp_timer_update(s);
+}
+
+static void
+smtp_data_progress(struct smtp_session *s, size_t n)
+{
+	if ((s->progress += n) >= SMTP_DATA_PROGRESS)
+		smtp_wait_data(s);
 }
 
 static void
@@ -179,6 +269,9 @@ smtp_txn_reset(struct smtp_session *s)
 	s->in_txn = 0;
 	s->nrcpt_cmds = 0;
 	s->msgid = 0;
+	/* an idle session keeps no body buffer */
+	free(s->wbuf);
+	s->wbuf = NULL;
 	s->wlen = 0;
 	s->body_size = 0;
 	s->too_big = s->bare_crlf = s->line_too_long = s->write_error = 0;
@@ -199,24 +292,41 @@ smtp_free(struct smtp_session *s)
 	if (s->wait != WAIT_NONE)
 		RB_REMOVE(session_tree, &waiting, s);
 	smtp_txn_reset(s);
-	if (s->counted)
-		smtp_client_del(s->addr);
+	smtp_client_del(s->client);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
-	if (!s->tls)
+	if (!s->tls && s->fd != -1)
 		close(s->fd);
-	free(s->wbuf);
+	event_free(s->timer);
 	log_debug("%s: session closed", s->addr);
 	free(s);
 }
 
-/* send what is queued, then close */
-/* send the reply just queued, then close (in smtp_write) */
+/*
+ * Send the reply just queued, then close.  The session is freed by its
+ * timer only, never inside a callback that may run in the middle of a
+ * reply (a TLS bufferevent writes and reports errors synchronously).
+ */
 static void
 smtp_close(struct smtp_session *s)
 {
 	s->state = SMTP_CLOSING;
+	s->tarpit = 0;
 	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_timer_set(s, now_ms());
+	else
+		smtp_timer_set(s, now_ms() + SMTP_LINGER);
+}
+
+/* the client is gone or unusable: free it on the next turn of the loop */
+static void
+smtp_drop(struct smtp_session *s)
+{
+	s->state = SMTP_CLOSING;
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	smtp_timer_set(s, now_ms());
 }
 
 static int
@@ -230,11 +340,11 @@ smtp_error(struct smtp_session *s)
 }
 
 void
-smtp_session_new(
-    int fd, const struct sockaddr *sa, socklen_t salen, enum listen_kind kind)
+smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
+    struct smtp_client *client)
 {
 	struct smtp_session *s;
-	const void *ip;
+	uint64_t lifetime;
 	void *ctx;
 	int one = 1;
 
@@ -245,42 +355,40 @@ smtp_session_new(
 	s->fd = fd;
 	s->kind = kind;
 	s->spoolfd = -1;
-	if (sa->sa_family == AF_INET6)
-		ip = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	else
-		ip = &((const struct sockaddr_in *)sa)->sin_addr;
-	if (inet_ntop(sa->sa_family, ip, s->addr, sizeof(s->addr)) == NULL)
-		strlcpy(s->addr, "unknown", sizeof(s->addr));
+	s->client = client;
+	smtp_addr_text(sa, s->addr, sizeof(s->addr));
 	smtp_stat_session();
 
+	if ((s->timer = evtimer_new(child->base, smtp_timeout, s)) == NULL)
+		goto fail;
 	if (kind == LISTEN_SUBMISSIONS) {
-		if ((ctx = smtp_tls()) == NULL) {
-			close(fd);
-			free(s);
-			return;
-		}
-		s->bev = tls_accept_bufferevent(child->base, fd, ctx);
+		if ((ctx = smtp_tls()) == NULL)
+			goto fail;
+		if ((s->bev = tls_accept_bufferevent(child->base, fd, ctx)) ==
+		    NULL)
+			goto fail;
 		s->tls = 1;
-	} else
-		s->bev = bufferevent_socket_new(child->base, fd, 0);
-	if (s->bev == NULL)
-		fatalx("bufferevent_new");
+	} else if ((s->bev = bufferevent_socket_new(child->base, fd, 0)) ==
+	    NULL)
+		goto fail;
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
-	smtp_set_timeout(s, child->conf.timeout_command);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 
-	if (smtp_client_add(s->addr) == -1) {
-		log_info("%s: too many connections from this address", s->addr);
-		smtp_reply(s,
-		    "421 4.7.0 Too many connections from your "
-		    "address, try again later");
-		smtp_close(s);
-		return;
-	}
-	s->counted = 1;
+	lifetime =
+	    (uint64_t)child->conf.timeout_command + child->conf.timeout_data;
+	s->deadline = now_ms() + SMTP_LIFETIME * lifetime * 1000;
+	smtp_wait_command(s);
 	log_debug("%s: new session (%s)", s->addr, listen_kind_name(kind));
 	smtp_reply(s, "220 %s ESMTP boxd", child->conf.hostname);
+	return;
+fail:
+	log_warnx("%s: cannot set up a session", s->addr);
+	close(fd);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	smtp_client_del(client);
+	free(s);
 }
 
 static void
@@ -356,6 +464,8 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		s->env.flags |= ENVELOPE_DSN_RET_FULL;
 	else if (cmd->ret == SMTP_RET_HDRS)
 		s->env.flags |= ENVELOPE_DSN_RET_HDRS;
+	/* the create request: header, reqid, envelope */
+	s->env_size = IMSG_HDR_SIZE + 8 + envelope_marshal_size(&s->env);
 	s->in_txn = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -364,13 +474,13 @@ static void
 smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 {
 	struct msg_writer w;
-	char addr[SMTP_PATH_MAX];
+	struct envelope_rcpt *rcpt = &s->pending;
 
 	if (!s->in_txn) {
 		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
 		return;
 	}
-	if (s->nrcpt_cmds >= SMTP_RCPT_MAX) {
+	if (s->nrcpt_cmds >= child->conf.limit_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
@@ -378,18 +488,74 @@ smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_reply(s, "553 5.6.7 Non-ASCII address without SMTPUTF8");
 		return;
 	}
+	memset(rcpt, 0, sizeof(*rcpt));
 	if (cmd->addr.domain[0] == '\0')
-		strlcpy(addr, cmd->addr.local, sizeof(addr));
-	else if (mailaddr_format(&cmd->addr, addr, sizeof(addr)) == -1) {
+		strlcpy(rcpt->addr, cmd->addr.local, sizeof(rcpt->addr));
+	else if (mailaddr_format(&cmd->addr, rcpt->addr, sizeof(rcpt->addr)) ==
+	    -1) {
 		smtp_reply(s, "553 5.1.3 Recipient address too long");
 		return;
 	}
-	s->pending = *cmd;
+	rcpt->dsn_notify = cmd->notify;
+	strlcpy(rcpt->orcpt, cmd->orcpt, sizeof(rcpt->orcpt));
 	msg_writer_init(&w);
 	smtp_wait(s, WAIT_RCPT);
 	msg_put_u64(&w, s->reqid);
-	msg_put_str(&w, addr);
+	msg_put_str(&w, rcpt->addr);
 	child_send(PROC_AUTH, IMSG_AUTH_RCPT, 0, -1, &w);
+}
+
+/*
+ * The mailboxes of the pending RCPT join the envelope, all or none: -1 if
+ * they would take it past what one imsg may carry.
+ */
+static int
+smtp_rcpt_add(struct smtp_session *s, char **mailboxes, uint32_t n)
+{
+	struct envelope_rcpt *rcpt = &s->pending;
+	size_t add = 0;
+	uint32_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < s->env.nrcpt; j++)
+			if (strcmp(s->env.rcpt[j].mailbox, mailboxes[i]) == 0)
+				break;
+		if (j < s->env.nrcpt)
+			continue;
+		strlcpy(rcpt->mailbox, mailboxes[i], sizeof(rcpt->mailbox));
+		add += envelope_rcpt_marshal_size(rcpt);
+	}
+	if (s->env_size + add > SMTP_ENVELOPE_MAX)
+		return -1;
+	s->env_size += add;
+	for (i = 0; i < n; i++) {
+		strlcpy(rcpt->mailbox, mailboxes[i], sizeof(rcpt->mailbox));
+		envelope_add_rcpt(&s->env, rcpt);
+	}
+	return 0;
+}
+
+/*
+ * A refused recipient is an error; after the first few, input waits a
+ * little longer each time (a typo costs nothing, harvesting does).
+ */
+static void
+smtp_rcpt_failed(struct smtp_session *s)
+{
+	uint32_t n, delay;
+
+	if (smtp_error(s) == -1)
+		return;
+	if (++s->rcpt_fails <= SMTP_TARPIT_FREE)
+		return;
+	n = s->rcpt_fails - SMTP_TARPIT_FREE - 1;
+	delay = n < 3 ? 1u << n : SMTP_TARPIT_MAX;
+	if (delay > SMTP_TARPIT_MAX)
+		delay = SMTP_TARPIT_MAX;
+	s->tarpit = now_ms() + (uint64_t)delay * 1000;
+	/* the wait is ours: it does not count against the client */
+	s->expire += (uint64_t)delay * 1000;
+	smtp_timer_update(s);
 }
 
 void
@@ -397,8 +563,6 @@ smtp_session_rcpt_result(
     uint64_t reqid, uint32_t status, char **mailboxes, uint32_t n)
 {
 	struct smtp_session *s;
-	struct envelope_rcpt rcpt;
-	uint32_t i;
 
 	if ((s = smtp_waiting(reqid, WAIT_RCPT)) == NULL)
 		return;
@@ -406,33 +570,27 @@ smtp_session_rcpt_result(
 	case AUTH_RCPT_OK:
 		if (n == 0) {
 			smtp_reply(s, "550 5.1.1 No such user here");
+			smtp_rcpt_failed(s);
 			break;
 		}
-		memset(&rcpt, 0, sizeof(rcpt));
-		if (s->pending.addr.domain[0] == '\0')
-			strlcpy(rcpt.addr, s->pending.addr.local,
-			    sizeof(rcpt.addr));
-		else
-			mailaddr_format(
-			    &s->pending.addr, rcpt.addr, sizeof(rcpt.addr));
-		rcpt.dsn_notify = s->pending.notify;
-		strlcpy(rcpt.orcpt, s->pending.orcpt, sizeof(rcpt.orcpt));
-		for (i = 0; i < n; i++) {
-			strlcpy(
-			    rcpt.mailbox, mailboxes[i], sizeof(rcpt.mailbox));
-			envelope_add_rcpt(&s->env, &rcpt);
+		if (smtp_rcpt_add(s, mailboxes, n) == -1) {
+			smtp_reply(s, "452 4.5.3 Too many recipients");
+			break;
 		}
 		s->nrcpt_cmds++;
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case AUTH_RCPT_NOUSER:
 		smtp_reply(s, "550 5.1.1 No such user here");
+		smtp_rcpt_failed(s);
 		break;
 	case AUTH_RCPT_NOTLOCAL:
 		smtp_reply(s, "550 5.7.1 Relaying denied");
+		smtp_rcpt_failed(s);
 		break;
 	case AUTH_RCPT_DISABLED:
 		smtp_reply(s, "550 5.2.1 Mailbox disabled");
+		smtp_rcpt_failed(s);
 		break;
 	default:
 		smtp_reply(s,
@@ -470,14 +628,18 @@ smtp_session_created(uint64_t reqid, uint64_t msgid, int fd)
 		child_send(PROC_QUEUE, IMSG_QUEUE_ABORT, 0, -1, &w);
 		return;
 	}
+	/* smtp_txn_reset() aborts it if the session goes now */
 	s->msgid = msgid;
 	s->spoolfd = fd;
+	if (s->state == SMTP_CLOSING)
+		return;
 	smtp_body_start(s);
 	if (s->state == SMTP_DATA)
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_process(s);
 }
 
+/* no spool file: DATA is refused now, a BDAT chunk once it is read */
 void
 smtp_session_create_failed(uint64_t reqid)
 {
@@ -487,12 +649,14 @@ smtp_session_create_failed(uint64_t reqid)
 		return;
 	if (s->state == SMTP_BDAT) {
 		s->bdat_discard = 1;
-		s->bdat_started = 0;
-	} else {
+		s->bdat_failed = 1;
+	} else if (s->state == SMTP_DATA) {
 		smtp_reply(s,
 		    "451 4.3.0 Cannot queue the message now, try "
 		    "again later");
 		smtp_txn_reset(s);
+		s->state = SMTP_COMMAND;
+		smtp_wait_command(s);
 	}
 	smtp_process(s);
 }
@@ -580,7 +744,7 @@ smtp_body_start(struct smtp_session *s)
 	s->prev_crlf = 1;
 	smtp_received(s);
 	if (s->state == SMTP_DATA)
-		smtp_set_timeout(s, child->conf.timeout_data);
+		smtp_wait_data(s);
 }
 
 /* the body is in; commit it, or say why not */
@@ -591,7 +755,7 @@ smtp_body_end(struct smtp_session *s)
 
 	smtp_spool_flush(s);
 	s->state = SMTP_COMMAND;
-	smtp_set_timeout(s, child->conf.timeout_command);
+	smtp_wait_command(s);
 	if (s->bare_crlf)
 		smtp_reply(s,
 		    "550 5.6.0 Bare CR or LF in message text; lines "
@@ -605,11 +769,14 @@ smtp_body_end(struct smtp_session *s)
 		    "552 5.3.4 Message size exceeds the limit of "
 		    "%" PRIu64 " bytes",
 		    child->conf.max_message_size);
-	else if (s->write_error)
+	else if (s->write_error) {
+		/* our failure, not the client's: no error counted */
 		smtp_reply(s,
 		    "451 4.3.0 Local error writing the message, try "
 		    "again later");
-	else {
+		smtp_txn_reset(s);
+		return;
+	} else {
 		msg_writer_init(&w);
 		smtp_wait(s, WAIT_COMMIT);
 		msg_put_u64(&w, s->reqid);
@@ -644,6 +811,12 @@ smtp_session_committed(uint64_t reqid, int ok)
 	close(s->spoolfd);
 	s->spoolfd = -1;
 	smtp_txn_reset(s);
+	if (s->expired) {
+		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection",
+		    child->conf.hostname);
+		smtp_close(s);
+		return;
+	}
 	smtp_process(s);
 }
 
@@ -673,11 +846,12 @@ smtp_bdat(struct smtp_session *s, struct smtp_command *cmd)
 	s->bdat_left = s->bdat_chunk = cmd->chunk_size;
 	s->bdat_last = cmd->last;
 	s->bdat_discard = 0;
+	s->bdat_failed = 0;
+	smtp_wait_data(s);
 	if (!s->in_txn || s->env.nrcpt == 0) {
 		s->bdat_discard = 1;
 		return;
 	}
-	smtp_set_timeout(s, child->conf.timeout_data);
 	if (!s->bdat_started) {
 		s->bdat_started = 1;
 		smtp_create(s);
@@ -712,19 +886,29 @@ smtp_tls_begin(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
+	void *ctx;
+
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_free(s->bev);
-	if ((s->bev = tls_accept_bufferevent(child->base, s->fd, smtp_tls())) ==
-	    NULL)
-		fatalx("tls_accept_bufferevent");
+	s->bev = NULL;
+	/* the 220 is out: a client that gets no handshake sees a close */
+	if ((ctx = smtp_tls()) == NULL ||
+	    (s->bev = tls_accept_bufferevent(child->base, s->fd, ctx)) ==
+		NULL) {
+		log_warnx("%s: cannot start TLS", s->addr);
+		close(s->fd);
+		s->fd = -1;
+		smtp_drop(s);
+		return;
+	}
 	s->tls = 1;
 	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
-	smtp_set_timeout(s, child->conf.timeout_command);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->state = SMTP_COMMAND;
 	s->helo_done = 0;
 	smtp_txn_reset(s);
+	smtp_wait_command(s);
 }
 
 static void
@@ -850,21 +1034,26 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 {
 	if (s->bdat_discard) {
 		s->state = SMTP_COMMAND;
-		smtp_set_timeout(s, child->conf.timeout_command);
-		if (!s->in_txn)
-			smtp_reply(s, "503 5.5.1 Need MAIL before BDAT");
-		else if (s->env.nrcpt == 0)
-			smtp_reply(s, "554 5.5.1 No valid recipients");
-		else
+		smtp_wait_command(s);
+		if (s->bdat_failed) {
+			/* the queue's failure: not the client's error */
 			smtp_reply(s,
 			    "451 4.3.0 Cannot queue the message now, "
 			    "try again later");
+			smtp_txn_reset(s);
+			return;
+		}
+		if (!s->in_txn)
+			smtp_reply(s, "503 5.5.1 Need MAIL before BDAT");
+		else
+			smtp_reply(s, "554 5.5.1 No valid recipients");
 		smtp_txn_reset(s);
 		smtp_error(s);
 		return;
 	}
 	if (!s->bdat_last) {
 		s->state = SMTP_COMMAND;
+		smtp_wait_command(s);
 		smtp_reply(
 		    s, "250 2.0.0 %" PRIu64 " octets received", s->bdat_chunk);
 		return;
@@ -920,8 +1109,16 @@ smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
 	return 1;
 }
 
+/* 1 if the client has left enough replies unread: its input waits */
+static int
+smtp_output_full(struct smtp_session *s)
+{
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) >
+	    SMTP_OUTPUT_MAX;
+}
+
 static void
-smtp_process(struct smtp_session *s)
+smtp_process_input(struct smtp_session *s)
 {
 	struct evbuffer *in;
 	char line[SMTP_LINE_MAX + 1];
@@ -929,12 +1126,19 @@ smtp_process(struct smtp_session *s)
 	size_t len, n;
 	int crlf;
 
-	while (s->wait == WAIT_NONE) {
+	while (s->wait == WAIT_NONE && s->tarpit == 0) {
+		/* replies pile up only for a client that does not read */
+		if (smtp_output_full(s)) {
+			s->out_paused = 1;
+			return;
+		}
 		in = bufferevent_get_input(s->bev);
 		switch (s->state) {
 		case SMTP_COMMAND:
 			if (!smtp_getline(s, in, line, &len, &crlf))
 				return;
+			/* a whole line: the command clock restarts */
+			smtp_wait_command(s);
 			if (len == SIZE_MAX) {
 				smtp_reply(s, "500 5.5.2 Line too long");
 				if (smtp_error(s) == -1)
@@ -955,10 +1159,12 @@ smtp_process(struct smtp_session *s)
 			if (!smtp_getline(s, in, line, &len, &crlf))
 				return;
 			if (len == SIZE_MAX) {
+				smtp_data_progress(s, SMTP_LINE_MAX);
 				s->line_too_long = 1;
 				s->prev_crlf = crlf;
 				continue;
 			}
+			smtp_data_progress(s, len + 2);
 			smtp_data_line(s, line, len, crlf);
 			break;
 		case SMTP_BDAT:
@@ -972,6 +1178,7 @@ smtp_process(struct smtp_session *s)
 					n = (size_t)s->bdat_left;
 				evbuffer_remove(in, chunk, n);
 				s->bdat_left -= n;
+				smtp_data_progress(s, n);
 				if (!s->bdat_discard)
 					smtp_bdat_data(s, chunk, n);
 				continue;
@@ -982,6 +1189,17 @@ smtp_process(struct smtp_session *s)
 			return;
 		}
 	}
+}
+
+/* never re-entered: a TLS write may call back in the middle of a reply */
+static void
+smtp_process(struct smtp_session *s)
+{
+	if (s->processing)
+		return;
+	s->processing = 1;
+	smtp_process_input(s);
+	s->processing = 0;
 }
 
 static void
@@ -1007,10 +1225,20 @@ smtp_write(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (s->state == SMTP_CLOSING)
-		smtp_free(s);
-	else if (s->state == SMTP_TLS_PENDING)
+	switch (s->state) {
+	case SMTP_CLOSING:
+		smtp_timer_set(s, now_ms());
+		break;
+	case SMTP_TLS_PENDING:
 		smtp_tls_begin(s);
+		break;
+	default:
+		if (s->out_paused) {
+			s->out_paused = 0;
+			smtp_process(s);
+		}
+		break;
+	}
 }
 
 static void
@@ -1020,15 +1248,44 @@ smtp_event(struct bufferevent *bev, short events, void *arg)
 
 	if (events & BEV_EVENT_CONNECTED)
 		return;
-	if ((events & BEV_EVENT_TIMEOUT) && s->state != SMTP_CLOSING) {
-		log_info("%s: timeout", s->addr);
-		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection",
-		    child->conf.hostname);
-		bufferevent_enable(s->bev, EV_WRITE);
-		smtp_close(s);
-		return;
-	}
 	if (events & BEV_EVENT_ERROR)
 		log_debug("%s: connection error", s->addr);
-	smtp_free(s);
+	smtp_drop(s);
+}
+
+/* the session's one timer: the tarpit, the timeouts, the deadline */
+static void
+smtp_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct smtp_session *s = arg;
+	uint64_t now = now_ms();
+	int deadline;
+
+	s->timer_at = 0;
+	if (s->state == SMTP_CLOSING) {
+		smtp_free(s);
+		return;
+	}
+	if (s->tarpit != 0 && now >= s->tarpit) {
+		s->tarpit = 0;
+		smtp_process(s);
+		if (s->state == SMTP_CLOSING)
+			return;
+	}
+	if (now < smtp_due(s)) {
+		smtp_timer_set(s, smtp_due(s));
+		return;
+	}
+	/* a 421 now would hide the commit's answer: it comes first */
+	if (s->wait == WAIT_COMMIT) {
+		s->expired = 1;
+		return;
+	}
+	deadline = now >= s->deadline;
+	log_info("%s: %s", s->addr,
+	    deadline ? "session time limit reached" : "timeout");
+	smtp_reply(s, "421 4.4.2 %s %s, closing connection",
+	    child->conf.hostname,
+	    deadline ? "Session time limit reached" : "Timeout");
+	smtp_close(s);
 }

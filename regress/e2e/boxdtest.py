@@ -2,6 +2,7 @@
 free loopback ports, run as the invoking user."""
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -70,15 +71,21 @@ class Boxd:
         self.logf = None
         self.log = os.path.join(self.dir, "boxd.log")
 
-    def start(self, args=(), wait=True):
-        """Start (or start again, on the same storage)."""
+    def start(self, args=(), wait=True, nofile=None):
+        """Start (or start again, on the same storage); nofile sets
+        RLIMIT_NOFILE (soft and hard) for boxd and its children."""
         if getattr(self, "logf", None) is not None:
             self.logf.close()
         self.logf = open(self.log, "ab")
+        preexec = None
+        if nofile is not None:
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen([BOXD, "-d", "-f", self.conf] +
                                      list(args), stdout=self.logf,
                                      stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=preexec)
         if wait:
             try:
                 self.wait_ready()
