@@ -32,6 +32,11 @@
 #define SMTP_LOCALPART_MAX 64
 #define SMTP_DOMAIN_MAX	   255
 #define SMTP_PATH_MAX	   256
+/*
+ * A whole SMTP session lasts at most this many times (timeout command +
+ * timeout data); the queue keeps an unfinished reception a little longer.
+ */
+#define SMTP_SESSION_LIFETIME 4
 
 /* ---------------------------------------------------------------- log.c */
 void log_init(int foreground, int level, const char *ident);

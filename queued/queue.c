@@ -544,17 +544,16 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 
 /*
  * How long smtp may hold a reception between CREATE and COMMIT or ABORT.
- * smtp closes a client that stays silent for timeout data in DATA, or
- * for timeout command between BDAT chunks, and aborts its reception;
- * twice the sum of the two is a wide margin over any transaction that
- * keeps moving.  A reception older than that is taken to be lost (its
- * ABORT never came) and removed, so that no entry, fd or spool file
+ * smtp ends every session within SMTP_SESSION_LIFETIME times the sum of
+ * the command and data timeouts, aborting its reception; one more such
+ * sum is the margin.  A reception older than that is taken to be lost
+ * (its ABORT never came) and removed, so that no entry, fd or spool file
  * leaks; should its COMMIT come after all, it fails with a 4xx.
  */
 static uint64_t
 queue_incoming_max_ms(void)
 {
-	return 2000ULL *
+	return 1000ULL * (SMTP_SESSION_LIFETIME + 1) *
 	    ((uint64_t)child->conf.timeout_command + child->conf.timeout_data);
 }
 

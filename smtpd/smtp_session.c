@@ -39,8 +39,6 @@
 #define SMTP_TARPIT_MAX	 4
 /* how long a closing session may take to deliver its last reply (ms) */
 #define SMTP_LINGER 10000
-/* a session's lifetime, in command plus data timeouts */
-#define SMTP_LIFETIME 4
 /*
  * What the envelope may marshal to, so that the create request, the
  * spool header and the delivery request all stay below the imsg limit.
@@ -377,7 +375,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
 
 	lifetime =
 	    (uint64_t)child->conf.timeout_command + child->conf.timeout_data;
-	s->deadline = now_ms() + SMTP_LIFETIME * lifetime * 1000;
+	s->deadline = now_ms() + SMTP_SESSION_LIFETIME * lifetime * 1000;
 	smtp_wait_command(s);
 	log_debug("%s: new session (%s)", s->addr, listen_kind_name(kind));
 	smtp_reply(s, "220 %s ESMTP boxd", child->conf.hostname);
