@@ -233,12 +233,15 @@ smtp_client_del(struct smtp_client *c)
 	}
 }
 
-/* a refused connection: one line if it is in plaintext, then close */
+/*
+ * A refused connection: one line if it is in plaintext, then close.  The
+ * socket is non-blocking and SIGPIPE ignored, so write() will do (the
+ * sandbox has no send() but on the syslog socket).
+ */
 static void
 smtp_refuse(int fd, enum listen_kind kind, const char *reply)
 {
-	if (kind != LISTEN_SUBMISSIONS &&
-	    send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+	if (kind != LISTEN_SUBMISSIONS && write(fd, reply, strlen(reply)) == -1)
 		log_debug("refused connection: %s", strerror(errno));
 	close(fd);
 }
