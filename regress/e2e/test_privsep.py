@@ -94,6 +94,10 @@ class Running(unittest.TestCase):
         self.assertEqual(roles, sorted(t.ROLES))
 
     def test_children_sandboxed(self):
+        # boxctl answers once control is up; a slower role (auth loading
+        # its libraries under ASan) may install its filter a moment later
+        t.wait_until(lambda: all(status_fields(p)["Seccomp"] == "\t2"
+                                 for p in self.children()), timeout=30)
         for pid in self.children():
             st = status_fields(pid)
             role = t.role_of(pid)
