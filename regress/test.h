@@ -7,6 +7,7 @@
 #ifndef BOXD_TEST_H
 #define BOXD_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,6 +23,23 @@ static int test_failures;
 			test_failures++;                                 \
 		}                                                        \
 	} while (0)
+
+/* how many fds this process has open, for leak checks; -1 if unknown */
+static inline int
+test_open_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* opendir's own */
+}
 
 #define TEST_EXIT() return test_failures ? 1 : 0
 

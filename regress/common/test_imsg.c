@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -654,23 +653,6 @@ test_imsg_garbage(void)
 	pair_close(&a, &b);
 }
 
-/* how many fds this process has open */
-static int
-open_fds(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own */
-}
-
 /* bytes with fds in one sendmsg, as a peer other than imsgbuf may send */
 static int
 send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
@@ -722,7 +704,7 @@ test_imsg_lost_fds(void)
 	struct rlimit	 rl, low;
 	int		 p[2], many[20], i, n, base;
 
-	base = open_fds();
+	base = test_open_fds();
 	CHECK("imsg fd count", base > 0);
 
 	/* out of fds: the kernel drops what it cannot install */
@@ -747,7 +729,7 @@ test_imsg_lost_fds(void)
 	    b.nfds == 0);
 	close(p[1]);
 	pair_close(&a, &b);
-	CHECK("imsg out of fds leaks nothing", open_fds() == base);
+	CHECK("imsg out of fds leaks nothing", test_open_fds() == base);
 
 	/* sixteen fds wait for their messages; a seventeenth is too many */
 	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
@@ -762,9 +744,9 @@ test_imsg_lost_fds(void)
 	    b.rlen == 2);
 	for (i = 0; i < 17; i++)
 		close(many[i]);
-	CHECK("imsg seventeenth fd closed", open_fds() == base + 2 + 16);
+	CHECK("imsg seventeenth fd closed", test_open_fds() == base + 2 + 16);
 	pair_close(&a, &b);
-	CHECK("imsg sixteen fds closed on clear", open_fds() == base);
+	CHECK("imsg sixteen fds closed on clear", test_open_fds() == base);
 
 	/* more in one message than the control buffer holds */
 	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
@@ -778,7 +760,7 @@ test_imsg_lost_fds(void)
 	for (i = 0; i < 20; i++)
 		close(many[i]);
 	pair_close(&a, &b);
-	CHECK("imsg twenty fds leak nothing", open_fds() == base);
+	CHECK("imsg twenty fds leak nothing", test_open_fds() == base);
 }
 
 /* one fd per message flagged for it, the fd that came with it */
@@ -791,7 +773,7 @@ test_imsg_stray_fds(void)
 	char		 buf[8];
 	int		 p[3][2], fd, i, n, base, ok, got;
 
-	base = open_fds();
+	base = test_open_fds();
 
 	/* its fd before the rest of its bytes */
 	if (pair_open(&a, &b, 1024) == -1 || pipe(p[0]) == -1)
@@ -865,7 +847,7 @@ test_imsg_stray_fds(void)
 	close(p[0][0]);
 	close(p[0][1]);
 	pair_close(&a, &b);
-	CHECK("imsg refused message's fd closed on clear", open_fds() == base);
+	CHECK("imsg refused message's fd closed on clear", test_open_fds() == base);
 
 	/* three fds among other messages, each with its own */
 	if (pair_open(&a, &b, IMSG_MAX_SIZE) == -1)
@@ -897,7 +879,7 @@ test_imsg_stray_fds(void)
 	for (i = 0; i < 3; i++)
 		close(p[i][1]);
 	pair_close(&a, &b);
-	CHECK("imsg stray fds leak nothing", open_fds() == base);
+	CHECK("imsg stray fds leak nothing", test_open_fds() == base);
 }
 
 /*

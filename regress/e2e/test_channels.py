@@ -16,7 +16,7 @@ import struct
 import subprocess
 import unittest
 
-from boxdtest import Boxd
+from boxdtest import Boxd, gone
 import test_smtp as t
 from test_boxctl import TYPES
 
@@ -138,14 +138,6 @@ class Channels(unittest.TestCase):
             r"parent\[\d+\]: fatal: malformed imsg from smtp: unknown type "
             r"16777215")
 
-
-def gone(pid):
-    """True if pid is no process (or a zombie nobody reaped: not ours)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import tempfile
 import termios
 import unittest
 
-from boxdtest import BOXD, Boxd
+from boxdtest import BOXD, Boxd, gone
 import test_smtp as t
 
 # the directory of STORAGE each role is chrooted into (boxd/child.c)
@@ -47,14 +47,6 @@ def stat_fields(pid):
     with open("/proc/%d/stat" % pid) as f:
         return f.read().rsplit(")", 1)[1].split()
 
-
-def gone(pid):
-    """True if pid is no process (or a zombie nobody reaped: not ours)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def flatten(obj):

@@ -259,22 +259,6 @@ clean(void)
 	clean_dir(SPOOL_FAILED);
 }
 
-static int
-open_fds(void)
-{
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* opendir's own */
-}
-
 /* use up the fd table but for `spare` descriptors; returns how many */
 static int fillers[4096];
 static int nfillers;
@@ -744,7 +728,7 @@ test_out_of_fds(void)
 	low = rl;
 	low.rlim_cur = 64;
 	setrlimit(RLIMIT_NOFILE, &low);
-	before = open_fds();
+	before = test_open_fds();
 
 	fill_fds(0);
 	rv = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
@@ -769,7 +753,7 @@ test_out_of_fds(void)
 	free_fds();
 	CHECK("create without an fd for smtp fails, leaves no file",
 	    rv == -1 && !present(SPOOL_QUEUE, msgid + 2));
-	CHECK("and no fd", open_fds() == before);
+	CHECK("and no fd", test_open_fds() == before);
 	setrlimit(RLIMIT_NOFILE, &rl);
 
 	/* an id taken, an envelope too large */
@@ -796,7 +780,7 @@ test_out_of_fds(void)
 			!present(SPOOL_QUEUE, msgid + 3));
 		envelope_clear(&big);
 	}
-	CHECK("no fd left open", open_fds() == before);
+	CHECK("no fd left open", test_open_fds() == before);
 	envelope_clear(&env);
 }
 
@@ -908,7 +892,7 @@ test_maildir(void)
 	}
 	envelope_clear(&got);
 	off = m.body_offset;
-	before = open_fds();
+	before = test_open_fds();
 	fd = maildir_write(rootfd, "example.test/alice", msgid, 0, "mx/te:st",
 	    "sender@client.test", spoolfd, off, strlen(body), &d);
 	CHECK("maildir write", fd >= 0);
@@ -958,7 +942,7 @@ test_maildir(void)
 	CHECK("maildir refuses a sender with LF", fd == -1 && errno == EINVAL);
 	CHECK("and makes no Maildir for it",
 	    stat("mail/example.test/carol", &st) == -1);
-	CHECK("no fd left open", open_fds() == before);
+	CHECK("no fd left open", test_open_fds() == before);
 	close(spoolfd);
 	close(rootfd);
 	envelope_clear(&env);
