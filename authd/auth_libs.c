@@ -17,12 +17,12 @@ struct auth_libs authlib;
 void
 auth_libs_load(void)
 {
-	void *db, *crypt;
+	void *crypt;
 
-	if (authlib.db_create != NULL)
+	db_load();
+	if (authlib.crypt_rn != NULL)
 		return;
-	if ((db = dlopen(AUTH_LIBDB, RTLD_NOW)) == NULL ||
-	    (crypt = dlopen(AUTH_LIBCRYPT, RTLD_NOW)) == NULL)
-		fatalx("cannot load the table libraries: %s", dlerror());
+	if ((crypt = dlopen(AUTH_LIBCRYPT, RTLD_NOW)) == NULL)
+		fatalx("cannot load libxcrypt: %s", dlerror());
 	AUTH_FUNCTIONS(AUTH_LOOKUP)
 }

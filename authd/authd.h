@@ -7,7 +7,6 @@
 #define BOXD_AUTHD_H
 
 #include <crypt.h>
-#include <db.h>
 
 #include "common.h"
 
@@ -56,14 +55,13 @@ struct table_rcpt {
 typedef void (*table_domain_cb)(void *, const struct table_domain *);
 typedef void (*table_user_cb)(void *, const struct table_user *);
 typedef void (*table_alias_cb)(void *, const struct table_alias *);
+/* returns -1 to stop, out of memory */
+typedef int (*table_name_cb)(void *, const char *);
 
 /* ---------------------------------------------------------------- auth_libs.c
  */
-#define AUTH_FUNCTIONS(X)    \
-	X(db, db_env_create) \
-	X(db, db_create)     \
-	X(db, db_strerror)   \
-	X(crypt, crypt_rn)   \
+#define AUTH_FUNCTIONS(X)  \
+	X(crypt, crypt_rn) \
 	X(crypt, crypt_gensalt_rn)
 
 #define AUTH_POINTER(lib, name) __typeof__(name) *name;
@@ -71,7 +69,7 @@ extern struct auth_libs {
 	AUTH_FUNCTIONS(AUTH_POINTER)
 } authlib;
 
-/* load Berkeley DB and libxcrypt (before chroot); fatal if missing */
+/* load Berkeley DB (db_load()) and libxcrypt (before chroot) */
 void auth_libs_load(void);
 
 /* ---------------------------------------------------------------- table.c */
@@ -107,15 +105,31 @@ int table_alias_del(struct table *, const char *address);
 int
 table_alias_list(struct table *, const char *domain, table_alias_cb, void *);
 
-/* resolve a recipient into mailboxes; -1 only if out of memory */
-int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
-void table_rcpt_clear(struct table_rcpt *);
-
 /*
  * "Alice@Example.ORG" -> "alice@example.org": local parts are compared
  * without regard to ASCII case, like the domain.  0 ok, -1 invalid.
  */
 int table_address_normalize(const char *, char *, size_t);
+
+/*
+ * The storage calls resolve.c reads through, between table_read_begin()
+ * and table_read_end() (-1: what was read may be inconsistent).  Keys are
+ * normalized.  The finds return 1 found, 0 not there, -1 error.
+ */
+int table_read_begin(struct table *);
+int table_read_end(struct table *);
+int table_domain_exists(struct table *, const char *domain);
+int table_domain_scan(struct table *, table_name_cb, void *);
+int table_user_find(struct table *, const char *key, struct table_user *);
+/* a found alias is released with table_alias_clear() */
+int table_alias_find(struct table *, const char *key, struct table_alias *);
+void table_alias_clear(struct table_alias *);
+
+/* ---------------------------------------------------------------- resolve.c
+ */
+/* resolve a recipient into mailboxes; -1 only if out of memory */
+int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
+void table_rcpt_clear(struct table_rcpt *);
 
 /* ---------------------------------------------------------------- passwd.c */
 #define PASSWD_MIN 8

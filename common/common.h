@@ -344,6 +344,62 @@ tls_accept_bufferevent(struct event_base *, int fd, void *ctx);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" of a TLS bufferevent */
 void tls_info(struct bufferevent *, char *, size_t);
 
+/* ---------------------------------------------------------------- db.c */
+/*
+ * A transactional Berkeley DB environment and its databases (btrees),
+ * for the roles that keep tables or indexes.  At most one transaction is
+ * open at a time; the calls below work in it (or, outside one, each on
+ * its own).  Every call that can fail returns -1 and leaves a message for
+ * people in db_error().
+ */
+#define DBENV_ERR_MAX 512
+
+struct db_env;
+struct db_file;
+
+struct db_env_conf {
+	const char *name; /* in log lines: "table" */
+	uint32_t cache_size;
+	uint32_t log_file_max;
+	uint32_t checkpoint_kb;	  /* after a commit that wrote */
+	const char *const *files; /* NULL-terminated */
+};
+
+/* cb returns -1 to stop the scan (and sets the error) */
+typedef int (*db_scan_cb)(
+    struct db_env *, const char *key, const void *data, size_t len, void *);
+
+/* load libdb (before chroot); fatal if it is missing */
+void db_load(void);
+/*
+ * Open (create, recover) the environment in home and conf->files in it,
+ * into files[]; NULL with err set if it cannot.
+ */
+struct db_env *db_env_open(const char *home, const struct db_env_conf *,
+    struct db_file **files, char *err, size_t errsz);
+/* aborts an open transaction, checkpoints, closes the files too */
+void db_env_close(struct db_env *);
+const char *db_error(struct db_env *);
+int db_seterr(struct db_env *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* 1 if the environment needs recovery: nothing more will work */
+int db_broken(struct db_env *);
+int db_begin(struct db_env *);
+/* write: the log is on disk when this returns 0 */
+int db_commit(struct db_env *, int write);
+void db_abort(struct db_env *);
+/* 1 found (*data malloc'd), 0 not found, -1 error */
+int db_get(struct db_env *, struct db_file *, const char *key, void **data,
+    size_t *len);
+int db_exists(struct db_env *, struct db_file *, const char *key);
+/* w's buffer, wiped and freed; 1 stored, 0 the key exists and !replace */
+int db_put(struct db_env *, struct db_file *, const char *key,
+    struct msg_writer *w, int replace);
+/* 1 deleted, 0 not there */
+int db_del(struct db_env *, struct db_file *, const char *key);
+/* every record in key order */
+int db_scan(struct db_env *, struct db_file *, db_scan_cb, void *);
+
 /* ---------------------------------------------------------------- crc32.c */
 /* start with 0; feed the pieces in order */
 uint32_t crc32_update(uint32_t crc, const void *, size_t);
