@@ -164,8 +164,8 @@ check_tls(char *err, size_t errsz)
 	if (pid == 0) {
 		close(fds[0]);
 		tls_load();
-		ctx =
-		    tls_server_ctx(tls_cert_pem, tls_key_pem, msg, sizeof(msg));
+		ctx = tls_server_ctx_new(
+		    tls_cert_pem, tls_key_pem, msg, sizeof(msg));
 		if (ctx == NULL && write(fds[1], msg, strlen(msg)) == -1)
 			_exit(2);
 		_exit(ctx == NULL);

@@ -14,8 +14,7 @@ struct child {
 	enum proc_type role;
 	struct event_base *base;
 	struct boxd_config conf;
-	char *tls_cert_pem; /* NULL if none */
-	char *tls_key_pem;
+	struct tls_server tls; /* its PEM text, if the role serves TLS */
 	struct imsgev *parent;
 	struct imsgev *peer[PROC_COUNT]; /* NULL unless linked */
 	time_t started;

@@ -52,10 +52,7 @@ child_bad_imsg(struct imsg *imsg, const char *what)
 void
 child_forget_tls(void)
 {
-	if (child->tls_key_pem != NULL)
-		freezero(child->tls_key_pem, strlen(child->tls_key_pem));
-	free(child->tls_cert_pem);
-	child->tls_key_pem = child->tls_cert_pem = NULL;
+	tls_server_forget(&child->tls);
 }
 
 static void
@@ -85,12 +82,7 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		log_setlevel(child->conf.log_level);
 		break;
 	case IMSG_CONF_TLS:
-		child_forget_tls();
-		if (msg_get_strdup(&r, &child->tls_cert_pem, IMSG_MAX_SIZE) ==
-			-1 ||
-		    msg_get_strdup(&r, &child->tls_key_pem, IMSG_MAX_SIZE) ==
-			-1 ||
-		    msg_get_end(&r) == -1)
+		if (tls_server_set_pem(&child->tls, &r) == -1)
 			child_bad_imsg(imsg, "tls");
 		break;
 	case IMSG_CONF_END:
@@ -155,6 +147,7 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	child->role = role;
 	child->started = time(NULL);
 	config_defaults(&child->conf);
+	tls_server_init(&child->tls, child->conf.tls_cert, child->conf.tls_key);
 	if ((child->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	signal(SIGPIPE, SIG_IGN);

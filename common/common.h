@@ -335,14 +335,56 @@ struct event_base;
 /* load the TLS libraries (before chroot); fatal if they are missing */
 void tls_load(void);
 /* a server context (an SSL_CTX) from PEM text, or NULL with err set */
-void *tls_server_ctx(
+void *tls_server_ctx_new(
     const char *cert_pem, const char *key_pem, char *err, size_t errsz);
+/*
+ * A client context: the system's trust store (read now, whole), or cafile
+ * instead if not NULL.  A certificate that does not verify does not stop
+ * the handshake (opportunistic TLS); tls_verified() tells afterwards.
+ */
+void *tls_client_ctx(const char *cafile, char *err, size_t errsz);
 void tls_ctx_free(void *);
-/* a bufferevent that accepts TLS on fd; owns and closes fd */
+/* a bufferevent that accepts TLS on fd; owns and closes fd (not if NULL) */
 struct bufferevent *
 tls_accept_bufferevent(struct event_base *, int fd, void *ctx);
+/*
+ * A bufferevent that starts TLS as a client on the connected (or
+ * connecting) fd, sending host as SNI and checking the certificate
+ * against it if not NULL; owns and closes fd (not if NULL).
+ */
+struct bufferevent *tls_connect_bufferevent(
+    struct event_base *, int fd, void *ctx, const char *host);
+/* after the handshake: 1 if the peer's certificate verified; why, if not */
+int tls_verified(struct bufferevent *, char *why, size_t);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" of a TLS bufferevent */
 void tls_info(struct bufferevent *, char *, size_t);
+
+/* ---------------------------------------------------------------- tls_server.c
+ */
+/*
+ * A server's TLS context, made when the first client asks for TLS: until
+ * then a role holds only the PEM text the parent sent.
+ */
+struct tls_server {
+	void *ctx;	/* NULL until first use */
+	char *cert_pem; /* NULL once used, or if none is configured */
+	char *key_pem;
+	const char *cert_path; /* in log lines; must outlive the object */
+	const char *key_path;
+};
+
+void tls_server_init(
+    struct tls_server *, const char *cert_path, const char *key_path);
+/* the certificate and key of an IMSG_CONF_TLS; -1 if malformed */
+int tls_server_set_pem(struct tls_server *, struct msg_reader *);
+/* 1 if a certificate is configured */
+int tls_server_available(const struct tls_server *);
+/* the context, made on first use; NULL (logged, once) if it cannot be */
+void *tls_server_ctx(struct tls_server *);
+/* new PEM text: a context in use is replaced now, else on first use */
+int tls_server_reload(struct tls_server *, struct msg_reader *);
+/* wipe and free the PEM text (a role that serves no TLS, at start) */
+void tls_server_forget(struct tls_server *);
 
 /* ---------------------------------------------------------------- db.c */
 /*

@@ -22,13 +22,21 @@
 	X(ssl, SSL_CTX_new)                      \
 	X(ssl, SSL_CTX_free)                     \
 	X(ssl, TLS_server_method)                \
+	X(ssl, TLS_client_method)                \
 	X(ssl, SSL_CTX_ctrl)                     \
 	X(ssl, SSL_CTX_set_options)              \
 	X(ssl, SSL_CTX_set_security_level)       \
 	X(ssl, SSL_CTX_use_certificate)          \
 	X(ssl, SSL_CTX_use_PrivateKey)           \
 	X(ssl, SSL_CTX_check_private_key)        \
+	X(ssl, SSL_CTX_set_verify)               \
+	X(ssl, SSL_CTX_load_verify_locations)    \
 	X(ssl, SSL_new)                          \
+	X(ssl, SSL_free)                         \
+	X(ssl, SSL_ctrl)                         \
+	X(ssl, SSL_get0_param)                   \
+	X(ssl, SSL_get_verify_result)            \
+	X(ssl, SSL_get_peer_cert_chain)          \
 	X(ssl, SSL_get_version)                  \
 	X(ssl, SSL_get_current_cipher)           \
 	X(ssl, SSL_CIPHER_get_name)              \
@@ -39,6 +47,9 @@
 	X(crypto, X509_free)                     \
 	X(crypto, EVP_PKEY_free)                 \
 	X(crypto, ERR_clear_error)               \
+	X(crypto, X509_get_default_cert_file)    \
+	X(crypto, X509_VERIFY_PARAM_set1_host)   \
+	X(crypto, X509_verify_cert_error_string) \
 	X(evssl, bufferevent_openssl_socket_new) \
 	X(evssl, bufferevent_openssl_get_ssl)    \
 	X(evssl, bufferevent_openssl_set_allow_dirty_shutdown)
@@ -73,17 +84,13 @@ tls_load(void)
 		fatalx("cannot initialise OpenSSL");
 }
 
-void *
-tls_server_ctx(
-    const char *cert_pem, const char *key_pem, char *err, size_t errsz)
+/* boxd's policy, the same both ways: TLS 1.2 or later, security level 2 */
+static SSL_CTX *
+tls_ctx_new(const SSL_METHOD *method, char *err, size_t errsz)
 {
 	SSL_CTX *ctx;
-	BIO *bio;
-	X509 *x509;
-	EVP_PKEY *key;
 
-	tls_load();
-	if ((ctx = fn.SSL_CTX_new(fn.TLS_server_method())) == NULL) {
+	if ((ctx = fn.SSL_CTX_new(method)) == NULL) {
 		strlcpy(err, "cannot create a TLS context", errsz);
 		return NULL;
 	}
@@ -93,6 +100,21 @@ tls_server_ctx(
 #ifdef SSL_OP_NO_RENEGOTIATION
 	fn.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #endif
+	return ctx;
+}
+
+void *
+tls_server_ctx_new(
+    const char *cert_pem, const char *key_pem, char *err, size_t errsz)
+{
+	SSL_CTX *ctx;
+	BIO *bio;
+	X509 *x509;
+	EVP_PKEY *key;
+
+	tls_load();
+	if ((ctx = tls_ctx_new(fn.TLS_server_method(), err, errsz)) == NULL)
+		return NULL;
 	if ((bio = fn.BIO_new_mem_buf(cert_pem, -1)) == NULL)
 		goto fail;
 	if ((x509 = fn.PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
@@ -137,6 +159,32 @@ fail:
 	return NULL;
 }
 
+void *
+tls_client_ctx(const char *cafile, char *err, size_t errsz)
+{
+	SSL_CTX *ctx;
+
+	tls_load();
+	if ((ctx = tls_ctx_new(fn.TLS_client_method(), err, errsz)) == NULL)
+		return NULL;
+	/*
+	 * The trust store is read whole now, as one file: a jailed role
+	 * could not open it later, and the hashed directory OpenSSL would
+	 * otherwise search lazily is out of reach of a sandboxed one.
+	 */
+	if (cafile == NULL)
+		cafile = fn.X509_get_default_cert_file();
+	if (fn.SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+		snprintf(err, errsz, "cannot load the trust store %s", cafile);
+		fn.ERR_clear_error();
+		fn.SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* opportunistic: the handshake goes on, tls_verified() tells */
+	fn.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
 /* sessions that use it keep their own reference */
 void
 tls_ctx_free(void *ctx)
@@ -156,9 +204,63 @@ tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
 	/* closes the fd and frees the SSL with itself */
 	bev = fn.bufferevent_openssl_socket_new(
 	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev != NULL)
-		fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (bev == NULL) {
+		fn.SSL_free(ssl);
+		return NULL;
+	}
+	fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+struct bufferevent *
+tls_connect_bufferevent(
+    struct event_base *base, int fd, void *ctx, const char *host)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((ssl = fn.SSL_new(ctx)) == NULL)
+		return NULL;
+	/* SNI, and the name the certificate must carry to verify */
+	if (host != NULL &&
+	    (fn.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+		 TLSEXT_NAMETYPE_host_name, (void *)host) != 1 ||
+		fn.X509_VERIFY_PARAM_set1_host(
+		    fn.SSL_get0_param(ssl), host, 0) != 1)) {
+		fn.SSL_free(ssl);
+		return NULL;
+	}
+	bev = fn.bufferevent_openssl_socket_new(
+	    base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		fn.SSL_free(ssl);
+		return NULL;
+	}
+	fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+int
+tls_verified(struct bufferevent *bev, char *why, size_t len)
+{
+	SSL *ssl;
+	long rv;
+
+	if ((ssl = fn.bufferevent_openssl_get_ssl(bev)) == NULL) {
+		strlcpy(why, "no TLS", len);
+		return 0;
+	}
+	/* no certificate leaves the result at X509_V_OK */
+	if (fn.SSL_get_peer_cert_chain(ssl) == NULL) {
+		strlcpy(why, "no certificate", len);
+		return 0;
+	}
+	if ((rv = fn.SSL_get_verify_result(ssl)) != X509_V_OK) {
+		strlcpy(why, fn.X509_verify_cert_error_string(rv), len);
+		return 0;
+	}
+	strlcpy(why, "verified", len);
+	return 1;
 }
 
 void

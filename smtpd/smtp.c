@@ -56,13 +56,6 @@ struct log_limit {
 	uint32_t suppressed;
 };
 
-/*
- * The TLS context is made when the first client asks for TLS: until then
- * the process carries no OpenSSL state (the parent has checked the
- * certificate and key already).
- */
-static void *tls_ctx;
-static char *tls_cert_pem, *tls_key_pem;
 static struct client_tree clients = RB_INITIALIZER(&clients);
 static struct smtp_listener listeners[CONFIG_LISTEN_MAX];
 static struct event *resume_ev;
@@ -359,56 +352,6 @@ smtp_add_listener(struct imsg *imsg)
 }
 
 static void
-smtp_forget_pem(void)
-{
-	if (tls_key_pem != NULL)
-		freezero(tls_key_pem, strlen(tls_key_pem));
-	free(tls_cert_pem);
-	tls_cert_pem = tls_key_pem = NULL;
-}
-
-int
-smtp_tls_available(void)
-{
-	return tls_ctx != NULL || tls_cert_pem != NULL;
-}
-
-void *
-smtp_tls(void)
-{
-	char err[256] = "";
-	void *ctx;
-
-	if (tls_cert_pem == NULL)
-		return tls_ctx;
-	if ((ctx = tls_server_ctx(
-		 tls_cert_pem, tls_key_pem, err, sizeof(err))) == NULL)
-		log_warnx("tls: %s (%s, %s)", err, child->conf.tls_cert,
-		    child->conf.tls_key);
-	else {
-		tls_ctx_free(tls_ctx);
-		tls_ctx = ctx;
-	}
-	smtp_forget_pem();
-	return tls_ctx;
-}
-
-/* a reload brings the certificate again: renewed ones take effect */
-static void
-smtp_reload_tls(struct imsg *imsg, struct msg_reader *r)
-{
-	smtp_forget_pem();
-	if (msg_get_strdup(r, &tls_cert_pem, IMSG_MAX_SIZE) == -1 ||
-	    msg_get_strdup(r, &tls_key_pem, IMSG_MAX_SIZE) == -1 ||
-	    msg_get_end(r) == -1)
-		child_bad_imsg(imsg, "tls");
-	/* a context in use is replaced now, else on first use */
-	if (tls_ctx != NULL)
-		smtp_tls();
-	log_info("tls: certificate reloaded");
-}
-
-static void
 smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
@@ -419,7 +362,9 @@ smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		smtp_add_listener(imsg);
 		break;
 	case IMSG_CONF_TLS:
-		smtp_reload_tls(imsg, &r);
+		/* a reload brings the certificate again: renewed ones count */
+		if (tls_server_reload(&child->tls, &r) == -1)
+			child_bad_imsg(imsg, "tls");
 		break;
 	default:
 		child_bad_imsg(imsg, "from parent");
@@ -509,9 +454,6 @@ smtp_main(void)
 	child_init(PROC_SMTP, smtp_dispatch_parent);
 	/* loaded even without a certificate: a reload may bring one */
 	tls_load();
-	tls_cert_pem = child->tls_cert_pem;
-	tls_key_pem = child->tls_key_pem;
-	child->tls_cert_pem = child->tls_key_pem = NULL;
 	smtp_fd_limit_init();
 	/* says now if the configured cap is lowered */
 	smtp_session_cap();

@@ -360,7 +360,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
 	if ((s->timer = evtimer_new(child->base, smtp_timeout, s)) == NULL)
 		goto fail;
 	if (kind == LISTEN_SUBMISSIONS) {
-		if ((ctx = smtp_tls()) == NULL)
+		if ((ctx = tls_server_ctx(&child->tls)) == NULL)
 			goto fail;
 		if ((s->bev = tls_accept_bufferevent(child->base, fd, ctx)) ==
 		    NULL)
@@ -408,7 +408,7 @@ smtp_ehlo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_reply(s, "250-SMTPUTF8");
 	smtp_reply(s, "250-CHUNKING");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-	if (smtp_tls_available() && !s->tls)
+	if (tls_server_available(&child->tls) && !s->tls)
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 DSN");
 }
@@ -859,7 +859,7 @@ smtp_bdat(struct smtp_session *s, struct smtp_command *cmd)
 static void
 smtp_starttls(struct smtp_session *s)
 {
-	if (!smtp_tls_available()) {
+	if (!tls_server_available(&child->tls)) {
 		smtp_reply(s, "502 5.5.1 STARTTLS not available");
 		return;
 	}
@@ -867,7 +867,7 @@ smtp_starttls(struct smtp_session *s)
 		smtp_reply(s, "503 5.5.1 TLS already active");
 		return;
 	}
-	if (smtp_tls() == NULL) {
+	if (tls_server_ctx(&child->tls) == NULL) {
 		smtp_reply(s,
 		    "454 4.7.0 TLS not available due to temporary "
 		    "reason");
@@ -890,7 +890,7 @@ smtp_tls_begin(struct smtp_session *s)
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	/* the 220 is out: a client that gets no handshake sees a close */
-	if ((ctx = smtp_tls()) == NULL ||
+	if ((ctx = tls_server_ctx(&child->tls)) == NULL ||
 	    (s->bev = tls_accept_bufferevent(child->base, s->fd, ctx)) ==
 		NULL) {
 		log_warnx("%s: cannot start TLS", s->addr);

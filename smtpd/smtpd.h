@@ -79,11 +79,6 @@ struct smtp_listener {
 	struct event *ev;
 };
 
-/* 1 if a certificate is configured */
-int smtp_tls_available(void);
-/* the TLS context, made on first use; NULL if it cannot be */
-void *smtp_tls(void);
-
 /* the client's address as text; an IPv4-mapped IPv6 one as IPv4 */
 void smtp_addr_text(const struct sockaddr *, char *, size_t);
 /*
