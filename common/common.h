@@ -442,6 +442,62 @@ int db_del(struct db_env *, struct db_file *, const char *key);
 /* every record in key order */
 int db_scan(struct db_env *, struct db_file *, db_scan_cb, void *);
 
+/* ---------------------------------------------------------------- listener.c
+ */
+/*
+ * The accept loop of a role serving listeners: sessions are counted per
+ * client address and in all, a connection over either limit is refused,
+ * and accept() running out of descriptors rests every listener a second.
+ */
+#define LISTENER_KEY_MAX 50 /* INET6_ADDRSTRLEN and "/64" */
+
+struct listener_set;
+/* the sessions from one client address */
+struct listener_client;
+
+enum listener_refusal {
+	LISTENER_FULL,	      /* the sessions of the role, in all */
+	LISTENER_CLIENT_FULL, /* the sessions of this client address */
+};
+
+struct listener_ops {
+	/* a new session on fd; it owns fd and its count in c */
+	void (*accept)(void *arg, int fd, const struct sockaddr *,
+	    enum listen_kind, struct listener_client *c);
+	/* the line a refused connection gets before the close; NULL: none */
+	const char *(*refusal)(enum listen_kind, enum listener_refusal);
+	/* the limits now (a reload may change them); sessions 0: the most
+	 * the descriptor limit allows */
+	void (*limits)(void *arg, uint32_t *sessions, uint32_t *per_client);
+	unsigned int session_fds;	/* descriptors one session may hold */
+	const char *sessions_directive; /* named when the cap is lowered */
+};
+
+/*
+ * Raises RLIMIT_NOFILE to its hard limit (call before the sandbox) and
+ * derives the session cap from it.
+ */
+struct listener_set *listener_set_new(struct event_base *,
+    const struct listener_ops *, void *arg, size_t nlisteners);
+/* a listening fd the parent passed; the set owns it */
+void listener_add(struct listener_set *, int fd, enum listen_kind);
+/* the sessions counted now, and the most there may be */
+uint32_t listener_sessions(struct listener_set *);
+uint32_t listener_session_cap(struct listener_set *);
+/* count a session from sa; NULL if its address is at its limit */
+struct listener_client *
+listener_client_add(struct listener_set *, const struct sockaddr *);
+uint32_t listener_client_count(const struct listener_client *);
+/* a session ended */
+void listener_client_del(struct listener_client *);
+/* the client's address as text; an IPv4-mapped IPv6 one as IPv4 */
+void listener_addr_text(const struct sockaddr *, char *, size_t);
+/*
+ * What the per-client limit counts: the address, but an IPv6 one by its
+ * /64 ("2001:db8:1:2::/64"); an IPv4-mapped one as the IPv4 address.
+ */
+void listener_client_key(const struct sockaddr *, char *, size_t);
+
 /* ---------------------------------------------------------------- crc32.c */
 /* start with 0; feed the pieces in order */
 uint32_t crc32_update(uint32_t crc, const void *, size_t);

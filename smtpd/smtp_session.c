@@ -70,7 +70,7 @@ struct smtp_session {
 	struct bufferevent *bev;
 	int tls;
 	char addr[INET6_ADDRSTRLEN];
-	struct smtp_client *client;
+	struct listener_client *client;
 	int errors;
 	uint32_t rcpt_fails;
 	int helo_done;
@@ -290,7 +290,7 @@ smtp_free(struct smtp_session *s)
 	if (s->wait != WAIT_NONE)
 		RB_REMOVE(session_tree, &waiting, s);
 	smtp_txn_reset(s);
-	smtp_client_del(s->client);
+	listener_client_del(s->client);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	if (!s->tls && s->fd != -1)
@@ -339,7 +339,7 @@ smtp_error(struct smtp_session *s)
 
 void
 smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
-    struct smtp_client *client)
+    struct listener_client *client)
 {
 	struct smtp_session *s;
 	uint64_t lifetime;
@@ -354,7 +354,7 @@ smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
 	s->kind = kind;
 	s->spoolfd = -1;
 	s->client = client;
-	smtp_addr_text(sa, s->addr, sizeof(s->addr));
+	listener_addr_text(sa, s->addr, sizeof(s->addr));
 	smtp_stat_session();
 
 	if ((s->timer = evtimer_new(child->base, smtp_timeout, s)) == NULL)
@@ -385,7 +385,7 @@ fail:
 	close(fd);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	smtp_client_del(client);
+	listener_client_del(client);
 	free(s);
 }
 

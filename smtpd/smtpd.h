@@ -73,22 +73,6 @@ int smtp_parse_command(const char *line, size_t len, struct smtp_command *,
     char *err, size_t errsz);
 
 /* ---------------------------------------------------------------- smtp.c */
-struct smtp_listener {
-	int fd;
-	enum listen_kind kind;
-	struct event *ev;
-};
-
-/* the client's address as text; an IPv4-mapped IPv6 one as IPv4 */
-void smtp_addr_text(const struct sockaddr *, char *, size_t);
-/*
- * What the per-client limit counts: the address, but an IPv6 one by its
- * /64 ("2001:db8:1:2::/64"); an IPv4-mapped one as the IPv4 address.
- */
-void smtp_client_key(const struct sockaddr *, char *, size_t);
-/* one session of a client, counted at accept(); released with this */
-struct smtp_client;
-void smtp_client_del(struct smtp_client *);
 uint64_t smtp_new_reqid(void);
 void smtp_stat_session(void);
 
@@ -97,8 +81,8 @@ void smtp_stat_session(void);
 struct smtp_session;
 
 /* a session on an accepted fd; it owns fd and the client count */
-void smtp_session_new(
-    int fd, const struct sockaddr *, enum listen_kind, struct smtp_client *);
+void smtp_session_new(int fd, const struct sockaddr *, enum listen_kind,
+    struct listener_client *);
 /* replies from auth and queue, by request id */
 void smtp_session_rcpt_result(
     uint64_t reqid, uint32_t status, char **mailboxes, uint32_t n);
