@@ -193,17 +193,15 @@ tls_ctx_free(void *ctx)
 		fn.SSL_CTX_free(ctx);
 }
 
-struct bufferevent *
-tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
+/* closes the fd and frees the SSL with itself; on failure, fd is left */
+static struct bufferevent *
+tls_bufferevent(
+    struct event_base *base, int fd, SSL *ssl, enum bufferevent_ssl_state state)
 {
 	struct bufferevent *bev;
-	SSL *ssl;
 
-	if ((ssl = fn.SSL_new(ctx)) == NULL)
-		return NULL;
-	/* closes the fd and frees the SSL with itself */
 	bev = fn.bufferevent_openssl_socket_new(
-	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    base, fd, ssl, state, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		fn.SSL_free(ssl);
 		return NULL;
@@ -213,10 +211,19 @@ tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
 }
 
 struct bufferevent *
+tls_accept_bufferevent(struct event_base *base, int fd, void *ctx)
+{
+	SSL *ssl;
+
+	if ((ssl = fn.SSL_new(ctx)) == NULL)
+		return NULL;
+	return tls_bufferevent(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING);
+}
+
+struct bufferevent *
 tls_connect_bufferevent(
     struct event_base *base, int fd, void *ctx, const char *host)
 {
-	struct bufferevent *bev;
 	SSL *ssl;
 
 	if ((ssl = fn.SSL_new(ctx)) == NULL)
@@ -230,14 +237,7 @@ tls_connect_bufferevent(
 		fn.SSL_free(ssl);
 		return NULL;
 	}
-	bev = fn.bufferevent_openssl_socket_new(
-	    base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		fn.SSL_free(ssl);
-		return NULL;
-	}
-	fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	return tls_bufferevent(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING);
 }
 
 int
