@@ -479,6 +479,8 @@ struct listener_ops {
  */
 struct listener_set *listener_set_new(struct event_base *,
     const struct listener_ops *, void *arg, size_t nlisteners);
+/* closes the listeners; every session must have ended */
+void listener_set_free(struct listener_set *);
 /* a listening fd the parent passed; the set owns it */
 void listener_add(struct listener_set *, int fd, enum listen_kind);
 /* the sessions counted now, and the most there may be */

@@ -221,6 +221,24 @@ listener_set_new(struct event_base *base, const struct listener_ops *ops,
 	return ls;
 }
 
+void
+listener_set_free(struct listener_set *ls)
+{
+	struct listener *l;
+
+	if (ls->nsessions > 0)
+		fatalx("listener_set_free: %u sessions left", ls->nsessions);
+	while ((l = TAILQ_FIRST(&ls->listeners)) != NULL) {
+		TAILQ_REMOVE(&ls->listeners, l, entry);
+		event_free(l->ev);
+		close(l->fd);
+		free(l);
+	}
+	if (ls->resume_ev != NULL)
+		event_free(ls->resume_ev);
+	free(ls);
+}
+
 uint32_t
 listener_sessions(struct listener_set *ls)
 {

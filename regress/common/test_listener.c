@@ -433,5 +433,7 @@ main(void)
 	test_counting(&h);
 	test_cap(&h);
 	test_accept_loop(&h);
+	listener_set_free(h.ls);
+	event_base_free(h.base);
 	TEST_EXIT();
 }
