@@ -438,7 +438,7 @@ class ConfigCheck(unittest.TestCase):
             "hostname",
             'hostname "unterminated',
             "limit connections 0",
-            "listen on 127.0.0.1 port 25 pop3",
+            "listen on 127.0.0.1 port 25 pop2",
         ]
         for bad in bad_lines:
             for where in (0, len(good)):
