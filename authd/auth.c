@@ -41,7 +41,7 @@ auth_main(void)
 	if ((auth_table = table_open(".", err, sizeof(err))) == NULL)
 		fatalx("tables: %s", err);
 	atexit(auth_shutdown);
-	sandbox_init(PROC_AUTH);
+	child_sandbox();
 	handlers[PROC_CONTROL] = auth_dispatch_control;
 	handlers[PROC_SMTP] = auth_dispatch_smtp;
 	child_connect(handlers);

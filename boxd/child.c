@@ -230,33 +230,15 @@ child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
 		fatal("imsg to %s", proc_name(to));
 }
 
-/* the directory a role is jailed in: STORAGE/{empty,db,queue,mail,dkim} */
+/* STORAGE/jail, or STORAGE/empty for a role without files of its own */
 static const char *
 child_jail(enum proc_type role, const struct boxd_config *conf)
 {
 	static char path[PATH_MAX];
-	const char *sub;
+	const char *jail = role_get(role)->jail;
 
-	switch (role) {
-	case PROC_AUTH:
-		sub = "db";
-		break;
-	case PROC_QUEUE:
-		sub = "queue";
-		break;
-	case PROC_MDA:
-	case PROC_IMAP:
-		sub = "mail";
-		break;
-	case PROC_SIGNER:
-		sub = "dkim";
-		break;
-	default:
-		sub = "empty";
-		break;
-	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage, sub) >=
-	    sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage,
+		jail != NULL ? jail : "empty") >= sizeof(path))
 		fatalx("storage path too long");
 	return path;
 }
@@ -264,5 +246,12 @@ child_jail(enum proc_type role, const struct boxd_config *conf)
 void
 child_drop(void)
 {
-	privsep_drop(child->role, child_jail(child->role, &child->conf));
+	privsep_drop(
+	    proc_user(child->role), child_jail(child->role, &child->conf));
+}
+
+void
+child_sandbox(void)
+{
+	sandbox_init(role_get(child->role)->sandbox);
 }

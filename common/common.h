@@ -194,7 +194,7 @@ int imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
 int imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
     struct msg_writer *);
 
-/* ---------------------------------------------------------------- proc.c */
+/* ------------------------------------------- the roles: boxd/role.c */
 enum proc_type {
 	PROC_PARENT,
 	PROC_CONTROL,
@@ -208,11 +208,6 @@ enum proc_type {
 	PROC_COUNT
 };
 
-const char *proc_name(enum proc_type);
-int proc_from_name(const char *);
-const char *proc_user(enum proc_type);
-/* 1 if the two roles have a channel */
-int proc_linked(enum proc_type, enum proc_type);
 /* where a child finds its channel to a peer after exec */
 #define PROC_FD_BASE  3
 #define proc_fd(peer) (PROC_FD_BASE + (peer))
@@ -224,6 +219,8 @@ enum listen_kind {
 	LISTEN_SUBMISSIONS,
 	LISTEN_IMAP,
 	LISTEN_IMAPS,
+	LISTEN_POP3,
+	LISTEN_POP3S,
 };
 
 #define CONFIG_LISTEN_MAX 32
@@ -316,15 +313,25 @@ int path_component_valid(const char *);
  * loaded, files opened, privileges dropped); with debug set a forbidden
  * call is named on stderr and the process exits 3 instead of being killed.
  */
+struct sandbox_profile;
 void sandbox_set_debug(int);
-void sandbox_init(enum proc_type);
+void sandbox_init(const struct sandbox_profile *);
+/* each role's, named by its row in boxd/role.c */
+extern const struct sandbox_profile sandbox_profile_control;
+extern const struct sandbox_profile sandbox_profile_smtp;
+extern const struct sandbox_profile sandbox_profile_auth;
+extern const struct sandbox_profile sandbox_profile_queue;
+extern const struct sandbox_profile sandbox_profile_mda;
+extern const struct sandbox_profile sandbox_profile_mta;
+extern const struct sandbox_profile sandbox_profile_signer;
+extern const struct sandbox_profile sandbox_profile_imap;
 
 /* ---------------------------------------------------------------- privsep.c */
 /*
- * Drop to the role's user (when root): chroot to dir (if not NULL),
+ * Drop to user (when root): chroot to dir (if not NULL),
  * setgroups/setresgid/setresuid, then no_new_privs.
  */
-void privsep_drop(enum proc_type, const char *chroot_dir);
+void privsep_drop(const char *user, const char *chroot_dir);
 /* 1 if running as root */
 int privsep_is_root(void);
 

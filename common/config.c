@@ -137,6 +137,8 @@ static const char *const listen_kind_names[] = {
     [LISTEN_SUBMISSIONS] = "submissions",
     [LISTEN_IMAP] = "imap",
     [LISTEN_IMAPS] = "imaps",
+    [LISTEN_POP3] = "pop3",
+    [LISTEN_POP3S] = "pop3s",
 };
 #define LISTEN_NKINDS (sizeof(listen_kind_names) / sizeof(listen_kind_names[0]))
 
@@ -373,7 +375,8 @@ listen_same(const struct listen_conf *a, const struct listen_conf *b)
 static int
 listen_needs_tls(enum listen_kind kind)
 {
-	return kind == LISTEN_SUBMISSIONS || kind == LISTEN_IMAPS;
+	return kind == LISTEN_SUBMISSIONS || kind == LISTEN_IMAPS ||
+	    kind == LISTEN_POP3S;
 }
 
 static int
@@ -794,8 +797,8 @@ parse_listen(struct config_parser *p)
 		return -1;
 	if ((w = config_word(p)) == NULL)
 		return config_error(p,
-		    "expected listener kind (smtp, "
-		    "submission, submissions, imap or imaps)");
+		    "expected listener kind (smtp, submission, "
+		    "submissions, imap, imaps, pop3 or pop3s)");
 	for (i = 0; i < LISTEN_NKINDS; i++)
 		if (strcmp(w, listen_kind_names[i]) == 0)
 			break;

@@ -82,7 +82,7 @@ control_main(void)
 	TAILQ_INIT(&control.conns);
 	TAILQ_INIT(&control.dead);
 	child_drop();
-	sandbox_init(PROC_CONTROL);
+	child_sandbox();
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_stats;

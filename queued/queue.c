@@ -708,7 +708,7 @@ queue_main(void)
 	if ((errno = pthread_create(
 		 &flusher.thread, NULL, flusher_main, NULL)) != 0)
 		fatal("pthread_create");
-	sandbox_init(PROC_QUEUE);
+	child_sandbox();
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");

@@ -516,7 +516,7 @@ smtp_main(void)
 	/* says now if the configured cap is lowered */
 	smtp_session_cap();
 	child_drop();
-	sandbox_init(PROC_SMTP);
+	child_sandbox();
 
 	handlers[PROC_AUTH] = smtp_dispatch_auth;
 	handlers[PROC_QUEUE] = smtp_dispatch_queue;

@@ -28,6 +28,8 @@ static const char design_example[] =
     "listen on 0.0.0.0 port 465 submissions    # implicit TLS, AUTH\n"
     "listen on 0.0.0.0 port 143 imap           # STARTTLS\n"
     "listen on 0.0.0.0 port 993 imaps\n"
+    "listen on 0.0.0.0 port 110 pop3           # STLS\n"
+    "listen on 0.0.0.0 port 995 pop3s\n"
     "\n"
     "max-message-size 50M\n"
     "queue retry 5m max-retry 4h expire 5d     # backoff doubles\n"
@@ -278,7 +280,7 @@ test_design_example(void)
 	CHECK("design tls",
 	    strcmp(c.tls_cert, "/etc/boxd/fullchain.pem") == 0 &&
 	    strcmp(c.tls_key, "/etc/boxd/privkey.pem") == 0);
-	CHECK("design 6 listeners", c.nlisteners == 6);
+	CHECK("design 8 listeners", c.nlisteners == 8);
 	CHECK("design listener 0", strcmp(c.listeners[0].addr, "0.0.0.0") == 0
 	    && c.listeners[0].port == 25 && c.listeners[0].kind == LISTEN_SMTP);
 	CHECK("design listener 1", strcmp(c.listeners[1].addr, "::") == 0 &&
@@ -291,6 +293,10 @@ test_design_example(void)
 	    c.listeners[4].kind == LISTEN_IMAP);
 	CHECK("design listener 5", c.listeners[5].port == 993 &&
 	    c.listeners[5].kind == LISTEN_IMAPS);
+	CHECK("design listener 6", c.listeners[6].port == 110 &&
+	    c.listeners[6].kind == LISTEN_POP3);
+	CHECK("design listener 7", c.listeners[7].port == 995 &&
+	    c.listeners[7].kind == LISTEN_POP3S);
 	CHECK("design size", c.max_message_size == 50 * 1024 * 1024);
 	CHECK("design queue", c.queue_retry == 300 &&
 	    c.queue_max_retry == 14400 && c.queue_expire == 432000);
@@ -311,6 +317,8 @@ test_design_example(void)
 	    strcmp(listen_kind_name(LISTEN_SUBMISSIONS), "submissions") == 0 &&
 	    strcmp(listen_kind_name(LISTEN_IMAP), "imap") == 0 &&
 	    strcmp(listen_kind_name(LISTEN_IMAPS), "imaps") == 0 &&
+	    strcmp(listen_kind_name(LISTEN_POP3), "pop3") == 0 &&
+	    strcmp(listen_kind_name(LISTEN_POP3S), "pop3s") == 0 &&
 	    strcmp(listen_kind_name((enum listen_kind)99), "unknown") == 0);
 }
 
@@ -572,9 +580,9 @@ test_errors(void)
 	    "t.conf:1: invalid port \"25x\""));
 	CHECK("err listen no kind", error_is("listen on ::1 port 25",
 	    "t.conf:1: expected listener kind (smtp, submission, submissions,"
-	    " imap or imaps)"));
-	CHECK("err listen bad kind", error_is("listen on ::1 port 25 pop3",
-	    "t.conf:1: unknown listener kind \"pop3\""));
+	    " imap, imaps, pop3 or pop3s)"));
+	CHECK("err listen bad kind", error_is("listen on ::1 port 25 pop2",
+	    "t.conf:1: unknown listener kind \"pop2\""));
 	CHECK("err listen trailing", error_is("listen on ::1 port 25 smtp x",
 	    "t.conf:1: unexpected \"x\""));
 	CHECK("err listen duplicate", error_is(
@@ -844,7 +852,7 @@ test_files(void)
 	fputs(design_example, fp);
 	fclose(fp);
 	CHECK("file parses", config_parse(&c, path, err, sizeof(err)) == 0 &&
-	    strcmp(c.path, path) == 0 && c.nlisteners == 6);
+	    strcmp(c.path, path) == 0 && c.nlisteners == 8);
 	CHECK("file marshal round trip", marshal_roundtrip(&c));
 
 	if ((fp = fopen(path, "w")) == NULL) {
@@ -1004,10 +1012,11 @@ random_config(struct boxd_config *c)
 		strlcpy(c->listeners[i].addr, kinds_addr[random() % 8],
 		    sizeof(c->listeners[i].addr));
 		c->listeners[i].port = (uint16_t)(1 + i);
-		c->listeners[i].kind = (enum listen_kind)(random() % 5);
+		c->listeners[i].kind = (enum listen_kind)(random() % 7);
 		if (c->tls_cert[0] == '\0' &&
 		    (c->listeners[i].kind == LISTEN_SUBMISSIONS ||
-		    c->listeners[i].kind == LISTEN_IMAPS))
+		    c->listeners[i].kind == LISTEN_IMAPS ||
+		    c->listeners[i].kind == LISTEN_POP3S))
 			c->listeners[i].kind = LISTEN_SMTP;
 	}
 	switch (random() % 4) {
