@@ -41,8 +41,6 @@ static const char design_example[] =
     "limit recipients 1000                     # per transaction\n"
     "log level info                            # or debug\n";
 
-static int	config_equal(const struct boxd_config *,
-		    const struct boxd_config *);
 static int	parse_str(struct boxd_config *, const char *, char *);
 static int	parse_ok(const char *, struct boxd_config *);
 static int	error_is(const char *, const char *);
@@ -66,43 +64,6 @@ static void	test_hostile(void);
 static void	test_files(void);
 static void	test_print(void);
 static void	test_marshal(void);
-
-static int
-config_equal(const struct boxd_config *a, const struct boxd_config *b)
-{
-	size_t	 i;
-
-	if (strcmp(a->hostname, b->hostname) != 0 ||
-	    strcmp(a->storage, b->storage) != 0 ||
-	    strcmp(a->control_socket, b->control_socket) != 0 ||
-	    strcmp(a->tls_cert, b->tls_cert) != 0 ||
-	    strcmp(a->tls_key, b->tls_key) != 0 ||
-	    a->nlisteners != b->nlisteners)
-		return 0;
-	for (i = 0; i < a->nlisteners; i++)
-		if (strcmp(a->listeners[i].addr, b->listeners[i].addr) != 0 ||
-		    a->listeners[i].port != b->listeners[i].port ||
-		    a->listeners[i].kind != b->listeners[i].kind)
-			return 0;
-	return a->max_message_size == b->max_message_size &&
-	    a->queue_retry == b->queue_retry &&
-	    a->queue_max_retry == b->queue_max_retry &&
-	    a->queue_expire == b->queue_expire &&
-	    strcmp(a->resolver_addr, b->resolver_addr) == 0 &&
-	    a->resolver_port == b->resolver_port &&
-	    strcmp(a->relay_url, b->relay_url) == 0 &&
-	    strcmp(a->relay_secret, b->relay_secret) == 0 &&
-	    a->mta_port == b->mta_port &&
-	    a->limit_auth_failures == b->limit_auth_failures &&
-	    a->limit_auth_period == b->limit_auth_period &&
-	    a->limit_connections == b->limit_connections &&
-	    a->limit_sessions == b->limit_sessions &&
-	    a->limit_recipients == b->limit_recipients &&
-	    strcmp(a->control_group, b->control_group) == 0 &&
-	    a->timeout_command == b->timeout_command &&
-	    a->timeout_data == b->timeout_data &&
-	    a->log_level == b->log_level;
-}
 
 static int
 parse_str(struct boxd_config *c, const char *text, char *err)
