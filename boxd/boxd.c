@@ -378,8 +378,8 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		reload_reply(imsg->hdr.peerid);
 		break;
 	default:
-		fatalx("unexpected imsg %u from %s", imsg->hdr.type,
-		    proc_name(p->role));
+		fatalx("unexpected imsg %s from %s",
+		    imsg_type_name(imsg->hdr.type), proc_name(p->role));
 	}
 }
 

@@ -759,8 +759,8 @@ run(int fd, struct request *req)
 			fflush(stdout);
 			errx(1, "%s", show(msg));
 		default:
-			errx(1, "unexpected reply from boxd (type %u)",
-			    imsg.hdr.type);
+			errx(1, "unexpected reply from boxd (%s)",
+			    imsg_type_name(imsg.hdr.type));
 		}
 		imsg_free(&imsg);
 	}

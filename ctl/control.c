@@ -554,8 +554,8 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		return;
 	}
 	if (control_request_valid(imsg) == -1) {
-		snprintf(why, sizeof(why), "malformed request (type %u)",
-		    imsg->hdr.type);
+		snprintf(why, sizeof(why), "malformed request %s",
+		    imsg_type_name(imsg->hdr.type));
 		control_drop(c, why);
 		return;
 	}
@@ -573,7 +573,8 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		c->pending = CONTROL_TABLE;
 		if (imsgev_compose(child->peer[PROC_AUTH], imsg->hdr.type,
 			c->id, -1, imsg->data, imsg->datalen) == -1)
-			fatal("imsg to auth");
+			fatal(
+			    "imsg %s to auth", imsg_type_name(imsg->hdr.type));
 		break;
 	}
 }

@@ -23,15 +23,25 @@ PASSWORD = "correct horse battery\n"
 
 
 def imsg_types():
-    """The numbers of the imsg types, read from the one header."""
+    """The numbers of the imsg types, read from the one header: X(NAME)
+    counts up from IMSG_INTERNAL_BASE, CTL(NAME, N) is N."""
     path = os.path.join(boxdtest.TOP, "common", "imsg_types.h")
     with open(path) as f:
         text = f.read()
-    body = text[text.index("enum imsg_type {"):]
-    body = body[:body.index("};")]
+    base = int(re.search(r"#define IMSG_INTERNAL_BASE\s+(\w+)", text)
+               .group(1), 0)
+    body = text[text.index("#define IMSG_TYPES("):]
+    body = body[:body.index("\n\n")]
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    names = [n.strip() for n in body[body.index("{") + 1:].split(",")]
-    return {n: i for i, n in enumerate(n for n in names if n)}
+    types, internal = {}, base
+    for kind, name, number in re.findall(
+            r"\b(X|CTL)\((\w+)(?:,\s*(\w+))?\)", body[body.index(")"):]):
+        if kind == "CTL":
+            types["IMSG_" + name] = int(number, 0)
+        else:
+            types["IMSG_" + name] = internal
+            internal += 1
+    return types
 
 
 TYPES = imsg_types()

@@ -325,7 +325,7 @@ class HostileCase(unittest.TestCase):
             os.urandom(1000),
             # types: none, past the last, internal ones
             header.pack(0, 16, 0, 0),
-            header.pack(len(TYPES), 16, 0, 0),
+            header.pack(max(TYPES.values()) + 1, 16, 0, 0),
             header.pack(0xffffffff, 16, 0, 0),
             imsg("IMSG_CONF_CONTROL_GROUP", s("") + struct.pack(">II", 0,
                                                                 0)),
