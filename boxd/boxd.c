@@ -226,6 +226,7 @@ reply_procs(uint32_t peerid)
 {
 	struct passwd *pw;
 	struct msg_writer w;
+	struct ctl_proc proc;
 	const char *user;
 	int i;
 
@@ -238,13 +239,16 @@ reply_procs(uint32_t peerid)
 			user = pw->pw_name;
 		else
 			user = "?";
+		memset(&proc, 0, sizeof(proc));
+		strlcpy(proc.role, proc_name(i), sizeof(proc.role));
+		proc.pid =
+		    (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid);
+		strlcpy(proc.user,
+		    i == PROC_PARENT && privsep_is_root() ? "root" : user,
+		    sizeof(proc.user));
+		proc.started = (uint64_t)procs[i].started;
 		msg_writer_init(&w);
-		msg_put_str(&w, proc_name(i));
-		msg_put_u32(
-		    &w, (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid));
-		msg_put_str(
-		    &w, i == PROC_PARENT && privsep_is_root() ? "root" : user);
-		msg_put_u64(&w, (uint64_t)procs[i].started);
+		ctl_proc_encode(&w, &proc);
 		imsgev_compose_msg(
 		    &procs[PROC_CONTROL].iev, IMSG_PARENT_PROC, peerid, -1, &w);
 	}
@@ -311,7 +315,7 @@ reload_reply(uint32_t peerid)
 	}
 	log_warnx("reload failed: %s", err);
 	msg_writer_init(&w);
-	msg_put_str(&w, err);
+	ctl_fail_encode(&w, err);
 	imsgev_compose_msg(
 	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
 }

@@ -194,6 +194,71 @@ int imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
 int imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
     struct msg_writer *);
 
+/* ---------------------------------------------------------------- ctl_msg.c */
+/*
+ * The control protocol's payloads: one encoder and one decoder for each,
+ * used by boxctl, control, auth and the roles that count for status.
+ * A decoder takes a whole payload and refuses short input, bytes left
+ * over, embedded NULs and counts larger than what follows; -1 on refusal
+ * (or ENOMEM), the struct then empty.
+ */
+/* a request: the fields its type has, the others NULL or 0 */
+struct ctl_request {
+	uint32_t type;	   /* IMSG_CTL_* */
+	char *name;	   /* a domain or an address; "" for all */
+	char *password;	   /* USER_ADD, USER_PASSWD */
+	uint64_t quota;	   /* USER_QUOTA */
+	uint32_t ntargets; /* ALIAS_ADD */
+	char **targets;
+};
+
+/* IMSG_CTL_LINE: n key/value pairs */
+struct ctl_row {
+	uint32_t n;
+	char **key;
+	char **value;
+};
+
+/* IMSG_STATS, summed over the roles that count */
+enum ctl_counter {
+	CTL_SESSIONS,
+	CTL_RECEIVED,
+	CTL_DELIVERED,
+	CTL_QUEUED,
+	CTL_COUNTERS
+};
+
+/* IMSG_PARENT_PROC */
+struct ctl_proc {
+	char role[32];
+	uint32_t pid;
+	char user[64];
+	uint64_t started; /* seconds since the epoch */
+};
+
+/* 1 if type is a request boxctl may send */
+int ctl_request_type(uint32_t);
+void ctl_request_encode(struct msg_writer *, const struct ctl_request *);
+int
+ctl_request_decode(struct ctl_request *, uint32_t type, const void *, size_t);
+/* frees and wipes every string: a request may hold a password */
+void ctl_request_clear(struct ctl_request *);
+/* key, value, key, value, ..., NULL */
+void ctl_row_encode(struct msg_writer *, ...) __attribute__((sentinel));
+int ctl_row_decode(struct ctl_row *, const void *, size_t);
+/* the value of key, NULL if the row has none */
+const char *ctl_row_get(const struct ctl_row *, const char *key);
+void ctl_row_clear(struct ctl_row *);
+void ctl_fail_encode(struct msg_writer *, const char *why);
+/* why is malloc'd; the caller frees */
+int ctl_fail_decode(char **why, const void *, size_t);
+int ctl_empty_decode(const void *, size_t);
+const char *ctl_counter_name(enum ctl_counter);
+void ctl_stats_encode(struct msg_writer *, const uint64_t[CTL_COUNTERS]);
+int ctl_stats_decode(uint64_t[CTL_COUNTERS], const void *, size_t);
+void ctl_proc_encode(struct msg_writer *, const struct ctl_proc *);
+int ctl_proc_decode(struct ctl_proc *, const void *, size_t);
+
 /* ---------------------------------------------------------------- proc.c */
 enum proc_type {
 	PROC_PARENT,

@@ -26,15 +26,6 @@ enum control_pending {
 	CONTROL_RELOAD, /* the parent's OK or FAIL */
 };
 
-/* the counters of IMSG_STATS, in their order */
-enum control_counter {
-	COUNTER_SESSIONS,
-	COUNTER_RECEIVED,
-	COUNTER_DELIVERED,
-	COUNTER_QUEUED,
-	COUNTER_COUNT
-};
-
 struct control_conn {
 	TAILQ_ENTRY(control_conn) entry;
 	uint32_t id;   /* peerid inside boxd */
@@ -45,7 +36,7 @@ struct control_conn {
 	/* status */
 	int wait_procs;
 	int wait_stats; /* replies still to come */
-	uint64_t counters[COUNTER_COUNT];
+	uint64_t counters[CTL_COUNTERS];
 	struct event *timeout; /* of a status request */
 	struct event *idle;    /* between requests */
 };
