@@ -202,6 +202,15 @@ int imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
  * over, embedded NULs and counts larger than what follows; -1 on refusal
  * (or ENOMEM), the struct then empty.
  */
+#define CTL_PROTOCOL_VERSION 1
+#define CTL_VERSION_MAX	     32 /* a build's version string, NUL included */
+
+/* IMSG_CTL_HELLO */
+struct ctl_hello {
+	uint32_t protocol;
+	char version[CTL_VERSION_MAX];
+};
+
 /* a request: the fields its type has, the others NULL or 0 */
 struct ctl_request {
 	uint32_t type;	   /* IMSG_CTL_* */
@@ -236,6 +245,8 @@ struct ctl_proc {
 	uint64_t started; /* seconds since the epoch */
 };
 
+void ctl_hello_encode(struct msg_writer *);
+int ctl_hello_decode(struct ctl_hello *, const void *, size_t);
 /* 1 if type is a request boxctl may send */
 int ctl_request_type(uint32_t);
 void ctl_request_encode(struct msg_writer *, const struct ctl_request *);

@@ -11,6 +11,9 @@
 
 #include "common.h"
 
+/* a build's version as another build may send it; shown, never parsed */
+#define CTL_VERSION_WIRE_MAX 256
+
 /* the fields a request type carries, in order */
 enum ctl_shape {
 	CTL_SHAPE_NONE,
@@ -55,6 +58,44 @@ ctl_request_shape(uint32_t type)
 	default:
 		return CTL_SHAPE_INVALID;
 	}
+}
+
+/* ---------------------------------------------------------------- hello */
+
+void
+ctl_hello_encode(struct msg_writer *w)
+{
+	msg_put_u32(w, CTL_PROTOCOL_VERSION);
+	msg_put_str(w, BOXD_VERSION);
+}
+
+/*
+ * Bytes after the version are let be: a later protocol may say more in
+ * its hello, and this build must still read enough of it to refuse it
+ * with a message that names both versions.
+ */
+int
+ctl_hello_decode(struct ctl_hello *h, const void *data, size_t len)
+{
+	struct msg_reader r;
+	char *version;
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	msg_reader_init(&r, data, len);
+	if (msg_get_u32(&r, &h->protocol) == -1 ||
+	    msg_get_strdup(&r, &version, CTL_VERSION_WIRE_MAX) == -1) {
+		memset(h, 0, sizeof(*h));
+		return -1;
+	}
+	strlcpy(h->version, version, sizeof(h->version));
+	free(version);
+	/* for a log line and a terminal */
+	for (i = 0; h->version[i] != '\0'; i++)
+		if ((unsigned char)h->version[i] < 0x20 ||
+		    (unsigned char)h->version[i] >= 0x7f)
+			h->version[i] = '?';
+	return 0;
 }
 
 /* ---------------------------------------------------------------- requests */

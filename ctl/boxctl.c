@@ -52,6 +52,7 @@ static int connect_control(const char *);
 static void receive(struct imsgbuf *, struct imsg *, const char *);
 static void send_imsg(struct imsgbuf *, uint32_t, struct msg_writer *);
 static void fail(struct imsg *) __attribute__((noreturn));
+static void hello(struct imsgbuf *);
 static void run(int, struct request *);
 static void print_row(const struct ctl_row *, enum output);
 static void print_json(const struct ctl_row *);
@@ -695,6 +696,48 @@ static void __attribute__((noreturn)) fail(struct imsg *imsg)
 	errx(1, "%s", show(why));
 }
 
+/*
+ * Both sides say which protocol they speak before anything else, and
+ * boxctl sends its request only to a boxd that speaks its own.
+ */
+static void
+hello(struct imsgbuf *ibuf)
+{
+	struct msg_writer w;
+	struct imsg imsg;
+	struct ctl_hello h;
+	char eof[256];
+
+	msg_writer_init(&w);
+	ctl_hello_encode(&w);
+	send_imsg(ibuf, IMSG_CTL_HELLO, &w);
+	/* boxd 0.1 knows no HELLO: it hangs up without a word */
+	snprintf(eof, sizeof(eof),
+	    "boxd closed the connection without saying which control "
+	    "protocol it speaks (boxctl %s speaks %u): use the boxctl of the "
+	    "same build",
+	    BOXD_VERSION, CTL_PROTOCOL_VERSION);
+	receive(ibuf, &imsg, eof);
+	switch (imsg.hdr.type) {
+	case IMSG_CTL_HELLO:
+		if (ctl_hello_decode(&h, imsg.data, imsg.datalen) == -1)
+			errx(1, "malformed reply from boxd");
+		if (h.protocol != CTL_PROTOCOL_VERSION)
+			errx(1,
+			    "boxd %s speaks control protocol %u, boxctl %s "
+			    "speaks %u: use the boxctl of the same build",
+			    h.version, h.protocol, BOXD_VERSION,
+			    CTL_PROTOCOL_VERSION);
+		break;
+	case IMSG_CTL_FAIL:
+		fail(&imsg);
+	default:
+		errx(1, "unexpected reply from boxd (%s)",
+		    imsg_type_name(imsg.hdr.type));
+	}
+	imsg_free(&imsg);
+}
+
 static void
 run(int fd, struct request *req)
 {
@@ -704,6 +747,7 @@ run(int fd, struct request *req)
 
 	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
 	ibuf.wipe = 1; /* the request may hold a password */
+	hello(&ibuf);
 	send_imsg(&ibuf, req->ctl.type, &req->w);
 
 	for (;;) {

@@ -48,6 +48,9 @@ static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
 static void control_client_request(struct control_conn *, struct imsg *);
+static void control_hello(struct control_conn *, struct imsg *);
+static void
+control_refuse_client(struct control_conn *, const char *, const char *);
 static void control_set_group(struct imsg *, struct msg_reader *);
 static int control_admits(const struct ucred *);
 static void
@@ -488,6 +491,10 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		control_drop(c, "sent a file descriptor");
 		return;
 	}
+	if (!c->hello) {
+		control_hello(c, imsg);
+		return;
+	}
 	/* legitimate clients ask once and read all; this one piles up */
 	if (c->iev.ibuf.outlen > CONTROL_UNREAD_MAX) {
 		control_drop(c, "not reading its replies");
@@ -521,6 +528,74 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 			    "imsg %s to auth", imsg_type_name(imsg->hdr.type));
 		break;
 	}
+}
+
+/*
+ * A client's first message says which protocol it speaks.  boxctl 0.1
+ * says none and sends its request at once, numbered as it is here: it
+ * gets the IMSG_CTL_FAIL it knows, with a message it prints.
+ */
+static void
+control_hello(struct control_conn *c, struct imsg *imsg)
+{
+	struct ctl_hello h;
+	struct msg_writer w;
+	char why[256], logline[128];
+
+	if (imsg->hdr.type != IMSG_CTL_HELLO) {
+		if (!ctl_request_type(imsg->hdr.type)) {
+			snprintf(logline, sizeof(logline),
+			    "sent %s before HELLO",
+			    imsg_type_name(imsg->hdr.type));
+			control_drop(c, logline);
+			return;
+		}
+		snprintf(why, sizeof(why),
+		    "this boxctl speaks no control protocol version (it is "
+		    "older), boxd %s speaks %u: use the boxctl of the same "
+		    "build",
+		    BOXD_VERSION, CTL_PROTOCOL_VERSION);
+		control_refuse_client(
+		    c, why, "a boxctl without a protocol version");
+		return;
+	}
+	if (ctl_hello_decode(&h, imsg->data, imsg->datalen) == -1) {
+		control_drop(c, "malformed HELLO");
+		return;
+	}
+	if (h.protocol != CTL_PROTOCOL_VERSION) {
+		snprintf(why, sizeof(why),
+		    "boxctl %s speaks control protocol %u, boxd %s speaks %u: "
+		    "use the boxctl of the same build",
+		    h.version, h.protocol, BOXD_VERSION, CTL_PROTOCOL_VERSION);
+		snprintf(logline, sizeof(logline),
+		    "boxctl %s speaks control protocol %u", h.version,
+		    h.protocol);
+		control_refuse_client(c, why, logline);
+		return;
+	}
+	c->hello = 1;
+	msg_writer_init(&w);
+	ctl_hello_encode(&w);
+	control_send(c, IMSG_CTL_HELLO, &w);
+}
+
+/* say why to the client, then drop it: the FAIL goes out first */
+static void
+control_refuse_client(
+    struct control_conn *c, const char *why, const char *logline)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	ctl_fail_encode(&w, why);
+	/* its first reply: a new socket's buffer takes it at once */
+	if (!w.error &&
+	    imsgbuf_compose(&c->iev.ibuf, IMSG_CTL_FAIL, 0, -1, w.buf, w.len) ==
+		0)
+		imsgbuf_flush(&c->iev.ibuf);
+	msg_writer_free(&w);
+	control_drop(c, logline);
 }
 
 static void

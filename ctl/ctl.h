@@ -32,7 +32,8 @@ struct control_conn {
 	char name[32]; /* "client 7 (uid 0)" */
 	struct imsgev iev;
 	enum control_pending pending;
-	int dead; /* dropped, freed soon */
+	int hello; /* it said which protocol it speaks, and it is ours */
+	int dead;  /* dropped, freed soon */
 	/* status */
 	int wait_procs;
 	int wait_stats; /* replies still to come */

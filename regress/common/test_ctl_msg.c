@@ -41,6 +41,73 @@ trailing_refused(const struct msg_writer *w,
 	return rv;
 }
 
+/* ---------------------------------------------------------------- hello */
+
+static int
+hello_decode(const void *data, size_t len)
+{
+	struct ctl_hello	 h;
+
+	return ctl_hello_decode(&h, data, len);
+}
+
+static void
+test_hello(void)
+{
+	struct msg_writer	 w;
+	struct ctl_hello	 h;
+	char			 long_version[300];
+
+	msg_writer_init(&w);
+	ctl_hello_encode(&w);
+	CHECK("hello round trip", ctl_hello_decode(&h, w.buf, w.len) == 0 &&
+	    h.protocol == CTL_PROTOCOL_VERSION &&
+	    strcmp(h.version, BOXD_VERSION) == 0);
+	CHECK("hello truncated", prefixes_refused(&w, hello_decode));
+	/* a later protocol may say more: the version is still read */
+	msg_put_data(&w, "more", 4);
+	CHECK("hello trailing bytes read past", ctl_hello_decode(&h, w.buf,
+	    w.len) == 0 && strcmp(h.version, BOXD_VERSION) == 0);
+	msg_writer_free(&w);
+
+	msg_writer_init(&w);
+	msg_put_u32(&w, 7);
+	msg_put_str(&w, "1.0\x1b[2J\x7f\xc3\xa9");
+	CHECK("hello version tamed", ctl_hello_decode(&h, w.buf, w.len) ==
+	    0 && h.protocol == 7 && strcmp(h.version, "1.0?[2J???") == 0);
+	msg_writer_free(&w);
+
+	msg_writer_init(&w);
+	msg_put_u32(&w, 7);
+	msg_put_str(&w, "0123456789012345678901234567890123456789");
+	CHECK("hello long version cut", ctl_hello_decode(&h, w.buf, w.len) ==
+	    0 && strlen(h.version) == CTL_VERSION_MAX - 1);
+	msg_writer_free(&w);
+
+	memset(long_version, 'v', sizeof(long_version) - 1);
+	long_version[sizeof(long_version) - 1] = '\0';
+	msg_writer_init(&w);
+	msg_put_u32(&w, 7);
+	msg_put_str(&w, long_version);
+	CHECK("hello huge version refused", ctl_hello_decode(&h, w.buf,
+	    w.len) == -1 && h.protocol == 0);
+	msg_writer_free(&w);
+
+	msg_writer_init(&w);
+	msg_put_u32(&w, 7);
+	msg_put_u32(&w, 3);
+	msg_put_data(&w, "a\0b", 3);
+	CHECK("hello NUL in version", ctl_hello_decode(&h, w.buf, w.len) ==
+	    -1);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	msg_put_u32(&w, 7);
+	msg_put_u32(&w, UINT32_MAX);
+	CHECK("hello version past the end", ctl_hello_decode(&h, w.buf,
+	    w.len) == -1);
+	msg_writer_free(&w);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static uint32_t	 decode_type;
@@ -395,6 +462,7 @@ test_status(void)
 int
 main(void)
 {
+	test_hello();
 	test_requests();
 	test_request_refusals();
 	test_rows();

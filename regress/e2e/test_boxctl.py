@@ -47,6 +47,20 @@ def imsg_types():
 TYPES = imsg_types()
 
 
+def header_define(name):
+    """A #define of common/, as text: the build's own values."""
+    for header in ("common.h", "imsg_types.h"):
+        with open(os.path.join(boxdtest.TOP, "common", header)) as f:
+            m = re.search(r"#define %s\s+(\S+)" % name, f.read())
+        if m:
+            return m.group(1)
+    raise KeyError(name)
+
+
+PROTOCOL = int(header_define("CTL_PROTOCOL_VERSION"))
+VERSION = header_define("BOXD_VERSION").strip('"')
+
+
 def imsg(type_name, payload=b"", peerid=0, flags=0):
     return struct.pack(">IIII", TYPES[type_name], 16 + len(payload), flags,
                        peerid) + payload
@@ -57,14 +71,29 @@ def s(text):
     return struct.pack(">I", len(data)) + data
 
 
-class Client:
-    """A raw control-socket client speaking imsg."""
+def hello_msg(protocol=PROTOCOL, version=VERSION, extra=b""):
+    return imsg("IMSG_CTL_HELLO", struct.pack(">I", protocol) + s(version) +
+                extra)
 
-    def __init__(self, path):
+
+class Client:
+    """A raw control-socket client speaking imsg; it says hello first,
+    as boxctl does, unless told not to."""
+
+    def __init__(self, path, hello=True):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)     # blocking: waits for the backlog
         self.sock.settimeout(10)
         self.buf = b""
+        if hello:
+            self.hello()
+
+    def hello(self):
+        self.send(hello_msg())
+        reply = self.read_reply()
+        if reply is None or reply[0] != "IMSG_CTL_HELLO":
+            raise AssertionError("no hello from boxd: %r" % (reply,))
+        return reply
 
     def send(self, data):
         self.sock.sendall(data)

@@ -70,13 +70,24 @@ check_row(const uint8_t *data, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
+	struct ctl_hello	 hello;
 	struct ctl_proc		 proc;
 	struct msg_writer	 w;
 	uint64_t		 counters[CTL_COUNTERS];
 	char			*why;
+	size_t			 i;
 
 	check_requests(data, len);
 	check_row(data, len);
+	if (ctl_hello_decode(&hello, data, len) == 0) {
+		/* a version fit to print, whatever was sent */
+		for (i = 0; hello.version[i] != '\0'; i++)
+			if ((unsigned char)hello.version[i] < 0x20 ||
+			    (unsigned char)hello.version[i] >= 0x7f)
+				abort();
+		if (i >= sizeof(hello.version))
+			abort();
+	}
 	if (ctl_fail_decode(&why, data, len) == 0) {
 		msg_writer_init(&w);
 		ctl_fail_encode(&w, why);
