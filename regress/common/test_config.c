@@ -1145,10 +1145,62 @@ test_marshal(void)
 	    -1 && config_equal(&c, &d));
 }
 
+/* config_equal() sees a change to any field of the list, and not the path */
+static void
+test_equal(void)
+{
+	struct boxd_config	 c, d;
+	int			 ok = 1, n = 0;
+
+	config_defaults(&c);
+	d = c;
+	strlcpy(d.path, "/elsewhere.conf", sizeof(d.path));
+	CHECK("equal: the path is no setting", config_equal(&c, &d));
+#define MUTATE_STR(f)	 strlcpy(d.f, c.f[0] == 'x' ? "y" : "x", sizeof(d.f))
+#define MUTATE_WORD(f)	 MUTATE_STR(f)
+#define MUTATE_SIZE(f)	 d.f++
+#define MUTATE_TIME(f)	 d.f++
+#define MUTATE_NUM(f)	 d.f++
+#define MUTATE_PORT(f)	 d.f++
+#define MUTATE_LOG(f)	 d.f++
+#define MUTATE_LISTEN(f) d.n##f++
+#define MUTATE(f, kind, size, def, words, how) \
+	d = c;					\
+	MUTATE_##kind(f);			\
+	n++;					\
+	if (config_equal(&c, &d) || config_equal(&d, &c))	\
+		ok = 0;
+	CONFIG_FIELDS(MUTATE)
+	CHECK("equal: every field counts", ok && n > 20);
+
+	/* a listener's address, port and kind */
+	strlcpy(c.listeners[0].addr, "127.0.0.1", sizeof(c.listeners[0].addr));
+	c.listeners[0].port = 25;
+	c.listeners[0].kind = LISTEN_SMTP;
+	c.nlisteners = 1;
+	d = c;
+	CHECK("equal: same listener", config_equal(&c, &d));
+	d.listeners[0].port = 26;
+	CHECK("equal: listener port", !config_equal(&c, &d));
+	d = c;
+	d.listeners[0].kind = LISTEN_SUBMISSION;
+	CHECK("equal: listener kind", !config_equal(&c, &d));
+	d = c;
+	strlcpy(d.listeners[0].addr, "::1", sizeof(d.listeners[0].addr));
+	CHECK("equal: listener address", !config_equal(&c, &d));
+	/* what lies past the listeners in use does not count */
+	d = c;
+	d.listeners[1].port = 99;
+	CHECK("equal: unused listener slots", config_equal(&c, &d));
+	d.nlisteners = c.nlisteners = CONFIG_LISTEN_MAX + 1;
+	CHECK("equal: listener count out of range", !config_equal(&c, &d));
+}
+
 int
 main(void)
 {
 	test_defaults();
+	test_equal();
 	test_design_example();
 	test_directives();
 	test_lexer();
