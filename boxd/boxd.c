@@ -220,6 +220,7 @@ reply_procs(uint32_t peerid)
 {
 	struct passwd *pw;
 	struct msg_writer w;
+	struct ctl_proc proc;
 	const char *user;
 	int i;
 
@@ -232,13 +233,16 @@ reply_procs(uint32_t peerid)
 			user = pw->pw_name;
 		else
 			user = "?";
+		memset(&proc, 0, sizeof(proc));
+		strlcpy(proc.role, proc_name(i), sizeof(proc.role));
+		proc.pid =
+		    (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid);
+		strlcpy(proc.user,
+		    i == PROC_PARENT && privsep_is_root() ? "root" : user,
+		    sizeof(proc.user));
+		proc.started = (uint64_t)procs[i].started;
 		msg_writer_init(&w);
-		msg_put_str(&w, proc_name(i));
-		msg_put_u32(
-		    &w, (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid));
-		msg_put_str(
-		    &w, i == PROC_PARENT && privsep_is_root() ? "root" : user);
-		msg_put_u64(&w, (uint64_t)procs[i].started);
+		ctl_proc_encode(&w, &proc);
 		imsgev_compose_msg(
 		    &procs[PROC_CONTROL].iev, IMSG_PARENT_PROC, peerid, -1, &w);
 	}
@@ -305,7 +309,7 @@ reload_reply(uint32_t peerid)
 	}
 	log_warnx("reload failed: %s", err);
 	msg_writer_init(&w);
-	msg_put_str(&w, err);
+	ctl_fail_encode(&w, err);
 	imsgev_compose_msg(
 	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
 }
@@ -362,8 +366,8 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		reload_reply(imsg->hdr.peerid);
 		break;
 	default:
-		fatalx("unexpected imsg %u from %s", imsg->hdr.type,
-		    proc_name(p->role));
+		fatalx("unexpected imsg %s from %s",
+		    imsg_type_name(imsg->hdr.type), proc_name(p->role));
 	}
 }
 

@@ -45,7 +45,7 @@ child_fatal_hook(const char *why)
 void
 child_bad_imsg(struct imsg *imsg, const char *what)
 {
-	fatalx("malformed imsg type %u from %s (%s)", imsg->hdr.type,
+	fatalx("malformed imsg %s from %s (%s)", imsg_type_name(imsg->hdr.type),
 	    child_current != NULL ? child_current->name : "?", what);
 }
 
@@ -114,7 +114,8 @@ child_dispatch_peer(struct imsgev *iev, struct imsg *imsg)
 static void
 child_unexpected(struct imsgev *iev, struct imsg *imsg)
 {
-	fatalx("unexpected imsg type %u from %s", imsg->hdr.type, iev->name);
+	fatalx("unexpected imsg %s from %s", imsg_type_name(imsg->hdr.type),
+	    iev->name);
 }
 
 /* the parent is gone: nobody is left to stop us */
@@ -227,7 +228,7 @@ child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
 	else
 		rv = imsgev_compose_msg(iev, type, peerid, fd, w);
 	if (rv == -1)
-		fatal("imsg to %s", proc_name(to));
+		fatal("imsg %s to %s", imsg_type_name(type), proc_name(to));
 }
 
 /* STORAGE/jail, or STORAGE/empty for a role without files of its own */
