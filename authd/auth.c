@@ -3,7 +3,6 @@
  * smtp and runs the table commands boxctl sends through control.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,10 @@ static struct table *auth_table;
 static void auth_shutdown(void);
 static void auth_dispatch_control(struct imsgev *, struct imsg *);
 static void auth_dispatch_smtp(struct imsgev *, struct imsg *);
-static void auth_ctl_line(uint32_t, ...);
 static void auth_ctl_done(uint32_t, int);
 static void auth_ctl_domain_row(void *, const struct table_domain *);
 static void auth_ctl_user_row(void *, const struct table_user *);
 static void auth_ctl_alias_row(void *, const struct table_alias *);
-static void auth_ctl_alias_add(struct imsg *, struct msg_reader *);
 static void auth_rcpt(struct imsg *, struct msg_reader *);
 
 void
@@ -41,7 +38,7 @@ auth_main(void)
 	if ((auth_table = table_open(".", err, sizeof(err))) == NULL)
 		fatalx("tables: %s", err);
 	atexit(auth_shutdown);
-	sandbox_init(PROC_AUTH);
+	child_sandbox();
 	handlers[PROC_CONTROL] = auth_dispatch_control;
 	handlers[PROC_SMTP] = auth_dispatch_smtp;
 	child_connect(handlers);
@@ -60,33 +57,6 @@ auth_shutdown(void)
 	table_close(t);
 }
 
-/* one reply row: key, value pairs, then NULL */
-static void
-auth_ctl_line(uint32_t peerid, ...)
-{
-	struct msg_writer w, pairs;
-	va_list ap;
-	const char *key, *value;
-	uint32_t n = 0;
-
-	msg_writer_init(&pairs);
-	va_start(ap, peerid);
-	while ((key = va_arg(ap, const char *)) != NULL) {
-		value = va_arg(ap, const char *);
-		msg_put_str(&pairs, key);
-		msg_put_str(&pairs, value);
-		n++;
-	}
-	va_end(ap);
-	msg_writer_init(&w);
-	msg_put_u32(&w, n);
-	msg_put_data(&w, pairs.buf, pairs.len);
-	if (pairs.error)
-		w.error = 1;
-	msg_writer_free(&pairs);
-	child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
-}
-
 static void
 auth_ctl_done(uint32_t peerid, int rv)
 {
@@ -96,7 +66,7 @@ auth_ctl_done(uint32_t peerid, int rv)
 		child_send(PROC_CONTROL, IMSG_CTL_OK, peerid, -1, NULL);
 	else {
 		msg_writer_init(&w);
-		msg_put_str(&w, table_error(auth_table));
+		ctl_fail_encode(&w, table_error(auth_table));
 		child_send(PROC_CONTROL, IMSG_CTL_FAIL, peerid, -1, &w);
 	}
 	if (table_broken(auth_table))
@@ -107,29 +77,36 @@ static void
 auth_ctl_domain_row(void *arg, const struct table_domain *d)
 {
 	uint32_t *peerid = arg;
+	struct msg_writer w;
 	char users[16], aliases[16];
 
 	snprintf(users, sizeof(users), "%u", d->nusers);
 	snprintf(aliases, sizeof(aliases), "%u", d->naliases);
-	auth_ctl_line(*peerid, "domain", d->domain, "users", users, "aliases",
-	    aliases, NULL);
+	msg_writer_init(&w);
+	ctl_row_encode(
+	    &w, "domain", d->domain, "users", users, "aliases", aliases, NULL);
+	child_send(PROC_CONTROL, IMSG_CTL_LINE, *peerid, -1, &w);
 }
 
 static void
 auth_ctl_user_row(void *arg, const struct table_user *u)
 {
 	uint32_t *peerid = arg;
+	struct msg_writer w;
 	char quota[32];
 
 	snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
-	auth_ctl_line(*peerid, "address", u->address, "quota", quota,
-	    "disabled", (u->flags & TABLE_USER_DISABLED) ? "yes" : "no", NULL);
+	msg_writer_init(&w);
+	ctl_row_encode(&w, "address", u->address, "quota", quota, "disabled",
+	    (u->flags & TABLE_USER_DISABLED) ? "yes" : "no", NULL);
+	child_send(PROC_CONTROL, IMSG_CTL_LINE, *peerid, -1, &w);
 }
 
 static void
 auth_ctl_alias_row(void *arg, const struct table_alias *a)
 {
 	uint32_t *peerid = arg;
+	struct msg_writer w;
 	char *targets;
 	size_t i;
 
@@ -144,42 +121,17 @@ auth_ctl_alias_row(void *arg, const struct table_alias *a)
 			break;
 		}
 	}
-	auth_ctl_line(*peerid, "address", a->address, "targets", targets, NULL);
+	msg_writer_init(&w);
+	ctl_row_encode(&w, "address", a->address, "targets", targets, NULL);
 	free(targets);
-}
-
-static void
-auth_ctl_alias_add(struct imsg *imsg, struct msg_reader *r)
-{
-	char *address, **targets;
-	uint32_t n, i;
-	int rv;
-
-	if (msg_get_strdup(r, &address, IMSG_CTL_MAX_SIZE) == -1 ||
-	    msg_get_u32(r, &n) == -1 || n > r->left / 4)
-		child_bad_imsg(imsg, "alias add");
-	targets = xcalloc(n + 1, sizeof(*targets));
-	for (i = 0; i < n; i++)
-		if (msg_get_strdup(r, &targets[i], IMSG_CTL_MAX_SIZE) == -1)
-			child_bad_imsg(imsg, "alias add");
-	if (msg_get_end(r) == -1)
-		child_bad_imsg(imsg, "alias add");
-	if ((rv = table_alias_add(
-		 auth_table, address, (const char *const *)targets, n)) == 0)
-		log_info("alias %s added", address);
-	free(address);
-	for (i = 0; i < n; i++)
-		free(targets[i]);
-	free(targets);
-	auth_ctl_done(imsg->hdr.peerid, rv);
+	child_send(PROC_CONTROL, IMSG_CTL_LINE, *peerid, -1, &w);
 }
 
 static void
 auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
-	struct msg_reader r;
-	char *name = NULL, *password = NULL;
-	uint64_t quota = 0;
+	struct ctl_request req;
+	const char *name;
 	uint32_t peerid = imsg->hdr.peerid;
 	int rv;
 
@@ -187,41 +139,10 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	 * Control checked the shape; the contents are boxctl's, so names of
 	 * any length get here and the table calls refuse them politely.
 	 */
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_DOMAIN_ADD:
-	case IMSG_CTL_DOMAIN_DEL:
-	case IMSG_CTL_USER_DEL:
-	case IMSG_CTL_USER_LIST:
-	case IMSG_CTL_USER_DISABLE:
-	case IMSG_CTL_USER_ENABLE:
-	case IMSG_CTL_ALIAS_DEL:
-	case IMSG_CTL_ALIAS_LIST:
-		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1)
-			child_bad_imsg(imsg, "from control");
-		break;
-	case IMSG_CTL_USER_ADD:
-	case IMSG_CTL_USER_PASSWD:
-		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1 ||
-		    msg_get_strdup(&r, &password, IMSG_CTL_MAX_SIZE) == -1)
-			child_bad_imsg(imsg, "from control");
-		break;
-	case IMSG_CTL_USER_QUOTA:
-		if (msg_get_strdup(&r, &name, IMSG_CTL_MAX_SIZE) == -1 ||
-		    msg_get_u64(&r, &quota) == -1)
-			child_bad_imsg(imsg, "from control");
-		break;
-	case IMSG_CTL_DOMAIN_LIST:
-		break;
-	case IMSG_CTL_ALIAS_ADD:
-		auth_ctl_alias_add(imsg, &r);
-		return;
-	default:
+	if (ctl_request_decode(
+		&req, imsg->hdr.type, imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "from control");
-	}
-	if (msg_get_end(&r) == -1)
-		child_bad_imsg(imsg, "from control");
-
+	name = req.name;
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_DOMAIN_ADD:
 		if ((rv = table_domain_add(auth_table, name)) == 0)
@@ -236,7 +157,7 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		    table_domain_list(auth_table, auth_ctl_domain_row, &peerid);
 		break;
 	case IMSG_CTL_USER_ADD:
-		if ((rv = table_user_add(auth_table, name, password)) == 0)
+		if ((rv = table_user_add(auth_table, name, req.password)) == 0)
 			log_info("user %s added", name);
 		break;
 	case IMSG_CTL_USER_DEL:
@@ -248,13 +169,14 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		    auth_table, name, auth_ctl_user_row, &peerid);
 		break;
 	case IMSG_CTL_USER_PASSWD:
-		if ((rv = table_user_passwd(auth_table, name, password)) == 0)
+		if ((rv = table_user_passwd(auth_table, name, req.password)) ==
+		    0)
 			log_info("user %s: password changed", name);
 		break;
 	case IMSG_CTL_USER_QUOTA:
-		if ((rv = table_user_quota(auth_table, name, quota)) == 0)
+		if ((rv = table_user_quota(auth_table, name, req.quota)) == 0)
 			log_info("user %s: quota %llu", name,
-			    (unsigned long long)quota);
+			    (unsigned long long)req.quota);
 		break;
 	case IMSG_CTL_USER_DISABLE:
 	case IMSG_CTL_USER_ENABLE:
@@ -266,6 +188,11 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 				? "disabled"
 				: "enabled");
 		break;
+	case IMSG_CTL_ALIAS_ADD:
+		if ((rv = table_alias_add(auth_table, name,
+			 (const char *const *)req.targets, req.ntargets)) == 0)
+			log_info("alias %s added", name);
+		break;
 	case IMSG_CTL_ALIAS_DEL:
 		if ((rv = table_alias_del(auth_table, name)) == 0)
 			log_info("alias %s deleted", name);
@@ -275,12 +202,9 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		    auth_table, name, auth_ctl_alias_row, &peerid);
 		break;
 	default:
-		rv = -1;
-		break;
+		child_bad_imsg(imsg, "from control");
 	}
-	free(name);
-	if (password != NULL)
-		freezero(password, strlen(password));
+	ctl_request_clear(&req);
 	if (imsg->data != NULL)
 		explicit_bzero(imsg->data, imsg->datalen);
 	auth_ctl_done(peerid, rv);

@@ -201,12 +201,6 @@ send_tls(struct proc_state *p)
 		fatal("send tls to %s", proc_name(p->role));
 }
 
-static int
-proc_uses_tls(enum proc_type role)
-{
-	return role == PROC_SMTP || role == PROC_MTA || role == PROC_IMAP;
-}
-
 static void
 shutdown_all(int status)
 {
@@ -226,6 +220,7 @@ reply_procs(uint32_t peerid)
 {
 	struct passwd *pw;
 	struct msg_writer w;
+	struct ctl_proc proc;
 	const char *user;
 	int i;
 
@@ -238,13 +233,16 @@ reply_procs(uint32_t peerid)
 			user = pw->pw_name;
 		else
 			user = "?";
+		memset(&proc, 0, sizeof(proc));
+		strlcpy(proc.role, proc_name(i), sizeof(proc.role));
+		proc.pid =
+		    (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid);
+		strlcpy(proc.user,
+		    i == PROC_PARENT && privsep_is_root() ? "root" : user,
+		    sizeof(proc.user));
+		proc.started = (uint64_t)procs[i].started;
 		msg_writer_init(&w);
-		msg_put_str(&w, proc_name(i));
-		msg_put_u32(
-		    &w, (uint32_t)(i == PROC_PARENT ? getpid() : procs[i].pid));
-		msg_put_str(
-		    &w, i == PROC_PARENT && privsep_is_root() ? "root" : user);
-		msg_put_u64(&w, (uint64_t)procs[i].started);
+		ctl_proc_encode(&w, &proc);
 		imsgev_compose_msg(
 		    &procs[PROC_CONTROL].iev, IMSG_PARENT_PROC, peerid, -1, &w);
 	}
@@ -290,7 +288,7 @@ reload(char *err, size_t errsz)
 	control_group = ngroup;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
-		if (proc_uses_tls(i))
+		if (role_get(i)->tls)
 			send_tls(&procs[i]);
 	}
 	send_control_group();
@@ -311,7 +309,7 @@ reload_reply(uint32_t peerid)
 	}
 	log_warnx("reload failed: %s", err);
 	msg_writer_init(&w);
-	msg_put_str(&w, err);
+	ctl_fail_encode(&w, err);
 	imsgev_compose_msg(
 	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
 }
@@ -331,18 +329,8 @@ proc_ready(struct proc_state *p)
 		imsgev_compose(&p->iev, IMSG_CONF_CONTROL, 0, fd, NULL, 0);
 	}
 	for (i = 0; i < conf.nlisteners; i++) {
-		switch (conf.listeners[i].kind) {
-		case LISTEN_SMTP:
-		case LISTEN_SUBMISSION:
-		case LISTEN_SUBMISSIONS:
-			if (p->role != PROC_SMTP)
-				continue;
-			break;
-		default:
-			if (p->role != PROC_IMAP)
-				continue;
-			break;
-		}
+		if (!role_serves(p->role, conf.listeners[i].kind))
+			continue;
 		if ((fd = dup(listen_fds[i])) == -1)
 			fatal("dup");
 		imsgev_compose(
@@ -378,8 +366,8 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		reload_reply(imsg->hdr.peerid);
 		break;
 	default:
-		fatalx("unexpected imsg %u from %s", imsg->hdr.type,
-		    proc_name(p->role));
+		fatalx("unexpected imsg %s from %s",
+		    imsg_type_name(imsg->hdr.type), proc_name(p->role));
 	}
 }
 
@@ -704,39 +692,40 @@ bind_control(const char *path)
 	return fd;
 }
 
-/* the storage tree, each part owned by the role that writes it */
+/* a directory of the storage tree, owned by user (NULL: root's) */
+static void
+prepare_dir(const char *sub, const char *user, mode_t mode)
+{
+	struct passwd *pw;
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf.storage, sub) >=
+	    sizeof(path))
+		fatalx("storage path too long");
+	if (mkdir_p(path, mode) == -1)
+		fatal("%s", path);
+	if (!privsep_is_root() || user == NULL)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("no user %s", user);
+	if (chown(path, pw->pw_uid, pw->pw_gid) == -1 ||
+	    chmod(path, mode) == -1)
+		fatal("%s", path);
+}
+
+/* the storage tree: each role's directory is its own (boxd/role.c) */
 static void
 prepare_storage(void)
 {
-	static const struct {
-		const char *sub;
-		enum proc_type owner;
-		mode_t mode;
-	} dirs[] = {
-	    {"", PROC_PARENT, 0755},
-	    {"empty", PROC_PARENT, 0555},
-	    {"db", PROC_AUTH, 0700},
-	    {"queue", PROC_QUEUE, 0700},
-	    {"mail", PROC_MDA, 0700},
-	    {"dkim", PROC_SIGNER, 0700},
-	};
-	struct passwd *pw;
-	char path[PATH_MAX];
-	size_t i;
+	const struct role *r;
+	int i;
 
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf.storage,
-			dirs[i].sub) >= sizeof(path))
-			fatalx("storage path too long");
-		if (mkdir_p(path, dirs[i].mode) == -1)
-			fatal("%s", path);
-		if (!privsep_is_root() || dirs[i].owner == PROC_PARENT)
-			continue;
-		if ((pw = getpwnam(proc_user(dirs[i].owner))) == NULL)
-			fatalx("no user %s", proc_user(dirs[i].owner));
-		if (chown(path, pw->pw_uid, pw->pw_gid) == -1 ||
-		    chmod(path, dirs[i].mode) == -1)
-			fatal("%s", path);
+	prepare_dir("", NULL, 0755);
+	prepare_dir("empty", NULL, 0555);
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
+		r = role_get(i);
+		if (r->jail != NULL)
+			prepare_dir(r->jail, r->user, 0700);
 	}
 }
 
@@ -764,92 +753,108 @@ check_users(void)
 		exit(1);
 }
 
+/*
+ * In the child of role a: its ends of the channels (ends[b], -1 where
+ * there is none) into place at proc_fd(b), then exec.
+ */
+static void __attribute__((noreturn))
+exec_child(const char *self, enum proc_type a, const int ends[PROC_COUNT])
+{
+	int mine[PROC_COUNT];
+	char *argv[8];
+	int argc, b, fd;
+
+	/* first out of the way of every proc_fd(), then into place */
+	for (b = 0; b < PROC_COUNT; b++) {
+		mine[b] = -1;
+		if (ends[b] != -1 &&
+		    (mine[b] = fcntl(ends[b], F_DUPFD, proc_fd(PROC_COUNT))) ==
+			-1)
+			_exit(1);
+	}
+	for (b = 0; b < PROC_COUNT; b++)
+		if (mine[b] != -1 && dup2(mine[b], proc_fd(b)) == -1)
+			_exit(1);
+	closefrom(proc_fd(PROC_COUNT));
+	/*
+	 * No terminal for a role, even under -d (whose log stays on stdout
+	 * and stderr): nothing to read from it, and no session of its own to
+	 * push input into (TIOCSTI) or to signal.
+	 */
+	if ((fd = open(_PATH_DEVNULL, O_RDONLY)) == -1 ||
+	    dup2(fd, STDIN_FILENO) == -1 ||
+	    (fd != STDIN_FILENO && close(fd) == -1) || setsid() == -1)
+		_exit(1);
+	argc = 0;
+	argv[argc++] = "boxd";
+	argv[argc++] = "-P";
+	argv[argc++] = (char *)proc_name(a);
+	if (opt_foreground)
+		argv[argc++] = "-d";
+	if (opt_verbose)
+		argv[argc++] = "-v";
+	if (opt_sandbox_debug)
+		argv[argc++] = "-S";
+	argv[argc] = NULL;
+	execv(self, argv);
+	_exit(127);
+}
+
+static void
+channel_pair(int fds[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		fds) == -1)
+		fatal("socketpair");
+}
+
+/*
+ * One role after the other: each child's channels are made just before
+ * it is forked, and the parent keeps only its own ends and those of
+ * roles not yet started, so that it needs few descriptors at any time.
+ */
 static void
 start_children(const char *self)
 {
-	int pairs[PROC_COUNT][PROC_COUNT][2];
-	int a, b, fd;
+	/* ends[a][b]: role a's end of its channel to b, until a starts */
+	int ends[PROC_COUNT][PROC_COUNT];
+	int a, b, pair[2];
 	pid_t pid;
-	char *argv[8];
-	int argc;
 
 	for (a = 0; a < PROC_COUNT; a++)
+		for (b = 0; b < PROC_COUNT; b++)
+			ends[a][b] = -1;
+	for (a = PROC_PARENT + 1; a < PROC_COUNT; a++) {
+		channel_pair(pair);
+		ends[PROC_PARENT][a] = pair[0];
+		ends[a][PROC_PARENT] = pair[1];
+		/* the channels to roles started later; earlier ones made ours
+		 */
 		for (b = a + 1; b < PROC_COUNT; b++) {
-			pairs[a][b][0] = pairs[a][b][1] = -1;
 			if (!proc_linked(a, b))
 				continue;
-			if (socketpair(AF_UNIX,
-				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-				pairs[a][b]) == -1)
-				fatal("socketpair");
+			channel_pair(pair);
+			ends[a][b] = pair[0];
+			ends[b][a] = pair[1];
 		}
-
-	for (a = PROC_PARENT + 1; a < PROC_COUNT; a++) {
 		if ((pid = fork()) == -1)
 			fatal("fork");
-		if (pid == 0) {
-			/* move our ends out of the way, then into place */
-			int mine[PROC_COUNT];
-
-			for (b = 0; b < PROC_COUNT; b++) {
-				mine[b] = -1;
-				if (b == a || !proc_linked(a, b))
-					continue;
-				fd = b < a ? pairs[b][a][1] : pairs[a][b][0];
-				if ((mine[b] = fcntl(fd, F_DUPFD, 64)) == -1)
-					_exit(1);
+		if (pid == 0)
+			exec_child(self, a, ends[a]);
+		for (b = 0; b < PROC_COUNT; b++)
+			if (ends[a][b] != -1) {
+				close(ends[a][b]);
+				ends[a][b] = -1;
 			}
-			for (b = 0; b < PROC_COUNT; b++)
-				if (mine[b] != -1 &&
-				    dup2(mine[b], proc_fd(b)) == -1)
-					_exit(1);
-			closefrom(proc_fd(PROC_COUNT));
-			/*
-			 * No terminal for a role, even under -d (whose log
-			 * stays on stdout and stderr): nothing to read from
-			 * it, and no session of its own to push input into
-			 * (TIOCSTI) or to signal.
-			 */
-			if ((fd = open(_PATH_DEVNULL, O_RDONLY)) == -1 ||
-			    dup2(fd, STDIN_FILENO) == -1 ||
-			    (fd != STDIN_FILENO && close(fd) == -1) ||
-			    setsid() == -1)
-				_exit(1);
-			argc = 0;
-			argv[argc++] = "boxd";
-			argv[argc++] = "-P";
-			argv[argc++] = (char *)proc_name(a);
-			if (opt_foreground)
-				argv[argc++] = "-d";
-			if (opt_verbose)
-				argv[argc++] = "-v";
-			if (opt_sandbox_debug)
-				argv[argc++] = "-S";
-			argv[argc] = NULL;
-			execv(self, argv);
-			_exit(127);
-		}
 		procs[a].role = a;
 		procs[a].pid = pid;
 		procs[a].started = time(NULL);
+		procs[a].iev.name = proc_name(a);
+		procs[a].iev.peer = a;
+		procs[a].iev.on_close = parent_channel_closed;
+		imsgev_init(&procs[a].iev, base, ends[PROC_PARENT][a],
+		    IMSG_MAX_SIZE, parent_dispatch, &procs[a]);
 	}
-
-	for (a = 0; a < PROC_COUNT; a++)
-		for (b = a + 1; b < PROC_COUNT; b++) {
-			if (pairs[a][b][0] == -1)
-				continue;
-			if (a == PROC_PARENT) {
-				close(pairs[a][b][1]);
-				procs[b].iev.name = proc_name(b);
-				procs[b].iev.peer = b;
-				procs[b].iev.on_close = parent_channel_closed;
-				imsgev_init(&procs[b].iev, base, pairs[a][b][0],
-				    IMSG_MAX_SIZE, parent_dispatch, &procs[b]);
-			} else {
-				close(pairs[a][b][0]);
-				close(pairs[a][b][1]);
-			}
-		}
 }
 
 static void
@@ -859,7 +864,7 @@ configure_children(void)
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_START);
-		if (proc_uses_tls(i))
+		if (role_get(i)->tls)
 			send_tls(&procs[i]);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
@@ -876,27 +881,7 @@ run_role(const char *role)
 	log_procname(role);
 	sandbox_set_debug(opt_sandbox_debug);
 	setproctitle("%s", role);
-	switch (r) {
-	case PROC_CONTROL:
-		control_main();
-		break;
-	case PROC_SMTP:
-		smtp_main();
-		break;
-	case PROC_AUTH:
-		auth_main();
-		break;
-	case PROC_QUEUE:
-		queue_main();
-		break;
-	case PROC_MDA:
-		mda_main();
-		break;
-	default:
-		idle_main(r);
-		break;
-	}
-	exit(0);
+	role_run(r);
 }
 
 int

@@ -9,6 +9,40 @@
 
 struct event_base;
 
+/* ---------------------------------------------------------------- role.c */
+/*
+ * A role: one row of the table in role.c.  A channel joins two roles when
+ * either names the other in peers; every role has one to the parent.
+ */
+struct role {
+	const char *name;
+	const char *user; /* started as root, the role drops to this user */
+	/*
+	 * Its directory under the storage root, its own (owned by its user,
+	 * mode 0700); NULL: "empty", root's and read-only, for a role that
+	 * needs no files.  Started as root it chroots there, else it cd's.
+	 */
+	const char *jail;
+	const struct sandbox_profile *sandbox; /* common/sandbox.c */
+	int tls;	    /* gets the certificate and key */
+	uint32_t listeners; /* 1 << LISTEN_*: the listeners it serves */
+	uint32_t peers;	    /* 1 << PROC_*: the roles it talks to */
+	void (*main)(void);
+};
+
+const struct role *role_get(enum proc_type);
+const char *proc_name(enum proc_type);
+int proc_from_name(const char *);
+const char *proc_user(enum proc_type);
+/* 1 if the two roles have a channel */
+int proc_linked(enum proc_type, enum proc_type);
+/* 1 if the role serves listeners of this kind */
+int role_serves(enum proc_type, enum listen_kind);
+/* run the role's main function (in the child: boxd -P ROLE) */
+void role_run(enum proc_type) __attribute__((noreturn));
+/* the role this process runs, PROC_PARENT in the parent */
+enum proc_type role_self(void);
+
 /* ---------------------------------------------------------------- child.c */
 struct child {
 	enum proc_type role;
@@ -49,12 +83,14 @@ void child_bad_imsg(struct imsg *, const char *what) __attribute__((noreturn));
 void child_forget_tls(void);
 /* privsep_drop() into the role's jail, before it opens its files */
 void child_drop(void);
+/* the role's seccomp filter, once it has set up */
+void child_sandbox(void);
 /* -------------------------------------------------------- role mains */
-void control_main(void);	/* ctl/control.c */
-void smtp_main(void);		/* smtpd/smtp.c */
-void auth_main(void);		/* authd/auth.c */
-void queue_main(void);		/* queued/queue.c */
-void mda_main(void);		/* queued/mda.c */
-void idle_main(enum proc_type); /* boxd/idle.c: mta, signer, imap */
+void control_main(void); /* ctl/control.c */
+void smtp_main(void);	 /* smtpd/smtp.c */
+void auth_main(void);	 /* authd/auth.c */
+void queue_main(void);	 /* queued/queue.c */
+void mda_main(void);	 /* queued/mda.c */
+void idle_main(void);	 /* boxd/idle.c: mta, signer, imap */
 
 #endif

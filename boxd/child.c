@@ -45,7 +45,7 @@ child_fatal_hook(const char *why)
 void
 child_bad_imsg(struct imsg *imsg, const char *what)
 {
-	fatalx("malformed imsg type %u from %s (%s)", imsg->hdr.type,
+	fatalx("malformed imsg %s from %s (%s)", imsg_type_name(imsg->hdr.type),
 	    child_current != NULL ? child_current->name : "?", what);
 }
 
@@ -106,7 +106,8 @@ child_dispatch_peer(struct imsgev *iev, struct imsg *imsg)
 static void
 child_unexpected(struct imsgev *iev, struct imsg *imsg)
 {
-	fatalx("unexpected imsg type %u from %s", imsg->hdr.type, iev->name);
+	fatalx("unexpected imsg %s from %s", imsg_type_name(imsg->hdr.type),
+	    iev->name);
 }
 
 /* the parent is gone: nobody is left to stop us */
@@ -220,36 +221,18 @@ child_send(enum proc_type to, uint32_t type, uint32_t peerid, int fd,
 	else
 		rv = imsgev_compose_msg(iev, type, peerid, fd, w);
 	if (rv == -1)
-		fatal("imsg to %s", proc_name(to));
+		fatal("imsg %s to %s", imsg_type_name(type), proc_name(to));
 }
 
-/* the directory a role is jailed in: STORAGE/{empty,db,queue,mail,dkim} */
+/* STORAGE/jail, or STORAGE/empty for a role without files of its own */
 static const char *
 child_jail(enum proc_type role, const struct boxd_config *conf)
 {
 	static char path[PATH_MAX];
-	const char *sub;
+	const char *jail = role_get(role)->jail;
 
-	switch (role) {
-	case PROC_AUTH:
-		sub = "db";
-		break;
-	case PROC_QUEUE:
-		sub = "queue";
-		break;
-	case PROC_MDA:
-	case PROC_IMAP:
-		sub = "mail";
-		break;
-	case PROC_SIGNER:
-		sub = "dkim";
-		break;
-	default:
-		sub = "empty";
-		break;
-	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage, sub) >=
-	    sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->storage,
+		jail != NULL ? jail : "empty") >= sizeof(path))
 		fatalx("storage path too long");
 	return path;
 }
@@ -257,5 +240,12 @@ child_jail(enum proc_type role, const struct boxd_config *conf)
 void
 child_drop(void)
 {
-	privsep_drop(child->role, child_jail(child->role, &child->conf));
+	privsep_drop(
+	    proc_user(child->role), child_jail(child->role, &child->conf));
+}
+
+void
+child_sandbox(void)
+{
+	sandbox_init(role_get(child->role)->sandbox);
 }

@@ -1,6 +1,7 @@
 /*
  * The roles whose work comes in later issues (mta, signer, imap): they
- * start, sandbox themselves like the others, and wait.
+ * start, drop into their jails, install the filters written for their
+ * work (boxd/role.c names them), and wait.
  */
 
 #include <stddef.h>
@@ -22,13 +23,13 @@ idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 }
 
 void
-idle_main(enum proc_type role)
+idle_main(void)
 {
 	imsgev_handler handlers[PROC_COUNT] = {0};
 
-	child_init(role, idle_dispatch_parent);
+	child_init(role_self(), idle_dispatch_parent);
 	child_forget_tls();
 	child_drop();
-	sandbox_init(child->role);
+	child_sandbox();
 	child_run(handlers);
 }

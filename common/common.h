@@ -194,7 +194,83 @@ int imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
 int imsgev_compose_msg(struct imsgev *, uint32_t type, uint32_t peerid, int fd,
     struct msg_writer *);
 
-/* ---------------------------------------------------------------- proc.c */
+/* ---------------------------------------------------------------- ctl_msg.c */
+/*
+ * The control protocol's payloads: one encoder and one decoder for each,
+ * used by boxctl, control, auth and the roles that count for status.
+ * A decoder takes a whole payload and refuses short input, bytes left
+ * over, embedded NULs and counts larger than what follows; -1 on refusal
+ * (or ENOMEM), the struct then empty.
+ */
+#define CTL_PROTOCOL_VERSION 1
+#define CTL_VERSION_MAX	     32 /* a build's version string, NUL included */
+
+/* IMSG_CTL_HELLO */
+struct ctl_hello {
+	uint32_t protocol;
+	char version[CTL_VERSION_MAX];
+};
+
+/* a request: the fields its type has, the others NULL or 0 */
+struct ctl_request {
+	uint32_t type;	   /* IMSG_CTL_* */
+	char *name;	   /* a domain or an address; "" for all */
+	char *password;	   /* USER_ADD, USER_PASSWD */
+	uint64_t quota;	   /* USER_QUOTA */
+	uint32_t ntargets; /* ALIAS_ADD */
+	char **targets;
+};
+
+/* IMSG_CTL_LINE: n key/value pairs */
+struct ctl_row {
+	uint32_t n;
+	char **key;
+	char **value;
+};
+
+/* IMSG_STATS, summed over the roles that count */
+enum ctl_counter {
+	CTL_SESSIONS,
+	CTL_RECEIVED,
+	CTL_DELIVERED,
+	CTL_QUEUED,
+	CTL_COUNTERS
+};
+
+/* IMSG_PARENT_PROC */
+struct ctl_proc {
+	char role[32];
+	uint32_t pid;
+	char user[64];
+	uint64_t started; /* seconds since the epoch */
+};
+
+void ctl_hello_encode(struct msg_writer *);
+int ctl_hello_decode(struct ctl_hello *, const void *, size_t);
+/* 1 if type is a request boxctl may send */
+int ctl_request_type(uint32_t);
+void ctl_request_encode(struct msg_writer *, const struct ctl_request *);
+int
+ctl_request_decode(struct ctl_request *, uint32_t type, const void *, size_t);
+/* frees and wipes every string: a request may hold a password */
+void ctl_request_clear(struct ctl_request *);
+/* key, value, key, value, ..., NULL */
+void ctl_row_encode(struct msg_writer *, ...) __attribute__((sentinel));
+int ctl_row_decode(struct ctl_row *, const void *, size_t);
+/* the value of key, NULL if the row has none */
+const char *ctl_row_get(const struct ctl_row *, const char *key);
+void ctl_row_clear(struct ctl_row *);
+void ctl_fail_encode(struct msg_writer *, const char *why);
+/* why is malloc'd; the caller frees */
+int ctl_fail_decode(char **why, const void *, size_t);
+int ctl_empty_decode(const void *, size_t);
+const char *ctl_counter_name(enum ctl_counter);
+void ctl_stats_encode(struct msg_writer *, const uint64_t[CTL_COUNTERS]);
+int ctl_stats_decode(uint64_t[CTL_COUNTERS], const void *, size_t);
+void ctl_proc_encode(struct msg_writer *, const struct ctl_proc *);
+int ctl_proc_decode(struct ctl_proc *, const void *, size_t);
+
+/* ------------------------------------------- the roles: boxd/role.c */
 enum proc_type {
 	PROC_PARENT,
 	PROC_CONTROL,
@@ -208,11 +284,6 @@ enum proc_type {
 	PROC_COUNT
 };
 
-const char *proc_name(enum proc_type);
-int proc_from_name(const char *);
-const char *proc_user(enum proc_type);
-/* 1 if the two roles have a channel */
-int proc_linked(enum proc_type, enum proc_type);
 /* where a child finds its channel to a peer after exec */
 #define PROC_FD_BASE  3
 #define proc_fd(peer) (PROC_FD_BASE + (peer))
@@ -224,12 +295,15 @@ enum listen_kind {
 	LISTEN_SUBMISSIONS,
 	LISTEN_IMAP,
 	LISTEN_IMAPS,
+	LISTEN_POP3,
+	LISTEN_POP3S,
 };
 
 #define CONFIG_LISTEN_MAX 32
 #define CONFIG_GROUP_MAX  33 /* a group name, NUL included */
 /* RFC 5321 4.5.3.1.8: a server accepts at least 100 recipients */
 #define CONFIG_RECIPIENTS_MIN 100
+#define CONFIG_RESOLVER_PORT  53
 
 struct listen_conf {
 	char addr[64]; /* as written: 0.0.0.0, ::, ... */
@@ -237,33 +311,70 @@ struct listen_conf {
 	enum listen_kind kind;
 };
 
+/*
+ * The settings, in the order boxd -nv prints them.  This list makes the
+ * struct's fields, their defaults, config_print(), config_marshal(),
+ * config_unmarshal() and config_equal(); the parser and config_check()
+ * are written by hand.  A new setting is a line here, its case in the
+ * parser and its lines in boxd.conf(5).
+ *
+ * X(field, kind, string size, default, words printed before the value,
+ * how it is printed): STR is a quoted string, WORD one printed bare,
+ * SIZE bytes, TIME seconds, NUM a count, PORT a port, LOG a log level,
+ * LISTEN the listeners (n##field of them).  LINE starts a directive,
+ * MORE goes on with the one before; _OPT prints a value only when it is
+ * set (not "" or 0), and an unset LINE_OPT drops its MOREs too.
+ */
+#define CONFIG_FIELDS(X)                                                       \
+	X(hostname, STR, SMTP_DOMAIN_MAX + 1, "", "hostname", LINE)            \
+	X(storage, STR, PATH_MAX, BOXD_STORAGE, "storage", LINE)               \
+	X(control_socket, STR, PATH_MAX, BOXD_CONTROL, "control socket", LINE) \
+	X(control_group, STR, CONFIG_GROUP_MAX, "", "group", MORE_OPT)         \
+	X(tls_cert, STR, PATH_MAX, "", "tls cert", LINE_OPT)                   \
+	X(tls_key, STR, PATH_MAX, "", "key", MORE)                             \
+	X(listeners, LISTEN, CONFIG_LISTEN_MAX, 0, "listen on", LINE)          \
+	X(max_message_size, SIZE, 0, 50 * 1024 * 1024, "max-message-size",     \
+	    LINE)                                                              \
+	X(queue_retry, TIME, 0, 5 * 60, "queue retry", LINE)                   \
+	X(queue_max_retry, TIME, 0, 4 * 60 * 60, "max-retry", MORE)            \
+	X(queue_expire, TIME, 0, 5 * 24 * 60 * 60, "expire", MORE)             \
+	X(resolver_addr, WORD, 64, "", "resolver", LINE_OPT)                   \
+	X(resolver_port, PORT, 0, CONFIG_RESOLVER_PORT, "port", MORE)          \
+	X(relay_url, STR, 512, "", "relay via", LINE_OPT)                      \
+	X(relay_secret, STR, PATH_MAX, "", "auth", MORE_OPT)                   \
+	X(mta_port, PORT, 0, 25, "mta port", LINE)                             \
+	X(limit_auth_failures, NUM, 0, 10, "limit auth-failures", LINE)        \
+	X(limit_auth_period, TIME, 0, 5 * 60, "per", MORE)                     \
+	X(limit_connections, NUM, 0, 20, "limit connections", LINE)            \
+	X(limit_sessions, NUM, 0, 0, "limit sessions", LINE_OPT)               \
+	X(limit_recipients, NUM, 0, 1000, "limit recipients", LINE)            \
+	X(timeout_command, TIME, 0, 5 * 60, "timeout command", LINE)           \
+	X(timeout_data, TIME, 0, 10 * 60, "data", MORE)                        \
+	X(log_level, LOG, 0, LOG_LEVEL_INFO, "log level", LINE)
+
+#define CONFIG_MEMBER_STR(f, size)  char f[size];
+#define CONFIG_MEMBER_WORD(f, size) char f[size];
+#define CONFIG_MEMBER_SIZE(f, size) uint64_t f;
+#define CONFIG_MEMBER_TIME(f, size) uint32_t f;
+#define CONFIG_MEMBER_NUM(f, size)  uint32_t f;
+#define CONFIG_MEMBER_PORT(f, size) uint16_t f;
+#define CONFIG_MEMBER_LOG(f, size)  int f;
+#define CONFIG_MEMBER_LISTEN(f, size) \
+	struct listen_conf f[size];   \
+	size_t n##f;
+#define CONFIG_MEMBER(f, kind, size, def, words, how) \
+	CONFIG_MEMBER_##kind(f, size)
+
+/*
+ * What the fields mean beyond their kind: control_group "" is root and
+ * boxd's user alone; tls_cert "" is no TLS; resolver_addr "" is
+ * /etc/resolv.conf; relay_url "" is MX delivery; limit_connections is per
+ * client IP; limit_sessions 0 is derived from RLIMIT_NOFILE;
+ * limit_recipients is per transaction.
+ */
 struct boxd_config {
 	char path[PATH_MAX]; /* the file it came from */
-	char hostname[SMTP_DOMAIN_MAX + 1];
-	char storage[PATH_MAX];
-	char control_socket[PATH_MAX];
-	char control_group[CONFIG_GROUP_MAX]; /* "" : root and boxd's user */
-	char tls_cert[PATH_MAX];	      /* "" if none */
-	char tls_key[PATH_MAX];
-	struct listen_conf listeners[CONFIG_LISTEN_MAX];
-	size_t nlisteners;
-	uint64_t max_message_size; /* bytes */
-	uint32_t queue_retry;	   /* seconds */
-	uint32_t queue_max_retry;
-	uint32_t queue_expire;
-	char resolver_addr[64]; /* "" : /etc/resolv.conf */
-	uint16_t resolver_port;
-	char relay_url[512]; /* "" : MX delivery */
-	char relay_secret[PATH_MAX];
-	uint16_t mta_port;
-	uint32_t limit_auth_failures;
-	uint32_t limit_auth_period; /* seconds */
-	uint32_t limit_connections; /* per client IP */
-	uint32_t limit_sessions;    /* 0: derived from RLIMIT_NOFILE */
-	uint32_t limit_recipients;  /* per transaction */
-	uint32_t timeout_command;   /* seconds */
-	uint32_t timeout_data;
-	int log_level; /* LOG_LEVEL_* */
+	CONFIG_FIELDS(CONFIG_MEMBER)
 };
 
 /* defaults for every field */
@@ -280,6 +391,8 @@ int config_parse_buffer(struct boxd_config *, const char *name, const char *buf,
 char *config_print(const struct boxd_config *);
 void config_marshal(const struct boxd_config *, struct msg_writer *);
 int config_unmarshal(struct boxd_config *, struct msg_reader *);
+/* 1 if both hold the same settings, wherever they came from (path) */
+int config_equal(const struct boxd_config *, const struct boxd_config *);
 const char *listen_kind_name(enum listen_kind);
 /* "50M" -> bytes; "5m" -> seconds; -1 on error */
 int parse_size(const char *, uint64_t *);
@@ -316,15 +429,25 @@ int path_component_valid(const char *);
  * loaded, files opened, privileges dropped); with debug set a forbidden
  * call is named on stderr and the process exits 3 instead of being killed.
  */
+struct sandbox_profile;
 void sandbox_set_debug(int);
-void sandbox_init(enum proc_type);
+void sandbox_init(const struct sandbox_profile *);
+/* each role's, named by its row in boxd/role.c */
+extern const struct sandbox_profile sandbox_profile_control;
+extern const struct sandbox_profile sandbox_profile_smtp;
+extern const struct sandbox_profile sandbox_profile_auth;
+extern const struct sandbox_profile sandbox_profile_queue;
+extern const struct sandbox_profile sandbox_profile_mda;
+extern const struct sandbox_profile sandbox_profile_mta;
+extern const struct sandbox_profile sandbox_profile_signer;
+extern const struct sandbox_profile sandbox_profile_imap;
 
 /* ---------------------------------------------------------------- privsep.c */
 /*
- * Drop to the role's user (when root): chroot to dir (if not NULL),
+ * Drop to user (when root): chroot to dir (if not NULL),
  * setgroups/setresgid/setresuid, then no_new_privs.
  */
-void privsep_drop(enum proc_type, const char *chroot_dir);
+void privsep_drop(const char *user, const char *chroot_dir);
 /* 1 if running as root */
 int privsep_is_root(void);
 

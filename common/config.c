@@ -31,7 +31,33 @@
 #define CONFIG_PATH_LEN 1000 /* bytes */
 
 #define SIZE_MIN_BYTES 1024
-#define RESOLVER_PORT  53
+
+/* one entry of CONFIG_FIELDS (common.h), as the generic code sees it */
+enum config_kind {
+	CONFIG_KIND_STR,
+	CONFIG_KIND_WORD,
+	CONFIG_KIND_SIZE,
+	CONFIG_KIND_TIME,
+	CONFIG_KIND_NUM,
+	CONFIG_KIND_PORT,
+	CONFIG_KIND_LOG,
+	CONFIG_KIND_LISTEN,
+};
+
+enum config_how {
+	CONFIG_PRINT_LINE,
+	CONFIG_PRINT_LINE_OPT,
+	CONFIG_PRINT_MORE,
+	CONFIG_PRINT_MORE_OPT,
+};
+
+struct config_field {
+	enum config_kind kind;
+	size_t offset;
+	size_t size; /* of the member */
+	const char *words;
+	enum config_how how;
+};
 
 /* what one line lexes to: NUL-terminated words in one buffer */
 struct config_line {
@@ -109,6 +135,28 @@ static void print_string(FILE *, const char *);
 static void print_size(FILE *, uint64_t);
 static void print_duration(FILE *, uint32_t);
 static int get_port(struct msg_reader *, uint16_t *);
+static const void *
+config_field_ptr(const struct boxd_config *, const struct config_field *);
+static int
+config_field_set(const struct boxd_config *, const struct config_field *);
+static void config_print_value(
+    FILE *, const struct boxd_config *, const struct config_field *);
+static void config_print_listeners(
+    FILE *, const struct boxd_config *, const struct config_field *);
+static void config_marshal_field(struct msg_writer *,
+    const struct boxd_config *, const struct config_field *);
+static int config_unmarshal_field(
+    struct msg_reader *, struct boxd_config *, const struct config_field *);
+static int config_field_equal(const struct boxd_config *,
+    const struct boxd_config *, const struct config_field *);
+
+#define CONFIG_FIELD(f, kind, size, def, words, how)          \
+	{CONFIG_KIND_##kind, offsetof(struct boxd_config, f), \
+	    sizeof(((struct boxd_config *)NULL)->f), words,   \
+	    CONFIG_PRINT_##how},
+static const struct config_field config_fields[] = {
+    CONFIG_FIELDS(CONFIG_FIELD)};
+#define CONFIG_NFIELDS (sizeof(config_fields) / sizeof(config_fields[0]))
 
 static const struct config_directive config_directives[] = {
     {"hostname", NULL, 0, parse_hostname},
@@ -137,6 +185,8 @@ static const char *const listen_kind_names[] = {
     [LISTEN_SUBMISSIONS] = "submissions",
     [LISTEN_IMAP] = "imap",
     [LISTEN_IMAPS] = "imaps",
+    [LISTEN_POP3] = "pop3",
+    [LISTEN_POP3S] = "pop3s",
 };
 #define LISTEN_NKINDS (sizeof(listen_kind_names) / sizeof(listen_kind_names[0]))
 
@@ -224,32 +274,30 @@ parse_duration(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* a default of CONFIG_FIELDS, as a statement on c */
+#define CONFIG_DEFAULT_STR(f, def)    strlcpy(c->f, def, sizeof(c->f));
+#define CONFIG_DEFAULT_WORD(f, def)   strlcpy(c->f, def, sizeof(c->f));
+#define CONFIG_DEFAULT_SIZE(f, def)   c->f = (def);
+#define CONFIG_DEFAULT_TIME(f, def)   c->f = (def);
+#define CONFIG_DEFAULT_NUM(f, def)    c->f = (def);
+#define CONFIG_DEFAULT_PORT(f, def)   c->f = (def);
+#define CONFIG_DEFAULT_LOG(f, def)    c->f = (def);
+#define CONFIG_DEFAULT_LISTEN(f, def) /* none */
+#define CONFIG_DEFAULT(f, kind, size, def, words, how) \
+	CONFIG_DEFAULT_##kind(f, def)
+
 void
 config_defaults(struct boxd_config *c)
 {
 	char host[SMTP_DOMAIN_MAX + 2];
 
 	memset(c, 0, sizeof(*c));
+	CONFIG_FIELDS(CONFIG_DEFAULT)
+	/* the one default that is not a constant */
 	memset(host, 0, sizeof(host));
 	if (gethostname(host, sizeof(host) - 1) == -1 || !hostname_valid(host))
 		strlcpy(host, "localhost", sizeof(host));
 	strlcpy(c->hostname, host, sizeof(c->hostname));
-	strlcpy(c->storage, BOXD_STORAGE, sizeof(c->storage));
-	strlcpy(c->control_socket, BOXD_CONTROL, sizeof(c->control_socket));
-	c->max_message_size = 50 * 1024 * 1024;
-	c->queue_retry = 5 * 60;
-	c->queue_max_retry = 4 * 60 * 60;
-	c->queue_expire = 5 * 24 * 60 * 60;
-	c->resolver_port = RESOLVER_PORT;
-	c->mta_port = 25;
-	c->limit_auth_failures = 10;
-	c->limit_auth_period = 5 * 60;
-	c->limit_connections = 20;
-	c->limit_sessions = 0;
-	c->limit_recipients = 1000;
-	c->timeout_command = 5 * 60;
-	c->timeout_data = 10 * 60;
-	c->log_level = LOG_LEVEL_INFO;
 }
 
 /* ------------------------------------------------------------ validation */
@@ -373,7 +421,8 @@ listen_same(const struct listen_conf *a, const struct listen_conf *b)
 static int
 listen_needs_tls(enum listen_kind kind)
 {
-	return kind == LISTEN_SUBMISSIONS || kind == LISTEN_IMAPS;
+	return kind == LISTEN_SUBMISSIONS || kind == LISTEN_IMAPS ||
+	    kind == LISTEN_POP3S;
 }
 
 static int
@@ -430,7 +479,7 @@ config_check(const struct boxd_config *c)
 	    c->queue_max_retry > c->queue_expire)
 		return -1;
 	if (c->resolver_addr[0] == '\0') {
-		if (c->resolver_port != RESOLVER_PORT)
+		if (c->resolver_port != CONFIG_RESOLVER_PORT)
 			return -1;
 	} else if (!ip_valid(c->resolver_addr) || c->resolver_port == 0)
 		return -1;
@@ -794,8 +843,8 @@ parse_listen(struct config_parser *p)
 		return -1;
 	if ((w = config_word(p)) == NULL)
 		return config_error(p,
-		    "expected listener kind (smtp, "
-		    "submission, submissions, imap or imaps)");
+		    "expected listener kind (smtp, submission, "
+		    "submissions, imap, imaps, pop3 or pop3s)");
 	for (i = 0; i < LISTEN_NKINDS; i++)
 		if (strcmp(w, listen_kind_names[i]) == 0)
 			break;
@@ -1259,73 +1308,124 @@ print_duration(FILE *fp, uint32_t v)
 	fprintf(fp, "%us", v);
 }
 
+/* ------------------------------------------------------------ the fields */
+
+static const void *
+config_field_ptr(const struct boxd_config *c, const struct config_field *f)
+{
+	return (const char *)c + f->offset;
+}
+
+/* not "" and not 0: what an _OPT field needs to be printed */
+static int
+config_field_set(const struct boxd_config *c, const struct config_field *f)
+{
+	const void *p = config_field_ptr(c, f);
+
+	switch (f->kind) {
+	case CONFIG_KIND_STR:
+	case CONFIG_KIND_WORD:
+		return *(const char *)p != '\0';
+	case CONFIG_KIND_SIZE:
+		return *(const uint64_t *)p != 0;
+	case CONFIG_KIND_TIME:
+	case CONFIG_KIND_NUM:
+		return *(const uint32_t *)p != 0;
+	case CONFIG_KIND_PORT:
+		return *(const uint16_t *)p != 0;
+	case CONFIG_KIND_LISTEN:
+		return c->nlisteners > 0;
+	default:
+		return 1;
+	}
+}
+
+static void
+config_print_value(
+    FILE *fp, const struct boxd_config *c, const struct config_field *f)
+{
+	const void *p = config_field_ptr(c, f);
+
+	switch (f->kind) {
+	case CONFIG_KIND_STR:
+		print_string(fp, p);
+		break;
+	case CONFIG_KIND_WORD:
+		fputs(p, fp);
+		break;
+	case CONFIG_KIND_SIZE:
+		print_size(fp, *(const uint64_t *)p);
+		break;
+	case CONFIG_KIND_TIME:
+		print_duration(fp, *(const uint32_t *)p);
+		break;
+	case CONFIG_KIND_NUM:
+		fprintf(fp, "%u", *(const uint32_t *)p);
+		break;
+	case CONFIG_KIND_PORT:
+		fprintf(fp, "%u", *(const uint16_t *)p);
+		break;
+	case CONFIG_KIND_LOG:
+		fputs(
+		    *(const int *)p == LOG_LEVEL_DEBUG ? "debug" : "info", fp);
+		break;
+	case CONFIG_KIND_LISTEN:
+		break;
+	}
+}
+
+/* a line each */
+static void
+config_print_listeners(
+    FILE *fp, const struct boxd_config *c, const struct config_field *f)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlisteners && i < CONFIG_LISTEN_MAX; i++)
+		fprintf(fp, "%s %s port %u %s\n", f->words,
+		    c->listeners[i].addr, c->listeners[i].port,
+		    listen_kind_name(c->listeners[i].kind));
+}
+
 char *
 config_print(const struct boxd_config *c)
 {
+	const struct config_field *f;
 	FILE *fp;
 	char *out = NULL;
 	size_t outlen = 0, i;
+	int open_line = 0, skip = 0;
 
 	if ((fp = open_memstream(&out, &outlen)) == NULL)
 		return NULL;
-	fputs("hostname ", fp);
-	print_string(fp, c->hostname);
-	fputs("\nstorage ", fp);
-	print_string(fp, c->storage);
-	fputs("\ncontrol socket ", fp);
-	print_string(fp, c->control_socket);
-	if (c->control_group[0] != '\0') {
-		fputs(" group ", fp);
-		print_string(fp, c->control_group);
-	}
-	fputc('\n', fp);
-	if (c->tls_cert[0] != '\0') {
-		fputs("tls cert ", fp);
-		print_string(fp, c->tls_cert);
-		fputs(" key ", fp);
-		print_string(fp, c->tls_key);
-		fputc('\n', fp);
-	}
-	for (i = 0; i < c->nlisteners && i < CONFIG_LISTEN_MAX; i++) {
-		fprintf(fp, "listen on %s port %u %s\n", c->listeners[i].addr,
-		    c->listeners[i].port,
-		    listen_kind_name(c->listeners[i].kind));
-	}
-	fputs("max-message-size ", fp);
-	print_size(fp, c->max_message_size);
-	fputs("\nqueue retry ", fp);
-	print_duration(fp, c->queue_retry);
-	fputs(" max-retry ", fp);
-	print_duration(fp, c->queue_max_retry);
-	fputs(" expire ", fp);
-	print_duration(fp, c->queue_expire);
-	fputc('\n', fp);
-	if (c->resolver_addr[0] != '\0') {
-		fprintf(fp, "resolver %s port %u\n", c->resolver_addr,
-		    c->resolver_port);
-	}
-	if (c->relay_url[0] != '\0') {
-		fputs("relay via ", fp);
-		print_string(fp, c->relay_url);
-		if (c->relay_secret[0] != '\0') {
-			fputs(" auth ", fp);
-			print_string(fp, c->relay_secret);
+	for (i = 0; i < CONFIG_NFIELDS; i++) {
+		f = &config_fields[i];
+		if (f->how == CONFIG_PRINT_LINE ||
+		    f->how == CONFIG_PRINT_LINE_OPT) {
+			if (open_line)
+				fputc('\n', fp);
+			open_line = 0;
+			skip = f->how == CONFIG_PRINT_LINE_OPT &&
+			    !config_field_set(c, f);
+			if (skip)
+				continue;
+			if (f->kind == CONFIG_KIND_LISTEN) {
+				config_print_listeners(fp, c, f);
+				continue;
+			}
+			fprintf(fp, "%s ", f->words);
+			open_line = 1;
+		} else {
+			if (skip ||
+			    (f->how == CONFIG_PRINT_MORE_OPT &&
+				!config_field_set(c, f)))
+				continue;
+			fprintf(fp, " %s ", f->words);
 		}
-		fputc('\n', fp);
+		config_print_value(fp, c, f);
 	}
-	fprintf(fp, "mta port %u\n", c->mta_port);
-	fprintf(fp, "limit auth-failures %u per ", c->limit_auth_failures);
-	print_duration(fp, c->limit_auth_period);
-	fprintf(fp, "\nlimit connections %u\n", c->limit_connections);
-	if (c->limit_sessions != 0)
-		fprintf(fp, "limit sessions %u\n", c->limit_sessions);
-	fprintf(fp, "limit recipients %u\n", c->limit_recipients);
-	fputs("timeout command ", fp);
-	print_duration(fp, c->timeout_command);
-	fputs(" data ", fp);
-	print_duration(fp, c->timeout_data);
-	fprintf(fp, "\nlog level %s\n",
-	    c->log_level == LOG_LEVEL_DEBUG ? "debug" : "info");
+	if (open_line)
+		fputc('\n', fp);
 	if (ferror(fp)) {
 		fclose(fp);
 		free(out);
@@ -1340,43 +1440,52 @@ config_print(const struct boxd_config *c)
 
 /* ------------------------------------------------------------ marshalling */
 
+static void
+config_marshal_field(struct msg_writer *w, const struct boxd_config *c,
+    const struct config_field *f)
+{
+	const void *p = config_field_ptr(c, f);
+	size_t i, n;
+
+	switch (f->kind) {
+	case CONFIG_KIND_STR:
+	case CONFIG_KIND_WORD:
+		msg_put_str(w, p);
+		break;
+	case CONFIG_KIND_SIZE:
+		msg_put_u64(w, *(const uint64_t *)p);
+		break;
+	case CONFIG_KIND_TIME:
+	case CONFIG_KIND_NUM:
+		msg_put_u32(w, *(const uint32_t *)p);
+		break;
+	case CONFIG_KIND_PORT:
+		msg_put_u32(w, *(const uint16_t *)p);
+		break;
+	case CONFIG_KIND_LOG:
+		msg_put_u32(w, (uint32_t) * (const int *)p);
+		break;
+	case CONFIG_KIND_LISTEN:
+		n = c->nlisteners < CONFIG_LISTEN_MAX ? c->nlisteners
+						      : CONFIG_LISTEN_MAX;
+		msg_put_u32(w, (uint32_t)n);
+		for (i = 0; i < n; i++) {
+			msg_put_str(w, c->listeners[i].addr);
+			msg_put_u32(w, c->listeners[i].port);
+			msg_put_u32(w, (uint32_t)c->listeners[i].kind);
+		}
+		break;
+	}
+}
+
 void
 config_marshal(const struct boxd_config *c, struct msg_writer *w)
 {
-	size_t i, n;
+	size_t i;
 
-	n = c->nlisteners < CONFIG_LISTEN_MAX ? c->nlisteners
-					      : CONFIG_LISTEN_MAX;
 	msg_put_str(w, c->path);
-	msg_put_str(w, c->hostname);
-	msg_put_str(w, c->storage);
-	msg_put_str(w, c->control_socket);
-	msg_put_str(w, c->control_group);
-	msg_put_str(w, c->tls_cert);
-	msg_put_str(w, c->tls_key);
-	msg_put_u32(w, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		msg_put_str(w, c->listeners[i].addr);
-		msg_put_u32(w, c->listeners[i].port);
-		msg_put_u32(w, (uint32_t)c->listeners[i].kind);
-	}
-	msg_put_u64(w, c->max_message_size);
-	msg_put_u32(w, c->queue_retry);
-	msg_put_u32(w, c->queue_max_retry);
-	msg_put_u32(w, c->queue_expire);
-	msg_put_str(w, c->resolver_addr);
-	msg_put_u32(w, c->resolver_port);
-	msg_put_str(w, c->relay_url);
-	msg_put_str(w, c->relay_secret);
-	msg_put_u32(w, c->mta_port);
-	msg_put_u32(w, c->limit_auth_failures);
-	msg_put_u32(w, c->limit_auth_period);
-	msg_put_u32(w, c->limit_connections);
-	msg_put_u32(w, c->limit_sessions);
-	msg_put_u32(w, c->limit_recipients);
-	msg_put_u32(w, c->timeout_command);
-	msg_put_u32(w, c->timeout_data);
-	msg_put_u32(w, (uint32_t)c->log_level);
+	for (i = 0; i < CONFIG_NFIELDS; i++)
+		config_marshal_field(w, c, &config_fields[i]);
 }
 
 static int
@@ -1392,54 +1501,61 @@ get_port(struct msg_reader *r, uint16_t *port)
 	return 0;
 }
 
+static int
+config_unmarshal_field(
+    struct msg_reader *r, struct boxd_config *c, const struct config_field *f)
+{
+	void *p = (char *)c + f->offset;
+	uint32_t n, v;
+	size_t i;
+
+	switch (f->kind) {
+	case CONFIG_KIND_STR:
+	case CONFIG_KIND_WORD:
+		return msg_get_str(r, p, f->size);
+	case CONFIG_KIND_SIZE:
+		return msg_get_u64(r, p);
+	case CONFIG_KIND_TIME:
+	case CONFIG_KIND_NUM:
+		return msg_get_u32(r, p);
+	case CONFIG_KIND_PORT:
+		return get_port(r, p);
+	case CONFIG_KIND_LOG:
+		if (msg_get_u32(r, &v) == -1 || v > LOG_LEVEL_DEBUG)
+			return -1;
+		*(int *)p = (int)v;
+		return 0;
+	case CONFIG_KIND_LISTEN:
+		if (msg_get_u32(r, &n) == -1 || n > CONFIG_LISTEN_MAX)
+			return -1;
+		c->nlisteners = n;
+		for (i = 0; i < n; i++) {
+			if (msg_get_str(r, c->listeners[i].addr,
+				sizeof(c->listeners[i].addr)) == -1 ||
+			    get_port(r, &c->listeners[i].port) == -1 ||
+			    msg_get_u32(r, &v) == -1 || v >= LISTEN_NKINDS)
+				return -1;
+			c->listeners[i].kind = (enum listen_kind)v;
+		}
+		return 0;
+	}
+	return -1;
+}
+
 int
 config_unmarshal(struct boxd_config *c, struct msg_reader *r)
 {
 	struct boxd_config *t;
-	uint32_t n, v;
 	size_t i;
 	int rv = -1;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -1;
-	if (msg_get_str(r, t->path, sizeof(t->path)) == -1 ||
-	    msg_get_str(r, t->hostname, sizeof(t->hostname)) == -1 ||
-	    msg_get_str(r, t->storage, sizeof(t->storage)) == -1 ||
-	    msg_get_str(r, t->control_socket, sizeof(t->control_socket)) ==
-		-1 ||
-	    msg_get_str(r, t->control_group, sizeof(t->control_group)) == -1 ||
-	    msg_get_str(r, t->tls_cert, sizeof(t->tls_cert)) == -1 ||
-	    msg_get_str(r, t->tls_key, sizeof(t->tls_key)) == -1 ||
-	    msg_get_u32(r, &n) == -1 || n > CONFIG_LISTEN_MAX)
+	if (msg_get_str(r, t->path, sizeof(t->path)) == -1)
 		goto done;
-	t->nlisteners = n;
-	for (i = 0; i < n; i++) {
-		if (msg_get_str(r, t->listeners[i].addr,
-			sizeof(t->listeners[i].addr)) == -1 ||
-		    get_port(r, &t->listeners[i].port) == -1 ||
-		    msg_get_u32(r, &v) == -1 || v >= LISTEN_NKINDS)
+	for (i = 0; i < CONFIG_NFIELDS; i++)
+		if (config_unmarshal_field(r, t, &config_fields[i]) == -1)
 			goto done;
-		t->listeners[i].kind = (enum listen_kind)v;
-	}
-	if (msg_get_u64(r, &t->max_message_size) == -1 ||
-	    msg_get_u32(r, &t->queue_retry) == -1 ||
-	    msg_get_u32(r, &t->queue_max_retry) == -1 ||
-	    msg_get_u32(r, &t->queue_expire) == -1 ||
-	    msg_get_str(r, t->resolver_addr, sizeof(t->resolver_addr)) == -1 ||
-	    get_port(r, &t->resolver_port) == -1 ||
-	    msg_get_str(r, t->relay_url, sizeof(t->relay_url)) == -1 ||
-	    msg_get_str(r, t->relay_secret, sizeof(t->relay_secret)) == -1 ||
-	    get_port(r, &t->mta_port) == -1 ||
-	    msg_get_u32(r, &t->limit_auth_failures) == -1 ||
-	    msg_get_u32(r, &t->limit_auth_period) == -1 ||
-	    msg_get_u32(r, &t->limit_connections) == -1 ||
-	    msg_get_u32(r, &t->limit_sessions) == -1 ||
-	    msg_get_u32(r, &t->limit_recipients) == -1 ||
-	    msg_get_u32(r, &t->timeout_command) == -1 ||
-	    msg_get_u32(r, &t->timeout_data) == -1 ||
-	    msg_get_u32(r, &v) == -1 || v > LOG_LEVEL_DEBUG)
-		goto done;
-	t->log_level = (int)v;
 	if (msg_get_end(r) == -1 || config_check(t) == -1)
 		goto done;
 	memcpy(c, t, sizeof(*c));
@@ -1449,4 +1565,45 @@ done:
 		r->error = 1;
 	free(t);
 	return rv;
+}
+
+/* ------------------------------------------------------------ equality */
+
+static int
+config_field_equal(const struct boxd_config *a, const struct boxd_config *b,
+    const struct config_field *f)
+{
+	const void *pa = config_field_ptr(a, f), *pb = config_field_ptr(b, f);
+	size_t i;
+
+	switch (f->kind) {
+	case CONFIG_KIND_STR:
+	case CONFIG_KIND_WORD:
+		return strncmp(pa, pb, f->size) == 0;
+	case CONFIG_KIND_LISTEN:
+		if (a->nlisteners != b->nlisteners ||
+		    a->nlisteners > CONFIG_LISTEN_MAX)
+			return 0;
+		for (i = 0; i < a->nlisteners; i++)
+			if (strncmp(a->listeners[i].addr, b->listeners[i].addr,
+				sizeof(a->listeners[i].addr)) != 0 ||
+			    a->listeners[i].port != b->listeners[i].port ||
+			    a->listeners[i].kind != b->listeners[i].kind)
+				return 0;
+		return 1;
+	default:
+		/* a scalar: the same bits */
+		return memcmp(pa, pb, f->size) == 0;
+	}
+}
+
+int
+config_equal(const struct boxd_config *a, const struct boxd_config *b)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NFIELDS; i++)
+		if (!config_field_equal(a, b, &config_fields[i]))
+			return 0;
+	return 1;
 }

@@ -213,13 +213,13 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 		return 0;
 	imsg_decode_hdr(p, &hdr);
 	if (hdr.len < IMSG_HDR_SIZE || hdr.len > ibuf->maxsize)
-		return imsgbuf_bad(
-		    ibuf, "type %u: length %u out of range", hdr.type, hdr.len);
-	if (hdr.type == IMSG_NONE || hdr.type >= IMSG_TYPE_MAX)
+		return imsgbuf_bad(ibuf, "%s: length %u out of range",
+		    imsg_type_name(hdr.type), hdr.len);
+	if (!imsg_type_known(hdr.type))
 		return imsgbuf_bad(ibuf, "unknown type %u", hdr.type);
 	if ((hdr.flags & ~IMSG_FLAG_FD) != 0)
-		return imsgbuf_bad(
-		    ibuf, "type %u: unknown flags %#x", hdr.type, hdr.flags);
+		return imsgbuf_bad(ibuf, "%s: unknown flags %#x",
+		    imsg_type_name(hdr.type), hdr.flags);
 	/*
 	 * The kernel hands an fd over with the first octet of the sendmsg
 	 * that carried it, and imsgbuf_flush starts every such sendmsg
@@ -234,8 +234,8 @@ imsgbuf_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	if ((hdr.flags & IMSG_FLAG_FD) &&
 	    (ibuf->nfds == 0 || ibuf->fds[0].from > start))
 		return imsgbuf_bad(ibuf,
-		    "type %u: its file descriptor did not come with it",
-		    hdr.type);
+		    "%s: its file descriptor did not come with it",
+		    imsg_type_name(hdr.type));
 	if (avail < hdr.len)
 		return 0;
 	memset(imsg, 0, sizeof(*imsg));

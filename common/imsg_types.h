@@ -3,83 +3,104 @@
  * control process, on one screen.  Payloads are marshalled with msg_put_*()
  * and read back with msg_get_*(); the comment after each type names its
  * fields in order.  "str" is a u32 length and that many bytes, no NUL.
+ *
+ * One list makes the enum and imsg_type_name().  X(NAME) is a type
+ * between boxd's own processes: numbered in order from 0x100, so adding
+ * one anywhere renumbers only what boxd alone speaks.  CTL(NAME, N) is a
+ * type boxctl sends or reads: its number is fixed, below 0x100.  They are
+ * the numbers boxctl 0.1 used, so that a boxctl of that build, which says
+ * no protocol version, still reads the IMSG_CTL_FAIL that refuses it.
+ * HELLO and FAIL keep their numbers in every protocol version: they are
+ * how two builds find out that they differ (ctl_msg.c).
  */
 
 #ifndef BOXD_IMSG_TYPES_H
 #define BOXD_IMSG_TYPES_H
 
+#define IMSG_TYPES(X, CTL)                                                    \
+	/* parent -> every child: the configuration, then the go-ahead */     \
+	X(CONF_START)	 /* config blob (config_marshal()) */                 \
+	X(CONF_TLS)	 /* str cert chain PEM, str key PEM */                \
+	X(CONF_END)	 /* - */                                              \
+	X(CONF_LISTENER) /* fd; u32 listener index */                         \
+	X(CONF_CONTROL)	 /* fd: the bound control socket */                   \
+	X(CONF_RELOAD)	 /* config blob: a reload, same fields */             \
+	/* parent -> control: who may connect; before CONF_CONTROL, and       \
+	   again after every CONF_RELOAD */                                   \
+	X(CONF_CONTROL_GROUP) /* str group ("" none), u32 gid,                \
+				 u32 n, n x u32 uid of a member */            \
+                                                                              \
+	/* child -> parent */                                                 \
+	X(PROC_READY) /* -: sandboxed and serving */                          \
+	X(PROC_FATAL) /* str reason, sent just before a fatal exit */         \
+                                                                              \
+	/* control <-> parent */                                              \
+	X(PARENT_PROCS)	 /* request: - */                                     \
+	X(PARENT_PROC)	 /* reply: str role, u32 pid, str user, u64 start */  \
+	X(PARENT_RELOAD) /* request: -; reply CTL_OK / CTL_FAIL */            \
+                                                                              \
+	/* control <-> smtp, queue, mda: counters */                          \
+	X(STATS_REQ) /* - */                                                  \
+	X(STATS)     /* u64 sessions, received, delivered, queued */          \
+                                                                              \
+	/* smtp <-> auth */                                                   \
+	X(AUTH_RCPT)	    /* u64 reqid, str address */                      \
+	X(AUTH_RCPT_RESULT) /* u64 reqid, u32 status, u32 n,                  \
+			       n x str mailbox */                             \
+                                                                              \
+	/* smtp <-> queue */                                                  \
+	X(QUEUE_CREATE)	   /* u64 reqid, envelope (envelope_marshal()) */     \
+	X(QUEUE_CREATE_OK) /* u64 reqid, u64 msgid; fd: spool file at body */ \
+	X(QUEUE_CREATE_FAIL) /* u64 reqid */                                  \
+	X(QUEUE_COMMIT)	     /* u64 reqid, u64 msgid, u64 body size,          \
+				u32 body crc32 */                             \
+	X(QUEUE_COMMIT_OK)   /* u64 reqid */                                  \
+	X(QUEUE_COMMIT_FAIL) /* u64 reqid */                                  \
+	X(QUEUE_ABORT)	     /* u64 msgid */                                  \
+                                                                              \
+	/* queue <-> mda */                                                   \
+	X(MDA_DELIVER) /* u64 msgid, u64 body offset, u64 body size,          \
+			  str sender, u32 n, n x str mailbox;                 \
+			  fd: spool file */                                   \
+	X(MDA_DONE)    /* u64 msgid, u32 status (MDA_*) , str why */          \
+                                                                              \
+	/* boxctl <-> control (peerid = client id inside boxd); control       \
+	   passes the table commands on to auth and its rows back */          \
+	CTL(CTL_STATUS, 26)	  /* - */                                     \
+	CTL(CTL_DOMAIN_ADD, 27)	  /* str domain */                            \
+	CTL(CTL_DOMAIN_DEL, 28)	  /* str domain */                            \
+	CTL(CTL_DOMAIN_LIST, 29)  /* - */                                     \
+	CTL(CTL_USER_ADD, 30)	  /* str address, str password */             \
+	CTL(CTL_USER_DEL, 31)	  /* str address */                           \
+	CTL(CTL_USER_LIST, 32)	  /* str domain ("" for all) */               \
+	CTL(CTL_USER_PASSWD, 33)  /* str address, str password */             \
+	CTL(CTL_USER_QUOTA, 34)	  /* str address, u64 bytes (0: none) */      \
+	CTL(CTL_USER_DISABLE, 35) /* str address */                           \
+	CTL(CTL_USER_ENABLE, 36)  /* str address */                           \
+	CTL(CTL_ALIAS_ADD, 37)	  /* str address, u32 n, n x str target */    \
+	CTL(CTL_ALIAS_DEL, 38)	  /* str address */                           \
+	CTL(CTL_ALIAS_LIST, 39)	  /* str domain ("" for all) */               \
+	CTL(CTL_RELOAD, 40)	  /* - */                                     \
+	CTL(CTL_LINE, 41)  /* reply row: u32 n, n x (str key, str value) */   \
+	CTL(CTL_OK, 42)	   /* reply end: - */                                 \
+	CTL(CTL_FAIL, 43)  /* reply end: str message */                       \
+	CTL(CTL_HELLO, 44) /* first, both ways: u32 protocol version,         \
+			      str build version */
+
+#define IMSG_ENUM(name)	       IMSG_##name,
+#define IMSG_ENUM_CTL(name, n) IMSG_##name = (n),
+#define IMSG_INTERNAL_BASE     0x100 /* boxd's own types; below: boxctl's */
+
 enum imsg_type {
 	IMSG_NONE,
-
-	/* parent -> every child: the configuration, then the go-ahead */
-	IMSG_CONF_START,    /* config blob (config_marshal()) */
-	IMSG_CONF_TLS,	    /* str cert chain PEM, str key PEM */
-	IMSG_CONF_END,	    /* - */
-	IMSG_CONF_LISTENER, /* fd; u32 listener index */
-	IMSG_CONF_CONTROL,  /* fd: the bound control socket */
-	IMSG_CONF_RELOAD,   /* config blob: a reload, same fields */
-
-	/* parent -> control: who may connect; before IMSG_CONF_CONTROL, and
-	   again after every IMSG_CONF_RELOAD */
-	IMSG_CONF_CONTROL_GROUP, /* str group ("" none), u32 gid,
-				    u32 n, n x u32 uid of a member */
-
-	/* child -> parent */
-	IMSG_PROC_READY, /* -: sandboxed and serving */
-	IMSG_PROC_FATAL, /* str reason, sent just before a fatal exit */
-
-	/* control <-> parent */
-	IMSG_PARENT_PROCS,  /* request: - */
-	IMSG_PARENT_PROC,   /* reply: str role, u32 pid, str user, u64 start */
-	IMSG_PARENT_RELOAD, /* request: -; reply IMSG_CTL_OK / FAIL */
-
-	/* control <-> smtp, queue, mda: counters */
-	IMSG_STATS_REQ, /* - */
-	IMSG_STATS,	/* u64 sessions, received, delivered, queued */
-
-	/* smtp <-> auth */
-	IMSG_AUTH_RCPT,	       /* u64 reqid, str address */
-	IMSG_AUTH_RCPT_RESULT, /* u64 reqid, u32 status, u32 n, n x str mailbox
-				*/
-
-	/* smtp <-> queue */
-	IMSG_QUEUE_CREATE,    /* u64 reqid, envelope (envelope_marshal()) */
-	IMSG_QUEUE_CREATE_OK, /* u64 reqid, u64 msgid; fd: spool file at body */
-	IMSG_QUEUE_CREATE_FAIL, /* u64 reqid */
-	IMSG_QUEUE_COMMIT,	/* u64 reqid, u64 msgid, u64 body size,
-				   u32 body crc32 */
-	IMSG_QUEUE_COMMIT_OK,	/* u64 reqid */
-	IMSG_QUEUE_COMMIT_FAIL, /* u64 reqid */
-	IMSG_QUEUE_ABORT,	/* u64 msgid */
-
-	/* queue <-> mda */
-	IMSG_MDA_DELIVER, /* u64 msgid, u64 body offset, u64 body size,
-			     str sender, u32 n, n x str mailbox;
-			     fd: spool file */
-	IMSG_MDA_DONE,	  /* u64 msgid, u32 status (MDA_*) , str why */
-
-	/* boxctl <-> control (peerid = client id inside boxd) */
-	IMSG_CTL_STATUS,       /* - */
-	IMSG_CTL_DOMAIN_ADD,   /* str domain */
-	IMSG_CTL_DOMAIN_DEL,   /* str domain */
-	IMSG_CTL_DOMAIN_LIST,  /* - */
-	IMSG_CTL_USER_ADD,     /* str address, str password */
-	IMSG_CTL_USER_DEL,     /* str address */
-	IMSG_CTL_USER_LIST,    /* str domain ("" for all) */
-	IMSG_CTL_USER_PASSWD,  /* str address, str password */
-	IMSG_CTL_USER_QUOTA,   /* str address, u64 bytes (0: none) */
-	IMSG_CTL_USER_DISABLE, /* str address */
-	IMSG_CTL_USER_ENABLE,  /* str address */
-	IMSG_CTL_ALIAS_ADD,    /* str address, u32 n, n x str target */
-	IMSG_CTL_ALIAS_DEL,    /* str address */
-	IMSG_CTL_ALIAS_LIST,   /* str domain ("" for all) */
-	IMSG_CTL_RELOAD,       /* - */
-	IMSG_CTL_LINE,	       /* reply row: u32 n, n x (str key, str value) */
-	IMSG_CTL_OK,	       /* reply end: - */
-	IMSG_CTL_FAIL,	       /* reply end: str message */
-
-	IMSG_TYPE_MAX
+	IMSG_BEFORE_INTERNAL = IMSG_INTERNAL_BASE - 1,
+	IMSG_TYPES(IMSG_ENUM, IMSG_ENUM_CTL)
 };
+
+/* "QUEUE_COMMIT"; "unknown(1234)" for a number no type has */
+const char *imsg_type_name(uint32_t);
+/* 1 if some type has this number */
+int imsg_type_known(uint32_t);
 
 /* IMSG_AUTH_RCPT_RESULT status */
 enum auth_rcpt_status {

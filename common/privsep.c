@@ -18,13 +18,13 @@ privsep_is_root(void)
 }
 
 void
-privsep_drop(enum proc_type role, const char *chroot_dir)
+privsep_drop(const char *user, const char *chroot_dir)
 {
 	struct passwd *pw = NULL;
 
 	if (privsep_is_root()) {
-		if ((pw = getpwnam(proc_user(role))) == NULL)
-			fatalx("unknown user %s", proc_user(role));
+		if ((pw = getpwnam(user)) == NULL)
+			fatalx("unknown user %s", user);
 		if (chroot_dir != NULL) {
 			if (chroot(chroot_dir) == -1)
 				fatal("chroot %s", chroot_dir);

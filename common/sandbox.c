@@ -1,7 +1,8 @@
 /*
- * seccomp allowlists, one per role.  The filter checks the architecture
- * and kills the process on anything else; with -S it traps instead and
- * names the system call before dying (OpenSSH's sandbox is the model).
+ * seccomp allowlists, one profile per role (boxd/role.c names each
+ * role's).  The filter checks the architecture and kills the process on
+ * anything else; with -S it traps instead and names the system call
+ * before dying (OpenSSH's sandbox is the model).
  *
  * A role is filtered once it has set up: libraries loaded, files and
  * sockets it keeps opened, privileges dropped.  What is left is what it
@@ -18,10 +19,18 @@
  *   groups, O_NONBLOCK;
  * - auth, queue, mda: the file calls of their own code (and Berkeley
  *   DB's in auth), each a list of its own;
- * - mta, signer, imap, idle for now: nothing beyond the common set.
+ * - imap: accept4 on its listeners and the file calls of a Maildir
+ *   reader and writer (with inotify, for IDLE), no socket of its own;
+ * - mta: TCP and UDP sockets over IPv4 and IPv6 and what it does with
+ *   them (connect to an MX, ask the resolver), never bind, listen or
+ *   accept;
+ * - signer: nothing beyond the common set: its keys are read before the
+ *   filter, and after it no file can be opened at all.
+ * imap, mta and signer run idle_main() until their issues come; these
+ * are the profiles they are written for.
  *
- * No role may bind, listen, connect or create a socket: the parent binds
- * every listener and the control socket, and the socketpairs exist
+ * No other role may bind, listen, connect or create a socket: the parent
+ * binds every listener and the control socket, and the socketpairs exist
  * before exec.  Syslog is the one exception a daemon would need: its
  * socket is opened before the filter (log_init() with LOG_NDELAY, before
  * chroot), and when the syslog daemon goes away glibc closes it and tries
@@ -32,6 +41,7 @@
  * so does sendto() to an address: send() on the syslog socket is all a
  * role may do with it.  In the foreground (-d, logging to stderr) there
  * is no syslog socket and socket() kills like any other forbidden call.
+ * mta is no exception to the AF_UNIX rule: its sockets are IP only.
  */
 
 #include <sys/ioctl.h>
@@ -56,11 +66,15 @@
 
 #define SYSCALL_NAMES 512
 
-/* a call allowed only with these values of the arguments named in cmp */
+/*
+ * A call allowed only with these values of the arguments named in cmp;
+ * where mask[n] is set, only those bits of argument n are compared.
+ */
 struct sandbox_arg_rule {
 	const char *call;
 	unsigned int cmp; /* ARG(n) bits */
 	scmp_datum_t arg[3];
+	scmp_datum_t mask[3];
 };
 
 #define ARG(n) (1U << (n))
@@ -84,23 +98,29 @@ static const char *const sandbox_base[] = {"read", "write", "readv", "writev",
 static const char *const sandbox_smtp[] = {"accept4", NULL};
 
 static const struct sandbox_arg_rule sandbox_smtp_rules[] = {
-    {"ioctl", ARG(1), {0, FIONREAD}},
-    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}},
-    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_QUICKACK}},
+    {"ioctl", ARG(1), {0, FIONREAD}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_QUICKACK}, {0}},
     /* getrlimit(): the session limit's default derives from it */
-    {"prlimit64", ARG(0) | ARG(1) | ARG(2), {0, RLIMIT_NOFILE, 0}},
-    {NULL, 0, {0}},
+    {"prlimit64", ARG(0) | ARG(1) | ARG(2), {0, RLIMIT_NOFILE, 0}, {0}},
+    {NULL, 0, {0}, {0}},
 };
+
+const struct sandbox_profile sandbox_profile_smtp = {
+    sandbox_smtp, sandbox_smtp_rules};
 
 static const char *const sandbox_control[] = {"accept4", NULL};
 
 static const struct sandbox_arg_rule sandbox_control_rules[] = {
-    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERCRED}},
-    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERGROUPS}},
-    {"fcntl", ARG(1), {0, F_GETFL}},
-    {"fcntl", ARG(1), {0, F_SETFL}},
-    {NULL, 0, {0}},
+    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERCRED}, {0}},
+    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_PEERGROUPS}, {0}},
+    {"fcntl", ARG(1), {0, F_GETFL}, {0}},
+    {"fcntl", ARG(1), {0, F_SETFL}, {0}},
+    {NULL, 0, {0}, {0}},
 };
+
+const struct sandbox_profile sandbox_profile_control = {
+    sandbox_control, sandbox_control_rules};
 
 /* Berkeley DB: its files in the environment, log files come and go */
 static const char *const sandbox_auth[] = {"openat", "newfstatat", "fstat",
@@ -108,10 +128,13 @@ static const char *const sandbox_auth[] = {"openat", "newfstatat", "fstat",
     "getcwd", NULL};
 
 static const struct sandbox_arg_rule sandbox_auth_rules[] = {
-    {"fcntl", ARG(1), {0, F_GETFD}},
-    {"fcntl", ARG(1), {0, F_SETFD}},
-    {NULL, 0, {0}},
+    {"fcntl", ARG(1), {0, F_GETFD}, {0}},
+    {"fcntl", ARG(1), {0, F_SETFD}, {0}},
+    {NULL, 0, {0}, {0}},
 };
+
+const struct sandbox_profile sandbox_profile_auth = {
+    sandbox_auth, sandbox_auth_rules};
 
 /* queued/queue_fs.c: create, commit, load, remove, set aside, recover */
 static const char *const sandbox_queue[] = {"openat", "newfstatat", "fstat",
@@ -121,28 +144,87 @@ static const char *const sandbox_queue[] = {"openat", "newfstatat", "fstat",
     "set_robust_list", "rseq", NULL};
 
 static const struct sandbox_arg_rule sandbox_queue_rules[] = {
-    {"fcntl", ARG(1), {0, F_GETFD}},
-    {"fcntl", ARG(1), {0, F_SETFD}},
-    {"fcntl", ARG(1), {0, F_GETFL}}, /* fdopendir() */
-    {NULL, 0, {0}},
+    {"fcntl", ARG(1), {0, F_GETFD}, {0}},
+    {"fcntl", ARG(1), {0, F_SETFD}, {0}},
+    {"fcntl", ARG(1), {0, F_GETFL}, {0}}, /* fdopendir() */
+    {NULL, 0, {0}, {0}},
 };
+
+const struct sandbox_profile sandbox_profile_queue = {
+    sandbox_queue, sandbox_queue_rules};
 
 /* queued/maildir.c and mda.c: tmp/, flush, rename into new/ */
 static const char *const sandbox_mda[] = {"openat", "faccessat", "faccessat2",
     "mkdirat", "pread64", "copy_file_range", "fsync", "syncfs", "renameat",
     "renameat2", "unlinkat", NULL};
 
-static const struct sandbox_profile sandbox_profiles[PROC_COUNT] = {
-    [PROC_CONTROL] = {sandbox_control, sandbox_control_rules},
-    [PROC_SMTP] = {sandbox_smtp, sandbox_smtp_rules},
-    [PROC_AUTH] = {sandbox_auth, sandbox_auth_rules},
-    [PROC_QUEUE] = {sandbox_queue, sandbox_queue_rules},
-    [PROC_MDA] = {sandbox_mda, NULL},
-    /* idle until their issues come: the common set is all they use */
-    [PROC_MTA] = {NULL, NULL},
-    [PROC_SIGNER] = {NULL, NULL},
-    [PROC_IMAP] = {NULL, NULL},
+const struct sandbox_profile sandbox_profile_mda = {sandbox_mda, NULL};
+
+/*
+ * IMAP and POP3 sessions on accepted sockets, over Maildirs it reads and
+ * writes (flags are renames, EXPUNGE an unlink, APPEND a file in tmp/),
+ * and inotify to see other writers while a client IDLEs
+ */
+static const char *const sandbox_imap[] = {"accept4", "openat", "newfstatat",
+    "fstat", "getdents64", "renameat", "renameat2", "unlinkat", "mkdirat",
+    "fsync", "fdatasync", "pread64", "pwrite64", "lseek", "ftruncate",
+    "inotify_init1", "inotify_add_watch", "inotify_rm_watch", NULL};
+
+static const struct sandbox_arg_rule sandbox_imap_rules[] = {
+    {"ioctl", ARG(1), {0, FIONREAD}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}, {0}},
+    {NULL, 0, {0}, {0}},
 };
+
+const struct sandbox_profile sandbox_profile_imap = {
+    sandbox_imap, sandbox_imap_rules};
+
+/*
+ * Delivery to other servers: TCP to an MX, UDP and TCP to the resolver.
+ * sendto() with an address is for UDP queries; connect() cannot reach a
+ * Unix socket, since mta cannot make one.
+ */
+static const char *const sandbox_mta[] = {"connect", "sendto", "recvfrom",
+    "sendmmsg", "recvmmsg", "getsockname", "getpeername", NULL};
+
+/* socket()'s type with the flags a non-blocking client sets masked out */
+#define SOCK_TYPE_MASK (~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+
+/*
+ * The protocol is checked too: 0 or the one of TCP and UDP, so that no
+ * other protocol module (SCTP, MPTCP, ICMP) can be reached or loaded
+ */
+#define SANDBOX_SOCKET(family, type, proto)                                \
+	{                                                                  \
+		"socket", ARG(0) | ARG(1) | ARG(2), {family, type, proto}, \
+		{                                                          \
+			0, SOCK_TYPE_MASK, 0                               \
+		}                                                          \
+	}
+
+static const struct sandbox_arg_rule sandbox_mta_rules[] = {
+    SANDBOX_SOCKET(AF_INET, SOCK_STREAM, 0),
+    SANDBOX_SOCKET(AF_INET, SOCK_STREAM, IPPROTO_TCP),
+    SANDBOX_SOCKET(AF_INET, SOCK_DGRAM, 0),
+    SANDBOX_SOCKET(AF_INET, SOCK_DGRAM, IPPROTO_UDP),
+    SANDBOX_SOCKET(AF_INET6, SOCK_STREAM, 0),
+    SANDBOX_SOCKET(AF_INET6, SOCK_STREAM, IPPROTO_TCP),
+    SANDBOX_SOCKET(AF_INET6, SOCK_DGRAM, 0),
+    SANDBOX_SOCKET(AF_INET6, SOCK_DGRAM, IPPROTO_UDP),
+    /* the result of a non-blocking connect() */
+    {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_ERROR}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}, {0}},
+    {"fcntl", ARG(1), {0, F_GETFL}, {0}},
+    {"fcntl", ARG(1), {0, F_SETFL}, {0}},
+    {"ioctl", ARG(1), {0, FIONREAD}, {0}},
+    {NULL, 0, {0}, {0}},
+};
+
+const struct sandbox_profile sandbox_profile_mta = {
+    sandbox_mta, sandbox_mta_rules};
+
+/* its keys are read before the filter: no file call at all after it */
+const struct sandbox_profile sandbox_profile_signer = {NULL, NULL};
 
 #ifdef BOXD_SANITIZE
 /* AddressSanitizer's runtime needs these (and LeakSanitizer, if enabled) */
@@ -204,10 +286,16 @@ sandbox_allow_args(scmp_filter_ctx ctx, const struct sandbox_arg_rule *r)
 	for (; r != NULL && r->call != NULL; r++) {
 		if ((nr = sandbox_nr(r->call)) == __NR_SCMP_ERROR)
 			continue;
-		for (i = n = 0; i < 3; i++)
-			if (r->cmp & ARG(i))
+		for (i = n = 0; i < 3; i++) {
+			if (!(r->cmp & ARG(i)))
+				continue;
+			if (r->mask[i] != 0)
+				cmp[n++] = (struct scmp_arg_cmp){i,
+				    SCMP_CMP_MASKED_EQ, r->mask[i], r->arg[i]};
+			else
 				cmp[n++] = (struct scmp_arg_cmp){
 				    i, SCMP_CMP_EQ, r->arg[i], 0};
+		}
 		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, cmp) < 0)
 			fatalx("seccomp_rule_add %s", r->call);
 	}
@@ -236,15 +324,15 @@ sandbox_allow_syslog(scmp_filter_ctx ctx)
 }
 
 void
-sandbox_init(enum proc_type role)
+sandbox_init(const struct sandbox_profile *profile)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
 	uint32_t action = SCMP_ACT_KILL_PROCESS;
 	int i;
 
-	if (role <= PROC_PARENT || role >= PROC_COUNT)
-		fatalx("no sandbox for role %d", role);
+	if (profile == NULL)
+		fatalx("no sandbox profile");
 	if (sandbox_debug) {
 		for (i = 0; i < SYSCALL_NAMES; i++)
 			syscall_names[i] = seccomp_syscall_resolve_num_arch(
@@ -273,8 +361,8 @@ sandbox_init(enum proc_type role)
 		fatalx("seccomp_rule_add tgkill");
 	if (log_syslog())
 		sandbox_allow_syslog(ctx);
-	sandbox_allow(ctx, sandbox_profiles[role].calls);
-	sandbox_allow_args(ctx, sandbox_profiles[role].rules);
+	sandbox_allow(ctx, profile->calls);
+	sandbox_allow_args(ctx, profile->rules);
 #ifdef BOXD_SANITIZE
 	sandbox_allow(ctx, sandbox_sanitizer);
 #endif

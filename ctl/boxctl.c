@@ -30,21 +30,14 @@ enum output {
 	OUTPUT_STATUS,
 };
 
-/* one IMSG_CTL_LINE */
-struct row {
-	uint32_t n;
-	char **key;
-	char **value;
-};
-
 struct request {
-	uint32_t type;
-	struct msg_writer w;
+	struct ctl_request ctl; /* its strings are argv's, or ours */
+	struct msg_writer w;	/* ctl, encoded */
 	enum output output;
 };
 
 static int opt_json;
-static struct row status_rows[BOXCTL_STATUS_ROWS];
+static struct ctl_row status_rows[BOXCTL_STATUS_ROWS];
 static size_t status_nrows;
 
 static void usage(void) __attribute__((noreturn));
@@ -56,12 +49,13 @@ static void check_alias(const char *);
 static char *read_password(int);
 static void parse_command(struct request *, int, char **);
 static int connect_control(const char *);
+static void receive(struct imsgbuf *, struct imsg *, const char *);
+static void send_imsg(struct imsgbuf *, uint32_t, struct msg_writer *);
+static void fail(struct imsg *) __attribute__((noreturn));
+static void hello(struct imsgbuf *);
 static void run(int, struct request *);
-static int row_parse(struct row *, struct msg_reader *);
-static void row_free(struct row *);
-static const char *row_get(const struct row *, const char *);
-static void print_row(const struct row *, enum output);
-static void print_json(const struct row *);
+static void print_row(const struct ctl_row *, enum output);
+static void print_json(const struct ctl_row *);
 static void print_status(void);
 
 static void
@@ -235,15 +229,13 @@ address_and_password_flag(int argc, char **argv, int *from_stdin)
 static void
 parse_alias_add(struct request *req, int argc, char **argv)
 {
-	struct msg_writer targets;
-	char *list, *item, *p, *end;
+	char *list, *item, *p, *end, **targets = NULL;
 	uint32_t n = 0;
 	int i;
 
 	if (argc < 2)
 		usage();
 	check_alias(argv[0]);
-	msg_writer_init(&targets);
 	for (i = 1; i < argc; i++) {
 		if ((list = strdup(argv[i])) == NULL)
 			err(1, NULL);
@@ -257,27 +249,28 @@ parse_alias_add(struct request *req, int argc, char **argv)
 			if (*item == '\0')
 				errx(1, "empty target in %s", show(argv[i]));
 			check_address(item);
-			msg_put_str(&targets, item);
+			if ((targets = reallocarray(targets, (size_t)n + 1,
+				 sizeof(*targets))) == NULL ||
+			    (targets[n] = strdup(item)) == NULL)
+				err(1, NULL);
 			n++;
 		}
 		free(list);
 	}
-	msg_put_str(&req->w, argv[0]);
-	msg_put_u32(&req->w, n);
-	msg_put_data(&req->w, targets.buf, targets.len);
-	if (targets.error)
-		req->w.error = 1;
-	msg_writer_free(&targets);
+	req->ctl.name = argv[0];
+	req->ctl.targets = targets;
+	req->ctl.ntargets = n;
 }
 
 static void
 parse_command(struct request *req, int argc, char **argv)
 {
 	const char *cmd, *sub, *address;
-	char *pw;
+	char *pw = NULL;
 	uint64_t quota;
 	int from_stdin;
 
+	memset(req, 0, sizeof(*req));
 	msg_writer_init(&req->w);
 	req->output = OUTPUT_NONE;
 	cmd = argv[0];
@@ -289,46 +282,45 @@ parse_command(struct request *req, int argc, char **argv)
 	argv += 2;
 
 	if (strcmp(cmd, "status") == 0) {
-		req->type = IMSG_CTL_STATUS;
+		req->ctl.type = IMSG_CTL_STATUS;
 		req->output = OUTPUT_STATUS;
 	} else if (strcmp(cmd, "reload") == 0) {
-		req->type = IMSG_CTL_RELOAD;
+		req->ctl.type = IMSG_CTL_RELOAD;
 	} else if (strcmp(cmd, "domain") == 0) {
 		if (strcmp(sub, "list") == 0 && argc == 0) {
-			req->type = IMSG_CTL_DOMAIN_LIST;
+			req->ctl.type = IMSG_CTL_DOMAIN_LIST;
 			req->output = OUTPUT_DOMAINS;
-			return;
+			goto encode;
 		}
 		if (argc != 1)
 			usage();
 		if (strcmp(sub, "add") == 0)
-			req->type = IMSG_CTL_DOMAIN_ADD;
+			req->ctl.type = IMSG_CTL_DOMAIN_ADD;
 		else if (strcmp(sub, "del") == 0)
-			req->type = IMSG_CTL_DOMAIN_DEL;
+			req->ctl.type = IMSG_CTL_DOMAIN_DEL;
 		else
 			usage();
 		check_domain(argv[0]);
-		msg_put_str(&req->w, argv[0]);
+		req->ctl.name = argv[0];
 	} else if (strcmp(cmd, "user") == 0) {
 		if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
-			req->type = strcmp(sub, "add") == 0
+			req->ctl.type = strcmp(sub, "add") == 0
 			    ? IMSG_CTL_USER_ADD
 			    : IMSG_CTL_USER_PASSWD;
 			address =
 			    address_and_password_flag(argc, argv, &from_stdin);
 			check_address(address);
 			pw = read_password(from_stdin);
-			msg_put_str(&req->w, address);
-			msg_put_str(&req->w, pw);
-			explicit_bzero(pw, strlen(pw));
+			req->ctl.name = (char *)address;
+			req->ctl.password = pw;
 		} else if (strcmp(sub, "list") == 0) {
 			if (argc > 1)
 				usage();
 			if (argc == 1)
 				check_domain(argv[0]);
-			req->type = IMSG_CTL_USER_LIST;
+			req->ctl.type = IMSG_CTL_USER_LIST;
 			req->output = OUTPUT_USERS;
-			msg_put_str(&req->w, argc == 1 ? argv[0] : "");
+			req->ctl.name = argc == 1 ? argv[0] : "";
 		} else if (strcmp(sub, "quota") == 0) {
 			if (argc != 2)
 				usage();
@@ -340,47 +332,52 @@ parse_command(struct request *req, int argc, char **argv)
 				    "invalid size: %s (a number of bytes, "
 				    "with K, M or G, or none)",
 				    show(argv[1]));
-			req->type = IMSG_CTL_USER_QUOTA;
-			msg_put_str(&req->w, argv[0]);
-			msg_put_u64(&req->w, quota);
+			req->ctl.type = IMSG_CTL_USER_QUOTA;
+			req->ctl.name = argv[0];
+			req->ctl.quota = quota;
 		} else {
 			if (argc != 1)
 				usage();
 			if (strcmp(sub, "del") == 0)
-				req->type = IMSG_CTL_USER_DEL;
+				req->ctl.type = IMSG_CTL_USER_DEL;
 			else if (strcmp(sub, "disable") == 0)
-				req->type = IMSG_CTL_USER_DISABLE;
+				req->ctl.type = IMSG_CTL_USER_DISABLE;
 			else if (strcmp(sub, "enable") == 0)
-				req->type = IMSG_CTL_USER_ENABLE;
+				req->ctl.type = IMSG_CTL_USER_ENABLE;
 			else
 				usage();
 			check_address(argv[0]);
-			msg_put_str(&req->w, argv[0]);
+			req->ctl.name = argv[0];
 		}
 	} else if (strcmp(cmd, "alias") == 0) {
 		if (strcmp(sub, "add") == 0) {
-			req->type = IMSG_CTL_ALIAS_ADD;
+			req->ctl.type = IMSG_CTL_ALIAS_ADD;
 			parse_alias_add(req, argc, argv);
 		} else if (strcmp(sub, "del") == 0) {
 			if (argc != 1)
 				usage();
 			check_alias(argv[0]);
-			req->type = IMSG_CTL_ALIAS_DEL;
-			msg_put_str(&req->w, argv[0]);
+			req->ctl.type = IMSG_CTL_ALIAS_DEL;
+			req->ctl.name = argv[0];
 		} else if (strcmp(sub, "list") == 0) {
 			if (argc > 1)
 				usage();
 			if (argc == 1)
 				check_domain(argv[0]);
-			req->type = IMSG_CTL_ALIAS_LIST;
+			req->ctl.type = IMSG_CTL_ALIAS_LIST;
 			req->output = OUTPUT_ALIASES;
-			msg_put_str(&req->w, argc == 1 ? argv[0] : "");
+			req->ctl.name = argc == 1 ? argv[0] : "";
 		} else
 			usage();
 	} else {
 		fprintf(stderr, "boxctl: unknown command: %s\n", show(cmd));
 		usage();
 	}
+encode:
+	ctl_request_encode(&req->w, &req->ctl);
+	if (pw != NULL)
+		explicit_bzero(pw, strlen(pw));
+	req->ctl.password = NULL;
 	if (req->w.error)
 		errx(1, "out of memory");
 	if (req->w.len + IMSG_HDR_SIZE > IMSG_CTL_MAX_SIZE)
@@ -415,50 +412,6 @@ connect_control(const char *path)
 }
 
 /* ---------------------------------------------------------------- rows */
-
-static int
-row_parse(struct row *row, struct msg_reader *r)
-{
-	uint32_t i;
-
-	memset(row, 0, sizeof(*row));
-	if (msg_get_u32(r, &row->n) == -1 || row->n > r->left / 8)
-		return -1;
-	row->key = calloc(row->n + 1, sizeof(char *));
-	row->value = calloc(row->n + 1, sizeof(char *));
-	if (row->key == NULL || row->value == NULL)
-		err(1, NULL);
-	for (i = 0; i < row->n; i++)
-		if (msg_get_strdup(r, &row->key[i], IMSG_MAX_SIZE) == -1 ||
-		    msg_get_strdup(r, &row->value[i], IMSG_MAX_SIZE) == -1)
-			return -1;
-	return msg_get_end(r);
-}
-
-static void
-row_free(struct row *row)
-{
-	uint32_t i;
-
-	for (i = 0; i < row->n; i++) {
-		free(row->key[i]);
-		free(row->value[i]);
-	}
-	free(row->key);
-	free(row->value);
-	memset(row, 0, sizeof(*row));
-}
-
-static const char *
-row_get(const struct row *row, const char *key)
-{
-	uint32_t i;
-
-	for (i = 0; i < row->n; i++)
-		if (row->key[i] != NULL && strcmp(row->key[i], key) == 0)
-			return row->value[i] != NULL ? row->value[i] : "";
-	return NULL;
-}
 
 /* ---------------------------------------------------------------- json */
 
@@ -511,7 +464,7 @@ key_is(const char *key, const char *const *names)
 
 /* numbers as numbers, yes/no as booleans, target lists as arrays */
 static void
-print_json(const struct row *row)
+print_json(const struct ctl_row *row)
 {
 	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "sessions", "received", "delivered", "queued",
@@ -591,7 +544,7 @@ format_uptime(char *buf, size_t bufsz, const char *seconds)
 }
 
 static void
-print_row(const struct row *row, enum output output)
+print_row(const struct ctl_row *row, enum output output)
 {
 	const char *v, *errstr;
 	char size[32];
@@ -599,32 +552,32 @@ print_row(const struct row *row, enum output output)
 
 	switch (output) {
 	case OUTPUT_DOMAINS:
-		if ((v = row_get(row, "domain")) != NULL) {
+		if ((v = ctl_row_get(row, "domain")) != NULL) {
 			print_clean(v);
 			putchar('\n');
 		}
 		break;
 	case OUTPUT_USERS:
-		if ((v = row_get(row, "address")) == NULL)
+		if ((v = ctl_row_get(row, "address")) == NULL)
 			break;
 		print_clean(v);
-		if ((v = row_get(row, "quota")) != NULL) {
+		if ((v = ctl_row_get(row, "quota")) != NULL) {
 			quota = strtonum(v, 0, LLONG_MAX, &errstr);
 			if (errstr == NULL && quota > 0) {
 				format_size(size, sizeof(size), quota);
 				printf("  quota %s", size);
 			}
 		}
-		if ((v = row_get(row, "disabled")) != NULL &&
+		if ((v = ctl_row_get(row, "disabled")) != NULL &&
 		    strcmp(v, "yes") == 0)
 			printf("  disabled");
 		putchar('\n');
 		break;
 	case OUTPUT_ALIASES:
-		if ((v = row_get(row, "address")) == NULL)
+		if ((v = ctl_row_get(row, "address")) == NULL)
 			break;
 		print_clean(v);
-		if ((v = row_get(row, "targets")) != NULL) {
+		if ((v = ctl_row_get(row, "targets")) != NULL) {
 			putchar(' ');
 			print_clean(v);
 		}
@@ -650,10 +603,10 @@ print_status(void)
 	for (j = 0; j < 3; j++)
 		width[j] = strlen(cols[j]);
 	for (i = 0; i < status_nrows; i++) {
-		if (row_get(&status_rows[i], "role") == NULL)
+		if (ctl_row_get(&status_rows[i], "role") == NULL)
 			continue;
 		for (j = 0; j < 4; j++) {
-			v = row_get(&status_rows[i], cols[j]);
+			v = ctl_row_get(&status_rows[i], cols[j]);
 			if (v == NULL)
 				v = "-";
 			if (j == 3)
@@ -675,10 +628,11 @@ print_status(void)
 		    (int)width[1], cell[i][1], (int)width[2], cell[i][2],
 		    cell[i][3]);
 	for (i = 0; i < status_nrows; i++) {
-		if (row_get(&status_rows[i], "sessions") == NULL)
+		if (ctl_row_get(&status_rows[i], "sessions") == NULL)
 			continue;
 		for (j = 0; j < 4; j++) {
-			if ((v = row_get(&status_rows[i], counters[j])) == NULL)
+			if ((v = ctl_row_get(&status_rows[i], counters[j])) ==
+			    NULL)
 				continue;
 			printf("%s%s ", first ? "" : ", ", counters[j]);
 			print_clean(v);
@@ -690,49 +644,117 @@ print_status(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* the next message from boxd; what goes wrong on the way ends boxctl */
+static void
+receive(struct imsgbuf *ibuf, struct imsg *imsg, const char *eof)
+{
+	int n;
+
+	for (;;) {
+		if ((n = imsgbuf_get(ibuf, imsg)) == -1)
+			errx(1, "malformed reply from boxd");
+		if (n == 1)
+			return;
+		if ((n = imsgbuf_read(ibuf)) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errx(1, "no answer from boxd");
+			if (errno == ECONNRESET)
+				errx(1, "%s", eof);
+			err(1, "read from boxd");
+		}
+		if (n == 0)
+			errx(1, "%s", eof);
+	}
+}
+
+static void
+send_imsg(struct imsgbuf *ibuf, uint32_t type, struct msg_writer *w)
+{
+	int n;
+
+	if (w->error ||
+	    imsgbuf_compose(ibuf, type, 0, -1, w->buf, w->len) == -1)
+		err(1, "request");
+	if (w->buf != NULL)
+		explicit_bzero(w->buf, w->len);
+	msg_writer_free(w);
+	while ((n = imsgbuf_flush(ibuf)) == 0)
+		;
+	/* turned away, boxd may have said why before it hung up: read on */
+	if (n == -1 && errno != EPIPE && errno != ECONNRESET)
+		err(1, "send to boxd");
+}
+
+/* the reply that ends a request in failure: print it and go */
+static void __attribute__((noreturn)) fail(struct imsg *imsg)
+{
+	char *why;
+
+	if (ctl_fail_decode(&why, imsg->data, imsg->datalen) == -1)
+		errx(1, "malformed reply from boxd");
+	fflush(stdout);
+	errx(1, "%s", show(why));
+}
+
+/*
+ * Both sides say which protocol they speak before anything else, and
+ * boxctl sends its request only to a boxd that speaks its own.
+ */
+static void
+hello(struct imsgbuf *ibuf)
+{
+	struct msg_writer w;
+	struct imsg imsg;
+	struct ctl_hello h;
+	char eof[256];
+
+	msg_writer_init(&w);
+	ctl_hello_encode(&w);
+	send_imsg(ibuf, IMSG_CTL_HELLO, &w);
+	/* boxd 0.1 knows no HELLO: it hangs up without a word */
+	snprintf(eof, sizeof(eof),
+	    "boxd closed the connection without saying which control "
+	    "protocol it speaks (boxctl %s speaks %u): use the boxctl of the "
+	    "same build",
+	    BOXD_VERSION, CTL_PROTOCOL_VERSION);
+	receive(ibuf, &imsg, eof);
+	switch (imsg.hdr.type) {
+	case IMSG_CTL_HELLO:
+		if (ctl_hello_decode(&h, imsg.data, imsg.datalen) == -1)
+			errx(1, "malformed reply from boxd");
+		if (h.protocol != CTL_PROTOCOL_VERSION)
+			errx(1,
+			    "boxd %s speaks control protocol %u, boxctl %s "
+			    "speaks %u: use the boxctl of the same build",
+			    h.version, h.protocol, BOXD_VERSION,
+			    CTL_PROTOCOL_VERSION);
+		break;
+	case IMSG_CTL_FAIL:
+		fail(&imsg);
+	default:
+		errx(1, "unexpected reply from boxd (%s)",
+		    imsg_type_name(imsg.hdr.type));
+	}
+	imsg_free(&imsg);
+}
+
 static void
 run(int fd, struct request *req)
 {
 	struct imsgbuf ibuf;
 	struct imsg imsg;
-	struct msg_reader r;
-	struct row row;
-	char *msg;
-	int n;
+	struct ctl_row row;
 
 	imsgbuf_init(&ibuf, fd, IMSG_MAX_SIZE);
 	ibuf.wipe = 1; /* the request may hold a password */
-	if (imsgbuf_compose(&ibuf, req->type, 0, -1, req->w.buf, req->w.len) ==
-	    -1)
-		err(1, "request");
-	if (req->w.buf != NULL)
-		explicit_bzero(req->w.buf, req->w.len);
-	msg_writer_free(&req->w);
-	while ((n = imsgbuf_flush(&ibuf)) == 0)
-		;
-	/* turned away, boxd may have said why before it hung up: read on */
-	if (n == -1 && errno != EPIPE && errno != ECONNRESET)
-		err(1, "send to boxd");
+	hello(&ibuf);
+	send_imsg(&ibuf, req->ctl.type, &req->w);
 
 	for (;;) {
-		if ((n = imsgbuf_get(&ibuf, &imsg)) == -1)
-			errx(1, "malformed reply from boxd");
-		if (n == 0) {
-			if ((n = imsgbuf_read(&ibuf)) == -1) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					errx(1, "no answer from boxd");
-				if (errno == ECONNRESET)
-					errx(1, "boxd closed the connection");
-				err(1, "read from boxd");
-			}
-			if (n == 0)
-				errx(1, "boxd closed the connection");
-			continue;
-		}
-		msg_reader_init(&r, imsg.data, imsg.datalen);
+		receive(&ibuf, &imsg, "boxd closed the connection");
 		switch (imsg.hdr.type) {
 		case IMSG_CTL_LINE:
-			if (row_parse(&row, &r) == -1)
+			if (ctl_row_decode(&row, imsg.data, imsg.datalen) == -1)
 				errx(1, "malformed reply from boxd");
 			if (opt_json)
 				print_json(&row);
@@ -742,9 +764,11 @@ run(int fd, struct request *req)
 				break;
 			} else
 				print_row(&row, req->output);
-			row_free(&row);
+			ctl_row_clear(&row);
 			break;
 		case IMSG_CTL_OK:
+			if (ctl_empty_decode(imsg.data, imsg.datalen) == -1)
+				errx(1, "malformed reply from boxd");
 			if (!opt_json && req->output == OUTPUT_STATUS)
 				print_status();
 			if (fflush(stdout) == EOF || ferror(stdout))
@@ -753,14 +777,10 @@ run(int fd, struct request *req)
 			imsgbuf_clear(&ibuf);
 			return;
 		case IMSG_CTL_FAIL:
-			if (msg_get_strdup(&r, &msg, IMSG_MAX_SIZE) == -1 ||
-			    msg_get_end(&r) == -1)
-				errx(1, "malformed reply from boxd");
-			fflush(stdout);
-			errx(1, "%s", show(msg));
+			fail(&imsg);
 		default:
-			errx(1, "unexpected reply from boxd (type %u)",
-			    imsg.hdr.type);
+			errx(1, "unexpected reply from boxd (%s)",
+			    imsg_type_name(imsg.hdr.type));
 		}
 		imsg_free(&imsg);
 	}

@@ -48,6 +48,9 @@ static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
 static void control_client_request(struct control_conn *, struct imsg *);
+static void control_hello(struct control_conn *, struct imsg *);
+static void
+control_refuse_client(struct control_conn *, const char *, const char *);
 static void control_set_group(struct imsg *, struct msg_reader *);
 static int control_admits(const struct ucred *);
 static void
@@ -66,7 +69,7 @@ static void control_idle(evutil_socket_t, short, void *);
 static void control_forward(struct control_conn *, struct imsg *);
 static void control_fail(struct control_conn *, const char *);
 static void control_status_start(struct control_conn *);
-static void control_status_proc(struct control_conn *, struct imsg *);
+static void control_status_proc(struct control_conn *, const struct ctl_proc *);
 static void control_status_done(struct control_conn *);
 static void control_status_timeout(evutil_socket_t, short, void *);
 
@@ -82,7 +85,7 @@ control_main(void)
 	TAILQ_INIT(&control.conns);
 	TAILQ_INIT(&control.dead);
 	child_drop();
-	sandbox_init(PROC_CONTROL);
+	child_sandbox();
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_stats;
@@ -97,6 +100,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
 	struct msg_reader r;
+	struct ctl_proc proc;
 	char *why;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
@@ -111,15 +115,15 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		control_set_group(imsg, &r);
 		return;
 	case IMSG_PARENT_PROC:
-		/* read in control_status_proc() */
+		if (ctl_proc_decode(&proc, imsg->data, imsg->datalen) == -1)
+			child_bad_imsg(imsg, "process");
 		break;
 	case IMSG_CTL_OK:
-		if (msg_get_end(&r) == -1)
+		if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "ok");
 		break;
 	case IMSG_CTL_FAIL:
-		if (msg_get_strdup(&r, &why, IMSG_MAX_SIZE) == -1 ||
-		    msg_get_end(&r) == -1)
+		if (ctl_fail_decode(&why, imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "fail");
 		free(why);
 		break;
@@ -132,7 +136,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_PARENT_PROC:
 		if (c->pending == CONTROL_STATUS)
-			control_status_proc(c, imsg);
+			control_status_proc(c, &proc);
 		break;
 	case IMSG_CTL_OK:
 	case IMSG_CTL_FAIL:
@@ -156,33 +160,27 @@ static void
 control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
-	struct msg_reader r;
-	char *s;
-	uint32_t n, i;
+	struct ctl_row row;
+	char *why;
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_LINE:
-		if (msg_get_u32(&r, &n) == -1 || n > r.left / 8)
+		if (ctl_row_decode(&row, imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "line");
-		for (i = 0; i < 2 * n; i++) {
-			if (msg_get_strdup(&r, &s, IMSG_MAX_SIZE) == -1)
-				child_bad_imsg(imsg, "line");
-			free(s);
-		}
+		ctl_row_clear(&row);
 		break;
 	case IMSG_CTL_FAIL:
-		if (msg_get_strdup(&r, &s, IMSG_MAX_SIZE) == -1)
+		if (ctl_fail_decode(&why, imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "fail");
-		free(s);
+		free(why);
 		break;
 	case IMSG_CTL_OK:
+		if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
+			child_bad_imsg(imsg, "ok");
 		break;
 	default:
 		child_bad_imsg(imsg, "from auth");
 	}
-	if (msg_get_end(&r) == -1)
-		child_bad_imsg(imsg, "from auth");
 
 	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
 	    c->pending != CONTROL_TABLE)
@@ -197,23 +195,18 @@ static void
 control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
-	struct msg_reader r;
-	uint64_t v[COUNTER_COUNT];
+	uint64_t v[CTL_COUNTERS];
 	int i;
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (imsg->hdr.type != IMSG_STATS)
 		child_bad_imsg(imsg, "from smtp or queue");
-	for (i = 0; i < COUNTER_COUNT; i++)
-		if (msg_get_u64(&r, &v[i]) == -1)
-			child_bad_imsg(imsg, "stats");
-	if (msg_get_end(&r) == -1)
+	if (ctl_stats_decode(v, imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "stats");
 
 	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
 	    c->pending != CONTROL_STATUS || c->wait_stats == 0)
 		return;
-	for (i = 0; i < COUNTER_COUNT; i++)
+	for (i = 0; i < CTL_COUNTERS; i++)
 		c->counters[i] += v[i];
 	c->wait_stats--;
 	control_status_done(c);
@@ -283,7 +276,7 @@ control_refuse(int s, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	msg_writer_init(&w);
-	msg_put_str(&w, why);
+	ctl_fail_encode(&w, why);
 	imsgbuf_init(&ibuf, s, IMSG_CTL_MAX_SIZE);
 	/* a new socket's buffer takes this at once; if not, close says it */
 	if (!w.error &&
@@ -467,63 +460,17 @@ control_reap(evutil_socket_t fd, short events, void *arg)
 	control.reap_pending = 0;
 }
 
-static int
-control_skip_str(struct msg_reader *r)
-{
-	char *s;
-
-	if (msg_get_strdup(r, &s, IMSG_CTL_MAX_SIZE) == -1)
-		return -1;
-	freezero(s, strlen(s));
-	return 0;
-}
-
 /* 0 if the request has the fields its type names, and nothing more */
 static int
 control_request_valid(struct imsg *imsg)
 {
-	struct msg_reader r;
-	uint64_t quota;
-	uint32_t n, i;
+	struct ctl_request req;
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_STATUS:
-	case IMSG_CTL_DOMAIN_LIST:
-	case IMSG_CTL_RELOAD:
-		break;
-	case IMSG_CTL_DOMAIN_ADD:
-	case IMSG_CTL_DOMAIN_DEL:
-	case IMSG_CTL_USER_DEL:
-	case IMSG_CTL_USER_LIST:
-	case IMSG_CTL_USER_DISABLE:
-	case IMSG_CTL_USER_ENABLE:
-	case IMSG_CTL_ALIAS_DEL:
-	case IMSG_CTL_ALIAS_LIST:
-		if (control_skip_str(&r) == -1)
-			return -1;
-		break;
-	case IMSG_CTL_USER_ADD:
-	case IMSG_CTL_USER_PASSWD:
-		if (control_skip_str(&r) == -1 || control_skip_str(&r) == -1)
-			return -1;
-		break;
-	case IMSG_CTL_USER_QUOTA:
-		if (control_skip_str(&r) == -1 || msg_get_u64(&r, &quota) == -1)
-			return -1;
-		break;
-	case IMSG_CTL_ALIAS_ADD:
-		if (control_skip_str(&r) == -1 || msg_get_u32(&r, &n) == -1 ||
-		    n > r.left / 4)
-			return -1;
-		for (i = 0; i < n; i++)
-			if (control_skip_str(&r) == -1)
-				return -1;
-		break;
-	default:
+	if (ctl_request_decode(
+		&req, imsg->hdr.type, imsg->data, imsg->datalen) == -1)
 		return -1;
-	}
-	return msg_get_end(&r);
+	ctl_request_clear(&req);
+	return 0;
 }
 
 static void
@@ -544,6 +491,10 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		control_drop(c, "sent a file descriptor");
 		return;
 	}
+	if (!c->hello) {
+		control_hello(c, imsg);
+		return;
+	}
 	/* legitimate clients ask once and read all; this one piles up */
 	if (c->iev.ibuf.outlen > CONTROL_UNREAD_MAX) {
 		control_drop(c, "not reading its replies");
@@ -554,8 +505,8 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		return;
 	}
 	if (control_request_valid(imsg) == -1) {
-		snprintf(why, sizeof(why), "malformed request (type %u)",
-		    imsg->hdr.type);
+		snprintf(why, sizeof(why), "malformed request %s",
+		    imsg_type_name(imsg->hdr.type));
 		control_drop(c, why);
 		return;
 	}
@@ -573,9 +524,78 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		c->pending = CONTROL_TABLE;
 		if (imsgev_compose(child->peer[PROC_AUTH], imsg->hdr.type,
 			c->id, -1, imsg->data, imsg->datalen) == -1)
-			fatal("imsg to auth");
+			fatal(
+			    "imsg %s to auth", imsg_type_name(imsg->hdr.type));
 		break;
 	}
+}
+
+/*
+ * A client's first message says which protocol it speaks.  boxctl 0.1
+ * says none and sends its request at once, numbered as it is here: it
+ * gets the IMSG_CTL_FAIL it knows, with a message it prints.
+ */
+static void
+control_hello(struct control_conn *c, struct imsg *imsg)
+{
+	struct ctl_hello h;
+	struct msg_writer w;
+	char why[256], logline[128];
+
+	if (imsg->hdr.type != IMSG_CTL_HELLO) {
+		if (!ctl_request_type(imsg->hdr.type)) {
+			snprintf(logline, sizeof(logline),
+			    "sent %s before HELLO",
+			    imsg_type_name(imsg->hdr.type));
+			control_drop(c, logline);
+			return;
+		}
+		snprintf(why, sizeof(why),
+		    "this boxctl speaks no control protocol version (it is "
+		    "older), boxd %s speaks %u: use the boxctl of the same "
+		    "build",
+		    BOXD_VERSION, CTL_PROTOCOL_VERSION);
+		control_refuse_client(
+		    c, why, "a boxctl without a protocol version");
+		return;
+	}
+	if (ctl_hello_decode(&h, imsg->data, imsg->datalen) == -1) {
+		control_drop(c, "malformed HELLO");
+		return;
+	}
+	if (h.protocol != CTL_PROTOCOL_VERSION) {
+		snprintf(why, sizeof(why),
+		    "boxctl %s speaks control protocol %u, boxd %s speaks %u: "
+		    "use the boxctl of the same build",
+		    h.version, h.protocol, BOXD_VERSION, CTL_PROTOCOL_VERSION);
+		snprintf(logline, sizeof(logline),
+		    "boxctl %s speaks control protocol %u", h.version,
+		    h.protocol);
+		control_refuse_client(c, why, logline);
+		return;
+	}
+	c->hello = 1;
+	msg_writer_init(&w);
+	ctl_hello_encode(&w);
+	control_send(c, IMSG_CTL_HELLO, &w);
+}
+
+/* say why to the client, then drop it: the FAIL goes out first */
+static void
+control_refuse_client(
+    struct control_conn *c, const char *why, const char *logline)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	ctl_fail_encode(&w, why);
+	/* its first reply: a new socket's buffer takes it at once */
+	if (!w.error &&
+	    imsgbuf_compose(&c->iev.ibuf, IMSG_CTL_FAIL, 0, -1, w.buf, w.len) ==
+		0)
+		imsgbuf_flush(&c->iev.ibuf);
+	msg_writer_free(&w);
+	control_drop(c, logline);
 }
 
 static void
@@ -639,7 +659,7 @@ control_fail(struct control_conn *c, const char *why)
 	}
 	control_request_done(c);
 	msg_writer_init(&w);
-	msg_put_str(&w, why);
+	ctl_fail_encode(&w, why);
 	control_send(c, IMSG_CTL_FAIL, &w);
 }
 
@@ -674,44 +694,30 @@ control_status_timeout(evutil_socket_t fd, short events, void *arg)
 }
 
 static void
-control_status_proc(struct control_conn *c, struct imsg *imsg)
+control_status_proc(struct control_conn *c, const struct ctl_proc *proc)
 {
-	struct msg_reader r;
 	struct msg_writer w;
-	char role[32], user[64], pid[16], uptime[32];
-	uint32_t npid;
-	uint64_t start, now = (uint64_t)time(NULL);
+	char pid[16], uptime[32];
+	uint64_t now = (uint64_t)time(NULL);
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	if (msg_get_str(&r, role, sizeof(role)) == -1 ||
-	    msg_get_u32(&r, &npid) == -1 ||
-	    msg_get_str(&r, user, sizeof(user)) == -1 ||
-	    msg_get_u64(&r, &start) == -1 || msg_get_end(&r) == -1)
-		child_bad_imsg(imsg, "process");
-	snprintf(pid, sizeof(pid), "%u", npid);
+	snprintf(pid, sizeof(pid), "%u", proc->pid);
 	snprintf(uptime, sizeof(uptime), "%llu",
-	    (unsigned long long)(now > start ? now - start : 0));
+	    (unsigned long long)(now > proc->started ? now - proc->started
+						     : 0));
 	msg_writer_init(&w);
-	msg_put_u32(&w, 4);
-	msg_put_str(&w, "role");
-	msg_put_str(&w, role);
-	msg_put_str(&w, "pid");
-	msg_put_str(&w, pid);
-	msg_put_str(&w, "user");
-	msg_put_str(&w, user);
-	msg_put_str(&w, "uptime");
-	msg_put_str(&w, uptime);
+	ctl_row_encode(&w, "role", proc->role, "pid", pid, "user", proc->user,
+	    "uptime", uptime, NULL);
 	control_send(c, IMSG_CTL_LINE, &w);
 }
+
+_Static_assert(CTL_COUNTERS == 4, "control_status_done() names each counter");
 
 /* once the process list and both counters are in */
 static void
 control_status_done(struct control_conn *c)
 {
-	static const char *const names[COUNTER_COUNT] = {
-	    "sessions", "received", "delivered", "queued"};
 	struct msg_writer w;
-	char v[32];
+	char v[CTL_COUNTERS][32];
 	int i;
 
 	if (c->wait_procs || c->wait_stats > 0)
@@ -719,14 +725,14 @@ control_status_done(struct control_conn *c)
 	event_free(c->timeout);
 	c->timeout = NULL;
 	control_request_done(c);
+	for (i = 0; i < CTL_COUNTERS; i++)
+		snprintf(v[i], sizeof(v[i]), "%llu",
+		    (unsigned long long)c->counters[i]);
 	msg_writer_init(&w);
-	msg_put_u32(&w, COUNTER_COUNT);
-	for (i = 0; i < COUNTER_COUNT; i++) {
-		snprintf(
-		    v, sizeof(v), "%llu", (unsigned long long)c->counters[i]);
-		msg_put_str(&w, names[i]);
-		msg_put_str(&w, v);
-	}
+	ctl_row_encode(&w, ctl_counter_name(CTL_SESSIONS), v[CTL_SESSIONS],
+	    ctl_counter_name(CTL_RECEIVED), v[CTL_RECEIVED],
+	    ctl_counter_name(CTL_DELIVERED), v[CTL_DELIVERED],
+	    ctl_counter_name(CTL_QUEUED), v[CTL_QUEUED], NULL);
 	control_send(c, IMSG_CTL_LINE, &w);
 	control_send(c, IMSG_CTL_OK, NULL);
 }

@@ -26,26 +26,18 @@ enum control_pending {
 	CONTROL_RELOAD, /* the parent's OK or FAIL */
 };
 
-/* the counters of IMSG_STATS, in their order */
-enum control_counter {
-	COUNTER_SESSIONS,
-	COUNTER_RECEIVED,
-	COUNTER_DELIVERED,
-	COUNTER_QUEUED,
-	COUNTER_COUNT
-};
-
 struct control_conn {
 	TAILQ_ENTRY(control_conn) entry;
 	uint32_t id;   /* peerid inside boxd */
 	char name[32]; /* "client 7 (uid 0)" */
 	struct imsgev iev;
 	enum control_pending pending;
-	int dead; /* dropped, freed soon */
+	int hello; /* it said which protocol it speaks, and it is ours */
+	int dead;  /* dropped, freed soon */
 	/* status */
 	int wait_procs;
 	int wait_stats; /* replies still to come */
-	uint64_t counters[COUNTER_COUNT];
+	uint64_t counters[CTL_COUNTERS];
 	struct event *timeout; /* of a status request */
 	struct event *idle;    /* between requests */
 };

@@ -247,7 +247,7 @@ mda_main(void)
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("open mail store");
 	umask(0077);
-	sandbox_init(PROC_MDA);
+	child_sandbox();
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");

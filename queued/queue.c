@@ -680,14 +680,17 @@ static void
 queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_writer w;
+	uint64_t v[CTL_COUNTERS] = {0};
 
 	switch (imsg->hdr.type) {
 	case IMSG_STATS_REQ:
+		if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
+			child_bad_imsg(imsg, "stats request");
+		v[CTL_RECEIVED] = stat_received;
+		v[CTL_DELIVERED] = stat_delivered;
+		v[CTL_QUEUED] = stat_queued;
 		msg_writer_init(&w);
-		msg_put_u64(&w, 0);
-		msg_put_u64(&w, stat_received);
-		msg_put_u64(&w, stat_delivered);
-		msg_put_u64(&w, stat_queued);
+		ctl_stats_encode(&w, v);
 		child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
 		break;
 	default:
@@ -708,7 +711,7 @@ queue_main(void)
 	if ((errno = pthread_create(
 		 &flusher.thread, NULL, flusher_main, NULL)) != 0)
 		fatal("pthread_create");
-	sandbox_init(PROC_QUEUE);
+	child_sandbox();
 
 	if (event_base_priority_init(child->base, 3) == -1)
 		fatalx("event_base_priority_init");

@@ -159,14 +159,14 @@ static void
 smtp_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_writer w;
+	uint64_t v[CTL_COUNTERS] = {0};
 
-	if (imsg->hdr.type != IMSG_STATS_REQ)
+	if (imsg->hdr.type != IMSG_STATS_REQ ||
+	    ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "from control");
+	v[CTL_SESSIONS] = stat_sessions;
 	msg_writer_init(&w);
-	msg_put_u64(&w, stat_sessions);
-	msg_put_u64(&w, 0);
-	msg_put_u64(&w, 0);
-	msg_put_u64(&w, 0);
+	ctl_stats_encode(&w, v);
 	child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
 }
 
@@ -181,7 +181,7 @@ smtp_main(void)
 	listeners = listener_set_new(
 	    child->base, &smtp_listener_ops, NULL, child->conf.nlisteners);
 	child_drop();
-	sandbox_init(PROC_SMTP);
+	child_sandbox();
 
 	handlers[PROC_AUTH] = smtp_dispatch_auth;
 	handlers[PROC_QUEUE] = smtp_dispatch_queue;

@@ -28,6 +28,8 @@ static const char design_example[] =
     "listen on 0.0.0.0 port 465 submissions    # implicit TLS, AUTH\n"
     "listen on 0.0.0.0 port 143 imap           # STARTTLS\n"
     "listen on 0.0.0.0 port 993 imaps\n"
+    "listen on 0.0.0.0 port 110 pop3           # STLS\n"
+    "listen on 0.0.0.0 port 995 pop3s\n"
     "\n"
     "max-message-size 50M\n"
     "queue retry 5m max-retry 4h expire 5d     # backoff doubles\n"
@@ -41,8 +43,6 @@ static const char design_example[] =
     "limit recipients 1000                     # per transaction\n"
     "log level info                            # or debug\n";
 
-static int	config_equal(const struct boxd_config *,
-		    const struct boxd_config *);
 static int	parse_str(struct boxd_config *, const char *, char *);
 static int	parse_ok(const char *, struct boxd_config *);
 static int	error_is(const char *, const char *);
@@ -66,43 +66,6 @@ static void	test_hostile(void);
 static void	test_files(void);
 static void	test_print(void);
 static void	test_marshal(void);
-
-static int
-config_equal(const struct boxd_config *a, const struct boxd_config *b)
-{
-	size_t	 i;
-
-	if (strcmp(a->hostname, b->hostname) != 0 ||
-	    strcmp(a->storage, b->storage) != 0 ||
-	    strcmp(a->control_socket, b->control_socket) != 0 ||
-	    strcmp(a->tls_cert, b->tls_cert) != 0 ||
-	    strcmp(a->tls_key, b->tls_key) != 0 ||
-	    a->nlisteners != b->nlisteners)
-		return 0;
-	for (i = 0; i < a->nlisteners; i++)
-		if (strcmp(a->listeners[i].addr, b->listeners[i].addr) != 0 ||
-		    a->listeners[i].port != b->listeners[i].port ||
-		    a->listeners[i].kind != b->listeners[i].kind)
-			return 0;
-	return a->max_message_size == b->max_message_size &&
-	    a->queue_retry == b->queue_retry &&
-	    a->queue_max_retry == b->queue_max_retry &&
-	    a->queue_expire == b->queue_expire &&
-	    strcmp(a->resolver_addr, b->resolver_addr) == 0 &&
-	    a->resolver_port == b->resolver_port &&
-	    strcmp(a->relay_url, b->relay_url) == 0 &&
-	    strcmp(a->relay_secret, b->relay_secret) == 0 &&
-	    a->mta_port == b->mta_port &&
-	    a->limit_auth_failures == b->limit_auth_failures &&
-	    a->limit_auth_period == b->limit_auth_period &&
-	    a->limit_connections == b->limit_connections &&
-	    a->limit_sessions == b->limit_sessions &&
-	    a->limit_recipients == b->limit_recipients &&
-	    strcmp(a->control_group, b->control_group) == 0 &&
-	    a->timeout_command == b->timeout_command &&
-	    a->timeout_data == b->timeout_data &&
-	    a->log_level == b->log_level;
-}
 
 static int
 parse_str(struct boxd_config *c, const char *text, char *err)
@@ -278,7 +241,7 @@ test_design_example(void)
 	CHECK("design tls",
 	    strcmp(c.tls_cert, "/etc/boxd/fullchain.pem") == 0 &&
 	    strcmp(c.tls_key, "/etc/boxd/privkey.pem") == 0);
-	CHECK("design 6 listeners", c.nlisteners == 6);
+	CHECK("design 8 listeners", c.nlisteners == 8);
 	CHECK("design listener 0", strcmp(c.listeners[0].addr, "0.0.0.0") == 0
 	    && c.listeners[0].port == 25 && c.listeners[0].kind == LISTEN_SMTP);
 	CHECK("design listener 1", strcmp(c.listeners[1].addr, "::") == 0 &&
@@ -291,6 +254,10 @@ test_design_example(void)
 	    c.listeners[4].kind == LISTEN_IMAP);
 	CHECK("design listener 5", c.listeners[5].port == 993 &&
 	    c.listeners[5].kind == LISTEN_IMAPS);
+	CHECK("design listener 6", c.listeners[6].port == 110 &&
+	    c.listeners[6].kind == LISTEN_POP3);
+	CHECK("design listener 7", c.listeners[7].port == 995 &&
+	    c.listeners[7].kind == LISTEN_POP3S);
 	CHECK("design size", c.max_message_size == 50 * 1024 * 1024);
 	CHECK("design queue", c.queue_retry == 300 &&
 	    c.queue_max_retry == 14400 && c.queue_expire == 432000);
@@ -311,6 +278,8 @@ test_design_example(void)
 	    strcmp(listen_kind_name(LISTEN_SUBMISSIONS), "submissions") == 0 &&
 	    strcmp(listen_kind_name(LISTEN_IMAP), "imap") == 0 &&
 	    strcmp(listen_kind_name(LISTEN_IMAPS), "imaps") == 0 &&
+	    strcmp(listen_kind_name(LISTEN_POP3), "pop3") == 0 &&
+	    strcmp(listen_kind_name(LISTEN_POP3S), "pop3s") == 0 &&
 	    strcmp(listen_kind_name((enum listen_kind)99), "unknown") == 0);
 }
 
@@ -572,9 +541,9 @@ test_errors(void)
 	    "t.conf:1: invalid port \"25x\""));
 	CHECK("err listen no kind", error_is("listen on ::1 port 25",
 	    "t.conf:1: expected listener kind (smtp, submission, submissions,"
-	    " imap or imaps)"));
-	CHECK("err listen bad kind", error_is("listen on ::1 port 25 pop3",
-	    "t.conf:1: unknown listener kind \"pop3\""));
+	    " imap, imaps, pop3 or pop3s)"));
+	CHECK("err listen bad kind", error_is("listen on ::1 port 25 pop2",
+	    "t.conf:1: unknown listener kind \"pop2\""));
 	CHECK("err listen trailing", error_is("listen on ::1 port 25 smtp x",
 	    "t.conf:1: unexpected \"x\""));
 	CHECK("err listen duplicate", error_is(
@@ -844,7 +813,7 @@ test_files(void)
 	fputs(design_example, fp);
 	fclose(fp);
 	CHECK("file parses", config_parse(&c, path, err, sizeof(err)) == 0 &&
-	    strcmp(c.path, path) == 0 && c.nlisteners == 6);
+	    strcmp(c.path, path) == 0 && c.nlisteners == 8);
 	CHECK("file marshal round trip", marshal_roundtrip(&c));
 
 	if ((fp = fopen(path, "w")) == NULL) {
@@ -1004,10 +973,11 @@ random_config(struct boxd_config *c)
 		strlcpy(c->listeners[i].addr, kinds_addr[random() % 8],
 		    sizeof(c->listeners[i].addr));
 		c->listeners[i].port = (uint16_t)(1 + i);
-		c->listeners[i].kind = (enum listen_kind)(random() % 5);
+		c->listeners[i].kind = (enum listen_kind)(random() % 7);
 		if (c->tls_cert[0] == '\0' &&
 		    (c->listeners[i].kind == LISTEN_SUBMISSIONS ||
-		    c->listeners[i].kind == LISTEN_IMAPS))
+		    c->listeners[i].kind == LISTEN_IMAPS ||
+		    c->listeners[i].kind == LISTEN_POP3S))
 			c->listeners[i].kind = LISTEN_SMTP;
 	}
 	switch (random() % 4) {
@@ -1184,10 +1154,62 @@ test_marshal(void)
 	    -1 && config_equal(&c, &d));
 }
 
+/* config_equal() sees a change to any field of the list, and not the path */
+static void
+test_equal(void)
+{
+	struct boxd_config	 c, d;
+	int			 ok = 1, n = 0;
+
+	config_defaults(&c);
+	d = c;
+	strlcpy(d.path, "/elsewhere.conf", sizeof(d.path));
+	CHECK("equal: the path is no setting", config_equal(&c, &d));
+#define MUTATE_STR(f)	 strlcpy(d.f, c.f[0] == 'x' ? "y" : "x", sizeof(d.f))
+#define MUTATE_WORD(f)	 MUTATE_STR(f)
+#define MUTATE_SIZE(f)	 d.f++
+#define MUTATE_TIME(f)	 d.f++
+#define MUTATE_NUM(f)	 d.f++
+#define MUTATE_PORT(f)	 d.f++
+#define MUTATE_LOG(f)	 d.f++
+#define MUTATE_LISTEN(f) d.n##f++
+#define MUTATE(f, kind, size, def, words, how) \
+	d = c;					\
+	MUTATE_##kind(f);			\
+	n++;					\
+	if (config_equal(&c, &d) || config_equal(&d, &c))	\
+		ok = 0;
+	CONFIG_FIELDS(MUTATE)
+	CHECK("equal: every field counts", ok && n > 20);
+
+	/* a listener's address, port and kind */
+	strlcpy(c.listeners[0].addr, "127.0.0.1", sizeof(c.listeners[0].addr));
+	c.listeners[0].port = 25;
+	c.listeners[0].kind = LISTEN_SMTP;
+	c.nlisteners = 1;
+	d = c;
+	CHECK("equal: same listener", config_equal(&c, &d));
+	d.listeners[0].port = 26;
+	CHECK("equal: listener port", !config_equal(&c, &d));
+	d = c;
+	d.listeners[0].kind = LISTEN_SUBMISSION;
+	CHECK("equal: listener kind", !config_equal(&c, &d));
+	d = c;
+	strlcpy(d.listeners[0].addr, "::1", sizeof(d.listeners[0].addr));
+	CHECK("equal: listener address", !config_equal(&c, &d));
+	/* what lies past the listeners in use does not count */
+	d = c;
+	d.listeners[1].port = 99;
+	CHECK("equal: unused listener slots", config_equal(&c, &d));
+	d.nlisteners = c.nlisteners = CONFIG_LISTEN_MAX + 1;
+	CHECK("equal: listener count out of range", !config_equal(&c, &d));
+}
+
 int
 main(void)
 {
 	test_defaults();
+	test_equal();
 	test_design_example();
 	test_directives();
 	test_lexer();

@@ -42,6 +42,9 @@ raw_header(uint8_t *p, uint32_t type, uint32_t len, uint32_t flags,
 	put_be32(p + 12, peerid);
 }
 
+/* a number no type has */
+#define UNKNOWN_TYPE 0xfff0
+
 static int
 fd_is_open(int fd)
 {
@@ -573,11 +576,19 @@ test_imsg_malformed(void)
 	raw_header(msg, IMSG_NONE, IMSG_HDR_SIZE, 0, 0);
 	CHECK("raw type none", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
-	raw_header(msg, IMSG_TYPE_MAX, IMSG_HDR_SIZE, 0, 0);
-	CHECK("raw type max", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
+	raw_header(msg, UNKNOWN_TYPE, IMSG_HDR_SIZE, 0, 0);
+	CHECK("raw type unknown", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
-	CHECK("raw type max says why", strstr(raw_error, "unknown type") !=
-	    NULL);
+	CHECK("raw type unknown says why", strstr(raw_error,
+	    "unknown type 65520") != NULL);
+	/* between boxctl's fixed numbers and boxd's own */
+	raw_header(msg, IMSG_INTERNAL_BASE - 1, IMSG_HDR_SIZE, 0, 0);
+	CHECK("raw type below the internal ones", raw_get(1024, msg,
+	    sizeof(msg), &e) == -1 && e == EBADMSG);
+	raw_header(msg, IMSG_CTL_LINE, IMSG_HDR_SIZE, 0x2, 0);
+	raw_get(1024, msg, sizeof(msg), &e);
+	CHECK("raw error names the type", strstr(raw_error,
+	    "CTL_LINE: unknown flags") != NULL);
 	raw_header(msg, UINT32_MAX, IMSG_HDR_SIZE, 0, 0);
 	CHECK("raw type 4G", raw_get(1024, msg, sizeof(msg), &e) == -1 &&
 	    e == EBADMSG);
@@ -839,7 +850,7 @@ test_imsg_stray_fds(void)
 	/* a refused message's fd is closed with the buffer */
 	if (pair_open(&a, &b, 1024) == -1 || pipe(p[0]) == -1)
 		return;
-	raw_header(msg, IMSG_TYPE_MAX, sizeof(msg), IMSG_FLAG_FD, 0);
+	raw_header(msg, UNKNOWN_TYPE, sizeof(msg), IMSG_FLAG_FD, 0);
 	ok = send_fds(a.fd, msg, sizeof(msg), &p[0][0], 1) == 0 &&
 	    imsgbuf_read(&b) == 1 && imsgbuf_get(&b, &imsg) == -1 &&
 	    b.nfds == 1;
@@ -1150,9 +1161,79 @@ test_imsg_partial(void)
 	pair_close(&a, &b);
 }
 
+/* every type has one name, every number a safe one */
+static void
+test_imsg_type_names(void)
+{
+#define COUNT_TYPE(name)	    +1
+#define COUNT_CTL_TYPE(name, n) +1
+	const size_t	 ntypes = 0 IMSG_TYPES(COUNT_TYPE, COUNT_CTL_TYPE);
+	const char	*a, *b, *name, *seen[0x1000];
+	char		 want[32];
+	uint32_t	 t, internal_end = 0;
+	size_t		 known = 0, i;
+	int		 ok = 1, unique = 1, ranges = 1;
+
+	CHECK("name of an internal type", strcmp(imsg_type_name(
+	    IMSG_QUEUE_COMMIT), "QUEUE_COMMIT") == 0);
+	CHECK("name of a control type", strcmp(imsg_type_name(IMSG_CTL_FAIL),
+	    "CTL_FAIL") == 0 && strcmp(imsg_type_name(IMSG_CTL_HELLO),
+	    "CTL_HELLO") == 0);
+	CHECK("name of none", strcmp(imsg_type_name(IMSG_NONE),
+	    "unknown(0)") == 0 && !imsg_type_known(IMSG_NONE));
+	CHECK("name of an unknown number", strcmp(imsg_type_name(1234),
+	    "unknown(1234)") == 0 && !imsg_type_known(1234));
+	CHECK("name of the largest number", strcmp(imsg_type_name(UINT32_MAX),
+	    "unknown(4294967295)") == 0);
+	a = imsg_type_name(100000);
+	b = imsg_type_name(100001);
+	CHECK("two unknown names in one log line", strcmp(a,
+	    "unknown(100000)") == 0 && strcmp(b, "unknown(100001)") == 0);
+
+	/* what boxctl 0.1 numbered so, every later build numbers so too */
+	CHECK("control numbers fixed", IMSG_CTL_STATUS == 26 &&
+	    IMSG_CTL_DOMAIN_ADD == 27 && IMSG_CTL_USER_ADD == 30 &&
+	    IMSG_CTL_ALIAS_ADD == 37 && IMSG_CTL_RELOAD == 40 &&
+	    IMSG_CTL_LINE == 41 && IMSG_CTL_OK == 42 && IMSG_CTL_FAIL == 43 &&
+	    IMSG_CTL_HELLO == 44);
+
+	for (t = 0; t < 0x1000; t++) {
+		name = imsg_type_name(t);
+		seen[t] = NULL;
+		if (!imsg_type_known(t)) {
+			snprintf(want, sizeof(want), "unknown(%u)", t);
+			if (strcmp(name, want) != 0)
+				ok = 0;
+			continue;
+		}
+		if (strncmp(name, "unknown", 7) == 0 || name[0] == '\0')
+			ok = 0;
+		for (i = 0; i < t; i++)
+			if (seen[i] != NULL && strcmp(seen[i], name) == 0)
+				unique = 0;
+		seen[t] = name;
+		known++;
+		/* control types below the base, internal ones dense above */
+		if (strncmp(name, "CTL_", 4) == 0) {
+			if (t >= IMSG_INTERNAL_BASE)
+				ranges = 0;
+		} else if (t < IMSG_INTERNAL_BASE ||
+		    (t > IMSG_INTERNAL_BASE && !imsg_type_known(t - 1)))
+			ranges = 0;
+		else
+			internal_end = t + 1;
+	}
+	CHECK("names: unknown ones say their number", ok);
+	CHECK("names: one per type", unique);
+	CHECK("names: every listed type is known", known == ntypes);
+	CHECK("names: control and internal ranges", ranges &&
+	    internal_end > IMSG_INTERNAL_BASE);
+}
+
 int
 main(void)
 {
+	test_imsg_type_names();
 	test_msg_round_trip();
 	test_msg_refusals();
 	test_imsg_round_trip();

@@ -1,15 +1,18 @@
 /*
- * sandbox.c: a child installs a role's filter and makes one call.  A
- * forbidden call kills it with SIGSYS; with the debug switch it names
- * the call on stderr and exits 3 instead; an allowed call still works.
- * The forbidden calls are made on descriptors that cannot take them
- * (/dev/null), so that a filter letting one through does no harm.
+ * sandbox.c: a child installs a role's filter (the profile its row in
+ * boxd/role.c names) and makes one call.  A forbidden call kills it with
+ * SIGSYS; with the debug switch it names the call on stderr and exits 3
+ * instead; an allowed call still works.  The forbidden calls are made on
+ * descriptors that cannot take them (/dev/null), so that a filter letting
+ * one through does no harm.
  */
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -22,17 +25,20 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "boxd.h"
 #include "test.h"
 
 /* set up before the fork, so that no probe needs a call to find them */
 static int nullfd = -1;
 static int pipefd[2] = {-1, -1};
 static pid_t parent_pid;
+static struct sockaddr_in tcp_peer, udp_peer; /* loopback, listening */
+static int dirfd_tmp = -1;		      /* a directory of our own */
 
 /* what a sandboxed child does: 0 if the call did what it should */
 typedef int (*probe_fn)(void);
@@ -68,7 +74,7 @@ run(enum proc_type role, int debug, int logging, probe_fn probe,
 			_exit(100);
 		log_init(logging == TO_STDERR, 0, "test_sandbox");
 		sandbox_set_debug(debug);
-		sandbox_init(role);
+		sandbox_init(role_get(role)->sandbox);
 		_exit(probe() == 0 ? 0 : 1);
 	}
 	close(errpipe[1]);
@@ -328,6 +334,131 @@ probe_execve(void)
 	return 0;
 }
 
+/* mta: a TCP connection to a loopback port, as to an MX */
+static int
+probe_tcp_connect(void)
+{
+	int fd, err;
+	socklen_t len = sizeof(err);
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&tcp_peer, sizeof(tcp_peer)) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0)
+		return 1;
+	return close(fd);
+}
+
+/* mta: what a non-blocking client does with its socket */
+static int
+probe_tcp_nonblocking(void)
+{
+	int fd, on = 1, flags;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 IPPROTO_TCP)) == -1 ||
+	    (flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    (connect(fd, (struct sockaddr *)&tcp_peer, sizeof(tcp_peer)) ==
+		    -1 &&
+		errno != EINPROGRESS) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		return 1;
+	return close(fd);
+}
+
+/* mta: a DNS query's way, over UDP to an address */
+static int
+probe_udp_sendto(void)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	int fd, n;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDP)) ==
+		-1 ||
+	    sendto(fd, "q", 1, 0, (struct sockaddr *)&udp_peer,
+		sizeof(udp_peer)) != 1 ||
+	    getsockname(fd, (struct sockaddr *)&me, &len) == -1 ||
+	    ioctl(fd, FIONREAD, &n) == -1 ||
+	    (recvfrom(fd, &n, 1, 0, NULL, NULL) == -1 && errno != EAGAIN))
+		return 1;
+	return close(fd);
+}
+
+static int
+probe_socket_inet6_dgram(void)
+{
+	int fd;
+
+	if ((fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return errno == EAFNOSUPPORT ? 0 : 1;
+	return close(fd);
+}
+
+/* a protocol module that is neither TCP nor UDP (may not be loaded) */
+static int
+probe_socket_sctp(void)
+{
+	socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+	return 0;
+}
+
+/* the filter compares all 64 bits of the type, not just the flags */
+static int
+probe_socket_high_bits(void)
+{
+	syscall(SYS_socket, AF_INET, (unsigned long)SOCK_STREAM | (1UL << 32),
+	    0);
+	return 0;
+}
+
+static int
+probe_socket_raw(void)
+{
+	socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	return 0;
+}
+
+static int
+probe_socket_packet(void)
+{
+	socket(AF_PACKET, SOCK_DGRAM, 0);
+	return 0;
+}
+
+/* imap: a message into tmp/, moved into cur/ with a flag, then expunged */
+static int
+probe_maildir(void)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdirat(dirfd_tmp, "cur", 0700) == -1 && errno != EEXIST)
+		return 1;
+	if ((fd = openat(dirfd_tmp, "msg", O_RDWR | O_CREAT | O_CLOEXEC,
+		 0600)) == -1 ||
+	    pwrite(fd, "x", 1, 0) != 1 || fsync(fd) == -1 ||
+	    fstat(fd, &st) == -1 || close(fd) == -1)
+		return 1;
+	if (renameat(dirfd_tmp, "msg", dirfd_tmp, "cur/msg:2,S") == -1 ||
+	    fstatat(dirfd_tmp, "cur/msg:2,S", &st, 0) == -1 ||
+	    unlinkat(dirfd_tmp, "cur/msg:2,S", 0) == -1)
+		return 1;
+	return 0;
+}
+
+static int
+probe_inotify(void)
+{
+	int fd, wd;
+
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    (wd = inotify_add_watch(fd, ".", IN_MOVED_TO)) == -1 ||
+	    inotify_rm_watch(fd, wd) == -1)
+		return 1;
+	return close(fd);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static const enum proc_type roles[] = {PROC_CONTROL, PROC_SMTP, PROC_AUTH,
@@ -365,9 +496,10 @@ test_every_role(void)
 	size_t i;
 
 	for (i = 0; i < NROLES; i++) {
-		check_kills(roles[i], "socket(AF_INET)", probe_socket_inet);
 		check_kills(roles[i], "socket(AF_UNIX) in the foreground",
 		    probe_socket_unix);
+		check_kills(roles[i], "socket(SOCK_RAW)", probe_socket_raw);
+		check_kills(roles[i], "socket(AF_PACKET)", probe_socket_packet);
 		check_kills(roles[i], "ioctl(TIOCSTI)", probe_tiocsti);
 		check_kills(roles[i], "ioctl(FIONBIO)", probe_fionbio);
 		check_kills(roles[i], "mmap(PROT_EXEC)", probe_mmap_exec);
@@ -375,15 +507,19 @@ test_every_role(void)
 		    roles[i], "mprotect(PROT_EXEC)", probe_mprotect_exec);
 		check_kills(roles[i], "bind", probe_bind);
 		check_kills(roles[i], "listen", probe_listen);
-		check_kills(roles[i], "connect", probe_connect);
-		check_kills(
-		    roles[i], "sendto an address", probe_sendto_address);
 		check_kills(roles[i], "setrlimit", probe_setrlimit);
 		check_kills(
 		    roles[i], "a signal to another process", probe_kill_other);
 		check_kills(roles[i], "execve", probe_execve);
 		check_works(roles[i], "memory without PROT_EXEC", probe_memory);
 		check_works(roles[i], "write", probe_write);
+		/* mta alone reaches out, and only over IP */
+		if (roles[i] == PROC_MTA)
+			continue;
+		check_kills(roles[i], "socket(AF_INET)", probe_socket_inet);
+		check_kills(roles[i], "connect", probe_connect);
+		check_kills(
+		    roles[i], "sendto an address", probe_sendto_address);
 	}
 }
 
@@ -409,9 +545,6 @@ test_role_specific(void)
 {
 	size_t i;
 
-	check_works(PROC_SMTP, "ioctl(FIONREAD)", probe_fionread);
-	check_kills(PROC_SMTP, "ioctl(FIONREAD with high bits)",
-	    probe_fionread_high_bits);
 	check_works(PROC_SMTP, "getrlimit(RLIMIT_NOFILE)", probe_getrlimit);
 	check_kills(
 	    PROC_SMTP, "setsockopt(SO_REUSEADDR)", probe_setsockopt_other);
@@ -424,23 +557,84 @@ test_role_specific(void)
 		case PROC_AUTH:
 		case PROC_QUEUE:
 		case PROC_MDA:
-			check_works(roles[i], "open", probe_open);
-			check_kills(roles[i], "accept4", probe_accept4);
+		case PROC_IMAP:
+			check_works(roles[i], "openat", probe_open);
 			break;
 		default:
-			/* AddressSanitizer's runtime opens files in every role
-			 */
+			/* AddressSanitizer's runtime opens files in every role */
 #ifndef BOXD_SANITIZE
-			check_kills(roles[i], "open", probe_open);
+			check_kills(roles[i], "openat", probe_open);
 #endif
-			if (roles[i] != PROC_SMTP && roles[i] != PROC_CONTROL)
-				check_kills(roles[i], "accept4", probe_accept4);
 			break;
 		}
-		if (roles[i] != PROC_SMTP)
+		switch (roles[i]) {
+		case PROC_SMTP:
+		case PROC_CONTROL:
+		case PROC_IMAP:
+			check_works(roles[i], "accept4", probe_accept4);
+			break;
+		default:
+			check_kills(roles[i], "accept4", probe_accept4);
+			break;
+		}
+		switch (roles[i]) {
+		case PROC_SMTP:
+		case PROC_IMAP:
+		case PROC_MTA:
+			check_works(roles[i], "ioctl(FIONREAD)", probe_fionread);
+			check_kills(roles[i], "ioctl(FIONREAD with high bits)",
+			    probe_fionread_high_bits);
+			break;
+		default:
 			check_kills(
 			    roles[i], "ioctl(FIONREAD)", probe_fionread);
+			break;
+		}
 	}
+}
+
+/* imap: Maildirs and accepted sockets, nothing of its own on the network */
+static void
+test_imap(void)
+{
+	check_works(PROC_IMAP, "a Maildir's openat, renameat, unlinkat",
+	    probe_maildir);
+	check_works(PROC_IMAP, "inotify", probe_inotify);
+	check_kills(PROC_IMAP, "socket(AF_INET)", probe_socket_inet);
+	check_kills(PROC_IMAP, "connect", probe_connect);
+	check_kills(
+	    PROC_IMAP, "setsockopt(SO_REUSEADDR)", probe_setsockopt_other);
+	/* mda shares its Maildirs, not its network calls */
+	check_kills(PROC_MDA, "inotify", probe_inotify);
+}
+
+/* mta: TCP and UDP over IP, out only */
+static void
+test_mta(void)
+{
+	check_works(PROC_MTA, "socket(AF_INET) and connect to loopback",
+	    probe_tcp_connect);
+	check_works(
+	    PROC_MTA, "a non-blocking TCP connect", probe_tcp_nonblocking);
+	check_works(PROC_MTA, "UDP sendto and recvfrom", probe_udp_sendto);
+	check_works(PROC_MTA, "socket(AF_INET6, SOCK_DGRAM)",
+	    probe_socket_inet6_dgram);
+	check_kills(PROC_MTA, "socket(IPPROTO_SCTP)", probe_socket_sctp);
+	check_kills(PROC_MTA, "socket(SOCK_STREAM with high bits)",
+	    probe_socket_high_bits);
+	check_kills(
+	    PROC_MTA, "setsockopt(SO_REUSEADDR)", probe_setsockopt_other);
+	check_kills(PROC_SMTP, "a non-blocking TCP connect",
+	    probe_tcp_nonblocking);
+}
+
+/* signer: its keys are read before the filter, no file after it */
+static void
+test_signer(void)
+{
+	check_kills(PROC_SIGNER, "a Maildir's calls", probe_maildir);
+	check_kills(PROC_SIGNER, "inotify", probe_inotify);
+	check_kills(PROC_SIGNER, "fcntl(F_GETFL)", probe_fcntl_getfl);
 }
 
 /* logging to syslog: the lost socket is not made again, and nobody dies */
@@ -465,6 +659,8 @@ test_syslog(void)
 		CHECK(name,
 		    run(roles[i], 0, TO_SYSLOG, probe_syslog, &o) == 0 &&
 			exited(&o, 0));
+		if (roles[i] == PROC_MTA)
+			continue;
 		snprintf(name, sizeof(name),
 		    "%s: with syslog, socket(AF_INET) dies of SIGSYS",
 		    proc_name(roles[i]));
@@ -517,7 +713,7 @@ test_debug_names_the_call(void)
 	size_t i;
 
 	for (i = 0; i < NROLES; i++) {
-		check_named(roles[i], "socket(AF_INET)", probe_socket_inet,
+		check_named(roles[i], "socket(AF_PACKET)", probe_socket_packet,
 		    "socket", SYS_socket);
 		check_named(roles[i], "ioctl(TIOCSTI)", probe_tiocsti, "ioctl",
 		    SYS_ioctl);
@@ -532,6 +728,50 @@ test_debug_names_the_call(void)
 	}
 }
 
+/* a TCP listener and a UDP socket on loopback for mta to reach */
+static int
+loopback_peers(void)
+{
+	struct sockaddr_in *sin[2] = {&tcp_peer, &udp_peer};
+	socklen_t len;
+	int type[2] = {SOCK_STREAM, SOCK_DGRAM}, fd, i;
+
+	for (i = 0; i < 2; i++) {
+		memset(sin[i], 0, sizeof(*sin[i]));
+		sin[i]->sin_family = AF_INET;
+		sin[i]->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*sin[i]);
+		if ((fd = socket(AF_INET, type[i] | SOCK_CLOEXEC, 0)) == -1 ||
+		    bind(fd, (struct sockaddr *)sin[i], len) == -1 ||
+		    (type[i] == SOCK_STREAM && listen(fd, 16) == -1) ||
+		    getsockname(fd, (struct sockaddr *)sin[i], &len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* a directory removed again at exit, as the jail of imap's probes */
+static char tmp_path[] = "/tmp/test_sandbox.XXXXXX";
+
+static void
+tmp_remove(void)
+{
+	char path[sizeof(tmp_path) + 8];
+
+	snprintf(path, sizeof(path), "%s/cur", tmp_path);
+	rmdir(path);
+	rmdir(tmp_path);
+}
+
+static int
+tmp_directory(void)
+{
+	if (mkdtemp(tmp_path) == NULL)
+		return -1;
+	atexit(tmp_remove);
+	return open(tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 int
 main(void)
 {
@@ -541,9 +781,17 @@ main(void)
 		return 1;
 	}
 	parent_pid = getpid();
+	if (loopback_peers() == -1 ||
+	    (dirfd_tmp = tmp_directory()) == -1) {
+		perror("setup");
+		return 1;
+	}
 	test_every_role();
 	test_abort_is_not_sigsys();
 	test_role_specific();
+	test_imap();
+	test_mta();
+	test_signer();
 	test_syslog();
 	test_debug_names_the_call();
 	TEST_EXIT();

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -45,13 +46,16 @@ def make_cert(directory, name="localhost"):
 
 
 class Boxd:
-    def __init__(self, tls=False, extra="", hostname="mx.test"):
+    def __init__(self, tls=False, extra="", hostname="mx.test", imap=False):
+        """imap: listeners of the imap role too (imap, imaps, pop3, pop3s,
+        in self.imap_ports by kind; the implicit TLS ones bring tls)."""
         self.dir = tempfile.mkdtemp(prefix="boxd-test-")
         self.storage = os.path.join(self.dir, "storage")
         self.control = os.path.join(self.dir, "control.sock")
         self.conf = os.path.join(self.dir, "boxd.conf")
         self.smtp_port = free_port()
         self.submission_port = free_port()
+        self.imap_ports = {}
         self.hostname = hostname
         self.cert = self.key = None
         lines = [
@@ -61,6 +65,12 @@ class Boxd:
             "listen on 127.0.0.1 port %d smtp" % self.smtp_port,
             "listen on 127.0.0.1 port %d submission" % self.submission_port,
         ]
+        if imap:
+            tls = True
+            for kind in ("imap", "imaps", "pop3", "pop3s"):
+                self.imap_ports[kind] = free_port()
+                lines.append("listen on 127.0.0.1 port %d %s" %
+                             (self.imap_ports[kind], kind))
         if tls:
             self.cert, self.key = make_cert(self.dir)
             lines.append('tls cert "%s" key "%s"' % (self.cert, self.key))
@@ -212,3 +222,187 @@ def raw_smtp(port, data, timeout=10):
     finally:
         s.close()
     return out
+
+
+class MXSink:
+    """An SMTP server on loopback standing in for a remote MX (aiosmtpd):
+    it keeps every message it accepts.  replies maps a recipient (lower
+    case) to the reply its RCPT gets instead of 250, such as "450 4.2.0
+    busy" or "550 5.1.1 no such user"; data_reply, if set, answers every
+    DATA instead of 250.  tls=(cert, key) offers STARTTLS."""
+
+    def __init__(self, replies=None, data_reply=None, tls=None):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.replies = dict(replies or {})
+        self.data_reply = data_reply
+        self.tls = tls
+        self.messages = []
+        self.cond = threading.Condition()
+        self.controller = None
+
+    # aiosmtpd's handler hooks
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        reply = self.replies.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply is not None:
+            return self.data_reply
+        with self.cond:
+            self.messages.append({
+                "peer": session.peer,
+                "helo": session.host_name,
+                "tls": session.ssl is not None,
+                # "" for the null sender, as boxd writes it
+                "mail_from": ("" if envelope.mail_from == "<>"
+                              else envelope.mail_from),
+                "mail_options": list(envelope.mail_options),
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "content": envelope.original_content or envelope.content,
+            })
+            self.cond.notify_all()
+        return "250 2.0.0 Ok: queued"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        kwargs = {"enable_SMTPUTF8": True}
+        if self.tls is not None:
+            import ssl
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*self.tls)
+            kwargs["tls_context"] = ctx
+        self.controller = Controller(self, hostname=self.host,
+                                     port=self.port, **kwargs)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def wait_for(self, count, timeout=20):
+        """The messages, once at least count have come; AssertionError
+        if they do not within timeout seconds."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.messages) >= count,
+                                      timeout):
+                raise AssertionError("the MX sink has %d messages, not %d"
+                                     % (len(self.messages), count))
+            return list(self.messages)
+
+
+def free_udp_tcp_port():
+    """A loopback port free for both UDP and TCP."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
+class DNSServer:
+    """An authoritative DNS server on loopback, UDP and TCP on one port
+    (dnslib), answering from records: {name: {type: [value, ...]}}, with
+    types MX (value (preference, exchange)), A, AAAA and TXT (a string,
+    split into 255-octet pieces, or a list of pieces).  A name that is
+    not there is NXDOMAIN; a name without the type asked is an empty
+    answer (NODATA).  Every question is kept in queries, as (name,
+    type, "udp" or "tcp")."""
+
+    def __init__(self, records=None):
+        self.host = "127.0.0.1"
+        self.port = free_udp_tcp_port()
+        self.records = {}
+        self.queries = []
+        self.lock = threading.Lock()
+        self.servers = []
+        for name, types in (records or {}).items():
+            for rtype, values in types.items():
+                for v in values:
+                    self.add(name, rtype, v)
+
+    @staticmethod
+    def _key(name):
+        return name.rstrip(".").lower()
+
+    def add(self, name, rtype, value):
+        with self.lock:
+            self.records.setdefault(self._key(name), {}).setdefault(
+                rtype.upper(), []).append(value)
+
+    def remove(self, name, rtype=None):
+        """Every record of name (of that type only, if given)."""
+        with self.lock:
+            if rtype is None:
+                self.records.pop(self._key(name), None)
+            else:
+                self.records.get(self._key(name), {}).pop(rtype.upper(),
+                                                          None)
+
+    def _rdata(self, rtype, value):
+        import dnslib
+        if rtype == "MX":
+            return dnslib.MX(value[1], value[0])
+        if rtype == "A":
+            return dnslib.A(value)
+        if rtype == "AAAA":
+            return dnslib.AAAA(value)
+        if rtype == "TXT":
+            if isinstance(value, str):
+                raw = value.encode()
+                value = [raw[i:i + 255] for i in range(0, len(raw), 255)]
+            return dnslib.TXT(value)
+        raise ValueError("record type %s" % rtype)
+
+    def resolve(self, request, handler):
+        import dnslib
+        reply = request.reply()
+        qname = str(request.q.qname)
+        qtype = dnslib.QTYPE[request.q.qtype]
+        with self.lock:
+            self.queries.append((self._key(qname), qtype,
+                                 handler.protocol))
+            types = self.records.get(self._key(qname))
+            values = list(types.get(qtype, ())) if types else []
+        if types is None:
+            reply.header.rcode = dnslib.RCODE.NXDOMAIN
+            return reply
+        for v in values:
+            reply.add_answer(dnslib.RR(qname, getattr(dnslib.QTYPE, qtype),
+                                       rdata=self._rdata(qtype, v),
+                                       ttl=60))
+        return reply
+
+    def start(self):
+        from dnslib.server import BaseResolver, DNSLogger
+        from dnslib.server import DNSServer as Server
+        outer = self
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                return outer.resolve(request, handler)
+
+        quiet = DNSLogger(log="-recv,-send,-request,-reply,-truncated,"
+                          "-error,-data", prefix=False)
+        for tcp in (False, True):
+            srv = Server(Resolver(), port=self.port, address=self.host,
+                         tcp=tcp, logger=quiet)
+            srv.start_thread()
+            self.servers.append(srv)
+        return self
+
+    def stop(self):
+        for srv in self.servers:
+            srv.stop()
+            srv.server.server_close()
+        self.servers = []

@@ -23,18 +23,42 @@ PASSWORD = "correct horse battery\n"
 
 
 def imsg_types():
-    """The numbers of the imsg types, read from the one header."""
+    """The numbers of the imsg types, read from the one header: X(NAME)
+    counts up from IMSG_INTERNAL_BASE, CTL(NAME, N) is N."""
     path = os.path.join(boxdtest.TOP, "common", "imsg_types.h")
     with open(path) as f:
         text = f.read()
-    body = text[text.index("enum imsg_type {"):]
-    body = body[:body.index("};")]
+    base = int(re.search(r"#define IMSG_INTERNAL_BASE\s+(\w+)", text)
+               .group(1), 0)
+    body = text[text.index("#define IMSG_TYPES("):]
+    body = body[:body.index("\n\n")]
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    names = [n.strip() for n in body[body.index("{") + 1:].split(",")]
-    return {n: i for i, n in enumerate(n for n in names if n)}
+    types, internal = {}, base
+    for kind, name, number in re.findall(
+            r"\b(X|CTL)\((\w+)(?:,\s*(\w+))?\)", body[body.index(")"):]):
+        if kind == "CTL":
+            types["IMSG_" + name] = int(number, 0)
+        else:
+            types["IMSG_" + name] = internal
+            internal += 1
+    return types
 
 
 TYPES = imsg_types()
+
+
+def header_define(name):
+    """A #define of common/, as text: the build's own values."""
+    for header in ("common.h", "imsg_types.h"):
+        with open(os.path.join(boxdtest.TOP, "common", header)) as f:
+            m = re.search(r"#define %s\s+(\S+)" % name, f.read())
+        if m:
+            return m.group(1)
+    raise KeyError(name)
+
+
+PROTOCOL = int(header_define("CTL_PROTOCOL_VERSION"))
+VERSION = header_define("BOXD_VERSION").strip('"')
 
 
 def imsg(type_name, payload=b"", peerid=0, flags=0):
@@ -47,14 +71,29 @@ def s(text):
     return struct.pack(">I", len(data)) + data
 
 
-class Client:
-    """A raw control-socket client speaking imsg."""
+def hello_msg(protocol=PROTOCOL, version=VERSION, extra=b""):
+    return imsg("IMSG_CTL_HELLO", struct.pack(">I", protocol) + s(version) +
+                extra)
 
-    def __init__(self, path):
+
+class Client:
+    """A raw control-socket client speaking imsg; it says hello first,
+    as boxctl does, unless told not to."""
+
+    def __init__(self, path, hello=True):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)     # blocking: waits for the backlog
         self.sock.settimeout(10)
         self.buf = b""
+        if hello:
+            self.hello()
+
+    def hello(self):
+        self.send(hello_msg())
+        reply = self.read_reply()
+        if reply is None or reply[0] != "IMSG_CTL_HELLO":
+            raise AssertionError("no hello from boxd: %r" % (reply,))
+        return reply
 
     def send(self, data):
         self.sock.sendall(data)

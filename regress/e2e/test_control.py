@@ -13,11 +13,13 @@ import socket
 import stat
 import struct
 import subprocess
+import tempfile
+import threading
 import time
 import unittest
 
 import boxdtest
-from test_boxctl import TYPES, Client, imsg, s
+from test_boxctl import PROTOCOL, TYPES, VERSION, Client, hello_msg, imsg, s
 
 GROUP = "boxtest-admins"
 MEMBER = "boxtest-member"      # in the group's member list
@@ -325,7 +327,7 @@ class HostileCase(unittest.TestCase):
             os.urandom(1000),
             # types: none, past the last, internal ones
             header.pack(0, 16, 0, 0),
-            header.pack(len(TYPES), 16, 0, 0),
+            header.pack(max(TYPES.values()) + 1, 16, 0, 0),
             header.pack(0xffffffff, 16, 0, 0),
             imsg("IMSG_CONF_CONTROL_GROUP", s("") + struct.pack(">II", 0,
                                                                 0)),
@@ -460,6 +462,218 @@ class HostileCase(unittest.TestCase):
                              "%s: user add's password" % role)
             self.assertFalse(second.encode() in memory,
                              "%s: user passwd's password" % role)
+
+
+class VersionCase(unittest.TestCase):
+    """boxctl and boxd say which control protocol they speak before
+    anything else, and refuse a peer of another with a message that
+    names both."""
+
+    # what boxctl 0.1, which knows no HELLO, numbers its messages
+    OLD_DOMAIN_LIST, OLD_USER_ADD, OLD_FAIL, OLD_TYPE_MAX = 29, 30, 43, 44
+
+    @classmethod
+    def setUpClass(cls):
+        cls.boxd = boxdtest.Boxd()
+        try:
+            cls.boxd.start()
+        except Exception:
+            cls.boxd.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.boxd.cleanup()
+
+    def setUp(self):
+        self.control = control_pid(self.boxd)
+
+    def tearDown(self):
+        # whatever the client did, control and the service live on
+        self.assertEqual(self.boxd.boxctl("status").returncode, 0)
+        self.assertEqual(control_pid(self.boxd), self.control)
+
+    def refusal(self, c):
+        """The one message boxd sends before it hangs up: its text."""
+        reply = c.read_reply()
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[0], "IMSG_CTL_FAIL")
+        (n,) = struct.unpack(">I", reply[1][:4])
+        self.assertEqual(len(reply[1]), 4 + n)
+        self.assertTrue(c.closed())
+        return reply[1][4:].decode()
+
+    def test_hello(self):
+        c = Client(self.boxd.control, hello=False)
+        c.send(hello_msg())
+        name, payload = c.read_reply()
+        self.assertEqual(name, "IMSG_CTL_HELLO")
+        self.assertEqual(payload, struct.pack(">I", PROTOCOL) + s(VERSION))
+        # then a request as usual
+        c.send(imsg("IMSG_CTL_DOMAIN_LIST"))
+        self.assertEqual(c.read_reply(), ("IMSG_CTL_OK", b""))
+        c.close()
+
+    def test_other_protocol(self):
+        c = Client(self.boxd.control, hello=False)
+        c.send(hello_msg(protocol=PROTOCOL + 1, version="9.9"))
+        self.assertEqual(self.refusal(c),
+                         "boxctl 9.9 speaks control protocol %d, boxd %s "
+                         "speaks %d: use the boxctl of the same build" %
+                         (PROTOCOL + 1, VERSION, PROTOCOL))
+        c.close()
+        self.assertRegex(self.boxd.logtext(),
+                         r"dropping client \d+ \(uid \d+\): boxctl 9\.9 "
+                         r"speaks control protocol %d" % (PROTOCOL + 1))
+
+    def test_later_hello_says_more(self):
+        """A later protocol's hello may carry more: this boxd still reads
+        the version and refuses it by name; a hostile version string is
+        shown tamed."""
+        c = Client(self.boxd.control, hello=False)
+        c.send(hello_msg(protocol=0xffffffff, version="\x1b[2J7.0",
+                         extra=os.urandom(100)))
+        self.assertIn("boxctl ?[2J7.0 speaks control protocol 4294967295",
+                      self.refusal(c))
+        c.close()
+
+    def test_no_version(self):
+        """boxctl 0.1 sends its request at once, numbered as it was then;
+        the answer is the FAIL it knows, with a message it prints."""
+        for request in (struct.pack(">IIII", self.OLD_DOMAIN_LIST, 16, 0, 0),
+                        struct.pack(">IIII", self.OLD_USER_ADD, 16 + 25, 0,
+                                    0) + s("u@v.test") + s("password1")):
+            c = Client(self.boxd.control, hello=False)
+            c.send(request)
+            reply = c.sock.recv(65536)
+            t, length, flags, peerid = struct.unpack(">IIII", reply[:16])
+            # what boxctl 0.1's imsgbuf_get accepts, and what it prints
+            self.assertEqual(t, self.OLD_FAIL)
+            self.assertLess(t, self.OLD_TYPE_MAX)
+            self.assertEqual((length, flags), (len(reply), 0))
+            (n,) = struct.unpack(">I", reply[16:20])
+            self.assertEqual(reply[20:20 + n].decode(),
+                             "this boxctl speaks no control protocol "
+                             "version (it is older), boxd %s speaks %d: use "
+                             "the boxctl of the same build" %
+                             (VERSION, PROTOCOL))
+            self.assertTrue(c.closed())
+            c.close()
+        self.assertRegex(self.boxd.logtext(),
+                         r"dropping client \d+ \(uid \d+\): a boxctl "
+                         r"without a protocol version")
+        self.assertNotIn("u@v.test", self.boxd.boxctl("user",
+                                                       "list").stdout)
+
+    def test_bad_hellos(self):
+        """Malformed or misplaced hellos drop the client, nothing more."""
+        cases = [
+            imsg("IMSG_CTL_HELLO"),
+            imsg("IMSG_CTL_HELLO", struct.pack(">I", PROTOCOL)),
+            imsg("IMSG_CTL_HELLO", struct.pack(">II", PROTOCOL, 1000) + b"x"),
+            imsg("IMSG_CTL_HELLO", struct.pack(">I", PROTOCOL) +
+                 s(b"0.\x001")),
+            imsg("IMSG_CTL_OK"),                 # no request, no hello
+            imsg("IMSG_CONF_START"),
+        ]
+        for data in cases:
+            c = Client(self.boxd.control, hello=False)
+            c.send(data)
+            self.assertTrue(c.closed(), data)
+            c.close()
+        # a second hello is no request
+        c = Client(self.boxd.control)
+        c.send(hello_msg())
+        self.assertTrue(c.closed())
+        c.close()
+
+
+class FakeBoxd:
+    """A control socket whose server answers boxctl's hello with the
+    given bytes (None: hangs up at once, as boxd 0.1 does), and keeps
+    what boxctl sent."""
+
+    def __init__(self, directory, answer):
+        self.path = os.path.join(directory, "fake.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.sock.settimeout(20)
+        self.answer = answer
+        self.received = b""
+        self.thread = threading.Thread(target=self.serve)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        conn.settimeout(20)
+        with conn:
+            while len(self.received) < 16:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                self.received += chunk
+            if self.answer is not None:
+                conn.sendall(self.answer)
+                # what boxctl sends after it: nothing, if it refused
+                try:
+                    while True:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        self.received += chunk
+                except socket.timeout:
+                    pass
+
+    def close(self):
+        self.thread.join(30)
+        self.sock.close()
+
+
+class BoxctlVersionCase(unittest.TestCase):
+    """boxctl against a server of another protocol version."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="boxd-test-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def boxctl(self, fake, *args):
+        p = subprocess.run([boxdtest.BOXCTL, "-s", fake.path] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        fake.close()
+        return p
+
+    def test_server_of_another_protocol(self):
+        fake = FakeBoxd(self.dir, hello_msg(protocol=PROTOCOL + 1,
+                                                 version="9.9"))
+        p = self.boxctl(fake, "domain", "add", "never.test")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr,
+                         "boxctl: boxd 9.9 speaks control protocol %d, "
+                         "boxctl %s speaks %d: use the boxctl of the same "
+                         "build\n" % (PROTOCOL + 1, VERSION, PROTOCOL))
+        self.assertEqual(p.stdout, "")
+        # it said hello, and sent no request to a boxd it cannot speak to
+        self.assertEqual(fake.received, hello_msg())
+
+    def test_server_without_hello(self):
+        """boxd 0.1 hangs up on a hello it does not know."""
+        fake = FakeBoxd(self.dir, None)
+        p = self.boxctl(fake, "status")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr,
+                         "boxctl: boxd closed the connection without "
+                         "saying which control protocol it speaks (boxctl "
+                         "%s speaks %d): use the boxctl of the same build\n"
+                         % (VERSION, PROTOCOL))
+
+    def test_server_refuses(self):
+        """A FAIL instead of a hello is printed as it is."""
+        why = "boxctl 0.0 speaks control protocol 0, boxd 9.9 speaks 9"
+        fake = FakeBoxd(self.dir, imsg("IMSG_CTL_FAIL", s(why)))
+        p = self.boxctl(fake, "status")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, "boxctl: %s\n" % why)
 
 
 def read_memory(pid):

@@ -22,10 +22,44 @@ import unittest
 from boxdtest import BOXD, Boxd, gone
 import test_smtp as t
 
-# the directory of STORAGE each role is chrooted into (boxd/child.c)
+# the directory of STORAGE each role is chrooted into (boxd/role.c)
 CHROOTED = {"control": "empty", "smtp": "empty", "auth": "db",
             "queue": "queue", "mda": "mail", "mta": "empty",
             "signer": "dkim", "imap": "mail"}
+
+# common/common.h: PROC_*, and a child's channel to peer p is fd 3 + p
+PROC = {r: i for i, r in enumerate(("parent", "control", "smtp", "auth",
+                                    "queue", "mda", "mta", "signer",
+                                    "imap"))}
+PROC_FD_BASE = 3
+
+# the channels between children (boxd/role.c, the peers of each row)
+LINKS = {("control", "smtp"), ("control", "auth"), ("control", "queue"),
+         ("control", "signer"), ("smtp", "auth"), ("smtp", "queue"),
+         ("smtp", "signer"), ("queue", "mda"), ("queue", "mta"),
+         ("mta", "signer"), ("imap", "auth")}
+
+
+def socket_inode(pid, fd):
+    """The inode of the socket at fd of pid, None if it is no socket."""
+    try:
+        link = os.readlink("/proc/%d/fd/%d" % (pid, fd))
+    except FileNotFoundError:
+        return None
+    m = re.fullmatch(r"socket:\[(\d+)\]", link)
+    return int(m.group(1)) if m else None
+
+
+def unix_peers():
+    """{inode: peer inode} of every connected Unix socket (ss -x)."""
+    out = subprocess.run(["ss", "-xn"], capture_output=True, text=True,
+                         check=True).stdout
+    peers = {}
+    for line in out.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 8 and f[5].isdigit() and f[7].isdigit():
+            peers[int(f[5])] = int(f[7])
+    return peers
 
 
 def setUpModule():
@@ -138,6 +172,27 @@ class Running(unittest.TestCase):
             self.assertEqual(root, os.path.realpath(
                 os.path.join(self.b.storage, sub)), role)
 
+    def test_channels_join_the_roles_of_the_table(self):
+        """Each channel of the table is one socketpair, whose ends the two
+        roles hold at fd 3 + the other's PROC_* value; control and signer
+        have theirs (boxctl domain add will need it)."""
+        pids = t.role_pids(self.b)
+        peers = unix_peers()
+        for a, b in sorted(LINKS):
+            end_a = socket_inode(pids[a], PROC_FD_BASE + PROC[b])
+            end_b = socket_inode(pids[b], PROC_FD_BASE + PROC[a])
+            self.assertIsNotNone(end_a, "%s has no channel to %s" % (a, b))
+            self.assertIsNotNone(end_b, "%s has no channel to %s" % (b, a))
+            self.assertEqual(peers.get(end_a), end_b,
+                             "%s and %s hold different sockets" % (a, b))
+        for role, pid in pids.items():
+            end = socket_inode(pid, PROC_FD_BASE + PROC["parent"])
+            self.assertIn(peers.get(end),
+                          [socket_inode(self.b.proc.pid, fd) for fd in
+                           map(int, os.listdir("/proc/%d/fd" %
+                                               self.b.proc.pid))],
+                          "%s: no channel to the parent" % role)
+
     def test_children_read_dev_null(self):
         for role, pid in t.role_pids(self.b).items():
             self.assertEqual(os.readlink("/proc/%d/fd/0" % pid),
@@ -249,6 +304,22 @@ class Lifecycle(unittest.TestCase):
                       t.log_tail(self.b))
         self.assertNotEqual(rc, 0)
         self.assertIn("imap", self.b.logtext())
+
+
+class FdBudget(unittest.TestCase):
+    """The parent makes each child's channels just before it starts it:
+    boxd starts and serves under a small RLIMIT_NOFILE."""
+
+    def test_starts_under_nofile_64(self):
+        b = Boxd()
+        self.addCleanup(b.cleanup)
+        b.start(nofile=64)
+        self.assertEqual(sorted(t.role_pids(b)), sorted(t.ROLES))
+        b.boxctl("status")
+        ok = t.wait_until(lambda: all(status_fields(p)["Seccomp"] == "\t2"
+                                      for p in b.pids()[1:]), timeout=30)
+        self.assertTrue(ok, t.log_tail(b))
+        self.assertLess(len(os.listdir("/proc/%d/fd" % b.proc.pid)), 32)
 
 
 class Terminal(unittest.TestCase):
@@ -438,7 +509,7 @@ class ConfigCheck(unittest.TestCase):
             "hostname",
             'hostname "unterminated',
             "limit connections 0",
-            "listen on 127.0.0.1 port 25 pop3",
+            "listen on 127.0.0.1 port 25 pop2",
         ]
         for bad in bad_lines:
             for where in (0, len(good)):
