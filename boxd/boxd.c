@@ -46,6 +46,7 @@ struct proc_state {
 	time_t started;
 	struct imsgev iev;
 	char fatal_reason[256];
+	unsigned int reloads; /* sent and not yet taken */
 };
 
 static struct boxd_config conf;
@@ -55,6 +56,9 @@ static int listen_fds[CONFIG_LISTEN_MAX];
 static int control_fd = -1;
 static struct control_group control_group;
 static int shutting_down;
+/* boxctl reloads answered once every child has taken the new config */
+static uint32_t *reload_waiters;
+static size_t reload_nwaiters;
 static int exit_status;
 static int opt_foreground, opt_verbose, opt_sandbox_debug;
 static char conffile[PATH_MAX] = BOXD_CONF;
@@ -290,10 +294,52 @@ reload(char *err, size_t errsz)
 		send_config(&procs[i], IMSG_CONF_RELOAD);
 		if (role_get(i)->tls)
 			send_tls(&procs[i]);
+		if (i == PROC_CONTROL)
+			send_control_group();
+		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
+		procs[i].reloads++;
 	}
-	send_control_group();
 	log_info("configuration reloaded");
 	return 0;
+}
+
+/* answer boxctl once no child has a reload it has not taken */
+static void
+reload_answer(void)
+{
+	size_t i;
+
+	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
+		if (procs[i].reloads > 0)
+			return;
+	for (i = 0; i < reload_nwaiters; i++)
+		imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK,
+		    reload_waiters[i], -1, NULL, 0);
+	free(reload_waiters);
+	reload_waiters = NULL;
+	reload_nwaiters = 0;
+}
+
+static void
+reload_wait(uint32_t peerid)
+{
+	uint32_t *w;
+
+	if ((w = reallocarray(
+		 reload_waiters, reload_nwaiters + 1, sizeof(*w))) == NULL)
+		fatal("reload");
+	reload_waiters = w;
+	reload_waiters[reload_nwaiters++] = peerid;
+	reload_answer();
+}
+
+static void
+reload_taken(struct proc_state *p)
+{
+	if (p->reloads == 0)
+		fatalx("%s took a reload it was not sent", proc_name(p->role));
+	p->reloads--;
+	reload_answer();
 }
 
 static void
@@ -303,8 +349,7 @@ reload_reply(uint32_t peerid)
 	char err[512];
 
 	if (reload(err, sizeof(err)) == 0) {
-		imsgev_compose(
-		    &procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1, NULL, 0);
+		reload_wait(peerid);
 		return;
 	}
 	log_warnx("reload failed: %s", err);
@@ -348,6 +393,9 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_PROC_READY:
 		proc_ready(p);
+		break;
+	case IMSG_PROC_RELOADED:
+		reload_taken(p);
 		break;
 	case IMSG_PROC_FATAL:
 		if (msg_get_str(&r, p->fatal_reason, sizeof(p->fatal_reason)) ==

@@ -63,15 +63,24 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	child_current = iev;
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (child_configured) {
-		/* every role takes a reload the same way; the rest is theirs */
-		if (imsg->hdr.type != IMSG_CONF_RELOAD) {
+		/*
+		 * Every role takes a reload the same way, and says so at its
+		 * end, after the messages between (TLS) that are the role's.
+		 */
+		switch (imsg->hdr.type) {
+		case IMSG_CONF_RELOAD:
+			if (config_unmarshal(&child->conf, &r) == -1)
+				child_bad_imsg(imsg, "reload");
+			log_setlevel(child->conf.log_level);
+			break;
+		case IMSG_CONF_END:
+			child_send(
+			    PROC_PARENT, IMSG_PROC_RELOADED, 0, -1, NULL);
+			break;
+		default:
 			child_parent_handler(iev, imsg);
-			child_current = NULL;
-			return;
+			break;
 		}
-		if (config_unmarshal(&child->conf, &r) == -1)
-			child_bad_imsg(imsg, "reload");
-		log_setlevel(child->conf.log_level);
 		child_current = NULL;
 		return;
 	}

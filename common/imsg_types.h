@@ -21,7 +21,7 @@
 	/* parent -> every child: the configuration, then the go-ahead */     \
 	X(CONF_START)	 /* config blob (config_marshal()) */                 \
 	X(CONF_TLS)	 /* str cert chain PEM, str key PEM */                \
-	X(CONF_END)	 /* - */                                              \
+	X(CONF_END)	 /* -; also ends a reload's messages */               \
 	X(CONF_LISTENER) /* fd; u32 listener index */                         \
 	X(CONF_CONTROL)	 /* fd: the bound control socket */                   \
 	X(CONF_RELOAD)	 /* config blob: a reload, same fields */             \
@@ -31,8 +31,9 @@
 				 u32 n, n x u32 uid of a member */            \
                                                                               \
 	/* child -> parent */                                                 \
-	X(PROC_READY) /* -: sandboxed and serving */                          \
-	X(PROC_FATAL) /* str reason, sent just before a fatal exit */         \
+	X(PROC_READY)	 /* -: sandboxed and serving */                       \
+	X(PROC_FATAL)	 /* str reason, sent just before a fatal exit */      \
+	X(PROC_RELOADED) /* -: a reload taken, at its CONF_END */             \
                                                                               \
 	/* control <-> parent */                                              \
 	X(PARENT_PROCS)	 /* request: - */                                     \

@@ -777,7 +777,7 @@ class PerAddress(HostileCase):
     def test_ipv6_counted(self):
         if self.v6_port is None:
             self.skipTest("no IPv6 loopback (the /64 key is unit-tested "
-                          "in regress/smtpd/test_smtp_limits.c)")
+                          "in regress/common/test_listener.c)")
         held = []
         for _ in range(2):
             s = socket.create_connection(("::1", self.v6_port), timeout=10)
