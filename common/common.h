@@ -455,6 +455,11 @@ void envelope_clear(struct envelope *);
 int envelope_mailbox_valid(const char *);
 int envelope_sender_valid(const char *);
 int envelope_check(const struct envelope *, char *why, size_t);
+/*
+ * The same but for the mailbox names, for an envelope read back from the
+ * spool: there a bad one fails its recipient alone (mda never sees it).
+ */
+int envelope_check_spooled(const struct envelope *, char *why, size_t);
 /* s with every octet outside printable ASCII as '?', cut to fit buf */
 const char *envelope_show(const char *s, char *buf, size_t);
 

@@ -54,9 +54,11 @@ enum imsg_type {
 
 	/* queue <-> mda */
 	IMSG_MDA_DELIVER, /* u64 msgid, u64 body offset, u64 body size,
-			     str sender, u32 n, n x str mailbox;
+			     u64 prepend offset, u32 prepend size,
+			     str sender, u32 n, n x (u32 index, str mailbox);
 			     fd: spool file */
-	IMSG_MDA_DONE,	  /* u64 msgid, u32 status (MDA_*) , str why */
+	IMSG_MDA_DONE,	  /* u64 msgid, u32 n, n x (u32 index,
+			     u32 status (MDA_*), str reply), in order */
 
 	/* boxctl <-> control (peerid = client id inside boxd) */
 	IMSG_CTL_STATUS,       /* - */
