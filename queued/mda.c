@@ -118,8 +118,9 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		    msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
 			child_bad_imsg(imsg, "mda deliver");
 		if (!sender_ok) {
-			mda_rcpt_failed(
-			    rc, MDA_PERMFAIL, "invalid sender address");
+			snprintf(why, sizeof(why), "%s: invalid sender address",
+			    envelope_show(mailbox, show, sizeof(show)));
+			mda_rcpt_failed(rc, MDA_PERMFAIL, why);
 			continue;
 		}
 		if (!envelope_mailbox_valid(mailbox)) {
@@ -216,6 +217,26 @@ mda_sync_dirs(void)
 #endif
 }
 
+/* the flush of new/ failed: no delivery of the batch is sure */
+static void
+mda_sync_failed(void)
+{
+	struct mda_job *job;
+	char why[RCPT_REPLY_MAX];
+	uint32_t i;
+
+	TAILQ_FOREACH(job, &jobs, entry) {
+		for (i = 0; i < job->n; i++) {
+			if (!job->r[i].sync)
+				continue;
+			snprintf(why, sizeof(why),
+			    "%.150s: flush of the mail store failed",
+			    job->r[i].d.mailbox);
+			mda_rcpt_failed(&job->r[i], MDA_TEMPFAIL, why);
+		}
+	}
+}
+
 /* flush every file of every job, publish, flush the directories */
 static void
 mda_flush(evutil_socket_t unused, short events, void *arg)
@@ -248,7 +269,7 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 				mda_rcpt_failed(rc, MDA_TEMPFAIL, why);
 			} else if (maildir_publish(rootfd, &rc->d) == -1) {
 				snprintf(why, sizeof(why),
-				    "rename into %.150s/new: %.80s",
+				    "%.150s: rename into new/: %.80s",
 				    rc->d.mailbox, strerror(errno));
 				mda_rcpt_failed(rc, MDA_TEMPFAIL, why);
 			} else
@@ -261,12 +282,7 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 	}
 	/* what a retry found delivered before is flushed again too */
 	if (syncs > 0 && mda_sync_dirs() == -1)
-		TAILQ_FOREACH(job, &jobs, entry)
-			for (i = 0; i < job->n; i++)
-				if (job->r[i].sync)
-					mda_rcpt_failed(&job->r[i],
-					    MDA_TEMPFAIL,
-					    "flush of the mail store failed");
+		mda_sync_failed();
 	evtimer_del(flush_ev);
 	njobs = 0;
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
