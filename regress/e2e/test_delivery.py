@@ -165,5 +165,45 @@ class UnwritableMailbox(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class Expiry(unittest.TestCase):
+    """A recipient still undelivered when the message expires fails like
+    one that can never be served: logged, kept in failed/ with the state
+    of each recipient; the delivered ones stay delivered, once."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 1s expire 3s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_pending_recipient_expires(self):
+        qid = send(self.b, [BOB, ALICE], "expiring")
+        self.b.wait_messages(ALICE, 1)
+        failed = t.spool_dir(self.b, "failed")
+        self.assertTrue(t.wait_until(
+            lambda: qid + ".state" in t.listdir(failed), 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(failed), [qid, qid + ".state"])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "spool")), [])
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 0 failed "
+                         r"permanently at attempt \d+: expired after \d+ "
+                         r"attempts: example.test/bob: Permission denied" %
+                         qid)
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_FAILED, q.RCPT_DELIVERED])
+        self.assertGreaterEqual(rcpts[0][1], 2)
+        self.assertEqual(rcpts[1][1], 1)
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertEqual(len(self.b.messages(BOB)), 1)
+        self.assertIsNone(self.b.proc.poll())
+
+
 if __name__ == "__main__":
     unittest.main()
