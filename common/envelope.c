@@ -160,8 +160,9 @@ envelope_rcpt_addr_valid(const char *addr)
 	    mailaddr_parse(&a, addr, 1) == 0;
 }
 
-int
-envelope_check(const struct envelope *env, char *why, size_t whysz)
+static int
+envelope_check_fields(
+    const struct envelope *env, int mailboxes, char *why, size_t whysz)
 {
 	const struct envelope_rcpt *rc;
 	char show[80];
@@ -188,7 +189,7 @@ envelope_check(const struct envelope *env, char *why, size_t whysz)
 	}
 	for (i = 0; i < env->nrcpt; i++) {
 		rc = &env->rcpt[i];
-		if (!envelope_mailbox_valid(rc->mailbox)) {
+		if (mailboxes && !envelope_mailbox_valid(rc->mailbox)) {
 			snprintf(why, whysz,
 			    "recipient %u: invalid mailbox name \"%s\"", i,
 			    envelope_show(rc->mailbox, show, sizeof(show)));
@@ -208,6 +209,18 @@ envelope_check(const struct envelope *env, char *why, size_t whysz)
 		}
 	}
 	return 0;
+}
+
+int
+envelope_check(const struct envelope *env, char *why, size_t whysz)
+{
+	return envelope_check_fields(env, 1, why, whysz);
+}
+
+int
+envelope_check_spooled(const struct envelope *env, char *why, size_t whysz)
+{
+	return envelope_check_fields(env, 0, why, whysz);
 }
 
 const char *

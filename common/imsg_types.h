@@ -61,9 +61,11 @@
                                                                               \
 	/* queue <-> mda */                                                   \
 	X(MDA_DELIVER) /* u64 msgid, u64 body offset, u64 body size,          \
-			  str sender, u32 n, n x str mailbox;                 \
+			  u64 prepend offset, u32 prepend size, str sender,   \
+			  u32 n, n x (u32 index, str mailbox);                \
 			  fd: spool file */                                   \
-	X(MDA_DONE)    /* u64 msgid, u32 status (MDA_*) , str why */          \
+	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
+			  u32 status (MDA_*), str reply), in order */         \
                                                                               \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \

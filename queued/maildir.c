@@ -1,9 +1,10 @@
 /*
- * Maildir delivery: write into tmp/, flush, rename into new/.  File names
- * follow the Maildir convention (time.unique.host) with Dovecot's ,S=size
- * so that readers need not stat; the unique part comes from the queue id
- * and the recipient index, so a retried delivery recognises its earlier
- * success instead of delivering twice.
+ * Maildir delivery, mda's writing side: write into tmp/, flush, rename
+ * into new/.  The names come from maildir_unique_name() (common/): the
+ * Maildir convention (time.unique.host) with Dovecot's ,S=size so that
+ * readers need not stat; the unique part comes from the queue id and the
+ * recipient index, so a retried delivery recognises its earlier success
+ * instead of delivering twice.
  */
 
 #include <sys/stat.h>
@@ -42,23 +43,6 @@ maildir_create(int rootfd, const char *mailbox)
 			return -1;
 	}
 	return 0;
-}
-
-/* the host part of a Maildir name, with / and : encoded as the spec says */
-static void
-maildir_host(const char *hostname, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *hostname != '\0' && o + 5 < len; hostname++) {
-		if (*hostname == '/')
-			o += (size_t)snprintf(buf + o, len - o, "\\057");
-		else if (*hostname == ':')
-			o += (size_t)snprintf(buf + o, len - o, "\\072");
-		else
-			buf[o++] = *hostname;
-	}
-	buf[o] = '\0';
 }
 
 static int
@@ -100,10 +84,10 @@ copy_body(int from, uint64_t off, int to, uint64_t len)
 
 int
 maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
-    const char *hostname, const char *sender, int spoolfd, uint64_t body_offset,
-    uint64_t body_len, struct maildir_delivery *d)
+    const char *hostname, const char *sender, int spoolfd,
+    const struct spool_msg *m, struct maildir_delivery *d)
 {
-	char host[128], head[1024], path[PATH_MAX], *slash;
+	char head[1024], path[PATH_MAX], *slash;
 	const char *user;
 	int headlen, fd;
 
@@ -122,12 +106,12 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	maildir_host(hostname, host, sizeof(host));
 	strlcpy(d->mailbox, mailbox, sizeof(d->mailbox));
-	snprintf(d->name, sizeof(d->name),
-	    "%" PRIu64 ".Q%016" PRIx64 "R%u.%s"
-	    ",S=%" PRIu64,
-	    msgid >> 32, msgid, idx, host, body_len + (uint64_t)headlen);
+	if (maildir_unique_name(d->name, sizeof(d->name), msgid, idx, hostname,
+		(uint64_t)headlen + m->prepend_size + m->body_size) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 
 	snprintf(path, sizeof(path), "%s/new/%s", mailbox, d->name);
 	if (faccessat(rootfd, path, F_OK, 0) == 0)
@@ -144,7 +128,8 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 	if (fd == -1)
 		return -1;
 	if (write_all(fd, head, (size_t)headlen) == -1 ||
-	    copy_body(spoolfd, body_offset, fd, body_len) == -1) {
+	    copy_body(spoolfd, m->prepend_offset, fd, m->prepend_size) == -1 ||
+	    copy_body(spoolfd, m->body_offset, fd, m->body_size) == -1) {
 		close(fd);
 		unlinkat(rootfd, path, 0);
 		return -1;

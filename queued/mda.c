@@ -2,7 +2,8 @@
  * The mda role: local delivery into Maildir.  Messages that arrive
  * together are flushed together: every tmp/ file of the batch, one
  * flush, the renames into new/, one more flush, then the queue hears
- * that they are delivered and may forget them.
+ * how each recipient fared: delivered, failed for good, or to be tried
+ * again.
  */
 
 #include <sys/stat.h>
@@ -19,14 +20,21 @@
 #include "boxd.h"
 #include "queued.h"
 
+/* one recipient of a job, and how it fared */
+struct mda_rcpt {
+	uint32_t idx; /* in the envelope: part of the Maildir name */
+	uint32_t status;
+	int fd;	  /* the tmp file to publish, or -1 */
+	int sync; /* its new/ entry is to be flushed */
+	struct maildir_delivery d;
+	char why[RCPT_REPLY_MAX];
+};
+
 struct mda_job {
 	TAILQ_ENTRY(mda_job) entry;
 	uint64_t msgid;
-	int status;
-	char why[512];
-	struct maildir_delivery *d; /* to publish */
-	int *fds;		    /* their tmp files */
-	size_t nd;
+	struct mda_rcpt *r;
+	uint32_t n;
 };
 
 #define MDA_BATCH_MAX  128
@@ -39,85 +47,105 @@ static struct event *flush_ev;
 static int rootfd = -1;
 
 /*
- * One recipient could not be served; the others still are.  A temporary
- * failure outranks a permanent one: the message comes back, and what was
- * delivered already is recognised then.
+ * What cannot succeed however often it is tried: a name that is no
+ * mailbox, a mail store whose structure is wrong where the mailbox
+ * should be (a file or a symbolic link loop in its path).  Everything
+ * else (permissions, a full or read-only file system, quotas, I/O
+ * errors, running out of descriptors or memory) can be repaired, and
+ * is tried again until the message expires.
+ */
+static int
+mda_errno_permanent(int e)
+{
+	switch (e) {
+	case EINVAL:
+	case ENAMETOOLONG:
+	case ENOTDIR:
+	case ELOOP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * One recipient failed; the others are served on their own.  The queue
+ * logs it, with what it does about it.
  */
 static void
-mda_rcpt_failed(struct mda_job *job, int status, const char *why)
+mda_rcpt_failed(struct mda_rcpt *rc, uint32_t status, const char *why)
 {
-	static const int rank[] = {
-	    [MDA_OK] = 0, [MDA_PERMFAIL] = 1, [MDA_TEMPFAIL] = 2};
-
-	if (rank[status] <= rank[job->status])
-		return;
-	job->status = status;
-	strlcpy(job->why, why, sizeof(job->why));
+	rc->status = status;
+	strlcpy(rc->why, why, sizeof(rc->why));
 }
 
 static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
 {
 	struct mda_job *job;
-	uint64_t body_offset, body_size;
+	struct mda_rcpt *rc;
+	struct spool_msg m;
 	uint32_t n, i;
 	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
-	char why[512], show[80];
+	char why[RCPT_REPLY_MAX], show[80];
 	int fd, sender_ok;
 
+	memset(&m, 0, sizeof(m));
 	job = xcalloc(1, sizeof(*job));
 	if (msg_get_u64(r, &job->msgid) == -1 ||
-	    msg_get_u64(r, &body_offset) == -1 ||
-	    msg_get_u64(r, &body_size) == -1 ||
+	    msg_get_u64(r, &m.body_offset) == -1 ||
+	    msg_get_u64(r, &m.body_size) == -1 ||
+	    msg_get_u64(r, &m.prepend_offset) == -1 ||
+	    msg_get_u32(r, &m.prepend_size) == -1 ||
 	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
-	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 4 ||
+	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 8 ||
 	    imsg->fd == -1)
 		child_bad_imsg(imsg, "mda deliver");
-	job->d = xcalloc(n, sizeof(*job->d));
-	job->fds = xcalloc(n, sizeof(*job->fds));
-	job->status = MDA_OK;
+	job->r = xcalloc(n, sizeof(*job->r));
+	job->n = n;
 	/*
 	 * The queue checked all of it, but mda trusts no name it makes a
 	 * path or a header line of: a bad one fails, and is logged.
 	 */
-	if (!(sender_ok = envelope_sender_valid(sender))) {
+	if (!(sender_ok = envelope_sender_valid(sender)))
 		log_warnx("message %016" PRIx64 ": refusing sender <%s>",
 		    job->msgid, envelope_show(sender, show, sizeof(show)));
-		mda_rcpt_failed(job, MDA_PERMFAIL, "invalid sender address");
-	}
 	for (i = 0; i < n; i++) {
-		if (msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
+		rc = &job->r[i];
+		rc->fd = -1;
+		rc->status = MDA_OK;
+		if (msg_get_u32(r, &rc->idx) == -1 ||
+		    msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
 			child_bad_imsg(imsg, "mda deliver");
-		if (!sender_ok)
-			continue;
-		if (!envelope_mailbox_valid(mailbox)) {
-			envelope_show(mailbox, show, sizeof(show));
-			log_warnx("message %016" PRIx64 ": refusing mailbox "
-				  "name \"%s\"",
-			    job->msgid, show);
-			snprintf(why, sizeof(why),
-			    "invalid mailbox name \"%s\"", show);
-			mda_rcpt_failed(job, MDA_PERMFAIL, why);
+		if (!sender_ok) {
+			snprintf(why, sizeof(why), "%s: invalid sender address",
+			    envelope_show(mailbox, show, sizeof(show)));
+			mda_rcpt_failed(rc, MDA_PERMFAIL, why);
 			continue;
 		}
-		fd = maildir_write(rootfd, mailbox, job->msgid, i,
-		    child->conf.hostname, sender, imsg->fd, body_offset,
-		    body_size, &job->d[job->nd]);
-		if (fd == MAILDIR_DONE_BEFORE)
+		if (!envelope_mailbox_valid(mailbox)) {
+			snprintf(why, sizeof(why),
+			    "invalid mailbox name \"%s\"",
+			    envelope_show(mailbox, show, sizeof(show)));
+			mda_rcpt_failed(rc, MDA_PERMFAIL, why);
 			continue;
+		}
+		fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
+		    child->conf.hostname, sender, imsg->fd, &m, &rc->d);
+		if (fd == MAILDIR_DONE_BEFORE) {
+			rc->sync = 1;
+			continue;
+		}
 		if (fd == -1) {
-			snprintf(why, sizeof(why), "%.300s: %.100s", mailbox,
+			snprintf(why, sizeof(why), "%.150s: %.100s", mailbox,
 			    strerror(errno));
-			mda_rcpt_failed(job,
-			    errno == ENOSPC || errno == EDQUOT ||
-				    errno == EIO || errno == EMFILE ||
-				    errno == ENFILE
-				? MDA_TEMPFAIL
-				: MDA_PERMFAIL,
+			mda_rcpt_failed(rc,
+			    mda_errno_permanent(errno) ? MDA_PERMFAIL
+						       : MDA_TEMPFAIL,
 			    why);
 			continue;
 		}
-		job->fds[job->nd++] = fd;
+		rc->fd = fd;
 	}
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda deliver");
@@ -132,15 +160,30 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		evtimer_add(flush_ev, &batch_delay);
 }
 
+/*
+ * One status and reply per recipient, in the order the queue sent them;
+ * the replies are cut so that any number of recipients fits one imsg.
+ */
 static void
 mda_reply(struct mda_job *job)
 {
 	struct msg_writer w;
+	char why[RCPT_REPLY_MAX];
+	size_t room;
+	uint32_t i;
 
+	room = (IMSG_MAX_SIZE - IMSG_HDR_SIZE - 12) / job->n - 12;
+	if (room >= sizeof(why))
+		room = sizeof(why) - 1;
 	msg_writer_init(&w);
 	msg_put_u64(&w, job->msgid);
-	msg_put_u32(&w, (uint32_t)job->status);
-	msg_put_str(&w, job->why);
+	msg_put_u32(&w, job->n);
+	for (i = 0; i < job->n; i++) {
+		snprintf(why, room + 1, "%s", job->r[i].why);
+		msg_put_u32(&w, job->r[i].idx);
+		msg_put_u32(&w, job->r[i].status);
+		msg_put_str(&w, why);
+	}
 	child_send(PROC_QUEUE, IMSG_MDA_DONE, 0, -1, &w);
 }
 
@@ -153,13 +196,15 @@ mda_sync_dirs(void)
 #else
 	struct mda_job *job;
 	char path[PATH_MAX];
-	size_t i;
+	uint32_t i;
 	int fd, rv = 0;
 
 	TAILQ_FOREACH(job, &jobs, entry) {
-		for (i = 0; i < job->nd; i++) {
+		for (i = 0; i < job->n; i++) {
+			if (!job->r[i].sync)
+				continue;
 			snprintf(
-			    path, sizeof(path), "%s/new", job->d[i].mailbox);
+			    path, sizeof(path), "%s/new", job->r[i].d.mailbox);
 			if ((fd = openat(rootfd, path,
 				 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 			    fsync(fd) == -1)
@@ -172,52 +217,78 @@ mda_sync_dirs(void)
 #endif
 }
 
+/* the flush of new/ failed: no delivery of the batch is sure */
+static void
+mda_sync_failed(void)
+{
+	struct mda_job *job;
+	char why[RCPT_REPLY_MAX];
+	uint32_t i;
+
+	TAILQ_FOREACH(job, &jobs, entry) {
+		for (i = 0; i < job->n; i++) {
+			if (!job->r[i].sync)
+				continue;
+			snprintf(why, sizeof(why),
+			    "%.150s: flush of the mail store failed",
+			    job->r[i].d.mailbox);
+			mda_rcpt_failed(&job->r[i], MDA_TEMPFAIL, why);
+		}
+	}
+}
+
 /* flush every file of every job, publish, flush the directories */
 static void
 mda_flush(evutil_socket_t unused, short events, void *arg)
 {
 	struct mda_job *job;
-	char why[512];
-	size_t i, files = 0;
-	int batch = 0, flushed;
+	struct mda_rcpt *rc;
+	char why[RCPT_REPLY_MAX];
+	uint32_t i;
+	size_t files = 0, syncs = 0;
+	int batch = 0;
 
 	TAILQ_FOREACH(job, &jobs, entry)
-		files += job->nd;
+		for (i = 0; i < job->n; i++)
+			files += job->r[i].fd != -1;
 #ifdef __linux__
 	/* also covers the directories of a Maildir made just now */
 	if (files > 0 && syncfs(rootfd) == 0)
 		batch = 1;
 #endif
 	TAILQ_FOREACH(job, &jobs, entry) {
-		flushed = 1;
-		for (i = 0; i < job->nd && !batch && flushed; i++)
-			if (fsync(job->fds[i]) == -1) {
-				mda_rcpt_failed(
-				    job, MDA_TEMPFAIL, strerror(errno));
-				flushed = 0;
-			}
-		for (i = 0; i < job->nd; i++)
-			close(job->fds[i]);
-		/* nothing is published that is not on disk */
-		for (i = 0; i < job->nd && flushed; i++)
-			if (maildir_publish(rootfd, &job->d[i]) == -1) {
+		for (i = 0; i < job->n; i++) {
+			rc = &job->r[i];
+			if (rc->fd == -1)
+				continue;
+			/* nothing is published that is not on disk */
+			if (!batch && fsync(rc->fd) == -1) {
 				snprintf(why, sizeof(why),
-				    "rename into %.300s/new: %.100s",
-				    job->d[i].mailbox, strerror(errno));
-				mda_rcpt_failed(job, MDA_TEMPFAIL, why);
-			}
+				    "%.150s: fsync: %.80s", rc->d.mailbox,
+				    strerror(errno));
+				mda_rcpt_failed(rc, MDA_TEMPFAIL, why);
+			} else if (maildir_publish(rootfd, &rc->d) == -1) {
+				snprintf(why, sizeof(why),
+				    "%.150s: rename into new/: %.80s",
+				    rc->d.mailbox, strerror(errno));
+				mda_rcpt_failed(rc, MDA_TEMPFAIL, why);
+			} else
+				rc->sync = 1;
+			close(rc->fd);
+			rc->fd = -1;
+		}
+		for (i = 0; i < job->n; i++)
+			syncs += job->r[i].sync;
 	}
-	if (files > 0 && mda_sync_dirs() == -1)
-		TAILQ_FOREACH(job, &jobs, entry)
-			mda_rcpt_failed(job, MDA_TEMPFAIL,
-			    "flush of the mail store failed");
+	/* what a retry found delivered before is flushed again too */
+	if (syncs > 0 && mda_sync_dirs() == -1)
+		mda_sync_failed();
 	evtimer_del(flush_ev);
 	njobs = 0;
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
 		TAILQ_REMOVE(&jobs, job, entry);
 		mda_reply(job);
-		free(job->d);
-		free(job->fds);
+		free(job->r);
 		free(job);
 	}
 }

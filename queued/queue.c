@@ -1,7 +1,10 @@
 /*
  * The queue role: creates spool files for smtp, commits them in batches
  * (one flush covers every message that arrived meanwhile), hands
- * committed messages to mda, and retries what could not be delivered.
+ * committed messages to mda, and keeps each recipient's state: what mda
+ * could not deliver is tried again on the backoff schedule, recipient
+ * by recipient, and a message leaves the spool once no recipient is
+ * pending (into failed/ if one failed).
  */
 
 #include <sys/tree.h>
@@ -50,12 +53,17 @@ struct reaped {
 /* a committed message waiting for (or in) delivery */
 struct qmsg {
 	RB_ENTRY(qmsg) entry;
-	TAILQ_ENTRY(qmsg) wait;
+	TAILQ_ENTRY(qmsg) wait;	  /* for a delivery slot */
+	TAILQ_ENTRY(qmsg) settle; /* for its state to be written */
 	uint64_t msgid;
-	uint32_t attempts;
-	time_t first_try;
-	int inflight;
+	uint32_t nrcpt;		/* 0 until its envelope was read */
+	struct rcpt_state *rs;	/* NULL: every recipient pending, none tried */
+	uint32_t load_failures; /* reads of its file that failed for now */
+	int state_read;		/* ID.state was looked for */
+	int state_on_disk;	/* spool/ID.state exists */
+	int inflight;		/* a job is out to mda */
 	int waiting;
+	int settling;
 	struct event *timer;
 };
 
@@ -107,6 +115,9 @@ static size_t nreaped;
 static struct event *reap_ev;
 static struct qmsg_tree qmsgs = RB_INITIALIZER(&qmsgs);
 static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
+/* messages whose new state is to be written and flushed, then acted on */
+static TAILQ_HEAD(, qmsg) settling = TAILQ_HEAD_INITIALIZER(settling);
+static struct event *settle_ev;
 static struct commit_batch batches[2];
 static struct commit_batch *gathering = &batches[0];
 static struct commit_batch *flushing = &batches[1];
@@ -149,7 +160,6 @@ queue_track(uint64_t msgid)
 
 	q = xcalloc(1, sizeof(*q));
 	q->msgid = msgid;
-	q->first_try = (time_t)(msgid >> 32); /* when it was received */
 	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
 		fatalx("message %016" PRIx64 " queued twice", msgid);
 	stat_queued++;
@@ -159,34 +169,89 @@ queue_track(uint64_t msgid)
 static void
 queue_forget(struct qmsg *q)
 {
+	if (q->settling)
+		fatalx("message %016" PRIx64 " forgotten while settling",
+		    q->msgid);
 	if (q->timer != NULL)
 		event_free(q->timer);
 	if (q->waiting)
 		TAILQ_REMOVE(&waiting, q, wait);
 	RB_REMOVE(qmsg_tree, &qmsgs, q);
 	stat_queued--;
+	free(q->rs);
 	free(q);
 }
 
-/* hand one message to mda: the fd travels with the request */
+/* its retry schedule: expiry counts from when it was received */
+static void
+queue_policy(const struct qmsg *q, struct rcpt_policy *p)
+{
+	p->received = q->msgid >> 32; /* the creation time (queue_new_msgid) */
+	p->retry = child->conf.queue_retry;
+	p->max_retry = child->conf.queue_max_retry;
+	p->expire = child->conf.queue_expire;
+}
+
+/* its recipients' states, made when the first of them is not pending */
+static struct rcpt_state *
+queue_rcpts(struct qmsg *q)
+{
+	if (q->rs == NULL)
+		q->rs = xcalloc(q->nrcpt, sizeof(*q->rs));
+	return q->rs;
+}
+
+/*
+ * Hand the message's due recipients to mda: all of them the first time,
+ * else those pending whose time has come, as many as one job's imsgs
+ * hold (the others follow when it is done).  The fd travels with it.
+ */
 static void
 queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
-    uint64_t body_offset, uint64_t body_size)
+    const struct spool_msg *m)
 {
 	struct msg_writer w;
-	uint32_t i;
+	uint64_t now = (uint64_t)time(NULL);
+	size_t room, len;
+	uint32_t i, n = 0;
 
+	room = IMSG_MAX_SIZE - IMSG_HDR_SIZE -
+	    (8 + 8 + 8 + 8 + 4 + 4 + strlen(env->sender) + 4);
+	if (q->rs == NULL) {
+		for (i = 0, len = 0; i < env->nrcpt; i++)
+			len += 8 + strlen(env->rcpt[i].mailbox);
+		if (env->nrcpt > MDA_RCPT_MAX || len > room)
+			queue_rcpts(q);
+	}
+	if (q->rs == NULL)
+		n = env->nrcpt;
+	else
+		for (i = 0, len = 0; i < env->nrcpt; i++) {
+			if (!rcpt_due(&q->rs[i], now))
+				continue;
+			len += 8 + strlen(env->rcpt[i].mailbox);
+			if (n == MDA_RCPT_MAX || len > room)
+				break;
+			q->rs[i].inflight = 1;
+			q->rs[i].attempts++;
+			n++;
+		}
 	msg_writer_init(&w);
 	msg_put_u64(&w, q->msgid);
-	msg_put_u64(&w, body_offset);
-	msg_put_u64(&w, body_size);
+	msg_put_u64(&w, m->body_offset);
+	msg_put_u64(&w, m->body_size);
+	msg_put_u64(&w, m->prepend_offset);
+	msg_put_u32(&w, m->prepend_size);
 	msg_put_str(&w, env->sender);
-	msg_put_u32(&w, env->nrcpt);
-	for (i = 0; i < env->nrcpt; i++)
+	msg_put_u32(&w, n);
+	for (i = 0; i < env->nrcpt; i++) {
+		if (q->rs != NULL && !q->rs[i].inflight)
+			continue;
+		msg_put_u32(&w, i);
 		msg_put_str(&w, env->rcpt[i].mailbox);
+	}
 	child_send(PROC_MDA, IMSG_MDA_DELIVER, 0, fd, &w);
 	q->inflight = 1;
-	q->attempts++;
 	inflight++;
 }
 
@@ -196,7 +261,195 @@ queue_retry_cb(evutil_socket_t fd, short events, void *arg)
 	queue_deliver(arg);
 }
 
-static void queue_schedule_retry(struct qmsg *);
+static void
+queue_timer(struct qmsg *q, uint64_t delay)
+{
+	struct timeval tv;
+
+	if (q->timer == NULL &&
+	    (q->timer = evtimer_new(child->base, queue_retry_cb, q)) == NULL)
+		fatalx("evtimer_new");
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = 0;
+	evtimer_add(q->timer, &tv);
+}
+
+/* wait for the earliest next attempt of a pending recipient */
+static void
+queue_schedule(struct qmsg *q)
+{
+	uint64_t next, now = (uint64_t)time(NULL);
+
+	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
+	queue_timer(q, next > now ? next - now : 0);
+}
+
+/*
+ * The file cannot be read now (out of fds, an I/O error): nothing says
+ * it is bad, so it is tried again on the schedule, until it expires.
+ */
+static void
+queue_load_failed(struct qmsg *q, const char *why)
+{
+	struct rcpt_policy p;
+	uint64_t now = (uint64_t)time(NULL);
+
+	queue_policy(q, &p);
+	q->load_failures++;
+	if (now >= p.received && now - p.received >= p.expire) {
+		log_warnx("message %016" PRIx64 " expired: it could not be "
+			  "read (%s)",
+		    q->msgid, why);
+		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
+		queue_forget(q);
+		return;
+	}
+	log_warnx("message %016" PRIx64 " cannot be read now (%s): "
+		  "will try again",
+	    q->msgid, why);
+	queue_timer(q, rcpt_retry_delay(q->load_failures, &p));
+}
+
+/* every recipient delivered: the message goes, with its state if any */
+static void
+queue_delivered(struct qmsg *q)
+{
+	spool_remove(&spool, q->msgid, q->state_on_disk);
+	stat_delivered++;
+	queue_forget(q);
+}
+
+/*
+ * Where the recipients stand after an attempt: all delivered, the
+ * message goes (no state is ever written for it); otherwise the new
+ * state is written and flushed first, then acted on (queue_settled()).
+ */
+static void
+queue_settle(struct qmsg *q, int changed)
+{
+	enum rcpt_outcome o;
+
+	o = q->rs != NULL ? rcpt_outcome(q->rs, q->nrcpt) : RCPT_SOME_PENDING;
+	if (o == RCPT_ALL_DELIVERED) {
+		queue_delivered(q);
+		return;
+	}
+	if (o == RCPT_SOME_PENDING && !changed) {
+		queue_schedule(q);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&settling, q, settle);
+	q->settling = 1;
+	/* after every imsg already read: one flush for all of them */
+	event_active(settle_ev, EV_TIMEOUT, 0);
+}
+
+/* no recipient is pending and some failed: kept for the admin */
+static void
+queue_give_up(struct qmsg *q)
+{
+	uint32_t i, failed = 0;
+
+	for (i = 0; i < q->nrcpt; i++)
+		failed += q->rs[i].status == RCPT_FAILED;
+	log_warnx("message %016" PRIx64 ": %u of %u recipients failed, "
+		  "none pending: kept in %s/ with the state of each",
+	    q->msgid, failed, q->nrcpt, SPOOL_FAILED);
+	/*
+	 * Bounces come in a later issue: here the queue will make one DSN
+	 * (RFC 3464) to the sender for the failed recipients whose NOTIFY
+	 * asks for it, as a message of its own, before it lets go.
+	 */
+	spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
+	queue_forget(q);
+}
+
+/* the states are written and flushed: act on them */
+static void
+queue_settled(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmsg *q;
+
+	TAILQ_FOREACH(q, &settling, settle)
+		if (spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0)
+			q->state_on_disk = 1;
+	spool_sync(&spool);
+	while ((q = TAILQ_FIRST(&settling)) != NULL) {
+		TAILQ_REMOVE(&settling, q, settle);
+		q->settling = 0;
+		if (rcpt_outcome(q->rs, q->nrcpt) == RCPT_SOME_FAILED)
+			queue_give_up(q);
+		else
+			queue_schedule(q);
+	}
+}
+
+/* what a recipient's result means, said in the log */
+static void
+queue_rcpt_result(struct qmsg *q, uint32_t idx, uint32_t mda_status,
+    const char *reply, uint64_t now)
+{
+	struct rcpt_policy p;
+	struct rcpt_state *r = &q->rs[idx];
+
+	queue_policy(q, &p);
+	switch (rcpt_result(r, mda_status, reply, now, &p)) {
+	case RCPT_DELIVERED:
+		log_debug("message %016" PRIx64 ": recipient %u delivered "
+			  "at attempt %u",
+		    q->msgid, idx, r->attempts);
+		break;
+	case RCPT_FAILED:
+		log_warnx("message %016" PRIx64 ": recipient %u failed "
+			  "permanently at attempt %u: %s",
+		    q->msgid, idx, r->attempts, r->reply);
+		break;
+	default:
+		log_warnx("message %016" PRIx64 ": recipient %u: temporary "
+			  "failure at attempt %u, next in %" PRIu64 " s: %s",
+		    q->msgid, idx, r->attempts, r->next_try - now, r->reply);
+		break;
+	}
+}
+
+/*
+ * ID.state, once: 0 read (or there is none), SPOOL_TEMP.  One that does
+ * not check out proves nothing delivered: every recipient is pending.
+ */
+static int
+queue_read_state(struct qmsg *q)
+{
+	struct rcpt_state *rs;
+	char why[256];
+	int rv;
+
+	rs = xcalloc(q->nrcpt, sizeof(*rs));
+	rv = spool_state_load(&spool, q->msgid, rs, q->nrcpt, why, sizeof(why));
+	switch (rv) {
+	case 0:
+		q->rs = rs;
+		q->state_on_disk = 1;
+		break;
+	case SPOOL_GONE:
+		free(rs);
+		break;
+	case SPOOL_BAD:
+		log_warnx("message %016" PRIx64 ": its state does not check "
+			  "out (%s): every recipient counts as pending",
+		    q->msgid, why);
+		spool_state_set_aside(&spool, q->msgid);
+		free(rs);
+		break;
+	default:
+		free(rs);
+		log_warnx("message %016" PRIx64 ": its state cannot be read "
+			  "now (%s)",
+		    q->msgid, why);
+		return SPOOL_TEMP;
+	}
+	q->state_read = 1;
+	return 0;
+}
 
 /* a retry, or a message found at start: all of it is checked again */
 static void
@@ -204,9 +457,13 @@ queue_deliver(struct qmsg *q)
 {
 	struct envelope env;
 	struct spool_msg m;
-	char why[256];
-	int fd;
+	uint64_t now;
+	uint32_t i, due = 0;
+	char why[256], show[80];
+	int fd, changed = 0;
 
+	if (q->inflight || q->settling)
+		return; /* what ends them schedules the next attempt */
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
 		if (!q->waiting) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
@@ -226,43 +483,50 @@ queue_deliver(struct qmsg *q)
 		queue_forget(q);
 		return;
 	case SPOOL_TEMP:
-		/* out of fds, an I/O error: nothing says the message is bad */
-		log_warnx("message %016" PRIx64 " cannot be read now (%s): "
-			  "will try again",
-		    q->msgid, why);
-		q->attempts++;
-		queue_schedule_retry(q);
+		queue_load_failed(q, why);
 		return;
 	}
-	queue_send_mda(q, fd, &env, m.body_offset, m.body_size);
+	if (q->rs != NULL && q->nrcpt != env.nrcpt) {
+		/* another file under its name: what was known is not of it */
+		log_warnx("message %016" PRIx64 ": %u recipients, not %u: "
+			  "every recipient counts as pending",
+		    q->msgid, env.nrcpt, q->nrcpt);
+		free(q->rs);
+		q->rs = NULL;
+	}
+	q->nrcpt = env.nrcpt;
+	if (!q->state_read && queue_read_state(q) == SPOOL_TEMP) {
+		close(fd);
+		envelope_clear(&env);
+		queue_load_failed(q, "its state cannot be read");
+		return;
+	}
+	q->load_failures = 0;
+	now = (uint64_t)time(NULL);
+	/* only a hand-made file holds a bad name: that recipient fails */
+	for (i = 0; i < env.nrcpt; i++) {
+		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
+		    envelope_mailbox_valid(env.rcpt[i].mailbox))
+			continue;
+		queue_rcpts(q)[i].attempts++;
+		snprintf(why, sizeof(why), "invalid mailbox name \"%s\"",
+		    envelope_show(env.rcpt[i].mailbox, show, sizeof(show)));
+		queue_rcpt_result(q, i, MDA_PERMFAIL, why, now);
+		changed = 1;
+	}
+	if (q->rs == NULL)
+		due = env.nrcpt;
+	else
+		for (i = 0; i < env.nrcpt; i++)
+			due += rcpt_due(&q->rs[i], now);
+	if (due == 0) {
+		close(fd);
+		envelope_clear(&env);
+		queue_settle(q, changed);
+		return;
+	}
+	queue_send_mda(q, fd, &env, &m);
 	envelope_clear(&env);
-}
-
-static void
-queue_schedule_retry(struct qmsg *q)
-{
-	struct timeval tv;
-	uint64_t delay;
-	uint32_t i;
-
-	if ((uint64_t)(time(NULL) - q->first_try) >= child->conf.queue_expire) {
-		log_warnx("message %016" PRIx64 " expired after %u attempts",
-		    q->msgid, q->attempts);
-		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-		queue_forget(q);
-		return;
-	}
-	delay = child->conf.queue_retry;
-	for (i = 1; i < q->attempts && delay < child->conf.queue_max_retry; i++)
-		delay *= 2;
-	if (delay > child->conf.queue_max_retry)
-		delay = child->conf.queue_max_retry;
-	if (q->timer == NULL &&
-	    (q->timer = evtimer_new(child->base, queue_retry_cb, q)) == NULL)
-		fatalx("evtimer_new");
-	tv.tv_sec = (time_t)delay;
-	tv.tv_usec = 0;
-	evtimer_add(q->timer, &tv);
 }
 
 static void
@@ -437,6 +701,9 @@ queue_commit(struct msg_reader *r, struct imsg *imsg)
 	sc->body_size = size;
 	sc->hdr_crc = in->hdr_crc;
 	sc->body_crc = crc;
+	/* headers computed over the body (DKIM) will be prepended here */
+	sc->prepend = NULL;
+	sc->prepend_len = 0;
 	/* after every imsg already read: that is the batch */
 	event_active(commit_ev, EV_TIMEOUT, 0);
 }
@@ -481,6 +748,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 {
 	struct commit_batch *b = flushing;
 	struct incoming *in;
+	struct spool_msg m;
 	struct qmsg *q;
 	char byte;
 	size_t i;
@@ -500,6 +768,9 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		queue_reply(IMSG_QUEUE_COMMIT_OK, b->c[i].reqid, 0, -1);
 		stat_received++;
 		q = queue_track(in->msgid);
+		/* just committed: every recipient pending, and no ID.state */
+		q->nrcpt = in->env.nrcpt;
+		q->state_read = 1;
 		/*
 		 * The first delivery trusts the envelope queue wrote itself;
 		 * mda gets a read-only descriptor of its own.
@@ -508,14 +779,16 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
 		} else if ((mdafd = spool_open_message(&spool, in->msgid)) ==
-		    -1) {
-			log_warn("message %016" PRIx64 ": open for delivery",
-			    in->msgid);
-			q->attempts++;
-			queue_schedule_retry(q);
-		} else
-			queue_send_mda(q, mdafd, &in->env, in->body_offset,
-			    b->sc[i].body_size);
+		    -1)
+			queue_load_failed(q, strerror(errno));
+		else {
+			memset(&m, 0, sizeof(m));
+			m.body_offset = in->body_offset;
+			m.body_size = b->sc[i].body_size;
+			m.prepend_offset = m.body_offset + m.body_size;
+			m.prepend_size = b->sc[i].prepend_len;
+			queue_send_mda(q, mdafd, &in->env, &m);
+		}
 		queue_incoming_free(in);
 	}
 	b->n = 0;
@@ -538,7 +811,7 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 	}
 	if (in->committing)
 		return; /* too late: it is being committed */
-	spool_remove(&spool, msgid);
+	spool_remove(&spool, msgid, 0);
 	queue_incoming_free(in);
 }
 
@@ -599,7 +872,7 @@ queue_reap(evutil_socket_t fd, short events, void *arg)
 		RB_INSERT(reaped_tree, &reapeds, rp);
 		TAILQ_INSERT_TAIL(&reaped_age, rp, age);
 		nreaped++;
-		spool_remove(&spool, in->msgid);
+		spool_remove(&spool, in->msgid, 0);
 		queue_incoming_free(in);
 	}
 	queue_reap_arm();
@@ -626,38 +899,65 @@ queue_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/*
+ * mda's report: a status and a reply for each recipient it was given,
+ * in the order it was given them.  Delivered at the first attempt, the
+ * message goes at once; otherwise each recipient's state is updated.
+ */
 static void
 queue_mda_done(struct msg_reader *r, struct imsg *imsg)
 {
 	struct qmsg key, *q;
-	uint32_t status;
-	char why[512];
+	uint64_t now = (uint64_t)time(NULL);
+	uint32_t n, k, j, idx, status, next = 0;
+	char reply[RCPT_REPLY_MAX];
 
-	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
-	    msg_get_str(r, why, sizeof(why)) == -1 || msg_get_end(r) == -1)
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &n) == -1)
 		child_bad_imsg(imsg, "mda done");
 	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL || !q->inflight)
 		fatalx("mda reports on unknown message %016" PRIx64, key.msgid);
+	if (q->rs == NULL && n != q->nrcpt)
+		child_bad_imsg(imsg, "mda done: recipient count");
+	for (k = 0; k < n; k++) {
+		if (msg_get_u32(r, &idx) == -1 ||
+		    msg_get_u32(r, &status) == -1 ||
+		    msg_get_str(r, reply, sizeof(reply)) == -1 ||
+		    status > MDA_PERMFAIL)
+			child_bad_imsg(imsg, "mda done");
+		if (q->rs == NULL) {
+			if (idx != k)
+				child_bad_imsg(imsg, "mda done: recipient");
+			if (status == MDA_OK)
+				continue;
+			/* the first that is not delivered: states from here */
+			queue_rcpts(q);
+			for (j = 0; j < q->nrcpt; j++) {
+				q->rs[j].attempts = 1;
+				q->rs[j].inflight = j >= k;
+				q->rs[j].status =
+				    j < k ? RCPT_DELIVERED : RCPT_PENDING;
+			}
+			next = k;
+		}
+		/* the next recipient out is the one reported */
+		while (next < q->nrcpt && !q->rs[next].inflight)
+			next++;
+		if (next != idx)
+			child_bad_imsg(imsg, "mda done: recipient");
+		queue_rcpt_result(q, idx, status, reply, now);
+		next++;
+	}
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "mda done");
+	for (; q->rs != NULL && next < q->nrcpt; next++)
+		if (q->rs[next].inflight)
+			child_bad_imsg(imsg, "mda done: a recipient missing");
 	q->inflight = 0;
 	inflight--;
-	switch (status) {
-	case MDA_OK:
-		spool_remove(&spool, q->msgid);
-		stat_delivered++;
-		queue_forget(q);
-		break;
-	case MDA_TEMPFAIL:
-		log_warnx("message %016" PRIx64 ": delivery deferred: %s",
-		    q->msgid, why);
-		queue_schedule_retry(q);
-		break;
-	default:
-		log_warnx("message %016" PRIx64 ": delivery failed: %s",
-		    q->msgid, why);
-		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-		queue_forget(q);
-		break;
-	}
+	if (q->rs == NULL)
+		queue_delivered(q); /* every one at the first attempt */
+	else
+		queue_settle(q, 1);
 	queue_release_waiting();
 }
 
@@ -725,6 +1025,10 @@ queue_main(void)
 	event_add(flusher.done_ev, NULL);
 	if ((reap_ev = evtimer_new(child->base, queue_reap, NULL)) == NULL)
 		fatalx("evtimer_new");
+	if ((settle_ev = event_new(child->base, -1, 0, queue_settled, NULL)) ==
+	    NULL)
+		fatalx("event_new");
+	event_priority_set(settle_ev, 2);
 	queue_reap_arm();
 
 	handlers[PROC_SMTP] = queue_dispatch_smtp;

@@ -1,13 +1,15 @@
 /*
  * The spool on disk (the format is in queued.h).  A message is received
- * straight into spool/ID; it is committed when its trailer (id, length,
- * the CRCs of envelope and body) is written and flushed.  One flush
+ * straight into spool/ID; it is committed when its trailer (id, lengths,
+ * the CRCs of envelope, body and prepended headers) is written and
+ * flushed.  One flush
  * covers every message of a batch, their directory entries included.
  * At start-up a file without a trailer was never acknowledged and is
  * removed; one with a trailer that does not check out is set aside in
  * corrupt/, never removed.  A file that cannot be read for a reason of
  * the moment (out of fds, an I/O error) is neither: it stays where it is
- * and the delivery tries it again later.
+ * and the delivery tries it again later.  ID.state, the per-recipient
+ * state of a message tried before, is replaced whole through a rename.
  */
 
 #include <sys/stat.h>
@@ -126,34 +128,42 @@ fail:
 	return -1;
 }
 
-static void
-spool_trailer(uint8_t *buf, const struct spool_commit *c)
+/* the prepended headers and the trailer, as one write */
+static int
+spool_trailer(struct msg_writer *w, const struct spool_commit *c)
 {
-	struct msg_writer w;
-
-	msg_writer_init(&w);
-	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
-	msg_put_u64(&w, c->msgid);
-	msg_put_u64(&w, c->body_size);
-	msg_put_u32(&w, c->hdr_crc);
-	msg_put_u32(&w, c->body_crc);
-	if (w.error || w.len != SPOOL_TRAILER)
+	if (c->prepend_len > SPOOL_PREPEND_MAX) {
+		log_warnx("message %016" PRIx64 ": %u octets of headers to "
+			  "prepend, more than %d",
+		    c->msgid, c->prepend_len, SPOOL_PREPEND_MAX);
+		return -1;
+	}
+	if (c->prepend_len > 0)
+		msg_put_data(w, c->prepend, c->prepend_len);
+	msg_put_data(w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(w, c->msgid);
+	msg_put_u64(w, c->body_size);
+	msg_put_u32(w, c->prepend_len);
+	msg_put_u32(w, c->hdr_crc);
+	msg_put_u32(w, c->body_crc);
+	msg_put_u32(w, crc32_update(0, c->prepend, c->prepend_len));
+	if (w->error || w->len != c->prepend_len + SPOOL_TRAILER)
 		fatalx("spool trailer");
-	memcpy(buf, w.buf, SPOOL_TRAILER);
-	msg_writer_free(&w);
+	return 0;
 }
 
 void
 spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 {
+	struct msg_writer w;
 	struct stat st;
-	uint8_t trailer[SPOOL_TRAILER];
 	char name[32];
 	size_t i;
 	int flushed = 0;
 
 	for (i = 0; i < n; i++) {
 		c[i].ok = 0;
+		msg_writer_init(&w);
 		if (fstat(c[i].fd, &st) == -1)
 			log_warn("fstat spool file");
 		else if ((uint64_t)st.st_size !=
@@ -162,15 +172,15 @@ spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 				  "not %" PRIu64,
 			    c[i].msgid, (long long)st.st_size,
 			    c[i].body_offset + c[i].body_size);
-		else {
-			spool_trailer(trailer, &c[i]);
-			if (pwrite(c[i].fd, trailer, sizeof(trailer),
+		else if (spool_trailer(&w, &c[i]) == 0) {
+			if (pwrite(c[i].fd, w.buf, w.len,
 				(off_t)(c[i].body_offset + c[i].body_size)) !=
-			    (ssize_t)sizeof(trailer))
+			    (ssize_t)w.len)
 				log_warn("write spool trailer");
 			else
 				c[i].ok = 1;
 		}
+		msg_writer_free(&w);
 	}
 #ifdef __linux__
 	/* one flush for the whole batch: data, inodes, directory entries */
@@ -199,29 +209,58 @@ spool_commit_batch(struct spool *sp, struct spool_commit *c, size_t n)
 	}
 }
 
+static void
+spool_state_name(uint64_t msgid, const char *suffix, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 "%s", msgid, suffix);
+}
+
 void
-spool_remove(struct spool *sp, uint64_t msgid)
+spool_remove(struct spool *sp, uint64_t msgid, int state)
 {
 	char name[32];
 
 	spool_name(msgid, name, sizeof(name));
 	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
 		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+	if (!state)
+		return;
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+}
+
+/* rename spool/NAME into dir: 0, or -1 (errno) */
+static int
+spool_rename(struct spool *sp, const char *name, const char *dir)
+{
+	char to[64];
+	int n;
+
+	n = snprintf(to, sizeof(to), "../%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(to)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return renameat(sp->queuefd, name, sp->queuefd, to);
 }
 
 void
 spool_move(struct spool *sp, uint64_t msgid, const char *dir, const char *why)
 {
-	char name[32], to[64];
+	char name[32], state[32];
 
 	spool_name(msgid, name, sizeof(name));
-	snprintf(to, sizeof(to), "../%s/%s", dir, name);
-	if (renameat(sp->queuefd, name, sp->queuefd, to) == -1)
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, state, sizeof(state));
+	if (spool_rename(sp, name, dir) == -1)
 		log_warn("move %s to %s", name, dir);
 	else if (why != NULL)
 		log_warnx("message %s moved to %s/: %s", name, dir, why);
 	else
 		log_warnx("message %s moved to %s/", name, dir);
+	/* its state follows, or stays behind for the start-up to move */
+	if (spool_rename(sp, state, dir) == -1 && errno != ENOENT)
+		log_warn("move %s to %s", state, dir);
 }
 
 int
@@ -257,7 +296,9 @@ spool_pread(int fd, void *buf, size_t len, uint64_t off)
 static uint32_t
 spool_trailer_len(uint32_t version)
 {
-	return version == 1 ? SPOOL_TRAILER_V1 : SPOOL_TRAILER;
+	return version == 1 ? SPOOL_TRAILER_V1
+	    : version == 2  ? SPOOL_TRAILER_V2
+			    : SPOOL_TRAILER;
 }
 
 /* the fixed header: 0 with version and envelope length, or SPOOL_* */
@@ -282,7 +323,7 @@ spool_read_fixed(int fd, uint8_t *fixed, uint32_t *version, uint32_t *envlen,
 		snprintf(why, whysz, "no spool header");
 		return SPOOL_BAD;
 	}
-	if (*version != 1 && *version != SPOOL_VERSION) {
+	if (*version < 1 || *version > SPOOL_VERSION) {
 		snprintf(
 		    why, whysz, "unknown spool format version %u", *version);
 		return SPOOL_BAD;
@@ -317,7 +358,7 @@ spool_crc(int fd, uint64_t off, uint64_t len, uint32_t *crc)
 
 /*
  * Everything a delivery relies on: the structure, the trailer of this
- * message, both CRCs, the envelope's content.  0 with env filled (the
+ * message, the CRCs, the envelope's content.  0 with env filled (the
  * caller clears it), or SPOOL_TEMP / SPOOL_BAD with env empty.
  */
 static int
@@ -327,8 +368,9 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 	struct msg_reader r;
 	struct stat st;
 	uint8_t fixed[SPOOL_HDR_FIXED], trailer[SPOOL_TRAILER], *buf = NULL;
-	uint64_t size, id, body_size;
-	uint32_t version, envlen, tlen, hdr_crc = 0, body_crc, crc;
+	uint64_t size, id, body_size, parts;
+	uint32_t version, envlen, tlen, prepend_len = 0, hdr_crc = 0, body_crc;
+	uint32_t prepend_crc = 0, crc;
 	char magic[4];
 	int rv;
 
@@ -358,18 +400,23 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		return SPOOL_BAD;
 	}
 	if (msg_get_u64(&r, &id) == -1 || msg_get_u64(&r, &body_size) == -1 ||
+	    (version >= 3 && msg_get_u32(&r, &prepend_len) == -1) ||
 	    (version >= 2 && msg_get_u32(&r, &hdr_crc) == -1) ||
-	    msg_get_u32(&r, &body_crc) == -1 || msg_get_end(&r) == -1)
+	    msg_get_u32(&r, &body_crc) == -1 ||
+	    (version >= 3 && msg_get_u32(&r, &prepend_crc) == -1) ||
+	    msg_get_end(&r) == -1)
 		fatalx("spool trailer length");
 	if (id != msgid) {
 		snprintf(why, whysz, "the trailer of message %016" PRIx64, id);
 		return SPOOL_BAD;
 	}
-	if (body_size != size - SPOOL_HDR_FIXED - envlen - tlen) {
+	parts = size - SPOOL_HDR_FIXED - envlen - tlen;
+	if (prepend_len > SPOOL_PREPEND_MAX || body_size > parts ||
+	    body_size + prepend_len != parts) {
 		snprintf(why, whysz,
-		    "the trailer says %" PRIu64 " body bytes, "
-		    "the file holds %" PRIu64,
-		    body_size, size - SPOOL_HDR_FIXED - envlen - tlen);
+		    "the trailer says %" PRIu64 " body bytes and %u of "
+		    "headers, the file holds %" PRIu64,
+		    body_size, prepend_len, parts);
 		return SPOOL_BAD;
 	}
 	if ((buf = malloc(envlen > 0 ? envlen : 1)) == NULL) {
@@ -391,17 +438,26 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		rv = SPOOL_BAD;
 		goto out;
 	}
-	if (envelope_check(env, why, whysz) == -1) {
+	if (envelope_check_spooled(env, why, whysz) == -1) {
 		rv = SPOOL_BAD;
 		goto out;
 	}
 	m->version = version;
 	m->body_offset = SPOOL_HDR_FIXED + (uint64_t)envlen;
 	m->body_size = body_size;
+	m->prepend_offset = m->body_offset + body_size;
+	m->prepend_size = prepend_len;
 	if ((rv = spool_crc(fd, m->body_offset, body_size, &crc)) != 0)
 		goto readerr;
 	if (crc != body_crc) {
 		snprintf(why, whysz, "body checksum mismatch");
+		rv = SPOOL_BAD;
+		goto out;
+	}
+	if ((rv = spool_crc(fd, m->prepend_offset, prepend_len, &crc)) != 0)
+		goto readerr;
+	if (crc != prepend_crc) {
+		snprintf(why, whysz, "prepended headers checksum mismatch");
 		rv = SPOOL_BAD;
 		goto out;
 	}
@@ -486,9 +542,10 @@ spool_find_trailer(int fd, uint64_t msgid, uint64_t size)
 static int
 spool_committed(int fd, uint64_t msgid, uint64_t size)
 {
-	static const uint32_t any[] = {SPOOL_TRAILER, SPOOL_TRAILER_V1};
+	static const uint32_t any[] = {
+	    SPOOL_TRAILER, SPOOL_TRAILER_V2, SPOOL_TRAILER_V1};
 	uint8_t fixed[SPOOL_HDR_FIXED];
-	uint32_t version, envlen, tlen[2];
+	uint32_t version, envlen, tlen[3];
 	char magic[4], why[128];
 	size_t i, ntlen;
 	int rv;
@@ -502,9 +559,9 @@ spool_committed(int fd, uint64_t msgid, uint64_t size)
 		tlen[0] = spool_trailer_len(version);
 		ntlen = 1;
 	} else {
-		/* a damaged header: a trailer of either version will do */
+		/* a damaged header: a trailer of any version will do */
 		memcpy(tlen, any, sizeof(any));
-		ntlen = 2;
+		ntlen = 3;
 	}
 	for (i = 0; i < ntlen; i++) {
 		if (size < SPOOL_HDR_FIXED + tlen[i])
@@ -567,6 +624,9 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 			log_info("%s/%s: a version 1 spool file, recovered "
 				 "without an envelope checksum",
 			    SPOOL_QUEUE, name);
+		else if (m.version < SPOOL_VERSION)
+			log_info("%s/%s: a version %u spool file, recovered",
+			    SPOOL_QUEUE, name, m.version);
 		return 1;
 	case SPOOL_BAD:
 		spool_move(sp, msgid, SPOOL_CORRUPT, why);
@@ -579,13 +639,79 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 	}
 }
 
+/* ID.state or ID.state.tmp: 0 with the id and which, or -1 */
+static int
+spool_parse_state_name(const char *name, uint64_t *msgid, int *tmp)
+{
+	char id[17];
+
+	if (strlen(name) < 16)
+		return -1;
+	memcpy(id, name, 16);
+	id[16] = '\0';
+	if (spool_parse_name(id, msgid) == -1)
+		return -1;
+	if (strcmp(name + 16, SPOOL_STATE_SUFFIX) == 0)
+		*tmp = 0;
+	else if (strcmp(name + 16, SPOOL_STATE_TMP) == 0)
+		*tmp = 1;
+	else
+		return -1;
+	return 0;
+}
+
+/* is there a file dir/NAME (dir relative to the spool)? */
+static int
+spool_exists(struct spool *sp, const char *dir, const char *name)
+{
+	struct stat st;
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s%s", dir, name);
+	return fstatat(sp->queuefd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT;
+}
+
+/* a state file met at start-up, once every message has been seen */
+static void
+spool_recover_state(struct spool *sp, const char *name, uint64_t msgid, int tmp)
+{
+	static const char *const dirs[] = {SPOOL_FAILED, SPOOL_CORRUPT};
+	char data[32], path[64];
+	size_t i;
+
+	spool_name(msgid, data, sizeof(data));
+	if (!tmp && spool_exists(sp, "", data))
+		return; /* its message is queued: it goes with it */
+	for (i = 0; !tmp && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "../%s/", dirs[i]);
+		if (!spool_exists(sp, path, data))
+			continue;
+		/* a crash came between the moves of the message and its state
+		 */
+		if (spool_rename(sp, name, dirs[i]) == -1)
+			log_warn(
+			    "move %s/%s to %s", SPOOL_QUEUE, name, dirs[i]);
+		else
+			log_info("moved %s/%s to %s/, after its message",
+			    SPOOL_QUEUE, name, dirs[i]);
+		return;
+	}
+	if (unlinkat(sp->queuefd, name, 0) == -1)
+		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+	else
+		log_info("removed %s %s/%s",
+		    tmp ? "unfinished" : "the state of a message gone,",
+		    SPOOL_QUEUE, name);
+}
+
 void
 spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 {
 	DIR *dir;
 	struct dirent *de;
 	uint64_t msgid;
-	int fd;
+	int fd, tmp;
 
 	if ((fd = dup(sp->queuefd)) == -1)
 		fatal("dup");
@@ -593,7 +719,8 @@ spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 		fatal("fdopendir %s", SPOOL_QUEUE);
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' ||
+		    spool_parse_state_name(de->d_name, &msgid, &tmp) == 0)
 			continue;
 		if (spool_parse_name(de->d_name, &msgid) == -1) {
 			log_warnx("stray file %s/%s left alone", SPOOL_QUEUE,
@@ -603,7 +730,132 @@ spool_recover(struct spool *sp, void (*fn)(uint64_t, void *), void *arg)
 		if (spool_recover_one(sp, de->d_name, msgid))
 			fn(msgid, arg);
 	}
+	/* the states, now that every message is where it stays */
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL)
+		if (spool_parse_state_name(de->d_name, &msgid, &tmp) == 0)
+			spool_recover_state(sp, de->d_name, msgid, tmp);
 	closedir(dir);
 	if (fsync(sp->queuefd) == -1)
 		log_warn("fsync %s", SPOOL_QUEUE);
+}
+
+int
+spool_state_write(
+    struct spool *sp, uint64_t msgid, const struct rcpt_state *rs, uint32_t n)
+{
+	struct msg_writer w;
+	char tmp[32], name[32];
+	int fd, rv = -1;
+
+	spool_state_name(msgid, SPOOL_STATE_TMP, tmp, sizeof(tmp));
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	msg_writer_init(&w);
+	spool_state_marshal(&w, msgid, rs, n);
+	if (w.error) {
+		log_warnx("%s/%s: cannot be encoded", SPOOL_QUEUE, name);
+		msg_writer_free(&w);
+		return -1;
+	}
+	if ((fd = openat(sp->queuefd, tmp,
+		 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		 0600)) == -1) {
+		log_warn("create %s/%s", SPOOL_QUEUE, tmp);
+		msg_writer_free(&w);
+		return -1;
+	}
+	if (write_all(fd, w.buf, w.len) == -1)
+		log_warn("write %s/%s", SPOOL_QUEUE, tmp);
+#ifndef __linux__
+	/* without syncfs(), spool_sync() flushes only the directory */
+	else if (fsync(fd) == -1)
+		log_warn("fsync %s/%s", SPOOL_QUEUE, tmp);
+#endif
+	else if (renameat(sp->queuefd, tmp, sp->queuefd, name) == -1)
+		log_warn("rename %s/%s", SPOOL_QUEUE, tmp);
+	else
+		rv = 0;
+	close(fd);
+	if (rv == -1)
+		unlinkat(sp->queuefd, tmp, 0);
+	msg_writer_free(&w);
+	return rv;
+}
+
+int
+spool_sync(struct spool *sp)
+{
+#ifdef __linux__
+	if (syncfs(sp->queuefd) == 0)
+		return 0;
+	log_warn("syncfs");
+	return -1;
+#else
+	if (fsync(sp->queuefd) == 0)
+		return 0;
+	log_warn("fsync %s", SPOOL_QUEUE);
+	return -1;
+#endif
+}
+
+int
+spool_state_load(struct spool *sp, uint64_t msgid, struct rcpt_state *rs,
+    uint32_t n, char *why, size_t whysz)
+{
+	struct stat st;
+	uint8_t *buf;
+	char name[32];
+	size_t len;
+	int fd, rv;
+
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	if ((fd = openat(
+		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		rv = errno == ENOENT ? SPOOL_GONE
+		    : errno == ELOOP ? SPOOL_BAD
+				     : SPOOL_TEMP;
+		snprintf(why, whysz, "open: %s", strerror(errno));
+		return rv;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whysz, "fstat: %s", strerror(errno));
+		close(fd);
+		return SPOOL_TEMP;
+	}
+	if (!S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > spool_state_size_max(n)) {
+		snprintf(why, whysz, "%lld bytes, too long for %u recipients",
+		    (long long)st.st_size, n);
+		close(fd);
+		return SPOOL_BAD;
+	}
+	len = (size_t)st.st_size;
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		close(fd);
+		return SPOOL_TEMP;
+	}
+	if ((rv = spool_pread(fd, buf, len, 0)) != 0)
+		snprintf(why, whysz, "%s",
+		    rv == SPOOL_TEMP ? strerror(errno)
+				     : "shorter than its size");
+	else if (spool_state_unmarshal(buf, len, msgid, rs, n, why, whysz) ==
+	    -1)
+		rv = SPOOL_BAD;
+	free(buf);
+	close(fd);
+	return rv;
+}
+
+void
+spool_state_set_aside(struct spool *sp, uint64_t msgid)
+{
+	char name[32];
+
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	if (spool_rename(sp, name, SPOOL_CORRUPT) == -1)
+		log_warn("move %s/%s to %s", SPOOL_QUEUE, name, SPOOL_CORRUPT);
+	else
+		log_warnx(
+		    "%s/%s moved to %s/", SPOOL_QUEUE, name, SPOOL_CORRUPT);
 }

@@ -11,39 +11,143 @@
 #include "common.h"
 
 /*
- * A spool file, version 2 (all integers big-endian, as msg.c writes them):
+ * A spool file, version 3 (all integers big-endian, as msg.c writes them):
  *
  *	header	 "BOXQ", u32 version, u32 envelope length
  *	envelope envelope_marshal()
  *	body	 the message as smtp received it
- *	trailer	 "BOXT", u64 message id, u64 body length,
- *		 u32 CRC-32 of header and envelope, u32 CRC-32 of the body
+ *	prepend	 headers the queue adds at commit, emitted before the body
+ *	trailer	 "BOXT", u64 message id, u64 body length, u32 prepend length,
+ *		 u32 CRC-32 of header and envelope, u32 CRC-32 of the body,
+ *		 u32 CRC-32 of the prepended headers
  *
- * Queue writes the header, the envelope and the trailer through its own
- * descriptor; smtp gets a separate one opened O_WRONLY|O_APPEND, so all
- * it can do is add body bytes at the end (and the commit checks that
- * the file has exactly the length smtp claims).  The commit writes the
- * trailer and flushes it.  A file without a trailer was never
- * acknowledged; the id (which no client sees before its 250) keeps a
- * body from passing its own last bytes off as one.  Every load checks
- * the structure, both CRCs and the content of the envelope
- * (envelope_check()); a file that fails is moved to corrupt/.
+ * Queue writes the header, the envelope, the prepended headers and the
+ * trailer through its own descriptor; smtp gets a separate one opened
+ * O_WRONLY|O_APPEND, so all it can do is add body bytes at the end (and
+ * the commit checks that the file has exactly the length smtp claims).
+ * The commit writes the prepended headers and the trailer in one write
+ * and flushes them.  A file without a trailer was never acknowledged;
+ * the id (which no client sees before its 250) keeps a body from passing
+ * its own last bytes off as one.  Every load checks the structure, the
+ * CRCs and the content of the envelope (envelope_check()); a file that
+ * fails is moved to corrupt/.  A recipient whose mailbox name is bad
+ * (which only a hand-made file can hold) fails alone, permanently.
  *
- * Version 1 (boxd 0.1) had a 24-byte trailer with the body CRC alone.
- * Such files are still loaded, with every check but the envelope CRC, so
- * that mail queued before an upgrade is delivered.
+ * Headers added after the body is in (a DKIM-Signature over the body as
+ * committed) are the prepended headers: the body is streamed into the
+ * file before anything can be computed over it, so what comes from it
+ * goes after it, covered by a CRC of its own, and mda (and mta) write it
+ * out before the body.  Nothing adds any yet: its length is 0.
+ *
+ * Version 2 (the format before per-recipient state) had a 28-byte
+ * trailer without the prepended headers, version 1 (boxd 0.1) a 24-byte
+ * trailer with the body CRC alone.  Both are still loaded, version 1 without
+ *the envelope CRC, so that mail queued before an upgrade is delivered.
+ *
+ * Per-recipient state: ID.state beside ID, written only when a delivery
+ * attempt ends with a recipient still pending or failed, so that a
+ * commit (every recipient pending, none tried: the state a missing file
+ * means) costs no second write, and a message delivered at its first
+ * attempt never has one:
+ *
+ *	"BOXS", u32 version, u64 message id, u32 n,
+ *	n x (u32 status, u32 attempts, u64 next attempt (Unix seconds),
+ *	     str last reply), u32 CRC-32 of all that precedes
+ *
+ * It is a file of its own, replaced whole (ID.state.tmp, then rename,
+ * then a flush before the queue acts on what it says), rather than
+ * records inside the message file: the message stays write-once after
+ * its commit, read through a read-only descriptor by mda, and covered
+ * by CRCs that never change, and a torn update leaves the old state or
+ * the new one, never a mix.  A state file that does not check out is
+ * set aside in corrupt/ and every recipient counts as pending again:
+ * mail is never lost for it, and a local recipient delivered before is
+ * recognised by its Maildir name, not delivered twice.  The message
+ * file goes first when a message is done (removed or moved to failed/,
+ * its state with it), so a crash leaves at worst an orphaned state,
+ * which the start-up removes.
  */
 #define SPOOL_MAGIC	    "BOXQ"
 #define SPOOL_TRAILER_MAGIC "BOXT"
-#define SPOOL_VERSION	    2
+#define SPOOL_VERSION	    3
 #define SPOOL_HDR_FIXED	    12
-#define SPOOL_TRAILER	    28
+#define SPOOL_TRAILER	    36
+#define SPOOL_TRAILER_V2    28
 #define SPOOL_TRAILER_V1    24
 #define SPOOL_ENVELOPE_MAX  (4 * 1024 * 1024)
+#define SPOOL_PREPEND_MAX   (64 * 1024)
+
+#define SPOOL_STATE_MAGIC   "BOXS"
+#define SPOOL_STATE_VERSION 1
+#define SPOOL_STATE_SUFFIX  ".state"
+#define SPOOL_STATE_TMP	    ".state.tmp"
+
+/*
+ * Recipients in one delivery job at most: its report, 12 octets and a
+ * reply for each, fits one imsg with replies cut to 19 octets or more.
+ */
+#define MDA_RCPT_MAX 8192
 
 #define SPOOL_QUEUE   "spool"	/* received and committed */
 #define SPOOL_CORRUPT "corrupt" /* unreadable, kept for the admin */
 #define SPOOL_FAILED  "failed"	/* given up on, kept until bounces */
+
+/* ---------------------------------------------------------------- queue_rcpt.c
+ */
+/* a recipient's delivery, as the queue keeps it and ID.state stores it */
+enum rcpt_status {
+	RCPT_PENDING,
+	RCPT_DELIVERED,
+	RCPT_FAILED,
+};
+
+#define RCPT_REPLY_MAX 256 /* the last reply kept, NUL included */
+
+struct rcpt_state {
+	uint32_t status; /* RCPT_* */
+	uint32_t attempts;
+	uint64_t next_try; /* Unix seconds; 0: at once */
+	char reply[RCPT_REPLY_MAX];
+	int inflight; /* not stored: handed to mda */
+};
+
+/* the retry schedule of one message */
+struct rcpt_policy {
+	uint64_t received; /* Unix seconds: expiry counts from it */
+	uint32_t retry;	   /* the first delay, doubling */
+	uint32_t max_retry;
+	uint32_t expire;
+};
+
+/* where a message's recipients stand together */
+enum rcpt_outcome {
+	RCPT_SOME_PENDING,
+	RCPT_ALL_DELIVERED,
+	RCPT_SOME_FAILED, /* none pending, at least one failed */
+};
+
+/* seconds before the next attempt after the given number of them */
+uint64_t rcpt_retry_delay(uint32_t attempts, const struct rcpt_policy *);
+/*
+ * The result of an attempt (an MDA_* status and its reply) for one
+ * recipient whose attempts were counted when it was handed out.  A
+ * temporary failure gets its next attempt, or fails when the message
+ * has expired.  Returns the new status.
+ */
+uint32_t rcpt_result(struct rcpt_state *, uint32_t mda_status,
+    const char *reply, uint64_t now, const struct rcpt_policy *);
+enum rcpt_outcome rcpt_outcome(const struct rcpt_state *, uint32_t n);
+/* pending, not out, and its time has come */
+int rcpt_due(const struct rcpt_state *, uint64_t now);
+/* the earliest next attempt of a pending recipient not out; 0 if none */
+uint64_t rcpt_next_try(const struct rcpt_state *, uint32_t n);
+/* ID.state's bytes, and back: 0, or -1 with why (the caller's n) */
+void spool_state_marshal(
+    struct msg_writer *, uint64_t msgid, const struct rcpt_state *, uint32_t n);
+int spool_state_unmarshal(const void *, size_t, uint64_t msgid,
+    struct rcpt_state *, uint32_t n, char *why, size_t);
+/* the largest ID.state n recipients can have */
+size_t spool_state_size_max(uint32_t n);
 
 /* ---------------------------------------------------------------- queue_fs.c
  */
@@ -67,13 +171,17 @@ struct spool_commit {
 	uint64_t body_size;
 	uint32_t hdr_crc;
 	uint32_t body_crc;
+	const void *prepend; /* headers to put before the body, or NULL */
+	uint32_t prepend_len;
 	int ok; /* out */
 };
 
-/* where a committed message's body is */
+/* where a committed message's parts are */
 struct spool_msg {
 	uint64_t body_offset;
 	uint64_t body_size;
+	uint64_t prepend_offset;
+	uint32_t prepend_size;
 	uint32_t version;
 };
 
@@ -91,47 +199,67 @@ void spool_name(uint64_t msgid, char *buf, size_t len);
 int spool_create(struct spool *, uint64_t msgid, const struct envelope *,
     struct spool_file *);
 /*
- * Commit a batch: each file gets its trailer, then one flush covers them
- * all (data and directory entries).  ok says how each fared; a failed
- * one is removed.
+ * Commit a batch: each file gets its prepended headers and trailer, then
+ * one flush covers them all (data and directory entries).  ok says how
+ * each fared; a failed one is removed.
  */
 void spool_commit_batch(struct spool *, struct spool_commit *, size_t n);
-void spool_remove(struct spool *, uint64_t msgid);
+/* remove spool/ID, then its ID.state if it has one */
+void spool_remove(struct spool *, uint64_t msgid, int state);
 /* a committed message, read-only, for its first delivery (-1: errno) */
 int spool_open_message(struct spool *, uint64_t msgid);
 /*
  * Open a committed message read-only and check all of it: structure,
- * both CRCs, the envelope's content.  The fd, or SPOOL_TEMP, SPOOL_BAD
+ * the CRCs, the envelope's content.  The fd, or SPOOL_TEMP, SPOOL_BAD
  * or SPOOL_GONE, with the reason in why.
  */
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
-/* move spool/ID into dir, saying why (NULL: the caller did) */
+/* move spool/ID and its state into dir, saying why (NULL: the caller did) */
 void spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
+/*
+ * Replace ID.state with these n recipients (the new file and the rename;
+ * spool_sync() makes it durable).  0, or -1 logged.
+ */
+int spool_state_write(
+    struct spool *, uint64_t msgid, const struct rcpt_state *, uint32_t n);
+/* flush what was written and renamed in the spool: 0, or -1 logged */
+int spool_sync(struct spool *);
+/*
+ * Read ID.state for a message of n recipients: 0 with rs filled, or
+ * SPOOL_GONE (none: every recipient pending), SPOOL_BAD or SPOOL_TEMP
+ * with why.
+ */
+int spool_state_load(struct spool *, uint64_t msgid, struct rcpt_state *,
+    uint32_t n, char *why, size_t);
+/* move a state that does not check out to corrupt/ */
+void spool_state_set_aside(struct spool *, uint64_t msgid);
 /*
  * Start-up: remove what was never committed, set aside in corrupt/ what
  * fails spool_load()'s checks, and call fn for every other committed
  * message (those that cannot be read now included: the delivery retries
- * them).
+ * them).  Then remove unfinished state files, and states without their
+ * message (following it into failed/ or corrupt/ if it is there).
  */
 void spool_recover(struct spool *, void (*fn)(uint64_t, void *), void *);
 
 /* ---------------------------------------------------------------- maildir.c */
 /*
- * Write one message into DOMAIN/USER/tmp/ under the mail root; the name
- * is derived from msgid and the recipient index, so a retry finds what
- * an earlier try delivered.  Returns the open tmp file (the caller
- * flushes and closes it), MAILDIR_DONE_BEFORE, or -1 on error (errno).
+ * Write one message into DOMAIN/USER/tmp/ under the mail root: mda's
+ * lines, the prepended headers, the body; the name comes from
+ * maildir_unique_name(), so a retry finds what an earlier try delivered.
+ * Returns the open tmp file (the caller flushes and closes it),
+ * MAILDIR_DONE_BEFORE, or -1 on error (errno).
  */
 #define MAILDIR_DONE_BEFORE (-2)
 struct maildir_delivery {
 	char mailbox[ENVELOPE_MAILBOX_MAX];
-	char name[256]; /* the file name in tmp/ and new/ */
+	char name[MAILDIR_NAME_MAX + 1]; /* the file name in tmp/ and new/ */
 };
 
 int maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
-    const char *hostname, const char *sender, int spoolfd, uint64_t body_offset,
-    uint64_t body_size, struct maildir_delivery *);
+    const char *hostname, const char *sender, int spoolfd,
+    const struct spool_msg *, struct maildir_delivery *);
 /* rename tmp/NAME to new/NAME */
 int maildir_publish(int rootfd, const struct maildir_delivery *);
 

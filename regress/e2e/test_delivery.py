@@ -1,15 +1,45 @@
 """Local delivery when one of several mailboxes cannot take the message:
-the others still get it, and the message is kept, not lost."""
+the others still get it, and the message is kept, not lost: a mailbox
+that cannot be written is tried again, recipient by recipient, across
+restarts (and gets the message, once, when it is repaired); one that can
+never be is failed for good, logged, and kept for the admin with the
+state of each recipient."""
 
 import os
+import re
 import smtplib
 import time
 import unittest
 
 from boxdtest import Boxd
+import test_queue as q
+import test_smtp as t
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
+CAROL = "carol@example.test"
+
+
+def setUpModule():
+    t.ensure_role_users()
+
+
+def send(b, rcpts, subject):
+    """One message; returns its queue id."""
+    s = smtplib.SMTP("127.0.0.1", b.smtp_port, timeout=10,
+                     local_hostname="client.test")
+    try:
+        s.ehlo()
+        code, reply = s.mail("a@client.test")
+        assert code == 250, reply
+        for r in rcpts:
+            code, _ = s.rcpt(r)
+            assert code == 250, (r, code)
+        code, reply = s.data("Subject: %s\r\n\r\nhello\r\n" % subject)
+        assert code == 250, reply
+    finally:
+        s.quit()
+    return re.search(rb"queued as ([0-9a-f]{16})", reply).group(1).decode()
 
 
 class OneMailboxBroken(unittest.TestCase):
@@ -20,7 +50,7 @@ class OneMailboxBroken(unittest.TestCase):
         # alice's first message makes the domain's directory, as boxd
         # owns it; then bob's Maildir is a plain file: his delivery fails
         # for good
-        self.send([ALICE], "first")
+        send(self.b, [ALICE], "first")
         self.b.wait_messages(ALICE, 1)
         domain = os.path.dirname(self.b.maildir(BOB))
         with open(self.b.maildir(BOB), "w") as f:
@@ -28,17 +58,11 @@ class OneMailboxBroken(unittest.TestCase):
         st = os.stat(domain)
         os.chown(self.b.maildir(BOB), st.st_uid, st.st_gid)
 
-    def send(self, rcpts, subject):
-        s = smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=10)
-        s.sendmail("a@client.test", rcpts,
-                   "Subject: %s\r\n\r\nhello\r\n" % subject)
-        s.quit()
-
     def tearDown(self):
         self.b.cleanup()
 
     def test_others_get_it_and_the_message_is_kept(self):
-        self.send([BOB, ALICE], "to both")
+        qid = send(self.b, [BOB, ALICE], "to both")
         msgs = self.b.wait_messages(ALICE, 2)
         bodies = []
         for m in msgs:
@@ -46,13 +70,138 @@ class OneMailboxBroken(unittest.TestCase):
                 bodies.append(f.read())
         self.assertTrue(any(b"Subject: to both" in b for b in bodies))
         failed = os.path.join(self.b.storage, "queue", "failed")
-        deadline = time.time() + 10
-        while time.time() < deadline and not os.listdir(failed):
-            time.sleep(0.05)
-        self.assertEqual(len(os.listdir(failed)), 1, self.b.logtext())
+        t.wait_until(lambda: len(os.listdir(failed)) == 2, 10)
+        self.assertEqual(sorted(os.listdir(failed)),
+                         [qid, qid + ".state"], self.b.logtext())
         self.assertEqual(os.listdir(os.path.join(self.b.storage, "queue",
                                                  "spool")), [])
-        self.assertIn("bob", self.b.logtext())
+        # logged with the message, the recipient and the reason
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 0 failed "
+                         r"permanently at attempt 1: example.test/bob: Not a "
+                         r"directory" % qid)
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_FAILED, q.RCPT_DELIVERED])
+        self.assertIn("Not a directory", rcpts[0][3])
+        self.assertIsNone(self.b.proc.poll())
+
+
+class UnwritableMailbox(unittest.TestCase):
+    """Three local recipients, bob's Maildir cannot be written (its tmp/
+    is mode 0500; mda never runs as root): alice and carol get the
+    message once, bob's delivery is a temporary failure tried again on
+    the schedule, its attempts survive a restart, and once the mailbox
+    is repaired bob gets it once, the others not again."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB, CAROL):
+            self.b.add_user(a)
+        # bob's Maildir exists, made by mda as its own user
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def deferred(self, qid, since=0):
+        """The highest attempt at which bob's delivery was deferred, in
+        the log after offset since."""
+        found = re.findall(r"message %s: recipient 1: temporary failure at "
+                           r"attempt (\d+)" % qid, self.b.logtext()[since:])
+        return max([int(n) for n in found] or [0])
+
+    def test_retried_across_a_restart_and_delivered_once(self):
+        qid = send(self.b, [ALICE, BOB, CAROL], "to three")
+        for a in (ALICE, CAROL):
+            self.b.wait_messages(a, 1)
+        self.assertTrue(t.wait_until(lambda: self.deferred(qid) >= 3, 30),
+                        t.log_tail(self.b))
+        self.assertIn("Permission denied", self.b.logtext())
+        spool = t.spool_dir(self.b, "spool")
+        self.assertIn(qid, t.listdir(spool))
+        self.assertEqual(len(self.b.messages(BOB)), 1)
+
+        self.assertEqual(self.b.stop(), 0)
+        self.assertEqual(t.listdir(spool), [qid, qid + ".state"])
+        msgid, rcpts = q.read_state(os.path.join(spool, qid + ".state"))
+        self.assertEqual(msgid, int(qid, 16))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_DELIVERED, q.RCPT_PENDING,
+                          q.RCPT_DELIVERED])
+        self.assertEqual(rcpts[0][1], 1)
+        self.assertEqual(rcpts[2][1], 1)
+        before = rcpts[1][1]
+        self.assertGreaterEqual(before, 3)
+        self.assertIn("Permission denied", rcpts[1][3])
+
+        offset = len(self.b.logtext())
+        q.restart(self.b)
+        # the count goes on where it was: the next attempt is before + 1
+        self.assertTrue(t.wait_until(
+            lambda: self.deferred(qid, offset) > before, 30),
+            t.log_tail(self.b))
+        first = re.search(r"message %s: recipient 1: temporary failure at "
+                          r"attempt (\d+)" % qid,
+                          self.b.logtext()[offset:])
+        self.assertEqual(int(first.group(1)), before + 1)
+        # only bob is tried again
+        self.assertNotRegex(self.b.logtext()[offset:],
+                            r"message %s: recipient [02]" % qid)
+
+        os.chmod(self.tmp, 0o700)
+        self.b.wait_messages(BOB, 2)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.listdir(spool))
+        time.sleep(0.5)
+        for a, n in ((ALICE, 1), (BOB, 2), (CAROL, 1)):
+            self.assertEqual(len(self.b.messages(a)), n, a)
+        mine = [m for m in self.b.messages(BOB)
+                if "Q%sR1." % qid in os.path.basename(m)]
+        self.assertEqual(len(mine), 1, self.b.messages(BOB))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll())
+
+
+class Expiry(unittest.TestCase):
+    """A recipient still undelivered when the message expires fails like
+    one that can never be served: logged, kept in failed/ with the state
+    of each recipient; the delivered ones stay delivered, once."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 1s expire 3s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_pending_recipient_expires(self):
+        qid = send(self.b, [BOB, ALICE], "expiring")
+        self.b.wait_messages(ALICE, 1)
+        failed = t.spool_dir(self.b, "failed")
+        self.assertTrue(t.wait_until(
+            lambda: qid + ".state" in t.listdir(failed), 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(failed), [qid, qid + ".state"])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "spool")), [])
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 0 failed "
+                         r"permanently at attempt \d+: expired after \d+ "
+                         r"attempts: example.test/bob: Permission denied" %
+                         qid)
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_FAILED, q.RCPT_DELIVERED])
+        self.assertGreaterEqual(rcpts[0][1], 2)
+        self.assertEqual(rcpts[1][1], 1)
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertEqual(len(self.b.messages(BOB)), 1)
         self.assertIsNone(self.b.proc.poll())
 
 

@@ -1,7 +1,9 @@
 """End-to-end tests of the queue and local delivery: what a 250 promises
 survives kill -9 of the whole process tree, nothing is delivered twice,
-a damaged or tampered spool neither stops boxd nor gets delivered, and
-receptions smtp never finishes leave no spool file, fd or entry behind.
+a damaged or tampered spool neither stops boxd nor gets delivered, spool
+files of earlier formats are delivered after an upgrade, a recipient
+that can never be served fails alone, and receptions smtp never finishes
+leave no spool file, fd or entry behind.
 
 Run: /usr/bin/python3 -m unittest discover -s regress/e2e -p test_queue.py -v
 """
@@ -64,6 +66,74 @@ def chown_like(path, like):
     st = os.stat(like)
     os.chown(path, st.st_uid, st.st_gid)
     os.chmod(path, 0o600)
+
+
+# ---------------------------------------------------------------- spool files
+# The layouts of queued/queued.h, written here from scratch: what boxd 0.1
+# (version 1), the tree before per-recipient state (version 2) and today's
+# (version 3) leave in queue/spool/.
+
+TRAILER = {1: 24, 2: 28, 3: 36}
+RCPT_PENDING, RCPT_DELIVERED, RCPT_FAILED = 0, 1, 2
+
+
+def pstr(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack(">I", len(s)) + s
+
+
+def envelope(sender, rcpts, helo="client.test", client="127.0.0.1",
+             when=None):
+    """envelope_marshal(): rcpts is [(address, "domain/user")]."""
+    out = (pstr(sender) + pstr(helo) + pstr(client) + pstr("") +
+           struct.pack(">QII", int(when or time.time()), 0, len(rcpts)))
+    for addr, mailbox in rcpts:
+        out += pstr(addr) + pstr(mailbox) + struct.pack(">I", 0) + pstr("")
+    return out
+
+
+def spool_file(version, msgid, env, body, prepend=b""):
+    """A committed spool file of that version."""
+    head = b"BOXQ" + struct.pack(">II", version, len(env)) + env
+    hdr_crc = zlib.crc32(head)
+    body_crc = zlib.crc32(body)
+    if version == 1:
+        trailer = struct.pack(">4sQQI", b"BOXT", msgid, len(body), body_crc)
+    elif version == 2:
+        trailer = struct.pack(">4sQQII", b"BOXT", msgid, len(body),
+                              hdr_crc, body_crc)
+    else:
+        return (head + body + prepend +
+                struct.pack(">4sQQIIII", b"BOXT", msgid, len(body),
+                            len(prepend), hdr_crc, body_crc,
+                            zlib.crc32(prepend)))
+    return head + body + trailer
+
+
+def new_msgid():
+    """An id as the queue makes them: the time, then noise."""
+    return int(time.time()) << 32 | random.getrandbits(32)
+
+
+def read_state(path):
+    """spool/ID.state: (message id, [(status, attempts, next, reply)])."""
+    data = t.read(path)
+    assert data[:4] == b"BOXS", data[:4]
+    assert struct.unpack(">I", data[-4:])[0] == zlib.crc32(data[:-4]), \
+        "state checksum"
+    version, msgid, n = struct.unpack(">IQI", data[4:20])
+    assert version == 1, version
+    off, out = 20, []
+    for _ in range(n):
+        status, attempts, nxt, rlen = struct.unpack(">IIQI",
+                                                    data[off:off + 20])
+        off += 20
+        out.append((status, attempts, nxt,
+                    data[off:off + rlen].decode(errors="replace")))
+        off += rlen
+    assert off == len(data) - 4, "state length"
+    return msgid, out
 
 
 class QueueCase(unittest.TestCase):
@@ -477,7 +547,8 @@ class Integrity(QueueCase):
 
     def test_hostile_envelope_with_good_checksums(self):
         """A mailbox name out of the mail root, with both CRCs made to
-        match: the content check refuses it, and mda never sees it."""
+        match: that recipient fails for good, logged and kept in failed/
+        with its state; mda never sees the name."""
         qid, tok, path, data = self.committed()
         mailbox = b"example.test/alice"
         i = data.find(mailbox)
@@ -485,34 +556,148 @@ class Integrity(QueueCase):
         envlen = struct.unpack(">I", data[8:12])[0]
         data = data[:i] + b"example.test/../.." + data[i + len(mailbox):]
         hdr_crc = zlib.crc32(data[:12 + envlen])
-        data = data[:-8] + struct.pack(">I", hdr_crc) + data[-4:]
+        data = data[:-12] + struct.pack(">I", hdr_crc) + data[-8:]
         self.put_back(path, data)
         restart(self.b)
-        self.assertQuarantined(qid, tok, "invalid mailbox name")
+        state = os.path.join(t.spool_dir(self.b, "failed"), qid + ".state")
+        ok = t.wait_until(lambda: os.path.exists(state), 15)
+        self.assertTrue(ok, "%s not moved to failed/:\n%s" %
+                        (qid, t.log_tail(self.b)))
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 0 "
+                         r"failed permanently at attempt 1: invalid mailbox "
+                         r"name \"example.test/../..\"" % qid)
+        msgid, rcpts = read_state(state)
+        self.assertEqual(msgid, int(qid, 16))
+        self.assertEqual([r[0] for r in rcpts], [RCPT_FAILED])
+        self.assertIn("invalid mailbox name", rcpts[0][3])
+        self.assertTrue(os.path.exists(os.path.join(
+            t.spool_dir(self.b, "failed"), qid)))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "spool")), [])
         for sub in ("tmp", "new", "cur"):
             self.assertFalse(os.path.exists(os.path.join(self.b.storage,
                                                          sub)),
                              "a Maildir was made outside the mail root")
+        self.assertStable()
+        self.assertEqual(t.delivered_with(self.b, ALICE, tok), [])
+        self.assertDeliversNormally()
+
+    def as_version(self, data, version):
+        """A committed file of today's format, as another version."""
+        envlen = struct.unpack(">I", data[8:12])[0]
+        magic, msgid, size, plen = struct.unpack(">4sQQI", data[-36:-12])
+        self.assertEqual(magic, b"BOXT")
+        self.assertEqual(plen, 0)
+        self.assertEqual(len(data), 12 + envlen + size + 36)
+        env = data[12:12 + envlen]
+        body = data[12 + envlen:12 + envlen + size]
+        self.assertEqual(spool_file(3, msgid, env, body), data,
+                         "the queue does not write the documented layout")
+        return spool_file(version, msgid, env, body)
 
     def test_version_1_file_delivered(self):
         """A spool file as boxd 0.1 wrote it (24-byte trailer, no CRC of
         the envelope) is recovered and delivered after an upgrade."""
         qid, tok, path, data = self.committed()
-        envlen = struct.unpack(">I", data[8:12])[0]
-        magic, msgid, size, hdr_crc, body_crc = struct.unpack(
-            ">4sQQII", data[-28:])
-        self.assertEqual(magic, b"BOXT")
-        self.assertEqual(len(data), 12 + envlen + size + 28)
-        self.assertEqual(hdr_crc, zlib.crc32(data[:12 + envlen]))
-        v1 = (data[:4] + struct.pack(">I", 1) + data[8:-28] +
-              struct.pack(">4sQQI", b"BOXT", msgid, size, body_crc))
-        self.put_back(path, v1)
+        self.put_back(path, self.as_version(data, 1))
         restart(self.b)
         got = t.wait_delivered(self.b, ALICE, tok)
         self.assertEqual(len(got), 1)
         self.wait_queue_empty()
         self.assertIn("version 1 spool file", self.b.logtext())
         self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+
+    def test_version_2_file_delivered(self):
+        """A spool file of the format before per-recipient state (28-byte
+        trailer, no prepended headers) is delivered after an upgrade."""
+        qid, tok, path, data = self.committed()
+        self.put_back(path, self.as_version(data, 2))
+        restart(self.b)
+        got = t.wait_delivered(self.b, ALICE, tok)
+        self.assertEqual(len(got), 1)
+        self.wait_queue_empty()
+        self.assertIn("a version 2 spool file, recovered", self.b.logtext())
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+
+
+class Upgrade(QueueCase):
+    """A spool directory left by an earlier release, files written here
+    from the documented layouts: every message delivered, once."""
+
+    def test_spool_of_earlier_releases_delivered(self):
+        self.b.add_user(t.BOB)
+        self.assertEqual(self.b.stop(), 0)
+        spool = t.spool_dir(self.b, "spool")
+        toks, placed = {}, []
+        for version, rcpts in ((2, [ALICE]), (2, [ALICE, t.BOB]),
+                               (1, [t.BOB]), (2, [t.BOB, ALICE])):
+            tok = t.token()
+            msgid = new_msgid()
+            env = envelope(SENDER, [(a, "example.test/" + a.split("@")[0])
+                                    for a in rcpts])
+            body = t.normalize(t.make_message(tok))
+            path = os.path.join(spool, "%016x" % msgid)
+            with open(path, "wb") as f:
+                f.write(spool_file(version, msgid, env, body))
+            chown_like(path, spool)
+            for a in rcpts:
+                toks.setdefault(a, []).append(tok)
+            placed.append(msgid)
+        restart(self.b)
+        self.wait_queue_empty()
+        for addr, ts in toks.items():
+            for tok in ts:
+                got = t.wait_delivered(self.b, addr, tok)
+                self.assertEqual(len(got), 1, "%s: %s" % (addr, tok))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIn("a version 2 spool file, recovered", self.b.logtext())
+        self.assertStable()
+        self.assertDeliversNormally()
+
+
+class PermanentFailure(QueueCase):
+    """A recipient that can never be served fails alone: logged, kept in
+    failed/ with the state of each recipient, the others delivered."""
+
+    def test_bad_mailbox_fails_alone(self):
+        self.b.add_user(t.BOB)
+        self.assertEqual(self.b.stop(), 0)
+        spool = t.spool_dir(self.b, "spool")
+        tok = t.token()
+        msgid = new_msgid()
+        qid = "%016x" % msgid
+        env = envelope(SENDER, [(ALICE, "example.test/alice"),
+                                ("bad@example.test", "example.test/.bad"),
+                                (t.BOB, "example.test/bob")])
+        path = os.path.join(spool, qid)
+        with open(path, "wb") as f:
+            f.write(spool_file(3, msgid, env,
+                               t.normalize(t.make_message(tok))))
+        chown_like(path, spool)
+        restart(self.b)
+        for addr in (ALICE, t.BOB):
+            self.assertEqual(len(t.wait_delivered(self.b, addr, tok)), 1)
+        state = os.path.join(t.spool_dir(self.b, "failed"), qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 15),
+                        t.log_tail(self.b))
+        self.assertTrue(os.path.exists(os.path.join(
+            t.spool_dir(self.b, "failed"), qid)))
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 1 failed "
+                         r"permanently at attempt 1: invalid mailbox name "
+                         r"\"example.test/.bad\"" % qid)
+        self.assertIn("message %s: 1 of 3 recipients failed" % qid,
+                      self.b.logtext())
+        _, rcpts = read_state(state)
+        self.assertEqual([r[0] for r in rcpts],
+                         [RCPT_DELIVERED, RCPT_FAILED, RCPT_DELIVERED])
+        self.assertIn("invalid mailbox name", rcpts[1][3])
+        self.assertEqual(t.listdir(spool), [])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
+        self.assertFalse(os.path.exists(os.path.join(
+            self.b.storage, "mail", "example.test", ".bad")))
+        self.assertStable()
+        for addr in (ALICE, t.BOB):
+            self.assertEqual(len(t.delivered_with(self.b, addr, tok)), 1)
 
 
 class Leaks(QueueCase):

@@ -195,6 +195,47 @@ v1_file(uint64_t msgid, const struct envelope *env, const char *data,
 	return out;
 }
 
+/*
+ * A spool file of any version, built here from the documented layout (not
+ * by queue_fs.c): version 1 and 2 as earlier releases wrote them.
+ */
+static uint8_t *
+build_file(uint32_t version, uint64_t msgid, const struct envelope *env,
+    const char *data, const char *prepend, size_t *len)
+{
+	struct msg_writer w;
+	uint8_t *out;
+	size_t envlen, blen = strlen(data), plen = strlen(prepend);
+	uint32_t hdr_crc;
+
+	msg_writer_init(&w);
+	msg_put_data(&w, SPOOL_MAGIC, 4);
+	msg_put_u32(&w, version);
+	msg_put_u32(&w, 0);
+	envelope_marshal(env, &w);
+	envlen = w.len - SPOOL_HDR_FIXED;
+	put_be32(w.buf + 8, (uint32_t)envlen);
+	hdr_crc = crc32_update(0, w.buf, w.len);
+	msg_put_data(&w, data, blen);
+	if (version >= 3)
+		msg_put_data(&w, prepend, plen);
+	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, msgid);
+	msg_put_u64(&w, blen);
+	if (version >= 3)
+		msg_put_u32(&w, (uint32_t)plen);
+	if (version >= 2)
+		msg_put_u32(&w, hdr_crc);
+	msg_put_u32(&w, crc32_update(0, data, blen));
+	if (version >= 3)
+		msg_put_u32(&w, crc32_update(0, prepend, plen));
+	out = xcalloc(1, w.len);
+	memcpy(out, w.buf, w.len);
+	*len = w.len;
+	msg_writer_free(&w);
+	return out;
+}
+
 static void
 place(uint64_t msgid, const void *data, size_t len)
 {
@@ -546,15 +587,15 @@ test_recovery(void)
 	memcpy(d, real, len); /* one in the envelope length */
 	d[11] ^= 0x01;
 	place(base + 7, d, len);
-	memcpy(d, real, len); /* in the trailer's length */
-	d[len - 10] ^= 0x01;
+	memcpy(d, real, len); /* in the trailer's body length */
+	d[len - 17] ^= 0x01;
 	place(base + 8, d, len);
 	place(base + 9, real, len - 5); /* the end cut off */
 	memcpy(d, real, len); /* bytes after the trailer */
 	memcpy(d + len, "more", 4);
 	place(base + 10, d, len + 4);
 	memcpy(d, real, len); /* an unknown version */
-	put_be32(d + 4, 3);
+	put_be32(d + 4, SPOOL_VERSION + 1);
 	place(base + 11, d, len);
 
 	/* the trailers name base: fix them up to each file's own id */
@@ -586,7 +627,10 @@ test_recovery(void)
 	d[vlen - SPOOL_TRAILER_V1 - 1] = 'y';
 	place(base + 14, d, vlen);
 	free(d);
-	/* a version 1 file with a mailbox out of the mail root */
+	/*
+	 * a version 1 file with a mailbox out of the mail root: recovered,
+	 * the queue fails that recipient (never handed to mda)
+	 */
 	strlcpy(env.rcpt[1].mailbox, "../../etc", sizeof(env.rcpt[1].mailbox));
 	d = v1_file(base + 15, &env, body, &vlen);
 	place(base + 15, d, vlen);
@@ -631,13 +675,14 @@ test_recovery(void)
 	    was_found(base + 13) && present(SPOOL_QUEUE, base + 13));
 	CHECK("version 1 file with a damaged body to corrupt/",
 	    !was_found(base + 14) && present(SPOOL_CORRUPT, base + 14));
-	CHECK("version 1 file with a bad mailbox to corrupt/",
-	    !was_found(base + 15) && present(SPOOL_CORRUPT, base + 15));
+	CHECK("version 1 file with a bad mailbox recovered: that recipient "
+	      "fails alone",
+	    was_found(base + 15) && present(SPOOL_QUEUE, base + 15));
 	CHECK("stray file left alone", access(SPOOL_QUEUE "/notes.txt", F_OK) ==
 		0);
 	CHECK("symbolic link to corrupt/", !was_found(base + 16) &&
 		!present(SPOOL_QUEUE, base + 16));
-	CHECK("nothing else recovered", nfound == 2);
+	CHECK("nothing else recovered", nfound == 3);
 
 	fd = spool_load(&sp, base + 13, &got, &m, why, sizeof(why));
 	CHECK("version 1 file loads", fd >= 0 && m.version == 1 &&
@@ -691,8 +736,14 @@ test_load(void)
 	    sizeof(env.rcpt[1].mailbox));
 	CHECK("commit", receive(msgid, &env, body, strlen(body)));
 	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
-	CHECK("bad mailbox refused at load", fd == SPOOL_BAD &&
-		strstr(why, "mailbox") != NULL);
+	CHECK("bad mailbox loads: that recipient fails alone", fd >= 0 &&
+		got.nrcpt == 2 &&
+		!envelope_mailbox_valid(got.rcpt[1].mailbox) &&
+		envelope_mailbox_valid(got.rcpt[0].mailbox));
+	if (fd >= 0) {
+		close(fd);
+		envelope_clear(&got);
+	}
 	msgid++;
 	strlcpy(env.rcpt[1].mailbox, "example.test/bob",
 	    sizeof(env.rcpt[1].mailbox));
@@ -702,9 +753,9 @@ test_load(void)
 	CHECK("bad sender refused at load", fd == SPOOL_BAD &&
 		strstr(why, "sender") != NULL);
 	recover();
-	CHECK("and all three go to corrupt/ at start", nfound == 0 &&
-		present(SPOOL_CORRUPT, msgid) &&
-		present(SPOOL_CORRUPT, msgid - 1) &&
+	CHECK("the other two go to corrupt/ at start", nfound == 1 &&
+		was_found(msgid - 1) && present(SPOOL_CORRUPT, msgid) &&
+		present(SPOOL_QUEUE, msgid - 1) &&
 		present(SPOOL_CORRUPT, msgid - 2));
 	envelope_clear(&env);
 }
@@ -860,6 +911,212 @@ test_garbage(void)
 	(void)env;
 }
 
+/* each version loads; every header and trailer byte is checked */
+static void
+test_versions(void)
+{
+	static const uint32_t tlen[] = {
+	    0, SPOOL_TRAILER_V1, SPOOL_TRAILER_V2, SPOOL_TRAILER};
+	static const char prepend[] = "X-Prepended: yes\n";
+	struct envelope env, got;
+	struct spool_msg m;
+	uint8_t *f, *d;
+	size_t len, i, k, missed;
+	uint32_t version, envlen;
+	uint64_t msgid = 0x6500000600000000ULL;
+	char why[256], name[128], buf[256];
+	int fd;
+
+	clean();
+	make_env(&env, "example.test/alice");
+	for (version = 1; version <= SPOOL_VERSION; version++) {
+		f = build_file(version, msgid, &env, body,
+		    version >= 3 ? prepend : "", &len);
+		envlen = get_be32(f + 8);
+		place(msgid, f, len);
+		fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+		snprintf(name, sizeof(name), "version %u loads", version);
+		CHECK(name, fd >= 0 && m.version == version &&
+			m.body_offset == SPOOL_HDR_FIXED + envlen &&
+			m.body_size == strlen(body) && got.nrcpt == 2);
+		if (fd >= 0) {
+			snprintf(name, sizeof(name),
+			    "version %u: prepended headers", version);
+			CHECK(name, version < 3
+				? m.prepend_size == 0
+				: m.prepend_size == strlen(prepend) &&
+				    m.prepend_offset ==
+					m.body_offset + m.body_size &&
+				    pread(fd, buf, m.prepend_size,
+					(off_t)m.prepend_offset) ==
+					(ssize_t)m.prepend_size &&
+				    memcmp(buf, prepend, m.prepend_size) == 0);
+			close(fd);
+			envelope_clear(&got);
+		}
+		recover();
+		snprintf(name, sizeof(name), "version %u recovered", version);
+		CHECK(name, was_found(msgid) && present(SPOOL_QUEUE, msgid));
+
+		/* a bit flipped in the fixed header or anywhere in the trailer */
+		d = xcalloc(1, len);
+		missed = 0;
+		for (i = 0; i < len; i++) {
+			if (i >= SPOOL_HDR_FIXED && i < len - tlen[version])
+				continue;
+			for (k = 0; k < 2; k++) {
+				memcpy(d, f, len);
+				d[i] ^= k ? 0x80 : 0x01;
+				place(msgid, d, len);
+				fd = spool_load(
+				    &sp, msgid, &got, &m, why, sizeof(why));
+				if (fd != SPOOL_BAD) {
+					printf("# version %u: byte %zu^%d "
+					       "passes\n",
+					    version, i, k ? 0x80 : 1);
+					missed++;
+				}
+				if (fd >= 0) {
+					close(fd);
+					envelope_clear(&got);
+				}
+			}
+		}
+		snprintf(name, sizeof(name),
+		    "version %u: every header and trailer bit flip refused",
+		    version);
+		CHECK(name, missed == 0);
+		/* one in the body, the envelope, the prepended headers */
+		memcpy(d, f, len);
+		d[SPOOL_HDR_FIXED + envlen + 2] ^= 0x04;
+		place(msgid, d, len);
+		snprintf(name, sizeof(name), "version %u: body bit refused",
+		    version);
+		CHECK(name, spool_load(&sp, msgid, &got, &m, why,
+				sizeof(why)) == SPOOL_BAD &&
+			strstr(why, "body") != NULL);
+		if (version >= 2) {
+			memcpy(d, f, len);
+			d[SPOOL_HDR_FIXED + envlen - 3] ^= 0x04;
+			place(msgid, d, len);
+			snprintf(name, sizeof(name),
+			    "version %u: envelope bit refused", version);
+			CHECK(name, spool_load(&sp, msgid, &got, &m, why,
+					sizeof(why)) == SPOOL_BAD &&
+				strstr(why, "envelope") != NULL);
+		}
+		if (version >= 3) {
+			memcpy(d, f, len);
+			d[len - tlen[version] - 3] ^= 0x04;
+			place(msgid, d, len);
+			CHECK("version 3: prepended headers bit refused",
+			    spool_load(&sp, msgid, &got, &m, why,
+				sizeof(why)) == SPOOL_BAD &&
+				strstr(why, "prepended") != NULL);
+		}
+		free(d);
+		free(f);
+		clean();
+	}
+
+	/* what the queue writes is what the layout says */
+	CHECK("commit", receive(msgid, &env, body, strlen(body)));
+	f = slurp(spool_path(SPOOL_QUEUE, msgid, buf, sizeof(buf)), &len);
+	d = build_file(SPOOL_VERSION, msgid, &env, body, "", &k);
+	CHECK("the queue writes the documented layout",
+	    f != NULL && k == len && memcmp(f, d, len) == 0);
+	free(f);
+	free(d);
+	envelope_clear(&env);
+}
+
+/* headers the queue adds at commit: loaded, and written before the body */
+static void
+test_prepend(void)
+{
+	static const char prepend[] = "DKIM-Signature: v=1; a=ed25519-sha256;"
+				      "\n\tb=abc\n";
+	struct envelope env, got;
+	struct spool_file sf;
+	struct spool_commit c;
+	struct spool_msg m;
+	struct maildir_delivery d;
+	char why[256], path[PATH_MAX], *text;
+	uint64_t msgid = 0x6500000700000000ULL;
+	size_t len;
+	int fd, rootfd;
+
+	clean();
+	make_env(&env, "example.test/alice");
+	if (spool_create(&sp, msgid, &env, &sf) == -1) {
+		CHECK("create", 0);
+		return;
+	}
+	CHECK("body", write_all(sf.appendfd, body, strlen(body)) != -1);
+	close(sf.appendfd);
+	memset(&c, 0, sizeof(c));
+	c.msgid = msgid;
+	c.fd = sf.fd;
+	c.body_offset = sf.body_offset;
+	c.body_size = strlen(body);
+	c.hdr_crc = sf.hdr_crc;
+	c.body_crc = crc32_update(0, body, strlen(body));
+	c.prepend = prepend;
+	c.prepend_len = strlen(prepend);
+	spool_commit_batch(&sp, &c, 1);
+	close(sf.fd);
+	CHECK("commit with prepended headers", c.ok);
+	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+	CHECK("load", fd >= 0 && m.prepend_size == strlen(prepend) &&
+		m.body_size == strlen(body));
+	if (fd < 0) {
+		envelope_clear(&env);
+		return;
+	}
+	envelope_clear(&got);
+	mkdir("mail", 0700);
+	rootfd = open("mail", O_RDONLY | O_DIRECTORY);
+	if (maildir_write(rootfd, "example.test/alice", msgid, 0, "mx.test",
+		"sender@client.test", fd, &m, &d) < 0) {
+		CHECK("maildir write", 0);
+	} else {
+		CHECK("maildir publish", maildir_publish(rootfd, &d) == 0);
+		snprintf(path, sizeof(path), "mail/example.test/alice/new/%s",
+		    d.name);
+		text = (char *)slurp(path, &len);
+		CHECK("prepended headers come before the body",
+		    text != NULL && strstr(text, prepend) != NULL &&
+			strstr(text, body) ==
+			    strstr(text, prepend) + strlen(prepend) &&
+			strstr(text, "Delivered-To: ") < strstr(text, prepend));
+		snprintf(why, sizeof(why), ",S=%zu", len);
+		CHECK("and count in the size", strstr(d.name, why) != NULL);
+		free(text);
+	}
+	close(rootfd);
+	close(fd);
+
+	/* more than the format allows is refused, and leaves nothing */
+	msgid++;
+	if (spool_create(&sp, msgid, &env, &sf) == 0) {
+		close(sf.appendfd);
+		c.msgid = msgid;
+		c.fd = sf.fd;
+		c.body_offset = sf.body_offset;
+		c.body_size = 0;
+		c.hdr_crc = sf.hdr_crc;
+		c.body_crc = 0;
+		c.prepend = xcalloc(1, SPOOL_PREPEND_MAX + 1);
+		c.prepend_len = SPOOL_PREPEND_MAX + 1;
+		spool_commit_batch(&sp, &c, 1);
+		CHECK("too many prepended octets refused",
+		    !c.ok && !present(SPOOL_QUEUE, msgid));
+		free((void *)c.prepend);
+		close(sf.fd);
+	}
+	envelope_clear(&env);
+}
+
 /* ------------------------------------------------------------ maildir */
 
 static void
@@ -877,7 +1134,6 @@ test_maildir(void)
 	struct stat st;
 	char path[PATH_MAX], name[128], why[256], *text;
 	size_t len, i, hl = strlen(head);
-	uint64_t off;
 	uint64_t msgid = 0x6500000500000001ULL;
 	int rootfd, spoolfd, fd, before;
 
@@ -891,10 +1147,9 @@ test_maildir(void)
 		return;
 	}
 	envelope_clear(&got);
-	off = m.body_offset;
 	before = test_open_fds();
 	fd = maildir_write(rootfd, "example.test/alice", msgid, 0, "mx/te:st",
-	    "sender@client.test", spoolfd, off, strlen(body), &d);
+	    "sender@client.test", spoolfd, &m, &d);
 	CHECK("maildir write", fd >= 0);
 	if (fd < 0)
 		return;
@@ -916,10 +1171,10 @@ test_maildir(void)
 	free(text);
 	CHECK("a retry finds the earlier delivery",
 	    maildir_write(rootfd, "example.test/alice", msgid, 0, "mx/te:st",
-		"sender@client.test", spoolfd, off, strlen(body), &d2) ==
+		"sender@client.test", spoolfd, &m, &d2) ==
 		MAILDIR_DONE_BEFORE);
 	fd = maildir_write(rootfd, "example.test/alice", msgid, 1, "mx/te:st",
-	    "sender@client.test", spoolfd, off, strlen(body), &d2);
+	    "sender@client.test", spoolfd, &m, &d2);
 	CHECK("another index is another delivery",
 	    fd >= 0 && strcmp(d.name, d2.name) != 0);
 	if (fd >= 0)
@@ -930,7 +1185,7 @@ test_maildir(void)
 		    envelope_show(bad[i], why, sizeof(why)));
 		errno = 0;
 		fd = maildir_write(rootfd, bad[i], msgid, 0, "mx.test",
-		    "sender@client.test", spoolfd, off, strlen(body), &d2);
+		    "sender@client.test", spoolfd, &m, &d2);
 		CHECK(name, fd == -1 && errno == EINVAL);
 	}
 	CHECK("nothing made outside the mail root",
@@ -938,7 +1193,7 @@ test_maildir(void)
 		stat("mail/evil", &st) == -1);
 	errno = 0;
 	fd = maildir_write(rootfd, "example.test/carol", msgid, 0, "mx.test",
-	    "a@b.test>\nX-Injected: 1", spoolfd, off, strlen(body), &d2);
+	    "a@b.test>\nX-Injected: 1", spoolfd, &m, &d2);
 	CHECK("maildir refuses a sender with LF", fd == -1 && errno == EINVAL);
 	CHECK("and makes no Maildir for it",
 	    stat("mail/example.test/carol", &st) == -1);
@@ -978,6 +1233,8 @@ main(void)
 	test_load();
 	test_out_of_fds();
 	test_garbage();
+	test_versions();
+	test_prepend();
 	test_maildir();
 
 	if (chdir("/") == -1)
