@@ -1,7 +1,8 @@
 /*
  * One SMTP server session: the state machine of RFC 5321 with the
- * extensions boxd offers, strict line handling, and the hand-offs to
- * auth (recipients) and queue (spool file, commit).
+ * extensions boxd offers, strict command lines, and the hand-offs to
+ * auth (recipients) and queue (spool file, commit).  The message text
+ * goes to smtp_body.c, which keeps its rules.
  */
 
 #include <sys/socket.h>
@@ -26,8 +27,7 @@
 #include "boxd.h"
 #include "smtpd.h"
 
-#define SMTP_MAX_ERRORS	 10
-#define SMTP_SPOOL_BUFSZ 65536
+#define SMTP_MAX_ERRORS 10
 /* unread replies beyond this stop the reading of commands until they drain */
 #define SMTP_OUTPUT_MAX 8192
 /* what a session buffers from its client while it does not read */
@@ -37,6 +37,8 @@
 /* failed RCPTs answered at once; after them 1 s, 2 s, then 4 s each */
 #define SMTP_TARPIT_FREE 3
 #define SMTP_TARPIT_MAX	 4
+/* the input pieces DATA and BDAT read in place at a time */
+#define SMTP_INPUT_VECS 8
 /* how long a closing session may take to deliver its last reply (ms) */
 #define SMTP_LINGER 10000
 /*
@@ -87,36 +89,10 @@ struct smtp_session {
 	int expired;	   /* timed out while committing: close after it */
 	int out_paused;	   /* input waits for the replies to drain */
 	int processing;	   /* in smtp_process() */
+	int in_long_line;  /* inside an overlong command line */
 
-	/* the transaction */
-	int in_txn;
-	struct envelope env;
-	size_t env_size;     /* the create imsg, envelope_marshal()ed */
-	uint32_t nrcpt_cmds; /* accepted RCPTs */
-	struct envelope_rcpt pending; /* the RCPT auth is looking at */
-	uint64_t msgid;
-	int spoolfd;
-
-	/* the body */
-	uint8_t *wbuf;
-	size_t wlen;
-	uint64_t body_size;
-	uint32_t body_crc;
-	int too_big;
-	int bare_crlf;
-	int line_too_long;
-	int write_error;
-	int in_long_line; /* DATA: inside an overlong line */
-	int last_drained_cr;
-	int prev_crlf; /* last DATA line ended in CRLF */
-	uint64_t bdat_left;
-	uint64_t bdat_chunk;
-	int bdat_last;
-	int bdat_discard; /* read the chunk, keep nothing */
-	int bdat_failed;  /* discarding: the queue had no spool file */
-	int bdat_cr;	  /* BDAT: a CR ended the chunk */
-	size_t bdat_linelen;
-	int bdat_started;
+	struct smtp_transaction txn;
+	int spoolfd; /* the transaction's spool file */
 };
 
 RB_HEAD(session_tree, smtp_session);
@@ -259,24 +235,10 @@ smtp_txn_reset(struct smtp_session *s)
 		close(s->spoolfd);
 		s->spoolfd = -1;
 		msg_writer_init(&w);
-		msg_put_u64(&w, s->msgid);
+		msg_put_u64(&w, s->txn.msgid);
 		child_send(PROC_QUEUE, IMSG_QUEUE_ABORT, 0, -1, &w);
 	}
-	envelope_clear(&s->env);
-	memset(&s->env, 0, sizeof(s->env));
-	s->in_txn = 0;
-	s->nrcpt_cmds = 0;
-	s->msgid = 0;
-	/* an idle session keeps no body buffer */
-	free(s->wbuf);
-	s->wbuf = NULL;
-	s->wlen = 0;
-	s->body_size = 0;
-	s->too_big = s->bare_crlf = s->line_too_long = s->write_error = 0;
-	s->in_long_line = 0;
-	s->bdat_started = 0;
-	s->bdat_cr = 0;
-	s->bdat_linelen = 0;
+	smtp_transaction_reset(&s->txn);
 }
 
 static void
@@ -416,11 +378,13 @@ smtp_ehlo(struct smtp_session *s, struct smtp_command *cmd)
 static void
 smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 {
+	struct envelope *env = &s->txn.env;
+
 	if (!s->helo_done) {
 		smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
 		return;
 	}
-	if (s->in_txn) {
+	if (s->txn.active) {
 		smtp_reply(s, "503 5.5.1 Nested MAIL command");
 		return;
 	}
@@ -443,28 +407,28 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_reply(s, "553 5.6.7 Non-ASCII address without SMTPUTF8");
 		return;
 	}
-	memset(&s->env, 0, sizeof(s->env));
+	memset(env, 0, sizeof(*env));
 	if (!cmd->null_path &&
-	    mailaddr_format(&cmd->addr, s->env.sender, sizeof(s->env.sender)) ==
+	    mailaddr_format(&cmd->addr, env->sender, sizeof(env->sender)) ==
 		-1) {
 		smtp_reply(s, "553 5.1.7 Sender address too long");
 		return;
 	}
-	strlcpy(s->env.helo, s->helo, sizeof(s->env.helo));
-	strlcpy(s->env.client_addr, s->addr, sizeof(s->env.client_addr));
-	strlcpy(s->env.envid, cmd->envid, sizeof(s->env.envid));
-	s->env.time = (uint64_t)time(NULL);
+	strlcpy(env->helo, s->helo, sizeof(env->helo));
+	strlcpy(env->client_addr, s->addr, sizeof(env->client_addr));
+	strlcpy(env->envid, cmd->envid, sizeof(env->envid));
+	env->time = (uint64_t)time(NULL);
 	if (cmd->body == SMTP_BODY_8BITMIME)
-		s->env.flags |= ENVELOPE_8BITMIME;
+		env->flags |= ENVELOPE_8BITMIME;
 	if (cmd->smtputf8)
-		s->env.flags |= ENVELOPE_SMTPUTF8;
+		env->flags |= ENVELOPE_SMTPUTF8;
 	if (cmd->ret == SMTP_RET_FULL)
-		s->env.flags |= ENVELOPE_DSN_RET_FULL;
+		env->flags |= ENVELOPE_DSN_RET_FULL;
 	else if (cmd->ret == SMTP_RET_HDRS)
-		s->env.flags |= ENVELOPE_DSN_RET_HDRS;
+		env->flags |= ENVELOPE_DSN_RET_HDRS;
 	/* the create request: header, reqid, envelope */
-	s->env_size = IMSG_HDR_SIZE + 8 + envelope_marshal_size(&s->env);
-	s->in_txn = 1;
+	s->txn.env_size = IMSG_HDR_SIZE + 8 + envelope_marshal_size(env);
+	s->txn.active = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
@@ -472,17 +436,17 @@ static void
 smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 {
 	struct msg_writer w;
-	struct envelope_rcpt *rcpt = &s->pending;
+	struct envelope_rcpt *rcpt = &s->txn.pending;
 
-	if (!s->in_txn) {
+	if (!s->txn.active) {
 		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
 		return;
 	}
-	if (s->nrcpt_cmds >= child->conf.limit_recipients) {
+	if (s->txn.nrcpt_cmds >= child->conf.limit_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	if (cmd->addr_utf8 && !(s->env.flags & ENVELOPE_SMTPUTF8)) {
+	if (cmd->addr_utf8 && !(s->txn.env.flags & ENVELOPE_SMTPUTF8)) {
 		smtp_reply(s, "553 5.6.7 Non-ASCII address without SMTPUTF8");
 		return;
 	}
@@ -508,27 +472,27 @@ smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
  * they would take it past what one imsg may carry.
  */
 static int
-smtp_rcpt_add(struct smtp_session *s, char **mailboxes, uint32_t n)
+smtp_rcpt_add(struct smtp_transaction *t, char **mailboxes, uint32_t n)
 {
-	struct envelope_rcpt *rcpt = &s->pending;
+	struct envelope_rcpt *rcpt = &t->pending;
 	size_t add = 0;
 	uint32_t i, j;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < s->env.nrcpt; j++)
-			if (strcmp(s->env.rcpt[j].mailbox, mailboxes[i]) == 0)
+		for (j = 0; j < t->env.nrcpt; j++)
+			if (strcmp(t->env.rcpt[j].mailbox, mailboxes[i]) == 0)
 				break;
-		if (j < s->env.nrcpt)
+		if (j < t->env.nrcpt)
 			continue;
 		strlcpy(rcpt->mailbox, mailboxes[i], sizeof(rcpt->mailbox));
 		add += envelope_rcpt_marshal_size(rcpt);
 	}
-	if (s->env_size + add > SMTP_ENVELOPE_MAX)
+	if (t->env_size + add > SMTP_ENVELOPE_MAX)
 		return -1;
-	s->env_size += add;
+	t->env_size += add;
 	for (i = 0; i < n; i++) {
 		strlcpy(rcpt->mailbox, mailboxes[i], sizeof(rcpt->mailbox));
-		envelope_add_rcpt(&s->env, rcpt);
+		envelope_add_rcpt(&t->env, rcpt);
 	}
 	return 0;
 }
@@ -571,11 +535,11 @@ smtp_session_rcpt_result(
 			smtp_rcpt_failed(s);
 			break;
 		}
-		if (smtp_rcpt_add(s, mailboxes, n) == -1) {
+		if (smtp_rcpt_add(&s->txn, mailboxes, n) == -1) {
 			smtp_reply(s, "452 4.5.3 Too many recipients");
 			break;
 		}
-		s->nrcpt_cmds++;
+		s->txn.nrcpt_cmds++;
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case AUTH_RCPT_NOUSER:
@@ -607,11 +571,11 @@ smtp_create(struct smtp_session *s)
 	msg_writer_init(&w);
 	smtp_wait(s, WAIT_CREATE);
 	msg_put_u64(&w, s->reqid);
-	envelope_marshal(&s->env, &w);
+	envelope_marshal(&s->txn.env, &w);
 	child_send(PROC_QUEUE, IMSG_QUEUE_CREATE, 0, -1, &w);
 }
 
-static void smtp_body_start(struct smtp_session *);
+static void smtp_message_start(struct smtp_session *);
 
 void
 smtp_session_created(uint64_t reqid, uint64_t msgid, int fd)
@@ -627,11 +591,11 @@ smtp_session_created(uint64_t reqid, uint64_t msgid, int fd)
 		return;
 	}
 	/* smtp_txn_reset() aborts it if the session goes now */
-	s->msgid = msgid;
+	s->txn.msgid = msgid;
 	s->spoolfd = fd;
 	if (s->state == SMTP_CLOSING)
 		return;
-	smtp_body_start(s);
+	smtp_message_start(s);
 	if (s->state == SMTP_DATA)
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_process(s);
@@ -646,8 +610,8 @@ smtp_session_create_failed(uint64_t reqid)
 	if ((s = smtp_waiting(reqid, WAIT_CREATE)) == NULL)
 		return;
 	if (s->state == SMTP_BDAT) {
-		s->bdat_discard = 1;
-		s->bdat_failed = 1;
+		s->txn.chunk_discard = 1;
+		s->txn.chunk_failed = 1;
 	} else if (s->state == SMTP_DATA) {
 		smtp_reply(s,
 		    "451 4.3.0 Cannot queue the message now, try "
@@ -659,129 +623,79 @@ smtp_session_create_failed(uint64_t reqid)
 	smtp_process(s);
 }
 
-static void
-smtp_spool_flush(struct smtp_session *s)
+/* smtp_body's writer: the spool file */
+static int
+smtp_spool_write(void *arg, const void *data, size_t len)
 {
-	if (s->wlen == 0 || s->write_error)
-		return;
-	if (write_all(s->spoolfd, s->wbuf, s->wlen) == -1) {
+	struct smtp_session *s = arg;
+
+	if (write_all(s->spoolfd, data, len) == -1) {
 		log_warn("%s: spool write", s->addr);
-		s->write_error = 1;
+		return -1;
 	}
-	s->wlen = 0;
+	return 0;
 }
 
 static void
-smtp_spool_add(struct smtp_session *s, const void *data, size_t len)
+smtp_message_start(struct smtp_session *s)
 {
-	if (s->too_big || s->write_error)
-		return;
-	if (s->body_size + len > child->conf.max_message_size) {
-		s->too_big = 1;
-		return;
-	}
-	s->body_size += len;
-	s->body_crc = crc32_update(s->body_crc, data, len);
-	while (len > 0) {
-		size_t n = SMTP_SPOOL_BUFSZ - s->wlen;
+	struct smtp_received r;
+	char tls[128];
 
-		if (n > len)
-			n = len;
-		memcpy(s->wbuf + s->wlen, data, n);
-		s->wlen += n;
-		data = (const uint8_t *)data + n;
-		len -= n;
-		if (s->wlen == SMTP_SPOOL_BUFSZ)
-			smtp_spool_flush(s);
-	}
-}
-
-static void
-smtp_received(struct smtp_session *s)
-{
-	struct tm tm;
-	time_t now = time(NULL);
-	char date[64], hdr[1024], tlsinfo[160] = "";
-	const char *proto;
-	int n;
-
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (s->env.flags & ENVELOPE_SMTPUTF8)
-		proto = s->tls ? "UTF8SMTPS" : "UTF8SMTP";
-	else if (s->esmtp)
-		proto = s->tls ? "ESMTPS" : "ESMTP";
-	else
-		proto = "SMTP";
+	r.hostname = child->conf.hostname;
+	r.esmtp = s->esmtp;
+	r.tls = NULL;
+	r.time = time(NULL);
 	if (s->tls) {
-		tls_info(s->bev, tlsinfo + 2, sizeof(tlsinfo) - 3);
-		tlsinfo[0] = ' ';
-		tlsinfo[1] = '(';
-		strlcat(tlsinfo, ")", sizeof(tlsinfo));
+		tls_info(s->bev, tls, sizeof(tls));
+		r.tls = tls;
 	}
-	n = snprintf(hdr, sizeof(hdr),
-	    "Received: from %s ([%s%s])\n"
-	    "\tby %s (boxd) with %s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
-	    s->helo, strchr(s->addr, ':') != NULL ? "IPv6:" : "", s->addr,
-	    child->conf.hostname, proto, tlsinfo, s->msgid,
-	    s->env.nrcpt == 1 ? "\n\tfor <" : "",
-	    s->env.nrcpt == 1 ? s->env.rcpt[0].addr : "",
-	    s->env.nrcpt == 1 ? ">" : "", date);
-	if (n > 0 && (size_t)n < sizeof(hdr))
-		smtp_spool_add(s, hdr, (size_t)n);
-}
-
-static void
-smtp_body_start(struct smtp_session *s)
-{
-	if (s->wbuf == NULL)
-		s->wbuf = xcalloc(1, SMTP_SPOOL_BUFSZ);
-	s->wlen = 0;
-	s->body_size = 0;
-	s->body_crc = 0;
-	s->prev_crlf = 1;
-	smtp_received(s);
+	smtp_body_begin(
+	    &s->txn, child->conf.max_message_size, smtp_spool_write, s, &r);
 	if (s->state == SMTP_DATA)
 		smtp_wait_data(s);
 }
 
 /* the body is in; commit it, or say why not */
 static void
-smtp_body_end(struct smtp_session *s)
+smtp_message_end(struct smtp_session *s)
 {
 	struct msg_writer w;
 
-	smtp_spool_flush(s);
 	s->state = SMTP_COMMAND;
 	smtp_wait_command(s);
-	if (s->bare_crlf)
+	switch (smtp_body_finish(&s->txn)) {
+	case SMTP_BODY_OK:
+		msg_writer_init(&w);
+		smtp_wait(s, WAIT_COMMIT);
+		msg_put_u64(&w, s->reqid);
+		msg_put_u64(&w, s->txn.msgid);
+		msg_put_u64(&w, s->txn.size);
+		msg_put_u32(&w, s->txn.crc);
+		child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
+		return;
+	case SMTP_BODY_BARE_CRLF:
 		smtp_reply(s,
 		    "550 5.6.0 Bare CR or LF in message text; lines "
 		    "must end with CRLF");
-	else if (s->line_too_long)
+		break;
+	case SMTP_BODY_LINE_TOO_LONG:
 		smtp_reply(s,
 		    "550 5.6.0 Message line longer than 1000 "
 		    "octets");
-	else if (s->too_big)
+		break;
+	case SMTP_BODY_TOO_BIG:
 		smtp_reply(s,
 		    "552 5.3.4 Message size exceeds the limit of "
 		    "%" PRIu64 " bytes",
 		    child->conf.max_message_size);
-	else if (s->write_error) {
+		break;
+	case SMTP_BODY_WRITE_ERROR:
 		/* our failure, not the client's: no error counted */
 		smtp_reply(s,
 		    "451 4.3.0 Local error writing the message, try "
 		    "again later");
 		smtp_txn_reset(s);
-		return;
-	} else {
-		msg_writer_init(&w);
-		smtp_wait(s, WAIT_COMMIT);
-		msg_put_u64(&w, s->reqid);
-		msg_put_u64(&w, s->msgid);
-		msg_put_u64(&w, s->body_size);
-		msg_put_u32(&w, s->body_crc);
-		child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
 		return;
 	}
 	if (smtp_error(s) == 0)
@@ -796,15 +710,16 @@ smtp_session_committed(uint64_t reqid, int ok)
 	if ((s = smtp_waiting(reqid, WAIT_COMMIT)) == NULL)
 		return;
 	if (ok)
-		smtp_reply(s, "250 2.0.0 Ok: queued as %016" PRIx64, s->msgid);
+		smtp_reply(
+		    s, "250 2.0.0 Ok: queued as %016" PRIx64, s->txn.msgid);
 	else
 		smtp_reply(s,
 		    "451 4.3.0 Could not store the message, try "
 		    "again later");
 	log_info("%s: message %016" PRIx64 " %s, %" PRIu64 " bytes, from <%s>, "
 		 "%u recipients",
-	    s->addr, s->msgid, ok ? "queued" : "NOT queued", s->body_size,
-	    s->env.sender, s->env.nrcpt);
+	    s->addr, s->txn.msgid, ok ? "queued" : "NOT queued", s->txn.size,
+	    s->txn.env.sender, s->txn.env.nrcpt);
 	/* the queue owns the file now: no abort */
 	close(s->spoolfd);
 	s->spoolfd = -1;
@@ -821,15 +736,15 @@ smtp_session_committed(uint64_t reqid, int ok)
 static void
 smtp_data(struct smtp_session *s)
 {
-	if (!s->in_txn) {
+	if (!s->txn.active) {
 		smtp_reply(s, "503 5.5.1 Need MAIL before DATA");
 		return;
 	}
-	if (s->env.nrcpt == 0) {
+	if (s->txn.env.nrcpt == 0) {
 		smtp_reply(s, "554 5.5.1 No valid recipients");
 		return;
 	}
-	if (s->bdat_started) {
+	if (s->txn.bdat) {
 		smtp_reply(s, "503 5.5.1 DATA after BDAT");
 		return;
 	}
@@ -841,17 +756,14 @@ static void
 smtp_bdat(struct smtp_session *s, struct smtp_command *cmd)
 {
 	s->state = SMTP_BDAT;
-	s->bdat_left = s->bdat_chunk = cmd->chunk_size;
-	s->bdat_last = cmd->last;
-	s->bdat_discard = 0;
-	s->bdat_failed = 0;
+	smtp_body_chunk_begin(&s->txn, cmd->chunk_size, cmd->last);
 	smtp_wait_data(s);
-	if (!s->in_txn || s->env.nrcpt == 0) {
-		s->bdat_discard = 1;
+	if (!s->txn.active || s->txn.env.nrcpt == 0) {
+		s->txn.chunk_discard = 1;
 		return;
 	}
-	if (!s->bdat_started) {
-		s->bdat_started = 1;
+	if (!s->txn.bdat) {
+		s->txn.bdat = 1;
 		smtp_create(s);
 	}
 }
@@ -972,68 +884,13 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	}
 }
 
-/* one DATA line without its line ending; crlf says how it ended */
-static void
-smtp_data_line(struct smtp_session *s, const char *line, size_t len, int crlf)
-{
-	if (crlf && s->prev_crlf && len == 1 && line[0] == '.') {
-		smtp_body_end(s);
-		return;
-	}
-	if (!crlf || memchr(line, '\r', len) != NULL)
-		s->bare_crlf = 1;
-	s->prev_crlf = crlf;
-	if (len > 0 && line[0] == '.') {
-		line++;
-		len--;
-	}
-	smtp_spool_add(s, line, len);
-	smtp_spool_add(s, "\n", 1);
-}
-
-/*
- * A BDAT chunk: CRLF becomes LF as in DATA; a CR or LF on its own marks
- * the message as malformed.  A CR at the end of a chunk waits for the
- * next one.
- */
-static void
-smtp_bdat_data(struct smtp_session *s, const uint8_t *p, size_t len)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s->bdat_cr) {
-			s->bdat_cr = 0;
-			if (p[i] == '\n') {
-				smtp_spool_add(s, "\n", 1);
-				s->bdat_linelen = 0;
-				start = i + 1;
-				continue;
-			}
-			s->bare_crlf = 1;
-		}
-		if (p[i] == '\r' || p[i] == '\n') {
-			smtp_spool_add(s, p + start, i - start);
-			start = i + 1;
-			if (p[i] == '\r')
-				s->bdat_cr = 1;
-			else
-				s->bare_crlf = 1;
-			continue;
-		}
-		if (++s->bdat_linelen > SMTP_LINE_MAX - 2)
-			s->line_too_long = 1;
-	}
-	smtp_spool_add(s, p + start, len - start);
-}
-
 static void
 smtp_bdat_chunk_done(struct smtp_session *s)
 {
-	if (s->bdat_discard) {
+	if (s->txn.chunk_discard) {
 		s->state = SMTP_COMMAND;
 		smtp_wait_command(s);
-		if (s->bdat_failed) {
+		if (s->txn.chunk_failed) {
 			/* the queue's failure: not the client's error */
 			smtp_reply(s,
 			    "451 4.3.0 Cannot queue the message now, "
@@ -1041,7 +898,7 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 			smtp_txn_reset(s);
 			return;
 		}
-		if (!s->in_txn)
+		if (!s->txn.active)
 			smtp_reply(s, "503 5.5.1 Need MAIL before BDAT");
 		else
 			smtp_reply(s, "554 5.5.1 No valid recipients");
@@ -1049,50 +906,65 @@ smtp_bdat_chunk_done(struct smtp_session *s)
 		smtp_error(s);
 		return;
 	}
-	if (!s->bdat_last) {
+	if (!s->txn.chunk_last) {
 		s->state = SMTP_COMMAND;
 		smtp_wait_command(s);
-		smtp_reply(
-		    s, "250 2.0.0 %" PRIu64 " octets received", s->bdat_chunk);
+		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
+		    s->txn.chunk_size);
 		return;
 	}
-	if (s->bdat_cr)
-		s->bare_crlf = 1;
-	else if (s->bdat_linelen > 0)
-		smtp_spool_add(s, "\n", 1);
-	smtp_body_end(s);
+	smtp_message_end(s);
 }
 
-/* take one line off the input; 1 got one, 0 need more */
+/*
+ * The input, read in place, to the body (DATA or the BDAT chunk): what it
+ * took is drained.  0 if there was nothing; *done once DATA has ended.
+ */
+static size_t
+smtp_message_input(struct smtp_session *s, struct evbuffer *in, int *done)
+{
+	struct evbuffer_iovec v[SMTP_INPUT_VECS];
+	size_t took = 0, n;
+	int i, nv;
+
+	*done = 0;
+	if ((nv = evbuffer_peek(in, -1, NULL, v, SMTP_INPUT_VECS)) >
+	    SMTP_INPUT_VECS)
+		nv = SMTP_INPUT_VECS;
+	for (i = 0; i < nv; i++) {
+		if (s->state == SMTP_DATA)
+			n = smtp_body_data(
+			    &s->txn, v[i].iov_base, v[i].iov_len, done);
+		else
+			n = smtp_body_chunk(
+			    &s->txn, v[i].iov_base, v[i].iov_len);
+		took += n;
+		if (n < v[i].iov_len || *done)
+			break;
+	}
+	evbuffer_drain(in, took);
+	smtp_data_progress(s, took);
+	return took;
+}
+
+/* take one command line off the input; 1 got one, 0 need more */
 static int
 smtp_getline(struct smtp_session *s, struct evbuffer *in, char *buf,
     size_t *len, int *crlf)
 {
-	struct evbuffer_ptr p, lp;
+	struct evbuffer_ptr p;
 	size_t avail;
-	uint8_t last;
 
 	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-	avail = evbuffer_get_length(in);
 	if (p.pos == -1) {
-		if (avail < SMTP_LINE_MAX)
+		if ((avail = evbuffer_get_length(in)) < SMTP_LINE_MAX)
 			return 0;
-		/* an overlong line: drop it as it comes, minding its end */
-		evbuffer_ptr_set(in, &lp, avail - 1, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &lp, &last, 1);
-		s->last_drained_cr = last == '\r';
+		/* an overlong line: drop it as it comes */
 		s->in_long_line = 1;
 		evbuffer_drain(in, avail);
 		return 0;
 	}
 	if (s->in_long_line || (size_t)p.pos + 1 > SMTP_LINE_MAX) {
-		if (p.pos > 0) {
-			evbuffer_ptr_set(
-			    in, &lp, (size_t)p.pos - 1, EVBUFFER_PTR_SET);
-			evbuffer_copyout_from(in, &lp, &last, 1);
-			*crlf = last == '\r';
-		} else
-			*crlf = s->last_drained_cr;
 		evbuffer_drain(in, (size_t)p.pos + 1);
 		s->in_long_line = 0;
 		*len = SIZE_MAX;
@@ -1120,9 +992,8 @@ smtp_process_input(struct smtp_session *s)
 {
 	struct evbuffer *in;
 	char line[SMTP_LINE_MAX + 1];
-	uint8_t chunk[16384];
-	size_t len, n;
-	int crlf;
+	size_t len;
+	int crlf, done;
 
 	while (s->wait == WAIT_NONE && s->tarpit == 0) {
 		/* replies pile up only for a client that does not read */
@@ -1154,31 +1025,15 @@ smtp_process_input(struct smtp_session *s)
 			smtp_command(s, line, len);
 			break;
 		case SMTP_DATA:
-			if (!smtp_getline(s, in, line, &len, &crlf))
+			if (smtp_message_input(s, in, &done) == 0)
 				return;
-			if (len == SIZE_MAX) {
-				smtp_data_progress(s, SMTP_LINE_MAX);
-				s->line_too_long = 1;
-				s->prev_crlf = crlf;
-				continue;
-			}
-			smtp_data_progress(s, len + 2);
-			smtp_data_line(s, line, len, crlf);
+			if (done)
+				smtp_message_end(s);
 			break;
 		case SMTP_BDAT:
-			if (s->bdat_left > 0) {
-				n = evbuffer_get_length(in);
-				if (n == 0)
+			if (s->txn.chunk_left > 0) {
+				if (smtp_message_input(s, in, &done) == 0)
 					return;
-				if (n > sizeof(chunk))
-					n = sizeof(chunk);
-				if (n > s->bdat_left)
-					n = (size_t)s->bdat_left;
-				evbuffer_remove(in, chunk, n);
-				s->bdat_left -= n;
-				smtp_data_progress(s, n);
-				if (!s->bdat_discard)
-					smtp_bdat_data(s, chunk, n);
 				continue;
 			}
 			smtp_bdat_chunk_done(s);

@@ -72,6 +72,94 @@ struct smtp_command {
 int smtp_parse_command(const char *line, size_t len, struct smtp_command *,
     char *err, size_t errsz);
 
+/* ---------------------------------------------------------------- smtp_body.c
+ */
+/* what a finished body is: accepted, or why not, most telling reason first */
+enum smtp_body_status {
+	SMTP_BODY_OK,
+	SMTP_BODY_BARE_CRLF,	 /* a CR or an LF outside a CRLF */
+	SMTP_BODY_LINE_TOO_LONG, /* a line of more than SMTP_LINE_MAX */
+	SMTP_BODY_TOO_BIG,	 /* past the size limit */
+	SMTP_BODY_WRITE_ERROR,	 /* the writer failed */
+};
+
+/* where the message goes: 0, or -1 if it could not be written */
+typedef int (*smtp_body_writer)(void *arg, const void *, size_t);
+
+/* how the message came, for its Received header */
+struct smtp_received {
+	const char *hostname; /* ours */
+	int esmtp;	      /* the client said EHLO */
+	const char *tls;      /* "version cipher", NULL in the clear */
+	time_t time;
+};
+
+/* room for a Received header with every field at its limit */
+#define SMTP_RECEIVED_MAX 2048
+
+/*
+ * One mail transaction, apart from the session that carries it: the
+ * envelope, and the body as DATA or BDAT brings it.  All zero is the
+ * state between transactions.
+ */
+struct smtp_transaction {
+	int active; /* MAIL was accepted */
+	struct envelope env;
+	size_t env_size;	      /* the create imsg, marshalled */
+	uint32_t nrcpt_cmds;	      /* accepted RCPTs */
+	struct envelope_rcpt pending; /* the RCPT auth is looking at */
+	uint64_t msgid;
+	int bdat; /* the body comes in BDAT chunks */
+
+	/* the body as stored: LF line ends, unstuffed, Received first */
+	uint64_t max_size;
+	smtp_body_writer write;
+	void *write_arg;
+	uint8_t *buf; /* what the writer has not had yet */
+	size_t buflen;
+	uint64_t size;
+	uint32_t crc;
+	unsigned int errors; /* 1 << SMTP_BODY_* */
+
+	/* the line being read */
+	size_t linelen; /* octets so far: a stuffing dot and CRs count */
+	int cr;		/* the last of them is a CR */
+	int line_bare;	/* a CR inside it that no LF follows */
+	int dotted;	/* DATA: it began with a dot, dropped */
+	int prev_crlf;	/* DATA: the line before it ended in CRLF */
+
+	/* the BDAT chunk being read */
+	uint64_t chunk_size;
+	uint64_t chunk_left;
+	int chunk_last;
+	int chunk_discard; /* read it, keep nothing */
+	int chunk_failed;  /* discarding: the queue had no spool file */
+};
+
+/* back to all zero, freeing what the transaction holds */
+void smtp_transaction_reset(struct smtp_transaction *);
+/*
+ * The Received header of the message into buf, LF-terminated lines; its
+ * length, or 0 if it does not fit (SMTP_RECEIVED_MAX always does).
+ */
+size_t smtp_received_header(const struct smtp_transaction *,
+    const struct smtp_received *, char *buf, size_t);
+/* the body starts, Received header first, written through write */
+void smtp_body_begin(struct smtp_transaction *, uint64_t max_size,
+    smtp_body_writer write, void *arg, const struct smtp_received *);
+/*
+ * DATA octets: how many it took.  *done is set once the CRLF.CRLF that
+ * ends the DATA is taken; what follows it is not the body's.
+ */
+size_t
+smtp_body_data(struct smtp_transaction *, const void *, size_t, int *done);
+/* a BDAT chunk of size octets comes next */
+void smtp_body_chunk_begin(struct smtp_transaction *, uint64_t size, int last);
+/* octets of that chunk: how many it took, at most what it has left */
+size_t smtp_body_chunk(struct smtp_transaction *, const void *, size_t);
+/* the body is in: the rest goes to the writer; accepted or why not */
+enum smtp_body_status smtp_body_finish(struct smtp_transaction *);
+
 /* ---------------------------------------------------------------- smtp.c */
 uint64_t smtp_new_reqid(void);
 void smtp_stat_session(void);
