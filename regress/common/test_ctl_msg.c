@@ -151,7 +151,8 @@ request_round_trip(const struct ctl_request *req)
 		ok = strcmp(got.targets[i], req->targets[i]) == 0;
 	msg_writer_init(&again);
 	ctl_request_encode(&again, &got);
-	ok = ok && again.len == w.len && memcmp(again.buf, w.buf, w.len) == 0;
+	ok = ok && again.len == w.len &&
+	    (w.len == 0 || memcmp(again.buf, w.buf, w.len) == 0);
 	/* and every shorter form, and a longer one, refused */
 	decode_type = req->type;
 	ok = ok && prefixes_refused(&w, request_decode) &&
