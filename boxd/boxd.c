@@ -88,38 +88,62 @@ send_config(struct proc_state *p, uint32_t type)
 		fatal("send config to %s", proc_name(p->role));
 }
 
-/* a whole PEM file, or NULL with the reason in err */
+/*
+ * A whole PEM file, or NULL with the reason in err.  Read straight into
+ * the one buffer, wiped by whoever frees it: stdio would leave a copy of
+ * the key in a buffer of its own.
+ */
 static char *
 read_file(const char *path, char *err, size_t errsz)
 {
-	FILE *f;
+	struct stat st;
 	char *buf;
-	long len;
+	size_t len, off;
+	ssize_t n;
+	int fd;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) == -1) {
+	if (fstat(fd, &st) == -1) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	if (len > IMSG_MAX_SIZE / 2 - 64) {
+	if (st.st_size > IMSG_MAX_SIZE / 2 - 64) {
 		snprintf(err, errsz, "%s: too large", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	buf = xcalloc(1, (size_t)len + 1);
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		snprintf(err, errsz, "%s: short read", path);
-		fclose(f);
-		freezero(buf, (size_t)len + 1);
-		return NULL;
+	len = st.st_size > 0 ? (size_t)st.st_size : 0;
+	buf = xcalloc(1, len + 1);
+	for (off = 0; off < len; off += (size_t)n) {
+		n = read(fd, buf + off, len - off);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			snprintf(err, errsz, "%s: %s", path,
+			    n == 0 ? "short read" : strerror(errno));
+			close(fd);
+			freezero(buf, len + 1);
+			return NULL;
+		}
 	}
-	fclose(f);
+	close(fd);
 	return buf;
+}
+
+/* the parent keeps no copy of the key: a reload reads the files again */
+static void
+forget_tls(void)
+{
+	free(tls_cert_pem);
+	if (tls_key_pem != NULL)
+		freezero(tls_key_pem, strlen(tls_key_pem));
+	tls_cert_pem = tls_key_pem = NULL;
 }
 
 /* the certificate and key, read now so a bad path fails before we serve */
@@ -136,9 +160,7 @@ load_tls(char *err, size_t errsz)
 		free(cert);
 		return -1;
 	}
-	free(tls_cert_pem);
-	if (tls_key_pem != NULL)
-		freezero(tls_key_pem, strlen(tls_key_pem));
+	forget_tls();
 	tls_cert_pem = cert;
 	tls_key_pem = key;
 	return 0;
@@ -199,6 +221,7 @@ send_tls(struct proc_state *p)
 	if (tls_cert_pem == NULL)
 		return;
 	msg_writer_init(&w);
+	w.wipe = 1;
 	msg_put_str(&w, tls_cert_pem);
 	msg_put_str(&w, tls_key_pem);
 	if (imsgev_compose_msg(&p->iev, IMSG_CONF_TLS, 0, -1, &w) == -1)
@@ -286,19 +309,21 @@ reload(char *err, size_t errsz)
 	    control_socket_mode(conf.control_socket, &ngroup, err, errsz) ==
 		-1) {
 		control_group_free(&ngroup);
+		forget_tls();
 		return -1;
 	}
 	control_group_free(&control_group);
 	control_group = ngroup;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
-		if (role_get(i)->tls)
+		if (role_get(i)->tls_server)
 			send_tls(&procs[i]);
 		if (i == PROC_CONTROL)
 			send_control_group();
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 		procs[i].reloads++;
 	}
+	forget_tls();
 	log_info("configuration reloaded");
 	return 0;
 }
@@ -902,6 +927,8 @@ start_children(const char *self)
 		procs[a].iev.on_close = parent_channel_closed;
 		imsgev_init(&procs[a].iev, base, ends[PROC_PARENT][a],
 		    IMSG_MAX_SIZE, parent_dispatch, &procs[a]);
+		/* the key goes out this way: no copy stays behind */
+		procs[a].iev.ibuf.wipe = role_get(a)->tls_server;
 	}
 }
 
@@ -912,10 +939,11 @@ configure_children(void)
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_START);
-		if (role_get(i)->tls)
+		if (role_get(i)->tls_server)
 			send_tls(&procs[i]);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
+	forget_tls();
 }
 
 static void

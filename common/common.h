@@ -109,6 +109,7 @@ struct msg_writer {
 	size_t len;
 	size_t cap;
 	int error;
+	int wipe; /* a secret: every buffer let go is zeroed first */
 };
 
 struct msg_reader {
@@ -186,7 +187,11 @@ struct imsgbuf {
 	TAILQ_HEAD(, imsg_out) outq;
 	size_t outlen;
 	char error[128]; /* why the last call returned -1 */
-	int wipe;	 /* secrets pass here: zero every byte once released */
+	/*
+	 * Secrets pass here: zero every byte once released (on an imsgev,
+	 * the payload too once its handler returns).
+	 */
+	int wipe;
 };
 
 void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);

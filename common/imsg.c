@@ -283,14 +283,13 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 		return -1;
 	}
 	msg_writer_init(&w);
+	w.wipe = ibuf->wipe;
 	msg_put_u32(&w, type);
 	msg_put_u32(&w, (uint32_t)(len + IMSG_HDR_SIZE));
 	msg_put_u32(&w, fd == -1 ? 0 : IMSG_FLAG_FD);
 	msg_put_u32(&w, peerid);
 	msg_put_data(&w, data, len);
 	if (w.error || (out = calloc(1, sizeof(*out))) == NULL) {
-		if (ibuf->wipe && w.buf != NULL)
-			explicit_bzero(w.buf, w.len);
 		msg_writer_free(&w);
 		errno = ENOMEM;
 		return -1;
@@ -468,6 +467,11 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 				return;
 			}
 			iev->handler(iev, &imsg);
+			/* the handler's copy of a secret is its own to wipe */
+			if (iev->ibuf.wipe && imsg.data != NULL) {
+				freezero(imsg.data, imsg.datalen);
+				imsg.data = NULL;
+			}
 			imsg_free(&imsg);
 			/* the handler may have closed us */
 			if (iev->ibuf.fd == -1)
