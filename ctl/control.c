@@ -67,7 +67,6 @@ static void control_send(struct control_conn *, uint32_t, struct msg_writer *);
 static void control_request_done(struct control_conn *);
 static void control_idle(evutil_socket_t, short, void *);
 static void control_forward(struct control_conn *, struct imsg *);
-static void control_fail(struct control_conn *, const char *);
 static void control_status_start(struct control_conn *);
 static void control_status_proc(struct control_conn *, const struct ctl_proc *);
 static void control_status_done(struct control_conn *);
@@ -146,8 +145,10 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			control_forward(c, imsg);
 		} else if (c->pending == CONTROL_STATUS && c->wait_procs) {
 			c->wait_procs = 0;
+			/* the counters may come late: see the timeout */
 			if (imsg->hdr.type == IMSG_CTL_FAIL)
-				control_fail(c, "no process list");
+				control_refuse_client(
+				    c, "no process list", "status failed");
 			else
 				control_status_done(c);
 		}
@@ -580,7 +581,10 @@ control_hello(struct control_conn *c, struct imsg *imsg)
 	control_send(c, IMSG_CTL_HELLO, &w);
 }
 
-/* say why to the client, then drop it: the FAIL goes out first */
+/*
+ * Say why to the client, then drop it: the FAIL goes out first, after
+ * what was queued before it, as far as the socket's buffer takes it now.
+ */
 static void
 control_refuse_client(
     struct control_conn *c, const char *why, const char *logline)
@@ -589,7 +593,6 @@ control_refuse_client(
 
 	msg_writer_init(&w);
 	ctl_fail_encode(&w, why);
-	/* its first reply: a new socket's buffer takes it at once */
 	if (!w.error &&
 	    imsgbuf_compose(&c->iev.ibuf, IMSG_CTL_FAIL, 0, -1, w.buf, w.len) ==
 		0)
@@ -648,21 +651,6 @@ control_forward(struct control_conn *c, struct imsg *imsg)
 	control_send(c, imsg->hdr.type, &w);
 }
 
-static void
-control_fail(struct control_conn *c, const char *why)
-{
-	struct msg_writer w;
-
-	if (c->timeout != NULL) {
-		event_free(c->timeout);
-		c->timeout = NULL;
-	}
-	control_request_done(c);
-	msg_writer_init(&w);
-	ctl_fail_encode(&w, why);
-	control_send(c, IMSG_CTL_FAIL, &w);
-}
-
 /* ---------------------------------------------------------------- status */
 
 static void
@@ -690,7 +678,13 @@ control_status_timeout(evutil_socket_t fd, short events, void *arg)
 
 	log_warnx("status: no answer from %s",
 	    c->wait_procs ? "the parent" : "smtp or queue");
-	control_fail(c, "timed out waiting for the processes");
+	/*
+	 * The answers may still come, under this client's id, and would be
+	 * taken for those of its next request (a late OK for a reload's):
+	 * the client goes, and what comes for it finds nobody.
+	 */
+	control_refuse_client(
+	    c, "timed out waiting for the processes", "status timed out");
 }
 
 static void
