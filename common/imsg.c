@@ -171,7 +171,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			got++;
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
-			if (ibuf->nfds == IMSG_MAX_FDS) {
+			if (ibuf->nofds || ibuf->nfds == IMSG_MAX_FDS) {
 				close(fd);
 				lost++;
 				continue;
@@ -182,6 +182,10 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			f->to = from + (size_t)n;
 		}
 	}
+	if (ibuf->nofds && got > 0)
+		return imsgbuf_bad(ibuf,
+		    "file descriptors on a channel that takes none: %d closed",
+		    got);
 	/* the kernel closed what did not fit, or what it could not install */
 	if ((mh.msg_flags & MSG_CTRUNC) && got == IMSG_MAX_FDS)
 		return imsgbuf_bad(ibuf,
@@ -486,6 +490,8 @@ imsgev_init(struct imsgev *iev, struct event_base *base, int fd, size_t maxsize,
     imsgev_handler handler, void *arg)
 {
 	imsgbuf_init(&iev->ibuf, fd, maxsize);
+	/* a boxctl client has no business passing descriptors */
+	iev->ibuf.nofds = iev->untrusted;
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = EV_READ;

@@ -3,9 +3,10 @@
  * (SO_PEERCRED: root, the user who started boxd, or a member of the
  * control socket's group), checks the shape of each request, and routes
  * it: table commands to auth, reload and the process list to the parent,
- * counters from smtp and queue.  A client that sends anything malformed
- * is dropped with a log line; control itself goes on.  Passwords pass
- * through on their way to auth: the buffers they touch are wiped.
+ * counters from smtp and queue.  A client that sends anything malformed,
+ * or any descriptor (closed at once), is dropped with a log line; control
+ * itself goes on.  Passwords pass through on their way to auth: the
+ * buffers they touch are wiped.
  */
 
 #include <sys/socket.h>
@@ -488,10 +489,7 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 {
 	char why[64];
 
-	if (imsg->fd != -1) {
-		control_drop(c, "sent a file descriptor");
-		return;
-	}
+	/* a descriptor never gets this far: imsgev refuses it (nofds) */
 	if (!c->hello) {
 		control_hello(c, imsg);
 		return;

@@ -373,9 +373,37 @@ class HostileCase(unittest.TestCase):
             c.close()
         self.assert_unharmed()
         self.assertRegex(self.boxd.logtext(),
-                         r"dropping client \d+ \(uid \d+\): sent a file "
-                         r"descriptor")
+                         r"imsg from client \d+ \(uid \d+\): file "
+                         r"descriptors on a channel that takes none: 1 "
+                         r"closed")
         # none leaked (the count before may include a client closing)
+        if fds is not None:
+            deadline = time.time() + 10
+            while time.time() < deadline and self.control_fds() > fds:
+                time.sleep(0.05)
+            self.assertLessEqual(self.control_fds(), fds)
+
+    def test_fds_with_a_valid_request(self):
+        """Descriptors passed with a request that does not claim them:
+        control closes them at once and drops the client, before it
+        reads the request; it holds no more descriptors than before."""
+        fds = self.control_fds()
+        r, w = os.pipe()
+        try:
+            c = Client(self.boxd.control)
+            socket.send_fds(c.sock, [imsg("IMSG_CTL_STATUS")],
+                            [r] * 16)
+            reply = c.read_reply()
+            self.assertIsNone(reply)
+            c.close()
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertRegex(self.boxd.logtext(),
+                         r"imsg from client \d+ \(uid \d+\): file "
+                         r"descriptors on a channel that takes none: 16 "
+                         r"closed")
+        self.assert_unharmed()
         if fds is not None:
             deadline = time.time() + 10
             while time.time() < deadline and self.control_fds() > fds:
