@@ -46,7 +46,22 @@ struct proc_state {
 	time_t started;
 	struct imsgev iev;
 	char fatal_reason[256];
-	unsigned int reloads; /* sent and not yet taken */
+	uint64_t reloads_taken; /* its PROC_RELOADEDs: it takes them in order */
+};
+
+/* a boxctl reload, answered once every child has taken reload number gen */
+struct reload_waiter {
+	uint32_t peerid;
+	uint64_t gen;
+};
+
+/* control has at most this many clients, each with one request at a time */
+#define RELOAD_WAITERS_MAX 64
+
+/* the certificate and key as read from their files; the key wiped */
+struct tls_files {
+	char *cert;
+	char *key;
 };
 
 static struct boxd_config conf;
@@ -56,13 +71,12 @@ static int listen_fds[CONFIG_LISTEN_MAX];
 static int control_fd = -1;
 static struct control_group control_group;
 static int shutting_down;
-/* boxctl reloads answered once every child has taken the new config */
-static uint32_t *reload_waiters;
+static uint64_t reload_gen; /* reloads sent to the children */
+static struct reload_waiter reload_waiters[RELOAD_WAITERS_MAX];
 static size_t reload_nwaiters;
 static int exit_status;
 static int opt_foreground, opt_verbose, opt_sandbox_debug;
 static char conffile[PATH_MAX] = BOXD_CONF;
-static char *tls_cert_pem, *tls_key_pem;
 
 static void control_group_free(struct control_group *);
 static int
@@ -88,59 +102,78 @@ send_config(struct proc_state *p, uint32_t type)
 		fatal("send config to %s", proc_name(p->role));
 }
 
-/* a whole PEM file, or NULL with the reason in err */
+/*
+ * A whole PEM file, or NULL with the reason in err.  Read straight into
+ * the one buffer, wiped by whoever frees it: stdio would leave a copy of
+ * the key in a buffer of its own.
+ */
 static char *
 read_file(const char *path, char *err, size_t errsz)
 {
-	FILE *f;
+	struct stat st;
 	char *buf;
-	long len;
+	size_t len, off;
+	ssize_t n;
+	int fd;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) == -1) {
+	if (fstat(fd, &st) == -1) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	if (len > IMSG_MAX_SIZE / 2 - 64) {
+	if (st.st_size > IMSG_MAX_SIZE / 2 - 64) {
 		snprintf(err, errsz, "%s: too large", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	buf = xcalloc(1, (size_t)len + 1);
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		snprintf(err, errsz, "%s: short read", path);
-		fclose(f);
-		freezero(buf, (size_t)len + 1);
-		return NULL;
+	len = st.st_size > 0 ? (size_t)st.st_size : 0;
+	buf = xcalloc(1, len + 1);
+	for (off = 0; off < len; off += (size_t)n) {
+		n = read(fd, buf + off, len - off);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			snprintf(err, errsz, "%s: %s", path,
+			    n == 0 ? "short read" : strerror(errno));
+			close(fd);
+			freezero(buf, len + 1);
+			return NULL;
+		}
 	}
-	fclose(f);
+	close(fd);
 	return buf;
 }
 
-/* the certificate and key, read now so a bad path fails before we serve */
-static int
-load_tls(char *err, size_t errsz)
+/* the parent keeps no copy of the key: a reload reads the files again */
+static void
+tls_files_free(struct tls_files *t)
 {
-	char *cert, *key;
+	free(t->cert);
+	if (t->key != NULL)
+		freezero(t->key, strlen(t->key));
+	t->cert = t->key = NULL;
+}
 
-	if (conf.tls_cert[0] == '\0')
+/* the certificate and key c names, read now so a bad path fails early */
+static int
+load_tls(
+    const struct boxd_config *c, struct tls_files *t, char *err, size_t errsz)
+{
+	memset(t, 0, sizeof(*t));
+	if (c->tls_cert[0] == '\0')
 		return 0;
-	if ((cert = read_file(conf.tls_cert, err, errsz)) == NULL)
+	if ((t->cert = read_file(c->tls_cert, err, errsz)) == NULL)
 		return -1;
-	if ((key = read_file(conf.tls_key, err, errsz)) == NULL) {
-		free(cert);
+	if ((t->key = read_file(c->tls_key, err, errsz)) == NULL) {
+		tls_files_free(t);
 		return -1;
 	}
-	free(tls_cert_pem);
-	if (tls_key_pem != NULL)
-		freezero(tls_key_pem, strlen(tls_key_pem));
-	tls_cert_pem = cert;
-	tls_key_pem = key;
 	return 0;
 }
 
@@ -150,7 +183,8 @@ load_tls(char *err, size_t errsz)
  * state; smtp builds its own context when the first client asks for TLS.
  */
 static int
-check_tls(char *err, size_t errsz)
+check_tls(const struct boxd_config *c, const struct tls_files *t, char *err,
+    size_t errsz)
 {
 	char msg[256] = "";
 	void *ctx;
@@ -158,7 +192,7 @@ check_tls(char *err, size_t errsz)
 	pid_t pid;
 	int fds[2], status;
 
-	if (tls_cert_pem == NULL)
+	if (t->cert == NULL)
 		return 0;
 	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
 		snprintf(err, errsz, "cannot check the certificate: %s",
@@ -168,8 +202,7 @@ check_tls(char *err, size_t errsz)
 	if (pid == 0) {
 		close(fds[0]);
 		tls_load();
-		ctx = tls_server_ctx_new(
-		    tls_cert_pem, tls_key_pem, msg, sizeof(msg));
+		ctx = tls_server_ctx_new(t->cert, t->key, msg, sizeof(msg));
 		if (ctx == NULL && write(fds[1], msg, strlen(msg)) == -1)
 			_exit(2);
 		_exit(ctx == NULL);
@@ -185,22 +218,23 @@ check_tls(char *err, size_t errsz)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if ((size_t)snprintf(err, errsz, "%s (%s, %s)",
-		msg[0] ? msg : "the certificate check failed", conf.tls_cert,
-		conf.tls_key) >= errsz)
+		msg[0] ? msg : "the certificate check failed", c->tls_cert,
+		c->tls_key) >= errsz)
 		strlcpy(err, msg, errsz);
 	return -1;
 }
 
 static void
-send_tls(struct proc_state *p)
+send_tls(struct proc_state *p, const struct tls_files *t)
 {
 	struct msg_writer w;
 
-	if (tls_cert_pem == NULL)
+	if (t->cert == NULL)
 		return;
 	msg_writer_init(&w);
-	msg_put_str(&w, tls_cert_pem);
-	msg_put_str(&w, tls_key_pem);
+	w.wipe = 1;
+	msg_put_str(&w, t->cert);
+	msg_put_str(&w, t->key);
 	if (imsgev_compose_msg(&p->iev, IMSG_CONF_TLS, 0, -1, &w) == -1)
 		fatal("send tls to %s", proc_name(p->role));
 }
@@ -254,20 +288,41 @@ reply_procs(uint32_t peerid)
 	    &procs[PROC_CONTROL].iev, IMSG_CTL_OK, peerid, -1, NULL, 0);
 }
 
-/* re-read the file; what cannot change without a restart is kept */
+/*
+ * Re-read the file; what cannot change without a restart is kept.  Every
+ * check comes first: a reload that fails changes nothing, here or in the
+ * children.
+ */
 static int
 reload(char *err, size_t errsz)
 {
 	struct boxd_config nconf;
 	struct control_group ngroup;
+	struct tls_files tls;
 	size_t i;
 
+	log_debug("reload: reading %s", conffile);
 	if (config_parse(&nconf, conffile, err, errsz) == -1)
 		return -1;
+	if (load_tls(&nconf, &tls, err, errsz) == -1)
+		return -1;
+	if (check_tls(&nconf, &tls, err, errsz) == -1) {
+		tls_files_free(&tls);
+		return -1;
+	}
 	/* the members again, so that a change to the group takes effect */
 	if (control_group_resolve(nconf.control_group, &ngroup, err, errsz) ==
-	    -1)
+	    -1) {
+		tls_files_free(&tls);
 		return -1;
+	}
+	/* the last check, and the one that touches the socket's mode */
+	if (control_socket_mode(conf.control_socket, &ngroup, err, errsz) ==
+	    -1) {
+		control_group_free(&ngroup);
+		tls_files_free(&tls);
+		return -1;
+	}
 	if (nconf.nlisteners != conf.nlisteners ||
 	    memcmp(nconf.listeners, conf.listeners,
 		sizeof(nconf.listeners[0]) * nconf.nlisteners) != 0 ||
@@ -282,81 +337,90 @@ reload(char *err, size_t errsz)
 	    sizeof(nconf.control_socket));
 	conf = nconf;
 	log_setlevel(conf.log_level);
-	if (load_tls(err, errsz) == -1 || check_tls(err, errsz) == -1 ||
-	    control_socket_mode(conf.control_socket, &ngroup, err, errsz) ==
-		-1) {
-		control_group_free(&ngroup);
-		return -1;
-	}
 	control_group_free(&control_group);
 	control_group = ngroup;
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_RELOAD);
-		if (role_get(i)->tls)
-			send_tls(&procs[i]);
+		if (role_get(i)->tls_server)
+			send_tls(&procs[i], &tls);
 		if (i == PROC_CONTROL)
 			send_control_group();
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
-		procs[i].reloads++;
 	}
+	tls_files_free(&tls);
+	reload_gen++;
 	log_info("configuration reloaded");
 	return 0;
 }
 
-/* answer boxctl once no child has a reload it has not taken */
+/*
+ * Answer the boxctl reloads that every child has taken.  Each waits for
+ * its own reload only, however many come after it: clients reloading
+ * in a loop hold nobody up.
+ */
 static void
 reload_answer(void)
 {
-	size_t i;
+	uint64_t taken = reload_gen;
+	size_t i, kept;
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++)
-		if (procs[i].reloads > 0)
-			return;
-	for (i = 0; i < reload_nwaiters; i++)
+		if (procs[i].reloads_taken < taken)
+			taken = procs[i].reloads_taken;
+	for (i = kept = 0; i < reload_nwaiters; i++) {
+		if (reload_waiters[i].gen > taken) {
+			reload_waiters[kept++] = reload_waiters[i];
+			continue;
+		}
+		log_debug("reload %llu: every process has it",
+		    (unsigned long long)reload_waiters[i].gen);
 		imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK,
-		    reload_waiters[i], -1, NULL, 0);
-	free(reload_waiters);
-	reload_waiters = NULL;
-	reload_nwaiters = 0;
-}
-
-static void
-reload_wait(uint32_t peerid)
-{
-	uint32_t *w;
-
-	if ((w = reallocarray(
-		 reload_waiters, reload_nwaiters + 1, sizeof(*w))) == NULL)
-		fatal("reload");
-	reload_waiters = w;
-	reload_waiters[reload_nwaiters++] = peerid;
-	reload_answer();
+		    reload_waiters[i].peerid, -1, NULL, 0);
+	}
+	reload_nwaiters = kept;
 }
 
 static void
 reload_taken(struct proc_state *p)
 {
-	if (p->reloads == 0)
+	if (p->reloads_taken >= reload_gen)
 		fatalx("%s took a reload it was not sent", proc_name(p->role));
-	p->reloads--;
+	p->reloads_taken++;
 	reload_answer();
+}
+
+static void
+reload_fail(uint32_t peerid, const char *why)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	ctl_fail_encode(&w, why);
+	imsgev_compose_msg(
+	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
 }
 
 static void
 reload_reply(uint32_t peerid)
 {
-	struct msg_writer w;
 	char err[512];
 
-	if (reload(err, sizeof(err)) == 0) {
-		reload_wait(peerid);
+	/* only if a client went before its answer came: ask again later */
+	if (reload_nwaiters == RELOAD_WAITERS_MAX) {
+		log_warnx("reload refused: %d reloads still being taken",
+		    RELOAD_WAITERS_MAX);
+		reload_fail(peerid, "too many reloads in progress, try again");
 		return;
 	}
-	log_warnx("reload failed: %s", err);
-	msg_writer_init(&w);
-	ctl_fail_encode(&w, err);
-	imsgev_compose_msg(
-	    &procs[PROC_CONTROL].iev, IMSG_CTL_FAIL, peerid, -1, &w);
+	if (reload(err, sizeof(err)) == -1) {
+		log_warnx("reload failed: %s", err);
+		reload_fail(peerid, err);
+		return;
+	}
+	reload_waiters[reload_nwaiters].peerid = peerid;
+	reload_waiters[reload_nwaiters].gen = reload_gen;
+	reload_nwaiters++;
+	reload_answer();
 }
 
 static void
@@ -902,18 +966,20 @@ start_children(const char *self)
 		procs[a].iev.on_close = parent_channel_closed;
 		imsgev_init(&procs[a].iev, base, ends[PROC_PARENT][a],
 		    IMSG_MAX_SIZE, parent_dispatch, &procs[a]);
+		/* the key goes out this way: no copy stays behind */
+		procs[a].iev.ibuf.wipe = role_get(a)->tls_server;
 	}
 }
 
 static void
-configure_children(void)
+configure_children(const struct tls_files *tls)
 {
 	int i;
 
 	for (i = PROC_PARENT + 1; i < PROC_COUNT; i++) {
 		send_config(&procs[i], IMSG_CONF_START);
-		if (role_get(i)->tls)
-			send_tls(&procs[i]);
+		if (role_get(i)->tls_server)
+			send_tls(&procs[i], tls);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
 }
@@ -937,6 +1003,7 @@ main(int argc, char *argv[])
 {
 	struct event *sig[4];
 	static const int signals[4] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	struct tls_files tls;
 	char errbuf[PATH_MAX + 256], self[PATH_MAX], *text;
 	const char *role = NULL;
 	ssize_t n;
@@ -979,8 +1046,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", errbuf);
 		exit(1);
 	}
-	if (load_tls(errbuf, sizeof(errbuf)) == -1 ||
-	    check_tls(errbuf, sizeof(errbuf)) == -1) {
+	if (load_tls(&conf, &tls, errbuf, sizeof(errbuf)) == -1 ||
+	    check_tls(&conf, &tls, errbuf, sizeof(errbuf)) == -1) {
 		fprintf(stderr, "%s: tls: %s\n", conffile, errbuf);
 		exit(1);
 	}
@@ -1028,7 +1095,8 @@ main(int argc, char *argv[])
 	procs[PROC_PARENT].pid = getpid();
 	procs[PROC_PARENT].started = time(NULL);
 	start_children(self);
-	configure_children();
+	configure_children(&tls);
+	tls_files_free(&tls);
 	log_info("boxd %s starting: %zu listeners, storage %s", BOXD_VERSION,
 	    conf.nlisteners, conf.storage);
 	event_base_dispatch(base);

@@ -24,7 +24,11 @@ struct role {
 	 */
 	const char *jail;
 	const struct sandbox_profile *sandbox; /* common/sandbox.c */
-	int tls;	    /* gets the certificate and key */
+	/*
+	 * Serves TLS: gets the server certificate and key, over a channel
+	 * that wipes them (a TLS client, mta, needs neither).
+	 */
+	int tls_server;
 	uint32_t listeners; /* 1 << LISTEN_*: the listeners it serves */
 	uint32_t peers;	    /* 1 << PROC_*: the roles it talks to */
 	void (*main)(void);

@@ -175,6 +175,8 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	child->parent->on_close = child_parent_closed;
 	imsgev_init(child->parent, child->base, proc_fd(PROC_PARENT),
 	    IMSG_MAX_SIZE, child_dispatch_parent, NULL);
+	/* the key comes this way: no copy stays in its buffers */
+	child->parent->ibuf.wipe = role_get(role)->tls_server;
 	log_set_fatal_hook(child_fatal_hook);
 
 	if (event_base_dispatch(child->base) == -1 || !child_configured)

@@ -13,6 +13,7 @@ idle_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_TLS:
+		/* a reload's: unused, and wiped with the channel's buffers */
 		break;
 	case IMSG_CONF_LISTENER:
 		/* the parent keeps it bound; nothing serves it yet */

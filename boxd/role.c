@@ -32,7 +32,7 @@ static const struct role roles[PROC_COUNT] = {
 		.name = "smtp",
 		.user = "_boxsmtp",
 		.sandbox = &sandbox_profile_smtp,
-		.tls = 1,
+		.tls_server = 1,
 		.listeners = LISTENER(LISTEN_SMTP) |
 		    LISTENER(LISTEN_SUBMISSION) | LISTENER(LISTEN_SUBMISSIONS),
 		.peers = PEER(PROC_CONTROL) | PEER(PROC_AUTH) |
@@ -68,7 +68,6 @@ static const struct role roles[PROC_COUNT] = {
 		.name = "mta",
 		.user = "_boxsmtp",
 		.sandbox = &sandbox_profile_mta,
-		.tls = 1,
 		.peers = PEER(PROC_QUEUE) | PEER(PROC_SIGNER),
 		.main = idle_main,
 	},
@@ -85,7 +84,7 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxmail",
 		.jail = "mail",
 		.sandbox = &sandbox_profile_imap,
-		.tls = 1,
+		.tls_server = 1,
 		.listeners = LISTENER(LISTEN_IMAP) | LISTENER(LISTEN_IMAPS) |
 		    LISTENER(LISTEN_POP3) | LISTENER(LISTEN_POP3S),
 		.peers = PEER(PROC_AUTH),

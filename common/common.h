@@ -109,6 +109,7 @@ struct msg_writer {
 	size_t len;
 	size_t cap;
 	int error;
+	int wipe; /* a secret: every buffer let go is zeroed first */
 };
 
 struct msg_reader {
@@ -186,7 +187,13 @@ struct imsgbuf {
 	TAILQ_HEAD(, imsg_out) outq;
 	size_t outlen;
 	char error[128]; /* why the last call returned -1 */
-	int wipe;	 /* secrets pass here: zero every byte once released */
+	/*
+	 * Secrets pass here: zero every byte once released (on an imsgev,
+	 * the payload too once its handler returns).
+	 */
+	int wipe;
+	/* no fd may come this way: one that does is closed, and it fails */
+	int nofds;
 };
 
 void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);
@@ -194,7 +201,8 @@ void imsgbuf_init(struct imsgbuf *, int fd, size_t maxsize);
 void imsgbuf_clear(struct imsgbuf *);
 /*
  * 1 bytes read, 0 EOF, -1 error (errno set; EAGAIN is not an error).
- * EBADMSG: fds were lost (MSG_CTRUNC, too many); the channel is unusable.
+ * EBADMSG: fds were lost (MSG_CTRUNC, too many), or came under nofds;
+ * the channel is unusable.
  */
 int imsgbuf_read(struct imsgbuf *);
 /*
@@ -211,7 +219,8 @@ int imsgbuf_flush(struct imsgbuf *);
 /*
  * imsgev: an imsgbuf on a libevent loop.  A read, framing or write error
  * is fatal, naming the peer, unless the peer is untrusted (a boxctl
- * client): then it is logged and the channel closed.  on_close hears of
+ * client): then it is logged and the channel closed.  An untrusted peer
+ * passes no fds (nofds): one that comes is such an error.  on_close hears of
  * the peer hanging up (and of errors from an untrusted one); without it
  * that is fatal too.
  */

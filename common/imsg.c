@@ -171,7 +171,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			got++;
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
-			if (ibuf->nfds == IMSG_MAX_FDS) {
+			if (ibuf->nofds || ibuf->nfds == IMSG_MAX_FDS) {
 				close(fd);
 				lost++;
 				continue;
@@ -182,6 +182,10 @@ imsgbuf_read(struct imsgbuf *ibuf)
 			f->to = from + (size_t)n;
 		}
 	}
+	if (ibuf->nofds && got > 0)
+		return imsgbuf_bad(ibuf,
+		    "file descriptors on a channel that takes none: %d closed",
+		    got);
 	/* the kernel closed what did not fit, or what it could not install */
 	if ((mh.msg_flags & MSG_CTRUNC) && got == IMSG_MAX_FDS)
 		return imsgbuf_bad(ibuf,
@@ -283,14 +287,13 @@ imsgbuf_compose(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, int fd,
 		return -1;
 	}
 	msg_writer_init(&w);
+	w.wipe = ibuf->wipe;
 	msg_put_u32(&w, type);
 	msg_put_u32(&w, (uint32_t)(len + IMSG_HDR_SIZE));
 	msg_put_u32(&w, fd == -1 ? 0 : IMSG_FLAG_FD);
 	msg_put_u32(&w, peerid);
 	msg_put_data(&w, data, len);
 	if (w.error || (out = calloc(1, sizeof(*out))) == NULL) {
-		if (ibuf->wipe && w.buf != NULL)
-			explicit_bzero(w.buf, w.len);
 		msg_writer_free(&w);
 		errno = ENOMEM;
 		return -1;
@@ -468,6 +471,11 @@ imsgev_dispatch(evutil_socket_t fd, short events, void *arg)
 				return;
 			}
 			iev->handler(iev, &imsg);
+			/* the handler's copy of a secret is its own to wipe */
+			if (iev->ibuf.wipe && imsg.data != NULL) {
+				freezero(imsg.data, imsg.datalen);
+				imsg.data = NULL;
+			}
 			imsg_free(&imsg);
 			/* the handler may have closed us */
 			if (iev->ibuf.fd == -1)
@@ -482,6 +490,8 @@ imsgev_init(struct imsgev *iev, struct event_base *base, int fd, size_t maxsize,
     imsgev_handler handler, void *arg)
 {
 	imsgbuf_init(&iev->ibuf, fd, maxsize);
+	/* a boxctl client has no business passing descriptors */
+	iev->ibuf.nofds = iev->untrusted;
 	iev->handler = handler;
 	iev->arg = arg;
 	iev->events = EV_READ;

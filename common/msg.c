@@ -19,7 +19,10 @@ msg_writer_init(struct msg_writer *w)
 void
 msg_writer_free(struct msg_writer *w)
 {
-	free(w->buf);
+	if (w->wipe)
+		freezero(w->buf, w->cap);
+	else
+		free(w->buf);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -39,7 +42,16 @@ msg_put_data(struct msg_writer *w, const void *data, size_t len)
 		cap = w->cap ? w->cap : 256;
 		while (cap < w->len + len)
 			cap *= 2;
-		if ((p = realloc(w->buf, cap)) == NULL) {
+		/* realloc could leave a secret's old copy behind */
+		if (w->wipe) {
+			if ((p = malloc(cap)) == NULL) {
+				w->error = 1;
+				return;
+			}
+			if (w->len > 0)
+				memcpy(p, w->buf, w->len);
+			freezero(w->buf, w->cap);
+		} else if ((p = realloc(w->buf, cap)) == NULL) {
 			w->error = 1;
 			return;
 		}

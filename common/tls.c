@@ -193,7 +193,13 @@ tls_ctx_free(void *ctx)
 		fn.SSL_CTX_free(ctx);
 }
 
-/* closes the fd and frees the SSL with itself; on failure, fd is left */
+/*
+ * Takes ssl whatever happens: the bufferevent frees it with itself, and
+ * under BEV_OPT_CLOSE_ON_FREE libevent frees it on its own failure paths
+ * too (2.1's bufferevent_openssl_socket_new and its _new_impl alike), so
+ * it must not be freed here again.  fd is closed with the bufferevent; on
+ * failure it is left to the caller.
+ */
 static struct bufferevent *
 tls_bufferevent(
     struct event_base *base, int fd, SSL *ssl, enum bufferevent_ssl_state state)
@@ -202,10 +208,8 @@ tls_bufferevent(
 
 	bev = fn.bufferevent_openssl_socket_new(
 	    base, fd, ssl, state, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		fn.SSL_free(ssl);
+	if (bev == NULL)
 		return NULL;
-	}
 	fn.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }

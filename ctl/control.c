@@ -3,9 +3,10 @@
  * (SO_PEERCRED: root, the user who started boxd, or a member of the
  * control socket's group), checks the shape of each request, and routes
  * it: table commands to auth, reload and the process list to the parent,
- * counters from smtp and queue.  A client that sends anything malformed
- * is dropped with a log line; control itself goes on.  Passwords pass
- * through on their way to auth: the buffers they touch are wiped.
+ * counters from smtp and queue.  A client that sends anything malformed,
+ * or any descriptor (closed at once), is dropped with a log line; control
+ * itself goes on.  Passwords pass through on their way to auth: the
+ * buffers they touch are wiped.
  */
 
 #include <sys/socket.h>
@@ -67,7 +68,6 @@ static void control_send(struct control_conn *, uint32_t, struct msg_writer *);
 static void control_request_done(struct control_conn *);
 static void control_idle(evutil_socket_t, short, void *);
 static void control_forward(struct control_conn *, struct imsg *);
-static void control_fail(struct control_conn *, const char *);
 static void control_status_start(struct control_conn *);
 static void control_status_proc(struct control_conn *, const struct ctl_proc *);
 static void control_status_done(struct control_conn *);
@@ -146,8 +146,10 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			control_forward(c, imsg);
 		} else if (c->pending == CONTROL_STATUS && c->wait_procs) {
 			c->wait_procs = 0;
+			/* the counters may come late: see the timeout */
 			if (imsg->hdr.type == IMSG_CTL_FAIL)
-				control_fail(c, "no process list");
+				control_refuse_client(
+				    c, "no process list", "status failed");
 			else
 				control_status_done(c);
 		}
@@ -487,10 +489,7 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 {
 	char why[64];
 
-	if (imsg->fd != -1) {
-		control_drop(c, "sent a file descriptor");
-		return;
-	}
+	/* a descriptor never gets this far: imsgev refuses it (nofds) */
 	if (!c->hello) {
 		control_hello(c, imsg);
 		return;
@@ -580,7 +579,10 @@ control_hello(struct control_conn *c, struct imsg *imsg)
 	control_send(c, IMSG_CTL_HELLO, &w);
 }
 
-/* say why to the client, then drop it: the FAIL goes out first */
+/*
+ * Say why to the client, then drop it: the FAIL goes out first, after
+ * what was queued before it, as far as the socket's buffer takes it now.
+ */
 static void
 control_refuse_client(
     struct control_conn *c, const char *why, const char *logline)
@@ -589,7 +591,6 @@ control_refuse_client(
 
 	msg_writer_init(&w);
 	ctl_fail_encode(&w, why);
-	/* its first reply: a new socket's buffer takes it at once */
 	if (!w.error &&
 	    imsgbuf_compose(&c->iev.ibuf, IMSG_CTL_FAIL, 0, -1, w.buf, w.len) ==
 		0)
@@ -648,21 +649,6 @@ control_forward(struct control_conn *c, struct imsg *imsg)
 	control_send(c, imsg->hdr.type, &w);
 }
 
-static void
-control_fail(struct control_conn *c, const char *why)
-{
-	struct msg_writer w;
-
-	if (c->timeout != NULL) {
-		event_free(c->timeout);
-		c->timeout = NULL;
-	}
-	control_request_done(c);
-	msg_writer_init(&w);
-	ctl_fail_encode(&w, why);
-	control_send(c, IMSG_CTL_FAIL, &w);
-}
-
 /* ---------------------------------------------------------------- status */
 
 static void
@@ -690,7 +676,13 @@ control_status_timeout(evutil_socket_t fd, short events, void *arg)
 
 	log_warnx("status: no answer from %s",
 	    c->wait_procs ? "the parent" : "smtp or queue");
-	control_fail(c, "timed out waiting for the processes");
+	/*
+	 * The answers may still come, under this client's id, and would be
+	 * taken for those of its next request (a late OK for a reload's):
+	 * the client goes, and what comes for it finds nobody.
+	 */
+	control_refuse_client(
+	    c, "timed out waiting for the processes", "status timed out");
 }
 
 static void

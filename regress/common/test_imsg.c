@@ -774,6 +774,47 @@ test_imsg_lost_fds(void)
 	CHECK("imsg twenty fds leak nothing", test_open_fds() == base);
 }
 
+/*
+ * A channel that takes no fds (a boxctl client's): a message passes
+ * without one; fds that come are closed at once and the read fails.
+ */
+static void
+test_imsg_nofds(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 imsg;
+	uint8_t		 msg[IMSG_HDR_SIZE + 4];
+	int		 p[2], fds[IMSG_MAX_FDS], i, base, ok;
+
+	if (pair_open(&a, &b, 1024) == -1)
+		return;
+	b.nofds = 1;
+	memset(msg, 'm', sizeof(msg));
+	raw_header(msg, IMSG_CTL_STATUS, sizeof(msg), 0, 1);
+	ok = write(a.fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) &&
+	    imsgbuf_read(&b) == 1 && imsgbuf_get(&b, &imsg) == 1;
+	CHECK("imsg nofds: a message without one", ok);
+	if (ok)
+		imsg_free(&imsg);
+	if (pipe(p) == -1) {
+		pair_close(&a, &b);
+		return;
+	}
+	base = test_open_fds();
+	for (i = 0; i < IMSG_MAX_FDS; i++)
+		fds[i] = p[0];
+	errno = 0;
+	ok = send_fds(a.fd, msg, sizeof(msg), fds, IMSG_MAX_FDS) == 0 &&
+	    imsgbuf_read(&b) == -1 && errno == EBADMSG;
+	CHECK("imsg nofds: fds refused", ok &&
+	    strstr(b.error, "takes none: 16 closed") != NULL);
+	CHECK("imsg nofds: none kept", b.nfds == 0 &&
+	    test_open_fds() == base);
+	close(p[0]);
+	close(p[1]);
+	pair_close(&a, &b);
+}
+
 /* one fd per message flagged for it, the fd that came with it */
 static void
 test_imsg_stray_fds(void)
@@ -1244,6 +1285,7 @@ main(void)
 	test_imsg_garbage();
 	test_imsg_lost_fds();
 	test_imsg_stray_fds();
+	test_imsg_nofds();
 	test_imsgev_errors();
 	TEST_EXIT();
 }

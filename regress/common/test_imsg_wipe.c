@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "common.h"
 #include "test.h"
 
@@ -200,6 +202,75 @@ test_write(int wipe)
 	close(sv[1]);
 }
 
+/* a writer that holds a secret: its old buffer as it grows, then its last */
+static void
+test_writer(int wipe)
+{
+	struct msg_writer w;
+	char pad[300];
+
+	msg_writer_init(&w);
+	w.wipe = wipe;
+	msg_put_str(&w, SECRET_A);
+	memset(pad, 'x', sizeof(pad));
+	freezero_saw_secret = 0;
+	msg_put_data(&w, pad, sizeof(pad));
+	CHECK(wipe ? "writer wipe: grown" : "writer keep: grown",
+	    !w.error && w.len == 4 + strlen(SECRET_A) + sizeof(pad) &&
+		holds(w.buf, w.len, SECRET_A));
+	CHECK(wipe ? "writer wipe: the outgrown buffer was wiped"
+		   : "writer keep: the outgrown buffer was only freed",
+	    freezero_saw_secret == wipe);
+	freezero_saw_secret = 0;
+	if (!wipe)
+		explicit_bzero(w.buf, w.len);
+	msg_writer_free(&w);
+	CHECK(wipe ? "writer wipe: freed wiped" : "writer keep: freed plainly",
+	    freezero_saw_secret == wipe);
+}
+
+static int handled;
+
+static void
+handler(struct imsgev *iev, struct imsg *imsg)
+{
+	handled = imsg->datalen == 4 + strlen(SECRET_B) &&
+	    holds(imsg->data, imsg->datalen, SECRET_B);
+}
+
+/* on an imsgev, the payload a handler saw is wiped once it returns */
+static void
+test_imsgev(int wipe)
+{
+	struct event_base *base;
+	struct imsgev iev;
+	struct msg_writer b;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
+	    (base = event_base_new()) == NULL) {
+		CHECK("socketpair", 0);
+		return;
+	}
+	memset(&iev, 0, sizeof(iev));
+	imsgev_init(&iev, base, sv[1], IMSG_MAX_SIZE, handler, NULL);
+	iev.ibuf.wipe = wipe;
+	message(&b, IMSG_CONF_TLS, SECRET_B);
+	CHECK(wipe ? "imsgev wipe: write" : "imsgev keep: write",
+	    write(sv[0], b.buf, b.len) == (ssize_t)b.len);
+	handled = 0;
+	freezero_saw_secret = 0;
+	event_base_loop(base, EVLOOP_ONCE);
+	CHECK(wipe ? "imsgev wipe: handled" : "imsgev keep: handled", handled);
+	CHECK(wipe ? "imsgev wipe: the payload was wiped"
+		   : "imsgev keep: the payload was only freed",
+	    freezero_saw_secret == wipe);
+	imsgev_clear(&iev);
+	event_base_free(base);
+	msg_writer_free(&b);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -208,5 +279,9 @@ main(void)
 	test_clear();
 	test_write(0);
 	test_write(1);
+	test_writer(0);
+	test_writer(1);
+	test_imsgev(0);
+	test_imsgev(1);
 	TEST_EXIT();
 }

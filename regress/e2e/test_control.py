@@ -9,6 +9,7 @@ import pwd
 import random
 import re
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -372,9 +373,37 @@ class HostileCase(unittest.TestCase):
             c.close()
         self.assert_unharmed()
         self.assertRegex(self.boxd.logtext(),
-                         r"dropping client \d+ \(uid \d+\): sent a file "
-                         r"descriptor")
+                         r"imsg from client \d+ \(uid \d+\): file "
+                         r"descriptors on a channel that takes none: 1 "
+                         r"closed")
         # none leaked (the count before may include a client closing)
+        if fds is not None:
+            deadline = time.time() + 10
+            while time.time() < deadline and self.control_fds() > fds:
+                time.sleep(0.05)
+            self.assertLessEqual(self.control_fds(), fds)
+
+    def test_fds_with_a_valid_request(self):
+        """Descriptors passed with a request that does not claim them:
+        control closes them at once and drops the client, before it
+        reads the request; it holds no more descriptors than before."""
+        fds = self.control_fds()
+        r, w = os.pipe()
+        try:
+            c = Client(self.boxd.control)
+            socket.send_fds(c.sock, [imsg("IMSG_CTL_STATUS")],
+                            [r] * 16)
+            reply = c.read_reply()
+            self.assertIsNone(reply)
+            c.close()
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertRegex(self.boxd.logtext(),
+                         r"imsg from client \d+ \(uid \d+\): file "
+                         r"descriptors on a channel that takes none: 16 "
+                         r"closed")
+        self.assert_unharmed()
         if fds is not None:
             deadline = time.time() + 10
             while time.time() < deadline and self.control_fds() > fds:
@@ -462,6 +491,68 @@ class HostileCase(unittest.TestCase):
                              "%s: user add's password" % role)
             self.assertFalse(second.encode() in memory,
                              "%s: user passwd's password" % role)
+
+
+class SlowParentCase(unittest.TestCase):
+    """A status request that times out ends its client: the answers that
+    come late find nobody, and cannot pass for those of the client's next
+    request (a late OK for a reload that failed)."""
+
+    def setUp(self):
+        self.boxd = boxdtest.Boxd()
+        self.addCleanup(self.boxd.cleanup)
+        self.boxd.start()
+
+    def resume(self):
+        try:
+            os.kill(self.boxd.proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+    def test_late_answers_to_a_timed_out_status(self):
+        b = self.boxd
+        with open(b.conf) as f:
+            good = f.read()
+        c = Client(b.control)
+        self.addCleanup(c.close)
+        c.sock.settimeout(60)
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        self.addCleanup(self.resume)
+        c.send(imsg("IMSG_CTL_STATUS"))
+        self.assertEqual(c.read_reply(),
+                         ("IMSG_CTL_FAIL",
+                          s("timed out waiting for the processes")))
+        # a reload that must fail, asked while the parent's answers to
+        # the status are still to come
+        with open(b.conf, "a") as f:
+            f.write("bogus directive\n")
+        try:
+            c.send(imsg("IMSG_CTL_RELOAD"))
+        except OSError:
+            pass        # already closed
+        # the parent goes on once control has taken the reload, or the
+        # client is gone
+        taken = re.compile(r"reload requested by client|dropping client "
+                           r"\d+ \(uid \d+\): status timed out")
+        deadline = time.time() + 20
+        while time.time() < deadline and not taken.search(b.logtext()):
+            time.sleep(0.05)
+        self.resume()
+        try:
+            reply = c.read_reply()
+        except ConnectionResetError:
+            reply = None
+        self.assertIsNone(reply)
+        self.assertRegex(b.logtext(), r"dropping client \d+ \(uid \d+\): "
+                         r"status timed out")
+        # boxctl after it hears of the failure
+        p = b.boxctl("reload", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b.conf + ":", p.stderr)
+        with open(b.conf, "w") as f:
+            f.write(good)
+        self.assertEqual(b.boxctl("reload").returncode, 0)
+        self.assertIn("control", b.boxctl("status").stdout)
 
 
 class VersionCase(unittest.TestCase):

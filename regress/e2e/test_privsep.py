@@ -14,13 +14,16 @@ import os
 import platform
 import re
 import signal
+import smtplib
+import ssl
 import subprocess
 import tempfile
 import termios
 import unittest
 
-from boxdtest import BOXD, Boxd, gone
+from boxdtest import BOXD, Boxd, gone, make_cert
 import test_smtp as t
+from test_control import read_memory
 
 # the directory of STORAGE each role is chrooted into (boxd/role.c)
 CHROOTED = {"control": "empty", "smtp": "empty", "auth": "db",
@@ -320,6 +323,65 @@ class FdBudget(unittest.TestCase):
                                       for p in b.pids()[1:]), timeout=30)
         self.assertTrue(ok, t.log_tail(b))
         self.assertLess(len(os.listdir("/proc/%d/fd" % b.proc.pid)), 32)
+
+
+@unittest.skipUnless(os.getuid() == 0,
+                     "needs root to read the processes' memory")
+class KeyCopies(unittest.TestCase):
+    """The TLS key goes to the roles that serve TLS (smtp, imap) and to
+    no other; once sent or dropped, the parent's and imap's copies are
+    wiped, at start and after a reload.  smtp keeps the key's text until
+    its first TLS client, which shows the search can see it."""
+
+    def setUp(self):
+        self.b = Boxd(imap=True)
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+
+    def key_line(self):
+        """A line from the middle of the key's PEM body."""
+        with open(self.b.key) as f:
+            lines = f.read().splitlines()
+        return lines[len(lines) // 2].encode()
+
+    def holders(self, line):
+        pids = t.role_pids(self.b)
+        self.assertEqual(sorted(pids), sorted(t.ROLES))
+        pids["parent"] = self.b.proc.pid
+        found = []
+        for role, pid in sorted(pids.items()):
+            memory = read_memory(pid)
+            # each holds its configuration: the search sees what is there
+            self.assertIn(self.b.storage.encode(), memory, role)
+            if line in memory:
+                found.append(role)
+        return found
+
+    def test_only_smtp_holds_the_key(self):
+        first = self.key_line()
+        self.assertEqual(self.holders(first), ["smtp"])
+        # a new key, then a reload: the old one is gone from smtp too
+        newdir = os.path.join(self.b.dir, "renewed")
+        os.mkdir(newdir)
+        cert, key = make_cert(newdir, "renewed.test")
+        os.replace(cert, self.b.cert)
+        os.replace(key, self.b.key)
+        second = self.key_line()
+        self.assertNotEqual(first, second)
+        self.b.boxctl("reload")
+        self.assertEqual(self.holders(second), ["smtp"])
+        self.assertEqual(self.holders(first), [])
+        # and serves it: STARTTLS with the new certificate
+        s = smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=10)
+        try:
+            s.ehlo("client.test")
+            code, _ = s.starttls(context=t.insecure_context())
+            self.assertEqual(code, 220)
+            der = s.sock.getpeercert(binary_form=True)
+        finally:
+            s.quit()
+        with open(self.b.cert) as f:
+            self.assertEqual(der, ssl.PEM_cert_to_DER_cert(f.read()))
 
 
 class Terminal(unittest.TestCase):

@@ -3,15 +3,18 @@ certificate; a broken config or certificate is refused and the running
 configuration stays."""
 
 import os
+import re
 import shutil
 import signal
 import smtplib
 import ssl
 import subprocess
+import threading
 import time
 import unittest
 
 from boxdtest import BOXD, Boxd, make_cert
+from test_boxctl import Client, imsg, s as imsg_str
 
 
 def served_cert(port):
@@ -94,6 +97,50 @@ class Reload(unittest.TestCase):
         s.quit()
         self.b.wait_messages("alice@example.test", 1)
 
+    def test_failed_reload_changes_nothing(self):
+        """A reload whose certificate is missing fails with a message and
+        leaves the running configuration to every process, the parent
+        too; the next good reload takes effect."""
+        b = self.b
+        b.add_user("alice@example.test")
+        with open(b.conf) as f:
+            good = f.read()
+        with open(b.conf, "a") as f:
+            f.write("log level debug\nmax-message-size 1K\n")
+        os.rename(b.cert, b.cert + ".gone")
+        p = b.boxctl("reload", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cert.pem: No such file", p.stderr)
+        self.assertRegex(b.logtext(), r"reload failed: .*cert\.pem")
+        os.rename(b.cert + ".gone", b.cert)
+        # smtp: the old size limit, and no debug
+        s = smtplib.SMTP("127.0.0.1", b.smtp_port, timeout=10)
+        s.sendmail("a@client.test", ["alice@example.test"],
+                   "Subject: big\r\n\r\n" + ("x" * 70 + "\r\n") * 100)
+        s.quit()
+        b.wait_messages("alice@example.test", 1)
+        self.assertNotIn(">>> noop", b.logtext().lower())
+        # the parent: still at the old level, it does not say it reads
+        # the file at the next reload
+        with open(b.conf, "w") as f:
+            f.write(good)
+        self.assertEqual(b.boxctl("reload").returncode, 0)
+        self.assertNotIn("reload: reading", b.logtext())
+        # a good reload after it works, debug included
+        with open(b.conf, "a") as f:
+            f.write("log level debug\n")
+        self.assertEqual(b.boxctl("reload").returncode, 0)
+        s = smtplib.SMTP("127.0.0.1", b.smtp_port, timeout=10)
+        s.noop()
+        s.quit()
+        deadline = time.time() + 10
+        while time.time() < deadline and ">>> noop" not in \
+                b.logtext().lower():
+            time.sleep(0.1)
+        self.assertIn(">>> noop", b.logtext().lower())
+        self.assertEqual(b.boxctl("reload").returncode, 0)
+        self.assertIn("reload: reading", b.logtext())
+
     def test_log_level_changes_on_reload(self):
         self.b.add_user("alice@example.test")
         with open(self.b.conf, "a") as f:
@@ -107,6 +154,64 @@ class Reload(unittest.TestCase):
                 self.b.logtext().lower():
             time.sleep(0.1)
         self.assertIn(">>> noop", self.b.logtext().lower())
+
+
+class ReloadAnswers(unittest.TestCase):
+    """boxctl reload answers once every process has taken that reload,
+    whatever reloads come after it."""
+
+    def setUp(self):
+        self.b = Boxd().start()
+        self.addCleanup(self.b.cleanup)
+
+    def signer(self):
+        out = self.b.boxctl("-j", "status").stdout
+        return int(re.search(r'"role":"signer","pid":(\d+)', out).group(1))
+
+    def test_reloads_in_a_loop(self):
+        """Clients reloading at once, each in a loop: every one is
+        answered."""
+        def loop(results):
+            for _ in range(10):
+                results.append(self.b.boxctl("reload", check=False)
+                               .returncode)
+        results = []
+        threads = [threading.Thread(target=loop, args=(results,))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(results, [0] * 40)
+
+    def test_waiting_reloads_are_bounded(self):
+        """With a child that takes nothing, reloads wait for it, up to 64;
+        the next is refused, and once it goes on all is answered."""
+        b = self.b
+        signer = self.signer()
+        os.kill(signer, signal.SIGSTOP)
+        try:
+            for i in range(64):
+                c = Client(b.control)
+                c.send(imsg("IMSG_CTL_RELOAD"))
+                c.close()
+            deadline = time.time() + 30
+            while time.time() < deadline and \
+                    b.logtext().count("configuration reloaded") < 64:
+                time.sleep(0.05)
+            self.assertEqual(b.logtext().count("configuration reloaded"),
+                             64)
+            c = Client(b.control)
+            c.send(imsg("IMSG_CTL_RELOAD"))
+            self.assertEqual(c.read_reply(), (
+                "IMSG_CTL_FAIL",
+                imsg_str("too many reloads in progress, try again")))
+            c.close()
+        finally:
+            os.kill(signer, signal.SIGCONT)
+        p = b.boxctl("reload", check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(b.logtext().count("configuration reloaded"), 65)
 
 
 class CheckCertificateBeforeStart(unittest.TestCase):
