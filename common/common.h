@@ -86,7 +86,9 @@ int maildir_dir_folder(const char *dir, char *folder, size_t len);
 
 /* ---------------------------------------------------------------- log.c */
 void log_init(int foreground, int level, const char *ident);
-int log_syslog(void);
+void log_set_syslog_path(const char *path);
+int log_syslog_fd(void);
+void log_sandboxed(void);
 void log_setlevel(int level);
 int log_getlevel(void);
 void log_procname(const char *name);

@@ -31,17 +31,28 @@
  *
  * No other role may bind, listen, connect or create a socket: the parent
  * binds every listener and the control socket, and the socketpairs exist
- * before exec.  Syslog is the one exception a daemon would need: its
- * socket is opened before the filter (log_init() with LOG_NDELAY, before
- * chroot), and when the syslog daemon goes away glibc closes it and tries
- * socket() plus connect() again on the next message.  That socket() fails
- * with EACCES, so the message is dropped and the role goes on; a chrooted
- * role could not have reached /dev/log again anyway.  connect() itself
- * stays forbidden (glibc only calls it on a socket it just created) and
- * so does sendto() to an address: send() on the syslog socket is all a
- * role may do with it.  In the foreground (-d, logging to stderr) there
- * is no syslog socket and socket() kills like any other forbidden call.
- * mta is no exception to the AF_UNIX rule: its sockets are IP only.
+ * before exec.  socket(AF_UNIX) kills in every role, mta included.
+ *
+ * Syslog is the one socket a daemon's role makes for itself: log_init()
+ * opens a Unix datagram socket and connects it to /dev/log before chroot
+ * and before the filter (log.c is its own syslog client, so the
+ * descriptor is known here).  A datagram socket goes wherever an address
+ * sends it, and connect() can aim it at any other Unix socket of the
+ * host, abstract ones included, which no chroot keeps out (and a boxd
+ * started by another user than root has no chroot at all).  So on that
+ * descriptor a role may send() and write() and nothing else that takes
+ * an address, nor copy it: sendmsg() is allowed on every other
+ * descriptor (imsg passes fds with it; seccomp cannot read its
+ * msg_name), sendto() only without an address, mta's connect(), sendto()
+ * with an address and sendmmsg() only on its other sockets, which are IP
+ * ones, and queue's dup() only of another descriptor.  The kernel reads
+ * a descriptor from the low 32 bits of the argument and the filter sees
+ * all 64, so "another descriptor" means one of those 32 bits differs.
+ * If the syslog daemon goes away, a role's messages are lost until boxd
+ * restarts: it does not connect again (the parent, unfiltered, does).
+ * In the foreground (-d, logging to stderr) there is no syslog socket
+ * and those calls have no descriptor to avoid; sendto() is then not
+ * allowed at all outside mta.
  */
 
 #include <sys/ioctl.h>
@@ -52,7 +63,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +92,8 @@ struct sandbox_arg_rule {
 struct sandbox_profile {
 	const char *const *calls;
 	const struct sandbox_arg_rule *rules;
+	/* calls allowed on any descriptor but the syslog socket */
+	const char *const *not_syslog;
 };
 
 static int sandbox_debug;
@@ -89,11 +101,13 @@ static char *syscall_names[SYSCALL_NAMES];
 
 /* every role: I/O on what it holds, imsg, the event loop, memory, time */
 static const char *const sandbox_base[] = {"read", "write", "readv", "writev",
-    "close", "recvmsg", "sendmsg", "epoll_wait", "epoll_pwait", "epoll_ctl",
-    "brk", "munmap", "mremap", "madvise", "futex", "clock_gettime",
-    "gettimeofday", "time", "rt_sigreturn", "rt_sigprocmask", "getpid",
-    "gettid", "getrandom", "sysinfo", "exit", "exit_group", "restart_syscall",
-    NULL};
+    "close", "recvmsg", "epoll_wait", "epoll_pwait", "epoll_ctl", "brk",
+    "munmap", "mremap", "madvise", "futex", "clock_gettime", "gettimeofday",
+    "time", "rt_sigreturn", "rt_sigprocmask", "getpid", "gettid", "getrandom",
+    "sysinfo", "exit", "exit_group", "restart_syscall", NULL};
+
+/* imsg passes descriptors with sendmsg() */
+static const char *const sandbox_base_not_syslog[] = {"sendmsg", NULL};
 
 static const char *const sandbox_smtp[] = {"accept4", NULL};
 
@@ -107,7 +121,7 @@ static const struct sandbox_arg_rule sandbox_smtp_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_smtp = {
-    sandbox_smtp, sandbox_smtp_rules};
+    sandbox_smtp, sandbox_smtp_rules, NULL};
 
 static const char *const sandbox_control[] = {"accept4", NULL};
 
@@ -120,7 +134,7 @@ static const struct sandbox_arg_rule sandbox_control_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_control = {
-    sandbox_control, sandbox_control_rules};
+    sandbox_control, sandbox_control_rules, NULL};
 
 /* Berkeley DB: its files in the environment, log files come and go */
 static const char *const sandbox_auth[] = {"openat", "newfstatat", "fstat",
@@ -134,14 +148,17 @@ static const struct sandbox_arg_rule sandbox_auth_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_auth = {
-    sandbox_auth, sandbox_auth_rules};
+    sandbox_auth, sandbox_auth_rules, NULL};
 
 /* queued/queue_fs.c: create, commit, load, remove, set aside, recover */
 static const char *const sandbox_queue[] = {"openat", "newfstatat", "fstat",
     "pread64", "pwrite64", "fsync", "syncfs", "unlinkat", "renameat",
-    "renameat2", "getdents64", "lseek", "dup",
+    "renameat2", "getdents64", "lseek",
     /* the flusher thread may still be starting when the filter comes */
     "set_robust_list", "rseq", NULL};
+
+/* a copy of the spool directory's fd for fdopendir(), never of syslog's */
+static const char *const sandbox_queue_not_syslog[] = {"dup", NULL};
 
 static const struct sandbox_arg_rule sandbox_queue_rules[] = {
     {"fcntl", ARG(1), {0, F_GETFD}, {0}},
@@ -151,14 +168,14 @@ static const struct sandbox_arg_rule sandbox_queue_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_queue = {
-    sandbox_queue, sandbox_queue_rules};
+    sandbox_queue, sandbox_queue_rules, sandbox_queue_not_syslog};
 
 /* queued/maildir.c and mda.c: tmp/, flush, rename into new/ */
 static const char *const sandbox_mda[] = {"openat", "faccessat", "faccessat2",
     "mkdirat", "pread64", "copy_file_range", "fsync", "syncfs", "renameat",
     "renameat2", "unlinkat", NULL};
 
-const struct sandbox_profile sandbox_profile_mda = {sandbox_mda, NULL};
+const struct sandbox_profile sandbox_profile_mda = {sandbox_mda, NULL, NULL};
 
 /*
  * IMAP and POP3 sessions on accepted sockets, over Maildirs it reads and
@@ -177,15 +194,19 @@ static const struct sandbox_arg_rule sandbox_imap_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_imap = {
-    sandbox_imap, sandbox_imap_rules};
+    sandbox_imap, sandbox_imap_rules, NULL};
 
 /*
  * Delivery to other servers: TCP to an MX, UDP and TCP to the resolver.
- * sendto() with an address is for UDP queries; connect() cannot reach a
- * Unix socket, since mta cannot make one.
+ * sendto() with an address is for UDP queries.  Its only Unix sockets are
+ * the socketpairs, connected streams that ignore an address, and the
+ * syslog socket, which these calls may not touch.
  */
-static const char *const sandbox_mta[] = {"connect", "sendto", "recvfrom",
-    "sendmmsg", "recvmmsg", "getsockname", "getpeername", NULL};
+static const char *const sandbox_mta[] = {
+    "recvfrom", "recvmmsg", "getsockname", "getpeername", NULL};
+
+static const char *const sandbox_mta_not_syslog[] = {
+    "connect", "sendto", "sendmmsg", NULL};
 
 /* socket()'s type with the flags a non-blocking client sets masked out */
 #define SOCK_TYPE_MASK (~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
@@ -221,10 +242,10 @@ static const struct sandbox_arg_rule sandbox_mta_rules[] = {
 };
 
 const struct sandbox_profile sandbox_profile_mta = {
-    sandbox_mta, sandbox_mta_rules};
+    sandbox_mta, sandbox_mta_rules, sandbox_mta_not_syslog};
 
 /* its keys are read before the filter: no file call at all after it */
-const struct sandbox_profile sandbox_profile_signer = {NULL, NULL};
+const struct sandbox_profile sandbox_profile_signer = {NULL, NULL, NULL};
 
 #ifdef BOXD_SANITIZE
 /* AddressSanitizer's runtime needs these (and LeakSanitizer, if enabled) */
@@ -312,15 +333,32 @@ sandbox_allow_memory(scmp_filter_ctx ctx)
 		fatalx("seccomp_rule_add mmap");
 }
 
-/* see the top of the file: send on the open socket, no new one */
+/*
+ * The calls of list on any descriptor but fd (none if -1): allowed where
+ * a bit of the low 32 of the first argument, those the kernel reads,
+ * differs from fd's
+ */
 static void
-sandbox_allow_syslog(scmp_filter_ctx ctx)
+sandbox_allow_not_fd(scmp_filter_ctx ctx, const char *const *list, int fd)
 {
-	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-		SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
-		SCMP_A4(SCMP_CMP_EQ, 0)) < 0)
-		fatalx("seccomp_rule_add syslog");
+	scmp_datum_t bit;
+	int i, nr;
+
+	if (fd == -1) {
+		sandbox_allow(ctx, list);
+		return;
+	}
+	for (; list != NULL && *list != NULL; list++) {
+		if ((nr = sandbox_nr(*list)) == __NR_SCMP_ERROR)
+			continue;
+		for (i = 0; i < 32; i++) {
+			bit = (scmp_datum_t)1 << i;
+			if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				SCMP_A0(SCMP_CMP_MASKED_EQ, bit,
+				    ~(scmp_datum_t)fd & bit)) < 0)
+				fatalx("seccomp_rule_add %s", *list);
+		}
+	}
 }
 
 void
@@ -329,7 +367,7 @@ sandbox_init(const struct sandbox_profile *profile)
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
 	uint32_t action = SCMP_ACT_KILL_PROCESS;
-	int i;
+	int i, syslog_fd = log_syslog_fd();
 
 	if (profile == NULL)
 		fatalx("no sandbox profile");
@@ -359,14 +397,20 @@ sandbox_init(const struct sandbox_profile *profile)
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0)
 		fatalx("seccomp_rule_add tgkill");
-	if (log_syslog())
-		sandbox_allow_syslog(ctx);
+	/* send() on the syslog socket: sendto() without an address */
+	if (syslog_fd != -1 &&
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+		SCMP_A4(SCMP_CMP_EQ, 0)) < 0)
+		fatalx("seccomp_rule_add sendto");
+	sandbox_allow_not_fd(ctx, sandbox_base_not_syslog, syslog_fd);
 	sandbox_allow(ctx, profile->calls);
 	sandbox_allow_args(ctx, profile->rules);
+	sandbox_allow_not_fd(ctx, profile->not_syslog, syslog_fd);
 #ifdef BOXD_SANITIZE
 	sandbox_allow(ctx, sandbox_sanitizer);
 #endif
 	if (seccomp_load(ctx) < 0)
 		fatalx("seccomp_load failed");
 	seccomp_release(ctx);
+	log_sandboxed();
 }

@@ -4,7 +4,8 @@
  * SIGSYS; with the debug switch it names the call on stderr and exits 3
  * instead; an allowed call still works.  The forbidden calls are made on
  * descriptors that cannot take them (/dev/null), so that a filter letting
- * one through does no harm.
+ * one through does no harm.  Logging to syslog, the child's syslog socket
+ * is connected to a socket of the test's own, never to /dev/log.
  */
 
 #include <sys/ioctl.h>
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "boxd.h"
@@ -39,12 +39,16 @@ static int pipefd[2] = {-1, -1};
 static pid_t parent_pid;
 static struct sockaddr_in tcp_peer, udp_peer; /* loopback, listening */
 static int dirfd_tmp = -1;		      /* a directory of our own */
+static int pairfd[2] = {-1, -1};	      /* a socketpair, as imsg's */
+static int logfd = -1;			      /* the syslog daemon's end */
+static char log_path[64];		      /* where it listens */
 
 /* what a sandboxed child does: 0 if the call did what it should */
 typedef int (*probe_fn)(void);
 
 struct outcome {
 	int status;    /* from waitpid */
+	pid_t pid;     /* the child's */
 	char err[512]; /* what the child wrote to stderr */
 };
 
@@ -72,11 +76,14 @@ run(enum proc_type role, int debug, int logging, probe_fn probe,
 		close(errpipe[0]);
 		if (dup2(errpipe[1], STDERR_FILENO) == -1)
 			_exit(100);
+		log_set_syslog_path(log_path);
 		log_init(logging == TO_STDERR, 0, "test_sandbox");
+		log_procname(proc_name(role));
 		sandbox_set_debug(debug);
 		sandbox_init(role_get(role)->sandbox);
 		_exit(probe() == 0 ? 0 : 1);
 	}
+	o->pid = pid;
 	close(errpipe[1]);
 	while (got < sizeof(o->err) - 1 &&
 	    (n = read(errpipe[0], o->err + got, sizeof(o->err) - 1 - got)) > 0)
@@ -114,19 +121,165 @@ probe_socket_unix(void)
 	return socket(AF_UNIX, SOCK_DGRAM, 0) == -1 ? 1 : 0;
 }
 
-/* glibc's syslog reconnect: socket() must fail cleanly, with EACCES */
-static int
-probe_socket_unix_refused(void)
+/* an abstract address: no chroot keeps those out of reach */
+static socklen_t
+abstract_address(struct sockaddr_un *sun)
 {
-	return socket(AF_UNIX, SOCK_DGRAM, 0) == -1 && errno == EACCES ? 0 : 1;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, "\0boxd-test", 10);
+	return offsetof(struct sockaddr_un, sun_path) + 10;
+}
+
+/* one byte to an abstract address: seccomp cannot see msg_name */
+static void
+address_message(struct msghdr *msg, struct sockaddr_un *sun, struct iovec *iov)
+{
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = "x";
+	iov->iov_len = 1;
+	msg->msg_namelen = abstract_address(sun);
+	msg->msg_name = sun;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
 }
 
 static int
-probe_syslog(void)
+probe_syslog_sendmsg_address(void)
 {
-	syslog(LOG_INFO, "a message nobody reads");
-	syslog(LOG_INFO, "and another");
+	struct sockaddr_un sun;
+	struct iovec iov;
+	struct msghdr msg;
+
+	address_message(&msg, &sun, &iov);
+	sendmsg(log_syslog_fd(), &msg, 0);
 	return 0;
+}
+
+/* the kernel drops the high bits of a descriptor, the filter must not */
+static int
+probe_syslog_sendmsg_high_bits(void)
+{
+	struct sockaddr_un sun;
+	struct iovec iov;
+	struct msghdr msg;
+
+	address_message(&msg, &sun, &iov);
+	syscall(
+	    SYS_sendmsg, (unsigned long)log_syslog_fd() | (1UL << 32), &msg, 0);
+	return 0;
+}
+
+/* a descriptor that differs from syslog's in a high bit only: not it */
+static int
+probe_sendmsg_far_fd(void)
+{
+	struct msghdr msg;
+
+	memset(&msg, 0, sizeof(msg));
+	return syscall(SYS_sendmsg,
+		   (unsigned long)log_syslog_fd() | (1UL << 20), &msg,
+		   0) == -1 &&
+		errno == EBADF
+	    ? 0
+	    : 1;
+}
+
+static int
+probe_syslog_sendto_address(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = abstract_address(&sun);
+
+	sendto(log_syslog_fd(), "x", 1, 0, (struct sockaddr *)&sun, len);
+	return 0;
+}
+
+static int
+probe_syslog_sendmmsg(void)
+{
+	struct sockaddr_un sun;
+	struct iovec iov;
+	struct mmsghdr mm;
+
+	memset(&mm, 0, sizeof(mm));
+	address_message(&mm.msg_hdr, &sun, &iov);
+	sendmmsg(log_syslog_fd(), &mm, 1, 0);
+	return 0;
+}
+
+static int
+probe_syslog_connect(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = abstract_address(&sun);
+
+	connect(log_syslog_fd(), (struct sockaddr *)&sun, len);
+	return 0;
+}
+
+static int
+probe_syslog_connect_high_bits(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = abstract_address(&sun);
+
+	syscall(SYS_connect, (unsigned long)log_syslog_fd() | (1UL << 32), &sun,
+	    len);
+	return 0;
+}
+
+/* a copy of the syslog socket would be a descriptor the filter allows */
+static int
+probe_syslog_dup(void)
+{
+	return dup(log_syslog_fd()) == -1 ? 1 : 0;
+}
+
+static int
+probe_dup_other(void)
+{
+	int fd;
+
+	if ((fd = dup(nullfd)) == -1)
+		return 1;
+	return close(fd);
+}
+
+/* what log.c sends; the test reads it from its end */
+static int
+probe_syslog_line(void)
+{
+	if (log_syslog_fd() == -1)
+		return 1;
+	log_info("a line from the sandbox");
+	return 0;
+}
+
+/* imsg's way: a descriptor passed over a socketpair */
+static int
+probe_sendmsg_fd(void)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {"x", 1};
+	struct msghdr msg;
+	struct cmsghdr *c;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &nullfd, sizeof(int));
+	return sendmsg(pairfd[0], &msg, 0) == 1 ? 0 : 1;
 }
 
 static int
@@ -230,13 +383,9 @@ static int
 probe_connect(void)
 {
 	struct sockaddr_un sun;
+	socklen_t len = abstract_address(&sun);
 
-	/* an abstract socket: no chroot keeps those out of reach */
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, "\0boxd-test", 10);
-	connect(nullfd, (struct sockaddr *)&sun,
-	    offsetof(struct sockaddr_un, sun_path) + 10);
+	connect(nullfd, (struct sockaddr *)&sun, len);
 	return 0;
 }
 
@@ -244,12 +393,9 @@ static int
 probe_sendto_address(void)
 {
 	struct sockaddr_un sun;
+	socklen_t len = abstract_address(&sun);
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, "\0boxd-test", 10);
-	sendto(nullfd, "x", 1, 0, (struct sockaddr *)&sun,
-	    offsetof(struct sockaddr_un, sun_path) + 10);
+	sendto(nullfd, "x", 1, 0, (struct sockaddr *)&sun, len);
 	return 0;
 }
 
@@ -466,27 +612,42 @@ static const enum proc_type roles[] = {PROC_CONTROL, PROC_SMTP, PROC_AUTH,
 #define NROLES (sizeof(roles) / sizeof(roles[0]))
 
 static void
-check_kills(enum proc_type role, const char *what, probe_fn probe)
+check_kills_logging(
+    enum proc_type role, int logging, const char *what, probe_fn probe)
 {
 	struct outcome o;
-	char name[128];
+	char name[160];
 
-	snprintf(
-	    name, sizeof(name), "%s: %s dies of SIGSYS", proc_name(role), what);
+	snprintf(name, sizeof(name), "%s: %s%s dies of SIGSYS", proc_name(role),
+	    logging == TO_SYSLOG ? "with syslog, " : "", what);
 	CHECK(name,
-	    run(role, 0, TO_STDERR, probe, &o) == 0 && killed_by(&o, SIGSYS));
+	    run(role, 0, logging, probe, &o) == 0 && killed_by(&o, SIGSYS));
+}
+
+static void
+check_works_logging(
+    enum proc_type role, int logging, const char *what, probe_fn probe)
+{
+	struct outcome o;
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s: %s%s works", proc_name(role),
+	    logging == TO_SYSLOG ? "with syslog, " : "", what);
+	CHECK(name, run(role, 0, logging, probe, &o) == 0 && exited(&o, 0));
+	if (!exited(&o, 0) && o.err[0] != '\0')
+		printf("# %s", o.err);
+}
+
+static void
+check_kills(enum proc_type role, const char *what, probe_fn probe)
+{
+	check_kills_logging(role, TO_STDERR, what, probe);
 }
 
 static void
 check_works(enum proc_type role, const char *what, probe_fn probe)
 {
-	struct outcome o;
-	char name[128];
-
-	snprintf(name, sizeof(name), "%s: %s works", proc_name(role), what);
-	CHECK(name, run(role, 0, TO_STDERR, probe, &o) == 0 && exited(&o, 0));
-	if (!exited(&o, 0) && o.err[0] != '\0')
-		printf("# %s", o.err);
+	check_works_logging(role, TO_STDERR, what, probe);
 }
 
 /* what no role may do */
@@ -513,6 +674,8 @@ test_every_role(void)
 		check_kills(roles[i], "execve", probe_execve);
 		check_works(roles[i], "memory without PROT_EXEC", probe_memory);
 		check_works(roles[i], "write", probe_write);
+		check_works(
+		    roles[i], "sendmsg passing a descriptor", probe_sendmsg_fd);
 		/* mta alone reaches out, and only over IP */
 		if (roles[i] == PROC_MTA)
 			continue;
@@ -624,6 +787,8 @@ test_mta(void)
 	    probe_socket_high_bits);
 	check_kills(
 	    PROC_MTA, "setsockopt(SO_REUSEADDR)", probe_setsockopt_other);
+	check_kills(PROC_MTA, "dup", probe_dup_other);
+	check_works(PROC_QUEUE, "dup", probe_dup_other);
 	check_kills(PROC_SMTP, "a non-blocking TCP connect",
 	    probe_tcp_nonblocking);
 }
@@ -637,7 +802,49 @@ test_signer(void)
 	check_kills(PROC_SIGNER, "fcntl(F_GETFL)", probe_fcntl_getfl);
 }
 
-/* logging to syslog: the lost socket is not made again, and nobody dies */
+/* the datagrams waiting at the test's syslog socket, dropped */
+static void
+log_drain(void)
+{
+	char buf[512];
+
+	while (recv(logfd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		continue;
+}
+
+/* what log_info() in a sandboxed child sends reaches the syslog socket */
+static void
+check_syslog_line(enum proc_type role)
+{
+	struct outcome o;
+	char line[512], want[256], name[128];
+	ssize_t n = -1;
+	int ran;
+
+	log_drain();
+	ran = run(role, 0, TO_SYSLOG, probe_syslog_line, &o) == 0 &&
+	    exited(&o, 0);
+	if (ran)
+		n = recv(logfd, line, sizeof(line) - 1, MSG_DONTWAIT);
+	line[n > 0 ? n : 0] = '\0';
+	/* "<22>Mmm dd hh:mm:ss ": LOG_MAIL | LOG_INFO, then the time */
+	snprintf(want, sizeof(want),
+	    " test_sandbox[%d]: %s: a line from the sandbox", (int)o.pid,
+	    proc_name(role));
+	snprintf(name, sizeof(name), "%s: with syslog, a line is sent",
+	    proc_name(role));
+	CHECK(name,
+	    ran && n > 19 && strncmp(line, "<22>", 4) == 0 &&
+		strcmp(line + 19, want) == 0);
+	if (n <= 19 || strcmp(line + 19, want) != 0)
+		printf("# got \"%s\"\n", line);
+}
+
+/*
+ * Logging to syslog: the syslog socket is a Unix datagram socket, and
+ * nothing may aim it at another address or copy it; sendmsg() on any
+ * other descriptor, and mta's calls on its IP sockets, still work
+ */
 static void
 test_syslog(void)
 {
@@ -646,41 +853,57 @@ test_syslog(void)
 	char name[128];
 
 	for (i = 0; i < NROLES; i++) {
-		snprintf(name, sizeof(name),
-		    "%s: with syslog, socket(AF_UNIX) fails with EACCES",
-		    proc_name(roles[i]));
-		CHECK(name,
-		    run(roles[i], 0, TO_SYSLOG, probe_socket_unix_refused,
-			&o) == 0 &&
-			exited(&o, 0));
-		snprintf(name, sizeof(name),
-		    "%s: with syslog, syslog() without a socket goes on",
-		    proc_name(roles[i]));
-		CHECK(name,
-		    run(roles[i], 0, TO_SYSLOG, probe_syslog, &o) == 0 &&
-			exited(&o, 0));
+		check_syslog_line(roles[i]);
+		check_works_logging(roles[i], TO_SYSLOG,
+		    "sendmsg passing a descriptor", probe_sendmsg_fd);
+		check_works_logging(roles[i], TO_SYSLOG,
+		    "sendmsg on a descriptor that differs in bit 20",
+		    probe_sendmsg_far_fd);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "sendmsg with an address on the syslog socket",
+		    probe_syslog_sendmsg_address);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "sendmsg on the syslog socket with high bits",
+		    probe_syslog_sendmsg_high_bits);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "sendto an address on the syslog socket",
+		    probe_syslog_sendto_address);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "sendmmsg on the syslog socket", probe_syslog_sendmmsg);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "connect of the syslog socket", probe_syslog_connect);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "connect of the syslog socket with high bits",
+		    probe_syslog_connect_high_bits);
+		check_kills_logging(roles[i], TO_SYSLOG,
+		    "dup of the syslog socket", probe_syslog_dup);
+		check_kills_logging(
+		    roles[i], TO_SYSLOG, "socket(AF_UNIX)", probe_socket_unix);
 		if (roles[i] == PROC_MTA)
 			continue;
-		snprintf(name, sizeof(name),
-		    "%s: with syslog, socket(AF_INET) dies of SIGSYS",
-		    proc_name(roles[i]));
-		CHECK(name,
-		    run(roles[i], 0, TO_SYSLOG, probe_socket_inet, &o) == 0 &&
-			killed_by(&o, SIGSYS));
-		snprintf(name, sizeof(name),
-		    "%s: with syslog, sendto an address dies of SIGSYS",
-		    proc_name(roles[i]));
-		CHECK(name,
-		    run(roles[i], 0, TO_SYSLOG, probe_sendto_address, &o) ==
-			    0 &&
-			killed_by(&o, SIGSYS));
-		snprintf(name, sizeof(name),
-		    "%s: with syslog, connect dies of SIGSYS",
-		    proc_name(roles[i]));
-		CHECK(name,
-		    run(roles[i], 0, TO_SYSLOG, probe_connect, &o) == 0 &&
-			killed_by(&o, SIGSYS));
+		check_kills_logging(
+		    roles[i], TO_SYSLOG, "socket(AF_INET)", probe_socket_inet);
+		check_kills_logging(roles[i], TO_SYSLOG, "sendto an address",
+		    probe_sendto_address);
+		check_kills_logging(
+		    roles[i], TO_SYSLOG, "connect", probe_connect);
 	}
+	check_works_logging(PROC_MTA, TO_SYSLOG,
+	    "socket(AF_INET) and connect to loopback", probe_tcp_connect);
+	check_works_logging(PROC_MTA, TO_SYSLOG, "a non-blocking TCP connect",
+	    probe_tcp_nonblocking);
+	check_works_logging(
+	    PROC_MTA, TO_SYSLOG, "UDP sendto and recvfrom", probe_udp_sendto);
+	check_works_logging(PROC_QUEUE, TO_SYSLOG, "dup of another descriptor",
+	    probe_dup_other);
+	snprintf(name, sizeof(name),
+	    "mta: debug, with syslog: connect of the "
+	    "syslog socket is named connect");
+	CHECK(name,
+	    run(PROC_MTA, 1, TO_SYSLOG, probe_syslog_connect, &o) == 0 &&
+		exited(&o, 3) &&
+		strncmp(o.err, "sandbox: forbidden system call connect (",
+		    40) == 0);
 }
 
 /* -S: the process names the call on stderr and exits 3 */
@@ -760,6 +983,7 @@ tmp_remove(void)
 
 	snprintf(path, sizeof(path), "%s/cur", tmp_path);
 	rmdir(path);
+	unlink(log_path);
 	rmdir(tmp_path);
 }
 
@@ -772,17 +996,37 @@ tmp_directory(void)
 	return open(tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* the syslog daemon's socket, in the directory of the test */
+static int
+log_sink(void)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(log_path, sizeof(log_path), "%s/log", tmp_path) >=
+		sizeof(log_path) ||
+	    strlcpy(sun.sun_path, log_path, sizeof(sun.sun_path)) >=
+		sizeof(sun.sun_path))
+		return -1;
+	if ((logfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(logfd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		return -1;
+	return 0;
+}
+
 int
 main(void)
 {
 	if ((nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
-	    pipe(pipefd) == -1) {
+	    pipe(pipefd) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairfd) == -1) {
 		perror("setup");
 		return 1;
 	}
 	parent_pid = getpid();
-	if (loopback_peers() == -1 ||
-	    (dirfd_tmp = tmp_directory()) == -1) {
+	if (loopback_peers() == -1 || (dirfd_tmp = tmp_directory()) == -1 ||
+	    log_sink() == -1) {
 		perror("setup");
 		return 1;
 	}
