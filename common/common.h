@@ -68,7 +68,7 @@ int maildir_dir_folder(const char *dir, char *folder, size_t len);
 
 #endif
 
-#define BOXD_VERSION "0.1"
+#define BOXD_VERSION "0.2"
 #define BOXD_CONF    "/etc/boxd/boxd.conf"
 #define BOXD_STORAGE "/var/lib/boxd"
 #define BOXD_CONTROL "/run/boxd/control.sock"
