@@ -89,7 +89,7 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 {
 	char head[1024], path[PATH_MAX], *slash;
 	const char *user;
-	int headlen, fd;
+	int headlen, fd, saved;
 
 	/* a path under the root, a header line that stays one line */
 	if (!envelope_mailbox_valid(mailbox) ||
@@ -130,8 +130,11 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 	if (write_all(fd, head, (size_t)headlen) == -1 ||
 	    copy_body(spoolfd, m->prepend_offset, fd, m->prepend_size) == -1 ||
 	    copy_body(spoolfd, m->body_offset, fd, m->body_size) == -1) {
+		/* the caller classifies the failure by it */
+		saved = errno;
 		close(fd);
 		unlinkat(rootfd, path, 0);
+		errno = saved;
 		return -1;
 	}
 	return fd;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1119,6 +1120,35 @@ test_prepend(void)
 
 /* ------------------------------------------------------------ maildir */
 
+/*
+ * A write that fails says why, after the tmp file is gone: mda tells a
+ * temporary failure from a permanent one by that errno.
+ */
+static void
+test_maildir_write_error(
+    int rootfd, int spoolfd, uint64_t msgid, const struct spool_msg *m)
+{
+	struct maildir_delivery d;
+	struct rlimit rl, small = {16, 16};
+	struct stat st;
+	char path[PATH_MAX];
+	int fd;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &rl);
+	small.rlim_max = rl.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &small);
+	errno = 0;
+	fd = maildir_write(rootfd, "example.test/dave", msgid, 0, "mx.test",
+	    "sender@client.test", spoolfd, m, &d);
+	CHECK("a write past RLIMIT_FSIZE fails with EFBIG",
+	    fd == -1 && errno == EFBIG);
+	setrlimit(RLIMIT_FSIZE, &rl);
+	signal(SIGXFSZ, SIG_DFL);
+	snprintf(path, sizeof(path), "mail/example.test/dave/tmp/%s", d.name);
+	CHECK("and leaves no tmp file", stat(path, &st) == -1);
+}
+
 static void
 test_maildir(void)
 {
@@ -1198,6 +1228,7 @@ test_maildir(void)
 	CHECK("and makes no Maildir for it",
 	    stat("mail/example.test/carol", &st) == -1);
 	CHECK("no fd left open", test_open_fds() == before);
+	test_maildir_write_error(rootfd, spoolfd, msgid, &m);
 	close(spoolfd);
 	close(rootfd);
 	envelope_clear(&env);
