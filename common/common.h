@@ -732,6 +732,15 @@ int maildir_name_valid(const char *);
 int maildir_unique_name(char *buf, size_t len, uint64_t msgid, uint32_t idx,
     const char *hostname, uint64_t size);
 /*
+ * Its first part, TIME.QIDRn. (the dot included, so that R1 is not the
+ * start of R10): what no host name change, size or flags alter, and so
+ * what a retry looks for in new/ and cur/.  0, or -1 if it does not fit.
+ */
+#define MAILDIR_PREFIX_MAX 48
+int maildir_unique_prefix(char *buf, size_t len, uint64_t msgid, uint32_t idx);
+/* 1 if name is a valid name starting with that prefix */
+int maildir_name_has_prefix(const char *name, const char *prefix);
+/*
  * Split a name into its base (the first baselen octets) and its flags
  * (0 without an info).  Flags may come in any order, repeated; any info
  * but ":2," and any letter but DFPRST and a-z is refused.

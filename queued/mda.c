@@ -85,10 +85,10 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	struct mda_job *job;
 	struct mda_rcpt *rc;
 	struct spool_msg m;
-	uint32_t n, i;
+	uint32_t n, i, flags;
 	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
 	char why[RCPT_REPLY_MAX], show[80];
-	int fd, sender_ok;
+	int fd, sender_ok, done;
 
 	memset(&m, 0, sizeof(m));
 	job = xcalloc(1, sizeof(*job));
@@ -98,6 +98,7 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	    msg_get_u64(r, &m.prepend_offset) == -1 ||
 	    msg_get_u32(r, &m.prepend_size) == -1 ||
 	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
+	    msg_get_u32(r, &flags) == -1 || (flags & ~MDA_DELIVER_RETRY) != 0 ||
 	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 8 ||
 	    imsg->fd == -1)
 		child_bad_imsg(imsg, "mda deliver");
@@ -130,12 +131,20 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			mda_rcpt_failed(rc, MDA_PERMFAIL, why);
 			continue;
 		}
-		fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
-		    child->conf.hostname, sender, imsg->fd, &m, &rc->d);
-		if (fd == MAILDIR_DONE_BEFORE) {
+		/* an earlier try may have delivered it, its report lost */
+		done = 0;
+		if (flags & MDA_DELIVER_RETRY)
+			done = maildir_delivered(
+			    rootfd, mailbox, job->msgid, rc->idx);
+		if (done == 1) {
+			strlcpy(rc->d.mailbox, mailbox, sizeof(rc->d.mailbox));
 			rc->sync = 1;
 			continue;
 		}
+		fd = -1;
+		if (done == 0)
+			fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
+			    child->conf.hostname, sender, imsg->fd, &m, &rc->d);
 		if (fd == -1) {
 			snprintf(why, sizeof(why), "%.150s: %.100s", mailbox,
 			    strerror(errno));

@@ -62,6 +62,7 @@ struct qmsg {
 	int state_read;		/* ID.state was looked for */
 	int state_on_disk;	/* spool/ID.state exists */
 	int inflight;		/* a job is out to mda */
+	int fresh;		/* just committed, never out to mda */
 	int waiting;
 	int settling;
 	struct event *timer;
@@ -216,7 +217,7 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	uint32_t i, n = 0;
 
 	room = IMSG_MAX_SIZE - IMSG_HDR_SIZE -
-	    (8 + 8 + 8 + 8 + 4 + 4 + strlen(env->sender) + 4);
+	    (8 + 8 + 8 + 8 + 4 + 4 + strlen(env->sender) + 4 + 4);
 	if (q->rs == NULL) {
 		for (i = 0, len = 0; i < env->nrcpt; i++)
 			len += 8 + strlen(env->rcpt[i].mailbox);
@@ -243,6 +244,8 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	msg_put_u64(&w, m->prepend_offset);
 	msg_put_u32(&w, m->prepend_size);
 	msg_put_str(&w, env->sender);
+	/* what was out before may have been delivered, its report lost */
+	msg_put_u32(&w, q->fresh ? 0 : MDA_DELIVER_RETRY);
 	msg_put_u32(&w, n);
 	for (i = 0; i < env->nrcpt; i++) {
 		if (q->rs != NULL && !q->rs[i].inflight)
@@ -251,6 +254,7 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 		msg_put_str(&w, env->rcpt[i].mailbox);
 	}
 	child_send(PROC_MDA, IMSG_MDA_DELIVER, 0, fd, &w);
+	q->fresh = 0;
 	q->inflight = 1;
 	inflight++;
 }
@@ -771,6 +775,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		/* just committed: every recipient pending, and no ID.state */
 		q->nrcpt = in->env.nrcpt;
 		q->state_read = 1;
+		q->fresh = 1;
 		/*
 		 * The first delivery trusts the envelope queue wrote itself;
 		 * mda gets a read-only descriptor of its own.

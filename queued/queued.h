@@ -62,7 +62,8 @@
  * the new one, never a mix.  A state file that does not check out is
  * set aside in corrupt/ and every recipient counts as pending again:
  * mail is never lost for it, and a local recipient delivered before is
- * recognised by its Maildir name, not delivered twice.  The message
+ * recognised by its Maildir name (maildir_delivered(): new/ and cur/,
+ * whatever the host name), not delivered twice.  The message
  * file goes first when a message is done (removed or moved to failed/,
  * its state with it), so a crash leaves at worst an orphaned state,
  * which the start-up removes.
@@ -248,10 +249,9 @@ void spool_recover(struct spool *, void (*fn)(uint64_t, void *), void *);
  * Write one message into DOMAIN/USER/tmp/ under the mail root: mda's
  * lines, the prepended headers, the body; the name comes from
  * maildir_unique_name(), so a retry finds what an earlier try delivered.
- * Returns the open tmp file (the caller flushes and closes it),
- * MAILDIR_DONE_BEFORE, or -1 on error (errno).
+ * Returns the open tmp file (the caller flushes and closes it), or -1 on
+ * error (errno).
  */
-#define MAILDIR_DONE_BEFORE (-2)
 struct maildir_delivery {
 	char mailbox[ENVELOPE_MAILBOX_MAX];
 	char name[MAILDIR_NAME_MAX + 1]; /* the file name in tmp/ and new/ */
@@ -260,6 +260,13 @@ struct maildir_delivery {
 int maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
     const char *hostname, const char *sender, int spoolfd,
     const struct spool_msg *, struct maildir_delivery *);
+/*
+ * Did an earlier try deliver recipient idx of this message?  A name
+ * with its maildir_unique_prefix() in new/ or cur/: 1, 0, or -1 (errno).
+ * Only a retry asks: it reads both directories whole.
+ */
+int maildir_delivered(
+    int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx);
 /* rename tmp/NAME to new/NAME */
 int maildir_publish(int rootfd, const struct maildir_delivery *);
 

@@ -165,6 +165,66 @@ class UnwritableMailbox(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class RetryWithoutState(unittest.TestCase):
+    """A retry that has no state to go by (set aside as corrupt, lost in
+    a crash before it reached the disk) recognises what an earlier try
+    delivered by the Maildir name's queue id and index: in new/, and in
+    cur/ where a mail client moved it with its flags, whatever the host
+    name was then."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def copies(self, addr, qid, idx):
+        root = self.b.maildir(addr)
+        return [os.path.join(sub, n) for sub in ("new", "cur")
+                for n in t.listdir(os.path.join(root, sub))
+                if n.startswith("%d.Q%sR%d." % (int(qid, 16) >> 32, qid,
+                                                idx))]
+
+    def test_seen_message_not_delivered_again(self):
+        qid = send(self.b, [ALICE, BOB], "seen")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        # a mail client reads it: into cur/ with the Seen flag
+        [name] = self.copies(ALICE, qid, 0)
+        self.assertTrue(name.startswith("new/"), name)
+        root = self.b.maildir(ALICE)
+        os.rename(os.path.join(root, name),
+                  os.path.join(root, "cur", name[4:] + ":2,S"))
+
+        self.assertEqual(self.b.stop(), 0)
+        os.unlink(state)
+        with open(self.b.conf) as f:
+            conf = f.read()
+        with open(self.b.conf, "w") as f:
+            f.write(conf.replace('hostname "mx.test"',
+                                 'hostname "mx2.test"'))
+        os.chmod(self.tmp, 0o700)
+        q.restart(self.b)
+        self.b.wait_messages(BOB, 2)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.listdir(spool))
+        self.assertEqual(self.copies(ALICE, qid, 0),
+                         ["cur/" + name[4:] + ":2,S"])
+        [bob] = self.copies(BOB, qid, 1)
+        self.assertIn(".mx2.test,", bob)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll())
+
+
 class Expiry(unittest.TestCase):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state

@@ -1121,6 +1121,56 @@ test_prepend(void)
 /* ------------------------------------------------------------ maildir */
 
 /*
+ * What a retry recognises as delivered before: the name's host-free
+ * prefix, in new/ or in cur/ where a reader moved it with its flags,
+ * whatever the host name was then; nothing of another recipient.
+ */
+static void
+test_maildir_retry(int rootfd, uint64_t msgid, const struct maildir_delivery *d)
+{
+	char from[PATH_MAX], to[PATH_MAX], other[PATH_MAX];
+	int fd;
+
+	snprintf(from, sizeof(from), "mail/%s/new/%s", d->mailbox, d->name);
+	snprintf(to, sizeof(to), "mail/%s/cur/%s:2,S", d->mailbox, d->name);
+	CHECK("moved to cur/ by a reader", rename(from, to) == 0);
+	CHECK("a retry finds it in cur/ with its flags",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 0) == 1);
+	CHECK("recipient 1 is not recipient 0",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 1) == 0);
+	/* delivered under another host name, then seen */
+	snprintf(other, sizeof(other),
+	    "mail/%s/cur/%" PRIu64 ".Q%016" PRIx64 "R10.old-host.test,S=9:2,RS",
+	    d->mailbox, msgid >> 32, msgid);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK("a delivery by another host name", fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK("is found whatever the host",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 10) == 1);
+	CHECK("and R1 is not the start of R10",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 1) == 0);
+	CHECK("another message is another name",
+	    maildir_delivered(rootfd, d->mailbox, msgid + 1, 0) == 0);
+	CHECK("a mailbox never made holds nothing",
+	    maildir_delivered(rootfd, "example.test/nobody", msgid, 0) == 0);
+	errno = 0;
+	CHECK("a bad mailbox name is refused",
+	    maildir_delivered(rootfd, "example.test/../x", msgid, 0) == -1 &&
+		errno == EINVAL);
+	rename(to, from);
+	unlink(other);
+	mkdir("mail/example.test/erin", 0700);
+	fd = open("mail/example.test/erin/new", O_WRONLY | O_CREAT, 0600);
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	CHECK("a new/ that is no directory is an error, not \"not there\"",
+	    maildir_delivered(rootfd, "example.test/erin", msgid, 0) == -1 &&
+		errno == ENOTDIR);
+}
+
+/*
  * A write that fails says why, after the tmp file is gone: mda tells a
  * temporary failure from a permanent one by that errno.
  */
@@ -1199,16 +1249,17 @@ test_maildir(void)
 	snprintf(name, sizeof(name), ",S=%zu", len);
 	CHECK("name: size", strstr(d.name, name) != NULL);
 	free(text);
-	CHECK("a retry finds the earlier delivery",
-	    maildir_write(rootfd, "example.test/alice", msgid, 0, "mx/te:st",
-		"sender@client.test", spoolfd, &m, &d2) ==
-		MAILDIR_DONE_BEFORE);
+	CHECK("a retry finds the earlier delivery in new/",
+	    maildir_delivered(rootfd, "example.test/alice", msgid, 0) == 1);
 	fd = maildir_write(rootfd, "example.test/alice", msgid, 1, "mx/te:st",
 	    "sender@client.test", spoolfd, &m, &d2);
 	CHECK("another index is another delivery",
 	    fd >= 0 && strcmp(d.name, d2.name) != 0);
 	if (fd >= 0)
 		close(fd);
+	CHECK("what is only in tmp/ is not delivered",
+	    maildir_delivered(rootfd, "example.test/alice", msgid, 1) == 0);
+	test_maildir_retry(rootfd, msgid, &d);
 
 	for (i = 0; bad[i] != NULL; i++) {
 		snprintf(name, sizeof(name), "maildir refuses \"%s\"",
