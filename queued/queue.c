@@ -65,6 +65,7 @@ struct qmsg {
 	int fresh;		/* just committed, never out to mda */
 	int waiting;
 	int settling;
+	int state_written; /* queue_settled(): this round's write went well */
 	struct event *timer;
 };
 
@@ -119,6 +120,7 @@ static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
 /* messages whose new state is to be written and flushed, then acted on */
 static TAILQ_HEAD(, qmsg) settling = TAILQ_HEAD_INITIALIZER(settling);
 static struct event *settle_ev;
+static uint32_t settle_failures; /* rounds in a row that kept a message */
 static struct commit_batch batches[2];
 static struct commit_batch *gathering = &batches[0];
 static struct commit_batch *flushing = &batches[1];
@@ -368,17 +370,31 @@ queue_give_up(struct qmsg *q)
 	queue_forget(q);
 }
 
-/* the states are written and flushed: act on them */
+/*
+ * Write and flush the states, then act on those that are on disk.  A
+ * message whose state could not be written or flushed stays as it is,
+ * neither retried nor given up on, and its state is written again
+ * later: nothing is done that a restart would not know about.
+ */
 static void
 queue_settled(evutil_socket_t fd, short events, void *arg)
 {
-	struct qmsg *q;
+	struct rcpt_policy p;
+	struct timeval tv;
+	struct qmsg *q, *next;
+	uint64_t delay;
+	int synced;
 
-	TAILQ_FOREACH(q, &settling, settle)
-		if (spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0)
+	TAILQ_FOREACH(q, &settling, settle) {
+		q->state_written =
+		    spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0;
+		if (q->state_written)
 			q->state_on_disk = 1;
-	spool_sync(&spool);
-	while ((q = TAILQ_FIRST(&settling)) != NULL) {
+	}
+	synced = spool_sync(&spool) == 0;
+	TAILQ_FOREACH_SAFE(q, &settling, settle, next) {
+		if (!synced || !q->state_written)
+			continue;
 		TAILQ_REMOVE(&settling, q, settle);
 		q->settling = 0;
 		if (rcpt_outcome(q->rs, q->nrcpt) == RCPT_SOME_FAILED)
@@ -386,6 +402,19 @@ queue_settled(evutil_socket_t fd, short events, void *arg)
 		else
 			queue_schedule(q);
 	}
+	if ((q = TAILQ_FIRST(&settling)) == NULL) {
+		settle_failures = 0;
+		return;
+	}
+	queue_policy(q, &p);
+	delay = rcpt_retry_delay(++settle_failures, &p);
+	TAILQ_FOREACH(q, &settling, settle)
+		log_warnx("message %016" PRIx64 ": its state is not on disk: "
+			  "kept as it is, written again in %" PRIu64 " s",
+		    q->msgid, delay);
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = 0;
+	event_add(settle_ev, &tv);
 }
 
 /* what a recipient's result means, said in the log */

@@ -59,7 +59,9 @@
  * records inside the message file: the message stays write-once after
  * its commit, read through a read-only descriptor by mda, and covered
  * by CRCs that never change, and a torn update leaves the old state or
- * the new one, never a mix.  A state file that does not check out is
+ * the new one, never a mix.  A state that cannot be written or flushed
+ * is not acted on: the message waits, neither tried nor given up on,
+ * until it can be.  A state file that does not check out is
  * set aside in corrupt/ and every recipient counts as pending again:
  * mail is never lost for it, and a local recipient delivered before is
  * recognised by its Maildir name (maildir_delivered(): new/ and cur/,

@@ -225,6 +225,58 @@ class RetryWithoutState(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class StateNotWritten(unittest.TestCase):
+    """A state that cannot be written (here ID.state.tmp is a directory)
+    is never acted on: the recipient's expiry does not move the message to
+    failed/ with the stale state; it stays in the spool, and the state is
+    written again until it can be, then acted on."""
+
+    def setUp(self):
+        # the second attempt comes after expiry
+        self.b = Boxd(extra="queue retry 3s max-retry 3s expire 3s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_not_given_up_on_a_state_not_on_disk(self):
+        qid = send(self.b, [BOB, ALICE], "state")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        failed = t.spool_dir(self.b, "failed")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        os.mkdir(state + ".tmp")
+        expired = r"message %s: recipient 0 failed permanently at " \
+                  r"attempt 2: expired" % qid
+        self.assertTrue(t.wait_until(
+            lambda: re.search(expired + r"[^\n]*\n(.*\n)*.*message %s: its "
+                              r"state is not on disk" % qid,
+                              self.b.logtext()), 20), t.log_tail(self.b))
+        self.assertIn(qid, t.listdir(spool))
+        self.assertEqual(t.listdir(failed), [])
+        _, rcpts = q.read_state(state)
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_PENDING, q.RCPT_DELIVERED])
+
+        os.rmdir(state + ".tmp")
+        self.assertTrue(t.wait_until(
+            lambda: t.listdir(failed) == [qid, qid + ".state"], 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(spool), [])
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_FAILED, q.RCPT_DELIVERED])
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertIsNone(self.b.proc.poll())
+
+
 class Expiry(unittest.TestCase):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state
