@@ -383,11 +383,18 @@ queue_settled(evutil_socket_t fd, short events, void *arg)
 	struct timeval tv;
 	struct qmsg *q, *next;
 	uint64_t delay;
-	int synced;
+	int flushed, synced;
 
-	TAILQ_FOREACH(q, &settling, settle) {
+	TAILQ_FOREACH(q, &settling, settle)
 		q->state_written =
 		    spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0;
+	/* the data first, then the names: no state is ever found empty */
+	flushed = spool_state_flush(&spool) == 0;
+	TAILQ_FOREACH(q, &settling, settle) {
+		if (!q->state_written)
+			continue;
+		q->state_written =
+		    flushed && spool_state_rename(&spool, q->msgid) == 0;
 		if (q->state_written)
 			q->state_on_disk = 1;
 	}

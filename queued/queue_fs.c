@@ -9,7 +9,8 @@
  * corrupt/, never removed.  A file that cannot be read for a reason of
  * the moment (out of fds, an I/O error) is neither: it stays where it is
  * and the delivery tries it again later.  ID.state, the per-recipient
- * state of a message tried before, is replaced whole through a rename.
+ * state of a message tried before, is replaced whole through a rename,
+ * of a file whose data is on disk before it gets the name.
  */
 
 #include <sys/stat.h>
@@ -745,15 +746,14 @@ spool_state_write(
     struct spool *sp, uint64_t msgid, const struct rcpt_state *rs, uint32_t n)
 {
 	struct msg_writer w;
-	char tmp[32], name[32];
+	char tmp[32];
 	int fd, rv = -1;
 
 	spool_state_name(msgid, SPOOL_STATE_TMP, tmp, sizeof(tmp));
-	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
 	msg_writer_init(&w);
 	spool_state_marshal(&w, msgid, rs, n);
 	if (w.error) {
-		log_warnx("%s/%s: cannot be encoded", SPOOL_QUEUE, name);
+		log_warnx("%s/%s: cannot be encoded", SPOOL_QUEUE, tmp);
 		msg_writer_free(&w);
 		return -1;
 	}
@@ -767,12 +767,10 @@ spool_state_write(
 	if (write_all(fd, w.buf, w.len) == -1)
 		log_warn("write %s/%s", SPOOL_QUEUE, tmp);
 #ifndef __linux__
-	/* without syncfs(), spool_sync() flushes only the directory */
+	/* without syncfs(), each file is flushed on its own */
 	else if (fsync(fd) == -1)
 		log_warn("fsync %s/%s", SPOOL_QUEUE, tmp);
 #endif
-	else if (renameat(sp->queuefd, tmp, sp->queuefd, name) == -1)
-		log_warn("rename %s/%s", SPOOL_QUEUE, tmp);
 	else
 		rv = 0;
 	close(fd);
@@ -780,6 +778,30 @@ spool_state_write(
 		unlinkat(sp->queuefd, tmp, 0);
 	msg_writer_free(&w);
 	return rv;
+}
+
+int
+spool_state_flush(struct spool *sp)
+{
+#ifdef __linux__
+	return spool_sync(sp);
+#else
+	return 0; /* spool_state_write() flushed each */
+#endif
+}
+
+int
+spool_state_rename(struct spool *sp, uint64_t msgid)
+{
+	char tmp[32], name[32];
+
+	spool_state_name(msgid, SPOOL_STATE_TMP, tmp, sizeof(tmp));
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	if (renameat(sp->queuefd, tmp, sp->queuefd, name) == 0)
+		return 0;
+	log_warn("rename %s/%s", SPOOL_QUEUE, tmp);
+	unlinkat(sp->queuefd, tmp, 0);
+	return -1;
 }
 
 int

@@ -54,8 +54,8 @@
  *	n x (u32 status, u32 attempts, u64 next attempt (Unix seconds),
  *	     str last reply), u32 CRC-32 of all that precedes
  *
- * It is a file of its own, replaced whole (ID.state.tmp, then rename,
- * then a flush before the queue acts on what it says), rather than
+ * It is a file of its own, replaced whole (ID.state.tmp, a flush, the
+ * rename, a flush before the queue acts on what it says), rather than
  * records inside the message file: the message stays write-once after
  * its commit, read through a read-only descriptor by mda, and covered
  * by CRCs that never change, and a torn update leaves the old state or
@@ -221,11 +221,17 @@ int spool_load(struct spool *, uint64_t msgid, struct envelope *,
 /* move spool/ID and its state into dir, saying why (NULL: the caller did) */
 void spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
 /*
- * Replace ID.state with these n recipients (the new file and the rename;
- * spool_sync() makes it durable).  0, or -1 logged.
+ * A new ID.state for these n recipients, in steps so that a batch costs
+ * two flushes: write each as ID.state.tmp, spool_state_flush() them all,
+ * spool_state_rename() each into place, then spool_sync().  A file
+ * renamed before its data is on disk can be found empty after a crash
+ * (XFS, ext4 with noauto_da_alloc).  Each 0, or -1 logged; a failed
+ * rename removes the .tmp.
  */
 int spool_state_write(
     struct spool *, uint64_t msgid, const struct rcpt_state *, uint32_t n);
+int spool_state_flush(struct spool *);
+int spool_state_rename(struct spool *, uint64_t msgid);
 /* flush what was written and renamed in the spool: 0, or -1 logged */
 int spool_sync(struct spool *);
 /*

@@ -54,6 +54,17 @@ make_env(struct envelope *env, uint32_t n)
 
 static const char body[] = "Subject: test\n\nHello.\n";
 
+/* a state in place as the queue makes one: write, flush, rename, flush */
+static int
+put_state(uint64_t msgid, const struct rcpt_state *rs, uint32_t n)
+{
+	return spool_state_write(&sp, msgid, rs, n) == 0 &&
+		spool_state_flush(&sp) == 0 &&
+		spool_state_rename(&sp, msgid) == 0 && spool_sync(&sp) == 0
+	    ? 0
+	    : -1;
+}
+
 /* create, write the body, commit: 1 committed */
 static int
 receive(uint64_t msgid, uint32_t nrcpt)
@@ -466,8 +477,16 @@ test_state_files(void)
 	CHECK("a commit writes no state",
 	    !exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX));
 	sample(rs);
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0 &&
-		spool_sync(&sp) == 0);
+	rs[0].attempts = 9;
+	CHECK("an older state in place", put_state(msgid, rs, 3) == 0);
+	rs[0].attempts = 1;
+	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("the new one is not in place before it is flushed",
+	    exists(SPOOL_QUEUE, msgid, SPOOL_STATE_TMP) &&
+		spool_state_load(&sp, msgid, got, 3, why, sizeof(why)) == 0 &&
+		got[0].attempts == 9);
+	CHECK("flush, rename, flush", spool_state_flush(&sp) == 0 &&
+		spool_state_rename(&sp, msgid) == 0 && spool_sync(&sp) == 0);
 	CHECK("in place, no temporary left",
 	    exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX) &&
 		!exists(SPOOL_QUEUE, msgid, SPOOL_STATE_TMP));
@@ -480,9 +499,12 @@ test_state_files(void)
 		same(rs, got, 3));
 	rs[1].attempts = 4;
 	rs[1].next_try += 600;
-	CHECK("replaced", spool_state_write(&sp, msgid, rs, 3) == 0 &&
+	CHECK("replaced", put_state(msgid, rs, 3) == 0 &&
 		spool_state_load(&sp, msgid, got, 3, why, sizeof(why)) == 0 &&
 		got[1].attempts == 4);
+	CHECK("a rename without its .tmp fails",
+	    spool_state_rename(&sp, msgid) == -1 &&
+		exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX));
 	CHECK("a state for another recipient count is bad",
 	    spool_state_load(&sp, msgid, got, 2, why, sizeof(why)) ==
 		SPOOL_BAD);
@@ -521,7 +543,7 @@ test_state_files(void)
 	unlink(path);
 
 	/* the message and its state leave together */
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("write", put_state(msgid, rs, 3) == 0);
 	spool_move(&sp, msgid, SPOOL_FAILED, "test");
 	CHECK("moved to failed/ with its state",
 	    exists(SPOOL_FAILED, msgid, "") &&
@@ -535,7 +557,7 @@ test_state_files(void)
 		!exists(SPOOL_FAILED, msgid, SPOOL_STATE_SUFFIX));
 	msgid++;
 	CHECK("commit", receive(msgid, 3));
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("write", put_state(msgid, rs, 3) == 0);
 	spool_remove(&sp, msgid, 1);
 	CHECK("removed with its state",
 	    !exists(SPOOL_QUEUE, msgid, "") &&
@@ -559,7 +581,7 @@ test_recovery(void)
 	sample(rs);
 	/* 0: committed, with a state: resumed with it */
 	receive(base, 3);
-	spool_state_write(&sp, base, rs, 3);
+	put_state(base, rs, 3);
 	/* 1: committed, its state damaged */
 	receive(base + 1, 3);
 	b = state_bytes(base + 1, rs, 3, &len);
@@ -570,7 +592,7 @@ test_recovery(void)
 	receive(base + 2, 3);
 	for (i = 0; i < 3; i++)
 		got[i] = rs[i], got[i].status = RCPT_DELIVERED;
-	spool_state_write(&sp, base + 2, got, 3);
+	put_state(base + 2, got, 3);
 	/* 3: a state without its message */
 	spew(SPOOL_QUEUE, base + 3, SPOOL_STATE_SUFFIX, "x", 1);
 	/* 4: an unfinished state beside a committed message */
@@ -578,7 +600,7 @@ test_recovery(void)
 	spew(SPOOL_QUEUE, base + 4, SPOOL_STATE_TMP, "x", 1);
 	/* 5: a crash between moving a message to failed/ and its state */
 	receive(base + 5, 3);
-	spool_state_write(&sp, base + 5, rs, 3);
+	put_state(base + 5, rs, 3);
 	rename(SPOOL_QUEUE "/6600000200000005",
 	    SPOOL_FAILED "/6600000200000005");
 	/* 6: a message never committed, with a state (an id reused) */
@@ -586,7 +608,7 @@ test_recovery(void)
 	spew(SPOOL_QUEUE, base + 6, SPOOL_STATE_SUFFIX, "x", 1);
 	/* 7: a corrupt message with a state: both set aside */
 	receive(base + 7, 3);
-	spool_state_write(&sp, base + 7, rs, 3);
+	put_state(base + 7, rs, 3);
 	{
 		char path[128];
 		int fd;
