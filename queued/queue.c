@@ -66,8 +66,14 @@ struct qmsg {
 	int waiting;
 	int settling;
 	int state_written; /* queue_settled(): this round's write went well */
+	int leaving;	   /* QUEUE_LEAVE_*: done with, not yet out of spool/ */
+	uint32_t leave_failures;
 	struct event *timer;
 };
+
+/* where a message goes once it is done with */
+#define QUEUE_LEAVE_DELIVERED 1 /* removed */
+#define QUEUE_LEAVE_FAILED    2 /* into failed/ */
 
 struct commit {
 	uint64_t reqid;
@@ -291,6 +297,41 @@ queue_schedule(struct qmsg *q)
 }
 
 /*
+ * A rename or unlink in the spool failed (an I/O error, a read-only
+ * file system, a hand-changed mode): the message is kept and the same
+ * step tried again later, never forgotten while its file is there.
+ */
+static void
+queue_fs_later(struct qmsg *q)
+{
+	struct rcpt_policy p;
+	uint64_t delay;
+
+	queue_policy(q, &p);
+	delay = rcpt_retry_delay(++q->leave_failures, &p);
+	log_warnx("message %016" PRIx64 ": stays in %s/ for now, tried again "
+		  "in %" PRIu64 " s",
+	    q->msgid, SPOOL_QUEUE, delay);
+	queue_timer(q, delay);
+}
+
+/* out of spool/ as q->leaving says, then forgotten; or later */
+static void
+queue_leave(struct qmsg *q)
+{
+	int rv;
+
+	if (q->leaving == QUEUE_LEAVE_DELIVERED)
+		rv = spool_remove(&spool, q->msgid, q->state_on_disk);
+	else
+		rv = spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
+	if (rv == 0)
+		queue_forget(q);
+	else
+		queue_fs_later(q);
+}
+
+/*
  * The file cannot be read now (out of fds, an I/O error): nothing says
  * it is bad, so it is tried again on the schedule, until it expires.
  */
@@ -306,8 +347,8 @@ queue_load_failed(struct qmsg *q, const char *why)
 		log_warnx("message %016" PRIx64 " expired: it could not be "
 			  "read (%s)",
 		    q->msgid, why);
-		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-		queue_forget(q);
+		q->leaving = QUEUE_LEAVE_FAILED;
+		queue_leave(q);
 		return;
 	}
 	log_warnx("message %016" PRIx64 " cannot be read now (%s): "
@@ -320,9 +361,9 @@ queue_load_failed(struct qmsg *q, const char *why)
 static void
 queue_delivered(struct qmsg *q)
 {
-	spool_remove(&spool, q->msgid, q->state_on_disk);
 	stat_delivered++;
-	queue_forget(q);
+	q->leaving = QUEUE_LEAVE_DELIVERED;
+	queue_leave(q);
 }
 
 /*
@@ -366,8 +407,8 @@ queue_give_up(struct qmsg *q)
 	 * (RFC 3464) to the sender for the failed recipients whose NOTIFY
 	 * asks for it, as a message of its own, before it lets go.
 	 */
-	spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-	queue_forget(q);
+	q->leaving = QUEUE_LEAVE_FAILED;
+	queue_leave(q);
 }
 
 /*
@@ -504,6 +545,10 @@ queue_deliver(struct qmsg *q)
 
 	if (q->inflight || q->settling)
 		return; /* what ends them schedules the next attempt */
+	if (q->leaving) {
+		queue_leave(q);
+		return;
+	}
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
 		if (!q->waiting) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
@@ -513,8 +558,11 @@ queue_deliver(struct qmsg *q)
 	}
 	switch (fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) {
 	case SPOOL_BAD:
-		spool_move(&spool, q->msgid, SPOOL_CORRUPT, why);
-		queue_forget(q);
+		/* if it cannot be moved, the next load finds it bad again */
+		if (spool_move(&spool, q->msgid, SPOOL_CORRUPT, why) == 0)
+			queue_forget(q);
+		else
+			queue_fs_later(q);
 		return;
 	case SPOOL_GONE:
 		log_warnx("message %016" PRIx64 " is no longer in %s/: "
@@ -852,6 +900,7 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 	}
 	if (in->committing)
 		return; /* too late: it is being committed */
+	/* a file left behind has no trailer: the start-up removes it */
 	spool_remove(&spool, msgid, 0);
 	queue_incoming_free(in);
 }

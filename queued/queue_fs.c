@@ -216,19 +216,23 @@ spool_state_name(uint64_t msgid, const char *suffix, char *buf, size_t len)
 	snprintf(buf, len, "%016" PRIx64 "%s", msgid, suffix);
 }
 
-void
+int
 spool_remove(struct spool *sp, uint64_t msgid, int state)
 {
 	char name[32];
 
 	spool_name(msgid, name, sizeof(name));
-	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
+	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT) {
 		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+		return -1;
+	}
 	if (!state)
-		return;
+		return 0;
+	/* a state left behind without its message goes at start-up */
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
 	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
 		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+	return 0;
 }
 
 /* rename spool/NAME into dir: 0, or -1 (errno) */
@@ -246,22 +250,25 @@ spool_rename(struct spool *sp, const char *name, const char *dir)
 	return renameat(sp->queuefd, name, sp->queuefd, to);
 }
 
-void
+int
 spool_move(struct spool *sp, uint64_t msgid, const char *dir, const char *why)
 {
 	char name[32], state[32];
 
 	spool_name(msgid, name, sizeof(name));
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, state, sizeof(state));
-	if (spool_rename(sp, name, dir) == -1)
+	if (spool_rename(sp, name, dir) == -1) {
 		log_warn("move %s to %s", name, dir);
-	else if (why != NULL)
+		return -1;
+	}
+	if (why != NULL)
 		log_warnx("message %s moved to %s/: %s", name, dir, why);
 	else
 		log_warnx("message %s moved to %s/", name, dir);
 	/* its state follows, or stays behind for the start-up to move */
 	if (spool_rename(sp, state, dir) == -1 && errno != ENOENT)
 		log_warn("move %s to %s", state, dir);
+	return 0;
 }
 
 int

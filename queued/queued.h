@@ -207,8 +207,11 @@ int spool_create(struct spool *, uint64_t msgid, const struct envelope *,
  * each fared; a failed one is removed.
  */
 void spool_commit_batch(struct spool *, struct spool_commit *, size_t n);
-/* remove spool/ID, then its ID.state if it has one */
-void spool_remove(struct spool *, uint64_t msgid, int state);
+/*
+ * Remove spool/ID, then its ID.state if it has one: 0 once the message
+ * is gone (a state left behind goes at start-up), -1 logged.
+ */
+int spool_remove(struct spool *, uint64_t msgid, int state);
 /* a committed message, read-only, for its first delivery (-1: errno) */
 int spool_open_message(struct spool *, uint64_t msgid);
 /*
@@ -218,8 +221,12 @@ int spool_open_message(struct spool *, uint64_t msgid);
  */
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
-/* move spool/ID and its state into dir, saying why (NULL: the caller did) */
-void spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
+/*
+ * Move spool/ID and its state into dir, saying why (NULL: the caller
+ * did): 0 once the message is moved (its state follows at start-up if it
+ * cannot now), -1 logged.
+ */
+int spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
 /*
  * A new ID.state for these n recipients, in steps so that a batch costs
  * two flushes: write each as ID.state.tmp, spool_state_flush() them all,

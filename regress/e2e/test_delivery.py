@@ -277,6 +277,51 @@ class StateNotWritten(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class SpoolNotWritable(unittest.TestCase):
+    """A message done with whose file cannot be removed from the spool
+    (here spool/ is mode 0500) is kept and its removal tried again until
+    it works, without a restart and without a second delivery."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_removal_tried_again(self):
+        qid = send(self.b, [ALICE, BOB], "stuck")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        self.assertEqual(self.b.stop(), 0)
+        # bob's mailbox repaired, the spool unwritable by the queue
+        os.chmod(self.tmp, 0o700)
+        os.chmod(spool, 0o500)
+        self.addCleanup(os.chmod, spool, 0o700)
+        q.restart(self.b)
+        self.b.wait_messages(BOB, 2)
+        stays = r"message %s: stays in spool/ for now" % qid
+        self.assertTrue(t.wait_until(
+            lambda: len(re.findall(stays, self.b.logtext())) >= 2, 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(spool), [qid, qid + ".state"])
+        os.chmod(spool, 0o700)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.log_tail(self.b))
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertEqual(len(self.b.messages(BOB)), 2)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll())
+
+
 class Expiry(unittest.TestCase):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state
