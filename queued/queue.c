@@ -56,6 +56,7 @@ struct qmsg {
 	TAILQ_ENTRY(qmsg) wait;	  /* for a delivery slot */
 	TAILQ_ENTRY(qmsg) settle; /* for its state to be written */
 	uint64_t msgid;
+	uint64_t received;	/* rcpt_received(): expiry counts from it */
 	uint32_t nrcpt;		/* 0 until its envelope was read */
 	struct rcpt_state *rs;	/* NULL: every recipient pending, none tried */
 	uint32_t load_failures; /* reads of its file that failed for now */
@@ -169,6 +170,8 @@ queue_track(uint64_t msgid)
 
 	q = xcalloc(1, sizeof(*q));
 	q->msgid = msgid;
+	/* the creation time (queue_new_msgid()) */
+	q->received = rcpt_received(msgid >> 32, (uint64_t)time(NULL));
 	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
 		fatalx("message %016" PRIx64 " queued twice", msgid);
 	stat_queued++;
@@ -195,7 +198,7 @@ queue_forget(struct qmsg *q)
 static void
 queue_policy(const struct qmsg *q, struct rcpt_policy *p)
 {
-	p->received = q->msgid >> 32; /* the creation time (queue_new_msgid) */
+	p->received = q->received;
 	p->retry = child->conf.queue_retry;
 	p->max_retry = child->conf.queue_max_retry;
 	p->expire = child->conf.queue_expire;
@@ -290,10 +293,12 @@ queue_timer(struct qmsg *q, uint64_t delay)
 static void
 queue_schedule(struct qmsg *q)
 {
+	struct rcpt_policy p;
 	uint64_t next, now = (uint64_t)time(NULL);
 
+	queue_policy(q, &p);
 	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
-	queue_timer(q, next > now ? next - now : 0);
+	queue_timer(q, rcpt_wait(next, now, &p));
 }
 
 /*
@@ -536,6 +541,7 @@ queue_read_state(struct qmsg *q)
 static void
 queue_deliver(struct qmsg *q)
 {
+	struct rcpt_policy p;
 	struct envelope env;
 	struct spool_msg m;
 	uint64_t now;
@@ -591,6 +597,11 @@ queue_deliver(struct qmsg *q)
 	}
 	q->load_failures = 0;
 	now = (uint64_t)time(NULL);
+	/* a time read from disk, or the clock set back, delays no more */
+	if (q->rs != NULL) {
+		queue_policy(q, &p);
+		rcpt_clamp(q->rs, q->nrcpt, now, &p);
+	}
 	/* only a hand-made file holds a bad name: that recipient fails */
 	for (i = 0; i < env.nrcpt; i++) {
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||

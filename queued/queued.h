@@ -139,6 +139,20 @@ uint64_t rcpt_retry_delay(uint32_t attempts, const struct rcpt_policy *);
  */
 uint32_t rcpt_result(struct rcpt_state *, uint32_t mda_status,
     const char *reply, uint64_t now, const struct rcpt_policy *);
+/*
+ * Seconds to wait for an attempt due at next: 0 to max-retry, so that
+ * no time read from disk, nor a clock set back, puts it further off
+ */
+uint64_t rcpt_wait(uint64_t next, uint64_t now, const struct rcpt_policy *);
+/* no pending recipient's next attempt more than max-retry from now */
+void rcpt_clamp(
+    struct rcpt_state *, uint32_t n, uint64_t now, const struct rcpt_policy *);
+/*
+ * When a message counts as received, for its expiry: the time in its id,
+ * unless that is in the future (a clock set back, a hand-made file):
+ * then now, or it would never expire.
+ */
+uint64_t rcpt_received(uint64_t id_time, uint64_t now);
 enum rcpt_outcome rcpt_outcome(const struct rcpt_state *, uint32_t n);
 /* pending, not out, and its time has come */
 int rcpt_due(const struct rcpt_state *, uint64_t now);

@@ -229,6 +229,55 @@ test_backoff(void)
 	CHECK("retry equal to max-retry", rcpt_retry_delay(5, &p) == 7);
 }
 
+/* no time from disk or from a clock set back delays an attempt further */
+static void
+test_clamps(void)
+{
+	struct rcpt_policy p = policy;
+	struct rcpt_state rs[3];
+	uint64_t now = policy.received + 1000;
+
+	CHECK("wait: due now or before is at once",
+	    rcpt_wait(now, now, &p) == 0 && rcpt_wait(1, now, &p) == 0 &&
+		rcpt_wait(0, now, &p) == 0);
+	CHECK("wait: the time left",
+	    rcpt_wait(now + 600, now, &p) == 600);
+	CHECK("wait: at most max-retry",
+	    rcpt_wait(now + p.max_retry + 1, now, &p) == p.max_retry &&
+		rcpt_wait(UINT64_MAX, now, &p) == p.max_retry &&
+		rcpt_wait((uint64_t)1 << 63, now, &p) == p.max_retry);
+	CHECK("wait: fits a time_t",
+	    (time_t)rcpt_wait(UINT64_MAX, 0, &p) > 0);
+
+	memset(rs, 0, sizeof(rs));
+	rs[0].status = RCPT_PENDING;
+	rs[0].next_try = UINT64_MAX;
+	rs[1].status = RCPT_PENDING;
+	rs[1].next_try = now + 60;
+	rs[2].status = RCPT_DELIVERED;
+	rs[2].next_try = UINT64_MAX;
+	rcpt_clamp(rs, 3, now, &p);
+	CHECK("clamp: a next attempt far off comes within max-retry",
+	    rs[0].next_try == now + p.max_retry);
+	CHECK("clamp: a near one stays", rs[1].next_try == now + 60);
+	CHECK("clamp: what is not pending is left alone",
+	    rs[2].next_try == UINT64_MAX);
+	CHECK("clamp: then due within max-retry",
+	    !rcpt_due(&rs[0], now) && rcpt_due(&rs[0], now + p.max_retry));
+
+	CHECK("received: the id's time",
+	    rcpt_received(policy.received, now) == policy.received);
+	CHECK("received: in the future counts as now",
+	    rcpt_received(UINT32_MAX, now) == now &&
+		rcpt_received(now + 1, now) == now);
+	p.received = rcpt_received(UINT32_MAX, now);
+	memset(rs, 0, sizeof(rs));
+	rs[0].attempts = 3;
+	rcpt_result(&rs[0], MDA_TEMPFAIL, "x", now + p.expire, &p);
+	CHECK("received in the future: it still expires",
+	    rs[0].status == RCPT_FAILED);
+}
+
 static void
 test_result(void)
 {
@@ -692,6 +741,7 @@ main(void)
 	spool_open(&sp);
 
 	test_backoff();
+	test_clamps();
 	test_result();
 	test_state_record();
 	test_state_files();
