@@ -27,6 +27,12 @@
 #include "queued.h"
 
 #define SPOOL_SCAN_BUF 65536 /* read at a time for CRCs and scans */
+/*
+ * How what may have been put there by hand is opened: a FIFO under a
+ * spool name must not block the queue (its type is checked after), a
+ * symbolic link is refused.
+ */
+#define SPOOL_OPEN_READ (O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
 
 static int
 open_dir(const char *name)
@@ -387,6 +393,10 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		snprintf(why, whysz, "fstat: %s", strerror(errno));
 		return SPOOL_TEMP;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		return SPOOL_BAD;
+	}
 	size = (uint64_t)st.st_size;
 	if ((rv = spool_read_fixed(fd, fixed, &version, &envlen, why, whysz)) !=
 	    0)
@@ -489,8 +499,7 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
 
 	memset(env, 0, sizeof(*env));
 	spool_name(msgid, name, sizeof(name));
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		rv = errno == ENOENT ? SPOOL_GONE
 		    : errno == ELOOP ? SPOOL_BAD
 				     : SPOOL_TEMP;
@@ -592,8 +601,7 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 	char why[256];
 	int fd, committed, rv;
 
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		if ((rv = errno) == ENOENT)
 			return 0;
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
@@ -603,9 +611,14 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 		}
 		return 1; /* the delivery tries again */
 	}
-	committed = fstat(fd, &st) == -1
-	    ? SPOOL_TEMP
-	    : spool_committed(fd, msgid, (uint64_t)st.st_size);
+	if (fstat(fd, &st) == -1)
+		committed = SPOOL_TEMP;
+	else if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		spool_move(sp, msgid, SPOOL_CORRUPT, "not a regular file");
+		return 0;
+	} else
+		committed = spool_committed(fd, msgid, (uint64_t)st.st_size);
 	if (committed == 0) {
 		/* never committed: no 250 was sent */
 		close(fd);
@@ -838,8 +851,7 @@ spool_state_load(struct spool *sp, uint64_t msgid, struct rcpt_state *rs,
 	int fd, rv;
 
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		rv = errno == ENOENT ? SPOOL_GONE
 		    : errno == ELOOP ? SPOOL_BAD
 				     : SPOOL_TEMP;
@@ -851,8 +863,12 @@ spool_state_load(struct spool *sp, uint64_t msgid, struct rcpt_state *rs,
 		close(fd);
 		return SPOOL_TEMP;
 	}
-	if (!S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > spool_state_size_max(n)) {
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		close(fd);
+		return SPOOL_BAD;
+	}
+	if ((uint64_t)st.st_size > spool_state_size_max(n)) {
 		snprintf(why, whysz, "%lld bytes, too long for %u recipients",
 		    (long long)st.st_size, n);
 		close(fd);

@@ -761,6 +761,49 @@ test_load(void)
 	envelope_clear(&env);
 }
 
+/* a FIFO under a spool name blocks nothing: it is bad, and set aside */
+static void
+test_fifo(void)
+{
+	struct rcpt_state rs[2];
+	struct envelope env, got;
+	struct spool_msg m;
+	char why[256], path[64];
+	uint64_t msgid = 0x6500000800000000ULL;
+	int fd;
+
+	clean();
+	spool_path(SPOOL_QUEUE, msgid, path, sizeof(path));
+	CHECK("mkfifo spool/ID", mkfifo(path, 0600) == 0);
+	alarm(10); /* a blocked open fails the test, not hangs it */
+	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+	CHECK("a FIFO as a message is bad", fd == SPOOL_BAD &&
+		strstr(why, "regular") != NULL);
+	recover();
+	CHECK("and set aside at start, not waited on", nfound == 0 &&
+		present(SPOOL_CORRUPT, msgid) && !present(SPOOL_QUEUE, msgid));
+
+	msgid++;
+	make_env(&env, "example.test/alice");
+	CHECK("commit", receive(msgid, &env, body, strlen(body)));
+	envelope_clear(&env);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 "%s", SPOOL_QUEUE,
+	    msgid, SPOOL_STATE_SUFFIX);
+	CHECK("mkfifo spool/ID.state", mkfifo(path, 0600) == 0);
+	CHECK("a FIFO as a state is bad",
+	    spool_state_load(&sp, msgid, rs, 2, why, sizeof(why)) ==
+		    SPOOL_BAD &&
+		strstr(why, "regular") != NULL);
+	spool_path(SPOOL_QUEUE, msgid, path, sizeof(path));
+	unlink(path);
+	CHECK("a directory as a message is bad, not unreadable for now",
+	    mkdir(path, 0700) == 0 &&
+		spool_load(&sp, msgid, &got, &m, why, sizeof(why)) ==
+		    SPOOL_BAD);
+	alarm(0);
+	rmdir(path);
+}
+
 /* out of fds is no reason to call a message corrupt */
 static void
 test_out_of_fds(void)
@@ -1313,6 +1356,7 @@ main(void)
 	test_append_only();
 	test_recovery();
 	test_load();
+	test_fifo();
 	test_out_of_fds();
 	test_garbage();
 	test_versions();
