@@ -99,8 +99,8 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	    msg_get_u32(r, &m.prepend_size) == -1 ||
 	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
 	    msg_get_u32(r, &flags) == -1 || (flags & ~MDA_DELIVER_RETRY) != 0 ||
-	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 8 ||
-	    imsg->fd == -1)
+	    msg_get_u32(r, &n) == -1 || n == 0 || n > MDA_RCPT_MAX ||
+	    n > r->left / 8 || imsg->fd == -1)
 		child_bad_imsg(imsg, "mda deliver");
 	job->r = xcalloc(n, sizeof(*job->r));
 	job->n = n;
@@ -169,9 +169,22 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		evtimer_add(flush_ev, &batch_delay);
 }
 
+size_t
+mda_reply_room(uint32_t n)
+{
+	size_t each;
+
+	if (n == 0)
+		return RCPT_REPLY_MAX - 1;
+	/* the message id and count, then index, status, length and reply */
+	each = (IMSG_MAX_SIZE - IMSG_HDR_SIZE - 12) / n;
+	each = each > 12 ? each - 12 : 0;
+	return each < RCPT_REPLY_MAX - 1 ? each : RCPT_REPLY_MAX - 1;
+}
+
 /*
  * One status and reply per recipient, in the order the queue sent them;
- * the replies are cut so that any number of recipients fits one imsg.
+ * the replies are cut so that the most recipients a job has fit one imsg.
  */
 static void
 mda_reply(struct mda_job *job)
@@ -181,9 +194,7 @@ mda_reply(struct mda_job *job)
 	size_t room;
 	uint32_t i;
 
-	room = (IMSG_MAX_SIZE - IMSG_HDR_SIZE - 12) / job->n - 12;
-	if (room >= sizeof(why))
-		room = sizeof(why) - 1;
+	room = mda_reply_room(job->n);
 	msg_writer_init(&w);
 	msg_put_u64(&w, job->msgid);
 	msg_put_u32(&w, job->n);

@@ -166,6 +166,15 @@ int spool_state_unmarshal(const void *, size_t, uint64_t msgid,
 /* the largest ID.state n recipients can have */
 size_t spool_state_size_max(uint32_t n);
 
+/* ---------------------------------------------------------------- mda.c */
+/*
+ * The octets of reply each of n recipients gets in mda's report, so that
+ * the report fits one imsg: RCPT_REPLY_MAX - 1 at most, 19 or more for
+ * up to MDA_RCPT_MAX recipients (mda refuses a job of more), 0 past what
+ * fits at all.
+ */
+size_t mda_reply_room(uint32_t n);
+
 /* ---------------------------------------------------------------- queue_fs.c
  */
 struct spool {

@@ -278,6 +278,27 @@ test_clamps(void)
 	    rs[0].status == RCPT_FAILED);
 }
 
+/* mda's report of a job fits one imsg, whatever its size */
+static void
+test_mda_reply_room(void)
+{
+	size_t max = IMSG_MAX_SIZE - IMSG_HDR_SIZE;
+	uint32_t n;
+	int fits = 1;
+
+	CHECK("one recipient: the whole reply",
+	    mda_reply_room(1) == RCPT_REPLY_MAX - 1);
+	CHECK("the most a job has: 19 octets or more",
+	    mda_reply_room(MDA_RCPT_MAX) >= 19);
+	for (n = 1; n <= MDA_RCPT_MAX; n++)
+		if (12 + (size_t)n * (12 + mda_reply_room(n)) > max)
+			fits = 0;
+	CHECK("every job up to MDA_RCPT_MAX fits one imsg", fits);
+	CHECK("past what fits: nothing, not an underflow",
+	    mda_reply_room(21844) == 0 && mda_reply_room(32768) == 0 &&
+		mda_reply_room(UINT32_MAX) == 0);
+}
+
 static void
 test_result(void)
 {
@@ -742,6 +763,7 @@ main(void)
 
 	test_backoff();
 	test_clamps();
+	test_mda_reply_room();
 	test_result();
 	test_state_record();
 	test_state_files();
