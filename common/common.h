@@ -647,6 +647,13 @@ void *xreallocarray(void *, size_t, size_t);
 /* ---------------------------------------------------------------- envelope.c
  */
 #define ENVELOPE_MAILBOX_MAX (SMTP_DOMAIN_MAX + SMTP_LOCALPART_MAX + 2)
+/*
+ * Mailboxes one envelope may have: smtp refuses the RCPT that would go
+ * past it, limit recipients cannot be set higher, and what is read back
+ * (from the spool, from an imsg) with more is refused before anything
+ * is allocated for it.
+ */
+#define ENVELOPE_RCPT_MAX 8192
 
 /* one local delivery: the address the client gave, the Maildir it maps to */
 struct envelope_rcpt {
@@ -683,6 +690,7 @@ void envelope_marshal(const struct envelope *, struct msg_writer *);
 /* the bytes envelope_marshal() writes, and what one delivery adds to it */
 size_t envelope_marshal_size(const struct envelope *);
 size_t envelope_rcpt_marshal_size(const struct envelope_rcpt *);
+/* 0, or -1: errno EINVAL malformed, ENOMEM no memory for it */
 int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
 int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);

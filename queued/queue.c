@@ -204,21 +204,26 @@ queue_policy(const struct qmsg *q, struct rcpt_policy *p)
 	p->expire = child->conf.queue_expire;
 }
 
-/* its recipients' states, made when the first of them is not pending */
+/*
+ * Its recipients' states, made when the first of them is not pending:
+ * NULL if there is no memory for them (nrcpt is at most
+ * ENVELOPE_RCPT_MAX, but comes from disk: no reason to die).
+ */
 static struct rcpt_state *
 queue_rcpts(struct qmsg *q)
 {
 	if (q->rs == NULL)
-		q->rs = xcalloc(q->nrcpt, sizeof(*q->rs));
+		q->rs = calloc(q->nrcpt, sizeof(*q->rs));
 	return q->rs;
 }
 
 /*
  * Hand the message's due recipients to mda: all of them the first time,
  * else those pending whose time has come, as many as one job's imsgs
- * hold (the others follow when it is done).  The fd travels with it.
+ * hold (the others follow when it is done).  The fd travels with it:
+ * 0, or -1 (ENOMEM) with nothing sent and the fd still the caller's.
  */
-static void
+static int
 queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
     const struct spool_msg *m)
 {
@@ -232,8 +237,9 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	if (q->rs == NULL) {
 		for (i = 0, len = 0; i < env->nrcpt; i++)
 			len += 8 + strlen(env->rcpt[i].mailbox);
-		if (env->nrcpt > MDA_RCPT_MAX || len > room)
-			queue_rcpts(q);
+		if ((env->nrcpt > MDA_RCPT_MAX || len > room) &&
+		    queue_rcpts(q) == NULL)
+			return -1;
 	}
 	if (q->rs == NULL)
 		n = env->nrcpt;
@@ -268,6 +274,7 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	q->fresh = 0;
 	q->inflight = 1;
 	inflight++;
+	return 0;
 }
 
 static void
@@ -509,7 +516,10 @@ queue_read_state(struct qmsg *q)
 	char why[256];
 	int rv;
 
-	rs = xcalloc(q->nrcpt, sizeof(*rs));
+	if ((rs = calloc(q->nrcpt, sizeof(*rs))) == NULL) {
+		log_warn("message %016" PRIx64 ": its state", q->msgid);
+		return SPOOL_TEMP;
+	}
 	rv = spool_state_load(&spool, q->msgid, rs, q->nrcpt, why, sizeof(why));
 	switch (rv) {
 	case 0:
@@ -607,7 +617,13 @@ queue_deliver(struct qmsg *q)
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
 		    envelope_mailbox_valid(env.rcpt[i].mailbox))
 			continue;
-		queue_rcpts(q)[i].attempts++;
+		if (queue_rcpts(q) == NULL) {
+			close(fd);
+			envelope_clear(&env);
+			queue_load_failed(q, strerror(ENOMEM));
+			return;
+		}
+		q->rs[i].attempts++;
 		snprintf(why, sizeof(why), "invalid mailbox name \"%s\"",
 		    envelope_show(env.rcpt[i].mailbox, show, sizeof(show)));
 		queue_rcpt_result(q, i, MDA_PERMFAIL, why, now);
@@ -624,7 +640,10 @@ queue_deliver(struct qmsg *q)
 		queue_settle(q, changed);
 		return;
 	}
-	queue_send_mda(q, fd, &env, &m);
+	if (queue_send_mda(q, fd, &env, &m) == -1) {
+		close(fd);
+		queue_load_failed(q, strerror(ENOMEM));
+	}
 	envelope_clear(&env);
 }
 
@@ -887,7 +906,10 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 			m.body_size = b->sc[i].body_size;
 			m.prepend_offset = m.body_offset + m.body_size;
 			m.prepend_size = b->sc[i].prepend_len;
-			queue_send_mda(q, mdafd, &in->env, &m);
+			if (queue_send_mda(q, mdafd, &in->env, &m) == -1) {
+				close(mdafd);
+				queue_load_failed(q, strerror(ENOMEM));
+			}
 		}
 		queue_incoming_free(in);
 	}
@@ -1031,7 +1053,10 @@ queue_mda_done(struct msg_reader *r, struct imsg *imsg)
 			if (status == MDA_OK)
 				continue;
 			/* the first that is not delivered: states from here */
-			queue_rcpts(q);
+			if (queue_rcpts(q) == NULL)
+				fatal("message %016" PRIx64 ": recipient "
+				      "states",
+				    q->msgid);
 			for (j = 0; j < q->nrcpt; j++) {
 				q->rs[j].attempts = 1;
 				q->rs[j].inflight = j >= k;

@@ -451,7 +451,14 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		goto out;
 	}
 	msg_reader_init(&r, buf, envlen);
-	if (envelope_unmarshal(env, &r) == -1 || msg_get_end(&r) == -1) {
+	if (envelope_unmarshal(env, &r) == -1) {
+		/* the count is bounded: memory may come back, bytes will not */
+		rv = errno == ENOMEM ? SPOOL_TEMP : SPOOL_BAD;
+		snprintf(why, whysz, "%s",
+		    rv == SPOOL_TEMP ? strerror(ENOMEM) : "malformed envelope");
+		goto out;
+	}
+	if (msg_get_end(&r) == -1) {
 		snprintf(why, whysz, "malformed envelope");
 		rv = SPOOL_BAD;
 		goto out;

@@ -29,8 +29,10 @@
  * and flushes them.  A file without a trailer was never acknowledged;
  * the id (which no client sees before its 250) keeps a body from passing
  * its own last bytes off as one.  Every load checks the structure, the
- * CRCs and the content of the envelope (envelope_check()); a file that
- * fails is moved to corrupt/.  A recipient whose mailbox name is bad
+ * CRCs and the content of the envelope (envelope_check(), at most
+ * ENVELOPE_RCPT_MAX recipients, refused before anything is allocated for
+ * them); a file that fails is moved to corrupt/, one there is no memory
+ * for now is retried.  A recipient whose mailbox name is bad
  * (which only a hand-made file can hold) fails alone, permanently.
  *
  * Headers added after the body is in (a DKIM-Signature over the body as

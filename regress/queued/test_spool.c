@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -761,6 +762,142 @@ test_load(void)
 	envelope_clear(&env);
 }
 
+/* an envelope of n recipients, without envelope_add_rcpt()'s O(n^2) */
+static void
+make_big_env(struct envelope *env, uint32_t n)
+{
+	uint32_t i;
+
+	make_env(env, "example.test/alice");
+	envelope_clear(env);
+	env->rcpt = xcalloc(n, sizeof(*env->rcpt));
+	env->nrcpt = n;
+	for (i = 0; i < n; i++) {
+		snprintf(env->rcpt[i].addr, sizeof(env->rcpt[i].addr),
+		    "u%u@example.test", i);
+		snprintf(env->rcpt[i].mailbox, sizeof(env->rcpt[i].mailbox),
+		    "example.test/u%u", i);
+	}
+}
+
+static long
+vm_size_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A recipient count from disk is bounded before anything is allocated
+ * for it: past ENVELOPE_RCPT_MAX a file is bad, up to it one there is
+ * no memory for now is only unreadable for now.
+ */
+static void
+test_rcpt_counts(void)
+{
+	struct envelope env, got;
+	struct spool_msg m;
+	struct msg_reader r;
+	struct msg_writer w;
+	struct rusage ru;
+	struct rlimit as, small;
+	uint64_t msgid = 0x6500000900000000ULL;
+	uint8_t *f;
+	size_t len, envlen;
+	long before_kb, vm;
+	char why[256];
+	int fd;
+
+	clean();
+	make_big_env(&env, ENVELOPE_RCPT_MAX + 1);
+	CHECK("envelope_check: more than ENVELOPE_RCPT_MAX refused",
+	    envelope_check(&env, why, sizeof(why)) == -1 &&
+		strstr(why, "more than") != NULL);
+	msg_writer_init(&w);
+	envelope_marshal(&env, &w);
+	msg_reader_init(&r, w.buf, w.len);
+	errno = 0;
+	CHECK("envelope_unmarshal: more than ENVELOPE_RCPT_MAX refused",
+	    envelope_unmarshal(&got, &r) == -1 && errno == EINVAL &&
+		got.rcpt == NULL);
+	msg_writer_free(&w);
+	f = build_file(3, msgid, &env, body, "", &len);
+	place(msgid, f, len);
+	free(f);
+	CHECK("a spool file of more is bad, its CRCs right",
+	    spool_load(&sp, msgid, &got, &m, why, sizeof(why)) == SPOOL_BAD);
+	envelope_clear(&env);
+
+	msgid++;
+	make_big_env(&env, ENVELOPE_RCPT_MAX);
+	f = build_file(3, msgid, &env, body, "", &len);
+	place(msgid, f, len);
+	free(f);
+	envelope_clear(&env);
+	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+	CHECK("ENVELOPE_RCPT_MAX loads", fd >= 0 &&
+		got.nrcpt == ENVELOPE_RCPT_MAX);
+	if (fd >= 0) {
+		close(fd);
+		envelope_clear(&got);
+	}
+	CHECK("its state is at most a few MB",
+	    spool_state_size_max(ENVELOPE_RCPT_MAX) < 4 * 1024 * 1024);
+	/* room for the envelope's bytes, not for its recipients */
+	getrlimit(RLIMIT_AS, &as);
+	if ((vm = vm_size_kb()) > 0) {
+		small.rlim_cur = (rlim_t)(vm + 2048) * 1024;
+		small.rlim_max = as.rlim_max;
+		setrlimit(RLIMIT_AS, &small);
+		fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+		setrlimit(RLIMIT_AS, &as);
+		CHECK("no memory for it: unreadable for now, not bad",
+		    fd == SPOOL_TEMP);
+		if (fd >= 0) {
+			close(fd);
+			envelope_clear(&got);
+		}
+	}
+
+	/* version 1 (no envelope CRC), a count its length would allow */
+	msgid++;
+	envlen = SPOOL_ENVELOPE_MAX - 32;
+	len = SPOOL_HDR_FIXED + envlen + strlen(body) + SPOOL_TRAILER_V1;
+	f = xcalloc(1, len);
+	memcpy(f, SPOOL_MAGIC, 4);
+	put_be32(f + 4, 1);
+	put_be32(f + 8, (uint32_t)envlen);
+	/* four empty strings, the time, the flags, then the count */
+	put_be32(f + SPOOL_HDR_FIXED + 16 + 8 + 4, (uint32_t)(envlen / 16 - 4));
+	memcpy(f + SPOOL_HDR_FIXED + envlen, body, strlen(body));
+	msg_writer_init(&w);
+	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, msgid);
+	msg_put_u64(&w, strlen(body));
+	msg_put_u32(&w, crc32_update(0, body, strlen(body)));
+	memcpy(f + len - SPOOL_TRAILER_V1, w.buf, w.len);
+	msg_writer_free(&w);
+	place(msgid, f, len);
+	free(f);
+	getrusage(RUSAGE_SELF, &ru);
+	before_kb = ru.ru_maxrss;
+	CHECK("a version 1 file claiming 262k recipients is bad",
+	    spool_load(&sp, msgid, &got, &m, why, sizeof(why)) == SPOOL_BAD &&
+		strstr(why, "malformed") != NULL);
+	getrusage(RUSAGE_SELF, &ru);
+	CHECK("without allocating for them",
+	    ru.ru_maxrss - before_kb < 32 * 1024);
+}
+
 /* a FIFO under a spool name blocks nothing: it is bad, and set aside */
 static void
 test_fifo(void)
@@ -1343,6 +1480,10 @@ rm_rf(const char *dir)
 int
 main(void)
 {
+#ifdef __GLIBC__
+	/* large blocks always mmap()ed: test_rcpt_counts() limits those */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	log_init(1, LOG_LEVEL_INFO, "test_spool");
 	strlcpy(top, "/tmp/test_spool.XXXXXX", sizeof(top));
 	if (mkdtemp(top) == NULL || chdir(top) == -1) {
@@ -1357,6 +1498,7 @@ main(void)
 	test_recovery();
 	test_load();
 	test_fifo();
+	test_rcpt_counts();
 	test_out_of_fds();
 	test_garbage();
 	test_versions();
