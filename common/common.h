@@ -643,6 +643,11 @@ uint64_t now_ms(void);
 char *xstrdup(const char *);
 void *xcalloc(size_t, size_t);
 void *xreallocarray(void *, size_t, size_t);
+/*
+ * RLIMIT_NOFILE's soft limit raised to the hard one (before the sandbox,
+ * which forbids setrlimit): the descriptors the process may now have.
+ */
+uint32_t fd_limit_raise(void);
 
 /* ---------------------------------------------------------------- envelope.c
  */

@@ -3,7 +3,8 @@
  * together are flushed together: every tmp/ file of the batch, one
  * flush, the renames into new/, one more flush, then the queue hears
  * how each recipient fared: delivered, failed for good, or to be tried
- * again.
+ * again.  A batch that would hold more tmp/ files open than half the
+ * descriptors is flushed and renamed in parts as it comes in.
  */
 
 #include <sys/stat.h>
@@ -42,6 +43,12 @@ struct mda_job {
 
 static TAILQ_HEAD(, mda_job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
 static size_t njobs;
+/*
+ * tmp/ files held open until their flush, and how many may be: half the
+ * descriptors, the rest for what comes in meanwhile (a descriptor that
+ * finds no room in an imsg from the queue is fatal)
+ */
+static size_t nopen, open_max;
 static const struct timeval batch_delay = {0, MDA_BATCH_USEC};
 static struct event *flush_ev;
 static int rootfd = -1;
@@ -79,6 +86,8 @@ mda_rcpt_failed(struct mda_rcpt *rc, uint32_t status, const char *why)
 	strlcpy(rc->why, why, sizeof(rc->why));
 }
 
+static void mda_publish(void);
+
 static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
 {
@@ -104,6 +113,10 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		child_bad_imsg(imsg, "mda deliver");
 	job->r = xcalloc(n, sizeof(*job->r));
 	job->n = n;
+	for (i = 0; i < n; i++)
+		job->r[i].fd = -1;
+	/* in the list from now on: a flush for room covers it too */
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
 	/*
 	 * The queue checked all of it, but mda trusts no name it makes a
 	 * path or a header line of: a bad one fails, and is logged.
@@ -113,7 +126,6 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		    job->msgid, envelope_show(sender, show, sizeof(show)));
 	for (i = 0; i < n; i++) {
 		rc = &job->r[i];
-		rc->fd = -1;
 		rc->status = MDA_OK;
 		if (msg_get_u32(r, &rc->idx) == -1 ||
 		    msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
@@ -141,6 +153,8 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			rc->sync = 1;
 			continue;
 		}
+		if (nopen >= open_max)
+			mda_publish();
 		fd = -1;
 		if (done == 0)
 			fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
@@ -155,10 +169,10 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			continue;
 		}
 		rc->fd = fd;
+		nopen++;
 	}
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda deliver");
-	TAILQ_INSERT_TAIL(&jobs, job, entry);
 	/*
 	 * Nobody waits on a delivery but the queue: gather a few ms worth
 	 * of them so the flushes stay few and leave the disk to commits.
@@ -257,23 +271,26 @@ mda_sync_failed(void)
 	}
 }
 
-/* flush every file of every job, publish, flush the directories */
+/*
+ * Flush every open tmp/ file and rename it into new/, closing it: at the
+ * end of a batch, or in the middle of one when the files open reach
+ * open_max.  The queue hears of none before mda_flush() has flushed the
+ * directories too.
+ */
 static void
-mda_flush(evutil_socket_t unused, short events, void *arg)
+mda_publish(void)
 {
 	struct mda_job *job;
 	struct mda_rcpt *rc;
 	char why[RCPT_REPLY_MAX];
 	uint32_t i;
-	size_t files = 0, syncs = 0;
 	int batch = 0;
 
-	TAILQ_FOREACH(job, &jobs, entry)
-		for (i = 0; i < job->n; i++)
-			files += job->r[i].fd != -1;
+	if (nopen == 0)
+		return;
 #ifdef __linux__
 	/* also covers the directories of a Maildir made just now */
-	if (files > 0 && syncfs(rootfd) == 0)
+	if (syncfs(rootfd) == 0)
 		batch = 1;
 #endif
 	TAILQ_FOREACH(job, &jobs, entry) {
@@ -297,9 +314,22 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 			close(rc->fd);
 			rc->fd = -1;
 		}
+	}
+	nopen = 0;
+}
+
+/* flush every file of every job, publish, flush the directories, reply */
+static void
+mda_flush(evutil_socket_t unused, short events, void *arg)
+{
+	struct mda_job *job;
+	uint32_t i;
+	size_t syncs = 0;
+
+	mda_publish();
+	TAILQ_FOREACH(job, &jobs, entry)
 		for (i = 0; i < job->n; i++)
 			syncs += job->r[i].sync;
-	}
 	/* what a retry found delivered before is flushed again too */
 	if (syncs > 0 && mda_sync_dirs() == -1)
 		mda_sync_failed();
@@ -337,6 +367,9 @@ mda_main(void)
 	child_drop();
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("open mail store");
+	open_max = fd_limit_raise() / 2;
+	if (open_max == 0)
+		open_max = 1;
 	umask(0077);
 	child_sandbox();
 

@@ -322,6 +322,47 @@ class SpoolNotWritable(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class ManyRecipients(unittest.TestCase):
+    """mda under a small RLIMIT_NOFILE: messages to 300 mailboxes each (two
+    aliases of 150) reach every mailbox once, at the first attempt; mda
+    flushes for room instead of running out of descriptors (which made
+    the next delivery's descriptor arrive truncated, and stopped boxd)."""
+
+    N = 300
+
+    def setUp(self):
+        self.b = Boxd()
+        self.addCleanup(self.b.cleanup)
+        self.b.start(nofile=64)
+        self.users = ["u%d@example.test" % i for i in range(self.N)]
+        self.b.add_user(self.users[0])
+        for u in self.users[1:]:
+            self.b.boxctl("user", "add", u, "--password-stdin",
+                          input="correct horse battery\n")
+        half = self.N // 2
+        self.b.boxctl("alias", "add", "half1@example.test",
+                      ",".join(self.users[:half]))
+        self.b.boxctl("alias", "add", "half2@example.test",
+                      ",".join(self.users[half:]))
+
+    def test_every_mailbox_once(self):
+        qids = [send(self.b, ["half1@example.test", "half2@example.test"],
+                     "many %d" % k) for k in range(4)]
+        spool = t.spool_dir(self.b, "spool")
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 60),
+                        t.log_tail(self.b))
+        for u in self.users:
+            names = [os.path.basename(m) for m in self.b.messages(u)]
+            self.assertEqual(len(names), len(qids), u)
+            for qid in qids:
+                self.assertEqual(
+                    len([n for n in names if ".Q%sR" % qid in n]), 1,
+                    (u, qid))
+        self.assertNotIn("temporary failure", self.b.logtext())
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll(), t.log_tail(self.b))
+
+
 class Expiry(unittest.TestCase):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state
