@@ -31,9 +31,11 @@
  * its own last bytes off as one.  Every load checks the structure, the
  * CRCs and the content of the envelope (envelope_check(), at most
  * ENVELOPE_RCPT_MAX recipients, refused before anything is allocated for
- * them); a file that fails is moved to corrupt/, one there is no memory
- * for now is retried.  A recipient whose mailbox name is bad
- * (which only a hand-made file can hold) fails alone, permanently.
+ * them); a file that fails is moved to corrupt/, and so is anything but
+ * a regular file (opened without blocking: a FIFO is refused, not
+ * waited on); one there is no memory for now is retried.  A recipient
+ * whose mailbox name is bad (which only a hand-made file can hold) fails
+ * alone, permanently.
  *
  * Headers added after the body is in (a DKIM-Signature over the body as
  * committed) are the prepended headers: the body is streamed into the
