@@ -20,52 +20,6 @@
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
 #define __unused __attribute__((__unused__))
-/* ---------------------------------------------------------------- maildir.c */
-/*
- * A Maildir file name is a base and an optional info ":2,FLAGS".  Names
- * read from disk are refused (-1) unless clean: 1 to MAILDIR_NAME_MAX
- * octets, no leading '.', no '/', no control octet, well-formed UTF-8.
- */
-#define MAILDIR_NAME_MAX 255
-#define MAILDIR_INBOX	 "INBOX"
-
-/* the standard flags; keyword letters a-z are bits 6-31 */
-#define MAILDIR_FLAG_DRAFT	0x01 /* D */
-#define MAILDIR_FLAG_FLAGGED	0x02 /* F */
-#define MAILDIR_FLAG_PASSED	0x04 /* P */
-#define MAILDIR_FLAG_REPLIED	0x08 /* R */
-#define MAILDIR_FLAG_SEEN	0x10 /* S */
-#define MAILDIR_FLAG_TRASHED	0x20 /* T */
-#define MAILDIR_FLAG_KEYWORD(c) (1U << (6 + ((c) - 'a')))
-
-int maildir_name_valid(const char *);
-/*
- * The name mda gives a message: TIME.QIDRn.HOST,S=SIZE, from the queue
- * id and the recipient's index, so that a retry finds an earlier
- * delivery.  0, or -1 if it does not fit buf.
- */
-int maildir_unique_name(char *buf, size_t len, uint64_t msgid, uint32_t idx,
-    const char *hostname, uint64_t size);
-/*
- * Split a name into its base (the first baselen octets) and its flags
- * (0 without an info).  Flags may come in any order, repeated; any info
- * but ":2," and any letter but DFPRST and a-z is refused.
- */
-int maildir_name_parse(const char *name, size_t *baselen, uint32_t *flags);
-/* the flag letters in ASCII order, as the spec wants them */
-int maildir_flags_build(uint32_t flags, char *buf, size_t len);
-/* base (baselen octets, no ':') with ":2," and the sorted flags */
-int maildir_name_build(
-    char *buf, size_t len, const char *base, size_t baselen, uint32_t flags);
-/*
- * Maildir++ folders: INBOX (any case) is the Maildir itself, ".";
- * folder A.B (dot the hierarchy separator) is the directory ".A.B".
- * Empty components, '/', control octets, malformed UTF-8 and ".INBOX"
- * (a second INBOX) are refused.
- */
-int maildir_folder_dir(const char *folder, char *dir, size_t len);
-int maildir_dir_folder(const char *dir, char *folder, size_t len);
-
 #endif
 
 #define BOXD_VERSION "0.2"
@@ -691,10 +645,22 @@ uint64_t now_ms(void);
 char *xstrdup(const char *);
 void *xcalloc(size_t, size_t);
 void *xreallocarray(void *, size_t, size_t);
+/*
+ * RLIMIT_NOFILE's soft limit raised to the hard one (before the sandbox,
+ * which forbids setrlimit): the descriptors the process may now have.
+ */
+uint32_t fd_limit_raise(void);
 
 /* ---------------------------------------------------------------- envelope.c
  */
 #define ENVELOPE_MAILBOX_MAX (SMTP_DOMAIN_MAX + SMTP_LOCALPART_MAX + 2)
+/*
+ * Mailboxes one envelope may have: smtp refuses the RCPT that would go
+ * past it, limit recipients cannot be set higher, and what is read back
+ * (from the spool, from an imsg) with more is refused before anything
+ * is allocated for it.
+ */
+#define ENVELOPE_RCPT_MAX 8192
 
 /* one local delivery: the address the client gave, the Maildir it maps to */
 struct envelope_rcpt {
@@ -731,6 +697,7 @@ void envelope_marshal(const struct envelope *, struct msg_writer *);
 /* the bytes envelope_marshal() writes, and what one delivery adds to it */
 size_t envelope_marshal_size(const struct envelope *);
 size_t envelope_rcpt_marshal_size(const struct envelope_rcpt *);
+/* 0, or -1: errno EINVAL malformed, ENOMEM no memory for it */
 int envelope_unmarshal(struct envelope *, struct msg_reader *);
 /* add a delivery, unless that mailbox is already there: 1 added, 0 dup */
 int envelope_add_rcpt(struct envelope *, const struct envelope_rcpt *);
@@ -779,6 +746,15 @@ int maildir_name_valid(const char *);
  */
 int maildir_unique_name(char *buf, size_t len, uint64_t msgid, uint32_t idx,
     const char *hostname, uint64_t size);
+/*
+ * Its first part, TIME.QIDRn. (the dot included, so that R1 is not the
+ * start of R10): what no host name change, size or flags alter, and so
+ * what a retry looks for in new/ and cur/.  0, or -1 if it does not fit.
+ */
+#define MAILDIR_PREFIX_MAX 48
+int maildir_unique_prefix(char *buf, size_t len, uint64_t msgid, uint32_t idx);
+/* 1 if name is a valid name starting with that prefix */
+int maildir_name_has_prefix(const char *name, const char *prefix);
 /*
  * Split a name into its base (the first baselen octets) and its flags
  * (0 without an info).  Flags may come in any order, repeated; any info

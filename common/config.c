@@ -492,6 +492,7 @@ config_check(const struct boxd_config *c)
 	if (c->mta_port == 0 || c->limit_auth_failures == 0 ||
 	    c->limit_auth_period == 0 || c->limit_connections == 0 ||
 	    c->limit_recipients < CONFIG_RECIPIENTS_MIN ||
+	    c->limit_recipients > ENVELOPE_RCPT_MAX ||
 	    c->timeout_command == 0 || c->timeout_data == 0)
 		return -1;
 	if (c->log_level != LOG_LEVEL_INFO && c->log_level != LOG_LEVEL_DEBUG)
@@ -1021,6 +1022,9 @@ parse_limit_recipients(struct config_parser *p)
 		    "limit recipients must be at least %d (RFC 5321 "
 		    "4.5.3.1.8)",
 		    CONFIG_RECIPIENTS_MIN);
+	if (p->conf->limit_recipients > ENVELOPE_RCPT_MAX)
+		return config_error(p, "limit recipients must be at most %d",
+		    ENVELOPE_RCPT_MAX);
 	return config_end(p);
 }
 

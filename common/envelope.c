@@ -3,6 +3,7 @@
  * and sits in the spool file's header.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +65,15 @@ envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 	    msg_get_str(r, env->client_addr, sizeof(env->client_addr)) == -1 ||
 	    msg_get_str(r, env->envid, sizeof(env->envid)) == -1 ||
 	    msg_get_u64(r, &env->time) == -1 ||
-	    msg_get_u32(r, &env->flags) == -1 || msg_get_u32(r, &n) == -1)
+	    msg_get_u32(r, &env->flags) == -1 || msg_get_u32(r, &n) == -1) {
+		errno = EINVAL;
 		return -1;
+	}
 	/* each delivery takes at least 16 bytes: refuse absurd counts */
-	if (n == 0 || n > r->left / 16)
+	if (n == 0 || n > ENVELOPE_RCPT_MAX || n > r->left / 16) {
+		errno = EINVAL;
 		return -1;
+	}
 	if ((env->rcpt = calloc(n, sizeof(*env->rcpt))) == NULL)
 		return -1;
 	env->nrcpt = n;
@@ -81,6 +86,7 @@ envelope_unmarshal(struct envelope *env, struct msg_reader *r)
 		    msg_get_str(r, env->rcpt[i].orcpt,
 			sizeof(env->rcpt[i].orcpt)) == -1) {
 			envelope_clear(env);
+			errno = EINVAL;
 			return -1;
 		}
 	}
@@ -185,6 +191,11 @@ envelope_check_fields(
 	}
 	if (env->nrcpt == 0) {
 		snprintf(why, whysz, "no recipients");
+		return -1;
+	}
+	if (env->nrcpt > ENVELOPE_RCPT_MAX) {
+		snprintf(why, whysz, "%u recipients, more than %d", env->nrcpt,
+		    ENVELOPE_RCPT_MAX);
 		return -1;
 	}
 	for (i = 0; i < env->nrcpt; i++) {

@@ -62,8 +62,8 @@
 	/* queue <-> mda */                                                   \
 	X(MDA_DELIVER) /* u64 msgid, u64 body offset, u64 body size,          \
 			  u64 prepend offset, u32 prepend size, str sender,   \
-			  u32 n, n x (u32 index, str mailbox);                \
-			  fd: spool file */                                   \
+			  u32 flags (MDA_DELIVER_*), u32 n,                   \
+			  n x (u32 index, str mailbox); fd: spool file */     \
 	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
 			  u32 status (MDA_*), str reply), in order */         \
                                                                               \
@@ -113,6 +113,9 @@ enum auth_rcpt_status {
 	AUTH_RCPT_TEMPFAIL, /* table error: try later */
 	AUTH_RCPT_DISABLED, /* the account is disabled */
 };
+
+/* IMSG_MDA_DELIVER flags: tried before, look for an earlier delivery */
+#define MDA_DELIVER_RETRY 0x1
 
 /* IMSG_MDA_DONE status */
 enum mda_status {

@@ -6,7 +6,6 @@
  * when accept() runs out of descriptors or memory.
  */
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/tree.h>
 
@@ -159,22 +158,10 @@ listener_client_key(const struct sockaddr *sa, char *buf, size_t len)
 static void
 listener_fd_limit_init(struct listener_set *ls, size_t nlisteners)
 {
-	struct rlimit rl;
-	rlim_t n, reserve = LISTENER_FD_RESERVE + nlisteners;
-	rlim_t per = ls->ops->session_fds;
+	uint64_t n, reserve = LISTENER_FD_RESERVE + nlisteners;
+	uint64_t per = ls->ops->session_fds;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		fatal("getrlimit");
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
-		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-			fatal("getrlimit");
-	}
-	n = rl.rlim_cur;
-	if (n == RLIM_INFINITY || n > UINT32_MAX)
-		n = UINT32_MAX;
+	n = fd_limit_raise();
 	if (n > reserve + per)
 		ls->fd_sessions = (uint32_t)((n - reserve) / per);
 	else

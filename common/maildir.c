@@ -75,19 +75,37 @@ maildir_host(const char *hostname, char *buf, size_t len)
 }
 
 int
+maildir_unique_prefix(char *buf, size_t len, uint64_t msgid, uint32_t idx)
+{
+	int n;
+
+	n = snprintf(buf, len, "%llu.Q%016llxR%u.",
+	    (unsigned long long)(msgid >> 32), (unsigned long long)msgid, idx);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int
 maildir_unique_name(char *buf, size_t len, uint64_t msgid, uint32_t idx,
     const char *hostname, uint64_t size)
 {
-	char host[128];
+	char prefix[MAILDIR_PREFIX_MAX], host[128];
 	int n;
 
+	if (maildir_unique_prefix(prefix, sizeof(prefix), msgid, idx) == -1)
+		return -1;
 	maildir_host(hostname, host, sizeof(host));
-	n = snprintf(buf, len, "%llu.Q%016llxR%u.%s,S=%llu",
-	    (unsigned long long)(msgid >> 32), (unsigned long long)msgid, idx,
-	    host, (unsigned long long)size);
+	n = snprintf(
+	    buf, len, "%s%s,S=%llu", prefix, host, (unsigned long long)size);
 	if (n < 0 || (size_t)n >= len || !maildir_name_valid(buf))
 		return -1;
 	return 0;
+}
+
+int
+maildir_name_has_prefix(const char *name, const char *prefix)
+{
+	return strncmp(name, prefix, strlen(prefix)) == 0 &&
+	    maildir_name_valid(name);
 }
 
 /* the bit of one flag letter, 0 if it is none */

@@ -170,12 +170,22 @@ static const struct sandbox_arg_rule sandbox_queue_rules[] = {
 const struct sandbox_profile sandbox_profile_queue = {
     sandbox_queue, sandbox_queue_rules, sandbox_queue_not_syslog};
 
-/* queued/maildir.c and mda.c: tmp/, flush, rename into new/ */
-static const char *const sandbox_mda[] = {"openat", "faccessat", "faccessat2",
-    "mkdirat", "pread64", "copy_file_range", "fsync", "syncfs", "renameat",
-    "renameat2", "unlinkat", NULL};
+/*
+ * queued/maildir.c and mda.c: tmp/, flush, rename into new/; a retry
+ * reads new/ and cur/ (fdopendir() checks the descriptor)
+ */
+static const char *const sandbox_mda[] = {"openat", "mkdirat", "pread64",
+    "copy_file_range", "fsync", "syncfs", "renameat", "renameat2", "unlinkat",
+    "getdents64", "newfstatat", "fstat", NULL};
 
-const struct sandbox_profile sandbox_profile_mda = {sandbox_mda, NULL, NULL};
+static const struct sandbox_arg_rule sandbox_mda_rules[] = {
+    {"fcntl", ARG(1), {0, F_GETFL}, {0}},
+    {"fcntl", ARG(1), {0, F_SETFD}, {0}},
+    {NULL, 0, {0}, {0}},
+};
+
+const struct sandbox_profile sandbox_profile_mda = {
+    sandbox_mda, sandbox_mda_rules, NULL};
 
 /*
  * IMAP and POP3 sessions on accepted sockets, over Maildirs it reads and

@@ -2,6 +2,7 @@
  * Small helpers every process uses.
  */
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -91,4 +92,23 @@ xreallocarray(void *ptr, size_t n, size_t size)
 	if ((p = reallocarray(ptr, n, size)) == NULL)
 		fatal("reallocarray");
 	return p;
+}
+
+uint32_t
+fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fatal("getrlimit");
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)rl.rlim_cur;
 }

@@ -4,11 +4,14 @@
  * Maildir convention (time.unique.host) with Dovecot's ,S=size so that
  * readers need not stat; the unique part comes from the queue id and the
  * recipient index, so a retried delivery recognises its earlier success
- * instead of delivering twice.
+ * instead of delivering twice: by that part alone, in new/ and in cur/,
+ * where a reader moves a message and adds its flags to the name, and
+ * whatever the host name was when it was delivered.
  */
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -89,7 +92,7 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 {
 	char head[1024], path[PATH_MAX], *slash;
 	const char *user;
-	int headlen, fd;
+	int headlen, fd, saved;
 
 	/* a path under the root, a header line that stays one line */
 	if (!envelope_mailbox_valid(mailbox) ||
@@ -113,9 +116,6 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 		return -1;
 	}
 
-	snprintf(path, sizeof(path), "%s/new/%s", mailbox, d->name);
-	if (faccessat(rootfd, path, F_OK, 0) == 0)
-		return MAILDIR_DONE_BEFORE;
 	snprintf(path, sizeof(path), "%s/tmp/%s", mailbox, d->name);
 	fd = openat(
 	    rootfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -130,11 +130,69 @@ maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
 	if (write_all(fd, head, (size_t)headlen) == -1 ||
 	    copy_body(spoolfd, m->prepend_offset, fd, m->prepend_size) == -1 ||
 	    copy_body(spoolfd, m->body_offset, fd, m->body_size) == -1) {
+		/* the caller classifies the failure by it */
+		saved = errno;
 		close(fd);
 		unlinkat(rootfd, path, 0);
+		errno = saved;
 		return -1;
 	}
 	return fd;
+}
+
+/* a name with this prefix in mailbox/sub: 1, 0, or -1 (errno) */
+static int
+maildir_find(
+    int rootfd, const char *mailbox, const char *sub, const char *prefix)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *dir;
+	int fd, found = 0, saved;
+
+	snprintf(path, sizeof(path), "%s/%s", mailbox, sub);
+	if ((fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL)
+			break;
+		if (maildir_name_has_prefix(de->d_name, prefix)) {
+			found = 1;
+			break;
+		}
+	}
+	saved = errno;
+	closedir(dir);
+	if (!found && saved != 0) {
+		errno = saved;
+		return -1;
+	}
+	return found;
+}
+
+int
+maildir_delivered(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx)
+{
+	char prefix[MAILDIR_PREFIX_MAX];
+	int rv;
+
+	if (!envelope_mailbox_valid(mailbox) ||
+	    maildir_unique_prefix(prefix, sizeof(prefix), msgid, idx) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* a reader moves what it has seen to cur/, adding its flags */
+	if ((rv = maildir_find(rootfd, mailbox, "new", prefix)) != 0)
+		return rv;
+	return maildir_find(rootfd, mailbox, "cur", prefix);
 }
 
 int

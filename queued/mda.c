@@ -3,7 +3,8 @@
  * together are flushed together: every tmp/ file of the batch, one
  * flush, the renames into new/, one more flush, then the queue hears
  * how each recipient fared: delivered, failed for good, or to be tried
- * again.
+ * again.  A batch that would hold more tmp/ files open than half the
+ * descriptors is flushed and renamed in parts as it comes in.
  */
 
 #include <sys/stat.h>
@@ -42,6 +43,12 @@ struct mda_job {
 
 static TAILQ_HEAD(, mda_job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
 static size_t njobs;
+/*
+ * tmp/ files held open until their flush, and how many may be: half the
+ * descriptors, the rest for what comes in meanwhile (a descriptor that
+ * finds no room in an imsg from the queue is fatal)
+ */
+static size_t nopen, open_max;
 static const struct timeval batch_delay = {0, MDA_BATCH_USEC};
 static struct event *flush_ev;
 static int rootfd = -1;
@@ -79,16 +86,18 @@ mda_rcpt_failed(struct mda_rcpt *rc, uint32_t status, const char *why)
 	strlcpy(rc->why, why, sizeof(rc->why));
 }
 
+static void mda_publish(void);
+
 static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
 {
 	struct mda_job *job;
 	struct mda_rcpt *rc;
 	struct spool_msg m;
-	uint32_t n, i;
+	uint32_t n, i, flags;
 	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
 	char why[RCPT_REPLY_MAX], show[80];
-	int fd, sender_ok;
+	int fd, sender_ok, done;
 
 	memset(&m, 0, sizeof(m));
 	job = xcalloc(1, sizeof(*job));
@@ -98,11 +107,16 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	    msg_get_u64(r, &m.prepend_offset) == -1 ||
 	    msg_get_u32(r, &m.prepend_size) == -1 ||
 	    msg_get_str(r, sender, sizeof(sender)) == -1 ||
-	    msg_get_u32(r, &n) == -1 || n == 0 || n > r->left / 8 ||
-	    imsg->fd == -1)
+	    msg_get_u32(r, &flags) == -1 || (flags & ~MDA_DELIVER_RETRY) != 0 ||
+	    msg_get_u32(r, &n) == -1 || n == 0 || n > MDA_RCPT_MAX ||
+	    n > r->left / 8 || imsg->fd == -1)
 		child_bad_imsg(imsg, "mda deliver");
 	job->r = xcalloc(n, sizeof(*job->r));
 	job->n = n;
+	for (i = 0; i < n; i++)
+		job->r[i].fd = -1;
+	/* in the list from now on: a flush for room covers it too */
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
 	/*
 	 * The queue checked all of it, but mda trusts no name it makes a
 	 * path or a header line of: a bad one fails, and is logged.
@@ -112,7 +126,6 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		    job->msgid, envelope_show(sender, show, sizeof(show)));
 	for (i = 0; i < n; i++) {
 		rc = &job->r[i];
-		rc->fd = -1;
 		rc->status = MDA_OK;
 		if (msg_get_u32(r, &rc->idx) == -1 ||
 		    msg_get_str(r, mailbox, sizeof(mailbox)) == -1)
@@ -130,12 +143,22 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			mda_rcpt_failed(rc, MDA_PERMFAIL, why);
 			continue;
 		}
-		fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
-		    child->conf.hostname, sender, imsg->fd, &m, &rc->d);
-		if (fd == MAILDIR_DONE_BEFORE) {
+		/* an earlier try may have delivered it, its report lost */
+		done = 0;
+		if (flags & MDA_DELIVER_RETRY)
+			done = maildir_delivered(
+			    rootfd, mailbox, job->msgid, rc->idx);
+		if (done == 1) {
+			strlcpy(rc->d.mailbox, mailbox, sizeof(rc->d.mailbox));
 			rc->sync = 1;
 			continue;
 		}
+		if (nopen >= open_max)
+			mda_publish();
+		fd = -1;
+		if (done == 0)
+			fd = maildir_write(rootfd, mailbox, job->msgid, rc->idx,
+			    child->conf.hostname, sender, imsg->fd, &m, &rc->d);
 		if (fd == -1) {
 			snprintf(why, sizeof(why), "%.150s: %.100s", mailbox,
 			    strerror(errno));
@@ -146,10 +169,10 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 			continue;
 		}
 		rc->fd = fd;
+		nopen++;
 	}
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda deliver");
-	TAILQ_INSERT_TAIL(&jobs, job, entry);
 	/*
 	 * Nobody waits on a delivery but the queue: gather a few ms worth
 	 * of them so the flushes stay few and leave the disk to commits.
@@ -160,9 +183,22 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		evtimer_add(flush_ev, &batch_delay);
 }
 
+size_t
+mda_reply_room(uint32_t n)
+{
+	size_t each;
+
+	if (n == 0)
+		return RCPT_REPLY_MAX - 1;
+	/* the message id and count, then index, status, length and reply */
+	each = (IMSG_MAX_SIZE - IMSG_HDR_SIZE - 12) / n;
+	each = each > 12 ? each - 12 : 0;
+	return each < RCPT_REPLY_MAX - 1 ? each : RCPT_REPLY_MAX - 1;
+}
+
 /*
  * One status and reply per recipient, in the order the queue sent them;
- * the replies are cut so that any number of recipients fits one imsg.
+ * the replies are cut so that the most recipients a job has fit one imsg.
  */
 static void
 mda_reply(struct mda_job *job)
@@ -172,9 +208,7 @@ mda_reply(struct mda_job *job)
 	size_t room;
 	uint32_t i;
 
-	room = (IMSG_MAX_SIZE - IMSG_HDR_SIZE - 12) / job->n - 12;
-	if (room >= sizeof(why))
-		room = sizeof(why) - 1;
+	room = mda_reply_room(job->n);
 	msg_writer_init(&w);
 	msg_put_u64(&w, job->msgid);
 	msg_put_u32(&w, job->n);
@@ -237,23 +271,26 @@ mda_sync_failed(void)
 	}
 }
 
-/* flush every file of every job, publish, flush the directories */
+/*
+ * Flush every open tmp/ file and rename it into new/, closing it: at the
+ * end of a batch, or in the middle of one when the files open reach
+ * open_max.  The queue hears of none before mda_flush() has flushed the
+ * directories too.
+ */
 static void
-mda_flush(evutil_socket_t unused, short events, void *arg)
+mda_publish(void)
 {
 	struct mda_job *job;
 	struct mda_rcpt *rc;
 	char why[RCPT_REPLY_MAX];
 	uint32_t i;
-	size_t files = 0, syncs = 0;
 	int batch = 0;
 
-	TAILQ_FOREACH(job, &jobs, entry)
-		for (i = 0; i < job->n; i++)
-			files += job->r[i].fd != -1;
+	if (nopen == 0)
+		return;
 #ifdef __linux__
 	/* also covers the directories of a Maildir made just now */
-	if (files > 0 && syncfs(rootfd) == 0)
+	if (syncfs(rootfd) == 0)
 		batch = 1;
 #endif
 	TAILQ_FOREACH(job, &jobs, entry) {
@@ -277,9 +314,22 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 			close(rc->fd);
 			rc->fd = -1;
 		}
+	}
+	nopen = 0;
+}
+
+/* flush every file of every job, publish, flush the directories, reply */
+static void
+mda_flush(evutil_socket_t unused, short events, void *arg)
+{
+	struct mda_job *job;
+	uint32_t i;
+	size_t syncs = 0;
+
+	mda_publish();
+	TAILQ_FOREACH(job, &jobs, entry)
 		for (i = 0; i < job->n; i++)
 			syncs += job->r[i].sync;
-	}
 	/* what a retry found delivered before is flushed again too */
 	if (syncs > 0 && mda_sync_dirs() == -1)
 		mda_sync_failed();
@@ -317,6 +367,9 @@ mda_main(void)
 	child_drop();
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("open mail store");
+	open_max = fd_limit_raise() / 2;
+	if (open_max == 0)
+		open_max = 1;
 	umask(0077);
 	child_sandbox();
 

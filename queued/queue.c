@@ -56,16 +56,25 @@ struct qmsg {
 	TAILQ_ENTRY(qmsg) wait;	  /* for a delivery slot */
 	TAILQ_ENTRY(qmsg) settle; /* for its state to be written */
 	uint64_t msgid;
+	uint64_t received;	/* rcpt_received(): expiry counts from it */
 	uint32_t nrcpt;		/* 0 until its envelope was read */
 	struct rcpt_state *rs;	/* NULL: every recipient pending, none tried */
 	uint32_t load_failures; /* reads of its file that failed for now */
 	int state_read;		/* ID.state was looked for */
 	int state_on_disk;	/* spool/ID.state exists */
 	int inflight;		/* a job is out to mda */
+	int fresh;		/* just committed, never out to mda */
 	int waiting;
 	int settling;
+	int state_written; /* queue_settled(): this round's write went well */
+	int leaving;	   /* QUEUE_LEAVE_*: done with, not yet out of spool/ */
+	uint32_t leave_failures;
 	struct event *timer;
 };
+
+/* where a message goes once it is done with */
+#define QUEUE_LEAVE_DELIVERED 1 /* removed */
+#define QUEUE_LEAVE_FAILED    2 /* into failed/ */
 
 struct commit {
 	uint64_t reqid;
@@ -118,6 +127,7 @@ static struct qmsg_list waiting = TAILQ_HEAD_INITIALIZER(waiting);
 /* messages whose new state is to be written and flushed, then acted on */
 static TAILQ_HEAD(, qmsg) settling = TAILQ_HEAD_INITIALIZER(settling);
 static struct event *settle_ev;
+static uint32_t settle_failures; /* rounds in a row that kept a message */
 static struct commit_batch batches[2];
 static struct commit_batch *gathering = &batches[0];
 static struct commit_batch *flushing = &batches[1];
@@ -160,6 +170,8 @@ queue_track(uint64_t msgid)
 
 	q = xcalloc(1, sizeof(*q));
 	q->msgid = msgid;
+	/* the creation time (queue_new_msgid()) */
+	q->received = rcpt_received(msgid >> 32, (uint64_t)time(NULL));
 	if (RB_INSERT(qmsg_tree, &qmsgs, q) != NULL)
 		fatalx("message %016" PRIx64 " queued twice", msgid);
 	stat_queued++;
@@ -186,27 +198,32 @@ queue_forget(struct qmsg *q)
 static void
 queue_policy(const struct qmsg *q, struct rcpt_policy *p)
 {
-	p->received = q->msgid >> 32; /* the creation time (queue_new_msgid) */
+	p->received = q->received;
 	p->retry = child->conf.queue_retry;
 	p->max_retry = child->conf.queue_max_retry;
 	p->expire = child->conf.queue_expire;
 }
 
-/* its recipients' states, made when the first of them is not pending */
+/*
+ * Its recipients' states, made when the first of them is not pending:
+ * NULL if there is no memory for them (nrcpt is at most
+ * ENVELOPE_RCPT_MAX, but comes from disk: no reason to die).
+ */
 static struct rcpt_state *
 queue_rcpts(struct qmsg *q)
 {
 	if (q->rs == NULL)
-		q->rs = xcalloc(q->nrcpt, sizeof(*q->rs));
+		q->rs = calloc(q->nrcpt, sizeof(*q->rs));
 	return q->rs;
 }
 
 /*
  * Hand the message's due recipients to mda: all of them the first time,
  * else those pending whose time has come, as many as one job's imsgs
- * hold (the others follow when it is done).  The fd travels with it.
+ * hold (the others follow when it is done).  The fd travels with it:
+ * 0, or -1 (ENOMEM) with nothing sent and the fd still the caller's.
  */
-static void
+static int
 queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
     const struct spool_msg *m)
 {
@@ -216,12 +233,13 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	uint32_t i, n = 0;
 
 	room = IMSG_MAX_SIZE - IMSG_HDR_SIZE -
-	    (8 + 8 + 8 + 8 + 4 + 4 + strlen(env->sender) + 4);
+	    (8 + 8 + 8 + 8 + 4 + 4 + strlen(env->sender) + 4 + 4);
 	if (q->rs == NULL) {
 		for (i = 0, len = 0; i < env->nrcpt; i++)
 			len += 8 + strlen(env->rcpt[i].mailbox);
-		if (env->nrcpt > MDA_RCPT_MAX || len > room)
-			queue_rcpts(q);
+		if ((env->nrcpt > MDA_RCPT_MAX || len > room) &&
+		    queue_rcpts(q) == NULL)
+			return -1;
 	}
 	if (q->rs == NULL)
 		n = env->nrcpt;
@@ -243,6 +261,8 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	msg_put_u64(&w, m->prepend_offset);
 	msg_put_u32(&w, m->prepend_size);
 	msg_put_str(&w, env->sender);
+	/* what was out before may have been delivered, its report lost */
+	msg_put_u32(&w, q->fresh ? 0 : MDA_DELIVER_RETRY);
 	msg_put_u32(&w, n);
 	for (i = 0; i < env->nrcpt; i++) {
 		if (q->rs != NULL && !q->rs[i].inflight)
@@ -251,8 +271,10 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 		msg_put_str(&w, env->rcpt[i].mailbox);
 	}
 	child_send(PROC_MDA, IMSG_MDA_DELIVER, 0, fd, &w);
+	q->fresh = 0;
 	q->inflight = 1;
 	inflight++;
+	return 0;
 }
 
 static void
@@ -278,10 +300,47 @@ queue_timer(struct qmsg *q, uint64_t delay)
 static void
 queue_schedule(struct qmsg *q)
 {
+	struct rcpt_policy p;
 	uint64_t next, now = (uint64_t)time(NULL);
 
+	queue_policy(q, &p);
 	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
-	queue_timer(q, next > now ? next - now : 0);
+	queue_timer(q, rcpt_wait(next, now, &p));
+}
+
+/*
+ * A rename or unlink in the spool failed (an I/O error, a read-only
+ * file system, a hand-changed mode): the message is kept and the same
+ * step tried again later, never forgotten while its file is there.
+ */
+static void
+queue_fs_later(struct qmsg *q)
+{
+	struct rcpt_policy p;
+	uint64_t delay;
+
+	queue_policy(q, &p);
+	delay = rcpt_retry_delay(++q->leave_failures, &p);
+	log_warnx("message %016" PRIx64 ": stays in %s/ for now, tried again "
+		  "in %" PRIu64 " s",
+	    q->msgid, SPOOL_QUEUE, delay);
+	queue_timer(q, delay);
+}
+
+/* out of spool/ as q->leaving says, then forgotten; or later */
+static void
+queue_leave(struct qmsg *q)
+{
+	int rv;
+
+	if (q->leaving == QUEUE_LEAVE_DELIVERED)
+		rv = spool_remove(&spool, q->msgid, q->state_on_disk);
+	else
+		rv = spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
+	if (rv == 0)
+		queue_forget(q);
+	else
+		queue_fs_later(q);
 }
 
 /*
@@ -300,8 +359,8 @@ queue_load_failed(struct qmsg *q, const char *why)
 		log_warnx("message %016" PRIx64 " expired: it could not be "
 			  "read (%s)",
 		    q->msgid, why);
-		spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-		queue_forget(q);
+		q->leaving = QUEUE_LEAVE_FAILED;
+		queue_leave(q);
 		return;
 	}
 	log_warnx("message %016" PRIx64 " cannot be read now (%s): "
@@ -314,9 +373,9 @@ queue_load_failed(struct qmsg *q, const char *why)
 static void
 queue_delivered(struct qmsg *q)
 {
-	spool_remove(&spool, q->msgid, q->state_on_disk);
 	stat_delivered++;
-	queue_forget(q);
+	q->leaving = QUEUE_LEAVE_DELIVERED;
+	queue_leave(q);
 }
 
 /*
@@ -360,21 +419,42 @@ queue_give_up(struct qmsg *q)
 	 * (RFC 3464) to the sender for the failed recipients whose NOTIFY
 	 * asks for it, as a message of its own, before it lets go.
 	 */
-	spool_move(&spool, q->msgid, SPOOL_FAILED, NULL);
-	queue_forget(q);
+	q->leaving = QUEUE_LEAVE_FAILED;
+	queue_leave(q);
 }
 
-/* the states are written and flushed: act on them */
+/*
+ * Write and flush the states, then act on those that are on disk.  A
+ * message whose state could not be written or flushed stays as it is,
+ * neither retried nor given up on, and its state is written again
+ * later: nothing is done that a restart would not know about.
+ */
 static void
 queue_settled(evutil_socket_t fd, short events, void *arg)
 {
-	struct qmsg *q;
+	struct rcpt_policy p;
+	struct timeval tv;
+	struct qmsg *q, *next;
+	uint64_t delay;
+	int flushed, synced;
 
 	TAILQ_FOREACH(q, &settling, settle)
-		if (spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0)
+		q->state_written =
+		    spool_state_write(&spool, q->msgid, q->rs, q->nrcpt) == 0;
+	/* the data first, then the names: no state is ever found empty */
+	flushed = spool_state_flush(&spool) == 0;
+	TAILQ_FOREACH(q, &settling, settle) {
+		if (!q->state_written)
+			continue;
+		q->state_written =
+		    flushed && spool_state_rename(&spool, q->msgid) == 0;
+		if (q->state_written)
 			q->state_on_disk = 1;
-	spool_sync(&spool);
-	while ((q = TAILQ_FIRST(&settling)) != NULL) {
+	}
+	synced = spool_sync(&spool) == 0;
+	TAILQ_FOREACH_SAFE(q, &settling, settle, next) {
+		if (!synced || !q->state_written)
+			continue;
 		TAILQ_REMOVE(&settling, q, settle);
 		q->settling = 0;
 		if (rcpt_outcome(q->rs, q->nrcpt) == RCPT_SOME_FAILED)
@@ -382,6 +462,19 @@ queue_settled(evutil_socket_t fd, short events, void *arg)
 		else
 			queue_schedule(q);
 	}
+	if ((q = TAILQ_FIRST(&settling)) == NULL) {
+		settle_failures = 0;
+		return;
+	}
+	queue_policy(q, &p);
+	delay = rcpt_retry_delay(++settle_failures, &p);
+	TAILQ_FOREACH(q, &settling, settle)
+		log_warnx("message %016" PRIx64 ": its state is not on disk: "
+			  "kept as it is, written again in %" PRIu64 " s",
+		    q->msgid, delay);
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = 0;
+	event_add(settle_ev, &tv);
 }
 
 /* what a recipient's result means, said in the log */
@@ -423,7 +516,10 @@ queue_read_state(struct qmsg *q)
 	char why[256];
 	int rv;
 
-	rs = xcalloc(q->nrcpt, sizeof(*rs));
+	if ((rs = calloc(q->nrcpt, sizeof(*rs))) == NULL) {
+		log_warn("message %016" PRIx64 ": its state", q->msgid);
+		return SPOOL_TEMP;
+	}
 	rv = spool_state_load(&spool, q->msgid, rs, q->nrcpt, why, sizeof(why));
 	switch (rv) {
 	case 0:
@@ -455,6 +551,7 @@ queue_read_state(struct qmsg *q)
 static void
 queue_deliver(struct qmsg *q)
 {
+	struct rcpt_policy p;
 	struct envelope env;
 	struct spool_msg m;
 	uint64_t now;
@@ -464,6 +561,10 @@ queue_deliver(struct qmsg *q)
 
 	if (q->inflight || q->settling)
 		return; /* what ends them schedules the next attempt */
+	if (q->leaving) {
+		queue_leave(q);
+		return;
+	}
 	if (inflight >= QUEUE_INFLIGHT_MAX) {
 		if (!q->waiting) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
@@ -473,8 +574,11 @@ queue_deliver(struct qmsg *q)
 	}
 	switch (fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) {
 	case SPOOL_BAD:
-		spool_move(&spool, q->msgid, SPOOL_CORRUPT, why);
-		queue_forget(q);
+		/* if it cannot be moved, the next load finds it bad again */
+		if (spool_move(&spool, q->msgid, SPOOL_CORRUPT, why) == 0)
+			queue_forget(q);
+		else
+			queue_fs_later(q);
 		return;
 	case SPOOL_GONE:
 		log_warnx("message %016" PRIx64 " is no longer in %s/: "
@@ -503,12 +607,23 @@ queue_deliver(struct qmsg *q)
 	}
 	q->load_failures = 0;
 	now = (uint64_t)time(NULL);
+	/* a time read from disk, or the clock set back, delays no more */
+	if (q->rs != NULL) {
+		queue_policy(q, &p);
+		rcpt_clamp(q->rs, q->nrcpt, now, &p);
+	}
 	/* only a hand-made file holds a bad name: that recipient fails */
 	for (i = 0; i < env.nrcpt; i++) {
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
 		    envelope_mailbox_valid(env.rcpt[i].mailbox))
 			continue;
-		queue_rcpts(q)[i].attempts++;
+		if (queue_rcpts(q) == NULL) {
+			close(fd);
+			envelope_clear(&env);
+			queue_load_failed(q, strerror(ENOMEM));
+			return;
+		}
+		q->rs[i].attempts++;
 		snprintf(why, sizeof(why), "invalid mailbox name \"%s\"",
 		    envelope_show(env.rcpt[i].mailbox, show, sizeof(show)));
 		queue_rcpt_result(q, i, MDA_PERMFAIL, why, now);
@@ -525,7 +640,10 @@ queue_deliver(struct qmsg *q)
 		queue_settle(q, changed);
 		return;
 	}
-	queue_send_mda(q, fd, &env, &m);
+	if (queue_send_mda(q, fd, &env, &m) == -1) {
+		close(fd);
+		queue_load_failed(q, strerror(ENOMEM));
+	}
 	envelope_clear(&env);
 }
 
@@ -771,6 +889,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		/* just committed: every recipient pending, and no ID.state */
 		q->nrcpt = in->env.nrcpt;
 		q->state_read = 1;
+		q->fresh = 1;
 		/*
 		 * The first delivery trusts the envelope queue wrote itself;
 		 * mda gets a read-only descriptor of its own.
@@ -787,7 +906,10 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 			m.body_size = b->sc[i].body_size;
 			m.prepend_offset = m.body_offset + m.body_size;
 			m.prepend_size = b->sc[i].prepend_len;
-			queue_send_mda(q, mdafd, &in->env, &m);
+			if (queue_send_mda(q, mdafd, &in->env, &m) == -1) {
+				close(mdafd);
+				queue_load_failed(q, strerror(ENOMEM));
+			}
 		}
 		queue_incoming_free(in);
 	}
@@ -811,6 +933,7 @@ queue_abort(struct msg_reader *r, struct imsg *imsg)
 	}
 	if (in->committing)
 		return; /* too late: it is being committed */
+	/* a file left behind has no trailer: the start-up removes it */
 	spool_remove(&spool, msgid, 0);
 	queue_incoming_free(in);
 }
@@ -930,7 +1053,10 @@ queue_mda_done(struct msg_reader *r, struct imsg *imsg)
 			if (status == MDA_OK)
 				continue;
 			/* the first that is not delivered: states from here */
-			queue_rcpts(q);
+			if (queue_rcpts(q) == NULL)
+				fatal("message %016" PRIx64 ": recipient "
+				      "states",
+				    q->msgid);
 			for (j = 0; j < q->nrcpt; j++) {
 				q->rs[j].attempts = 1;
 				q->rs[j].inflight = j >= k;

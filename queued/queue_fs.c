@@ -9,7 +9,8 @@
  * corrupt/, never removed.  A file that cannot be read for a reason of
  * the moment (out of fds, an I/O error) is neither: it stays where it is
  * and the delivery tries it again later.  ID.state, the per-recipient
- * state of a message tried before, is replaced whole through a rename.
+ * state of a message tried before, is replaced whole through a rename,
+ * of a file whose data is on disk before it gets the name.
  */
 
 #include <sys/stat.h>
@@ -26,6 +27,12 @@
 #include "queued.h"
 
 #define SPOOL_SCAN_BUF 65536 /* read at a time for CRCs and scans */
+/*
+ * How what may have been put there by hand is opened: a FIFO under a
+ * spool name must not block the queue (its type is checked after), a
+ * symbolic link is refused.
+ */
+#define SPOOL_OPEN_READ (O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
 
 static int
 open_dir(const char *name)
@@ -215,19 +222,23 @@ spool_state_name(uint64_t msgid, const char *suffix, char *buf, size_t len)
 	snprintf(buf, len, "%016" PRIx64 "%s", msgid, suffix);
 }
 
-void
+int
 spool_remove(struct spool *sp, uint64_t msgid, int state)
 {
 	char name[32];
 
 	spool_name(msgid, name, sizeof(name));
-	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
+	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT) {
 		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+		return -1;
+	}
 	if (!state)
-		return;
+		return 0;
+	/* a state left behind without its message goes at start-up */
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
 	if (unlinkat(sp->queuefd, name, 0) == -1 && errno != ENOENT)
 		log_warn("unlink %s/%s", SPOOL_QUEUE, name);
+	return 0;
 }
 
 /* rename spool/NAME into dir: 0, or -1 (errno) */
@@ -245,22 +256,25 @@ spool_rename(struct spool *sp, const char *name, const char *dir)
 	return renameat(sp->queuefd, name, sp->queuefd, to);
 }
 
-void
+int
 spool_move(struct spool *sp, uint64_t msgid, const char *dir, const char *why)
 {
 	char name[32], state[32];
 
 	spool_name(msgid, name, sizeof(name));
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, state, sizeof(state));
-	if (spool_rename(sp, name, dir) == -1)
+	if (spool_rename(sp, name, dir) == -1) {
 		log_warn("move %s to %s", name, dir);
-	else if (why != NULL)
+		return -1;
+	}
+	if (why != NULL)
 		log_warnx("message %s moved to %s/: %s", name, dir, why);
 	else
 		log_warnx("message %s moved to %s/", name, dir);
 	/* its state follows, or stays behind for the start-up to move */
 	if (spool_rename(sp, state, dir) == -1 && errno != ENOENT)
 		log_warn("move %s to %s", state, dir);
+	return 0;
 }
 
 int
@@ -379,6 +393,10 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		snprintf(why, whysz, "fstat: %s", strerror(errno));
 		return SPOOL_TEMP;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		return SPOOL_BAD;
+	}
 	size = (uint64_t)st.st_size;
 	if ((rv = spool_read_fixed(fd, fixed, &version, &envlen, why, whysz)) !=
 	    0)
@@ -433,7 +451,14 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 		goto out;
 	}
 	msg_reader_init(&r, buf, envlen);
-	if (envelope_unmarshal(env, &r) == -1 || msg_get_end(&r) == -1) {
+	if (envelope_unmarshal(env, &r) == -1) {
+		/* the count is bounded: memory may come back, bytes will not */
+		rv = errno == ENOMEM ? SPOOL_TEMP : SPOOL_BAD;
+		snprintf(why, whysz, "%s",
+		    rv == SPOOL_TEMP ? strerror(ENOMEM) : "malformed envelope");
+		goto out;
+	}
+	if (msg_get_end(&r) == -1) {
 		snprintf(why, whysz, "malformed envelope");
 		rv = SPOOL_BAD;
 		goto out;
@@ -481,8 +506,7 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
 
 	memset(env, 0, sizeof(*env));
 	spool_name(msgid, name, sizeof(name));
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		rv = errno == ENOENT ? SPOOL_GONE
 		    : errno == ELOOP ? SPOOL_BAD
 				     : SPOOL_TEMP;
@@ -584,8 +608,7 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 	char why[256];
 	int fd, committed, rv;
 
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		if ((rv = errno) == ENOENT)
 			return 0;
 		log_warn("open %s/%s", SPOOL_QUEUE, name);
@@ -595,9 +618,14 @@ spool_recover_one(struct spool *sp, const char *name, uint64_t msgid)
 		}
 		return 1; /* the delivery tries again */
 	}
-	committed = fstat(fd, &st) == -1
-	    ? SPOOL_TEMP
-	    : spool_committed(fd, msgid, (uint64_t)st.st_size);
+	if (fstat(fd, &st) == -1)
+		committed = SPOOL_TEMP;
+	else if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		spool_move(sp, msgid, SPOOL_CORRUPT, "not a regular file");
+		return 0;
+	} else
+		committed = spool_committed(fd, msgid, (uint64_t)st.st_size);
 	if (committed == 0) {
 		/* never committed: no 250 was sent */
 		close(fd);
@@ -745,15 +773,14 @@ spool_state_write(
     struct spool *sp, uint64_t msgid, const struct rcpt_state *rs, uint32_t n)
 {
 	struct msg_writer w;
-	char tmp[32], name[32];
+	char tmp[32];
 	int fd, rv = -1;
 
 	spool_state_name(msgid, SPOOL_STATE_TMP, tmp, sizeof(tmp));
-	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
 	msg_writer_init(&w);
 	spool_state_marshal(&w, msgid, rs, n);
 	if (w.error) {
-		log_warnx("%s/%s: cannot be encoded", SPOOL_QUEUE, name);
+		log_warnx("%s/%s: cannot be encoded", SPOOL_QUEUE, tmp);
 		msg_writer_free(&w);
 		return -1;
 	}
@@ -767,12 +794,10 @@ spool_state_write(
 	if (write_all(fd, w.buf, w.len) == -1)
 		log_warn("write %s/%s", SPOOL_QUEUE, tmp);
 #ifndef __linux__
-	/* without syncfs(), spool_sync() flushes only the directory */
+	/* without syncfs(), each file is flushed on its own */
 	else if (fsync(fd) == -1)
 		log_warn("fsync %s/%s", SPOOL_QUEUE, tmp);
 #endif
-	else if (renameat(sp->queuefd, tmp, sp->queuefd, name) == -1)
-		log_warn("rename %s/%s", SPOOL_QUEUE, tmp);
 	else
 		rv = 0;
 	close(fd);
@@ -780,6 +805,30 @@ spool_state_write(
 		unlinkat(sp->queuefd, tmp, 0);
 	msg_writer_free(&w);
 	return rv;
+}
+
+int
+spool_state_flush(struct spool *sp)
+{
+#ifdef __linux__
+	return spool_sync(sp);
+#else
+	return 0; /* spool_state_write() flushed each */
+#endif
+}
+
+int
+spool_state_rename(struct spool *sp, uint64_t msgid)
+{
+	char tmp[32], name[32];
+
+	spool_state_name(msgid, SPOOL_STATE_TMP, tmp, sizeof(tmp));
+	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
+	if (renameat(sp->queuefd, tmp, sp->queuefd, name) == 0)
+		return 0;
+	log_warn("rename %s/%s", SPOOL_QUEUE, tmp);
+	unlinkat(sp->queuefd, tmp, 0);
+	return -1;
 }
 
 int
@@ -809,8 +858,7 @@ spool_state_load(struct spool *sp, uint64_t msgid, struct rcpt_state *rs,
 	int fd, rv;
 
 	spool_state_name(msgid, SPOOL_STATE_SUFFIX, name, sizeof(name));
-	if ((fd = openat(
-		 sp->queuefd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((fd = openat(sp->queuefd, name, SPOOL_OPEN_READ)) == -1) {
 		rv = errno == ENOENT ? SPOOL_GONE
 		    : errno == ELOOP ? SPOOL_BAD
 				     : SPOOL_TEMP;
@@ -822,8 +870,12 @@ spool_state_load(struct spool *sp, uint64_t msgid, struct rcpt_state *rs,
 		close(fd);
 		return SPOOL_TEMP;
 	}
-	if (!S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > spool_state_size_max(n)) {
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		close(fd);
+		return SPOOL_BAD;
+	}
+	if ((uint64_t)st.st_size > spool_state_size_max(n)) {
 		snprintf(why, whysz, "%lld bytes, too long for %u recipients",
 		    (long long)st.st_size, n);
 		close(fd);

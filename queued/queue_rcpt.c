@@ -69,6 +69,32 @@ rcpt_result(struct rcpt_state *r, uint32_t mda_status, const char *reply,
 	return r->status;
 }
 
+uint64_t
+rcpt_wait(uint64_t next, uint64_t now, const struct rcpt_policy *p)
+{
+	if (next <= now)
+		return 0;
+	return next - now > p->max_retry ? p->max_retry : next - now;
+}
+
+void
+rcpt_clamp(struct rcpt_state *rs, uint32_t n, uint64_t now,
+    const struct rcpt_policy *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (rs[i].status == RCPT_PENDING &&
+		    rs[i].next_try > now + p->max_retry)
+			rs[i].next_try = now + p->max_retry;
+}
+
+uint64_t
+rcpt_received(uint64_t id_time, uint64_t now)
+{
+	return id_time > now ? now : id_time;
+}
+
 enum rcpt_outcome
 rcpt_outcome(const struct rcpt_state *rs, uint32_t n)
 {

@@ -29,9 +29,13 @@
  * and flushes them.  A file without a trailer was never acknowledged;
  * the id (which no client sees before its 250) keeps a body from passing
  * its own last bytes off as one.  Every load checks the structure, the
- * CRCs and the content of the envelope (envelope_check()); a file that
- * fails is moved to corrupt/.  A recipient whose mailbox name is bad
- * (which only a hand-made file can hold) fails alone, permanently.
+ * CRCs and the content of the envelope (envelope_check(), at most
+ * ENVELOPE_RCPT_MAX recipients, refused before anything is allocated for
+ * them); a file that fails is moved to corrupt/, and so is anything but
+ * a regular file (opened without blocking: a FIFO is refused, not
+ * waited on); one there is no memory for now is retried.  A recipient
+ * whose mailbox name is bad (which only a hand-made file can hold) fails
+ * alone, permanently.
  *
  * Headers added after the body is in (a DKIM-Signature over the body as
  * committed) are the prepended headers: the body is streamed into the
@@ -54,15 +58,18 @@
  *	n x (u32 status, u32 attempts, u64 next attempt (Unix seconds),
  *	     str last reply), u32 CRC-32 of all that precedes
  *
- * It is a file of its own, replaced whole (ID.state.tmp, then rename,
- * then a flush before the queue acts on what it says), rather than
+ * It is a file of its own, replaced whole (ID.state.tmp, a flush, the
+ * rename, a flush before the queue acts on what it says), rather than
  * records inside the message file: the message stays write-once after
  * its commit, read through a read-only descriptor by mda, and covered
  * by CRCs that never change, and a torn update leaves the old state or
- * the new one, never a mix.  A state file that does not check out is
+ * the new one, never a mix.  A state that cannot be written or flushed
+ * is not acted on: the message waits, neither tried nor given up on,
+ * until it can be.  A state file that does not check out is
  * set aside in corrupt/ and every recipient counts as pending again:
  * mail is never lost for it, and a local recipient delivered before is
- * recognised by its Maildir name, not delivered twice.  The message
+ * recognised by its Maildir name (maildir_delivered(): new/ and cur/,
+ * whatever the host name), not delivered twice.  The message
  * file goes first when a message is done (removed or moved to failed/,
  * its state with it), so a crash leaves at worst an orphaned state,
  * which the start-up removes.
@@ -136,6 +143,20 @@ uint64_t rcpt_retry_delay(uint32_t attempts, const struct rcpt_policy *);
  */
 uint32_t rcpt_result(struct rcpt_state *, uint32_t mda_status,
     const char *reply, uint64_t now, const struct rcpt_policy *);
+/*
+ * Seconds to wait for an attempt due at next: 0 to max-retry, so that
+ * no time read from disk, nor a clock set back, puts it further off
+ */
+uint64_t rcpt_wait(uint64_t next, uint64_t now, const struct rcpt_policy *);
+/* no pending recipient's next attempt more than max-retry from now */
+void rcpt_clamp(
+    struct rcpt_state *, uint32_t n, uint64_t now, const struct rcpt_policy *);
+/*
+ * When a message counts as received, for its expiry: the time in its id,
+ * unless that is in the future (a clock set back, a hand-made file):
+ * then now, or it would never expire.
+ */
+uint64_t rcpt_received(uint64_t id_time, uint64_t now);
 enum rcpt_outcome rcpt_outcome(const struct rcpt_state *, uint32_t n);
 /* pending, not out, and its time has come */
 int rcpt_due(const struct rcpt_state *, uint64_t now);
@@ -148,6 +169,15 @@ int spool_state_unmarshal(const void *, size_t, uint64_t msgid,
     struct rcpt_state *, uint32_t n, char *why, size_t);
 /* the largest ID.state n recipients can have */
 size_t spool_state_size_max(uint32_t n);
+
+/* ---------------------------------------------------------------- mda.c */
+/*
+ * The octets of reply each of n recipients gets in mda's report, so that
+ * the report fits one imsg: RCPT_REPLY_MAX - 1 at most, 19 or more for
+ * up to MDA_RCPT_MAX recipients (mda refuses a job of more), 0 past what
+ * fits at all.
+ */
+size_t mda_reply_room(uint32_t n);
 
 /* ---------------------------------------------------------------- queue_fs.c
  */
@@ -204,8 +234,11 @@ int spool_create(struct spool *, uint64_t msgid, const struct envelope *,
  * each fared; a failed one is removed.
  */
 void spool_commit_batch(struct spool *, struct spool_commit *, size_t n);
-/* remove spool/ID, then its ID.state if it has one */
-void spool_remove(struct spool *, uint64_t msgid, int state);
+/*
+ * Remove spool/ID, then its ID.state if it has one: 0 once the message
+ * is gone (a state left behind goes at start-up), -1 logged.
+ */
+int spool_remove(struct spool *, uint64_t msgid, int state);
 /* a committed message, read-only, for its first delivery (-1: errno) */
 int spool_open_message(struct spool *, uint64_t msgid);
 /*
@@ -215,14 +248,24 @@ int spool_open_message(struct spool *, uint64_t msgid);
  */
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
-/* move spool/ID and its state into dir, saying why (NULL: the caller did) */
-void spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
 /*
- * Replace ID.state with these n recipients (the new file and the rename;
- * spool_sync() makes it durable).  0, or -1 logged.
+ * Move spool/ID and its state into dir, saying why (NULL: the caller
+ * did): 0 once the message is moved (its state follows at start-up if it
+ * cannot now), -1 logged.
+ */
+int spool_move(struct spool *, uint64_t msgid, const char *dir, const char *);
+/*
+ * A new ID.state for these n recipients, in steps so that a batch costs
+ * two flushes: write each as ID.state.tmp, spool_state_flush() them all,
+ * spool_state_rename() each into place, then spool_sync().  A file
+ * renamed before its data is on disk can be found empty after a crash
+ * (XFS, ext4 with noauto_da_alloc).  Each 0, or -1 logged; a failed
+ * rename removes the .tmp.
  */
 int spool_state_write(
     struct spool *, uint64_t msgid, const struct rcpt_state *, uint32_t n);
+int spool_state_flush(struct spool *);
+int spool_state_rename(struct spool *, uint64_t msgid);
 /* flush what was written and renamed in the spool: 0, or -1 logged */
 int spool_sync(struct spool *);
 /*
@@ -248,10 +291,9 @@ void spool_recover(struct spool *, void (*fn)(uint64_t, void *), void *);
  * Write one message into DOMAIN/USER/tmp/ under the mail root: mda's
  * lines, the prepended headers, the body; the name comes from
  * maildir_unique_name(), so a retry finds what an earlier try delivered.
- * Returns the open tmp file (the caller flushes and closes it),
- * MAILDIR_DONE_BEFORE, or -1 on error (errno).
+ * Returns the open tmp file (the caller flushes and closes it), or -1 on
+ * error (errno).
  */
-#define MAILDIR_DONE_BEFORE (-2)
 struct maildir_delivery {
 	char mailbox[ENVELOPE_MAILBOX_MAX];
 	char name[MAILDIR_NAME_MAX + 1]; /* the file name in tmp/ and new/ */
@@ -260,6 +302,13 @@ struct maildir_delivery {
 int maildir_write(int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx,
     const char *hostname, const char *sender, int spoolfd,
     const struct spool_msg *, struct maildir_delivery *);
+/*
+ * Did an earlier try deliver recipient idx of this message?  A name
+ * with its maildir_unique_prefix() in new/ or cur/: 1, 0, or -1 (errno).
+ * Only a retry asks: it reads both directories whole.
+ */
+int maildir_delivered(
+    int rootfd, const char *mailbox, uint64_t msgid, uint32_t idx);
 /* rename tmp/NAME to new/NAME */
 int maildir_publish(int rootfd, const struct maildir_delivery *);
 

@@ -469,14 +469,15 @@ smtp_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 
 /*
  * The mailboxes of the pending RCPT join the envelope, all or none: -1 if
- * they would take it past what one imsg may carry.
+ * they would take it past what one imsg may carry, or past
+ * ENVELOPE_RCPT_MAX mailboxes.
  */
 static int
 smtp_rcpt_add(struct smtp_transaction *t, char **mailboxes, uint32_t n)
 {
 	struct envelope_rcpt *rcpt = &t->pending;
 	size_t add = 0;
-	uint32_t i, j;
+	uint32_t i, j, more = 0;
 
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < t->env.nrcpt; j++)
@@ -486,8 +487,10 @@ smtp_rcpt_add(struct smtp_transaction *t, char **mailboxes, uint32_t n)
 			continue;
 		strlcpy(rcpt->mailbox, mailboxes[i], sizeof(rcpt->mailbox));
 		add += envelope_rcpt_marshal_size(rcpt);
+		more++;
 	}
-	if (t->env_size + add > SMTP_ENVELOPE_MAX)
+	if (t->env_size + add > SMTP_ENVELOPE_MAX ||
+	    t->env.nrcpt + more > ENVELOPE_RCPT_MAX)
 		return -1;
 	t->env_size += add;
 	for (i = 0; i < n; i++) {

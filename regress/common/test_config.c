@@ -350,6 +350,11 @@ test_directives(void)
 	CHECK("limit recipients below 100", error_is("limit recipients 99",
 	    "t.conf:1: limit recipients must be at least 100 (RFC 5321 "
 	    "4.5.3.1.8)"));
+	CHECK("limit recipients 8192", parse_ok("limit recipients 8192", &c) &&
+	    c.limit_recipients == ENVELOPE_RCPT_MAX && marshal_roundtrip(&c));
+	CHECK("limit recipients above an envelope's",
+	    error_is("limit recipients 8193",
+	    "t.conf:1: limit recipients must be at most 8192"));
 	CHECK("limit sessions 0", error_is("limit sessions 0",
 	    "t.conf:1: session count \"0\" is too small"));
 	CHECK("control group", parse_ok("control socket /run/c.sock group "

@@ -57,6 +57,33 @@ test_unique_name(void)
 		strstr(name, ".b\xc3\xbc" "cher.test,") != NULL);
 	CHECK("too small a buffer refused",
 	    maildir_unique_name(name, 20, msgid, 0, "mx.test", 1) == -1);
+	CHECK("the prefix: time, queue id, index, a dot",
+	    maildir_unique_prefix(want, sizeof(want), msgid, 2) == 0 &&
+		strcmp(want, "1705095875.Q65a1b2c3deadbeefR2.") == 0);
+	CHECK("starts the unique name",
+	    maildir_unique_name(name, sizeof(name), msgid, 2, "mx.test", 9) ==
+		    0 &&
+		maildir_name_has_prefix(name, want));
+	CHECK("whatever the host and the size",
+	    maildir_unique_name(name, sizeof(name), msgid, 2, "other.test",
+		12345) == 0 &&
+		maildir_name_has_prefix(name, want));
+	CHECK("with the flags a reader added in cur/",
+	    maildir_name_has_prefix(
+		"1705095875.Q65a1b2c3deadbeefR2.mx.test,S=9:2,FS", want));
+	CHECK("not another index that starts alike",
+	    !maildir_name_has_prefix(
+		"1705095875.Q65a1b2c3deadbeefR21.mx.test,S=9", want));
+	CHECK("not another message",
+	    !maildir_name_has_prefix(
+		"1705095875.Q65a1b2c3deadbeeeR2.mx.test,S=9", want));
+	CHECK("not the prefix cut short",
+	    !maildir_name_has_prefix("1705095875.Q65a1b2c3deadbeefR2", want));
+	CHECK("not an invalid name that starts alike",
+	    !maildir_name_has_prefix(
+		"1705095875.Q65a1b2c3deadbeefR2.x\n", want));
+	CHECK("a prefix too long for the buffer refused",
+	    maildir_unique_prefix(want, 20, msgid, 2) == -1);
 	CHECK("a control character cuts the host short",
 	    maildir_unique_name(name, sizeof(name), msgid, 0, "mx\ntest", 1) ==
 		    0 &&

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -593,6 +594,24 @@ probe_maildir(void)
 	return 0;
 }
 
+/* mda's retry and the queue's start-up: a directory read whole */
+static int
+probe_readdir(void)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, n = 0;
+
+	if ((fd = openat(dirfd_tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+		-1 ||
+	    (dir = fdopendir(fd)) == NULL)
+		return 1;
+	while ((de = readdir(dir)) != NULL)
+		n++;
+	closedir(dir);
+	return n >= 2 ? 0 : 1;
+}
+
 static int
 probe_inotify(void)
 {
@@ -769,6 +788,8 @@ test_imap(void)
 	    PROC_IMAP, "setsockopt(SO_REUSEADDR)", probe_setsockopt_other);
 	/* mda shares its Maildirs, not its network calls */
 	check_kills(PROC_MDA, "inotify", probe_inotify);
+	check_works(PROC_MDA, "reading a directory", probe_readdir);
+	check_works(PROC_QUEUE, "reading a directory", probe_readdir);
 }
 
 /* mta: TCP and UDP over IP, out only */

@@ -165,6 +165,204 @@ class UnwritableMailbox(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
+class RetryWithoutState(unittest.TestCase):
+    """A retry that has no state to go by (set aside as corrupt, lost in
+    a crash before it reached the disk) recognises what an earlier try
+    delivered by the Maildir name's queue id and index: in new/, and in
+    cur/ where a mail client moved it with its flags, whatever the host
+    name was then."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def copies(self, addr, qid, idx):
+        root = self.b.maildir(addr)
+        return [os.path.join(sub, n) for sub in ("new", "cur")
+                for n in t.listdir(os.path.join(root, sub))
+                if n.startswith("%d.Q%sR%d." % (int(qid, 16) >> 32, qid,
+                                                idx))]
+
+    def test_seen_message_not_delivered_again(self):
+        qid = send(self.b, [ALICE, BOB], "seen")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        # a mail client reads it: into cur/ with the Seen flag
+        [name] = self.copies(ALICE, qid, 0)
+        self.assertTrue(name.startswith("new/"), name)
+        root = self.b.maildir(ALICE)
+        os.rename(os.path.join(root, name),
+                  os.path.join(root, "cur", name[4:] + ":2,S"))
+
+        self.assertEqual(self.b.stop(), 0)
+        os.unlink(state)
+        with open(self.b.conf) as f:
+            conf = f.read()
+        with open(self.b.conf, "w") as f:
+            f.write(conf.replace('hostname "mx.test"',
+                                 'hostname "mx2.test"'))
+        os.chmod(self.tmp, 0o700)
+        q.restart(self.b)
+        self.b.wait_messages(BOB, 2)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.listdir(spool))
+        self.assertEqual(self.copies(ALICE, qid, 0),
+                         ["cur/" + name[4:] + ":2,S"])
+        [bob] = self.copies(BOB, qid, 1)
+        self.assertIn(".mx2.test,", bob)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll())
+
+
+class StateNotWritten(unittest.TestCase):
+    """A state that cannot be written (here ID.state.tmp is a directory)
+    is never acted on: the recipient's expiry does not move the message to
+    failed/ with the stale state; it stays in the spool, and the state is
+    written again until it can be, then acted on."""
+
+    def setUp(self):
+        # the second attempt comes after expiry
+        self.b = Boxd(extra="queue retry 3s max-retry 3s expire 3s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_not_given_up_on_a_state_not_on_disk(self):
+        qid = send(self.b, [BOB, ALICE], "state")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        failed = t.spool_dir(self.b, "failed")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        os.mkdir(state + ".tmp")
+        expired = r"message %s: recipient 0 failed permanently at " \
+                  r"attempt 2: expired" % qid
+        self.assertTrue(t.wait_until(
+            lambda: re.search(expired + r"[^\n]*\n(.*\n)*.*message %s: its "
+                              r"state is not on disk" % qid,
+                              self.b.logtext()), 20), t.log_tail(self.b))
+        self.assertIn(qid, t.listdir(spool))
+        self.assertEqual(t.listdir(failed), [])
+        _, rcpts = q.read_state(state)
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_PENDING, q.RCPT_DELIVERED])
+
+        os.rmdir(state + ".tmp")
+        self.assertTrue(t.wait_until(
+            lambda: t.listdir(failed) == [qid, qid + ".state"], 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(spool), [])
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_FAILED, q.RCPT_DELIVERED])
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertIsNone(self.b.proc.poll())
+
+
+class SpoolNotWritable(unittest.TestCase):
+    """A message done with whose file cannot be removed from the spool
+    (here spool/ is mode 0500) is kept and its removal tried again until
+    it works, without a restart and without a second delivery."""
+
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in (ALICE, BOB):
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+    def test_removal_tried_again(self):
+        qid = send(self.b, [ALICE, BOB], "stuck")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        state = os.path.join(spool, qid + ".state")
+        self.assertTrue(t.wait_until(lambda: os.path.exists(state), 20),
+                        t.log_tail(self.b))
+        self.assertEqual(self.b.stop(), 0)
+        # bob's mailbox repaired, the spool unwritable by the queue
+        os.chmod(self.tmp, 0o700)
+        os.chmod(spool, 0o500)
+        self.addCleanup(os.chmod, spool, 0o700)
+        q.restart(self.b)
+        self.b.wait_messages(BOB, 2)
+        stays = r"message %s: stays in spool/ for now" % qid
+        self.assertTrue(t.wait_until(
+            lambda: len(re.findall(stays, self.b.logtext())) >= 2, 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(spool), [qid, qid + ".state"])
+        os.chmod(spool, 0o700)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.log_tail(self.b))
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertEqual(len(self.b.messages(BOB)), 2)
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll())
+
+
+class ManyRecipients(unittest.TestCase):
+    """mda under a small RLIMIT_NOFILE: messages to 300 mailboxes each (two
+    aliases of 150) reach every mailbox once, at the first attempt; mda
+    flushes for room instead of running out of descriptors (which made
+    the next delivery's descriptor arrive truncated, and stopped boxd)."""
+
+    N = 300
+
+    def setUp(self):
+        self.b = Boxd()
+        self.addCleanup(self.b.cleanup)
+        self.b.start(nofile=64)
+        self.users = ["u%d@example.test" % i for i in range(self.N)]
+        self.b.add_user(self.users[0])
+        for u in self.users[1:]:
+            self.b.boxctl("user", "add", u, "--password-stdin",
+                          input="correct horse battery\n")
+        half = self.N // 2
+        self.b.boxctl("alias", "add", "half1@example.test",
+                      ",".join(self.users[:half]))
+        self.b.boxctl("alias", "add", "half2@example.test",
+                      ",".join(self.users[half:]))
+
+    def test_every_mailbox_once(self):
+        qids = [send(self.b, ["half1@example.test", "half2@example.test"],
+                     "many %d" % k) for k in range(4)]
+        spool = t.spool_dir(self.b, "spool")
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 60),
+                        t.log_tail(self.b))
+        for u in self.users:
+            names = [os.path.basename(m) for m in self.b.messages(u)]
+            self.assertEqual(len(names), len(qids), u)
+            for qid in qids:
+                self.assertEqual(
+                    len([n for n in names if ".Q%sR" % qid in n]), 1,
+                    (u, qid))
+        self.assertNotIn("temporary failure", self.b.logtext())
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertIsNone(self.b.proc.poll(), t.log_tail(self.b))
+
+
 class Expiry(unittest.TestCase):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state

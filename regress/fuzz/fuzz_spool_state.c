@@ -2,8 +2,8 @@
  * The per-recipient state record (spool/ID.state) on arbitrary octets, as
  * a damaged disk could leave it, and again with its CRC made to match so
  * that the fields behind it are reached: nothing may read out of bounds,
- * a refusal gives nothing out, and what loads marshals back to the same
- * bytes.
+ * a refusal gives nothing out, what loads marshals back to the same
+ * bytes, and no time it holds puts an attempt past max-retry from now.
  */
 
 #include <stdint.h>
@@ -13,6 +13,14 @@
 #include "queued.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static const struct rcpt_policy policy = {
+    .received = 1700000000,
+    .retry = 300,
+    .max_retry = 4 * 3600,
+    .expire = 5 * 86400,
+};
+static const uint64_t now = 1700001000;
 
 static void
 check(const uint8_t *data, size_t size)
@@ -46,6 +54,13 @@ check(const uint8_t *data, size_t size)
 	if (w.error || w.len != size || memcmp(w.buf, data, size) != 0)
 		abort();
 	msg_writer_free(&w);
+	/* whatever times it holds, no wait is longer than max-retry */
+	rcpt_clamp(rs, n, now, &policy);
+	for (i = 0; i < n; i++)
+		if (rcpt_wait(rs[i].next_try, now, &policy) > policy.max_retry ||
+		    (rs[i].status == RCPT_PENDING &&
+			rs[i].next_try > now + policy.max_retry))
+			abort();
 }
 
 int

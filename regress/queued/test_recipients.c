@@ -54,6 +54,17 @@ make_env(struct envelope *env, uint32_t n)
 
 static const char body[] = "Subject: test\n\nHello.\n";
 
+/* a state in place as the queue makes one: write, flush, rename, flush */
+static int
+put_state(uint64_t msgid, const struct rcpt_state *rs, uint32_t n)
+{
+	return spool_state_write(&sp, msgid, rs, n) == 0 &&
+		spool_state_flush(&sp) == 0 &&
+		spool_state_rename(&sp, msgid) == 0 && spool_sync(&sp) == 0
+	    ? 0
+	    : -1;
+}
+
 /* create, write the body, commit: 1 committed */
 static int
 receive(uint64_t msgid, uint32_t nrcpt)
@@ -216,6 +227,76 @@ test_backoff(void)
 	    rcpt_retry_delay(0, &p) == 300);
 	p.retry = p.max_retry = 7;
 	CHECK("retry equal to max-retry", rcpt_retry_delay(5, &p) == 7);
+}
+
+/* no time from disk or from a clock set back delays an attempt further */
+static void
+test_clamps(void)
+{
+	struct rcpt_policy p = policy;
+	struct rcpt_state rs[3];
+	uint64_t now = policy.received + 1000;
+
+	CHECK("wait: due now or before is at once",
+	    rcpt_wait(now, now, &p) == 0 && rcpt_wait(1, now, &p) == 0 &&
+		rcpt_wait(0, now, &p) == 0);
+	CHECK("wait: the time left",
+	    rcpt_wait(now + 600, now, &p) == 600);
+	CHECK("wait: at most max-retry",
+	    rcpt_wait(now + p.max_retry + 1, now, &p) == p.max_retry &&
+		rcpt_wait(UINT64_MAX, now, &p) == p.max_retry &&
+		rcpt_wait((uint64_t)1 << 63, now, &p) == p.max_retry);
+	CHECK("wait: fits a time_t",
+	    (time_t)rcpt_wait(UINT64_MAX, 0, &p) > 0);
+
+	memset(rs, 0, sizeof(rs));
+	rs[0].status = RCPT_PENDING;
+	rs[0].next_try = UINT64_MAX;
+	rs[1].status = RCPT_PENDING;
+	rs[1].next_try = now + 60;
+	rs[2].status = RCPT_DELIVERED;
+	rs[2].next_try = UINT64_MAX;
+	rcpt_clamp(rs, 3, now, &p);
+	CHECK("clamp: a next attempt far off comes within max-retry",
+	    rs[0].next_try == now + p.max_retry);
+	CHECK("clamp: a near one stays", rs[1].next_try == now + 60);
+	CHECK("clamp: what is not pending is left alone",
+	    rs[2].next_try == UINT64_MAX);
+	CHECK("clamp: then due within max-retry",
+	    !rcpt_due(&rs[0], now) && rcpt_due(&rs[0], now + p.max_retry));
+
+	CHECK("received: the id's time",
+	    rcpt_received(policy.received, now) == policy.received);
+	CHECK("received: in the future counts as now",
+	    rcpt_received(UINT32_MAX, now) == now &&
+		rcpt_received(now + 1, now) == now);
+	p.received = rcpt_received(UINT32_MAX, now);
+	memset(rs, 0, sizeof(rs));
+	rs[0].attempts = 3;
+	rcpt_result(&rs[0], MDA_TEMPFAIL, "x", now + p.expire, &p);
+	CHECK("received in the future: it still expires",
+	    rs[0].status == RCPT_FAILED);
+}
+
+/* mda's report of a job fits one imsg, whatever its size */
+static void
+test_mda_reply_room(void)
+{
+	size_t max = IMSG_MAX_SIZE - IMSG_HDR_SIZE;
+	uint32_t n;
+	int fits = 1;
+
+	CHECK("one recipient: the whole reply",
+	    mda_reply_room(1) == RCPT_REPLY_MAX - 1);
+	CHECK("the most a job has: 19 octets or more",
+	    mda_reply_room(MDA_RCPT_MAX) >= 19);
+	for (n = 1; n <= MDA_RCPT_MAX; n++)
+		if (12 + (size_t)n * (12 + mda_reply_room(n)) > max)
+			fits = 0;
+	CHECK("every job up to MDA_RCPT_MAX fits one imsg", fits);
+	CHECK("past what fits: nothing, not an underflow",
+	    mda_reply_room(21844) == 0 && mda_reply_room(32768) == 0 &&
+		mda_reply_room(UINT32_MAX) == 0);
 }
 
 static void
@@ -466,8 +547,16 @@ test_state_files(void)
 	CHECK("a commit writes no state",
 	    !exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX));
 	sample(rs);
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0 &&
-		spool_sync(&sp) == 0);
+	rs[0].attempts = 9;
+	CHECK("an older state in place", put_state(msgid, rs, 3) == 0);
+	rs[0].attempts = 1;
+	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("the new one is not in place before it is flushed",
+	    exists(SPOOL_QUEUE, msgid, SPOOL_STATE_TMP) &&
+		spool_state_load(&sp, msgid, got, 3, why, sizeof(why)) == 0 &&
+		got[0].attempts == 9);
+	CHECK("flush, rename, flush", spool_state_flush(&sp) == 0 &&
+		spool_state_rename(&sp, msgid) == 0 && spool_sync(&sp) == 0);
 	CHECK("in place, no temporary left",
 	    exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX) &&
 		!exists(SPOOL_QUEUE, msgid, SPOOL_STATE_TMP));
@@ -480,9 +569,12 @@ test_state_files(void)
 		same(rs, got, 3));
 	rs[1].attempts = 4;
 	rs[1].next_try += 600;
-	CHECK("replaced", spool_state_write(&sp, msgid, rs, 3) == 0 &&
+	CHECK("replaced", put_state(msgid, rs, 3) == 0 &&
 		spool_state_load(&sp, msgid, got, 3, why, sizeof(why)) == 0 &&
 		got[1].attempts == 4);
+	CHECK("a rename without its .tmp fails",
+	    spool_state_rename(&sp, msgid) == -1 &&
+		exists(SPOOL_QUEUE, msgid, SPOOL_STATE_SUFFIX));
 	CHECK("a state for another recipient count is bad",
 	    spool_state_load(&sp, msgid, got, 2, why, sizeof(why)) ==
 		SPOOL_BAD);
@@ -521,7 +613,7 @@ test_state_files(void)
 	unlink(path);
 
 	/* the message and its state leave together */
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("write", put_state(msgid, rs, 3) == 0);
 	spool_move(&sp, msgid, SPOOL_FAILED, "test");
 	CHECK("moved to failed/ with its state",
 	    exists(SPOOL_FAILED, msgid, "") &&
@@ -535,7 +627,7 @@ test_state_files(void)
 		!exists(SPOOL_FAILED, msgid, SPOOL_STATE_SUFFIX));
 	msgid++;
 	CHECK("commit", receive(msgid, 3));
-	CHECK("write", spool_state_write(&sp, msgid, rs, 3) == 0);
+	CHECK("write", put_state(msgid, rs, 3) == 0);
 	spool_remove(&sp, msgid, 1);
 	CHECK("removed with its state",
 	    !exists(SPOOL_QUEUE, msgid, "") &&
@@ -559,7 +651,7 @@ test_recovery(void)
 	sample(rs);
 	/* 0: committed, with a state: resumed with it */
 	receive(base, 3);
-	spool_state_write(&sp, base, rs, 3);
+	put_state(base, rs, 3);
 	/* 1: committed, its state damaged */
 	receive(base + 1, 3);
 	b = state_bytes(base + 1, rs, 3, &len);
@@ -570,7 +662,7 @@ test_recovery(void)
 	receive(base + 2, 3);
 	for (i = 0; i < 3; i++)
 		got[i] = rs[i], got[i].status = RCPT_DELIVERED;
-	spool_state_write(&sp, base + 2, got, 3);
+	put_state(base + 2, got, 3);
 	/* 3: a state without its message */
 	spew(SPOOL_QUEUE, base + 3, SPOOL_STATE_SUFFIX, "x", 1);
 	/* 4: an unfinished state beside a committed message */
@@ -578,7 +670,7 @@ test_recovery(void)
 	spew(SPOOL_QUEUE, base + 4, SPOOL_STATE_TMP, "x", 1);
 	/* 5: a crash between moving a message to failed/ and its state */
 	receive(base + 5, 3);
-	spool_state_write(&sp, base + 5, rs, 3);
+	put_state(base + 5, rs, 3);
 	rename(SPOOL_QUEUE "/6600000200000005",
 	    SPOOL_FAILED "/6600000200000005");
 	/* 6: a message never committed, with a state (an id reused) */
@@ -586,7 +678,7 @@ test_recovery(void)
 	spew(SPOOL_QUEUE, base + 6, SPOOL_STATE_SUFFIX, "x", 1);
 	/* 7: a corrupt message with a state: both set aside */
 	receive(base + 7, 3);
-	spool_state_write(&sp, base + 7, rs, 3);
+	put_state(base + 7, rs, 3);
 	{
 		char path[128];
 		int fd;
@@ -670,6 +762,8 @@ main(void)
 	spool_open(&sp);
 
 	test_backoff();
+	test_clamps();
+	test_mda_reply_room();
 	test_result();
 	test_state_record();
 	test_state_files();

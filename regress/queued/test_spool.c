@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -760,6 +762,185 @@ test_load(void)
 	envelope_clear(&env);
 }
 
+/* an envelope of n recipients, without envelope_add_rcpt()'s O(n^2) */
+static void
+make_big_env(struct envelope *env, uint32_t n)
+{
+	uint32_t i;
+
+	make_env(env, "example.test/alice");
+	envelope_clear(env);
+	env->rcpt = xcalloc(n, sizeof(*env->rcpt));
+	env->nrcpt = n;
+	for (i = 0; i < n; i++) {
+		snprintf(env->rcpt[i].addr, sizeof(env->rcpt[i].addr),
+		    "u%u@example.test", i);
+		snprintf(env->rcpt[i].mailbox, sizeof(env->rcpt[i].mailbox),
+		    "example.test/u%u", i);
+	}
+}
+
+static long
+vm_size_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A recipient count from disk is bounded before anything is allocated
+ * for it: past ENVELOPE_RCPT_MAX a file is bad, up to it one there is
+ * no memory for now is only unreadable for now.
+ */
+static void
+test_rcpt_counts(void)
+{
+	struct envelope env, got;
+	struct spool_msg m;
+	struct msg_reader r;
+	struct msg_writer w;
+	struct rusage ru;
+	struct rlimit as, small;
+	uint64_t msgid = 0x6500000900000000ULL;
+	uint8_t *f;
+	size_t len, envlen;
+	long before_kb, vm;
+	char why[256];
+	int fd;
+
+	clean();
+	make_big_env(&env, ENVELOPE_RCPT_MAX + 1);
+	CHECK("envelope_check: more than ENVELOPE_RCPT_MAX refused",
+	    envelope_check(&env, why, sizeof(why)) == -1 &&
+		strstr(why, "more than") != NULL);
+	msg_writer_init(&w);
+	envelope_marshal(&env, &w);
+	msg_reader_init(&r, w.buf, w.len);
+	errno = 0;
+	CHECK("envelope_unmarshal: more than ENVELOPE_RCPT_MAX refused",
+	    envelope_unmarshal(&got, &r) == -1 && errno == EINVAL &&
+		got.rcpt == NULL);
+	msg_writer_free(&w);
+	f = build_file(3, msgid, &env, body, "", &len);
+	place(msgid, f, len);
+	free(f);
+	CHECK("a spool file of more is bad, its CRCs right",
+	    spool_load(&sp, msgid, &got, &m, why, sizeof(why)) == SPOOL_BAD);
+	envelope_clear(&env);
+
+	msgid++;
+	make_big_env(&env, ENVELOPE_RCPT_MAX);
+	f = build_file(3, msgid, &env, body, "", &len);
+	place(msgid, f, len);
+	free(f);
+	envelope_clear(&env);
+	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+	CHECK("ENVELOPE_RCPT_MAX loads", fd >= 0 &&
+		got.nrcpt == ENVELOPE_RCPT_MAX);
+	if (fd >= 0) {
+		close(fd);
+		envelope_clear(&got);
+	}
+	CHECK("its state is at most a few MB",
+	    spool_state_size_max(ENVELOPE_RCPT_MAX) < 4 * 1024 * 1024);
+	/* room for the envelope's bytes, not for its recipients */
+	getrlimit(RLIMIT_AS, &as);
+	if ((vm = vm_size_kb()) > 0) {
+		small.rlim_cur = (rlim_t)(vm + 2048) * 1024;
+		small.rlim_max = as.rlim_max;
+		setrlimit(RLIMIT_AS, &small);
+		fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+		setrlimit(RLIMIT_AS, &as);
+		CHECK("no memory for it: unreadable for now, not bad",
+		    fd == SPOOL_TEMP);
+		if (fd >= 0) {
+			close(fd);
+			envelope_clear(&got);
+		}
+	}
+
+	/* version 1 (no envelope CRC), a count its length would allow */
+	msgid++;
+	envlen = SPOOL_ENVELOPE_MAX - 32;
+	len = SPOOL_HDR_FIXED + envlen + strlen(body) + SPOOL_TRAILER_V1;
+	f = xcalloc(1, len);
+	memcpy(f, SPOOL_MAGIC, 4);
+	put_be32(f + 4, 1);
+	put_be32(f + 8, (uint32_t)envlen);
+	/* four empty strings, the time, the flags, then the count */
+	put_be32(f + SPOOL_HDR_FIXED + 16 + 8 + 4, (uint32_t)(envlen / 16 - 4));
+	memcpy(f + SPOOL_HDR_FIXED + envlen, body, strlen(body));
+	msg_writer_init(&w);
+	msg_put_data(&w, SPOOL_TRAILER_MAGIC, 4);
+	msg_put_u64(&w, msgid);
+	msg_put_u64(&w, strlen(body));
+	msg_put_u32(&w, crc32_update(0, body, strlen(body)));
+	memcpy(f + len - SPOOL_TRAILER_V1, w.buf, w.len);
+	msg_writer_free(&w);
+	place(msgid, f, len);
+	free(f);
+	getrusage(RUSAGE_SELF, &ru);
+	before_kb = ru.ru_maxrss;
+	CHECK("a version 1 file claiming 262k recipients is bad",
+	    spool_load(&sp, msgid, &got, &m, why, sizeof(why)) == SPOOL_BAD &&
+		strstr(why, "malformed") != NULL);
+	getrusage(RUSAGE_SELF, &ru);
+	CHECK("without allocating for them",
+	    ru.ru_maxrss - before_kb < 32 * 1024);
+}
+
+/* a FIFO under a spool name blocks nothing: it is bad, and set aside */
+static void
+test_fifo(void)
+{
+	struct rcpt_state rs[2];
+	struct envelope env, got;
+	struct spool_msg m;
+	char why[256], path[64];
+	uint64_t msgid = 0x6500000800000000ULL;
+	int fd;
+
+	clean();
+	spool_path(SPOOL_QUEUE, msgid, path, sizeof(path));
+	CHECK("mkfifo spool/ID", mkfifo(path, 0600) == 0);
+	alarm(10); /* a blocked open fails the test, not hangs it */
+	fd = spool_load(&sp, msgid, &got, &m, why, sizeof(why));
+	CHECK("a FIFO as a message is bad", fd == SPOOL_BAD &&
+		strstr(why, "regular") != NULL);
+	recover();
+	CHECK("and set aside at start, not waited on", nfound == 0 &&
+		present(SPOOL_CORRUPT, msgid) && !present(SPOOL_QUEUE, msgid));
+
+	msgid++;
+	make_env(&env, "example.test/alice");
+	CHECK("commit", receive(msgid, &env, body, strlen(body)));
+	envelope_clear(&env);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 "%s", SPOOL_QUEUE,
+	    msgid, SPOOL_STATE_SUFFIX);
+	CHECK("mkfifo spool/ID.state", mkfifo(path, 0600) == 0);
+	CHECK("a FIFO as a state is bad",
+	    spool_state_load(&sp, msgid, rs, 2, why, sizeof(why)) ==
+		    SPOOL_BAD &&
+		strstr(why, "regular") != NULL);
+	spool_path(SPOOL_QUEUE, msgid, path, sizeof(path));
+	unlink(path);
+	CHECK("a directory as a message is bad, not unreadable for now",
+	    mkdir(path, 0700) == 0 &&
+		spool_load(&sp, msgid, &got, &m, why, sizeof(why)) ==
+		    SPOOL_BAD);
+	alarm(0);
+	rmdir(path);
+}
+
 /* out of fds is no reason to call a message corrupt */
 static void
 test_out_of_fds(void)
@@ -1119,6 +1300,85 @@ test_prepend(void)
 
 /* ------------------------------------------------------------ maildir */
 
+/*
+ * What a retry recognises as delivered before: the name's host-free
+ * prefix, in new/ or in cur/ where a reader moved it with its flags,
+ * whatever the host name was then; nothing of another recipient.
+ */
+static void
+test_maildir_retry(int rootfd, uint64_t msgid, const struct maildir_delivery *d)
+{
+	char from[PATH_MAX], to[PATH_MAX], other[PATH_MAX];
+	int fd;
+
+	snprintf(from, sizeof(from), "mail/%s/new/%s", d->mailbox, d->name);
+	snprintf(to, sizeof(to), "mail/%s/cur/%s:2,S", d->mailbox, d->name);
+	CHECK("moved to cur/ by a reader", rename(from, to) == 0);
+	CHECK("a retry finds it in cur/ with its flags",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 0) == 1);
+	CHECK("recipient 1 is not recipient 0",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 1) == 0);
+	/* delivered under another host name, then seen */
+	snprintf(other, sizeof(other),
+	    "mail/%s/cur/%" PRIu64 ".Q%016" PRIx64 "R10.old-host.test,S=9:2,RS",
+	    d->mailbox, msgid >> 32, msgid);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK("a delivery by another host name", fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK("is found whatever the host",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 10) == 1);
+	CHECK("and R1 is not the start of R10",
+	    maildir_delivered(rootfd, d->mailbox, msgid, 1) == 0);
+	CHECK("another message is another name",
+	    maildir_delivered(rootfd, d->mailbox, msgid + 1, 0) == 0);
+	CHECK("a mailbox never made holds nothing",
+	    maildir_delivered(rootfd, "example.test/nobody", msgid, 0) == 0);
+	errno = 0;
+	CHECK("a bad mailbox name is refused",
+	    maildir_delivered(rootfd, "example.test/../x", msgid, 0) == -1 &&
+		errno == EINVAL);
+	rename(to, from);
+	unlink(other);
+	mkdir("mail/example.test/erin", 0700);
+	fd = open("mail/example.test/erin/new", O_WRONLY | O_CREAT, 0600);
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	CHECK("a new/ that is no directory is an error, not \"not there\"",
+	    maildir_delivered(rootfd, "example.test/erin", msgid, 0) == -1 &&
+		errno == ENOTDIR);
+}
+
+/*
+ * A write that fails says why, after the tmp file is gone: mda tells a
+ * temporary failure from a permanent one by that errno.
+ */
+static void
+test_maildir_write_error(
+    int rootfd, int spoolfd, uint64_t msgid, const struct spool_msg *m)
+{
+	struct maildir_delivery d;
+	struct rlimit rl, small = {16, 16};
+	struct stat st;
+	char path[PATH_MAX];
+	int fd;
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &rl);
+	small.rlim_max = rl.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &small);
+	errno = 0;
+	fd = maildir_write(rootfd, "example.test/dave", msgid, 0, "mx.test",
+	    "sender@client.test", spoolfd, m, &d);
+	CHECK("a write past RLIMIT_FSIZE fails with EFBIG",
+	    fd == -1 && errno == EFBIG);
+	setrlimit(RLIMIT_FSIZE, &rl);
+	signal(SIGXFSZ, SIG_DFL);
+	snprintf(path, sizeof(path), "mail/example.test/dave/tmp/%s", d.name);
+	CHECK("and leaves no tmp file", stat(path, &st) == -1);
+}
+
 static void
 test_maildir(void)
 {
@@ -1169,16 +1429,17 @@ test_maildir(void)
 	snprintf(name, sizeof(name), ",S=%zu", len);
 	CHECK("name: size", strstr(d.name, name) != NULL);
 	free(text);
-	CHECK("a retry finds the earlier delivery",
-	    maildir_write(rootfd, "example.test/alice", msgid, 0, "mx/te:st",
-		"sender@client.test", spoolfd, &m, &d2) ==
-		MAILDIR_DONE_BEFORE);
+	CHECK("a retry finds the earlier delivery in new/",
+	    maildir_delivered(rootfd, "example.test/alice", msgid, 0) == 1);
 	fd = maildir_write(rootfd, "example.test/alice", msgid, 1, "mx/te:st",
 	    "sender@client.test", spoolfd, &m, &d2);
 	CHECK("another index is another delivery",
 	    fd >= 0 && strcmp(d.name, d2.name) != 0);
 	if (fd >= 0)
 		close(fd);
+	CHECK("what is only in tmp/ is not delivered",
+	    maildir_delivered(rootfd, "example.test/alice", msgid, 1) == 0);
+	test_maildir_retry(rootfd, msgid, &d);
 
 	for (i = 0; bad[i] != NULL; i++) {
 		snprintf(name, sizeof(name), "maildir refuses \"%s\"",
@@ -1198,6 +1459,7 @@ test_maildir(void)
 	CHECK("and makes no Maildir for it",
 	    stat("mail/example.test/carol", &st) == -1);
 	CHECK("no fd left open", test_open_fds() == before);
+	test_maildir_write_error(rootfd, spoolfd, msgid, &m);
 	close(spoolfd);
 	close(rootfd);
 	envelope_clear(&env);
@@ -1218,6 +1480,10 @@ rm_rf(const char *dir)
 int
 main(void)
 {
+#ifdef __GLIBC__
+	/* large blocks always mmap()ed: test_rcpt_counts() limits those */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	log_init(1, LOG_LEVEL_INFO, "test_spool");
 	strlcpy(top, "/tmp/test_spool.XXXXXX", sizeof(top));
 	if (mkdtemp(top) == NULL || chdir(top) == -1) {
@@ -1231,6 +1497,8 @@ main(void)
 	test_append_only();
 	test_recovery();
 	test_load();
+	test_fifo();
+	test_rcpt_counts();
 	test_out_of_fds();
 	test_garbage();
 	test_versions();
