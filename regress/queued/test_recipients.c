@@ -19,10 +19,8 @@
 #include <unistd.h>
 
 #include "queued.h"
+#include "spool_test.h"
 #include "test.h"
-
-static struct spool sp;
-static char top[PATH_MAX];
 
 static const struct rcpt_policy policy = {
     .received = 1700000000,
@@ -121,60 +119,6 @@ spew(const char *dir, uint64_t msgid, const char *suffix, const void *data,
 	rv = write_all(fd, data, len) == -1 ? -1 : 0;
 	close(fd);
 	return rv;
-}
-
-static uint64_t found[64];
-static size_t nfound;
-
-static void
-recovered(uint64_t msgid, void *arg)
-{
-	if (nfound < sizeof(found) / sizeof(found[0]))
-		found[nfound++] = msgid;
-}
-
-static int
-was_found(uint64_t msgid)
-{
-	size_t i;
-
-	for (i = 0; i < nfound; i++)
-		if (found[i] == msgid)
-			return 1;
-	return 0;
-}
-
-static void
-recover(void)
-{
-	nfound = 0;
-	spool_recover(&sp, recovered, NULL);
-}
-
-static void
-clean_dir(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
-
-static void
-clean(void)
-{
-	clean_dir(SPOOL_QUEUE);
-	clean_dir(SPOOL_CORRUPT);
-	clean_dir(SPOOL_FAILED);
 }
 
 /* three recipients: delivered, pending at its third attempt, failed */
