@@ -86,25 +86,35 @@ class OneMailboxBroken(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
-class UnwritableMailbox(unittest.TestCase):
+class BobBroken(unittest.TestCase):
+    """A boxd with the queue settings of `schedule`, users `users`, and
+    bob's Maildir made by a first delivery, then made unwritable (its tmp/
+    mode 0500; mda never runs as root)."""
+
+    schedule = "queue retry 1s max-retry 2s expire 1h"
+    users = (ALICE, BOB)
+
+    def setUp(self):
+        self.b = Boxd(extra=self.schedule)
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        for a in self.users:
+            self.b.add_user(a)
+        send(self.b, [BOB], "first")
+        self.b.wait_messages(BOB, 1)
+        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
+        os.chmod(self.tmp, 0o500)
+        self.addCleanup(os.chmod, self.tmp, 0o700)
+
+
+class UnwritableMailbox(BobBroken):
     """Three local recipients, bob's Maildir cannot be written (its tmp/
     is mode 0500; mda never runs as root): alice and carol get the
     message once, bob's delivery is a temporary failure tried again on
     the schedule, its attempts survive a restart, and once the mailbox
     is repaired bob gets it once, the others not again."""
 
-    def setUp(self):
-        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
-        self.addCleanup(self.b.cleanup)
-        self.b.start()
-        for a in (ALICE, BOB, CAROL):
-            self.b.add_user(a)
-        # bob's Maildir exists, made by mda as its own user
-        send(self.b, [BOB], "first")
-        self.b.wait_messages(BOB, 1)
-        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
-        os.chmod(self.tmp, 0o500)
-        self.addCleanup(os.chmod, self.tmp, 0o700)
+    users = (ALICE, BOB, CAROL)
 
     def deferred(self, qid, since=0):
         """The highest attempt at which bob's delivery was deferred, in
@@ -165,24 +175,13 @@ class UnwritableMailbox(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
-class RetryWithoutState(unittest.TestCase):
+class RetryWithoutState(BobBroken):
     """A retry that has no state to go by (set aside as corrupt, lost in
     a crash before it reached the disk) recognises what an earlier try
     delivered by the Maildir name's queue id and index: in new/, and in
     cur/ where a mail client moved it with its flags, whatever the host
     name was then."""
 
-    def setUp(self):
-        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
-        self.addCleanup(self.b.cleanup)
-        self.b.start()
-        for a in (ALICE, BOB):
-            self.b.add_user(a)
-        send(self.b, [BOB], "first")
-        self.b.wait_messages(BOB, 1)
-        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
-        os.chmod(self.tmp, 0o500)
-        self.addCleanup(os.chmod, self.tmp, 0o700)
 
     def copies(self, addr, qid, idx):
         root = self.b.maildir(addr)
@@ -225,24 +224,14 @@ class RetryWithoutState(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
-class StateNotWritten(unittest.TestCase):
+class StateNotWritten(BobBroken):
     """A state that cannot be written (here ID.state.tmp is a directory)
     is never acted on: the recipient's expiry does not move the message to
     failed/ with the stale state; it stays in the spool, and the state is
     written again until it can be, then acted on."""
 
-    def setUp(self):
-        # the second attempt comes after expiry
-        self.b = Boxd(extra="queue retry 3s max-retry 3s expire 3s")
-        self.addCleanup(self.b.cleanup)
-        self.b.start()
-        for a in (ALICE, BOB):
-            self.b.add_user(a)
-        send(self.b, [BOB], "first")
-        self.b.wait_messages(BOB, 1)
-        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
-        os.chmod(self.tmp, 0o500)
-        self.addCleanup(os.chmod, self.tmp, 0o700)
+    # the second attempt comes after expiry
+    schedule = "queue retry 3s max-retry 3s expire 3s"
 
     def test_not_given_up_on_a_state_not_on_disk(self):
         qid = send(self.b, [BOB, ALICE], "state")
@@ -277,22 +266,11 @@ class StateNotWritten(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll())
 
 
-class SpoolNotWritable(unittest.TestCase):
+class SpoolNotWritable(BobBroken):
     """A message done with whose file cannot be removed from the spool
     (here spool/ is mode 0500) is kept and its removal tried again until
     it works, without a restart and without a second delivery."""
 
-    def setUp(self):
-        self.b = Boxd(extra="queue retry 1s max-retry 2s expire 1h")
-        self.addCleanup(self.b.cleanup)
-        self.b.start()
-        for a in (ALICE, BOB):
-            self.b.add_user(a)
-        send(self.b, [BOB], "first")
-        self.b.wait_messages(BOB, 1)
-        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
-        os.chmod(self.tmp, 0o500)
-        self.addCleanup(os.chmod, self.tmp, 0o700)
 
     def test_removal_tried_again(self):
         qid = send(self.b, [ALICE, BOB], "stuck")
@@ -363,22 +341,12 @@ class ManyRecipients(unittest.TestCase):
         self.assertIsNone(self.b.proc.poll(), t.log_tail(self.b))
 
 
-class Expiry(unittest.TestCase):
+class Expiry(BobBroken):
     """A recipient still undelivered when the message expires fails like
     one that can never be served: logged, kept in failed/ with the state
     of each recipient; the delivered ones stay delivered, once."""
 
-    def setUp(self):
-        self.b = Boxd(extra="queue retry 1s max-retry 1s expire 3s")
-        self.addCleanup(self.b.cleanup)
-        self.b.start()
-        for a in (ALICE, BOB):
-            self.b.add_user(a)
-        send(self.b, [BOB], "first")
-        self.b.wait_messages(BOB, 1)
-        self.tmp = os.path.join(self.b.maildir(BOB), "tmp")
-        os.chmod(self.tmp, 0o500)
-        self.addCleanup(os.chmod, self.tmp, 0o700)
+    schedule = "queue retry 1s max-retry 1s expire 3s"
 
     def test_pending_recipient_expires(self):
         qid = send(self.b, [BOB, ALICE], "expiring")
