@@ -13,6 +13,13 @@
 
 static int test_failures;
 
+/* built with AddressSanitizer (make SANITIZE=1): some checks cannot run */
+#ifdef BOXD_SANITIZE
+#define TEST_SANITIZED 1
+#else
+#define TEST_SANITIZED 0
+#endif
+
 #define CHECK(name, cond)                                                \
 	do {                                                             \
 		if (cond)                                                \
