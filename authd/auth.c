@@ -1,8 +1,10 @@
 /*
  * The auth role: owns the tables.  It answers recipient lookups from
- * smtp and runs the table commands boxctl sends through control.
+ * smtp, mailbox checks from the queue before a retry, and runs the table
+ * commands boxctl sends through control.
  */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ static void auth_ctl_domain_row(void *, const struct table_domain *);
 static void auth_ctl_user_row(void *, const struct table_user *);
 static void auth_ctl_alias_row(void *, const struct table_alias *);
 static void auth_rcpt(struct imsg *, struct msg_reader *);
+static void auth_dispatch_queue(struct imsgev *, struct imsg *);
+static void auth_mailbox_check(struct imsg *, struct msg_reader *);
 
 void
 auth_main(void)
@@ -41,6 +45,7 @@ auth_main(void)
 	child_sandbox();
 	handlers[PROC_CONTROL] = auth_dispatch_control;
 	handlers[PROC_SMTP] = auth_dispatch_smtp;
+	handlers[PROC_QUEUE] = auth_dispatch_queue;
 	child_connect(handlers);
 	/* passwords of boxctl's requests come this way */
 	child->peer[PROC_CONTROL]->ibuf.wipe = 1;
@@ -260,5 +265,61 @@ auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 		break;
 	default:
 		child_bad_imsg(imsg, "from smtp");
+	}
+}
+
+/* the answer, a status for each of up to ENVELOPE_RCPT_MAX, fits an imsg */
+_Static_assert(IMSG_HDR_SIZE + 12 + ENVELOPE_RCPT_MAX * 4 <= IMSG_MAX_SIZE,
+    "a mailbox check answer fits one imsg");
+
+/* a status for each mailbox, in order; a table error says "cannot tell" */
+static void
+auth_mailbox_check(struct imsg *imsg, struct msg_reader *r)
+{
+	struct msg_writer w;
+	uint64_t msgid;
+	uint32_t n, i, status, gone = 0;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+
+	if (msg_get_u64(r, &msgid) == -1 || msg_get_u32(r, &n) == -1 ||
+	    n == 0 || n > ENVELOPE_RCPT_MAX || n > r->left / 4)
+		child_bad_imsg(imsg, "mailbox check");
+	msg_writer_init(&w);
+	msg_put_u64(&w, msgid);
+	msg_put_u32(&w, n);
+	for (i = 0; i < n; i++) {
+		/* the queue sends only names it checked */
+		if (msg_get_str(r, mailbox, sizeof(mailbox)) == -1 ||
+		    !envelope_mailbox_valid(mailbox))
+			child_bad_imsg(imsg, "mailbox check");
+		status = table_mailbox_status(auth_table, mailbox);
+		gone += status == AUTH_MAILBOX_GONE;
+		if (status == AUTH_MAILBOX_TEMPFAIL)
+			log_warnx("mailbox %s cannot be checked (%s): "
+				  "delivered as if it were there",
+			    mailbox, table_error(auth_table));
+		msg_put_u32(&w, status);
+	}
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "mailbox check");
+	log_debug("message %016" PRIx64 ": %u mailboxes checked, %u gone",
+	    msgid, n, gone);
+	child_send(PROC_QUEUE, IMSG_AUTH_MAILBOX_RESULT, 0, -1, &w);
+	if (table_broken(auth_table))
+		fatalx("the tables need recovery");
+}
+
+static void
+auth_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_MAILBOX_CHECK:
+		auth_mailbox_check(imsg, &r);
+		break;
+	default:
+		child_bad_imsg(imsg, "from queue");
 	}
 }

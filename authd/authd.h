@@ -130,6 +130,8 @@ void table_alias_clear(struct table_alias *);
 /* resolve a recipient into mailboxes; -1 only if out of memory */
 int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
 void table_rcpt_clear(struct table_rcpt *);
+/* does a user still have this mailbox ("domain/local")? */
+enum auth_mailbox_status table_mailbox_status(struct table *, const char *);
 
 /* ---------------------------------------------------------------- passwd.c */
 #define PASSWD_MIN 8

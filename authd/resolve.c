@@ -334,3 +334,31 @@ table_rcpt_lookup(struct table *t, const char *address, struct table_rcpt *res)
 	}
 	return 0;
 }
+
+/*
+ * A mailbox name is "domain/local" as rcpt_add_mailbox() made it from a
+ * user's key "local@domain": that user still there is all it takes, a
+ * disabled one included (a refusal at RCPT, but mail already accepted
+ * for the account is not bounced for a state that is meant to pass).
+ */
+enum auth_mailbox_status
+table_mailbox_status(struct table *t, const char *mailbox)
+{
+	struct table_user u;
+	char address[TABLE_ADDR_MAX], key[TABLE_ADDR_MAX];
+	const char *slash;
+	int rv;
+
+	if ((slash = strchr(mailbox, '/')) == NULL ||
+	    (size_t)snprintf(address, sizeof(address), "%s@%.*s", slash + 1,
+		(int)(slash - mailbox), mailbox) >= sizeof(address) ||
+	    table_address_normalize(address, key, sizeof(key)) == -1)
+		return AUTH_MAILBOX_GONE; /* no user can have that name */
+	if (table_read_begin(t) == -1)
+		return AUTH_MAILBOX_TEMPFAIL;
+	rv = table_user_find(t, key, &u);
+	explicit_bzero(&u, sizeof(u));
+	if (table_read_end(t) == -1 || rv == -1)
+		return AUTH_MAILBOX_TEMPFAIL;
+	return rv == 1 ? AUTH_MAILBOX_EXISTS : AUTH_MAILBOX_GONE;
+}

@@ -44,7 +44,8 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxauth",
 		.jail = "db",
 		.sandbox = &sandbox_profile_auth,
-		.peers = PEER(PROC_CONTROL) | PEER(PROC_SMTP) | PEER(PROC_IMAP),
+		.peers = PEER(PROC_CONTROL) | PEER(PROC_SMTP) |
+		    PEER(PROC_QUEUE) | PEER(PROC_IMAP),
 		.main = auth_main,
 	},
 	[PROC_QUEUE] = {
@@ -52,8 +53,8 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxqueue",
 		.jail = "queue",
 		.sandbox = &sandbox_profile_queue,
-		.peers = PEER(PROC_CONTROL) | PEER(PROC_SMTP) | PEER(PROC_MDA) |
-		    PEER(PROC_MTA),
+		.peers = PEER(PROC_CONTROL) | PEER(PROC_SMTP) |
+		    PEER(PROC_AUTH) | PEER(PROC_MDA) | PEER(PROC_MTA),
 		.main = queue_main,
 	},
 	[PROC_MDA] = {

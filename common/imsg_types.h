@@ -67,6 +67,11 @@
 	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
 			  u32 status (MDA_*), str reply), in order */         \
                                                                               \
+	/* queue <-> auth: before a retry, is each mailbox still a user's? */ \
+	X(AUTH_MAILBOX_CHECK)  /* u64 msgid, u32 n, n x str mailbox */        \
+	X(AUTH_MAILBOX_RESULT) /* u64 msgid, u32 n, n x u32 status            \
+				  (AUTH_MAILBOX_*), in order */               \
+                                                                              \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \
 	CTL(CTL_STATUS, 26)	  /* - */                                     \
@@ -112,6 +117,13 @@ enum auth_rcpt_status {
 	AUTH_RCPT_NOTLOCAL, /* not one of our domains */
 	AUTH_RCPT_TEMPFAIL, /* table error: try later */
 	AUTH_RCPT_DISABLED, /* the account is disabled */
+};
+
+/* IMSG_AUTH_MAILBOX_RESULT status */
+enum auth_mailbox_status {
+	AUTH_MAILBOX_EXISTS,   /* a user has it (disabled or not) */
+	AUTH_MAILBOX_GONE,     /* no user has it: deleted since */
+	AUTH_MAILBOX_TEMPFAIL, /* table error: cannot tell */
 };
 
 /* IMSG_MDA_DELIVER flags: tried before, look for an earlier delivery */

@@ -4,7 +4,10 @@
  * committed messages to mda, and keeps each recipient's state: what mda
  * could not deliver is tried again on the backoff schedule, recipient
  * by recipient, and a message leaves the spool once no recipient is
- * pending (into failed/ if one failed).
+ * pending (into failed/ if one failed).  Before a retry, auth says
+ * whether each mailbox is still a user's: one whose user was deleted
+ * meanwhile fails, alone, rather than be delivered into what is left of
+ * its Maildir.
  */
 
 #include <sys/tree.h>
@@ -63,6 +66,8 @@ struct qmsg {
 	int state_read;		/* ID.state was looked for */
 	int state_on_disk;	/* spool/ID.state exists */
 	int inflight;		/* a job is out to mda */
+	int checking;		/* its chosen mailboxes are out to auth */
+	int checked;		/* auth answered: the chosen go to mda */
 	int fresh;		/* just committed, never out to mda */
 	int waiting;
 	int settling;
@@ -184,6 +189,9 @@ queue_forget(struct qmsg *q)
 	if (q->settling)
 		fatalx("message %016" PRIx64 " forgotten while settling",
 		    q->msgid);
+	/* auth's answer, should it come, finds no message and is dropped */
+	if (q->checking)
+		inflight--;
 	if (q->timer != NULL)
 		event_free(q->timer);
 	if (q->waiting)
@@ -218,16 +226,14 @@ queue_rcpts(struct qmsg *q)
 }
 
 /*
- * Hand the message's due recipients to mda: all of them the first time,
- * else those pending whose time has come, as many as one job's imsgs
- * hold (the others follow when it is done).  The fd travels with it:
- * 0, or -1 (ENOMEM) with nothing sent and the fd still the caller's.
+ * Choose the recipients of one job: all of them the first time (no
+ * states), else those pending whose time has come, as many as one job's
+ * imsg holds (the others follow when it is done); each chosen is out,
+ * its attempt counted.  0, or -1 (ENOMEM) with none chosen.
  */
 static int
-queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
-    const struct spool_msg *m)
+queue_choose(struct qmsg *q, const struct envelope *env)
 {
-	struct msg_writer w;
 	uint64_t now = (uint64_t)time(NULL);
 	size_t room, len;
 	uint32_t i, n = 0;
@@ -242,18 +248,52 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 			return -1;
 	}
 	if (q->rs == NULL)
+		return 0;
+	for (i = 0, len = 0; i < env->nrcpt; i++) {
+		if (!rcpt_due(&q->rs[i], now))
+			continue;
+		len += 8 + strlen(env->rcpt[i].mailbox);
+		if (n == MDA_RCPT_MAX || len > room)
+			break;
+		q->rs[i].inflight = 1;
+		q->rs[i].attempts++;
+		n++;
+	}
+	return 0;
+}
+
+/* the chosen were not handed out after all: no attempt to count */
+static void
+queue_unchoose(struct qmsg *q)
+{
+	uint32_t i;
+
+	for (i = 0; q->rs != NULL && i < q->nrcpt; i++)
+		if (q->rs[i].inflight) {
+			q->rs[i].inflight = 0;
+			q->rs[i].attempts--;
+		}
+}
+
+/*
+ * Hand the chosen recipients to mda (queue_choose() first unless
+ * chosen says auth's check came between).  The fd travels with them:
+ * 0, or -1 (ENOMEM) with nothing sent and the fd still the caller's.
+ */
+static int
+queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
+    const struct spool_msg *m, int chosen)
+{
+	struct msg_writer w;
+	uint32_t i, n = 0;
+
+	if (!chosen && queue_choose(q, env) == -1)
+		return -1;
+	if (q->rs == NULL)
 		n = env->nrcpt;
 	else
-		for (i = 0, len = 0; i < env->nrcpt; i++) {
-			if (!rcpt_due(&q->rs[i], now))
-				continue;
-			len += 8 + strlen(env->rcpt[i].mailbox);
-			if (n == MDA_RCPT_MAX || len > room)
-				break;
-			q->rs[i].inflight = 1;
-			q->rs[i].attempts++;
-			n++;
-		}
+		for (i = 0; i < env->nrcpt; i++)
+			n += q->rs[i].inflight;
 	msg_writer_init(&w);
 	msg_put_u64(&w, q->msgid);
 	msg_put_u64(&w, m->body_offset);
@@ -273,6 +313,35 @@ queue_send_mda(struct qmsg *q, int fd, const struct envelope *env,
 	child_send(PROC_MDA, IMSG_MDA_DELIVER, 0, fd, &w);
 	q->fresh = 0;
 	q->inflight = 1;
+	inflight++;
+	return 0;
+}
+
+/*
+ * Before a retry, ask auth whether each chosen recipient's mailbox is
+ * still a user's (smtp asked at RCPT moments before a first attempt).
+ * The check holds the message's delivery slot and no descriptor: the
+ * answer reloads the file.  It fits one imsg: each mailbox costs less
+ * than in the job queue_choose() sized.  0, or -1 (ENOMEM), none out.
+ */
+static int
+queue_check(struct qmsg *q, const struct envelope *env)
+{
+	struct msg_writer w;
+	uint32_t i, n = 0;
+
+	if (queue_rcpts(q) == NULL || queue_choose(q, env) == -1)
+		return -1;
+	for (i = 0; i < env->nrcpt; i++)
+		n += q->rs[i].inflight;
+	msg_writer_init(&w);
+	msg_put_u64(&w, q->msgid);
+	msg_put_u32(&w, n);
+	for (i = 0; i < env->nrcpt; i++)
+		if (q->rs[i].inflight)
+			msg_put_str(&w, env->rcpt[i].mailbox);
+	child_send(PROC_AUTH, IMSG_AUTH_MAILBOX_CHECK, 0, -1, &w);
+	q->checking = 1;
 	inflight++;
 	return 0;
 }
@@ -557,9 +626,9 @@ queue_deliver(struct qmsg *q)
 	uint64_t now;
 	uint32_t i, due = 0;
 	char why[256], show[80];
-	int fd, changed = 0;
+	int fd, changed = 0, checked;
 
-	if (q->inflight || q->settling)
+	if (q->inflight || q->settling || q->checking)
 		return; /* what ends them schedules the next attempt */
 	if (q->leaving) {
 		queue_leave(q);
@@ -572,7 +641,13 @@ queue_deliver(struct qmsg *q)
 		}
 		return;
 	}
-	switch (fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) {
+	checked = q->checked;
+	q->checked = 0;
+	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+		0 &&
+	    checked)
+		queue_unchoose(q);
+	switch (fd) {
 	case SPOOL_BAD:
 		/* if it cannot be moved, the next load finds it bad again */
 		if (spool_move(&spool, q->msgid, SPOOL_CORRUPT, why) == 0)
@@ -597,6 +672,7 @@ queue_deliver(struct qmsg *q)
 		    q->msgid, env.nrcpt, q->nrcpt);
 		free(q->rs);
 		q->rs = NULL;
+		checked = 0;
 	}
 	q->nrcpt = env.nrcpt;
 	if (!q->state_read && queue_read_state(q) == SPOOL_TEMP) {
@@ -629,7 +705,24 @@ queue_deliver(struct qmsg *q)
 		queue_rcpt_result(q, i, MDA_PERMFAIL, why, now);
 		changed = 1;
 	}
-	if (q->rs == NULL)
+	if (checked)
+		/* auth answered for the chosen: those it knows go to mda */
+		for (i = 0; i < env.nrcpt; i++) {
+			if (!q->rs[i].inflight)
+				continue;
+			if (!q->rs[i].gone) {
+				due++;
+				continue;
+			}
+			snprintf(why, sizeof(why),
+			    "%s: no such user (deleted after the message "
+			    "was accepted)",
+			    envelope_show(
+				env.rcpt[i].mailbox, show, sizeof(show)));
+			queue_rcpt_result(q, i, MDA_PERMFAIL, why, now);
+			changed = 1;
+		}
+	else if (q->rs == NULL)
 		due = env.nrcpt;
 	else
 		for (i = 0; i < env.nrcpt; i++)
@@ -640,7 +733,11 @@ queue_deliver(struct qmsg *q)
 		queue_settle(q, changed);
 		return;
 	}
-	if (queue_send_mda(q, fd, &env, &m) == -1) {
+	if (!checked && !q->fresh) {
+		close(fd);
+		if (queue_check(q, &env) == -1)
+			queue_load_failed(q, strerror(ENOMEM));
+	} else if (queue_send_mda(q, fd, &env, &m, checked) == -1) {
 		close(fd);
 		queue_load_failed(q, strerror(ENOMEM));
 	}
@@ -906,7 +1003,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 			m.body_size = b->sc[i].body_size;
 			m.prepend_offset = m.body_offset + m.body_size;
 			m.prepend_size = b->sc[i].prepend_len;
-			if (queue_send_mda(q, mdafd, &in->env, &m) == -1) {
+			if (queue_send_mda(q, mdafd, &in->env, &m, 0) == -1) {
 				close(mdafd);
 				queue_load_failed(q, strerror(ENOMEM));
 			}
@@ -1102,6 +1199,69 @@ queue_dispatch_mda(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/*
+ * auth's answer to queue_check(): a status for each chosen recipient,
+ * in order.  A recipient no user has any more fails when the file is
+ * read again (its reply names the mailbox); one auth could not tell
+ * about is delivered as before the check: a table error holds no mail.
+ */
+static void
+queue_mailbox_result(struct msg_reader *r, struct imsg *imsg)
+{
+	struct qmsg key, *q;
+	uint32_t n, k, i, status, out = 0;
+
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &n) == -1 ||
+	    n > ENVELOPE_RCPT_MAX)
+		child_bad_imsg(imsg, "mailbox check result");
+	for (k = 0; k < n; k++)
+		if (msg_get_u32(r, &status) == -1 ||
+		    status > AUTH_MAILBOX_TEMPFAIL)
+			child_bad_imsg(imsg, "mailbox check result");
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "mailbox check result");
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL || !q->checking) {
+		log_debug("message %016" PRIx64 ": mailbox check of a "
+			  "message no longer waiting for it: dropped",
+		    key.msgid);
+		return;
+	}
+	for (i = 0; i < q->nrcpt; i++)
+		out += q->rs[i].inflight;
+	if (n != out)
+		child_bad_imsg(imsg, "mailbox check result: recipient count");
+	msg_reader_init(r, imsg->data, imsg->datalen);
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &n) == -1)
+		child_bad_imsg(imsg, "mailbox check result");
+	for (i = 0; i < q->nrcpt; i++) {
+		if (!q->rs[i].inflight)
+			continue;
+		if (msg_get_u32(r, &status) == -1)
+			child_bad_imsg(imsg, "mailbox check result");
+		q->rs[i].gone = status == AUTH_MAILBOX_GONE;
+	}
+	q->checking = 0;
+	inflight--;
+	q->checked = 1;
+	queue_deliver(q);
+	queue_release_waiting();
+}
+
+static void
+queue_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_MAILBOX_RESULT:
+		queue_mailbox_result(&r, imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from auth");
+	}
+}
+
 static void
 queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
@@ -1159,6 +1319,7 @@ queue_main(void)
 
 	handlers[PROC_SMTP] = queue_dispatch_smtp;
 	handlers[PROC_MDA] = queue_dispatch_mda;
+	handlers[PROC_AUTH] = queue_dispatch_auth;
 	handlers[PROC_CONTROL] = queue_dispatch_control;
 	/* the channels must exist before recovered mail goes to mda */
 	child_connect(handlers);

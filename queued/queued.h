@@ -115,7 +115,8 @@ struct rcpt_state {
 	uint32_t attempts;
 	uint64_t next_try; /* Unix seconds; 0: at once */
 	char reply[RCPT_REPLY_MAX];
-	int inflight; /* not stored: handed to mda */
+	int inflight; /* not stored: handed to mda (or to auth's check) */
+	int gone;     /* not stored: auth's check found no user for it */
 };
 
 /* the retry schedule of one message */

@@ -723,6 +723,45 @@ test_persistence(struct table **tp)
 	free(after);
 }
 
+/* the queue's check before a retry: mailbox names, as RCPT made them */
+static void
+test_mailbox(struct table *t)
+{
+	char	 name[600];
+
+	CHECK("mailbox of a user", table_mailbox_status(t,
+	    "example.org/alice") == AUTH_MAILBOX_EXISTS);
+	CHECK("mailbox, other case", table_mailbox_status(t,
+	    "Example.ORG/Alice") == AUTH_MAILBOX_EXISTS);
+	CHECK("mailbox of a utf-8 domain", table_mailbox_status(t,
+	    "bücher.example/dave") == AUTH_MAILBOX_EXISTS);
+	CHECK("user disable bob", table_user_disable(t, "bob@example.org",
+	    1) == 0);
+	CHECK("mailbox of a disabled user", table_mailbox_status(t,
+	    "example.org/bob") == AUTH_MAILBOX_EXISTS);
+	CHECK("user enable bob", table_user_disable(t, "bob@example.org",
+	    0) == 0);
+	CHECK("mailbox of an alias is none", table_mailbox_status(t,
+	    "example.org/info") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox of nobody", table_mailbox_status(t,
+	    "example.org/zed") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox of another domain", table_mailbox_status(t,
+	    "elsewhere.test/alice") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox without a slash", table_mailbox_status(t,
+	    "example.org") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox empty", table_mailbox_status(t, "") ==
+	    AUTH_MAILBOX_GONE);
+	CHECK("mailbox empty user", table_mailbox_status(t,
+	    "example.org/") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox two slashes", table_mailbox_status(t,
+	    "example.org/a/alice") == AUTH_MAILBOX_GONE);
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	name[11] = '/';
+	CHECK("mailbox too long", table_mailbox_status(t, name) ==
+	    AUTH_MAILBOX_GONE);
+}
+
 static void
 test_cleanup(struct table *t)
 {
@@ -731,6 +770,15 @@ test_cleanup(struct table *t)
 	CHECK("user del", table_user_del(t, "ALICE@example.org") == 0);
 	CHECK("rcpt deleted user", rcpt_is(t, "alice@example.org",
 	    "NOUSER"));
+	CHECK("mailbox of a deleted user", table_mailbox_status(t,
+	    "example.org/alice") == AUTH_MAILBOX_GONE);
+	CHECK("mailbox of another user stays", table_mailbox_status(t,
+	    "example.org/bob") == AUTH_MAILBOX_EXISTS);
+	CHECK("user add again", table_user_add(t, "alice@example.org",
+	    "another password") == 0);
+	CHECK("mailbox of a user added again", table_mailbox_status(t,
+	    "example.org/alice") == AUTH_MAILBOX_EXISTS);
+	CHECK("user del again", table_user_del(t, "alice@example.org") == 0);
 	s = snapshot(t);
 	CHECK("user del gone", strstr(s, "user alice@") == NULL);
 	free(s);
@@ -764,6 +812,7 @@ main(void)
 	test_user_list_filter(t);
 	test_aliases(t);
 	test_rcpt(t);
+	test_mailbox(t);
 	test_hostile(t);
 	test_persistence(&t);
 	test_cleanup(t);

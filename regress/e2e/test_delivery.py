@@ -300,6 +300,74 @@ class SpoolNotWritable(BobBroken):
         self.assertIsNone(self.b.proc.poll())
 
 
+class UserDeleted(BobBroken):
+    """A recipient whose user is deleted while the message waits for a
+    retry fails for good, alone, before mda writes anything: logged with
+    the reason, kept in failed/ with the state of each recipient, and
+    nothing goes into the Maildir the user had."""
+
+    def test_deleted_user_fails_alone(self):
+        qid = send(self.b, [ALICE, BOB], "deleted")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        failed = t.spool_dir(self.b, "failed")
+        # bob's first attempt was deferred: the message waits for a retry
+        self.assertTrue(t.wait_until(
+            lambda: qid + ".state" in t.listdir(spool), 20),
+            t.log_tail(self.b))
+        self.b.boxctl("user", "del", BOB)
+        # the Maildir could take it now: only the deletion stops it
+        os.chmod(self.tmp, 0o700)
+        self.assertTrue(t.wait_until(
+            lambda: qid + ".state" in t.listdir(failed), 20),
+            t.log_tail(self.b))
+        self.assertEqual(t.listdir(failed), [qid, qid + ".state"])
+        self.assertEqual(t.listdir(spool), [])
+        self.assertRegex(self.b.logtext(), r"message %s: recipient 1 failed "
+                         r"permanently at attempt \d+: example.test/bob: no "
+                         r"such user \(deleted after the message was "
+                         r"accepted\)" % qid)
+        self.assertRegex(self.b.logtext(), r"message %s: 1 of 2 recipients "
+                         r"failed" % qid)
+        _, rcpts = q.read_state(os.path.join(failed, qid + ".state"))
+        self.assertEqual([r[0] for r in rcpts],
+                         [q.RCPT_DELIVERED, q.RCPT_FAILED])
+        self.assertIn("no such user", rcpts[1][3])
+        self.assertEqual(rcpts[0][1], 1)
+        time.sleep(0.5)
+        self.assertEqual(len(self.b.messages(BOB)), 1)
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertIsNone(self.b.proc.poll())
+
+
+class UserDeletedAndAddedAgain(BobBroken):
+    """A user deleted and added again before the retry has a mailbox
+    again: the retry delivers into it, once."""
+
+    # room for the deletion and the new user between two attempts
+    schedule = "queue retry 5s max-retry 5s expire 1h"
+
+    def test_delivered_to_the_user_added_again(self):
+        qid = send(self.b, [ALICE, BOB], "added again")
+        self.b.wait_messages(ALICE, 1)
+        spool = t.spool_dir(self.b, "spool")
+        self.assertTrue(t.wait_until(
+            lambda: qid + ".state" in t.listdir(spool), 20),
+            t.log_tail(self.b))
+        self.b.boxctl("user", "del", BOB)
+        self.b.add_user(BOB)
+        os.chmod(self.tmp, 0o700)
+        self.b.wait_messages(BOB, 2, timeout=30)
+        self.assertTrue(t.wait_until(lambda: t.listdir(spool) == [], 20),
+                        t.listdir(spool))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertNotIn("no such user", self.b.logtext())
+        time.sleep(0.5)
+        self.assertEqual(len(self.b.messages(BOB)), 2)
+        self.assertEqual(len(self.b.messages(ALICE)), 1)
+        self.assertIsNone(self.b.proc.poll())
+
+
 class ManyRecipients(unittest.TestCase):
     """mda under a small RLIMIT_NOFILE: messages to 300 mailboxes each (two
     aliases of 150) reach every mailbox once, at the first attempt; mda

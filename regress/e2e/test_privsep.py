@@ -40,7 +40,7 @@ PROC_FD_BASE = 3
 LINKS = {("control", "smtp"), ("control", "auth"), ("control", "queue"),
          ("control", "signer"), ("smtp", "auth"), ("smtp", "queue"),
          ("smtp", "signer"), ("queue", "mda"), ("queue", "mta"),
-         ("mta", "signer"), ("imap", "auth")}
+         ("mta", "signer"), ("imap", "auth"), ("queue", "auth")}
 
 
 def socket_inode(pid, fd):
