@@ -304,6 +304,9 @@ reload(char *err, size_t errsz)
 	log_debug("reload: reading %s", conffile);
 	if (config_parse(&nconf, conffile, err, errsz) == -1)
 		return -1;
+	/* -v holds for the life of the process, whatever the file says */
+	if (opt_verbose)
+		nconf.log_level = LOG_LEVEL_DEBUG;
 	if (load_tls(&nconf, &tls, err, errsz) == -1)
 		return -1;
 	if (check_tls(&nconf, &tls, err, errsz) == -1) {

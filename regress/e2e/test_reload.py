@@ -14,6 +14,7 @@ import time
 import unittest
 
 from boxdtest import BOXD, Boxd, make_cert
+from test_smtp import wait_until
 from test_boxctl import Client, imsg, s as imsg_str
 
 
@@ -154,6 +155,24 @@ class Reload(unittest.TestCase):
                 self.b.logtext().lower():
             time.sleep(0.1)
         self.assertIn(">>> noop", self.b.logtext().lower())
+
+
+class VerboseKeptOnReload(unittest.TestCase):
+    """boxd -v logs at debug level for its whole life: a reload of a file
+    that says `log level info` does not turn it down."""
+
+    def setUp(self):
+        self.b = Boxd(extra="log level info").start(args=["-v"])
+        self.addCleanup(self.b.cleanup)
+
+    def test_debug_after_reload(self):
+        self.b.boxctl("reload")
+        s = smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=10)
+        s.noop()
+        s.quit()
+        self.assertTrue(wait_until(
+            lambda: ">>> noop" in self.b.logtext().lower(), 20),
+            self.b.logtext()[-2000:])
 
 
 class ReloadAnswers(unittest.TestCase):
