@@ -375,7 +375,7 @@ spool_crc(int fd, uint64_t off, uint64_t len, uint32_t *crc)
  * message, the CRCs, the envelope's content.  0 with env filled (the
  * caller clears it), or SPOOL_TEMP / SPOOL_BAD with env empty.
  */
-static int
+int
 spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
     char *why, size_t whysz)
 {

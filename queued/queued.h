@@ -250,6 +250,13 @@ int spool_open_message(struct spool *, uint64_t msgid);
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
 /*
+ * spool_load()'s checks on a file already open: 0 with env and m filled
+ * in (the caller clears env), or SPOOL_TEMP or SPOOL_BAD with the reason
+ * in why and env empty
+ */
+int spool_verify(int fd, uint64_t msgid, struct envelope *, struct spool_msg *,
+    char *why, size_t);
+/*
  * Move spool/ID and its state into dir, saying why (NULL: the caller
  * did): 0 once the message is moved (its state follows at start-up if it
  * cannot now), -1 logged.
