@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "queued.h"
@@ -71,6 +72,17 @@ clean(void)
 	clean_dir(SPOOL_QUEUE);
 	clean_dir(SPOOL_CORRUPT);
 	clean_dir(SPOOL_FAILED);
+}
+
+/* the test's directory, when it is done */
+static void
+rm_rf(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #endif

@@ -1412,16 +1412,6 @@ test_maildir(void)
 
 /* ------------------------------------------------------------ main */
 
-static void
-rm_rf(const char *dir)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int
 main(void)
 {
