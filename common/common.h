@@ -775,4 +775,46 @@ int maildir_name_build(
 int maildir_folder_dir(const char *folder, char *dir, size_t len);
 int maildir_dir_folder(const char *dir, char *folder, size_t len);
 
+/* ---------------------------------------------------------------- auth_msg.c
+ */
+/*
+ * A login, from a role that serves users (imap now, smtp's AUTH later) to
+ * auth, and its answer (IMSG_AUTH_LOGIN, IMSG_AUTH_LOGIN_RESULT).  The user
+ * and password are the client's text: any octets but NUL, up to the bounds
+ * below; a role refuses longer text itself (as a failed login) before it
+ * encodes, for the encoder fails on it (w->error).  The request's writer
+ * wipes (the encoder sets w->wipe); the channel carrying it must have
+ * ibuf.wipe set on both ends.  Decoders take a whole payload and refuse
+ * short input, bytes left over, embedded NULs, a string past its bound, an
+ * unknown service or status, and an OK without a valid mailbox; -1 then,
+ * the struct wiped.
+ */
+#define AUTH_LOGIN_USER_MAX	SMTP_PATH_MAX /* octets, no NUL */
+#define AUTH_LOGIN_PASSWORD_MAX 1024	      /* octets, no NUL */
+#define AUTH_LOGIN_ADDR_MAX	64	      /* numeric IP text, NUL in */
+
+struct auth_login {
+	uint64_t reqid;
+	uint32_t service; /* AUTH_SERVICE_* */
+	char user[AUTH_LOGIN_USER_MAX + 1];
+	char password[AUTH_LOGIN_PASSWORD_MAX + 1];
+	char client_addr[AUTH_LOGIN_ADDR_MAX]; /* "192.0.2.1", "2001:db8::1" */
+};
+
+struct auth_login_result {
+	uint64_t reqid;
+	uint32_t status;		    /* AUTH_LOGIN_* */
+	char user[SMTP_PATH_MAX];	    /* normalized; "" unless OK */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" unless OK */
+	uint64_t quota;			    /* bytes, 0: none */
+};
+
+void auth_login_encode(struct msg_writer *, const struct auth_login *);
+int auth_login_decode(struct auth_login *, const void *, size_t);
+/* wipes the password and everything else */
+void auth_login_clear(struct auth_login *);
+void
+auth_login_result_encode(struct msg_writer *, const struct auth_login_result *);
+int auth_login_result_decode(struct auth_login_result *, const void *, size_t);
+
 #endif
