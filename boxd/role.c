@@ -25,7 +25,7 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxd",
 		.sandbox = &sandbox_profile_control,
 		.peers = PEER(PROC_SMTP) | PEER(PROC_AUTH) | PEER(PROC_QUEUE) |
-		    PEER(PROC_SIGNER),
+		    PEER(PROC_SIGNER) | PEER(PROC_IMAP),
 		.main = control_main,
 	},
 	[PROC_SMTP] = {
@@ -89,7 +89,7 @@ static const struct role roles[PROC_COUNT] = {
 		.listeners = LISTENER(LISTEN_IMAP) | LISTENER(LISTEN_IMAPS) |
 		    LISTENER(LISTEN_POP3) | LISTENER(LISTEN_POP3S),
 		.peers = PEER(PROC_AUTH),
-		.main = idle_main,
+		.main = imap_main,
 	},
 };
 /* clang-format on */

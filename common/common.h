@@ -817,4 +817,11 @@ void
 auth_login_result_encode(struct msg_writer *, const struct auth_login_result *);
 int auth_login_result_decode(struct auth_login_result *, const void *, size_t);
 
+/* ---------------------------------------------------------------- base64.c */
+/*
+ * Strict base64, as SASL sends it: octets decoded into out, or -1 for
+ * anything malformed or too long for outsz.
+ */
+int base64_decode_buf(const char *, size_t, unsigned char *out, size_t outsz);
+
 #endif

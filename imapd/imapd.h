@@ -6,7 +6,15 @@
 #ifndef BOXD_IMAPD_H
 #define BOXD_IMAPD_H
 
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+
 #include "common.h"
+
+struct bufferevent;
+struct evbuffer;
+struct event;
 
 /* ---------------------------------------------------------------- imap_parse.c
  */
@@ -63,15 +71,129 @@ struct imap_arg {
 /* ----------------------------------------------------------------
  * imap_session.c
  */
+#define IMAP_INPUT_MAX	  (64 * 1024)  /* read ahead of the commands */
+#define IMAP_OUTPUT_MAX	  (256 * 1024) /* unread replies: input waits */
+#define IMAP_OUTPUT_LOW	  (64 * 1024)  /* a long command goes on below it */
+#define IMAP_LITERAL_MAX  (64 * 1024)  /* a literal, but APPEND's message */
+#define IMAP_LITERALS_MAX 64	       /* literals in one command */
+#define IMAP_MAX_ERRORS	  20	       /* bad commands in a row: BYE */
+#define IMAP_AUTOLOGOUT	  (30 * 60 * 1000) /* RFC 9051 5.4: >= 30 min */
+
+enum imap_state {
+	IMAP_NOTAUTH,
+	IMAP_AUTH,
+	IMAP_SELECTED,
+};
+
+struct imap_session {
+	RB_ENTRY(imap_session) entry; /* by reqid while auth answers */
+	uint64_t reqid;
+	int waiting; /* for auth */
+	int fd;
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	enum listen_kind kind;
+	int tls;
+	int pop3;
+	char addr[INET6_ADDRSTRLEN];
+	struct listener_client *client;
+	enum imap_state state;
+	char tag[IMAP_TAG_MAX + 1];
+	int errors;
+
+	struct event *timer;
+	int timer_on;
+	uint64_t expire;
+
+	int closing;
+	int tls_pending;
+	int processing;
+	int out_paused;
+	int in_long_line;
+	int busy;   /* a command goes on as the output drains */
+	int idling; /* in IDLE */
+	int sasl;   /* AUTHENTICATE waits for the client's response */
+
+	/* the command being read */
+	struct evbuffer *cmd;
+	size_t cmd_text; /* its octets but literals */
+	uint32_t cmd_literals;
+	uint64_t literal_left;
+	int append_streaming; /* the literal goes to APPEND's file */
+
+	/* ENABLEd */
+	int rev2;
+	int utf8;
+	int condstore;
+	int qresync;
+
+	struct imap_user *user;	    /* logged in */
+	struct imap_mbox *mbox;	    /* selected */
+	struct imap_append *append; /* APPEND under way */
+	struct pop3_state *pop;	    /* a POP3 session's */
+};
+
+void imap_session_new(int fd, const struct sockaddr *, enum listen_kind,
+    struct listener_client *);
+void imap_printf(struct imap_session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* a line, CRLF added */
+void imap_reply(struct imap_session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "TAG STATUS text" for the current command */
+void imap_tagged(struct imap_session *, const char *status, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void imap_close(struct imap_session *);
+void imap_bye(struct imap_session *, const char *why);
+void imap_starttls(struct imap_session *);
+void imap_command_done(struct imap_session *);
+void imap_process(struct imap_session *);
+void imap_auth_request(struct imap_session *, const char *user,
+    const char *password, uint32_t service);
+void imap_auth_result(const struct auth_login_result *);
 
 /* ---------------------------------------------------------------- imap_cmd.c
  */
+const char *imap_capabilities(struct imap_session *);
+void imap_cmd_dispatch(struct imap_session *, const char *, size_t);
+void imap_cmd_error(struct imap_session *);
+uint64_t imap_cmd_literal_limit(struct imap_session *, uint64_t);
+int imap_cmd_literal_input(struct imap_session *, struct evbuffer *, size_t);
+void imap_cmd_cleanup(struct imap_session *);
+void imap_cmd_sync(struct imap_session *, int expunges_ok);
+int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
+void imap_cmd_auth_done(
+    struct imap_session *, const struct auth_login_result *);
+void imap_cmd_idle_wake(struct imap_session *);
+int imap_idle_input(struct imap_session *, struct evbuffer *);
+
+/* ----------------------------------------------------------------
+ * imap_mbox.c
+ */
+/* the rows imap_cmd.c's tables take from here */
+#define IMAP_MBOX_COMMANDS
+#define IMAP_MBOX_CAPABILITIES
+/* logged in: NULL, or why not (the text of a "NO") */
+const char *imap_session_login(
+    struct imap_session *, const struct auth_login_result *);
+void imap_session_logout_user(struct imap_session *);
+void imap_mbox_sync(struct imap_session *, int expunges_ok);
+void imap_mbox_condstore(struct imap_session *);
+int imap_append_literal(struct imap_session *);
+int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
+void imap_append_cleanup(struct imap_session *);
+void imap_cmd_resume(struct imap_session *);
 
 /* ----------------------------------------------------------------
  * pop3_session.c
  */
+void pop3_greeting(struct imap_session *);
+void pop3_command(struct imap_session *, const char *, size_t);
+void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
 
 /* ---------------------------------------------------------------- imap.c
  */
+void imap_stat_session_start(struct imap_session *);
+void imap_stat_session_end(struct imap_session *);
 
 #endif

@@ -1,0 +1,149 @@
+/*
+ * The imap role: accepts connections on the imap, imaps, pop3 and pop3s
+ * listeners, counts sessions per client address and per user, and routes
+ * auth's answers and mda's news to the sessions.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "boxd.h"
+#include "imapd.h"
+
+static struct listener_set *listeners;
+static uint64_t stat_sessions;
+
+void
+imap_stat_session_start(struct imap_session *s)
+{
+	stat_sessions++;
+}
+
+void
+imap_stat_session_end(struct imap_session *s)
+{
+}
+
+static void
+imap_accept(void *arg, int fd, const struct sockaddr *sa,
+    enum listen_kind kind, struct listener_client *c)
+{
+	imap_session_new(fd, sa, kind, c);
+}
+
+/* imaps and pop3s are TLS from the first byte: no plaintext line */
+static const char *
+imap_refusal(enum listen_kind kind, enum listener_refusal why)
+{
+	switch (kind) {
+	case LISTEN_IMAP:
+		return why == LISTENER_FULL
+		    ? "* BYE Too many sessions, try again later\r\n"
+		    : "* BYE Too many connections from your address\r\n";
+	case LISTEN_POP3:
+		return why == LISTENER_FULL
+		    ? "-ERR [SYS/TEMP] Too many sessions, try again later\r\n"
+		    : "-ERR [IN-USE] Too many connections from your "
+		      "address\r\n";
+	default:
+		return NULL;
+	}
+}
+
+static void
+imap_limits(void *arg, uint32_t *sessions, uint32_t *per_client)
+{
+	*sessions = child->conf.limit_sessions;
+	*per_client = child->conf.limit_imap_connections;
+}
+
+static const struct listener_ops imap_listener_ops = {
+    .accept = imap_accept,
+    .refusal = imap_refusal,
+    .limits = imap_limits,
+    /* its socket, a message file it reads, an APPEND's file */
+    .session_fds = 3,
+    .sessions_directive = "limit sessions",
+};
+
+static void
+imap_add_listener(struct imsg *imsg)
+{
+	const struct listen_conf *lc;
+	uint32_t idx = imsg->hdr.peerid;
+
+	if (idx >= child->conf.nlisteners || imsg->fd == -1)
+		child_bad_imsg(imsg, "listener");
+	lc = &child->conf.listeners[idx];
+	listener_add(listeners, imsg->fd, lc->kind);
+	imsg->fd = -1;
+	log_debug("listening on %s port %u (%s)", lc->addr, lc->port,
+	    listen_kind_name(lc->kind));
+}
+
+static void
+imap_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_LISTENER:
+		imap_add_listener(imsg);
+		break;
+	case IMSG_CONF_TLS:
+		if (tls_server_reload(&child->tls, &r) == -1)
+			child_bad_imsg(imsg, "tls");
+		break;
+	default:
+		child_bad_imsg(imsg, "from parent");
+	}
+}
+
+static void
+imap_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	struct auth_login_result res;
+
+	if (imsg->hdr.type != IMSG_AUTH_LOGIN_RESULT ||
+	    auth_login_result_decode(&res, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "from auth");
+	imap_auth_result(&res);
+}
+
+static void
+imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_writer w;
+	uint64_t v[CTL_COUNTERS] = {0};
+
+	if (imsg->hdr.type != IMSG_STATS_REQ ||
+	    ctl_empty_decode(imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "from control");
+	v[CTL_SESSIONS] = stat_sessions;
+	msg_writer_init(&w);
+	ctl_stats_encode(&w, v);
+	child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
+}
+
+void
+imap_main(void)
+{
+	imsgev_handler handlers[PROC_COUNT] = {0};
+
+	child_init(PROC_IMAP, imap_dispatch_parent);
+	tls_load();
+	listeners = listener_set_new(
+	    child->base, &imap_listener_ops, NULL, child->conf.nlisteners);
+	child_drop();
+	child_sandbox();
+
+	handlers[PROC_AUTH] = imap_dispatch_auth;
+	handlers[PROC_CONTROL] = imap_dispatch_control;
+	child_connect(handlers);
+	/* logins carry passwords */
+	child->peer[PROC_AUTH]->ibuf.wipe = 1;
+	child_run(NULL);
+}
