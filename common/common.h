@@ -358,6 +358,8 @@ struct listen_conf {
 	X(limit_auth_period, TIME, 0, 5 * 60, "per", MORE)                     \
 	X(limit_connections, NUM, 0, 20, "limit connections", LINE)            \
 	X(limit_sessions, NUM, 0, 0, "limit sessions", LINE_OPT)               \
+	X(limit_imap_connections, NUM, 0, 20, "limit imap-connections", LINE)  \
+	X(limit_imap_per_user, NUM, 0, 50, "per-user", MORE)                   \
 	X(limit_recipients, NUM, 0, 1000, "limit recipients", LINE)            \
 	X(timeout_command, TIME, 0, 5 * 60, "timeout command", LINE)           \
 	X(timeout_data, TIME, 0, 10 * 60, "data", MORE)                        \
@@ -381,7 +383,8 @@ struct listen_conf {
  * boxd's user alone; tls_cert "" is no TLS; resolver_addr "" is
  * /etc/resolv.conf; relay_url "" is MX delivery; limit_connections is per
  * client IP; limit_sessions 0 is derived from RLIMIT_NOFILE;
- * limit_recipients is per transaction.
+ * limit_recipients is per transaction; limit_imap_connections is IMAP and
+ * POP3 sessions per client IP, limit_imap_per_user per logged-in user.
  */
 struct boxd_config {
 	char path[PATH_MAX]; /* the file it came from */
