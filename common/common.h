@@ -827,4 +827,184 @@ int auth_login_result_decode(struct auth_login_result *, const void *, size_t);
  */
 int base64_decode_buf(const char *, size_t, unsigned char *out, size_t outsz);
 
+/* ---------------------------------------------------------------- mime.c */
+/*
+ * A message held in memory (mmap'ed; never copied) parsed into a tree of
+ * parts.  Offsets are into the message.  Strings belong to the part,
+ * NUL-terminated; type, subtype, encoding, disposition and parameter
+ * names are lowercased.  Every count is bounded before anything is
+ * allocated; past a bound the rest of that part is an opaque body and
+ * MIME_TRUNCATED is set: never an error, never a lost message.
+ */
+#define MIME_PARTS_MAX	  1000	      /* parts of one message */
+#define MIME_DEPTH_MAX	  32	      /* multipart and message/rfc822 nesting */
+#define MIME_PARAMS_MAX	  64	      /* parameters of one header field */
+#define MIME_FIELDS_MAX	  2000	      /* fields of one header block */
+#define MIME_FIELD_MAX	  (64 * 1024) /* octets of one field, folded */
+#define MIME_BOUNDARY_MAX 200	      /* octets of a boundary */
+
+#define MIME_TRUNCATED 0x01 /* a bound was reached */
+
+struct evbuffer;
+
+struct mime_param {
+	char *name;  /* lowercase, RFC 2231 '*N' and '*' suffixes removed */
+	char *value; /* unquoted; RFC 2231 continuations joined, UTF-8 */
+};
+
+struct mime_params {
+	struct mime_param *v;
+	size_t n;
+};
+
+struct mime_part {
+	struct mime_part *parent;
+	/* multipart: its first part; message/rfc822: the embedded message */
+	struct mime_part *child;
+	struct mime_part *next; /* the next part of the same multipart */
+	size_t nchild;
+	size_t hdr_off, hdr_len; /* the header with the blank line ending it */
+	size_t body_off, body_len;
+	size_t
+	    body_lines; /* line ends in the body, +1 for an unended last line */
+	char *type,
+	    *subtype; /* defaults text/plain (message/rfc822 in a digest) */
+	struct mime_params params;
+	char *id, *description, *encoding, *md5, *language, *location;
+	char *disposition; /* the disposition type; NULL if none */
+	struct mime_params dparams;
+	int explicit_type; /* a valid Content-Type was given */
+};
+
+struct mime_message {
+	const char *msg;
+	size_t len;
+	struct mime_part *root;
+	size_t nparts;
+	int flags; /* MIME_TRUNCATED */
+};
+
+/* NULL only when out of memory; any octets parse */
+struct mime_message *mime_parse(const char *msg, size_t len);
+void mime_free(struct mime_message *);
+/* a parameter's value (name lowercase) or NULL */
+const char *mime_param_get(const struct mime_params *, const char *name);
+/* is the part multipart/ (has parts) or message/rfc822 (has a message) */
+int mime_part_is_multipart(const struct mime_part *);
+int mime_part_is_message(const struct mime_part *);
+/*
+ * The body with its Content-Transfer-Encoding undone, appended to out:
+ * base64 (junk skipped, padding optional), quoted-printable (soft breaks,
+ * bad escapes kept as they are), anything else as it is.  0, 1 when the
+ * encoding is unknown (the octets were appended as they are), -1 when out
+ * of memory.
+ */
+int mime_part_decode(const struct mime_message *, const struct mime_part *,
+    struct evbuffer *out);
+/* a text part's decoded body converted from its charset to UTF-8; 0 or -1 */
+int mime_part_text(const struct mime_message *, const struct mime_part *,
+    struct evbuffer *out);
+int mime_base64_decode(const char *, size_t, struct evbuffer *out);
+int mime_qp_decode(const char *, size_t, struct evbuffer *out);
+
+/* ---------------------------------------------------------- mime_header.c */
+/*
+ * Header fields of a header block (hdr, len: a part's hdr_off/hdr_len or
+ * any text); a line without a colon is skipped, as are fields past
+ * MIME_FIELDS_MAX.  Bare LF line ends are accepted everywhere.
+ */
+struct mime_field {
+	const char *name; /* the name as written, namelen octets */
+	size_t namelen;
+	const char *value; /* after the colon, folded as written, no line end */
+	size_t valuelen;
+	const char *raw; /* the whole field with its line end(s) */
+	size_t rawlen;
+};
+
+/* the next field at or after *pos (start at 0): 1, or 0 at the end */
+int
+mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *);
+/* the first field named name, case-insensitive: 1, or 0 if none */
+int mime_header_get(
+    const char *hdr, size_t len, const char *name, struct mime_field *);
+/*
+ * A value unfolded (line ends dropped), leading and trailing white space
+ * trimmed, NUL-terminated and malloc'ed; NULL when out of memory.
+ */
+char *mime_header_unfold(const char *value, size_t len);
+/*
+ * The same, with RFC 2047 encoded words decoded (B and Q, any charset
+ * charset.c knows; adjacent words joined; malformed ones left as they
+ * are) and raw 8-bit text taken as UTF-8 if valid, else windows-1252:
+ * UTF-8, malloc'ed; NULL when out of memory.
+ */
+char *mime_header_decode(const char *value, size_t len);
+/* the same, appended to out; 0 or -1 */
+int mime_header_decode_buf(struct evbuffer *out, const char *, size_t);
+/*
+ * A structured value "token; a=b; c*=utf-8''%E2%82%AC": the token
+ * lowercased in *first (malloc'ed, NULL if empty) and at most
+ * MIME_PARAMS_MAX parameters, RFC 2231 decoded.  0 or -1 out of memory.
+ */
+int mime_params_parse(
+    const char *value, size_t len, char **first, struct mime_params *);
+void mime_params_free(struct mime_params *);
+/*
+ * RFC 5322 date, obsolete forms too (no day name, no seconds, two- and
+ * three-digit years, named and military zones, comments): seconds since
+ * the epoch (UTC), the zone in minutes east in *tzoff if not NULL; -1
+ * when hopeless.
+ */
+int64_t mime_date_parse(const char *, size_t, int *tzoff);
+
+#define MIME_ADDRESSES_MAX 1000 /* entries of one address list */
+/*
+ * One entry of an address list, in IMAP ENVELOPE terms: a mailbox has
+ * mailbox and host; a group start has host NULL and the group's name in
+ * mailbox; a group end has both NULL.  Strings are malloc'ed, NULL when
+ * absent.
+ */
+struct mime_address {
+	char *name;    /* display name; RFC 2047 decoded if asked */
+	char *adl;     /* obsolete route "@a,@b" */
+	char *mailbox; /* local part, unquoted */
+	char *host;
+};
+
+struct mime_addresses {
+	struct mime_address *v;
+	size_t n;
+};
+
+/*
+ * An address list (groups, comments, quoted local parts, routes); broken
+ * entries are kept as well as they can be.  decode: display names RFC
+ * 2047 decoded to UTF-8 (else raw, as ENVELOPE wants).  0, -1 out of
+ * memory.
+ */
+int
+mime_address_parse(const char *, size_t, int decode, struct mime_addresses *);
+void mime_addresses_free(struct mime_addresses *);
+
+/* -------------------------------------------------------------- charset.c */
+/*
+ * Conversion to UTF-8.  The imap role runs chrooted without gconv
+ * modules: charset_init() opens an iconv handle for every supported
+ * charset before the chroot, kept for the life of the process.
+ */
+/* 0, or -1 if iconv is unusable (then only the built-in charsets work) */
+int charset_init(void);
+/* the canonical lowercase name of a charset or alias; NULL if unknown */
+const char *charset_canonical(const char *name);
+/*
+ * len octets of in, in charset name, appended to out as UTF-8; malformed
+ * input becomes U+FFFD.  0; 1 if the charset is unknown (the octets were
+ * appended as UTF-8 if valid, else as windows-1252); -1 out of memory.
+ */
+int charset_to_utf8(
+    const char *name, const char *in, size_t len, struct evbuffer *out);
+/* 1 if len octets are well-formed UTF-8 */
+int charset_utf8_valid(const char *, size_t);
+
 #endif
