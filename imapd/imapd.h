@@ -58,6 +58,7 @@ struct mail_msg {
 	uint16_t base_len; /* its base: the octets before ":2," */
 	uint8_t in_new;	   /* in new/ rather than cur/ */
 	uint8_t recent;	   /* not yet seen by any session */
+	uint8_t expunged;  /* gone; dropped at the next index_compact() */
 };
 
 /* expunged UIDs first..last, at modseq (for QRESYNC's VANISHED) */
@@ -93,7 +94,7 @@ mail_msg_name(const struct index_state *st, const struct mail_msg *m)
 int index_msg_append(struct index_state *, const struct mail_msg *);
 /* the message of that uid, or NULL (binary search) */
 struct mail_msg *index_msg_find(const struct index_state *, uint32_t uid);
-/* drop the messages whose uid is 0, and arena octets no one points at */
+/* drop the expunged messages, and arena octets no one points at */
 int index_compact(struct index_state *);
 /* remember uid expunged at modseq; trims the oldest beyond a bound */
 int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
@@ -109,6 +110,12 @@ int index_read(int dirfd, struct index_state *);
 /* write it: temporary file, fdatasync, rename, directory fsync */
 int index_write(int dirfd, const struct index_state *);
 
+/* a whole regular file of at most max octets, NUL-terminated: 0, -1 */
+int
+index_slurp(int dirfd, const char *name, void **buf, size_t *len, size_t max);
+/* replace name with octets: temporary file, fdatasync, rename, fsync */
+int index_replace_file(int dirfd, const char *name, const void *, size_t);
+
 /* boxd.log records: what changed since the snapshot */
 enum index_log_type {
 	INDEX_LOG_NEW = 1, /* a uid given to a base name */
@@ -116,9 +123,9 @@ enum index_log_type {
 	INDEX_LOG_EXPUNGE, /* a uid gone at modseq */
 	INDEX_LOG_INFO,	   /* size and internal date learnt */
 };
-/* append one record to a buffer the caller writes out */
+/* append one record (m, its name in st's arena) to a buffer */
 int index_log_put(struct msg_writer *, enum index_log_type,
-    const struct mail_msg *, const char *name);
+    const struct index_state *, const struct mail_msg *);
 /*
  * Replay a log's octets over st, which must be the snapshot of that log
  * generation; stops quietly at a torn or corrupt record (and says how
