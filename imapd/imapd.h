@@ -133,12 +133,333 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
 
 /* ---------------------------------------------------------------- index.c
  */
+/*
+ * A folder's index, a cache of what its Maildir holds (see index.c for
+ * the format): boxd.index, a checksummed snapshot rewritten whole, and
+ * boxd.log, checksummed records appended since.  Nothing read from
+ * either is trusted: a file that fails any check is discarded and the
+ * folder rebuilt from the Maildir (and dovecot-uidlist).
+ */
+#define INDEX_FILE "boxd.index"
+#define INDEX_LOG  "boxd.log"
+
+/* one message as the index keeps it; name is the file's base name */
+struct mail_msg {
+	uint32_t uid;
+	uint32_t flags; /* MAILDIR_FLAG_*, keyword letters as bits 6-31 */
+	uint64_t modseq;
+	uint64_t size;	       /* RFC822.SIZE, 0 not known yet */
+	int64_t internal_date; /* seconds, 0 not known yet */
+	uint32_t name_off;     /* in the names arena: the whole file name */
+	uint16_t name_len;
+	uint16_t base_len; /* its base: the octets before ":2," */
+	uint8_t in_new;	   /* in new/ rather than cur/ */
+	uint8_t recent;	   /* not yet seen by any session */
+	uint8_t expunged;  /* gone; dropped at the next index_compact() */
+};
+
+/* expunged UIDs first..last, at modseq (for QRESYNC's VANISHED) */
+struct mail_uid_range {
+	uint32_t first, last;
+	uint64_t modseq;
+};
+
+struct index_state {
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	int64_t new_mtime, cur_mtime; /* ns, as seen at the last scan */
+	uint64_t vanished_floor;      /* expunges below this modseq forgotten */
+	uint32_t log_gen;	      /* which boxd.log the snapshot precedes */
+	struct mail_msg *msgs;	      /* by ascending uid */
+	size_t nmsgs, msgs_cap;
+	char *names; /* the arena of file names */
+	size_t names_len, names_cap;
+	struct mail_uid_range *vanished;
+	size_t nvanished, vanished_cap;
+};
+
+void index_state_init(struct index_state *);
+void index_state_free(struct index_state *);
+/* add a name to the arena: its offset, or -1 (ENOMEM, or arena full) */
+int64_t index_name_add(struct index_state *, const char *, size_t);
+static inline const char *
+mail_msg_name(const struct index_state *st, const struct mail_msg *m)
+{
+	return st->names + m->name_off;
+}
+/* a record appended at the end (uid above all others): 0, -1 ENOMEM */
+int index_msg_append(struct index_state *, const struct mail_msg *);
+/* the message of that uid, or NULL (binary search) */
+struct mail_msg *index_msg_find(const struct index_state *, uint32_t uid);
+/* drop the expunged messages, and arena octets no one points at */
+int index_compact(struct index_state *);
+/* remember uid expunged at modseq; trims the oldest beyond a bound */
+int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
+/*
+ * A snapshot from octets: 0, or -1 if anything is wrong in it (the
+ * state is then left empty).  The fuzz target calls it on any octets.
+ */
+int index_parse(struct index_state *, const void *, size_t);
+/* the snapshot of st as octets (malloc'd *buf): 0, -1 ENOMEM */
+int index_serialize(const struct index_state *, void **buf, size_t *len);
+/* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
+int index_read(int dirfd, struct index_state *);
+/* write it: temporary file, fdatasync, rename, directory fsync */
+int index_write(int dirfd, const struct index_state *);
+
+/* a whole regular file of at most max octets, NUL-terminated: 0, -1 */
+int
+index_slurp(int dirfd, const char *name, void **buf, size_t *len, size_t max);
+/* replace name with octets: temporary file, fdatasync, rename, fsync */
+int index_replace_file(int dirfd, const char *name, const void *, size_t);
+
+/* boxd.log records: what changed since the snapshot */
+enum index_log_type {
+	INDEX_LOG_NEW = 1, /* a uid given to a base name */
+	INDEX_LOG_FLAGS,   /* flags and modseq of a uid; name as it is now */
+	INDEX_LOG_EXPUNGE, /* a uid gone at modseq */
+	INDEX_LOG_INFO,	   /* size and internal date learnt */
+};
+/* append one record (m, its name in st's arena) to a buffer */
+int index_log_put(struct msg_writer *, enum index_log_type,
+    const struct index_state *, const struct mail_msg *);
+/*
+ * Replay a log's octets over st, which must be the snapshot of that log
+ * generation; stops quietly at a torn or corrupt record (and says how
+ * many octets were good in *goodlen).  0, or -1 if the log is of another
+ * generation or st cannot be grown.
+ */
+int
+index_log_replay(struct index_state *, const void *, size_t, size_t *goodlen);
+/* the octets a new, empty log of st->log_gen starts with */
+void index_log_header(struct msg_writer *, uint32_t gen);
 
 /* ---------------------------------------------------------------- uidlist.c
  */
+/*
+ * Dovecot's files in a Maildir folder, read so that a Maildir moved over
+ * from Dovecot keeps its UIDs and keywords.  dovecot-uidlist: version 1
+ * ("1 UIDVALIDITY UIDNEXT") or 3 ("3 V<uidvalidity> N<uidnext> ...",
+ * then "UID [extensions] :BASENAME").  dovecot-keywords: "N NAME" lines,
+ * N = 0 the letter 'a'.
+ */
+#define UIDLIST_FILE	 "dovecot-uidlist"
+#define KEYWORDS_FILE	 "dovecot-keywords"
+#define KEYWORDS_MAX	 26 /* Maildir's letters a-z */
+#define KEYWORD_NAME_MAX 128
+
+struct uidlist_entry {
+	uint32_t uid;
+	uint32_t base_off; /* in the uidlist's own arena */
+	uint16_t base_len;
+};
+
+struct uidlist {
+	uint32_t uidvalidity, uidnext;
+	struct uidlist_entry *ents; /* by ascending uid */
+	size_t nents;
+	char *names; /* the bases, NUL-terminated */
+	size_t names_len;
+};
+
+/*
+ * Parse a uidlist's octets: 0, or -1 if its header is bad (the file is
+ * then of no use).  Lines that do not parse, or break the UID order,
+ * are skipped.
+ */
+int uidlist_parse(struct uidlist *, const char *, size_t);
+/* read dirfd's dovecot-uidlist: 0, -1 missing or useless */
+int uidlist_read(int dirfd, struct uidlist *);
+void uidlist_free(struct uidlist *);
+
+/* the keyword names of a folder, index i is the letter 'a' + i */
+struct keywords {
+	char *name[KEYWORDS_MAX]; /* NULL: letter unused */
+};
+/* parse dovecot-keywords octets; bad lines skipped, never fails */
+void keywords_parse(struct keywords *, const char *, size_t);
+int keywords_read(int dirfd, struct keywords *); /* 0, or -1 none */
+/* write it whole (temporary file and rename): 0, -1 */
+int keywords_write(int dirfd, const struct keywords *);
+void keywords_free(struct keywords *);
+/* a name a client may use as a keyword: an IMAP atom, not a \flag */
+int keyword_name_valid(const char *);
 
 /* ---------------------------------------------------------------- mailbox.c
  */
+/*
+ * The mail store as the sessions see it.  A mail_user is one logged-in
+ * user's Maildir (shared by all that user's sessions); a mailbox is one
+ * open folder, shared by every session that has it selected; a
+ * mailbox_view is one session's selection of it, with its own sequence
+ * numbers: what others change reaches a view only when it syncs, in the
+ * order it happened.
+ *
+ * IMAP flags are Maildir's: \Draft D, \Flagged F, \Answered R, \Seen S,
+ * \Deleted T; keywords are the bits of letters a-z (MAILDIR_FLAG_KEYWORD),
+ * named per folder by mailbox_keyword().  \Recent is per view.
+ */
+struct event_base;
+struct mail_user;
+struct mailbox;
+struct mailbox_view;
+struct mail_append;
+
+#define MAIL_FLAGS_STD                                                     \
+	(MAILDIR_FLAG_DRAFT | MAILDIR_FLAG_FLAGGED | MAILDIR_FLAG_PASSED | \
+	    MAILDIR_FLAG_REPLIED | MAILDIR_FLAG_SEEN | MAILDIR_FLAG_TRASHED)
+#define MAIL_FLAG_DELETED MAILDIR_FLAG_TRASHED
+
+/*
+ * Set once by the imap role: its root, the storage's mail directory (the
+ * chroot), against which every mailbox path "DOMAIN/USER" is opened.
+ */
+struct mail_user *
+mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
+void mail_user_put(struct mail_user *);
+/* the quota given, and what the user's folders hold now (octets) */
+uint64_t mail_user_quota(struct mail_user *);
+uint64_t mail_user_usage(struct mail_user *);
+
+/* what a view hears during mailbox_view_sync(), in the order it happened */
+struct mailbox_view_ops {
+	/* seq is the message's number before it goes; later ones move down */
+	void (*expunge)(void *arg, uint32_t seq, uint32_t uid);
+	/* another session (or writer) changed its flags or modseq */
+	void (*flags)(void *arg, uint32_t seq, const struct mail_msg *);
+	/* new messages: the count and recent count after them */
+	void (*exists)(void *arg, uint32_t count, uint32_t recent);
+};
+
+/*
+ * Select a folder (UTF-8 name; "INBOX" any case).  readonly: EXAMINE
+ * (no \Recent claimed, no new/ to cur/ moves).  NULL with err set if the
+ * folder does not exist or cannot be read.
+ */
+struct mailbox_view *
+mailbox_view_open(struct mail_user *, const char *folder, int readonly,
+    const struct mailbox_view_ops *, void *arg, char *err, size_t errsz);
+void mailbox_view_close(struct mailbox_view *);
+/* tell the view's callbacks what others did since its last sync */
+void mailbox_view_sync(struct mailbox_view *);
+/* 1 if others did something the view has not heard of yet */
+int mailbox_view_pending(struct mailbox_view *);
+/*
+ * IDLE: called (once, then it must be set again) when the mailbox
+ * changes; NULL cancels.  The callback runs from the event loop.
+ */
+void mailbox_view_watch(struct mailbox_view *, void (*)(void *), void *arg);
+
+uint32_t mailbox_view_count(struct mailbox_view *);
+uint32_t mailbox_view_recent(struct mailbox_view *);
+/* seq of the first message without \Seen, 0 none */
+uint32_t mailbox_view_unseen_first(struct mailbox_view *);
+uint32_t mailbox_view_uidvalidity(struct mailbox_view *);
+uint32_t mailbox_view_uidnext(struct mailbox_view *);
+uint64_t mailbox_view_highestmodseq(struct mailbox_view *);
+int mailbox_view_readonly(struct mailbox_view *);
+/*
+ * Message seq (1..count): NULL if it was expunged by another session
+ * (the view still counts it until it syncs) or seq is out of range.
+ * The pointer is valid until the next mailbox call.
+ */
+const struct mail_msg *mailbox_view_msg(struct mailbox_view *, uint32_t seq);
+uint32_t mailbox_view_uid(struct mailbox_view *, uint32_t seq); /* 0 none */
+uint32_t mailbox_view_seq(struct mailbox_view *, uint32_t uid); /* 0 none */
+/* the seq of the first uid >= uid (for UID ranges), count+1 if none */
+uint32_t mailbox_view_seq_ceil(struct mailbox_view *, uint32_t uid);
+int mailbox_view_is_recent(struct mailbox_view *, uint32_t seq);
+/* RFC822.SIZE and INTERNALDATE, read from the file once and cached */
+int mailbox_msg_size(struct mailbox_view *, uint32_t seq, uint64_t *);
+int mailbox_msg_date(struct mailbox_view *, uint32_t seq, int64_t *);
+
+/*
+ * The folder's keywords: the index (0-25) of name, creating it (and
+ * writing dovecot-keywords) if create; -1 unknown, or no letter left.
+ * Keyword i is the flag bit MAILDIR_FLAG_KEYWORD('a' + i).
+ */
+int mailbox_keyword(struct mailbox_view *, const char *, int create);
+const char *mailbox_keyword_name(struct mailbox_view *, int); /* or NULL */
+
+enum mailbox_store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
+/*
+ * STORE on one message (flags include keyword bits).  0 done (or
+ * nothing to change); 1 refused by UNCHANGEDSINCE (its modseq is above;
+ * 0 means no such test); -1 message gone or rename failed.  The
+ * session answers its own FETCH; other views hear it at their sync.
+ * Changes are renames first, index after.
+ */
+int mailbox_store(struct mailbox_view *, uint32_t seq, enum mailbox_store_op,
+    uint32_t flags, uint64_t unchangedsince);
+/*
+ * EXPUNGE: every \Deleted message, or (UID EXPUNGE) only those whose
+ * uid is in the ranges uids[0..n) (first..last each; NULL: all).  The
+ * view's expunge callback fires for each, as IMAP wants it.  0, -1.
+ */
+int
+mailbox_expunge(struct mailbox_view *, const struct mail_uid_range *, size_t n);
+/* the message file, opened for reading: fd or -1 */
+int mailbox_msg_open(struct mailbox_view *, uint32_t seq);
+
+/*
+ * ENVELOPE / BODYSTRUCTURE (IMAP syntax), computed once from the file
+ * by the function the role sets, then kept in the mailbox's cache.
+ * 0 with *text (valid until the next mailbox call), -1 if it cannot be.
+ */
+enum mailbox_cached {
+	CACHED_ENVELOPE,
+	CACHED_BODYSTRUCTURE,
+	CACHED_BODY,
+	CACHED_MAX
+};
+typedef int (*mailbox_compute_fn)(int fd, int what, char **text, size_t *len);
+void mailbox_set_compute(mailbox_compute_fn);
+int mailbox_msg_cached(struct mailbox_view *, uint32_t seq, int what,
+    const char **text, size_t *len);
+
+/*
+ * APPEND (the folder need not be selected): write the message into
+ * mailbox_append_fd(), then commit: fsync, rename into cur/ with flags,
+ * a UID made durable before it is returned.  keywords by name: the
+ * target folder's own letters are found (or made).
+ */
+struct mail_append *mailbox_append_begin(
+    struct mail_user *, const char *folder, char *err, size_t errsz);
+int mailbox_append_fd(struct mail_append *);
+int mailbox_append_commit(struct mail_append *, uint32_t flags,
+    const char *const *keywords, size_t nkeywords, int64_t internal_date,
+    uint32_t *uidvalidity, uint32_t *uid, char *err, size_t errsz);
+void mailbox_append_abort(struct mail_append *);
+
+/*
+ * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
+ * copied) with flags and keywords kept; *src and *dst (malloc'd, *n
+ * entries) give COPYUID.  MOVE then expunges the sources through the
+ * view's callbacks.  0, or -1 with err.
+ */
+int mailbox_copy(struct mailbox_view *, const uint32_t *seqs, size_t nseqs,
+    const char *folder, int move, uint32_t *uidvalidity, uint32_t **src,
+    uint32_t **dst, size_t *n, char *err, size_t errsz);
+
+struct mailbox_status {
+	uint32_t messages, recent, uidnext, uidvalidity, unseen, deleted;
+	uint64_t size, highestmodseq;
+};
+/* STATUS without selecting (uses the open mailbox if there is one) */
+int mailbox_status(struct mail_user *, const char *folder,
+    struct mailbox_status *, char *err, size_t errsz);
+
+/*
+ * QRESYNC: uids expunged after modseq, as ranges (malloc'd); 0, or 1
+ * if that memory was trimmed (the answer then holds every uid below
+ * UIDNEXT that is not in the mailbox), -1 ENOMEM.
+ */
+int mailbox_view_vanished_since(struct mailbox_view *, uint64_t modseq,
+    struct mail_uid_range **out, size_t *n);
+/* mda delivered to the Maildir "DOMAIN/USER": rescan its INBOX soon */
+void mailbox_notify_delivery(const char *mailbox);
+/* the event base the rescans and inotify run on (the role's) */
+void mailbox_init(struct event_base *);
 
 /* ---------------------------------------------------------------- folder.c
  */
