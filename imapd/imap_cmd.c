@@ -55,9 +55,34 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ "ENABLE",	  S_LOGGEDIN, 0, cmd_enable },
 	{ "NAMESPACE",	  S_LOGGEDIN, 0, cmd_namespace },
 	{ "IDLE",	  S_LOGGEDIN, 0, cmd_idle },
-	IMAP_MBOX_COMMANDS
+	{ "SELECT",	  S_LOGGEDIN, 0, imap_cmd_select },
+	{ "EXAMINE",	  S_LOGGEDIN, 0, imap_cmd_select },
+	{ "CREATE",	  S_LOGGEDIN, 0, imap_cmd_create },
+	{ "DELETE",	  S_LOGGEDIN, 0, imap_cmd_delete },
+	{ "RENAME",	  S_LOGGEDIN, 0, imap_cmd_rename },
+	{ "SUBSCRIBE",	  S_LOGGEDIN, 0, imap_cmd_subscribe },
+	{ "UNSUBSCRIBE",  S_LOGGEDIN, 0, imap_cmd_unsubscribe },
+	{ "LIST",	  S_LOGGEDIN, 0, imap_cmd_list },
+	{ "LSUB",	  S_LOGGEDIN, 0, imap_cmd_lsub },
+	{ "STATUS",	  S_LOGGEDIN, 0, imap_cmd_status },
+	{ "APPEND",	  S_LOGGEDIN, 0, imap_cmd_append },
+	{ "GETQUOTA",	  S_LOGGEDIN, 0, imap_cmd_getquota },
+	{ "GETQUOTAROOT", S_LOGGEDIN, 0, imap_cmd_getquotaroot },
+	{ "SETQUOTA",	  S_LOGGEDIN, 0, imap_cmd_setquota },
+	{ "CHECK",	  S_SELECTED, 0, imap_cmd_check },
+	{ "CLOSE",	  S_SELECTED, 0, imap_cmd_close },
+	{ "UNSELECT",	  S_SELECTED, 0, imap_cmd_unselect },
+	{ "EXPUNGE",	  S_SELECTED, 1, imap_cmd_expunge },
+	{ "SEARCH",	  S_SELECTED, 1, imap_cmd_search },
+	{ "FETCH",	  S_SELECTED, 1, imap_cmd_fetch },
+	{ "STORE",	  S_SELECTED, 1, imap_cmd_store },
+	{ "COPY",	  S_SELECTED, 1, imap_cmd_copy },
+	{ "MOVE",	  S_SELECTED, 1, imap_cmd_move },
+	{ "SORT",	  S_SELECTED, 1, imap_cmd_sort },
+	{ "THREAD",	  S_SELECTED, 1, imap_cmd_thread },
 };
 /* clang-format on */
+#define IMAP_NCMDS (sizeof(imap_cmds) / sizeof(imap_cmds[0]))
 
 /* a capability, and when it is offered */
 struct imap_capability {
@@ -84,9 +109,32 @@ static const struct imap_capability imap_caps[] = {
 	{ "ENABLE",		CAP_ALWAYS },
 	{ "IDLE",		CAP_ALWAYS },
 	{ "NAMESPACE",		CAP_LOGGEDIN },
-	IMAP_MBOX_CAPABILITIES
+	{ "UIDPLUS",		CAP_LOGGEDIN },
+	{ "MOVE",		CAP_LOGGEDIN },
+	{ "UNSELECT",		CAP_LOGGEDIN },
+	{ "CHILDREN",		CAP_LOGGEDIN },
+	{ "LIST-EXTENDED",	CAP_LOGGEDIN },
+	{ "LIST-STATUS",	CAP_LOGGEDIN },
+	{ "SPECIAL-USE",	CAP_LOGGEDIN },
+	{ "CREATE-SPECIAL-USE",	CAP_LOGGEDIN },
+	{ "CONDSTORE",		CAP_LOGGEDIN },
+	{ "QRESYNC",		CAP_LOGGEDIN },
+	{ "QUOTA",		CAP_LOGGEDIN },
+	{ "QUOTA=RES-STORAGE",	CAP_LOGGEDIN },
+	{ "QUOTA=RES-MESSAGE",	CAP_LOGGEDIN },
+	{ "STATUS=SIZE",	CAP_LOGGEDIN },
+	{ "UTF8=ACCEPT",	CAP_LOGGEDIN },
+	{ "ESEARCH",		CAP_LOGGEDIN },
+	{ "SEARCHRES",		CAP_LOGGEDIN },
+	{ "WITHIN",		CAP_LOGGEDIN },
+	{ "SORT",		CAP_LOGGEDIN },
+	{ "SORT=DISPLAY",	CAP_LOGGEDIN },
+	{ "THREAD=ORDEREDSUBJECT", CAP_LOGGEDIN },
+	{ "THREAD=REFERENCES",	CAP_LOGGEDIN },
+	{ "BINARY",		CAP_LOGGEDIN },
 };
 /* clang-format on */
+#define IMAP_NCAPS (sizeof(imap_caps) / sizeof(imap_caps[0]))
 
 const char *
 imap_capabilities(struct imap_session *s)
@@ -96,7 +144,7 @@ imap_capabilities(struct imap_session *s)
 	int when, ok;
 
 	buf[0] = '\0';
-	for (i = 0; i < nitems(imap_caps); i++) {
+	for (i = 0; i < IMAP_NCAPS; i++) {
 		when = imap_caps[i].when;
 		switch (when) {
 		case CAP_PRETLS:
@@ -132,7 +180,7 @@ imap_cmd_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < nitems(imap_cmds); i++)
+	for (i = 0; i < IMAP_NCMDS; i++)
 		if (strcmp(imap_cmds[i].name, name) == 0)
 			return &imap_cmds[i];
 	return NULL;
@@ -211,9 +259,30 @@ void
 imap_cmd_cleanup(struct imap_session *s)
 {
 	imap_append_cleanup(s);
+	if (s->job_free != NULL)
+		s->job_free(s);
+	s->job_free = NULL;
+	s->resume = NULL;
+	s->job = NULL;
 	s->sasl = 0;
 	s->busy = 0;
 	s->idling = 0;
+}
+
+void
+imap_cmd_resume(struct imap_session *s)
+{
+	if (s->busy && s->resume != NULL && !s->closing)
+		s->resume(s);
+}
+
+void
+imap_cmd_job_done(struct imap_session *s)
+{
+	imap_cmd_cleanup(s);
+	imap_command_done(s);
+	if (!s->closing)
+		imap_process(s);
 }
 
 /* the untagged news of the selected mailbox, where it may be told */

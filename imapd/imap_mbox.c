@@ -63,9 +63,3 @@ void
 imap_append_cleanup(struct imap_session *s)
 {
 }
-
-void
-imap_cmd_resume(struct imap_session *s)
-{
-	s->busy = 0;
-}

@@ -898,6 +898,14 @@ struct imap_session {
 	int busy;   /* a command goes on as the output drains */
 	int idling; /* in IDLE */
 	int sasl;   /* AUTHENTICATE waits for the client's response */
+	/*
+	 * A command that goes on as the output drains (busy): resume runs
+	 * when it is below IMAP_OUTPUT_LOW, job_free when it ends or the
+	 * session goes.  Its tag stays in tag.
+	 */
+	void (*resume)(struct imap_session *);
+	void (*job_free)(struct imap_session *);
+	void *job;
 
 	/* the command being read */
 	struct evbuffer *cmd;
@@ -951,23 +959,110 @@ void imap_cmd_auth_done(
     struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);
 int imap_idle_input(struct imap_session *, struct evbuffer *);
+/* the output drained below IMAP_OUTPUT_LOW: a long command goes on */
+void imap_cmd_resume(struct imap_session *);
+/*
+ * A long command (busy, resume, job) has queued its tagged reply: its job
+ * is freed and the session reads its next command.
+ */
+void imap_cmd_job_done(struct imap_session *);
 
 /* ----------------------------------------------------------------
  * imap_mbox.c
  */
-/* the rows imap_cmd.c's tables take from here */
-#define IMAP_MBOX_COMMANDS
-#define IMAP_MBOX_CAPABILITIES
+/* the logged-in user of a session (each session has its own) */
+struct imap_user {
+	char address[SMTP_PATH_MAX];
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "DOMAIN/USER" */
+	uint64_t quota;
+	int dirfd; /* the user's Maildir */
+	struct mail_user *mu;
+};
+
+/* the selected mailbox of a session */
+struct imap_mbox {
+	struct mailbox_view *view;
+	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
+	int readonly;
+	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
+	uint32_t *saved;
+	size_t nsaved;
+};
+
 /* logged in: NULL, or why not (the text of a "NO") */
 const char *imap_session_login(
     struct imap_session *, const struct auth_login_result *);
 void imap_session_logout_user(struct imap_session *);
+/*
+ * The untagged news of the selected mailbox (EXISTS, EXPUNGE or
+ * VANISHED, FETCH FLAGS); expunges wait when !expunges_ok (during FETCH,
+ * STORE and SEARCH by sequence numbers, RFC 9051 7.5.1).
+ */
 void imap_mbox_sync(struct imap_session *, int expunges_ok);
 void imap_mbox_condstore(struct imap_session *);
+/*
+ * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
+ * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after
+ * answering BAD/NO.
+ */
+int imap_mbox_name_arg(
+    struct imap_session *, const struct imap_arg *, char *, size_t);
+/* a folder name as the client wants it (mUTF-7 or UTF-8), as an astring */
+void imap_mbox_name_write(struct imap_session *, struct evbuffer *,
+    const char *);
+/* the flag list "(\Seen $Label1)" of a message of the selected mailbox */
+void imap_mbox_flags_write(
+    struct imap_session *, struct evbuffer *, const struct mail_msg *);
+/*
+ * A flag list argument (STORE, APPEND) into Maildir flag bits; keywords
+ * created in the selected mailbox when create.  0, or -1 after BAD/NO.
+ */
+int imap_mbox_flags_arg(struct imap_session *, const struct imap_arg *,
+    int create, uint32_t *flags);
+/*
+ * A sequence set (uid: of UIDs) of the selected mailbox as the ascending
+ * sequence numbers it names; "$" is the saved result.  0, or -1 after
+ * BAD.  *seqs is malloc'd.
+ */
+int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
+    uint32_t **seqs, size_t *n);
 int imap_append_literal(struct imap_session *);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_append_cleanup(struct imap_session *);
-void imap_cmd_resume(struct imap_session *);
+void imap_cmd_select(struct imap_session *, struct imap_command *);
+void imap_cmd_close(struct imap_session *, struct imap_command *);
+void imap_cmd_unselect(struct imap_session *, struct imap_command *);
+void imap_cmd_expunge(struct imap_session *, struct imap_command *);
+void imap_cmd_check(struct imap_session *, struct imap_command *);
+void imap_cmd_create(struct imap_session *, struct imap_command *);
+void imap_cmd_delete(struct imap_session *, struct imap_command *);
+void imap_cmd_rename(struct imap_session *, struct imap_command *);
+void imap_cmd_subscribe(struct imap_session *, struct imap_command *);
+void imap_cmd_unsubscribe(struct imap_session *, struct imap_command *);
+void imap_cmd_list(struct imap_session *, struct imap_command *);
+void imap_cmd_lsub(struct imap_session *, struct imap_command *);
+void imap_cmd_status(struct imap_session *, struct imap_command *);
+void imap_cmd_append(struct imap_session *, struct imap_command *);
+void imap_cmd_copy(struct imap_session *, struct imap_command *);
+void imap_cmd_move(struct imap_session *, struct imap_command *);
+void imap_cmd_getquota(struct imap_session *, struct imap_command *);
+void imap_cmd_getquotaroot(struct imap_session *, struct imap_command *);
+void imap_cmd_setquota(struct imap_session *, struct imap_command *);
+
+/* ----------------------------------------------------------------
+ * imap_fetch.c
+ */
+/* FETCH and STORE (with UID, CHANGEDSINCE, UNCHANGEDSINCE, VANISHED) */
+void imap_cmd_fetch(struct imap_session *, struct imap_command *);
+void imap_cmd_store(struct imap_session *, struct imap_command *);
+
+/* ----------------------------------------------------------------
+ * imap_query.c
+ */
+/* SEARCH (and ESEARCH's RETURN), SORT and THREAD over the selected mailbox */
+void imap_cmd_search(struct imap_session *, struct imap_command *);
+void imap_cmd_sort(struct imap_session *, struct imap_command *);
+void imap_cmd_thread(struct imap_session *, struct imap_command *);
 
 /* ----------------------------------------------------------------
  * pop3_session.c
