@@ -898,6 +898,7 @@ struct imap_session {
 	int busy;   /* a command goes on as the output drains */
 	int idling; /* in IDLE */
 	int sasl;   /* AUTHENTICATE waits for the client's response */
+	int quiet;  /* the view's news is not told (CLOSE's expunge) */
 	/*
 	 * A command that goes on as the output drains (busy): resume runs
 	 * when it is below IMAP_OUTPUT_LOW, job_free when it ends or the
@@ -1026,7 +1027,10 @@ int imap_mbox_flags_arg(struct imap_session *, const struct imap_arg *,
  */
 int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
+/* the mail directory of the storage, the role's root */
+void imap_mbox_init(int rootfd);
 int imap_append_literal(struct imap_session *);
+void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_append_cleanup(struct imap_session *);
 void imap_cmd_select(struct imap_session *, struct imap_command *);
@@ -1075,5 +1079,9 @@ void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
  */
 void imap_stat_session_start(struct imap_session *);
 void imap_stat_session_end(struct imap_session *);
+/* a user's sessions (IMAP and POP3) against limit imap-connections'
+ * per-user: 0 counted, -1 over the limit */
+int imap_user_session_add(const char *address);
+void imap_user_session_del(const char *address);
 
 #endif
