@@ -436,8 +436,9 @@ void mailbox_append_abort(struct mail_append *);
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
  * copied) with flags and keywords kept; *src and *dst (malloc'd, *n
- * entries) give COPYUID.  MOVE then expunges the sources through the
- * view's callbacks.  0, or -1 with err.
+ * entries) give COPYUID.  MOVE then expunges the sources; the view
+ * hears of it at its next mailbox_view_sync(), which the session calls
+ * after its OK [COPYUID] (RFC 6851 wants that order).  0, or -1 with err.
  */
 int mailbox_copy(struct mailbox_view *, const uint32_t *seqs, size_t nseqs,
     const char *folder, int move, uint32_t *uidvalidity, uint32_t **src,
@@ -460,8 +461,13 @@ int mailbox_view_vanished_since(struct mailbox_view *, uint64_t modseq,
     struct mail_uid_range **out, size_t *n);
 /* mda delivered to the Maildir "DOMAIN/USER": rescan its INBOX soon */
 void mailbox_notify_delivery(const char *mailbox);
-/* the event base the rescans and inotify run on (the role's) */
-void mailbox_init(struct event_base *);
+/*
+ * The event base the rescans and inotify run on (the role's; NULL: none,
+ * changes are then seen at each sync), and the path of the root the
+ * users' fds are opened from, for inotify, which wants paths ("/" in the
+ * chroot; NULL: no inotify, every sync rescans).
+ */
+void mailbox_init(struct event_base *, const char *rootpath);
 
 /* ---------------------------------------------------------------- folder.c
  */
