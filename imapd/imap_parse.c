@@ -61,40 +61,6 @@ is_tag_char(unsigned char c)
 	return is_astring_char(c) && c != '+';
 }
 
-/* the length of the valid UTF-8 sequence at s (at most n octets), or 0 */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t i, len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and past U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* in the first pass, account for one argument of n octets of text */
 static int
 count_arg(struct parser *p, size_t n)
@@ -177,6 +143,7 @@ parse_quoted(struct parser *p, struct imap_arg *a)
 	const unsigned char *s = (const unsigned char *)p->buf;
 	char *out = NULL;
 	size_t n = 0, seq;
+	uint32_t cp;
 
 	p->pos++;
 	if (p->fill)
@@ -195,7 +162,8 @@ parse_quoted(struct parser *p, struct imap_arg *a)
 		} else if (s[p->pos] == '\0' || s[p->pos] == '\r' ||
 		    s[p->pos] == '\n')
 			return fail(p, "CR, LF or NUL in quoted string");
-		else if ((seq = utf8_seq(s + p->pos, p->len - p->pos)) == 0)
+		else if ((seq = imap_utf8_decode(
+			      s + p->pos, p->len - p->pos, &cp)) == 0)
 			return fail(p, "invalid UTF-8 in quoted string");
 		if (out != NULL)
 			memcpy(out + n, s + p->pos, seq);
