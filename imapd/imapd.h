@@ -484,6 +484,7 @@ void mailbox_init(struct event_base *, const char *rootpath);
 #define FOLDER_PATTERN_MAX   512   /* octets of reference + pattern */
 #define FOLDER_WILDCARDS_MAX 16	   /* '*' and '%' in one pattern */
 #define FOLDER_COUNT_MAX     10000 /* folders one user may have */
+#define FOLDER_DEPTH_MAX     32	   /* levels of one name */
 
 /* folder attributes (LIST) and special uses (RFC 6154), one bitmask */
 #define FOLDER_NOSELECT	     0x0001
@@ -520,7 +521,7 @@ enum folder_err {
 	FOLDER_ERR_NONEXISTENT,	  /* [NONEXISTENT] */
 	FOLDER_ERR_ALREADYEXISTS, /* [ALREADYEXISTS] */
 	FOLDER_ERR_LIMIT,     /* [LIMIT]: too many folders, pattern too big */
-	FOLDER_ERR_INUSE,     /* [INUSE]: a special-use already given */
+	FOLDER_ERR_USEATTR,   /* [USEATTR]: that use is another folder's */
 	FOLDER_ERR_SERVERBUG, /* [SERVERBUG]: the disk said no */
 };
 
