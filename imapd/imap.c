@@ -252,7 +252,7 @@ imap_main(void)
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("the mail directory");
 	imap_mbox_init(rootfd);
-	mailbox_init(child->base);
+	mailbox_init(child->base, ".");
 	mailbox_set_compute(imap_compute);
 	child_sandbox();
 
