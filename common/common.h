@@ -245,6 +245,7 @@ enum ctl_counter {
 	CTL_RECEIVED,
 	CTL_DELIVERED,
 	CTL_QUEUED,
+	CTL_IMAP_SESSIONS, /* IMAP and POP3 sessions open now */
 	CTL_COUNTERS
 };
 

@@ -66,6 +66,8 @@
 			  n x (u32 index, str mailbox); fd: spool file */     \
 	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
 			  u32 status (MDA_*), str reply), in order */         \
+	/* mda -> imap: new mail in a Maildir's INBOX, for IDLE */           \
+	X(MDA_DELIVERED) /* str mailbox ("DOMAIN/USER") */                   \
                                                                               \
 	/* queue <-> auth: before a retry, is each mailbox still a user's? */ \
 	X(AUTH_MAILBOX_CHECK)  /* u64 msgid, u32 n, n x str mailbox */        \

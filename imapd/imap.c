@@ -37,7 +37,7 @@ RB_GENERATE_STATIC(imap_users, imap_user_count, entry, imap_user_count_cmp);
 
 static struct imap_users users = RB_INITIALIZER(&users);
 static struct listener_set *listeners;
-static uint64_t stat_sessions;
+static uint64_t sessions_open;
 
 int
 imap_user_session_add(const char *address)
@@ -125,12 +125,13 @@ done:
 void
 imap_stat_session_start(struct imap_session *s)
 {
-	stat_sessions++;
+	sessions_open++;
 }
 
 void
 imap_stat_session_end(struct imap_session *s)
 {
+	sessions_open--;
 }
 
 static void
@@ -221,6 +222,20 @@ imap_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 }
 
 static void
+imap_dispatch_mda(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (imsg->hdr.type != IMSG_MDA_DELIVERED ||
+	    msg_get_str(&r, mailbox, sizeof(mailbox)) == -1 ||
+	    msg_get_end(&r) == -1 || !envelope_mailbox_valid(mailbox))
+		child_bad_imsg(imsg, "from mda");
+	mailbox_notify_delivery(mailbox);
+}
+
+static void
 imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_writer w;
@@ -229,7 +244,7 @@ imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	if (imsg->hdr.type != IMSG_STATS_REQ ||
 	    ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "from control");
-	v[CTL_SESSIONS] = stat_sessions;
+	v[CTL_IMAP_SESSIONS] = sessions_open;
 	msg_writer_init(&w);
 	ctl_stats_encode(&w, v);
 	child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
@@ -258,6 +273,7 @@ imap_main(void)
 
 	handlers[PROC_AUTH] = imap_dispatch_auth;
 	handlers[PROC_CONTROL] = imap_dispatch_control;
+	handlers[PROC_MDA] = imap_dispatch_mda;
 	child_connect(handlers);
 	/* logins carry passwords */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;
