@@ -421,8 +421,10 @@ imap_process_input(struct imap_session *s)
 		}
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) + s->cmd_text >
-			    IMAP_LINE_MAX) {
+			/* the read window is full and holds no line end */
+			if (evbuffer_get_length(in) >= IMAP_INPUT_MAX ||
+			    evbuffer_get_length(in) + s->cmd_text >
+				IMAP_LINE_MAX) {
 				s->in_long_line = 1;
 				evbuffer_drain(s->cmd,
 				    evbuffer_get_length(s->cmd));
