@@ -116,6 +116,8 @@ int imap_seqset_write(struct evbuffer *, const uint32_t *sorted, size_t n);
  */
 int imap_utf7_to_utf8(const char *, char *out, size_t outsz);
 int imap_utf8_to_utf7(const char *, char *out, size_t outsz);
+/* the valid UTF-8 sequence at s (n octets left): its length and *cp, or 0 */
+size_t imap_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* ----------------------------------------------------------------
  * imap_string.c
