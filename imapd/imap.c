@@ -4,16 +4,123 @@
  * auth's answers and mda's news to the sessions.
  */
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include <event2/event.h>
 
 #include "boxd.h"
 #include "imapd.h"
 
+/* a logged-in user's sessions, IMAP and POP3 */
+struct imap_user_count {
+	RB_ENTRY(imap_user_count) entry;
+	char address[SMTP_PATH_MAX];
+	uint32_t n;
+};
+
+static int
+imap_user_count_cmp(struct imap_user_count *a, struct imap_user_count *b)
+{
+	return strcmp(a->address, b->address);
+}
+
+RB_HEAD(imap_users, imap_user_count);
+RB_GENERATE_STATIC(imap_users, imap_user_count, entry, imap_user_count_cmp);
+
+static struct imap_users users = RB_INITIALIZER(&users);
 static struct listener_set *listeners;
 static uint64_t stat_sessions;
+
+int
+imap_user_session_add(const char *address)
+{
+	struct imap_user_count key, *u;
+
+	strlcpy(key.address, address, sizeof(key.address));
+	if ((u = RB_FIND(imap_users, &users, &key)) == NULL) {
+		u = xcalloc(1, sizeof(*u));
+		strlcpy(u->address, address, sizeof(u->address));
+		RB_INSERT(imap_users, &users, u);
+	}
+	if (child->conf.limit_imap_per_user > 0 &&
+	    u->n >= child->conf.limit_imap_per_user) {
+		if (u->n == 0) {
+			RB_REMOVE(imap_users, &users, u);
+			free(u);
+		}
+		return -1;
+	}
+	u->n++;
+	return 0;
+}
+
+void
+imap_user_session_del(const char *address)
+{
+	struct imap_user_count key, *u;
+
+	strlcpy(key.address, address, sizeof(key.address));
+	if ((u = RB_FIND(imap_users, &users, &key)) == NULL)
+		fatalx("%s: no session counted", __func__);
+	if (--u->n == 0) {
+		RB_REMOVE(imap_users, &users, u);
+		free(u);
+	}
+}
+
+/*
+ * A message's ENVELOPE, BODYSTRUCTURE or BODY, computed once by the
+ * store (which keeps it) from the message file.
+ */
+static int
+imap_compute(int fd, int what, char **text, size_t *len)
+{
+	struct mime_message *m = NULL;
+	struct evbuffer *b;
+	struct stat st;
+	void *p = NULL;
+	int rv = -1;
+
+	if (fstat(fd, &st) == -1 || (b = evbuffer_new()) == NULL)
+		return -1;
+	if (st.st_size > 0 && (p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				   MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+		evbuffer_free(b);
+		return -1;
+	}
+	if ((m = mime_parse(p != NULL ? p : "", (size_t)st.st_size)) == NULL)
+		goto done;
+	switch (what) {
+	case CACHED_ENVELOPE:
+		rv = imap_envelope_write(b, m, m->root, 0);
+		break;
+	case CACHED_BODYSTRUCTURE:
+		rv = imap_bodystructure_write(b, m, m->root, 1, 0);
+		break;
+	case CACHED_BODY:
+		rv = imap_bodystructure_write(b, m, m->root, 0, 0);
+		break;
+	}
+	if (rv == 0) {
+		*len = evbuffer_get_length(b);
+		*text = xcalloc(1, *len + 1);
+		evbuffer_remove(b, *text, *len);
+	}
+done:
+	mime_free(m);
+	if (p != NULL)
+		munmap(p, (size_t)st.st_size);
+	evbuffer_free(b);
+	return rv;
+}
 
 void
 imap_stat_session_start(struct imap_session *s)
@@ -132,12 +239,21 @@ void
 imap_main(void)
 {
 	imsgev_handler handlers[PROC_COUNT] = {0};
+	int rootfd;
 
 	child_init(PROC_IMAP, imap_dispatch_parent);
 	tls_load();
+	/* the converters live outside the jail: opened now, kept */
+	if (charset_init() == -1)
+		log_warnx("some charsets cannot be converted");
 	listeners = listener_set_new(
 	    child->base, &imap_listener_ops, NULL, child->conf.nlisteners);
 	child_drop();
+	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("the mail directory");
+	imap_mbox_init(rootfd);
+	mailbox_init(child->base, ".");
+	mailbox_set_compute(imap_compute);
 	child_sandbox();
 
 	handlers[PROC_AUTH] = imap_dispatch_auth;

@@ -236,8 +236,10 @@ imap_cmd_error(struct imap_session *s)
 uint64_t
 imap_cmd_literal_limit(struct imap_session *s, uint64_t size)
 {
-	if (s->state != IMAP_NOTAUTH && imap_append_literal(s))
+	if (s->state != IMAP_NOTAUTH && imap_append_literal(s) == 1) {
+		imap_append_size(s, size);
 		return child->conf.max_message_size;
+	}
 	return IMAP_LITERAL_MAX;
 }
 

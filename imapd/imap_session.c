@@ -285,6 +285,7 @@ imap_command_bad(struct imap_session *s, const char *why)
 		*p = '\0';
 	else
 		strlcpy(tag, "*", sizeof(tag));
+	imap_cmd_cleanup(s);
 	imap_command_done(s);
 	if (s->pop3)
 		imap_reply(s, "-ERR %s", why);

@@ -436,8 +436,9 @@ void mailbox_append_abort(struct mail_append *);
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
  * copied) with flags and keywords kept; *src and *dst (malloc'd, *n
- * entries) give COPYUID.  MOVE then expunges the sources through the
- * view's callbacks.  0, or -1 with err.
+ * entries) give COPYUID.  MOVE then expunges the sources; the view
+ * hears of it at its next mailbox_view_sync(), which the session calls
+ * after its OK [COPYUID] (RFC 6851 wants that order).  0, or -1 with err.
  */
 int mailbox_copy(struct mailbox_view *, const uint32_t *seqs, size_t nseqs,
     const char *folder, int move, uint32_t *uidvalidity, uint32_t **src,
@@ -460,8 +461,13 @@ int mailbox_view_vanished_since(struct mailbox_view *, uint64_t modseq,
     struct mail_uid_range **out, size_t *n);
 /* mda delivered to the Maildir "DOMAIN/USER": rescan its INBOX soon */
 void mailbox_notify_delivery(const char *mailbox);
-/* the event base the rescans and inotify run on (the role's) */
-void mailbox_init(struct event_base *);
+/*
+ * The event base the rescans and inotify run on (the role's; NULL: none,
+ * changes are then seen at each sync), and the path of the root the
+ * users' fds are opened from, for inotify, which wants paths ("/" in the
+ * chroot; NULL: no inotify, every sync rescans).
+ */
+void mailbox_init(struct event_base *, const char *rootpath);
 
 /* ---------------------------------------------------------------- folder.c
  */
@@ -478,6 +484,7 @@ void mailbox_init(struct event_base *);
 #define FOLDER_PATTERN_MAX   512   /* octets of reference + pattern */
 #define FOLDER_WILDCARDS_MAX 16	   /* '*' and '%' in one pattern */
 #define FOLDER_COUNT_MAX     10000 /* folders one user may have */
+#define FOLDER_DEPTH_MAX     32	   /* levels of one name */
 
 /* folder attributes (LIST) and special uses (RFC 6154), one bitmask */
 #define FOLDER_NOSELECT	     0x0001
@@ -514,7 +521,7 @@ enum folder_err {
 	FOLDER_ERR_NONEXISTENT,	  /* [NONEXISTENT] */
 	FOLDER_ERR_ALREADYEXISTS, /* [ALREADYEXISTS] */
 	FOLDER_ERR_LIMIT,     /* [LIMIT]: too many folders, pattern too big */
-	FOLDER_ERR_INUSE,     /* [INUSE]: a special-use already given */
+	FOLDER_ERR_USEATTR,   /* [USEATTR]: that use is another folder's */
 	FOLDER_ERR_SERVERBUG, /* [SERVERBUG]: the disk said no */
 };
 
@@ -900,6 +907,7 @@ struct imap_session {
 	int busy;   /* a command goes on as the output drains */
 	int idling; /* in IDLE */
 	int sasl;   /* AUTHENTICATE waits for the client's response */
+	int quiet;  /* the view's news is not told (CLOSE's expunge) */
 	/*
 	 * A command that goes on as the output drains (busy): resume runs
 	 * when it is below IMAP_OUTPUT_LOW, job_free when it ends or the
@@ -1028,7 +1036,10 @@ int imap_mbox_flags_arg(struct imap_session *, const struct imap_arg *,
  */
 int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
+/* the mail directory of the storage, the role's root */
+void imap_mbox_init(int rootfd);
 int imap_append_literal(struct imap_session *);
+void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_append_cleanup(struct imap_session *);
 void imap_cmd_select(struct imap_session *, struct imap_command *);
@@ -1145,5 +1156,9 @@ void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
  */
 void imap_stat_session_start(struct imap_session *);
 void imap_stat_session_end(struct imap_session *);
+/* a user's sessions (IMAP and POP3) against limit imap-connections'
+ * per-user: 0 counted, -1 over the limit */
+int imap_user_session_add(const char *address);
+void imap_user_session_del(const char *address);
 
 #endif
