@@ -452,55 +452,6 @@ fetch_header_len(const char *msg, size_t len)
 	}
 }
 
-/* a message's computed views: ENVELOPE, BODY, BODYSTRUCTURE */
-int
-imap_fetch_compute(int fd, int what, char **text, size_t *len)
-{
-	struct fetch_map *map;
-	struct mime_message *msg;
-	struct evbuffer *buf;
-	size_t n;
-	int rv = -1;
-
-	if ((map = fetch_map_fd(fd)) == NULL)
-		return -1;
-	n = map->len;
-	/* the envelope is all in the header: the body need not be parsed */
-	if (what == CACHED_ENVELOPE)
-		n = fetch_header_len(map->addr, map->len);
-	if ((buf = evbuffer_new()) == NULL) {
-		fetch_map_unref(map);
-		return -1;
-	}
-	if ((msg = mime_parse(map->addr, n)) == NULL)
-		goto done;
-	switch (what) {
-	case CACHED_ENVELOPE:
-		rv = imap_envelope_write(buf, msg, msg->root, 0);
-		break;
-	case CACHED_BODYSTRUCTURE:
-		rv = imap_bodystructure_write(buf, msg, msg->root, 1, 0);
-		break;
-	case CACHED_BODY:
-		rv = imap_bodystructure_write(buf, msg, msg->root, 0, 0);
-		break;
-	}
-	mime_free(msg);
-	if (rv == -1)
-		goto done;
-	rv = -1;
-	*len = evbuffer_get_length(buf);
-	if ((*text = malloc(*len + 1)) == NULL)
-		goto done;
-	evbuffer_remove(buf, *text, *len);
-	(*text)[*len] = '\0';
-	rv = 0;
-done:
-	evbuffer_free(buf);
-	fetch_map_unref(map);
-	return rv;
-}
-
 /* ------------------------------------------------------------ FETCH */
 
 struct fetch_job {

@@ -1131,11 +1131,6 @@ struct store_request {
 /* STORE's arguments after the sequence set: 0, or -1 and err */
 int store_parse(struct store_request *, const struct imap_arg *args,
     size_t nargs, char *err, size_t errsz);
-/*
- * The store's cache computer (mailbox_set_compute()): ENVELOPE, BODY or
- * BODYSTRUCTURE of the message in fd.
- */
-int imap_fetch_compute(int fd, int what, char **text, size_t *len);
 
 /* ----------------------------------------------------------------
  * imap_query.c
