@@ -157,7 +157,9 @@ fetch_section_parse(struct fetch_request *req, const char *att, size_t len,
 		return fetch_err(err, errsz, "Out of memory");
 	fs->kind = kinds[i].kind;
 	fs->peek = kinds[i].peek;
-	if (imap_section_parse(&fs->section, spec, speclen, binary) == -1)
+	/* BINARY[] is the whole message, as BODY[] (RFC 3516 section-binary) */
+	if (imap_section_parse(
+		&fs->section, spec, speclen, binary && speclen > 0) == -1)
 		return fetch_err(err, errsz, "Invalid section");
 	if (close + 1 < att + len) {
 		if (fs->kind == FETCH_SECTION_BINARY_SIZE)
@@ -547,16 +549,23 @@ fetch_name_write(struct evbuffer *out, const struct fetch_section *fs)
 	return evbuffer_add_printf(out, "%s ", fs->name) < 0 ? -1 : 0;
 }
 
-/* raw octets of the mapped message as a literal */
+/* raw octets of the mapped message as a literal (literal8 for NULs) */
 static int
 fetch_raw_write(struct evbuffer *out, struct fetch_msg *fm,
     const struct fetch_section *fs, size_t start, size_t len)
 {
 	size_t off, n;
+	int bin;
 
 	fetch_partial_range(fs, len, &off, &n);
+	if (fs->kind == FETCH_SECTION_BINARY_SIZE)
+		return evbuffer_add_printf(out, "%s %zu", fs->name, len) < 0
+		    ? -1
+		    : 0;
+	bin = fs->kind == FETCH_SECTION_BINARY &&
+	    memchr(fm->map->addr + start + off, '\0', n) != NULL;
 	if (fetch_name_write(out, fs) == -1 ||
-	    evbuffer_add_printf(out, "{%zu}\r\n", n) < 0)
+	    evbuffer_add_printf(out, "%s{%zu}\r\n", bin ? "~" : "", n) < 0)
 		return -1;
 	if (n < FETCH_COPY_MAX)
 		return evbuffer_add(out, fm->map->addr + start + off, n);
@@ -603,7 +612,8 @@ fetch_section_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
 
 	if ((rv = fetch_msg_open(s, seq, fm)) != FETCH_OK)
 		return rv;
-	if (fs->kind == FETCH_SECTION_BODY && sec->npart == 0) {
+	/* BINARY[] too: the message as a whole has no encoding to undo */
+	if (sec->npart == 0) {
 		switch (sec->text) {
 		case IMAP_SECTION_BODY:
 			rv = fetch_raw_write(out, fm, fs, 0, fm->map->len);
