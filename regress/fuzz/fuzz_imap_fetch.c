@@ -25,8 +25,9 @@ check_fetch(const struct fetch_request *req)
 		fs = &req->sections[i];
 		if (fs->name == NULL || strlen(fs->name) == 0)
 			abort();
-		if (fs->partial && (fs->count == 0 || fs->offset > INT64_MAX ||
-				       fs->count > INT64_MAX))
+		if (fs->partial &&
+		    (fs->count == 0 || fs->offset > INT64_MAX ||
+			fs->count > INT64_MAX))
 			abort();
 		if (fs->kind == FETCH_SECTION_BINARY_SIZE && fs->partial)
 			abort();
