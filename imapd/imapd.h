@@ -1069,6 +1069,69 @@ void imap_cmd_setquota(struct imap_session *, struct imap_command *);
 void imap_cmd_fetch(struct imap_session *, struct imap_command *);
 void imap_cmd_store(struct imap_session *, struct imap_command *);
 
+#define FETCH_ATTS_MAX 64 /* data items of one FETCH */
+
+/* the data items of a FETCH that have no section */
+#define FETCH_UID	    0x0001
+#define FETCH_FLAGS	    0x0002
+#define FETCH_INTERNALDATE  0x0004
+#define FETCH_RFC822_SIZE   0x0008
+#define FETCH_ENVELOPE	    0x0010
+#define FETCH_BODY	    0x0020 /* BODY: BODYSTRUCTURE not extensible */
+#define FETCH_BODYSTRUCTURE 0x0040
+#define FETCH_MODSEQ	    0x0080
+
+enum fetch_section_kind {
+	FETCH_SECTION_BODY,	   /* BODY[...], BODY.PEEK[...], RFC822* */
+	FETCH_SECTION_BINARY,	   /* BINARY[...], BINARY.PEEK[...] */
+	FETCH_SECTION_BINARY_SIZE, /* BINARY.SIZE[...] */
+};
+
+/* a data item with a section; RFC822, .HEADER and .TEXT are ones too */
+struct fetch_section {
+	enum fetch_section_kind kind;
+	int peek; /* leaves \Seen alone */
+	struct imap_section section;
+	char *name; /* in the response, "BODY[HEADER]" ("<o>" not included) */
+	int partial;
+	uint64_t offset, count; /* <offset.count> */
+};
+
+struct fetch_request {
+	uint32_t items; /* FETCH_* */
+	struct fetch_section *sections;
+	size_t nsections;
+	int changedsince_set; /* (CHANGEDSINCE n): CONDSTORE */
+	uint64_t changedsince;
+	int vanished;  /* (CHANGEDSINCE n VANISHED): QRESYNC, UID FETCH */
+	int sets_seen; /* a body item without PEEK */
+};
+
+/*
+ * FETCH's data items (a macro, one item or a list) and its modifiers
+ * (NULL, or the list after the items); uid: UID FETCH.  0, or -1 with
+ * the reason of a BAD in err.  fetch_request_free() is safe after both.
+ */
+int fetch_parse(struct fetch_request *, const struct imap_arg *atts,
+    const struct imap_arg *mods, int uid, char *err, size_t errsz);
+void fetch_request_free(struct fetch_request *);
+/* INTERNALDATE, "dd-Mon-yyyy hh:mm:ss +0000" in UTC; 0, or -1 */
+int fetch_date_format(int64_t, char *buf, size_t len);
+
+struct store_request {
+	enum mailbox_store_op op;
+	int silent;
+	int unchangedsince_set; /* (UNCHANGEDSINCE n): CONDSTORE */
+	uint64_t unchangedsince;
+	const struct imap_arg *flags; /* a list, or nflags flags */
+	size_t nflags;
+	int flags_list; /* flags is one parenthesised list */
+};
+
+/* STORE's arguments after the sequence set: 0, or -1 and err */
+int store_parse(struct store_request *, const struct imap_arg *args,
+    size_t nargs, char *err, size_t errsz);
+
 /* ----------------------------------------------------------------
  * imap_query.c
  */
