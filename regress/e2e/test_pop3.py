@@ -103,7 +103,7 @@ class Pop3Case(unittest.TestCase):
         self.assertEqual(p.stat()[0], 3)
         p.dele(2)
         # without QUIT nothing is deleted
-        p.sock.close()
+        p.close()
         p = self.login()
         self.assertEqual(p.stat()[0], 3)
         self.assertEqual(p.uidl()[1], uidls)
