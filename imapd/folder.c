@@ -899,6 +899,19 @@ folder_pattern_match(const struct folder_pattern *fp, const char *name)
 	return (fp->s[fp->m / 64] >> (fp->m % 64)) & 1;
 }
 
+int
+folder_pattern_matches(const char *ref, const char *pattern, const char *name)
+{
+	struct folder_pattern fp;
+	int rv;
+
+	if (folder_pattern_compile(&fp, ref, pattern) == -1)
+		return -1;
+	rv = folder_pattern_match(&fp, name);
+	folder_pattern_free(&fp);
+	return rv;
+}
+
 /* ---- LIST */
 
 /* what one node answers under opts; 0 if it is not listed */
