@@ -1117,7 +1117,7 @@ folder_mkdir(int dirfd, const char *dir)
 {
 	static const char *const sub[] = {"cur", "new", "tmp"};
 	size_t i;
-	int fd, made = 1;
+	int fd, mark, made = 1;
 
 	if (mkdirat(dirfd, dir, 0700) == -1) {
 		if (errno != EEXIST)
@@ -1132,10 +1132,12 @@ folder_mkdir(int dirfd, const char *dir)
 			close(fd);
 			return -1;
 		}
-	i = (size_t)openat(fd, "maildirfolder",
-	    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if ((int)i != -1)
-		close((int)i);
+	if ((mark = openat(fd, "maildirfolder",
+		 O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(mark);
 	close(fd);
 	return made;
 }
@@ -1452,7 +1454,7 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 	struct folder_tree t;
 	enum folder_err err;
 	size_t i, flen;
-	int n, any = 0;
+	int n, pass, any = 0;
 
 	if ((err = folder_arg(from, fcanon, sizeof(fcanon), fdir, sizeof(fdir),
 		 why)) != FOLDER_OK ||
@@ -1487,37 +1489,37 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 		*why = "Cannot read the folders";
 		return FOLDER_ERR_SERVERBUG;
 	}
-	for (i = 0; i < t.n; i++) {
-		const char *name = t.v[i].name;
+	/* every new name checked before the first directory moves */
+	for (pass = 0; pass < 2 && err == FOLDER_OK; pass++) {
+		for (i = 0; i < t.n && err == FOLDER_OK; i++) {
+			const char *name = t.v[i].name;
 
-		if (!(t.v[i].flags & NODE_EXISTS) ||
-		    strncmp(name, fcanon, flen) != 0 ||
-		    (name[flen] != '\0' && name[flen] != FOLDER_SEP))
-			continue;
-		if (snprintf(moved, sizeof(moved), "%s%s", tcanon,
-			name + flen) >= (int)sizeof(moved) ||
-		    folder_dir(name, src, sizeof(src)) == -1 ||
-		    folder_dir(moved, dst, sizeof(dst)) == -1) {
-			*why = "A new name would be too long";
-			err = FOLDER_ERR_CANNOT;
-			break;
+			if (!(t.v[i].flags & NODE_EXISTS) ||
+			    strncmp(name, fcanon, flen) != 0 ||
+			    (name[flen] != '\0' && name[flen] != FOLDER_SEP))
+				continue;
+			if (snprintf(moved, sizeof(moved), "%s%s", tcanon,
+				name + flen) >= (int)sizeof(moved) ||
+			    folder_dir(name, src, sizeof(src)) == -1 ||
+			    folder_dir(moved, dst, sizeof(dst)) == -1) {
+				*why = "A new name would be too long";
+				err = FOLDER_ERR_CANNOT;
+			} else if (pass == 0) {
+				if (folder_dir_exists(dirfd, dst) != 0) {
+					*why = "A new name exists";
+					err = FOLDER_ERR_ALREADYEXISTS;
+				}
+				any = 1;
+			} else if (renameat(dirfd, src, dirfd, dst) == -1) {
+				log_warn("folder: rename %s", src);
+				*why = "Cannot rename the folder";
+				err = FOLDER_ERR_SERVERBUG;
+			}
 		}
-		if (folder_dir_exists(dirfd, dst) != 0) {
-			*why = "A new name exists";
-			err = FOLDER_ERR_ALREADYEXISTS;
-			break;
-		}
-		if (!any && folder_mkparents(dirfd, tcanon) == -1) {
+		if (pass == 0 && any && err == FOLDER_OK &&
+		    folder_mkparents(dirfd, tcanon) == -1) {
 			*why = "Cannot create the parents";
 			err = FOLDER_ERR_SERVERBUG;
-			break;
-		}
-		any = 1;
-		if (renameat(dirfd, src, dirfd, dst) == -1) {
-			log_warn("folder: rename %s", src);
-			*why = "Cannot rename the folder";
-			err = FOLDER_ERR_SERVERBUG;
-			break;
 		}
 	}
 	folder_tree_free(&t);
@@ -1527,7 +1529,7 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 	}
 	if (fsync(dirfd) == -1)
 		log_warn("folder: fsync of the Maildir");
-	if (any) {
+	if (any && err == FOLDER_OK) {
 		folder_subs_move(dirfd, fcanon, tcanon);
 		folder_special_move(dirfd, fcanon, tcanon);
 	}

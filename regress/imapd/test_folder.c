@@ -423,6 +423,11 @@ test_create_delete_rename(void)
 		folder_delete(fd, "P", &why) == FOLDER_OK &&
 		folder_rename(fd, "P", "R", &why) == FOLDER_OK &&
 		exists(fd, ".R.Q"));
+	mk(fd, "M.N");
+	mkdirat(fd, ".Y.N", 0700);
+	CHECK("rename onto an existing child moves nothing",
+	    folder_rename(fd, "M", "Y", &why) == FOLDER_ERR_ALREADYEXISTS &&
+		exists(fd, ".M") && exists(fd, ".M.N") && !exists(fd, ".Y"));
 	CHECK("rename onto existing",
 	    folder_rename(fd, "B", "X", &why) == FOLDER_ERR_ALREADYEXISTS);
 	CHECK("rename missing",
