@@ -523,7 +523,7 @@ folder_subs_save(int dirfd, const struct folder_names *fn)
 static int
 folder_special_load(int dirfd, struct folder_names *fn)
 {
-	char *buf, *line, *next, *tab, name[FOLDER_NAME_MAX + 1];
+	char *buf, *line, *next, *tab, *word, *last, name[FOLDER_NAME_MAX + 1];
 	unsigned int use;
 	size_t len;
 
@@ -541,7 +541,12 @@ folder_special_load(int dirfd, struct folder_names *fn)
 		if ((tab = strchr(line, '\t')) == NULL)
 			continue;
 		*tab++ = '\0';
-		if ((use = folder_special_parse(line)) == 0 ||
+		/* one folder may have several uses, "\\Sent \\Archive" */
+		use = 0;
+		for (word = strtok_r(line, " ", &last); word != NULL;
+		     word = strtok_r(NULL, " ", &last))
+			use |= folder_special_parse(word);
+		if (use == 0 ||
 		    folder_storage_name(tab, name, sizeof(name)) == -1)
 			continue;
 		if (folder_names_add(fn, name, use) == -1)
