@@ -627,11 +627,12 @@ folder_node_cmp(const void *a, const void *b)
 	return strcmp(na->name, nb->name);
 }
 
-/* the node named by the first len octets of name, or NULL */
+/* the same among the first n nodes, which are sorted */
 static struct folder_node *
-folder_tree_find(struct folder_tree *t, const char *name, size_t len)
+folder_tree_find_in(
+    struct folder_tree *t, size_t n, const char *name, size_t len)
 {
-	size_t lo = 0, hi = t->n, mid;
+	size_t lo = 0, hi = n, mid;
 	int c;
 
 	while (lo < hi) {
@@ -647,6 +648,13 @@ folder_tree_find(struct folder_tree *t, const char *name, size_t len)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/* the node named by the first len octets of name, or NULL */
+static struct folder_node *
+folder_tree_find(struct folder_tree *t, const char *name, size_t len)
+{
+	return folder_tree_find_in(t, t->n, name, len);
 }
 
 /* sorted, each name once with its flags together */
@@ -729,18 +737,25 @@ folder_tree_build(int dirfd, struct folder_tree *t, int with_subs)
 		folder_names_free(&subs);
 	}
 	folder_tree_merge(t);
-	/* the parents no directory stands for */
+	/*
+	 * The parents no directory stands for.  Names below one parent sort
+	 * together, so a parent the node before shares was added for it.
+	 */
 	n = t->n;
 	for (i = 0; i < n; i++) {
-		const char *p = t->v[i].name;
+		const char *p = t->v[i].name, *prev;
 
+		prev = i > 0 ? t->v[i - 1].name : "";
 		while ((p = strchr(p, FOLDER_SEP)) != NULL) {
 			size_t len = (size_t)(p - t->v[i].name);
 
-			if (folder_tree_find(t, t->v[i].name, len) == NULL &&
-			    folder_tree_add(t, t->v[i].name, len, 0) == -1)
-				break;
 			p++;
+			if (strncmp(prev, t->v[i].name, len + 1) == 0 ||
+			    folder_tree_find_in(t, n, t->v[i].name, len) !=
+				NULL)
+				continue;
+			if (folder_tree_add(t, t->v[i].name, len, 0) == -1)
+				break;
 		}
 	}
 	folder_tree_merge(t);
