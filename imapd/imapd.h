@@ -551,6 +551,9 @@ int folder_dir_name(const char *dir, char *name, size_t len);
 int folder_list(int dirfd, const char *ref, const char *const *patterns,
     size_t npatterns, unsigned int opts, folder_list_cb cb, void *arg,
     const char **why);
+/* 1 if name matches ref + pattern as LIST matches it, 0 if not, -1 if bad */
+int
+folder_pattern_matches(const char *ref, const char *pattern, const char *name);
 /* the attributes of one existing folder, -1 if it does not exist */
 int folder_attrs(int dirfd, const char *name, unsigned int *attrs);
 /*
