@@ -46,8 +46,19 @@ struct thread {
 	size_t nids, idcap; /* idcap a power of two */
 	struct msg_info *m;
 	size_t nmsgs;
-	uint32_t *stack; /* walks: room for every container */
+	uint32_t *stack;    /* walks: room for every container */
+	uint64_t walk_left; /* steps left for loop checks */
 };
+
+/*
+ * Loop checks walk up a thread, and a mailbox made for it (thousands of
+ * messages each closing a loop at the bottom of a deep chain) could make
+ * them quadratic.  All of them share this many steps per message; past
+ * it a link is refused as if it closed a loop, which keeps the threads a
+ * forest.  Real mail needs a few steps per message.
+ */
+#define THREAD_WALK_PER_MSG 64
+#define THREAD_WALK_MIN	    1000000
 
 /* ---------------------------------------------------------------- containers
  */
@@ -104,13 +115,15 @@ link_child(struct thread *t, uint32_t parent, uint32_t x)
 	t->c[parent].child = x;
 }
 
-/* is a an ancestor of x (or x itself) */
+/* is a an ancestor of x (or x itself); 1 too when the walks are spent */
 static int
 is_ancestor(struct thread *t, uint32_t a, uint32_t x)
 {
-	for (; x != NONE; x = t->c[x].parent)
-		if (x == a)
+	for (; x != NONE; x = t->c[x].parent) {
+		if (x == a || t->walk_left == 0)
 			return 1;
+		t->walk_left--;
+	}
 	return 0;
 }
 
@@ -727,6 +740,7 @@ thread_run(enum thread_algorithm alg, const struct search_msg_ops *ops,
 	memset(&t, 0, sizeof(t));
 	if (n >= NONE / 4 || (t.m = calloc(n, sizeof(*t.m))) == NULL)
 		return -1;
+	t.walk_left = THREAD_WALK_MIN + (uint64_t)n * THREAD_WALK_PER_MSG;
 	for (i = 0; i < n; i++, t.nmsgs++)
 		if (read_message(ops, msgs[i], uid, &t.m[i]) == -1)
 			goto out;

@@ -245,7 +245,7 @@ test_hostile(void)
 		msgs[i].has_sdate = 1;
 		msgs[i].sdate = i;
 	}
-	if ((want = malloc(DEEP * 8 + 4)) == NULL)
+	if ((want = malloc(DEEP * 10 + 4)) == NULL)
 		abort();
 	q = want + sprintf(want, "(");
 	for (i = 0; i < DEEP; i++)
@@ -281,6 +281,32 @@ test_hostile(void)
 	}
 	CHECK("loops everywhere",
 	    strncmp(thread(THREAD_REFERENCES, msgs, DEEP, 0), "(", 1) == 0);
+	/* a deep chain, then every message closing a loop at its bottom */
+	free(hdrs[0]);
+	if ((hdrs[0] = malloc(DEEP * 20 + 100)) == NULL)
+		abort();
+	p = hdrs[0] + sprintf(hdrs[0], "Message-ID: <A>\nReferences:");
+	for (i = 0; i < DEEP; i++)
+		p += sprintf(p, " <c%zu>", i);
+	sprintf(p, "\nSubject: a\n");
+	msgs[0].headers = hdrs[0];
+	msgs[0].has_sdate = 0;
+	for (i = 1; i < DEEP; i++) {
+		free(hdrs[i]);
+		if (asprintf(&hdrs[i],
+			"Message-ID: <q%zu>\nReferences: <c%zu> <c0>\n"
+			"Subject: q%zu\n",
+			i, DEEP - 1 - i % 100, i) == -1)
+			abort();
+		msgs[i].headers = hdrs[i];
+		msgs[i].has_sdate = 0;
+	}
+	q = want + sprintf(want, "(");
+	for (i = 0; i < DEEP; i++)
+		q += sprintf(q, "(%zu)", i + 1);
+	sprintf(q, ")");
+	CHECK("loops at the bottom",
+	    thread_is(THREAD_REFERENCES, msgs, DEEP, 0, want));
 	/* one message-id for all */
 	for (i = 0; i < DEEP; i++) {
 		free(hdrs[i]);
@@ -290,7 +316,7 @@ test_hostile(void)
 		msgs[i].headers = hdrs[i];
 	}
 	CHECK("one id", strncmp(thread(THREAD_REFERENCES, msgs, 3, 0),
-			    "(3)(2)(1)", 9) == 0);
+			    "(1)(2)(3)", 9) == 0);
 	for (i = 0; i < DEEP; i++)
 		free(hdrs[i]);
 	free(hdrs);
