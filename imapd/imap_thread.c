@@ -51,6 +51,13 @@ struct thread {
 };
 
 /*
+ * The last this many ids of a References header are used: the nearest
+ * ancestors, and the older ones come from the messages before.  Bounds
+ * the ids a message adds to the table.
+ */
+#define THREAD_REFS_MAX 256
+
+/*
  * Loop checks walk up a thread, and a mailbox made for it (thousands of
  * messages each closing a loop at the bottom of a deep chain) could make
  * them quadratic.  All of them share this many steps per message; past
@@ -387,7 +394,7 @@ link_message(
 {
 	char *msgid, *refs, *irt;
 	const char *p, *end, *id;
-	size_t len;
+	size_t len, skip;
 	uint32_t self = NONE, prev = NONE, x;
 	int rv = -1, any = 0;
 
@@ -415,7 +422,15 @@ link_message(
 	if (refs != NULL) {
 		p = refs;
 		end = p + strlen(p);
+		for (skip = 0; next_msgid(&p, end, &id, &len); skip++)
+			;
+		skip = skip > THREAD_REFS_MAX ? skip - THREAD_REFS_MAX : 0;
+		p = refs;
 		while (next_msgid(&p, end, &id, &len)) {
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
 			any = 1;
 			if ((x = id_lookup(t, id, len)) == NONE)
 				goto out;

@@ -211,6 +211,7 @@ test_hostile(void)
 	char *refs, *p, *want, *q;
 	char **hdrs;
 	size_t i;
+	int rv;
 
 	/* 10,000 references, then the same ones backwards and repeated */
 	if ((msgs = calloc(DEEP, sizeof(*msgs))) == NULL ||
@@ -229,8 +230,9 @@ test_hostile(void)
 		p += sprintf(p, " <r%zu@x> <r0@x>", i - 1);
 	sprintf(p, "\nSubject: back\n");
 	msgs[1].headers = hdrs[0];
+	/* the last 256 count: r0 is far from the first message's */
 	CHECK("many references", thread_is(THREAD_REFERENCES, msgs, 2, 0,
-				     "(2 1)"));
+				     "(1)(2)"));
 	free(hdrs[0]);
 	free(refs);
 
@@ -281,28 +283,33 @@ test_hostile(void)
 	}
 	CHECK("loops everywhere",
 	    strncmp(thread(THREAD_REFERENCES, msgs, DEEP, 0), "(", 1) == 0);
-	/* a deep chain, then every message closing a loop at its bottom */
-	free(hdrs[0]);
-	if ((hdrs[0] = malloc(DEEP * 20 + 100)) == NULL)
-		abort();
-	p = hdrs[0] + sprintf(hdrs[0], "Message-ID: <A>\nReferences:");
-	for (i = 0; i < DEEP; i++)
-		p += sprintf(p, " <c%zu>", i);
-	sprintf(p, "\nSubject: a\n");
-	msgs[0].headers = hdrs[0];
-	msgs[0].has_sdate = 0;
-	for (i = 1; i < DEEP; i++) {
+	/*
+	 * a chain of half the messages, then each of the others closing a
+	 * loop from near its bottom to its top: every loop check would walk
+	 * the whole chain
+	 */
+	for (i = 0; i < DEEP; i++) {
 		free(hdrs[i]);
-		if (asprintf(&hdrs[i],
-			"Message-ID: <q%zu>\nReferences: <c%zu> <c0>\n"
-			"Subject: q%zu\n",
-			i, DEEP - 1 - i % 100, i) == -1)
+		if (i < DEEP / 2)
+			rv = asprintf(&hdrs[i],
+			    "Message-ID: <m%zu>\nIn-Reply-To: <m%zu>\n"
+			    "Subject: chain\n",
+			    i, i == 0 ? (size_t)DEEP : i - 1);
+		else
+			rv = asprintf(&hdrs[i],
+			    "Message-ID: <q%zu>\nReferences: <m%zu> <m0>\n"
+			    "Subject: q%zu\n",
+			    i, DEEP / 2 - 1 - i % 100, i);
+		if (rv == -1)
 			abort();
 		msgs[i].headers = hdrs[i];
 		msgs[i].has_sdate = 0;
 	}
-	q = want + sprintf(want, "(");
-	for (i = 0; i < DEEP; i++)
+	q = want + sprintf(want, "(1 (2");
+	for (i = 2; i < DEEP / 2; i++)
+		q += sprintf(q, " %zu", i + 1);
+	q += sprintf(q, ")");
+	for (i = DEEP / 2; i < DEEP; i++)
 		q += sprintf(q, "(%zu)", i + 1);
 	sprintf(q, ")");
 	CHECK("loops at the bottom",
