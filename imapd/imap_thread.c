@@ -31,7 +31,6 @@ struct msg_info {
 	int64_t date;
 	char *base; /* base subject */
 	int reply;
-	uint32_t container;
 };
 
 struct id_slot {
@@ -416,7 +415,6 @@ link_message(
 	t->c[self].msg = mi;
 	t->c[self].date = t->m[mi].date;
 	t->c[self].seq = t->m[mi].seq;
-	t->m[mi].container = self;
 
 	/* (A) References, parent to child; else the first In-Reply-To id */
 	if (refs != NULL) {
