@@ -31,6 +31,16 @@
  * "logins" database of auth's environment, key "PREFIX USER" (a prefix
  * has no space), value the last success; written again at most once a
  * day, expired ones deleted by a sweep at most once a day.
+ *
+ * A mail app logs in again and again with the same password, and a
+ * yescrypt verification takes tens of milliseconds of auth's one thread.
+ * So a success is remembered for LOGIN_CACHE_TTL: the user's hash from
+ * the table and a quick hash of the password (SHA-256 crypt, 1000 rounds,
+ * a salt drawn at start), so that the same password against the same
+ * table hash passes at the quick hash's cost.  A new password, a
+ * deletion or a disable is seen at once (the table is read every time);
+ * a failure always pays the full verification.  The quick hashes live in
+ * auth's memory alone, beside the table's own hashes.
  */
 
 #include <stdio.h>
@@ -45,6 +55,18 @@
 #define LOGIN_SWEEP	    (24 * 60 * 60) /* expired pairs looked for */
 #define LOGIN_SHOW_MAX	    80		   /* a user name in a log line */
 #define LOGIN_PAIR_MAX	    (LISTENER_KEY_MAX + TABLE_ADDR_MAX + 1)
+#define LOGIN_CACHE_SLOTS   4096      /* users remembered, at most */
+#define LOGIN_CACHE_TTL	    (60 * 60) /* a success remembered */
+#define LOGIN_QUICK_ROUNDS  1000      /* SHA-256 crypt's least */
+#define LOGIN_QUICK_MAX	    128	      /* its output, NUL included */
+
+/* a user's last success: which table hash, which password */
+struct login_cached {
+	time_t when;
+	char user[TABLE_ADDR_MAX];
+	char hash[TABLE_HASH_MAX];
+	char quick[LOGIN_QUICK_MAX];
+};
 
 struct login {
 	struct table *table;
@@ -52,6 +74,10 @@ struct login {
 	struct ratelimit *users;
 	char dummy[TABLE_HASH_MAX];
 	time_t swept;
+	/* a slot per user name hash; a collision evicts */
+	struct login_cached *cache[LOGIN_CACHE_SLOTS];
+	uint32_t cache_seed;
+	char quick_setting[CRYPT_GENSALT_OUTPUT_SIZE];
 };
 
 /* the expired pairs a sweep found, deleted after the scan */
@@ -73,6 +99,12 @@ static int
 login_sweep_cb(struct db_env *, const char *, const void *, size_t, void *);
 static void login_sweep(struct login *, time_t);
 static int login_mailbox(const char *, char *, size_t);
+static int login_quick(struct login *, const char *, char *);
+static struct login_cached **login_cache_slot(struct login *, const char *);
+static int login_cache_hit(struct login *, const char *user, const char *hash,
+    const char *password, time_t now);
+static void login_cache_put(struct login *, const char *user, const char *hash,
+    const char *password, time_t now);
 static void login_failed(struct login *, const struct auth_login *,
     const char *client, const char *user, const char *show, uint32_t period,
     uint32_t max, int known, time_t now);
@@ -95,6 +127,10 @@ login_new(struct table *t)
 		snprintf(password + 2 * i, 3, "%02x", secret[i]);
 	if (passwd_hash(password, l->dummy, sizeof(l->dummy)) == -1)
 		fatalx("login: cannot make a password hash");
+	arc4random_buf(&l->cache_seed, sizeof(l->cache_seed));
+	if (authlib.crypt_gensalt_rn("$5$", LOGIN_QUICK_ROUNDS, NULL, 0,
+		l->quick_setting, (int)sizeof(l->quick_setting)) == NULL)
+		fatalx("login: cannot make a salt");
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(password, sizeof(password));
 	return l;
@@ -103,11 +139,95 @@ login_new(struct table *t)
 void
 login_free(struct login *l)
 {
+	size_t i;
+
 	if (l == NULL)
 		return;
+	for (i = 0; i < LOGIN_CACHE_SLOTS; i++)
+		freezero(l->cache[i], sizeof(*l->cache[i]));
+	explicit_bzero(l->quick_setting, sizeof(l->quick_setting));
 	ratelimit_free(l->clients);
 	ratelimit_free(l->users);
 	free(l);
+}
+
+/* the quick hash of password into out (LOGIN_QUICK_MAX); -1 if none */
+static int
+login_quick(struct login *l, const char *password, char *out)
+{
+	struct crypt_data *data;
+	const char *h;
+	int rv = -1;
+
+	/* compared whole, past the NUL too */
+	memset(out, 0, LOGIN_QUICK_MAX);
+	if (strlen(password) > PASSWD_MAX ||
+	    (data = calloc(1, sizeof(*data))) == NULL)
+		return -1;
+	h = authlib.crypt_rn(
+	    password, l->quick_setting, data, (int)sizeof(*data));
+	if (h != NULL && h[0] != '*' &&
+	    strlcpy(out, h, LOGIN_QUICK_MAX) < LOGIN_QUICK_MAX)
+		rv = 0;
+	freezero(data, sizeof(*data));
+	return rv;
+}
+
+/* FNV-1a over the name, from a seed drawn at start */
+static struct login_cached **
+login_cache_slot(struct login *l, const char *user)
+{
+	uint32_t h = 2166136261U ^ l->cache_seed;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)user; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619U;
+	return &l->cache[h % LOGIN_CACHE_SLOTS];
+}
+
+static int
+login_cache_hit(struct login *l, const char *user, const char *hash,
+    const char *password, time_t now)
+{
+	struct login_cached **slot = login_cache_slot(l, user), *c = *slot;
+	char quick[LOGIN_QUICK_MAX];
+	volatile unsigned char diff = 0;
+	size_t i;
+
+	if (c == NULL || strcmp(c->user, user) != 0)
+		return 0;
+	if (now < c->when || now - c->when >= LOGIN_CACHE_TTL ||
+	    strcmp(c->hash, hash) != 0) {
+		freezero(c, sizeof(*c));
+		*slot = NULL;
+		return 0;
+	}
+	if (login_quick(l, password, quick) == -1)
+		return 0;
+	for (i = 0; i < sizeof(quick); i++)
+		diff |= (unsigned char)(quick[i] ^ c->quick[i]);
+	explicit_bzero(quick, sizeof(quick));
+	return diff == 0;
+}
+
+/* out of memory, nothing is remembered: the next login pays in full */
+static void
+login_cache_put(struct login *l, const char *user, const char *hash,
+    const char *password, time_t now)
+{
+	struct login_cached **slot = login_cache_slot(l, user), *c = *slot;
+
+	if (c == NULL && (c = *slot = calloc(1, sizeof(*c))) == NULL)
+		return;
+	explicit_bzero(c, sizeof(*c));
+	if (login_quick(l, password, c->quick) == -1 ||
+	    strlcpy(c->user, user, sizeof(c->user)) >= sizeof(c->user) ||
+	    strlcpy(c->hash, hash, sizeof(c->hash)) >= sizeof(c->hash)) {
+		freezero(c, sizeof(*c));
+		*slot = NULL;
+		return;
+	}
+	c->when = now;
 }
 
 /* "example.org/alice" from "alice@example.org", as delivery names it */
@@ -283,9 +403,9 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 		res->status = AUTH_LOGIN_LIMITED;
 		return 0;
 	}
+	memset(&u, 0, sizeof(u));
 	if (named) {
 		snprintf(pair, sizeof(pair), "%s %s", client, key);
-		memset(&u, 0, sizeof(u));
 		if (table_read_begin(l->table) == -1 ||
 		    (found = table_user_find(l->table, key, &u)) == -1 ||
 		    (known = login_known_get(l, pair, now, &last)) == -1 ||
@@ -308,7 +428,13 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 		}
 	}
 
-	ok = passwd_verify(req->password, found ? u.hash : l->dummy);
+	if (found && login_cache_hit(l, key, u.hash, req->password, now))
+		ok = 1;
+	else {
+		ok = passwd_verify(req->password, found ? u.hash : l->dummy);
+		if (ok && found)
+			login_cache_put(l, key, u.hash, req->password, now);
+	}
 	if (!found || !ok) {
 		explicit_bzero(&u, sizeof(u));
 		login_failed(l, req, client, named ? key : NULL, show, period,
