@@ -106,8 +106,8 @@ static int login_cache_hit(struct login *, const char *user, const char *hash,
 static void login_cache_put(struct login *, const char *user, const char *hash,
     const char *password, time_t now);
 static void login_failed(struct login *, const struct auth_login *,
-    const char *client, const char *user, const char *show, uint32_t period,
-    uint32_t max, int known, time_t now);
+    const char *from, const char *client, const char *user, const char *show,
+    uint32_t period, uint32_t max, int known, time_t now);
 
 struct login *
 login_new(struct table *t)
@@ -357,14 +357,14 @@ out:
 
 /*
  * Count a failure, and say so; user is NULL for a name that is no
- * address.  The client's address, checked by inet_pton(), is safe to log.
+ * address; from is the client's address fit for a log line.
  */
 static void
-login_failed(struct login *l, const struct auth_login *req, const char *client,
-    const char *user, const char *show, uint32_t period, uint32_t max,
-    int known, time_t now)
+login_failed(struct login *l, const struct auth_login *req, const char *from,
+    const char *client, const char *user, const char *show, uint32_t period,
+    uint32_t max, int known, time_t now)
 {
-	log_info("login failed: user %s from %s (%s)", show, req->client_addr,
+	log_info("login failed: user %s from %s (%s)", show, from,
 	    login_services[req->service]);
 	if (ratelimit_fail(l->clients, client, period, now) == max)
 		log_info("login: %u failures from %s: refused for %us", max,
@@ -376,20 +376,22 @@ login_failed(struct login *l, const struct auth_login *req, const char *client,
 		    max, show, period);
 }
 
-int
+void
 login_check(struct login *l, const struct auth_login *req, uint32_t max,
     uint32_t period, time_t now, struct auth_login_result *res)
 {
 	struct table_user u;
 	const char *service = login_services[req->service];
 	char client[LISTENER_KEY_MAX], key[TABLE_ADDR_MAX];
-	char pair[LOGIN_PAIR_MAX], show[LOGIN_SHOW_MAX];
+	char pair[LOGIN_PAIR_MAX], show[LOGIN_SHOW_MAX], from[LOGIN_SHOW_MAX];
 	time_t last = 0;
 	int named, found = 0, known = 0, ok;
 
+	/* what listener_addr_text() says of no IP address: one count */
 	if (ratelimit_client_key(req->client_addr, client, sizeof(client)) ==
 	    -1)
-		return -1;
+		strlcpy(client, "unknown", sizeof(client));
+	envelope_show(req->client_addr, from, sizeof(from));
 	memset(res, 0, sizeof(*res));
 	res->reqid = req->reqid;
 	res->status = AUTH_LOGIN_BAD;
@@ -399,9 +401,9 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 	if (ratelimit_blocked(l->clients, client, max, period, now)) {
 		log_info("login refused, too many failures from %s: user %s "
 			 "from %s (%s)",
-		    client, show, req->client_addr, service);
+		    client, show, from, service);
 		res->status = AUTH_LOGIN_LIMITED;
-		return 0;
+		return;
 	}
 	memset(&u, 0, sizeof(u));
 	if (named) {
@@ -415,16 +417,16 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 			    "login: user %s: %s", show, table_error(l->table));
 			explicit_bzero(&u, sizeof(u));
 			res->status = AUTH_LOGIN_TEMPFAIL;
-			return 0;
+			return;
 		}
 		if (!known &&
 		    ratelimit_blocked(l->users, key, max, period, now)) {
 			log_info("login refused, too many failures for user "
 				 "%s: from %s (%s)",
-			    show, req->client_addr, service);
+			    show, from, service);
 			explicit_bzero(&u, sizeof(u));
 			res->status = AUTH_LOGIN_LIMITED;
-			return 0;
+			return;
 		}
 	}
 
@@ -437,16 +439,16 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 	}
 	if (!found || !ok) {
 		explicit_bzero(&u, sizeof(u));
-		login_failed(l, req, client, named ? key : NULL, show, period,
-		    max, known, now);
-		return 0;
+		login_failed(l, req, from, client, named ? key : NULL, show,
+		    period, max, known, now);
+		return;
 	}
 	if (u.flags & TABLE_USER_DISABLED) {
 		explicit_bzero(&u, sizeof(u));
 		log_info("login refused: user %s is disabled (from %s, %s)",
-		    show, req->client_addr, service);
+		    show, from, service);
 		res->status = AUTH_LOGIN_DISABLED;
-		return 0;
+		return;
 	}
 	res->quota = u.quota;
 	explicit_bzero(&u, sizeof(u));
@@ -457,14 +459,12 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 		memset(res, 0, sizeof(*res));
 		res->reqid = req->reqid;
 		res->status = AUTH_LOGIN_TEMPFAIL;
-		return 0;
+		return;
 	}
 	res->status = AUTH_LOGIN_OK;
-	log_info(
-	    "login: user %s from %s (%s)", show, req->client_addr, service);
+	log_info("login: user %s from %s (%s)", show, from, service);
 	if (!known || now - last >= LOGIN_REFRESH)
 		login_known_put(l, pair, now);
 	if (now - l->swept >= LOGIN_SWEEP || now < l->swept)
 		login_sweep(l, now);
-	return 0;
 }
