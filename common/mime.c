@@ -354,9 +354,9 @@ parse_multipart(struct parser *ps, struct mime_part *p, size_t end, int depth)
 		    ps->s, p->body_off, end, start, b, blen, &kind);
 		/* the line end before a delimiter is the delimiter's */
 		stop = i;
-		if (stop > start && ps->s[stop - 1] == '\n')
+		if (i < end && stop > start && ps->s[stop - 1] == '\n')
 			stop--;
-		if (stop > start && ps->s[stop - 1] == '\r')
+		if (i < end && stop > start && ps->s[stop - 1] == '\r')
 			stop--;
 		if (ps->m->nparts >= MIME_PARTS_MAX) {
 			ps->m->flags |= MIME_TRUNCATED;

@@ -1126,8 +1126,13 @@ mime_address_parse(
 			continue; /* just started a group */
 		if (!room)
 			break;
+		if (route) {
+			/* "<@x>": no route, a domain without a local part */
+			evbuffer_drain(adl, 1);
+			evbuffer_add_buffer(host, adl);
+		}
 		if (evbuffer_get_length(local) > 0 ||
-		    evbuffer_get_length(host) > 0 || angle ||
+		    evbuffer_get_length(host) > 0 ||
 		    evbuffer_get_length(phrase) > 0) {
 			if ((a = addr_add(as, &cap)) == NULL)
 				goto done;

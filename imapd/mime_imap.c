@@ -455,7 +455,7 @@ section_parse(struct imap_section *sec, const char *s, size_t len, int binary)
 		i++;
 	}
 	if (binary)
-		return -1;
+		return len == 0 ? 0 : -1;
 	s += i;
 	len -= i;
 	if (len == 4 && strncasecmp(s, "TEXT", 4) == 0)
