@@ -163,7 +163,7 @@ content_type(struct mime_part *p, const struct mime_field *f)
 	if (mime_params_parse(f->value, f->valuelen, &first, &ps) == -1)
 		return -1;
 	if (first == NULL || (slash = strchr(first, '/')) == NULL) {
-		/* unusable: the default stays, and so do its parameters */
+		/* unusable: the default type stays */
 		free(first);
 		mime_params_free(&ps);
 		return 0;

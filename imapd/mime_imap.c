@@ -195,32 +195,35 @@ done:
 }
 
 static int
+write_param(struct evbuffer *b, const struct mime_param *pa, int utf8)
+{
+	if (!utf8 && !ascii(pa->value))
+		return write_param_2231(b, pa);
+	if (write_cstring(b, pa->name, utf8) == -1 || ADD(b, " ") == -1 ||
+	    write_cstring(b, pa->value, utf8) == -1)
+		return -1;
+	return 0;
+}
+
+/* text: a part without a charset gets RFC 2045's default, as in Dovecot */
+static int
 write_params(
     struct evbuffer *b, const struct mime_params *ps, int text, int utf8)
 {
 	size_t i;
 
-	if (ps->n == 0) {
-		/* RFC 2045 5.2: what a text part without one means */
-		if (text)
-			return ADD(b, "(\"charset\" \"us-ascii\")");
+	if (ps->n == 0 && !text)
 		return ADD(b, "NIL");
-	}
 	if (ADD(b, "(") == -1)
 		return -1;
-	for (i = 0; i < ps->n; i++) {
-		if (i > 0 && ADD(b, " ") == -1)
+	for (i = 0; i < ps->n; i++)
+		if ((i > 0 && ADD(b, " ") == -1) ||
+		    write_param(b, &ps->v[i], utf8) == -1)
 			return -1;
-		if (!utf8 && !ascii(ps->v[i].value)) {
-			if (write_param_2231(b, &ps->v[i]) == -1)
-				return -1;
-			continue;
-		}
-		if (write_cstring(b, ps->v[i].name, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, ps->v[i].value, utf8) == -1)
-			return -1;
-	}
+	if (text && mime_param_get(ps, "charset") == NULL &&
+	    ((ps->n > 0 && ADD(b, " ") == -1) ||
+		ADD(b, "\"charset\" \"us-ascii\"") == -1))
+		return -1;
 	return ADD(b, ")");
 }
 

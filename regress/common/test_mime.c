@@ -681,6 +681,12 @@ test_hostile(void)
 	CHECK("many fields", m != NULL && (m->flags & MIME_TRUNCATED) &&
 		m->root->hdr_len == n);
 	mime_free(m);
+	/* a field of unfinished encoded words: one pass, not one a word */
+	for (i = 0; i + 7 <= MIME_FIELD_MAX; i += 7)
+		memcpy(s + i, "=?a?Q?x", 7);
+	d = mime_header_decode(s, i);
+	CHECK("unfinished words", d != NULL && strlen(d) == i);
+	free(d);
 	/* only CRs, LFs and NULs */
 	memset(s, '\r', n / 2);
 	memset(s + n / 2, '\0', n / 2);

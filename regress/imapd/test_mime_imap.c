@@ -271,6 +271,17 @@ test_bodystructure(void)
 		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
 		"\"7bit\" 0 0 NIL NIL NIL NIL)"));
 	mime_free(m);
+	m = parse_str("Content-Type: text/plain; format=flowed\r\n\r\n");
+	CHECK("body default charset added",
+	    structure_is(m, 0, 0,
+		"(\"text\" \"plain\" (\"format\" \"flowed\" \"charset\" "
+		"\"us-ascii\") NIL NIL \"7bit\" 0 0)"));
+	mime_free(m);
+	m = parse_str("Content-Type: image/gif\r\n\r\n");
+	CHECK("body no params",
+	    structure_is(m, 0, 0,
+		"(\"image\" \"gif\" NIL NIL NIL \"7bit\" 0)"));
+	mime_free(m);
 	m = parse_str("Content-Type: text/plain; charset=\"a\\\"b\"\r\n"
 		       "Content-Language: en\r\nContent-Disposition: inline\r\n"
 		       "\r\nx");
