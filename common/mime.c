@@ -487,3 +487,28 @@ done:
 	evbuffer_free(raw);
 	return rv;
 }
+
+static int
+message_text(const struct mime_message *m, const struct mime_part *p,
+    struct evbuffer *out)
+{
+	const struct mime_part *c;
+
+	if (mime_part_is_multipart(p) || mime_part_is_message(p)) {
+		for (c = p->child; c != NULL; c = c->next)
+			if (message_text(m, c, out) == -1)
+				return -1;
+		return 0;
+	}
+	if (strcmp(p->type, "text") != 0)
+		return 0;
+	if (mime_part_text(m, p, out) == -1 || evbuffer_add(out, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+int
+mime_message_text(const struct mime_message *m, struct evbuffer *out)
+{
+	return message_text(m, m->root, out);
+}

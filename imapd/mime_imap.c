@@ -286,6 +286,10 @@ write_extension_tail(struct evbuffer *b, const struct mime_part *p, int utf8)
 	return 0;
 }
 
+#define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+#define EMPTY_TEXT \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+
 static int
 bodystructure(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int extended, int utf8)
@@ -297,10 +301,7 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		if (ADD(b, "(") == -1)
 			return -1;
 		/* no part found: one empty text part, as Dovecot shows it */
-		if (p->child == NULL &&
-		    ADD(b,
-			"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-			"NIL \"7bit\" 0 0)") == -1)
+		if (p->child == NULL && ADD(b, EMPTY_TEXT) == -1)
 			return -1;
 		for (c = p->child; c != NULL; c = c->next)
 			if (bodystructure(b, m, c, extended, utf8) == -1)
@@ -331,6 +332,14 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		    imap_envelope_write(b, m, p->child, utf8) == -1 ||
 		    ADD(b, " ") == -1 ||
 		    bodystructure(b, m, p->child, extended, utf8) == -1 ||
+		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
+			return -1;
+	} else if (mime_part_is_message(p)) {
+		/*
+		 * Not looked into (encoded, or past a bound): clients still
+		 * get the shape message/rfc822 promises, empty.
+		 */
+		if (ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT) == -1 ||
 		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 			return -1;
 	} else if (text && evbuffer_add_printf(b, " %zu", p->body_lines) == -1)

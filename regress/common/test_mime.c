@@ -99,6 +99,9 @@ test_nested(void)
 	CHECK("nested qp text", mime_part_text(m, nth(alt, 1), out) == 0 &&
 		strcmp(text(), "Gr\xc3\xbc\xc3\x9f"
 			       "e") == 0);
+	CHECK("nested search text", mime_message_text(m, out) == 0 &&
+		strcmp(text(), "Gr\xc3\xbc\xc3\x9f"
+			       "e\n<p>hi</p>\n") == 0);
 	CHECK("nested parents", nth(rel, 1)->parent == rel &&
 		rel->parent == alt && alt->parent == mixed);
 	mime_free(m);
@@ -122,6 +125,9 @@ test_rfc822_digest(void)
 	CHECK("rfc822 inner", type_is(inner, "multipart", "alternative") &&
 		inner->nchild == 2 && body_is(m, nth(inner, 1), "inner text") &&
 		body_is(m, nth(inner, 2), "<b>inner</b>"));
+	CHECK("rfc822 search text", mime_message_text(m, out) == 0 &&
+		strcmp(text(), "see attached\ninner text\n<b>inner</b>\n") ==
+		    0);
 	CHECK("rfc822 inner header",
 	    inner->hdr_off == msg->body_off && msg->body_lines == 14);
 	mime_free(m);

@@ -277,6 +277,14 @@ test_bodystructure(void)
 		"(\"text\" \"plain\" (\"format\" \"flowed\" \"charset\" "
 		"\"us-ascii\") NIL NIL \"7bit\" 0 0)"));
 	mime_free(m);
+	m = parse_str("Content-Type: message/rfc822\r\n"
+		      "Content-Transfer-Encoding: base64\r\n\r\nAAAA");
+	CHECK("body encoded message",
+	    structure_is(m, 0, 0,
+		"(\"message\" \"rfc822\" NIL NIL NIL \"base64\" 4 (NIL NIL "
+		"NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+		"(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 1)"));
+	mime_free(m);
 	m = parse_str("Content-Type: image/gif\r\n\r\n");
 	CHECK("body no params",
 	    structure_is(m, 0, 0,
