@@ -336,6 +336,50 @@ test_sections(void)
 		"boundary=\"b1\"\r\n\r\n"));
 	sample_free(m);
 
+	/* RFC 3501 6.4.5, its example */
+	m = sample("rfc3501.eml");
+	CHECK("rfc3501 1", section_is(m, "1", "part 1"));
+	CHECK("rfc3501 2", section_is(m, "2", "cGFydCAy") &&
+		binary_is(m, "2", 0, "part 2"));
+	CHECK("rfc3501 3.HEADER",
+	    section_is(m, "3.HEADER",
+		"Subject: part 3\r\nContent-Type: MULTIPART/MIXED; "
+		"BOUNDARY=\"three\"\r\n\r\n"));
+	CHECK("rfc3501 3.1", section_is(m, "3.1", "part 3.1") &&
+		section_is(m, "3.2", "part 3.2"));
+	CHECK("rfc3501 3.TEXT", section_is(m, "3.TEXT",
+				    "--three\r\nContent-Type: TEXT/PLAIN\r\n"
+				    "\r\npart 3.1\r\n--three\r\n"
+				    "Content-Type: APPLICATION/OCTET-STREAM"
+				    "\r\n\r\npart 3.2\r\n--three--"));
+	CHECK("rfc3501 4.1", section_is(m, "4.1", "part 4.1") &&
+		section_is(m, "4.1.MIME", "Content-Type: IMAGE/GIF\r\n\r\n"));
+	CHECK("rfc3501 4.2.HEADER",
+	    section_is(m, "4.2.HEADER.FIELDS (SUBJECT)",
+		"Subject: part 4.2\r\n\r\n"));
+	CHECK("rfc3501 4.2.1", section_is(m, "4.2.1", "part 4.2.1"));
+	CHECK("rfc3501 4.2.2.1", section_is(m, "4.2.2.1", "part 4.2.2.1") &&
+		section_is(m, "4.2.2.2", "part 4.2.2.2"));
+	CHECK("rfc3501 beyond", section_is(m, "4.2.2.3", "") &&
+		section_is(m, "4.2.2.1.1", "") && section_is(m, "5", ""));
+	CHECK("rfc3501 bodystructure",
+	    structure_is(m, 0, 0,
+		"((\"text\" \"plain\" (\"charset\" \"US-ASCII\") NIL NIL "
+		"\"7bit\" 6 1)(\"application\" \"octet-stream\" NIL NIL NIL "
+		"\"base64\" 8)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" "
+		"185 (NIL \"part 3\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+		"\"7bit\" 8 1)(\"application\" \"octet-stream\" NIL NIL NIL "
+		"\"7bit\" 8) \"mixed\") 12)((\"image\" \"gif\" NIL NIL NIL "
+		"\"7bit\" 8)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 310 "
+		"(NIL \"part 4.2\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+		"\"7bit\" 10 1)((\"text\" \"plain\" (\"charset\" "
+		"\"us-ascii\") NIL NIL \"7bit\" 12 1)(\"text\" \"richtext\" "
+		"(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 12 1) "
+		"\"alternative\") \"mixed\") 20) \"mixed\") \"mixed\")"));
+	sample_free(m);
+
 	/* a non-multipart message is its own part 1 */
 	m = parse_str("Subject: s\r\n\r\nbody");
 	CHECK("section 1 of single part", section_is(m, "1", "body") &&
