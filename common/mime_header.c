@@ -1030,11 +1030,15 @@ mime_address_parse(
 	size_t cap = 0;
 	char c = 0;
 	int rv = -1, in_group = 0, angle, at, route, prev_word, room = 1;
+	char *unfolded;
 
 	as->v = NULL;
 	as->n = 0;
-	lx.s = value;
-	lx.len = len > MIME_FIELD_MAX ? MIME_FIELD_MAX : len;
+	/* unfolded first: no line end inside a quoted name or a comment */
+	if ((unfolded = mime_header_unfold(value, len)) == NULL)
+		return -1;
+	lx.s = unfolded;
+	lx.len = strlen(unfolded);
 	lx.i = 0;
 	lx.comment = NULL;
 	if ((phrase = evbuffer_new()) == NULL ||
@@ -1199,6 +1203,7 @@ mime_address_parse(
 	rv = 0;
 done:
 	free(lx.comment);
+	free(unfolded);
 	if (phrase != NULL)
 		evbuffer_free(phrase);
 	if (local != NULL)

@@ -486,6 +486,13 @@ test_addresses(void)
 		addr_is(&as.v[0], NULL, NULL, "alone", "MISSING_DOMAIN") &&
 		addr_is(&as.v[1], NULL, NULL, "MISSING_MAILBOX", "x"));
 	mime_addresses_free(&as);
+	CHECK("addr folded name", ADDR("\"A\r\n B\" <a@b> (c\r\n d)", 0) ==
+		    0 &&
+		as.n == 1 && addr_is(&as.v[0], "A B", NULL, "a", "b"));
+	mime_addresses_free(&as);
+	CHECK("addr folded comment", ADDR("a@b (c\r\n\td)", 0) == 0 &&
+		as.n == 1 && addr_is(&as.v[0], "c\td", NULL, "a", "b"));
+	mime_addresses_free(&as);
 	CHECK("addr empty", ADDR("", 0) == 0 && as.n == 0);
 	mime_addresses_free(&as);
 	CHECK("addr commas", ADDR(" , ,, ", 0) == 0 && as.n == 0);
