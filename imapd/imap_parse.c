@@ -38,13 +38,13 @@ fail(struct parser *p, const char *why)
 	return -1;
 }
 
-/* CHAR except CTL, SP and atom-specials but '%', '*' and ']' */
+/* ATOM-CHAR, list-wildcards and ']': CHAR but CTL, SP, ( ) { " \ */
 static int
 is_atom_char(unsigned char c)
 {
 	if (c <= 0x20 || c >= 0x7f)
 		return 0;
-	return strchr("(){\"\\[", c) == NULL;
+	return strchr("(){\"\\", c) == NULL;
 }
 
 /* ASTRING-CHAR: ATOM-CHAR or ']' */
@@ -107,8 +107,10 @@ parse_atom(struct parser *p, struct imap_arg *a)
 	if (p->buf[p->pos] == '\\') {
 		/* a flag, or \* of PERMANENTFLAGS */
 		p->pos++;
-		if (p->pos < p->len && p->buf[p->pos] == '*')
+		if (p->pos < p->len && p->buf[p->pos] == '*') {
 			p->pos++;
+			goto done;
+		}
 	}
 	while (p->pos < p->len) {
 		c = p->buf[p->pos];
@@ -130,6 +132,7 @@ parse_atom(struct parser *p, struct imap_arg *a)
 	}
 	if (p->pos == start || (p->pos == start + 1 && p->buf[start] == '\\'))
 		return fail(p, "unexpected character");
+done:
 	if (!p->fill)
 		return count_arg(p, p->pos - start);
 	memcpy(fill_text(p, a, IMAP_ARG_ATOM, p->pos - start), p->buf + start,
@@ -326,7 +329,7 @@ parse_name(struct parser *p, char *name, size_t namesz)
 
 	while (p->pos < p->len) {
 		c = p->buf[p->pos];
-		if (!is_astring_char(c) || c == ']')
+		if (!is_astring_char(c) || c == ']' || c == '[')
 			break;
 		if (n + 1 >= namesz)
 			return fail(p, "unknown command");
