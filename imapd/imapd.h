@@ -629,6 +629,19 @@ int imap_envelope_write(struct evbuffer *, const struct mime_message *,
 int imap_bodystructure_write(struct evbuffer *, const struct mime_message *,
     const struct mime_part *, int extended, int utf8);
 
+/*
+ * What the mailbox cache keeps per message, computed from its file (fd,
+ * mapped for the call only) into a malloc'ed string.  Strings with 8-bit
+ * octets are literals, right for every client.  0, or -1 (unreadable,
+ * out of memory).
+ */
+enum imap_view {
+	IMAP_VIEW_ENVELOPE,
+	IMAP_VIEW_BODY,
+	IMAP_VIEW_BODYSTRUCTURE,
+};
+int imap_message_view(int fd, enum imap_view, char **text, size_t *len);
+
 enum imap_section_text {
 	IMAP_SECTION_BODY,		/* "" or "1.2": the whole (part) */
 	IMAP_SECTION_HEADER,		/* HEADER */
