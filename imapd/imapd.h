@@ -206,6 +206,11 @@ int index_parse(struct index_state *, const void *, size_t);
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
 int index_read(int dirfd, struct index_state *);
+/*
+ * The UIDVALIDITY a damaged snapshot still shows (0 none): a rebuild
+ * must not give the same one to different UIDs.
+ */
+uint32_t index_peek_uidvalidity(int dirfd);
 /* write it: temporary file, fdatasync, rename, directory fsync */
 int index_write(int dirfd, const struct index_state *);
 
