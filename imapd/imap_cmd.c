@@ -594,6 +594,7 @@ cmd_idle(struct imap_session *s, struct imap_command *cmd)
 	imap_cmd_sync(s, 1);
 	imap_reply(s, "+ idling");
 	s->idling = 1;
+	imap_mbox_idle(s, 1);
 }
 
 /* news while idling goes out at once */
@@ -629,6 +630,7 @@ imap_idle_input(struct imap_session *s, struct evbuffer *in)
 		line[--n] = '\0';
 	evbuffer_drain(in, eol.pos + eol_len);
 	s->idling = 0;
+	imap_mbox_idle(s, 0);
 	if ((size_t)eol.pos <= 6 && strcasecmp(line, "DONE") == 0) {
 		imap_cmd_sync(s, 1);
 		imap_tagged(s, "OK", "IDLE terminated");

@@ -1034,6 +1034,8 @@ void imap_session_logout_user(struct imap_session *);
  */
 void imap_mbox_sync(struct imap_session *, int expunges_ok);
 void imap_mbox_condstore(struct imap_session *);
+/* IDLE begins (on) or ends: the mailbox's news then goes out at once */
+void imap_mbox_idle(struct imap_session *, int on);
 /*
  * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
  * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after
