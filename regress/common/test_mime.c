@@ -580,6 +580,20 @@ test_charsets(void)
 }
 
 static void
+test_crlf(void)
+{
+	CHECK("crlf not needed", !mime_crlf_needed("a\r\nb\r\n", 6) &&
+		!mime_crlf_needed("", 0) && !mime_crlf_needed("ab", 2));
+	CHECK("crlf needed", mime_crlf_needed("a\nb", 3) &&
+		mime_crlf_needed("\n", 1) && mime_crlf_needed("a\rb", 3) &&
+		mime_crlf_needed("a\r", 2) && mime_crlf_needed("a\r\nb\n", 5));
+	CHECK("crlf form", mime_crlf("\na\nb\r\nc\rd\r", 10, out) == 0 &&
+		strcmp(text(), "\r\na\r\nb\r\nc\r\nd\r\n") == 0);
+	CHECK("crlf empty", mime_crlf("", 0, out) == 0 &&
+		evbuffer_get_length(out) == 0);
+}
+
+static void
 test_transfer(void)
 {
 	CHECK("base64 plain", mime_base64_decode("aGVsbG8=", 8, out) == 0 &&
@@ -735,6 +749,7 @@ main(void)
 	test_dates();
 	test_addresses();
 	test_transfer();
+	test_crlf();
 	test_hostile();
 	evbuffer_free(out);
 	TEST_EXIT();
