@@ -365,10 +365,11 @@ int
 imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 {
 	struct mime_message *m = NULL;
-	struct evbuffer *b = NULL;
+	struct evbuffer *b = NULL, *crlf = NULL;
 	struct stat st;
 	void *map = NULL;
-	size_t size = 0;
+	const char *msg;
+	size_t size = 0, size_crlf;
 	int rv = -1;
 
 	if (fstat(fd, &st) == -1 || st.st_size < 0)
@@ -378,8 +379,17 @@ imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 	    (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
 		MAP_FAILED)
 		return -1;
-	if ((b = evbuffer_new()) == NULL ||
-	    (m = mime_parse(size > 0 ? map : "", size)) == NULL)
+	if ((b = evbuffer_new()) == NULL || (crlf = evbuffer_new()) == NULL)
+		goto done;
+	msg = size > 0 ? map : "";
+	if (mime_crlf_needed(msg, size)) {
+		if (mime_crlf(msg, size, crlf) == -1 ||
+		    (msg = (char *)evbuffer_pullup(crlf, -1)) == NULL)
+			goto done;
+		size_crlf = evbuffer_get_length(crlf);
+	} else
+		size_crlf = size;
+	if ((m = mime_parse(msg, size_crlf)) == NULL)
 		goto done;
 	if ((what == IMAP_VIEW_ENVELOPE
 		    ? imap_envelope_write(b, m, m->root, 0)
@@ -399,6 +409,8 @@ done:
 	mime_free(m);
 	if (b != NULL)
 		evbuffer_free(b);
+	if (crlf != NULL)
+		evbuffer_free(crlf);
 	if (map != NULL)
 		munmap(map, size);
 	return rv;
