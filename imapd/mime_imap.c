@@ -292,6 +292,9 @@ write_extension_tail(struct evbuffer *b, const struct mime_part *p, int utf8)
 #define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 #define EMPTY_TEXT \
 	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+#define EMPTY_TEXT_EXTENDED                                                    \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 " \
+	"NIL NIL NIL NIL)"
 
 static int
 bodystructure(struct evbuffer *b, const struct mime_message *m,
@@ -304,7 +307,9 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		if (ADD(b, "(") == -1)
 			return -1;
 		/* no part found: one empty text part, as Dovecot shows it */
-		if (p->child == NULL && ADD(b, EMPTY_TEXT) == -1)
+		if (p->child == NULL &&
+		    (extended ? ADD(b, EMPTY_TEXT_EXTENDED)
+			      : ADD(b, EMPTY_TEXT)) == -1)
 			return -1;
 		for (c = p->child; c != NULL; c = c->next)
 			if (bodystructure(b, m, c, extended, utf8) == -1)
@@ -342,7 +347,10 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		 * Not looked into (encoded, or past a bound): clients still
 		 * get the shape message/rfc822 promises, empty.
 		 */
-		if (ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT) == -1 ||
+		if ((extended
+			    ? ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT_EXTENDED)
+			    : ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT)) ==
+			-1 ||
 		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 			return -1;
 	} else if (text && evbuffer_add_printf(b, " %zu", p->body_lines) == -1)

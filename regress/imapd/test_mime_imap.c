@@ -216,6 +216,10 @@ test_bodystructure(void)
 	    structure_is(m, 0, 0,
 		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
 		"\"7bit\" 0 0) \"mixed\")"));
+	CHECK("bodystructure no boundary",
+	    structure_is(m, 1, 0,
+		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+		"\"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" NIL NIL NIL NIL)"));
 	sample_free(m);
 
 	m = sample("badcte.eml");
