@@ -219,6 +219,15 @@ test_malformed(void)
 	CHECK("part starting with From",
 	    body_is(m, nth(m->root, 1), "From here on\r\nno header"));
 	mime_free(m);
+	/* an inner multipart with its parent's boundary: the parent's wins */
+	s = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "\r\ninner\r\n--b--\r\n--b--";
+	m = mime_parse(s, strlen(s));
+	CHECK("duplicate boundary", m->root->nchild == 2 &&
+		nth(m->root, 1)->nchild == 0 &&
+		body_is(m, nth(m->root, 2), "inner"));
+	mime_free(m);
 	s = NULL;
 	m = mime_parse("", 0);
 	CHECK("empty message", m != NULL && m->root->hdr_len == 0 &&
