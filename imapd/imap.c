@@ -4,15 +4,11 @@
  * auth's answers and mda's news to the sessions.
  */
 
-#include <sys/mman.h>
-#include <sys/stat.h>
-
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 
 #include <event2/event.h>
 
@@ -83,55 +79,16 @@ imap_user_session_del(const char *address)
 static int
 imap_compute(int fd, int what, char **text, size_t *len)
 {
-	struct mime_message *m = NULL;
-	struct evbuffer *b;
-	struct stat st;
-	void *p = NULL;
-	int rv = -1;
-
-	if (fstat(fd, &st) == -1 || (b = evbuffer_new()) == NULL)
-		return -1;
-	if (st.st_size > 0 && (p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-				   MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-		evbuffer_free(b);
-		return -1;
-	}
-	if ((m = mime_parse(p != NULL ? p : "", (size_t)st.st_size)) == NULL)
-		goto done;
 	switch (what) {
 	case CACHED_ENVELOPE:
-		rv = imap_envelope_write(b, m, m->root, 0);
-		break;
+		return imap_message_view(fd, IMAP_VIEW_ENVELOPE, text, len);
 	case CACHED_BODYSTRUCTURE:
-		rv = imap_bodystructure_write(b, m, m->root, 1, 0);
-		break;
+		return imap_message_view(
+		    fd, IMAP_VIEW_BODYSTRUCTURE, text, len);
 	case CACHED_BODY:
-		rv = imap_bodystructure_write(b, m, m->root, 0, 0);
-		break;
+		return imap_message_view(fd, IMAP_VIEW_BODY, text, len);
 	}
-	if (rv == 0) {
-		*len = evbuffer_get_length(b);
-		*text = xcalloc(1, *len + 1);
-		evbuffer_remove(b, *text, *len);
-	}
-done:
-	mime_free(m);
-	if (p != NULL)
-		munmap(p, (size_t)st.st_size);
-	evbuffer_free(b);
-	return rv;
-}
-
-void
-imap_stat_session_start(struct imap_session *s)
-{
-	sessions_open++;
-}
-
-void
-imap_stat_session_end(struct imap_session *s)
-{
-	sessions_open--;
+	return -1;
 }
 
 static void
