@@ -91,6 +91,18 @@ imap_compute(int fd, int what, char **text, size_t *len)
 	return -1;
 }
 
+void
+imap_stat_session_start(struct imap_session *s)
+{
+	sessions_open++;
+}
+
+void
+imap_stat_session_end(struct imap_session *s)
+{
+	sessions_open--;
+}
+
 static void
 imap_accept(void *arg, int fd, const struct sockaddr *sa,
     enum listen_kind kind, struct listener_client *c)
