@@ -1039,6 +1039,8 @@ int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
 /* the mail directory of the storage, the role's root */
 void imap_mbox_init(int rootfd);
+/* a user's quota, from auth: written into the Maildir's maildirsize */
+void imap_mbox_quota_set(const char *mailbox, uint64_t quota);
 int imap_append_literal(struct imap_session *);
 void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
