@@ -905,6 +905,11 @@ int mime_part_decode(const struct mime_message *, const struct mime_part *,
 /* a text part's decoded body converted from its charset to UTF-8; 0 or -1 */
 int mime_part_text(const struct mime_message *, const struct mime_part *,
     struct evbuffer *out);
+/*
+ * What SEARCH BODY looks in: every text part, embedded messages' too, in
+ * UTF-8, each followed by a line end.  0 or -1.
+ */
+int mime_message_text(const struct mime_message *, struct evbuffer *out);
 int mime_base64_decode(const char *, size_t, struct evbuffer *out);
 int mime_qp_decode(const char *, size_t, struct evbuffer *out);
 

@@ -163,7 +163,7 @@ content_type(struct mime_part *p, const struct mime_field *f)
 	if (mime_params_parse(f->value, f->valuelen, &first, &ps) == -1)
 		return -1;
 	if (first == NULL || (slash = strchr(first, '/')) == NULL) {
-		/* unusable: the default stays, and so do its parameters */
+		/* unusable: the default type stays */
 		free(first);
 		mime_params_free(&ps);
 		return 0;
@@ -354,9 +354,9 @@ parse_multipart(struct parser *ps, struct mime_part *p, size_t end, int depth)
 		    ps->s, p->body_off, end, start, b, blen, &kind);
 		/* the line end before a delimiter is the delimiter's */
 		stop = i;
-		if (stop > start && ps->s[stop - 1] == '\n')
+		if (i < end && stop > start && ps->s[stop - 1] == '\n')
 			stop--;
-		if (stop > start && ps->s[stop - 1] == '\r')
+		if (i < end && stop > start && ps->s[stop - 1] == '\r')
 			stop--;
 		if (ps->m->nparts >= MIME_PARTS_MAX) {
 			ps->m->flags |= MIME_TRUNCATED;
@@ -486,4 +486,29 @@ mime_part_text(const struct mime_message *m, const struct mime_part *p,
 done:
 	evbuffer_free(raw);
 	return rv;
+}
+
+static int
+message_text(const struct mime_message *m, const struct mime_part *p,
+    struct evbuffer *out)
+{
+	const struct mime_part *c;
+
+	if (mime_part_is_multipart(p) || mime_part_is_message(p)) {
+		for (c = p->child; c != NULL; c = c->next)
+			if (message_text(m, c, out) == -1)
+				return -1;
+		return 0;
+	}
+	if (strcmp(p->type, "text") != 0)
+		return 0;
+	if (mime_part_text(m, p, out) == -1 || evbuffer_add(out, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+int
+mime_message_text(const struct mime_message *m, struct evbuffer *out)
+{
+	return message_text(m, m->root, out);
 }

@@ -195,32 +195,35 @@ done:
 }
 
 static int
+write_param(struct evbuffer *b, const struct mime_param *pa, int utf8)
+{
+	if (!utf8 && !ascii(pa->value))
+		return write_param_2231(b, pa);
+	if (write_cstring(b, pa->name, utf8) == -1 || ADD(b, " ") == -1 ||
+	    write_cstring(b, pa->value, utf8) == -1)
+		return -1;
+	return 0;
+}
+
+/* text: a part without a charset gets RFC 2045's default, as in Dovecot */
+static int
 write_params(
     struct evbuffer *b, const struct mime_params *ps, int text, int utf8)
 {
 	size_t i;
 
-	if (ps->n == 0) {
-		/* RFC 2045 5.2: what a text part without one means */
-		if (text)
-			return ADD(b, "(\"charset\" \"us-ascii\")");
+	if (ps->n == 0 && !text)
 		return ADD(b, "NIL");
-	}
 	if (ADD(b, "(") == -1)
 		return -1;
-	for (i = 0; i < ps->n; i++) {
-		if (i > 0 && ADD(b, " ") == -1)
+	for (i = 0; i < ps->n; i++)
+		if ((i > 0 && ADD(b, " ") == -1) ||
+		    write_param(b, &ps->v[i], utf8) == -1)
 			return -1;
-		if (!utf8 && !ascii(ps->v[i].value)) {
-			if (write_param_2231(b, &ps->v[i]) == -1)
-				return -1;
-			continue;
-		}
-		if (write_cstring(b, ps->v[i].name, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, ps->v[i].value, utf8) == -1)
-			return -1;
-	}
+	if (text && mime_param_get(ps, "charset") == NULL &&
+	    ((ps->n > 0 && ADD(b, " ") == -1) ||
+		ADD(b, "\"charset\" \"us-ascii\"") == -1))
+		return -1;
 	return ADD(b, ")");
 }
 
@@ -283,6 +286,10 @@ write_extension_tail(struct evbuffer *b, const struct mime_part *p, int utf8)
 	return 0;
 }
 
+#define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+#define EMPTY_TEXT \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+
 static int
 bodystructure(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int extended, int utf8)
@@ -294,10 +301,7 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		if (ADD(b, "(") == -1)
 			return -1;
 		/* no part found: one empty text part, as Dovecot shows it */
-		if (p->child == NULL &&
-		    ADD(b,
-			"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-			"NIL \"7bit\" 0 0)") == -1)
+		if (p->child == NULL && ADD(b, EMPTY_TEXT) == -1)
 			return -1;
 		for (c = p->child; c != NULL; c = c->next)
 			if (bodystructure(b, m, c, extended, utf8) == -1)
@@ -328,6 +332,14 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		    imap_envelope_write(b, m, p->child, utf8) == -1 ||
 		    ADD(b, " ") == -1 ||
 		    bodystructure(b, m, p->child, extended, utf8) == -1 ||
+		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
+			return -1;
+	} else if (mime_part_is_message(p)) {
+		/*
+		 * Not looked into (encoded, or past a bound): clients still
+		 * get the shape message/rfc822 promises, empty.
+		 */
+		if (ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT) == -1 ||
 		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 			return -1;
 	} else if (text && evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
@@ -455,7 +467,7 @@ section_parse(struct imap_section *sec, const char *s, size_t len, int binary)
 		i++;
 	}
 	if (binary)
-		return -1;
+		return len == 0 ? 0 : -1;
 	s += i;
 	len -= i;
 	if (len == 4 && strncasecmp(s, "TEXT", 4) == 0)
