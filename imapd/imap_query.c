@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,9 @@
 
 #define QUERY_CACHE_MAX	  (32 * 1024 * 1024) /* octets, every folder */
 #define QUERY_VALUE_MAX	  1024		     /* a cached header value, octets */
-#define QUERY_SLICE_MS	  20 /* work before the others get their turn */
-#define QUERY_CLOCK_EVERY 32 /* messages between looks at the clock */
+#define QUERY_SLICE_MS	  20	/* work before the others get their turn */
+#define QUERY_CLOCK_EVERY 32	/* messages between looks at the clock */
+#define QUERY_HEAD_READ	  16384 /* read, not mapped, for a header */
 
 /* the fields cached: the envelope's and References */
 enum query_field {
@@ -129,11 +131,14 @@ struct query_job {
 	struct query_cache *cache;
 	int nomem;
 
-	/* the message whose file is open */
+	/* the message whose file is open: its head read, or all mapped */
 	uint32_t file_seq; /* 0 none */
 	int file_ok;
-	char *map;
-	size_t maplen, hdrlen;
+	char *text;
+	size_t textlen, hdrlen;
+	int whole;     /* text is the whole file */
+	size_t maplen; /* text is mapped, maplen octets */
+	char *head;    /* QUERY_HEAD_READ octets, for reading heads */
 	struct mime_message *mime;
 
 	/* an entry the cache did not take, for scratch_seq */
@@ -377,37 +382,87 @@ query_file_close(struct query_job *job)
 		mime_free(job->mime);
 	job->mime = NULL;
 	if (job->maplen > 0)
-		munmap(job->map, job->maplen);
-	job->map = NULL;
-	job->maplen = job->hdrlen = 0;
+		munmap(job->text, job->maplen);
+	job->text = NULL;
+	job->maplen = job->textlen = job->hdrlen = 0;
+	job->whole = 0;
 	job->file_seq = 0;
 	job->file_ok = 0;
 }
 
-/* the message's file, mapped: 0, or -1 when it cannot be read */
+/* the first octets of fd, up to QUERY_HEAD_READ: their count, or -1 */
+static ssize_t
+query_read_head(int fd, char *buf)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < QUERY_HEAD_READ) {
+		if ((n = read(fd, buf + got, QUERY_HEAD_READ - got)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+/*
+ * The message's file: its header at least, or (whole) all of it.  A
+ * header is read when it is short, which costs less than a mapping; the
+ * rest is mapped.  0, or -1 when it cannot be read.
+ */
 static int
-query_file_open(struct query_msg *m)
+query_file_open(struct query_msg *m, int whole)
 {
 	struct query_job *job = m->job;
 	struct stat st;
+	ssize_t n;
 	void *addr;
 	int fd;
 
-	if (job->file_seq == m->seq)
+	if (job->file_seq == m->seq && (!job->file_ok || !whole || job->whole))
 		return job->file_ok ? 0 : -1;
 	query_file_close(job);
 	job->file_seq = m->seq;
 	if ((fd = mailbox_msg_open(job->s->mbox->view, m->seq)) == -1)
 		return -1;
+	if (!whole) {
+		if (job->head == NULL &&
+		    (job->head = malloc(QUERY_HEAD_READ)) == NULL) {
+			job->nomem = 1;
+			close(fd);
+			return -1;
+		}
+		if ((n = query_read_head(fd, job->head)) == -1) {
+			log_warn("search: read");
+			close(fd);
+			return -1;
+		}
+		job->hdrlen = query_header_len(job->head, n);
+		/* the whole file, or a header that ends in it */
+		if (n < QUERY_HEAD_READ || job->hdrlen < (size_t)n) {
+			close(fd);
+			job->text = job->head;
+			job->textlen = n;
+			job->whole = n < QUERY_HEAD_READ;
+			job->file_ok = 1;
+			return 0;
+		}
+	}
 	if (fstat(fd, &st) == -1) {
 		log_warn("search: fstat");
 		close(fd);
 		return -1;
 	}
 	if (st.st_size <= 0) {
-		job->map = (char *)"";
 		close(fd);
-		job->file_ok = 1;
+		job->text = (char *)"";
+		job->textlen = job->hdrlen = 0;
+		job->whole = job->file_ok = 1;
 		return 0;
 	}
 	if ((uintmax_t)st.st_size > SIZE_MAX ||
@@ -418,10 +473,10 @@ query_file_open(struct query_msg *m)
 		return -1;
 	}
 	close(fd);
-	job->map = addr;
-	job->maplen = st.st_size;
-	job->hdrlen = query_header_len(job->map, job->maplen);
-	job->file_ok = 1;
+	job->text = addr;
+	job->textlen = job->maplen = st.st_size;
+	job->hdrlen = query_header_len(job->text, job->textlen);
+	job->whole = job->file_ok = 1;
 	return 0;
 }
 
@@ -454,9 +509,9 @@ query_file_header(
 	size_t pos = 0, len, namelen = name ? strlen(name) : 0;
 	int stop;
 
-	if (query_file_open(m) == -1)
+	if (query_file_open(m, 0) == -1)
 		return -1;
-	while (mime_header_next(job->map, job->hdrlen, &pos, &f)) {
+	while (mime_header_next(job->text, job->hdrlen, &pos, &f)) {
 		if (name != NULL &&
 		    (f.namelen != namelen ||
 			strncasecmp(f.name, name, namelen) != 0))
@@ -568,7 +623,7 @@ query_entry_build(
 	memset(h, 0, sizeof(*h));
 	if (evbuffer_add(out, h, sizeof(*h)) == -1)
 		return -1;
-	while (mime_header_next(job->map, job->hdrlen, &pos, &f)) {
+	while (mime_header_next(job->text, job->hdrlen, &pos, &f)) {
 		if ((field = query_field_find(f.name, f.namelen)) == -1)
 			continue;
 		if ((v = query_decode(job, &f, &len)) == NULL)
@@ -614,7 +669,7 @@ query_entry(struct query_msg *m)
 		return found;
 	if (job->scratch_seq == m->seq)
 		return job->scratch;
-	if (query_file_open(m) == -1)
+	if (query_file_open(m, 0) == -1)
 		return NULL;
 	if ((e = evbuffer_new()) == NULL) {
 		job->nomem = 1;
@@ -791,10 +846,10 @@ query_body(void *msg, search_text_cb cb, void *arg)
 	const char *text;
 	size_t len;
 
-	if (query_file_open(m) == -1)
+	if (query_file_open(m, 1) == -1)
 		return -1;
 	if (job->mime == NULL &&
-	    (job->mime = mime_parse(job->map, job->maplen)) == NULL) {
+	    (job->mime = mime_parse(job->text, job->textlen)) == NULL) {
 		job->nomem = 1;
 		return -1;
 	}
@@ -883,6 +938,7 @@ query_job_free(struct imap_session *s)
 	search_program_free(&job->prog);
 	free(job->matches);
 	free(job->scratch);
+	free(job->head);
 	if (job->tmp != NULL)
 		evbuffer_free(job->tmp);
 	free(job);
