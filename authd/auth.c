@@ -340,12 +340,10 @@ auth_login_request(struct imsg *imsg, enum proc_type from)
 	struct auth_login_result res;
 	struct msg_writer w;
 
-	if (auth_login_decode(&req, imsg->data, imsg->datalen) == -1 ||
-	    login_check(auth_login, &req, child->conf.limit_auth_failures,
-		child->conf.limit_auth_period, time(NULL), &res) == -1) {
-		auth_login_clear(&req);
+	if (auth_login_decode(&req, imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "login");
-	}
+	login_check(auth_login, &req, child->conf.limit_auth_failures,
+	    child->conf.limit_auth_period, time(NULL), &res);
 	auth_login_clear(&req);
 	msg_writer_init(&w);
 	auth_login_result_encode(&w, &res);

@@ -184,10 +184,10 @@ struct login *login_new(struct table *);
 void login_free(struct login *);
 /*
  * Answer req into res, with max failures per period allowed; now is the
- * time in seconds.  -1 if req's client address is not a numeric IP
- * address (res is then not set).
+ * time in seconds.  A client address that is no numeric IP address
+ * ("unknown") counts with every other such under one key.
  */
-int login_check(struct login *, const struct auth_login *req, uint32_t max,
+void login_check(struct login *, const struct auth_login *req, uint32_t max,
     uint32_t period, time_t now, struct auth_login_result *res);
 
 /* ---------------------------------------------------------------- passwd.c */

@@ -115,8 +115,8 @@ header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 {
 	size_t i = start;
 
-	/* an mbox "From " line that came along */
-	if (end - start > 5 && memcmp(s + start, "From ", 5) == 0)
+	/* an mbox "From " line that came along with a whole message */
+	if (start == 0 && end > 5 && memcmp(s, "From ", 5) == 0)
 		i = next_line(s, end, i);
 	while (i < end) {
 		if (s[i] == '\n' ||

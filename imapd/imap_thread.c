@@ -31,7 +31,6 @@ struct msg_info {
 	int64_t date;
 	char *base; /* base subject */
 	int reply;
-	uint32_t container;
 };
 
 struct id_slot {
@@ -48,6 +47,7 @@ struct thread {
 	size_t nmsgs;
 	uint32_t *stack;    /* walks: room for every container */
 	uint64_t walk_left; /* steps left for loop checks */
+	uint32_t hash_seed;
 };
 
 /*
@@ -137,10 +137,11 @@ is_ancestor(struct thread *t, uint32_t a, uint32_t x)
 /* ---------------------------------------------------------------- message-ids
  */
 
+/* FNV-1a from a random start: hostile ids cannot be made to collide */
 static uint32_t
-id_hash(const char *s, size_t len)
+id_hash(const struct thread *t, const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = t->hash_seed;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -165,7 +166,7 @@ id_grow(struct thread *t)
 	for (i = 0; i < oldcap; i++) {
 		if (old[i].id == NULL)
 			continue;
-		h = id_hash(old[i].id, strlen(old[i].id));
+		h = id_hash(t, old[i].id, strlen(old[i].id));
 		for (slot = &t->ids[h & (cap - 1)]; slot->id != NULL;
 		     slot = &t->ids[(slot - t->ids + 1) & (cap - 1)])
 			;
@@ -184,7 +185,7 @@ id_lookup(struct thread *t, const char *id, size_t len)
 
 	if (t->nids * 2 >= t->idcap && id_grow(t) == -1)
 		return NONE;
-	h = id_hash(id, len);
+	h = id_hash(t, id, len);
 	for (slot = &t->ids[h & (t->idcap - 1)]; slot->id != NULL;
 	     slot = &t->ids[(slot - t->ids + 1) & (t->idcap - 1)])
 		if (strncmp(slot->id, id, len) == 0 && slot->id[len] == '\0')
@@ -416,7 +417,6 @@ link_message(
 	t->c[self].msg = mi;
 	t->c[self].date = t->m[mi].date;
 	t->c[self].seq = t->m[mi].seq;
-	t->m[mi].container = self;
 
 	/* (A) References, parent to child; else the first In-Reply-To id */
 	if (refs != NULL) {
@@ -541,7 +541,7 @@ merge_subjects(struct thread *t, uint32_t *roots, size_t *nrootsp)
 		base = t->m[mx].base;
 		if (base[0] == '\0')
 			continue;
-		for (slot = &tab[id_hash(base, strlen(base)) & (cap - 1)];
+		for (slot = &tab[id_hash(t, base, strlen(base)) & (cap - 1)];
 		     slot->base != NULL && strcmp(slot->base, base) != 0;
 		     slot = &tab[(slot - tab + 1) & (cap - 1)])
 			;
@@ -564,7 +564,7 @@ merge_subjects(struct thread *t, uint32_t *roots, size_t *nrootsp)
 		base = t->m[mx].base;
 		if (base[0] == '\0')
 			continue;
-		for (slot = &tab[id_hash(base, strlen(base)) & (cap - 1)];
+		for (slot = &tab[id_hash(t, base, strlen(base)) & (cap - 1)];
 		     strcmp(slot->base, base) != 0;
 		     slot = &tab[(slot - tab + 1) & (cap - 1)])
 			;
@@ -756,6 +756,7 @@ thread_run(enum thread_algorithm alg, const struct search_msg_ops *ops,
 	if (n >= NONE / 4 || (t.m = calloc(n, sizeof(*t.m))) == NULL)
 		return -1;
 	t.walk_left = THREAD_WALK_MIN + (uint64_t)n * THREAD_WALK_PER_MSG;
+	t.hash_seed = arc4random();
 	for (i = 0; i < n; i++, t.nmsgs++)
 		if (read_message(ops, msgs[i], uid, &t.m[i]) == -1)
 			goto out;

@@ -206,6 +206,11 @@ int index_parse(struct index_state *, const void *, size_t);
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
 int index_read(int dirfd, struct index_state *);
+/*
+ * The UIDVALIDITY a damaged snapshot still shows (0 none): a rebuild
+ * must not give the same one to different UIDs.
+ */
+uint32_t index_peek_uidvalidity(int dirfd);
 /* write it: temporary file, fdatasync, rename, directory fsync */
 int index_write(int dirfd, const struct index_state *);
 
@@ -551,6 +556,9 @@ int folder_dir_name(const char *dir, char *name, size_t len);
 int folder_list(int dirfd, const char *ref, const char *const *patterns,
     size_t npatterns, unsigned int opts, folder_list_cb cb, void *arg,
     const char **why);
+/* 1 if name matches ref + pattern as LIST matches it, 0 if not, -1 if bad */
+int
+folder_pattern_matches(const char *ref, const char *pattern, const char *name);
 /* the attributes of one existing folder, -1 if it does not exist */
 int folder_attrs(int dirfd, const char *name, unsigned int *attrs);
 /*
@@ -625,6 +633,19 @@ int imap_envelope_write(struct evbuffer *, const struct mime_message *,
 /* BODY (extended 0) or BODYSTRUCTURE (extended 1) of part; 0 or -1 */
 int imap_bodystructure_write(struct evbuffer *, const struct mime_message *,
     const struct mime_part *, int extended, int utf8);
+
+/*
+ * What the mailbox cache keeps per message, computed from its file (fd,
+ * mapped for the call only) into a malloc'ed string.  Strings with 8-bit
+ * octets are literals, right for every client.  0, or -1 (unreadable,
+ * out of memory).
+ */
+enum imap_view {
+	IMAP_VIEW_ENVELOPE,
+	IMAP_VIEW_BODY,
+	IMAP_VIEW_BODYSTRUCTURE,
+};
+int imap_message_view(int fd, enum imap_view, char **text, size_t *len);
 
 enum imap_section_text {
 	IMAP_SECTION_BODY,		/* "" or "1.2": the whole (part) */
@@ -965,6 +986,9 @@ int imap_cmd_literal_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_cmd_cleanup(struct imap_session *);
 void imap_cmd_sync(struct imap_session *, int expunges_ok);
 int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
+/* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 void imap_cmd_auth_done(
     struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);
@@ -1145,7 +1169,10 @@ void imap_cmd_thread(struct imap_session *, struct imap_command *);
  */
 void pop3_greeting(struct imap_session *);
 void pop3_command(struct imap_session *, const char *, size_t);
+#define POP3_TIMEOUT (10 * 60 * 1000) /* RFC 1939 3: at least 10 min */
 void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
+/* the session goes: its maildrop is let go, uncommitted deletions too */
+void pop3_session_free(struct imap_session *);
 
 /* ---------------------------------------------------------------- imap.c
  */

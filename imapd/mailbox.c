@@ -64,15 +64,16 @@ struct mailbox {
 	char dir[MAILDIR_NAME_MAX + 2]; /* "." or ".Name", on disk */
 	int dirfd;
 	int logfd;
-	int inofd; /* -1: no inotify, every open and sync rescans */
-	int dirty; /* a change not our own is pending: rescan */
-	struct event *inoev, *rescanev, *notifyev;
+	int watching; /* 0: no inotify, every open and sync rescans */
+	int dirty;    /* a change not our own is pending: rescan */
+	struct event *rescanev, *notifyev;
 	struct index_state st;
 	struct keywords kw;
 	struct msg_writer logw; /* records not yet written */
 	size_t log_size;
-	int changed;	/* since the last snapshot */
-	uint32_t *hash; /* base name -> msgs index + 1 */
+	int changed;		  /* since the last snapshot */
+	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
+	uint32_t *hash;		  /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
 	size_t nev, ev_cap;
@@ -453,11 +454,10 @@ box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
 
-	box_log_flush(box, 0);
 	if (index_compact(&box->st) == -1 || hash_rebuild(box) == -1)
 		return -1;
 	box->st.new_mtime = box->st.cur_mtime = 0;
-	if (box->inofd != -1) {
+	if (box->watching) {
 		box_drain(box);
 		if (!box->dirty) {
 			box->st.new_mtime = dir_mtime(box->dirfd, "new");
@@ -471,8 +471,12 @@ box_fold(struct mailbox *box)
 	if (index_write(box->dirfd, &box->st) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_FILE);
 		box->st.log_gen--;
+		box_log_flush(box, 1);
 		return -1;
 	}
+	/* the snapshot says what the records not yet written say */
+	box->logw.len = 0;
+	box->logw.error = 0;
 	box->changed = 0;
 	if (box_log_open(box, 1) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_LOG);
@@ -822,6 +826,9 @@ box_scan(struct mailbox *box, int fresh)
 			box_msg_expunge(box, i, 0);
 	if (fresh) {
 		box->st.uidvalidity = (uint32_t)time(NULL);
+		/* a damaged index's UIDVALIDITY is never given again */
+		if (box->old_uidvalidity >= box->st.uidvalidity)
+			box->st.uidvalidity = box->old_uidvalidity + 1;
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}
@@ -836,7 +843,7 @@ box_scan(struct mailbox *box, int fresh)
 		    hash_find(box, name, blen) != -1)
 			continue;
 		uid = sc.names[i].uid;
-		if (uid == 0 || uid < box->st.uidnext ||
+		if (uid == 0 ||
 		    (box->st.nmsgs > 0 &&
 			uid <= box->st.msgs[box->st.nmsgs - 1].uid)) {
 			if (box->st.uidnext == UINT32_MAX)
@@ -903,20 +910,66 @@ box_event_foreign(
 	    strcmp(mail_msg_name(&box->st, m), ie->name) == 0;
 }
 
+/*
+ * One inotify instance for the whole process (the kernel allows a user
+ * few instances, but many watches): each open folder has two watches,
+ * new/ and cur/, found again by their descriptors.
+ */
+struct ino_watch {
+	int wd;
+	int in_new;
+	struct mailbox *box;
+};
+static struct ino_watch *ino_watches;
+static size_t ino_n, ino_cap;
+static int ino_fd = -1;
+static struct event *ino_ev;
+
+static struct ino_watch *
+ino_find(int wd)
+{
+	size_t i;
+
+	for (i = 0; i < ino_n; i++)
+		if (ino_watches[i].wd == wd)
+			return &ino_watches[i];
+	return NULL;
+}
+
 static void
-box_drain(struct mailbox *box)
+ino_dispatch(const struct inotify_event *ie)
+{
+	struct ino_watch *w;
+	size_t i;
+
+	if (ie->mask & IN_Q_OVERFLOW) {
+		for (i = 0; i < ino_n; i++)
+			ino_watches[i].box->dirty = 1;
+		return;
+	}
+	if ((w = ino_find(ie->wd)) == NULL)
+		return; /* a watch removed since */
+	if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		/* the watch is gone: until the folder is opened again, scan */
+		w->box->watching = 0;
+		w->box->dirty = 1;
+	} else if (box_event_foreign(w->box, ie, w->in_new))
+		w->box->dirty = 1;
+}
+
+/* read every inotify event there is, marking the folders they touch */
+static void
+ino_drain(void)
 {
 	char buf[16384] __attribute__((aligned(8)));
 	const struct inotify_event *ie;
 	ssize_t n;
 	size_t off;
 
-	if (box->inofd == -1) {
-		box->dirty = 1;
+	if (ino_fd == -1)
 		return;
-	}
 	for (;;) {
-		n = read(box->inofd, buf, sizeof(buf));
+		n = read(ino_fd, buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -924,54 +977,101 @@ box_drain(struct mailbox *box)
 		for (off = 0; off + sizeof(*ie) <= (size_t)n;
 		     off += sizeof(*ie) + ie->len) {
 			ie = (const struct inotify_event *)(buf + off);
-			if (ie->mask &
-			    (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF |
-				IN_MOVE_SELF))
-				box->dirty = 1;
-			else if (box_event_foreign(box, ie, ie->wd == 1))
-				box->dirty = 1;
+			ino_dispatch(ie);
 		}
 	}
 }
 
-/* the wd of new/ is 1: the first watch of a fresh inotify instance */
+static void
+box_drain(struct mailbox *box)
+{
+	if (!box->watching) {
+		box->dirty = 1;
+		return;
+	}
+	ino_drain();
+}
+
+static void
+ino_cb(int fd, short what, void *arg)
+{
+	struct timeval tv = {0, RESCAN_DELAY_MS * 1000};
+	size_t i;
+
+	ino_drain();
+	for (i = 0; i < ino_n; i++)
+		if (ino_watches[i].box->dirty &&
+		    ino_watches[i].box->rescanev != NULL)
+			evtimer_add(ino_watches[i].box->rescanev, &tv);
+}
+
 static int
-box_watch_init(struct mailbox *box)
+ino_add(struct mailbox *box, const char *sub, int in_new)
 {
 	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
 	    IN_DELETE_SELF | IN_MOVE_SELF;
 	char path[PATH_MAX];
-	int fd;
+	struct ino_watch *p;
+	size_t cap;
+	int wd;
 
-	box->inofd = -1;
-	if (mail_root == NULL)
-		return -1;
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -1;
+	if (ino_n == ino_cap) {
+		cap = ino_cap ? ino_cap * 2 : 16;
+		if ((p = reallocarray(ino_watches, cap, sizeof(*p))) == NULL)
+			return -1;
+		ino_watches = p;
+		ino_cap = cap;
+	}
 	/* inotify wants a path, not a directory fd */
-	if (box_path(box, "new", path, sizeof(path)) == -1 ||
-	    inotify_add_watch(fd, path, mask) != 1) {
-		close(fd);
+	if (box_path(box, sub, path, sizeof(path)) == -1 ||
+	    (wd = inotify_add_watch(ino_fd, path, mask)) == -1)
 		return -1;
-	}
-	if (box_path(box, "cur", path, sizeof(path)) == -1 ||
-	    inotify_add_watch(fd, path, mask) != 2) {
-		close(fd);
-		return -1;
-	}
-	box->inofd = fd;
+	ino_watches[ino_n].wd = wd;
+	ino_watches[ino_n].in_new = in_new;
+	ino_watches[ino_n].box = box;
+	ino_n++;
 	return 0;
 }
 
 static void
-box_ino_cb(int fd, short what, void *arg)
+ino_remove(struct mailbox *box)
 {
-	struct mailbox *box = arg;
-	struct timeval tv = {0, RESCAN_DELAY_MS * 1000};
+	size_t i = 0;
 
-	box_drain(box);
-	if (box->dirty && box->rescanev != NULL)
-		evtimer_add(box->rescanev, &tv);
+	while (i < ino_n) {
+		if (ino_watches[i].box != box) {
+			i++;
+			continue;
+		}
+		inotify_rm_watch(ino_fd, ino_watches[i].wd);
+		ino_watches[i] = ino_watches[--ino_n];
+	}
+	box->watching = 0;
+}
+
+static int
+box_watch_init(struct mailbox *box)
+{
+	box->watching = 0;
+	if (mail_root == NULL)
+		return -1;
+	if (ino_fd == -1) {
+		if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+			log_warn("inotify");
+			return -1;
+		}
+		if (mail_base != NULL &&
+		    ((ino_ev = event_new(mail_base, ino_fd,
+			  EV_READ | EV_PERSIST, ino_cb, NULL)) == NULL ||
+			event_add(ino_ev, NULL) == -1))
+			fatal("%s: event", __func__);
+	}
+	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
+		ino_remove(box);
+		return -1;
+	}
+	box->watching = 1;
+	return 0;
 }
 
 static void
@@ -1012,14 +1112,11 @@ folder_disk_dir(const char *folder, char *dir, size_t len)
 static void
 box_free(struct mailbox *box)
 {
-	if (box->inoev != NULL)
-		event_free(box->inoev);
 	if (box->rescanev != NULL)
 		event_free(box->rescanev);
 	if (box->notifyev != NULL)
 		event_free(box->notifyev);
-	if (box->inofd != -1)
-		close(box->inofd);
+	ino_remove(box);
 	if (box->logfd != -1)
 		close(box->logfd);
 	if (box->dirfd != -1)
@@ -1052,8 +1149,10 @@ box_load(struct mailbox *box)
 	size_t len, good;
 	void *buf;
 
-	if (index_read(box->dirfd, &box->st) == -1)
+	if (index_read(box->dirfd, &box->st) == -1) {
+		box->old_uidvalidity = index_peek_uidvalidity(box->dirfd);
 		return -1;
+	}
 	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == 0) {
 		if (index_log_replay(&box->st, buf, len, &good) == 0) {
 			if (good < len) {
@@ -1104,7 +1203,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		return NULL;
 	}
 	box->user = u;
-	box->logfd = box->inofd = -1;
+	box->logfd = -1;
 	strlcpy(box->folder, folder, sizeof(box->folder));
 	strlcpy(box->dir, dir, sizeof(box->dir));
 	TAILQ_INIT(&box->views);
@@ -1143,11 +1242,6 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		goto fail;
 	}
 	if (mail_base != NULL) {
-		if (box->inofd != -1 &&
-		    ((box->inoev = event_new(mail_base, box->inofd,
-			  EV_READ | EV_PERSIST, box_ino_cb, box)) == NULL ||
-			event_add(box->inoev, NULL) == -1))
-			fatal("%s: event", __func__);
 		if ((box->rescanev = evtimer_new(
 			 mail_base, box_rescan_cb, box)) == NULL ||
 		    (box->notifyev = event_new(

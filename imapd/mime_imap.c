@@ -5,6 +5,9 @@
  * leaves room, the choices are Dovecot's, so that clients see the same.
  */
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +359,49 @@ imap_bodystructure_write(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int extended, int utf8)
 {
 	return bodystructure(b, m, p, extended, utf8);
+}
+
+int
+imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
+{
+	struct mime_message *m = NULL;
+	struct evbuffer *b = NULL;
+	struct stat st;
+	void *map = NULL;
+	size_t size = 0;
+	int rv = -1;
+
+	if (fstat(fd, &st) == -1 || st.st_size < 0)
+		return -1;
+	size = st.st_size;
+	if (size > 0 &&
+	    (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+		MAP_FAILED)
+		return -1;
+	if ((b = evbuffer_new()) == NULL ||
+	    (m = mime_parse(size > 0 ? map : "", size)) == NULL)
+		goto done;
+	if ((what == IMAP_VIEW_ENVELOPE
+		    ? imap_envelope_write(b, m, m->root, 0)
+		    : imap_bodystructure_write(b, m, m->root,
+			  what == IMAP_VIEW_BODYSTRUCTURE, 0)) == -1)
+		goto done;
+	*len = evbuffer_get_length(b);
+	if ((*text = malloc(*len + 1)) == NULL)
+		goto done;
+	if (evbuffer_remove(b, *text, *len) != (int)*len) {
+		free(*text);
+		goto done;
+	}
+	(*text)[*len] = '\0';
+	rv = 0;
+done:
+	mime_free(m);
+	if (b != NULL)
+		evbuffer_free(b);
+	if (map != NULL)
+		munmap(map, size);
+	return rv;
 }
 
 /* ---- sections */

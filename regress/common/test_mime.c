@@ -209,6 +209,17 @@ test_malformed(void)
 	mime_free(m);
 	free(s);
 
+	s = "From a@b Mon Dec  7 10:00:00 2026\r\nSubject: x\r\n\r\nb";
+	m = mime_parse(s, strlen(s));
+	CHECK("mbox from line", body_is(m, m->root, "b"));
+	mime_free(m);
+	s = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "From here on\r\nno header\r\n--b--";
+	m = mime_parse(s, strlen(s));
+	CHECK("part starting with From",
+	    body_is(m, nth(m->root, 1), "From here on\r\nno header"));
+	mime_free(m);
+	s = NULL;
 	m = mime_parse("", 0);
 	CHECK("empty message", m != NULL && m->root->hdr_len == 0 &&
 		m->root->body_len == 0 && type_is(m->root, "text", "plain"));

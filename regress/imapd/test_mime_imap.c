@@ -6,6 +6,7 @@
  */
 
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -452,6 +453,39 @@ test_section_parse(void)
 #undef OK
 }
 
+static void
+test_view(void)
+{
+	char path[] = "/tmp/test_mime_imap.XXXXXX", *t;
+	size_t len;
+	int fd, fds = test_open_fds();
+
+	if ((fd = mkstemp(path)) == -1)
+		exit(1);
+	unlink(path);
+	CHECK("view empty file",
+	    imap_message_view(fd, IMAP_VIEW_BODY, &t, &len) == 0 &&
+		strcmp(t, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+			  "NIL NIL \"7bit\" 0 0)") == 0 &&
+		len == strlen(t));
+	free(t);
+	if (write(fd, "Subject: s\r\n\r\nx", 15) != 15)
+		exit(1);
+	CHECK("view envelope",
+	    imap_message_view(fd, IMAP_VIEW_ENVELOPE, &t, &len) == 0 &&
+		strcmp(t, "(NIL \"s\" NIL NIL NIL NIL NIL NIL NIL NIL)") == 0);
+	free(t);
+	CHECK("view bodystructure",
+	    imap_message_view(fd, IMAP_VIEW_BODYSTRUCTURE, &t, &len) == 0 &&
+		strcmp(t, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+			  "NIL NIL \"7bit\" 1 1 NIL NIL NIL NIL)") == 0);
+	free(t);
+	close(fd);
+	CHECK("view bad fd", imap_message_view(fd, IMAP_VIEW_BODY, &t, &len) ==
+		-1);
+	CHECK("view no fd leaked", test_open_fds() == fds);
+}
+
 int
 main(void)
 {
@@ -460,6 +494,7 @@ main(void)
 	test_bodystructure();
 	test_sections();
 	test_section_parse();
+	test_view();
 	evbuffer_free(out);
 	TEST_EXIT();
 }
