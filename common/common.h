@@ -910,6 +910,14 @@ int mime_part_text(const struct mime_message *, const struct mime_part *,
  * UTF-8, each followed by a line end.  0 or -1.
  */
 int mime_message_text(const struct mime_message *, struct evbuffer *out);
+/*
+ * IMAP shows messages with CRLF line ends; a file with bare LFs (or CRs)
+ * is read through its CRLF form, so that sizes, line counts and sections
+ * agree.  mime_crlf_needed() says whether msg has a bare LF or CR;
+ * mime_crlf() appends the CRLF form to out, 0 or -1.
+ */
+int mime_crlf_needed(const char *msg, size_t len);
+int mime_crlf(const char *msg, size_t len, struct evbuffer *out);
 int mime_base64_decode(const char *, size_t, struct evbuffer *out);
 int mime_qp_decode(const char *, size_t, struct evbuffer *out);
 

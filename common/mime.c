@@ -512,3 +512,42 @@ mime_message_text(const struct mime_message *m, struct evbuffer *out)
 {
 	return message_text(m, m->root, out);
 }
+
+int
+mime_crlf_needed(const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len;
+
+	while (p < end && (p = memchr(p, '\n', end - p)) != NULL) {
+		if (p == msg || p[-1] != '\r')
+			return 1;
+		p++;
+	}
+	/* a CR not followed by LF */
+	for (p = msg; p < end && (p = memchr(p, '\r', end - p)) != NULL; p++)
+		if (p + 1 == end || p[1] != '\n')
+			return 1;
+	return 0;
+}
+
+int
+mime_crlf(const char *msg, size_t len, struct evbuffer *out)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r')) {
+			if (evbuffer_add(out, msg + start, i - start) == -1 ||
+			    evbuffer_add(out, "\r\n", 2) == -1)
+				return -1;
+			start = i + 1;
+		} else if (msg[i] == '\r' &&
+		    (i + 1 == len || msg[i + 1] != '\n')) {
+			if (evbuffer_add(out, msg + start, i - start) == -1 ||
+			    evbuffer_add(out, "\r\n", 2) == -1)
+				return -1;
+			start = i + 1;
+		}
+	}
+	return evbuffer_add(out, msg + start, len - start);
+}

@@ -637,9 +637,10 @@ int imap_bodystructure_write(struct evbuffer *, const struct mime_message *,
 
 /*
  * What the mailbox cache keeps per message, computed from its file (fd,
- * mapped for the call only) into a malloc'ed string.  Strings with 8-bit
- * octets are literals, right for every client.  0, or -1 (unreadable,
- * out of memory).
+ * mapped for the call only) into a malloc'ed string, of its CRLF form
+ * when it has bare line ends (mime_crlf()).  Strings with 8-bit octets
+ * are literals, right for every client.  0, or -1 (unreadable, out of
+ * memory).
  */
 enum imap_view {
 	IMAP_VIEW_ENVELOPE,

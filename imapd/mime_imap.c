@@ -292,6 +292,9 @@ write_extension_tail(struct evbuffer *b, const struct mime_part *p, int utf8)
 #define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 #define EMPTY_TEXT \
 	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+#define EMPTY_TEXT_EXTENDED                                                    \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 " \
+	"NIL NIL NIL NIL)"
 
 static int
 bodystructure(struct evbuffer *b, const struct mime_message *m,
@@ -304,7 +307,9 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		if (ADD(b, "(") == -1)
 			return -1;
 		/* no part found: one empty text part, as Dovecot shows it */
-		if (p->child == NULL && ADD(b, EMPTY_TEXT) == -1)
+		if (p->child == NULL &&
+		    (extended ? ADD(b, EMPTY_TEXT_EXTENDED)
+			      : ADD(b, EMPTY_TEXT)) == -1)
 			return -1;
 		for (c = p->child; c != NULL; c = c->next)
 			if (bodystructure(b, m, c, extended, utf8) == -1)
@@ -342,7 +347,10 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		 * Not looked into (encoded, or past a bound): clients still
 		 * get the shape message/rfc822 promises, empty.
 		 */
-		if (ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT) == -1 ||
+		if ((extended
+			    ? ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT_EXTENDED)
+			    : ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT)) ==
+			-1 ||
 		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 			return -1;
 	} else if (text && evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
@@ -365,10 +373,11 @@ int
 imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 {
 	struct mime_message *m = NULL;
-	struct evbuffer *b = NULL;
+	struct evbuffer *b = NULL, *crlf = NULL;
 	struct stat st;
 	void *map = NULL;
-	size_t size = 0;
+	const char *msg;
+	size_t size = 0, size_crlf;
 	int rv = -1;
 
 	if (fstat(fd, &st) == -1 || st.st_size < 0)
@@ -378,8 +387,17 @@ imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 	    (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
 		MAP_FAILED)
 		return -1;
-	if ((b = evbuffer_new()) == NULL ||
-	    (m = mime_parse(size > 0 ? map : "", size)) == NULL)
+	if ((b = evbuffer_new()) == NULL || (crlf = evbuffer_new()) == NULL)
+		goto done;
+	msg = size > 0 ? map : "";
+	if (mime_crlf_needed(msg, size)) {
+		if (mime_crlf(msg, size, crlf) == -1 ||
+		    (msg = (char *)evbuffer_pullup(crlf, -1)) == NULL)
+			goto done;
+		size_crlf = evbuffer_get_length(crlf);
+	} else
+		size_crlf = size;
+	if ((m = mime_parse(msg, size_crlf)) == NULL)
 		goto done;
 	if ((what == IMAP_VIEW_ENVELOPE
 		    ? imap_envelope_write(b, m, m->root, 0)
@@ -399,6 +417,8 @@ done:
 	mime_free(m);
 	if (b != NULL)
 		evbuffer_free(b);
+	if (crlf != NULL)
+		evbuffer_free(crlf);
 	if (map != NULL)
 		munmap(map, size);
 	return rv;

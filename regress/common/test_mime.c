@@ -219,6 +219,15 @@ test_malformed(void)
 	CHECK("part starting with From",
 	    body_is(m, nth(m->root, 1), "From here on\r\nno header"));
 	mime_free(m);
+	/* an inner multipart with its parent's boundary: the parent's wins */
+	s = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "\r\ninner\r\n--b--\r\n--b--";
+	m = mime_parse(s, strlen(s));
+	CHECK("duplicate boundary", m->root->nchild == 2 &&
+		nth(m->root, 1)->nchild == 0 &&
+		body_is(m, nth(m->root, 2), "inner"));
+	mime_free(m);
 	s = NULL;
 	m = mime_parse("", 0);
 	CHECK("empty message", m != NULL && m->root->hdr_len == 0 &&
@@ -580,6 +589,20 @@ test_charsets(void)
 }
 
 static void
+test_crlf(void)
+{
+	CHECK("crlf not needed", !mime_crlf_needed("a\r\nb\r\n", 6) &&
+		!mime_crlf_needed("", 0) && !mime_crlf_needed("ab", 2));
+	CHECK("crlf needed", mime_crlf_needed("a\nb", 3) &&
+		mime_crlf_needed("\n", 1) && mime_crlf_needed("a\rb", 3) &&
+		mime_crlf_needed("a\r", 2) && mime_crlf_needed("a\r\nb\n", 5));
+	CHECK("crlf form", mime_crlf("\na\nb\r\nc\rd\r", 10, out) == 0 &&
+		strcmp(text(), "\r\na\r\nb\r\nc\r\nd\r\n") == 0);
+	CHECK("crlf empty", mime_crlf("", 0, out) == 0 &&
+		evbuffer_get_length(out) == 0);
+}
+
+static void
 test_transfer(void)
 {
 	CHECK("base64 plain", mime_base64_decode("aGVsbG8=", 8, out) == 0 &&
@@ -735,6 +758,7 @@ main(void)
 	test_dates();
 	test_addresses();
 	test_transfer();
+	test_crlf();
 	test_hostile();
 	evbuffer_free(out);
 	TEST_EXIT();

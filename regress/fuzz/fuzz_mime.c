@@ -2,9 +2,9 @@
  * The MIME parser on arbitrary octets, and everything IMAP shows of the
  * result: ENVELOPE, BODY and BODYSTRUCTURE in both string modes, every
  * section of every part a short part number reaches, BINARY, each part's
- * text in UTF-8, and each header field decoded, as parameters, as an
- * address list and as a date.  Nothing may crash, leak or read outside
- * the input; part offsets must stay inside it.
+ * text in UTF-8, each header field decoded, as parameters, as an address
+ * list and as a date, and the message's CRLF form.  Nothing may crash,
+ * leak or read outside the input; part offsets must stay inside it.
  */
 
 #include <stdint.h>
@@ -124,6 +124,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	mime_free(m);
+	/* the CRLF form has no bare line end left */
+	evbuffer_drain(b, evbuffer_get_length(b));
+	if (mime_crlf((const char *)data, size, b) == -1)
+		abort();
+	if (mime_crlf_needed((const char *)evbuffer_pullup(b, -1),
+		evbuffer_get_length(b)))
+		abort();
 	evbuffer_free(b);
 	return 0;
 }

@@ -216,6 +216,10 @@ test_bodystructure(void)
 	    structure_is(m, 0, 0,
 		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
 		"\"7bit\" 0 0) \"mixed\")"));
+	CHECK("bodystructure no boundary",
+	    structure_is(m, 1, 0,
+		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+		"\"7bit\" 0 0 NIL NIL NIL NIL) \"mixed\" NIL NIL NIL NIL)"));
 	sample_free(m);
 
 	m = sample("badcte.eml");
@@ -479,6 +483,13 @@ test_view(void)
 	    imap_message_view(fd, IMAP_VIEW_BODYSTRUCTURE, &t, &len) == 0 &&
 		strcmp(t, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
 			  "NIL NIL \"7bit\" 1 1 NIL NIL NIL NIL)") == 0);
+	free(t);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, "S: s\n\nx\ny", 9, 0) != 9)
+		exit(1);
+	CHECK("view bare lf as crlf",
+	    imap_message_view(fd, IMAP_VIEW_BODY, &t, &len) == 0 &&
+		strcmp(t, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+			  "NIL NIL \"7bit\" 4 2)") == 0);
 	free(t);
 	close(fd);
 	CHECK("view bad fd", imap_message_view(fd, IMAP_VIEW_BODY, &t, &len) ==
