@@ -38,7 +38,7 @@ fail(struct parser *p, const char *why)
 	return -1;
 }
 
-/* ATOM-CHAR, list-wildcards and ']': CHAR but CTL, SP, ( ) { " \ */
+/* ATOM-CHAR, '%', '*' and ']': CHAR but CTL, SP, ( ) { " \ */
 static int
 is_atom_char(unsigned char c)
 {
