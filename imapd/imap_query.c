@@ -136,10 +136,11 @@ struct query_job {
 	int file_ok;
 	char *text;
 	size_t textlen, hdrlen;
-	int whole;     /* text is the whole file */
-	size_t maplen; /* text is mapped, maplen octets */
-	char *head;    /* QUERY_HEAD_READ octets, for reading heads */
-	struct mime_message *mime;
+	int whole;	       /* text is the whole file */
+	size_t maplen;	       /* text is mapped, maplen octets */
+	char *head;	       /* QUERY_HEAD_READ octets, for reading heads */
+	struct evbuffer *body; /* its text as BODY searches it, if body_ok */
+	int body_ok;
 
 	/* an entry the cache did not take, for scratch_seq */
 	uint32_t scratch_seq;
@@ -378,9 +379,8 @@ query_header_len(const char *msg, size_t len)
 static void
 query_file_close(struct query_job *job)
 {
-	if (job->mime != NULL)
-		mime_free(job->mime);
-	job->mime = NULL;
+	evbuffer_drain(job->body, evbuffer_get_length(job->body));
+	job->body_ok = 0;
 	if (job->maplen > 0)
 		munmap(job->text, job->maplen);
 	job->text = NULL;
@@ -846,28 +846,33 @@ query_body(void *msg, search_text_cb cb, void *arg)
 	const char *text;
 	size_t len;
 
+	struct mime_message *mime;
+
 	if (query_file_open(m, 1) == -1)
 		return -1;
-	if (job->mime == NULL &&
-	    (job->mime = mime_parse(job->text, job->textlen)) == NULL) {
-		job->nomem = 1;
-		return -1;
-	}
-	evbuffer_drain(job->tmp, evbuffer_get_length(job->tmp));
-	if (mime_message_text(job->mime, job->tmp) == -1) {
-		job->nomem = 1;
-		return -1;
+	/* decoded once for every BODY and TEXT key of the program */
+	if (!job->body_ok) {
+		if ((mime = mime_parse(job->text, job->textlen)) == NULL) {
+			job->nomem = 1;
+			return -1;
+		}
+		if (mime_message_text(mime, job->body) == -1) {
+			mime_free(mime);
+			job->nomem = 1;
+			return -1;
+		}
+		mime_free(mime);
+		job->body_ok = 1;
 	}
 	/* the engine matches in pieces of its own */
-	if ((len = evbuffer_get_length(job->tmp)) > 0) {
-		if ((text = (const char *)evbuffer_pullup(job->tmp, -1)) ==
+	if ((len = evbuffer_get_length(job->body)) > 0) {
+		if ((text = (const char *)evbuffer_pullup(job->body, -1)) ==
 		    NULL) {
 			job->nomem = 1;
 			return -1;
 		}
 		(void)cb(arg, text, len);
 	}
-	evbuffer_drain(job->tmp, evbuffer_get_length(job->tmp));
 	return 0;
 }
 
@@ -939,8 +944,8 @@ query_job_free(struct imap_session *s)
 	free(job->matches);
 	free(job->scratch);
 	free(job->head);
-	if (job->tmp != NULL)
-		evbuffer_free(job->tmp);
+	evbuffer_free(job->tmp);
+	evbuffer_free(job->body);
 	free(job);
 }
 
@@ -952,6 +957,11 @@ query_job_new(struct imap_session *s, enum query_kind kind, int uid)
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return NULL;
 	if ((job->tmp = evbuffer_new()) == NULL) {
+		free(job);
+		return NULL;
+	}
+	if ((job->body = evbuffer_new()) == NULL) {
+		evbuffer_free(job->tmp);
 		free(job);
 		return NULL;
 	}
