@@ -320,6 +320,39 @@ class Esearch(SearchCase):
         self.assertRegex(data[0], rb'^\(TAG "\w+"\) UID$')
 
 
+class TwoSessions(SearchCase):
+    def test_expunged_elsewhere(self):
+        m = self.mailbox()
+        other = self.connect()
+        other.select("INBOX")
+        self.assertEqual(other.expunge()[0], "OK")
+        # the numbers stay until the session hears of the expunge, which
+        # SEARCH by sequence numbers does not tell
+        self.assertEqual(self.search(m, "ALL"), [1, 2, 4, 5, 6])
+        self.assertNotIn("EXPUNGE", m.untagged_responses)
+        self.assertEqual(self.search(m, "5:*"), [5, 6])
+        m.noop()
+        self.assertEqual(m.untagged_responses.pop("EXPUNGE"), [b"3"])
+        self.assertEqual(self.search(m, "ALL"), [1, 2, 3, 4, 5])
+        self.assertEqual(self.search(m, "ALL", uid=True), [1, 2, 4, 5, 6])
+        # flags another session sets are searched at once
+        other.store("1", "+FLAGS", "(\\Flagged)")
+        self.assertEqual(self.search(m, "FLAGGED"), [1, 2])
+
+    def test_same_folder_shares_the_cache(self):
+        m = self.mailbox()
+        other = self.connect()
+        other.select("INBOX")
+        self.assertEqual(self.search(m, "SUBJECT", "CR"), [1, 4, 5])
+        self.assertEqual(self.search(other, "SUBJECT", "CR"), [1, 4, 5])
+        # another folder's messages have UIDs of their own
+        other.create("Other")
+        other.append("Other", None, None, MESSAGES[1][2].encode())
+        other.select("Other")
+        self.assertEqual(self.search(other, "SUBJECT", "CR"), [])
+        self.assertEqual(self.search(other, "FROM", "zoe"), [1])
+
+
 class SortThread(SearchCase):
     def sort(self, m, crit, *keys, uid=False):
         if uid:
