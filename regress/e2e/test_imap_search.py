@@ -249,6 +249,52 @@ class Keys(SearchCase):
         self.assertEqual(s("SUBJECT", "CR"), [1, 4, 5])
         self.assertEqual(s("SUBJECT", "CR", uid=True), [1, 4, 5])
 
+    def test_long_and_odd_headers(self):
+        m = self.connect()
+        long_subject = "word " * 600 + "needle-at-the-end"
+        odd = [
+            # a value past what is cached: read again from the file
+            "From: %s <long@l.test>\r\nSubject: %s\r\n"
+            "References: %s\r\n\r\nbody\r\n" %
+            ("N" * 2000, long_subject,
+             " ".join("<r%d@l.test>" % i for i in range(300))),
+            # an encoded NUL, a group, no host, folded lines
+            "From: undisclosed-recipients:;\r\n"
+            "To: =?utf-8?q?a=00b?= <x@y.test>\r\n"
+            "Subject: =?utf-8?q?nul=00inside?=\r\n"
+            "Cc: nohost\r\n"
+            "X-Folded: first\r\n second\r\n\r\nbody\r\n",
+            # no header at all, and bare line ends
+            "\r\njust a body\r\n",
+            "Subject: bare\nFrom: b@bare.test\n\nlf only body\n",
+        ]
+        for text in odd:
+            self.assertEqual(m.append("INBOX", None, None,
+                                      text.encode())[0], "OK")
+        m.select("INBOX")
+        s = lambda *k: self.search(m, *k)  # noqa: E731
+        for _ in range(2):
+            self.assertEqual(s("SUBJECT", "needle-at-the-end"), [1])
+            self.assertEqual(s("FROM", "NNNN"), [1])
+            self.assertEqual(s("HEADER", "References", "r299@"), [1])
+            self.assertEqual(s("SUBJECT", "inside"), [2])
+            self.assertEqual(s("HEADER", "X-Folded", '"first second"'),
+                             [2])
+            self.assertEqual(s("TEXT", '"just a body"'), [3])
+            self.assertEqual(s("SUBJECT", "bare"), [4])
+            self.assertEqual(s("BODY", '"lf only"'), [4])
+            self.assertEqual(s("FROM", "bare.test"), [4])
+        typ, data = m.sort("(FROM)", "UTF-8", "ALL")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(sorted(int(x) for x in data[0].split()),
+                         [1, 2, 3, 4])
+        for crit in ("(DISPLAYFROM)", "(TO)", "(CC)", "(SUBJECT)",
+                     "(DATE)"):
+            typ, data = m.sort(crit, "UTF-8", "ALL")
+            self.assertEqual(typ, "OK")
+        typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+        self.assertEqual(typ, "OK")
+
     def test_modseq(self):
         m = self.mailbox()
         typ, data = m.search(None, "MODSEQ", "1")
