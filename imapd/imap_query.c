@@ -36,6 +36,7 @@
 #include "imapd.h"
 
 #define QUERY_CACHE_MAX	  (32 * 1024 * 1024) /* octets, every folder */
+#define QUERY_REPEAT_MAX  8		     /* values of one field cached */
 #define QUERY_VALUE_MAX	  1024		     /* a cached header value, octets */
 #define QUERY_SLICE_MS	  20	/* work before the others get their turn */
 #define QUERY_CLOCK_EVERY 32	/* messages between looks at the clock */
@@ -305,10 +306,12 @@ query_cache_add(struct query_cache *c, uint32_t uid, const char *e, size_t len)
 		cap = c->cap ? c->cap : 64 * 1024;
 		while (cap < c->len + len)
 			cap *= 2;
-		if (cap > QUERY_CACHE_MAX)
-			cap = c->len + len;
-		if (query_cache_room(c, cap - c->cap) == -1)
-			return NULL;
+		/* near the bound, a little more rather than twice as much */
+		if (query_cache_room(c, cap - c->cap) == -1) {
+			cap = c->len + len + (c->len + len) / 8;
+			if (query_cache_room(c, cap - c->cap) == -1)
+				return NULL;
+		}
 		if ((arena = realloc(c->arena, cap)) == NULL)
 			return NULL;
 		query_cache_total += cap - c->cap;
@@ -619,16 +622,21 @@ query_entry_build(
 	const char *v;
 	size_t pos = 0, len;
 	int field, seen_addr[3] = {0, 0, 0}, seen_date = 0, a, tzoff = 0;
+	uint8_t count[QF_NFIELDS];
 
 	memset(h, 0, sizeof(*h));
+	memset(count, 0, sizeof(count));
 	if (evbuffer_add(out, h, sizeof(*h)) == -1)
 		return -1;
 	while (mime_header_next(job->text, job->hdrlen, &pos, &f)) {
-		if ((field = query_field_find(f.name, f.namelen)) == -1)
+		if ((field = query_field_find(f.name, f.namelen)) == -1 ||
+		    count[field] > QUERY_REPEAT_MAX)
 			continue;
 		if ((v = query_decode(job, &f, &len)) == NULL)
 			return -1;
-		if (len > QUERY_VALUE_MAX) {
+		/* a field given over and over is the file's to answer */
+		if (count[field]++ == QUERY_REPEAT_MAX ||
+		    len > QUERY_VALUE_MAX) {
 			if (query_rec_add(out, field, QREC_LONG, NULL, 0) == -1)
 				return -1;
 		} else if (query_rec_add(out, field, 0, v, len) == -1)

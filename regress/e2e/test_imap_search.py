@@ -267,6 +267,9 @@ class Keys(SearchCase):
             # no header at all, and bare line ends
             "\r\njust a body\r\n",
             "Subject: bare\nFrom: b@bare.test\n\nlf only body\n",
+            # one field over and over
+            "".join("Subject: s%d\r\n" % i for i in range(20)) +
+            "\r\nbody\r\n",
         ]
         for text in odd:
             self.assertEqual(m.append("INBOX", None, None,
@@ -284,10 +287,12 @@ class Keys(SearchCase):
             self.assertEqual(s("SUBJECT", "bare"), [4])
             self.assertEqual(s("BODY", '"lf only"'), [4])
             self.assertEqual(s("FROM", "bare.test"), [4])
+            self.assertEqual(s("SUBJECT", "s17"), [5])
+            self.assertEqual(s("SUBJECT", "s3"), [5])
         typ, data = m.sort("(FROM)", "UTF-8", "ALL")
         self.assertEqual(typ, "OK")
         self.assertEqual(sorted(int(x) for x in data[0].split()),
-                         [1, 2, 3, 4])
+                         [1, 2, 3, 4, 5])
         for crit in ("(DISPLAYFROM)", "(TO)", "(CC)", "(SUBJECT)",
                      "(DATE)"):
             typ, data = m.sort(crit, "UTF-8", "ALL")
