@@ -1326,6 +1326,128 @@ query_asks_save(const struct imap_command *cmd)
 	return 0;
 }
 
+/*
+ * A program in a charset charset.c knows other than UTF-8 (CHARSET
+ * ISO-8859-1, windows-1252, KOI8-R, ...): a copy of its arguments with
+ * every string converted to UTF-8 and the charset named UTF-8, which is
+ * what the engine parses.  Everything the copy allocates is in blocks.
+ */
+struct query_conv {
+	const char *charset;
+	void **blocks;
+	size_t nblocks, cap;
+	struct evbuffer *buf;
+};
+
+static void *
+query_conv_alloc(struct query_conv *cv, size_t n, size_t size)
+{
+	void **grown, *p;
+	size_t cap;
+
+	if (cv->nblocks == cv->cap) {
+		cap = cv->cap ? cv->cap * 2 : 16;
+		if ((grown = reallocarray(cv->blocks, cap, sizeof(*grown))) ==
+		    NULL)
+			return NULL;
+		cv->blocks = grown;
+		cv->cap = cap;
+	}
+	if ((p = calloc(n ? n : 1, size)) == NULL)
+		return NULL;
+	cv->blocks[cv->nblocks++] = p;
+	return p;
+}
+
+static void
+query_conv_free(struct query_conv *cv)
+{
+	size_t i;
+
+	for (i = 0; i < cv->nblocks; i++)
+		free(cv->blocks[i]);
+	free(cv->blocks);
+	if (cv->buf != NULL)
+		evbuffer_free(cv->buf);
+}
+
+/* in[0..n) copied to a new array, strings in UTF-8: NULL no memory */
+static struct imap_arg *
+query_conv_args(struct query_conv *cv, const struct imap_arg *in, size_t n)
+{
+	struct imap_arg *out;
+	size_t i, len;
+	char *str;
+
+	if ((out = query_conv_alloc(cv, n, sizeof(*out))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		out[i] = in[i];
+		if (in[i].type == IMAP_ARG_LIST) {
+			/* the command parser bounds the nesting */
+			if ((out[i].list = query_conv_args(
+				 cv, in[i].list, in[i].nlist)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (in[i].type != IMAP_ARG_STRING)
+			continue;
+		evbuffer_drain(cv->buf, evbuffer_get_length(cv->buf));
+		if (charset_to_utf8(
+			cv->charset, in[i].str, in[i].len, cv->buf) == -1)
+			return NULL;
+		len = evbuffer_get_length(cv->buf);
+		if ((str = query_conv_alloc(cv, len + 1, 1)) == NULL)
+			return NULL;
+		evbuffer_remove(cv->buf, str, len);
+		out[i].str = str;
+		out[i].len = len;
+	}
+	return out;
+}
+
+/*
+ * search_parse() of the program, converted first when its charset is
+ * neither UTF-8 nor US-ASCII but one charset.c knows.
+ */
+static int
+query_parse(struct query_job *job, const struct imap_arg *args, size_t nargs,
+    int flags, char *err, size_t errsz)
+{
+	static const struct imap_arg utf8 = {
+	    .type = IMAP_ARG_ATOM, .str = "UTF-8", .len = 5};
+	struct query_conv cv;
+	struct imap_arg *copy;
+	const char *name;
+	size_t pos = 0;
+	int rv;
+
+	if (flags & SEARCH_PARSE_RETURN) {
+		if (nargs >= 2 && imap_arg_is_atom(&args[0], "RETURN"))
+			pos = 2;
+		if (pos >= nargs || !imap_arg_is_atom(&args[pos], "CHARSET"))
+			pos = nargs;
+		else
+			pos++;
+	}
+	if (pos >= nargs || (name = imap_arg_astring(&args[pos])) == NULL ||
+	    (name = charset_canonical(name)) == NULL ||
+	    strcmp(name, "utf-8") == 0 || strcmp(name, "us-ascii") == 0)
+		return search_parse(&job->prog, args, nargs, flags, err, errsz);
+	memset(&cv, 0, sizeof(cv));
+	cv.charset = name;
+	if ((cv.buf = evbuffer_new()) == NULL ||
+	    (copy = query_conv_args(&cv, args, nargs)) == NULL) {
+		query_conv_free(&cv);
+		(void)strlcpy(err, "out of memory", errsz);
+		return SEARCH_BAD;
+	}
+	copy[pos] = utf8;
+	rv = search_parse(&job->prog, copy, nargs, flags, err, errsz);
+	query_conv_free(&cv);
+	return rv;
+}
+
 /* the search program's result: 0 goes on, -1 answered */
 static int
 query_parse_result(struct imap_session *s, int rv, const char *err)
@@ -1353,8 +1475,8 @@ imap_cmd_search(struct imap_session *s, struct imap_command *cmd)
 		imap_tagged(s, "NO", "[SERVERBUG] Out of memory");
 		return;
 	}
-	rv = search_parse(&job->prog, cmd->args, cmd->nargs,
-	    SEARCH_PARSE_RETURN, err, sizeof(err));
+	rv = query_parse(
+	    job, cmd->args, cmd->nargs, SEARCH_PARSE_RETURN, err, sizeof(err));
 	if (rv != 0 && save)
 		query_saved_set(s, NULL, 0);
 	if (query_parse_result(s, rv, err) == -1)
@@ -1402,7 +1524,7 @@ query_sort_thread(
 		}
 		job->prefetch = 1;
 	}
-	rv = search_parse(&job->prog, cmd->args + 1, cmd->nargs - 1,
+	rv = query_parse(job, cmd->args + 1, cmd->nargs - 1,
 	    SEARCH_PARSE_CHARSET, err, sizeof(err));
 	if (query_parse_result(s, rv, err) == -1)
 		return;

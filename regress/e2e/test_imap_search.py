@@ -237,6 +237,11 @@ class Keys(SearchCase):
                            literal="GR\u00dc\u00dfE".encode()), [1])
         self.assertEqual(s("CHARSET", "UTF-8", "BODY",
                            literal="\u043c\u0438\u0440".encode()), [2])
+        self.assertEqual(s("CHARSET", "KOI8-R", "BODY",
+                           literal="\u041c\u0418\u0420".encode("koi8-r")),
+                         [2])
+        self.assertEqual(s("CHARSET", "windows-1252", "TEXT",
+                           literal="k\u00f6ln".encode("cp1252")), [1])
         self.assertEqual(s("BODY", "secretword"), [3])
         self.assertEqual(s("BODY", "attachment"), [3])
         # BODY leaves the header out, TEXT does not
@@ -437,7 +442,7 @@ class SortThread(SearchCase):
                          [3, 6, 1, 4, 5, 2])
         typ, why = self.tagged(m, "SORT", "(NOSUCHKEY)", "UTF-8", "ALL")
         self.assertEqual(typ, "BAD")
-        typ, why = self.tagged(m, "SORT", "(DATE)", "KOI8-R", "ALL")
+        typ, why = self.tagged(m, "SORT", "(DATE)", "X-NO-SUCH", "ALL")
         self.assertEqual(typ, "NO")
         self.assertIn(b"BADCHARSET", why)
 
@@ -463,7 +468,7 @@ class SortThread(SearchCase):
 class Hostile(SearchCase):
     def test_bad_programs_leave_the_session_working(self):
         m = self.mailbox()
-        for args in (("CHARSET", "KOI8-R", "ALL"),):
+        for args in (("CHARSET", "X-NO-SUCH", "ALL"),):
             typ, why = self.tagged(m, "SEARCH", *args)
             self.assertEqual(typ, "NO")
             self.assertIn(b"[BADCHARSET", why)
@@ -514,6 +519,13 @@ class Hostile(SearchCase):
         out = cmd(b"c SEARCH CHARSET US-ASCII SUBJECT {4+}\r\ncaf\xe9\r\n")
         self.assertEqual(out[0], b"* SEARCH\r\n")
         self.assertTrue(out[-1].startswith(b"c OK"))
+        # ... unless it says so
+        out = cmd(b"c2 SEARCH CHARSET ISO-8859-1 SUBJECT {4+}\r\n"
+                  b"CAF\xc9\r\n")
+        self.assertEqual(out[0], b"* SEARCH 1 4 5\r\n")
+        out = cmd(b"c3 SORT (SUBJECT) ISO-8859-1 FROM {5+}\r\n"
+                  b"ANDR\xc9\r\n")
+        self.assertEqual(out[0], b"* SORT 1\r\n")
         out = cmd(b"d UID SEARCH RETURN (MIN) UID 1:* SEEN\r\n")
         self.assertRegex(out[0], rb'^\* ESEARCH \(TAG "d"\) UID MIN 1\r\n')
         out = cmd(b"e SEARCH\r\n")
