@@ -431,7 +431,6 @@ int mailbox_append_commit(struct mail_append *, uint32_t flags,
     const char *const *keywords, size_t nkeywords, int64_t internal_date,
     uint32_t *uidvalidity, uint32_t *uid, char *err, size_t errsz);
 void mailbox_append_abort(struct mail_append *);
-/* (mailbox_append_commit() and mailbox_copy() return -2 over quota) */
 
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or

@@ -159,10 +159,6 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 	TAILQ_FOREACH(u, &mail_users, entry)
 		if (strcmp(u->mailbox, mailbox) == 0) {
 			u->refs++;
-			if (u->quota != quota &&
-			    quota_set_limit(u->dirfd, quota, 0) == -1)
-				log_warnx(
-				    "%s: cannot write its quota", mailbox);
 			u->quota = quota;
 			return u;
 		}
@@ -181,9 +177,6 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 	u->refs = 1;
 	u->dirfd = fd;
 	u->quota = quota;
-	/* maildirsize carries the limit for mda and for quota_check() */
-	if (quota != 0 && quota_set_limit(fd, quota, 0) == -1)
-		log_warnx("%s: cannot write its quota", mailbox);
 	strlcpy(u->mailbox, mailbox, sizeof(u->mailbox));
 	TAILQ_INIT(&u->boxes);
 	TAILQ_INSERT_TAIL(&mail_users, u, entry);
@@ -1775,10 +1768,10 @@ msg_file_size(struct mailbox *box, const struct mail_msg *m)
 	return m->size;
 }
 
-/* unlink message idx and tell everyone; MOVE's source keeps the quota */
-
+/* unlink message idx and tell everyone; the octets freed are added up */
 static int
-box_remove(struct mailbox *box, size_t idx)
+box_remove(
+    struct mailbox *box, size_t idx, int64_t *freed, int64_t *freed_count)
 {
 	char path[MAILDIR_NAME_MAX + 8];
 	struct mail_msg *m = &box->st.msgs[idx];
@@ -1788,9 +1781,10 @@ box_remove(struct mailbox *box, size_t idx)
 	if (unlinkat(box->dirfd, path, 0) == -1) {
 		if (errno != ENOENT)
 			return -1;
-	} else
-		quota_add(
-		    box->user->dirfd, -(int64_t)msg_file_size(box, m), -1);
+	} else if (freed != NULL) {
+		*freed += (int64_t)msg_file_size(box, m);
+		(*freed_count)++;
+	}
 	box_msg_expunge(box, idx, 0);
 	return 0;
 }
@@ -1801,6 +1795,7 @@ mailbox_expunge(
 {
 	struct mailbox *box = v->box;
 	struct mail_msg *m;
+	int64_t freed = 0, count = 0;
 	size_t i;
 	int rc = 0;
 
@@ -1813,9 +1808,13 @@ mailbox_expunge(
 		if (m == NULL || !(m->flags & MAIL_FLAG_DELETED) ||
 		    !uid_in_ranges(m->uid, uids, n))
 			continue;
-		if (box_remove(box, (size_t)(m - box->st.msgs)) == -1)
+		if (box_remove(
+			box, (size_t)(m - box->st.msgs), &freed, &count) == -1)
 			rc = -1;
 	}
+	/* the session counts what APPEND and COPY add; EXPUNGE frees it */
+	if (count > 0)
+		quota_add(box->user->dirfd, -freed, -count);
 	box_log_flush(box, 0);
 	mailbox_view_sync(v);
 	return rc;
@@ -1962,13 +1961,6 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		if (futimens(a->fd, times) == -1)
 			goto io;
 	}
-	if (quota_check(box->user->dirfd, (uint64_t)sb.st_size, 1) == 1) {
-		snprintf(err, errsz, "over quota");
-		snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
-		unlinkat(box->dirfd, from, 0);
-		rc = -2;
-		goto done;
-	}
 	if (fsync(a->fd) == -1)
 		goto io;
 	unique_base(base, sizeof(base), (uint64_t)sb.st_size);
@@ -1992,7 +1984,6 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	}
 	if (internal_date > 0)
 		box->st.msgs[box->st.nmsgs - 1].internal_date = internal_date;
-	quota_add(box->user->dirfd, (int64_t)sb.st_size, 1);
 	*uidvalidity = box->st.uidvalidity;
 	rc = 0;
 	goto done;
@@ -2065,7 +2056,6 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 	char from[MAILDIR_NAME_MAX + 8], to[MAILDIR_NAME_MAX + 8];
 	const struct mail_msg *m;
 	uint32_t *s = NULL, *d = NULL, uid;
-	uint64_t bytes = 0, count = 0;
 	size_t i, k = 0, sidx;
 	int rc = -1, curfd;
 
@@ -2082,18 +2072,7 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		snprintf(err, errsz, "out of memory");
 		goto done;
 	}
-	for (i = 0; i < nseqs; i++)
-		if ((m = mailbox_view_msg(v, seqs[i])) != NULL) {
-			bytes += msg_file_size(sbox, m);
-			count++;
-		}
-	/* a MOVE within the user's folders adds nothing */
-	if (!move && quota_check(sbox->user->dirfd, bytes, count) == 1) {
-		snprintf(err, errsz, "over quota");
-		rc = -2;
-		goto done;
-	}
-	bytes = 0;
+
 	for (i = 0; i < nseqs; i++) {
 		if ((m = mailbox_view_msg(v, seqs[i])) == NULL)
 			continue; /* expunged meanwhile: nothing to copy */
@@ -2124,9 +2103,7 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		dbox->st.msgs[dbox->st.nmsgs - 1].internal_date =
 		    sbox->st.msgs[sidx].internal_date;
 		d[k++] = uid;
-		bytes += msg_file_size(sbox, &sbox->st.msgs[sidx]);
 	}
-	quota_add(sbox->user->dirfd, (int64_t)bytes, (int64_t)k);
 	if ((curfd = openat(dbox->dirfd, "cur",
 		 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(curfd) == -1 || box_log_flush(dbox, 1) == -1) {
@@ -2140,7 +2117,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		for (i = 0; i < k; i++) {
 			m = index_msg_find(&sbox->st, s[i]);
 			if (m != NULL && !m->expunged)
-				box_remove(sbox, (size_t)(m - sbox->st.msgs));
+				box_remove(sbox, (size_t)(m - sbox->st.msgs),
+				    NULL, NULL);
 		}
 		box_log_flush(sbox, 0);
 	}
