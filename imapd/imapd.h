@@ -136,8 +136,9 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
  * either is trusted: a file that fails any check is discarded and the
  * folder rebuilt from the Maildir (and dovecot-uidlist).
  */
-#define INDEX_FILE "boxd.index"
-#define INDEX_LOG  "boxd.log"
+#define INDEX_FILE  "boxd.index"
+#define INDEX_LOG   "boxd.log"
+#define INDEX_CACHE "boxd.cache"
 
 /* one message as the index keeps it; name is the file's base name */
 struct mail_msg {

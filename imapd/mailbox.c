@@ -24,6 +24,7 @@
 
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -64,6 +65,13 @@ struct box_event {
 	uint64_t origin; /* the view that did it (0 none), not told again */
 };
 
+struct cache_ent {
+	uint32_t uid; /* 0: a free slot */
+	uint32_t what;
+	uint64_t off;
+	uint32_t len;
+};
+
 struct mailbox {
 	TAILQ_ENTRY(mailbox) entry;
 	struct mail_user *user;
@@ -90,6 +98,11 @@ struct mailbox {
 	int refs; /* views and appends and status calls under way */
 	/* the last cached text handed out */
 	char *cached;
+	/* boxd.cache, loaded at the first use */
+	int cache_loaded, cachefd;
+	uint64_t cache_end;
+	struct cache_ent *cache; /* (uid, what) -> text in the file */
+	size_t cache_n, cache_size;
 };
 
 struct mailbox_view {
@@ -312,7 +325,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 	if (box->logfd != -1) {
 		close(box->logfd);
-		box->logfd = -1;
+		box->logfd = box->cachefd = -1;
 	}
 	if (fresh) {
 		msg_writer_init(&w);
@@ -1086,6 +1099,9 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
+	free(box->cache);
+	if (box->cachefd != -1)
+		close(box->cachefd);
 	free(box);
 }
 
@@ -1162,7 +1178,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		return NULL;
 	}
 	box->user = u;
-	box->logfd = -1;
+	box->logfd = box->cachefd = -1;
 	strlcpy(box->folder, folder, sizeof(box->folder));
 	strlcpy(box->dir, dir, sizeof(box->dir));
 	TAILQ_INIT(&box->views);
@@ -1822,25 +1838,239 @@ mailbox_expunge(
 
 /* ---- cached ENVELOPE and BODYSTRUCTURE */
 
+/*
+ * boxd.cache: what was computed from message files, so that FETCH of
+ * ENVELOPE or BODYSTRUCTURE reads each message once, ever.  Append-only:
+ *	"BXCH" version uidvalidity
+ *	then records: "BXCR" uid what length text crc32(uid..text)
+ * Read on the first FETCH that needs it (opening a folder never does);
+ * a record that fails its checks ends the file there.  Keyed by UID, so
+ * a new UIDVALIDITY starts a new file.
+ */
+#define CACHE_MAGIC	   0x42584348U /* "BXCH" */
+#define CACHE_REC_MAGIC	   0x42584352U /* "BXCR" */
+#define CACHE_VERSION	   1
+#define CACHE_TEXT_MAX	   (16U * 1024 * 1024)
+#define CACHE_HEADER_SIZE  12
+#define CACHE_REC_OVERHEAD 17
+
+static uint32_t
+cache_slot(const struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	return ((uid * 2654435761U) ^ what) & (uint32_t)(box->cache_size - 1);
+}
+
+static struct cache_ent *
+cache_find(struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	uint32_t h;
+
+	if (box->cache_size == 0)
+		return NULL;
+	for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+	     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+		if (box->cache[h].uid == uid && box->cache[h].what == what)
+			return &box->cache[h];
+	return NULL;
+}
+
+static int
+cache_insert(struct mailbox *box, uint32_t uid, uint32_t what, uint64_t off,
+    uint32_t len)
+{
+	struct cache_ent *old = box->cache, *e;
+	size_t oldsize = box->cache_size, i;
+	uint32_t h;
+
+	if ((box->cache_n + 1) * 2 > box->cache_size) {
+		size_t size = box->cache_size ? box->cache_size * 2 : 1024;
+
+		if ((box->cache = calloc(size, sizeof(*box->cache))) == NULL) {
+			box->cache = old;
+			return -1;
+		}
+		box->cache_size = size;
+		box->cache_n = 0;
+		for (i = 0; i < oldsize; i++)
+			if (old[i].uid != 0)
+				cache_insert(box, old[i].uid, old[i].what,
+				    old[i].off, old[i].len);
+		free(old);
+	}
+	if ((e = cache_find(box, uid, what)) == NULL) {
+		for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+		     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+			;
+		e = &box->cache[h];
+		box->cache_n++;
+	}
+	e->uid = uid;
+	e->what = what;
+	e->off = off;
+	e->len = len;
+	return 0;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* a new, empty cache of this UIDVALIDITY */
+static int
+cache_reset(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE];
+
+	put_be32(head, CACHE_MAGIC);
+	put_be32(head + 4, CACHE_VERSION);
+	put_be32(head + 8, box->st.uidvalidity);
+	if (ftruncate(box->cachefd, 0) == -1 ||
+	    pwrite(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head))
+		return -1;
+	box->cache_end = sizeof(head);
+	return 0;
+}
+
+/* the records of boxd.cache into the table, read once per open folder */
+static int
+cache_load(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	struct stat sb;
+	uint64_t off;
+	uint32_t uid, what, len, crc, want;
+
+	box->cache_loaded = 1;
+	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	if (fstat(box->cachefd, &sb) == -1)
+		goto bad;
+	if (pread(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head) ||
+	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
+	    be32(head + 8) != box->st.uidvalidity)
+		return cache_reset(box);
+	for (off = sizeof(head);
+	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
+	     off += CACHE_REC_OVERHEAD + len) {
+		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
+			(ssize_t)sizeof(rec) ||
+		    be32(rec) != CACHE_REC_MAGIC)
+			break;
+		uid = be32(rec + 4);
+		what = rec[8];
+		len = be32(rec + 9);
+		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
+		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
+			break;
+		free(text);
+		if ((text = malloc((size_t)len + 4)) == NULL ||
+		    pread(box->cachefd, text, (size_t)len + 4,
+			(off_t)(off + 13)) != (ssize_t)len + 4)
+			break;
+		crc = crc32_update(0, rec + 4, 9);
+		crc = crc32_update(crc, text, len);
+		memcpy(&want, text + len, 4);
+		if (crc != want)
+			break;
+		if (cache_insert(box, uid, what, off + 13, len) == -1)
+			break;
+	}
+	free(text);
+	/* what follows the last good record is a torn write: cut it */
+	box->cache_end = off;
+	if (off != (uint64_t)sb.st_size &&
+	    ftruncate(box->cachefd, (off_t)off) == -1)
+		goto bad;
+	return 0;
+bad:
+	close(box->cachefd);
+	box->cachefd = -1;
+	return -1;
+}
+
+static void
+cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
+    size_t len)
+{
+	uint8_t rec[13];
+	uint32_t crc;
+	struct iovec iov[3];
+
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
+		return;
+	put_be32(rec, CACHE_REC_MAGIC);
+	put_be32(rec + 4, uid);
+	rec[8] = (uint8_t)what;
+	put_be32(rec + 9, (uint32_t)len);
+	crc = crc32_update(0, rec + 4, 9);
+	crc = crc32_update(crc, text, len);
+	iov[0].iov_base = rec;
+	iov[0].iov_len = sizeof(rec);
+	iov[1].iov_base = (void *)(uintptr_t)text;
+	iov[1].iov_len = len;
+	iov[2].iov_base = &crc;
+	iov[2].iov_len = 4;
+	if (pwritev(box->cachefd, iov, 3, (off_t)box->cache_end) !=
+	    (ssize_t)(len + CACHE_REC_OVERHEAD)) {
+		/* a short write is cut at the next load */
+		return;
+	}
+	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+	    0)
+		box->cache_end += len + CACHE_REC_OVERHEAD;
+}
+
 int
 mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
     const char **text, size_t *len)
 {
+	struct mailbox *box = v->box;
 	const struct mail_msg *m;
+	struct cache_ent *e;
 	char *out = NULL;
 	int fd, rc;
 
-	if (mail_compute == NULL || what < 0 || what >= CACHED_MAX ||
+	if (what < 0 || what >= CACHED_MAX ||
 	    (m = mailbox_view_msg(v, seq)) == NULL)
 		return -1;
-	if ((fd = box_msg_openat(v->box, m)) == -1)
+	if (!box->cache_loaded)
+		cache_load(box);
+	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
+	    (out = malloc((size_t)e->len + 1)) != NULL) {
+		if (pread(box->cachefd, out, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len) {
+			out[e->len] = '\0';
+			*len = e->len;
+			goto done;
+		}
+		free(out);
+		out = NULL;
+	}
+	if (mail_compute == NULL || (fd = box_msg_openat(box, m)) == -1)
 		return -1;
 	rc = mail_compute(fd, what, &out, len);
 	close(fd);
 	if (rc == -1)
 		return -1;
-	free(v->box->cached);
-	v->box->cached = out;
+	cache_append(box, m->uid, (uint32_t)what, out, *len);
+done:
+	free(box->cached);
+	box->cached = out;
 	*text = out;
 	return 0;
 }

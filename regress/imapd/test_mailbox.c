@@ -573,6 +573,90 @@ test_quota_folders(void)
 	mail_user_put(u);
 }
 
+static int computed;
+
+/* a stand-in for imime's views: the first line of the file */
+static int
+fake_compute(int fd, int what, char **text, size_t *len)
+{
+	char buf[128], *nl;
+	ssize_t n;
+
+	computed++;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	if (asprintf(text, "%d:%s", what, buf) == -1)
+		return -1;
+	*len = strlen(*text);
+	return 0;
+}
+
+static void
+test_cache(void)
+{
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, flen;
+	char *file;
+	int i, ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 3; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(fake_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	v = open_view(u, "INBOX", 0, &h);
+	if (v == NULL) {
+		CHECK("cache: open", 0);
+		return;
+	}
+	computed = 0;
+	for (i = 1; i <= 3; i++)
+		if (mailbox_msg_cached(
+			v, (uint32_t)i, CACHED_ENVELOPE, &text, &len) == -1 ||
+		    strcmp(text, "0:Return-Path: <a@example.test>") != 0)
+			ok = 0;
+	CHECK("computed once each", ok && computed == 3);
+	mailbox_msg_cached(v, 2, CACHED_BODYSTRUCTURE, &text, &len);
+	mailbox_msg_cached(v, 2, CACHED_ENVELOPE, &text, &len);
+	CHECK("then from the cache",
+	    computed == 4 && strncmp(text, "0:", 2) == 0 && len == 31);
+	mailbox_view_close(v);
+	v = open_view(u, "INBOX", 0, &h);
+	for (i = 1; i <= 3; i++)
+		mailbox_msg_cached(
+		    v, (uint32_t)i, CACHED_ENVELOPE, &text, &len);
+	CHECK("kept across a reopen", computed == 4);
+	mailbox_view_close(v);
+	/* a damaged record ends the cache there: recomputed, right */
+	file = store_read(store_path("%s/%s", BOX, INDEX_CACHE), &flen);
+	if (file != NULL && flen > 60) {
+		file[flen - 10] ^= 0x40;
+		store_write(store_path("%s/%s", BOX, INDEX_CACHE), file, flen);
+	}
+	free(file);
+	v = open_view(u, "INBOX", 0, &h);
+	ok = 1;
+	for (i = 1; i <= 3; i++)
+		if (mailbox_msg_cached(
+			v, (uint32_t)i, CACHED_ENVELOPE, &text, &len) == -1 ||
+		    strcmp(text, "0:Return-Path: <a@example.test>") != 0)
+			ok = 0;
+	mailbox_msg_cached(v, 2, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("a damaged cache recomputed",
+	    ok && computed == 5 && strncmp(text, "1:", 2) == 0);
+	mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -666,6 +750,7 @@ main(void)
 	test_damage();
 	test_two_views();
 	test_quota_folders();
+	test_cache();
 	test_large();
 	store_teardown();
 	TEST_EXIT();
