@@ -174,6 +174,8 @@ int ratelimit_client_key(const char *addr, char *key, size_t);
  * said at the top of login.c.
  */
 #define LOGIN_KNOWN_DAYS  30	/* a successful address stays known */
+/* "example.org/alice" of "alice@example.org" (normalized): 0, or -1 */
+int login_mailbox(const char *, char *, size_t);
 #define LOGIN_CLIENTS_MAX 65536 /* client addresses with failures held */
 #define LOGIN_USERS_MAX	  16384 /* users with failures held */
 
@@ -184,10 +186,10 @@ struct login *login_new(struct table *);
 void login_free(struct login *);
 /*
  * Answer req into res, with max failures per period allowed; now is the
- * time in seconds.  -1 if req's client address is not a numeric IP
- * address (res is then not set).
+ * time in seconds.  A client address that is no numeric IP address
+ * ("unknown") counts with every other such under one key.
  */
-int login_check(struct login *, const struct auth_login *req, uint32_t max,
+void login_check(struct login *, const struct auth_login *req, uint32_t max,
     uint32_t period, time_t now, struct auth_login_result *res);
 
 /* ---------------------------------------------------------------- passwd.c */

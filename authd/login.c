@@ -31,6 +31,16 @@
  * "logins" database of auth's environment, key "PREFIX USER" (a prefix
  * has no space), value the last success; written again at most once a
  * day, expired ones deleted by a sweep at most once a day.
+ *
+ * A mail app logs in again and again with the same password, and a
+ * yescrypt verification takes tens of milliseconds of auth's one thread.
+ * So a success is remembered for LOGIN_CACHE_TTL: the user's hash from
+ * the table and a quick hash of the password (SHA-256 crypt, 1000 rounds,
+ * a salt drawn at start), so that the same password against the same
+ * table hash passes at the quick hash's cost.  A new password, a
+ * deletion or a disable is seen at once (the table is read every time);
+ * a failure always pays the full verification.  The quick hashes live in
+ * auth's memory alone, beside the table's own hashes.
  */
 
 #include <stdio.h>
@@ -45,6 +55,18 @@
 #define LOGIN_SWEEP	    (24 * 60 * 60) /* expired pairs looked for */
 #define LOGIN_SHOW_MAX	    80		   /* a user name in a log line */
 #define LOGIN_PAIR_MAX	    (LISTENER_KEY_MAX + TABLE_ADDR_MAX + 1)
+#define LOGIN_CACHE_SLOTS   4096      /* users remembered, at most */
+#define LOGIN_CACHE_TTL	    (60 * 60) /* a success remembered */
+#define LOGIN_QUICK_ROUNDS  1000      /* SHA-256 crypt's least */
+#define LOGIN_QUICK_MAX	    128	      /* its output, NUL included */
+
+/* a user's last success: which table hash, which password */
+struct login_cached {
+	time_t when;
+	char user[TABLE_ADDR_MAX];
+	char hash[TABLE_HASH_MAX];
+	char quick[LOGIN_QUICK_MAX];
+};
 
 struct login {
 	struct table *table;
@@ -52,6 +74,10 @@ struct login {
 	struct ratelimit *users;
 	char dummy[TABLE_HASH_MAX];
 	time_t swept;
+	/* a slot per user name hash; a collision evicts */
+	struct login_cached *cache[LOGIN_CACHE_SLOTS];
+	uint32_t cache_seed;
+	char quick_setting[CRYPT_GENSALT_OUTPUT_SIZE];
 };
 
 /* the expired pairs a sweep found, deleted after the scan */
@@ -72,10 +98,15 @@ static void login_known_put(struct login *, const char *, time_t);
 static int
 login_sweep_cb(struct db_env *, const char *, const void *, size_t, void *);
 static void login_sweep(struct login *, time_t);
-static int login_mailbox(const char *, char *, size_t);
+static int login_quick(struct login *, const char *, char *);
+static struct login_cached **login_cache_slot(struct login *, const char *);
+static int login_cache_hit(struct login *, const char *user, const char *hash,
+    const char *password, time_t now);
+static void login_cache_put(struct login *, const char *user, const char *hash,
+    const char *password, time_t now);
 static void login_failed(struct login *, const struct auth_login *,
-    const char *client, const char *user, const char *show, uint32_t period,
-    uint32_t max, int known, time_t now);
+    const char *from, const char *client, const char *user, const char *show,
+    uint32_t period, uint32_t max, int known, time_t now);
 
 struct login *
 login_new(struct table *t)
@@ -95,6 +126,10 @@ login_new(struct table *t)
 		snprintf(password + 2 * i, 3, "%02x", secret[i]);
 	if (passwd_hash(password, l->dummy, sizeof(l->dummy)) == -1)
 		fatalx("login: cannot make a password hash");
+	arc4random_buf(&l->cache_seed, sizeof(l->cache_seed));
+	if (authlib.crypt_gensalt_rn("$5$", LOGIN_QUICK_ROUNDS, NULL, 0,
+		l->quick_setting, (int)sizeof(l->quick_setting)) == NULL)
+		fatalx("login: cannot make a salt");
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(password, sizeof(password));
 	return l;
@@ -103,15 +138,99 @@ login_new(struct table *t)
 void
 login_free(struct login *l)
 {
+	size_t i;
+
 	if (l == NULL)
 		return;
+	for (i = 0; i < LOGIN_CACHE_SLOTS; i++)
+		freezero(l->cache[i], sizeof(*l->cache[i]));
+	explicit_bzero(l->quick_setting, sizeof(l->quick_setting));
 	ratelimit_free(l->clients);
 	ratelimit_free(l->users);
 	free(l);
 }
 
-/* "example.org/alice" from "alice@example.org", as delivery names it */
+/* the quick hash of password into out (LOGIN_QUICK_MAX); -1 if none */
 static int
+login_quick(struct login *l, const char *password, char *out)
+{
+	struct crypt_data *data;
+	const char *h;
+	int rv = -1;
+
+	/* compared whole, past the NUL too */
+	memset(out, 0, LOGIN_QUICK_MAX);
+	if (strlen(password) > PASSWD_MAX ||
+	    (data = calloc(1, sizeof(*data))) == NULL)
+		return -1;
+	h = authlib.crypt_rn(
+	    password, l->quick_setting, data, (int)sizeof(*data));
+	if (h != NULL && h[0] != '*' &&
+	    strlcpy(out, h, LOGIN_QUICK_MAX) < LOGIN_QUICK_MAX)
+		rv = 0;
+	freezero(data, sizeof(*data));
+	return rv;
+}
+
+/* FNV-1a over the name, from a seed drawn at start */
+static struct login_cached **
+login_cache_slot(struct login *l, const char *user)
+{
+	uint32_t h = 2166136261U ^ l->cache_seed;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)user; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619U;
+	return &l->cache[h % LOGIN_CACHE_SLOTS];
+}
+
+static int
+login_cache_hit(struct login *l, const char *user, const char *hash,
+    const char *password, time_t now)
+{
+	struct login_cached **slot = login_cache_slot(l, user), *c = *slot;
+	char quick[LOGIN_QUICK_MAX];
+	volatile unsigned char diff = 0;
+	size_t i;
+
+	if (c == NULL || strcmp(c->user, user) != 0)
+		return 0;
+	if (now < c->when || now - c->when >= LOGIN_CACHE_TTL ||
+	    strcmp(c->hash, hash) != 0) {
+		freezero(c, sizeof(*c));
+		*slot = NULL;
+		return 0;
+	}
+	if (login_quick(l, password, quick) == -1)
+		return 0;
+	for (i = 0; i < sizeof(quick); i++)
+		diff |= (unsigned char)(quick[i] ^ c->quick[i]);
+	explicit_bzero(quick, sizeof(quick));
+	return diff == 0;
+}
+
+/* out of memory, nothing is remembered: the next login pays in full */
+static void
+login_cache_put(struct login *l, const char *user, const char *hash,
+    const char *password, time_t now)
+{
+	struct login_cached **slot = login_cache_slot(l, user), *c = *slot;
+
+	if (c == NULL && (c = *slot = calloc(1, sizeof(*c))) == NULL)
+		return;
+	explicit_bzero(c, sizeof(*c));
+	if (login_quick(l, password, c->quick) == -1 ||
+	    strlcpy(c->user, user, sizeof(c->user)) >= sizeof(c->user) ||
+	    strlcpy(c->hash, hash, sizeof(c->hash)) >= sizeof(c->hash)) {
+		freezero(c, sizeof(*c));
+		*slot = NULL;
+		return;
+	}
+	c->when = now;
+}
+
+/* "example.org/alice" from "alice@example.org", as delivery names it */
+int
 login_mailbox(const char *user, char *buf, size_t bufsz)
 {
 	const char *at;
@@ -237,14 +356,14 @@ out:
 
 /*
  * Count a failure, and say so; user is NULL for a name that is no
- * address.  The client's address, checked by inet_pton(), is safe to log.
+ * address; from is the client's address fit for a log line.
  */
 static void
-login_failed(struct login *l, const struct auth_login *req, const char *client,
-    const char *user, const char *show, uint32_t period, uint32_t max,
-    int known, time_t now)
+login_failed(struct login *l, const struct auth_login *req, const char *from,
+    const char *client, const char *user, const char *show, uint32_t period,
+    uint32_t max, int known, time_t now)
 {
-	log_info("login failed: user %s from %s (%s)", show, req->client_addr,
+	log_info("login failed: user %s from %s (%s)", show, from,
 	    login_services[req->service]);
 	if (ratelimit_fail(l->clients, client, period, now) == max)
 		log_info("login: %u failures from %s: refused for %us", max,
@@ -256,20 +375,22 @@ login_failed(struct login *l, const struct auth_login *req, const char *client,
 		    max, show, period);
 }
 
-int
+void
 login_check(struct login *l, const struct auth_login *req, uint32_t max,
     uint32_t period, time_t now, struct auth_login_result *res)
 {
 	struct table_user u;
 	const char *service = login_services[req->service];
 	char client[LISTENER_KEY_MAX], key[TABLE_ADDR_MAX];
-	char pair[LOGIN_PAIR_MAX], show[LOGIN_SHOW_MAX];
+	char pair[LOGIN_PAIR_MAX], show[LOGIN_SHOW_MAX], from[LOGIN_SHOW_MAX];
 	time_t last = 0;
 	int named, found = 0, known = 0, ok;
 
+	/* what listener_addr_text() says of no IP address: one count */
 	if (ratelimit_client_key(req->client_addr, client, sizeof(client)) ==
 	    -1)
-		return -1;
+		strlcpy(client, "unknown", sizeof(client));
+	envelope_show(req->client_addr, from, sizeof(from));
 	memset(res, 0, sizeof(*res));
 	res->reqid = req->reqid;
 	res->status = AUTH_LOGIN_BAD;
@@ -279,13 +400,13 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 	if (ratelimit_blocked(l->clients, client, max, period, now)) {
 		log_info("login refused, too many failures from %s: user %s "
 			 "from %s (%s)",
-		    client, show, req->client_addr, service);
+		    client, show, from, service);
 		res->status = AUTH_LOGIN_LIMITED;
-		return 0;
+		return;
 	}
+	memset(&u, 0, sizeof(u));
 	if (named) {
 		snprintf(pair, sizeof(pair), "%s %s", client, key);
-		memset(&u, 0, sizeof(u));
 		if (table_read_begin(l->table) == -1 ||
 		    (found = table_user_find(l->table, key, &u)) == -1 ||
 		    (known = login_known_get(l, pair, now, &last)) == -1 ||
@@ -295,32 +416,38 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 			    "login: user %s: %s", show, table_error(l->table));
 			explicit_bzero(&u, sizeof(u));
 			res->status = AUTH_LOGIN_TEMPFAIL;
-			return 0;
+			return;
 		}
 		if (!known &&
 		    ratelimit_blocked(l->users, key, max, period, now)) {
 			log_info("login refused, too many failures for user "
 				 "%s: from %s (%s)",
-			    show, req->client_addr, service);
+			    show, from, service);
 			explicit_bzero(&u, sizeof(u));
 			res->status = AUTH_LOGIN_LIMITED;
-			return 0;
+			return;
 		}
 	}
 
-	ok = passwd_verify(req->password, found ? u.hash : l->dummy);
+	if (found && login_cache_hit(l, key, u.hash, req->password, now))
+		ok = 1;
+	else {
+		ok = passwd_verify(req->password, found ? u.hash : l->dummy);
+		if (ok && found)
+			login_cache_put(l, key, u.hash, req->password, now);
+	}
 	if (!found || !ok) {
 		explicit_bzero(&u, sizeof(u));
-		login_failed(l, req, client, named ? key : NULL, show, period,
-		    max, known, now);
-		return 0;
+		login_failed(l, req, from, client, named ? key : NULL, show,
+		    period, max, known, now);
+		return;
 	}
 	if (u.flags & TABLE_USER_DISABLED) {
 		explicit_bzero(&u, sizeof(u));
 		log_info("login refused: user %s is disabled (from %s, %s)",
-		    show, req->client_addr, service);
+		    show, from, service);
 		res->status = AUTH_LOGIN_DISABLED;
-		return 0;
+		return;
 	}
 	res->quota = u.quota;
 	explicit_bzero(&u, sizeof(u));
@@ -331,14 +458,12 @@ login_check(struct login *l, const struct auth_login *req, uint32_t max,
 		memset(res, 0, sizeof(*res));
 		res->reqid = req->reqid;
 		res->status = AUTH_LOGIN_TEMPFAIL;
-		return 0;
+		return;
 	}
 	res->status = AUTH_LOGIN_OK;
-	log_info(
-	    "login: user %s from %s (%s)", show, req->client_addr, service);
+	log_info("login: user %s from %s (%s)", show, from, service);
 	if (!known || now - last >= LOGIN_REFRESH)
 		login_known_put(l, pair, now);
 	if (now - l->swept >= LOGIN_SWEEP || now < l->swept)
 		login_sweep(l, now);
-	return 0;
 }

@@ -245,6 +245,7 @@ enum ctl_counter {
 	CTL_RECEIVED,
 	CTL_DELIVERED,
 	CTL_QUEUED,
+	CTL_IMAP_SESSIONS, /* IMAP and POP3 sessions open now */
 	CTL_COUNTERS
 };
 
@@ -904,6 +905,19 @@ int mime_part_decode(const struct mime_message *, const struct mime_part *,
 /* a text part's decoded body converted from its charset to UTF-8; 0 or -1 */
 int mime_part_text(const struct mime_message *, const struct mime_part *,
     struct evbuffer *out);
+/*
+ * What SEARCH BODY looks in: every text part, embedded messages' too, in
+ * UTF-8, each followed by a line end.  0 or -1.
+ */
+int mime_message_text(const struct mime_message *, struct evbuffer *out);
+/*
+ * IMAP shows messages with CRLF line ends; a file with bare LFs (or CRs)
+ * is read through its CRLF form, so that sizes, line counts and sections
+ * agree.  mime_crlf_needed() says whether msg has a bare LF or CR;
+ * mime_crlf() appends the CRLF form to out, 0 or -1.
+ */
+int mime_crlf_needed(const char *msg, size_t len);
+int mime_crlf(const char *msg, size_t len, struct evbuffer *out);
 int mime_base64_decode(const char *, size_t, struct evbuffer *out);
 int mime_qp_decode(const char *, size_t, struct evbuffer *out);
 
@@ -1006,5 +1020,32 @@ int charset_to_utf8(
     const char *name, const char *in, size_t len, struct evbuffer *out);
 /* 1 if len octets are well-formed UTF-8 */
 int charset_utf8_valid(const char *, size_t);
+
+/* ---------------------------------------------------------------- quota.c */
+
+/*
+ * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
+ * plain functions free of IMAP state, so that mda links them too.  A
+ * limit of 0 is no limit.
+ */
+#define QUOTA_FOLDERS_MAX 20000 /* directories a recount looks into */
+
+struct quota_usage {
+	uint64_t bytes;
+	uint64_t messages;
+	uint64_t limit_bytes;
+	uint64_t limit_messages;
+};
+
+/* the usage, recalculated from the Maildir when the file is stale */
+int quota_get(int dirfd, struct quota_usage *);
+/* messages added (positive) or removed (negative) by a writer */
+int quota_add(int dirfd, int64_t bytes, int64_t messages);
+/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
+int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
+/* the limit auth gives at login; the file is rewritten if it changed */
+int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
+/* count every message of every folder again and rewrite the file */
+int quota_recalc(int dirfd, struct quota_usage *);
 
 #endif

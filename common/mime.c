@@ -115,8 +115,8 @@ header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 {
 	size_t i = start;
 
-	/* an mbox "From " line that came along */
-	if (end - start > 5 && memcmp(s + start, "From ", 5) == 0)
+	/* an mbox "From " line that came along with a whole message */
+	if (start == 0 && end > 5 && memcmp(s, "From ", 5) == 0)
 		i = next_line(s, end, i);
 	while (i < end) {
 		if (s[i] == '\n' ||
@@ -163,7 +163,7 @@ content_type(struct mime_part *p, const struct mime_field *f)
 	if (mime_params_parse(f->value, f->valuelen, &first, &ps) == -1)
 		return -1;
 	if (first == NULL || (slash = strchr(first, '/')) == NULL) {
-		/* unusable: the default stays, and so do its parameters */
+		/* unusable: the default type stays */
 		free(first);
 		mime_params_free(&ps);
 		return 0;
@@ -354,9 +354,9 @@ parse_multipart(struct parser *ps, struct mime_part *p, size_t end, int depth)
 		    ps->s, p->body_off, end, start, b, blen, &kind);
 		/* the line end before a delimiter is the delimiter's */
 		stop = i;
-		if (stop > start && ps->s[stop - 1] == '\n')
+		if (i < end && stop > start && ps->s[stop - 1] == '\n')
 			stop--;
-		if (stop > start && ps->s[stop - 1] == '\r')
+		if (i < end && stop > start && ps->s[stop - 1] == '\r')
 			stop--;
 		if (ps->m->nparts >= MIME_PARTS_MAX) {
 			ps->m->flags |= MIME_TRUNCATED;
@@ -486,4 +486,68 @@ mime_part_text(const struct mime_message *m, const struct mime_part *p,
 done:
 	evbuffer_free(raw);
 	return rv;
+}
+
+static int
+message_text(const struct mime_message *m, const struct mime_part *p,
+    struct evbuffer *out)
+{
+	const struct mime_part *c;
+
+	if (mime_part_is_multipart(p) || mime_part_is_message(p)) {
+		for (c = p->child; c != NULL; c = c->next)
+			if (message_text(m, c, out) == -1)
+				return -1;
+		return 0;
+	}
+	if (strcmp(p->type, "text") != 0)
+		return 0;
+	if (mime_part_text(m, p, out) == -1 || evbuffer_add(out, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+int
+mime_message_text(const struct mime_message *m, struct evbuffer *out)
+{
+	return message_text(m, m->root, out);
+}
+
+int
+mime_crlf_needed(const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len;
+
+	while (p < end && (p = memchr(p, '\n', end - p)) != NULL) {
+		if (p == msg || p[-1] != '\r')
+			return 1;
+		p++;
+	}
+	/* a CR not followed by LF */
+	for (p = msg; p < end && (p = memchr(p, '\r', end - p)) != NULL; p++)
+		if (p + 1 == end || p[1] != '\n')
+			return 1;
+	return 0;
+}
+
+int
+mime_crlf(const char *msg, size_t len, struct evbuffer *out)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r')) {
+			if (evbuffer_add(out, msg + start, i - start) == -1 ||
+			    evbuffer_add(out, "\r\n", 2) == -1)
+				return -1;
+			start = i + 1;
+		} else if (msg[i] == '\r' &&
+		    (i + 1 == len || msg[i + 1] != '\n')) {
+			if (evbuffer_add(out, msg + start, i - start) == -1 ||
+			    evbuffer_add(out, "\r\n", 2) == -1)
+				return -1;
+			start = i + 1;
+		}
+	}
+	return evbuffer_add(out, msg + start, len - start);
 }

@@ -257,12 +257,17 @@ struct encoded_word {
 	size_t len; /* the whole word */
 };
 
-/* "=?charset?B?text?=" at s: 1 and w set, else 0 */
+/*
+ * "=?charset?B?text?=" at s: 1 and w set, else 0.  When the text has no
+ * end before white space, no word can start before that point: *skip
+ * says where it is, so that a line of "=?" costs one pass.
+ */
 static int
-encoded_word(const char *s, size_t len, struct encoded_word *w)
+encoded_word(const char *s, size_t len, struct encoded_word *w, size_t *skip)
 {
 	size_t i, j;
 
+	*skip = 1;
 	if (len < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
 	for (i = 2; i < len && s[i] != '?'; i++)
@@ -279,13 +284,17 @@ encoded_word(const char *s, size_t len, struct encoded_word *w)
 	else
 		return 0;
 	for (j = i + 3; j + 1 < len; j++) {
-		if ((unsigned char)s[j] <= ' ')
+		if ((unsigned char)s[j] <= ' ') {
+			*skip = j;
 			return 0;
+		}
 		if (s[j] == '?' && s[j + 1] == '=')
 			break;
 	}
-	if (j + 1 >= len)
+	if (j + 1 >= len) {
+		*skip = len;
 		return 0;
+	}
 	w->text = s + i + 3;
 	w->textlen = j - (i + 3);
 	w->len = j + 2;
@@ -321,15 +330,15 @@ decode_2047(struct evbuffer *out, const char *s, size_t len)
 {
 	struct pending_word p;
 	struct encoded_word w;
-	size_t i = 0, raw = 0, gap;
+	size_t i = 0, raw = 0, gap, skip;
 	int rv = -1, after_word = 0;
 
 	if ((p.octets = evbuffer_new()) == NULL)
 		return -1;
 	p.charset[0] = '\0';
 	while (i < len) {
-		if (!encoded_word(s + i, len - i, &w)) {
-			i++;
+		if (!encoded_word(s + i, len - i, &w, &skip)) {
+			i += skip;
 			continue;
 		}
 		/* only white space between two words: dropped */
@@ -456,14 +465,18 @@ struct raw_param {
 static char *
 param_value(const char *s, size_t len, size_t *ip, size_t *outlen)
 {
-	size_t i = *ip, start, o = 0;
+	size_t i = *ip, start, end, o = 0;
 	char *v;
 
-	if ((v = malloc(len - i + 1)) == NULL)
-		return NULL;
 	if (i < len && s[i] == '"') {
-		for (i++; i < len && s[i] != '"'; i++) {
-			if (s[i] == '\\' && i + 1 < len)
+		/* its end first, so that only the value is allocated */
+		for (end = i + 1; end < len && s[end] != '"'; end++)
+			if (s[end] == '\\' && end + 1 < len)
+				end++;
+		if ((v = malloc(end - i)) == NULL)
+			return NULL;
+		for (i++; i < end; i++) {
+			if (s[i] == '\\' && i + 1 < end)
 				i++;
 			v[o++] = s[i];
 		}
@@ -477,6 +490,8 @@ param_value(const char *s, size_t len, size_t *ip, size_t *outlen)
 		o = i - start;
 		while (o > 0 && ISWSP(s[start + o - 1]))
 			o--;
+		if ((v = malloc(o + 1)) == NULL)
+			return NULL;
 		memcpy(v, s + start, o);
 	}
 	v[o] = '\0';
@@ -1015,11 +1030,15 @@ mime_address_parse(
 	size_t cap = 0;
 	char c = 0;
 	int rv = -1, in_group = 0, angle, at, route, prev_word, room = 1;
+	char *unfolded;
 
 	as->v = NULL;
 	as->n = 0;
-	lx.s = value;
-	lx.len = len > MIME_FIELD_MAX ? MIME_FIELD_MAX : len;
+	/* unfolded first: no line end inside a quoted name or a comment */
+	if ((unfolded = mime_header_unfold(value, len)) == NULL)
+		return -1;
+	lx.s = unfolded;
+	lx.len = strlen(unfolded);
 	lx.i = 0;
 	lx.comment = NULL;
 	if ((phrase = evbuffer_new()) == NULL ||
@@ -1126,8 +1145,13 @@ mime_address_parse(
 			continue; /* just started a group */
 		if (!room)
 			break;
+		if (route) {
+			/* "<@x>": no route, a domain without a local part */
+			evbuffer_drain(adl, 1);
+			evbuffer_add_buffer(host, adl);
+		}
 		if (evbuffer_get_length(local) > 0 ||
-		    evbuffer_get_length(host) > 0 || angle ||
+		    evbuffer_get_length(host) > 0 ||
 		    evbuffer_get_length(phrase) > 0) {
 			if ((a = addr_add(as, &cap)) == NULL)
 				goto done;
@@ -1179,6 +1203,7 @@ mime_address_parse(
 	rv = 0;
 done:
 	free(lx.comment);
+	free(unfolded);
 	if (phrase != NULL)
 		evbuffer_free(phrase);
 	if (local != NULL)

@@ -523,7 +523,7 @@ folder_subs_save(int dirfd, const struct folder_names *fn)
 static int
 folder_special_load(int dirfd, struct folder_names *fn)
 {
-	char *buf, *line, *next, *tab, name[FOLDER_NAME_MAX + 1];
+	char *buf, *line, *next, *tab, *word, *last, name[FOLDER_NAME_MAX + 1];
 	unsigned int use;
 	size_t len;
 
@@ -541,7 +541,12 @@ folder_special_load(int dirfd, struct folder_names *fn)
 		if ((tab = strchr(line, '\t')) == NULL)
 			continue;
 		*tab++ = '\0';
-		if ((use = folder_special_parse(line)) == 0 ||
+		/* one folder may have several uses, "\\Sent \\Archive" */
+		use = 0;
+		for (word = strtok_r(line, " ", &last); word != NULL;
+		     word = strtok_r(NULL, " ", &last))
+			use |= folder_special_parse(word);
+		if (use == 0 ||
 		    folder_storage_name(tab, name, sizeof(name)) == -1)
 			continue;
 		if (folder_names_add(fn, name, use) == -1)
@@ -622,11 +627,12 @@ folder_node_cmp(const void *a, const void *b)
 	return strcmp(na->name, nb->name);
 }
 
-/* the node named by the first len octets of name, or NULL */
+/* the same among the first n nodes, which are sorted */
 static struct folder_node *
-folder_tree_find(struct folder_tree *t, const char *name, size_t len)
+folder_tree_find_in(
+    struct folder_tree *t, size_t n, const char *name, size_t len)
 {
-	size_t lo = 0, hi = t->n, mid;
+	size_t lo = 0, hi = n, mid;
 	int c;
 
 	while (lo < hi) {
@@ -642,6 +648,13 @@ folder_tree_find(struct folder_tree *t, const char *name, size_t len)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/* the node named by the first len octets of name, or NULL */
+static struct folder_node *
+folder_tree_find(struct folder_tree *t, const char *name, size_t len)
+{
+	return folder_tree_find_in(t, t->n, name, len);
 }
 
 /* sorted, each name once with its flags together */
@@ -724,18 +737,25 @@ folder_tree_build(int dirfd, struct folder_tree *t, int with_subs)
 		folder_names_free(&subs);
 	}
 	folder_tree_merge(t);
-	/* the parents no directory stands for */
+	/*
+	 * The parents no directory stands for.  Names below one parent sort
+	 * together, so a parent the node before shares was added for it.
+	 */
 	n = t->n;
 	for (i = 0; i < n; i++) {
-		const char *p = t->v[i].name;
+		const char *p = t->v[i].name, *prev;
 
+		prev = i > 0 ? t->v[i - 1].name : "";
 		while ((p = strchr(p, FOLDER_SEP)) != NULL) {
 			size_t len = (size_t)(p - t->v[i].name);
 
-			if (folder_tree_find(t, t->v[i].name, len) == NULL &&
-			    folder_tree_add(t, t->v[i].name, len, 0) == -1)
-				break;
 			p++;
+			if (strncmp(prev, t->v[i].name, len + 1) == 0 ||
+			    folder_tree_find_in(t, n, t->v[i].name, len) !=
+				NULL)
+				continue;
+			if (folder_tree_add(t, t->v[i].name, len, 0) == -1)
+				break;
 		}
 	}
 	folder_tree_merge(t);
@@ -897,6 +917,19 @@ folder_pattern_match(const struct folder_pattern *fp, const char *name)
 		memcpy(fp->s, fp->ns, w * sizeof(uint64_t));
 	}
 	return (fp->s[fp->m / 64] >> (fp->m % 64)) & 1;
+}
+
+int
+folder_pattern_matches(const char *ref, const char *pattern, const char *name)
+{
+	struct folder_pattern fp;
+	int rv;
+
+	if (folder_pattern_compile(&fp, ref, pattern) == -1)
+		return -1;
+	rv = folder_pattern_match(&fp, name);
+	folder_pattern_free(&fp);
+	return rv;
 }
 
 /* ---- LIST */
@@ -1104,7 +1137,7 @@ folder_mkdir(int dirfd, const char *dir)
 {
 	static const char *const sub[] = {"cur", "new", "tmp"};
 	size_t i;
-	int fd, made = 1;
+	int fd, mark, made = 1;
 
 	if (mkdirat(dirfd, dir, 0700) == -1) {
 		if (errno != EEXIST)
@@ -1119,10 +1152,12 @@ folder_mkdir(int dirfd, const char *dir)
 			close(fd);
 			return -1;
 		}
-	i = (size_t)openat(fd, "maildirfolder",
-	    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if ((int)i != -1)
-		close((int)i);
+	if ((mark = openat(fd, "maildirfolder",
+		 O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(mark);
 	close(fd);
 	return made;
 }
@@ -1439,7 +1474,7 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 	struct folder_tree t;
 	enum folder_err err;
 	size_t i, flen;
-	int n, any = 0;
+	int n, pass, any = 0;
 
 	if ((err = folder_arg(from, fcanon, sizeof(fcanon), fdir, sizeof(fdir),
 		 why)) != FOLDER_OK ||
@@ -1474,37 +1509,37 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 		*why = "Cannot read the folders";
 		return FOLDER_ERR_SERVERBUG;
 	}
-	for (i = 0; i < t.n; i++) {
-		const char *name = t.v[i].name;
+	/* every new name checked before the first directory moves */
+	for (pass = 0; pass < 2 && err == FOLDER_OK; pass++) {
+		for (i = 0; i < t.n && err == FOLDER_OK; i++) {
+			const char *name = t.v[i].name;
 
-		if (!(t.v[i].flags & NODE_EXISTS) ||
-		    strncmp(name, fcanon, flen) != 0 ||
-		    (name[flen] != '\0' && name[flen] != FOLDER_SEP))
-			continue;
-		if (snprintf(moved, sizeof(moved), "%s%s", tcanon,
-			name + flen) >= (int)sizeof(moved) ||
-		    folder_dir(name, src, sizeof(src)) == -1 ||
-		    folder_dir(moved, dst, sizeof(dst)) == -1) {
-			*why = "A new name would be too long";
-			err = FOLDER_ERR_CANNOT;
-			break;
+			if (!(t.v[i].flags & NODE_EXISTS) ||
+			    strncmp(name, fcanon, flen) != 0 ||
+			    (name[flen] != '\0' && name[flen] != FOLDER_SEP))
+				continue;
+			if (snprintf(moved, sizeof(moved), "%s%s", tcanon,
+				name + flen) >= (int)sizeof(moved) ||
+			    folder_dir(name, src, sizeof(src)) == -1 ||
+			    folder_dir(moved, dst, sizeof(dst)) == -1) {
+				*why = "A new name would be too long";
+				err = FOLDER_ERR_CANNOT;
+			} else if (pass == 0) {
+				if (folder_dir_exists(dirfd, dst) != 0) {
+					*why = "A new name exists";
+					err = FOLDER_ERR_ALREADYEXISTS;
+				}
+				any = 1;
+			} else if (renameat(dirfd, src, dirfd, dst) == -1) {
+				log_warn("folder: rename %s", src);
+				*why = "Cannot rename the folder";
+				err = FOLDER_ERR_SERVERBUG;
+			}
 		}
-		if (folder_dir_exists(dirfd, dst) != 0) {
-			*why = "A new name exists";
-			err = FOLDER_ERR_ALREADYEXISTS;
-			break;
-		}
-		if (!any && folder_mkparents(dirfd, tcanon) == -1) {
+		if (pass == 0 && any && err == FOLDER_OK &&
+		    folder_mkparents(dirfd, tcanon) == -1) {
 			*why = "Cannot create the parents";
 			err = FOLDER_ERR_SERVERBUG;
-			break;
-		}
-		any = 1;
-		if (renameat(dirfd, src, dirfd, dst) == -1) {
-			log_warn("folder: rename %s", src);
-			*why = "Cannot rename the folder";
-			err = FOLDER_ERR_SERVERBUG;
-			break;
 		}
 	}
 	folder_tree_free(&t);
@@ -1514,7 +1549,7 @@ folder_rename(int dirfd, const char *from, const char *to, const char **why)
 	}
 	if (fsync(dirfd) == -1)
 		log_warn("folder: fsync of the Maildir");
-	if (any) {
+	if (any && err == FOLDER_OK) {
 		folder_subs_move(dirfd, fcanon, tcanon);
 		folder_special_move(dirfd, fcanon, tcanon);
 	}

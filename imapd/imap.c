@@ -4,15 +4,11 @@
  * auth's answers and mda's news to the sessions.
  */
 
-#include <sys/mman.h>
-#include <sys/stat.h>
-
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 
 #include <event2/event.h>
 
@@ -37,7 +33,7 @@ RB_GENERATE_STATIC(imap_users, imap_user_count, entry, imap_user_count_cmp);
 
 static struct imap_users users = RB_INITIALIZER(&users);
 static struct listener_set *listeners;
-static uint64_t stat_sessions;
+static uint64_t sessions_open;
 
 int
 imap_user_session_add(const char *address)
@@ -83,54 +79,28 @@ imap_user_session_del(const char *address)
 static int
 imap_compute(int fd, int what, char **text, size_t *len)
 {
-	struct mime_message *m = NULL;
-	struct evbuffer *b;
-	struct stat st;
-	void *p = NULL;
-	int rv = -1;
-
-	if (fstat(fd, &st) == -1 || (b = evbuffer_new()) == NULL)
-		return -1;
-	if (st.st_size > 0 && (p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-				   MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-		evbuffer_free(b);
-		return -1;
-	}
-	if ((m = mime_parse(p != NULL ? p : "", (size_t)st.st_size)) == NULL)
-		goto done;
 	switch (what) {
 	case CACHED_ENVELOPE:
-		rv = imap_envelope_write(b, m, m->root, 0);
-		break;
+		return imap_message_view(fd, IMAP_VIEW_ENVELOPE, text, len);
 	case CACHED_BODYSTRUCTURE:
-		rv = imap_bodystructure_write(b, m, m->root, 1, 0);
-		break;
+		return imap_message_view(
+		    fd, IMAP_VIEW_BODYSTRUCTURE, text, len);
 	case CACHED_BODY:
-		rv = imap_bodystructure_write(b, m, m->root, 0, 0);
-		break;
+		return imap_message_view(fd, IMAP_VIEW_BODY, text, len);
 	}
-	if (rv == 0) {
-		*len = evbuffer_get_length(b);
-		*text = xcalloc(1, *len + 1);
-		evbuffer_remove(b, *text, *len);
-	}
-done:
-	mime_free(m);
-	if (p != NULL)
-		munmap(p, (size_t)st.st_size);
-	evbuffer_free(b);
-	return rv;
+	return -1;
 }
 
 void
 imap_stat_session_start(struct imap_session *s)
 {
-	stat_sessions++;
+	sessions_open++;
 }
 
 void
 imap_stat_session_end(struct imap_session *s)
 {
+	sessions_open--;
 }
 
 static void
@@ -213,11 +183,42 @@ static void
 imap_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct auth_login_result res;
+	struct msg_reader r;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+	uint64_t quota;
 
-	if (imsg->hdr.type != IMSG_AUTH_LOGIN_RESULT ||
-	    auth_login_result_decode(&res, imsg->data, imsg->datalen) == -1)
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_LOGIN_RESULT:
+		if (auth_login_result_decode(&res, imsg->data, imsg->datalen) ==
+		    -1)
+			child_bad_imsg(imsg, "login result");
+		imap_auth_result(&res);
+		break;
+	case IMSG_AUTH_QUOTA:
+		msg_reader_init(&r, imsg->data, imsg->datalen);
+		if (msg_get_str(&r, mailbox, sizeof(mailbox)) == -1 ||
+		    msg_get_u64(&r, &quota) == -1 || msg_get_end(&r) == -1 ||
+		    !envelope_mailbox_valid(mailbox))
+			child_bad_imsg(imsg, "quota");
+		imap_mbox_quota_set(mailbox, quota);
+		break;
+	default:
 		child_bad_imsg(imsg, "from auth");
-	imap_auth_result(&res);
+	}
+}
+
+static void
+imap_dispatch_mda(struct imsgev *iev, struct imsg *imsg)
+{
+	struct msg_reader r;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (imsg->hdr.type != IMSG_MDA_DELIVERED ||
+	    msg_get_str(&r, mailbox, sizeof(mailbox)) == -1 ||
+	    msg_get_end(&r) == -1 || !envelope_mailbox_valid(mailbox))
+		child_bad_imsg(imsg, "from mda");
+	mailbox_notify_delivery(mailbox);
 }
 
 static void
@@ -229,7 +230,7 @@ imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	if (imsg->hdr.type != IMSG_STATS_REQ ||
 	    ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "from control");
-	v[CTL_SESSIONS] = stat_sessions;
+	v[CTL_IMAP_SESSIONS] = sessions_open;
 	msg_writer_init(&w);
 	ctl_stats_encode(&w, v);
 	child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
@@ -258,6 +259,7 @@ imap_main(void)
 
 	handlers[PROC_AUTH] = imap_dispatch_auth;
 	handlers[PROC_CONTROL] = imap_dispatch_control;
+	handlers[PROC_MDA] = imap_dispatch_mda;
 	child_connect(handlers);
 	/* logins carry passwords */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;

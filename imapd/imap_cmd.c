@@ -384,16 +384,17 @@ cmd_login(struct imap_session *s, struct imap_command *cmd)
 }
 
 /*
- * A SASL PLAIN message, base64: authzid, authcid and password joined by
- * NULs.  Logging in as someone else (an authzid that differs) is refused.
+ * A SASL PLAIN message (RFC 4616), base64: authzid, authcid and password
+ * joined by NULs.  Logging in as someone else (an authzid that is not
+ * the authcid) is refused: -2; malformed or too long: -1.
  */
-static int
-imap_sasl_plain(struct imap_session *s, const char *b64, size_t len)
+int
+sasl_plain_decode(const char *b64, size_t len, char *user, size_t usersz,
+    char *pass, size_t passsz)
 {
 	unsigned char raw[IMAP_SASL_MAX];
-	char user[AUTH_LOGIN_USER_MAX + 1], pass[AUTH_LOGIN_PASSWORD_MAX + 1];
 	const unsigned char *authz, *authc, *pw, *end;
-	int n;
+	int n, rv = -1;
 
 	if (len >= sizeof(raw) ||
 	    (n = base64_decode_buf(b64, len, raw, sizeof(raw))) <= 0)
@@ -401,35 +402,46 @@ imap_sasl_plain(struct imap_session *s, const char *b64, size_t len)
 	end = raw + n;
 	authz = raw;
 	if ((authc = memchr(authz, '\0', end - authz)) == NULL)
-		goto bad;
+		goto done;
 	authc++;
 	if ((pw = memchr(authc, '\0', end - authc)) == NULL)
-		goto bad;
+		goto done;
 	pw++;
 	if (memchr(pw, '\0', end - pw) != NULL ||
-	    (size_t)(pw - authc - 1) > AUTH_LOGIN_USER_MAX ||
-	    (size_t)(end - pw) > AUTH_LOGIN_PASSWORD_MAX)
-		goto bad;
+	    (size_t)(pw - authc - 1) >= usersz ||
+	    (size_t)(end - pw) >= passsz)
+		goto done;
 	memcpy(user, authc, pw - authc - 1);
 	user[pw - authc - 1] = '\0';
 	memcpy(pass, pw, end - pw);
 	pass[end - pw] = '\0';
+	rv = 0;
 	if (authc - 1 != authz &&
 	    ((size_t)(authc - 1 - authz) != strlen(user) ||
 		memcmp(authz, user, authc - 1 - authz) != 0)) {
-		explicit_bzero(raw, sizeof(raw));
-		explicit_bzero(pass, sizeof(pass));
+		explicit_bzero(pass, passsz);
+		rv = -2;
+	}
+done:
+	explicit_bzero(raw, sizeof(raw));
+	return rv;
+}
+
+static int
+imap_sasl_plain(struct imap_session *s, const char *b64, size_t len)
+{
+	char user[AUTH_LOGIN_USER_MAX + 1], pass[AUTH_LOGIN_PASSWORD_MAX + 1];
+	int rv;
+
+	rv = sasl_plain_decode(
+	    b64, len, user, sizeof(user), pass, sizeof(pass));
+	if (rv == -2)
 		imap_tagged(s, "NO",
 		    "[AUTHORIZATIONFAILED] Cannot log in as another user");
-		return 0;
-	}
-	imap_cmd_login_start(s, user, pass);
-	explicit_bzero(raw, sizeof(raw));
+	else if (rv == 0)
+		imap_cmd_login_start(s, user, pass);
 	explicit_bzero(pass, sizeof(pass));
-	return 0;
-bad:
-	explicit_bzero(raw, sizeof(raw));
-	return -1;
+	return rv == -1 ? -1 : 0;
 }
 
 static void
@@ -582,6 +594,7 @@ cmd_idle(struct imap_session *s, struct imap_command *cmd)
 	imap_cmd_sync(s, 1);
 	imap_reply(s, "+ idling");
 	s->idling = 1;
+	imap_mbox_idle(s, 1);
 }
 
 /* news while idling goes out at once */
@@ -617,6 +630,7 @@ imap_idle_input(struct imap_session *s, struct evbuffer *in)
 		line[--n] = '\0';
 	evbuffer_drain(in, eol.pos + eol_len);
 	s->idling = 0;
+	imap_mbox_idle(s, 0);
 	if ((size_t)eol.pos <= 6 && strcasecmp(line, "DONE") == 0) {
 		imap_cmd_sync(s, 1);
 		imap_tagged(s, "OK", "IDLE terminated");

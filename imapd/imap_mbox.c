@@ -81,6 +81,21 @@ imap_user_maildir(const char *mailbox)
 	    imap_mbox_root, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* boxctl user quota: the limit goes where mda looks for it */
+void
+imap_mbox_quota_set(const char *mailbox, uint64_t quota)
+{
+	int fd;
+
+	if ((fd = imap_user_maildir(mailbox)) == -1) {
+		log_warn("%s: cannot record the quota", mailbox);
+		return;
+	}
+	if (quota_set_limit(fd, quota, 0) == -1)
+		log_warnx("%s: cannot record the quota", mailbox);
+	close(fd);
+}
+
 const char *
 imap_session_login(struct imap_session *s, const struct auth_login_result *res)
 {
@@ -446,25 +461,27 @@ imap_mbox_sync(struct imap_session *s, int expunges_ok)
 	mailbox_view_sync(s->mbox->view);
 }
 
-static void imap_mbox_watch(struct imap_session *);
-
-/* the mailbox changed: an IDLE-ing session hears of it at once */
+/* the mailbox changed while the session idles: it hears of it at once */
 static void
 imap_mbox_changed(void *arg)
 {
 	struct imap_session *s = arg;
 
-	if (s->mbox == NULL)
+	if (s->mbox == NULL || !s->idling || s->closing)
 		return;
-	if (s->idling && !s->closing)
-		imap_mbox_sync(s, 1);
-	imap_mbox_watch(s);
+	imap_mbox_sync(s, 1);
+	mailbox_view_watch(s->mbox->view, imap_mbox_changed, s);
 }
 
-static void
-imap_mbox_watch(struct imap_session *s)
+void
+imap_mbox_idle(struct imap_session *s, int on)
 {
-	mailbox_view_watch(s->mbox->view, imap_mbox_changed, s);
+	if (s->mbox == NULL)
+		return;
+	if (on)
+		mailbox_view_watch(s->mbox->view, imap_mbox_changed, s);
+	else
+		mailbox_view_watch(s->mbox->view, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- SELECT */
@@ -634,7 +651,6 @@ imap_cmd_select(struct imap_session *s, struct imap_command *cmd)
 	}
 	if (have_q)
 		imap_select_qresync(s, &q);
-	imap_mbox_watch(s);
 	imap_tagged(s, "OK", "[%s] %s completed",
 	    mb->readonly ? "READ-ONLY" : "READ-WRITE", cmd->name);
 }

@@ -101,7 +101,9 @@ imap_wait_client(struct imap_session *s)
 {
 	uint64_t limit;
 
-	if (s->state == IMAP_NOTAUTH)
+	if (s->pop3)
+		limit = POP3_TIMEOUT;
+	else if (s->state == IMAP_NOTAUTH)
 		limit = (uint64_t)child->conf.timeout_command * 1000;
 	else
 		limit = IMAP_AUTOLOGOUT;
@@ -118,6 +120,7 @@ imap_free(struct imap_session *s)
 	if (s->waiting)
 		RB_REMOVE(imap_waiting, &waiting, s);
 	imap_cmd_cleanup(s);
+	pop3_session_free(s);
 	imap_session_logout_user(s);
 	listener_client_del(s->client);
 	if (s->bev != NULL)
@@ -421,8 +424,10 @@ imap_process_input(struct imap_session *s)
 		}
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) + s->cmd_text >
-			    IMAP_LINE_MAX) {
+			/* the read window is full and holds no line end */
+			if (evbuffer_get_length(in) >= IMAP_INPUT_MAX ||
+			    evbuffer_get_length(in) + s->cmd_text >
+				IMAP_LINE_MAX) {
 				s->in_long_line = 1;
 				evbuffer_drain(s->cmd,
 				    evbuffer_get_length(s->cmd));

@@ -67,6 +67,11 @@ int imap_line_literal(
 int imap_command_parse(struct imap_command *, const char *buf, size_t len,
     char *err, size_t errsz);
 void imap_command_free(struct imap_command *);
+/*
+ * The tag a line starts with, to answer a command refused before it is
+ * whole (too long, a literal too big): its length, or -1 and "*" in tag.
+ */
+int imap_line_tag(const char *line, size_t len, char *tag, size_t tagsz);
 /* ATOM equal to upper, ASCII case-insensitively: 1 or 0 */
 int imap_arg_is_atom(const struct imap_arg *, const char *upper);
 int imap_arg_is_nil(const struct imap_arg *);
@@ -142,8 +147,9 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
  * either is trusted: a file that fails any check is discarded and the
  * folder rebuilt from the Maildir (and dovecot-uidlist).
  */
-#define INDEX_FILE "boxd.index"
-#define INDEX_LOG  "boxd.log"
+#define INDEX_FILE  "boxd.index"
+#define INDEX_LOG   "boxd.log"
+#define INDEX_CACHE "boxd.cache"
 
 /* one message as the index keeps it; name is the file's base name */
 struct mail_msg {
@@ -206,6 +212,11 @@ int index_parse(struct index_state *, const void *, size_t);
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
 int index_read(int dirfd, struct index_state *);
+/*
+ * The UIDVALIDITY a damaged snapshot still shows (0 none): a rebuild
+ * must not give the same one to different UIDs.
+ */
+uint32_t index_peek_uidvalidity(int dirfd);
 /* write it: temporary file, fdatasync, rename, directory fsync */
 int index_write(int dirfd, const struct index_state *);
 
@@ -551,6 +562,9 @@ int folder_dir_name(const char *dir, char *name, size_t len);
 int folder_list(int dirfd, const char *ref, const char *const *patterns,
     size_t npatterns, unsigned int opts, folder_list_cb cb, void *arg,
     const char **why);
+/* 1 if name matches ref + pattern as LIST matches it, 0 if not, -1 if bad */
+int
+folder_pattern_matches(const char *ref, const char *pattern, const char *name);
 /* the attributes of one existing folder, -1 if it does not exist */
 int folder_attrs(int dirfd, const char *name, unsigned int *attrs);
 /*
@@ -584,32 +598,6 @@ unsigned int folder_special_parse(const char *atom);
 /* the attribute words of attrs ("\HasNoChildren \Sent"), -1 if too long */
 int folder_attrs_format(unsigned int attrs, char *buf, size_t len);
 
-/* ---------------------------------------------------------------- quota.c
- */
-
-/*
- * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
- * plain functions free of IMAP state, so that mda links them too.  A
- * limit of 0 is no limit.
- */
-struct quota_usage {
-	uint64_t bytes;
-	uint64_t messages;
-	uint64_t limit_bytes;
-	uint64_t limit_messages;
-};
-
-/* the usage, recalculated from the Maildir when the file is stale */
-int quota_get(int dirfd, struct quota_usage *);
-/* messages added (positive) or removed (negative) by a writer */
-int quota_add(int dirfd, int64_t bytes, int64_t messages);
-/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
-int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
-/* the limit auth gives at login; the file is rewritten if it changed */
-int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
-/* count every message of every folder again and rewrite the file */
-int quota_recalc(int dirfd, struct quota_usage *);
-
 /* ---------------------------------------------------------------- mime_imap.c
  */
 /*
@@ -625,6 +613,20 @@ int imap_envelope_write(struct evbuffer *, const struct mime_message *,
 /* BODY (extended 0) or BODYSTRUCTURE (extended 1) of part; 0 or -1 */
 int imap_bodystructure_write(struct evbuffer *, const struct mime_message *,
     const struct mime_part *, int extended, int utf8);
+
+/*
+ * What the mailbox cache keeps per message, computed from its file (fd,
+ * mapped for the call only) into a malloc'ed string, of its CRLF form
+ * when it has bare line ends (mime_crlf()).  Strings with 8-bit octets
+ * are literals, right for every client.  0, or -1 (unreadable, out of
+ * memory).
+ */
+enum imap_view {
+	IMAP_VIEW_ENVELOPE,
+	IMAP_VIEW_BODY,
+	IMAP_VIEW_BODYSTRUCTURE,
+};
+int imap_message_view(int fd, enum imap_view, char **text, size_t *len);
 
 enum imap_section_text {
 	IMAP_SECTION_BODY,		/* "" or "1.2": the whole (part) */
@@ -965,6 +967,9 @@ int imap_cmd_literal_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_cmd_cleanup(struct imap_session *);
 void imap_cmd_sync(struct imap_session *, int expunges_ok);
 int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
+/* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 void imap_cmd_auth_done(
     struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);
@@ -1010,6 +1015,8 @@ void imap_session_logout_user(struct imap_session *);
  */
 void imap_mbox_sync(struct imap_session *, int expunges_ok);
 void imap_mbox_condstore(struct imap_session *);
+/* IDLE begins (on) or ends: the mailbox's news then goes out at once */
+void imap_mbox_idle(struct imap_session *, int on);
 /*
  * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
  * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after
@@ -1038,6 +1045,8 @@ int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
 /* the mail directory of the storage, the role's root */
 void imap_mbox_init(int rootfd);
+/* a user's quota, from auth: written into the Maildir's maildirsize */
+void imap_mbox_quota_set(const char *mailbox, uint64_t quota);
 int imap_append_literal(struct imap_session *);
 void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
@@ -1145,7 +1154,10 @@ void imap_cmd_thread(struct imap_session *, struct imap_command *);
  */
 void pop3_greeting(struct imap_session *);
 void pop3_command(struct imap_session *, const char *, size_t);
+#define POP3_TIMEOUT (10 * 60 * 1000) /* RFC 1939 3: at least 10 min */
 void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
+/* the session goes: its maildrop is let go, uncommitted deletions too */
+void pop3_session_free(struct imap_session *);
 
 /* ---------------------------------------------------------------- imap.c
  */

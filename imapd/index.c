@@ -475,6 +475,30 @@ index_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 	return fsync(dirfd);
 }
 
+uint32_t
+index_peek_uidvalidity(int dirfd)
+{
+	struct msg_reader r;
+	uint32_t magic, version, uidvalidity;
+	uint8_t head[12];
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(
+		 dirfd, INDEX_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n != (ssize_t)sizeof(head))
+		return 0;
+	msg_reader_init(&r, head, sizeof(head));
+	if (msg_get_u32(&r, &magic) == -1 || magic != INDEX_MAGIC ||
+	    msg_get_u32(&r, &version) == -1 ||
+	    msg_get_u32(&r, &uidvalidity) == -1)
+		return 0;
+	return uidvalidity;
+}
+
 int
 index_write(int dirfd, const struct index_state *st)
 {
@@ -511,7 +535,11 @@ index_log_put(struct msg_writer *w, enum index_log_type type,
 	if (w->error)
 		return -1;
 	len = (uint32_t)(w->len - start);
-	memcpy(w->buf + lenpos, &len, sizeof(len));
+	/* big-endian, as msg_get_u32() reads it back */
+	w->buf[lenpos] = (uint8_t)(len >> 24);
+	w->buf[lenpos + 1] = (uint8_t)(len >> 16);
+	w->buf[lenpos + 2] = (uint8_t)(len >> 8);
+	w->buf[lenpos + 3] = (uint8_t)len;
 	crc = crc32_update(0, w->buf + start, len);
 	msg_put_data(w, &crc, sizeof(crc));
 	return w->error ? -1 : 0;

@@ -24,6 +24,7 @@
 
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,8 +45,15 @@
 #define LOG_FLUSH_SIZE (64U * 1024)
 /* this many new messages in one scan go to a snapshot, not the log */
 #define SCAN_FOLD_NEW 1000
-/* a directory changed this recently may change again in the same tick */
-#define MTIME_SETTLE_NS (2LL * 1000000000)
+/*
+ * A directory changed this recently may change again within the same
+ * mtime tick: a few ms where mtimes have nanoseconds, a second where
+ * they have whole seconds (then a whole-second mtime is taken as such).
+ */
+#define MTIME_SETTLE_NS	       (50LL * 1000000)
+#define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* drain inotify after this many changes of our own, before it overflows */
+#define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
 
@@ -57,6 +65,13 @@ struct box_event {
 	uint64_t origin; /* the view that did it (0 none), not told again */
 };
 
+struct cache_ent {
+	uint32_t uid; /* 0: a free slot */
+	uint32_t what;
+	uint64_t off;
+	uint32_t len;
+};
+
 struct mailbox {
 	TAILQ_ENTRY(mailbox) entry;
 	struct mail_user *user;
@@ -64,15 +79,17 @@ struct mailbox {
 	char dir[MAILDIR_NAME_MAX + 2]; /* "." or ".Name", on disk */
 	int dirfd;
 	int logfd;
-	int inofd; /* -1: no inotify, every open and sync rescans */
-	int dirty; /* a change not our own is pending: rescan */
-	struct event *inoev, *rescanev, *notifyev;
+	int watching; /* 0: no inotify, every open and sync rescans */
+	int dirty;    /* a change not our own is pending: rescan */
+	struct event *rescanev, *notifyev;
 	struct index_state st;
 	struct keywords kw;
 	struct msg_writer logw; /* records not yet written */
 	size_t log_size;
-	int changed;	/* since the last snapshot */
-	uint32_t *hash; /* base name -> msgs index + 1 */
+	int changed;		  /* since the last snapshot */
+	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
+	unsigned int own_changes; /* since inotify was last read */
+	uint32_t *hash;		  /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
 	size_t nev, ev_cap;
@@ -81,6 +98,11 @@ struct mailbox {
 	int refs; /* views and appends and status calls under way */
 	/* the last cached text handed out */
 	char *cached;
+	/* boxd.cache, loaded at the first use */
+	int cache_loaded, cachefd;
+	uint64_t cache_end;
+	struct cache_ent *cache; /* (uid, what) -> text in the file */
+	size_t cache_n, cache_size;
 };
 
 struct mailbox_view {
@@ -211,73 +233,12 @@ name_stated_size(const char *name, size_t baselen, char key)
 	return 0;
 }
 
-/* what one folder directory's cur/ and new/ hold, by file sizes */
-static uint64_t
-user_dir_usage(int folderfd)
-{
-	static const char *const sub[] = {"cur", "new"};
-	struct dirent *de;
-	struct stat sb;
-	uint64_t total = 0, s;
-	size_t i, blen;
-	uint32_t flags;
-	DIR *d;
-	int fd;
-
-	for (i = 0; i < 2; i++) {
-		if ((fd = openat(folderfd, sub[i],
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		if ((d = fdopendir(fd)) == NULL) {
-			close(fd);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' ||
-			    maildir_name_parse(de->d_name, &blen, &flags) == -1)
-				continue;
-			if ((s = name_stated_size(de->d_name, blen, 'S')) ==
-				0 &&
-			    fstatat(dirfd(d), de->d_name, &sb,
-				AT_SYMLINK_NOFOLLOW) == 0)
-				s = (uint64_t)sb.st_size;
-			total += s;
-		}
-		closedir(d);
-	}
-	return total;
-}
-
 uint64_t
 mail_user_usage(struct mail_user *u)
 {
-	struct dirent *de;
-	uint64_t total;
-	DIR *d;
-	int fd, sub;
+	struct quota_usage q;
 
-	total = user_dir_usage(u->dirfd);
-	if ((fd = openat(u->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return total;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return total;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((sub = openat(dirfd(d), de->d_name,
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		total += user_dir_usage(sub);
-		close(sub);
-	}
-	closedir(d);
-	return total;
+	return quota_get(u->dirfd, &q) == -1 ? 0 : q.bytes;
 }
 
 /* ---- the name hash: base name -> index in st.msgs */
@@ -364,7 +325,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 	if (box->logfd != -1) {
 		close(box->logfd);
-		box->logfd = -1;
+		box->logfd = box->cachefd = -1;
 	}
 	if (fresh) {
 		msg_writer_init(&w);
@@ -442,6 +403,14 @@ now_ns(void)
 
 static void box_drain(struct mailbox *);
 
+static int
+mtime_settled(int64_t mtime, int64_t now)
+{
+	if (mtime % 1000000000 == 0)
+		return now - mtime >= MTIME_SETTLE_COARSE_NS;
+	return now - mtime >= MTIME_SETTLE_NS;
+}
+
 /*
  * A new snapshot, then a new log.  The mtimes it records let the next
  * open skip readdir; they are only known to match the state when
@@ -453,17 +422,16 @@ box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
 
-	box_log_flush(box, 0);
 	if (index_compact(&box->st) == -1 || hash_rebuild(box) == -1)
 		return -1;
 	box->st.new_mtime = box->st.cur_mtime = 0;
-	if (box->inofd != -1) {
+	if (box->watching) {
 		box_drain(box);
 		if (!box->dirty) {
 			box->st.new_mtime = dir_mtime(box->dirfd, "new");
 			box->st.cur_mtime = dir_mtime(box->dirfd, "cur");
-			if (now - box->st.new_mtime < MTIME_SETTLE_NS ||
-			    now - box->st.cur_mtime < MTIME_SETTLE_NS)
+			if (!mtime_settled(box->st.new_mtime, now) ||
+			    !mtime_settled(box->st.cur_mtime, now))
 				box->st.new_mtime = box->st.cur_mtime = 0;
 		}
 	}
@@ -471,8 +439,12 @@ box_fold(struct mailbox *box)
 	if (index_write(box->dirfd, &box->st) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_FILE);
 		box->st.log_gen--;
+		box_log_flush(box, 1);
 		return -1;
 	}
+	/* the snapshot says what the records not yet written say */
+	box->logw.len = 0;
+	box->logw.error = 0;
 	box->changed = 0;
 	if (box_log_open(box, 1) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_LOG);
@@ -557,6 +529,21 @@ box_modseq(struct mailbox *box)
 	return ++box->st.highestmodseq;
 }
 
+/*
+ * Our own renames and unlinks are inotify events too: read them now and
+ * then in a long run of changes, before the kernel's queue overflows
+ * (which would cost a rescan).
+ */
+static void
+box_own_change(struct mailbox *box)
+{
+	if (++box->own_changes < DRAIN_EVERY)
+		return;
+	box->own_changes = 0;
+	if (box->watching)
+		box_drain(box);
+}
+
 /* msg idx is now called name (in new/ or cur/): flags from the name */
 static int
 box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
@@ -582,6 +569,7 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 		box_event(box, EV_FLAGS, m->uid, origin);
 	}
 	box_log(box, INDEX_LOG_FLAGS, idx);
+	box_own_change(box);
 	return 0;
 }
 
@@ -596,6 +584,7 @@ box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 	if (index_vanished_add(&box->st, m->uid, m->modseq) == -1)
 		box->st.vanished_floor = m->modseq;
 	box_event(box, EV_EXPUNGE, m->uid, origin);
+	box_own_change(box);
 }
 
 /* a new message under uid; the caller makes the log durable */
@@ -822,6 +811,9 @@ box_scan(struct mailbox *box, int fresh)
 			box_msg_expunge(box, i, 0);
 	if (fresh) {
 		box->st.uidvalidity = (uint32_t)time(NULL);
+		/* a damaged index's UIDVALIDITY is never given again */
+		if (box->old_uidvalidity >= box->st.uidvalidity)
+			box->st.uidvalidity = box->old_uidvalidity + 1;
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}
@@ -836,7 +828,7 @@ box_scan(struct mailbox *box, int fresh)
 		    hash_find(box, name, blen) != -1)
 			continue;
 		uid = sc.names[i].uid;
-		if (uid == 0 || uid < box->st.uidnext ||
+		if (uid == 0 ||
 		    (box->st.nmsgs > 0 &&
 			uid <= box->st.msgs[box->st.nmsgs - 1].uid)) {
 			if (box->st.uidnext == UINT32_MAX)
@@ -903,20 +895,66 @@ box_event_foreign(
 	    strcmp(mail_msg_name(&box->st, m), ie->name) == 0;
 }
 
+/*
+ * One inotify instance for the whole process (the kernel allows a user
+ * few instances, but many watches): each open folder has two watches,
+ * new/ and cur/, found again by their descriptors.
+ */
+struct ino_watch {
+	int wd;
+	int in_new;
+	struct mailbox *box;
+};
+static struct ino_watch *ino_watches;
+static size_t ino_n, ino_cap;
+static int ino_fd = -1;
+static struct event *ino_ev;
+
+static struct ino_watch *
+ino_find(int wd)
+{
+	size_t i;
+
+	for (i = 0; i < ino_n; i++)
+		if (ino_watches[i].wd == wd)
+			return &ino_watches[i];
+	return NULL;
+}
+
 static void
-box_drain(struct mailbox *box)
+ino_dispatch(const struct inotify_event *ie)
+{
+	struct ino_watch *w;
+	size_t i;
+
+	if (ie->mask & IN_Q_OVERFLOW) {
+		for (i = 0; i < ino_n; i++)
+			ino_watches[i].box->dirty = 1;
+		return;
+	}
+	if ((w = ino_find(ie->wd)) == NULL)
+		return; /* a watch removed since */
+	if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		/* the watch is gone: until the folder is opened again, scan */
+		w->box->watching = 0;
+		w->box->dirty = 1;
+	} else if (box_event_foreign(w->box, ie, w->in_new))
+		w->box->dirty = 1;
+}
+
+/* read every inotify event there is, marking the folders they touch */
+static void
+ino_drain(void)
 {
 	char buf[16384] __attribute__((aligned(8)));
 	const struct inotify_event *ie;
 	ssize_t n;
 	size_t off;
 
-	if (box->inofd == -1) {
-		box->dirty = 1;
+	if (ino_fd == -1)
 		return;
-	}
 	for (;;) {
-		n = read(box->inofd, buf, sizeof(buf));
+		n = read(ino_fd, buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -924,54 +962,101 @@ box_drain(struct mailbox *box)
 		for (off = 0; off + sizeof(*ie) <= (size_t)n;
 		     off += sizeof(*ie) + ie->len) {
 			ie = (const struct inotify_event *)(buf + off);
-			if (ie->mask &
-			    (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF |
-				IN_MOVE_SELF))
-				box->dirty = 1;
-			else if (box_event_foreign(box, ie, ie->wd == 1))
-				box->dirty = 1;
+			ino_dispatch(ie);
 		}
 	}
 }
 
-/* the wd of new/ is 1: the first watch of a fresh inotify instance */
+static void
+box_drain(struct mailbox *box)
+{
+	if (!box->watching) {
+		box->dirty = 1;
+		return;
+	}
+	ino_drain();
+}
+
+static void
+ino_cb(int fd, short what, void *arg)
+{
+	struct timeval tv = {0, RESCAN_DELAY_MS * 1000};
+	size_t i;
+
+	ino_drain();
+	for (i = 0; i < ino_n; i++)
+		if (ino_watches[i].box->dirty &&
+		    ino_watches[i].box->rescanev != NULL)
+			evtimer_add(ino_watches[i].box->rescanev, &tv);
+}
+
 static int
-box_watch_init(struct mailbox *box)
+ino_add(struct mailbox *box, const char *sub, int in_new)
 {
 	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
 	    IN_DELETE_SELF | IN_MOVE_SELF;
 	char path[PATH_MAX];
-	int fd;
+	struct ino_watch *p;
+	size_t cap;
+	int wd;
 
-	box->inofd = -1;
-	if (mail_root == NULL)
-		return -1;
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -1;
+	if (ino_n == ino_cap) {
+		cap = ino_cap ? ino_cap * 2 : 16;
+		if ((p = reallocarray(ino_watches, cap, sizeof(*p))) == NULL)
+			return -1;
+		ino_watches = p;
+		ino_cap = cap;
+	}
 	/* inotify wants a path, not a directory fd */
-	if (box_path(box, "new", path, sizeof(path)) == -1 ||
-	    inotify_add_watch(fd, path, mask) != 1) {
-		close(fd);
+	if (box_path(box, sub, path, sizeof(path)) == -1 ||
+	    (wd = inotify_add_watch(ino_fd, path, mask)) == -1)
 		return -1;
-	}
-	if (box_path(box, "cur", path, sizeof(path)) == -1 ||
-	    inotify_add_watch(fd, path, mask) != 2) {
-		close(fd);
-		return -1;
-	}
-	box->inofd = fd;
+	ino_watches[ino_n].wd = wd;
+	ino_watches[ino_n].in_new = in_new;
+	ino_watches[ino_n].box = box;
+	ino_n++;
 	return 0;
 }
 
 static void
-box_ino_cb(int fd, short what, void *arg)
+ino_remove(struct mailbox *box)
 {
-	struct mailbox *box = arg;
-	struct timeval tv = {0, RESCAN_DELAY_MS * 1000};
+	size_t i = 0;
 
-	box_drain(box);
-	if (box->dirty && box->rescanev != NULL)
-		evtimer_add(box->rescanev, &tv);
+	while (i < ino_n) {
+		if (ino_watches[i].box != box) {
+			i++;
+			continue;
+		}
+		inotify_rm_watch(ino_fd, ino_watches[i].wd);
+		ino_watches[i] = ino_watches[--ino_n];
+	}
+	box->watching = 0;
+}
+
+static int
+box_watch_init(struct mailbox *box)
+{
+	box->watching = 0;
+	if (mail_root == NULL)
+		return -1;
+	if (ino_fd == -1) {
+		if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+			log_warn("inotify");
+			return -1;
+		}
+		if (mail_base != NULL &&
+		    ((ino_ev = event_new(mail_base, ino_fd,
+			  EV_READ | EV_PERSIST, ino_cb, NULL)) == NULL ||
+			event_add(ino_ev, NULL) == -1))
+			fatal("%s: event", __func__);
+	}
+	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
+		ino_remove(box);
+		return -1;
+	}
+	box->watching = 1;
+	return 0;
 }
 
 static void
@@ -996,30 +1081,14 @@ box_refresh(struct mailbox *box)
 
 /* ---- opening and closing a folder */
 
-/* the directory of a folder (UTF-8) as it is on disk */
-static int
-folder_disk_dir(const char *folder, char *dir, size_t len)
-{
-	const unsigned char *p;
-
-	/* modified UTF-7 is ASCII itself for names of printable ASCII */
-	for (p = (const unsigned char *)folder; *p != '\0'; p++)
-		if (*p >= 0x80 || *p == '&')
-			return -1;
-	return maildir_folder_dir(folder, dir, len);
-}
-
 static void
 box_free(struct mailbox *box)
 {
-	if (box->inoev != NULL)
-		event_free(box->inoev);
 	if (box->rescanev != NULL)
 		event_free(box->rescanev);
 	if (box->notifyev != NULL)
 		event_free(box->notifyev);
-	if (box->inofd != -1)
-		close(box->inofd);
+	ino_remove(box);
 	if (box->logfd != -1)
 		close(box->logfd);
 	if (box->dirfd != -1)
@@ -1030,6 +1099,9 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
+	free(box->cache);
+	if (box->cachefd != -1)
+		close(box->cachefd);
 	free(box);
 }
 
@@ -1052,8 +1124,10 @@ box_load(struct mailbox *box)
 	size_t len, good;
 	void *buf;
 
-	if (index_read(box->dirfd, &box->st) == -1)
+	if (index_read(box->dirfd, &box->st) == -1) {
+		box->old_uidvalidity = index_peek_uidvalidity(box->dirfd);
 		return -1;
+	}
 	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == 0) {
 		if (index_log_replay(&box->st, buf, len, &good) == 0) {
 			if (good < len) {
@@ -1095,7 +1169,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 			return box;
 		}
 	if (strlen(folder) >= sizeof(box->folder) ||
-	    folder_disk_dir(folder, dir, sizeof(dir)) == -1) {
+	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
 	}
@@ -1104,7 +1178,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		return NULL;
 	}
 	box->user = u;
-	box->logfd = box->inofd = -1;
+	box->logfd = box->cachefd = -1;
 	strlcpy(box->folder, folder, sizeof(box->folder));
 	strlcpy(box->dir, dir, sizeof(box->dir));
 	TAILQ_INIT(&box->views);
@@ -1143,11 +1217,6 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		goto fail;
 	}
 	if (mail_base != NULL) {
-		if (box->inofd != -1 &&
-		    ((box->inoev = event_new(mail_base, box->inofd,
-			  EV_READ | EV_PERSIST, box_ino_cb, box)) == NULL ||
-			event_add(box->inoev, NULL) == -1))
-			fatal("%s: event", __func__);
 		if ((box->rescanev = evtimer_new(
 			 mail_base, box_rescan_cb, box)) == NULL ||
 		    (box->notifyev = event_new(
@@ -1703,17 +1772,35 @@ uid_in_ranges(uint32_t uid, const struct mail_uid_range *r, size_t n)
 	return 0;
 }
 
-/* unlink message idx and tell everyone */
+/* the octets a message's file holds, as maildirsize counts them */
+static uint64_t
+msg_file_size(struct mailbox *box, const struct mail_msg *m)
+{
+	uint64_t s;
+
+	if ((s = name_stated_size(
+		 mail_msg_name(&box->st, m), m->base_len, 'S')) != 0)
+		return s;
+	return m->size;
+}
+
+/* unlink message idx and tell everyone; the octets freed are added up */
 static int
-box_remove(struct mailbox *box, size_t idx)
+box_remove(
+    struct mailbox *box, size_t idx, int64_t *freed, int64_t *freed_count)
 {
 	char path[MAILDIR_NAME_MAX + 8];
 	struct mail_msg *m = &box->st.msgs[idx];
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	if (unlinkat(box->dirfd, path, 0) == -1 && errno != ENOENT)
-		return -1;
+	if (unlinkat(box->dirfd, path, 0) == -1) {
+		if (errno != ENOENT)
+			return -1;
+	} else if (freed != NULL) {
+		*freed += (int64_t)msg_file_size(box, m);
+		(*freed_count)++;
+	}
 	box_msg_expunge(box, idx, 0);
 	return 0;
 }
@@ -1724,6 +1811,7 @@ mailbox_expunge(
 {
 	struct mailbox *box = v->box;
 	struct mail_msg *m;
+	int64_t freed = 0, count = 0;
 	size_t i;
 	int rc = 0;
 
@@ -1736,9 +1824,13 @@ mailbox_expunge(
 		if (m == NULL || !(m->flags & MAIL_FLAG_DELETED) ||
 		    !uid_in_ranges(m->uid, uids, n))
 			continue;
-		if (box_remove(box, (size_t)(m - box->st.msgs)) == -1)
+		if (box_remove(
+			box, (size_t)(m - box->st.msgs), &freed, &count) == -1)
 			rc = -1;
 	}
+	/* the session counts what APPEND and COPY add; EXPUNGE frees it */
+	if (count > 0)
+		quota_add(box->user->dirfd, -freed, -count);
 	box_log_flush(box, 0);
 	mailbox_view_sync(v);
 	return rc;
@@ -1746,25 +1838,239 @@ mailbox_expunge(
 
 /* ---- cached ENVELOPE and BODYSTRUCTURE */
 
+/*
+ * boxd.cache: what was computed from message files, so that FETCH of
+ * ENVELOPE or BODYSTRUCTURE reads each message once, ever.  Append-only:
+ *	"BXCH" version uidvalidity
+ *	then records: "BXCR" uid what length text crc32(uid..text)
+ * Read on the first FETCH that needs it (opening a folder never does);
+ * a record that fails its checks ends the file there.  Keyed by UID, so
+ * a new UIDVALIDITY starts a new file.
+ */
+#define CACHE_MAGIC	   0x42584348U /* "BXCH" */
+#define CACHE_REC_MAGIC	   0x42584352U /* "BXCR" */
+#define CACHE_VERSION	   1
+#define CACHE_TEXT_MAX	   (16U * 1024 * 1024)
+#define CACHE_HEADER_SIZE  12
+#define CACHE_REC_OVERHEAD 17
+
+static uint32_t
+cache_slot(const struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	return ((uid * 2654435761U) ^ what) & (uint32_t)(box->cache_size - 1);
+}
+
+static struct cache_ent *
+cache_find(struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	uint32_t h;
+
+	if (box->cache_size == 0)
+		return NULL;
+	for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+	     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+		if (box->cache[h].uid == uid && box->cache[h].what == what)
+			return &box->cache[h];
+	return NULL;
+}
+
+static int
+cache_insert(struct mailbox *box, uint32_t uid, uint32_t what, uint64_t off,
+    uint32_t len)
+{
+	struct cache_ent *old = box->cache, *e;
+	size_t oldsize = box->cache_size, i;
+	uint32_t h;
+
+	if ((box->cache_n + 1) * 2 > box->cache_size) {
+		size_t size = box->cache_size ? box->cache_size * 2 : 1024;
+
+		if ((box->cache = calloc(size, sizeof(*box->cache))) == NULL) {
+			box->cache = old;
+			return -1;
+		}
+		box->cache_size = size;
+		box->cache_n = 0;
+		for (i = 0; i < oldsize; i++)
+			if (old[i].uid != 0)
+				cache_insert(box, old[i].uid, old[i].what,
+				    old[i].off, old[i].len);
+		free(old);
+	}
+	if ((e = cache_find(box, uid, what)) == NULL) {
+		for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+		     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+			;
+		e = &box->cache[h];
+		box->cache_n++;
+	}
+	e->uid = uid;
+	e->what = what;
+	e->off = off;
+	e->len = len;
+	return 0;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* a new, empty cache of this UIDVALIDITY */
+static int
+cache_reset(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE];
+
+	put_be32(head, CACHE_MAGIC);
+	put_be32(head + 4, CACHE_VERSION);
+	put_be32(head + 8, box->st.uidvalidity);
+	if (ftruncate(box->cachefd, 0) == -1 ||
+	    pwrite(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head))
+		return -1;
+	box->cache_end = sizeof(head);
+	return 0;
+}
+
+/* the records of boxd.cache into the table, read once per open folder */
+static int
+cache_load(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	struct stat sb;
+	uint64_t off;
+	uint32_t uid, what, len, crc, want;
+
+	box->cache_loaded = 1;
+	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	if (fstat(box->cachefd, &sb) == -1)
+		goto bad;
+	if (pread(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head) ||
+	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
+	    be32(head + 8) != box->st.uidvalidity)
+		return cache_reset(box);
+	for (off = sizeof(head);
+	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
+	     off += CACHE_REC_OVERHEAD + len) {
+		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
+			(ssize_t)sizeof(rec) ||
+		    be32(rec) != CACHE_REC_MAGIC)
+			break;
+		uid = be32(rec + 4);
+		what = rec[8];
+		len = be32(rec + 9);
+		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
+		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
+			break;
+		free(text);
+		if ((text = malloc((size_t)len + 4)) == NULL ||
+		    pread(box->cachefd, text, (size_t)len + 4,
+			(off_t)(off + 13)) != (ssize_t)len + 4)
+			break;
+		crc = crc32_update(0, rec + 4, 9);
+		crc = crc32_update(crc, text, len);
+		memcpy(&want, text + len, 4);
+		if (crc != want)
+			break;
+		if (cache_insert(box, uid, what, off + 13, len) == -1)
+			break;
+	}
+	free(text);
+	/* what follows the last good record is a torn write: cut it */
+	box->cache_end = off;
+	if (off != (uint64_t)sb.st_size &&
+	    ftruncate(box->cachefd, (off_t)off) == -1)
+		goto bad;
+	return 0;
+bad:
+	close(box->cachefd);
+	box->cachefd = -1;
+	return -1;
+}
+
+static void
+cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
+    size_t len)
+{
+	uint8_t rec[13];
+	uint32_t crc;
+	struct iovec iov[3];
+
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
+		return;
+	put_be32(rec, CACHE_REC_MAGIC);
+	put_be32(rec + 4, uid);
+	rec[8] = (uint8_t)what;
+	put_be32(rec + 9, (uint32_t)len);
+	crc = crc32_update(0, rec + 4, 9);
+	crc = crc32_update(crc, text, len);
+	iov[0].iov_base = rec;
+	iov[0].iov_len = sizeof(rec);
+	iov[1].iov_base = (void *)(uintptr_t)text;
+	iov[1].iov_len = len;
+	iov[2].iov_base = &crc;
+	iov[2].iov_len = 4;
+	if (pwritev(box->cachefd, iov, 3, (off_t)box->cache_end) !=
+	    (ssize_t)(len + CACHE_REC_OVERHEAD)) {
+		/* a short write is cut at the next load */
+		return;
+	}
+	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+	    0)
+		box->cache_end += len + CACHE_REC_OVERHEAD;
+}
+
 int
 mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
     const char **text, size_t *len)
 {
+	struct mailbox *box = v->box;
 	const struct mail_msg *m;
+	struct cache_ent *e;
 	char *out = NULL;
 	int fd, rc;
 
-	if (mail_compute == NULL || what < 0 || what >= CACHED_MAX ||
+	if (what < 0 || what >= CACHED_MAX ||
 	    (m = mailbox_view_msg(v, seq)) == NULL)
 		return -1;
-	if ((fd = box_msg_openat(v->box, m)) == -1)
+	if (!box->cache_loaded)
+		cache_load(box);
+	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
+	    (out = malloc((size_t)e->len + 1)) != NULL) {
+		if (pread(box->cachefd, out, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len) {
+			out[e->len] = '\0';
+			*len = e->len;
+			goto done;
+		}
+		free(out);
+		out = NULL;
+	}
+	if (mail_compute == NULL || (fd = box_msg_openat(box, m)) == -1)
 		return -1;
 	rc = mail_compute(fd, what, &out, len);
 	close(fd);
 	if (rc == -1)
 		return -1;
-	free(v->box->cached);
-	v->box->cached = out;
+	cache_append(box, m->uid, (uint32_t)what, out, *len);
+done:
+	free(box->cached);
+	box->cached = out;
 	*text = out;
 	return 0;
 }
@@ -1996,6 +2302,7 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		snprintf(err, errsz, "out of memory");
 		goto done;
 	}
+
 	for (i = 0; i < nseqs; i++) {
 		if ((m = mailbox_view_msg(v, seqs[i])) == NULL)
 			continue; /* expunged meanwhile: nothing to copy */
@@ -2040,7 +2347,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		for (i = 0; i < k; i++) {
 			m = index_msg_find(&sbox->st, s[i]);
 			if (m != NULL && !m->expunged)
-				box_remove(sbox, (size_t)(m - sbox->st.msgs));
+				box_remove(sbox, (size_t)(m - sbox->st.msgs),
+				    NULL, NULL);
 		}
 		box_log_flush(sbox, 0);
 	}

@@ -5,6 +5,9 @@
  * leaves room, the choices are Dovecot's, so that clients see the same.
  */
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,32 +198,35 @@ done:
 }
 
 static int
+write_param(struct evbuffer *b, const struct mime_param *pa, int utf8)
+{
+	if (!utf8 && !ascii(pa->value))
+		return write_param_2231(b, pa);
+	if (write_cstring(b, pa->name, utf8) == -1 || ADD(b, " ") == -1 ||
+	    write_cstring(b, pa->value, utf8) == -1)
+		return -1;
+	return 0;
+}
+
+/* text: a part without a charset gets RFC 2045's default, as in Dovecot */
+static int
 write_params(
     struct evbuffer *b, const struct mime_params *ps, int text, int utf8)
 {
 	size_t i;
 
-	if (ps->n == 0) {
-		/* RFC 2045 5.2: what a text part without one means */
-		if (text)
-			return ADD(b, "(\"charset\" \"us-ascii\")");
+	if (ps->n == 0 && !text)
 		return ADD(b, "NIL");
-	}
 	if (ADD(b, "(") == -1)
 		return -1;
-	for (i = 0; i < ps->n; i++) {
-		if (i > 0 && ADD(b, " ") == -1)
+	for (i = 0; i < ps->n; i++)
+		if ((i > 0 && ADD(b, " ") == -1) ||
+		    write_param(b, &ps->v[i], utf8) == -1)
 			return -1;
-		if (!utf8 && !ascii(ps->v[i].value)) {
-			if (write_param_2231(b, &ps->v[i]) == -1)
-				return -1;
-			continue;
-		}
-		if (write_cstring(b, ps->v[i].name, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, ps->v[i].value, utf8) == -1)
-			return -1;
-	}
+	if (text && mime_param_get(ps, "charset") == NULL &&
+	    ((ps->n > 0 && ADD(b, " ") == -1) ||
+		ADD(b, "\"charset\" \"us-ascii\"") == -1))
+		return -1;
 	return ADD(b, ")");
 }
 
@@ -283,6 +289,13 @@ write_extension_tail(struct evbuffer *b, const struct mime_part *p, int utf8)
 	return 0;
 }
 
+#define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+#define EMPTY_TEXT \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"
+#define EMPTY_TEXT_EXTENDED                                                    \
+	"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 " \
+	"NIL NIL NIL NIL)"
+
 static int
 bodystructure(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int extended, int utf8)
@@ -295,9 +308,8 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 			return -1;
 		/* no part found: one empty text part, as Dovecot shows it */
 		if (p->child == NULL &&
-		    ADD(b,
-			"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-			"NIL \"7bit\" 0 0)") == -1)
+		    (extended ? ADD(b, EMPTY_TEXT_EXTENDED)
+			      : ADD(b, EMPTY_TEXT)) == -1)
 			return -1;
 		for (c = p->child; c != NULL; c = c->next)
 			if (bodystructure(b, m, c, extended, utf8) == -1)
@@ -330,6 +342,17 @@ bodystructure(struct evbuffer *b, const struct mime_message *m,
 		    bodystructure(b, m, p->child, extended, utf8) == -1 ||
 		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 			return -1;
+	} else if (mime_part_is_message(p)) {
+		/*
+		 * Not looked into (encoded, or past a bound): clients still
+		 * get the shape message/rfc822 promises, empty.
+		 */
+		if ((extended
+			    ? ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT_EXTENDED)
+			    : ADD(b, " " EMPTY_ENVELOPE " " EMPTY_TEXT)) ==
+			-1 ||
+		    evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
+			return -1;
 	} else if (text && evbuffer_add_printf(b, " %zu", p->body_lines) == -1)
 		return -1;
 	if (extended &&
@@ -344,6 +367,61 @@ imap_bodystructure_write(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int extended, int utf8)
 {
 	return bodystructure(b, m, p, extended, utf8);
+}
+
+int
+imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
+{
+	struct mime_message *m = NULL;
+	struct evbuffer *b = NULL, *crlf = NULL;
+	struct stat st;
+	void *map = NULL;
+	const char *msg;
+	size_t size = 0, size_crlf;
+	int rv = -1;
+
+	if (fstat(fd, &st) == -1 || st.st_size < 0)
+		return -1;
+	size = st.st_size;
+	if (size > 0 &&
+	    (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+		MAP_FAILED)
+		return -1;
+	if ((b = evbuffer_new()) == NULL || (crlf = evbuffer_new()) == NULL)
+		goto done;
+	msg = size > 0 ? map : "";
+	if (mime_crlf_needed(msg, size)) {
+		if (mime_crlf(msg, size, crlf) == -1 ||
+		    (msg = (char *)evbuffer_pullup(crlf, -1)) == NULL)
+			goto done;
+		size_crlf = evbuffer_get_length(crlf);
+	} else
+		size_crlf = size;
+	if ((m = mime_parse(msg, size_crlf)) == NULL)
+		goto done;
+	if ((what == IMAP_VIEW_ENVELOPE
+		    ? imap_envelope_write(b, m, m->root, 0)
+		    : imap_bodystructure_write(b, m, m->root,
+			  what == IMAP_VIEW_BODYSTRUCTURE, 0)) == -1)
+		goto done;
+	*len = evbuffer_get_length(b);
+	if ((*text = malloc(*len + 1)) == NULL)
+		goto done;
+	if (evbuffer_remove(b, *text, *len) != (int)*len) {
+		free(*text);
+		goto done;
+	}
+	(*text)[*len] = '\0';
+	rv = 0;
+done:
+	mime_free(m);
+	if (b != NULL)
+		evbuffer_free(b);
+	if (crlf != NULL)
+		evbuffer_free(crlf);
+	if (map != NULL)
+		munmap(map, size);
+	return rv;
 }
 
 /* ---- sections */
@@ -455,7 +533,7 @@ section_parse(struct imap_section *sec, const char *s, size_t len, int binary)
 		i++;
 	}
 	if (binary)
-		return -1;
+		return len == 0 ? 0 : -1;
 	s += i;
 	len -= i;
 	if (len == 4 && strncasecmp(s, "TEXT", 4) == 0)

@@ -388,6 +388,14 @@ test_create_delete_rename(void)
 	CHECK("create INBOX refused",
 	    folder_create(fd, "inbox", 0, &why) == FOLDER_ERR_ALREADYEXISTS);
 	CHECK("create", folder_create(fd, "A", 0, &why) == FOLDER_OK);
+	CHECK("two uses in one CREATE",
+	    folder_create(fd, "Both", FOLDER_SENT | FOLDER_ARCHIVE, &why) ==
+		    FOLDER_OK &&
+		strcmp(list(fd, "", "Both", 0),
+		    "Both(\\HasNoChildren \\Sent \\Archive);") == 0 &&
+		folder_delete(fd, "Both", &why) == FOLDER_OK &&
+		strcmp(get_file(fd, "boxd-special-use"),
+		    "boxd-special-use\t1\n") == 0);
 	CHECK("create twice",
 	    folder_create(fd, "A", 0, &why) == FOLDER_ERR_ALREADYEXISTS);
 	CHECK("create trailing separator",
@@ -423,6 +431,11 @@ test_create_delete_rename(void)
 		folder_delete(fd, "P", &why) == FOLDER_OK &&
 		folder_rename(fd, "P", "R", &why) == FOLDER_OK &&
 		exists(fd, ".R.Q"));
+	mk(fd, "M.N");
+	mkdirat(fd, ".Y.N", 0700);
+	CHECK("rename onto an existing child moves nothing",
+	    folder_rename(fd, "M", "Y", &why) == FOLDER_ERR_ALREADYEXISTS &&
+		exists(fd, ".M") && exists(fd, ".M.N") && !exists(fd, ".Y"));
 	CHECK("rename onto existing",
 	    folder_rename(fd, "B", "X", &why) == FOLDER_ERR_ALREADYEXISTS);
 	CHECK("rename missing",

@@ -497,6 +497,69 @@ test_hostile(void)
 	free(buf);
 }
 
+/* 10,000 messages: SUBJECT reads each one's Subject once, no body */
+static void
+test_large(void)
+{
+	enum { N = 10000 };
+	struct fake_msg *big;
+	void **ptrs;
+	char **hdrs;
+	struct imap_command cmd;
+	struct search_program prog;
+	struct search_context ctx;
+	struct search_result res;
+	char err[128];
+	size_t i;
+	int ok = 1;
+
+	big = calloc(N, sizeof(*big));
+	ptrs = calloc(N, sizeof(*ptrs));
+	hdrs = calloc(N, sizeof(*hdrs));
+	if (big == NULL || ptrs == NULL || hdrs == NULL)
+		abort();
+	for (i = 0; i < N; i++) {
+		if (asprintf(&hdrs[i], "Subject: message %zu%s\n", i,
+			i % 1000 == 7 ? " ÜBER" : "") == -1)
+			abort();
+		big[i].seq = i + 1;
+		big[i].uid = 2 * i + 1;
+		big[i].headers = hdrs[i];
+		big[i].body = "über";
+		ptrs[i] = &big[i];
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	CHECK("large parse",
+	    fake_parse_args(&cmd, "CHARSET UTF-8 SUBJECT \"über\"") == 0 &&
+		search_parse(&prog, cmd.args, cmd.nargs, 0, err,
+		    sizeof(err)) == 0);
+	imap_command_free(&cmd);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.ops = &fake_ops;
+	ctx.nmsgs = N;
+	ctx.uidmax = 2 * N - 1;
+	fake_header_calls = fake_body_calls = 0;
+	CHECK("large run", search_run(&prog, &ctx, ptrs, N, 1, &res) == 0);
+	CHECK("large headers once", fake_header_calls == N);
+	CHECK("large no body", fake_body_calls == 0);
+	CHECK("large count", res.n == N / 1000);
+	for (i = 0; i < res.n; i++)
+		if (res.ids[i] != 2 * (i * 1000 + 7) + 1)
+			ok = 0;
+	CHECK("large ids", ok);
+	/* one message at a time, as SORT and THREAD pick their messages */
+	search_prepare(&prog, &ctx);
+	CHECK("match one", search_match(&prog, &ctx, ptrs[1007]) == 1 &&
+			       search_match(&prog, &ctx, ptrs[1008]) == 0);
+	search_result_free(&res);
+	search_program_free(&prog);
+	for (i = 0; i < N; i++)
+		free(hdrs[i]);
+	free(hdrs);
+	free(ptrs);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -511,5 +574,6 @@ main(void)
 	test_fold();
 	test_pieces();
 	test_hostile();
+	test_large();
 	TEST_EXIT();
 }
