@@ -370,6 +370,35 @@ class Fetch(unittest.TestCase):
                           "(FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
         self.assertNotIn("VANISHED", c.untagged_responses)
 
+    def test_expunged_by_another(self):
+        a = self.folder("Gone", SIMPLE, SIMPLE, SIMPLE)
+        b = self.connect()
+        b.select("Gone")
+        b.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+        typ, _ = b.expunge()
+        self.assertEqual(typ, "OK")
+        # a has not heard: 2 is still its message 2, whose data is gone
+        typ, data = a._simple_command("FETCH", "1:3", "(UID FLAGS)")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"EXPUNGEISSUED", data[-1])
+        fetches = a.untagged_responses.pop("FETCH", [])
+        self.assertEqual([re.search(rb"UID (\d+)", f).group(1)
+                          for f in fetches], [b"1", b"3"])
+        # no EXPUNGE during a FETCH by sequence numbers; NOOP tells it
+        self.assertNotIn("EXPUNGE", a.untagged_responses)
+        typ, _ = a.noop()
+        self.assertEqual(a.untagged_responses.get("EXPUNGE"), [b"2"])
+        a.untagged_responses.clear()
+        self.assertEqual(len(self.fetch(a, "FLAGS", "1:*")), 2)
+        # a STORE on a message gone the same way
+        b.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+        b.expunge()
+        typ, data = a._simple_command("STORE", "1:2", "+FLAGS",
+                                      "(\\Flagged)")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"EXPUNGEISSUED", data[-1])
+        self.assertEqual(len(a.untagged_responses.pop("FETCH", [])), 1)
+
     def test_large(self):
         line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST\r\n"
         big = (b"From: a@example.test\r\nSubject: big\r\n\r\n" +
