@@ -89,6 +89,7 @@ struct mailbox {
 	int changed;		  /* since the last snapshot */
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
+	int nolog;		  /* a scan that ends in a new snapshot */
 	uint32_t *hash;		  /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
@@ -254,6 +255,8 @@ base_hash(const char *s, size_t len)
 	return h;
 }
 
+static int hash_rebuild(struct mailbox *);
+
 static int
 hash_insert(struct mailbox *box, size_t idx)
 {
@@ -294,6 +297,10 @@ hash_find(struct mailbox *box, const char *base, size_t len)
 	const struct mail_msg *m;
 	size_t h;
 
+	/* built at the first lookup: opening a folder needs none */
+	if (box->hash == NULL && hash_rebuild(box) == -1)
+		fatal("%s", __func__);
+
 	h = base_hash(base, len) & (box->hash_size - 1);
 	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
 		m = &box->st.msgs[box->hash[h] - 1];
@@ -310,6 +317,8 @@ box_msg_add(struct mailbox *box, const struct mail_msg *m)
 {
 	if (index_msg_append(&box->st, m) == -1)
 		return -1;
+	if (box->hash == NULL)
+		return 0;
 	if (box->st.nmsgs * 2 + 2 > box->hash_size)
 		return hash_rebuild(box);
 	return hash_insert(box, box->st.nmsgs - 1);
@@ -376,6 +385,8 @@ static void
 box_log(struct mailbox *box, enum index_log_type type, size_t idx)
 {
 	box->changed = 1;
+	if (box->nolog)
+		return; /* a snapshot follows that says it all */
 	if (index_log_put(&box->logw, type, &box->st, &box->st.msgs[idx]) == -1)
 		return; /* box_log_flush() sees the error */
 	if (box->logw.len >= LOG_FLUSH_SIZE)
@@ -422,8 +433,12 @@ box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
 
-	if (index_compact(&box->st) == -1 || hash_rebuild(box) == -1)
+	if (index_compact(&box->st) == -1)
 		return -1;
+	/* indexes moved: the hash is built again when next needed */
+	free(box->hash);
+	box->hash = NULL;
+	box->hash_size = 0;
 	box->st.new_mtime = box->st.cur_mtime = 0;
 	if (box->watching) {
 		box_drain(box);
@@ -817,6 +832,7 @@ box_scan(struct mailbox *box, int fresh)
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}
+	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
 	scan_sort_arena = sc.arena;
 	qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
 	for (i = 0; i < sc.n; i++) {
@@ -840,12 +856,18 @@ box_scan(struct mailbox *box, int fresh)
 			!fresh || sc.names[i].in_new) == -1)
 			goto done;
 	}
+	box->nolog = 0;
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
 done:
+	/* what was not logged must reach a snapshot, even on a failure */
+	if (box->nolog) {
+		box->nolog = 0;
+		box_fold(box);
+	}
 	free(seen);
 	free(sc.names);
 	free(sc.arena);
@@ -1198,10 +1220,6 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	if (fresh) {
 		index_state_free(&box->st);
 		index_state_init(&box->st);
-	}
-	if (hash_rebuild(box) == -1) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
 	}
 	newm = dir_mtime(box->dirfd, "new");
 	curm = dir_mtime(box->dirfd, "cur");
