@@ -24,7 +24,6 @@
 
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -90,7 +89,8 @@ struct mailbox {
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
 	int nolog;		  /* a scan that ends in a new snapshot */
-	uint32_t *hash;		  /* base name -> msgs index + 1 */
+	int maybe_new;	/* messages may be in new/: box_move_new() looks */
+	uint32_t *hash; /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
 	size_t nev, ev_cap;
@@ -526,6 +526,8 @@ box_notify_cb(int fd, short what, void *arg)
 	struct mailbox_view *v, *tmp;
 	void (*cb)(void *);
 
+	/* a watcher may close its view, even the last one */
+	box->refs++;
 	box_refresh(box);
 	TAILQ_FOREACH_SAFE(v, &box->views, entry, tmp) {
 		if (v->watch == NULL || !mailbox_view_pending(v))
@@ -534,6 +536,7 @@ box_notify_cb(int fd, short what, void *arg)
 		v->watch = NULL;
 		cb(v->watch_arg);
 	}
+	box_put(box);
 }
 
 /* ---- changes to messages */
@@ -578,6 +581,7 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	m->name_len = (uint16_t)strlen(name);
 	m->base_len = (uint16_t)blen;
 	m->in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	if (m->flags != flags) {
 		m->flags = flags;
 		m->modseq = box_modseq(box);
@@ -620,6 +624,7 @@ box_msg_new(
 	m.name_len = (uint16_t)strlen(name);
 	m.base_len = (uint16_t)blen;
 	m.in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	m.recent = (uint8_t)recent;
 	m.modseq = box_modseq(box);
 	m.size = name_stated_size(name, blen, 'W');
@@ -1217,6 +1222,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	box_watch_init(box);
 	keywords_read(box->dirfd, &box->kw);
 	fresh = box_load(box) == -1;
+	box->maybe_new = 1; /* the index may list messages in new/ */
 	if (fresh) {
 		index_state_free(&box->st);
 		index_state_init(&box->st);
@@ -1338,6 +1344,9 @@ box_move_new(struct mailbox *box)
 	struct mail_msg *m;
 	size_t i;
 
+	if (!box->maybe_new)
+		return;
+	box->maybe_new = 0;
 	for (i = 0; i < box->st.nmsgs; i++) {
 		m = &box->st.msgs[i];
 		if (!m->in_new || m->expunged)
@@ -1352,6 +1361,7 @@ box_move_new(struct mailbox *box)
 		if (renameat(box->dirfd, from, box->dirfd, to) == -1) {
 			/* someone else moved it: the rescan finds where */
 			box->dirty = 1;
+			box->maybe_new = 1;
 			continue;
 		}
 		box_msg_rename(box, i, name, 0, 0);
@@ -2025,32 +2035,28 @@ static void
 cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
     size_t len)
 {
-	uint8_t rec[13];
+	uint8_t *rec;
 	uint32_t crc;
-	struct iovec iov[3];
+	size_t total = len + CACHE_REC_OVERHEAD;
 
-	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX ||
+	    (rec = malloc(total)) == NULL)
 		return;
 	put_be32(rec, CACHE_REC_MAGIC);
 	put_be32(rec + 4, uid);
 	rec[8] = (uint8_t)what;
 	put_be32(rec + 9, (uint32_t)len);
-	crc = crc32_update(0, rec + 4, 9);
-	crc = crc32_update(crc, text, len);
-	iov[0].iov_base = rec;
-	iov[0].iov_len = sizeof(rec);
-	iov[1].iov_base = (void *)(uintptr_t)text;
-	iov[1].iov_len = len;
-	iov[2].iov_base = &crc;
-	iov[2].iov_len = 4;
-	if (pwritev(box->cachefd, iov, 3, (off_t)box->cache_end) !=
-	    (ssize_t)(len + CACHE_REC_OVERHEAD)) {
-		/* a short write is cut at the next load */
-		return;
-	}
-	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
-	    0)
-		box->cache_end += len + CACHE_REC_OVERHEAD;
+	memcpy(rec + 13, text, len);
+	crc = crc32_update(0, rec + 4, 9 + len);
+	memcpy(rec + 13 + len, &crc, 4);
+	/* one write (the role's sandbox has pwrite, not pwritev) */
+	if (pwrite(box->cachefd, rec, total, (off_t)box->cache_end) ==
+		(ssize_t)total &&
+	    cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+		0)
+		box->cache_end += total;
+	/* a short write is cut at the next load */
+	free(rec);
 }
 
 int
