@@ -141,6 +141,8 @@ struct mail_append {
 static TAILQ_HEAD(, mail_user) mail_users = TAILQ_HEAD_INITIALIZER(mail_users);
 static struct event_base *mail_base;
 static const char *mail_root;
+static int ino_fd = -1;
+static struct event *ino_ev;
 static mailbox_compute_fn mail_compute;
 static uint64_t view_ids;
 static uint32_t unique_counter;
@@ -152,6 +154,11 @@ static void box_rescan_cb(int, short, void *);
 void
 mailbox_init(struct event_base *base, const char *rootpath)
 {
+	/* inotify's event belongs to the base it was made on */
+	if (ino_ev != NULL && base != mail_base) {
+		event_free(ino_ev);
+		ino_ev = NULL;
+	}
 	mail_base = base;
 	mail_root = rootpath;
 }
@@ -934,8 +941,6 @@ struct ino_watch {
 };
 static struct ino_watch *ino_watches;
 static size_t ino_n, ino_cap;
-static int ino_fd = -1;
-static struct event *ino_ev;
 
 static struct ino_watch *
 ino_find(int wd)
@@ -1067,17 +1072,16 @@ box_watch_init(struct mailbox *box)
 	box->watching = 0;
 	if (mail_root == NULL)
 		return -1;
-	if (ino_fd == -1) {
-		if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-			log_warn("inotify");
-			return -1;
-		}
-		if (mail_base != NULL &&
-		    ((ino_ev = event_new(mail_base, ino_fd,
-			  EV_READ | EV_PERSIST, ino_cb, NULL)) == NULL ||
-			event_add(ino_ev, NULL) == -1))
-			fatal("%s: event", __func__);
+	if (ino_fd == -1 &&
+	    (ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify");
+		return -1;
 	}
+	if (mail_base != NULL && ino_ev == NULL &&
+	    ((ino_ev = event_new(mail_base, ino_fd, EV_READ | EV_PERSIST,
+		  ino_cb, NULL)) == NULL ||
+		event_add(ino_ev, NULL) == -1))
+		fatal("%s: event", __func__);
 	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
 		ino_remove(box);
 		return -1;
