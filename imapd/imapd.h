@@ -208,6 +208,8 @@ int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
  * state is then left empty).  The fuzz target calls it on any octets.
  */
 int index_parse(struct index_state *, const void *, size_t);
+/* the checksum that ends a snapshot, over the octets before it */
+uint32_t index_checksum(const void *, size_t);
 /* the snapshot of st as octets (malloc'd *buf): 0, -1 ENOMEM */
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */

@@ -24,7 +24,6 @@
 
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -89,7 +88,9 @@ struct mailbox {
 	int changed;		  /* since the last snapshot */
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
-	uint32_t *hash;		  /* base name -> msgs index + 1 */
+	int nolog;		  /* a scan that ends in a new snapshot */
+	int maybe_new;	/* messages may be in new/: box_move_new() looks */
+	uint32_t *hash; /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
 	size_t nev, ev_cap;
@@ -140,6 +141,8 @@ struct mail_append {
 static TAILQ_HEAD(, mail_user) mail_users = TAILQ_HEAD_INITIALIZER(mail_users);
 static struct event_base *mail_base;
 static const char *mail_root;
+static int ino_fd = -1;
+static struct event *ino_ev;
 static mailbox_compute_fn mail_compute;
 static uint64_t view_ids;
 static uint32_t unique_counter;
@@ -151,6 +154,11 @@ static void box_rescan_cb(int, short, void *);
 void
 mailbox_init(struct event_base *base, const char *rootpath)
 {
+	/* inotify's event belongs to the base it was made on */
+	if (ino_ev != NULL && base != mail_base) {
+		event_free(ino_ev);
+		ino_ev = NULL;
+	}
 	mail_base = base;
 	mail_root = rootpath;
 }
@@ -254,6 +262,8 @@ base_hash(const char *s, size_t len)
 	return h;
 }
 
+static int hash_rebuild(struct mailbox *);
+
 static int
 hash_insert(struct mailbox *box, size_t idx)
 {
@@ -294,6 +304,10 @@ hash_find(struct mailbox *box, const char *base, size_t len)
 	const struct mail_msg *m;
 	size_t h;
 
+	/* built at the first lookup: opening a folder needs none */
+	if (box->hash == NULL && hash_rebuild(box) == -1)
+		fatal("%s", __func__);
+
 	h = base_hash(base, len) & (box->hash_size - 1);
 	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
 		m = &box->st.msgs[box->hash[h] - 1];
@@ -310,6 +324,8 @@ box_msg_add(struct mailbox *box, const struct mail_msg *m)
 {
 	if (index_msg_append(&box->st, m) == -1)
 		return -1;
+	if (box->hash == NULL)
+		return 0;
 	if (box->st.nmsgs * 2 + 2 > box->hash_size)
 		return hash_rebuild(box);
 	return hash_insert(box, box->st.nmsgs - 1);
@@ -376,6 +392,8 @@ static void
 box_log(struct mailbox *box, enum index_log_type type, size_t idx)
 {
 	box->changed = 1;
+	if (box->nolog)
+		return; /* a snapshot follows that says it all */
 	if (index_log_put(&box->logw, type, &box->st, &box->st.msgs[idx]) == -1)
 		return; /* box_log_flush() sees the error */
 	if (box->logw.len >= LOG_FLUSH_SIZE)
@@ -422,8 +440,12 @@ box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
 
-	if (index_compact(&box->st) == -1 || hash_rebuild(box) == -1)
+	if (index_compact(&box->st) == -1)
 		return -1;
+	/* indexes moved: the hash is built again when next needed */
+	free(box->hash);
+	box->hash = NULL;
+	box->hash_size = 0;
 	box->st.new_mtime = box->st.cur_mtime = 0;
 	if (box->watching) {
 		box_drain(box);
@@ -511,6 +533,8 @@ box_notify_cb(int fd, short what, void *arg)
 	struct mailbox_view *v, *tmp;
 	void (*cb)(void *);
 
+	/* a watcher may close its view, even the last one */
+	box->refs++;
 	box_refresh(box);
 	TAILQ_FOREACH_SAFE(v, &box->views, entry, tmp) {
 		if (v->watch == NULL || !mailbox_view_pending(v))
@@ -519,6 +543,7 @@ box_notify_cb(int fd, short what, void *arg)
 		v->watch = NULL;
 		cb(v->watch_arg);
 	}
+	box_put(box);
 }
 
 /* ---- changes to messages */
@@ -563,6 +588,7 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	m->name_len = (uint16_t)strlen(name);
 	m->base_len = (uint16_t)blen;
 	m->in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	if (m->flags != flags) {
 		m->flags = flags;
 		m->modseq = box_modseq(box);
@@ -605,6 +631,7 @@ box_msg_new(
 	m.name_len = (uint16_t)strlen(name);
 	m.base_len = (uint16_t)blen;
 	m.in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	m.recent = (uint8_t)recent;
 	m.modseq = box_modseq(box);
 	m.size = name_stated_size(name, blen, 'W');
@@ -817,6 +844,7 @@ box_scan(struct mailbox *box, int fresh)
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}
+	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
 	scan_sort_arena = sc.arena;
 	qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
 	for (i = 0; i < sc.n; i++) {
@@ -840,12 +868,18 @@ box_scan(struct mailbox *box, int fresh)
 			!fresh || sc.names[i].in_new) == -1)
 			goto done;
 	}
+	box->nolog = 0;
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
 done:
+	/* what was not logged must reach a snapshot, even on a failure */
+	if (box->nolog) {
+		box->nolog = 0;
+		box_fold(box);
+	}
 	free(seen);
 	free(sc.names);
 	free(sc.arena);
@@ -907,8 +941,6 @@ struct ino_watch {
 };
 static struct ino_watch *ino_watches;
 static size_t ino_n, ino_cap;
-static int ino_fd = -1;
-static struct event *ino_ev;
 
 static struct ino_watch *
 ino_find(int wd)
@@ -1040,17 +1072,16 @@ box_watch_init(struct mailbox *box)
 	box->watching = 0;
 	if (mail_root == NULL)
 		return -1;
-	if (ino_fd == -1) {
-		if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-			log_warn("inotify");
-			return -1;
-		}
-		if (mail_base != NULL &&
-		    ((ino_ev = event_new(mail_base, ino_fd,
-			  EV_READ | EV_PERSIST, ino_cb, NULL)) == NULL ||
-			event_add(ino_ev, NULL) == -1))
-			fatal("%s: event", __func__);
+	if (ino_fd == -1 &&
+	    (ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify");
+		return -1;
 	}
+	if (mail_base != NULL && ino_ev == NULL &&
+	    ((ino_ev = event_new(mail_base, ino_fd, EV_READ | EV_PERSIST,
+		  ino_cb, NULL)) == NULL ||
+		event_add(ino_ev, NULL) == -1))
+		fatal("%s: event", __func__);
 	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
 		ino_remove(box);
 		return -1;
@@ -1195,13 +1226,10 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	box_watch_init(box);
 	keywords_read(box->dirfd, &box->kw);
 	fresh = box_load(box) == -1;
+	box->maybe_new = 1; /* the index may list messages in new/ */
 	if (fresh) {
 		index_state_free(&box->st);
 		index_state_init(&box->st);
-	}
-	if (hash_rebuild(box) == -1) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
 	}
 	newm = dir_mtime(box->dirfd, "new");
 	curm = dir_mtime(box->dirfd, "cur");
@@ -1320,6 +1348,9 @@ box_move_new(struct mailbox *box)
 	struct mail_msg *m;
 	size_t i;
 
+	if (!box->maybe_new)
+		return;
+	box->maybe_new = 0;
 	for (i = 0; i < box->st.nmsgs; i++) {
 		m = &box->st.msgs[i];
 		if (!m->in_new || m->expunged)
@@ -1334,6 +1365,7 @@ box_move_new(struct mailbox *box)
 		if (renameat(box->dirfd, from, box->dirfd, to) == -1) {
 			/* someone else moved it: the rescan finds where */
 			box->dirty = 1;
+			box->maybe_new = 1;
 			continue;
 		}
 		box_msg_rename(box, i, name, 0, 0);
@@ -2007,32 +2039,28 @@ static void
 cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
     size_t len)
 {
-	uint8_t rec[13];
+	uint8_t *rec;
 	uint32_t crc;
-	struct iovec iov[3];
+	size_t total = len + CACHE_REC_OVERHEAD;
 
-	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX ||
+	    (rec = malloc(total)) == NULL)
 		return;
 	put_be32(rec, CACHE_REC_MAGIC);
 	put_be32(rec + 4, uid);
 	rec[8] = (uint8_t)what;
 	put_be32(rec + 9, (uint32_t)len);
-	crc = crc32_update(0, rec + 4, 9);
-	crc = crc32_update(crc, text, len);
-	iov[0].iov_base = rec;
-	iov[0].iov_len = sizeof(rec);
-	iov[1].iov_base = (void *)(uintptr_t)text;
-	iov[1].iov_len = len;
-	iov[2].iov_base = &crc;
-	iov[2].iov_len = 4;
-	if (pwritev(box->cachefd, iov, 3, (off_t)box->cache_end) !=
-	    (ssize_t)(len + CACHE_REC_OVERHEAD)) {
-		/* a short write is cut at the next load */
-		return;
-	}
-	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
-	    0)
-		box->cache_end += len + CACHE_REC_OVERHEAD;
+	memcpy(rec + 13, text, len);
+	crc = crc32_update(0, rec + 4, 9 + len);
+	memcpy(rec + 13 + len, &crc, 4);
+	/* one write (the role's sandbox has pwrite, not pwritev) */
+	if (pwrite(box->cachefd, rec, total, (off_t)box->cache_end) ==
+		(ssize_t)total &&
+	    cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+		0)
+		box->cache_end += total;
+	/* a short write is cut at the next load */
+	free(rec);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include <dirent.h>
+#include <event2/event.h>
 #include <time.h>
 
 #include "store_test.h"
@@ -657,6 +658,70 @@ test_cache(void)
 	mail_user_put(u);
 }
 
+static int watched;
+
+static void
+watch_cb(void *arg)
+{
+	watched++;
+	event_base_loopbreak(arg);
+}
+
+static void
+give_up(int fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* IDLE: a delivery wakes the watcher, through inotify and through mda */
+static void
+test_watch(void)
+{
+	struct timeval limit = {10, 0};
+	struct event_base *base;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct event *timer;
+	struct heard h;
+	char name[256];
+
+	store_setup();
+	store_maildir(BOX);
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	timer = evtimer_new(base, give_up, base);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	v = open_view(u, "INBOX", 0, &h);
+	if (v == NULL) {
+		CHECK("watch: open", 0);
+		return;
+	}
+	mailbox_view_watch(v, watch_cb, base);
+	store_deliver(BOX, 1, name, sizeof(name));
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("a delivery seen through inotify wakes IDLE", watched == 1);
+	mailbox_view_sync(v);
+	CHECK("and is EXISTS 1", strcmp(h.text, "exists 1 recent 1\n") == 0);
+
+	/* mda's word alone: inotify's events already read, nothing of ours */
+	memset(&h, 0, sizeof(h));
+	mailbox_view_watch(v, watch_cb, base);
+	store_deliver(BOX, 2, name, sizeof(name));
+	mailbox_notify_delivery(BOX);
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("mda's notice wakes it too", watched == 2);
+	mailbox_view_sync(v);
+	CHECK("EXISTS 2", strcmp(h.text, "exists 2 recent 2\n") == 0);
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+	mail_user_put(u);
+	event_free(timer);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -751,6 +816,7 @@ main(void)
 	test_two_views();
 	test_quota_folders();
 	test_cache();
+	test_watch();
 	test_large();
 	store_teardown();
 	TEST_EXIT();
