@@ -147,8 +147,9 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
  * either is trusted: a file that fails any check is discarded and the
  * folder rebuilt from the Maildir (and dovecot-uidlist).
  */
-#define INDEX_FILE "boxd.index"
-#define INDEX_LOG  "boxd.log"
+#define INDEX_FILE  "boxd.index"
+#define INDEX_LOG   "boxd.log"
+#define INDEX_CACHE "boxd.cache"
 
 /* one message as the index keeps it; name is the file's base name */
 struct mail_msg {
@@ -207,6 +208,8 @@ int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
  * state is then left empty).  The fuzz target calls it on any octets.
  */
 int index_parse(struct index_state *, const void *, size_t);
+/* the checksum that ends a snapshot, over the octets before it */
+uint32_t index_checksum(const void *, size_t);
 /* the snapshot of st as octets (malloc'd *buf): 0, -1 ENOMEM */
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
@@ -442,7 +445,6 @@ int mailbox_append_commit(struct mail_append *, uint32_t flags,
     const char *const *keywords, size_t nkeywords, int64_t internal_date,
     uint32_t *uidvalidity, uint32_t *uid, char *err, size_t errsz);
 void mailbox_append_abort(struct mail_append *);
-/* (mailbox_append_commit() and mailbox_copy() return -2 over quota) */
 
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
