@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include <event2/event.h>
 
 #include "boxd.h"
@@ -104,8 +103,8 @@ imap_stat_session_end(struct imap_session *s)
 }
 
 static void
-imap_accept(void *arg, int fd, const struct sockaddr *sa,
-    enum listen_kind kind, struct listener_client *c)
+imap_accept(void *arg, int fd, const struct sockaddr *sa, enum listen_kind kind,
+    struct listener_client *c)
 {
 	imap_session_new(fd, sa, kind, c);
 }

@@ -462,6 +462,8 @@ struct fetch_job {
 	size_t nseqs, next;
 	int uid;  /* UID FETCH */
 	int gone; /* some messages were expunged: OK [EXPUNGEISSUED] */
+	struct evbuffer *msgbuf; /* the answer being made */
+	struct evbuffer *tmp;	 /* a section being made */
 };
 
 /* one message being answered: its file, when a section needs it */
@@ -767,7 +769,9 @@ fetch_message(struct imap_session *s, struct fetch_job *job, uint32_t seq)
 	struct mailbox_view *view = s->mbox->view;
 	const struct mail_msg *m;
 	struct mail_msg msg;
-	struct evbuffer *out, *tmp;
+	struct evbuffer *out = job->msgbuf;
+	const unsigned char *p;
+	size_t len;
 	int rv, seen_set = 0;
 
 	if ((m = mailbox_view_msg(view, seq)) == NULL)
@@ -782,22 +786,26 @@ fetch_message(struct imap_session *s, struct fetch_job *job, uint32_t seq)
 		msg = *m;
 		seen_set = 1;
 	}
-	if ((out = evbuffer_new()) == NULL)
-		return FETCH_NOMEM;
-	if ((tmp = evbuffer_new()) == NULL) {
-		evbuffer_free(out);
-		return FETCH_NOMEM;
-	}
 	if (evbuffer_add_printf(out, "* %u FETCH (", seq) < 0)
 		rv = FETCH_NOMEM;
 	else
-		rv = fetch_items_write(s, job, seq, &msg, seen_set, out, tmp);
-	evbuffer_free(tmp);
-	if (rv == FETCH_OK &&
-	    (evbuffer_add(out, ")\r\n", 3) == -1 ||
-		evbuffer_add_buffer(s->out, out) == -1))
+		rv = fetch_items_write(
+		    s, job, seq, &msg, seen_set, out, job->tmp);
+	if (rv == FETCH_OK && evbuffer_add(out, ")\r\n", 3) == -1)
 		rv = FETCH_NOMEM;
-	evbuffer_free(out);
+	/*
+	 * Small answers are copied, so that many of them share the output's
+	 * chains (and TLS records); big ones, references included, move.
+	 */
+	len = evbuffer_get_length(out);
+	if (rv == FETCH_OK && len <= FETCH_COPY_MAX) {
+		if ((p = evbuffer_pullup(out, len)) == NULL ||
+		    evbuffer_add(s->out, p, len) == -1)
+			rv = FETCH_NOMEM;
+	} else if (rv == FETCH_OK && evbuffer_add_buffer(s->out, out) == -1)
+		rv = FETCH_NOMEM;
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evbuffer_drain(job->tmp, evbuffer_get_length(job->tmp));
 	return rv;
 }
 
@@ -807,6 +815,10 @@ fetch_job_free(struct imap_session *s)
 	struct fetch_job *job = s->job;
 
 	fetch_request_free(&job->req);
+	if (job->msgbuf != NULL)
+		evbuffer_free(job->msgbuf);
+	if (job->tmp != NULL)
+		evbuffer_free(job->tmp);
 	free(job->seqs);
 	free(job);
 }
@@ -966,6 +978,11 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	s->job = job;
 	s->job_free = fetch_job_free;
 	job->uid = cmd->uid;
+	if ((job->msgbuf = evbuffer_new()) == NULL ||
+	    (job->tmp = evbuffer_new()) == NULL) {
+		imap_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		return;
+	}
 	if (fetch_parse(&job->req, &cmd->args[1],
 		cmd->nargs == 3 ? &cmd->args[2] : NULL, cmd->uid, err,
 		sizeof(err)) == -1) {

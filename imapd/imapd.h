@@ -147,8 +147,9 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
  * either is trusted: a file that fails any check is discarded and the
  * folder rebuilt from the Maildir (and dovecot-uidlist).
  */
-#define INDEX_FILE "boxd.index"
-#define INDEX_LOG  "boxd.log"
+#define INDEX_FILE  "boxd.index"
+#define INDEX_LOG   "boxd.log"
+#define INDEX_CACHE "boxd.cache"
 
 /* one message as the index keeps it; name is the file's base name */
 struct mail_msg {
@@ -207,6 +208,8 @@ int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
  * state is then left empty).  The fuzz target calls it on any octets.
  */
 int index_parse(struct index_state *, const void *, size_t);
+/* the checksum that ends a snapshot, over the octets before it */
+uint32_t index_checksum(const void *, size_t);
 /* the snapshot of st as octets (malloc'd *buf): 0, -1 ENOMEM */
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
@@ -442,7 +445,6 @@ int mailbox_append_commit(struct mail_append *, uint32_t flags,
     const char *const *keywords, size_t nkeywords, int64_t internal_date,
     uint32_t *uidvalidity, uint32_t *uid, char *err, size_t errsz);
 void mailbox_append_abort(struct mail_append *);
-/* (mailbox_append_commit() and mailbox_copy() return -2 over quota) */
 
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
@@ -867,12 +869,12 @@ int thread_run(enum thread_algorithm, const struct search_msg_ops *,
 /* ----------------------------------------------------------------
  * imap_session.c
  */
-#define IMAP_INPUT_MAX	  (64 * 1024)  /* read ahead of the commands */
-#define IMAP_OUTPUT_MAX	  (256 * 1024) /* unread replies: input waits */
-#define IMAP_OUTPUT_LOW	  (64 * 1024)  /* a long command goes on below it */
-#define IMAP_LITERAL_MAX  (64 * 1024)  /* a literal, but APPEND's message */
-#define IMAP_LITERALS_MAX 64	       /* literals in one command */
-#define IMAP_MAX_ERRORS	  20	       /* bad commands in a row: BYE */
+#define IMAP_INPUT_MAX	  (64 * 1024)	   /* read ahead of the commands */
+#define IMAP_OUTPUT_MAX	  (256 * 1024)	   /* unread replies: input waits */
+#define IMAP_OUTPUT_LOW	  (64 * 1024)	   /* a long command goes on below it */
+#define IMAP_LITERAL_MAX  (64 * 1024)	   /* a literal, but APPEND's message */
+#define IMAP_LITERALS_MAX 64		   /* literals in one command */
+#define IMAP_MAX_ERRORS	  20		   /* bad commands in a row: BYE */
 #define IMAP_AUTOLOGOUT	  (30 * 60 * 1000) /* RFC 9051 5.4: >= 30 min */
 
 enum imap_state {
@@ -970,8 +972,8 @@ int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
 /* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
 int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
     char *pass, size_t passsz);
-void imap_cmd_auth_done(
-    struct imap_session *, const struct auth_login_result *);
+void
+imap_cmd_auth_done(struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);
 int imap_idle_input(struct imap_session *, struct evbuffer *);
 /* the output drained below IMAP_OUTPUT_LOW: a long command goes on */
@@ -1005,8 +1007,8 @@ struct imap_mbox {
 };
 
 /* logged in: NULL, or why not (the text of a "NO") */
-const char *imap_session_login(
-    struct imap_session *, const struct auth_login_result *);
+const char *
+imap_session_login(struct imap_session *, const struct auth_login_result *);
 void imap_session_logout_user(struct imap_session *);
 /*
  * The untagged news of the selected mailbox (EXISTS, EXPUNGE or
@@ -1025,8 +1027,8 @@ void imap_mbox_idle(struct imap_session *, int on);
 int imap_mbox_name_arg(
     struct imap_session *, const struct imap_arg *, char *, size_t);
 /* a folder name as the client wants it (mUTF-7 or UTF-8), as an astring */
-void imap_mbox_name_write(struct imap_session *, struct evbuffer *,
-    const char *);
+void
+imap_mbox_name_write(struct imap_session *, struct evbuffer *, const char *);
 /* the flag list "(\Seen $Label1)" of a message of the selected mailbox */
 void imap_mbox_flags_write(
     struct imap_session *, struct evbuffer *, const struct mail_msg *);

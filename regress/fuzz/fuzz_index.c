@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(copy, data, size);
-	crc = crc32_update(0, copy, size);
+	crc = index_checksum(copy, size);
 	memcpy(copy + size, &crc, 4);
 	if (index_parse(&st, copy, size + 4) == 0) {
 		check_state(&st);

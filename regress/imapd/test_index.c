@@ -82,7 +82,7 @@ same_state(const struct index_state *a, const struct index_state *b)
 static void
 fix_crc(uint8_t *buf, size_t len)
 {
-	uint32_t crc = crc32_update(0, buf, len - 4);
+	uint32_t crc = index_checksum(buf, len - 4);
 
 	memcpy(buf + len - 4, &crc, 4);
 }
