@@ -149,6 +149,7 @@ struct query_job {
 	size_t scratch_cap;
 
 	struct evbuffer *tmp;
+	struct evbuffer *entry; /* an entry being built */
 };
 
 static const struct search_msg_ops query_ops;
@@ -679,14 +680,11 @@ query_entry(struct query_msg *m)
 		return job->scratch;
 	if (query_file_open(m, 0) == -1)
 		return NULL;
-	if ((e = evbuffer_new()) == NULL) {
-		job->nomem = 1;
-		return NULL;
-	}
+	e = job->entry;
+	evbuffer_drain(e, evbuffer_get_length(e));
 	if (query_entry_build(job, e, &h) == -1 ||
 	    (p = (char *)evbuffer_pullup(e, -1)) == NULL) {
 		job->nomem = 1;
-		evbuffer_free(e);
 		return NULL;
 	}
 	memcpy(p, &h, sizeof(h));
@@ -700,7 +698,6 @@ query_entry(struct query_msg *m)
 			job->scratch_seq = 0;
 			if ((job->scratch = malloc(len)) == NULL) {
 				job->nomem = 1;
-				evbuffer_free(e);
 				return NULL;
 			}
 			job->scratch_cap = len;
@@ -709,7 +706,6 @@ query_entry(struct query_msg *m)
 		job->scratch_seq = m->seq;
 		found = job->scratch;
 	}
-	evbuffer_free(e);
 	return found;
 }
 
@@ -954,6 +950,7 @@ query_job_free(struct imap_session *s)
 	free(job->head);
 	evbuffer_free(job->tmp);
 	evbuffer_free(job->body);
+	evbuffer_free(job->entry);
 	free(job);
 }
 
@@ -968,7 +965,10 @@ query_job_new(struct imap_session *s, enum query_kind kind, int uid)
 		free(job);
 		return NULL;
 	}
-	if ((job->body = evbuffer_new()) == NULL) {
+	if ((job->body = evbuffer_new()) == NULL ||
+	    (job->entry = evbuffer_new()) == NULL) {
+		if (job->body != NULL)
+			evbuffer_free(job->body);
 		evbuffer_free(job->tmp);
 		free(job);
 		return NULL;
