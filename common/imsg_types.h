@@ -79,6 +79,8 @@
 				str user, str password, str client address */ \
 	X(AUTH_LOGIN_RESULT) /* u64 reqid, u32 status (AUTH_LOGIN_*),         \
 				str user, str mailbox, u64 quota */           \
+	/* auth -> imap: a user's quota changed (boxctl user quota) */      \
+	X(AUTH_QUOTA) /* str mailbox, u64 bytes (0: none) */                  \
                                                                               \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \

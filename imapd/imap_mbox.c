@@ -81,6 +81,21 @@ imap_user_maildir(const char *mailbox)
 	    imap_mbox_root, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* boxctl user quota: the limit goes where mda looks for it */
+void
+imap_mbox_quota_set(const char *mailbox, uint64_t quota)
+{
+	int fd;
+
+	if ((fd = imap_user_maildir(mailbox)) == -1) {
+		log_warn("%s: cannot record the quota", mailbox);
+		return;
+	}
+	if (quota_set_limit(fd, quota, 0) == -1)
+		log_warnx("%s: cannot record the quota", mailbox);
+	close(fd);
+}
+
 const char *
 imap_session_login(struct imap_session *s, const struct auth_login_result *res)
 {

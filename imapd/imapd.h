@@ -67,6 +67,11 @@ int imap_line_literal(
 int imap_command_parse(struct imap_command *, const char *buf, size_t len,
     char *err, size_t errsz);
 void imap_command_free(struct imap_command *);
+/*
+ * The tag a line starts with, to answer a command refused before it is
+ * whole (too long, a literal too big): its length, or -1 and "*" in tag.
+ */
+int imap_line_tag(const char *line, size_t len, char *tag, size_t tagsz);
 /* ATOM equal to upper, ASCII case-insensitively: 1 or 0 */
 int imap_arg_is_atom(const struct imap_arg *, const char *upper);
 int imap_arg_is_nil(const struct imap_arg *);
@@ -437,6 +442,7 @@ int mailbox_append_commit(struct mail_append *, uint32_t flags,
     const char *const *keywords, size_t nkeywords, int64_t internal_date,
     uint32_t *uidvalidity, uint32_t *uid, char *err, size_t errsz);
 void mailbox_append_abort(struct mail_append *);
+/* (mailbox_append_commit() and mailbox_copy() return -2 over quota) */
 
 /*
  * COPY / MOVE of the view's messages seqs[0..n) to folder: linked (or
@@ -591,32 +597,6 @@ int folder_ensure_special(int dirfd);
 unsigned int folder_special_parse(const char *atom);
 /* the attribute words of attrs ("\HasNoChildren \Sent"), -1 if too long */
 int folder_attrs_format(unsigned int attrs, char *buf, size_t len);
-
-/* ---------------------------------------------------------------- quota.c
- */
-
-/*
- * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
- * plain functions free of IMAP state, so that mda links them too.  A
- * limit of 0 is no limit.
- */
-struct quota_usage {
-	uint64_t bytes;
-	uint64_t messages;
-	uint64_t limit_bytes;
-	uint64_t limit_messages;
-};
-
-/* the usage, recalculated from the Maildir when the file is stale */
-int quota_get(int dirfd, struct quota_usage *);
-/* messages added (positive) or removed (negative) by a writer */
-int quota_add(int dirfd, int64_t bytes, int64_t messages);
-/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
-int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
-/* the limit auth gives at login; the file is rewritten if it changed */
-int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
-/* count every message of every folder again and rewrite the file */
-int quota_recalc(int dirfd, struct quota_usage *);
 
 /* ---------------------------------------------------------------- mime_imap.c
  */
@@ -1065,6 +1045,8 @@ int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
 /* the mail directory of the storage, the role's root */
 void imap_mbox_init(int rootfd);
+/* a user's quota, from auth: written into the Maildir's maildirsize */
+void imap_mbox_quota_set(const char *mailbox, uint64_t quota);
 int imap_append_literal(struct imap_session *);
 void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);

@@ -535,7 +535,11 @@ index_log_put(struct msg_writer *w, enum index_log_type type,
 	if (w->error)
 		return -1;
 	len = (uint32_t)(w->len - start);
-	memcpy(w->buf + lenpos, &len, sizeof(len));
+	/* big-endian, as msg_get_u32() reads it back */
+	w->buf[lenpos] = (uint8_t)(len >> 24);
+	w->buf[lenpos + 1] = (uint8_t)(len >> 16);
+	w->buf[lenpos + 2] = (uint8_t)(len >> 8);
+	w->buf[lenpos + 3] = (uint8_t)len;
 	crc = crc32_update(0, w->buf + start, len);
 	msg_put_data(w, &crc, sizeof(crc));
 	return w->error ? -1 : 0;

@@ -44,8 +44,15 @@
 #define LOG_FLUSH_SIZE (64U * 1024)
 /* this many new messages in one scan go to a snapshot, not the log */
 #define SCAN_FOLD_NEW 1000
-/* a directory changed this recently may change again in the same tick */
-#define MTIME_SETTLE_NS (2LL * 1000000000)
+/*
+ * A directory changed this recently may change again within the same
+ * mtime tick: a few ms where mtimes have nanoseconds, a second where
+ * they have whole seconds (then a whole-second mtime is taken as such).
+ */
+#define MTIME_SETTLE_NS	       (50LL * 1000000)
+#define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* drain inotify after this many changes of our own, before it overflows */
+#define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
 
@@ -73,6 +80,7 @@ struct mailbox {
 	size_t log_size;
 	int changed;		  /* since the last snapshot */
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
+	unsigned int own_changes; /* since inotify was last read */
 	uint32_t *hash;		  /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
@@ -151,6 +159,10 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 	TAILQ_FOREACH(u, &mail_users, entry)
 		if (strcmp(u->mailbox, mailbox) == 0) {
 			u->refs++;
+			if (u->quota != quota &&
+			    quota_set_limit(u->dirfd, quota, 0) == -1)
+				log_warnx(
+				    "%s: cannot write its quota", mailbox);
 			u->quota = quota;
 			return u;
 		}
@@ -169,6 +181,9 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 	u->refs = 1;
 	u->dirfd = fd;
 	u->quota = quota;
+	/* maildirsize carries the limit for mda and for quota_check() */
+	if (quota != 0 && quota_set_limit(fd, quota, 0) == -1)
+		log_warnx("%s: cannot write its quota", mailbox);
 	strlcpy(u->mailbox, mailbox, sizeof(u->mailbox));
 	TAILQ_INIT(&u->boxes);
 	TAILQ_INSERT_TAIL(&mail_users, u, entry);
@@ -212,73 +227,12 @@ name_stated_size(const char *name, size_t baselen, char key)
 	return 0;
 }
 
-/* what one folder directory's cur/ and new/ hold, by file sizes */
-static uint64_t
-user_dir_usage(int folderfd)
-{
-	static const char *const sub[] = {"cur", "new"};
-	struct dirent *de;
-	struct stat sb;
-	uint64_t total = 0, s;
-	size_t i, blen;
-	uint32_t flags;
-	DIR *d;
-	int fd;
-
-	for (i = 0; i < 2; i++) {
-		if ((fd = openat(folderfd, sub[i],
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		if ((d = fdopendir(fd)) == NULL) {
-			close(fd);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' ||
-			    maildir_name_parse(de->d_name, &blen, &flags) == -1)
-				continue;
-			if ((s = name_stated_size(de->d_name, blen, 'S')) ==
-				0 &&
-			    fstatat(dirfd(d), de->d_name, &sb,
-				AT_SYMLINK_NOFOLLOW) == 0)
-				s = (uint64_t)sb.st_size;
-			total += s;
-		}
-		closedir(d);
-	}
-	return total;
-}
-
 uint64_t
 mail_user_usage(struct mail_user *u)
 {
-	struct dirent *de;
-	uint64_t total;
-	DIR *d;
-	int fd, sub;
+	struct quota_usage q;
 
-	total = user_dir_usage(u->dirfd);
-	if ((fd = openat(u->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return total;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return total;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((sub = openat(dirfd(d), de->d_name,
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		total += user_dir_usage(sub);
-		close(sub);
-	}
-	closedir(d);
-	return total;
+	return quota_get(u->dirfd, &q) == -1 ? 0 : q.bytes;
 }
 
 /* ---- the name hash: base name -> index in st.msgs */
@@ -443,6 +397,14 @@ now_ns(void)
 
 static void box_drain(struct mailbox *);
 
+static int
+mtime_settled(int64_t mtime, int64_t now)
+{
+	if (mtime % 1000000000 == 0)
+		return now - mtime >= MTIME_SETTLE_COARSE_NS;
+	return now - mtime >= MTIME_SETTLE_NS;
+}
+
 /*
  * A new snapshot, then a new log.  The mtimes it records let the next
  * open skip readdir; they are only known to match the state when
@@ -462,8 +424,8 @@ box_fold(struct mailbox *box)
 		if (!box->dirty) {
 			box->st.new_mtime = dir_mtime(box->dirfd, "new");
 			box->st.cur_mtime = dir_mtime(box->dirfd, "cur");
-			if (now - box->st.new_mtime < MTIME_SETTLE_NS ||
-			    now - box->st.cur_mtime < MTIME_SETTLE_NS)
+			if (!mtime_settled(box->st.new_mtime, now) ||
+			    !mtime_settled(box->st.cur_mtime, now))
 				box->st.new_mtime = box->st.cur_mtime = 0;
 		}
 	}
@@ -561,6 +523,21 @@ box_modseq(struct mailbox *box)
 	return ++box->st.highestmodseq;
 }
 
+/*
+ * Our own renames and unlinks are inotify events too: read them now and
+ * then in a long run of changes, before the kernel's queue overflows
+ * (which would cost a rescan).
+ */
+static void
+box_own_change(struct mailbox *box)
+{
+	if (++box->own_changes < DRAIN_EVERY)
+		return;
+	box->own_changes = 0;
+	if (box->watching)
+		box_drain(box);
+}
+
 /* msg idx is now called name (in new/ or cur/): flags from the name */
 static int
 box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
@@ -586,6 +563,7 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 		box_event(box, EV_FLAGS, m->uid, origin);
 	}
 	box_log(box, INDEX_LOG_FLAGS, idx);
+	box_own_change(box);
 	return 0;
 }
 
@@ -600,6 +578,7 @@ box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 	if (index_vanished_add(&box->st, m->uid, m->modseq) == -1)
 		box->st.vanished_floor = m->modseq;
 	box_event(box, EV_EXPUNGE, m->uid, origin);
+	box_own_change(box);
 }
 
 /* a new message under uid; the caller makes the log durable */
@@ -1096,19 +1075,6 @@ box_refresh(struct mailbox *box)
 
 /* ---- opening and closing a folder */
 
-/* the directory of a folder (UTF-8) as it is on disk */
-static int
-folder_disk_dir(const char *folder, char *dir, size_t len)
-{
-	const unsigned char *p;
-
-	/* modified UTF-7 is ASCII itself for names of printable ASCII */
-	for (p = (const unsigned char *)folder; *p != '\0'; p++)
-		if (*p >= 0x80 || *p == '&')
-			return -1;
-	return maildir_folder_dir(folder, dir, len);
-}
-
 static void
 box_free(struct mailbox *box)
 {
@@ -1194,7 +1160,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 			return box;
 		}
 	if (strlen(folder) >= sizeof(box->folder) ||
-	    folder_disk_dir(folder, dir, sizeof(dir)) == -1) {
+	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
 	}
@@ -1797,7 +1763,20 @@ uid_in_ranges(uint32_t uid, const struct mail_uid_range *r, size_t n)
 	return 0;
 }
 
-/* unlink message idx and tell everyone */
+/* the octets a message's file holds, as maildirsize counts them */
+static uint64_t
+msg_file_size(struct mailbox *box, const struct mail_msg *m)
+{
+	uint64_t s;
+
+	if ((s = name_stated_size(
+		 mail_msg_name(&box->st, m), m->base_len, 'S')) != 0)
+		return s;
+	return m->size;
+}
+
+/* unlink message idx and tell everyone; MOVE's source keeps the quota */
+
 static int
 box_remove(struct mailbox *box, size_t idx)
 {
@@ -1806,8 +1785,12 @@ box_remove(struct mailbox *box, size_t idx)
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	if (unlinkat(box->dirfd, path, 0) == -1 && errno != ENOENT)
-		return -1;
+	if (unlinkat(box->dirfd, path, 0) == -1) {
+		if (errno != ENOENT)
+			return -1;
+	} else
+		quota_add(
+		    box->user->dirfd, -(int64_t)msg_file_size(box, m), -1);
 	box_msg_expunge(box, idx, 0);
 	return 0;
 }
@@ -1979,6 +1962,13 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		if (futimens(a->fd, times) == -1)
 			goto io;
 	}
+	if (quota_check(box->user->dirfd, (uint64_t)sb.st_size, 1) == 1) {
+		snprintf(err, errsz, "over quota");
+		snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
+		unlinkat(box->dirfd, from, 0);
+		rc = -2;
+		goto done;
+	}
 	if (fsync(a->fd) == -1)
 		goto io;
 	unique_base(base, sizeof(base), (uint64_t)sb.st_size);
@@ -2002,6 +1992,7 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	}
 	if (internal_date > 0)
 		box->st.msgs[box->st.nmsgs - 1].internal_date = internal_date;
+	quota_add(box->user->dirfd, (int64_t)sb.st_size, 1);
 	*uidvalidity = box->st.uidvalidity;
 	rc = 0;
 	goto done;
@@ -2074,6 +2065,7 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 	char from[MAILDIR_NAME_MAX + 8], to[MAILDIR_NAME_MAX + 8];
 	const struct mail_msg *m;
 	uint32_t *s = NULL, *d = NULL, uid;
+	uint64_t bytes = 0, count = 0;
 	size_t i, k = 0, sidx;
 	int rc = -1, curfd;
 
@@ -2090,6 +2082,18 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		snprintf(err, errsz, "out of memory");
 		goto done;
 	}
+	for (i = 0; i < nseqs; i++)
+		if ((m = mailbox_view_msg(v, seqs[i])) != NULL) {
+			bytes += msg_file_size(sbox, m);
+			count++;
+		}
+	/* a MOVE within the user's folders adds nothing */
+	if (!move && quota_check(sbox->user->dirfd, bytes, count) == 1) {
+		snprintf(err, errsz, "over quota");
+		rc = -2;
+		goto done;
+	}
+	bytes = 0;
 	for (i = 0; i < nseqs; i++) {
 		if ((m = mailbox_view_msg(v, seqs[i])) == NULL)
 			continue; /* expunged meanwhile: nothing to copy */
@@ -2120,7 +2124,9 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		dbox->st.msgs[dbox->st.nmsgs - 1].internal_date =
 		    sbox->st.msgs[sidx].internal_date;
 		d[k++] = uid;
+		bytes += msg_file_size(sbox, &sbox->st.msgs[sidx]);
 	}
+	quota_add(sbox->user->dirfd, (int64_t)bytes, (int64_t)k);
 	if ((curfd = openat(dbox->dirfd, "cur",
 		 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(curfd) == -1 || box_log_flush(dbox, 1) == -1) {

@@ -20,7 +20,6 @@
 
 #include "boxd.h"
 #include "queued.h"
-#include "imapd.h"
 
 /* one recipient of a job, and how it fared */
 struct mda_rcpt {

@@ -390,6 +390,33 @@ class Limits(ImapCase):
         self.assertIn("imap_sessions", status)
 
 
+class Quota(ImapCase):
+    extra = "queue retry 1s max-retry 2s"
+
+    def test_quota_at_delivery_and_append(self):
+        self.b.boxctl("user", "quota", BOB, "1K")
+        for i in range(2):
+            self.deliver("fits %d" % i)
+        self.b.wait_messages(BOB, 2)
+        m = self.connect()
+        typ, data = m.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK")
+        quota = data[1][0].decode()
+        self.assertRegex(quota, r'^"" \(STORAGE \d+ 1 MESSAGE 2 \d+\)$')
+        typ, data = m.append("INBOX", None, None, message("big", "x" * 2000))
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"OVERQUOTA", data[0])
+        # over quota at delivery: a temporary failure, tried again
+        self.deliver("too much " + "y" * 100)
+        deadline = time.time() + 20
+        while "mailbox full" not in self.b.logtext():
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(len(self.b.messages(BOB)), 2)
+        self.b.boxctl("user", "quota", BOB, "0")
+        self.b.wait_messages(BOB, 3, timeout=60)
+
+
 class Restart(ImapCase):
     def test_uids_survive_a_restart(self):
         for i in range(3):

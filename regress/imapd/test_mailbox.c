@@ -532,6 +532,44 @@ test_two_views(void)
 	mail_user_put(u);
 }
 
+static void
+test_quota_folders(void)
+{
+	char err[128], big[512];
+	struct mailbox_status st;
+	struct mail_append *ap;
+	struct mail_user *u;
+	uint32_t uidv, uid;
+
+	store_setup();
+	store_maildir(BOX);
+	store_maildir(BOX "/.Entw&APw-rfe");
+	u = mail_user_get(store_rootfd, BOX, 300);
+	CHECK("a UTF-8 folder is its modified UTF-7 directory",
+	    mailbox_status(u, "Entw\xc3\xbcrfe", &st, err, sizeof(err)) == 0 &&
+		st.messages == 0 && st.uidnext == 1);
+	memset(big, 'x', sizeof(big));
+	ap = mailbox_append_begin(u, "Entw\xc3\xbcrfe", err, sizeof(err));
+	if (ap == NULL) {
+		CHECK("quota: append", 0);
+		return;
+	}
+	write(mailbox_append_fd(ap), big, 200);
+	CHECK("within the quota",
+	    mailbox_append_commit(
+		ap, 0, NULL, 0, 0, &uidv, &uid, err, sizeof(err)) == 0);
+	CHECK("counted", mail_user_usage(u) == 200);
+	ap = mailbox_append_begin(u, "INBOX", err, sizeof(err));
+	write(mailbox_append_fd(ap), big, 200);
+	CHECK("over it",
+	    mailbox_append_commit(
+		ap, 0, NULL, 0, 0, &uidv, &uid, err, sizeof(err)) == -2);
+	CHECK("and not stored",
+	    mailbox_status(u, "INBOX", &st, err, sizeof(err)) == 0 &&
+		st.messages == 0);
+	mail_user_put(u);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -624,6 +662,7 @@ main(void)
 	test_uidlist();
 	test_damage();
 	test_two_views();
+	test_quota_folders();
 	test_large();
 	store_teardown();
 	TEST_EXIT();
