@@ -1,4 +1,6 @@
-"""Scratch: the client helpers of imapclients.py proven against Dovecot."""
+"""The client helpers of imapclients.py proven against Dovecot (not a test
+of boxd, so not named test_*: run it by hand, as root,
+`cd regress/e2e && /usr/bin/python3 -m unittest -v dovecot_clients`)."""
 
 import imaplib
 import os
