@@ -13,15 +13,20 @@ The server is an Account: host, port, TLS mode ("starttls": STARTTLS or
 STLS on the plain port, as boxd wants before LOGIN; "tls": implicit TLS),
 user, password, and ca: a PEM certificate to trust, or None for "no
 verification" (the helpers then pin whatever certificate the server
-shows, which is what a person clicking "accept" does). Clients that check
-the host name against the certificate are told not to where they can be
-(the tests reach the server by its loopback address, whatever name the
-certificate bears): mutt (ssl_verify_host=no) and fetchmail
-(sslcommonname set to the certificate's own name). offlineimap3 verifies
-nothing after STARTTLS (it calls imaplib's starttls() without a context),
-so there ca is only used with implicit TLS.
+shows, which is what a person clicking "accept" does). The tests reach
+the server by its loopback address, whatever name the certificate bears,
+so each client is told to expect the certificate's own name (its CN) or
+to skip the name check: mbsync (through a Tunnel to the address, with
+Host set to that name), fetchmail (sslcommonname), getmail6
+(ssl_cert_hostname), mutt (ssl_verify_host=no, the certificate in
+certificate_file). offlineimap3 verifies nothing after STARTTLS (it calls
+imaplib's starttls() without a context), so there ca is only used with
+implicit TLS.
+
+Each helper is proven against Dovecot by dovecot_clients.py (run by hand).
 """
 
+import fcntl
 import hashlib
 import os
 import pty
@@ -34,7 +39,6 @@ import ssl
 import struct
 import subprocess
 import termios
-import fcntl
 import time
 
 TIMEOUT = 120   # seconds a client may take before it counts as hung
@@ -491,8 +495,9 @@ def mutt_list(acct, scratch, folder="INBOX", timeout=TIMEOUT):
 
 def mutt_read(acct, scratch, pattern, folder="INBOX", timeout=TIMEOUT):
     """mutt opens folder and pipes out the messages matching the mutt
-    pattern (e.g. "~s hello"): Result.extra is their bytes, each one
-    preceded by a line "From mutt-read" (an mbox of them)."""
+    pattern (e.g. "~s hello"; no ^ and no backslash: mutt reads keys
+    pushed to it that way): Result.extra is their bytes, each one preceded
+    by a line "From mutt-read" (an mbox of them)."""
     code, screen, data = _mutt_pipe(
         acct, scratch, folder, pattern,
         "(echo From mutt-read; cat)", timeout)
