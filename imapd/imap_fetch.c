@@ -387,6 +387,7 @@ struct fetch_map {
 	char *addr;
 	size_t len;
 	int refs;
+	int copy; /* addr is malloc'ed (the CRLF form), not mapped */
 };
 
 static void
@@ -394,7 +395,9 @@ fetch_map_unref(struct fetch_map *map)
 {
 	if (--map->refs > 0)
 		return;
-	if (map->len > 0)
+	if (map->copy)
+		free(map->addr);
+	else if (map->len > 0)
 		munmap(map->addr, map->len);
 	free(map);
 }
@@ -403,6 +406,33 @@ static void
 fetch_map_cleanup(const void *data, size_t len, void *arg)
 {
 	fetch_map_unref(arg);
+}
+
+/*
+ * Maildir files have LF line ends (mda's, Dovecot's); IMAP counts and
+ * sends CRLF, as RFC822.SIZE and the cached views do: the CRLF form.
+ */
+static int
+fetch_map_crlf(struct fetch_map *map)
+{
+	struct evbuffer *b;
+	size_t len;
+	char *copy;
+
+	if ((b = evbuffer_new()) == NULL)
+		return -1;
+	if (mime_crlf(map->addr, map->len, b) == -1 ||
+	    (copy = malloc((len = evbuffer_get_length(b)) + 1)) == NULL) {
+		evbuffer_free(b);
+		return -1;
+	}
+	evbuffer_remove(b, copy, len);
+	evbuffer_free(b);
+	munmap(map->addr, map->len);
+	map->addr = copy;
+	map->len = len;
+	map->copy = 1;
+	return 0;
 }
 
 /* the whole file fd, or NULL (logged) */
@@ -433,6 +463,11 @@ fetch_map_fd(int fd)
 	}
 	map->addr = addr;
 	map->len = st.st_size;
+	if (mime_crlf_needed(map->addr, map->len) &&
+	    fetch_map_crlf(map) == -1) {
+		fetch_map_unref(map);
+		return NULL;
+	}
 	return map;
 }
 

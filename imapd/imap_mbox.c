@@ -1536,7 +1536,8 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 	for (i = 0; i < nseqs; i++)
 		if (mailbox_msg_size(s->mbox->view, seqs[i], &size) == 0)
 			total += size;
-	if (quota_check(s->user->dirfd, total, nseqs) == 1) {
+	/* a MOVE takes no more room: a full user may still clean up */
+	if (!move && quota_check(s->user->dirfd, total, nseqs) == 1) {
 		free(seqs);
 		imap_tagged(s, "NO", "[OVERQUOTA] Quota exceeded");
 		return;

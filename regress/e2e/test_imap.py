@@ -284,6 +284,22 @@ class Messages(ImapCase):
         self.assertTrue(last.startswith(b"e NO"), last)
         s.close()
 
+    def test_delivered_mail_is_served_with_crlf(self):
+        """mda stores LF line ends, as Dovecot does; IMAP counts and sends
+        CRLF, and the two agree."""
+        self.deliver("line ends")
+        self.b.wait_messages(BOB, 1)
+        m = self.connect()
+        m.select("INBOX")
+        typ, data = m.fetch("1", "(RFC822.SIZE BODY.PEEK[] "
+                            "BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertEqual(typ, "OK")
+        size = int(data[0][0].split(b"RFC822.SIZE ")[1].split()[0])
+        body = data[0][1]
+        self.assertEqual(len(body), size)
+        self.assertNotIn(b"\n", body.replace(b"\r\n", b""))
+        self.assertEqual(data[1][1], b"Subject: line ends\r\n\r\n")
+
     def test_expunge_and_close(self):
         for i in range(3):
             self.deliver("msg %d" % i)
