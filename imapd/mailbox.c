@@ -1191,19 +1191,18 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	int64_t newm, curm;
 	int fresh;
 
-	TAILQ_FOREACH(box, &u->boxes, entry)
-		if (strcmp(box->folder, folder) == 0 ||
-		    (strcmp(box->dir, ".") == 0 &&
-			strcasecmp(folder, MAILDIR_INBOX) == 0)) {
-			box->refs++;
-			box_refresh(box);
-			return box;
-		}
 	if (strlen(folder) >= sizeof(box->folder) ||
 	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
 	}
+	/* one mailbox per directory, however the name was spelt */
+	TAILQ_FOREACH(box, &u->boxes, entry)
+		if (strcmp(box->dir, dir) == 0) {
+			box->refs++;
+			box_refresh(box);
+			return box;
+		}
 	if ((box = calloc(1, sizeof(*box))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
