@@ -359,6 +359,8 @@ box_log_open(struct mailbox *box, int fresh)
 	return box->logfd == -1 ? -1 : 0;
 }
 
+static int box_fold(struct mailbox *);
+
 /* write buffered records; durable too if sync */
 static int
 box_log_flush(struct mailbox *box, int sync)
@@ -368,16 +370,16 @@ box_log_flush(struct mailbox *box, int sync)
 	if (box->logw.error) {
 		/* records lost in memory: a snapshot says it all instead */
 		msg_writer_free(&box->logw);
-		box->changed = 1;
-		return -1;
+		return box_fold(box);
 	}
 	if (box->logw.len > 0) {
 		if (box->logfd == -1 ||
 		    write_all(box->logfd, box->logw.buf, box->logw.len) == -1) {
 			log_warn("%s: %s", box->folder, INDEX_LOG);
-			rc = -1;
-		} else
-			box->log_size += box->logw.len;
+			box->logw.len = 0;
+			return box_fold(box);
+		}
+		box->log_size += box->logw.len;
 		box->logw.len = 0;
 	}
 	if (sync && rc == 0 && box->logfd != -1 &&
@@ -461,7 +463,14 @@ box_fold(struct mailbox *box)
 	if (index_write(box->dirfd, &box->st) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_FILE);
 		box->st.log_gen--;
-		box_log_flush(box, 1);
+		/* the old log then keeps what it can (no fold again here) */
+		if (box->logfd != -1 && box->logw.len > 0 && !box->logw.error &&
+		    write_all(box->logfd, box->logw.buf, box->logw.len) == 0) {
+			box->log_size += box->logw.len;
+			if (fdatasync(box->logfd) == -1)
+				log_warn("%s: %s", box->folder, INDEX_LOG);
+		}
+		box->logw.len = 0;
 		return -1;
 	}
 	/* the snapshot says what the records not yet written say */
@@ -1499,6 +1508,9 @@ mailbox_view_sync(struct mailbox_view *v)
 	if (announce && v->ops->exists != NULL)
 		v->ops->exists(v->arg, (uint32_t)v->n, (uint32_t)v->nrecent);
 	box_events_trim(box);
+	/* a long log is folded into a new snapshot, now and then */
+	if (box->log_size > LOG_FOLD_SIZE)
+		box_fold(box);
 }
 
 uint32_t
