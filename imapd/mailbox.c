@@ -855,7 +855,8 @@ box_scan(struct mailbox *box, int fresh)
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
 	scan_sort_arena = sc.arena;
-	qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
+	if (sc.n > 0)
+		qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
 	for (i = 0; i < sc.n; i++) {
 		const char *name = sc.arena + sc.names[i].off;
 		size_t blen;
