@@ -851,6 +851,13 @@ box_scan(struct mailbox *box, int fresh)
 		if (box->old_uidvalidity >= box->st.uidvalidity)
 			box->st.uidvalidity = box->old_uidvalidity + 1;
 		box->st.uidnext = 1;
+		/*
+		 * MODSEQs start above any an earlier index gave (it counted
+		 * far fewer than a thousand changes a second), and QRESYNC
+		 * knows it remembers no expunge from before.
+		 */
+		box->st.highestmodseq = (uint64_t)time(NULL) * 1000;
+		box->st.vanished_floor = box->st.highestmodseq;
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
@@ -2446,18 +2453,43 @@ mailbox_view_vanished_since(struct mailbox_view *v, uint64_t modseq,
 {
 	const struct index_state *st = &v->box->st;
 	struct mail_uid_range *r;
+	uint32_t next = 1;
 	size_t i, k = 0;
 
 	*out = NULL;
 	*n = 0;
-	if ((r = reallocarray(NULL, st->nvanished + 1, sizeof(*r))) == NULL)
+	if (modseq >= st->vanished_floor) {
+		if ((r = reallocarray(NULL, st->nvanished + 1, sizeof(*r))) ==
+		    NULL)
+			return -1;
+		for (i = 0; i < st->nvanished; i++)
+			if (st->vanished[i].modseq > modseq)
+				r[k++] = st->vanished[i];
+		*out = r;
+		*n = k;
+		return 0;
+	}
+	/* forgotten that far back: every UID below UIDNEXT not here now */
+	if ((r = reallocarray(NULL, st->nmsgs + 1, sizeof(*r))) == NULL)
 		return -1;
-	for (i = 0; i < st->nvanished; i++)
-		if (st->vanished[i].modseq > modseq)
-			r[k++] = st->vanished[i];
+	for (i = 0; i < st->nmsgs; i++) {
+		if (st->msgs[i].expunged)
+			continue;
+		if (st->msgs[i].uid > next) {
+			r[k].first = next;
+			r[k].last = st->msgs[i].uid - 1;
+			r[k++].modseq = st->highestmodseq;
+		}
+		next = st->msgs[i].uid + 1;
+	}
+	if (next < st->uidnext) {
+		r[k].first = next;
+		r[k].last = st->uidnext - 1;
+		r[k++].modseq = st->highestmodseq;
+	}
 	*out = r;
 	*n = k;
-	return modseq < st->vanished_floor ? 1 : 0;
+	return 1;
 }
 
 void

@@ -492,6 +492,11 @@ test_two_views(void)
 	    mailbox_view_vanished_since(b, ms, &van, &n) == 0 && n == 1 &&
 		van[0].first == 3 && van[0].last == 3);
 	free(van);
+	CHECK("VANISHED from before the index: every UID not here",
+	    mailbox_view_vanished_since(b, 1, &van, &n) == 1 && n == 2 &&
+		van[0].first == 1 && van[0].last == 1 && van[1].first == 3 &&
+		van[1].last == 3);
+	free(van);
 
 	/* COPY and MOVE to Archive */
 	seqs[0] = 1;
