@@ -450,7 +450,10 @@ struct mailbox_status {
 	uint32_t messages, recent, uidnext, uidvalidity, unseen, deleted;
 	uint64_t size, highestmodseq;
 };
-/* STATUS without selecting (uses the open mailbox if there is one) */
+/*
+ * STATUS without selecting (uses the open mailbox if there is one).
+ * size: RFC822.SIZE where known, else the ",S=" a name states.
+ */
 int mailbox_status(struct mail_user *, const char *folder,
     struct mailbox_status *, char *err, size_t errsz);
 

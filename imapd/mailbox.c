@@ -2414,6 +2414,25 @@ done:
 
 /* ---- STATUS, QRESYNC, deliveries */
 
+/*
+ * A message's size for STATUS=SIZE: RFC822.SIZE once known, else what
+ * its name states (exact for CRLF files), and only failing that read
+ * from the file: a STATUS of every folder must not read every message.
+ */
+static uint64_t
+status_size(struct mailbox *box, struct mail_msg *m)
+{
+	uint64_t s;
+
+	if (m->size != 0)
+		return m->size;
+	if ((s = name_stated_size(
+		 mail_msg_name(&box->st, m), m->base_len, 'S')) != 0)
+		return s;
+	box_msg_learn(box, m);
+	return m->size;
+}
+
 int
 mailbox_status(struct mail_user *u, const char *folder,
     struct mailbox_status *out, char *err, size_t errsz)
@@ -2439,9 +2458,7 @@ mailbox_status(struct mail_user *u, const char *folder,
 			out->unseen++;
 		if (m->flags & MAIL_FLAG_DELETED)
 			out->deleted++;
-		if (m->size == 0)
-			box_msg_learn(box, m);
-		out->size += m->size;
+		out->size += status_size(box, m);
 	}
 	box_put(box);
 	return 0;
