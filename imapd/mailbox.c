@@ -1642,46 +1642,49 @@ mailbox_msg_open(struct mailbox_view *v, uint32_t seq)
 	return box_msg_openat(v->box, m);
 }
 
+/* the octets of a file with every bare LF counted as CRLF; 0 on error */
+static uint64_t
+crlf_size(int fd)
+{
+	char buf[65536], prev = 0;
+	uint64_t size = 0;
+	off_t off = 0;
+	ssize_t n, i;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				size++;
+			prev = buf[i];
+		}
+		size += (uint64_t)n;
+		off += n;
+	}
+	if (n == -1)
+		return 0;
+	/* 0 means unknown: an empty message is said to be 1 octet */
+	return size ? size : 1;
+}
+
 /* size with every bare LF counted as CRLF, and the mtime: read once */
 static int
 box_msg_learn(struct mailbox *box, struct mail_msg *m)
 {
-	char buf[65536];
 	struct stat sb;
-	uint64_t size = 0;
-	ssize_t n, i;
-	char prev = 0;
-	size_t idx;
 	int fd;
 
 	if ((fd = box_msg_openat(box, m)) == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1) {
+	if (fstat(fd, &sb) == -1 ||
+	    (m->size == 0 && (m->size = crlf_size(fd)) == 0)) {
 		close(fd);
 		return -1;
-	}
-	if (m->size == 0) {
-		while ((n = read(fd, buf, sizeof(buf))) > 0) {
-			for (i = 0; i < n; i++) {
-				if (buf[i] == '\n' && prev != '\r')
-					size++;
-				prev = buf[i];
-			}
-			size += (uint64_t)n;
-		}
-		if (n == -1) {
-			close(fd);
-			return -1;
-		}
-		/* 0 means unknown: an empty message is said to be 1 octet */
-		m->size = size ? size : 1;
 	}
 	close(fd);
 	if (m->internal_date == 0)
 		m->internal_date =
 		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
-	idx = (size_t)(m - box->st.msgs);
-	box_log(box, INDEX_LOG_INFO, idx);
+	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	return 0;
 }
 
@@ -2082,19 +2085,15 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 	free(rec);
 }
 
-int
-mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
+/* what of m is cached, computed from its file (fd, or opened) if need be */
+static int
+box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
     const char **text, size_t *len)
 {
-	struct mailbox *box = v->box;
-	const struct mail_msg *m;
 	struct cache_ent *e;
 	char *out = NULL;
-	int fd, rc;
+	int rc, own = 0;
 
-	if (what < 0 || what >= CACHED_MAX ||
-	    (m = mailbox_view_msg(v, seq)) == NULL)
-		return -1;
 	if (!box->cache_loaded)
 		cache_load(box);
 	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
@@ -2108,10 +2107,17 @@ mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
 		free(out);
 		out = NULL;
 	}
-	if (mail_compute == NULL || (fd = box_msg_openat(box, m)) == -1)
+	if (mail_compute == NULL)
 		return -1;
+	if (fd == -1) {
+		if ((fd = box_msg_openat(box, m)) == -1)
+			return -1;
+		own = 1;
+	} else if (lseek(fd, 0, SEEK_SET) == -1)
+		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
-	close(fd);
+	if (own)
+		close(fd);
 	if (rc == -1)
 		return -1;
 	cache_append(box, m->uid, (uint32_t)what, out, *len);
@@ -2120,6 +2126,18 @@ done:
 	box->cached = out;
 	*text = out;
 	return 0;
+}
+
+int
+mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
+    const char **text, size_t *len)
+{
+	const struct mail_msg *m;
+
+	if (what < 0 || what >= CACHED_MAX ||
+	    (m = mailbox_view_msg(v, seq)) == NULL)
+		return -1;
+	return box_cached(v->box, m, -1, what, text, len);
 }
 
 /* ---- APPEND, COPY */
@@ -2224,9 +2242,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	char base[MAILDIR_NAME_MAX + 1], name[MAILDIR_NAME_MAX + 1];
 	char from[MAILDIR_NAME_MAX + 8], to[MAILDIR_NAME_MAX + 8];
 	struct timespec times[2];
+	struct mail_msg *m;
 	struct stat sb;
+	uint64_t size;
 	int rc = -1, curfd = -1;
 
+	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
 	box_refresh(box);
 	flags = (flags & MAIL_FLAGS_STD) |
 	    box_keyword_bits(box, keywords, nkeywords);
@@ -2238,13 +2259,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		if (futimens(a->fd, times) == -1)
 			goto io;
 	}
-	if (fsync(a->fd) == -1)
+	if (fsync(a->fd) == -1 || (size = crlf_size(a->fd)) == 0)
 		goto io;
 	unique_base(base, sizeof(base), (uint64_t)sb.st_size);
 	if (maildir_name_build(name, sizeof(name), base, strlen(base), flags) ==
 	    -1)
 		goto io;
-	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
 	snprintf(to, sizeof(to), "cur/%s", name);
 	if (renameat(box->dirfd, from, box->dirfd, to) == -1)
 		goto io;
@@ -2255,12 +2275,27 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		unlinkat(box->dirfd, to, 0);
 		goto io;
 	}
-	if (box_take(box, name, uid) == -1 || box_log_flush(box, 1) == -1) {
+	if (box_take(box, name, uid) == -1) {
 		snprintf(err, errsz, "cannot record the message's UID");
 		goto done;
 	}
-	if (internal_date > 0)
-		box->st.msgs[box->st.nmsgs - 1].internal_date = internal_date;
+	/* FETCH will read nothing of what is known now */
+	m = &box->st.msgs[box->st.nmsgs - 1];
+	m->size = size;
+	m->internal_date =
+	    internal_date > 0 ? internal_date : sb.st_mtim.tv_sec;
+	box_log(box, INDEX_LOG_INFO, box->st.nmsgs - 1);
+	if (box_log_flush(box, 1) == -1) {
+		snprintf(err, errsz, "cannot record the message's UID");
+		goto done;
+	}
+	if (mail_compute != NULL) {
+		const char *text;
+		size_t len;
+
+		/* ENVELOPE too, while the file is at hand */
+		box_cached(box, m, a->fd, CACHED_ENVELOPE, &text, &len);
+	}
 	*uidvalidity = box->st.uidvalidity;
 	rc = 0;
 	goto done;
