@@ -184,6 +184,8 @@ mail_msg_name(const struct index_state *st, const struct mail_msg *m)
 {
 	return st->names + m->name_off;
 }
+/* room for n messages in all, allocated at once: 0, -1 ENOMEM */
+int index_msgs_reserve(struct index_state *, size_t n);
 /* a record appended at the end (uid above all others): 0, -1 ENOMEM */
 int index_msg_append(struct index_state *, const struct mail_msg *);
 /* the message of that uid, or NULL (binary search) */

@@ -92,6 +92,7 @@ struct mailbox {
 	int maybe_new;	/* messages may be in new/: box_move_new() looks */
 	uint32_t *hash; /* base name -> msgs index + 1 */
 	size_t hash_size;
+	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
 	size_t nev, ev_cap;
 	uint64_t ev_first; /* the absolute number of ev[0] */
@@ -284,7 +285,7 @@ hash_rebuild(struct mailbox *box)
 	size_t size = 1024, i;
 	uint32_t *h;
 
-	while (size < box->st.nmsgs * 2 + 2)
+	while (size < box->st.nmsgs * 2 + 2 || size < box->hash_want * 2 + 2)
 		size *= 2;
 	if ((h = calloc(size, sizeof(*h))) == NULL)
 		return -1;
@@ -861,6 +862,16 @@ box_scan(struct mailbox *box, int fresh)
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
+	/* room for them all at once, not a rebuild at every doubling */
+	if (sc.n > 0) {
+		box->hash_want = box->st.nmsgs + sc.n;
+		if (box->hash != NULL &&
+		    box->hash_want * 2 + 2 > box->hash_size &&
+		    hash_rebuild(box) == -1)
+			goto done;
+		if (index_msgs_reserve(&box->st, box->hash_want) == -1)
+			goto done;
+	}
 	scan_sort_arena = sc.arena;
 	if (sc.n > 0)
 		qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
