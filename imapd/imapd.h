@@ -195,6 +195,8 @@ mail_msg_name(const struct index_state *st, const struct mail_msg *m)
 {
 	return st->names + m->name_off;
 }
+/* room for n messages in all, allocated at once: 0, -1 ENOMEM */
+int index_msgs_reserve(struct index_state *, size_t n);
 /* a record appended at the end (uid above all others): 0, -1 ENOMEM */
 int index_msg_append(struct index_state *, const struct mail_msg *);
 /* the message of that uid, or NULL (binary search) */
@@ -461,7 +463,10 @@ struct mailbox_status {
 	uint32_t messages, recent, uidnext, uidvalidity, unseen, deleted;
 	uint64_t size, highestmodseq;
 };
-/* STATUS without selecting (uses the open mailbox if there is one) */
+/*
+ * STATUS without selecting (uses the open mailbox if there is one).
+ * size: RFC822.SIZE where known, else the ",S=" a name states.
+ */
 int mailbox_status(struct mail_user *, const char *folder,
     struct mailbox_status *, char *err, size_t errsz);
 

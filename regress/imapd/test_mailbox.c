@@ -492,6 +492,11 @@ test_two_views(void)
 	    mailbox_view_vanished_since(b, ms, &van, &n) == 0 && n == 1 &&
 		van[0].first == 3 && van[0].last == 3);
 	free(van);
+	CHECK("VANISHED from before the index: every UID not here",
+	    mailbox_view_vanished_since(b, 1, &van, &n) == 1 && n == 2 &&
+		van[0].first == 1 && van[0].last == 1 && van[1].first == 3 &&
+		van[1].last == 3);
+	free(van);
 
 	/* COPY and MOVE to Archive */
 	seqs[0] = 1;
@@ -653,6 +658,28 @@ test_cache(void)
 	mailbox_msg_cached(v, 2, CACHED_BODYSTRUCTURE, &text, &len);
 	CHECK("a damaged cache recomputed",
 	    ok && computed == 5 && strncmp(text, "1:", 2) == 0);
+	{
+		char err[128];
+		struct mail_append *ap;
+		uint32_t uidv, uid;
+		uint64_t size;
+
+		ap = mailbox_append_begin(u, "INBOX", err, sizeof(err));
+		if (ap != NULL)
+			write(mailbox_append_fd(ap), "Subject: x\nhi\n", 15);
+		CHECK("APPEND computes its ENVELOPE",
+		    ap != NULL &&
+			mailbox_append_commit(ap, 0, NULL, 0, 0, &uidv, &uid,
+			    err, sizeof(err)) == 0 &&
+			computed == 6);
+		mailbox_view_sync(v);
+		CHECK("so FETCH finds it cached, and its size",
+		    mailbox_msg_cached(v, 4, CACHED_ENVELOPE, &text, &len) ==
+			    0 &&
+			computed == 6 && strcmp(text, "0:Subject: x") == 0 &&
+			mailbox_view_msg(v, 4)->size == 17 &&
+			mailbox_msg_size(v, 4, &size) == 0 && size == 17);
+	}
 	mailbox_view_close(v);
 	mailbox_set_compute(NULL);
 	mail_user_put(u);
