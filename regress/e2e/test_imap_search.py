@@ -314,7 +314,7 @@ class Keys(SearchCase):
         top = int(re.search(rb"MODSEQ (\d+)", data[0]).group(1))
         typ, data = m.search(None, "MODSEQ", str(top + 1))
         self.assertRegex(data[0], rb"^2 \(MODSEQ \d+\)$")
-        typ, data = m.search(None, "MODSEQ", str(10**12))
+        typ, data = m.search(None, "MODSEQ", str(2**62))
         self.assertIn(data[0], (b"", None))
 
 
