@@ -2322,6 +2322,30 @@ done:
 	return rc;
 }
 
+/* the cached views of a message go with its copy: nothing is computed */
+static void
+copy_cached(
+    struct mailbox *src, uint32_t suid, struct mailbox *dst, uint32_t duid)
+{
+	struct cache_ent *e;
+	char *text;
+	int what;
+
+	if (!src->cache_loaded)
+		return; /* nothing was fetched there since it opened */
+	if (!dst->cache_loaded)
+		cache_load(dst);
+	for (what = 0; what < CACHED_MAX; what++) {
+		if ((e = cache_find(src, suid, (uint32_t)what)) == NULL ||
+		    (text = malloc((size_t)e->len + 1)) == NULL)
+			continue;
+		if (pread(src->cachefd, text, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len)
+			cache_append(dst, duid, (uint32_t)what, text, e->len);
+		free(text);
+	}
+}
+
 /* a copy of the file when a hard link is not possible */
 static int
 copy_file(int fromdir, const char *from, int todir, const char *to)
@@ -2425,6 +2449,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		    sbox->st.msgs[sidx].size;
 		dbox->st.msgs[dbox->st.nmsgs - 1].internal_date =
 		    sbox->st.msgs[sidx].internal_date;
+		box_log(dbox, INDEX_LOG_INFO, dbox->st.nmsgs - 1);
+		copy_cached(sbox, s[k], dbox, uid);
 		d[k++] = uid;
 	}
 	if ((curfd = openat(dbox->dirfd, "cur",

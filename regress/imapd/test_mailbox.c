@@ -679,6 +679,30 @@ test_cache(void)
 			computed == 6 && strcmp(text, "0:Subject: x") == 0 &&
 			mailbox_view_msg(v, 4)->size == 17 &&
 			mailbox_msg_size(v, 4, &size) == 0 && size == 17);
+		{
+			uint32_t seq = 4, *src, *dst, uidv2;
+			struct mailbox_view *av = NULL;
+			struct heard ah;
+			size_t n;
+
+			store_maildir(BOX "/.Archive");
+			CHECK("COPY takes the cached views along",
+			    mailbox_copy(v, &seq, 1, "Archive", 0, &uidv2, &src,
+				&dst, &n, err, sizeof(err)) == 0 &&
+				(av = open_view(u, "Archive", 1, &ah)) !=
+				    NULL &&
+				mailbox_msg_cached(
+				    av, 1, CACHED_ENVELOPE, &text, &len) == 0 &&
+				computed == 6 &&
+				strcmp(text, "0:Subject: x") == 0 &&
+				mailbox_view_msg(av, 1)->size == 17);
+			if (n > 0) {
+				free(src);
+				free(dst);
+			}
+			if (av != NULL)
+				mailbox_view_close(av);
+		}
 	}
 	mailbox_view_close(v);
 	mailbox_set_compute(NULL);
