@@ -442,7 +442,11 @@ static int
 box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
+	struct stat sb;
 
+	/* a folder deleted or renamed away gets no index written into it */
+	if (fstatat(box->dirfd, "cur", &sb, 0) == -1)
+		return -1;
 	if (index_compact(&box->st) == -1)
 		return -1;
 	/* indexes moved: the hash is built again when next needed */
