@@ -6,9 +6,15 @@
 #ifndef BOXD_IMAPD_H
 #define BOXD_IMAPD_H
 
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+
 #include "common.h"
 
+struct bufferevent;
 struct evbuffer;
+struct event;
 
 /* ---------------------------------------------------------------- imap_parse.c
  */
@@ -61,6 +67,11 @@ int imap_line_literal(
 int imap_command_parse(struct imap_command *, const char *buf, size_t len,
     char *err, size_t errsz);
 void imap_command_free(struct imap_command *);
+/*
+ * The tag a line starts with, to answer a command refused before it is
+ * whole (too long, a literal too big): its length, or -1 and "*" in tag.
+ */
+int imap_line_tag(const char *line, size_t len, char *tag, size_t tagsz);
 /* ATOM equal to upper, ASCII case-insensitively: 1 or 0 */
 int imap_arg_is_atom(const struct imap_arg *, const char *upper);
 int imap_arg_is_nil(const struct imap_arg *);
@@ -594,58 +605,574 @@ unsigned int folder_special_parse(const char *atom);
 /* the attribute words of attrs ("\HasNoChildren \Sent"), -1 if too long */
 int folder_attrs_format(unsigned int attrs, char *buf, size_t len);
 
-/* ---------------------------------------------------------------- quota.c
- */
-
-/*
- * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
- * plain functions free of IMAP state, so that mda links them too.  A
- * limit of 0 is no limit.
- */
-struct quota_usage {
-	uint64_t bytes;
-	uint64_t messages;
-	uint64_t limit_bytes;
-	uint64_t limit_messages;
-};
-
-/* the usage, recalculated from the Maildir when the file is stale */
-int quota_get(int dirfd, struct quota_usage *);
-/* messages added (positive) or removed (negative) by a writer */
-int quota_add(int dirfd, int64_t bytes, int64_t messages);
-/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
-int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
-/* the limit auth gives at login; the file is rewritten if it changed */
-int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
-/* count every message of every folder again and rewrite the file */
-int quota_recalc(int dirfd, struct quota_usage *);
-
 /* ---------------------------------------------------------------- mime_imap.c
  */
+/*
+ * IMAP views of a parsed message (common/mime.c): ENVELOPE, BODY and
+ * BODYSTRUCTURE text, and the octets of a FETCH section.  utf8: strings
+ * may carry 8-bit UTF-8 (UTF8=ACCEPT enabled); else they become literals.
+ */
+struct evbuffer;
+
+/* ENVELOPE (RFC 3501 7.4.2) of the message whose header is part's */
+int imap_envelope_write(struct evbuffer *, const struct mime_message *,
+    const struct mime_part *, int utf8);
+/* BODY (extended 0) or BODYSTRUCTURE (extended 1) of part; 0 or -1 */
+int imap_bodystructure_write(struct evbuffer *, const struct mime_message *,
+    const struct mime_part *, int extended, int utf8);
+
+/*
+ * What the mailbox cache keeps per message, computed from its file (fd,
+ * mapped for the call only) into a malloc'ed string, of its CRLF form
+ * when it has bare line ends (mime_crlf()).  Strings with 8-bit octets
+ * are literals, right for every client.  0, or -1 (unreadable, out of
+ * memory).
+ */
+enum imap_view {
+	IMAP_VIEW_ENVELOPE,
+	IMAP_VIEW_BODY,
+	IMAP_VIEW_BODYSTRUCTURE,
+};
+int imap_message_view(int fd, enum imap_view, char **text, size_t *len);
+
+enum imap_section_text {
+	IMAP_SECTION_BODY,		/* "" or "1.2": the whole (part) */
+	IMAP_SECTION_HEADER,		/* HEADER */
+	IMAP_SECTION_HEADER_FIELDS,	/* HEADER.FIELDS (...) */
+	IMAP_SECTION_HEADER_FIELDS_NOT, /* HEADER.FIELDS.NOT (...) */
+	IMAP_SECTION_TEXT,		/* TEXT */
+	IMAP_SECTION_MIME,		/* MIME, only after a part number */
+};
+
+#define IMAP_SECTION_FIELDS_MAX 256 /* header names in one HEADER.FIELDS */
+
+/* what is between the brackets of BODY[...] or BINARY[...] */
+struct imap_section {
+	uint32_t part[MIME_DEPTH_MAX + 1]; /* "1.2.3" */
+	size_t npart;
+	enum imap_section_text text;
+	char **fields; /* HEADER.FIELDS: the names, as given */
+	size_t nfields;
+};
+
+/*
+ * Parse a section spec ("", "HEADER", "1.2.MIME", "HEADER.FIELDS (A B)",
+ * any case); binary: BINARY allows only part numbers.  0, or -1 (BAD).
+ */
+int imap_section_parse(
+    struct imap_section *, const char *spec, size_t len, int binary);
+void imap_section_free(struct imap_section *);
+/*
+ * The section's octets (RFC 3501 6.4.5) appended to out: HEADER.FIELDS
+ * yields the matching fields and a blank line; a part that does not
+ * exist yields nothing.  0 or -1 out of memory.
+ */
+int imap_section_write(struct evbuffer *, const struct mime_message *,
+    const struct imap_section *);
+/*
+ * BINARY[section] (RFC 3516): the part's body, transfer encoding undone.
+ * 0; 1 if the encoding is unknown (NO [UNKNOWN-CTE]); -1 out of memory.
+ * BINARY.SIZE is the length of what it writes.
+ */
+int imap_section_binary(struct evbuffer *, const struct mime_message *,
+    const struct imap_section *);
 
 /* ----------------------------------------------------------------
  * imap_search.c
  */
 
+#define SEARCH_KEYS_MAX	  1000 /* search keys in one program */
+#define SEARCH_DEPTH_MAX  50   /* nesting of NOT, OR and ( ) */
+#define SEARCH_STRING_MAX 1024 /* octets of one search string */
+#define SEARCH_RANGES_MAX 4096 /* ranges of one sequence set */
+
+/* the system flags of a message as search_msg_ops.flags() gives them */
+#define SEARCH_FLAG_SEEN     0x01
+#define SEARCH_FLAG_ANSWERED 0x02
+#define SEARCH_FLAG_FLAGGED  0x04
+#define SEARCH_FLAG_DELETED  0x08
+#define SEARCH_FLAG_DRAFT    0x10
+#define SEARCH_FLAG_RECENT   0x20
+
+/* ESEARCH's RETURN options (RFC 4731, RFC 5182 SAVE) */
+#define SEARCH_RETURN_MIN   0x01
+#define SEARCH_RETURN_MAX   0x02
+#define SEARCH_RETURN_ALL   0x04
+#define SEARCH_RETURN_COUNT 0x08
+#define SEARCH_RETURN_SAVE  0x10
+
+/* search_parse() flags */
+#define SEARCH_PARSE_RETURN  0x01 /* RETURN (...) may come first */
+#define SEARCH_PARSE_CHARSET 0x02 /* a charset comes first (SORT, THREAD) */
+
+/* search_parse() results besides 0 */
+#define SEARCH_BAD	  -1 /* BAD err */
+#define SEARCH_BADCHARSET -2 /* NO [BADCHARSET (UTF-8 US-ASCII)] */
+
+/* one header value or piece of body text; nonzero stops the accessor */
+typedef int (*search_text_cb)(void *arg, const char *text, size_t len);
+
+/* the first address of a header, as SORT wants it; "" for what is absent */
+struct search_address {
+	const char *mailbox; /* local part */
+	const char *host;
+	const char *name; /* display name, decoded to UTF-8 */
+};
+
+/*
+ * How the engine reads a message; the session implements it over the
+ * store and the MIME code.  msg is the caller's.  Text is UTF-8: encoded
+ * words, charsets and transfer encodings already decoded.
+ */
+struct search_msg_ops {
+	uint32_t (*seq)(void *msg);
+	uint32_t (*uid)(void *msg);
+	uint32_t (*flags)(void *msg); /* SEARCH_FLAG_* */
+	/* has the keyword (ASCII case-insensitive): 1 or 0 */
+	int (*keyword)(void *msg, const char *name);
+	uint64_t (*modseq)(void *msg);
+	uint64_t (*size)(void *msg); /* RFC822.SIZE */
+	/* seconds since the epoch, *tzoff its zone in minutes east of UTC */
+	int64_t (*internal_date)(void *msg, int *tzoff);
+	/* the Date: header the same way: 0, or -1 when none or unparseable */
+	int (*sent_date)(void *msg, int64_t *when, int *tzoff);
+	/*
+	 * cb once per header field called name (ASCII case-insensitive), with
+	 * its unfolded value after the colon, decoded; name NULL: every field
+	 * as "Name: value".  Stops when cb returns nonzero.  0, or -1 when
+	 * the message cannot be read (it then matches as if it had no text).
+	 * The engine asks for the envelope's fields (Subject, From, Sender,
+	 * Reply-To, To, Cc, Bcc, Date, Message-ID, In-Reply-To) and
+	 * References most; an accessor caches those.
+	 */
+	int (*header)(void *msg, const char *name, search_text_cb, void *arg);
+	/* the text of every text part, decoded, in pieces; as header() */
+	int (*body)(void *msg, search_text_cb, void *arg);
+	/* the first address of field (From, To, Cc): 0; 1 none; -1 error */
+	int (*address)(void *msg, const char *field, struct search_address *);
+};
+
+struct search_node;
+
+struct search_program {
+	struct search_node *root;
+	size_t nkeys;
+	int esearch; /* RETURN was given: answer with ESEARCH */
+	int ret;     /* SEARCH_RETURN_*; RETURN () means ALL */
+	int modseq;  /* MODSEQ in the program: report the highest one */
+	int dollar;  /* $ in the program: needs the saved result */
+};
+
+struct search_context {
+	const struct search_msg_ops *ops;
+	uint32_t nmsgs;	       /* messages in the mailbox, '*' of a set */
+	uint32_t uidmax;       /* the highest UID, '*' of a UID set; 0 empty */
+	const uint32_t *saved; /* $: the saved result as ascending UIDs */
+	size_t nsaved;
+	int64_t now; /* OLDER and YOUNGER count back from it */
+};
+
+struct search_result {
+	uint32_t *ids; /* ascending seqs, or UIDs */
+	size_t n;
+	uint64_t highest_modseq; /* of the matches, when program->modseq */
+};
+
+/*
+ * The search program of SEARCH (args after the command name), or of SORT
+ * and THREAD (args after the criteria or algorithm, with
+ * SEARCH_PARSE_CHARSET).  0, SEARCH_BAD with a reason in err, or
+ * SEARCH_BADCHARSET.  search_program_free() is safe after any result.
+ */
+int search_parse(struct search_program *, const struct imap_arg *args,
+    size_t nargs, int flags, char *err, size_t errsz);
+void search_program_free(struct search_program *);
+/*
+ * Evaluates the program on msgs[0..n-1], in sequence order; cheap keys go
+ * first, so that text is read only for messages still in question.
+ * uid: the result holds UIDs.  0, or -1 out of memory.
+ */
+int search_run(struct search_program *, const struct search_context *,
+    void *const *msgs, size_t n, int uid, struct search_result *);
+void search_result_free(struct search_result *);
+/* resolves '*' of the program's sets, once, before search_match() */
+void search_prepare(struct search_program *, const struct search_context *);
+/* does one message match: 1 or 0 */
+int search_match(
+    const struct search_program *, const struct search_context *, void *msg);
+/*
+ * Case folding for matching and sorting: ASCII, Latin-1, Latin Extended-A
+ * and Additional, Greek and Cyrillic to simple lower case; other octets
+ * as they are.  out holds len octets at least (folding never grows text);
+ * returns the folded length.
+ */
+size_t search_fold(const char *in, size_t len, char *out);
+
 /* ---------------------------------------------------------------- imap_sort.c
  */
+
+#define SORT_CRITERIA_MAX 16
+
+enum sort_key {
+	SORT_ARRIVAL,
+	SORT_CC,
+	SORT_DATE,
+	SORT_FROM,
+	SORT_SIZE,
+	SORT_SUBJECT,
+	SORT_TO,
+	SORT_DISPLAYFROM, /* RFC 5957 */
+	SORT_DISPLAYTO,
+};
+
+struct sort_criterion {
+	enum sort_key key;
+	int reverse;
+};
+
+struct sort_program {
+	struct sort_criterion crit[SORT_CRITERIA_MAX];
+	size_t n;
+};
+
+/* SORT's parenthesised criteria: 0, or -1 with a reason in err */
+int sort_parse(struct sort_program *, const struct imap_arg *list, char *err,
+    size_t errsz);
+/*
+ * Orders msgs[0..n-1] (the matches, in sequence order) and writes their
+ * seqs, or UIDs, to ids[0..n-1]; ties go by sequence number.  0, or -1
+ * out of memory.
+ */
+int sort_run(const struct sort_program *, const struct search_msg_ops *,
+    void *const *msgs, size_t n, int uid, uint32_t *ids);
+/*
+ * RFC 5256's base subject of a decoded subject, case-folded, in a new
+ * string; *reply set when a Re:, Fw:, Fwd: or [fwd: ...] was taken off.
+ * NULL out of memory.
+ */
+char *sort_base_subject(const char *subject, size_t len, int *reply);
 
 /* ----------------------------------------------------------------
  * imap_thread.c
  */
 
+enum thread_algorithm {
+	THREAD_ORDEREDSUBJECT,
+	THREAD_REFERENCES,
+};
+
+/* THREAD's algorithm argument: 0, or -1 unknown */
+int thread_parse_algorithm(const struct imap_arg *, enum thread_algorithm *);
+/*
+ * Threads msgs[0..n-1] (the matches, in sequence order) by RFC 5256 and
+ * writes the threads, "(1 2)(3 (4)(5))", after "* THREAD " to out; seqs,
+ * or UIDs.  0, or -1 out of memory.
+ */
+int thread_run(enum thread_algorithm, const struct search_msg_ops *,
+    void *const *msgs, size_t n, int uid, struct evbuffer *out);
+
 /* ----------------------------------------------------------------
  * imap_session.c
  */
+#define IMAP_INPUT_MAX	  (64 * 1024)	   /* read ahead of the commands */
+#define IMAP_OUTPUT_MAX	  (256 * 1024)	   /* unread replies: input waits */
+#define IMAP_OUTPUT_LOW	  (64 * 1024)	   /* a long command goes on below it */
+#define IMAP_LITERAL_MAX  (64 * 1024)	   /* a literal, but APPEND's message */
+#define IMAP_LITERALS_MAX 64		   /* literals in one command */
+#define IMAP_MAX_ERRORS	  20		   /* bad commands in a row: BYE */
+#define IMAP_AUTOLOGOUT	  (30 * 60 * 1000) /* RFC 9051 5.4: >= 30 min */
+
+enum imap_state {
+	IMAP_NOTAUTH,
+	IMAP_AUTH,
+	IMAP_SELECTED,
+};
+
+struct imap_session {
+	RB_ENTRY(imap_session) entry; /* by reqid while auth answers */
+	uint64_t reqid;
+	int waiting; /* for auth */
+	int fd;
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	enum listen_kind kind;
+	int tls;
+	int pop3;
+	char addr[INET6_ADDRSTRLEN];
+	struct listener_client *client;
+	enum imap_state state;
+	char tag[IMAP_TAG_MAX + 1];
+	int errors;
+
+	struct event *timer;
+	int timer_on;
+	uint64_t expire;
+
+	int closing;
+	int tls_pending;
+	int processing;
+	int out_paused;
+	int in_long_line;
+	int busy;   /* a command goes on as the output drains */
+	int idling; /* in IDLE */
+	int sasl;   /* AUTHENTICATE waits for the client's response */
+	int quiet;  /* the view's news is not told (CLOSE's expunge) */
+	/*
+	 * A command that goes on as the output drains (busy): resume runs
+	 * when it is below IMAP_OUTPUT_LOW, job_free when it ends or the
+	 * session goes.  Its tag stays in tag.
+	 */
+	void (*resume)(struct imap_session *);
+	void (*job_free)(struct imap_session *);
+	void *job;
+
+	/* the command being read */
+	struct evbuffer *cmd;
+	size_t cmd_text; /* its octets but literals */
+	uint32_t cmd_literals;
+	uint64_t literal_left;
+	int append_streaming; /* the literal goes to APPEND's file */
+
+	/* ENABLEd */
+	int rev2;
+	int utf8;
+	int condstore;
+	int qresync;
+
+	struct imap_user *user;	    /* logged in */
+	struct imap_mbox *mbox;	    /* selected */
+	struct imap_append *append; /* APPEND under way */
+	struct pop3_state *pop;	    /* a POP3 session's */
+};
+
+void imap_session_new(int fd, const struct sockaddr *, enum listen_kind,
+    struct listener_client *);
+void imap_printf(struct imap_session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* a line, CRLF added */
+void imap_reply(struct imap_session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "TAG STATUS text" for the current command */
+void imap_tagged(struct imap_session *, const char *status, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void imap_close(struct imap_session *);
+void imap_bye(struct imap_session *, const char *why);
+void imap_starttls(struct imap_session *);
+void imap_command_done(struct imap_session *);
+void imap_process(struct imap_session *);
+void imap_auth_request(struct imap_session *, const char *user,
+    const char *password, uint32_t service);
+void imap_auth_result(const struct auth_login_result *);
 
 /* ---------------------------------------------------------------- imap_cmd.c
  */
+const char *imap_capabilities(struct imap_session *);
+void imap_cmd_dispatch(struct imap_session *, const char *, size_t);
+void imap_cmd_error(struct imap_session *);
+uint64_t imap_cmd_literal_limit(struct imap_session *, uint64_t);
+int imap_cmd_literal_input(struct imap_session *, struct evbuffer *, size_t);
+void imap_cmd_cleanup(struct imap_session *);
+void imap_cmd_sync(struct imap_session *, int expunges_ok);
+int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
+/* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
+void
+imap_cmd_auth_done(struct imap_session *, const struct auth_login_result *);
+void imap_cmd_idle_wake(struct imap_session *);
+int imap_idle_input(struct imap_session *, struct evbuffer *);
+/* the output drained below IMAP_OUTPUT_LOW: a long command goes on */
+void imap_cmd_resume(struct imap_session *);
+/*
+ * A long command (busy, resume, job) has queued its tagged reply: its job
+ * is freed and the session reads its next command.
+ */
+void imap_cmd_job_done(struct imap_session *);
+
+/* ----------------------------------------------------------------
+ * imap_mbox.c
+ */
+/* the logged-in user of a session (each session has its own) */
+struct imap_user {
+	char address[SMTP_PATH_MAX];
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "DOMAIN/USER" */
+	uint64_t quota;
+	int dirfd; /* the user's Maildir */
+	struct mail_user *mu;
+};
+
+/* the selected mailbox of a session */
+struct imap_mbox {
+	struct mailbox_view *view;
+	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
+	int readonly;
+	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
+	uint32_t *saved;
+	size_t nsaved;
+};
+
+/* logged in: NULL, or why not (the text of a "NO") */
+const char *
+imap_session_login(struct imap_session *, const struct auth_login_result *);
+void imap_session_logout_user(struct imap_session *);
+/*
+ * The untagged news of the selected mailbox (EXISTS, EXPUNGE or
+ * VANISHED, FETCH FLAGS); expunges wait when !expunges_ok (during FETCH,
+ * STORE and SEARCH by sequence numbers, RFC 9051 7.5.1).
+ */
+void imap_mbox_sync(struct imap_session *, int expunges_ok);
+void imap_mbox_condstore(struct imap_session *);
+/* IDLE begins (on) or ends: the mailbox's news then goes out at once */
+void imap_mbox_idle(struct imap_session *, int on);
+/*
+ * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
+ * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after
+ * answering BAD/NO.
+ */
+int imap_mbox_name_arg(
+    struct imap_session *, const struct imap_arg *, char *, size_t);
+/* a folder name as the client wants it (mUTF-7 or UTF-8), as an astring */
+void
+imap_mbox_name_write(struct imap_session *, struct evbuffer *, const char *);
+/* the flag list "(\Seen $Label1)" of a message of the selected mailbox */
+void imap_mbox_flags_write(
+    struct imap_session *, struct evbuffer *, const struct mail_msg *);
+/*
+ * A flag list argument (STORE, APPEND) into Maildir flag bits; keywords
+ * created in the selected mailbox when create.  0, or -1 after BAD/NO.
+ */
+int imap_mbox_flags_arg(struct imap_session *, const struct imap_arg *,
+    int create, uint32_t *flags);
+/*
+ * A sequence set (uid: of UIDs) of the selected mailbox as the ascending
+ * sequence numbers it names; "$" is the saved result.  0, or -1 after
+ * BAD.  *seqs is malloc'd.
+ */
+int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
+    uint32_t **seqs, size_t *n);
+/* the mail directory of the storage, the role's root */
+void imap_mbox_init(int rootfd);
+/* a user's quota, from auth: written into the Maildir's maildirsize */
+void imap_mbox_quota_set(const char *mailbox, uint64_t quota);
+int imap_append_literal(struct imap_session *);
+void imap_append_size(struct imap_session *, uint64_t);
+int imap_append_input(struct imap_session *, struct evbuffer *, size_t);
+void imap_append_cleanup(struct imap_session *);
+void imap_cmd_select(struct imap_session *, struct imap_command *);
+void imap_cmd_close(struct imap_session *, struct imap_command *);
+void imap_cmd_unselect(struct imap_session *, struct imap_command *);
+void imap_cmd_expunge(struct imap_session *, struct imap_command *);
+void imap_cmd_check(struct imap_session *, struct imap_command *);
+void imap_cmd_create(struct imap_session *, struct imap_command *);
+void imap_cmd_delete(struct imap_session *, struct imap_command *);
+void imap_cmd_rename(struct imap_session *, struct imap_command *);
+void imap_cmd_subscribe(struct imap_session *, struct imap_command *);
+void imap_cmd_unsubscribe(struct imap_session *, struct imap_command *);
+void imap_cmd_list(struct imap_session *, struct imap_command *);
+void imap_cmd_lsub(struct imap_session *, struct imap_command *);
+void imap_cmd_status(struct imap_session *, struct imap_command *);
+void imap_cmd_append(struct imap_session *, struct imap_command *);
+void imap_cmd_copy(struct imap_session *, struct imap_command *);
+void imap_cmd_move(struct imap_session *, struct imap_command *);
+void imap_cmd_getquota(struct imap_session *, struct imap_command *);
+void imap_cmd_getquotaroot(struct imap_session *, struct imap_command *);
+void imap_cmd_setquota(struct imap_session *, struct imap_command *);
+
+/* ----------------------------------------------------------------
+ * imap_fetch.c
+ */
+/* FETCH and STORE (with UID, CHANGEDSINCE, UNCHANGEDSINCE, VANISHED) */
+void imap_cmd_fetch(struct imap_session *, struct imap_command *);
+void imap_cmd_store(struct imap_session *, struct imap_command *);
+
+#define FETCH_ATTS_MAX 64 /* data items of one FETCH */
+
+/* the data items of a FETCH that have no section */
+#define FETCH_UID	    0x0001
+#define FETCH_FLAGS	    0x0002
+#define FETCH_INTERNALDATE  0x0004
+#define FETCH_RFC822_SIZE   0x0008
+#define FETCH_ENVELOPE	    0x0010
+#define FETCH_BODY	    0x0020 /* BODY: BODYSTRUCTURE not extensible */
+#define FETCH_BODYSTRUCTURE 0x0040
+#define FETCH_MODSEQ	    0x0080
+
+enum fetch_section_kind {
+	FETCH_SECTION_BODY,	   /* BODY[...], BODY.PEEK[...], RFC822* */
+	FETCH_SECTION_BINARY,	   /* BINARY[...], BINARY.PEEK[...] */
+	FETCH_SECTION_BINARY_SIZE, /* BINARY.SIZE[...] */
+};
+
+/* a data item with a section; RFC822, .HEADER and .TEXT are ones too */
+struct fetch_section {
+	enum fetch_section_kind kind;
+	int peek; /* leaves \Seen alone */
+	struct imap_section section;
+	char *name; /* in the response, "BODY[HEADER]" ("<o>" not included) */
+	int partial;
+	uint64_t offset, count; /* <offset.count> */
+};
+
+struct fetch_request {
+	uint32_t items; /* FETCH_* */
+	struct fetch_section *sections;
+	size_t nsections;
+	int changedsince_set; /* (CHANGEDSINCE n): CONDSTORE */
+	uint64_t changedsince;
+	int vanished;  /* (CHANGEDSINCE n VANISHED): QRESYNC, UID FETCH */
+	int sets_seen; /* a body item without PEEK */
+};
+
+/*
+ * FETCH's data items (a macro, one item or a list) and its modifiers
+ * (NULL, or the list after the items); uid: UID FETCH.  0, or -1 with
+ * the reason of a BAD in err.  fetch_request_free() is safe after both.
+ */
+int fetch_parse(struct fetch_request *, const struct imap_arg *atts,
+    const struct imap_arg *mods, int uid, char *err, size_t errsz);
+void fetch_request_free(struct fetch_request *);
+/* INTERNALDATE, "dd-Mon-yyyy hh:mm:ss +0000" in UTC; 0, or -1 */
+int fetch_date_format(int64_t, char *buf, size_t len);
+
+struct store_request {
+	enum mailbox_store_op op;
+	int silent;
+	int unchangedsince_set; /* (UNCHANGEDSINCE n): CONDSTORE */
+	uint64_t unchangedsince;
+	const struct imap_arg *flags; /* a list, or nflags flags */
+	size_t nflags;
+	int flags_list; /* flags is one parenthesised list */
+};
+
+/* STORE's arguments after the sequence set: 0, or -1 and err */
+int store_parse(struct store_request *, const struct imap_arg *args,
+    size_t nargs, char *err, size_t errsz);
+
+/* ----------------------------------------------------------------
+ * imap_query.c
+ */
+/* SEARCH (and ESEARCH's RETURN), SORT and THREAD over the selected mailbox */
+void imap_cmd_search(struct imap_session *, struct imap_command *);
+void imap_cmd_sort(struct imap_session *, struct imap_command *);
+void imap_cmd_thread(struct imap_session *, struct imap_command *);
 
 /* ----------------------------------------------------------------
  * pop3_session.c
  */
+void pop3_greeting(struct imap_session *);
+void pop3_command(struct imap_session *, const char *, size_t);
+#define POP3_TIMEOUT (10 * 60 * 1000) /* RFC 1939 3: at least 10 min */
+void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
+/* the session goes: its maildrop is let go, uncommitted deletions too */
+void pop3_session_free(struct imap_session *);
 
 /* ---------------------------------------------------------------- imap.c
  */
+void imap_stat_session_start(struct imap_session *);
+void imap_stat_session_end(struct imap_session *);
+/* a user's sessions (IMAP and POP3) against limit imap-connections'
+ * per-user: 0 counted, -1 over the limit */
+int imap_user_session_add(const char *address);
+void imap_user_session_del(const char *address);
 
 #endif
