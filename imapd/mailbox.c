@@ -858,10 +858,10 @@ box_scan(struct mailbox *box, int fresh)
 		box->st.uidnext = 1;
 		/*
 		 * MODSEQs start above any an earlier index gave (it counted
-		 * far fewer than a thousand changes a second), and QRESYNC
-		 * knows it remembers no expunge from before.
+		 * fewer than a hundred changes a second over its life), and
+		 * QRESYNC knows it remembers no expunge from before.
 		 */
-		box->st.highestmodseq = (uint64_t)time(NULL) * 1000;
+		box->st.highestmodseq = (uint64_t)time(NULL) * 100;
 		box->st.vanished_floor = box->st.highestmodseq;
 		scan_uidlist(box, &sc);
 	}
