@@ -796,7 +796,11 @@ rss_kib(void)
 	return kib;
 }
 
-/* a large mailbox: how long it takes to open, printed, not checked */
+/*
+ * A large mailbox: how long it takes to open, printed, not checked.
+ * 20,000 messages unless BOXD_LARGE says (200,000 for issue 7's figure:
+ * a few minutes of file creation every run would be too many).
+ */
 static void
 test_large(void)
 {
@@ -806,7 +810,7 @@ test_large(void)
 	struct heard h;
 	char name[256];
 	const char *env;
-	long count = 200000, i, rss0;
+	long count = 20000, i, rss0;
 
 	if ((env = getenv("BOXD_LARGE")) != NULL)
 		count = strtol(env, NULL, 10);
