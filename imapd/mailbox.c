@@ -442,7 +442,11 @@ static int
 box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
+	struct stat sb;
 
+	/* a folder deleted or renamed away gets no index written into it */
+	if (fstatat(box->dirfd, "cur", &sb, 0) == -1)
+		return -1;
 	if (index_compact(&box->st) == -1)
 		return -1;
 	/* indexes moved: the hash is built again when next needed */
@@ -854,10 +858,10 @@ box_scan(struct mailbox *box, int fresh)
 		box->st.uidnext = 1;
 		/*
 		 * MODSEQs start above any an earlier index gave (it counted
-		 * far fewer than a thousand changes a second), and QRESYNC
-		 * knows it remembers no expunge from before.
+		 * fewer than a hundred changes a second over its life), and
+		 * QRESYNC knows it remembers no expunge from before.
 		 */
-		box->st.highestmodseq = (uint64_t)time(NULL) * 1000;
+		box->st.highestmodseq = (uint64_t)time(NULL) * 100;
 		box->st.vanished_floor = box->st.highestmodseq;
 		scan_uidlist(box, &sc);
 	}
@@ -2322,6 +2326,30 @@ done:
 	return rc;
 }
 
+/* the cached views of a message go with its copy: nothing is computed */
+static void
+copy_cached(
+    struct mailbox *src, uint32_t suid, struct mailbox *dst, uint32_t duid)
+{
+	struct cache_ent *e;
+	char *text;
+	int what;
+
+	if (!src->cache_loaded)
+		return; /* nothing was fetched there since it opened */
+	if (!dst->cache_loaded)
+		cache_load(dst);
+	for (what = 0; what < CACHED_MAX; what++) {
+		if ((e = cache_find(src, suid, (uint32_t)what)) == NULL ||
+		    (text = malloc((size_t)e->len + 1)) == NULL)
+			continue;
+		if (pread(src->cachefd, text, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len)
+			cache_append(dst, duid, (uint32_t)what, text, e->len);
+		free(text);
+	}
+}
+
 /* a copy of the file when a hard link is not possible */
 static int
 copy_file(int fromdir, const char *from, int todir, const char *to)
@@ -2425,6 +2453,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		    sbox->st.msgs[sidx].size;
 		dbox->st.msgs[dbox->st.nmsgs - 1].internal_date =
 		    sbox->st.msgs[sidx].internal_date;
+		box_log(dbox, INDEX_LOG_INFO, dbox->st.nmsgs - 1);
+		copy_cached(sbox, s[k], dbox, uid);
 		d[k++] = uid;
 	}
 	if ((curfd = openat(dbox->dirfd, "cur",
