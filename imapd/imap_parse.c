@@ -38,7 +38,7 @@ fail(struct parser *p, const char *why)
 	return -1;
 }
 
-/* ATOM-CHAR, list-wildcards and ']': CHAR but CTL, SP, ( ) { " \ */
+/* ATOM-CHAR, '%', '*' and ']': CHAR but CTL, SP, ( ) { " \ */
 static int
 is_atom_char(unsigned char c)
 {
@@ -356,22 +356,19 @@ imap_command_parse(struct imap_command *cmd, const char *buf, size_t len,
 	struct parser p;
 	size_t start, n;
 	void *arena;
+	int taglen;
 
 	memset(cmd, 0, sizeof(*cmd));
-	strlcpy(cmd->tag, "*", sizeof(cmd->tag));
 	memset(&p, 0, sizeof(p));
 	p.buf = buf;
 	p.len = len;
 
-	while (p.pos < len && is_tag_char(buf[p.pos]))
-		p.pos++;
-	if (p.pos == 0 || p.pos > IMAP_TAG_MAX ||
-	    (p.pos < len && buf[p.pos] != ' ')) {
+	if ((taglen = imap_line_tag(buf, len, cmd->tag, sizeof(cmd->tag))) ==
+	    -1) {
 		set_err(err, errsz, len == 0 ? "empty command" : "invalid tag");
 		return -1;
 	}
-	memcpy(cmd->tag, buf, p.pos);
-	cmd->tag[p.pos] = '\0';
+	p.pos = taglen;
 	if (p.pos == len) {
 		set_err(err, errsz, "missing command name");
 		return -1;
@@ -421,6 +418,23 @@ bad:
 	set_err(err, errsz, p.err);
 	imap_command_free(cmd);
 	return -1;
+}
+
+int
+imap_line_tag(const char *line, size_t len, char *tag, size_t tagsz)
+{
+	size_t n = 0;
+
+	while (n < len && n <= IMAP_TAG_MAX && is_tag_char(line[n]))
+		n++;
+	if (n == 0 || n > IMAP_TAG_MAX || n >= tagsz ||
+	    (n < len && line[n] != ' ')) {
+		strlcpy(tag, "*", tagsz);
+		return -1;
+	}
+	memcpy(tag, line, n);
+	tag[n] = '\0';
+	return n;
 }
 
 void

@@ -67,6 +67,11 @@ int imap_line_literal(
 int imap_command_parse(struct imap_command *, const char *buf, size_t len,
     char *err, size_t errsz);
 void imap_command_free(struct imap_command *);
+/*
+ * The tag a line starts with, to answer a command refused before it is
+ * whole (too long, a literal too big): its length, or -1 and "*" in tag.
+ */
+int imap_line_tag(const char *line, size_t len, char *tag, size_t tagsz);
 /* ATOM equal to upper, ASCII case-insensitively: 1 or 0 */
 int imap_arg_is_atom(const struct imap_arg *, const char *upper);
 int imap_arg_is_nil(const struct imap_arg *);

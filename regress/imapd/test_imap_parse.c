@@ -524,7 +524,7 @@ test_framing(void)
 	    "a5 NOOP\r\n"
 	    "a6 X \"{1}\r\nz\"\r\n"
 	    "\r\n";
-	char names[256];
+	char names[256], tag[IMAP_TAG_MAX + 1];
 	uint64_t size;
 	int nonsync, binary;
 
@@ -565,6 +565,16 @@ test_framing(void)
 	    &nonsync, &binary) == 0);
 	CHECK("spaced braces", imap_line_literal("a X {a b}", 9, &size,
 	    &nonsync, &binary) == 0);
+	CHECK("line tag", imap_line_tag("a1 APPEND x {999999999}", 23, tag,
+	    sizeof(tag)) == 2 && strcmp(tag, "a1") == 0);
+	CHECK("line tag alone", imap_line_tag("a1", 2, tag, sizeof(tag)) ==
+	    2 && strcmp(tag, "a1") == 0);
+	CHECK("line tag bad", imap_line_tag("a+ X", 4, tag, sizeof(tag)) ==
+	    -1 && strcmp(tag, "*") == 0);
+	CHECK("line tag empty", imap_line_tag("", 0, tag, sizeof(tag)) ==
+	    -1 && strcmp(tag, "*") == 0);
+	CHECK("line tag small", imap_line_tag("abc X", 5, tag, 3) == -1 &&
+	    strcmp(tag, "*") == 0 && imap_line_tag("abc X", 5, tag, 4) == 3);
 	CHECK("len not NUL", imap_line_literal("a X {5}zzz", 7, &size,
 	    &nonsync, &binary) == 1 && size == 5);
 }
