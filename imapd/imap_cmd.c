@@ -236,9 +236,19 @@ imap_cmd_error(struct imap_session *s)
 uint64_t
 imap_cmd_literal_limit(struct imap_session *s, uint64_t size)
 {
+	size_t held;
+
 	if (s->state != IMAP_NOTAUTH && imap_append_literal(s) == 1) {
 		imap_append_size(s, size);
 		return child->conf.max_message_size;
+	}
+	/*
+	 * Before login all of a command's literals share one bound: else a
+	 * client without a password holds megabytes per connection.
+	 */
+	if (s->state == IMAP_NOTAUTH) {
+		held = evbuffer_get_length(s->cmd) - s->cmd_text;
+		return held < IMAP_LITERAL_MAX ? IMAP_LITERAL_MAX - held : 0;
 	}
 	return IMAP_LITERAL_MAX;
 }
