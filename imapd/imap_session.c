@@ -483,6 +483,9 @@ imap_write(struct bufferevent *bev, void *arg)
 		imap_cmd_resume(s);
 	if (evbuffer_get_length(s->out) != 0)
 		return;
+	/* an IDLE that stopped listening while its client did not read */
+	if (s->idling && !s->closing)
+		imap_mbox_idle(s, 1);
 	if (s->closing) {
 		imap_timer_set(s, 0);
 		s->timer_on = 1;

@@ -48,8 +48,13 @@ def wait_until(cond, timeout=20, what="condition"):
 class Conn:
     """A raw IMAP connection (TLS unless told), line by line."""
 
-    def __init__(self, port, tls=True, greeting=True):
-        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port, tls=True, greeting=True, rcvbuf=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            # before connect, so that the kernel does not grow it
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", port))
         self.sock = tls_context().wrap_socket(s) if tls else s
         self.f = self.sock.makefile("rb")
         if greeting:
@@ -123,12 +128,25 @@ class HostileCase(unittest.TestCase):
                 return row["pid"]
         raise AssertionError("no %s process" % role)
 
-    def conn(self, kind="imaps", tls=None, greeting=True):
+    def conn(self, kind="imaps", tls=None, greeting=True, rcvbuf=None):
         c = Conn(self.b.imap_ports[kind],
                  tls=kind.endswith("s") if tls is None else tls,
-                 greeting=greeting)
+                 greeting=greeting, rcvbuf=rcvbuf)
         self.conns.append(c)
         return c
+
+    def fill_inbox(self, n):
+        """n messages written into new/ as another writer would, after a
+        first login has made the Maildir."""
+        self.conn().login().close()
+        new = os.path.join(self.b.maildir(BOB), "new")
+        st = wait_until(lambda: os.path.isdir(new) and os.stat(new),
+                        what="the Maildir")
+        for i in range(n):
+            path = os.path.join(new, "%d.M%dP1.host" % (i, i))
+            with open(path, "wb") as f:
+                f.write(message("m%d" % i))
+            os.chown(path, st.st_uid, st.st_gid)
 
     def assert_serving(self):
         """The imap process survived and serves a normal client."""
@@ -167,6 +185,39 @@ class PreLogin(HostileCase):
             self.assertIn(b"TOOBIG", c.line())
             self.assertTrue(c.closed())
         self.assertLess(rss_kb(self.imap_pid) - base, 16 * 1024)
+        self.assert_serving()
+
+
+class Idle(HostileCase):
+    def test_idle_news_waits_for_a_client_that_does_not_read(self):
+        # another session changes every flag again and again while an
+        # IDLE never reads: the news must not pile up in its output, and
+        # once it reads, each message is told with the flags it has now
+        self.fill_inbox(2000)
+        a = self.conn().login()
+        self.assertTrue(a.cmd(b"s", b"SELECT INBOX")[-1].startswith(b"s OK"))
+        b = self.conn(rcvbuf=4096).login()
+        self.assertTrue(b.cmd(b"s", b"SELECT INBOX")[-1].startswith(b"s OK"))
+        b.send(b"i IDLE\r\n")
+        self.assertTrue(b.line().startswith(b"+"))
+        # long keywords make long FETCH lines: megabytes a STORE
+        kw = b" ".join(b"$keyword%02d_%s" % (k, b"x" * 80)
+                       for k in range(20))
+        for i in range(12):
+            last = a.cmd(b"s", b"STORE 1:* %sFLAGS.SILENT (%s)" %
+                         (b"-" if i % 2 else b"+", kw))[-1]
+            self.assertTrue(last.startswith(b"s OK"), last)
+        b.send(b"DONE\r\n")
+        lines = b.tagged(b"i")
+        self.assertTrue(lines[-1].startswith(b"i OK"), lines[-1])
+        flags = {}
+        for line in lines:
+            if b" FETCH " in line:
+                flags[int(line.split()[1])] = b"$keyword" in line
+        self.assertEqual(len(flags), 2000)
+        self.assertFalse(any(flags.values()))
+        # 12 changes of 2000 messages: far fewer lines than 24000
+        self.assertLess(len(lines), 12000)
         self.assert_serving()
 
 
