@@ -221,5 +221,30 @@ class Idle(HostileCase):
         self.assert_serving()
 
 
+class Fetch(HostileCase):
+    def test_many_sections_of_one_big_part(self):
+        # each BODY[1] is a copy of the part until the message's answer
+        # is whole: 60 of them asked of a 2 MB part are refused
+        a = self.conn().login()
+        body = (b"x" * 998 + b"\r\n") * 2000
+        msg = (b"From: a@example.org\r\nSubject: big\r\n"
+               b"MIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n"
+               b"--BB\r\nContent-Type: text/plain\r\n\r\n" + body +
+               b"\r\n--BB--\r\n")
+        last = a.cmd(b"a", b"APPEND INBOX {%d+}\r\n%s" % (len(msg), msg))[-1]
+        self.assertTrue(last.startswith(b"a OK"), last)
+        a.cmd(b"s", b"SELECT INBOX")
+        last = a.cmd(b"f", b"FETCH 1 (%s)" %
+                     b" ".join([b"BODY.PEEK[1]"] * 60))[-1]
+        self.assertTrue(last.startswith(b"f NO [LIMIT]"), last)
+        # what a client asks of a message is answered
+        lines = a.cmd(b"g", b"FETCH 1 (BODY.PEEK[1] BINARY.PEEK[1] "
+                      b"BODY.PEEK[1.MIME] BODY.PEEK[]<0.100>)")
+        self.assertTrue(lines[-1].startswith(b"g OK"), lines[-1])
+        self.assertIn(b"BINARY[1] {%d}" % len(body), b"".join(lines))
+        self.assert_serving()
+
+
 if __name__ == "__main__":
     unittest.main()
