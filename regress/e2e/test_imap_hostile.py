@@ -12,8 +12,11 @@ import imaplib
 import json
 import os
 import random
+import select
 import socket
+import ssl
 import sys
+import threading
 import time
 import unittest
 
@@ -99,6 +102,7 @@ class Conn:
 
     def close(self):
         try:
+            self.f.close()
             self.sock.close()
         except OSError:
             pass
@@ -134,6 +138,27 @@ class HostileCase(unittest.TestCase):
                  greeting=greeting, rcvbuf=rcvbuf)
         self.conns.append(c)
         return c
+
+    def open_files(self):
+        """What the imap process has open, but the inotify instance that
+        the first watched mailbox creates for good."""
+        d = "/proc/%d/fd" % self.imap_pid
+        files = []
+        for fd in os.listdir(d):
+            try:
+                files.append(os.readlink(os.path.join(d, fd)))
+            except FileNotFoundError:
+                pass
+        return sorted(f for f in files if f != "anon_inode:inotify")
+
+    def assert_files_closed(self, before):
+        """Every session has gone, and every file it had open with it."""
+        try:
+            wait_until(lambda: self.open_files() == before,
+                       what="the sessions' files to close")
+        except AssertionError:
+            raise AssertionError("open before %s, now %s" %
+                                 (before, self.open_files()))
 
     def fill_inbox(self, n):
         """n messages written into new/ as another writer would, after a
@@ -244,6 +269,218 @@ class Fetch(HostileCase):
         self.assertTrue(lines[-1].startswith(b"g OK"), lines[-1])
         self.assertIn(b"BINARY[1] {%d}" % len(body), b"".join(lines))
         self.assert_serving()
+
+
+COMMANDS = [b"CAPABILITY", b"NOOP", b"LOGOUT", b"STARTTLS", b"LOGIN",
+            b"AUTHENTICATE", b"ID", b"ENABLE", b"NAMESPACE", b"IDLE",
+            b"SELECT", b"EXAMINE", b"CREATE", b"DELETE", b"RENAME",
+            b"SUBSCRIBE", b"UNSUBSCRIBE", b"LIST", b"LSUB", b"STATUS",
+            b"APPEND", b"GETQUOTA", b"GETQUOTAROOT", b"SETQUOTA", b"CHECK",
+            b"CLOSE", b"UNSELECT", b"EXPUNGE", b"SEARCH", b"FETCH",
+            b"STORE", b"COPY", b"MOVE", b"SORT", b"THREAD", b"UID FETCH",
+            b"UID STORE", b"UID COPY", b"UID MOVE", b"UID EXPUNGE",
+            b"UID SEARCH", b"UID NOOP", b"XYZZY", b"", b"UID"]
+WORDS = [b"INBOX", b"inbox.x", b"../etc", b"/etc/passwd", b"..", b".",
+         b"a.b..c", b".hidden", b"&AC8-", b"&AC4-", b"&Jjo-", b"&-", b"&",
+         b"&ZeVnLIqe-", b"*", b"%", b"1:*", b"*:1", b"$", b"1,2,3:5",
+         b"4294967295", b"4294967296:1", b"0", b"0:0", b"1:4294967295",
+         b"(FLAGS)", b"BODY[]", b"BODY.PEEK[1.2.3.MIME]<0.10>",
+         b"BODY[HEADER.FIELDS (FROM TO)]", b"BINARY[1]", b"BODY[",
+         b"BODY[]<1.2.3>", b"(\\Seen \\Deleted $x)", b"+FLAGS",
+         b"-FLAGS.SILENT", b"(\\Recent)", b"\\*", b"NIL", b"()",
+         b"(((((((((((())))))))))))", b"RETURN", b"(CHILDREN)",
+         b"(MESSAGES UIDNEXT SIZE)", b"CHARSET", b"UTF-8", b"ALL",
+         b"(CHANGEDSINCE 1)", b"(UNCHANGEDSINCE 0)", b"(QRESYNC (1 1))",
+         b"IMAP4rev2", b"CONDSTORE", b"QRESYNC", b"UTF8=ACCEPT",
+         b"PLAIN", b"=", b"AGJvYgB4", b"\"quoted \\\" string\"",
+         b"\"unterminated", b"\"\xff\xfe\"", b"{5}", b"{0}", b"~{3}",
+         b"{18446744073709551616}", b"{-1}", b"{1+}", b")", b"(", b"[",
+         b"]", b"\x00", b"\r", b"\xc3\x28"]
+
+
+def random_set(rng):
+    parts = []
+    for _ in range(rng.randrange(1, 4)):
+        a = rng.choice([b"1", b"2", b"*", b"0", b"3", b"4294967295",
+                        b"99999999999", b"17"])
+        if rng.random() < 0.5:
+            a += b":" + rng.choice([b"*", b"5", b"1", b"4294967295"])
+        parts.append(a)
+    return rng.choice([b",".join(parts), b"$", b"1:*"])
+
+
+def random_name(rng):
+    return rng.choice(WORDS[:14] + [b"Trash", b"Sent", b"new", b"cur",
+                                    b"tmp", b"INBOX.cur", b"INBOX/x",
+                                    b"x" * 300, b'"a b"', b'""'])
+
+
+def random_args(rng, name):
+    """Arguments that look like the command's, to reach further in."""
+    if name in (b"FETCH", b"UID FETCH"):
+        items = [rng.choice([b"FLAGS", b"UID", b"ENVELOPE", b"BODY",
+                             b"BODYSTRUCTURE", b"RFC822.SIZE",
+                             b"INTERNALDATE", b"BODY.PEEK[]",
+                             b"BODY[HEADER]", b"BODY[1]<0.5>", b"BINARY[1]",
+                             b"BINARY.SIZE[1]", b"BODY[1.MIME]",
+                             b"BODY[HEADER.FIELDS (Subject)]", b"MODSEQ",
+                             b"RFC822", b"BODY[TEXT]<5.9999999999>"])
+                 for _ in range(rng.randrange(1, 6))]
+        return [random_set(rng), b"(" + b" ".join(items) + b")"] + \
+            rng.choice([[], [b"(CHANGEDSINCE 1)"],
+                        [b"(CHANGEDSINCE 1 VANISHED)"]])
+    if name in (b"STORE", b"UID STORE"):
+        return [random_set(rng),
+                rng.choice([b"+FLAGS", b"-FLAGS.SILENT", b"FLAGS"]),
+                b"(" + b" ".join(rng.choice(
+                    [b"\\Seen", b"\\Deleted", b"$kw", b"\\Recent",
+                     b"\\Bogus", b"kw%d" % rng.randrange(40)])
+                    for _ in range(rng.randrange(0, 4))) + b")"]
+    if name in (b"COPY", b"MOVE", b"UID COPY", b"UID MOVE"):
+        return [random_set(rng), random_name(rng)]
+    if name in (b"SELECT", b"EXAMINE", b"CREATE", b"DELETE", b"SUBSCRIBE",
+                b"UNSUBSCRIBE", b"GETQUOTAROOT"):
+        return [random_name(rng)]
+    if name == b"RENAME":
+        return [random_name(rng), random_name(rng)]
+    if name in (b"LIST", b"LSUB"):
+        return [rng.choice([b'""', random_name(rng)]),
+                rng.choice([b"*", b"%", b"*.*.*.*.*%%%*", random_name(rng),
+                            b"(* %)"])]
+    if name == b"STATUS":
+        return [random_name(rng), b"(MESSAGES UNSEEN SIZE HIGHESTMODSEQ)"]
+    if name == b"UID EXPUNGE":
+        return [random_set(rng)]
+    if name in (b"SEARCH", b"UID SEARCH"):
+        return [rng.choice([b"ALL", b"UNSEEN", b"SUBJECT x",
+                            b"OR (FROM a) (TO b)", b"NOT NOT NOT ALL",
+                            random_set(rng)])]
+    return [rng.choice(WORDS) for _ in range(rng.randrange(0, 4))]
+
+
+def mutate(rng, data):
+    data = bytearray(data)
+    for _ in range(rng.randrange(1, 4)):
+        i = rng.randrange(len(data) + 1)
+        op = rng.randrange(3)
+        if op == 0 and i < len(data):
+            del data[i]
+        elif op == 1 and i < len(data):
+            data[i] = rng.randrange(256)
+        else:
+            data[i:i] = bytes([rng.choice(b"(){}[]\"% *\\\r\n\x00~+")])
+    return bytes(data)
+
+
+def random_command(rng, tag):
+    """One command (a line, or lines and literals), many of them wrong."""
+    kind = rng.random()
+    if kind > 0.9:
+        # back to a selected mailbox, where most commands work
+        return tag + b" SELECT INBOX\r\n"
+    if kind < 0.05:
+        n = rng.randrange(0, 300)
+        return bytes(rng.randrange(256) for _ in range(n)).replace(
+            b"\n", b"") + b"\r\n"
+    name = rng.choice(COMMANDS)
+    line = b" ".join([tag, name] + random_args(rng, name))
+    if name == b"IDLE":
+        return line + b"\r\n" + rng.choice([b"DONE", b"NOPE", b""]) + \
+            b"\r\n"
+    if name == b"APPEND" or kind < 0.2:
+        # a literal, honest or not about its size
+        size = rng.randrange(0, 300)
+        plus = rng.choice([b"", b"+"])
+        msg = message("r%d" % size)[:size]
+        if rng.random() < 0.2:
+            msg = msg[:size // 2]
+        line = b" ".join([tag, name, random_name(rng)]) \
+            if name == b"APPEND" else line
+        line += b" {%d%s}\r\n" % (size, plus) + msg + b"\r\n"
+    else:
+        line += rng.choice([b"\r\n"] * 8 + [b"\n", b"\r\r\n"])
+    if rng.random() < 0.3:
+        line = mutate(rng, line)
+    return line
+
+
+class Garbage(HostileCase):
+    extra = "limit imap-connections 100 per-user 100"
+
+    def drain(self, c):
+        """Counts the lines the server has sent so far; EOFError once it
+        has closed."""
+        while True:
+            try:
+                reply = c.sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                    BlockingIOError):
+                return
+            if not reply:
+                raise EOFError
+            with self.lock:
+                self.replies += reply.count(b"\n")
+
+    def hammer(self, seed, login, count):
+        rng = random.Random(seed)
+        sent = 0
+        while sent < count:
+            try:
+                c = Conn(self.b.imap_ports["imaps" if login else "imap"],
+                         tls=login)
+                if login:
+                    c.login()
+                    c.cmd(b"S", b"SELECT INBOX")
+                c.sock.setblocking(False)
+            except (OSError, AssertionError):
+                sent += 1
+                continue
+            try:
+                while sent < count:
+                    data = random_command(rng, b"t%d" % sent)
+                    sent += 1
+                    while data:
+                        self.drain(c)
+                        try:
+                            n = c.sock.send(data[:16384])
+                            data = data[n:]
+                        except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                                BlockingIOError):
+                            select.select([c.sock], [c.sock], [], 1)
+                # the answers to the last commands, until the server has
+                # said all it will
+                idle = time.time() + 2
+                while time.time() < idle:
+                    if select.select([c.sock], [], [], 0.2)[0]:
+                        self.drain(c)
+                        idle = time.time() + 2
+            except (OSError, EOFError, ValueError):
+                pass
+            finally:
+                c.close()
+
+    def test_thousands_of_malformed_commands(self):
+        seed = int(os.environ.get("IMAP_HOSTILE_SEED", time.time()))
+        print("seed", seed, file=sys.stderr)
+        fds = self.open_files()
+        self.fill_inbox(20)
+        self.lock = threading.Lock()
+        self.replies = 0
+        threads = [threading.Thread(target=self.hammer,
+                                    args=(seed + i, i % 2 == 0, 200))
+                   for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+            self.assertFalse(t.is_alive())
+        # most commands were answered (the last ones may not have been
+        # read before the connection went)
+        print("replies", self.replies, file=sys.stderr)
+        self.assertGreater(self.replies, 5000)
+        self.assert_serving()
+        # every session has gone, with its descriptors
+        self.assert_files_closed(fds)
 
 
 if __name__ == "__main__":
