@@ -626,10 +626,9 @@ imap_idle_input(struct imap_session *s, struct evbuffer *in)
 
 	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (eol.pos == -1) {
-		if (evbuffer_get_length(in) > IMAP_LINE_MAX) {
+		/* the read window stops at IMAP_INPUT_MAX: full is too long */
+		if (evbuffer_get_length(in) >= IMAP_INPUT_MAX)
 			imap_bye(s, "Line too long");
-			return 0;
-		}
 		return 0;
 	}
 	n = (size_t)eol.pos < sizeof(line) - 1 ? (size_t)eol.pos

@@ -245,6 +245,18 @@ class Idle(HostileCase):
         self.assertLess(len(lines), 12000)
         self.assert_serving()
 
+    def test_idle_without_a_line_end(self):
+        # the read window fills and holds no line end: it is too long,
+        # not a session stuck until the autologout
+        a = self.conn().login()
+        a.cmd(b"s", b"SELECT INBOX")
+        a.send(b"i IDLE\r\n")
+        self.assertTrue(a.line().startswith(b"+"))
+        a.send(b"D" * 70000)
+        self.assertTrue(a.line().startswith(b"* BYE"))
+        self.assertTrue(a.closed())
+        self.assert_serving()
+
 
 class Fetch(HostileCase):
     def test_many_sections_of_one_big_part(self):
