@@ -95,16 +95,23 @@ imap_timer_set(struct imap_session *s, uint64_t ms)
 	evtimer_add(s->timer, &tv);
 }
 
-/* a command line, a literal or an IDLE: the clock restarts */
+/*
+ * A command line, a literal or an IDLE: the clock restarts.  Before login
+ * it runs from the connection, whatever comes: else a client without a
+ * password holds its connection for ever with a NOOP now and then, or a
+ * literal an octet at a time.
+ */
 static void
 imap_wait_client(struct imap_session *s)
 {
 	uint64_t limit;
 
-	if (s->pop3)
-		limit = POP3_TIMEOUT;
-	else if (s->state == IMAP_NOTAUTH)
+	if (s->state == IMAP_NOTAUTH) {
+		if (s->expire != 0)
+			return;
 		limit = (uint64_t)child->conf.timeout_command * 1000;
+	} else if (s->pop3)
+		limit = POP3_TIMEOUT;
 	else
 		limit = IMAP_AUTOLOGOUT;
 	s->expire = now_ms() + limit;
@@ -578,6 +585,9 @@ imap_auth_result(const struct auth_login_result *res)
 		pop3_auth_done(s, res);
 	else
 		imap_cmd_auth_done(s, res);
+	/* logged in: the clock of a session with a user */
+	if (s->state != IMAP_NOTAUTH)
+		imap_wait_client(s);
 	if (!s->closing)
 		imap_process(s);
 }

@@ -213,6 +213,38 @@ class PreLogin(HostileCase):
         self.assert_serving()
 
 
+class PreLoginClock(HostileCase):
+    extra = "timeout command 3s"
+
+    def test_activity_does_not_keep_a_session_without_login(self):
+        # a NOOP now and then, or a literal an octet at a time, does not
+        # hold a connection without a password past the command timeout
+        noop = self.conn("imap", tls=False)
+        slow = self.conn("pop3s")
+        slow.send(b"USER bob@example.org\r\n")
+        lit = self.conn("imap", tls=False)
+        lit.send(b"a LOGIN {100}\r\n")
+        self.assertTrue(lit.line().startswith(b"+"))
+        start = time.time()
+        alive = [noop, slow, lit]
+        while alive and time.time() - start < 20:
+            for c in list(alive):
+                try:
+                    c.send(b"x" if c is lit else b"n NOOP\r\n")
+                except OSError:
+                    alive.remove(c)
+            time.sleep(0.5)
+        self.assertEqual(alive, [])
+        self.assertLess(time.time() - start, 10)
+        # a session that logs in late gets the clock of a logged-in one
+        c = self.conn("imaps")
+        time.sleep(2)
+        c.login()
+        time.sleep(2)
+        self.assertTrue(c.cmd(b"n", b"NOOP")[-1].startswith(b"n OK"))
+        self.assert_serving()
+
+
 class Idle(HostileCase):
     def test_idle_news_waits_for_a_client_that_does_not_read(self):
         # another session changes every flag again and again while an
