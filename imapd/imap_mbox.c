@@ -1325,10 +1325,24 @@ done:
 void
 imap_append_size(struct imap_session *s, uint64_t size)
 {
-	if (s->append == NULL || s->append->n == 0)
+	struct imap_append *ap = s->append;
+	struct imap_append_msg *am;
+	uint64_t total = 0;
+	size_t i;
+
+	if (ap == NULL || ap->n == 0)
 		return;
-	s->append->msgs[s->append->n - 1].size = size;
-	s->append->left = size;
+	am = &ap->msgs[ap->n - 1];
+	am->size = size;
+	ap->left = size;
+	/* over quota: refused now, not once it has filled the disk */
+	for (i = 0; i < ap->n; i++)
+		total += ap->msgs[i].size;
+	if (am->ma != NULL && quota_check(s->user->dirfd, total, ap->n) == 1) {
+		mailbox_append_abort(am->ma);
+		am->ma = NULL;
+		strlcpy(am->err, "[OVERQUOTA] Quota exceeded", sizeof(am->err));
+	}
 	if (size == 0)
 		s->append_streaming = 0;
 }

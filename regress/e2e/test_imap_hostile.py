@@ -290,6 +290,62 @@ class Idle(HostileCase):
         self.assert_serving()
 
 
+def written_bytes(pid):
+    """What the process has written with write(2) and its kind, files and
+    sockets both."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no wchar for %d" % pid)
+
+
+class Append(HostileCase):
+    def tmp_files(self):
+        return os.listdir(os.path.join(self.b.maildir(BOB), "tmp"))
+
+    def test_disconnect_in_the_middle_of_a_message(self):
+        # the messages being written go, with their files, whenever the
+        # client goes: mid-literal, between MULTIAPPEND's messages, with
+        # LITERAL+ or without
+        before = self.open_files()
+        for i in range(6):
+            a = self.conn().login()
+            if i % 2:
+                a.send(b"a APPEND INBOX {100000}\r\n")
+                self.assertTrue(a.line().startswith(b"+"))
+                a.send(b"x" * (50000 * i // 2))
+            else:
+                a.send(b"a APPEND INBOX {10+}\r\n0123456789 (\\Seen) "
+                       b"{100000+}\r\n" + b"y" * 1000 * i)
+            wait_until(lambda: self.tmp_files(),
+                       what="APPEND's file in tmp/")
+            a.close()
+            self.conns.remove(a)
+            wait_until(lambda: not self.tmp_files(),
+                       what="tmp/ to be empty")
+        self.assert_files_closed(before)
+        self.assert_serving()
+
+    def test_over_quota_is_refused_before_it_is_written(self):
+        self.b.boxctl("user", "quota", BOB, "1M")
+        a = self.conn().login()
+        wrote = written_bytes(self.imap_pid)
+        a.send(b"a APPEND INBOX {3000000}\r\n")
+        self.assertTrue(a.line().startswith(b"+"))
+        a.send(b"z" * 3000000 + b"\r\n")
+        last = a.tagged(b"a")[-1]
+        self.assertTrue(last.startswith(b"a NO [OVERQUOTA]"), last)
+        # the message was read and dropped, not written to tmp/
+        self.assertLess(written_bytes(self.imap_pid) - wrote, 500000)
+        # what fits is taken
+        msg = message("fits")
+        last = a.cmd(b"b", b"APPEND INBOX {%d+}\r\n%s" % (len(msg), msg))[-1]
+        self.assertTrue(last.startswith(b"b OK"), last)
+        self.assertEqual(self.tmp_files(), [])
+        self.assert_serving()
+
+
 class Fetch(HostileCase):
     def test_many_sections_of_one_big_part(self):
         # each BODY[1] is a copy of the part until the message's answer
