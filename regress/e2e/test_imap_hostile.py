@@ -346,6 +346,53 @@ class Append(HostileCase):
         self.assert_serving()
 
 
+class Names(HostileCase):
+    NAMES = [b"..", b".", b"../x", b"../../..", b"a/../b", b"/etc",
+             b"/tmp/x", b"x/y", b"INBOX/..", b"INBOX/../..", b"~root",
+             b"&AC8-", b"&AC4-", b"&AC4ALgAv-", b"x&AC8-..&AC8-y",
+             b".x", b"x.", b"x..y", b"INBOX..", b".INBOX", b"inbox.cur",
+             b"cur", b"new", b"tmp", b"&AC8-etc&AC8-passwd", b"x" * 300,
+             b"&-", b"&AGE", b"&AGEAYQ-", b"&Jjo-&Jjo-", b'"a\\b"',
+             b'"\\"', b"*", b"%", b"{3}\r\n../", b"~{3}\r\n../"]
+
+    def tree(self, top):
+        out = set()
+        for root, dirs, files in os.walk(top):
+            for n in dirs + files:
+                out.add(os.path.relpath(os.path.join(root, n), top))
+        return out
+
+    def test_mailbox_names_stay_in_the_maildir(self):
+        a = self.conn().login()
+        a.cmd(b"s", b"SELECT INBOX")
+        msg = message("x")
+        a.cmd(b"a", b"APPEND INBOX {%d+}\r\n%s" % (len(msg), msg))
+        storage = self.b.storage
+        maildir = self.b.maildir(BOB)
+        outside = {p for p in self.tree(storage)
+                   if not p.startswith(os.path.relpath(maildir, storage))}
+        for name in self.NAMES:
+            for cmd in (b"CREATE %s", b"SELECT %s", b"EXAMINE %s",
+                        b"STATUS %s (MESSAGES)", b"SUBSCRIBE %s",
+                        b"RENAME Junk %s", b"RENAME %s Junk",
+                        b"COPY 1 %s", b"GETQUOTAROOT %s", b"DELETE %s",
+                        b"LIST \"\" %s", b"LIST %s *",
+                        b"APPEND %s {1+}\r\nx", b"SELECT INBOX"):
+                last = a.cmd(b"t", cmd.replace(b"%s", name))[-1]
+                self.assertTrue(last.startswith(b"t "), (cmd, name, last))
+        # nothing was made or changed outside the user's Maildir, and in
+        # it only folders a name reaches, one level down
+        now = {p for p in self.tree(storage)
+               if not p.startswith(os.path.relpath(maildir, storage))}
+        self.assertEqual(now, outside)
+        for entry in os.listdir(maildir):
+            self.assertNotIn(entry, ("..", "etc", "x", "b"))
+            if os.path.isdir(os.path.join(maildir, entry)):
+                self.assertTrue(entry in ("cur", "new", "tmp") or
+                                entry.startswith("."), entry)
+        self.assert_serving()
+
+
 class Fetch(HostileCase):
     def test_many_sections_of_one_big_part(self):
         # each BODY[1] is a copy of the part until the message's answer
