@@ -70,6 +70,29 @@ auth_shutdown(void)
 	table_close(t);
 }
 
+/*
+ * imap writes the limit into the Maildir's maildirsize, where mda finds
+ * it at delivery: a user who has not logged in since is held to it too.
+ */
+static void
+auth_quota_changed(const char *address, uint64_t quota)
+{
+	struct table_user u;
+	struct msg_writer w;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+
+	if (table_user_get(auth_table, address, &u) != 0 ||
+	    login_mailbox(u.address, mailbox, sizeof(mailbox)) == -1) {
+		explicit_bzero(&u, sizeof(u));
+		return;
+	}
+	explicit_bzero(&u, sizeof(u));
+	msg_writer_init(&w);
+	msg_put_str(&w, mailbox);
+	msg_put_u64(&w, quota);
+	child_send(PROC_IMAP, IMSG_AUTH_QUOTA, 0, -1, &w);
+}
+
 static void
 auth_ctl_done(uint32_t peerid, int rv)
 {
@@ -187,9 +210,11 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 			log_info("user %s: password changed", name);
 		break;
 	case IMSG_CTL_USER_QUOTA:
-		if ((rv = table_user_quota(auth_table, name, req.quota)) == 0)
+		if ((rv = table_user_quota(auth_table, name, req.quota)) == 0) {
 			log_info("user %s: quota %llu", name,
 			    (unsigned long long)req.quota);
+			auth_quota_changed(name, req.quota);
+		}
 		break;
 	case IMSG_CTL_USER_DISABLE:
 	case IMSG_CTL_USER_ENABLE:

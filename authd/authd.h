@@ -173,7 +173,9 @@ int ratelimit_client_key(const char *addr, char *key, size_t);
  * auth-failures.  What counts, what is exempt and what is remembered is
  * said at the top of login.c.
  */
-#define LOGIN_KNOWN_DAYS  30	/* a successful address stays known */
+#define LOGIN_KNOWN_DAYS 30 /* a successful address stays known */
+/* "example.org/alice" of "alice@example.org" (normalized): 0, or -1 */
+int login_mailbox(const char *, char *, size_t);
 #define LOGIN_CLIENTS_MAX 65536 /* client addresses with failures held */
 #define LOGIN_USERS_MAX	  16384 /* users with failures held */
 

@@ -98,7 +98,6 @@ static void login_known_put(struct login *, const char *, time_t);
 static int
 login_sweep_cb(struct db_env *, const char *, const void *, size_t, void *);
 static void login_sweep(struct login *, time_t);
-static int login_mailbox(const char *, char *, size_t);
 static int login_quick(struct login *, const char *, char *);
 static struct login_cached **login_cache_slot(struct login *, const char *);
 static int login_cache_hit(struct login *, const char *user, const char *hash,
@@ -231,7 +230,7 @@ login_cache_put(struct login *l, const char *user, const char *hash,
 }
 
 /* "example.org/alice" from "alice@example.org", as delivery names it */
-static int
+int
 login_mailbox(const char *user, char *buf, size_t bufsz)
 {
 	const char *at;

@@ -45,7 +45,8 @@ base64_decode_buf(const char *in, size_t len, unsigned char *out, size_t outsz)
 		}
 		out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
 		if (pad < 2)
-			out[n++] = (unsigned char)((v[1] & 0xf) << 4 | v[2] >> 2);
+			out[n++] =
+			    (unsigned char)((v[1] & 0xf) << 4 | v[2] >> 2);
 		if (pad < 1)
 			out[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
 	}

@@ -1021,4 +1021,31 @@ int charset_to_utf8(
 /* 1 if len octets are well-formed UTF-8 */
 int charset_utf8_valid(const char *, size_t);
 
+/* ---------------------------------------------------------------- quota.c */
+
+/*
+ * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
+ * plain functions free of IMAP state, so that mda links them too.  A
+ * limit of 0 is no limit.
+ */
+#define QUOTA_FOLDERS_MAX 20000 /* directories a recount looks into */
+
+struct quota_usage {
+	uint64_t bytes;
+	uint64_t messages;
+	uint64_t limit_bytes;
+	uint64_t limit_messages;
+};
+
+/* the usage, recalculated from the Maildir when the file is stale */
+int quota_get(int dirfd, struct quota_usage *);
+/* messages added (positive) or removed (negative) by a writer */
+int quota_add(int dirfd, int64_t bytes, int64_t messages);
+/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
+int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
+/* the limit auth gives at login; the file is rewritten if it changed */
+int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
+/* count every message of every folder again and rewrite the file */
+int quota_recalc(int dirfd, struct quota_usage *);
+
 #endif

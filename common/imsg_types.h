@@ -66,8 +66,8 @@
 			  n x (u32 index, str mailbox); fd: spool file */     \
 	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
 			  u32 status (MDA_*), str reply), in order */         \
-	/* mda -> imap: new mail in a Maildir's INBOX, for IDLE */           \
-	X(MDA_DELIVERED) /* str mailbox ("DOMAIN/USER") */                   \
+	/* mda -> imap: new mail in a Maildir's INBOX, for IDLE */            \
+	X(MDA_DELIVERED) /* str mailbox ("DOMAIN/USER") */                    \
                                                                               \
 	/* queue <-> auth: before a retry, is each mailbox still a user's? */ \
 	X(AUTH_MAILBOX_CHECK)  /* u64 msgid, u32 n, n x str mailbox */        \
@@ -79,6 +79,8 @@
 				str user, str password, str client address */ \
 	X(AUTH_LOGIN_RESULT) /* u64 reqid, u32 status (AUTH_LOGIN_*),         \
 				str user, str mailbox, u64 quota */           \
+	/* auth -> imap: a user's quota changed (boxctl user quota) */        \
+	X(AUTH_QUOTA) /* str mailbox, u64 bytes (0: none) */                  \
                                                                               \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \

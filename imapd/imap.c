@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include <event2/event.h>
 
 #include "boxd.h"
@@ -104,8 +103,8 @@ imap_stat_session_end(struct imap_session *s)
 }
 
 static void
-imap_accept(void *arg, int fd, const struct sockaddr *sa,
-    enum listen_kind kind, struct listener_client *c)
+imap_accept(void *arg, int fd, const struct sockaddr *sa, enum listen_kind kind,
+    struct listener_client *c)
 {
 	imap_session_new(fd, sa, kind, c);
 }
@@ -183,11 +182,28 @@ static void
 imap_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct auth_login_result res;
+	struct msg_reader r;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+	uint64_t quota;
 
-	if (imsg->hdr.type != IMSG_AUTH_LOGIN_RESULT ||
-	    auth_login_result_decode(&res, imsg->data, imsg->datalen) == -1)
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_LOGIN_RESULT:
+		if (auth_login_result_decode(&res, imsg->data, imsg->datalen) ==
+		    -1)
+			child_bad_imsg(imsg, "login result");
+		imap_auth_result(&res);
+		break;
+	case IMSG_AUTH_QUOTA:
+		msg_reader_init(&r, imsg->data, imsg->datalen);
+		if (msg_get_str(&r, mailbox, sizeof(mailbox)) == -1 ||
+		    msg_get_u64(&r, &quota) == -1 || msg_get_end(&r) == -1 ||
+		    !envelope_mailbox_valid(mailbox))
+			child_bad_imsg(imsg, "quota");
+		imap_mbox_quota_set(mailbox, quota);
+		break;
+	default:
 		child_bad_imsg(imsg, "from auth");
-	imap_auth_result(&res);
+	}
 }
 
 static void

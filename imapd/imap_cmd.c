@@ -204,15 +204,14 @@ imap_cmd_dispatch(struct imap_session *s, const char *buf, size_t len)
 		return;
 	}
 	strlcpy(s->tag, cmd.tag, sizeof(s->tag));
-	if ((def = imap_cmd_find(cmd.name)) == NULL ||
-	    (cmd.uid && !def->uid)) {
+	if ((def = imap_cmd_find(cmd.name)) == NULL || (cmd.uid && !def->uid)) {
 		imap_tagged(s, "BAD", "Unknown command");
 		imap_cmd_error(s);
 	} else if ((def->states & (1U << s->state)) == 0) {
 		imap_tagged(s, "BAD", "%s",
-		    s->state == IMAP_NOTAUTH ? "Log in first"
-		    : s->state == IMAP_AUTH  ? "Select a mailbox first"
-					     : "Not allowed now");
+		    s->state == IMAP_NOTAUTH	? "Log in first"
+			: s->state == IMAP_AUTH ? "Select a mailbox first"
+						: "Not allowed now");
 	} else {
 		s->errors = 0;
 		def->run(s, &cmd);
@@ -371,8 +370,8 @@ imap_cmd_login_allowed(struct imap_session *s)
 }
 
 static void
-imap_cmd_login_start(struct imap_session *s, const char *user,
-    const char *password)
+imap_cmd_login_start(
+    struct imap_session *s, const char *user, const char *password)
 {
 	imap_auth_request(s, user, password, AUTH_SERVICE_IMAP);
 }
@@ -384,8 +383,8 @@ cmd_login(struct imap_session *s, struct imap_command *cmd)
 
 	if (!imap_cmd_login_allowed(s))
 		return;
-	if (cmd->nargs != 2 || (user = imap_arg_astring(&cmd->args[0])) ==
-		NULL ||
+	if (cmd->nargs != 2 ||
+	    (user = imap_arg_astring(&cmd->args[0])) == NULL ||
 	    (password = imap_arg_astring(&cmd->args[1])) == NULL) {
 		imap_tagged(s, "BAD", "LOGIN needs a user name and a password");
 		return;
@@ -418,8 +417,7 @@ sasl_plain_decode(const char *b64, size_t len, char *user, size_t usersz,
 		goto done;
 	pw++;
 	if (memchr(pw, '\0', end - pw) != NULL ||
-	    (size_t)(pw - authc - 1) >= usersz ||
-	    (size_t)(end - pw) >= passsz)
+	    (size_t)(pw - authc - 1) >= usersz || (size_t)(end - pw) >= passsz)
 		goto done;
 	memcpy(user, authc, pw - authc - 1);
 	user[pw - authc - 1] = '\0';
@@ -443,8 +441,8 @@ imap_sasl_plain(struct imap_session *s, const char *b64, size_t len)
 	char user[AUTH_LOGIN_USER_MAX + 1], pass[AUTH_LOGIN_PASSWORD_MAX + 1];
 	int rv;
 
-	rv = sasl_plain_decode(
-	    b64, len, user, sizeof(user), pass, sizeof(pass));
+	rv =
+	    sasl_plain_decode(b64, len, user, sizeof(user), pass, sizeof(pass));
 	if (rv == -2)
 		imap_tagged(s, "NO",
 		    "[AUTHORIZATIONFAILED] Cannot log in as another user");
@@ -511,8 +509,8 @@ imap_cmd_auth_done(struct imap_session *s, const struct auth_login_result *res)
 			imap_tagged(s, "NO", "%s", why);
 			break;
 		}
-		imap_tagged(s, "OK", "[CAPABILITY %s] Logged in",
-		    imap_capabilities(s));
+		imap_tagged(
+		    s, "OK", "[CAPABILITY %s] Logged in", imap_capabilities(s));
 		break;
 	case AUTH_LOGIN_LIMITED:
 		imap_tagged(s, "NO",
@@ -522,12 +520,13 @@ imap_cmd_auth_done(struct imap_session *s, const struct auth_login_result *res)
 		imap_tagged(s, "NO", "[CONTACTADMIN] Account disabled");
 		break;
 	case AUTH_LOGIN_TEMPFAIL:
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, "
-				     "try again later");
+		imap_tagged(s, "NO",
+		    "[UNAVAILABLE] Temporary failure, "
+		    "try again later");
 		break;
 	default:
-		imap_tagged(s, "NO",
-		    "[AUTHENTICATIONFAILED] Authentication failed");
+		imap_tagged(
+		    s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 		imap_cmd_error(s);
 		break;
 	}
@@ -555,8 +554,7 @@ cmd_enable(struct imap_session *s, struct imap_command *cmd)
 		if (strcasecmp(name, "IMAP4rev2") == 0 && !s->rev2) {
 			s->rev2 = 1;
 			strlcat(enabled, " IMAP4rev2", sizeof(enabled));
-		} else if (strcasecmp(name, "UTF8=ACCEPT") == 0 &&
-		    !s->utf8) {
+		} else if (strcasecmp(name, "UTF8=ACCEPT") == 0 && !s->utf8) {
 			s->utf8 = 1;
 			strlcat(enabled, " UTF8=ACCEPT", sizeof(enabled));
 		} else if (strcasecmp(name, "CONDSTORE") == 0 &&
@@ -577,13 +575,14 @@ cmd_enable(struct imap_session *s, struct imap_command *cmd)
 static void
 cmd_id(struct imap_session *s, struct imap_command *cmd)
 {
-	if (cmd->nargs != 1 || (cmd->args[0].type != IMAP_ARG_LIST &&
-				   !imap_arg_is_nil(&cmd->args[0]))) {
+	if (cmd->nargs != 1 ||
+	    (cmd->args[0].type != IMAP_ARG_LIST &&
+		!imap_arg_is_nil(&cmd->args[0]))) {
 		imap_tagged(s, "BAD", "ID needs a list or NIL");
 		return;
 	}
-	imap_reply(s, "* ID (\"name\" \"boxd\" \"version\" \"%s\")",
-	    BOXD_VERSION);
+	imap_reply(
+	    s, "* ID (\"name\" \"boxd\" \"version\" \"%s\")", BOXD_VERSION);
 	imap_tagged(s, "OK", "ID completed");
 }
 

@@ -395,6 +395,7 @@ struct fetch_map {
 	char *addr;
 	size_t len;
 	int refs;
+	int copy; /* addr is malloc'ed (the CRLF form), not mapped */
 };
 
 static void
@@ -402,7 +403,9 @@ fetch_map_unref(struct fetch_map *map)
 {
 	if (--map->refs > 0)
 		return;
-	if (map->len > 0)
+	if (map->copy)
+		free(map->addr);
+	else if (map->len > 0)
 		munmap(map->addr, map->len);
 	free(map);
 }
@@ -411,6 +414,33 @@ static void
 fetch_map_cleanup(const void *data, size_t len, void *arg)
 {
 	fetch_map_unref(arg);
+}
+
+/*
+ * Maildir files have LF line ends (mda's, Dovecot's); IMAP counts and
+ * sends CRLF, as RFC822.SIZE and the cached views do: the CRLF form.
+ */
+static int
+fetch_map_crlf(struct fetch_map *map)
+{
+	struct evbuffer *b;
+	size_t len;
+	char *copy;
+
+	if ((b = evbuffer_new()) == NULL)
+		return -1;
+	if (mime_crlf(map->addr, map->len, b) == -1 ||
+	    (copy = malloc((len = evbuffer_get_length(b)) + 1)) == NULL) {
+		evbuffer_free(b);
+		return -1;
+	}
+	evbuffer_remove(b, copy, len);
+	evbuffer_free(b);
+	munmap(map->addr, map->len);
+	map->addr = copy;
+	map->len = len;
+	map->copy = 1;
+	return 0;
 }
 
 /* the whole file fd, or NULL (logged) */
@@ -441,6 +471,11 @@ fetch_map_fd(int fd)
 	}
 	map->addr = addr;
 	map->len = st.st_size;
+	if (mime_crlf_needed(map->addr, map->len) &&
+	    fetch_map_crlf(map) == -1) {
+		fetch_map_unref(map);
+		return NULL;
+	}
 	return map;
 }
 
@@ -470,6 +505,8 @@ struct fetch_job {
 	size_t nseqs, next;
 	int uid;  /* UID FETCH */
 	int gone; /* some messages were expunged: OK [EXPUNGEISSUED] */
+	struct evbuffer *msgbuf; /* the answer being made */
+	struct evbuffer *tmp;	 /* a section being made */
 };
 
 /* one message being answered: its file, when a section needs it */
@@ -782,7 +819,9 @@ fetch_message(struct imap_session *s, struct fetch_job *job, uint32_t seq)
 	struct mailbox_view *view = s->mbox->view;
 	const struct mail_msg *m;
 	struct mail_msg msg;
-	struct evbuffer *out, *tmp;
+	struct evbuffer *out = job->msgbuf;
+	const unsigned char *p;
+	size_t len;
 	int rv, seen_set = 0;
 
 	if ((m = mailbox_view_msg(view, seq)) == NULL)
@@ -797,22 +836,26 @@ fetch_message(struct imap_session *s, struct fetch_job *job, uint32_t seq)
 		msg = *m;
 		seen_set = 1;
 	}
-	if ((out = evbuffer_new()) == NULL)
-		return FETCH_NOMEM;
-	if ((tmp = evbuffer_new()) == NULL) {
-		evbuffer_free(out);
-		return FETCH_NOMEM;
-	}
 	if (evbuffer_add_printf(out, "* %u FETCH (", seq) < 0)
 		rv = FETCH_NOMEM;
 	else
-		rv = fetch_items_write(s, job, seq, &msg, seen_set, out, tmp);
-	evbuffer_free(tmp);
-	if (rv == FETCH_OK &&
-	    (evbuffer_add(out, ")\r\n", 3) == -1 ||
-		evbuffer_add_buffer(s->out, out) == -1))
+		rv = fetch_items_write(
+		    s, job, seq, &msg, seen_set, out, job->tmp);
+	if (rv == FETCH_OK && evbuffer_add(out, ")\r\n", 3) == -1)
 		rv = FETCH_NOMEM;
-	evbuffer_free(out);
+	/*
+	 * Small answers are copied, so that many of them share the output's
+	 * chains (and TLS records); big ones, references included, move.
+	 */
+	len = evbuffer_get_length(out);
+	if (rv == FETCH_OK && len <= FETCH_COPY_MAX) {
+		if ((p = evbuffer_pullup(out, len)) == NULL ||
+		    evbuffer_add(s->out, p, len) == -1)
+			rv = FETCH_NOMEM;
+	} else if (rv == FETCH_OK && evbuffer_add_buffer(s->out, out) == -1)
+		rv = FETCH_NOMEM;
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evbuffer_drain(job->tmp, evbuffer_get_length(job->tmp));
 	return rv;
 }
 
@@ -822,6 +865,10 @@ fetch_job_free(struct imap_session *s)
 	struct fetch_job *job = s->job;
 
 	fetch_request_free(&job->req);
+	if (job->msgbuf != NULL)
+		evbuffer_free(job->msgbuf);
+	if (job->tmp != NULL)
+		evbuffer_free(job->tmp);
 	free(job->seqs);
 	free(job);
 }
@@ -985,6 +1032,11 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	s->job = job;
 	s->job_free = fetch_job_free;
 	job->uid = cmd->uid;
+	if ((job->msgbuf = evbuffer_new()) == NULL ||
+	    (job->tmp = evbuffer_new()) == NULL) {
+		imap_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		return;
+	}
 	if (fetch_parse(&job->req, &cmd->args[1],
 		cmd->nargs == 3 ? &cmd->args[2] : NULL, cmd->uid, err,
 		sizeof(err)) == -1) {

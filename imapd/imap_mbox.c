@@ -67,8 +67,8 @@ imap_user_maildir(const char *mailbox)
 		return fd;
 	if (errno != ENOENT || (slash = strchr(mailbox, '/')) == NULL)
 		return -1;
-	snprintf(domain, sizeof(domain), "%.*s", (int)(slash - mailbox),
-	    mailbox);
+	snprintf(
+	    domain, sizeof(domain), "%.*s", (int)(slash - mailbox), mailbox);
 	if (mkdirat(imap_mbox_root, domain, 0700) == -1 && errno != EEXIST)
 		return -1;
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
@@ -79,6 +79,21 @@ imap_user_maildir(const char *mailbox)
 	}
 	return openat(
 	    imap_mbox_root, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* boxctl user quota: the limit goes where mda looks for it */
+void
+imap_mbox_quota_set(const char *mailbox, uint64_t quota)
+{
+	int fd;
+
+	if ((fd = imap_user_maildir(mailbox)) == -1) {
+		log_warn("%s: cannot record the quota", mailbox);
+		return;
+	}
+	if (quota_set_limit(fd, quota, 0) == -1)
+		log_warnx("%s: cannot record the quota", mailbox);
+	close(fd);
 }
 
 const char *
@@ -97,8 +112,8 @@ imap_session_login(struct imap_session *s, const struct auth_login_result *res)
 	if ((u->dirfd = imap_user_maildir(u->mailbox)) == -1 ||
 	    (u->mu = mail_user_get(imap_mbox_root, u->mailbox, u->quota)) ==
 		NULL) {
-		log_warn("%s: %s: cannot open the Maildir", s->addr,
-		    u->mailbox);
+		log_warn(
+		    "%s: %s: cannot open the Maildir", s->addr, u->mailbox);
 		if (u->dirfd != -1)
 			close(u->dirfd);
 		imap_user_session_del(u->address);
@@ -106,11 +121,11 @@ imap_session_login(struct imap_session *s, const struct auth_login_result *res)
 		return "[SERVERBUG] Cannot open the mailbox";
 	}
 	if (folder_ensure_special(u->dirfd) == -1)
-		log_warnx("%s: %s: cannot create the special folders",
-		    s->addr, u->mailbox);
-	if (quota_set_limit(u->dirfd, u->quota, 0) == -1)
-		log_warnx("%s: %s: cannot record the quota", s->addr,
+		log_warnx("%s: %s: cannot create the special folders", s->addr,
 		    u->mailbox);
+	if (quota_set_limit(u->dirfd, u->quota, 0) == -1)
+		log_warnx(
+		    "%s: %s: cannot record the quota", s->addr, u->mailbox);
 	s->user = u;
 	s->state = IMAP_AUTH;
 	log_info("%s: %s logged in (%s)", s->addr, u->address,
@@ -154,8 +169,8 @@ imap_mbox_condstore(struct imap_session *s)
 /* ---------------------------------------------------------------- names */
 
 int
-imap_mbox_name_arg(struct imap_session *s, const struct imap_arg *arg,
-    char *name, size_t len)
+imap_mbox_name_arg(
+    struct imap_session *s, const struct imap_arg *arg, char *name, size_t len)
 {
 	const char *str;
 
@@ -252,8 +267,9 @@ imap_mbox_flags_write(
 {
 	uint32_t seq = mailbox_view_seq(s->mbox->view, m->uid);
 
-	imap_flag_list_write(s, out, m->flags, !s->rev2 && seq != 0 &&
-		mailbox_view_is_recent(s->mbox->view, seq), 0, 0);
+	imap_flag_list_write(s, out, m->flags,
+	    !s->rev2 && seq != 0 && mailbox_view_is_recent(s->mbox->view, seq),
+	    0, 0);
 }
 
 static int
@@ -334,8 +350,7 @@ imap_mbox_seqs(struct imap_session *s, const char *set, int uid,
 	}
 	if (ss.dollar) {
 		for (i = 0; i < s->mbox->nsaved; i++) {
-			if ((seq = mailbox_view_seq(v, s->mbox->saved[i])) ==
-			    0)
+			if ((seq = mailbox_view_seq(v, s->mbox->saved[i])) == 0)
 				continue;
 			if (nout == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -357,8 +372,7 @@ imap_mbox_seqs(struct imap_session *s, const char *set, int uid,
 		if (uid) {
 			seq = mailbox_view_seq_ceil(v, ss.r[i].lo);
 			for (; seq <= count; seq++) {
-				if ((u = mailbox_view_uid(v, seq)) >
-				    ss.r[i].hi)
+				if ((u = mailbox_view_uid(v, seq)) > ss.r[i].hi)
 					break;
 				if (nout == cap) {
 					cap = cap ? cap * 2 : 64;
@@ -557,8 +571,7 @@ imap_select_params(struct imap_session *s, const struct imap_arg *arg,
 			return -1;
 		}
 		p = &arg->list[++i];
-		if (p->type != IMAP_ARG_LIST || p->nlist < 2 ||
-		    p->nlist > 4 ||
+		if (p->type != IMAP_ARG_LIST || p->nlist < 2 || p->nlist > 4 ||
 		    imap_arg_number(&p->list[0], &q->uidvalidity) == -1 ||
 		    imap_arg_number64(&p->list[1], &q->modseq) == -1)
 			goto bad;
@@ -596,13 +609,12 @@ imap_select_qresync(struct imap_session *s, const struct imap_qresync *q)
 		imap_seqset_resolve(&known, mailbox_view_uidnext(v));
 		have_known = 1;
 	}
-	if (mailbox_view_vanished_since(v, q->modseq, &r, &n) != -1 &&
-	    n > 0) {
+	if (mailbox_view_vanished_since(v, q->modseq, &r, &n) != -1 && n > 0) {
 		imap_printf(s, "* VANISHED (EARLIER) ");
 		for (i = 0; i < n; i++) {
 			if (r[i].first == r[i].last)
-				imap_printf(s, "%s%" PRIu32, i ? "," : "",
-				    r[i].first);
+				imap_printf(
+				    s, "%s%" PRIu32, i ? "," : "", r[i].first);
 			else
 				imap_printf(s, "%s%" PRIu32 ":%" PRIu32,
 				    i ? "," : "", r[i].first, r[i].last);
@@ -617,8 +629,8 @@ imap_select_qresync(struct imap_session *s, const struct imap_qresync *q)
 		uid = m->uid;
 		if (have_known && !imap_seqset_contains(&known, uid))
 			continue;
-		imap_printf(s, "* %" PRIu32 " FETCH (UID %" PRIu32 " FLAGS ",
-		    seq, uid);
+		imap_printf(
+		    s, "* %" PRIu32 " FETCH (UID %" PRIu32 " FLAGS ", seq, uid);
 		imap_mbox_flags_write(s, s->out, m);
 		imap_reply(s, " MODSEQ (%" PRIu64 "))", m->modseq);
 	}
@@ -856,8 +868,9 @@ imap_cmd_create(struct imap_session *s, struct imap_command *cmd)
 		imap_tagged(s, "NO", "[ALREADYEXISTS] INBOX always exists");
 		return;
 	}
-	imap_folder_result(s, folder_create(s->user->dirfd, name, special, &why),
-	    why, "CREATE completed");
+	imap_folder_result(s,
+	    folder_create(s->user->dirfd, name, special, &why), why,
+	    "CREATE completed");
 }
 
 void
@@ -971,8 +984,8 @@ imap_status_items(const struct imap_arg *list, unsigned int *items)
 
 /* "* STATUS name (...)": 0, or -1 with the error in err */
 static int
-imap_status_write(struct imap_session *s, const char *name,
-    unsigned int items, char *err, size_t errsz)
+imap_status_write(struct imap_session *s, const char *name, unsigned int items,
+    char *err, size_t errsz)
 {
 	struct mailbox_status st;
 	const char *sp = "";
@@ -983,12 +996,12 @@ imap_status_write(struct imap_session *s, const char *name,
 	if (!s->closing)
 		imap_mbox_name_write(s, s->out, name);
 	imap_printf(s, " (");
-#define ST_ITEM(bit, fmt, val)                                       \
-	do {                                                         \
-		if (items & (bit)) {                                 \
-			imap_printf(s, "%s" fmt, sp, val);           \
-			sp = " ";                                    \
-		}                                                    \
+#define ST_ITEM(bit, fmt, val)                             \
+	do {                                               \
+		if (items & (bit)) {                       \
+			imap_printf(s, "%s" fmt, sp, val); \
+			sp = " ";                          \
+		}                                          \
 	} while (0)
 	ST_ITEM(ST_MESSAGES, "MESSAGES %" PRIu32, st.messages);
 	ST_ITEM(ST_RECENT, "RECENT %" PRIu32, st.recent);
@@ -1080,8 +1093,8 @@ imap_list_options(const struct imap_arg *list, const char *const *names,
 static void
 imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 {
-	static const char *const sel_names[] = {"SUBSCRIBED", "REMOTE",
-	    "RECURSIVEMATCH", "SPECIAL-USE"};
+	static const char *const sel_names[] = {
+	    "SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"};
 	static const unsigned int sel_bits[] = {FOLDER_SEL_SUBSCRIBED,
 	    FOLDER_SEL_REMOTE, FOLDER_SEL_RECURSIVEMATCH,
 	    FOLDER_SEL_SPECIALUSE};
@@ -1130,8 +1143,7 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 			goto bad;
 		if (s->utf8)
 			strlcpy(pats[i], str, sizeof(pats[i]));
-		else if (imap_utf7_to_utf8(str, pats[i], sizeof(pats[i])) ==
-		    -1)
+		else if (imap_utf7_to_utf8(str, pats[i], sizeof(pats[i])) == -1)
 			goto bad;
 		pp[i] = pats[i];
 	}
@@ -1152,7 +1164,8 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 				continue;
 			}
 			for (k = 0; k < 3; k++)
-				if (imap_arg_is_atom(&ret->list[i], ret_names[k]))
+				if (imap_arg_is_atom(
+					&ret->list[i], ret_names[k]))
 					break;
 			if (k == 3)
 				goto bad;
@@ -1161,8 +1174,8 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 	}
 	/* LIST "" "": the hierarchy separator and the root */
 	if (npat == 1 && pats[0][0] == '\0') {
-		imap_reply(s, "* %s (\\Noselect) \".\" \"\"",
-		    lsub ? "LSUB" : "LIST");
+		imap_reply(
+		    s, "* %s (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
@@ -1231,8 +1244,8 @@ imap_cmd_getquota(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *root;
 
-	if (cmd->nargs != 1 || (root = imap_arg_astring(&cmd->args[0])) ==
-		NULL) {
+	if (cmd->nargs != 1 ||
+	    (root = imap_arg_astring(&cmd->args[0])) == NULL) {
 		imap_tagged(s, "BAD", "GETQUOTA needs a quota root");
 		return;
 	}
@@ -1300,8 +1313,8 @@ imap_append_literal(struct imap_session *s)
 		goto done;
 	am = &ap->msgs[ap->n++];
 	if (ap->folder[0] != '\0' &&
-	    (am->ma = mailbox_append_begin(s->user->mu, ap->folder, am->err,
-		 sizeof(am->err))) == NULL &&
+	    (am->ma = mailbox_append_begin(
+		 s->user->mu, ap->folder, am->err, sizeof(am->err))) == NULL &&
 	    am->err[0] == '\0')
 		strlcpy(am->err, "[SERVERBUG] Cannot append", sizeof(am->err));
 	/* the marker becomes an empty literal: the parse sees the message */
@@ -1427,8 +1440,8 @@ imap_date_time_parse(const char *str, int64_t *when)
 
 /* the flags of one APPEND message: 0, or -1 (BAD) */
 static int
-imap_append_flags(const struct imap_arg *list, uint32_t *flags,
-    const char **kw, size_t *nkw)
+imap_append_flags(
+    const struct imap_arg *list, uint32_t *flags, const char **kw, size_t *nkw)
 {
 	const struct imap_arg *f;
 	size_t i, j;
@@ -1460,8 +1473,8 @@ imap_append_flags(const struct imap_arg *list, uint32_t *flags,
  * date; -1 if they do not add up to the messages read.
  */
 static int
-imap_append_args(struct imap_command *cmd, size_t nmsgs, size_t *flagsat,
-    int64_t *dates)
+imap_append_args(
+    struct imap_command *cmd, size_t nmsgs, size_t *flagsat, int64_t *dates)
 {
 	const struct imap_arg *a = cmd->args;
 	uint32_t flags;
@@ -1573,7 +1586,8 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 	size_t i;
 
 	if (cmd->nargs != 2 || cmd->args[0].type != IMAP_ARG_ATOM) {
-		imap_tagged(s, "BAD", "%s needs a set and a mailbox", cmd->name);
+		imap_tagged(
+		    s, "BAD", "%s needs a set and a mailbox", cmd->name);
 		return;
 	}
 	if (move && s->mbox->readonly) {
@@ -1592,7 +1606,8 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 	for (i = 0; i < nseqs; i++)
 		if (mailbox_msg_size(s->mbox->view, seqs[i], &size) == 0)
 			total += size;
-	if (quota_check(s->user->dirfd, total, nseqs) == 1) {
+	/* a MOVE takes no more room: a full user may still clean up */
+	if (!move && quota_check(s->user->dirfd, total, nseqs) == 1) {
 		free(seqs);
 		imap_tagged(s, "NO", "[OVERQUOTA] Quota exceeded");
 		return;
@@ -1625,8 +1640,8 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 
 		s->out = held;
 		if (n > 0) {
-			imap_printf(s, "* OK [COPYUID %" PRIu32 " ",
-			    uidvalidity);
+			imap_printf(
+			    s, "* OK [COPYUID %" PRIu32 " ", uidvalidity);
 			imap_seqset_write(s->out, src, n);
 			imap_printf(s, " ");
 			imap_seqset_write(s->out, dst, n);

@@ -410,8 +410,12 @@ imap_command_parse(struct imap_command *cmd, const char *buf, size_t len,
 	p.pos = start;
 	p.nargs = 0;
 	p.depth = 0;
-	if (parse_seq(&p, cmd->args, &n, 0) == -1 || n != cmd->nargs)
-		fatalx("%s: the second pass disagrees", __func__);
+	/* a parser bug, never the client's doing: refused, not fatal */
+	if (parse_seq(&p, cmd->args, &n, 0) == -1 || n != cmd->nargs) {
+		log_warnx("%s: the second pass disagrees", __func__);
+		fail(&p, "cannot parse this command");
+		goto bad;
+	}
 	return 0;
 
 bad:

@@ -152,8 +152,7 @@ imap_close(struct imap_session *s)
 		return;
 	s->closing = 1;
 	bufferevent_disable(s->bev, EV_READ);
-	imap_timer_set(
-	    s, evbuffer_get_length(s->out) == 0 ? 0 : IMAP_LINGER);
+	imap_timer_set(s, evbuffer_get_length(s->out) == 0 ? 0 : IMAP_LINGER);
 	s->timer_on = 1;
 }
 
@@ -181,8 +180,8 @@ imap_set_bev(struct imap_session *s, int tls)
 
 	if (tls) {
 		if ((ctx = tls_server_ctx(&child->tls)) == NULL ||
-		    (s->bev = tls_accept_bufferevent(child->base, s->fd,
-			 ctx)) == NULL)
+		    (s->bev = tls_accept_bufferevent(
+			 child->base, s->fd, ctx)) == NULL)
 			return -1;
 		s->tls = 1;
 	} else if ((s->bev = bufferevent_socket_new(child->base, s->fd, 0)) ==
@@ -436,8 +435,8 @@ imap_process_input(struct imap_session *s)
 			    evbuffer_get_length(in) + s->cmd_text >
 				IMAP_LINE_MAX) {
 				s->in_long_line = 1;
-				evbuffer_drain(s->cmd,
-				    evbuffer_get_length(s->cmd));
+				evbuffer_drain(
+				    s->cmd, evbuffer_get_length(s->cmd));
 				continue;
 			}
 			return;
@@ -448,8 +447,7 @@ imap_process_input(struct imap_session *s)
 			continue;
 		}
 		n = (size_t)eol.pos;
-		if ((line = (char *)evbuffer_pullup(in, n + eol_len)) ==
-		    NULL) {
+		if ((line = (char *)evbuffer_pullup(in, n + eol_len)) == NULL) {
 			imap_drop(s);
 			return;
 		}

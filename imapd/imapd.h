@@ -147,8 +147,9 @@ int imap_write_astring(struct evbuffer *, const char *, size_t, int utf8);
  * either is trusted: a file that fails any check is discarded and the
  * folder rebuilt from the Maildir (and dovecot-uidlist).
  */
-#define INDEX_FILE "boxd.index"
-#define INDEX_LOG  "boxd.log"
+#define INDEX_FILE  "boxd.index"
+#define INDEX_LOG   "boxd.log"
+#define INDEX_CACHE "boxd.cache"
 
 /* one message as the index keeps it; name is the file's base name */
 struct mail_msg {
@@ -207,6 +208,8 @@ int index_vanished_add(struct index_state *, uint32_t uid, uint64_t modseq);
  * state is then left empty).  The fuzz target calls it on any octets.
  */
 int index_parse(struct index_state *, const void *, size_t);
+/* the checksum that ends a snapshot, over the octets before it */
+uint32_t index_checksum(const void *, size_t);
 /* the snapshot of st as octets (malloc'd *buf): 0, -1 ENOMEM */
 int index_serialize(const struct index_state *, void **buf, size_t *len);
 /* read dirfd's boxd.index (0), or -1 if missing or bad (logged) */
@@ -597,32 +600,6 @@ unsigned int folder_special_parse(const char *atom);
 /* the attribute words of attrs ("\HasNoChildren \Sent"), -1 if too long */
 int folder_attrs_format(unsigned int attrs, char *buf, size_t len);
 
-/* ---------------------------------------------------------------- quota.c
- */
-
-/*
- * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
- * plain functions free of IMAP state, so that mda links them too.  A
- * limit of 0 is no limit.
- */
-struct quota_usage {
-	uint64_t bytes;
-	uint64_t messages;
-	uint64_t limit_bytes;
-	uint64_t limit_messages;
-};
-
-/* the usage, recalculated from the Maildir when the file is stale */
-int quota_get(int dirfd, struct quota_usage *);
-/* messages added (positive) or removed (negative) by a writer */
-int quota_add(int dirfd, int64_t bytes, int64_t messages);
-/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
-int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
-/* the limit auth gives at login; the file is rewritten if it changed */
-int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
-/* count every message of every folder again and rewrite the file */
-int quota_recalc(int dirfd, struct quota_usage *);
-
 /* ---------------------------------------------------------------- mime_imap.c
  */
 /*
@@ -892,12 +869,12 @@ int thread_run(enum thread_algorithm, const struct search_msg_ops *,
 /* ----------------------------------------------------------------
  * imap_session.c
  */
-#define IMAP_INPUT_MAX	  (64 * 1024)  /* read ahead of the commands */
-#define IMAP_OUTPUT_MAX	  (256 * 1024) /* unread replies: input waits */
-#define IMAP_OUTPUT_LOW	  (64 * 1024)  /* a long command goes on below it */
-#define IMAP_LITERAL_MAX  (64 * 1024)  /* a literal, but APPEND's message */
-#define IMAP_LITERALS_MAX 64	       /* literals in one command */
-#define IMAP_MAX_ERRORS	  20	       /* bad commands in a row: BYE */
+#define IMAP_INPUT_MAX	  (64 * 1024)	   /* read ahead of the commands */
+#define IMAP_OUTPUT_MAX	  (256 * 1024)	   /* unread replies: input waits */
+#define IMAP_OUTPUT_LOW	  (64 * 1024)	   /* a long command goes on below it */
+#define IMAP_LITERAL_MAX  (64 * 1024)	   /* a literal, but APPEND's message */
+#define IMAP_LITERALS_MAX 64		   /* literals in one command */
+#define IMAP_MAX_ERRORS	  20		   /* bad commands in a row: BYE */
 #define IMAP_AUTOLOGOUT	  (30 * 60 * 1000) /* RFC 9051 5.4: >= 30 min */
 
 enum imap_state {
@@ -995,8 +972,8 @@ int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
 /* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
 int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
     char *pass, size_t passsz);
-void imap_cmd_auth_done(
-    struct imap_session *, const struct auth_login_result *);
+void
+imap_cmd_auth_done(struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);
 int imap_idle_input(struct imap_session *, struct evbuffer *);
 /* the output drained below IMAP_OUTPUT_LOW: a long command goes on */
@@ -1030,8 +1007,8 @@ struct imap_mbox {
 };
 
 /* logged in: NULL, or why not (the text of a "NO") */
-const char *imap_session_login(
-    struct imap_session *, const struct auth_login_result *);
+const char *
+imap_session_login(struct imap_session *, const struct auth_login_result *);
 void imap_session_logout_user(struct imap_session *);
 /*
  * The untagged news of the selected mailbox (EXISTS, EXPUNGE or
@@ -1050,8 +1027,8 @@ void imap_mbox_idle(struct imap_session *, int on);
 int imap_mbox_name_arg(
     struct imap_session *, const struct imap_arg *, char *, size_t);
 /* a folder name as the client wants it (mUTF-7 or UTF-8), as an astring */
-void imap_mbox_name_write(struct imap_session *, struct evbuffer *,
-    const char *);
+void
+imap_mbox_name_write(struct imap_session *, struct evbuffer *, const char *);
 /* the flag list "(\Seen $Label1)" of a message of the selected mailbox */
 void imap_mbox_flags_write(
     struct imap_session *, struct evbuffer *, const struct mail_msg *);
@@ -1070,6 +1047,8 @@ int imap_mbox_seqs(struct imap_session *, const char *set, int uid,
     uint32_t **seqs, size_t *n);
 /* the mail directory of the storage, the role's root */
 void imap_mbox_init(int rootfd);
+/* a user's quota, from auth: written into the Maildir's maildirsize */
+void imap_mbox_quota_set(const char *mailbox, uint64_t quota);
 int imap_append_literal(struct imap_session *);
 void imap_append_size(struct imap_session *, uint64_t);
 int imap_append_input(struct imap_session *, struct evbuffer *, size_t);

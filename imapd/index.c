@@ -16,7 +16,7 @@
  *	vanished_floor log_gen nmsgs nvanished
  *	nmsgs times: uid flags modseq size date in_new recent name
  *	nvanished times: first last modseq
- *	crc32 of all the octets before it
+ *	index_checksum() of all the octets before it
  * boxd.log, what changed since: "BXLG" gen, then records
  *	length type uid flags modseq size date in_new name crc32
  * A log belongs to the snapshot of the same generation: folding writes a
@@ -269,6 +269,32 @@ index_put_msg(struct msg_writer *w, const struct index_state *st,
 	msg_put_data(w, mail_msg_name(st, m), m->name_len);
 }
 
+/*
+ * The snapshot's checksum: it tells a torn or damaged file from a good
+ * one (a hostile one is the field checks' job), at several times the
+ * speed of CRC-32 over the tens of megabytes of a large folder's index.
+ */
+uint32_t
+index_checksum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	for (; len > 0; p++, len--) {
+		h = (h ^ *p) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
 int
 index_parse(struct index_state *st, const void *buf, size_t len)
 {
@@ -281,7 +307,7 @@ index_parse(struct index_state *st, const void *buf, size_t len)
 	if (len < 4)
 		return -1;
 	memcpy(&crc, (const uint8_t *)buf + len - 4, 4);
-	if (crc32_update(0, buf, len - 4) != crc)
+	if (index_checksum(buf, len - 4) != crc)
 		return -1;
 	msg_reader_init(&r, buf, len - 4);
 	if (msg_get_u32(&r, &magic) == -1 || magic != INDEX_MAGIC ||
@@ -374,7 +400,7 @@ index_serialize(const struct index_state *st, void **buf, size_t *len)
 		errno = ENOMEM;
 		return -1;
 	}
-	crc = crc32_update(0, w.buf, w.len);
+	crc = index_checksum(w.buf, w.len);
 	msg_put_data(&w, &crc, sizeof(crc));
 	if (w.error) {
 		msg_writer_free(&w);
@@ -535,7 +561,11 @@ index_log_put(struct msg_writer *w, enum index_log_type type,
 	if (w->error)
 		return -1;
 	len = (uint32_t)(w->len - start);
-	memcpy(w->buf + lenpos, &len, sizeof(len));
+	/* big-endian, as msg_get_u32() reads it back */
+	w->buf[lenpos] = (uint8_t)(len >> 24);
+	w->buf[lenpos + 1] = (uint8_t)(len >> 16);
+	w->buf[lenpos + 2] = (uint8_t)(len >> 8);
+	w->buf[lenpos + 3] = (uint8_t)len;
 	crc = crc32_update(0, w->buf + start, len);
 	msg_put_data(w, &crc, sizeof(crc));
 	return w->error ? -1 : 0;

@@ -44,8 +44,15 @@
 #define LOG_FLUSH_SIZE (64U * 1024)
 /* this many new messages in one scan go to a snapshot, not the log */
 #define SCAN_FOLD_NEW 1000
-/* a directory changed this recently may change again in the same tick */
-#define MTIME_SETTLE_NS (2LL * 1000000000)
+/*
+ * A directory changed this recently may change again within the same
+ * mtime tick: a few ms where mtimes have nanoseconds, a second where
+ * they have whole seconds (then a whole-second mtime is taken as such).
+ */
+#define MTIME_SETTLE_NS	       (50LL * 1000000)
+#define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* drain inotify after this many changes of our own, before it overflows */
+#define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
 
@@ -55,6 +62,13 @@ struct box_event {
 	uint32_t uid;
 	uint8_t type;
 	uint64_t origin; /* the view that did it (0 none), not told again */
+};
+
+struct cache_ent {
+	uint32_t uid; /* 0: a free slot */
+	uint32_t what;
+	uint64_t off;
+	uint32_t len;
 };
 
 struct mailbox {
@@ -73,7 +87,10 @@ struct mailbox {
 	size_t log_size;
 	int changed;		  /* since the last snapshot */
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
-	uint32_t *hash;		  /* base name -> msgs index + 1 */
+	unsigned int own_changes; /* since inotify was last read */
+	int nolog;		  /* a scan that ends in a new snapshot */
+	int maybe_new;	/* messages may be in new/: box_move_new() looks */
+	uint32_t *hash; /* base name -> msgs index + 1 */
 	size_t hash_size;
 	struct box_event *ev;
 	size_t nev, ev_cap;
@@ -82,6 +99,11 @@ struct mailbox {
 	int refs; /* views and appends and status calls under way */
 	/* the last cached text handed out */
 	char *cached;
+	/* boxd.cache, loaded at the first use */
+	int cache_loaded, cachefd;
+	uint64_t cache_end;
+	struct cache_ent *cache; /* (uid, what) -> text in the file */
+	size_t cache_n, cache_size;
 };
 
 struct mailbox_view {
@@ -119,6 +141,8 @@ struct mail_append {
 static TAILQ_HEAD(, mail_user) mail_users = TAILQ_HEAD_INITIALIZER(mail_users);
 static struct event_base *mail_base;
 static const char *mail_root;
+static int ino_fd = -1;
+static struct event *ino_ev;
 static mailbox_compute_fn mail_compute;
 static uint64_t view_ids;
 static uint32_t unique_counter;
@@ -130,6 +154,11 @@ static void box_rescan_cb(int, short, void *);
 void
 mailbox_init(struct event_base *base, const char *rootpath)
 {
+	/* inotify's event belongs to the base it was made on */
+	if (ino_ev != NULL && base != mail_base) {
+		event_free(ino_ev);
+		ino_ev = NULL;
+	}
 	mail_base = base;
 	mail_root = rootpath;
 }
@@ -212,73 +241,12 @@ name_stated_size(const char *name, size_t baselen, char key)
 	return 0;
 }
 
-/* what one folder directory's cur/ and new/ hold, by file sizes */
-static uint64_t
-user_dir_usage(int folderfd)
-{
-	static const char *const sub[] = {"cur", "new"};
-	struct dirent *de;
-	struct stat sb;
-	uint64_t total = 0, s;
-	size_t i, blen;
-	uint32_t flags;
-	DIR *d;
-	int fd;
-
-	for (i = 0; i < 2; i++) {
-		if ((fd = openat(folderfd, sub[i],
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		if ((d = fdopendir(fd)) == NULL) {
-			close(fd);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' ||
-			    maildir_name_parse(de->d_name, &blen, &flags) == -1)
-				continue;
-			if ((s = name_stated_size(de->d_name, blen, 'S')) ==
-				0 &&
-			    fstatat(dirfd(d), de->d_name, &sb,
-				AT_SYMLINK_NOFOLLOW) == 0)
-				s = (uint64_t)sb.st_size;
-			total += s;
-		}
-		closedir(d);
-	}
-	return total;
-}
-
 uint64_t
 mail_user_usage(struct mail_user *u)
 {
-	struct dirent *de;
-	uint64_t total;
-	DIR *d;
-	int fd, sub;
+	struct quota_usage q;
 
-	total = user_dir_usage(u->dirfd);
-	if ((fd = openat(u->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
-		return total;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return total;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((sub = openat(dirfd(d), de->d_name,
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1)
-			continue;
-		total += user_dir_usage(sub);
-		close(sub);
-	}
-	closedir(d);
-	return total;
+	return quota_get(u->dirfd, &q) == -1 ? 0 : q.bytes;
 }
 
 /* ---- the name hash: base name -> index in st.msgs */
@@ -293,6 +261,8 @@ base_hash(const char *s, size_t len)
 		h = (h ^ (uint8_t)s[i]) * 16777619U;
 	return h;
 }
+
+static int hash_rebuild(struct mailbox *);
 
 static int
 hash_insert(struct mailbox *box, size_t idx)
@@ -334,6 +304,10 @@ hash_find(struct mailbox *box, const char *base, size_t len)
 	const struct mail_msg *m;
 	size_t h;
 
+	/* built at the first lookup: opening a folder needs none */
+	if (box->hash == NULL && hash_rebuild(box) == -1)
+		fatal("%s", __func__);
+
 	h = base_hash(base, len) & (box->hash_size - 1);
 	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
 		m = &box->st.msgs[box->hash[h] - 1];
@@ -350,6 +324,8 @@ box_msg_add(struct mailbox *box, const struct mail_msg *m)
 {
 	if (index_msg_append(&box->st, m) == -1)
 		return -1;
+	if (box->hash == NULL)
+		return 0;
 	if (box->st.nmsgs * 2 + 2 > box->hash_size)
 		return hash_rebuild(box);
 	return hash_insert(box, box->st.nmsgs - 1);
@@ -365,7 +341,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 	if (box->logfd != -1) {
 		close(box->logfd);
-		box->logfd = -1;
+		box->logfd = box->cachefd = -1;
 	}
 	if (fresh) {
 		msg_writer_init(&w);
@@ -416,6 +392,8 @@ static void
 box_log(struct mailbox *box, enum index_log_type type, size_t idx)
 {
 	box->changed = 1;
+	if (box->nolog)
+		return; /* a snapshot follows that says it all */
 	if (index_log_put(&box->logw, type, &box->st, &box->st.msgs[idx]) == -1)
 		return; /* box_log_flush() sees the error */
 	if (box->logw.len >= LOG_FLUSH_SIZE)
@@ -443,6 +421,14 @@ now_ns(void)
 
 static void box_drain(struct mailbox *);
 
+static int
+mtime_settled(int64_t mtime, int64_t now)
+{
+	if (mtime % 1000000000 == 0)
+		return now - mtime >= MTIME_SETTLE_COARSE_NS;
+	return now - mtime >= MTIME_SETTLE_NS;
+}
+
 /*
  * A new snapshot, then a new log.  The mtimes it records let the next
  * open skip readdir; they are only known to match the state when
@@ -454,16 +440,20 @@ box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
 
-	if (index_compact(&box->st) == -1 || hash_rebuild(box) == -1)
+	if (index_compact(&box->st) == -1)
 		return -1;
+	/* indexes moved: the hash is built again when next needed */
+	free(box->hash);
+	box->hash = NULL;
+	box->hash_size = 0;
 	box->st.new_mtime = box->st.cur_mtime = 0;
 	if (box->watching) {
 		box_drain(box);
 		if (!box->dirty) {
 			box->st.new_mtime = dir_mtime(box->dirfd, "new");
 			box->st.cur_mtime = dir_mtime(box->dirfd, "cur");
-			if (now - box->st.new_mtime < MTIME_SETTLE_NS ||
-			    now - box->st.cur_mtime < MTIME_SETTLE_NS)
+			if (!mtime_settled(box->st.new_mtime, now) ||
+			    !mtime_settled(box->st.cur_mtime, now))
 				box->st.new_mtime = box->st.cur_mtime = 0;
 		}
 	}
@@ -543,6 +533,8 @@ box_notify_cb(int fd, short what, void *arg)
 	struct mailbox_view *v, *tmp;
 	void (*cb)(void *);
 
+	/* a watcher may close its view, even the last one */
+	box->refs++;
 	box_refresh(box);
 	TAILQ_FOREACH_SAFE(v, &box->views, entry, tmp) {
 		if (v->watch == NULL || !mailbox_view_pending(v))
@@ -551,6 +543,7 @@ box_notify_cb(int fd, short what, void *arg)
 		v->watch = NULL;
 		cb(v->watch_arg);
 	}
+	box_put(box);
 }
 
 /* ---- changes to messages */
@@ -559,6 +552,21 @@ static uint64_t
 box_modseq(struct mailbox *box)
 {
 	return ++box->st.highestmodseq;
+}
+
+/*
+ * Our own renames and unlinks are inotify events too: read them now and
+ * then in a long run of changes, before the kernel's queue overflows
+ * (which would cost a rescan).
+ */
+static void
+box_own_change(struct mailbox *box)
+{
+	if (++box->own_changes < DRAIN_EVERY)
+		return;
+	box->own_changes = 0;
+	if (box->watching)
+		box_drain(box);
 }
 
 /* msg idx is now called name (in new/ or cur/): flags from the name */
@@ -580,12 +588,14 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	m->name_len = (uint16_t)strlen(name);
 	m->base_len = (uint16_t)blen;
 	m->in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	if (m->flags != flags) {
 		m->flags = flags;
 		m->modseq = box_modseq(box);
 		box_event(box, EV_FLAGS, m->uid, origin);
 	}
 	box_log(box, INDEX_LOG_FLAGS, idx);
+	box_own_change(box);
 	return 0;
 }
 
@@ -600,6 +610,7 @@ box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 	if (index_vanished_add(&box->st, m->uid, m->modseq) == -1)
 		box->st.vanished_floor = m->modseq;
 	box_event(box, EV_EXPUNGE, m->uid, origin);
+	box_own_change(box);
 }
 
 /* a new message under uid; the caller makes the log durable */
@@ -620,6 +631,7 @@ box_msg_new(
 	m.name_len = (uint16_t)strlen(name);
 	m.base_len = (uint16_t)blen;
 	m.in_new = (uint8_t)in_new;
+	box->maybe_new |= in_new;
 	m.recent = (uint8_t)recent;
 	m.modseq = box_modseq(box);
 	m.size = name_stated_size(name, blen, 'W');
@@ -832,6 +844,7 @@ box_scan(struct mailbox *box, int fresh)
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}
+	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
 	scan_sort_arena = sc.arena;
 	qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
 	for (i = 0; i < sc.n; i++) {
@@ -855,12 +868,18 @@ box_scan(struct mailbox *box, int fresh)
 			!fresh || sc.names[i].in_new) == -1)
 			goto done;
 	}
+	box->nolog = 0;
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
 done:
+	/* what was not logged must reach a snapshot, even on a failure */
+	if (box->nolog) {
+		box->nolog = 0;
+		box_fold(box);
+	}
 	free(seen);
 	free(sc.names);
 	free(sc.arena);
@@ -922,8 +941,6 @@ struct ino_watch {
 };
 static struct ino_watch *ino_watches;
 static size_t ino_n, ino_cap;
-static int ino_fd = -1;
-static struct event *ino_ev;
 
 static struct ino_watch *
 ino_find(int wd)
@@ -1055,17 +1072,16 @@ box_watch_init(struct mailbox *box)
 	box->watching = 0;
 	if (mail_root == NULL)
 		return -1;
-	if (ino_fd == -1) {
-		if ((ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-			log_warn("inotify");
-			return -1;
-		}
-		if (mail_base != NULL &&
-		    ((ino_ev = event_new(mail_base, ino_fd,
-			  EV_READ | EV_PERSIST, ino_cb, NULL)) == NULL ||
-			event_add(ino_ev, NULL) == -1))
-			fatal("%s: event", __func__);
+	if (ino_fd == -1 &&
+	    (ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify");
+		return -1;
 	}
+	if (mail_base != NULL && ino_ev == NULL &&
+	    ((ino_ev = event_new(mail_base, ino_fd, EV_READ | EV_PERSIST,
+		  ino_cb, NULL)) == NULL ||
+		event_add(ino_ev, NULL) == -1))
+		fatal("%s: event", __func__);
 	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
 		ino_remove(box);
 		return -1;
@@ -1096,19 +1112,6 @@ box_refresh(struct mailbox *box)
 
 /* ---- opening and closing a folder */
 
-/* the directory of a folder (UTF-8) as it is on disk */
-static int
-folder_disk_dir(const char *folder, char *dir, size_t len)
-{
-	const unsigned char *p;
-
-	/* modified UTF-7 is ASCII itself for names of printable ASCII */
-	for (p = (const unsigned char *)folder; *p != '\0'; p++)
-		if (*p >= 0x80 || *p == '&')
-			return -1;
-	return maildir_folder_dir(folder, dir, len);
-}
-
 static void
 box_free(struct mailbox *box)
 {
@@ -1127,6 +1130,9 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
+	free(box->cache);
+	if (box->cachefd != -1)
+		close(box->cachefd);
 	free(box);
 }
 
@@ -1194,7 +1200,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 			return box;
 		}
 	if (strlen(folder) >= sizeof(box->folder) ||
-	    folder_disk_dir(folder, dir, sizeof(dir)) == -1) {
+	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
 	}
@@ -1203,7 +1209,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		return NULL;
 	}
 	box->user = u;
-	box->logfd = -1;
+	box->logfd = box->cachefd = -1;
 	strlcpy(box->folder, folder, sizeof(box->folder));
 	strlcpy(box->dir, dir, sizeof(box->dir));
 	TAILQ_INIT(&box->views);
@@ -1220,13 +1226,10 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	box_watch_init(box);
 	keywords_read(box->dirfd, &box->kw);
 	fresh = box_load(box) == -1;
+	box->maybe_new = 1; /* the index may list messages in new/ */
 	if (fresh) {
 		index_state_free(&box->st);
 		index_state_init(&box->st);
-	}
-	if (hash_rebuild(box) == -1) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
 	}
 	newm = dir_mtime(box->dirfd, "new");
 	curm = dir_mtime(box->dirfd, "cur");
@@ -1345,6 +1348,9 @@ box_move_new(struct mailbox *box)
 	struct mail_msg *m;
 	size_t i;
 
+	if (!box->maybe_new)
+		return;
+	box->maybe_new = 0;
 	for (i = 0; i < box->st.nmsgs; i++) {
 		m = &box->st.msgs[i];
 		if (!m->in_new || m->expunged)
@@ -1359,6 +1365,7 @@ box_move_new(struct mailbox *box)
 		if (renameat(box->dirfd, from, box->dirfd, to) == -1) {
 			/* someone else moved it: the rescan finds where */
 			box->dirty = 1;
+			box->maybe_new = 1;
 			continue;
 		}
 		box_msg_rename(box, i, name, 0, 0);
@@ -1797,17 +1804,35 @@ uid_in_ranges(uint32_t uid, const struct mail_uid_range *r, size_t n)
 	return 0;
 }
 
-/* unlink message idx and tell everyone */
+/* the octets a message's file holds, as maildirsize counts them */
+static uint64_t
+msg_file_size(struct mailbox *box, const struct mail_msg *m)
+{
+	uint64_t s;
+
+	if ((s = name_stated_size(
+		 mail_msg_name(&box->st, m), m->base_len, 'S')) != 0)
+		return s;
+	return m->size;
+}
+
+/* unlink message idx and tell everyone; the octets freed are added up */
 static int
-box_remove(struct mailbox *box, size_t idx)
+box_remove(
+    struct mailbox *box, size_t idx, int64_t *freed, int64_t *freed_count)
 {
 	char path[MAILDIR_NAME_MAX + 8];
 	struct mail_msg *m = &box->st.msgs[idx];
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	if (unlinkat(box->dirfd, path, 0) == -1 && errno != ENOENT)
-		return -1;
+	if (unlinkat(box->dirfd, path, 0) == -1) {
+		if (errno != ENOENT)
+			return -1;
+	} else if (freed != NULL) {
+		*freed += (int64_t)msg_file_size(box, m);
+		(*freed_count)++;
+	}
 	box_msg_expunge(box, idx, 0);
 	return 0;
 }
@@ -1818,6 +1843,7 @@ mailbox_expunge(
 {
 	struct mailbox *box = v->box;
 	struct mail_msg *m;
+	int64_t freed = 0, count = 0;
 	size_t i;
 	int rc = 0;
 
@@ -1830,9 +1856,13 @@ mailbox_expunge(
 		if (m == NULL || !(m->flags & MAIL_FLAG_DELETED) ||
 		    !uid_in_ranges(m->uid, uids, n))
 			continue;
-		if (box_remove(box, (size_t)(m - box->st.msgs)) == -1)
+		if (box_remove(
+			box, (size_t)(m - box->st.msgs), &freed, &count) == -1)
 			rc = -1;
 	}
+	/* the session counts what APPEND and COPY add; EXPUNGE frees it */
+	if (count > 0)
+		quota_add(box->user->dirfd, -freed, -count);
 	box_log_flush(box, 0);
 	mailbox_view_sync(v);
 	return rc;
@@ -1840,25 +1870,235 @@ mailbox_expunge(
 
 /* ---- cached ENVELOPE and BODYSTRUCTURE */
 
+/*
+ * boxd.cache: what was computed from message files, so that FETCH of
+ * ENVELOPE or BODYSTRUCTURE reads each message once, ever.  Append-only:
+ *	"BXCH" version uidvalidity
+ *	then records: "BXCR" uid what length text crc32(uid..text)
+ * Read on the first FETCH that needs it (opening a folder never does);
+ * a record that fails its checks ends the file there.  Keyed by UID, so
+ * a new UIDVALIDITY starts a new file.
+ */
+#define CACHE_MAGIC	   0x42584348U /* "BXCH" */
+#define CACHE_REC_MAGIC	   0x42584352U /* "BXCR" */
+#define CACHE_VERSION	   1
+#define CACHE_TEXT_MAX	   (16U * 1024 * 1024)
+#define CACHE_HEADER_SIZE  12
+#define CACHE_REC_OVERHEAD 17
+
+static uint32_t
+cache_slot(const struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	return ((uid * 2654435761U) ^ what) & (uint32_t)(box->cache_size - 1);
+}
+
+static struct cache_ent *
+cache_find(struct mailbox *box, uint32_t uid, uint32_t what)
+{
+	uint32_t h;
+
+	if (box->cache_size == 0)
+		return NULL;
+	for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+	     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+		if (box->cache[h].uid == uid && box->cache[h].what == what)
+			return &box->cache[h];
+	return NULL;
+}
+
+static int
+cache_insert(struct mailbox *box, uint32_t uid, uint32_t what, uint64_t off,
+    uint32_t len)
+{
+	struct cache_ent *old = box->cache, *e;
+	size_t oldsize = box->cache_size, i;
+	uint32_t h;
+
+	if ((box->cache_n + 1) * 2 > box->cache_size) {
+		size_t size = box->cache_size ? box->cache_size * 2 : 1024;
+
+		if ((box->cache = calloc(size, sizeof(*box->cache))) == NULL) {
+			box->cache = old;
+			return -1;
+		}
+		box->cache_size = size;
+		box->cache_n = 0;
+		for (i = 0; i < oldsize; i++)
+			if (old[i].uid != 0)
+				cache_insert(box, old[i].uid, old[i].what,
+				    old[i].off, old[i].len);
+		free(old);
+	}
+	if ((e = cache_find(box, uid, what)) == NULL) {
+		for (h = cache_slot(box, uid, what); box->cache[h].uid != 0;
+		     h = (h + 1) & (uint32_t)(box->cache_size - 1))
+			;
+		e = &box->cache[h];
+		box->cache_n++;
+	}
+	e->uid = uid;
+	e->what = what;
+	e->off = off;
+	e->len = len;
+	return 0;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* a new, empty cache of this UIDVALIDITY */
+static int
+cache_reset(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE];
+
+	put_be32(head, CACHE_MAGIC);
+	put_be32(head + 4, CACHE_VERSION);
+	put_be32(head + 8, box->st.uidvalidity);
+	if (ftruncate(box->cachefd, 0) == -1 ||
+	    pwrite(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head))
+		return -1;
+	box->cache_end = sizeof(head);
+	return 0;
+}
+
+/* the records of boxd.cache into the table, read once per open folder */
+static int
+cache_load(struct mailbox *box)
+{
+	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	struct stat sb;
+	uint64_t off;
+	uint32_t uid, what, len, crc, want;
+
+	box->cache_loaded = 1;
+	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	if (fstat(box->cachefd, &sb) == -1)
+		goto bad;
+	if (pread(box->cachefd, head, sizeof(head), 0) !=
+		(ssize_t)sizeof(head) ||
+	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
+	    be32(head + 8) != box->st.uidvalidity)
+		return cache_reset(box);
+	for (off = sizeof(head);
+	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
+	     off += CACHE_REC_OVERHEAD + len) {
+		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
+			(ssize_t)sizeof(rec) ||
+		    be32(rec) != CACHE_REC_MAGIC)
+			break;
+		uid = be32(rec + 4);
+		what = rec[8];
+		len = be32(rec + 9);
+		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
+		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
+			break;
+		free(text);
+		if ((text = malloc((size_t)len + 4)) == NULL ||
+		    pread(box->cachefd, text, (size_t)len + 4,
+			(off_t)(off + 13)) != (ssize_t)len + 4)
+			break;
+		crc = crc32_update(0, rec + 4, 9);
+		crc = crc32_update(crc, text, len);
+		memcpy(&want, text + len, 4);
+		if (crc != want)
+			break;
+		if (cache_insert(box, uid, what, off + 13, len) == -1)
+			break;
+	}
+	free(text);
+	/* what follows the last good record is a torn write: cut it */
+	box->cache_end = off;
+	if (off != (uint64_t)sb.st_size &&
+	    ftruncate(box->cachefd, (off_t)off) == -1)
+		goto bad;
+	return 0;
+bad:
+	close(box->cachefd);
+	box->cachefd = -1;
+	return -1;
+}
+
+static void
+cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
+    size_t len)
+{
+	uint8_t *rec;
+	uint32_t crc;
+	size_t total = len + CACHE_REC_OVERHEAD;
+
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX ||
+	    (rec = malloc(total)) == NULL)
+		return;
+	put_be32(rec, CACHE_REC_MAGIC);
+	put_be32(rec + 4, uid);
+	rec[8] = (uint8_t)what;
+	put_be32(rec + 9, (uint32_t)len);
+	memcpy(rec + 13, text, len);
+	crc = crc32_update(0, rec + 4, 9 + len);
+	memcpy(rec + 13 + len, &crc, 4);
+	/* one write (the role's sandbox has pwrite, not pwritev) */
+	if (pwrite(box->cachefd, rec, total, (off_t)box->cache_end) ==
+		(ssize_t)total &&
+	    cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+		0)
+		box->cache_end += total;
+	/* a short write is cut at the next load */
+	free(rec);
+}
+
 int
 mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
     const char **text, size_t *len)
 {
+	struct mailbox *box = v->box;
 	const struct mail_msg *m;
+	struct cache_ent *e;
 	char *out = NULL;
 	int fd, rc;
 
-	if (mail_compute == NULL || what < 0 || what >= CACHED_MAX ||
+	if (what < 0 || what >= CACHED_MAX ||
 	    (m = mailbox_view_msg(v, seq)) == NULL)
 		return -1;
-	if ((fd = box_msg_openat(v->box, m)) == -1)
+	if (!box->cache_loaded)
+		cache_load(box);
+	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
+	    (out = malloc((size_t)e->len + 1)) != NULL) {
+		if (pread(box->cachefd, out, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len) {
+			out[e->len] = '\0';
+			*len = e->len;
+			goto done;
+		}
+		free(out);
+		out = NULL;
+	}
+	if (mail_compute == NULL || (fd = box_msg_openat(box, m)) == -1)
 		return -1;
 	rc = mail_compute(fd, what, &out, len);
 	close(fd);
 	if (rc == -1)
 		return -1;
-	free(v->box->cached);
-	v->box->cached = out;
+	cache_append(box, m->uid, (uint32_t)what, out, *len);
+done:
+	free(box->cached);
+	box->cached = out;
 	*text = out;
 	return 0;
 }
@@ -2090,6 +2330,7 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		snprintf(err, errsz, "out of memory");
 		goto done;
 	}
+
 	for (i = 0; i < nseqs; i++) {
 		if ((m = mailbox_view_msg(v, seqs[i])) == NULL)
 			continue; /* expunged meanwhile: nothing to copy */
@@ -2134,7 +2375,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		for (i = 0; i < k; i++) {
 			m = index_msg_find(&sbox->st, s[i]);
 			if (m != NULL && !m->expunged)
-				box_remove(sbox, (size_t)(m - sbox->st.msgs));
+				box_remove(sbox, (size_t)(m - sbox->st.msgs),
+				    NULL, NULL);
 		}
 		box_log_flush(sbox, 0);
 	}

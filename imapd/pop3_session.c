@@ -22,8 +22,8 @@
 #include "boxd.h"
 #include "imapd.h"
 
-#define POP3_LINE_MAX 255	       /* RFC 2449 4: commands */
-#define POP3_CHUNK    (64 * 1024)      /* RETR writes this much a turn */
+#define POP3_LINE_MAX 255	  /* RFC 2449 4: commands */
+#define POP3_CHUNK    (64 * 1024) /* RETR writes this much a turn */
 
 enum pop3_phase {
 	POP3_AUTHORIZATION,
@@ -159,8 +159,9 @@ pop3_tls_required(struct imap_session *s)
 {
 	if (s->tls)
 		return 0;
-	imap_reply(s, "-ERR [AUTH] Plaintext authentication is not allowed "
-		      "before STLS");
+	imap_reply(s,
+	    "-ERR [AUTH] Plaintext authentication is not allowed "
+	    "before STLS");
 	return -1;
 }
 
@@ -196,12 +197,14 @@ pop3_auth_done(struct imap_session *s, const struct auth_login_result *res)
 	case AUTH_LOGIN_OK:
 		break;
 	case AUTH_LOGIN_LIMITED:
-		imap_reply(s, "-ERR [SYS/TEMP] Too many failed logins, try "
-			      "again later");
+		imap_reply(s,
+		    "-ERR [SYS/TEMP] Too many failed logins, try "
+		    "again later");
 		return;
 	case AUTH_LOGIN_TEMPFAIL:
-		imap_reply(s, "-ERR [SYS/TEMP] Temporary failure, try again "
-			      "later");
+		imap_reply(s,
+		    "-ERR [SYS/TEMP] Temporary failure, try again "
+		    "later");
 		return;
 	case AUTH_LOGIN_DISABLED:
 		imap_reply(s, "-ERR [AUTH] Account disabled");
@@ -219,8 +222,9 @@ pop3_auth_done(struct imap_session *s, const struct auth_login_result *res)
 	if (pop3_lock(s->user->address) == -1) {
 		imap_session_logout_user(s);
 		s->state = IMAP_NOTAUTH;
-		imap_reply(s, "-ERR [IN-USE] The maildrop is in use by "
-			      "another POP3 session");
+		imap_reply(s,
+		    "-ERR [IN-USE] The maildrop is in use by "
+		    "another POP3 session");
 		return;
 	}
 	p->holds_maildrop = 1;
@@ -299,8 +303,8 @@ pop3_list(struct imap_session *s, const char *arg, int uidl)
 			    n, mailbox_view_uid(p->view, n),
 			    mailbox_view_uidvalidity(p->view));
 		else
-			imap_reply(s, "+OK %" PRIu32 " %" PRIu64, n,
-			    pop3_size(s, n));
+			imap_reply(
+			    s, "+OK %" PRIu32 " %" PRIu64, n, pop3_size(s, n));
 		return;
 	}
 	imap_reply(s, "+OK Listing follows");
@@ -312,8 +316,8 @@ pop3_list(struct imap_session *s, const char *arg, int uidl)
 			    mailbox_view_uid(p->view, n),
 			    mailbox_view_uidvalidity(p->view));
 		else
-			imap_reply(s, "%" PRIu32 " %" PRIu64, n,
-			    pop3_size(s, n));
+			imap_reply(
+			    s, "%" PRIu32 " %" PRIu64, n, pop3_size(s, n));
 	}
 	imap_reply(s, ".");
 }
@@ -379,27 +383,26 @@ pop3_retr(struct imap_session *s, const char *arg, const char *lines)
 	memset(r, 0, sizeof(*r));
 	if (lines != NULL) {
 		r->top = 1;
-		r->body_lines = (uint64_t)strtonum(lines, 0, INT64_MAX, &errstr);
+		r->body_lines =
+		    (uint64_t)strtonum(lines, 0, INT64_MAX, &errstr);
 		if (errstr != NULL) {
 			imap_reply(s, "-ERR Bad line count");
 			return;
 		}
 	}
 	if ((fd = mailbox_msg_open(p->view, n)) == -1) {
-		imap_reply(s, "-ERR [SYS/TEMP] Message %" PRIu32
-			      " cannot be read",
-		    n);
+		imap_reply(
+		    s, "-ERR [SYS/TEMP] Message %" PRIu32 " cannot be read", n);
 		return;
 	}
 	if (fstat(fd, &st) == -1 ||
 	    (st.st_size > 0 &&
-		(r->map = mmap(NULL, (size_t)st.st_size, PROT_READ,
-		     MAP_PRIVATE, fd, 0)) == MAP_FAILED)) {
+		(r->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+		     fd, 0)) == MAP_FAILED)) {
 		r->map = NULL;
 		close(fd);
-		imap_reply(s, "-ERR [SYS/TEMP] Message %" PRIu32
-			      " cannot be read",
-		    n);
+		imap_reply(
+		    s, "-ERR [SYS/TEMP] Message %" PRIu32 " cannot be read", n);
 		return;
 	}
 	close(fd);
@@ -441,14 +444,16 @@ pop3_update(struct imap_session *s)
 			r[nr].modseq = 0;
 			nr++;
 		} else if (p->retrieved[n])
-			mailbox_store(p->view, n, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
+			mailbox_store(
+			    p->view, n, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
 	}
 	if (nr > 0 && mailbox_expunge(p->view, r, nr) == -1)
 		failed = 1;
 	free(r);
 	if (failed)
-		imap_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not "
-			      "removed");
+		imap_reply(s,
+		    "-ERR [SYS/TEMP] Some deleted messages were not "
+		    "removed");
 	else
 		imap_reply(s, "+OK Logging out");
 }
@@ -464,8 +469,8 @@ pop3_auth_plain(struct imap_session *s, const char *b64)
 		imap_reply(s, "-ERR Authentication cancelled");
 		return;
 	}
-	rv = sasl_plain_decode(b64, strlen(b64), user, sizeof(user), pass,
-	    sizeof(pass));
+	rv = sasl_plain_decode(
+	    b64, strlen(b64), user, sizeof(user), pass, sizeof(pass));
 	if (rv == -1)
 		imap_reply(s, "-ERR Malformed PLAIN response");
 	else if (rv == -2)
@@ -493,8 +498,8 @@ pop3_authorization(
 	} else if (strcasecmp(verb, "USER") == 0) {
 		if (pop3_tls_required(s) == -1)
 			return;
-		if (arg == NULL || strlcpy(p->user, arg, sizeof(p->user)) >=
-			sizeof(p->user)) {
+		if (arg == NULL ||
+		    strlcpy(p->user, arg, sizeof(p->user)) >= sizeof(p->user)) {
 			imap_reply(s, "-ERR Bad user name");
 			return;
 		}

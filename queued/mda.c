@@ -20,14 +20,13 @@
 
 #include "boxd.h"
 #include "queued.h"
-#include "imapd.h"
 
 /* one recipient of a job, and how it fared */
 struct mda_rcpt {
 	uint32_t idx; /* in the envelope: part of the Maildir name */
 	uint32_t status;
-	int fd;	  /* the tmp file to publish, or -1 */
-	int sync; /* its new/ entry is to be flushed */
+	int fd;	       /* the tmp file to publish, or -1 */
+	int sync;      /* its new/ entry is to be flushed */
 	uint64_t size; /* written now (0: an earlier try had delivered it) */
 	struct maildir_delivery d;
 	char why[RCPT_REPLY_MAX];
@@ -390,8 +389,8 @@ mda_over_quota(const char *mailbox, uint64_t size)
 {
 	int fd, rv;
 
-	if ((fd = openat(rootfd, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = openat(
+		 rootfd, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return 0;
 	rv = quota_check(fd, size, 1);
 	close(fd);

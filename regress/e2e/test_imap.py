@@ -284,6 +284,22 @@ class Messages(ImapCase):
         self.assertTrue(last.startswith(b"e NO"), last)
         s.close()
 
+    def test_delivered_mail_is_served_with_crlf(self):
+        """mda stores LF line ends, as Dovecot does; IMAP counts and sends
+        CRLF, and the two agree."""
+        self.deliver("line ends")
+        self.b.wait_messages(BOB, 1)
+        m = self.connect()
+        m.select("INBOX")
+        typ, data = m.fetch("1", "(RFC822.SIZE BODY.PEEK[] "
+                            "BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertEqual(typ, "OK")
+        size = int(data[0][0].split(b"RFC822.SIZE ")[1].split()[0])
+        body = data[0][1]
+        self.assertEqual(len(body), size)
+        self.assertNotIn(b"\n", body.replace(b"\r\n", b""))
+        self.assertEqual(data[1][1], b"Subject: line ends\r\n\r\n")
+
     def test_expunge_and_close(self):
         for i in range(3):
             self.deliver("msg %d" % i)
@@ -388,6 +404,33 @@ class Limits(ImapCase):
         s.close()
         status = self.b.boxctl("status").stdout
         self.assertIn("imap_sessions", status)
+
+
+class Quota(ImapCase):
+    extra = "queue retry 1s max-retry 2s"
+
+    def test_quota_at_delivery_and_append(self):
+        self.b.boxctl("user", "quota", BOB, "1K")
+        for i in range(2):
+            self.deliver("fits %d" % i)
+        self.b.wait_messages(BOB, 2)
+        m = self.connect()
+        typ, data = m.getquotaroot("INBOX")
+        self.assertEqual(typ, "OK")
+        quota = data[1][0].decode()
+        self.assertRegex(quota, r'^"" \(STORAGE \d+ 1 MESSAGE 2 \d+\)$')
+        typ, data = m.append("INBOX", None, None, message("big", "x" * 2000))
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"OVERQUOTA", data[0])
+        # over quota at delivery: a temporary failure, tried again
+        self.deliver("too much " + "y" * 100)
+        deadline = time.time() + 20
+        while "mailbox full" not in self.b.logtext():
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(len(self.b.messages(BOB)), 2)
+        self.b.boxctl("user", "quota", BOB, "0")
+        self.b.wait_messages(BOB, 3, timeout=60)
 
 
 class Restart(ImapCase):

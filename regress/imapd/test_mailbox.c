@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include <dirent.h>
+#include <event2/event.h>
 #include <time.h>
 
 #include "store_test.h"
@@ -532,6 +533,195 @@ test_two_views(void)
 	mail_user_put(u);
 }
 
+static void
+test_quota_folders(void)
+{
+	char err[128], big[512];
+	struct mailbox_status st;
+	struct mail_append *ap;
+	struct mail_user *u;
+	uint32_t uidv, uid;
+
+	store_setup();
+	store_maildir(BOX);
+	store_maildir(BOX "/.Entw&APw-rfe");
+	u = mail_user_get(store_rootfd, BOX, 300);
+	CHECK("a UTF-8 folder is its modified UTF-7 directory",
+	    mailbox_status(u, "Entw\xc3\xbcrfe", &st, err, sizeof(err)) == 0 &&
+		st.messages == 0 && st.uidnext == 1);
+	memset(big, 'x', sizeof(big));
+	ap = mailbox_append_begin(u, "Entw\xc3\xbcrfe", err, sizeof(err));
+	if (ap == NULL) {
+		CHECK("quota: append", 0);
+		return;
+	}
+	write(mailbox_append_fd(ap), big, 200);
+	CHECK("appended",
+	    mailbox_append_commit(ap, MAIL_FLAG_DELETED, NULL, 0, 0, &uidv,
+		&uid, err, sizeof(err)) == 0);
+	CHECK("counted", mail_user_usage(u) == 200);
+	{
+		struct mailbox_view *v;
+		struct heard h;
+
+		v = open_view(u, "Entw\xc3\xbcrfe", 0, &h);
+		CHECK("EXPUNGE frees the quota",
+		    v != NULL && mailbox_expunge(v, NULL, 0) == 0 &&
+			mail_user_usage(u) == 0);
+		if (v != NULL)
+			mailbox_view_close(v);
+	}
+	mail_user_put(u);
+}
+
+static int computed;
+
+/* a stand-in for imime's views: the first line of the file */
+static int
+fake_compute(int fd, int what, char **text, size_t *len)
+{
+	char buf[128], *nl;
+	ssize_t n;
+
+	computed++;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	if (asprintf(text, "%d:%s", what, buf) == -1)
+		return -1;
+	*len = strlen(*text);
+	return 0;
+}
+
+static void
+test_cache(void)
+{
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, flen;
+	char *file;
+	int i, ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 3; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(fake_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	v = open_view(u, "INBOX", 0, &h);
+	if (v == NULL) {
+		CHECK("cache: open", 0);
+		return;
+	}
+	computed = 0;
+	for (i = 1; i <= 3; i++)
+		if (mailbox_msg_cached(
+			v, (uint32_t)i, CACHED_ENVELOPE, &text, &len) == -1 ||
+		    strcmp(text, "0:Return-Path: <a@example.test>") != 0)
+			ok = 0;
+	CHECK("computed once each", ok && computed == 3);
+	mailbox_msg_cached(v, 2, CACHED_BODYSTRUCTURE, &text, &len);
+	mailbox_msg_cached(v, 2, CACHED_ENVELOPE, &text, &len);
+	CHECK("then from the cache",
+	    computed == 4 && strncmp(text, "0:", 2) == 0 && len == 31);
+	mailbox_view_close(v);
+	v = open_view(u, "INBOX", 0, &h);
+	for (i = 1; i <= 3; i++)
+		mailbox_msg_cached(
+		    v, (uint32_t)i, CACHED_ENVELOPE, &text, &len);
+	CHECK("kept across a reopen", computed == 4);
+	mailbox_view_close(v);
+	/* a damaged record ends the cache there: recomputed, right */
+	file = store_read(store_path("%s/%s", BOX, INDEX_CACHE), &flen);
+	if (file != NULL && flen > 60) {
+		file[flen - 10] ^= 0x40;
+		store_write(store_path("%s/%s", BOX, INDEX_CACHE), file, flen);
+	}
+	free(file);
+	v = open_view(u, "INBOX", 0, &h);
+	ok = 1;
+	for (i = 1; i <= 3; i++)
+		if (mailbox_msg_cached(
+			v, (uint32_t)i, CACHED_ENVELOPE, &text, &len) == -1 ||
+		    strcmp(text, "0:Return-Path: <a@example.test>") != 0)
+			ok = 0;
+	mailbox_msg_cached(v, 2, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("a damaged cache recomputed",
+	    ok && computed == 5 && strncmp(text, "1:", 2) == 0);
+	mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
+static int watched;
+
+static void
+watch_cb(void *arg)
+{
+	watched++;
+	event_base_loopbreak(arg);
+}
+
+static void
+give_up(int fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* IDLE: a delivery wakes the watcher, through inotify and through mda */
+static void
+test_watch(void)
+{
+	struct timeval limit = {10, 0};
+	struct event_base *base;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct event *timer;
+	struct heard h;
+	char name[256];
+
+	store_setup();
+	store_maildir(BOX);
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	timer = evtimer_new(base, give_up, base);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	v = open_view(u, "INBOX", 0, &h);
+	if (v == NULL) {
+		CHECK("watch: open", 0);
+		return;
+	}
+	mailbox_view_watch(v, watch_cb, base);
+	store_deliver(BOX, 1, name, sizeof(name));
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("a delivery seen through inotify wakes IDLE", watched == 1);
+	mailbox_view_sync(v);
+	CHECK("and is EXISTS 1", strcmp(h.text, "exists 1 recent 1\n") == 0);
+
+	/* mda's word alone: inotify's events already read, nothing of ours */
+	memset(&h, 0, sizeof(h));
+	mailbox_view_watch(v, watch_cb, base);
+	store_deliver(BOX, 2, name, sizeof(name));
+	mailbox_notify_delivery(BOX);
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("mda's notice wakes it too", watched == 2);
+	mailbox_view_sync(v);
+	CHECK("EXISTS 2", strcmp(h.text, "exists 2 recent 2\n") == 0);
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+	mail_user_put(u);
+	event_free(timer);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -624,6 +814,9 @@ main(void)
 	test_uidlist();
 	test_damage();
 	test_two_views();
+	test_quota_folders();
+	test_cache();
+	test_watch();
 	test_large();
 	store_teardown();
 	TEST_EXIT();

@@ -1,5 +1,5 @@
 /*
- * imapd/quota.c: Maildir++ "maildirsize", counted, appended to, built
+ * common/quota.c: Maildir++ "maildirsize", counted, appended to, built
  * again when stale or broken, the limit checked; hostile files.
  */
 
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "imapd.h"
+#include "common.h"
 #include "test.h"
 
 static char root[PATH_MAX];

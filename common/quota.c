@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "imapd.h"
+#include "common.h"
 
 #define QUOTA_FILE     "maildirsize"
 #define QUOTA_FILE_MAX 5120
@@ -244,7 +244,7 @@ quota_rebuild(int dirfd, struct quota_usage *u)
 		return -1;
 	}
 	/* ".." and what a DELETE is removing ("..x") are no folders */
-	while ((de = readdir(d)) != NULL && folders < FOLDER_COUNT_MAX * 2)
+	while ((de = readdir(d)) != NULL && folders < QUOTA_FOLDERS_MAX)
 		if (de->d_name[0] == '.' && de->d_name[1] != '\0' &&
 		    de->d_name[1] != '.') {
 			quota_count_folder(fd, de->d_name, u);
