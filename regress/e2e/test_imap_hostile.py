@@ -393,6 +393,25 @@ class Names(HostileCase):
         self.assert_serving()
 
 
+class Files(HostileCase):
+    def test_sessions_leave_no_file_open(self):
+        # FETCH reads the folder's cache file, STORE changes the folder:
+        # when the last session leaves, the folder goes with its files
+        self.fill_inbox(5)
+        before = self.open_files()
+        for i in range(5):
+            a = self.conn().login()
+            a.cmd(b"s", b"SELECT INBOX")
+            a.cmd(b"f", b"FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+            a.cmd(b"t", b"STORE 1 +FLAGS (\\Flagged)")
+            a.cmd(b"c", b"CREATE f%d" % i)
+            a.cmd(b"l", b"LIST \"\" * RETURN (STATUS (MESSAGES SIZE))")
+            a.cmd(b"o", b"LOGOUT")
+            self.assertTrue(a.closed())
+        self.assert_files_closed(before)
+        self.assert_serving()
+
+
 class Fetch(HostileCase):
     def test_many_sections_of_one_big_part(self):
         # each BODY[1] is a copy of the part until the message's answer
