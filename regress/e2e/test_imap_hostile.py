@@ -91,11 +91,14 @@ class Conn:
         return self
 
     def closed(self, timeout=20):
-        """True once the server has closed: reads to EOF."""
+        """Reads to EOF: True once the server has closed, False if it has
+        not within timeout."""
         self.sock.settimeout(timeout)
         try:
             while self.f.readline():
                 pass
+        except socket.timeout:
+            return False
         except OSError:
             pass
         return True
@@ -163,7 +166,10 @@ class HostileCase(unittest.TestCase):
     def fill_inbox(self, n):
         """n messages written into new/ as another writer would, after a
         first login has made the Maildir."""
-        self.conn().login().close()
+        c = self.conn().login()
+        c.send(b"o LOGOUT\r\n")
+        # the server closes once the session and its files are gone
+        self.assertTrue(c.closed())
         new = os.path.join(self.b.maildir(BOB), "new")
         st = wait_until(lambda: os.path.isdir(new) and os.stat(new),
                         what="the Maildir")
@@ -410,6 +416,89 @@ class Files(HostileCase):
             self.assertTrue(a.closed())
         self.assert_files_closed(before)
         self.assert_serving()
+
+
+class AuthGone(HostileCase):
+    extra = "limit imap-connections 100 per-user 3"
+
+    def test_sessions_that_go_before_auth_answers(self):
+        # auth's answers come for sessions already gone, IMAP and POP3,
+        # AUTHENTICATE too; none of them keeps a place under the per-user
+        # limit, and a password is not left in the log
+        import base64
+        plain = base64.b64encode(
+            ("\0%s\0%s" % (BOB, PASSWORD)).encode())
+        before = self.open_files()
+        for i in range(30):
+            if i % 3 == 0:
+                c = self.conn("pop3s")
+                c.send(b"USER %s\r\nPASS %s\r\n" % (BOB.encode(),
+                                                      PASSWORD.encode()))
+            elif i % 3 == 1:
+                c = self.conn()
+                c.send(b"a AUTHENTICATE PLAIN %s\r\n" % plain)
+            else:
+                c = self.conn()
+                c.send(b'a LOGIN "%s" "%s"\r\nb SELECT INBOX\r\n'
+                       b"c IDLE\r\n" % (BOB.encode(), PASSWORD.encode()))
+            c.close()
+            self.conns.remove(c)
+        self.assert_files_closed(before)
+        three = [self.conn().login() for _ in range(3)]
+        self.assertTrue(three[2].cmd(b"n", b"NOOP")[-1].startswith(b"n OK"))
+        for c in three:
+            c.close()
+        self.assert_files_closed(before)
+        self.assert_serving()
+        self.assertNotIn(PASSWORD, self.b.logtext())
+
+
+POP3_WORDS = [b"USER", b"PASS", b"STAT", b"LIST", b"RETR", b"DELE", b"NOOP",
+              b"RSET", b"TOP", b"UIDL", b"CAPA", b"STLS", b"AUTH", b"QUIT",
+              b"APOP", b"XTND"]
+
+
+class Pop3(HostileCase):
+    def test_malformed_pop3(self):
+        self.fill_inbox(5)
+        rng = random.Random(int(os.environ.get("IMAP_HOSTILE_SEED",
+                                               time.time())))
+        before = self.open_files()
+        for n in range(20):
+            c = self.conn(rng.choice(["pop3", "pop3s"]))
+            if rng.random() < 0.5 and c.greeting.startswith(b"+OK") and \
+                    isinstance(c.sock, ssl.SSLSocket):
+                c.send(b"USER %s\r\nPASS %s\r\n" % (BOB.encode(),
+                                                      PASSWORD.encode()))
+            lines = []
+            for _ in range(50):
+                words = [rng.choice(POP3_WORDS)] + [
+                    rng.choice([b"1", b"0", b"-1", b"99999999999", b"3 5",
+                                b"1 18446744073709551616", b"*", b"PLAIN",
+                                b"PLAIN =", b"x" * 300, b"\x00", b"2"])
+                    for _ in range(rng.randrange(0, 3))]
+                lines.append(b" ".join(words) + rng.choice(
+                    [b"\r\n", b"\n", b"\r\r\n"]))
+            try:
+                c.send(b"".join(lines) + b"QUIT\r\n")
+                if rng.random() < 0.5:
+                    # reads what it asked for, RETRs and all (a QUIT
+                    # taken as AUTH's response leaves it open)
+                    c.closed(2)
+            except OSError:
+                pass
+            c.close()
+            self.conns.remove(c)
+        self.assert_files_closed(before)
+        self.assert_serving()
+        # the maildrop is free again
+        import poplib
+        p = poplib.POP3_SSL("127.0.0.1", self.b.imap_ports["pop3s"],
+                            context=tls_context(), timeout=20)
+        p.user(BOB)
+        p.pass_(PASSWORD)
+        p.stat()
+        p.quit()
 
 
 class Fetch(HostileCase):
