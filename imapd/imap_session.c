@@ -373,6 +373,23 @@ imap_command_run(struct imap_session *s)
 		imap_cmd_dispatch(s, buf, len);
 }
 
+/*
+ * An overlong command is dropped but for its start, where its tag is: the
+ * client waits for a tagged answer.
+ */
+static void
+imap_command_keep_tag(struct imap_session *s, struct evbuffer *in)
+{
+	char head[IMAP_TAG_MAX + 1];
+	ev_ssize_t n;
+
+	n = evbuffer_copyout(
+	    evbuffer_get_length(s->cmd) > 0 ? s->cmd : in, head, sizeof(head));
+	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
+	if (n > 0)
+		evbuffer_add(s->cmd, head, (size_t)n);
+}
+
 /* an overlong line: skipped to its end, then answered */
 static int
 imap_skip_long_line(struct imap_session *s, struct evbuffer *in)
@@ -435,8 +452,7 @@ imap_process_input(struct imap_session *s)
 			    evbuffer_get_length(in) + s->cmd_text >
 				IMAP_LINE_MAX) {
 				s->in_long_line = 1;
-				evbuffer_drain(
-				    s->cmd, evbuffer_get_length(s->cmd));
+				imap_command_keep_tag(s, in);
 				continue;
 			}
 			return;

@@ -218,6 +218,23 @@ class PreLogin(HostileCase):
         self.assertLess(rss_kb(self.imap_pid) - base, 16 * 1024)
         self.assert_serving()
 
+    def test_overlong_commands_get_their_tag(self):
+        # a client waits for the tag of its command: an overlong one is
+        # answered with it, whether the line or the lines after a literal
+        # are too long
+        c = self.conn()
+        c.send(b"t1 NOOP " + b"x" * 100000 + b"\r\n")
+        self.assertTrue(c.line().startswith(b"t1 BAD"))
+        c.send(b"t2 LOGIN {3}\r\n")
+        self.assertTrue(c.line().startswith(b"+"))
+        c.send(b"abc " + b"y" * 100000 + b"\r\n")
+        self.assertTrue(c.line().startswith(b"t2 BAD"))
+        c.login()
+        c.send(b"t3 UID STORE " + b"1," * 50000 + b"2 +FLAGS (\\Seen)\r\n")
+        self.assertTrue(c.line().startswith(b"t3 BAD"))
+        self.assertTrue(c.cmd(b"t4", b"NOOP")[-1].startswith(b"t4 OK"))
+        self.assert_serving()
+
 
 class PreLoginClock(HostileCase):
     extra = "timeout command 3s"
