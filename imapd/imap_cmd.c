@@ -390,6 +390,8 @@ cmd_login(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	imap_cmd_login_start(s, user, password);
+	/* the command's arena is freed next: without the password */
+	explicit_bzero((char *)password, strlen(password));
 }
 
 /*
@@ -478,6 +480,7 @@ cmd_authenticate(struct imap_session *s, struct imap_command *cmd)
 			ir = "";
 		if (imap_sasl_plain(s, ir, strlen(ir)) == -1)
 			imap_tagged(s, "BAD", "Malformed PLAIN response");
+		explicit_bzero((char *)ir, strlen(ir));
 		return;
 	}
 	imap_reply(s, "+ ");

@@ -268,11 +268,20 @@ imap_output_full(struct imap_session *s)
 	return evbuffer_get_length(s->out) > IMAP_OUTPUT_MAX;
 }
 
-/* the current command is done: the next one may start */
+/*
+ * The current command is done: the next one may start.  Before login it
+ * may have held a password, which is not left in freed memory.
+ */
 void
 imap_command_done(struct imap_session *s)
 {
-	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
+	size_t len = evbuffer_get_length(s->cmd);
+	unsigned char *p;
+
+	if (s->state == IMAP_NOTAUTH && len > 0 &&
+	    (p = evbuffer_pullup(s->cmd, -1)) != NULL)
+		explicit_bzero(p, len);
+	evbuffer_drain(s->cmd, len);
 	s->cmd_text = 0;
 	s->cmd_literals = 0;
 }
@@ -472,6 +481,9 @@ imap_process_input(struct imap_session *s)
 			n--;
 		imap_wait_client(s);
 		rv = imap_command_line(s, line, n);
+		/* the line is in s->cmd now: a password is not left here */
+		if (s->state == IMAP_NOTAUTH)
+			explicit_bzero(line, eol.pos + eol_len);
 		evbuffer_drain(in, eol.pos + eol_len);
 		if (rv == 1)
 			imap_command_run(s);

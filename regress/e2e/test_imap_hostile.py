@@ -470,6 +470,59 @@ class AuthGone(HostileCase):
         self.assertNotIn(PASSWORD, self.b.logtext())
 
 
+def memory_holds(pid, needle):
+    """The writable mappings of pid that hold needle (heap, anonymous)."""
+    hits = []
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            f = line.split()
+            if "w" not in f[1] or (len(f) > 5 and f[5].startswith("/")):
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            if needle in data:
+                hits.append(f[5] if len(f) > 5 else "anonymous")
+    return hits
+
+
+class Secrets(HostileCase):
+    SECRET = "Zq8-unique-Pw-7731"
+
+    def test_passwords_do_not_stay_in_memory(self):
+        # LOGIN, AUTHENTICATE PLAIN and POP3 PASS: once the sessions have
+        # logged in, the password is in no buffer of the imap process that
+        # held the command
+        import base64
+        self.b.add_user("eve@example.org", self.SECRET)
+        plain = base64.b64encode(b"\0eve@example.org\0" +
+                                 self.SECRET.encode())
+        a = self.conn()
+        a.cmd(b"a", b'LOGIN eve@example.org "%s"' % self.SECRET.encode())
+        b = self.conn()
+        b.cmd(b"b", b"AUTHENTICATE PLAIN %s" % plain)
+        c = self.conn("pop3s")
+        c.send(b"USER eve@example.org\r\nPASS %s\r\nSTAT\r\n" %
+               self.SECRET.encode())
+        for _ in range(3):
+            self.assertTrue(c.line().startswith(b"+OK"))
+        for conn, tag in ((a, b"n"), (b, b"m")):
+            self.assertTrue(conn.cmd(tag, b"NOOP")[-1].startswith(tag +
+                                                               b" OK"))
+        try:
+            # (the base64 of PLAIN may linger in TLS's freed buffers)
+            held = memory_holds(self.imap_pid, self.SECRET.encode())
+        except PermissionError:
+            self.skipTest("cannot read the imap process's memory")
+        self.assertEqual(held, [])
+        self.assertNotIn(self.SECRET, self.b.logtext())
+        self.assert_serving()
+
+
 POP3_WORDS = [b"USER", b"PASS", b"STAT", b"LIST", b"RETR", b"DELE", b"NOOP",
               b"RSET", b"TOP", b"UIDL", b"CAPA", b"STLS", b"AUTH", b"QUIT",
               b"APOP", b"XTND"]
