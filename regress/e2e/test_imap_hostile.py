@@ -236,6 +236,73 @@ class PreLogin(HostileCase):
         self.assert_serving()
 
 
+class PerAddress(HostileCase):
+    extra = "limit imap-connections 3 per-user 10"
+
+    def test_every_way_out_gives_the_place_back(self):
+        # sessions that end in every way: each gives its place under the
+        # per-address limit back
+        def ways():
+            c = self.conn("imap", tls=False)  # goes at once
+            yield c
+            c = self.conn("imaps", tls=False, greeting=False)
+            c.send(b"\x16\x03\x01garbage, not a handshake\r\n" * 10)
+            yield c
+            c = self.conn("imap", tls=False)
+            c.send(b"x\r\n" * 25)  # too many errors: BYE
+            self.assertTrue(c.closed())
+            yield c
+            c = self.conn("imap", tls=False)
+            c.send(b"a STARTTLS\r\n")
+            c.line()
+            c.send(b"not TLS at all\r\n")
+            yield c
+            c = self.conn("pop3", tls=False)
+            c.send(b"STLS\r\n")
+            c.line()
+            c.send(b"\x00" * 100)
+            yield c
+            c = self.conn().login()
+            c.cmd(b"o", b"LOGOUT")
+            yield c
+            c = self.conn("pop3s")
+            c.send(b"QUIT\r\n")
+            yield c
+        before = self.open_files()
+        for _ in range(3):
+            for c in ways():
+                c.close()
+                self.conns.remove(c)
+        self.assert_files_closed(before)
+        full = [self.conn() for _ in range(3)]
+        for c in full:
+            self.assertTrue(c.greeting.startswith(b"* OK"), c.greeting)
+        extra = self.conn("imap", tls=False)
+        self.assertTrue(extra.greeting.startswith(b"* BYE"), extra.greeting)
+        for c in full:
+            c.close()
+        self.assert_files_closed(before)
+        self.assert_serving()
+
+    def test_input_before_tls_is_dropped(self):
+        # what was pipelined after STARTTLS and STLS is not run inside TLS
+        c = self.conn("imap", tls=False)
+        c.send(b"a STARTTLS\r\nb LOGIN bob@example.org x\r\n")
+        self.assertTrue(c.line().startswith(b"a OK"))
+        t = tls_context().wrap_socket(c.sock)
+        t.sendall(b"c NOOP\r\n")
+        self.assertTrue(t.recv(1000).startswith(b"c OK"))
+        t.close()
+        p = self.conn("pop3", tls=False)
+        p.send(b"STLS\r\nUSER bob@example.org\r\n")
+        self.assertTrue(p.line().startswith(b"+OK"))
+        t = tls_context().wrap_socket(p.sock)
+        t.sendall(b"PASS %s\r\n" % PASSWORD.encode())
+        self.assertTrue(t.recv(1000).startswith(b"-ERR"))
+        t.close()
+        self.assert_serving()
+
+
 class PreLoginClock(HostileCase):
     extra = "timeout command 3s"
 
