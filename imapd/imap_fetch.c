@@ -36,6 +36,14 @@
 #define FETCH_SKIP	  2  /* not changed since CHANGEDSINCE */
 #define FETCH_UNKNOWN_CTE -1 /* BINARY of an encoding it cannot undo */
 #define FETCH_NOMEM	  -2
+#define FETCH_TOOMUCH	  -3 /* sections made past FETCH_MADE_MAX */
+
+/*
+ * The octets of sections made (copied or decoded, not referenced) that one
+ * message's answer may hold: a few times the message is more than any
+ * client needs, and 64 BODY[1] of one big part would be 64 copies of it.
+ */
+#define FETCH_MADE_MAX(len) (4 * (uint64_t)(len) + 1024 * 1024)
 
 /* ------------------------------------------------------------ parsing */
 
@@ -507,6 +515,7 @@ struct fetch_msg {
 	size_t hdr_len;
 	struct mime_message *mime; /* the whole message, parsed */
 	struct mime_message *head; /* its header alone, parsed */
+	uint64_t made;		   /* octets of sections made */
 };
 
 static void
@@ -645,6 +654,7 @@ fetch_section_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
 {
 	const struct imap_section *sec = &fs->section;
 	const struct mime_message *mime;
+	size_t off, n;
 	int rv;
 
 	if ((rv = fetch_msg_open(s, seq, fm)) != FETCH_OK)
@@ -689,6 +699,11 @@ fetch_section_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
 		    out, "%s %zu", fs->name, evbuffer_get_length(tmp));
 		evbuffer_drain(tmp, evbuffer_get_length(tmp));
 		return rv < 0 ? FETCH_NOMEM : FETCH_OK;
+	}
+	fetch_partial_range(fs, evbuffer_get_length(tmp), &off, &n);
+	if ((fm->made += n) > FETCH_MADE_MAX(fm->map->len)) {
+		evbuffer_drain(tmp, evbuffer_get_length(tmp));
+		return FETCH_TOOMUCH;
 	}
 	return fetch_buf_write(out, fs, tmp) == -1 ? FETCH_NOMEM : FETCH_OK;
 }
@@ -887,6 +902,10 @@ fetch_run(struct imap_session *s)
 		    "content transfer encoding of a part");
 	else if (rv == FETCH_NOMEM)
 		imap_tagged(s, "NO", "[SERVERBUG] Out of memory");
+	else if (rv == FETCH_TOOMUCH)
+		imap_tagged(s, "NO",
+		    "[LIMIT] Too many sections of one message, "
+		    "fetch fewer at a time");
 	else if (job->gone)
 		imap_tagged(s, "OK",
 		    "[EXPUNGEISSUED] Some messages were already expunged");

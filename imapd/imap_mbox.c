@@ -401,6 +401,52 @@ imap_mbox_seqs(struct imap_session *s, const char *set, int uid,
 
 /* ---------------------------------------------------------------- news */
 
+/*
+ * The UIDs whose flags the current imap_mbox_sync() has told: each is
+ * told once, with the flags it has now, however often others changed
+ * it since the session last heard.  Else what one sync writes grows
+ * with what others do, not with the mailbox.  Syncs do not nest.
+ */
+static struct {
+	int active;
+	uint32_t *slot; /* 0: free (no message has UID 0) */
+	size_t cap, n;
+} imap_told;
+
+/* 1 if uid is new to the set (and now in it), 0 if told already */
+static int
+imap_told_add(uint32_t uid)
+{
+	uint32_t *old = imap_told.slot, *slot;
+	size_t oldcap = imap_told.cap, cap, i, j;
+
+	if (!imap_told.active)
+		return 1;
+	if (2 * (imap_told.n + 1) > imap_told.cap) {
+		cap = oldcap ? oldcap * 2 : 1024;
+		if ((slot = calloc(cap, sizeof(*slot))) == NULL)
+			return 1;
+		imap_told.slot = slot;
+		imap_told.cap = cap;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] == 0)
+				continue;
+			for (j = (old[i] * 2654435761U) & (cap - 1);
+			     slot[j] != 0; j = (j + 1) & (cap - 1))
+				;
+			slot[j] = old[i];
+		}
+		free(old);
+	}
+	for (j = (uid * 2654435761U) & (imap_told.cap - 1);
+	     imap_told.slot[j] != 0; j = (j + 1) & (imap_told.cap - 1))
+		if (imap_told.slot[j] == uid)
+			return 0;
+	imap_told.slot[j] = uid;
+	imap_told.n++;
+	return 1;
+}
+
 static void
 imap_view_expunge(void *arg, uint32_t seq, uint32_t uid)
 {
@@ -419,7 +465,7 @@ imap_view_flags(void *arg, uint32_t seq, const struct mail_msg *m)
 {
 	struct imap_session *s = arg;
 
-	if (s->quiet)
+	if (s->quiet || !imap_told_add(m->uid))
 		return;
 	imap_printf(s, "* %" PRIu32 " FETCH (FLAGS ", seq);
 	if (!s->closing)
@@ -457,7 +503,10 @@ imap_mbox_sync(struct imap_session *s, int expunges_ok)
 	/* news is told in order: it all waits while expunges must */
 	if (!expunges_ok)
 		return;
+	imap_told.active = 1;
 	mailbox_view_sync(s->mbox->view);
+	free(imap_told.slot);
+	memset(&imap_told, 0, sizeof(imap_told));
 }
 
 /* the mailbox changed while the session idles: it hears of it at once */
@@ -467,6 +516,13 @@ imap_mbox_changed(void *arg)
 	struct imap_session *s = arg;
 
 	if (s->mbox == NULL || !s->idling || s->closing)
+		return;
+	/*
+	 * A client that does not read would have the news pile up in its
+	 * output: it waits in the mailbox until the output drains, when
+	 * imap_write() sets the watch again.
+	 */
+	if (evbuffer_get_length(s->out) > IMAP_OUTPUT_MAX)
 		return;
 	imap_mbox_sync(s, 1);
 	mailbox_view_watch(s->mbox->view, imap_mbox_changed, s);
@@ -1282,10 +1338,24 @@ done:
 void
 imap_append_size(struct imap_session *s, uint64_t size)
 {
-	if (s->append == NULL || s->append->n == 0)
+	struct imap_append *ap = s->append;
+	struct imap_append_msg *am;
+	uint64_t total = 0;
+	size_t i;
+
+	if (ap == NULL || ap->n == 0)
 		return;
-	s->append->msgs[s->append->n - 1].size = size;
-	s->append->left = size;
+	am = &ap->msgs[ap->n - 1];
+	am->size = size;
+	ap->left = size;
+	/* over quota: refused now, not once it has filled the disk */
+	for (i = 0; i < ap->n; i++)
+		total += ap->msgs[i].size;
+	if (am->ma != NULL && quota_check(s->user->dirfd, total, ap->n) == 1) {
+		mailbox_append_abort(am->ma);
+		am->ma = NULL;
+		strlcpy(am->err, "[OVERQUOTA] Quota exceeded", sizeof(am->err));
+	}
 	if (size == 0)
 		s->append_streaming = 0;
 }

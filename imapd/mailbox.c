@@ -342,7 +342,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 	if (box->logfd != -1) {
 		close(box->logfd);
-		box->logfd = box->cachefd = -1;
+		box->logfd = -1;
 	}
 	if (fresh) {
 		msg_writer_init(&w);
