@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* the last UIDVALIDITY given, in the user's Maildir */
+#define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
@@ -114,6 +116,7 @@ struct mail_user {
 	int dirfd;
 	char mailbox[MAILDIR_NAME_MAX * 2 + 2];
 	uint64_t quota;
+	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
 };
 
@@ -204,6 +207,47 @@ uint64_t
 mail_user_quota(struct mail_user *u)
 {
 	return u->quota;
+}
+
+/*
+ * A UIDVALIDITY none of the user's folders had before, at least floor: a
+ * folder deleted and made again within a second must not get its old one
+ * back with its UIDs given anew (RFC 3501 2.3.1.1), so the last one given
+ * is kept in the user's Maildir, as Dovecot keeps its own.
+ */
+static uint32_t
+mail_user_uidvalidity(struct mail_user *u, uint32_t floor)
+{
+	char buf[16];
+	const char *errstr;
+	uint32_t v = (uint32_t)time(NULL), last;
+	ssize_t n;
+	int fd, len;
+
+	if (v < floor)
+		v = floor;
+	last = u->uidvalidity;
+	if ((fd = openat(u->dirfd, MAIL_USER_UIDVALIDITY,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+	else if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		n = (ssize_t)strtonum(buf, 1, UINT32_MAX, &errstr);
+		if (errstr == NULL && (uint32_t)n > last)
+			last = (uint32_t)n;
+	}
+	if (last >= v && last < UINT32_MAX)
+		v = last + 1;
+	if (fd != -1) {
+		len = snprintf(buf, sizeof(buf), "%u\n", v);
+		if (pwrite(fd, buf, (size_t)len, 0) != len ||
+		    ftruncate(fd, len) == -1)
+			log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+		close(fd);
+	}
+	u->uidvalidity = v;
+	return v;
 }
 
 /* the size a name states (",S=" of mda and Dovecot), 0 if none */
@@ -804,10 +848,11 @@ box_scan(struct mailbox *box, int fresh)
 		if (!seen[i] && !box->st.msgs[i].expunged)
 			box_msg_expunge(box, i, 0);
 	if (fresh) {
-		box->st.uidvalidity = (uint32_t)time(NULL);
 		/* a damaged index's UIDVALIDITY is never given again */
-		if (box->old_uidvalidity >= box->st.uidvalidity)
-			box->st.uidvalidity = box->old_uidvalidity + 1;
+		box->st.uidvalidity = mail_user_uidvalidity(box->user,
+		    box->old_uidvalidity == UINT32_MAX
+			? UINT32_MAX
+			: box->old_uidvalidity + 1);
 		box->st.uidnext = 1;
 		scan_uidlist(box, &sc);
 	}

@@ -1,0 +1,138 @@
+"""What Dovecot's imaptest compliance suite found boxd doing against the
+RFCs, each case the smallest exchange that showed it, over imaps with a
+raw socket so that every octet of the reply is seen."""
+
+import os
+import re
+import socket
+import ssl
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from boxdtest import Boxd  # noqa: E402
+
+USER = "carol@example.org"
+PASSWORD = "correct horse battery"
+
+
+class Raw:
+    """One IMAP session over implicit TLS: cmd() sends a tagged command
+    and returns (untagged lines, tagged line), as bytes."""
+
+    def __init__(self, port):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=20))
+        self.f = self.sock.makefile("rb")
+        self.greeting = self.f.readline()
+        self.n = 0
+
+    def line(self):
+        """A response line with any literals in it read in full."""
+        out = b""
+        while True:
+            r = self.f.readline()
+            if not r:
+                raise EOFError("the server closed the connection")
+            out += r
+            m = re.search(rb"\{(\d+)\}\r\n$", r)
+            if not m:
+                return out
+            out += self.f.read(int(m.group(1)))
+
+    def cmd(self, text, literal=None):
+        self.n += 1
+        tag = b"c%d" % self.n
+        if isinstance(text, str):
+            text = text.encode()
+        if literal is None:
+            self.sock.sendall(tag + b" " + text + b"\r\n")
+        else:
+            self.sock.sendall(tag + b" " + text +
+                              b" {%d+}\r\n" % len(literal) + literal +
+                              b"\r\n")
+        untagged = []
+        while True:
+            r = self.line()
+            if r.startswith(tag + b" "):
+                return untagged, r
+            untagged.append(r)
+
+    def close(self):
+        self.sock.close()
+
+
+class ComplianceCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b = Boxd(imap=True)
+        cls.b.start()
+        cls.b.add_user(USER, PASSWORD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.b.stop()
+        cls.b.cleanup()
+
+    def session(self):
+        c = Raw(self.b.imap_ports["imaps"])
+        self.addCleanup(c.close)
+        _, r = c.cmd('LOGIN %s "%s"' % (USER, PASSWORD))
+        self.assertTrue(r.split()[1] == b"OK", r)
+        return c
+
+    def ok(self, c, text, literal=None):
+        u, r = c.cmd(text, literal)
+        self.assertEqual(r.split()[1], b"OK", (text, u, r))
+        return u
+
+    @staticmethod
+    def uidvalidity(untagged):
+        for line in untagged:
+            m = re.search(rb"\[UIDVALIDITY (\d+)\]", line)
+            if m:
+                return int(m.group(1))
+        return None
+
+    def test_recreated_folder_new_uidvalidity(self):
+        """RFC 3501 2.3.1.1: a folder deleted and made again gets a new
+        UIDVALIDITY, even within the second, even from another session
+        (imaptest deletes and creates its folder for every test)."""
+        seen = set()
+        for _ in range(3):
+            c = self.session()
+            self.ok(c, "CREATE again")
+            self.ok(c, "APPEND again", b"Subject: one\r\n\r\nbody\r\n")
+            v = self.uidvalidity(self.ok(c, "SELECT again"))
+            self.assertIsNotNone(v)
+            self.assertNotIn(v, seen)
+            seen.add(v)
+            self.ok(c, "UNSELECT")
+            self.ok(c, "DELETE again")
+            c.close()
+
+    def test_recreated_folder_searches_its_own_messages(self):
+        """A search of the new folder reads the new messages, not what a
+        cache kept of the old folder's same UIDs."""
+        c = self.session()
+        self.ok(c, "CREATE reuse")
+        self.ok(c, "APPEND reuse", b"Subject: first folder\r\n\r\nx\r\n")
+        self.ok(c, "SELECT reuse")
+        u = self.ok(c, "SEARCH SUBJECT first")
+        self.assertIn(b"* SEARCH 1\r\n", u)
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE reuse")
+        self.ok(c, "CREATE reuse")
+        self.ok(c, "APPEND reuse", b"Subject: second\r\n\r\nx\r\n")
+        self.ok(c, "SELECT reuse")
+        self.assertIn(b"* SEARCH 1\r\n", self.ok(c, "SEARCH SUBJECT second"))
+        self.assertIn(b"* SEARCH\r\n", self.ok(c, "SEARCH SUBJECT first"))
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE reuse")
+
+
+if __name__ == "__main__":
+    unittest.main()
