@@ -101,7 +101,7 @@ fill_text(
 static int
 parse_atom(struct parser *p, struct imap_arg *a)
 {
-	size_t start = p->pos;
+	size_t start = p->pos, bracket;
 	unsigned char c;
 
 	if (p->buf[p->pos] == '\\') {
@@ -116,14 +116,16 @@ parse_atom(struct parser *p, struct imap_arg *a)
 		c = p->buf[p->pos];
 		if (c == '[') {
 			/* a section: spaces and parentheses are part of it */
+			bracket = p->pos;
 			for (p->pos++; p->pos < p->len; p->pos++) {
 				c = p->buf[p->pos];
 				if (c == ']' || c < 0x20 || c >= 0x7f ||
 				    c == '[')
 					break;
 			}
+			/* none closes it: an atom's [, as in a mailbox name */
 			if (p->pos == p->len || p->buf[p->pos] != ']')
-				return fail(p, "unterminated section");
+				p->pos = bracket;
 			p->pos++;
 		} else if (is_atom_char(c))
 			p->pos++;
