@@ -1053,7 +1053,7 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 	const char *pp[IMAP_LIST_PATTERNS_MAX], *str, *why = NULL;
 	struct imap_list_ctx lc = {s, lsub, 0, 0};
 	const struct imap_arg *a = cmd->args, *pat, *ret;
-	size_t n = cmd->nargs, npat, i, k;
+	size_t n = cmd->nargs, npat, np, i, k;
 	unsigned int opts = lsub ? FOLDER_LSUB : 0;
 
 	/* LIST (selection) ref pattern(s) RETURN (options) */
@@ -1084,15 +1084,16 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		npat = 1;
 	if (npat == 0 || npat > IMAP_LIST_PATTERNS_MAX)
 		goto bad;
-	for (i = 0; i < npat; i++) {
+	for (i = np = 0; i < npat; i++) {
 		if ((str = imap_arg_list_mailbox(&pat[i])) == NULL)
 			goto bad;
 		if (s->utf8)
-			strlcpy(pats[i], str, sizeof(pats[i]));
-		else if (imap_utf7_to_utf8(str, pats[i], sizeof(pats[i])) ==
+			strlcpy(pats[np], str, sizeof(pats[np]));
+		else if (imap_utf7_to_utf8(str, pats[np], sizeof(pats[np])) ==
 		    -1)
-			goto bad;
-		pp[i] = pats[i];
+			continue; /* not modified UTF-7: names no folder */
+		pp[np] = pats[np];
+		np++;
 	}
 	a += 2;
 	n -= 2;
@@ -1119,13 +1120,14 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		}
 	}
 	/* LIST "" "": the hierarchy separator and the root */
-	if (npat == 1 && pats[0][0] == '\0') {
+	if (npat == 1 && np == 1 && pats[0][0] == '\0') {
 		imap_reply(s, "* %s (\\Noselect) \".\" \"\"",
 		    lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
-	if (folder_list(s->user->dirfd, ref, pp, npat, opts, imap_list_one, &lc,
+	if (np > 0 &&
+	    folder_list(s->user->dirfd, ref, pp, np, opts, imap_list_one, &lc,
 		&why) == -1) {
 		imap_tagged(s, "NO", "%s", why != NULL ? why : "LIST failed");
 		return;

@@ -133,6 +133,35 @@ class ComplianceCase(unittest.TestCase):
         self.ok(c, "UNSELECT")
         self.ok(c, "DELETE reuse")
 
+    def test_atom_with_open_bracket(self):
+        """RFC 3501 9: [ is an ATOM-CHAR; only FETCH's sections pair it
+        with ]. A mailbox name with one is a name, not a BAD."""
+        name = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+        c = self.session()
+        u, r = c.cmd("SELECT " + name)
+        self.assertEqual(r.split()[1], b"NO", r)
+        self.ok(c, "CREATE br[ack")
+        self.assertIn(b'* LIST (\\HasNoChildren) "." "br[ack"\r\n',
+                      self.ok(c, 'LIST "" br[*'))
+        self.ok(c, "DELETE br[ack")
+        self.ok(c, "SELECT INBOX")
+        self.ok(c, "APPEND INBOX", b"Subject: x\r\n\r\nbody\r\n")
+        for bad in ("FETCH 1 BODY[HEADER", "FETCH 1 (BODY[1 FLAGS)",
+                    "FETCH 1 BODY[a[b]]"):
+            u, r = c.cmd(bad)
+            self.assertEqual(r.split()[1], b"BAD", (bad, r))
+        self.ok(c, "NOOP")
+
+    def test_list_pattern_not_modified_utf7(self):
+        """A LIST pattern that is not modified UTF-7 names no folder: OK
+        and nothing listed, as for any pattern matching nothing."""
+        c = self.session()
+        u = self.ok(c, 'LIST "" "!#$&\'+,-.0123456789:;<=>?@^_`|[}%*"')
+        self.assertEqual(u, [])
+        u = self.ok(c, 'LIST "" ("&Jjo" INBOX)')
+        self.assertEqual(len(u), 1, u)
+        self.assertIn(b"INBOX", u[0])
+
 
 if __name__ == "__main__":
     unittest.main()
