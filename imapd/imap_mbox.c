@@ -1436,6 +1436,23 @@ imap_append_args(struct imap_command *cmd, size_t nmsgs, size_t *flagsat,
 	return i == cmd->nargs ? 0 : -1;
 }
 
+/*
+ * The NO of an APPEND or COPY to a mailbox that is not there says that a
+ * CREATE would make one (RFC 3501 6.3.11, 6.4.7).
+ */
+static void
+imap_mbox_trycreate(
+    struct imap_session *s, const char *name, char *err, size_t errsz)
+{
+	char dir[MAILDIR_NAME_MAX + 2];
+	struct stat st;
+
+	if (folder_dir(name, dir, sizeof(dir)) == 0 &&
+	    fstatat(s->user->dirfd, dir, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT)
+		strlcpy(err, "[TRYCREATE] No such mailbox", errsz);
+}
+
 void
 imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 {
@@ -1465,6 +1482,8 @@ imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 	}
 	for (i = 0; i < ap->n; i++) {
 		if (ap->msgs[i].ma == NULL) {
+			imap_mbox_trycreate(s, ap->folder, ap->msgs[i].err,
+			    sizeof(ap->msgs[i].err));
 			imap_tagged(s, "NO", "%s",
 			    ap->msgs[i].err[0] != '\0'
 				? ap->msgs[i].err
@@ -1560,6 +1579,7 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 			s->out = held;
 		}
 		free(seqs);
+		imap_mbox_trycreate(s, name, err, sizeof(err));
 		imap_tagged(s, "NO", "%s",
 		    err[0] != '\0' ? err : "[SERVERBUG] Copy failed");
 		return;

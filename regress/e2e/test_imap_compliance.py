@@ -162,6 +162,20 @@ class ComplianceCase(unittest.TestCase):
         self.assertEqual(len(u), 1, u)
         self.assertIn(b"INBOX", u[0])
 
+    def test_trycreate(self):
+        """RFC 3501 6.3.11, 6.4.7: APPEND and COPY to a mailbox that is
+        not there are refused with TRYCREATE, and nothing is created."""
+        c = self.session()
+        u, r = c.cmd("APPEND nowhere", b"Subject: x\r\n\r\nbody\r\n")
+        self.assertTrue(r.split()[1:3] == [b"NO", b"[TRYCREATE]"], r)
+        self.ok(c, "SELECT INBOX")
+        self.ok(c, "APPEND INBOX", b"Subject: x\r\n\r\nbody\r\n")
+        for cmd in ("COPY 1 nowhere", "MOVE 1 nowhere", "UID COPY 1:* a.b"):
+            u, r = c.cmd(cmd)
+            self.assertTrue(r.split()[1:3] == [b"NO", b"[TRYCREATE]"],
+                            (cmd, r))
+        self.assertEqual(self.ok(c, 'LIST "" nowhere'), [])
+
 
 if __name__ == "__main__":
     unittest.main()
