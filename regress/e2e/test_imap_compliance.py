@@ -176,6 +176,21 @@ class ComplianceCase(unittest.TestCase):
                             (cmd, r))
         self.assertEqual(self.ok(c, 'LIST "" nowhere'), [])
 
+    def test_largest_number_is_not_star(self):
+        """RFC 9051 6.4.9: only * stands for the last message; a range
+        up to 4294967295 past the last UID holds none."""
+        c = self.session()
+        self.ok(c, "CREATE sets")
+        self.ok(c, "APPEND sets", b"Subject: x\r\n\r\nbody\r\n")
+        self.ok(c, "SELECT sets")
+        self.assertIn(b"* SEARCH\r\n",
+                      self.ok(c, "UID SEARCH UID 2:4294967295"))
+        self.assertIn(b"* SEARCH 1\r\n", self.ok(c, "UID SEARCH UID 2:*"))
+        self.assertIn(b"* SEARCH 1\r\n",
+                      self.ok(c, "UID SEARCH UID 1:4294967295"))
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE sets")
+
 
 if __name__ == "__main__":
     unittest.main()
