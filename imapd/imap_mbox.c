@@ -160,9 +160,16 @@ imap_session_logout_user(struct imap_session *s)
 	s->user = NULL;
 }
 
+/*
+ * The first CONDSTORE enabling command while a mailbox is selected tells
+ * its HIGHESTMODSEQ, which the SELECT did not (RFC 7162 3.1).
+ */
 void
 imap_mbox_condstore(struct imap_session *s)
 {
+	if (!s->condstore && s->mbox != NULL)
+		imap_reply(s, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    mailbox_view_highestmodseq(s->mbox->view));
 	s->condstore = 1;
 }
 

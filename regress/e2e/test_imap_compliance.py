@@ -191,6 +191,21 @@ class ComplianceCase(unittest.TestCase):
         self.ok(c, "UNSELECT")
         self.ok(c, "DELETE sets")
 
+    def test_condstore_enabling_tells_highestmodseq(self):
+        """RFC 7162 3.1: the first CONDSTORE enabling command in a
+        selected mailbox is answered with its HIGHESTMODSEQ, once."""
+        c = self.session()
+        self.ok(c, "CREATE modseq")
+        self.ok(c, "APPEND modseq", b"Subject: x\r\n\r\nbody\r\n")
+        self.ok(c, "SELECT modseq")
+        u = self.ok(c, "FETCH 1 MODSEQ")
+        self.assertTrue(u[0].startswith(b"* OK [HIGHESTMODSEQ "), u)
+        self.assertEqual(len(u), 2, u)
+        u = self.ok(c, "FETCH 1 MODSEQ")
+        self.assertEqual(len(u), 1, u)
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE modseq")
+
 
 if __name__ == "__main__":
     unittest.main()
