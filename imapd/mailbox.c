@@ -1336,15 +1336,19 @@ uid_ceil(const uint32_t *a, size_t n, uint32_t uid)
 	return lo;
 }
 
-/* a read-write view takes the \Recent of messages no one has seen */
+/*
+ * A view's \Recent are the messages no one has seen; a read-write view
+ * takes them, a read-only one leaves them to the next (RFC 3501 6.3.2).
+ */
 static void
 view_claim(struct mailbox_view *v, struct mail_msg *m)
 {
-	if (v->readonly || !m->recent)
+	if (!m->recent)
 		return;
 	if (view_push(&v->recent, &v->nrecent, &v->recent_cap, m->uid) == -1)
 		return; /* \Recent is advisory: losing one is no harm */
-	m->recent = 0;
+	if (!v->readonly)
+		m->recent = 0;
 }
 
 /* messages still in new/ go to cur/ once a read-write session has them */
