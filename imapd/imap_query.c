@@ -570,7 +570,11 @@ query_rec_add(
 	return 0;
 }
 
-/* the first mailbox of an address field as mailbox NUL host NUL name NUL */
+/*
+ * The first address of an address field as mailbox NUL host NUL name
+ * NUL: as the ENVELOPE's first, a group's start (its name as mailbox, no
+ * host) included, which is what SORT takes (RFC 5256 3, RFC 5957 3).
+ */
 static int
 query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 {
@@ -583,13 +587,13 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 	if (mime_address_parse(f->value, f->valuelen, 1, &list) == -1)
 		return -1;
 	for (i = 0; i < list.n; i++)
-		if (list.v[i].host != NULL) {
+		if (list.v[i].mailbox != NULL || list.v[i].host != NULL) {
 			a = &list.v[i];
 			break;
 		}
 	if (a != NULL) {
 		lm = a->mailbox ? strlen(a->mailbox) : 0;
-		lh = strlen(a->host);
+		lh = a->host ? strlen(a->host) : 0;
 		ln = a->name ? strlen(a->name) : 0;
 		if (lm + lh + ln + 3 > QUERY_VALUE_MAX)
 			rv = query_rec_add(e, field, QREC_LONG, NULL, 0);
@@ -597,7 +601,7 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 			rv = -1;
 		else {
 			memcpy(v, a->mailbox ? a->mailbox : "", lm + 1);
-			memcpy(v + lm + 1, a->host, lh + 1);
+			memcpy(v + lm + 1, a->host ? a->host : "", lh + 1);
 			memcpy(v + lm + lh + 2, a->name ? a->name : "", ln + 1);
 			rv = query_rec_add(e, field, 0, v, lm + lh + ln + 3);
 			free(v);

@@ -206,6 +206,26 @@ class ComplianceCase(unittest.TestCase):
         self.ok(c, "UNSELECT")
         self.ok(c, "DELETE modseq")
 
+    def test_sort_group_address(self):
+        """RFC 5256 3, RFC 5957 3: SORT (CC) and (DISPLAYTO) take the
+        first address as the ENVELOPE has it, a group's name for a group
+        (imaptest's sort-addresses and sort-display-to)."""
+        c = self.session()
+        self.ok(c, "CREATE groups")
+        for to, cc in (("z: aa@aa.org, bb@bb.org;", "user2@domain2.org"),
+                       ("b@c.d", "user2: blah@domain1.org;"),
+                       ("empty:;", "user1@domain1.org"),
+                       ("a: xx@xx.org;", "user3@domain1.org")):
+            self.ok(c, "APPEND groups",
+                    ("To: %s\r\nCc: %s\r\n\r\nx\r\n" % (to, cc)).encode())
+        self.ok(c, "SELECT groups")
+        self.assertIn(b"* SORT 3 1 2 4\r\n",
+                      self.ok(c, "SORT (CC) US-ASCII ALL"))
+        self.assertIn(b"* SORT 4 2 3 1\r\n",
+                      self.ok(c, "SORT (DISPLAYTO) US-ASCII ALL"))
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE groups")
+
 
 if __name__ == "__main__":
     unittest.main()
