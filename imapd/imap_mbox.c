@@ -278,6 +278,47 @@ imap_mbox_flags_write(
 		mailbox_view_is_recent(s->mbox->view, seq), 0, 0);
 }
 
+/* FLAGS and PERMANENTFLAGS of the selected mailbox, its keywords noted */
+static void
+imap_mbox_flags_tell(struct imap_session *s)
+{
+	struct imap_mbox *mb = s->mbox;
+	int k;
+
+	mb->keywords_told = 0;
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (mailbox_keyword_name(mb->view, k) != NULL)
+			mb->keywords_told |= 1U << k;
+	if (s->closing)
+		return;
+	imap_printf(s, "* FLAGS ");
+	imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 0);
+	imap_reply(s, "%s", "");
+	imap_printf(s, "* OK [PERMANENTFLAGS ");
+	if (mb->readonly)
+		imap_printf(s, "()");
+	else
+		imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 1);
+	imap_reply(s, "] Flags permitted");
+}
+
+/*
+ * A keyword new to the mailbox (this session's STORE or APPEND, or
+ * another's) is told in FLAGS before any FETCH has it (RFC 3501 7.2.6).
+ */
+static void
+imap_mbox_keywords_tell(struct imap_session *s)
+{
+	int k;
+
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (!(s->mbox->keywords_told & (1U << k)) &&
+		    mailbox_keyword_name(s->mbox->view, k) != NULL) {
+			imap_mbox_flags_tell(s);
+			return;
+		}
+}
+
 static int
 imap_flag_parse(struct imap_session *s, const struct imap_arg *a, int create,
     uint32_t *flags)
@@ -334,6 +375,8 @@ imap_mbox_flags_arg(struct imap_session *s, const struct imap_arg *arg,
 			return -1;
 		}
 	}
+	if (create)
+		imap_mbox_keywords_tell(s);
 	return 0;
 }
 
@@ -429,6 +472,7 @@ imap_view_flags(void *arg, uint32_t seq, const struct mail_msg *m)
 
 	if (s->quiet)
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_printf(s, "* %" PRIu32 " FETCH (FLAGS ", seq);
 	if (!s->closing)
 		imap_mbox_flags_write(s, s->out, m);
@@ -446,6 +490,7 @@ imap_view_exists(void *arg, uint32_t count, uint32_t recent)
 
 	if (s->quiet)
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", count);
 	if (!s->rev2)
 		imap_reply(s, "* %" PRIu32 " RECENT", recent);
@@ -629,15 +674,7 @@ imap_cmd_select(struct imap_session *s, struct imap_command *cmd)
 	s->mbox = mb;
 	s->state = IMAP_SELECTED;
 
-	imap_printf(s, "* FLAGS ");
-	imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 0);
-	imap_reply(s, "%s", "");
-	imap_printf(s, "* OK [PERMANENTFLAGS ");
-	if (mb->readonly)
-		imap_printf(s, "()");
-	else
-		imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 1);
-	imap_reply(s, "] Flags permitted");
+	imap_mbox_flags_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", mailbox_view_count(v));
 	if (!s->rev2) {
 		imap_reply(s, "* %" PRIu32 " RECENT", mailbox_view_recent(v));

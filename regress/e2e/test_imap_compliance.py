@@ -226,6 +226,34 @@ class ComplianceCase(unittest.TestCase):
         self.ok(c, "UNSELECT")
         self.ok(c, "DELETE groups")
 
+    def test_new_keyword_told_in_flags(self):
+        """RFC 3501 7.2.6: a keyword new to the mailbox is in a FLAGS
+        response before a FETCH shows it, to this session and to another
+        one with the mailbox selected (imaptest counts it an error)."""
+        a, b = self.session(), self.session()
+        self.ok(a, "CREATE kw")
+        self.ok(a, "APPEND kw", b"Subject: x\r\n\r\nbody\r\n")
+        self.ok(a, "SELECT kw")
+        self.ok(b, "SELECT kw")
+        u = self.ok(a, "STORE 1 +FLAGS ($hello)")
+        self.assertTrue(u[0].startswith(b"* FLAGS (") and
+                        b"$hello" in u[0], u)
+        self.assertTrue(u[1].startswith(b"* OK [PERMANENTFLAGS ("), u)
+        self.assertIn(b"$hello", u[1])
+        self.assertIn(b"FETCH", u[2])
+        u = self.ok(b, "NOOP")
+        self.assertTrue(u[0].startswith(b"* FLAGS (") and
+                        b"$hello" in u[0], u)
+        self.assertIn(b"FETCH", u[-1])
+        u = self.ok(a, "STORE 1 +FLAGS ($hello)")
+        self.assertFalse(any(l.startswith(b"* FLAGS") for l in u), u)
+        u = self.ok(a, "APPEND kw ($world)", b"X: y\r\n\r\nz\r\n")
+        self.assertTrue(any(l.startswith(b"* FLAGS (") and b"$world" in l
+                            for l in u), u)
+        self.ok(a, "UNSELECT")
+        self.ok(b, "UNSELECT")
+        self.ok(a, "DELETE kw")
+
 
 if __name__ == "__main__":
     unittest.main()
