@@ -830,14 +830,55 @@ query_sent_date(void *msg, int64_t *when, int *tzoff)
 	return 0;
 }
 
+/* an address field's value, then each of its addresses as local@host */
+struct query_addr_match {
+	search_text_cb cb;
+	void *arg;
+};
+
+static int
+query_addr_cb(void *arg, const char *text, size_t len)
+{
+	struct query_addr_match *am = arg;
+	struct mime_addresses list;
+	char *spec;
+	size_t i;
+	int found = 0;
+
+	if (am->cb(am->arg, text, len))
+		return 1;
+	if (mime_address_parse(text, len, 0, &list) == -1)
+		return 0;
+	for (i = 0; i < list.n && !found; i++) {
+		if (list.v[i].mailbox == NULL || list.v[i].host == NULL ||
+		    asprintf(&spec, "%s@%s", list.v[i].mailbox,
+			list.v[i].host) == -1)
+			continue;
+		found = am->cb(am->arg, spec, strlen(spec));
+		free(spec);
+	}
+	mime_addresses_free(&list);
+	return found;
+}
+
+/*
+ * SEARCH FROM, TO, CC and BCC look in the ENVELOPE's addresses (RFC 3501
+ * 6.4.4): "user@host" finds <user (comment)@ host> too, as the header's
+ * text alone would not.
+ */
 static int
 query_header(void *msg, const char *name, search_text_cb cb, void *arg)
 {
+	struct query_addr_match am = {cb, arg};
 	int field, rv;
 
-	if (name != NULL &&
-	    (field = query_field_find(name, strlen(name))) != -1 &&
-	    (rv = query_entry_field(msg, field, cb, arg)) != 1)
+	field = name != NULL ? query_field_find(name, strlen(name)) : -1;
+	if (field == QF_FROM || field == QF_SENDER || field == QF_REPLY_TO ||
+	    field == QF_TO || field == QF_CC || field == QF_BCC) {
+		cb = query_addr_cb;
+		arg = &am;
+	}
+	if (field != -1 && (rv = query_entry_field(msg, field, cb, arg)) != 1)
 		return rv;
 	return query_file_header(msg, name, cb, arg);
 }

@@ -254,6 +254,24 @@ class ComplianceCase(unittest.TestCase):
         self.ok(b, "UNSELECT")
         self.ok(a, "DELETE kw")
 
+    def test_search_address_with_comments(self):
+        """RFC 3501 6.4.4: FROM matches the ENVELOPE's address, so
+        user@host finds an address written with comments in it."""
+        c = self.session()
+        self.ok(c, "CREATE addr")
+        self.ok(c, "APPEND addr", b"From: <user-from (comment)@ (comment) "
+                b"domain.org>\r\nTo: a@b.c\r\n\r\nbody\r\n")
+        self.ok(c, "APPEND addr", b"From: user-from@domain.org\r\n\r\nx\r\n")
+        self.ok(c, "APPEND addr", b"From: other@domain.org\r\n\r\nx\r\n")
+        self.ok(c, "SELECT addr")
+        self.assertIn(b"* SEARCH 1 2\r\n",
+                      self.ok(c, "SEARCH FROM user-from@domain.org"))
+        self.assertIn(b"* SEARCH 1\r\n", self.ok(c, "SEARCH FROM comment"))
+        self.assertIn(b"* SEARCH\r\n",
+                      self.ok(c, "SEARCH TO user-from@domain.org"))
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE addr")
+
 
 if __name__ == "__main__":
     unittest.main()
