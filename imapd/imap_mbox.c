@@ -160,9 +160,16 @@ imap_session_logout_user(struct imap_session *s)
 	s->user = NULL;
 }
 
+/*
+ * The first CONDSTORE enabling command while a mailbox is selected tells
+ * its HIGHESTMODSEQ, which the SELECT did not (RFC 7162 3.1).
+ */
 void
 imap_mbox_condstore(struct imap_session *s)
 {
+	if (!s->condstore && s->mbox != NULL)
+		imap_reply(s, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    mailbox_view_highestmodseq(s->mbox->view));
 	s->condstore = 1;
 }
 
@@ -272,6 +279,47 @@ imap_mbox_flags_write(
 	    0, 0);
 }
 
+/* FLAGS and PERMANENTFLAGS of the selected mailbox, its keywords noted */
+static void
+imap_mbox_flags_tell(struct imap_session *s)
+{
+	struct imap_mbox *mb = s->mbox;
+	int k;
+
+	mb->keywords_told = 0;
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (mailbox_keyword_name(mb->view, k) != NULL)
+			mb->keywords_told |= 1U << k;
+	if (s->closing)
+		return;
+	imap_printf(s, "* FLAGS ");
+	imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 0);
+	imap_reply(s, "%s", "");
+	imap_printf(s, "* OK [PERMANENTFLAGS ");
+	if (mb->readonly)
+		imap_printf(s, "()");
+	else
+		imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 1);
+	imap_reply(s, "] Flags permitted");
+}
+
+/*
+ * A keyword new to the mailbox (this session's STORE or APPEND, or
+ * another's) is told in FLAGS before any FETCH has it (RFC 3501 7.2.6).
+ */
+static void
+imap_mbox_keywords_tell(struct imap_session *s)
+{
+	int k;
+
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (!(s->mbox->keywords_told & (1U << k)) &&
+		    mailbox_keyword_name(s->mbox->view, k) != NULL) {
+			imap_mbox_flags_tell(s);
+			return;
+		}
+}
+
 static int
 imap_flag_parse(struct imap_session *s, const struct imap_arg *a, int create,
     uint32_t *flags)
@@ -328,6 +376,8 @@ imap_mbox_flags_arg(struct imap_session *s, const struct imap_arg *arg,
 			return -1;
 		}
 	}
+	if (create)
+		imap_mbox_keywords_tell(s);
 	return 0;
 }
 
@@ -467,6 +517,7 @@ imap_view_flags(void *arg, uint32_t seq, const struct mail_msg *m)
 
 	if (s->quiet || !imap_told_add(m->uid))
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_printf(s, "* %" PRIu32 " FETCH (FLAGS ", seq);
 	if (!s->closing)
 		imap_mbox_flags_write(s, s->out, m);
@@ -484,6 +535,7 @@ imap_view_exists(void *arg, uint32_t count, uint32_t recent)
 
 	if (s->quiet)
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", count);
 	if (!s->rev2)
 		imap_reply(s, "* %" PRIu32 " RECENT", recent);
@@ -675,15 +727,7 @@ imap_cmd_select(struct imap_session *s, struct imap_command *cmd)
 	s->mbox = mb;
 	s->state = IMAP_SELECTED;
 
-	imap_printf(s, "* FLAGS ");
-	imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 0);
-	imap_reply(s, "%s", "");
-	imap_printf(s, "* OK [PERMANENTFLAGS ");
-	if (mb->readonly)
-		imap_printf(s, "()");
-	else
-		imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 1);
-	imap_reply(s, "] Flags permitted");
+	imap_mbox_flags_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", mailbox_view_count(v));
 	if (!s->rev2) {
 		imap_reply(s, "* %" PRIu32 " RECENT", mailbox_view_recent(v));
@@ -1107,7 +1151,7 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 	const char *pp[IMAP_LIST_PATTERNS_MAX], *str, *why = NULL;
 	struct imap_list_ctx lc = {s, lsub, 0, 0};
 	const struct imap_arg *a = cmd->args, *pat, *ret;
-	size_t n = cmd->nargs, npat, i, k;
+	size_t n = cmd->nargs, npat, np, i, k;
 	unsigned int opts = lsub ? FOLDER_LSUB : 0;
 
 	/* LIST (selection) ref pattern(s) RETURN (options) */
@@ -1138,14 +1182,16 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		npat = 1;
 	if (npat == 0 || npat > IMAP_LIST_PATTERNS_MAX)
 		goto bad;
-	for (i = 0; i < npat; i++) {
+	for (i = np = 0; i < npat; i++) {
 		if ((str = imap_arg_list_mailbox(&pat[i])) == NULL)
 			goto bad;
 		if (s->utf8)
-			strlcpy(pats[i], str, sizeof(pats[i]));
-		else if (imap_utf7_to_utf8(str, pats[i], sizeof(pats[i])) == -1)
-			goto bad;
-		pp[i] = pats[i];
+			strlcpy(pats[np], str, sizeof(pats[np]));
+		else if (imap_utf7_to_utf8(str, pats[np], sizeof(pats[np])) ==
+		    -1)
+			continue; /* not modified UTF-7: names no folder */
+		pp[np] = pats[np];
+		np++;
 	}
 	a += 2;
 	n -= 2;
@@ -1173,13 +1219,14 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		}
 	}
 	/* LIST "" "": the hierarchy separator and the root */
-	if (npat == 1 && pats[0][0] == '\0') {
-		imap_reply(
-		    s, "* %s (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST");
+	if (npat == 1 && np == 1 && pats[0][0] == '\0') {
+		imap_reply(s, "* %s (\\Noselect) \".\" \"\"",
+		    lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
-	if (folder_list(s->user->dirfd, ref, pp, npat, opts, imap_list_one, &lc,
+	if (np > 0 &&
+	    folder_list(s->user->dirfd, ref, pp, np, opts, imap_list_one, &lc,
 		&why) == -1) {
 		imap_tagged(s, "NO", "%s", why != NULL ? why : "LIST failed");
 		return;
@@ -1502,6 +1549,23 @@ imap_append_args(
 	return i == cmd->nargs ? 0 : -1;
 }
 
+/*
+ * The NO of an APPEND or COPY to a mailbox that is not there says that a
+ * CREATE would make one (RFC 3501 6.3.11, 6.4.7).
+ */
+static void
+imap_mbox_trycreate(
+    struct imap_session *s, const char *name, char *err, size_t errsz)
+{
+	char dir[MAILDIR_NAME_MAX + 2];
+	struct stat st;
+
+	if (folder_dir(name, dir, sizeof(dir)) == 0 &&
+	    fstatat(s->user->dirfd, dir, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT)
+		strlcpy(err, "[TRYCREATE] No such mailbox", errsz);
+}
+
 void
 imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 {
@@ -1531,6 +1595,8 @@ imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 	}
 	for (i = 0; i < ap->n; i++) {
 		if (ap->msgs[i].ma == NULL) {
+			imap_mbox_trycreate(s, ap->folder, ap->msgs[i].err,
+			    sizeof(ap->msgs[i].err));
 			imap_tagged(s, "NO", "%s",
 			    ap->msgs[i].err[0] != '\0'
 				? ap->msgs[i].err
@@ -1628,6 +1694,7 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 			s->out = held;
 		}
 		free(seqs);
+		imap_mbox_trycreate(s, name, err, sizeof(err));
 		imap_tagged(s, "NO", "%s",
 		    err[0] != '\0' ? err : "[SERVERBUG] Copy failed");
 		return;

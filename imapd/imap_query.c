@@ -574,7 +574,11 @@ query_rec_add(
 	return 0;
 }
 
-/* the first mailbox of an address field as mailbox NUL host NUL name NUL */
+/*
+ * The first address of an address field as mailbox NUL host NUL name
+ * NUL: as the ENVELOPE's first, a group's start (its name as mailbox, no
+ * host) included, which is what SORT takes (RFC 5256 3, RFC 5957 3).
+ */
 static int
 query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 {
@@ -587,13 +591,13 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 	if (mime_address_parse(f->value, f->valuelen, 1, &list) == -1)
 		return -1;
 	for (i = 0; i < list.n; i++)
-		if (list.v[i].host != NULL) {
+		if (list.v[i].mailbox != NULL || list.v[i].host != NULL) {
 			a = &list.v[i];
 			break;
 		}
 	if (a != NULL) {
 		lm = a->mailbox ? strlen(a->mailbox) : 0;
-		lh = strlen(a->host);
+		lh = a->host ? strlen(a->host) : 0;
 		ln = a->name ? strlen(a->name) : 0;
 		if (lm + lh + ln + 3 > QUERY_VALUE_MAX)
 			rv = query_rec_add(e, field, QREC_LONG, NULL, 0);
@@ -601,7 +605,7 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 			rv = -1;
 		else {
 			memcpy(v, a->mailbox ? a->mailbox : "", lm + 1);
-			memcpy(v + lm + 1, a->host, lh + 1);
+			memcpy(v + lm + 1, a->host ? a->host : "", lh + 1);
 			memcpy(v + lm + lh + 2, a->name ? a->name : "", ln + 1);
 			rv = query_rec_add(e, field, 0, v, lm + lh + ln + 3);
 			free(v);
@@ -830,14 +834,55 @@ query_sent_date(void *msg, int64_t *when, int *tzoff)
 	return 0;
 }
 
+/* an address field's value, then each of its addresses as local@host */
+struct query_addr_match {
+	search_text_cb cb;
+	void *arg;
+};
+
+static int
+query_addr_cb(void *arg, const char *text, size_t len)
+{
+	struct query_addr_match *am = arg;
+	struct mime_addresses list;
+	char *spec;
+	size_t i;
+	int found = 0;
+
+	if (am->cb(am->arg, text, len))
+		return 1;
+	if (mime_address_parse(text, len, 0, &list) == -1)
+		return 0;
+	for (i = 0; i < list.n && !found; i++) {
+		if (list.v[i].mailbox == NULL || list.v[i].host == NULL ||
+		    asprintf(&spec, "%s@%s", list.v[i].mailbox,
+			list.v[i].host) == -1)
+			continue;
+		found = am->cb(am->arg, spec, strlen(spec));
+		free(spec);
+	}
+	mime_addresses_free(&list);
+	return found;
+}
+
+/*
+ * SEARCH FROM, TO, CC and BCC look in the ENVELOPE's addresses (RFC 3501
+ * 6.4.4): "user@host" finds <user (comment)@ host> too, as the header's
+ * text alone would not.
+ */
 static int
 query_header(void *msg, const char *name, search_text_cb cb, void *arg)
 {
+	struct query_addr_match am = {cb, arg};
 	int field, rv;
 
-	if (name != NULL &&
-	    (field = query_field_find(name, strlen(name))) != -1 &&
-	    (rv = query_entry_field(msg, field, cb, arg)) != 1)
+	field = name != NULL ? query_field_find(name, strlen(name)) : -1;
+	if (field == QF_FROM || field == QF_SENDER || field == QF_REPLY_TO ||
+	    field == QF_TO || field == QF_CC || field == QF_BCC) {
+		cb = query_addr_cb;
+		arg = &am;
+	}
+	if (field != -1 && (rv = query_entry_field(msg, field, cb, arg)) != 1)
 		return rv;
 	return query_file_header(msg, name, cb, arg);
 }

@@ -1006,6 +1006,7 @@ struct imap_mbox {
 	struct mailbox_view *view;
 	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
 	int readonly;
+	uint32_t keywords_told; /* keywords its FLAGS had, a bit each */
 	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
 	uint32_t *saved;
 	size_t nsaved;

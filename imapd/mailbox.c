@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* the last UIDVALIDITY given, in the user's Maildir */
+#define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
@@ -129,6 +131,7 @@ struct mail_user {
 	int dirfd;
 	char mailbox[MAILDIR_NAME_MAX * 2 + 2];
 	uint64_t quota;
+	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
 };
 
@@ -219,6 +222,47 @@ uint64_t
 mail_user_quota(struct mail_user *u)
 {
 	return u->quota;
+}
+
+/*
+ * A UIDVALIDITY none of the user's folders had before, at least floor: a
+ * folder deleted and made again within a second must not get its old one
+ * back with its UIDs given anew (RFC 3501 2.3.1.1), so the last one given
+ * is kept in the user's Maildir, as Dovecot keeps its own.
+ */
+static uint32_t
+mail_user_uidvalidity(struct mail_user *u, uint32_t floor)
+{
+	char buf[16];
+	const char *errstr;
+	uint32_t v = (uint32_t)time(NULL), last;
+	ssize_t n;
+	int fd, len;
+
+	if (v < floor)
+		v = floor;
+	last = u->uidvalidity;
+	if ((fd = openat(u->dirfd, MAIL_USER_UIDVALIDITY,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+	else if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		n = (ssize_t)strtonum(buf, 1, UINT32_MAX, &errstr);
+		if (errstr == NULL && (uint32_t)n > last)
+			last = (uint32_t)n;
+	}
+	if (last >= v && last < UINT32_MAX)
+		v = last + 1;
+	if (fd != -1) {
+		len = snprintf(buf, sizeof(buf), "%u\n", v);
+		if (pwrite(fd, buf, (size_t)len, 0) != len ||
+		    ftruncate(fd, len) == -1)
+			log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+		close(fd);
+	}
+	u->uidvalidity = v;
+	return v;
 }
 
 /* the size a name states (",S=" of mda and Dovecot), 0 if none */
@@ -851,10 +895,11 @@ box_scan(struct mailbox *box, int fresh)
 		if (!seen[i] && !box->st.msgs[i].expunged)
 			box_msg_expunge(box, i, 0);
 	if (fresh) {
-		box->st.uidvalidity = (uint32_t)time(NULL);
 		/* a damaged index's UIDVALIDITY is never given again */
-		if (box->old_uidvalidity >= box->st.uidvalidity)
-			box->st.uidvalidity = box->old_uidvalidity + 1;
+		box->st.uidvalidity = mail_user_uidvalidity(box->user,
+		    box->old_uidvalidity == UINT32_MAX
+			? UINT32_MAX
+			: box->old_uidvalidity + 1);
 		box->st.uidnext = 1;
 		/*
 		 * MODSEQs start above any an earlier index gave (it counted
@@ -1359,15 +1404,19 @@ uid_ceil(const uint32_t *a, size_t n, uint32_t uid)
 	return lo;
 }
 
-/* a read-write view takes the \Recent of messages no one has seen */
+/*
+ * A view's \Recent are the messages no one has seen; a read-write view
+ * takes them, a read-only one leaves them to the next (RFC 3501 6.3.2).
+ */
 static void
 view_claim(struct mailbox_view *v, struct mail_msg *m)
 {
-	if (v->readonly || !m->recent)
+	if (!m->recent)
 		return;
 	if (view_push(&v->recent, &v->nrecent, &v->recent_cap, m->uid) == -1)
 		return; /* \Recent is advisory: losing one is no harm */
-	m->recent = 0;
+	if (!v->readonly)
+		m->recent = 0;
 }
 
 /* messages still in new/ go to cur/ once a read-write session has them */

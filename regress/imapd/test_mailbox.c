@@ -861,6 +861,43 @@ test_large(void)
 	mail_user_put(u);
 }
 
+/* EXAMINE sees \Recent and leaves it to the next SELECT (RFC 3501 6.3.2) */
+static void
+test_readonly_recent(void)
+{
+	char name[256];
+	struct mailbox_view *ro, *rw;
+	struct mail_user *u;
+	struct heard h1, h2;
+	int i;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 2; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	u = mail_user_get(store_rootfd, BOX, 0);
+	ro = open_view(u, "INBOX", 1, &h1);
+	if (ro == NULL) {
+		CHECK("read-only view", 0);
+		mail_user_put(u);
+		return;
+	}
+	CHECK("recent to a read-only view",
+	    mailbox_view_recent(ro) == 2 && mailbox_view_is_recent(ro, 2));
+	rw = open_view(u, "INBOX", 0, &h2);
+	CHECK("and still to the read-write one after it",
+	    rw != NULL && mailbox_view_recent(rw) == 2);
+	if (rw != NULL)
+		mailbox_view_close(rw);
+	mailbox_view_close(ro);
+	ro = open_view(u, "INBOX", 1, &h1);
+	CHECK("taken by the read-write one",
+	    ro != NULL && mailbox_view_recent(ro) == 0);
+	if (ro != NULL)
+		mailbox_view_close(ro);
+	mail_user_put(u);
+}
+
 int
 main(void)
 {
@@ -869,6 +906,7 @@ main(void)
 	test_uidlist();
 	test_damage();
 	test_two_views();
+	test_readonly_recent();
 	test_quota_folders();
 	test_cache();
 	test_watch();
