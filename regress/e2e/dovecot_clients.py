@@ -1,6 +1,9 @@
-"""The client helpers of imapclients.py proven against Dovecot (not a test
-of boxd, so not named test_*: run it by hand, as root,
-`cd regress/e2e && /usr/bin/python3 -m unittest -v dovecot_clients`)."""
+"""The client helpers of imapclients.py proven against Dovecot, and the
+same checks against boxd (not tests of this tree's boxd, so not named
+test_*: run them by hand, as root, from regress/e2e:
+`/usr/bin/python3 -m unittest -v dovecot_clients.DovecotClients`, and
+with a boxd that has the imap role, `dovecot_clients.BoxdClients`; BOXD
+and BOXCTL may name another tree's binaries, as for boxdtest)."""
 
 import imaplib
 import os
@@ -9,6 +12,7 @@ import ssl
 import tempfile
 import unittest
 
+import boxdtest
 import dovecot
 import imapclients as ic
 
@@ -153,6 +157,20 @@ class DovecotClients(unittest.TestCase):
                             tempfile.mkdtemp(dir=self.scratch), keep=False)
         self.assertTrue(r.ok, r)
         self.assertEqual(self.server_subjects("INBOX"), {})
+
+
+class BoxdClients(DovecotClients):
+    """The same against boxd's imap, imaps, pop3 and pop3s listeners."""
+
+    def setUp(self):
+        self.b = boxdtest.Boxd(imap=True)
+        self.b.start()
+        self.addCleanup(self.b.cleanup)
+        self.b.add_user(USER, PASS)
+        self.d = self.b     # what the checks use: .cert and .ports
+        self.b.ports = self.b.imap_ports
+        self.scratch = tempfile.mkdtemp(prefix="imapclients-")
+        self.addCleanup(shutil.rmtree, self.scratch, True)
 
 
 if __name__ == "__main__":
