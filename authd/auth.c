@@ -1,7 +1,7 @@
 /*
  * The auth role: owns the tables.  It answers recipient lookups from
- * smtp, mailbox checks from the queue before a retry, and runs the table
- * commands boxctl sends through control.
+ * smtp, mailbox checks from the queue before a retry, logins from imap
+ * (login.c), and runs the table commands boxctl sends through control.
  */
 
 #include <inttypes.h>
@@ -16,6 +16,7 @@
 #define AUTH_TARGETS_LINE_MAX (IMSG_CTL_MAX_SIZE - 1024)
 
 static struct table *auth_table;
+static struct login *auth_login;
 
 static void auth_shutdown(void);
 static void auth_dispatch_control(struct imsgev *, struct imsg *);
@@ -27,6 +28,8 @@ static void auth_ctl_alias_row(void *, const struct table_alias *);
 static void auth_rcpt(struct imsg *, struct msg_reader *);
 static void auth_dispatch_queue(struct imsgev *, struct imsg *);
 static void auth_mailbox_check(struct imsg *, struct msg_reader *);
+static void auth_dispatch_imap(struct imsgev *, struct imsg *);
+static void auth_login_request(struct imsg *, enum proc_type);
 
 void
 auth_main(void)
@@ -41,14 +44,17 @@ auth_main(void)
 	/* in our jail, the environment's home is where we are */
 	if ((auth_table = table_open(".", err, sizeof(err))) == NULL)
 		fatalx("tables: %s", err);
+	auth_login = login_new(auth_table);
 	atexit(auth_shutdown);
 	child_sandbox();
 	handlers[PROC_CONTROL] = auth_dispatch_control;
 	handlers[PROC_SMTP] = auth_dispatch_smtp;
 	handlers[PROC_QUEUE] = auth_dispatch_queue;
+	handlers[PROC_IMAP] = auth_dispatch_imap;
 	child_connect(handlers);
-	/* passwords of boxctl's requests come this way */
+	/* passwords of boxctl's requests, and of logins, come these ways */
 	child->peer[PROC_CONTROL]->ibuf.wipe = 1;
+	child->peer[PROC_IMAP]->ibuf.wipe = 1;
 	child_run(NULL);
 }
 
@@ -59,7 +65,32 @@ auth_shutdown(void)
 	struct table *t = auth_table;
 
 	auth_table = NULL;
+	login_free(auth_login);
+	auth_login = NULL;
 	table_close(t);
+}
+
+/*
+ * imap writes the limit into the Maildir's maildirsize, where mda finds
+ * it at delivery: a user who has not logged in since is held to it too.
+ */
+static void
+auth_quota_changed(const char *address, uint64_t quota)
+{
+	struct table_user u;
+	struct msg_writer w;
+	char mailbox[ENVELOPE_MAILBOX_MAX];
+
+	if (table_user_get(auth_table, address, &u) != 0 ||
+	    login_mailbox(u.address, mailbox, sizeof(mailbox)) == -1) {
+		explicit_bzero(&u, sizeof(u));
+		return;
+	}
+	explicit_bzero(&u, sizeof(u));
+	msg_writer_init(&w);
+	msg_put_str(&w, mailbox);
+	msg_put_u64(&w, quota);
+	child_send(PROC_IMAP, IMSG_AUTH_QUOTA, 0, -1, &w);
 }
 
 static void
@@ -179,9 +210,11 @@ auth_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 			log_info("user %s: password changed", name);
 		break;
 	case IMSG_CTL_USER_QUOTA:
-		if ((rv = table_user_quota(auth_table, name, req.quota)) == 0)
+		if ((rv = table_user_quota(auth_table, name, req.quota)) == 0) {
 			log_info("user %s: quota %llu", name,
 			    (unsigned long long)req.quota);
+			auth_quota_changed(name, req.quota);
+		}
 		break;
 	case IMSG_CTL_USER_DISABLE:
 	case IMSG_CTL_USER_ENABLE:
@@ -321,5 +354,37 @@ auth_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 		break;
 	default:
 		child_bad_imsg(imsg, "from queue");
+	}
+}
+
+/* a login; the answer goes back to the role that asked, the same peerid */
+static void
+auth_login_request(struct imsg *imsg, enum proc_type from)
+{
+	struct auth_login req;
+	struct auth_login_result res;
+	struct msg_writer w;
+
+	if (auth_login_decode(&req, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "login");
+	login_check(auth_login, &req, child->conf.limit_auth_failures,
+	    child->conf.limit_auth_period, time(NULL), &res);
+	auth_login_clear(&req);
+	msg_writer_init(&w);
+	auth_login_result_encode(&w, &res);
+	child_send(from, IMSG_AUTH_LOGIN_RESULT, imsg->hdr.peerid, -1, &w);
+	if (table_broken(auth_table))
+		fatalx("the tables need recovery");
+}
+
+static void
+auth_dispatch_imap(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_LOGIN:
+		auth_login_request(imsg, PROC_IMAP);
+		break;
+	default:
+		child_bad_imsg(imsg, "from imap");
 	}
 }

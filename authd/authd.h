@@ -82,6 +82,9 @@ void table_close(struct table *);
 const char *table_error(struct table *);
 /* 1 if the environment needs recovery: nothing more will work */
 int table_broken(struct table *);
+/* the environment, and login.c's database of known addresses in it */
+struct db_env *table_db(struct table *);
+struct db_file *table_logins(struct table *);
 
 int table_domain_add(struct table *, const char *domain);
 int table_domain_del(struct table *, const char *domain);
@@ -132,6 +135,62 @@ int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
 void table_rcpt_clear(struct table_rcpt *);
 /* does a user still have this mailbox ("domain/local")? */
 enum auth_mailbox_status table_mailbox_status(struct table *, const char *);
+
+/* ---------------------------------------------------------------- ratelimit.c
+ */
+/*
+ * Failed logins counted per key (a client address prefix, a user) in
+ * fixed windows: a window opens at a failure and lasts period seconds;
+ * a key is blocked once max failures fell in its window, until the window
+ * ends.  At most cap keys are held: a new one past that evicts the key
+ * touched least recently (a failure, or an attempt refused as blocked).
+ * Nothing else is kept, so memory is bounded whatever the keys.
+ */
+#define RATELIMIT_KEY_MAX 512 /* octets, NUL included */
+
+struct ratelimit;
+
+struct ratelimit *ratelimit_new(size_t cap);
+void ratelimit_free(struct ratelimit *);
+/* 1 if key is blocked now (and it counts as touched), else 0 */
+int ratelimit_blocked(struct ratelimit *, const char *key, uint32_t max,
+    uint32_t period, time_t now);
+/* a failure under key: the failures in its window now, this one included */
+uint32_t ratelimit_fail(
+    struct ratelimit *, const char *key, uint32_t period, time_t now);
+/* the keys held */
+size_t ratelimit_size(const struct ratelimit *);
+/*
+ * What failures of a client address count under: an IPv4 address, an
+ * IPv4-mapped IPv6 one as the IPv4, another IPv6 one by its /64 (as
+ * listener_client_key()).  -1 if addr is not a numeric IP address.
+ */
+int ratelimit_client_key(const char *addr, char *key, size_t);
+
+/* ---------------------------------------------------------------- login.c */
+/*
+ * A login (IMSG_AUTH_LOGIN) checked against the tables and the limit of
+ * auth-failures.  What counts, what is exempt and what is remembered is
+ * said at the top of login.c.
+ */
+#define LOGIN_KNOWN_DAYS 30 /* a successful address stays known */
+/* "example.org/alice" of "alice@example.org" (normalized): 0, or -1 */
+int login_mailbox(const char *, char *, size_t);
+#define LOGIN_CLIENTS_MAX 65536 /* client addresses with failures held */
+#define LOGIN_USERS_MAX	  16384 /* users with failures held */
+
+struct login;
+
+/* before the sandbox: it makes a hash to verify unknown users against */
+struct login *login_new(struct table *);
+void login_free(struct login *);
+/*
+ * Answer req into res, with max failures per period allowed; now is the
+ * time in seconds.  A client address that is no numeric IP address
+ * ("unknown") counts with every other such under one key.
+ */
+void login_check(struct login *, const struct auth_login *req, uint32_t max,
+    uint32_t period, time_t now, struct auth_login_result *res);
 
 /* ---------------------------------------------------------------- passwd.c */
 #define PASSWD_MIN 8

@@ -33,10 +33,11 @@ struct table {
 	struct db_file *domains;
 	struct db_file *users;
 	struct db_file *aliases;
+	struct db_file *logins; /* login.c's, in the same environment */
 };
 
 static const char *const table_files[] = {
-    "domains.db", "users.db", "aliases.db", NULL};
+    "domains.db", "users.db", "aliases.db", "logins.db", NULL};
 
 static const char *table_show(const char *, char *, size_t);
 static const char *key_domain(const char *);
@@ -107,7 +108,7 @@ table_open(const char *home, char *err, size_t errsz)
 	    .checkpoint_kb = TABLE_CHECKPOINT_KB,
 	    .files = table_files,
 	};
-	struct db_file *files[3];
+	struct db_file *files[4];
 	struct table *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -121,7 +122,20 @@ table_open(const char *home, char *err, size_t errsz)
 	t->domains = files[0];
 	t->users = files[1];
 	t->aliases = files[2];
+	t->logins = files[3];
 	return t;
+}
+
+struct db_env *
+table_db(struct table *t)
+{
+	return t->db;
+}
+
+struct db_file *
+table_logins(struct table *t)
+{
+	return t->logins;
 }
 
 void

@@ -95,6 +95,7 @@ void smtp_main(void);	 /* smtpd/smtp.c */
 void auth_main(void);	 /* authd/auth.c */
 void queue_main(void);	 /* queued/queue.c */
 void mda_main(void);	 /* queued/mda.c */
-void idle_main(void);	 /* boxd/idle.c: mta, signer, imap */
+void imap_main(void);	 /* imapd/imap.c */
+void idle_main(void);	 /* boxd/idle.c: mta, signer */
 
 #endif

@@ -25,7 +25,7 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxd",
 		.sandbox = &sandbox_profile_control,
 		.peers = PEER(PROC_SMTP) | PEER(PROC_AUTH) | PEER(PROC_QUEUE) |
-		    PEER(PROC_SIGNER),
+		    PEER(PROC_SIGNER) | PEER(PROC_IMAP),
 		.main = control_main,
 	},
 	[PROC_SMTP] = {
@@ -62,7 +62,7 @@ static const struct role roles[PROC_COUNT] = {
 		.user = "_boxmail",
 		.jail = "mail",
 		.sandbox = &sandbox_profile_mda,
-		.peers = PEER(PROC_QUEUE),
+		.peers = PEER(PROC_QUEUE) | PEER(PROC_IMAP),
 		.main = mda_main,
 	},
 	[PROC_MTA] = {
@@ -88,8 +88,8 @@ static const struct role roles[PROC_COUNT] = {
 		.tls_server = 1,
 		.listeners = LISTENER(LISTEN_IMAP) | LISTENER(LISTEN_IMAPS) |
 		    LISTENER(LISTEN_POP3) | LISTENER(LISTEN_POP3S),
-		.peers = PEER(PROC_AUTH),
-		.main = idle_main,
+		.peers = PEER(PROC_AUTH) | PEER(PROC_MDA) | PEER(PROC_CONTROL),
+		.main = imap_main,
 	},
 };
 /* clang-format on */

@@ -245,6 +245,7 @@ enum ctl_counter {
 	CTL_RECEIVED,
 	CTL_DELIVERED,
 	CTL_QUEUED,
+	CTL_IMAP_SESSIONS, /* IMAP and POP3 sessions open now */
 	CTL_COUNTERS
 };
 
@@ -358,6 +359,8 @@ struct listen_conf {
 	X(limit_auth_period, TIME, 0, 5 * 60, "per", MORE)                     \
 	X(limit_connections, NUM, 0, 20, "limit connections", LINE)            \
 	X(limit_sessions, NUM, 0, 0, "limit sessions", LINE_OPT)               \
+	X(limit_imap_connections, NUM, 0, 20, "limit imap-connections", LINE)  \
+	X(limit_imap_per_user, NUM, 0, 50, "per-user", MORE)                   \
 	X(limit_recipients, NUM, 0, 1000, "limit recipients", LINE)            \
 	X(timeout_command, TIME, 0, 5 * 60, "timeout command", LINE)           \
 	X(timeout_data, TIME, 0, 10 * 60, "data", MORE)                        \
@@ -381,7 +384,8 @@ struct listen_conf {
  * boxd's user alone; tls_cert "" is no TLS; resolver_addr "" is
  * /etc/resolv.conf; relay_url "" is MX delivery; limit_connections is per
  * client IP; limit_sessions 0 is derived from RLIMIT_NOFILE;
- * limit_recipients is per transaction.
+ * limit_recipients is per transaction; limit_imap_connections is IMAP and
+ * POP3 sessions per client IP, limit_imap_per_user per logged-in user.
  */
 struct boxd_config {
 	char path[PATH_MAX]; /* the file it came from */
@@ -774,5 +778,274 @@ int maildir_name_build(
  */
 int maildir_folder_dir(const char *folder, char *dir, size_t len);
 int maildir_dir_folder(const char *dir, char *folder, size_t len);
+
+/* ---------------------------------------------------------------- auth_msg.c
+ */
+/*
+ * A login, from a role that serves users (imap now, smtp's AUTH later) to
+ * auth, and its answer (IMSG_AUTH_LOGIN, IMSG_AUTH_LOGIN_RESULT).  The user
+ * and password are the client's text: any octets but NUL, up to the bounds
+ * below; a role refuses longer text itself (as a failed login) before it
+ * encodes, for the encoder fails on it (w->error).  The request's writer
+ * wipes (the encoder sets w->wipe); the channel carrying it must have
+ * ibuf.wipe set on both ends.  Decoders take a whole payload and refuse
+ * short input, bytes left over, embedded NULs, a string past its bound, an
+ * unknown service or status, and an OK without a valid mailbox; -1 then,
+ * the struct wiped.
+ */
+#define AUTH_LOGIN_USER_MAX	SMTP_PATH_MAX /* octets, no NUL */
+#define AUTH_LOGIN_PASSWORD_MAX 1024	      /* octets, no NUL */
+#define AUTH_LOGIN_ADDR_MAX	64	      /* numeric IP text, NUL in */
+
+struct auth_login {
+	uint64_t reqid;
+	uint32_t service; /* AUTH_SERVICE_* */
+	char user[AUTH_LOGIN_USER_MAX + 1];
+	char password[AUTH_LOGIN_PASSWORD_MAX + 1];
+	char client_addr[AUTH_LOGIN_ADDR_MAX]; /* "192.0.2.1", "2001:db8::1" */
+};
+
+struct auth_login_result {
+	uint64_t reqid;
+	uint32_t status;		    /* AUTH_LOGIN_* */
+	char user[SMTP_PATH_MAX];	    /* normalized; "" unless OK */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" unless OK */
+	uint64_t quota;			    /* bytes, 0: none */
+};
+
+void auth_login_encode(struct msg_writer *, const struct auth_login *);
+int auth_login_decode(struct auth_login *, const void *, size_t);
+/* wipes the password and everything else */
+void auth_login_clear(struct auth_login *);
+void
+auth_login_result_encode(struct msg_writer *, const struct auth_login_result *);
+int auth_login_result_decode(struct auth_login_result *, const void *, size_t);
+
+/* ---------------------------------------------------------------- base64.c */
+/*
+ * Strict base64, as SASL sends it: octets decoded into out, or -1 for
+ * anything malformed or too long for outsz.
+ */
+int base64_decode_buf(const char *, size_t, unsigned char *out, size_t outsz);
+
+/* ---------------------------------------------------------------- mime.c */
+/*
+ * A message held in memory (mmap'ed; never copied) parsed into a tree of
+ * parts.  Offsets are into the message.  Strings belong to the part,
+ * NUL-terminated; type, subtype, encoding, disposition and parameter
+ * names are lowercased.  Every count is bounded before anything is
+ * allocated; past a bound the rest of that part is an opaque body and
+ * MIME_TRUNCATED is set: never an error, never a lost message.
+ */
+#define MIME_PARTS_MAX	  1000	      /* parts of one message */
+#define MIME_DEPTH_MAX	  32	      /* multipart and message/rfc822 nesting */
+#define MIME_PARAMS_MAX	  64	      /* parameters of one header field */
+#define MIME_FIELDS_MAX	  2000	      /* fields of one header block */
+#define MIME_FIELD_MAX	  (64 * 1024) /* octets of one field, folded */
+#define MIME_BOUNDARY_MAX 200	      /* octets of a boundary */
+
+#define MIME_TRUNCATED 0x01 /* a bound was reached */
+
+struct evbuffer;
+
+struct mime_param {
+	char *name;  /* lowercase, RFC 2231 '*N' and '*' suffixes removed */
+	char *value; /* unquoted; RFC 2231 continuations joined, UTF-8 */
+};
+
+struct mime_params {
+	struct mime_param *v;
+	size_t n;
+};
+
+struct mime_part {
+	struct mime_part *parent;
+	/* multipart: its first part; message/rfc822: the embedded message */
+	struct mime_part *child;
+	struct mime_part *next; /* the next part of the same multipart */
+	size_t nchild;
+	size_t hdr_off, hdr_len; /* the header with the blank line ending it */
+	size_t body_off, body_len;
+	size_t
+	    body_lines; /* line ends in the body, +1 for an unended last line */
+	char *type,
+	    *subtype; /* defaults text/plain (message/rfc822 in a digest) */
+	struct mime_params params;
+	char *id, *description, *encoding, *md5, *language, *location;
+	char *disposition; /* the disposition type; NULL if none */
+	struct mime_params dparams;
+	int explicit_type; /* a valid Content-Type was given */
+};
+
+struct mime_message {
+	const char *msg;
+	size_t len;
+	struct mime_part *root;
+	size_t nparts;
+	int flags; /* MIME_TRUNCATED */
+};
+
+/* NULL only when out of memory; any octets parse */
+struct mime_message *mime_parse(const char *msg, size_t len);
+void mime_free(struct mime_message *);
+/* a parameter's value (name lowercase) or NULL */
+const char *mime_param_get(const struct mime_params *, const char *name);
+/* is the part multipart/ (has parts) or message/rfc822 (has a message) */
+int mime_part_is_multipart(const struct mime_part *);
+int mime_part_is_message(const struct mime_part *);
+/*
+ * The body with its Content-Transfer-Encoding undone, appended to out:
+ * base64 (junk skipped, padding optional), quoted-printable (soft breaks,
+ * bad escapes kept as they are), anything else as it is.  0, 1 when the
+ * encoding is unknown (the octets were appended as they are), -1 when out
+ * of memory.
+ */
+int mime_part_decode(const struct mime_message *, const struct mime_part *,
+    struct evbuffer *out);
+/* a text part's decoded body converted from its charset to UTF-8; 0 or -1 */
+int mime_part_text(const struct mime_message *, const struct mime_part *,
+    struct evbuffer *out);
+/*
+ * What SEARCH BODY looks in: every text part, embedded messages' too, in
+ * UTF-8, each followed by a line end.  0 or -1.
+ */
+int mime_message_text(const struct mime_message *, struct evbuffer *out);
+/*
+ * IMAP shows messages with CRLF line ends; a file with bare LFs (or CRs)
+ * is read through its CRLF form, so that sizes, line counts and sections
+ * agree.  mime_crlf_needed() says whether msg has a bare LF or CR;
+ * mime_crlf() appends the CRLF form to out, 0 or -1.
+ */
+int mime_crlf_needed(const char *msg, size_t len);
+int mime_crlf(const char *msg, size_t len, struct evbuffer *out);
+int mime_base64_decode(const char *, size_t, struct evbuffer *out);
+int mime_qp_decode(const char *, size_t, struct evbuffer *out);
+
+/* ---------------------------------------------------------- mime_header.c */
+/*
+ * Header fields of a header block (hdr, len: a part's hdr_off/hdr_len or
+ * any text); a line without a colon is skipped, as are fields past
+ * MIME_FIELDS_MAX.  Bare LF line ends are accepted everywhere.
+ */
+struct mime_field {
+	const char *name; /* the name as written, namelen octets */
+	size_t namelen;
+	const char *value; /* after the colon, folded as written, no line end */
+	size_t valuelen;
+	const char *raw; /* the whole field with its line end(s) */
+	size_t rawlen;
+};
+
+/* the next field at or after *pos (start at 0): 1, or 0 at the end */
+int
+mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *);
+/* the first field named name, case-insensitive: 1, or 0 if none */
+int mime_header_get(
+    const char *hdr, size_t len, const char *name, struct mime_field *);
+/*
+ * A value unfolded (line ends dropped), leading and trailing white space
+ * trimmed, NUL-terminated and malloc'ed; NULL when out of memory.
+ */
+char *mime_header_unfold(const char *value, size_t len);
+/*
+ * The same, with RFC 2047 encoded words decoded (B and Q, any charset
+ * charset.c knows; adjacent words joined; malformed ones left as they
+ * are) and raw 8-bit text taken as UTF-8 if valid, else windows-1252:
+ * UTF-8, malloc'ed; NULL when out of memory.
+ */
+char *mime_header_decode(const char *value, size_t len);
+/* the same, appended to out; 0 or -1 */
+int mime_header_decode_buf(struct evbuffer *out, const char *, size_t);
+/*
+ * A structured value "token; a=b; c*=utf-8''%E2%82%AC": the token
+ * lowercased in *first (malloc'ed, NULL if empty) and at most
+ * MIME_PARAMS_MAX parameters, RFC 2231 decoded.  0 or -1 out of memory.
+ */
+int mime_params_parse(
+    const char *value, size_t len, char **first, struct mime_params *);
+void mime_params_free(struct mime_params *);
+/*
+ * RFC 5322 date, obsolete forms too (no day name, no seconds, two- and
+ * three-digit years, named and military zones, comments): seconds since
+ * the epoch (UTC), the zone in minutes east in *tzoff if not NULL; -1
+ * when hopeless.
+ */
+int64_t mime_date_parse(const char *, size_t, int *tzoff);
+
+#define MIME_ADDRESSES_MAX 1000 /* entries of one address list */
+/*
+ * One entry of an address list, in IMAP ENVELOPE terms: a mailbox has
+ * mailbox and host; a group start has host NULL and the group's name in
+ * mailbox; a group end has both NULL.  Strings are malloc'ed, NULL when
+ * absent.
+ */
+struct mime_address {
+	char *name;    /* display name; RFC 2047 decoded if asked */
+	char *adl;     /* obsolete route "@a,@b" */
+	char *mailbox; /* local part, unquoted */
+	char *host;
+};
+
+struct mime_addresses {
+	struct mime_address *v;
+	size_t n;
+};
+
+/*
+ * An address list (groups, comments, quoted local parts, routes); broken
+ * entries are kept as well as they can be.  decode: display names RFC
+ * 2047 decoded to UTF-8 (else raw, as ENVELOPE wants).  0, -1 out of
+ * memory.
+ */
+int
+mime_address_parse(const char *, size_t, int decode, struct mime_addresses *);
+void mime_addresses_free(struct mime_addresses *);
+
+/* -------------------------------------------------------------- charset.c */
+/*
+ * Conversion to UTF-8.  The imap role runs chrooted without gconv
+ * modules: charset_init() opens an iconv handle for every supported
+ * charset before the chroot, kept for the life of the process.
+ */
+/* 0, or -1 if iconv is unusable (then only the built-in charsets work) */
+int charset_init(void);
+/* the canonical lowercase name of a charset or alias; NULL if unknown */
+const char *charset_canonical(const char *name);
+/*
+ * len octets of in, in charset name, appended to out as UTF-8; malformed
+ * input becomes U+FFFD.  0; 1 if the charset is unknown (the octets were
+ * appended as UTF-8 if valid, else as windows-1252); -1 out of memory.
+ */
+int charset_to_utf8(
+    const char *name, const char *in, size_t len, struct evbuffer *out);
+/* 1 if len octets are well-formed UTF-8 */
+int charset_utf8_valid(const char *, size_t);
+
+/* ---------------------------------------------------------------- quota.c */
+
+/*
+ * A user's quota usage, Maildir++ "maildirsize" over the Maildir's dirfd:
+ * plain functions free of IMAP state, so that mda links them too.  A
+ * limit of 0 is no limit.
+ */
+#define QUOTA_FOLDERS_MAX 20000 /* directories a recount looks into */
+
+struct quota_usage {
+	uint64_t bytes;
+	uint64_t messages;
+	uint64_t limit_bytes;
+	uint64_t limit_messages;
+};
+
+/* the usage, recalculated from the Maildir when the file is stale */
+int quota_get(int dirfd, struct quota_usage *);
+/* messages added (positive) or removed (negative) by a writer */
+int quota_add(int dirfd, int64_t bytes, int64_t messages);
+/* 0 if add_bytes in add_messages fit, 1 if over the limit, -1 on error */
+int quota_check(int dirfd, uint64_t add_bytes, uint64_t add_messages);
+/* the limit auth gives at login; the file is rewritten if it changed */
+int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
+/* count every message of every folder again and rewrite the file */
+int quota_recalc(int dirfd, struct quota_usage *);
 
 #endif

@@ -116,6 +116,7 @@ static int parse_mta(struct config_parser *);
 static int parse_limit_auth(struct config_parser *);
 static int parse_limit_connections(struct config_parser *);
 static int parse_limit_sessions(struct config_parser *);
+static int parse_limit_imap(struct config_parser *);
 static int parse_limit_recipients(struct config_parser *);
 static int parse_timeout(struct config_parser *);
 static int parse_log(struct config_parser *);
@@ -172,6 +173,7 @@ static const struct config_directive config_directives[] = {
     {"limit", "auth-failures", 0, parse_limit_auth},
     {"limit", "connections", 0, parse_limit_connections},
     {"limit", "sessions", 0, parse_limit_sessions},
+    {"limit", "imap-connections", 0, parse_limit_imap},
     {"limit", "recipients", 0, parse_limit_recipients},
     {"timeout", NULL, 0, parse_timeout},
     {"log", "level", 0, parse_log},
@@ -491,6 +493,7 @@ config_check(const struct boxd_config *c)
 		return -1;
 	if (c->mta_port == 0 || c->limit_auth_failures == 0 ||
 	    c->limit_auth_period == 0 || c->limit_connections == 0 ||
+	    c->limit_imap_connections == 0 || c->limit_imap_per_user == 0 ||
 	    c->limit_recipients < CONFIG_RECIPIENTS_MIN ||
 	    c->limit_recipients > ENVELOPE_RCPT_MAX ||
 	    c->timeout_command == 0 || c->timeout_data == 0)
@@ -1007,6 +1010,24 @@ static int
 parse_limit_sessions(struct config_parser *p)
 {
 	if (config_count(p, "session count", &p->conf->limit_sessions) == -1)
+		return -1;
+	return config_end(p);
+}
+
+/* the per-user count is optional: "limit imap-connections 10" keeps it */
+static int
+parse_limit_imap(struct config_parser *p)
+{
+	struct boxd_config *c = p->conf;
+
+	if (config_count(p, "connection count", &c->limit_imap_connections) ==
+	    -1)
+		return -1;
+	if (!config_more(p))
+		return 0;
+	if (config_keyword(p, "per-user") == -1 ||
+	    config_count(
+		p, "per-user connection count", &c->limit_imap_per_user) == -1)
 		return -1;
 	return config_end(p);
 }

@@ -29,6 +29,7 @@ static const char *const ctl_counter_names[CTL_COUNTERS] = {
     [CTL_RECEIVED] = "received",
     [CTL_DELIVERED] = "delivered",
     [CTL_QUEUED] = "queued",
+    [CTL_IMAP_SESSIONS] = "imap_sessions",
 };
 
 static enum ctl_shape

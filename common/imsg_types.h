@@ -66,11 +66,21 @@
 			  n x (u32 index, str mailbox); fd: spool file */     \
 	X(MDA_DONE)    /* u64 msgid, u32 n, n x (u32 index,                   \
 			  u32 status (MDA_*), str reply), in order */         \
+	/* mda -> imap: new mail in a Maildir's INBOX, for IDLE */            \
+	X(MDA_DELIVERED) /* str mailbox ("DOMAIN/USER") */                    \
                                                                               \
 	/* queue <-> auth: before a retry, is each mailbox still a user's? */ \
 	X(AUTH_MAILBOX_CHECK)  /* u64 msgid, u32 n, n x str mailbox */        \
 	X(AUTH_MAILBOX_RESULT) /* u64 msgid, u32 n, n x u32 status            \
 				  (AUTH_MAILBOX_*), in order */               \
+                                                                              \
+	/* imap <-> auth: a login (smtp's AUTH later); common/auth_msg.c */   \
+	X(AUTH_LOGIN)	     /* u64 reqid, u32 service (AUTH_SERVICE_*),      \
+				str user, str password, str client address */ \
+	X(AUTH_LOGIN_RESULT) /* u64 reqid, u32 status (AUTH_LOGIN_*),         \
+				str user, str mailbox, u64 quota */           \
+	/* auth -> imap: a user's quota changed (boxctl user quota) */        \
+	X(AUTH_QUOTA) /* str mailbox, u64 bytes (0: none) */                  \
                                                                               \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \
@@ -124,6 +134,23 @@ enum auth_mailbox_status {
 	AUTH_MAILBOX_EXISTS,   /* a user has it (disabled or not) */
 	AUTH_MAILBOX_GONE,     /* no user has it: deleted since */
 	AUTH_MAILBOX_TEMPFAIL, /* table error: cannot tell */
+};
+
+/* IMSG_AUTH_LOGIN service: who asks, for the log line */
+enum auth_service {
+	AUTH_SERVICE_IMAP,
+	AUTH_SERVICE_POP3,
+	AUTH_SERVICE_SMTP,
+	AUTH_SERVICES
+};
+
+/* IMSG_AUTH_LOGIN_RESULT status */
+enum auth_login_status {
+	AUTH_LOGIN_OK,	     /* user and mailbox follow */
+	AUTH_LOGIN_BAD,	     /* unknown user or wrong password */
+	AUTH_LOGIN_DISABLED, /* the password was right, the user disabled */
+	AUTH_LOGIN_LIMITED,  /* too many failures: not even checked */
+	AUTH_LOGIN_TEMPFAIL, /* table error: try later */
 };
 
 /* IMSG_MDA_DELIVER flags: tried before, look for an earlier delivery */

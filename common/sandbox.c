@@ -195,11 +195,15 @@ const struct sandbox_profile sandbox_profile_mda = {
 static const char *const sandbox_imap[] = {"accept4", "openat", "newfstatat",
     "fstat", "getdents64", "renameat", "renameat2", "unlinkat", "mkdirat",
     "fsync", "fdatasync", "pread64", "pwrite64", "lseek", "ftruncate",
-    "inotify_init1", "inotify_add_watch", "inotify_rm_watch", NULL};
+    "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "faccessat",
+    "faccessat2", "utimensat", "linkat", "copy_file_range", NULL};
 
 static const struct sandbox_arg_rule sandbox_imap_rules[] = {
     {"ioctl", ARG(1), {0, FIONREAD}, {0}},
     {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}, {0}},
+    {"fcntl", ARG(1), {0, F_GETFL}, {0}}, /* fdopendir() */
+    {"fcntl", ARG(1), {0, F_SETFD}, {0}},
+    {"fcntl", ARG(1), {0, F_GETFD}, {0}},
     {NULL, 0, {0}, {0}},
 };
 

@@ -97,6 +97,8 @@ tls_ctx_new(const SSL_METHOD *method, char *err, size_t errsz)
 	fn.SSL_CTX_ctrl(
 	    ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 	fn.SSL_CTX_set_security_level(ctx, 2);
+	/* an idle session (IMAP IDLE) keeps no 34 KB of record buffers */
+	fn.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, SSL_MODE_RELEASE_BUFFERS, NULL);
 #ifdef SSL_OP_NO_RENEGOTIATION
 	fn.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 #endif

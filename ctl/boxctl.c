@@ -468,7 +468,7 @@ print_json(const struct ctl_row *row)
 {
 	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "sessions", "received", "delivered", "queued",
-	    NULL};
+	    "imap_sessions", NULL};
 	static const char *const booleans[] = {"disabled", NULL};
 	static const char *const lists[] = {"targets", NULL};
 	const char *v, *comma;
@@ -594,7 +594,7 @@ print_status(void)
 {
 	static const char *const cols[] = {"role", "pid", "user", "uptime"};
 	static const char *const counters[] = {
-	    "sessions", "received", "delivered", "queued"};
+	    "sessions", "received", "delivered", "queued", "imap_sessions"};
 	static char cell[BOXCTL_STATUS_ROWS][4][BOXCTL_SHOW_MAX + 4];
 	const char *v;
 	size_t width[3], i, j, n = 0;
@@ -630,7 +630,7 @@ print_status(void)
 	for (i = 0; i < status_nrows; i++) {
 		if (ctl_row_get(&status_rows[i], "sessions") == NULL)
 			continue;
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < sizeof(counters) / sizeof(counters[0]); j++) {
 			if ((v = ctl_row_get(&status_rows[i], counters[j])) ==
 			    NULL)
 				continue;

@@ -89,6 +89,7 @@ control_main(void)
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_stats;
+	handlers[PROC_IMAP] = control_dispatch_stats;
 	child_connect(handlers);
 	/* requests with passwords go out this way */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;
@@ -192,7 +193,7 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	control_forward(c, imsg);
 }
 
-/* IMSG_STATS from smtp or queue */
+/* IMSG_STATS from smtp, queue or imap */
 static void
 control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 {
@@ -201,7 +202,7 @@ control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 	int i;
 
 	if (imsg->hdr.type != IMSG_STATS)
-		child_bad_imsg(imsg, "from smtp or queue");
+		child_bad_imsg(imsg, "from smtp, queue or imap");
 	if (ctl_stats_decode(v, imsg->data, imsg->datalen) == -1)
 		child_bad_imsg(imsg, "stats");
 
@@ -658,7 +659,7 @@ control_status_start(struct control_conn *c)
 
 	c->pending = CONTROL_STATUS;
 	c->wait_procs = 1;
-	c->wait_stats = 2;
+	c->wait_stats = 3;
 	memset(c->counters, 0, sizeof(c->counters));
 	if ((c->timeout = evtimer_new(
 		 child->base, control_status_timeout, c)) == NULL)
@@ -667,6 +668,7 @@ control_status_start(struct control_conn *c)
 	child_send(PROC_PARENT, IMSG_PARENT_PROCS, c->id, -1, NULL);
 	child_send(PROC_SMTP, IMSG_STATS_REQ, c->id, -1, NULL);
 	child_send(PROC_QUEUE, IMSG_STATS_REQ, c->id, -1, NULL);
+	child_send(PROC_IMAP, IMSG_STATS_REQ, c->id, -1, NULL);
 }
 
 static void
@@ -675,7 +677,7 @@ control_status_timeout(evutil_socket_t fd, short events, void *arg)
 	struct control_conn *c = arg;
 
 	log_warnx("status: no answer from %s",
-	    c->wait_procs ? "the parent" : "smtp or queue");
+	    c->wait_procs ? "the parent" : "smtp, queue or imap");
 	/*
 	 * The answers may still come, under this client's id, and would be
 	 * taken for those of its next request (a late OK for a reload's):
@@ -702,7 +704,7 @@ control_status_proc(struct control_conn *c, const struct ctl_proc *proc)
 	control_send(c, IMSG_CTL_LINE, &w);
 }
 
-_Static_assert(CTL_COUNTERS == 4, "control_status_done() names each counter");
+_Static_assert(CTL_COUNTERS == 5, "control_status_done() names each counter");
 
 /* once the process list and both counters are in */
 static void
@@ -724,7 +726,8 @@ control_status_done(struct control_conn *c)
 	ctl_row_encode(&w, ctl_counter_name(CTL_SESSIONS), v[CTL_SESSIONS],
 	    ctl_counter_name(CTL_RECEIVED), v[CTL_RECEIVED],
 	    ctl_counter_name(CTL_DELIVERED), v[CTL_DELIVERED],
-	    ctl_counter_name(CTL_QUEUED), v[CTL_QUEUED], NULL);
+	    ctl_counter_name(CTL_QUEUED), v[CTL_QUEUED],
+	    ctl_counter_name(CTL_IMAP_SESSIONS), v[CTL_IMAP_SESSIONS], NULL);
 	control_send(c, IMSG_CTL_LINE, &w);
 	control_send(c, IMSG_CTL_OK, NULL);
 }

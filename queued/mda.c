@@ -25,8 +25,9 @@
 struct mda_rcpt {
 	uint32_t idx; /* in the envelope: part of the Maildir name */
 	uint32_t status;
-	int fd;	  /* the tmp file to publish, or -1 */
-	int sync; /* its new/ entry is to be flushed */
+	int fd;	       /* the tmp file to publish, or -1 */
+	int sync;      /* its new/ entry is to be flushed */
+	uint64_t size; /* written now (0: an earlier try had delivered it) */
 	struct maildir_delivery d;
 	char why[RCPT_REPLY_MAX];
 };
@@ -87,6 +88,8 @@ mda_rcpt_failed(struct mda_rcpt *rc, uint32_t status, const char *why)
 }
 
 static void mda_publish(void);
+static void mda_tell_imap(struct mda_job *);
+static int mda_over_quota(const char *, uint64_t);
 
 static void
 mda_deliver(struct msg_reader *r, struct imsg *imsg)
@@ -151,6 +154,13 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		if (done == 1) {
 			strlcpy(rc->d.mailbox, mailbox, sizeof(rc->d.mailbox));
 			rc->sync = 1;
+			continue;
+		}
+		rc->size = m.body_size + m.prepend_size;
+		if (mda_over_quota(mailbox, rc->size)) {
+			snprintf(why, sizeof(why), "%s: 4.2.2 mailbox full",
+			    envelope_show(mailbox, show, sizeof(show)));
+			mda_rcpt_failed(rc, MDA_TEMPFAIL, why);
 			continue;
 		}
 		if (nopen >= open_max)
@@ -338,9 +348,53 @@ mda_flush(evutil_socket_t unused, short events, void *arg)
 	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
 		TAILQ_REMOVE(&jobs, job, entry);
 		mda_reply(job);
+		mda_tell_imap(job);
 		free(job->r);
 		free(job);
 	}
+}
+
+/* what was delivered counts against the quota, and wakes IDLE */
+static void
+mda_tell_imap(struct mda_job *job)
+{
+	struct msg_writer w;
+	uint32_t i;
+	int fd;
+
+	for (i = 0; i < job->n; i++) {
+		if (job->r[i].status != MDA_OK || !job->r[i].sync)
+			continue;
+		if (job->r[i].size > 0 &&
+		    (fd = openat(rootfd, job->r[i].d.mailbox,
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+			if (quota_add(fd, (int64_t)job->r[i].size, 1) == -1)
+				log_warnx("%s: quota usage not updated",
+				    job->r[i].d.mailbox);
+			close(fd);
+		}
+		msg_writer_init(&w);
+		msg_put_str(&w, job->r[i].d.mailbox);
+		child_send(PROC_IMAP, IMSG_MDA_DELIVERED, 0, -1, &w);
+	}
+}
+
+/*
+ * Over quota is a temporary failure (RFC 3463 4.2.2): the queue tries
+ * again, and the user may make room meanwhile.  1 over, 0 not (or no
+ * Maildir yet, no quota).
+ */
+static int
+mda_over_quota(const char *mailbox, uint64_t size)
+{
+	int fd, rv;
+
+	if ((fd = openat(
+		 rootfd, mailbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return 0;
+	rv = quota_check(fd, size, 1);
+	close(fd);
+	return rv == 1;
 }
 
 static void

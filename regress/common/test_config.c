@@ -208,6 +208,8 @@ test_defaults(void)
 	    c.limit_auth_period == 300 && c.limit_connections == 20);
 	CHECK("defaults sessions from the fd limit", c.limit_sessions == 0);
 	CHECK("defaults recipients", c.limit_recipients == 1000);
+	CHECK("defaults imap connections", c.limit_imap_connections == 20 &&
+	    c.limit_imap_per_user == 50);
 	CHECK("defaults no control group", c.control_group[0] == '\0');
 	CHECK("defaults timeouts", c.timeout_command == 300 &&
 	    c.timeout_data == 600);
@@ -342,6 +344,14 @@ test_directives(void)
 	    "limit auth-failures 1 per 1s\n", &c) &&
 	    c.limit_connections == 5 && c.limit_auth_failures == 1 &&
 	    c.limit_auth_period == 1);
+	CHECK("limit imap-connections", parse_ok(
+	    "limit imap-connections 7 per-user 9", &c) &&
+	    c.limit_imap_connections == 7 && c.limit_imap_per_user == 9 &&
+	    print_roundtrip(&c) && marshal_roundtrip(&c));
+	CHECK("limit imap-connections alone keeps per-user", parse_ok(
+	    "limit imap-connections 4294967295", &c) &&
+	    c.limit_imap_connections == UINT32_MAX &&
+	    c.limit_imap_per_user == 50 && print_roundtrip(&c));
 	CHECK("limit sessions", parse_ok("limit sessions 10", &c) &&
 	    c.limit_sessions == 10 && print_roundtrip(&c));
 	CHECK("limit recipients 100", parse_ok("limit recipients 100", &c) &&
@@ -645,7 +655,27 @@ test_errors(void)
 	    "expected port number"));
 	CHECK("err limit unknown", error_is("limit clients 5",
 	    "t.conf:1: expected \"auth-failures\" or \"connections\" or "
-	    "\"sessions\" or \"recipients\" after \"limit\""));
+	    "\"sessions\" or \"imap-connections\" or \"recipients\" after "
+	    "\"limit\""));
+	CHECK("err imap-connections zero", error_is("limit imap-connections 0",
+	    "t.conf:1: connection count \"0\" is too small"));
+	CHECK("err imap-connections per-user zero",
+	    error_is("limit imap-connections 5 per-user 0",
+	    "t.conf:1: per-user connection count \"0\" is too small"));
+	CHECK("err imap-connections per-user missing",
+	    error_is("limit imap-connections 5 per-user",
+	    "t.conf:1: expected per-user connection count"));
+	CHECK("err imap-connections per-ip", error_is(
+	    "\n\nlimit imap-connections 5 per-ip 3",
+	    "t.conf:3: expected \"per-user\", got \"per-ip\""));
+	CHECK("err imap-connections trailing", error_is(
+	    "limit imap-connections 5 per-user 3 x",
+	    "t.conf:1: unexpected \"x\""));
+	CHECK("err imap-connections count", error_is(
+	    "limit imap-connections many", "t.conf:1: invalid number \"many\""));
+	CHECK("err imap-connections twice", error_is(
+	    "limit imap-connections 1\nlimit imap-connections 2",
+	    "t.conf:2: duplicate limit imap-connections"));
 	CHECK("err limit no per", error_is("limit auth-failures 5 in 5m",
 	    "t.conf:1: expected \"per\", got \"in\""));
 	CHECK("err limit count", error_is("limit auth-failures x per 5m",
@@ -765,6 +795,7 @@ test_hostile(void)
 			"max-message-size", "queue", "retry", "max-retry",
 			"expire", "resolver", "relay", "via", "auth", "mta",
 			"limit", "auth-failures", "per", "connections",
+			"imap-connections", "per-user",
 			"timeout", "command", "data", "log", "level", "debug",
 			"\"", "\\", "#", "\n", " ", "\t", "0", "25", "5m",
 			"/x", "::", "1.2.3.4", "localhost", "50M", "\r",
@@ -873,6 +904,7 @@ test_print(void)
 	    strstr(text, "mta port 25\n") != NULL &&
 	    strstr(text, "limit auth-failures 10 per 5m\n") != NULL &&
 	    strstr(text, "limit connections 20\n") != NULL &&
+	    strstr(text, "limit imap-connections 20 per-user 50\n") != NULL &&
 	    strstr(text, "timeout command 5m data 10m\n") != NULL &&
 	    strstr(text, "log level info\n") != NULL &&
 	    strstr(text, "storage \"/var/lib/boxd\"\n") != NULL &&
@@ -1030,6 +1062,8 @@ random_config(struct boxd_config *c)
 	c->limit_auth_failures = 1 + random_u32() % UINT32_MAX;
 	c->limit_auth_period = random_duration();
 	c->limit_connections = 1 + random_u32() % UINT32_MAX;
+	c->limit_imap_connections = 1 + random_u32() % UINT32_MAX;
+	c->limit_imap_per_user = 1 + random_u32() % UINT32_MAX;
 	c->timeout_command = random_duration();
 	c->timeout_data = random_duration();
 	c->log_level = random() % 2 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
@@ -1147,6 +1181,8 @@ test_marshal(void)
 	REFUSED("unmarshal bad relay", strlcpy(bad.relay_url, "ftp://x",
 	    sizeof(bad.relay_url)));
 	REFUSED("unmarshal zero limit", bad.limit_connections = 0);
+	REFUSED("unmarshal zero imap limit", bad.limit_imap_connections = 0);
+	REFUSED("unmarshal zero per-user limit", bad.limit_imap_per_user = 0);
 	REFUSED("unmarshal zero timeout", bad.timeout_data = 0);
 	REFUSED("unmarshal bad log level", bad.log_level = 2);
 #undef REFUSED

@@ -475,7 +475,7 @@ class BoxctlCase(unittest.TestCase):
         for role in ("parent", "control", "smtp", "auth", "queue", "mda"):
             self.assertIn(role, roles)
         self.assertRegex(lines[-1], r"^sessions \d+, received \d+, "
-                         r"delivered \d+, queued \d+$")
+                         r"delivered \d+, queued \d+, imap_sessions \d+$")
         rows = self.json_rows("status")
         procs = [r for r in rows if "role" in r]
         self.assertEqual(len(procs), len(roles))
@@ -485,7 +485,8 @@ class BoxctlCase(unittest.TestCase):
             self.assertIsInstance(r["uptime"], int)
         counters = [r for r in rows if "sessions" in r]
         self.assertEqual(len(counters), 1)
-        for k in ("sessions", "received", "delivered", "queued"):
+        for k in ("sessions", "received", "delivered", "queued",
+                  "imap_sessions"):
             self.assertIsInstance(counters[0][k], int)
 
     def test_json_escaping(self):

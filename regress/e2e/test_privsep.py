@@ -329,9 +329,9 @@ class FdBudget(unittest.TestCase):
                      "needs root to read the processes' memory")
 class KeyCopies(unittest.TestCase):
     """The TLS key goes to the roles that serve TLS (smtp, imap) and to
-    no other; once sent or dropped, the parent's and imap's copies are
-    wiped, at start and after a reload.  smtp keeps the key's text until
-    its first TLS client, which shows the search can see it."""
+    no other; once sent, the parent's copy is wiped, at start and after a
+    reload.  smtp and imap keep the key's text until their first TLS
+    client, which shows the search can see it."""
 
     def setUp(self):
         self.b = Boxd(imap=True)
@@ -357,9 +357,9 @@ class KeyCopies(unittest.TestCase):
                 found.append(role)
         return found
 
-    def test_only_smtp_holds_the_key(self):
+    def test_only_tls_servers_hold_the_key(self):
         first = self.key_line()
-        self.assertEqual(self.holders(first), ["smtp"])
+        self.assertEqual(self.holders(first), ["imap", "smtp"])
         # a new key, then a reload: the old one is gone from smtp too
         newdir = os.path.join(self.b.dir, "renewed")
         os.mkdir(newdir)
@@ -369,7 +369,7 @@ class KeyCopies(unittest.TestCase):
         second = self.key_line()
         self.assertNotEqual(first, second)
         self.b.boxctl("reload")
-        self.assertEqual(self.holders(second), ["smtp"])
+        self.assertEqual(self.holders(second), ["imap", "smtp"])
         self.assertEqual(self.holders(first), [])
         # and serves it: STARTTLS with the new certificate
         s = smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=10)

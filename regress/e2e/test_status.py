@@ -26,7 +26,8 @@ class Counters(unittest.TestCase):
 
     def test_counters_follow_the_mail(self):
         self.assertEqual(self.counters(), {"sessions": 0, "received": 0,
-                                           "delivered": 0, "queued": 0})
+                                           "delivered": 0, "queued": 0,
+                                           "imap_sessions": 0})
         for i in range(3):
             s = smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=10)
             s.sendmail("a@client.test", [ALICE],
@@ -43,7 +44,7 @@ class Counters(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertEqual(c, {"sessions": 4, "received": 3, "delivered": 3,
-                             "queued": 0})
+                             "queued": 0, "imap_sessions": 0})
 
 
 if __name__ == "__main__":
