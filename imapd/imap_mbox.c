@@ -1220,8 +1220,8 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 	}
 	/* LIST "" "": the hierarchy separator and the root */
 	if (npat == 1 && np == 1 && pats[0][0] == '\0') {
-		imap_reply(s, "* %s (\\Noselect) \".\" \"\"",
-		    lsub ? "LSUB" : "LIST");
+		imap_reply(
+		    s, "* %s (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
