@@ -24,8 +24,11 @@
 
 /* ranges in one sequence set, before anything is allocated for it */
 #define IMAP_SEQSET_RANGES_MAX 16384
-/* messages in one APPEND (MULTIAPPEND, RFC 3502) */
-#define IMAP_APPEND_MAX 256
+/*
+ * Messages in one APPEND (MULTIAPPEND, RFC 3502): each holds a file open
+ * until the command ends, and the role counts a few descriptors a session.
+ */
+#define IMAP_APPEND_MAX 16
 /* patterns in one LIST (RFC 5258) */
 #define IMAP_LIST_PATTERNS_MAX 32
 
