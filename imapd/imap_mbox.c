@@ -544,10 +544,20 @@ imap_view_exists(void *arg, uint32_t count, uint32_t recent)
 		imap_reply(s, "* %" PRIu32 " RECENT", recent);
 }
 
+static void
+imap_view_lost(void *arg)
+{
+	struct imap_session *s = arg;
+
+	log_info("%s: too far behind its mailbox, closed", s->addr);
+	imap_bye(s, "Too much changed in the mailbox since you last asked");
+}
+
 static const struct mailbox_view_ops imap_view_ops = {
     .expunge = imap_view_expunge,
     .flags = imap_view_flags,
     .exists = imap_view_exists,
+    .lost = imap_view_lost,
 };
 
 void

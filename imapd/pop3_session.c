@@ -105,10 +105,23 @@ pop3_view_exists(void *arg, uint32_t count, uint32_t recent)
 {
 }
 
+static void
+pop3_view_lost(void *arg)
+{
+	struct imap_session *s = arg;
+
+	log_info("%s: too far behind its mailbox, closed", s->addr);
+	imap_reply(s,
+	    "-ERR [SYS/TEMP] The mailbox changed too much, log in "
+	    "again");
+	imap_close(s);
+}
+
 static const struct mailbox_view_ops pop3_view_ops = {
     .expunge = pop3_view_expunge,
     .flags = pop3_view_flags,
     .exists = pop3_view_exists,
+    .lost = pop3_view_lost,
 };
 
 static struct pop3_state *
