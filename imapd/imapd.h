@@ -684,7 +684,8 @@ int imap_section_write(struct evbuffer *, const struct mime_message *,
 int imap_section_binary(struct evbuffer *, const struct mime_message *,
     const struct imap_section *);
 
-/* ---------------------------------------------------------------- imap_binary.c
+/* ---------------------------------------------------------------
+ * imap_binary.c
  */
 /*
  * A message APPENDed with binary content (RFC 3516 4.3) is stored as
