@@ -976,6 +976,29 @@ folder_node_attrs(const struct folder_node *node, unsigned int opts,
 	return 1;
 }
 
+/*
+ * A parent listed for RECURSIVEMATCH alone is left out when a subscribed
+ * name below it matches a pattern itself and so is listed (RFC 5258 3.5,
+ * as imaptest's listext and Dovecot read it).
+ */
+static int
+folder_childsub_listed(const struct folder_tree *t, const char *parent,
+    const struct folder_pattern *fp, size_t np)
+{
+	size_t i, j, len = strlen(parent);
+
+	for (i = 0; i < t->n; i++) {
+		if (!(t->v[i].flags & NODE_SUBSCRIBED) ||
+		    strncmp(t->v[i].name, parent, len) != 0 ||
+		    t->v[i].name[len] != FOLDER_SEP)
+			continue;
+		for (j = 0; j < np; j++)
+			if (folder_pattern_match(&fp[j], t->v[i].name))
+				return 1;
+	}
+	return 0;
+}
+
 int
 folder_list(int dirfd, const char *ref, const char *const *patterns,
     size_t npatterns, unsigned int opts, folder_list_cb cb, void *arg,
@@ -1040,6 +1063,12 @@ folder_list(int dirfd, const char *ref, const char *const *patterns,
 				parent = fp[j].ends_pct;
 			}
 		if (!matched)
+			continue;
+		if ((opts & FOLDER_SEL_RECURSIVEMATCH) &&
+		    (opts & FOLDER_SEL_SUBSCRIBED) &&
+		    !(node->flags & NODE_SUBSCRIBED) &&
+		    (node->flags & NODE_CHILDSUB) &&
+		    folder_childsub_listed(&t, node->name, fp, np))
 			continue;
 		if (folder_node_attrs(node, opts, parent, &attrs))
 			rv = cb(node->name, attrs, arg);

@@ -235,9 +235,19 @@ imap_cmd_error(struct imap_session *s)
 uint64_t
 imap_cmd_literal_limit(struct imap_session *s, uint64_t size)
 {
+	size_t held;
+
 	if (s->state != IMAP_NOTAUTH && imap_append_literal(s) == 1) {
 		imap_append_size(s, size);
 		return child->conf.max_message_size;
+	}
+	/*
+	 * Before login all of a command's literals share one bound: else a
+	 * client without a password holds megabytes per connection.
+	 */
+	if (s->state == IMAP_NOTAUTH) {
+		held = evbuffer_get_length(s->cmd) - s->cmd_text;
+		return held < IMAP_LITERAL_MAX ? IMAP_LITERAL_MAX - held : 0;
 	}
 	return IMAP_LITERAL_MAX;
 }
@@ -380,6 +390,8 @@ cmd_login(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	imap_cmd_login_start(s, user, password);
+	/* the command's arena is freed next: without the password */
+	explicit_bzero((char *)password, strlen(password));
 }
 
 /*
@@ -468,6 +480,7 @@ cmd_authenticate(struct imap_session *s, struct imap_command *cmd)
 			ir = "";
 		if (imap_sasl_plain(s, ir, strlen(ir)) == -1)
 			imap_tagged(s, "BAD", "Malformed PLAIN response");
+		explicit_bzero((char *)ir, strlen(ir));
 		return;
 	}
 	imap_reply(s, "+ ");
@@ -615,10 +628,9 @@ imap_idle_input(struct imap_session *s, struct evbuffer *in)
 
 	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (eol.pos == -1) {
-		if (evbuffer_get_length(in) > IMAP_LINE_MAX) {
+		/* the read window stops at IMAP_INPUT_MAX: full is too long */
+		if (evbuffer_get_length(in) >= IMAP_INPUT_MAX)
 			imap_bye(s, "Line too long");
-			return 0;
-		}
 		return 0;
 	}
 	n = (size_t)eol.pos < sizeof(line) - 1 ? (size_t)eol.pos

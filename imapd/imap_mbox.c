@@ -6,6 +6,7 @@
  * imap_fetch.c's, SEARCH, SORT and THREAD imap_query.c's.
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,8 +26,11 @@
 
 /* ranges in one sequence set, before anything is allocated for it */
 #define IMAP_SEQSET_RANGES_MAX 16384
-/* messages in one APPEND (MULTIAPPEND, RFC 3502) */
-#define IMAP_APPEND_MAX 256
+/*
+ * Messages in one APPEND (MULTIAPPEND, RFC 3502): each holds a file open
+ * until the command ends, and the role counts a few descriptors a session.
+ */
+#define IMAP_APPEND_MAX 16
 /* patterns in one LIST (RFC 5258) */
 #define IMAP_LIST_PATTERNS_MAX 32
 
@@ -34,6 +39,8 @@ struct imap_append_msg {
 	struct mail_append *ma; /* NULL: refused, the literal discarded */
 	uint64_t size;
 	char err[128];
+	int binary; /* a literal8, or a NUL or bare CR was seen in it */
+	int cr;	    /* its last octet so far was a CR */
 };
 
 struct imap_append {
@@ -160,9 +167,16 @@ imap_session_logout_user(struct imap_session *s)
 	s->user = NULL;
 }
 
+/*
+ * The first CONDSTORE enabling command while a mailbox is selected tells
+ * its HIGHESTMODSEQ, which the SELECT did not (RFC 7162 3.1).
+ */
 void
 imap_mbox_condstore(struct imap_session *s)
 {
+	if (!s->condstore && s->mbox != NULL)
+		imap_reply(s, "* OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    mailbox_view_highestmodseq(s->mbox->view));
 	s->condstore = 1;
 }
 
@@ -272,6 +286,47 @@ imap_mbox_flags_write(
 	    0, 0);
 }
 
+/* FLAGS and PERMANENTFLAGS of the selected mailbox, its keywords noted */
+static void
+imap_mbox_flags_tell(struct imap_session *s)
+{
+	struct imap_mbox *mb = s->mbox;
+	int k;
+
+	mb->keywords_told = 0;
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (mailbox_keyword_name(mb->view, k) != NULL)
+			mb->keywords_told |= 1U << k;
+	if (s->closing)
+		return;
+	imap_printf(s, "* FLAGS ");
+	imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 0);
+	imap_reply(s, "%s", "");
+	imap_printf(s, "* OK [PERMANENTFLAGS ");
+	if (mb->readonly)
+		imap_printf(s, "()");
+	else
+		imap_flag_list_write(s, s->out, MAIL_FLAGS_STD, 0, 1, 1);
+	imap_reply(s, "] Flags permitted");
+}
+
+/*
+ * A keyword new to the mailbox (this session's STORE or APPEND, or
+ * another's) is told in FLAGS before any FETCH has it (RFC 3501 7.2.6).
+ */
+static void
+imap_mbox_keywords_tell(struct imap_session *s)
+{
+	int k;
+
+	for (k = 0; k < KEYWORDS_MAX; k++)
+		if (!(s->mbox->keywords_told & (1U << k)) &&
+		    mailbox_keyword_name(s->mbox->view, k) != NULL) {
+			imap_mbox_flags_tell(s);
+			return;
+		}
+}
+
 static int
 imap_flag_parse(struct imap_session *s, const struct imap_arg *a, int create,
     uint32_t *flags)
@@ -328,6 +383,8 @@ imap_mbox_flags_arg(struct imap_session *s, const struct imap_arg *arg,
 			return -1;
 		}
 	}
+	if (create)
+		imap_mbox_keywords_tell(s);
 	return 0;
 }
 
@@ -401,6 +458,52 @@ imap_mbox_seqs(struct imap_session *s, const char *set, int uid,
 
 /* ---------------------------------------------------------------- news */
 
+/*
+ * The UIDs whose flags the current imap_mbox_sync() has told: each is
+ * told once, with the flags it has now, however often others changed
+ * it since the session last heard.  Else what one sync writes grows
+ * with what others do, not with the mailbox.  Syncs do not nest.
+ */
+static struct {
+	int active;
+	uint32_t *slot; /* 0: free (no message has UID 0) */
+	size_t cap, n;
+} imap_told;
+
+/* 1 if uid is new to the set (and now in it), 0 if told already */
+static int
+imap_told_add(uint32_t uid)
+{
+	uint32_t *old = imap_told.slot, *slot;
+	size_t oldcap = imap_told.cap, cap, i, j;
+
+	if (!imap_told.active)
+		return 1;
+	if (2 * (imap_told.n + 1) > imap_told.cap) {
+		cap = oldcap ? oldcap * 2 : 1024;
+		if ((slot = calloc(cap, sizeof(*slot))) == NULL)
+			return 1;
+		imap_told.slot = slot;
+		imap_told.cap = cap;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] == 0)
+				continue;
+			for (j = (old[i] * 2654435761U) & (cap - 1);
+			     slot[j] != 0; j = (j + 1) & (cap - 1))
+				;
+			slot[j] = old[i];
+		}
+		free(old);
+	}
+	for (j = (uid * 2654435761U) & (imap_told.cap - 1);
+	     imap_told.slot[j] != 0; j = (j + 1) & (imap_told.cap - 1))
+		if (imap_told.slot[j] == uid)
+			return 0;
+	imap_told.slot[j] = uid;
+	imap_told.n++;
+	return 1;
+}
+
 static void
 imap_view_expunge(void *arg, uint32_t seq, uint32_t uid)
 {
@@ -419,8 +522,9 @@ imap_view_flags(void *arg, uint32_t seq, const struct mail_msg *m)
 {
 	struct imap_session *s = arg;
 
-	if (s->quiet)
+	if (s->quiet || !imap_told_add(m->uid))
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_printf(s, "* %" PRIu32 " FETCH (FLAGS ", seq);
 	if (!s->closing)
 		imap_mbox_flags_write(s, s->out, m);
@@ -438,15 +542,26 @@ imap_view_exists(void *arg, uint32_t count, uint32_t recent)
 
 	if (s->quiet)
 		return;
+	imap_mbox_keywords_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", count);
 	if (!s->rev2)
 		imap_reply(s, "* %" PRIu32 " RECENT", recent);
+}
+
+static void
+imap_view_lost(void *arg)
+{
+	struct imap_session *s = arg;
+
+	log_info("%s: too far behind its mailbox, closed", s->addr);
+	imap_bye(s, "Too much changed in the mailbox since you last asked");
 }
 
 static const struct mailbox_view_ops imap_view_ops = {
     .expunge = imap_view_expunge,
     .flags = imap_view_flags,
     .exists = imap_view_exists,
+    .lost = imap_view_lost,
 };
 
 void
@@ -457,7 +572,10 @@ imap_mbox_sync(struct imap_session *s, int expunges_ok)
 	/* news is told in order: it all waits while expunges must */
 	if (!expunges_ok)
 		return;
+	imap_told.active = 1;
 	mailbox_view_sync(s->mbox->view);
+	free(imap_told.slot);
+	memset(&imap_told, 0, sizeof(imap_told));
 }
 
 /* the mailbox changed while the session idles: it hears of it at once */
@@ -467,6 +585,13 @@ imap_mbox_changed(void *arg)
 	struct imap_session *s = arg;
 
 	if (s->mbox == NULL || !s->idling || s->closing)
+		return;
+	/*
+	 * A client that does not read would have the news pile up in its
+	 * output: it waits in the mailbox until the output drains, when
+	 * imap_write() sets the watch again.
+	 */
+	if (evbuffer_get_length(s->out) > IMAP_OUTPUT_MAX)
 		return;
 	imap_mbox_sync(s, 1);
 	mailbox_view_watch(s->mbox->view, imap_mbox_changed, s);
@@ -619,15 +744,7 @@ imap_cmd_select(struct imap_session *s, struct imap_command *cmd)
 	s->mbox = mb;
 	s->state = IMAP_SELECTED;
 
-	imap_printf(s, "* FLAGS ");
-	imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 0);
-	imap_reply(s, "%s", "");
-	imap_printf(s, "* OK [PERMANENTFLAGS ");
-	if (mb->readonly)
-		imap_printf(s, "()");
-	else
-		imap_flag_list_write(s, out, MAIL_FLAGS_STD, 0, 1, 1);
-	imap_reply(s, "] Flags permitted");
+	imap_mbox_flags_tell(s);
 	imap_reply(s, "* %" PRIu32 " EXISTS", mailbox_view_count(v));
 	if (!s->rev2) {
 		imap_reply(s, "* %" PRIu32 " RECENT", mailbox_view_recent(v));
@@ -1051,7 +1168,7 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 	const char *pp[IMAP_LIST_PATTERNS_MAX], *str, *why = NULL;
 	struct imap_list_ctx lc = {s, lsub, 0, 0};
 	const struct imap_arg *a = cmd->args, *pat, *ret;
-	size_t n = cmd->nargs, npat, i, k;
+	size_t n = cmd->nargs, npat, np, i, k;
 	unsigned int opts = lsub ? FOLDER_LSUB : 0;
 
 	/* LIST (selection) ref pattern(s) RETURN (options) */
@@ -1082,14 +1199,16 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		npat = 1;
 	if (npat == 0 || npat > IMAP_LIST_PATTERNS_MAX)
 		goto bad;
-	for (i = 0; i < npat; i++) {
+	for (i = np = 0; i < npat; i++) {
 		if ((str = imap_arg_list_mailbox(&pat[i])) == NULL)
 			goto bad;
 		if (s->utf8)
-			strlcpy(pats[i], str, sizeof(pats[i]));
-		else if (imap_utf7_to_utf8(str, pats[i], sizeof(pats[i])) == -1)
-			goto bad;
-		pp[i] = pats[i];
+			strlcpy(pats[np], str, sizeof(pats[np]));
+		else if (imap_utf7_to_utf8(str, pats[np], sizeof(pats[np])) ==
+		    -1)
+			continue; /* not modified UTF-7: names no folder */
+		pp[np] = pats[np];
+		np++;
 	}
 	a += 2;
 	n -= 2;
@@ -1117,13 +1236,14 @@ imap_list(struct imap_session *s, struct imap_command *cmd, int lsub)
 		}
 	}
 	/* LIST "" "": the hierarchy separator and the root */
-	if (npat == 1 && pats[0][0] == '\0') {
+	if (npat == 1 && np == 1 && pats[0][0] == '\0') {
 		imap_reply(
 		    s, "* %s (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST");
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
-	if (folder_list(s->user->dirfd, ref, pp, npat, opts, imap_list_one, &lc,
+	if (np > 0 &&
+	    folder_list(s->user->dirfd, ref, pp, np, opts, imap_list_one, &lc,
 		&why) == -1) {
 		imap_tagged(s, "NO", "%s", why != NULL ? why : "LIST failed");
 		return;
@@ -1221,9 +1341,9 @@ imap_append_literal(struct imap_session *s)
 	struct imap_append *ap;
 	struct imap_append_msg *am;
 	struct evbuffer *nb;
-	size_t len, cut;
+	size_t len, cut, prefix;
 	char *buf, err[128];
-	int rv = 0;
+	int rv = 0, binary = 0;
 
 	if (s->state == IMAP_NOTAUTH || s->user == NULL)
 		return 0;
@@ -1237,12 +1357,19 @@ imap_append_literal(struct imap_session *s)
 	if (cut == 0)
 		return 0;
 	cut--;
-	if (cut > 0 && buf[cut - 1] == '~')
+	if (cut > 0 && buf[cut - 1] == '~') {
 		cut--;
-	if (cut == 0 || buf[cut - 1] != ' ')
+		binary = 1;
+	}
+	/* RFC 6855 3: the message may come as UTF8 (literal) */
+	prefix = cut - 1;
+	if (cut > 6 && buf[cut - 1] == '(' &&
+	    strncasecmp(buf + cut - 7, " UTF8 ", 6) == 0)
+		prefix = cut - 7;
+	else if (cut == 0 || buf[cut - 1] != ' ')
 		return 0;
 	memset(&cmd, 0, sizeof(cmd));
-	if (imap_command_parse(&cmd, buf, cut - 1, err, sizeof(err)) == -1 ||
+	if (imap_command_parse(&cmd, buf, prefix, err, sizeof(err)) == -1 ||
 	    strcmp(cmd.name, "APPEND") != 0 || cmd.uid || cmd.nargs < 1)
 		goto done;
 	if ((ap = s->append) == NULL) {
@@ -1256,6 +1383,7 @@ imap_append_literal(struct imap_session *s)
 	if (ap->n == IMAP_APPEND_MAX)
 		goto done;
 	am = &ap->msgs[ap->n++];
+	am->binary = binary;
 	if (ap->folder[0] != '\0' &&
 	    (am->ma = mailbox_append_begin(
 		 s->user->mu, ap->folder, am->err, sizeof(am->err))) == NULL &&
@@ -1282,12 +1410,74 @@ done:
 void
 imap_append_size(struct imap_session *s, uint64_t size)
 {
-	if (s->append == NULL || s->append->n == 0)
+	struct imap_append *ap = s->append;
+	struct imap_append_msg *am;
+	uint64_t total = 0;
+	size_t i;
+
+	if (ap == NULL || ap->n == 0)
 		return;
-	s->append->msgs[s->append->n - 1].size = size;
-	s->append->left = size;
+	am = &ap->msgs[ap->n - 1];
+	am->size = size;
+	ap->left = size;
+	/* over quota: refused now, not once it has filled the disk */
+	for (i = 0; i < ap->n; i++)
+		total += ap->msgs[i].size;
+	if (am->ma != NULL && quota_check(s->user->dirfd, total, ap->n) == 1) {
+		mailbox_append_abort(am->ma);
+		am->ma = NULL;
+		strlcpy(am->err, "[OVERQUOTA] Quota exceeded", sizeof(am->err));
+	}
 	if (size == 0)
 		s->append_streaming = 0;
+}
+
+/*
+ * Does the message hold a NUL or a bare CR?  Then it is binary, and is
+ * stored re-encoded (imap_binary.c).  Looked for as it streams by, so
+ * that a text message is not read again.
+ */
+static void
+imap_append_scan(struct imap_append_msg *am, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr ptr;
+	const char *p, *cr;
+	size_t len, off;
+	int i, nv;
+
+	if (evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET) == -1)
+		return;
+	while (n > 0 && !am->binary) {
+		nv = evbuffer_peek(in, n, &ptr, v, 16);
+		if (nv <= 0)
+			return;
+		for (i = 0; i < nv && i < 16 && n > 0 && !am->binary; i++) {
+			p = v[i].iov_base;
+			len = v[i].iov_len < n ? v[i].iov_len : n;
+			n -= len;
+			if (evbuffer_ptr_set(in, &ptr, len, EVBUFFER_PTR_ADD) ==
+			    -1)
+				n = 0;
+			if (len == 0)
+				continue;
+			if ((am->cr && p[0] != '\n') ||
+			    memchr(p, '\0', len) != NULL) {
+				am->binary = 1;
+				break;
+			}
+			off = 0;
+			while (
+			    (cr = memchr(p + off, '\r', len - off)) != NULL) {
+				off = cr - p + 1;
+				if (off < len && p[off] != '\n') {
+					am->binary = 1;
+					break;
+				}
+			}
+			am->cr = p[len - 1] == '\r';
+		}
+	}
 }
 
 int
@@ -1298,6 +1488,8 @@ imap_append_input(struct imap_session *s, struct evbuffer *in, size_t n)
 	size_t left = n;
 	int fd, w;
 
+	if (am->ma != NULL && !am->binary)
+		imap_append_scan(am, in, n);
 	while (am->ma != NULL && left > 0) {
 		fd = mailbox_append_fd(am->ma);
 		if ((w = evbuffer_write_atmost(in, fd, left)) > 0) {
@@ -1403,10 +1595,10 @@ imap_append_flags(
  * date; -1 if they do not add up to the messages read.
  */
 static int
-imap_append_args(
-    struct imap_command *cmd, size_t nmsgs, size_t *flagsat, int64_t *dates)
+imap_append_args(struct imap_command *cmd, size_t nmsgs, int utf8,
+    size_t *flagsat, int64_t *dates)
 {
-	const struct imap_arg *a = cmd->args;
+	const struct imap_arg *a = cmd->args, *l;
 	uint32_t flags;
 	size_t i = 1, m, nkw;
 
@@ -1424,12 +1616,107 @@ imap_append_args(
 				return -1;
 			i++;
 		}
+		/* RFC 6855 4: UTF8 (literal), once UTF8=ACCEPT is enabled */
+		if (utf8 && i + 1 < cmd->nargs && a[i].type == IMAP_ARG_ATOM &&
+		    strcasecmp(a[i].str, "UTF8") == 0 &&
+		    a[i + 1].type == IMAP_ARG_LIST && a[i + 1].nlist == 1) {
+			l = &a[i + 1].list[0];
+			if (l->type != IMAP_ARG_STRING || l->literal == 0)
+				return -1;
+			i += 2;
+			continue;
+		}
 		if (i >= cmd->nargs || a[i].type != IMAP_ARG_STRING ||
 		    a[i].literal == 0)
 			return -1;
 		i++;
 	}
 	return i == cmd->nargs ? 0 : -1;
+}
+
+/*
+ * The NO of an APPEND or COPY to a mailbox that is not there says that a
+ * CREATE would make one (RFC 3501 6.3.11, 6.4.7).
+ */
+static void
+imap_mbox_trycreate(
+    struct imap_session *s, const char *name, char *err, size_t errsz)
+{
+	char dir[MAILDIR_NAME_MAX + 2];
+	struct stat st;
+
+	if (folder_dir(name, dir, sizeof(dir)) == 0 &&
+	    fstatat(s->user->dirfd, dir, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT)
+		strlcpy(err, "[TRYCREATE] No such mailbox", errsz);
+}
+
+/*
+ * A binary message is written anew with its binary parts in base64, to
+ * a second file of the store; the first goes.  0, or -1 with am->err.
+ */
+static int
+imap_append_recode(
+    struct imap_session *s, struct imap_append *ap, struct imap_append_msg *am)
+{
+	struct mail_append *ma;
+	struct evbuffer *b;
+	struct stat st;
+	void *addr;
+	int fd, rv, w;
+
+	fd = mailbox_append_fd(am->ma);
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    (uintmax_t)st.st_size > SIZE_MAX)
+		return 0;
+	if ((b = evbuffer_new()) == NULL) {
+		strlcpy(am->err, "[SERVERBUG] Out of memory", sizeof(am->err));
+		return -1;
+	}
+	if ((addr = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+	    MAP_FAILED) {
+		log_warn("%s: APPEND mmap", s->addr);
+		evbuffer_free(b);
+		strlcpy(am->err, "[SERVERBUG] Cannot read the message",
+		    sizeof(am->err));
+		return -1;
+	}
+	rv = imap_binary_recode(addr, st.st_size, b);
+	munmap(addr, st.st_size);
+	if (rv <= 0) {
+		evbuffer_free(b);
+		if (rv == 0)
+			return 0;
+		strlcpy(am->err, "[SERVERBUG] Out of memory", sizeof(am->err));
+		return -1;
+	}
+	if ((ma = mailbox_append_begin(
+		 s->user->mu, ap->folder, am->err, sizeof(am->err))) == NULL) {
+		evbuffer_free(b);
+		if (am->err[0] == '\0')
+			strlcpy(am->err, "[SERVERBUG] Cannot append",
+			    sizeof(am->err));
+		return -1;
+	}
+	am->size = evbuffer_get_length(b);
+	while (evbuffer_get_length(b) > 0) {
+		if ((w = evbuffer_write(b, mailbox_append_fd(ma))) > 0 ||
+		    (w == -1 && errno == EINTR))
+			continue;
+		log_warn("%s: APPEND write", s->addr);
+		strlcpy(am->err,
+		    w == -1 && (errno == ENOSPC || errno == EDQUOT)
+			? "[OVERQUOTA] No space left"
+			: "[SERVERBUG] Cannot write the message",
+		    sizeof(am->err));
+		evbuffer_free(b);
+		mailbox_append_abort(ma);
+		return -1;
+	}
+	evbuffer_free(b);
+	mailbox_append_abort(am->ma);
+	am->ma = ma;
+	return 0;
 }
 
 void
@@ -1455,16 +1742,23 @@ imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 	dates = xreallocarray(NULL, ap->n, sizeof(*dates));
 	uids = xreallocarray(NULL, ap->n, sizeof(*uids));
 	/* every message is checked before any is committed */
-	if (imap_append_args(cmd, ap->n, flagsat, dates) == -1) {
+	if (imap_append_args(cmd, ap->n, s->utf8, flagsat, dates) == -1) {
 		imap_tagged(s, "BAD", "Bad APPEND arguments");
 		goto out;
 	}
 	for (i = 0; i < ap->n; i++) {
 		if (ap->msgs[i].ma == NULL) {
+			imap_mbox_trycreate(s, ap->folder, ap->msgs[i].err,
+			    sizeof(ap->msgs[i].err));
 			imap_tagged(s, "NO", "%s",
 			    ap->msgs[i].err[0] != '\0'
 				? ap->msgs[i].err
 				: "[TRYCREATE] No such mailbox");
+			goto out;
+		}
+		if ((ap->msgs[i].binary || ap->msgs[i].cr) &&
+		    imap_append_recode(s, ap, &ap->msgs[i]) == -1) {
+			imap_tagged(s, "NO", "%s", ap->msgs[i].err);
 			goto out;
 		}
 		total += ap->msgs[i].size;
@@ -1558,6 +1852,7 @@ imap_copy(struct imap_session *s, struct imap_command *cmd, int move)
 			s->out = held;
 		}
 		free(seqs);
+		imap_mbox_trycreate(s, name, err, sizeof(err));
 		imap_tagged(s, "NO", "%s",
 		    err[0] != '\0' ? err : "[SERVERBUG] Copy failed");
 		return;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imapd.h"
 
@@ -98,6 +99,24 @@ fill_text(
 	return s;
 }
 
+/*
+ * The FETCH items a section follows: only after one of them does [ open
+ * a section (which may hold spaces and parentheses) that ] must close;
+ * anywhere else [ is an ATOM-CHAR like any other, as in a mailbox name.
+ */
+static int
+is_section_att(const char *s, size_t len)
+{
+	static const char *const atts[] = {
+	    "BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"};
+	size_t i;
+
+	for (i = 0; i < sizeof(atts) / sizeof(atts[0]); i++)
+		if (strlen(atts[i]) == len && strncasecmp(atts[i], s, len) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 parse_atom(struct parser *p, struct imap_arg *a)
 {
@@ -114,7 +133,8 @@ parse_atom(struct parser *p, struct imap_arg *a)
 	}
 	while (p->pos < p->len) {
 		c = p->buf[p->pos];
-		if (c == '[') {
+		if (c == '[' &&
+		    is_section_att(p->buf + start, p->pos - start)) {
 			/* a section: spaces and parentheses are part of it */
 			for (p->pos++; p->pos < p->len; p->pos++) {
 				c = p->buf[p->pos];

@@ -36,6 +36,7 @@
 #include "imapd.h"
 
 #define QUERY_CACHE_MAX	  (32 * 1024 * 1024) /* octets, every folder */
+#define QUERY_REPEAT_MAX  8		     /* values of one field cached */
 #define QUERY_VALUE_MAX	  1024		     /* a cached header value, octets */
 #define QUERY_SLICE_MS	  20	/* work before the others get their turn */
 #define QUERY_CLOCK_EVERY 32	/* messages between looks at the clock */
@@ -148,6 +149,7 @@ struct query_job {
 	size_t scratch_cap;
 
 	struct evbuffer *tmp;
+	struct evbuffer *entry; /* an entry being built */
 };
 
 static const struct search_msg_ops query_ops;
@@ -305,10 +307,12 @@ query_cache_add(struct query_cache *c, uint32_t uid, const char *e, size_t len)
 		cap = c->cap ? c->cap : 64 * 1024;
 		while (cap < c->len + len)
 			cap *= 2;
-		if (cap > QUERY_CACHE_MAX)
-			cap = c->len + len;
-		if (query_cache_room(c, cap - c->cap) == -1)
-			return NULL;
+		/* near the bound, a little more rather than twice as much */
+		if (query_cache_room(c, cap - c->cap) == -1) {
+			cap = c->len + len + (c->len + len) / 8;
+			if (query_cache_room(c, cap - c->cap) == -1)
+				return NULL;
+		}
 		if ((arena = realloc(c->arena, cap)) == NULL)
 			return NULL;
 		query_cache_total += cap - c->cap;
@@ -570,7 +574,11 @@ query_rec_add(
 	return 0;
 }
 
-/* the first mailbox of an address field as mailbox NUL host NUL name NUL */
+/*
+ * The first address of an address field as mailbox NUL host NUL name
+ * NUL: as the ENVELOPE's first, a group's start (its name as mailbox, no
+ * host) included, which is what SORT takes (RFC 5256 3, RFC 5957 3).
+ */
 static int
 query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 {
@@ -583,13 +591,13 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 	if (mime_address_parse(f->value, f->valuelen, 1, &list) == -1)
 		return -1;
 	for (i = 0; i < list.n; i++)
-		if (list.v[i].host != NULL) {
+		if (list.v[i].mailbox != NULL || list.v[i].host != NULL) {
 			a = &list.v[i];
 			break;
 		}
 	if (a != NULL) {
 		lm = a->mailbox ? strlen(a->mailbox) : 0;
-		lh = strlen(a->host);
+		lh = a->host ? strlen(a->host) : 0;
 		ln = a->name ? strlen(a->name) : 0;
 		if (lm + lh + ln + 3 > QUERY_VALUE_MAX)
 			rv = query_rec_add(e, field, QREC_LONG, NULL, 0);
@@ -597,7 +605,7 @@ query_rec_address(struct evbuffer *e, int field, const struct mime_field *f)
 			rv = -1;
 		else {
 			memcpy(v, a->mailbox ? a->mailbox : "", lm + 1);
-			memcpy(v + lm + 1, a->host, lh + 1);
+			memcpy(v + lm + 1, a->host ? a->host : "", lh + 1);
 			memcpy(v + lm + lh + 2, a->name ? a->name : "", ln + 1);
 			rv = query_rec_add(e, field, 0, v, lm + lh + ln + 3);
 			free(v);
@@ -619,16 +627,21 @@ query_entry_build(
 	const char *v;
 	size_t pos = 0, len;
 	int field, seen_addr[3] = {0, 0, 0}, seen_date = 0, a, tzoff = 0;
+	uint8_t count[QF_NFIELDS];
 
 	memset(h, 0, sizeof(*h));
+	memset(count, 0, sizeof(count));
 	if (evbuffer_add(out, h, sizeof(*h)) == -1)
 		return -1;
 	while (mime_header_next(job->text, job->hdrlen, &pos, &f)) {
-		if ((field = query_field_find(f.name, f.namelen)) == -1)
+		if ((field = query_field_find(f.name, f.namelen)) == -1 ||
+		    count[field] > QUERY_REPEAT_MAX)
 			continue;
 		if ((v = query_decode(job, &f, &len)) == NULL)
 			return -1;
-		if (len > QUERY_VALUE_MAX) {
+		/* a field given over and over is the file's to answer */
+		if (count[field]++ == QUERY_REPEAT_MAX ||
+		    len > QUERY_VALUE_MAX) {
 			if (query_rec_add(out, field, QREC_LONG, NULL, 0) == -1)
 				return -1;
 		} else if (query_rec_add(out, field, 0, v, len) == -1)
@@ -671,14 +684,11 @@ query_entry(struct query_msg *m)
 		return job->scratch;
 	if (query_file_open(m, 0) == -1)
 		return NULL;
-	if ((e = evbuffer_new()) == NULL) {
-		job->nomem = 1;
-		return NULL;
-	}
+	e = job->entry;
+	evbuffer_drain(e, evbuffer_get_length(e));
 	if (query_entry_build(job, e, &h) == -1 ||
 	    (p = (char *)evbuffer_pullup(e, -1)) == NULL) {
 		job->nomem = 1;
-		evbuffer_free(e);
 		return NULL;
 	}
 	memcpy(p, &h, sizeof(h));
@@ -692,7 +702,6 @@ query_entry(struct query_msg *m)
 			job->scratch_seq = 0;
 			if ((job->scratch = malloc(len)) == NULL) {
 				job->nomem = 1;
-				evbuffer_free(e);
 				return NULL;
 			}
 			job->scratch_cap = len;
@@ -701,7 +710,6 @@ query_entry(struct query_msg *m)
 		job->scratch_seq = m->seq;
 		found = job->scratch;
 	}
-	evbuffer_free(e);
 	return found;
 }
 
@@ -826,14 +834,55 @@ query_sent_date(void *msg, int64_t *when, int *tzoff)
 	return 0;
 }
 
+/* an address field's value, then each of its addresses as local@host */
+struct query_addr_match {
+	search_text_cb cb;
+	void *arg;
+};
+
+static int
+query_addr_cb(void *arg, const char *text, size_t len)
+{
+	struct query_addr_match *am = arg;
+	struct mime_addresses list;
+	char *spec;
+	size_t i;
+	int found = 0;
+
+	if (am->cb(am->arg, text, len))
+		return 1;
+	if (mime_address_parse(text, len, 0, &list) == -1)
+		return 0;
+	for (i = 0; i < list.n && !found; i++) {
+		if (list.v[i].mailbox == NULL || list.v[i].host == NULL ||
+		    asprintf(&spec, "%s@%s", list.v[i].mailbox,
+			list.v[i].host) == -1)
+			continue;
+		found = am->cb(am->arg, spec, strlen(spec));
+		free(spec);
+	}
+	mime_addresses_free(&list);
+	return found;
+}
+
+/*
+ * SEARCH FROM, TO, CC and BCC look in the ENVELOPE's addresses (RFC 3501
+ * 6.4.4): "user@host" finds <user (comment)@ host> too, as the header's
+ * text alone would not.
+ */
 static int
 query_header(void *msg, const char *name, search_text_cb cb, void *arg)
 {
+	struct query_addr_match am = {cb, arg};
 	int field, rv;
 
-	if (name != NULL &&
-	    (field = query_field_find(name, strlen(name))) != -1 &&
-	    (rv = query_entry_field(msg, field, cb, arg)) != 1)
+	field = name != NULL ? query_field_find(name, strlen(name)) : -1;
+	if (field == QF_FROM || field == QF_SENDER || field == QF_REPLY_TO ||
+	    field == QF_TO || field == QF_CC || field == QF_BCC) {
+		cb = query_addr_cb;
+		arg = &am;
+	}
+	if (field != -1 && (rv = query_entry_field(msg, field, cb, arg)) != 1)
 		return rv;
 	return query_file_header(msg, name, cb, arg);
 }
@@ -946,6 +995,7 @@ query_job_free(struct imap_session *s)
 	free(job->head);
 	evbuffer_free(job->tmp);
 	evbuffer_free(job->body);
+	evbuffer_free(job->entry);
 	free(job);
 }
 
@@ -960,7 +1010,10 @@ query_job_new(struct imap_session *s, enum query_kind kind, int uid)
 		free(job);
 		return NULL;
 	}
-	if ((job->body = evbuffer_new()) == NULL) {
+	if ((job->body = evbuffer_new()) == NULL ||
+	    (job->entry = evbuffer_new()) == NULL) {
+		if (job->body != NULL)
+			evbuffer_free(job->body);
 		evbuffer_free(job->tmp);
 		free(job);
 		return NULL;
@@ -1318,6 +1371,128 @@ query_asks_save(const struct imap_command *cmd)
 	return 0;
 }
 
+/*
+ * A program in a charset charset.c knows other than UTF-8 (CHARSET
+ * ISO-8859-1, windows-1252, KOI8-R, ...): a copy of its arguments with
+ * every string converted to UTF-8 and the charset named UTF-8, which is
+ * what the engine parses.  Everything the copy allocates is in blocks.
+ */
+struct query_conv {
+	const char *charset;
+	void **blocks;
+	size_t nblocks, cap;
+	struct evbuffer *buf;
+};
+
+static void *
+query_conv_alloc(struct query_conv *cv, size_t n, size_t size)
+{
+	void **grown, *p;
+	size_t cap;
+
+	if (cv->nblocks == cv->cap) {
+		cap = cv->cap ? cv->cap * 2 : 16;
+		if ((grown = reallocarray(cv->blocks, cap, sizeof(*grown))) ==
+		    NULL)
+			return NULL;
+		cv->blocks = grown;
+		cv->cap = cap;
+	}
+	if ((p = calloc(n ? n : 1, size)) == NULL)
+		return NULL;
+	cv->blocks[cv->nblocks++] = p;
+	return p;
+}
+
+static void
+query_conv_free(struct query_conv *cv)
+{
+	size_t i;
+
+	for (i = 0; i < cv->nblocks; i++)
+		free(cv->blocks[i]);
+	free(cv->blocks);
+	if (cv->buf != NULL)
+		evbuffer_free(cv->buf);
+}
+
+/* in[0..n) copied to a new array, strings in UTF-8: NULL no memory */
+static struct imap_arg *
+query_conv_args(struct query_conv *cv, const struct imap_arg *in, size_t n)
+{
+	struct imap_arg *out;
+	size_t i, len;
+	char *str;
+
+	if ((out = query_conv_alloc(cv, n, sizeof(*out))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		out[i] = in[i];
+		if (in[i].type == IMAP_ARG_LIST) {
+			/* the command parser bounds the nesting */
+			if ((out[i].list = query_conv_args(
+				 cv, in[i].list, in[i].nlist)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (in[i].type != IMAP_ARG_STRING)
+			continue;
+		evbuffer_drain(cv->buf, evbuffer_get_length(cv->buf));
+		if (charset_to_utf8(
+			cv->charset, in[i].str, in[i].len, cv->buf) == -1)
+			return NULL;
+		len = evbuffer_get_length(cv->buf);
+		if ((str = query_conv_alloc(cv, len + 1, 1)) == NULL)
+			return NULL;
+		evbuffer_remove(cv->buf, str, len);
+		out[i].str = str;
+		out[i].len = len;
+	}
+	return out;
+}
+
+/*
+ * search_parse() of the program, converted first when its charset is
+ * neither UTF-8 nor US-ASCII but one charset.c knows.
+ */
+static int
+query_parse(struct query_job *job, const struct imap_arg *args, size_t nargs,
+    int flags, char *err, size_t errsz)
+{
+	static const struct imap_arg utf8 = {
+	    .type = IMAP_ARG_ATOM, .str = "UTF-8", .len = 5};
+	struct query_conv cv;
+	struct imap_arg *copy;
+	const char *name;
+	size_t pos = 0;
+	int rv;
+
+	if (flags & SEARCH_PARSE_RETURN) {
+		if (nargs >= 2 && imap_arg_is_atom(&args[0], "RETURN"))
+			pos = 2;
+		if (pos >= nargs || !imap_arg_is_atom(&args[pos], "CHARSET"))
+			pos = nargs;
+		else
+			pos++;
+	}
+	if (pos >= nargs || (name = imap_arg_astring(&args[pos])) == NULL ||
+	    (name = charset_canonical(name)) == NULL ||
+	    strcmp(name, "utf-8") == 0 || strcmp(name, "us-ascii") == 0)
+		return search_parse(&job->prog, args, nargs, flags, err, errsz);
+	memset(&cv, 0, sizeof(cv));
+	cv.charset = name;
+	if ((cv.buf = evbuffer_new()) == NULL ||
+	    (copy = query_conv_args(&cv, args, nargs)) == NULL) {
+		query_conv_free(&cv);
+		(void)strlcpy(err, "out of memory", errsz);
+		return SEARCH_BAD;
+	}
+	copy[pos] = utf8;
+	rv = search_parse(&job->prog, copy, nargs, flags, err, errsz);
+	query_conv_free(&cv);
+	return rv;
+}
+
 /* the search program's result: 0 goes on, -1 answered */
 static int
 query_parse_result(struct imap_session *s, int rv, const char *err)
@@ -1345,8 +1520,8 @@ imap_cmd_search(struct imap_session *s, struct imap_command *cmd)
 		imap_tagged(s, "NO", "[SERVERBUG] Out of memory");
 		return;
 	}
-	rv = search_parse(&job->prog, cmd->args, cmd->nargs,
-	    SEARCH_PARSE_RETURN, err, sizeof(err));
+	rv = query_parse(
+	    job, cmd->args, cmd->nargs, SEARCH_PARSE_RETURN, err, sizeof(err));
 	if (rv != 0 && save)
 		query_saved_set(s, NULL, 0);
 	if (query_parse_result(s, rv, err) == -1)
@@ -1394,7 +1569,7 @@ query_sort_thread(
 		}
 		job->prefetch = 1;
 	}
-	rv = search_parse(&job->prog, cmd->args + 1, cmd->nargs - 1,
+	rv = query_parse(job, cmd->args + 1, cmd->nargs - 1,
 	    SEARCH_PARSE_CHARSET, err, sizeof(err));
 	if (query_parse_result(s, rv, err) == -1)
 		return;

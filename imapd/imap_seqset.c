@@ -31,7 +31,12 @@ parse_number(const char **sp, uint32_t *out)
 		if (n > UINT32_MAX)
 			return -1;
 	}
-	*out = n;
+	/*
+	 * UINT32_MAX stands for '*'; no message has that UID (UIDNEXT
+	 * stops there) nor that sequence number, so 4294967295 is taken
+	 * as the one below it and means what it says, not '*'.
+	 */
+	*out = n == UINT32_MAX ? UINT32_MAX - 1 : n;
 	*sp = s;
 	return 0;
 }

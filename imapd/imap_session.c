@@ -95,16 +95,23 @@ imap_timer_set(struct imap_session *s, uint64_t ms)
 	evtimer_add(s->timer, &tv);
 }
 
-/* a command line, a literal or an IDLE: the clock restarts */
+/*
+ * A command line, a literal or an IDLE: the clock restarts.  Before login
+ * it runs from the connection, whatever comes: else a client without a
+ * password holds its connection for ever with a NOOP now and then, or a
+ * literal an octet at a time.
+ */
 static void
 imap_wait_client(struct imap_session *s)
 {
 	uint64_t limit;
 
-	if (s->pop3)
-		limit = POP3_TIMEOUT;
-	else if (s->state == IMAP_NOTAUTH)
+	if (s->state == IMAP_NOTAUTH) {
+		if (s->expire != 0)
+			return;
 		limit = (uint64_t)child->conf.timeout_command * 1000;
+	} else if (s->pop3)
+		limit = POP3_TIMEOUT;
 	else
 		limit = IMAP_AUTOLOGOUT;
 	s->expire = now_ms() + limit;
@@ -261,11 +268,20 @@ imap_output_full(struct imap_session *s)
 	return evbuffer_get_length(s->out) > IMAP_OUTPUT_MAX;
 }
 
-/* the current command is done: the next one may start */
+/*
+ * The current command is done: the next one may start.  Before login it
+ * may have held a password, which is not left in freed memory.
+ */
 void
 imap_command_done(struct imap_session *s)
 {
-	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
+	size_t len = evbuffer_get_length(s->cmd);
+	unsigned char *p;
+
+	if (s->state == IMAP_NOTAUTH && len > 0 &&
+	    (p = evbuffer_pullup(s->cmd, -1)) != NULL)
+		explicit_bzero(p, len);
+	evbuffer_drain(s->cmd, len);
 	s->cmd_text = 0;
 	s->cmd_literals = 0;
 }
@@ -366,6 +382,23 @@ imap_command_run(struct imap_session *s)
 		imap_cmd_dispatch(s, buf, len);
 }
 
+/*
+ * An overlong command is dropped but for its start, where its tag is: the
+ * client waits for a tagged answer.
+ */
+static void
+imap_command_keep_tag(struct imap_session *s, struct evbuffer *in)
+{
+	char head[IMAP_TAG_MAX + 1];
+	ev_ssize_t n;
+
+	n = evbuffer_copyout(
+	    evbuffer_get_length(s->cmd) > 0 ? s->cmd : in, head, sizeof(head));
+	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
+	if (n > 0)
+		evbuffer_add(s->cmd, head, (size_t)n);
+}
+
 /* an overlong line: skipped to its end, then answered */
 static int
 imap_skip_long_line(struct imap_session *s, struct evbuffer *in)
@@ -428,8 +461,7 @@ imap_process_input(struct imap_session *s)
 			    evbuffer_get_length(in) + s->cmd_text >
 				IMAP_LINE_MAX) {
 				s->in_long_line = 1;
-				evbuffer_drain(
-				    s->cmd, evbuffer_get_length(s->cmd));
+				imap_command_keep_tag(s, in);
 				continue;
 			}
 			return;
@@ -449,6 +481,9 @@ imap_process_input(struct imap_session *s)
 			n--;
 		imap_wait_client(s);
 		rv = imap_command_line(s, line, n);
+		/* the line is in s->cmd now: a password is not left here */
+		if (s->state == IMAP_NOTAUTH)
+			explicit_bzero(line, eol.pos + eol_len);
 		evbuffer_drain(in, eol.pos + eol_len);
 		if (rv == 1)
 			imap_command_run(s);
@@ -481,6 +516,9 @@ imap_write(struct bufferevent *bev, void *arg)
 		imap_cmd_resume(s);
 	if (evbuffer_get_length(s->out) != 0)
 		return;
+	/* an IDLE that stopped listening while its client did not read */
+	if (s->idling && !s->closing)
+		imap_mbox_idle(s, 1);
 	if (s->closing) {
 		imap_timer_set(s, 0);
 		s->timer_on = 1;
@@ -573,6 +611,9 @@ imap_auth_result(const struct auth_login_result *res)
 		pop3_auth_done(s, res);
 	else
 		imap_cmd_auth_done(s, res);
+	/* logged in: the clock of a session with a user */
+	if (s->state != IMAP_NOTAUTH)
+		imap_wait_client(s);
 	if (!s->closing)
 		imap_process(s);
 }

@@ -321,6 +321,27 @@ key_is_string(enum sort_key key)
 
 /* ---------------------------------------------------------------- sorting */
 
+/*
+ * Folded keys in the order of i;ascii-casemap (RFC 4790 9.2), which maps
+ * a-z to A-Z: "[x]" and "_" sort after the letters, not before.
+ */
+static int
+casemap_cmp(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+	unsigned int cx, cy;
+
+	for (;; x++, y++) {
+		cx = *x >= 'a' && *x <= 'z' ? *x - 'a' + 'A' : *x;
+		cy = *y >= 'a' && *y <= 'z' ? *y - 'a' + 'A' : *y;
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+		if (cx == '\0')
+			return 0;
+	}
+}
+
 static int
 entry_cmp(const void *a, const void *b, void *arg)
 {
@@ -341,7 +362,7 @@ entry_cmp(const void *a, const void *b, void *arg)
 			    (x->keys[i].unum < y->keys[i].unum);
 			break;
 		default:
-			c = strcmp(x->keys[i].str, y->keys[i].str);
+			c = casemap_cmp(x->keys[i].str, y->keys[i].str);
 			break;
 		}
 		if (c != 0)

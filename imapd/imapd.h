@@ -195,6 +195,8 @@ mail_msg_name(const struct index_state *st, const struct mail_msg *m)
 {
 	return st->names + m->name_off;
 }
+/* room for n messages in all, allocated at once: 0, -1 ENOMEM */
+int index_msgs_reserve(struct index_state *, size_t n);
 /* a record appended at the end (uid above all others): 0, -1 ENOMEM */
 int index_msg_append(struct index_state *, const struct mail_msg *);
 /* the message of that uid, or NULL (binary search) */
@@ -344,7 +346,14 @@ struct mailbox_view_ops {
 	void (*flags)(void *arg, uint32_t seq, const struct mail_msg *);
 	/* new messages: the count and recent count after them */
 	void (*exists)(void *arg, uint32_t count, uint32_t recent);
+	/*
+	 * The view fell so far behind (MAILBOX_EVENTS_MAX news not heard)
+	 * that the mailbox stopped keeping its news: it is of no more use
+	 * but to close.  Called from another session's change.
+	 */
+	void (*lost)(void *arg);
 };
+#define MAILBOX_EVENTS_MAX (1 << 20) /* news kept for views, 16 octets each */
 
 /*
  * Select a folder (UTF-8 name; "INBOX" any case).  readonly: EXAMINE
@@ -461,7 +470,10 @@ struct mailbox_status {
 	uint32_t messages, recent, uidnext, uidvalidity, unseen, deleted;
 	uint64_t size, highestmodseq;
 };
-/* STATUS without selecting (uses the open mailbox if there is one) */
+/*
+ * STATUS without selecting (uses the open mailbox if there is one).
+ * size: RFC822.SIZE where known, else the ",S=" a name states.
+ */
 int mailbox_status(struct mail_user *, const char *folder,
     struct mailbox_status *, char *err, size_t errsz);
 
@@ -671,6 +683,22 @@ int imap_section_write(struct evbuffer *, const struct mime_message *,
  */
 int imap_section_binary(struct evbuffer *, const struct mime_message *,
     const struct imap_section *);
+
+/* ---------------------------------------------------------------
+ * imap_binary.c
+ */
+/*
+ * A message APPENDed with binary content (RFC 3516 4.3) is stored as
+ * text: each leaf part whose body is binary (Content-Transfer-Encoding
+ * binary, or a NUL or a bare CR in it) and not base64 or quoted-printable
+ * already becomes base64 in CRLF lines with its Content-Transfer-Encoding
+ * field replaced; every other octet is kept.  1 with the new form
+ * appended to out, 0 when no part needed it (out untouched), -1 when out
+ * of memory.
+ */
+int imap_binary_recode(const char *msg, size_t len, struct evbuffer *out);
+/* base64 of src in lines of 76, CRLF between them; 0 or -1 */
+int imap_base64_lines(struct evbuffer *out, const unsigned char *, size_t);
 
 /* ----------------------------------------------------------------
  * imap_search.c
@@ -1001,6 +1029,7 @@ struct imap_mbox {
 	struct mailbox_view *view;
 	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
 	int readonly;
+	uint32_t keywords_told; /* keywords its FLAGS had, a bit each */
 	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
 	uint32_t *saved;
 	size_t nsaved;

@@ -92,6 +92,20 @@ index_name_add(struct index_state *st, const char *name, size_t len)
 }
 
 int
+index_msgs_reserve(struct index_state *st, size_t n)
+{
+	struct mail_msg *p;
+
+	if (n <= st->msgs_cap)
+		return 0;
+	if ((p = reallocarray(st->msgs, n, sizeof(*p))) == NULL)
+		return -1;
+	st->msgs = p;
+	st->msgs_cap = n;
+	return 0;
+}
+
+int
 index_msg_append(struct index_state *st, const struct mail_msg *m)
 {
 	struct mail_msg *p;

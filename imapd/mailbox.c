@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* the last UIDVALIDITY given, in the user's Maildir */
+#define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
@@ -92,6 +94,7 @@ struct mailbox {
 	int maybe_new;	/* messages may be in new/: box_move_new() looks */
 	uint32_t *hash; /* base name -> msgs index + 1 */
 	size_t hash_size;
+	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
 	size_t nev, ev_cap;
 	uint64_t ev_first; /* the absolute number of ev[0] */
@@ -115,6 +118,7 @@ struct mailbox_view {
 	uint32_t *recent; /* ascending uids */
 	size_t nrecent, recent_cap;
 	uint64_t evpos;
+	int lost; /* fell behind: told, and hears nothing more */
 	int readonly;
 	const struct mailbox_view_ops *ops;
 	void *arg;
@@ -128,6 +132,7 @@ struct mail_user {
 	int dirfd;
 	char mailbox[MAILDIR_NAME_MAX * 2 + 2];
 	uint64_t quota;
+	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
 };
 
@@ -220,6 +225,47 @@ mail_user_quota(struct mail_user *u)
 	return u->quota;
 }
 
+/*
+ * A UIDVALIDITY none of the user's folders had before, at least floor: a
+ * folder deleted and made again within a second must not get its old one
+ * back with its UIDs given anew (RFC 3501 2.3.1.1), so the last one given
+ * is kept in the user's Maildir, as Dovecot keeps its own.
+ */
+static uint32_t
+mail_user_uidvalidity(struct mail_user *u, uint32_t floor)
+{
+	char buf[16];
+	const char *errstr;
+	uint32_t v = (uint32_t)time(NULL), last;
+	ssize_t n;
+	int fd, len;
+
+	if (v < floor)
+		v = floor;
+	last = u->uidvalidity;
+	if ((fd = openat(u->dirfd, MAIL_USER_UIDVALIDITY,
+		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+	else if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		n = (ssize_t)strtonum(buf, 1, UINT32_MAX, &errstr);
+		if (errstr == NULL && (uint32_t)n > last)
+			last = (uint32_t)n;
+	}
+	if (last >= v && last < UINT32_MAX)
+		v = last + 1;
+	if (fd != -1) {
+		len = snprintf(buf, sizeof(buf), "%u\n", v);
+		if (pwrite(fd, buf, (size_t)len, 0) != len ||
+		    ftruncate(fd, len) == -1)
+			log_warn("%s: %s", u->mailbox, MAIL_USER_UIDVALIDITY);
+		close(fd);
+	}
+	u->uidvalidity = v;
+	return v;
+}
+
 /* the size a name states (",S=" of mda and Dovecot), 0 if none */
 static uint64_t
 name_stated_size(const char *name, size_t baselen, char key)
@@ -284,7 +330,7 @@ hash_rebuild(struct mailbox *box)
 	size_t size = 1024, i;
 	uint32_t *h;
 
-	while (size < box->st.nmsgs * 2 + 2)
+	while (size < box->st.nmsgs * 2 + 2 || size < box->hash_want * 2 + 2)
 		size *= 2;
 	if ((h = calloc(size, sizeof(*h))) == NULL)
 		return -1;
@@ -341,7 +387,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 	if (box->logfd != -1) {
 		close(box->logfd);
-		box->logfd = box->cachefd = -1;
+		box->logfd = -1;
 	}
 	if (fresh) {
 		msg_writer_init(&w);
@@ -359,6 +405,8 @@ box_log_open(struct mailbox *box, int fresh)
 	return box->logfd == -1 ? -1 : 0;
 }
 
+static int box_fold(struct mailbox *);
+
 /* write buffered records; durable too if sync */
 static int
 box_log_flush(struct mailbox *box, int sync)
@@ -368,16 +416,16 @@ box_log_flush(struct mailbox *box, int sync)
 	if (box->logw.error) {
 		/* records lost in memory: a snapshot says it all instead */
 		msg_writer_free(&box->logw);
-		box->changed = 1;
-		return -1;
+		return box_fold(box);
 	}
 	if (box->logw.len > 0) {
 		if (box->logfd == -1 ||
 		    write_all(box->logfd, box->logw.buf, box->logw.len) == -1) {
 			log_warn("%s: %s", box->folder, INDEX_LOG);
-			rc = -1;
-		} else
-			box->log_size += box->logw.len;
+			box->logw.len = 0;
+			return box_fold(box);
+		}
+		box->log_size += box->logw.len;
 		box->logw.len = 0;
 	}
 	if (sync && rc == 0 && box->logfd != -1 &&
@@ -439,7 +487,11 @@ static int
 box_fold(struct mailbox *box)
 {
 	int64_t now = now_ns();
+	struct stat sb;
 
+	/* a folder deleted or renamed away gets no index written into it */
+	if (fstatat(box->dirfd, "cur", &sb, 0) == -1)
+		return -1;
 	if (index_compact(&box->st) == -1)
 		return -1;
 	/* indexes moved: the hash is built again when next needed */
@@ -461,7 +513,14 @@ box_fold(struct mailbox *box)
 	if (index_write(box->dirfd, &box->st) == -1) {
 		log_warn("%s: %s", box->folder, INDEX_FILE);
 		box->st.log_gen--;
-		box_log_flush(box, 1);
+		/* the old log then keeps what it can (no fold again here) */
+		if (box->logfd != -1 && box->logw.len > 0 && !box->logw.error &&
+		    write_all(box->logfd, box->logw.buf, box->logw.len) == 0) {
+			box->log_size += box->logw.len;
+			if (fdatasync(box->logfd) == -1)
+				log_warn("%s: %s", box->folder, INDEX_LOG);
+		}
+		box->logw.len = 0;
 		return -1;
 	}
 	/* the snapshot says what the records not yet written say */
@@ -477,6 +536,29 @@ box_fold(struct mailbox *box)
 
 /* ---- events */
 
+static void box_events_trim(struct mailbox *);
+
+/*
+ * A view that hears nothing (a client that sends no command, or does
+ * not read) must not make the mailbox keep news without end: the ones
+ * holding the oldest are let go, and told.
+ */
+static void
+box_events_overflow(struct mailbox *box)
+{
+	struct mailbox_view *v;
+
+	TAILQ_FOREACH(v, &box->views, entry) {
+		if (v->evpos != box->ev_first)
+			continue;
+		v->evpos = box->ev_first + box->nev;
+		v->lost = 1;
+		if (v->ops->lost != NULL)
+			v->ops->lost(v->arg);
+	}
+	box_events_trim(box);
+}
+
 static int
 box_event(struct mailbox *box, enum box_event_type type, uint32_t uid,
     uint64_t origin)
@@ -490,6 +572,8 @@ box_event(struct mailbox *box, enum box_event_type type, uint32_t uid,
 		box->nev = 0;
 		return 0;
 	}
+	if (box->nev >= MAILBOX_EVENTS_MAX)
+		box_events_overflow(box);
 	if (box->nev == box->ev_cap) {
 		cap = box->ev_cap ? box->ev_cap * 2 : 64;
 		if ((p = reallocarray(box->ev, cap, sizeof(*p))) == NULL)
@@ -837,16 +921,35 @@ box_scan(struct mailbox *box, int fresh)
 		if (!seen[i] && !box->st.msgs[i].expunged)
 			box_msg_expunge(box, i, 0);
 	if (fresh) {
-		box->st.uidvalidity = (uint32_t)time(NULL);
 		/* a damaged index's UIDVALIDITY is never given again */
-		if (box->old_uidvalidity >= box->st.uidvalidity)
-			box->st.uidvalidity = box->old_uidvalidity + 1;
+		box->st.uidvalidity = mail_user_uidvalidity(box->user,
+		    box->old_uidvalidity == UINT32_MAX
+			? UINT32_MAX
+			: box->old_uidvalidity + 1);
 		box->st.uidnext = 1;
+		/*
+		 * MODSEQs start above any an earlier index gave (it counted
+		 * fewer than a hundred changes a second over its life), and
+		 * QRESYNC knows it remembers no expunge from before.
+		 */
+		box->st.highestmodseq = (uint64_t)time(NULL) * 100;
+		box->st.vanished_floor = box->st.highestmodseq;
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
+	/* room for them all at once, not a rebuild at every doubling */
+	if (sc.n > 0) {
+		box->hash_want = box->st.nmsgs + sc.n;
+		if (box->hash != NULL &&
+		    box->hash_want * 2 + 2 > box->hash_size &&
+		    hash_rebuild(box) == -1)
+			goto done;
+		if (index_msgs_reserve(&box->st, box->hash_want) == -1)
+			goto done;
+	}
 	scan_sort_arena = sc.arena;
-	qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
+	if (sc.n > 0)
+		qsort(sc.names, sc.n, sizeof(*sc.names), scan_cmp);
 	for (i = 0; i < sc.n; i++) {
 		const char *name = sc.arena + sc.names[i].off;
 		size_t blen;
@@ -1191,19 +1294,18 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	int64_t newm, curm;
 	int fresh;
 
-	TAILQ_FOREACH(box, &u->boxes, entry)
-		if (strcmp(box->folder, folder) == 0 ||
-		    (strcmp(box->dir, ".") == 0 &&
-			strcasecmp(folder, MAILDIR_INBOX) == 0)) {
-			box->refs++;
-			box_refresh(box);
-			return box;
-		}
 	if (strlen(folder) >= sizeof(box->folder) ||
 	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
 	}
+	/* one mailbox per directory, however the name was spelt */
+	TAILQ_FOREACH(box, &u->boxes, entry)
+		if (strcmp(box->dir, dir) == 0) {
+			box->refs++;
+			box_refresh(box);
+			return box;
+		}
 	if ((box = calloc(1, sizeof(*box))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
@@ -1328,15 +1430,19 @@ uid_ceil(const uint32_t *a, size_t n, uint32_t uid)
 	return lo;
 }
 
-/* a read-write view takes the \Recent of messages no one has seen */
+/*
+ * A view's \Recent are the messages no one has seen; a read-write view
+ * takes them, a read-only one leaves them to the next (RFC 3501 6.3.2).
+ */
 static void
 view_claim(struct mailbox_view *v, struct mail_msg *m)
 {
-	if (v->readonly || !m->recent)
+	if (!m->recent)
 		return;
 	if (view_push(&v->recent, &v->nrecent, &v->recent_cap, m->uid) == -1)
 		return; /* \Recent is advisory: losing one is no harm */
-	m->recent = 0;
+	if (!v->readonly)
+		m->recent = 0;
 }
 
 /* messages still in new/ go to cur/ once a read-write session has them */
@@ -1457,6 +1563,8 @@ mailbox_view_sync(struct mailbox_view *v)
 	size_t pos, r;
 	int announce = 0;
 
+	if (v->lost)
+		return;
 	box_refresh(box);
 	if (!v->readonly)
 		box_move_new(box);
@@ -1500,6 +1608,9 @@ mailbox_view_sync(struct mailbox_view *v)
 	if (announce && v->ops->exists != NULL)
 		v->ops->exists(v->arg, (uint32_t)v->n, (uint32_t)v->nrecent);
 	box_events_trim(box);
+	/* a long log is folded into a new snapshot, now and then */
+	if (box->log_size > LOG_FOLD_SIZE)
+		box_fold(box);
 }
 
 uint32_t
@@ -1623,46 +1734,49 @@ mailbox_msg_open(struct mailbox_view *v, uint32_t seq)
 	return box_msg_openat(v->box, m);
 }
 
+/* the octets of a file with every bare LF counted as CRLF; 0 on error */
+static uint64_t
+crlf_size(int fd)
+{
+	char buf[65536], prev = 0;
+	uint64_t size = 0;
+	off_t off = 0;
+	ssize_t n, i;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				size++;
+			prev = buf[i];
+		}
+		size += (uint64_t)n;
+		off += n;
+	}
+	if (n == -1)
+		return 0;
+	/* 0 means unknown: an empty message is said to be 1 octet */
+	return size ? size : 1;
+}
+
 /* size with every bare LF counted as CRLF, and the mtime: read once */
 static int
 box_msg_learn(struct mailbox *box, struct mail_msg *m)
 {
-	char buf[65536];
 	struct stat sb;
-	uint64_t size = 0;
-	ssize_t n, i;
-	char prev = 0;
-	size_t idx;
 	int fd;
 
 	if ((fd = box_msg_openat(box, m)) == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1) {
+	if (fstat(fd, &sb) == -1 ||
+	    (m->size == 0 && (m->size = crlf_size(fd)) == 0)) {
 		close(fd);
 		return -1;
-	}
-	if (m->size == 0) {
-		while ((n = read(fd, buf, sizeof(buf))) > 0) {
-			for (i = 0; i < n; i++) {
-				if (buf[i] == '\n' && prev != '\r')
-					size++;
-				prev = buf[i];
-			}
-			size += (uint64_t)n;
-		}
-		if (n == -1) {
-			close(fd);
-			return -1;
-		}
-		/* 0 means unknown: an empty message is said to be 1 octet */
-		m->size = size ? size : 1;
 	}
 	close(fd);
 	if (m->internal_date == 0)
 		m->internal_date =
 		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
-	idx = (size_t)(m - box->st.msgs);
-	box_log(box, INDEX_LOG_INFO, idx);
+	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	return 0;
 }
 
@@ -2063,19 +2177,15 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 	free(rec);
 }
 
-int
-mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
+/* what of m is cached, computed from its file (fd, or opened) if need be */
+static int
+box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
     const char **text, size_t *len)
 {
-	struct mailbox *box = v->box;
-	const struct mail_msg *m;
 	struct cache_ent *e;
 	char *out = NULL;
-	int fd, rc;
+	int rc, own = 0;
 
-	if (what < 0 || what >= CACHED_MAX ||
-	    (m = mailbox_view_msg(v, seq)) == NULL)
-		return -1;
 	if (!box->cache_loaded)
 		cache_load(box);
 	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
@@ -2089,10 +2199,17 @@ mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
 		free(out);
 		out = NULL;
 	}
-	if (mail_compute == NULL || (fd = box_msg_openat(box, m)) == -1)
+	if (mail_compute == NULL)
 		return -1;
+	if (fd == -1) {
+		if ((fd = box_msg_openat(box, m)) == -1)
+			return -1;
+		own = 1;
+	} else if (lseek(fd, 0, SEEK_SET) == -1)
+		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
-	close(fd);
+	if (own)
+		close(fd);
 	if (rc == -1)
 		return -1;
 	cache_append(box, m->uid, (uint32_t)what, out, *len);
@@ -2101,6 +2218,18 @@ done:
 	box->cached = out;
 	*text = out;
 	return 0;
+}
+
+int
+mailbox_msg_cached(struct mailbox_view *v, uint32_t seq, int what,
+    const char **text, size_t *len)
+{
+	const struct mail_msg *m;
+
+	if (what < 0 || what >= CACHED_MAX ||
+	    (m = mailbox_view_msg(v, seq)) == NULL)
+		return -1;
+	return box_cached(v->box, m, -1, what, text, len);
 }
 
 /* ---- APPEND, COPY */
@@ -2205,9 +2334,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	char base[MAILDIR_NAME_MAX + 1], name[MAILDIR_NAME_MAX + 1];
 	char from[MAILDIR_NAME_MAX + 8], to[MAILDIR_NAME_MAX + 8];
 	struct timespec times[2];
+	struct mail_msg *m;
 	struct stat sb;
+	uint64_t size;
 	int rc = -1, curfd = -1;
 
+	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
 	box_refresh(box);
 	flags = (flags & MAIL_FLAGS_STD) |
 	    box_keyword_bits(box, keywords, nkeywords);
@@ -2219,13 +2351,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		if (futimens(a->fd, times) == -1)
 			goto io;
 	}
-	if (fsync(a->fd) == -1)
+	if (fsync(a->fd) == -1 || (size = crlf_size(a->fd)) == 0)
 		goto io;
 	unique_base(base, sizeof(base), (uint64_t)sb.st_size);
 	if (maildir_name_build(name, sizeof(name), base, strlen(base), flags) ==
 	    -1)
 		goto io;
-	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
 	snprintf(to, sizeof(to), "cur/%s", name);
 	if (renameat(box->dirfd, from, box->dirfd, to) == -1)
 		goto io;
@@ -2236,12 +2367,27 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 		unlinkat(box->dirfd, to, 0);
 		goto io;
 	}
-	if (box_take(box, name, uid) == -1 || box_log_flush(box, 1) == -1) {
+	if (box_take(box, name, uid) == -1) {
 		snprintf(err, errsz, "cannot record the message's UID");
 		goto done;
 	}
-	if (internal_date > 0)
-		box->st.msgs[box->st.nmsgs - 1].internal_date = internal_date;
+	/* FETCH will read nothing of what is known now */
+	m = &box->st.msgs[box->st.nmsgs - 1];
+	m->size = size;
+	m->internal_date =
+	    internal_date > 0 ? internal_date : sb.st_mtim.tv_sec;
+	box_log(box, INDEX_LOG_INFO, box->st.nmsgs - 1);
+	if (box_log_flush(box, 1) == -1) {
+		snprintf(err, errsz, "cannot record the message's UID");
+		goto done;
+	}
+	if (mail_compute != NULL) {
+		const char *text;
+		size_t len;
+
+		/* ENVELOPE too, while the file is at hand */
+		box_cached(box, m, a->fd, CACHED_ENVELOPE, &text, &len);
+	}
 	*uidvalidity = box->st.uidvalidity;
 	rc = 0;
 	goto done;
@@ -2255,6 +2401,30 @@ done:
 	box_put(box);
 	free(a);
 	return rc;
+}
+
+/* the cached views of a message go with its copy: nothing is computed */
+static void
+copy_cached(
+    struct mailbox *src, uint32_t suid, struct mailbox *dst, uint32_t duid)
+{
+	struct cache_ent *e;
+	char *text;
+	int what;
+
+	if (!src->cache_loaded)
+		return; /* nothing was fetched there since it opened */
+	if (!dst->cache_loaded)
+		cache_load(dst);
+	for (what = 0; what < CACHED_MAX; what++) {
+		if ((e = cache_find(src, suid, (uint32_t)what)) == NULL ||
+		    (text = malloc((size_t)e->len + 1)) == NULL)
+			continue;
+		if (pread(src->cachefd, text, e->len, (off_t)e->off) ==
+		    (ssize_t)e->len)
+			cache_append(dst, duid, (uint32_t)what, text, e->len);
+		free(text);
+	}
 }
 
 /* a copy of the file when a hard link is not possible */
@@ -2360,6 +2530,8 @@ mailbox_copy(struct mailbox_view *v, const uint32_t *seqs, size_t nseqs,
 		    sbox->st.msgs[sidx].size;
 		dbox->st.msgs[dbox->st.nmsgs - 1].internal_date =
 		    sbox->st.msgs[sidx].internal_date;
+		box_log(dbox, INDEX_LOG_INFO, dbox->st.nmsgs - 1);
+		copy_cached(sbox, s[k], dbox, uid);
 		d[k++] = uid;
 	}
 	if ((curfd = openat(dbox->dirfd, "cur",
@@ -2395,6 +2567,25 @@ done:
 
 /* ---- STATUS, QRESYNC, deliveries */
 
+/*
+ * A message's size for STATUS=SIZE: RFC822.SIZE once known, else what
+ * its name states (exact for CRLF files), and only failing that read
+ * from the file: a STATUS of every folder must not read every message.
+ */
+static uint64_t
+status_size(struct mailbox *box, struct mail_msg *m)
+{
+	uint64_t s;
+
+	if (m->size != 0)
+		return m->size;
+	if ((s = name_stated_size(
+		 mail_msg_name(&box->st, m), m->base_len, 'S')) != 0)
+		return s;
+	box_msg_learn(box, m);
+	return m->size;
+}
+
 int
 mailbox_status(struct mail_user *u, const char *folder,
     struct mailbox_status *out, char *err, size_t errsz)
@@ -2420,9 +2611,7 @@ mailbox_status(struct mail_user *u, const char *folder,
 			out->unseen++;
 		if (m->flags & MAIL_FLAG_DELETED)
 			out->deleted++;
-		if (m->size == 0)
-			box_msg_learn(box, m);
-		out->size += m->size;
+		out->size += status_size(box, m);
 	}
 	box_put(box);
 	return 0;
@@ -2434,18 +2623,43 @@ mailbox_view_vanished_since(struct mailbox_view *v, uint64_t modseq,
 {
 	const struct index_state *st = &v->box->st;
 	struct mail_uid_range *r;
+	uint32_t next = 1;
 	size_t i, k = 0;
 
 	*out = NULL;
 	*n = 0;
-	if ((r = reallocarray(NULL, st->nvanished + 1, sizeof(*r))) == NULL)
+	if (modseq >= st->vanished_floor) {
+		if ((r = reallocarray(NULL, st->nvanished + 1, sizeof(*r))) ==
+		    NULL)
+			return -1;
+		for (i = 0; i < st->nvanished; i++)
+			if (st->vanished[i].modseq > modseq)
+				r[k++] = st->vanished[i];
+		*out = r;
+		*n = k;
+		return 0;
+	}
+	/* forgotten that far back: every UID below UIDNEXT not here now */
+	if ((r = reallocarray(NULL, st->nmsgs + 1, sizeof(*r))) == NULL)
 		return -1;
-	for (i = 0; i < st->nvanished; i++)
-		if (st->vanished[i].modseq > modseq)
-			r[k++] = st->vanished[i];
+	for (i = 0; i < st->nmsgs; i++) {
+		if (st->msgs[i].expunged)
+			continue;
+		if (st->msgs[i].uid > next) {
+			r[k].first = next;
+			r[k].last = st->msgs[i].uid - 1;
+			r[k++].modseq = st->highestmodseq;
+		}
+		next = st->msgs[i].uid + 1;
+	}
+	if (next < st->uidnext) {
+		r[k].first = next;
+		r[k].last = st->uidnext - 1;
+		r[k++].modseq = st->highestmodseq;
+	}
 	*out = r;
 	*n = k;
-	return modseq < st->vanished_floor ? 1 : 0;
+	return 1;
 }
 
 void

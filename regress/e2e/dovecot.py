@@ -6,8 +6,11 @@ Everything lives in one directory: the configuration, base_dir (sockets,
 the login chroot), the log, a self-signed certificate, the passwd-file of
 users and their Maildirs, laid out as boxd's mail store is
 (DIR/mail/DOMAIN/USER/ is the Maildir, folders as .Name). Plain IMAP and
-POP3 offer STARTTLS and STLS and refuse LOGIN and USER before it, as boxd
-does; imaps and pop3s are implicit TLS.
+POP3 offer STARTTLS and STLS; imaps and pop3s are implicit TLS. Unlike
+boxd, Dovecot takes a connection from its own address as secure and
+allows LOGIN before STARTTLS on loopback (ssl = required does not change
+that): whoever means to test STARTTLS must ask for it, as the client
+helpers and bench/imap do.
 
 Dovecot must run as root (its master spawns logins as dovenull and mail
 processes as the mail user); the mail user is `nobody` unless told, and

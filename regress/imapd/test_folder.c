@@ -504,6 +504,11 @@ test_subscriptions(void)
 		"Entw\xc3\xbcrfe(\\HasNoChildren \\Subscribed);"
 		"Gone(\\NonExistent \\HasNoChildren \\Subscribed);"
 		"Work(\\HasChildren CHILDINFO);") == 0);
+	/* the child is listed itself: no need of its parent (RFC 5258 3.5) */
+	CHECK("LIST (SUBSCRIBED RECURSIVEMATCH) Work*",
+	    strcmp(list(fd, "", "Work*",
+		       FOLDER_SEL_SUBSCRIBED | FOLDER_SEL_RECURSIVEMATCH),
+		"Work.Project(\\HasNoChildren \\Subscribed);") == 0);
 	CHECK("RETURN (SUBSCRIBED)",
 	    strstr(list(fd, "", "*", FOLDER_RET_SUBSCRIBED),
 		"Work(\\HasChildren);Work.Project(\\HasNoChildren "

@@ -364,16 +364,39 @@ test_malformed(void)
 	CHECK("backslash mid-atom", bad("a SELECT foo\\bar", "a",
 	    "expected a space"));
 	CHECK("\\** ", bad("a X \\**", "a", "expected a space"));
-	CHECK("unterminated section", bad("a FETCH 1 BODY[HEADER", "a",
-	    "unterminated section"));
-	CHECK("section CR", bad("a FETCH 1 BODY[a\r\n]", "a",
-	    "unterminated section"));
-	CHECK("section nested", bad("a FETCH 1 BODY[a[b]]", "a",
-	    "unterminated section"));
-	CHECK("section 8-bit", bad("a FETCH 1 BODY[\xc3\xa9]", "a",
-	    "unterminated section"));
-	CHECK("section in list unclosed", bad("a FETCH 1 (BODY[1 FLAGS)",
-	    "a", "unterminated section"));
+	CHECK("unterminated section",
+	    bad("a FETCH 1 BODY[HEADER", "a", "unterminated section"));
+	CHECK("section CR",
+	    bad("a FETCH 1 BODY[a\r\n]", "a", "unterminated section"));
+	CHECK("section nested",
+	    bad("a FETCH 1 BODY.PEEK[a[b]]", "a", "unterminated section"));
+	CHECK("section 8-bit",
+	    bad("a FETCH 1 binary[\xc3\xa9]", "a", "unterminated section"));
+	CHECK("section in list unclosed",
+	    bad("a FETCH 1 (BODY[1 FLAGS)", "a", "unterminated section"));
+	/* elsewhere [ is an ATOM-CHAR: mailbox names may have one */
+	CHECK("atom-specials but ]",
+	    parse("a SELECT "
+		  "!#$&'+,-.0123456789:;<=>?@^_`|[}") == 0 &&
+		cmd.nargs == 1 &&
+		is_str(&cmd.args[0], IMAP_ARG_ATOM,
+		    "!#$&'+,-.0123456789:;<=>?@^_`|[}"));
+	CHECK("list-mailbox with [",
+	    parse("a LIST \"\" "
+		  "!#$&'+,-.0123456789:;<=>?@^_`|[}%*") == 0 &&
+		cmd.nargs == 2 &&
+		is_str(&cmd.args[1], IMAP_ARG_ATOM,
+		    "!#$&'+,-.0123456789:;<=>?@^_`|[}%*"));
+	CHECK("[ then a string",
+	    parse("a X AGY[DSHAR \"fat mU]\"") == 0 && cmd.nargs == 2 &&
+		is_str(&cmd.args[0], IMAP_ARG_ATOM, "AGY[DSHAR") &&
+		is_str(&cmd.args[1], IMAP_ARG_STRING, "fat mU]"));
+	CHECK("[ [ ]",
+	    parse("a X a[b[c]") == 0 && cmd.nargs == 1 &&
+		is_str(&cmd.args[0], IMAP_ARG_ATOM, "a[b[c]"));
+	CHECK("many [", parse("a X [[[[[[[[[[[[[[[[[[[[") == 0);
+	CHECK("BODYX[ is no section",
+	    parse("a X BODYX[a b]") == 0 && cmd.nargs == 2);
 	CHECK("small err buffer", imap_command_parse(&cmd, "a (", 3, err, 4) ==
 	    -1 && strlen(err) == 3);
 	CHECK("no err buffer", imap_command_parse(&cmd, "a (", 3, NULL, 0) ==

@@ -67,8 +67,15 @@ test_parse(void)
 	CHECK("star first", parse("*:4", 1) == 0 &&
 	    range(0, UINT32_MAX, 4));
 	CHECK("reversed kept", parse("9:2", 1) == 0 && range(0, 9, 2));
-	CHECK("largest", parse("4294967295", 1) == 0 &&
-	    range(0, UINT32_MAX, UINT32_MAX));
+	/* the largest number is not '*': no message has it */
+	CHECK("largest",
+	    parse("4294967295", 1) == 0 &&
+		range(0, UINT32_MAX - 1, UINT32_MAX - 1));
+	CHECK("largest is not star",
+	    parse("7:4294967295", 1) == 0 &&
+		(imap_seqset_resolve(&set, 6),
+		    !imap_seqset_contains(&set, 6)) &&
+		imap_seqset_contains(&set, 7));
 	CHECK("dollar", parse("$", 0) == 0 && set.dollar && set.n == 0 &&
 	    set.r == NULL);
 	ok = 1;

@@ -226,11 +226,40 @@ test_large(void)
 	free(ids);
 }
 
+/* i;ascii-casemap maps a-z to A-Z: [ and _ come after every letter */
+static void
+test_casemap(void)
+{
+	static struct fake_msg m[] = {
+	    {.seq = 1, .uid = 1, .headers = "Subject: b\n"},
+	    {.seq = 2, .uid = 2, .headers = "Subject: [xyz]\n"},
+	    {.seq = 3, .uid = 3, .headers = "Subject: _\n"},
+	    {.seq = 4, .uid = 4, .headers = "Subject: A\n"},
+	    {.seq = 5, .uid = 5, .headers = "Subject: C\n"},
+	};
+	static const uint32_t want[] = {4, 1, 5, 2, 3};
+	void *mp[] = {&m[0], &m[1], &m[2], &m[3], &m[4]};
+	struct imap_command cmd;
+	struct sort_program prog;
+	uint32_t ids[5];
+	char err[128];
+
+	memset(&cmd, 0, sizeof(cmd));
+	CHECK("casemap parse",
+	    fake_parse_args(&cmd, "(SUBJECT)") == 0 &&
+		sort_parse(&prog, &cmd.args[0], err, sizeof(err)) == 0);
+	imap_command_free(&cmd);
+	CHECK("casemap order",
+	    sort_run(&prog, &fake_ops, mp, 5, 0, ids) == 0 &&
+		memcmp(ids, want, sizeof(want)) == 0);
+}
+
 int
 main(void)
 {
 	test_base_subject();
 	test_orders();
+	test_casemap();
 	test_parse();
 	test_large();
 	TEST_EXIT();
