@@ -133,6 +133,13 @@ struct mail_user {
 	uint64_t quota;
 	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
+	/*
+	 * The folder of the last APPEND stays open while the user has a
+	 * session, so that a client appending many messages to a folder it
+	 * has not selected pays for opening it (index, scan) once, not per
+	 * message.
+	 */
+	struct mailbox *held;
 };
 
 struct mail_append {
@@ -211,7 +218,16 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 void
 mail_user_put(struct mail_user *u)
 {
-	if (u == NULL || --u->refs > 0)
+	struct mailbox *held;
+
+	if (u == NULL)
+		return;
+	/* the last session leaves: the held folder is closed with it */
+	if (u->refs == 2 && (held = u->held) != NULL && held->refs == 1) {
+		u->held = NULL;
+		box_put(held);
+	}
+	if (--u->refs > 0)
 		return;
 	TAILQ_REMOVE(&mail_users, u, entry);
 	close(u->dirfd);
@@ -1260,6 +1276,35 @@ box_load(struct mailbox *box)
 	return box_log_open(box, 1);
 }
 
+/* 1 if the folder's directory is no longer the one box has open */
+static int
+box_stale(struct mailbox *box)
+{
+	struct stat now, open;
+
+	if (fstatat(box->user->dirfd, box->dir, &now, AT_SYMLINK_NOFOLLOW) ==
+		-1 ||
+	    fstat(box->dirfd, &open) == -1)
+		return 1;
+	return now.st_ino != open.st_ino || now.st_dev != open.st_dev;
+}
+
+/* keep the caller's reference on box as the user's held folder */
+static void
+box_hold(struct mailbox *box)
+{
+	struct mail_user *u = box->user;
+	struct mailbox *old = u->held;
+
+	if (old == box) {
+		box_put(box);
+		return;
+	}
+	u->held = box;
+	if (old != NULL)
+		box_put(old);
+}
+
 static struct mailbox *
 box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 {
@@ -1272,6 +1317,12 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
+	}
+	if (u->held != NULL && strcmp(u->held->dir, dir) == 0 &&
+	    box_stale(u->held)) {
+		box = u->held;
+		u->held = NULL;
+		box_put(box);
 	}
 	/* one mailbox per directory, however the name was spelt */
 	TAILQ_FOREACH(box, &u->boxes, entry)
@@ -2370,7 +2421,7 @@ done:
 	if (curfd != -1)
 		close(curfd);
 	close(a->fd);
-	box_put(box);
+	box_hold(box);
 	free(a);
 	return rc;
 }
