@@ -765,6 +765,17 @@ scan_add(struct scan *sc, const char *name, int in_new)
 	return 0;
 }
 
+/* its memory given back; the count stays */
+static void
+scan_free(struct scan *sc)
+{
+	free(sc->names);
+	free(sc->arena);
+	sc->names = NULL;
+	sc->arena = NULL;
+	sc->cap = sc->acap = sc->alen = 0;
+}
+
 static const char *scan_sort_arena;
 
 /* by uid from the uidlist, then by name: delivery order for time names */
@@ -962,6 +973,10 @@ box_scan(struct mailbox *box, int fresh)
 			goto done;
 	}
 	box->nolog = 0;
+	/* the names are in the index now: not held through the fold too */
+	free(seen);
+	seen = NULL;
+	scan_free(&sc);
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
@@ -974,8 +989,7 @@ done:
 		box_fold(box);
 	}
 	free(seen);
-	free(sc.names);
-	free(sc.arena);
+	scan_free(&sc);
 	return rc;
 }
 
