@@ -2127,14 +2127,47 @@ cache_reset(struct mailbox *box)
 	return 0;
 }
 
-/* the records of boxd.cache into the table, read once per open folder */
+#define CACHE_WINDOW (256U * 1024)
+
+/*
+ * The octets [off, off + len) of the cache file: in the window if they
+ * fit (read again from off when they are not all in it), else in *big.
+ */
+static const uint8_t *
+cache_bytes(struct mailbox *box, uint8_t *win, uint64_t *woff, size_t *wlen,
+    uint8_t **big, uint64_t off, size_t len)
+{
+	ssize_t n;
+
+	if (off >= *woff && off + len <= *woff + *wlen)
+		return win + (off - *woff);
+	if (len > CACHE_WINDOW) {
+		free(*big);
+		if ((*big = malloc(len)) == NULL ||
+		    pread(box->cachefd, *big, len, (off_t)off) != (ssize_t)len)
+			return NULL;
+		return *big;
+	}
+	if ((n = pread(box->cachefd, win, CACHE_WINDOW, (off_t)off)) == -1)
+		return NULL;
+	*woff = off;
+	*wlen = (size_t)n;
+	return (size_t)n >= len ? win : NULL;
+}
+
+/*
+ * The records of boxd.cache into the table, read once per open folder,
+ * a window of records per read.
+ */
 static int
 cache_load(struct mailbox *box)
 {
-	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	uint8_t head[CACHE_HEADER_SIZE], *win, *big = NULL;
+	const uint8_t *rec;
 	struct stat sb;
-	uint64_t off;
-	uint32_t uid, what, len, crc, want;
+	uint64_t off, woff = 0;
+	size_t wlen = 0;
+	uint32_t uid, what, len = 0, crc, want;
 
 	box->cache_loaded = 1;
 	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
@@ -2147,11 +2180,13 @@ cache_load(struct mailbox *box)
 	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
 	    be32(head + 8) != box->st.uidvalidity)
 		return cache_reset(box);
+	if ((win = malloc(CACHE_WINDOW)) == NULL)
+		goto bad;
 	for (off = sizeof(head);
 	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
 	     off += CACHE_REC_OVERHEAD + len) {
-		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
-			(ssize_t)sizeof(rec) ||
+		if ((rec = cache_bytes(
+			 box, win, &woff, &wlen, &big, off, 13)) == NULL ||
 		    be32(rec) != CACHE_REC_MAGIC)
 			break;
 		uid = be32(rec + 4);
@@ -2160,20 +2195,18 @@ cache_load(struct mailbox *box)
 		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
 		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
 			break;
-		free(text);
-		if ((text = malloc((size_t)len + 4)) == NULL ||
-		    pread(box->cachefd, text, (size_t)len + 4,
-			(off_t)(off + 13)) != (ssize_t)len + 4)
+		if ((rec = cache_bytes(box, win, &woff, &wlen, &big, off,
+			 CACHE_REC_OVERHEAD + (size_t)len)) == NULL)
 			break;
-		crc = crc32_update(0, rec + 4, 9);
-		crc = crc32_update(crc, text, len);
-		memcpy(&want, text + len, 4);
+		crc = crc32_update(0, rec + 4, 9 + (size_t)len);
+		memcpy(&want, rec + 13 + len, 4);
 		if (crc != want)
 			break;
 		if (cache_insert(box, uid, what, off + 13, len) == -1)
 			break;
 	}
-	free(text);
+	free(big);
+	free(win);
 	/* what follows the last good record is a torn write: cut it */
 	box->cache_end = off;
 	if (off != (uint64_t)sb.st_size &&

@@ -709,6 +709,75 @@ test_cache(void)
 	mail_user_put(u);
 }
 
+static size_t big_len;
+
+/* views of big_len octets of one letter, whatever the message */
+static int
+big_compute(int fd, int what, char **text, size_t *len)
+{
+	computed++;
+	if ((*text = malloc(big_len)) == NULL)
+		return -1;
+	memset(*text, 'a' + what, big_len);
+	*len = big_len;
+	return 0;
+}
+
+/* a cache of many windows, records across their ends and beyond one */
+static void
+test_cache_windows(void)
+{
+	static const size_t lens[] = {100000, 150000, 1, 70000, 400000, 3,
+	    90000, 200000, 60000, 300000};
+	const size_t n = sizeof(lens) / sizeof(lens[0]);
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, i, j;
+	int ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < n; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(big_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache windows: open", 0);
+		mailbox_set_compute(NULL);
+		mail_user_put(u);
+		return;
+	}
+	computed = 0;
+	for (i = 0; i < n; i++) {
+		big_len = lens[i];
+		mailbox_msg_cached(
+		    v, (uint32_t)i + 1, CACHED_BODYSTRUCTURE, &text, &len);
+	}
+	mailbox_view_close(v);
+	v = open_view(u, "INBOX", 0, &h);
+	big_len = 5;
+	for (i = 0; v != NULL && i < n; i++) {
+		if (mailbox_msg_cached(v, (uint32_t)i + 1,
+			CACHED_BODYSTRUCTURE, &text, &len) == -1 ||
+		    len != lens[i]) {
+			ok = 0;
+			continue;
+		}
+		for (j = 0; j < len; j++)
+			if (text[j] != 'a' + CACHED_BODYSTRUCTURE)
+				ok = 0;
+	}
+	CHECK("a cache of many windows read back whole",
+	    v != NULL && ok && computed == (int)n);
+	if (v != NULL)
+		mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
 static int watched;
 
 static void
@@ -909,6 +978,7 @@ main(void)
 	test_readonly_recent();
 	test_quota_folders();
 	test_cache();
+	test_cache_windows();
 	test_watch();
 	test_large();
 	store_teardown();
