@@ -73,6 +73,12 @@ struct cache_ent {
 	uint32_t len;
 };
 
+/* its hash kept beside the index: a probe reads no message or name */
+struct hash_slot {
+	uint32_t idx; /* in st.msgs, + 1; 0 empty */
+	uint32_t h;
+};
+
 struct mailbox {
 	TAILQ_ENTRY(mailbox) entry;
 	struct mail_user *user;
@@ -91,8 +97,8 @@ struct mailbox {
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
 	int nolog;		  /* a scan that ends in a new snapshot */
-	int maybe_new;	/* messages may be in new/: box_move_new() looks */
-	uint32_t *hash; /* base name -> msgs index + 1 */
+	int maybe_new; /* messages may be in new/: box_move_new() looks */
+	struct hash_slot *hash; /* base name -> msgs index */
 	size_t hash_size;
 	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
@@ -115,6 +121,7 @@ struct mailbox_view {
 	uint64_t id;
 	uint32_t *uids; /* seq - 1 -> uid */
 	size_t n, cap;
+	size_t hint;	  /* st.msgs index of the last message looked up */
 	uint32_t *recent; /* ascending uids */
 	size_t nrecent, recent_cap;
 	uint64_t evpos;
@@ -329,13 +336,15 @@ static int
 hash_insert(struct mailbox *box, size_t idx)
 {
 	const struct mail_msg *m = &box->st.msgs[idx];
+	uint32_t hv;
 	size_t h;
 
-	h = base_hash(mail_msg_name(&box->st, m), m->base_len) &
-	    (box->hash_size - 1);
-	while (box->hash[h] != 0)
+	hv = base_hash(mail_msg_name(&box->st, m), m->base_len);
+	h = hv & (box->hash_size - 1);
+	while (box->hash[h].idx != 0)
 		h = (h + 1) & (box->hash_size - 1);
-	box->hash[h] = (uint32_t)idx + 1;
+	box->hash[h].idx = (uint32_t)idx + 1;
+	box->hash[h].h = hv;
 	return 0;
 }
 
@@ -343,7 +352,7 @@ static int
 hash_rebuild(struct mailbox *box)
 {
 	size_t size = 1024, i;
-	uint32_t *h;
+	struct hash_slot *h;
 
 	while (size < box->st.nmsgs * 2 + 2 || size < box->hash_want * 2 + 2)
 		size *= 2;
@@ -363,18 +372,22 @@ static ssize_t
 hash_find(struct mailbox *box, const char *base, size_t len)
 {
 	const struct mail_msg *m;
+	uint32_t hv;
 	size_t h;
 
 	/* built at the first lookup: opening a folder needs none */
 	if (box->hash == NULL && hash_rebuild(box) == -1)
 		fatal("%s", __func__);
 
-	h = base_hash(base, len) & (box->hash_size - 1);
-	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
-		m = &box->st.msgs[box->hash[h] - 1];
+	hv = base_hash(base, len);
+	for (h = hv & (box->hash_size - 1); box->hash[h].idx != 0;
+	     h = (h + 1) & (box->hash_size - 1)) {
+		if (box->hash[h].h != hv)
+			continue;
+		m = &box->st.msgs[box->hash[h].idx - 1];
 		if (!m->expunged && m->base_len == len &&
 		    memcmp(mail_msg_name(&box->st, m), base, len) == 0)
-			return (ssize_t)box->hash[h] - 1;
+			return (ssize_t)box->hash[h].idx - 1;
 	}
 	return -1;
 }
@@ -1665,12 +1678,18 @@ mailbox_view_recent(struct mailbox_view *v)
 uint32_t
 mailbox_view_unseen_first(struct mailbox_view *v)
 {
+	const struct index_state *st = &v->box->st;
 	const struct mail_msg *m;
-	size_t i;
+	size_t i, j = 0;
 
+	/* both ascending: one walk, not a search per message */
 	for (i = 0; i < v->n; i++) {
-		m = index_msg_find(&v->box->st, v->uids[i]);
-		if (m != NULL && !m->expunged &&
+		while (j < st->nmsgs && st->msgs[j].uid < v->uids[i])
+			j++;
+		if (j == st->nmsgs)
+			break;
+		m = &st->msgs[j];
+		if (m->uid == v->uids[i] && !m->expunged &&
 		    !(m->flags & MAILDIR_FLAG_SEEN))
 			return (uint32_t)i + 1;
 	}
@@ -1707,12 +1726,22 @@ mailbox_view_readonly(struct mailbox_view *v)
 const struct mail_msg *
 mailbox_view_msg(struct mailbox_view *v, uint32_t seq)
 {
+	struct index_state *st = &v->box->st;
 	struct mail_msg *m;
+	uint32_t uid;
+	size_t next;
 
 	if (seq == 0 || seq > v->n)
 		return NULL;
-	m = index_msg_find(&v->box->st, v->uids[seq - 1]);
-	return m == NULL || m->expunged ? NULL : m;
+	uid = v->uids[seq - 1];
+	/* FETCH and STORE of a range ask in order: try the next one first */
+	next = v->hint + 1;
+	if (next < st->nmsgs && st->msgs[next].uid == uid)
+		m = &st->msgs[next];
+	else if ((m = index_msg_find(st, uid)) == NULL)
+		return NULL;
+	v->hint = (size_t)(m - st->msgs);
+	return m->expunged ? NULL : m;
 }
 
 uint32_t
