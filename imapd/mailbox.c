@@ -241,6 +241,17 @@ mail_user_put(struct mail_user *u)
 	free(u);
 }
 
+void
+mail_user_release(struct mail_user *u)
+{
+	struct mailbox *held = u->held;
+
+	if (held == NULL)
+		return;
+	u->held = NULL;
+	box_put(held);
+}
+
 uint64_t
 mail_user_quota(struct mail_user *u)
 {

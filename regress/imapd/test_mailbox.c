@@ -709,6 +709,70 @@ test_cache(void)
 	mail_user_put(u);
 }
 
+/* one message appended to folder: its UID, or 0 */
+static uint32_t
+append_one(struct mail_user *u, const char *folder)
+{
+	char err[128];
+	struct mail_append *ap;
+	uint32_t uidv, uid;
+
+	if ((ap = mailbox_append_begin(u, folder, err, sizeof(err))) == NULL)
+		return 0;
+	if (write(mailbox_append_fd(ap), "Subject: a\n\nx\n", 15) != 15) {
+		mailbox_append_abort(ap);
+		return 0;
+	}
+	if (mailbox_append_commit(
+		ap, 0, NULL, 0, 0, &uidv, &uid, err, sizeof(err)) == -1)
+		return 0;
+	return uid;
+}
+
+/* the folder of the last APPEND stays open; a new one of its name is new */
+static void
+test_append_held(void)
+{
+	struct mailbox_status st;
+	struct mail_user *u;
+	char err[128], from[PATH_MAX];
+	int i, ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	store_maildir(BOX "/.Sent");
+	u = mail_user_get(store_rootfd, BOX, 0);
+	for (i = 1; i <= 20; i++)
+		if (append_one(u, "Sent") != (uint32_t)i)
+			ok = 0;
+	CHECK("held: APPENDs to a folder not selected number on",
+	    ok && mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21);
+	/* moved away behind our back, and made again */
+	strlcpy(from, store_path("%s/.Sent", BOX), sizeof(from));
+	if (rename(from, store_path("%s/.Old", BOX)) == -1)
+		CHECK("held: rename", 0);
+	store_maildir(BOX "/.Sent");
+	CHECK("held: a folder made again is not the one held",
+	    append_one(u, "Sent") == 1 &&
+		mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 1);
+	CHECK("held: the moved one kept its messages",
+	    mailbox_status(u, "Old", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21);
+	mail_user_release(u);
+	CHECK("held: released, its index written",
+	    store_exists(BOX "/.Sent", ".", INDEX_FILE));
+	mail_user_put(u);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	CHECK("held: after the last user, read back",
+	    mailbox_status(u, "Old", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21 &&
+		mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 1 && st.uidnext == 2);
+	mail_user_put(u);
+}
+
 static size_t big_len;
 
 /* views of big_len octets of one letter, whatever the message */
@@ -979,6 +1043,7 @@ main(void)
 	test_quota_folders();
 	test_cache();
 	test_cache_windows();
+	test_append_held();
 	test_watch();
 	test_large();
 	store_teardown();
