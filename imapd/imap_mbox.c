@@ -24,8 +24,11 @@
 
 /* ranges in one sequence set, before anything is allocated for it */
 #define IMAP_SEQSET_RANGES_MAX 16384
-/* messages in one APPEND (MULTIAPPEND, RFC 3502) */
-#define IMAP_APPEND_MAX 256
+/*
+ * Messages in one APPEND (MULTIAPPEND, RFC 3502): each holds a file open
+ * until the command ends, and the role counts a few descriptors a session.
+ */
+#define IMAP_APPEND_MAX 16
 /* patterns in one LIST (RFC 5258) */
 #define IMAP_LIST_PATTERNS_MAX 32
 
@@ -541,10 +544,20 @@ imap_view_exists(void *arg, uint32_t count, uint32_t recent)
 		imap_reply(s, "* %" PRIu32 " RECENT", recent);
 }
 
+static void
+imap_view_lost(void *arg)
+{
+	struct imap_session *s = arg;
+
+	log_info("%s: too far behind its mailbox, closed", s->addr);
+	imap_bye(s, "Too much changed in the mailbox since you last asked");
+}
+
 static const struct mailbox_view_ops imap_view_ops = {
     .expunge = imap_view_expunge,
     .flags = imap_view_flags,
     .exists = imap_view_exists,
+    .lost = imap_view_lost,
 };
 
 void

@@ -351,7 +351,14 @@ struct mailbox_view_ops {
 	void (*flags)(void *arg, uint32_t seq, const struct mail_msg *);
 	/* new messages: the count and recent count after them */
 	void (*exists)(void *arg, uint32_t count, uint32_t recent);
+	/*
+	 * The view fell so far behind (MAILBOX_EVENTS_MAX news not heard)
+	 * that the mailbox stopped keeping its news: it is of no more use
+	 * but to close.  Called from another session's change.
+	 */
+	void (*lost)(void *arg);
 };
+#define MAILBOX_EVENTS_MAX (1 << 20) /* news kept for views, 16 octets each */
 
 /*
  * Select a folder (UTF-8 name; "INBOX" any case).  readonly: EXAMINE

@@ -125,6 +125,7 @@ struct mailbox_view {
 	uint32_t *recent; /* ascending uids */
 	size_t nrecent, recent_cap;
 	uint64_t evpos;
+	int lost; /* fell behind: told, and hears nothing more */
 	int readonly;
 	const struct mailbox_view_ops *ops;
 	void *arg;
@@ -575,6 +576,29 @@ box_fold(struct mailbox *box)
 
 /* ---- events */
 
+static void box_events_trim(struct mailbox *);
+
+/*
+ * A view that hears nothing (a client that sends no command, or does
+ * not read) must not make the mailbox keep news without end: the ones
+ * holding the oldest are let go, and told.
+ */
+static void
+box_events_overflow(struct mailbox *box)
+{
+	struct mailbox_view *v;
+
+	TAILQ_FOREACH(v, &box->views, entry) {
+		if (v->evpos != box->ev_first)
+			continue;
+		v->evpos = box->ev_first + box->nev;
+		v->lost = 1;
+		if (v->ops->lost != NULL)
+			v->ops->lost(v->arg);
+	}
+	box_events_trim(box);
+}
+
 static int
 box_event(struct mailbox *box, enum box_event_type type, uint32_t uid,
     uint64_t origin)
@@ -588,6 +612,8 @@ box_event(struct mailbox *box, enum box_event_type type, uint32_t uid,
 		box->nev = 0;
 		return 0;
 	}
+	if (box->nev >= MAILBOX_EVENTS_MAX)
+		box_events_overflow(box);
 	if (box->nev == box->ev_cap) {
 		cap = box->ev_cap ? box->ev_cap * 2 : 64;
 		if ((p = reallocarray(box->ev, cap, sizeof(*p))) == NULL)
@@ -1626,6 +1652,8 @@ mailbox_view_sync(struct mailbox_view *v)
 	size_t pos, r;
 	int announce = 0;
 
+	if (v->lost)
+		return;
 	box_refresh(box);
 	if (!v->readonly)
 		box_move_new(box);

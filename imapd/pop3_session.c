@@ -46,6 +46,8 @@ struct pop3_state {
 	int have_user;
 	struct mailbox_view *view;
 	uint32_t count; /* messages at login: the maildrop */
+	uint32_t *uids; /* theirs, by message number - 1 */
+	uint32_t uidvalidity;
 	uint8_t *deleted;
 	uint8_t *retrieved;
 	struct pop3_retr retr;
@@ -103,10 +105,23 @@ pop3_view_exists(void *arg, uint32_t count, uint32_t recent)
 {
 }
 
+static void
+pop3_view_lost(void *arg)
+{
+	struct imap_session *s = arg;
+
+	log_info("%s: too far behind its mailbox, closed", s->addr);
+	imap_reply(s,
+	    "-ERR [SYS/TEMP] The mailbox changed too much, log in "
+	    "again");
+	imap_close(s);
+}
+
 static const struct mailbox_view_ops pop3_view_ops = {
     .expunge = pop3_view_expunge,
     .flags = pop3_view_flags,
     .exists = pop3_view_exists,
+    .lost = pop3_view_lost,
 };
 
 static struct pop3_state *
@@ -140,6 +155,7 @@ pop3_session_free(struct imap_session *s)
 		mailbox_view_close(p->view);
 	if (p->holds_maildrop && s->user != NULL)
 		pop3_unlock(s->user->address);
+	free(p->uids);
 	free(p->deleted);
 	free(p->retrieved);
 	explicit_bzero(p->user, sizeof(p->user));
@@ -192,6 +208,7 @@ pop3_auth_done(struct imap_session *s, const struct auth_login_result *res)
 	struct pop3_state *p = s->pop;
 	const char *why;
 	char err[128];
+	uint32_t n;
 
 	switch (res->status) {
 	case AUTH_LOGIN_OK:
@@ -238,13 +255,28 @@ pop3_auth_done(struct imap_session *s, const struct auth_login_result *res)
 		return;
 	}
 	p->count = mailbox_view_count(p->view);
+	p->uids = xcalloc(p->count + 1, sizeof(*p->uids));
+	for (n = 1; n <= p->count; n++)
+		p->uids[n - 1] = mailbox_view_uid(p->view, n);
+	p->uidvalidity = mailbox_view_uidvalidity(p->view);
 	p->deleted = xcalloc(p->count + 1, 1);
 	p->retrieved = xcalloc(p->count + 1, 1);
 	p->phase = POP3_TRANSACTION;
 	imap_reply(s, "+OK Logged in, %" PRIu32 " messages", p->count);
 }
 
-/* a message number of the maildrop, not deleted: its seq, or 0 (answered) */
+/*
+ * The view's sequence number of maildrop message n: the view hears what
+ * others do (so that the mailbox keeps no news for it), the maildrop
+ * stays as it was at login.  0 if another session expunged it since.
+ */
+static uint32_t
+pop3_seq(struct imap_session *s, uint32_t n)
+{
+	return mailbox_view_seq(s->pop->view, s->pop->uids[n - 1]);
+}
+
+/* a message number of the maildrop, not deleted: n, or 0 (answered) */
 static uint32_t
 pop3_msgno(struct imap_session *s, const char *arg)
 {
@@ -268,8 +300,10 @@ static uint64_t
 pop3_size(struct imap_session *s, uint32_t n)
 {
 	uint64_t size = 0;
+	uint32_t seq;
 
-	if (mailbox_msg_size(s->pop->view, n, &size) == -1)
+	if ((seq = pop3_seq(s, n)) == 0 ||
+	    mailbox_msg_size(s->pop->view, seq, &size) == -1)
 		return 0;
 	return size;
 }
@@ -300,8 +334,7 @@ pop3_list(struct imap_session *s, const char *arg, int uidl)
 			return;
 		if (uidl)
 			imap_reply(s, "+OK %" PRIu32 " %08" PRIX32 "%08" PRIX32,
-			    n, mailbox_view_uid(p->view, n),
-			    mailbox_view_uidvalidity(p->view));
+			    n, p->uids[n - 1], p->uidvalidity);
 		else
 			imap_reply(
 			    s, "+OK %" PRIu32 " %" PRIu64, n, pop3_size(s, n));
@@ -313,8 +346,7 @@ pop3_list(struct imap_session *s, const char *arg, int uidl)
 			continue;
 		if (uidl)
 			imap_reply(s, "%" PRIu32 " %08" PRIX32 "%08" PRIX32, n,
-			    mailbox_view_uid(p->view, n),
-			    mailbox_view_uidvalidity(p->view));
+			    p->uids[n - 1], p->uidvalidity);
 		else
 			imap_reply(
 			    s, "%" PRIu32 " %" PRIu64, n, pop3_size(s, n));
@@ -375,7 +407,7 @@ pop3_retr(struct imap_session *s, const char *arg, const char *lines)
 	struct pop3_retr *r = &p->retr;
 	const char *errstr;
 	struct stat st;
-	uint32_t n;
+	uint32_t n, seq;
 	int fd;
 
 	if ((n = pop3_msgno(s, arg)) == 0)
@@ -390,7 +422,8 @@ pop3_retr(struct imap_session *s, const char *arg, const char *lines)
 			return;
 		}
 	}
-	if ((fd = mailbox_msg_open(p->view, n)) == -1) {
+	if ((seq = pop3_seq(s, n)) == 0 ||
+	    (fd = mailbox_msg_open(p->view, seq)) == -1) {
 		imap_reply(
 		    s, "-ERR [SYS/TEMP] Message %" PRIu32 " cannot be read", n);
 		return;
@@ -426,26 +459,28 @@ pop3_update(struct imap_session *s)
 	struct pop3_state *p = s->pop;
 	struct mail_uid_range *r;
 	size_t nr = 0;
-	uint32_t n, uid;
+	uint32_t n, uid, seq;
 	int failed = 0;
 
 	r = xreallocarray(NULL, p->count + 1, sizeof(*r));
+	mailbox_view_sync(p->view);
 	for (n = 1; n <= p->count; n++) {
-		if (mailbox_view_msg(p->view, n) == NULL)
+		if ((seq = pop3_seq(s, n)) == 0 ||
+		    mailbox_view_msg(p->view, seq) == NULL)
 			continue;
 		if (p->deleted[n]) {
-			if (mailbox_store(p->view, n, STORE_ADD,
+			if (mailbox_store(p->view, seq, STORE_ADD,
 				MAIL_FLAG_DELETED, 0) != 0) {
 				failed = 1;
 				continue;
 			}
-			uid = mailbox_view_uid(p->view, n);
+			uid = p->uids[n - 1];
 			r[nr].first = r[nr].last = uid;
 			r[nr].modseq = 0;
 			nr++;
 		} else if (p->retrieved[n])
 			mailbox_store(
-			    p->view, n, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
+			    p->view, seq, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
 	}
 	if (nr > 0 && mailbox_expunge(p->view, r, nr) == -1)
 		failed = 1;
@@ -602,6 +637,9 @@ pop3_command(struct imap_session *s, const char *buf, size_t len)
 	verb = line;
 	if ((arg = strchr(line, ' ')) != NULL)
 		*arg++ = '\0';
+	/* what others did is heard (and ignored): nothing piles up */
+	if (p->phase == POP3_TRANSACTION)
+		mailbox_view_sync(p->view);
 	if (strcasecmp(verb, "CAPA") == 0)
 		pop3_capa(s);
 	else if (strcasecmp(verb, "QUIT") == 0) {

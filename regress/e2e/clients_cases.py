@@ -98,7 +98,9 @@ class ClientCases:
     def test_offlineimap(self):
         self.put("INBOX", "a", "b")
         self.put("Sent", "s1", flags="(\\Seen)")
-        r = ic.offlineimap_sync(self.acct(), self.scratch)
+        # implicit TLS, the certificate pinned: offlineimap's threaded
+        # STARTTLS (imaplib2) hangs now and then on a loaded machine
+        r = ic.offlineimap_sync(self.acct("imaps", ca=False), self.scratch)
         self.assertTrue(r.ok, r)
         inbox = os.path.join(r.maildir, "INBOX")
         self.assertEqual(sorted(ic.subject(m) for _, _, m in

@@ -417,6 +417,25 @@ class Append(HostileCase):
         self.assert_files_closed(before)
         self.assert_serving()
 
+    def test_messages_of_one_append_are_bounded(self):
+        # each message of an APPEND holds a file open until the command
+        # ends: 60 of them would be 60 descriptors of one session
+        a = self.conn().login()
+        before = len(self.open_files())
+        msg = message("m")
+        one = b" {%d+}\r\n%s" % (len(msg), msg)
+        a.send(b"a APPEND INBOX" + one * 15 + b" {100000+}\r\n")
+        wait_until(lambda: len(self.tmp_files()) == 16,
+                   what="16 files in tmp/")
+        self.assertLess(len(self.open_files()) - before, 24)
+        a.send(b"x" * 100000 + b"\r\n")
+        last = a.tagged(b"a")[-1]
+        self.assertRegex(last, rb"^a OK \[APPENDUID \d+ 1:16\]")
+        last = a.cmd(b"b", b"APPEND INBOX" + one * 17)[-1]
+        self.assertTrue(last.startswith(b"b BAD"), last)
+        self.assertEqual(self.tmp_files(), [])
+        self.assert_serving()
+
     def test_over_quota_is_refused_before_it_is_written(self):
         self.b.boxctl("user", "quota", BOB, "1M")
         a = self.conn().login()

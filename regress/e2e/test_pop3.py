@@ -133,6 +133,37 @@ class Pop3Case(unittest.TestCase):
         self.assertTrue(q.pass_(PASSWORD).startswith(b"+OK"))
         q.quit()
 
+    def test_maildrop_holds_while_imap_changes_it(self):
+        """The maildrop is what INBOX held at login; a message another
+        session expunges meanwhile is gone, the others keep their
+        numbers."""
+        import imaplib
+        p = self.login()
+        subjects = [l for l in p.top(3, 0)[1] if l.startswith(b"Subject")]
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.b.imap_ports["imaps"],
+                              ssl_context=tls_context(), timeout=20)
+        m.login(BOB, PASSWORD)
+        m.select("INBOX")
+        m.store("2", "+FLAGS", "\\Deleted")
+        m.expunge()
+        with smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=20) as c:
+            c.sendmail("alice@remote.test", [BOB], message("later"))
+        deadline = time.time() + 20
+        while b"MESSAGES 3" not in m.status("INBOX", "(MESSAGES)")[1][0]:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        with self.assertRaises(poplib.error_proto):
+            p.retr(2)
+        self.assertEqual([l for l in p.top(3, 0)[1]
+                          if l.startswith(b"Subject")], subjects)
+        self.assertEqual(len(p.uidl()[1]), 3)
+        p.dele(1)
+        p.quit()
+        m.noop()
+        typ, data = m.status("INBOX", "(MESSAGES)")
+        self.assertIn(b"MESSAGES 2", data[0])
+        m.logout()
+
     def test_hostile_input(self):
         s = tls_context().wrap_socket(socket.create_connection(
             ("127.0.0.1", self.b.imap_ports["pop3s"]), timeout=20))
