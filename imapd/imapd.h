@@ -334,6 +334,11 @@ struct mail_append;
 struct mail_user *
 mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
 void mail_user_put(struct mail_user *);
+/*
+ * The folder the user's last APPEND left open is closed (its index
+ * written): before a DELETE or RENAME changes folder directories.
+ */
+void mail_user_release(struct mail_user *);
 /* the quota given, and what the user's folders hold now (octets) */
 uint64_t mail_user_quota(struct mail_user *);
 uint64_t mail_user_usage(struct mail_user *);
