@@ -1081,6 +1081,9 @@ struct ctl_usage_reply {
 	struct ctl_usage usage[CTL_USAGE_BATCH];
 };
 
+/* a row as it came, and more pairs after it (key, value, ..., NULL) */
+void ctl_row_encode_more(struct msg_writer *, const struct ctl_row *, ...)
+    __attribute__((sentinel));
 void ctl_usage_req_encode(struct msg_writer *, const struct ctl_usage_req *);
 /* refuses more than CTL_USAGE_BATCH, and a mailbox not "domain/user" */
 int ctl_usage_req_decode(struct ctl_usage_req *, const void *, size_t);

@@ -384,6 +384,33 @@ ctl_proc_decode(struct ctl_proc *p, const void *data, size_t len)
 
 /* ---------------------------------------------------------------- usage */
 
+void
+ctl_row_encode_more(struct msg_writer *w, const struct ctl_row *row, ...)
+{
+	va_list ap;
+	const char *key, *value;
+	uint32_t n = row->n, i;
+
+	va_start(ap, row);
+	while (va_arg(ap, const char *) != NULL) {
+		(void)va_arg(ap, const char *);
+		n++;
+	}
+	va_end(ap);
+	msg_put_u32(w, n);
+	for (i = 0; i < row->n; i++) {
+		msg_put_str(w, row->key[i]);
+		msg_put_str(w, row->value[i]);
+	}
+	va_start(ap, row);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		msg_put_str(w, key);
+		msg_put_str(w, value != NULL ? value : "");
+	}
+	va_end(ap);
+}
+
 _Static_assert(
     IMSG_HDR_SIZE + 12 + CTL_USAGE_BATCH * (4 + ENVELOPE_MAILBOX_MAX) <=
 	IMSG_MAX_SIZE,
