@@ -684,6 +684,22 @@ int imap_section_write(struct evbuffer *, const struct mime_message *,
 int imap_section_binary(struct evbuffer *, const struct mime_message *,
     const struct imap_section *);
 
+/* ---------------------------------------------------------------
+ * imap_binary.c
+ */
+/*
+ * A message APPENDed with binary content (RFC 3516 4.3) is stored as
+ * text: each leaf part whose body is binary (Content-Transfer-Encoding
+ * binary, or a NUL or a bare CR in it) and not base64 or quoted-printable
+ * already becomes base64 in CRLF lines with its Content-Transfer-Encoding
+ * field replaced; every other octet is kept.  1 with the new form
+ * appended to out, 0 when no part needed it (out untouched), -1 when out
+ * of memory.
+ */
+int imap_binary_recode(const char *msg, size_t len, struct evbuffer *out);
+/* base64 of src in lines of 76, CRLF between them; 0 or -1 */
+int imap_base64_lines(struct evbuffer *out, const unsigned char *, size_t);
+
 /* ----------------------------------------------------------------
  * imap_search.c
  */

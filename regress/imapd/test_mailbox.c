@@ -58,7 +58,8 @@ cb_exists(void *arg, uint32_t count, uint32_t recent)
 	heard_add(arg, line);
 }
 
-static const struct mailbox_view_ops ops = {cb_expunge, cb_flags, cb_exists};
+static const struct mailbox_view_ops ops = {
+    .expunge = cb_expunge, .flags = cb_flags, .exists = cb_exists};
 
 static struct mailbox_view *
 open_view(struct mail_user *u, const char *folder, int ro, struct heard *h)
