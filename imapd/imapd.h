@@ -1195,6 +1195,14 @@ void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
 /* the session goes: its maildrop is let go, uncommitted deletions too */
 void pop3_session_free(struct imap_session *);
 
+/* ----------------------------------------------------------------
+ * imap_usage.c
+ */
+/* the storage's mail directory, where the role is jailed */
+void imap_usage_init(int rootfd);
+/* IMSG_IMAP_USAGE_REQ: each user's maildirsize, answered to control */
+void imap_usage_request(struct imsg *);
+
 /* ---------------------------------------------------------------- imap.c
  */
 void imap_stat_session_start(struct imap_session *);
