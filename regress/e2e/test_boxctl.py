@@ -748,6 +748,28 @@ class UsageCase(unittest.TestCase):
         self.assertIn("u100@usage.test", self.boxd.logtext())
 
 
+class ManyWritesCase(unittest.TestCase):
+    """Hundreds of table writes make Berkeley DB shorten a file
+    (ftruncate): auth's filter allows it, and auth goes on."""
+
+    def test_many_adds_and_deletes(self):
+        b = boxdtest.Boxd()
+        try:
+            b.start()
+            b.boxctl("domain", "add", "many.test")
+            for i in range(200):
+                b.boxctl("user", "add", "u%d@many.test" % i,
+                         "--password-stdin", input=PASSWORD)
+            for i in range(190):
+                b.boxctl("user", "del", "u%d@many.test" % i)
+            self.assertEqual(len(b.boxctl("user", "list", "many.test")
+                                 .stdout.splitlines()), 10)
+            self.assertNotIn("killed", b.logtext())
+            self.assertEqual(b.stop(), 0)
+        finally:
+            b.cleanup()
+
+
 class DurabilityCase(unittest.TestCase):
     """kill -9 of the whole process tree while users are being added:
     every add that boxctl reported done is there after a restart."""
