@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* dovecot-uidlist once boxd has given UIDs it does not know */
+#define UIDLIST_RETIRED "dovecot-uidlist.boxd"
 /* the last UIDVALIDITY given, in the user's Maildir */
 #define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
@@ -91,8 +93,10 @@ struct mailbox {
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
 	int nolog;		  /* a scan that ends in a new snapshot */
-	int maybe_new;	/* messages may be in new/: box_move_new() looks */
-	uint32_t *hash; /* base name -> msgs index + 1 */
+	int maybe_new; /* messages may be in new/: box_move_new() looks */
+	int building;  /* a fresh scan gives UIDs: see box_uidlist_retire() */
+	int uidlist_retired; /* or known to be absent */
+	uint32_t *hash;	     /* base name -> msgs index + 1 */
 	size_t hash_size;
 	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
@@ -697,6 +701,33 @@ box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 	box_own_change(box);
 }
 
+/*
+ * dovecot-uidlist knows a migrated folder's UIDs up to its UIDNEXT.  A
+ * rebuild from it after boxd gave UIDs of its own would number those
+ * messages again from there, and, once some are expunged, give their
+ * UIDs to others under the same UIDVALIDITY.  So it is put aside, on
+ * disk, before the first UID it does not know is given; a lost index
+ * then means a new UIDVALIDITY.
+ */
+static int
+box_uidlist_retire(struct mailbox *box)
+{
+	if (box->uidlist_retired)
+		return 0;
+	if (renameat(box->dirfd, UIDLIST_FILE, box->dirfd, UIDLIST_RETIRED) ==
+	    -1) {
+		if (errno != ENOENT) {
+			log_warn("%s: %s", box->folder, UIDLIST_FILE);
+			return -1;
+		}
+	} else if (fsync(box->dirfd) == -1) {
+		log_warn("%s: %s", box->folder, UIDLIST_FILE);
+		return -1;
+	}
+	box->uidlist_retired = 1;
+	return 0;
+}
+
 /* a new message under uid; the caller makes the log durable */
 static int
 box_msg_new(
@@ -706,6 +737,8 @@ box_msg_new(
 	size_t blen;
 	int64_t off;
 
+	if (!box->building && box_uidlist_retire(box) == -1)
+		return -1;
 	memset(&m, 0, sizeof(m));
 	if (maildir_name_parse(name, &blen, &m.flags) == -1 ||
 	    (off = index_name_add(&box->st, name, strlen(name))) == -1)
@@ -907,7 +940,7 @@ box_scan(struct mailbox *box, int fresh)
 	uint8_t *seen;
 	size_t i, n = box->st.nmsgs;
 	uint32_t uid;
-	int rc = -1;
+	int rc = -1, unknown = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	box->dirty = 0;
@@ -937,6 +970,8 @@ box_scan(struct mailbox *box, int fresh)
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
+	/* until its snapshot is written, a fresh build can be made again */
+	box->building = fresh;
 	/* room for them all at once, not a rebuild at every doubling */
 	if (sc.n > 0) {
 		box->hash_want = box->st.nmsgs + sc.n;
@@ -965,6 +1000,7 @@ box_scan(struct mailbox *box, int fresh)
 			if (box->st.uidnext == UINT32_MAX)
 				goto done; /* out of UIDs: RFC 3501 has none */
 			uid = box->st.uidnext;
+			unknown = 1;
 		}
 		/* a fresh index's names were there before: not \Recent */
 		if (box_msg_new(box, uid, name, sc.names[i].in_new,
@@ -977,7 +1013,10 @@ box_scan(struct mailbox *box, int fresh)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
+	if (rc == 0 && fresh && unknown)
+		rc = box_uidlist_retire(box);
 done:
+	box->building = 0;
 	/* what was not logged must reach a snapshot, even on a failure */
 	if (box->nolog) {
 		box->nolog = 0;

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Boxd  # noqa: E402
+from boxdtest import Boxd, gone  # noqa: E402
 
 BOB = "bob@example.org"
 PASSWORD = "correct horse battery"
@@ -169,10 +169,12 @@ class CrashCase(unittest.TestCase):
         raise AssertionError("no imap process")
 
     def kill_imap(self, pid):
-        """kill -9 of imap alone; the parent then stops the service."""
+        """kill -9 of imap alone; the parent then stops the service,
+        and the next start needs the listeners its children hold."""
+        kids = self.b.pids()[1:]
         os.kill(pid, signal.SIGKILL)
         self.b.proc.wait(30)
-        self.b.kill9()  # whatever is left of the tree
+        wait_for(lambda: all(gone(k) for k in kids), what="the children")
 
     def restart(self):
         for s in self.sessions:
@@ -180,13 +182,21 @@ class CrashCase(unittest.TestCase):
         self.sessions = []
         self.b.start()
 
+    def own(self, path):
+        """A file made by the test belongs to the Maildir's owner (boxd
+        started as root runs imap as _boxmail)."""
+        st = os.stat(self.inbox)
+        os.chown(path, st.st_uid, st.st_gid)
+
     def fill(self, n, flags=""):
         """n messages put into cur/ as another writer would."""
         d = os.path.join(self.inbox, "cur")
         for i in range(n):
-            with open(os.path.join(d, "1700000000.M%dP1.host,S=%d:2,%s" %
-                                   (i, len(message(i)), flags)), "wb") as f:
+            path = os.path.join(d, "1700000000.M%dP1.host,S=%d:2,%s" %
+                                (i, len(message(i)), flags))
+            with open(path, "wb") as f:
                 f.write(message(i))
+            self.own(path)
 
 
 class Crash(CrashCase):
@@ -324,6 +334,7 @@ class DamagedIndex(CrashCase):
                 f.write("3 V1234 N11\n")
                 for i, n in enumerate(names):
                     f.write("%d :%s\n" % (i + 7, base(n)))
+            self.own(os.path.join(self.inbox, "dovecot-uidlist"))
         s = self.session()
         s.select()
         for i, flags in enumerate(["()", "(\\Seen)", "(\\Deleted)",
@@ -347,7 +358,10 @@ class DamagedIndex(CrashCase):
     def check_all(self, uidlist):
         validity, state = self.prepare(uidlist)
         if uidlist:
+            # UIDs of boxd's own were given: the uidlist cannot rebuild
             self.assertEqual(validity, 1234)
+            self.assertFalse(os.path.exists(
+                os.path.join(self.inbox, "dovecot-uidlist")))
         hows = ("intact", "truncated", "garbage", "deleted")
         for combo in itertools.product(hows, repeat=3):
             if combo == ("intact",) * 3:
@@ -358,36 +372,68 @@ class DamagedIndex(CrashCase):
                     if os.path.exists(path):
                         os.unlink(path)
                     shutil.copy(os.path.join(self.saved, name), path)
+                    self.own(path)
                     if how != "intact":
                         self.damage(how, path)
                 self.b.start()
-                s = self.session()
-                v = s.select()
-                after = s.uid_flags()
-                # all mail and flags, whatever the UIDs
-                self.assertEqual(sorted(after.values()),
-                                 sorted(state.values()))
-                if v == validity:
-                    self.assertEqual(after, state)
-                if combo[0] == "intact" or uidlist:
-                    self.assertEqual(v, validity)
-                s.cmd("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
-                # a new UID is above every one given before
-                lines = s.cmd("APPEND INBOX ()", message(999))
-                m = re.search(rb"APPENDUID (\d+) (\d+)", lines[-1])
-                if int(m.group(1)) == validity:
-                    self.assertGreater(int(m.group(2)), max(state))
-                s.cmd("UID STORE %s +FLAGS (\\Deleted)" % m.group(2).decode())
-                s.cmd("UID EXPUNGE %s" % m.group(2).decode())
-                s.close()
-                self.sessions = []
-                self.b.stop()
+                try:
+                    s = self.session()
+                    v = s.select()
+                    after = s.uid_flags()
+                    # all mail and flags, whatever the UIDs
+                    self.assertEqual(sorted(after.values()),
+                                     sorted(state.values()))
+                    if v == validity:
+                        self.assertEqual(after, state)
+                    if combo[0] == "intact":
+                        self.assertEqual(v, validity)
+                    s.cmd("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+                    # a new UID is above every one given before
+                    lines = s.cmd("APPEND INBOX ()", message(999))
+                    m = re.search(rb"APPENDUID (\d+) (\d+)", lines[-1])
+                    if int(m.group(1)) == validity:
+                        self.assertGreater(int(m.group(2)), max(state))
+                    uid = m.group(2).decode()
+                    s.cmd("UID STORE %s +FLAGS (\\Deleted)" % uid)
+                    s.cmd("UID EXPUNGE %s" % uid)
+                finally:
+                    for s in self.sessions:
+                        s.close()
+                    self.sessions = []
+                    self.b.stop()
 
     def test_index_files_damaged(self):
         self.check_all(False)
 
     def test_index_files_damaged_with_uidlist(self):
         self.check_all(True)
+
+    def test_uidlist_rebuilds_until_boxd_gives_uids(self):
+        self.fill(4, "S")
+        with open(os.path.join(self.inbox, "dovecot-uidlist"), "w") as f:
+            f.write("3 V1234 N11\n")
+            for i, n in enumerate(sorted(self.cur())):
+                f.write("%d :%s\n" % (i + 7, base(n)))
+        self.own(os.path.join(self.inbox, "dovecot-uidlist"))
+        s = self.session()
+        self.assertEqual(s.select(), 1234)
+        state = s.uid_flags()
+        self.assertEqual(sorted(state), [7, 8, 9, 10])
+        s.cmd("UID STORE 8 +FLAGS (\\Deleted)")
+        s.cmd("UID EXPUNGE 8")
+        del state[8]
+        self.restart()
+        self.b.stop()
+        for name in INDEX_FILES:
+            path = os.path.join(self.inbox, name)
+            if os.path.exists(path):
+                os.unlink(path)
+        self.b.start()
+        s = self.session()
+        self.assertEqual(s.select(), 1234)
+        self.assertEqual(s.uid_flags(), state)
+        lines = s.cmd("APPEND INBOX ()", message(999))
+        self.assertIn(b"APPENDUID 1234 11]", lines[-1])
 
 
 if __name__ == "__main__":
