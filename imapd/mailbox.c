@@ -1008,6 +1008,12 @@ box_scan(struct mailbox *box, int fresh)
 			goto done;
 	}
 	box->nolog = 0;
+	/* a log left from before would pass for the new snapshot's */
+	if (fresh && unlinkat(box->dirfd, INDEX_LOG, 0) == -1 &&
+	    errno != ENOENT) {
+		log_warn("%s: %s", box->folder, INDEX_LOG);
+		goto done;
+	}
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
@@ -1290,6 +1296,26 @@ truncate_at(int dirfd, const char *name, size_t len)
 	return rc;
 }
 
+/*
+ * Every snapshot has a log of its generation from the start or, after a
+ * crash between the two writes of a fold, still the previous one, which
+ * the snapshot has taken in.  Any other log (none, another generation,
+ * not a log) may have held UIDs the snapshot does not know, which must
+ * not be given again under its UIDVALIDITY.
+ */
+static int
+box_log_previous(struct mailbox *box, const void *buf, size_t len)
+{
+	struct msg_writer w;
+	int rc;
+
+	msg_writer_init(&w);
+	index_log_header(&w, box->st.log_gen - 1);
+	rc = !w.error && len >= w.len && memcmp(buf, w.buf, w.len) == 0;
+	msg_writer_free(&w);
+	return rc;
+}
+
 /* the index and log as they are on disk: 0 usable, -1 start afresh */
 static int
 box_load(struct mailbox *box)
@@ -1301,28 +1327,32 @@ box_load(struct mailbox *box)
 		box->old_uidvalidity = index_peek_uidvalidity(box->dirfd);
 		return -1;
 	}
-	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == 0) {
-		if (index_log_replay(&box->st, buf, len, &good) == 0) {
-			if (good < len) {
-				/* a torn tail: later records follow the good */
-				log_warnx("%s/%s: %s cut at %zu octets",
-				    box->user->mailbox, box->dir, INDEX_LOG,
-				    good);
-				if (truncate_at(box->dirfd, INDEX_LOG, good) ==
-				    -1)
-					good = 0;
-			}
-			free(buf);
-			if (good == 0)
-				return box_log_open(box, 1) == -1 ? -1 : 0;
-			box->log_size = good;
-			box->changed = good > 8;
-			return box_log_open(box, 0);
-		}
+	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == -1)
+		goto lost;
+	if (index_log_replay(&box->st, buf, len, &good) == -1) {
+		if (!box_log_previous(box, buf, len))
+			goto lost;
+		/* the snapshot says what that log said: a new one */
 		free(buf);
+		return box_log_open(box, 1);
 	}
-	/* no log of this snapshot: a new one */
-	return box_log_open(box, 1);
+	free(buf);
+	if (good < len) {
+		/* a torn tail: later records follow the good */
+		log_warnx("%s/%s: %s cut at %zu octets", box->user->mailbox,
+		    box->dir, INDEX_LOG, good);
+		if (truncate_at(box->dirfd, INDEX_LOG, good) == -1)
+			return box_log_open(box, 1) == -1 ? -1 : 0;
+	}
+	box->log_size = good;
+	box->changed = good > 8;
+	return box_log_open(box, 0);
+lost:
+	log_warnx("%s/%s: %s lost, the folder is rebuilt", box->user->mailbox,
+	    box->dir, INDEX_LOG);
+	box->old_uidvalidity = box->st.uidvalidity;
+	free(buf);
+	return -1;
 }
 
 static struct mailbox *
