@@ -687,27 +687,13 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	return 0;
 }
 
-static void
-box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
-{
-	struct mail_msg *m = &box->st.msgs[idx];
-
-	m->expunged = 1;
-	m->modseq = box_modseq(box);
-	box_log(box, INDEX_LOG_EXPUNGE, idx);
-	if (index_vanished_add(&box->st, m->uid, m->modseq) == -1)
-		box->st.vanished_floor = m->modseq;
-	box_event(box, EV_EXPUNGE, m->uid, origin);
-	box_own_change(box);
-}
-
 /*
- * dovecot-uidlist knows a migrated folder's UIDs up to its UIDNEXT.  A
- * rebuild from it after boxd gave UIDs of its own would number those
- * messages again from there, and, once some are expunged, give their
- * UIDs to others under the same UIDVALIDITY.  So it is put aside, on
- * disk, before the first UID it does not know is given; a lost index
- * then means a new UIDVALIDITY.
+ * dovecot-uidlist knows a migrated folder's UIDs up to its UIDNEXT, and
+ * a folder built from it numbers the messages it does not know from
+ * there, by name.  Built again after an expunge, or after boxd gave UIDs
+ * of its own, it would give some UIDs to other messages under the same
+ * UIDVALIDITY.  So it is put aside, on disk, before the first of these;
+ * a lost index then means a new UIDVALIDITY.
  */
 static int
 box_uidlist_retire(struct mailbox *box)
@@ -726,6 +712,22 @@ box_uidlist_retire(struct mailbox *box)
 	}
 	box->uidlist_retired = 1;
 	return 0;
+}
+
+static void
+box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
+{
+	struct mail_msg *m = &box->st.msgs[idx];
+
+	/* a file gone already: a failure is logged, and nothing to undo */
+	(void)box_uidlist_retire(box);
+	m->expunged = 1;
+	m->modseq = box_modseq(box);
+	box_log(box, INDEX_LOG_EXPUNGE, idx);
+	if (index_vanished_add(&box->st, m->uid, m->modseq) == -1)
+		box->st.vanished_floor = m->modseq;
+	box_event(box, EV_EXPUNGE, m->uid, origin);
+	box_own_change(box);
 }
 
 /* a new message under uid; the caller makes the log durable */
@@ -940,7 +942,7 @@ box_scan(struct mailbox *box, int fresh)
 	uint8_t *seen;
 	size_t i, n = box->st.nmsgs;
 	uint32_t uid;
-	int rc = -1, unknown = 0;
+	int rc = -1;
 
 	memset(&sc, 0, sizeof(sc));
 	box->dirty = 0;
@@ -970,7 +972,7 @@ box_scan(struct mailbox *box, int fresh)
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
-	/* until its snapshot is written, a fresh build can be made again */
+	/* a fresh build can be made again the same way */
 	box->building = fresh;
 	/* room for them all at once, not a rebuild at every doubling */
 	if (sc.n > 0) {
@@ -1000,7 +1002,6 @@ box_scan(struct mailbox *box, int fresh)
 			if (box->st.uidnext == UINT32_MAX)
 				goto done; /* out of UIDs: RFC 3501 has none */
 			uid = box->st.uidnext;
-			unknown = 1;
 		}
 		/* a fresh index's names were there before: not \Recent */
 		if (box_msg_new(box, uid, name, sc.names[i].in_new,
@@ -1019,8 +1020,6 @@ box_scan(struct mailbox *box, int fresh)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
-	if (rc == 0 && fresh && unknown)
-		rc = box_uidlist_retire(box);
 done:
 	box->building = 0;
 	/* what was not logged must reach a snapshot, even on a failure */
@@ -2009,6 +2008,8 @@ box_remove(
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
+	if (box_uidlist_retire(box) == -1)
+		return -1;
 	if (unlinkat(box->dirfd, path, 0) == -1) {
 		if (errno != ENOENT)
 			return -1;
