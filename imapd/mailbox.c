@@ -1776,6 +1776,28 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
 
 /* ---- messages */
 
+/*
+ * A message file, which in a Maildir copied in may be anything: a FIFO
+ * would block the open, and a device or directory the reads, of the one
+ * process that serves every user.  Only a plain file is a message.
+ */
+static int
+msg_file_open(int dirfd, const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = openat(dirfd, path,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 static int
 box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 {
@@ -1784,7 +1806,7 @@ box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	fd = openat(box->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = msg_file_open(box->dirfd, path);
 	if (fd == -1 && errno == ENOENT)
 		box->dirty = 1; /* renamed under us: the next sync finds it */
 	return fd;
@@ -2505,8 +2527,7 @@ copy_file(int fromdir, const char *from, int todir, const char *to)
 	ssize_t n;
 	int in, out, rc = -1;
 
-	if ((in = openat(fromdir, from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-	    -1)
+	if ((in = msg_file_open(fromdir, from)) == -1)
 		return -1;
 	if ((out = openat(todir, to,
 		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) ==

@@ -184,11 +184,14 @@ class CrashCase(unittest.TestCase):
         self.b.stop()
         self.b.start()
 
+    def owner(self):
+        st = os.stat(self.inbox)
+        return st.st_uid, st.st_gid
+
     def own(self, path):
         """A file made by the test belongs to the Maildir's owner (boxd
         started as root runs imap as _boxmail)."""
-        st = os.stat(self.inbox)
-        os.chown(path, st.st_uid, st.st_gid)
+        os.chown(path, *self.owner())
 
     def fill(self, n, flags=""):
         """n messages put into cur/ as another writer would."""
@@ -468,6 +471,38 @@ class DamagedIndex(CrashCase):
         self.assertNotEqual(s.select(), 1234)
         self.assertEqual(sorted(s.uid_flags().values()),
                          sorted(state.values()))
+
+
+class MigratedOddities(CrashCase):
+    """A Maildir copied in may hold what no mail server writes: a FIFO,
+    a symlink or a directory under a message's name, a FIFO for an index
+    file.  Opening one must not block the one imap process that serves
+    every user."""
+
+    def test_odd_files_do_not_block_imap(self):
+        self.fill(2)
+        cur = os.path.join(self.inbox, "cur")
+        os.mkfifo(os.path.join(cur, "1700000001.M1P1.fifo,S=10:2,S"))
+        os.symlink("/etc/passwd",
+                   os.path.join(cur, "1700000002.M1P1.link,S=10:2,S"))
+        os.mkdir(os.path.join(cur, "1700000003.M1P1.dir,S=10:2,S"))
+        for name in ("dovecot-keywords", "dovecot-uidlist"):
+            os.mkfifo(os.path.join(self.inbox, name))
+        for name in os.listdir(cur):
+            os.lchown(os.path.join(cur, name), *self.owner())
+        s = self.session()
+        s.select()
+        for lines in (s.cmd("FETCH 1:* (RFC822.SIZE)", ok=False),
+                      s.cmd("FETCH 1:* (BODY.PEEK[] ENVELOPE)", ok=False),
+                      s.cmd("SEARCH BODY nothing", ok=False),
+                      s.cmd("COPY 1:* Archive", ok=False)):
+            self.assertTrue(lines[-1].startswith(b"t"), lines)
+        # and imap still serves everyone
+        other = self.session()
+        self.assertEqual(len(other.uid_flags()) if other.select() else 0,
+                         len(s.uid_flags()))
+        self.assertNotIn(b"root:", b"".join(
+            s.cmd("FETCH 1:* (BODY.PEEK[])", ok=False)))
 
 
 if __name__ == "__main__":
