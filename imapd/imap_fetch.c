@@ -595,24 +595,53 @@ fetch_name_write(struct evbuffer *out, const struct fetch_section *fs)
 	return evbuffer_add_printf(out, "%s ", fs->name) < 0 ? -1 : 0;
 }
 
+/*
+ * RFC 9051 4.3: a literal holds no NUL; only BINARY may answer with a
+ * literal8 (RFC 3516 4.2).  A file that holds NULs (delivered so, or
+ * APPENDed with a plain literal) has each one sent as 0x80 in BODY[] and
+ * RFC822, as Dovecot does: the size stays, so sizes and partials agree,
+ * and 0x80 is no valid UTF-8 octet alone, so nothing is made to look like
+ * text that was not.
+ */
+static int
+fetch_add_nonul(struct evbuffer *out, const char *p, size_t n)
+{
+	const char *nul;
+	size_t len;
+
+	while (n > 0) {
+		if ((nul = memchr(p, '\0', n)) == NULL)
+			return evbuffer_add(out, p, n);
+		len = nul - p;
+		if (evbuffer_add(out, p, len) == -1 ||
+		    evbuffer_add(out, "\x80", 1) == -1)
+			return -1;
+		p += len + 1;
+		n -= len + 1;
+	}
+	return 0;
+}
+
 /* raw octets of the mapped message as a literal (literal8 for NULs) */
 static int
 fetch_raw_write(struct evbuffer *out, struct fetch_msg *fm,
     const struct fetch_section *fs, size_t start, size_t len)
 {
 	size_t off, n;
-	int bin;
+	int nul;
 
 	fetch_partial_range(fs, len, &off, &n);
 	if (fs->kind == FETCH_SECTION_BINARY_SIZE)
 		return evbuffer_add_printf(out, "%s %zu", fs->name, len) < 0
 		    ? -1
 		    : 0;
-	bin = fs->kind == FETCH_SECTION_BINARY &&
-	    memchr(fm->map->addr + start + off, '\0', n) != NULL;
+	nul = memchr(fm->map->addr + start + off, '\0', n) != NULL;
 	if (fetch_name_write(out, fs) == -1 ||
-	    evbuffer_add_printf(out, "%s{%zu}\r\n", bin ? "~" : "", n) < 0)
+	    evbuffer_add_printf(out, "%s{%zu}\r\n",
+		nul && fs->kind == FETCH_SECTION_BINARY ? "~" : "", n) < 0)
 		return -1;
+	if (nul && fs->kind != FETCH_SECTION_BINARY)
+		return fetch_add_nonul(out, fm->map->addr + start + off, n);
 	if (n < FETCH_COPY_MAX)
 		return evbuffer_add(out, fm->map->addr + start + off, n);
 	fm->map->refs++;
@@ -631,18 +660,23 @@ fetch_buf_write(
 {
 	struct evbuffer_ptr nul;
 	size_t off, n;
-	int bin = 0;
+	int bin;
+	char *p;
 
 	fetch_partial_range(fs, evbuffer_get_length(tmp), &off, &n);
 	if (evbuffer_drain(tmp, off) == -1)
 		return -1;
-	if (fs->kind == FETCH_SECTION_BINARY) {
-		nul = evbuffer_search(tmp, "\0", 1, NULL);
-		bin = nul.pos != -1 && (size_t)nul.pos < n;
-	}
+	nul = evbuffer_search(tmp, "\0", 1, NULL);
+	bin = nul.pos != -1 && (size_t)nul.pos < n;
 	if (fetch_name_write(out, fs) == -1 ||
-	    evbuffer_add_printf(out, "%s{%zu}\r\n", bin ? "~" : "", n) < 0 ||
-	    evbuffer_remove_buffer(tmp, out, n) != (int)n)
+	    evbuffer_add_printf(out, "%s{%zu}\r\n",
+		bin && fs->kind == FETCH_SECTION_BINARY ? "~" : "", n) < 0)
+		return -1;
+	if (bin && fs->kind != FETCH_SECTION_BINARY) {
+		if ((p = (char *)evbuffer_pullup(tmp, n)) == NULL ||
+		    fetch_add_nonul(out, p, n) == -1)
+			return -1;
+	} else if (evbuffer_remove_buffer(tmp, out, n) != (int)n)
 		return -1;
 	return evbuffer_drain(tmp, evbuffer_get_length(tmp));
 }

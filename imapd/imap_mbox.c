@@ -6,6 +6,7 @@
  * imap_fetch.c's, SEARCH, SORT and THREAD imap_query.c's.
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +39,8 @@ struct imap_append_msg {
 	struct mail_append *ma; /* NULL: refused, the literal discarded */
 	uint64_t size;
 	char err[128];
+	int binary; /* a literal8, or a NUL or bare CR was seen in it */
+	int cr;	    /* its last octet so far was a CR */
 };
 
 struct imap_append {
@@ -950,6 +954,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 		imap_tagged(s, "NO", "[INUSE] Mailbox is selected");
 		return;
 	}
+	mail_user_release(s->user->mu);
 	imap_folder_result(s, folder_delete(s->user->dirfd, name, &why), why,
 	    "DELETE completed");
 }
@@ -967,6 +972,7 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 	if (imap_mbox_name_arg(s, &cmd->args[0], from, sizeof(from)) == -1 ||
 	    imap_mbox_name_arg(s, &cmd->args[1], to, sizeof(to)) == -1)
 		return;
+	mail_user_release(s->user->mu);
 	imap_folder_result(s, folder_rename(s->user->dirfd, from, to, &why),
 	    why, "RENAME completed");
 }
@@ -1337,9 +1343,9 @@ imap_append_literal(struct imap_session *s)
 	struct imap_append *ap;
 	struct imap_append_msg *am;
 	struct evbuffer *nb;
-	size_t len, cut;
+	size_t len, cut, prefix;
 	char *buf, err[128];
-	int rv = 0;
+	int rv = 0, binary = 0;
 
 	if (s->state == IMAP_NOTAUTH || s->user == NULL)
 		return 0;
@@ -1353,12 +1359,19 @@ imap_append_literal(struct imap_session *s)
 	if (cut == 0)
 		return 0;
 	cut--;
-	if (cut > 0 && buf[cut - 1] == '~')
+	if (cut > 0 && buf[cut - 1] == '~') {
 		cut--;
-	if (cut == 0 || buf[cut - 1] != ' ')
+		binary = 1;
+	}
+	/* RFC 6855 3: the message may come as UTF8 (literal) */
+	prefix = cut - 1;
+	if (cut > 6 && buf[cut - 1] == '(' &&
+	    strncasecmp(buf + cut - 7, " UTF8 ", 6) == 0)
+		prefix = cut - 7;
+	else if (cut == 0 || buf[cut - 1] != ' ')
 		return 0;
 	memset(&cmd, 0, sizeof(cmd));
-	if (imap_command_parse(&cmd, buf, cut - 1, err, sizeof(err)) == -1 ||
+	if (imap_command_parse(&cmd, buf, prefix, err, sizeof(err)) == -1 ||
 	    strcmp(cmd.name, "APPEND") != 0 || cmd.uid || cmd.nargs < 1)
 		goto done;
 	if ((ap = s->append) == NULL) {
@@ -1372,6 +1385,7 @@ imap_append_literal(struct imap_session *s)
 	if (ap->n == IMAP_APPEND_MAX)
 		goto done;
 	am = &ap->msgs[ap->n++];
+	am->binary = binary;
 	if (ap->folder[0] != '\0' &&
 	    (am->ma = mailbox_append_begin(
 		 s->user->mu, ap->folder, am->err, sizeof(am->err))) == NULL &&
@@ -1420,6 +1434,54 @@ imap_append_size(struct imap_session *s, uint64_t size)
 		s->append_streaming = 0;
 }
 
+/*
+ * Does the message hold a NUL or a bare CR?  Then it is binary, and is
+ * stored re-encoded (imap_binary.c).  Looked for as it streams by, so
+ * that a text message is not read again.
+ */
+static void
+imap_append_scan(struct imap_append_msg *am, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_iovec v[16];
+	struct evbuffer_ptr ptr;
+	const char *p, *cr;
+	size_t len, off;
+	int i, nv;
+
+	if (evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET) == -1)
+		return;
+	while (n > 0 && !am->binary) {
+		nv = evbuffer_peek(in, n, &ptr, v, 16);
+		if (nv <= 0)
+			return;
+		for (i = 0; i < nv && i < 16 && n > 0 && !am->binary; i++) {
+			p = v[i].iov_base;
+			len = v[i].iov_len < n ? v[i].iov_len : n;
+			n -= len;
+			if (evbuffer_ptr_set(in, &ptr, len, EVBUFFER_PTR_ADD) ==
+			    -1)
+				n = 0;
+			if (len == 0)
+				continue;
+			if ((am->cr && p[0] != '\n') ||
+			    memchr(p, '\0', len) != NULL) {
+				am->binary = 1;
+				break;
+			}
+			off = 0;
+			while (
+			    (cr = memchr(p + off, '\r', len - off)) != NULL) {
+				off = cr - p + 1;
+				if (off < len && p[off] != '\n') {
+					am->binary = 1;
+					break;
+				}
+			}
+			am->cr = p[len - 1] == '\r';
+		}
+	}
+}
+
 int
 imap_append_input(struct imap_session *s, struct evbuffer *in, size_t n)
 {
@@ -1428,6 +1490,8 @@ imap_append_input(struct imap_session *s, struct evbuffer *in, size_t n)
 	size_t left = n;
 	int fd, w;
 
+	if (am->ma != NULL && !am->binary)
+		imap_append_scan(am, in, n);
 	while (am->ma != NULL && left > 0) {
 		fd = mailbox_append_fd(am->ma);
 		if ((w = evbuffer_write_atmost(in, fd, left)) > 0) {
@@ -1533,10 +1597,10 @@ imap_append_flags(
  * date; -1 if they do not add up to the messages read.
  */
 static int
-imap_append_args(
-    struct imap_command *cmd, size_t nmsgs, size_t *flagsat, int64_t *dates)
+imap_append_args(struct imap_command *cmd, size_t nmsgs, int utf8,
+    size_t *flagsat, int64_t *dates)
 {
-	const struct imap_arg *a = cmd->args;
+	const struct imap_arg *a = cmd->args, *l;
 	uint32_t flags;
 	size_t i = 1, m, nkw;
 
@@ -1553,6 +1617,16 @@ imap_append_args(
 			if (imap_date_time_parse(a[i].str, &dates[m]) == -1)
 				return -1;
 			i++;
+		}
+		/* RFC 6855 4: UTF8 (literal), once UTF8=ACCEPT is enabled */
+		if (utf8 && i + 1 < cmd->nargs && a[i].type == IMAP_ARG_ATOM &&
+		    strcasecmp(a[i].str, "UTF8") == 0 &&
+		    a[i + 1].type == IMAP_ARG_LIST && a[i + 1].nlist == 1) {
+			l = &a[i + 1].list[0];
+			if (l->type != IMAP_ARG_STRING || l->literal == 0)
+				return -1;
+			i += 2;
+			continue;
 		}
 		if (i >= cmd->nargs || a[i].type != IMAP_ARG_STRING ||
 		    a[i].literal == 0)
@@ -1579,6 +1653,74 @@ imap_mbox_trycreate(
 		strlcpy(err, "[TRYCREATE] No such mailbox", errsz);
 }
 
+/*
+ * A binary message is written anew with its binary parts in base64, to
+ * a second file of the store; the first goes.  0, or -1 with am->err.
+ */
+static int
+imap_append_recode(
+    struct imap_session *s, struct imap_append *ap, struct imap_append_msg *am)
+{
+	struct mail_append *ma;
+	struct evbuffer *b;
+	struct stat st;
+	void *addr;
+	int fd, rv, w;
+
+	fd = mailbox_append_fd(am->ma);
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    (uintmax_t)st.st_size > SIZE_MAX)
+		return 0;
+	if ((b = evbuffer_new()) == NULL) {
+		strlcpy(am->err, "[SERVERBUG] Out of memory", sizeof(am->err));
+		return -1;
+	}
+	if ((addr = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) ==
+	    MAP_FAILED) {
+		log_warn("%s: APPEND mmap", s->addr);
+		evbuffer_free(b);
+		strlcpy(am->err, "[SERVERBUG] Cannot read the message",
+		    sizeof(am->err));
+		return -1;
+	}
+	rv = imap_binary_recode(addr, st.st_size, b);
+	munmap(addr, st.st_size);
+	if (rv <= 0) {
+		evbuffer_free(b);
+		if (rv == 0)
+			return 0;
+		strlcpy(am->err, "[SERVERBUG] Out of memory", sizeof(am->err));
+		return -1;
+	}
+	if ((ma = mailbox_append_begin(
+		 s->user->mu, ap->folder, am->err, sizeof(am->err))) == NULL) {
+		evbuffer_free(b);
+		if (am->err[0] == '\0')
+			strlcpy(am->err, "[SERVERBUG] Cannot append",
+			    sizeof(am->err));
+		return -1;
+	}
+	am->size = evbuffer_get_length(b);
+	while (evbuffer_get_length(b) > 0) {
+		if ((w = evbuffer_write(b, mailbox_append_fd(ma))) > 0 ||
+		    (w == -1 && errno == EINTR))
+			continue;
+		log_warn("%s: APPEND write", s->addr);
+		strlcpy(am->err,
+		    w == -1 && (errno == ENOSPC || errno == EDQUOT)
+			? "[OVERQUOTA] No space left"
+			: "[SERVERBUG] Cannot write the message",
+		    sizeof(am->err));
+		evbuffer_free(b);
+		mailbox_append_abort(ma);
+		return -1;
+	}
+	evbuffer_free(b);
+	mailbox_append_abort(am->ma);
+	am->ma = ma;
+	return 0;
+}
+
 void
 imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 {
@@ -1602,7 +1744,7 @@ imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 	dates = xreallocarray(NULL, ap->n, sizeof(*dates));
 	uids = xreallocarray(NULL, ap->n, sizeof(*uids));
 	/* every message is checked before any is committed */
-	if (imap_append_args(cmd, ap->n, flagsat, dates) == -1) {
+	if (imap_append_args(cmd, ap->n, s->utf8, flagsat, dates) == -1) {
 		imap_tagged(s, "BAD", "Bad APPEND arguments");
 		goto out;
 	}
@@ -1614,6 +1756,11 @@ imap_cmd_append(struct imap_session *s, struct imap_command *cmd)
 			    ap->msgs[i].err[0] != '\0'
 				? ap->msgs[i].err
 				: "[TRYCREATE] No such mailbox");
+			goto out;
+		}
+		if ((ap->msgs[i].binary || ap->msgs[i].cr) &&
+		    imap_append_recode(s, ap, &ap->msgs[i]) == -1) {
+			imap_tagged(s, "NO", "%s", ap->msgs[i].err);
 			goto out;
 		}
 		total += ap->msgs[i].size;

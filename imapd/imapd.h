@@ -334,6 +334,11 @@ struct mail_append;
 struct mail_user *
 mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
 void mail_user_put(struct mail_user *);
+/*
+ * The folder the user's last APPEND left open is closed (its index
+ * written): before a DELETE or RENAME changes folder directories.
+ */
+void mail_user_release(struct mail_user *);
 /* the quota given, and what the user's folders hold now (octets) */
 uint64_t mail_user_quota(struct mail_user *);
 uint64_t mail_user_usage(struct mail_user *);
@@ -683,6 +688,22 @@ int imap_section_write(struct evbuffer *, const struct mime_message *,
  */
 int imap_section_binary(struct evbuffer *, const struct mime_message *,
     const struct imap_section *);
+
+/* ---------------------------------------------------------------
+ * imap_binary.c
+ */
+/*
+ * A message APPENDed with binary content (RFC 3516 4.3) is stored as
+ * text: each leaf part whose body is binary (Content-Transfer-Encoding
+ * binary, or a NUL or a bare CR in it) and not base64 or quoted-printable
+ * already becomes base64 in CRLF lines with its Content-Transfer-Encoding
+ * field replaced; every other octet is kept.  1 with the new form
+ * appended to out, 0 when no part needed it (out untouched), -1 when out
+ * of memory.
+ */
+int imap_binary_recode(const char *msg, size_t len, struct evbuffer *out);
+/* base64 of src in lines of 76, CRLF between them; 0 or -1 */
+int imap_base64_lines(struct evbuffer *out, const unsigned char *, size_t);
 
 /* ----------------------------------------------------------------
  * imap_search.c
@@ -1173,6 +1194,14 @@ void pop3_command(struct imap_session *, const char *, size_t);
 void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
 /* the session goes: its maildrop is let go, uncommitted deletions too */
 void pop3_session_free(struct imap_session *);
+
+/* ----------------------------------------------------------------
+ * imap_usage.c
+ */
+/* the storage's mail directory, where the role is jailed */
+void imap_usage_init(int rootfd);
+/* IMSG_IMAP_USAGE_REQ: each user's maildirsize, answered to control */
+void imap_usage_request(struct imsg *);
 
 /* ---------------------------------------------------------------- imap.c
  */

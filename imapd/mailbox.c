@@ -75,6 +75,12 @@ struct cache_ent {
 	uint32_t len;
 };
 
+/* its hash kept beside the index: a probe reads no message or name */
+struct hash_slot {
+	uint32_t idx; /* in st.msgs, + 1; 0 empty */
+	uint32_t h;
+};
+
 struct mailbox {
 	TAILQ_ENTRY(mailbox) entry;
 	struct mail_user *user;
@@ -95,8 +101,8 @@ struct mailbox {
 	int nolog;		  /* a scan that ends in a new snapshot */
 	int maybe_new; /* messages may be in new/: box_move_new() looks */
 	int building;  /* a fresh scan gives UIDs: see box_uidlist_retire() */
-	int uidlist_retired; /* or known to be absent */
-	uint32_t *hash;	     /* base name -> msgs index + 1 */
+	int uidlist_retired;	/* or known to be absent */
+	struct hash_slot *hash; /* base name -> msgs index */
 	size_t hash_size;
 	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
@@ -119,6 +125,7 @@ struct mailbox_view {
 	uint64_t id;
 	uint32_t *uids; /* seq - 1 -> uid */
 	size_t n, cap;
+	size_t hint;	  /* st.msgs index of the last message looked up */
 	uint32_t *recent; /* ascending uids */
 	size_t nrecent, recent_cap;
 	uint64_t evpos;
@@ -138,6 +145,13 @@ struct mail_user {
 	uint64_t quota;
 	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
+	/*
+	 * The folder of the last APPEND stays open while the user has a
+	 * session, so that a client appending many messages to a folder it
+	 * has not selected pays for opening it (index, scan) once, not per
+	 * message.
+	 */
+	struct mailbox *held;
 };
 
 struct mail_append {
@@ -216,11 +230,31 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 void
 mail_user_put(struct mail_user *u)
 {
-	if (u == NULL || --u->refs > 0)
+	struct mailbox *held;
+
+	if (u == NULL)
+		return;
+	/* the last session leaves: the held folder is closed with it */
+	if (u->refs == 2 && (held = u->held) != NULL && held->refs == 1) {
+		u->held = NULL;
+		box_put(held);
+	}
+	if (--u->refs > 0)
 		return;
 	TAILQ_REMOVE(&mail_users, u, entry);
 	close(u->dirfd);
 	free(u);
+}
+
+void
+mail_user_release(struct mail_user *u)
+{
+	struct mailbox *held = u->held;
+
+	if (held == NULL)
+		return;
+	u->held = NULL;
+	box_put(held);
 }
 
 uint64_t
@@ -318,13 +352,15 @@ static int
 hash_insert(struct mailbox *box, size_t idx)
 {
 	const struct mail_msg *m = &box->st.msgs[idx];
+	uint32_t hv;
 	size_t h;
 
-	h = base_hash(mail_msg_name(&box->st, m), m->base_len) &
-	    (box->hash_size - 1);
-	while (box->hash[h] != 0)
+	hv = base_hash(mail_msg_name(&box->st, m), m->base_len);
+	h = hv & (box->hash_size - 1);
+	while (box->hash[h].idx != 0)
 		h = (h + 1) & (box->hash_size - 1);
-	box->hash[h] = (uint32_t)idx + 1;
+	box->hash[h].idx = (uint32_t)idx + 1;
+	box->hash[h].h = hv;
 	return 0;
 }
 
@@ -332,7 +368,7 @@ static int
 hash_rebuild(struct mailbox *box)
 {
 	size_t size = 1024, i;
-	uint32_t *h;
+	struct hash_slot *h;
 
 	while (size < box->st.nmsgs * 2 + 2 || size < box->hash_want * 2 + 2)
 		size *= 2;
@@ -352,18 +388,22 @@ static ssize_t
 hash_find(struct mailbox *box, const char *base, size_t len)
 {
 	const struct mail_msg *m;
+	uint32_t hv;
 	size_t h;
 
 	/* built at the first lookup: opening a folder needs none */
 	if (box->hash == NULL && hash_rebuild(box) == -1)
 		fatal("%s", __func__);
 
-	h = base_hash(base, len) & (box->hash_size - 1);
-	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
-		m = &box->st.msgs[box->hash[h] - 1];
+	hv = base_hash(base, len);
+	for (h = hv & (box->hash_size - 1); box->hash[h].idx != 0;
+	     h = (h + 1) & (box->hash_size - 1)) {
+		if (box->hash[h].h != hv)
+			continue;
+		m = &box->st.msgs[box->hash[h].idx - 1];
 		if (!m->expunged && m->base_len == len &&
 		    memcmp(mail_msg_name(&box->st, m), base, len) == 0)
-			return (ssize_t)box->hash[h] - 1;
+			return (ssize_t)box->hash[h].idx - 1;
 	}
 	return -1;
 }
@@ -810,6 +850,17 @@ scan_add(struct scan *sc, const char *name, int in_new)
 	return 0;
 }
 
+/* its memory given back; the count stays */
+static void
+scan_free(struct scan *sc)
+{
+	free(sc->names);
+	free(sc->arena);
+	sc->names = NULL;
+	sc->arena = NULL;
+	sc->cap = sc->acap = sc->alen = 0;
+}
+
 static const char *scan_sort_arena;
 
 /* by uid from the uidlist, then by name: delivery order for time names */
@@ -1009,6 +1060,10 @@ box_scan(struct mailbox *box, int fresh)
 			goto done;
 	}
 	box->nolog = 0;
+	/* the names are in the index now: not held through the fold too */
+	free(seen);
+	seen = NULL;
+	scan_free(&sc);
 	/* a log left from before would pass for the new snapshot's */
 	if (fresh && unlinkat(box->dirfd, INDEX_LOG, 0) == -1 &&
 	    errno != ENOENT) {
@@ -1028,8 +1083,7 @@ done:
 		box_fold(box);
 	}
 	free(seen);
-	free(sc.names);
-	free(sc.arena);
+	scan_free(&sc);
 	return rc;
 }
 
@@ -1354,6 +1408,35 @@ lost:
 	return -1;
 }
 
+/* 1 if the folder's directory is no longer the one box has open */
+static int
+box_stale(struct mailbox *box)
+{
+	struct stat now, open;
+
+	if (fstatat(box->user->dirfd, box->dir, &now, AT_SYMLINK_NOFOLLOW) ==
+		-1 ||
+	    fstat(box->dirfd, &open) == -1)
+		return 1;
+	return now.st_ino != open.st_ino || now.st_dev != open.st_dev;
+}
+
+/* keep the caller's reference on box as the user's held folder */
+static void
+box_hold(struct mailbox *box)
+{
+	struct mail_user *u = box->user;
+	struct mailbox *old = u->held;
+
+	if (old == box) {
+		box_put(box);
+		return;
+	}
+	u->held = box;
+	if (old != NULL)
+		box_put(old);
+}
+
 static struct mailbox *
 box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 {
@@ -1366,6 +1449,12 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
+	}
+	if (u->held != NULL && strcmp(u->held->dir, dir) == 0 &&
+	    box_stale(u->held)) {
+		box = u->held;
+		u->held = NULL;
+		box_put(box);
 	}
 	/* one mailbox per directory, however the name was spelt */
 	TAILQ_FOREACH(box, &u->boxes, entry)
@@ -1696,12 +1785,18 @@ mailbox_view_recent(struct mailbox_view *v)
 uint32_t
 mailbox_view_unseen_first(struct mailbox_view *v)
 {
+	const struct index_state *st = &v->box->st;
 	const struct mail_msg *m;
-	size_t i;
+	size_t i, j = 0;
 
+	/* both ascending: one walk, not a search per message */
 	for (i = 0; i < v->n; i++) {
-		m = index_msg_find(&v->box->st, v->uids[i]);
-		if (m != NULL && !m->expunged &&
+		while (j < st->nmsgs && st->msgs[j].uid < v->uids[i])
+			j++;
+		if (j == st->nmsgs)
+			break;
+		m = &st->msgs[j];
+		if (m->uid == v->uids[i] && !m->expunged &&
 		    !(m->flags & MAILDIR_FLAG_SEEN))
 			return (uint32_t)i + 1;
 	}
@@ -1738,12 +1833,22 @@ mailbox_view_readonly(struct mailbox_view *v)
 const struct mail_msg *
 mailbox_view_msg(struct mailbox_view *v, uint32_t seq)
 {
+	struct index_state *st = &v->box->st;
 	struct mail_msg *m;
+	uint32_t uid;
+	size_t next;
 
 	if (seq == 0 || seq > v->n)
 		return NULL;
-	m = index_msg_find(&v->box->st, v->uids[seq - 1]);
-	return m == NULL || m->expunged ? NULL : m;
+	uid = v->uids[seq - 1];
+	/* FETCH and STORE of a range ask in order: try the next one first */
+	next = v->hint + 1;
+	if (next < st->nmsgs && st->msgs[next].uid == uid)
+		m = &st->msgs[next];
+	else if ((m = index_msg_find(st, uid)) == NULL)
+		return NULL;
+	v->hint = (size_t)(m - st->msgs);
+	return m->expunged ? NULL : m;
 }
 
 uint32_t
@@ -2182,14 +2287,47 @@ cache_reset(struct mailbox *box)
 	return 0;
 }
 
-/* the records of boxd.cache into the table, read once per open folder */
+#define CACHE_WINDOW (256U * 1024)
+
+/*
+ * The octets [off, off + len) of the cache file: in the window if they
+ * fit (read again from off when they are not all in it), else in *big.
+ */
+static const uint8_t *
+cache_bytes(struct mailbox *box, uint8_t *win, uint64_t *woff, size_t *wlen,
+    uint8_t **big, uint64_t off, size_t len)
+{
+	ssize_t n;
+
+	if (off >= *woff && off + len <= *woff + *wlen)
+		return win + (off - *woff);
+	if (len > CACHE_WINDOW) {
+		free(*big);
+		if ((*big = malloc(len)) == NULL ||
+		    pread(box->cachefd, *big, len, (off_t)off) != (ssize_t)len)
+			return NULL;
+		return *big;
+	}
+	if ((n = pread(box->cachefd, win, CACHE_WINDOW, (off_t)off)) == -1)
+		return NULL;
+	*woff = off;
+	*wlen = (size_t)n;
+	return (size_t)n >= len ? win : NULL;
+}
+
+/*
+ * The records of boxd.cache into the table, read once per open folder,
+ * a window of records per read.
+ */
 static int
 cache_load(struct mailbox *box)
 {
-	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	uint8_t head[CACHE_HEADER_SIZE], *win, *big = NULL;
+	const uint8_t *rec;
 	struct stat sb;
-	uint64_t off;
-	uint32_t uid, what, len, crc, want;
+	uint64_t off, woff = 0;
+	size_t wlen = 0;
+	uint32_t uid, what, len = 0, crc, want;
 
 	box->cache_loaded = 1;
 	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
@@ -2202,11 +2340,13 @@ cache_load(struct mailbox *box)
 	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
 	    be32(head + 8) != box->st.uidvalidity)
 		return cache_reset(box);
+	if ((win = malloc(CACHE_WINDOW)) == NULL)
+		goto bad;
 	for (off = sizeof(head);
 	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
 	     off += CACHE_REC_OVERHEAD + len) {
-		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
-			(ssize_t)sizeof(rec) ||
+		if ((rec = cache_bytes(
+			 box, win, &woff, &wlen, &big, off, 13)) == NULL ||
 		    be32(rec) != CACHE_REC_MAGIC)
 			break;
 		uid = be32(rec + 4);
@@ -2215,20 +2355,18 @@ cache_load(struct mailbox *box)
 		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
 		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
 			break;
-		free(text);
-		if ((text = malloc((size_t)len + 4)) == NULL ||
-		    pread(box->cachefd, text, (size_t)len + 4,
-			(off_t)(off + 13)) != (ssize_t)len + 4)
+		if ((rec = cache_bytes(box, win, &woff, &wlen, &big, off,
+			 CACHE_REC_OVERHEAD + (size_t)len)) == NULL)
 			break;
-		crc = crc32_update(0, rec + 4, 9);
-		crc = crc32_update(crc, text, len);
-		memcpy(&want, text + len, 4);
+		crc = crc32_update(0, rec + 4, 9 + (size_t)len);
+		memcpy(&want, rec + 13 + len, 4);
 		if (crc != want)
 			break;
 		if (cache_insert(box, uid, what, off + 13, len) == -1)
 			break;
 	}
-	free(text);
+	free(big);
+	free(win);
 	/* what follows the last good record is a torn write: cut it */
 	box->cache_end = off;
 	if (off != (uint64_t)sb.st_size &&
@@ -2490,7 +2628,7 @@ done:
 	if (curfd != -1)
 		close(curfd);
 	close(a->fd);
-	box_put(box);
+	box_hold(box);
 	free(a);
 	return rc;
 }

@@ -272,6 +272,116 @@ class ComplianceCase(unittest.TestCase):
         self.ok(c, "UNSELECT")
         self.ok(c, "DELETE addr")
 
+    BIN_PART = b"\x00\x01bin\rary\x00\n\r\n\xff\x00end\r"
+    BIN_MSG = (b"From: a@b.c\r\nSubject: binary\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=\"xx\"\r\n\r\n"
+               b"--xx\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+               b"--xx\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: binary\r\n\r\n" + BIN_PART +
+               b"\r\n--xx--\r\n")
+
+    def check_binary_stored(self, c, box):
+        """The binary part comes back as it was sent; the stored message
+        is text: no NUL, CRLF line ends only, the part in base64."""
+        self.ok(c, "SELECT " + box)
+        u = self.ok(c, "FETCH 1 (BINARY[2] BINARY.SIZE[2] BINARY[1])")
+        got = b"".join(u)
+        lit = b"BINARY[2] ~{%d}\r\n" % len(self.BIN_PART)
+        self.assertIn(lit + self.BIN_PART, got)
+        self.assertIn(b"BINARY.SIZE[2] %d" % len(self.BIN_PART), got)
+        self.assertIn(b"BINARY[1] {5}\r\nhello", got)
+        u = self.ok(c, "FETCH 1 (BODY.PEEK[] RFC822.SIZE)")
+        got = b"".join(u)
+        m = re.search(rb"BODY\[\] \{(\d+)\}\r\n", got)
+        body = got[m.end():m.end() + int(m.group(1))]
+        self.assertNotIn(b"\x00", body)
+        self.assertNotIn(b"\r", body.replace(b"\r\n", b""))
+        self.assertNotIn(b"\n", body.replace(b"\r\n", b""))
+        self.assertIn(b"RFC822.SIZE %d" % len(body), got)
+        self.assertIn(b"Content-Transfer-Encoding: base64\r\n", body)
+        self.assertNotIn(b"binary", body.lower().replace(b"subject: binary",
+                                                          b""))
+        self.assertIn(b"Content-Type: text/plain\r\n\r\nhello\r\n--xx", body)
+        u = self.ok(c, "FETCH 1 BODYSTRUCTURE")
+        self.assertIn(b'"application" "octet-stream" NIL NIL NIL "base64"',
+                      b"".join(u))
+        self.ok(c, "UNSELECT")
+
+    def test_append_literal8_binary_part(self):
+        """RFC 3516 4.3: a literal8 APPEND with NULs and bare CRs in a
+        binary part is stored with that part in base64; BINARY[2] gives
+        back the exact octets (imaptest append-binary)."""
+        c = self.session()
+        self.ok(c, "CREATE bin8")
+        self.ok(c, b"APPEND bin8 ~{%d+}\r\n" % len(self.BIN_MSG) +
+                self.BIN_MSG)
+        self.check_binary_stored(c, "bin8")
+        self.ok(c, "DELETE bin8")
+
+    def test_append_literal8_synchronising(self):
+        """The same with a synchronising literal8."""
+        c = self.session()
+        self.ok(c, "CREATE bin8s")
+        c.n += 1
+        tag = b"c%d" % c.n
+        c.sock.sendall(tag + b" APPEND bin8s ~{%d}\r\n" % len(self.BIN_MSG))
+        self.assertTrue(c.line().startswith(b"+"))
+        c.sock.sendall(self.BIN_MSG + b"\r\n")
+        r = c.line()
+        self.assertTrue(r.startswith(tag + b" OK"), r)
+        self.check_binary_stored(c, "bin8s")
+        self.ok(c, "DELETE bin8s")
+
+    def test_body_never_sends_nul(self):
+        """RFC 9051 4.3: a NUL in a delivered message goes out of BODY[]
+        as 0x80, the size kept; BINARY[] sends it in a literal8.  A NUL
+        APPENDed in a plain literal is stored re-encoded."""
+        c = self.session()
+        self.ok(c, "CREATE nul")
+        self.ok(c, "APPEND nul", b"Subject: nul\r\n\r\na\x00b\r\n")
+        new = os.path.join(self.b.maildir(USER), ".nul", "new")
+        with open(os.path.join(new, "1.delivered.host"), "wb") as f:
+            f.write(b"Subject: nul\n\na\x00b\n")
+        self.ok(c, "SELECT nul")
+        got = b"".join(self.ok(c, "FETCH 1 (BINARY.PEEK[1] BODY.PEEK[])"))
+        self.assertIn(b"BINARY[1] ~{5}\r\na\x00b\r\n", got)
+        self.assertNotIn(b"\x00b", got.replace(b"~{5}\r\na\x00b", b""))
+        got = b"".join(self.ok(c, "FETCH 2 (BODY.PEEK[] BODY.PEEK[TEXT])"))
+        self.assertNotIn(b"\x00", got)
+        self.assertIn(b"BODY[TEXT] {5}\r\na\x80b\r\n", got)
+        got = b"".join(self.ok(c, "FETCH 2 (BINARY.PEEK[1])"))
+        self.assertIn(b"~{5}\r\na\x00b\r\n", got)
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE nul")
+
+    def test_append_utf8(self):
+        """RFC 6855 4: APPEND's UTF8 (literal) is BAD until ENABLE
+        UTF8=ACCEPT, then stores the message."""
+        c = self.session()
+        self.ok(c, "CREATE u8")
+        msg = "Subject: caf\u00e9\r\nFrom: j\u00f6rg@example.org\r\n\r\n" \
+              "h\u00e9\r\n".encode()
+        _, r = c.cmd(b"APPEND u8 UTF8 (~{%d+}\r\n" % len(msg) + msg + b")")
+        self.assertEqual(r.split()[1], b"BAD", r)
+        self.ok(c, "ENABLE UTF8=ACCEPT")
+        u = self.ok(c, b"APPEND u8 (\\Seen) UTF8 (~{%d+}\r\n" % len(msg) +
+                    msg + b")")
+        self.ok(c, b"APPEND u8 UTF8 ({%d+}\r\n" % len(msg) + msg + b")")
+        c.n += 1
+        tag = b"c%d" % c.n
+        c.sock.sendall(tag + b" APPEND u8 UTF8 (~{%d}\r\n" % len(msg))
+        self.assertTrue(c.line().startswith(b"+"))
+        c.sock.sendall(msg + b") UTF8 ({%d+}\r\n" % len(msg) + msg + b")\r\n")
+        r = c.line()
+        self.assertTrue(r.startswith(tag + b" OK [APPENDUID"), r)
+        u = self.ok(c, "SELECT u8")
+        self.assertIn(b"* 4 EXISTS\r\n", u)
+        got = b"".join(self.ok(c, "FETCH 1:4 (FLAGS BODY.PEEK[])"))
+        self.assertEqual(got.count(msg), 4)
+        self.assertIn(b"\\Seen", got)
+        self.ok(c, "UNSELECT")
+        self.ok(c, "DELETE u8")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -60,7 +60,8 @@ cb_exists(void *arg, uint32_t count, uint32_t recent)
 {
 }
 
-static const struct mailbox_view_ops ops = {cb_expunge, cb_flags, cb_exists};
+static const struct mailbox_view_ops ops = {
+    .expunge = cb_expunge, .flags = cb_flags, .exists = cb_exists};
 
 static void
 put(const char *path, const void *data, size_t len)
