@@ -627,7 +627,9 @@ index_slurp(int dirfd, const char *name, void **buf, size_t *len, size_t max)
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	/* not blocked by a FIFO in a Maildir copied in */
+	if ((fd = openat(dirfd, name,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size > max) {

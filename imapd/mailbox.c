@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* dovecot-uidlist once boxd has given UIDs it does not know */
+#define UIDLIST_RETIRED "dovecot-uidlist.boxd"
 /* the last UIDVALIDITY given, in the user's Maildir */
 #define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
@@ -98,6 +100,8 @@ struct mailbox {
 	unsigned int own_changes; /* since inotify was last read */
 	int nolog;		  /* a scan that ends in a new snapshot */
 	int maybe_new; /* messages may be in new/: box_move_new() looks */
+	int building;  /* a fresh scan gives UIDs: see box_uidlist_retire() */
+	int uidlist_retired;	/* or known to be absent */
 	struct hash_slot *hash; /* base name -> msgs index */
 	size_t hash_size;
 	size_t hash_want; /* messages the next hash should have room for */
@@ -723,11 +727,40 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	return 0;
 }
 
+/*
+ * dovecot-uidlist knows a migrated folder's UIDs up to its UIDNEXT, and
+ * a folder built from it numbers the messages it does not know from
+ * there, by name.  Built again after an expunge, or after boxd gave UIDs
+ * of its own, it would give some UIDs to other messages under the same
+ * UIDVALIDITY.  So it is put aside, on disk, before the first of these;
+ * a lost index then means a new UIDVALIDITY.
+ */
+static int
+box_uidlist_retire(struct mailbox *box)
+{
+	if (box->uidlist_retired)
+		return 0;
+	if (renameat(box->dirfd, UIDLIST_FILE, box->dirfd, UIDLIST_RETIRED) ==
+	    -1) {
+		if (errno != ENOENT) {
+			log_warn("%s: %s", box->folder, UIDLIST_FILE);
+			return -1;
+		}
+	} else if (fsync(box->dirfd) == -1) {
+		log_warn("%s: %s", box->folder, UIDLIST_FILE);
+		return -1;
+	}
+	box->uidlist_retired = 1;
+	return 0;
+}
+
 static void
 box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 {
 	struct mail_msg *m = &box->st.msgs[idx];
 
+	/* a file gone already: a failure is logged, and nothing to undo */
+	(void)box_uidlist_retire(box);
 	m->expunged = 1;
 	m->modseq = box_modseq(box);
 	box_log(box, INDEX_LOG_EXPUNGE, idx);
@@ -746,6 +779,8 @@ box_msg_new(
 	size_t blen;
 	int64_t off;
 
+	if (!box->building && box_uidlist_retire(box) == -1)
+		return -1;
 	memset(&m, 0, sizeof(m));
 	if (maildir_name_parse(name, &blen, &m.flags) == -1 ||
 	    (off = index_name_add(&box->st, name, strlen(name))) == -1)
@@ -988,6 +1023,8 @@ box_scan(struct mailbox *box, int fresh)
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
+	/* a fresh build can be made again the same way */
+	box->building = fresh;
 	/* room for them all at once, not a rebuild at every doubling */
 	if (sc.n > 0) {
 		box->hash_want = box->st.nmsgs + sc.n;
@@ -1027,12 +1064,19 @@ box_scan(struct mailbox *box, int fresh)
 	free(seen);
 	seen = NULL;
 	scan_free(&sc);
+	/* a log left from before would pass for the new snapshot's */
+	if (fresh && unlinkat(box->dirfd, INDEX_LOG, 0) == -1 &&
+	    errno != ENOENT) {
+		log_warn("%s: %s", box->folder, INDEX_LOG);
+		goto done;
+	}
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
 done:
+	box->building = 0;
 	/* what was not logged must reach a snapshot, even on a failure */
 	if (box->nolog) {
 		box->nolog = 0;
@@ -1305,6 +1349,26 @@ truncate_at(int dirfd, const char *name, size_t len)
 	return rc;
 }
 
+/*
+ * Every snapshot has a log of its generation from the start or, after a
+ * crash between the two writes of a fold, still the previous one, which
+ * the snapshot has taken in.  Any other log (none, another generation,
+ * not a log) may have held UIDs the snapshot does not know, which must
+ * not be given again under its UIDVALIDITY.
+ */
+static int
+box_log_previous(struct mailbox *box, const void *buf, size_t len)
+{
+	struct msg_writer w;
+	int rc;
+
+	msg_writer_init(&w);
+	index_log_header(&w, box->st.log_gen - 1);
+	rc = !w.error && len >= w.len && memcmp(buf, w.buf, w.len) == 0;
+	msg_writer_free(&w);
+	return rc;
+}
+
 /* the index and log as they are on disk: 0 usable, -1 start afresh */
 static int
 box_load(struct mailbox *box)
@@ -1316,28 +1380,32 @@ box_load(struct mailbox *box)
 		box->old_uidvalidity = index_peek_uidvalidity(box->dirfd);
 		return -1;
 	}
-	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == 0) {
-		if (index_log_replay(&box->st, buf, len, &good) == 0) {
-			if (good < len) {
-				/* a torn tail: later records follow the good */
-				log_warnx("%s/%s: %s cut at %zu octets",
-				    box->user->mailbox, box->dir, INDEX_LOG,
-				    good);
-				if (truncate_at(box->dirfd, INDEX_LOG, good) ==
-				    -1)
-					good = 0;
-			}
-			free(buf);
-			if (good == 0)
-				return box_log_open(box, 1) == -1 ? -1 : 0;
-			box->log_size = good;
-			box->changed = good > 8;
-			return box_log_open(box, 0);
-		}
+	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == -1)
+		goto lost;
+	if (index_log_replay(&box->st, buf, len, &good) == -1) {
+		if (!box_log_previous(box, buf, len))
+			goto lost;
+		/* the snapshot says what that log said: a new one */
 		free(buf);
+		return box_log_open(box, 1);
 	}
-	/* no log of this snapshot: a new one */
-	return box_log_open(box, 1);
+	free(buf);
+	if (good < len) {
+		/* a torn tail: later records follow the good */
+		log_warnx("%s/%s: %s cut at %zu octets", box->user->mailbox,
+		    box->dir, INDEX_LOG, good);
+		if (truncate_at(box->dirfd, INDEX_LOG, good) == -1)
+			return box_log_open(box, 1) == -1 ? -1 : 0;
+	}
+	box->log_size = good;
+	box->changed = good > 8;
+	return box_log_open(box, 0);
+lost:
+	log_warnx("%s/%s: %s lost, the folder is rebuilt", box->user->mailbox,
+	    box->dir, INDEX_LOG);
+	box->old_uidvalidity = box->st.uidvalidity;
+	free(buf);
+	return -1;
 }
 
 /* 1 if the folder's directory is no longer the one box has open */
@@ -1813,6 +1881,28 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
 
 /* ---- messages */
 
+/*
+ * A message file, which in a Maildir copied in may be anything: a FIFO
+ * would block the open, and a device or directory the reads, of the one
+ * process that serves every user.  Only a plain file is a message.
+ */
+static int
+msg_file_open(int dirfd, const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = openat(dirfd, path,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 static int
 box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 {
@@ -1821,7 +1911,7 @@ box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	fd = openat(box->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = msg_file_open(box->dirfd, path);
 	if (fd == -1 && errno == ENOENT)
 		box->dirty = 1; /* renamed under us: the next sync finds it */
 	return fd;
@@ -2045,6 +2135,8 @@ box_remove(
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
+	if (box_uidlist_retire(box) == -1)
+		return -1;
 	if (unlinkat(box->dirfd, path, 0) == -1) {
 		if (errno != ENOENT)
 			return -1;
@@ -2573,8 +2665,7 @@ copy_file(int fromdir, const char *from, int todir, const char *to)
 	ssize_t n;
 	int in, out, rc = -1;
 
-	if ((in = openat(fromdir, from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-	    -1)
+	if ((in = msg_file_open(fromdir, from)) == -1)
 		return -1;
 	if ((out = openat(todir, to,
 		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) ==
