@@ -490,8 +490,12 @@ class MigratedOddities(CrashCase):
         os.symlink("/etc/passwd",
                    os.path.join(cur, "1700000002.M1P1.link,S=10:2,S"))
         os.mkdir(os.path.join(cur, "1700000003.M1P1.dir,S=10:2,S"))
-        for name in ("dovecot-keywords", "dovecot-uidlist"):
-            os.mkfifo(os.path.join(self.inbox, name))
+        for name in ("dovecot-keywords", "dovecot-uidlist",
+                     "subscriptions", "maildirsize"):
+            path = os.path.join(self.inbox, name)
+            if os.path.exists(path):
+                os.unlink(path)
+            os.mkfifo(path)
         for name in os.listdir(cur):
             os.lchown(os.path.join(cur, name), *self.owner())
         s = self.session()
@@ -499,7 +503,9 @@ class MigratedOddities(CrashCase):
         for lines in (s.cmd("FETCH 1:* (RFC822.SIZE)", ok=False),
                       s.cmd("FETCH 1:* (BODY.PEEK[] ENVELOPE)", ok=False),
                       s.cmd("SEARCH BODY nothing", ok=False),
-                      s.cmd("COPY 1:* Archive", ok=False)):
+                      s.cmd("COPY 1:* Archive", ok=False),
+                      s.cmd('LSUB "" "*"', ok=False),
+                      s.cmd("GETQUOTAROOT INBOX", ok=False)):
             self.assertTrue(lines[-1].startswith(b"t"), lines)
         # and imap still serves everyone
         other = self.session()
