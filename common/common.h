@@ -1048,4 +1048,48 @@ int quota_set_limit(int dirfd, uint64_t bytes, uint64_t messages);
 /* count every message of every folder again and rewrite the file */
 int quota_recalc(int dirfd, struct quota_usage *);
 
+/* ----------------------------------------------------------------
+ * ctl_msg.c: usage
+ *
+ * boxctl user list's usage columns: control asks imap, which may read the
+ * Maildirs, for a batch of users' maildirsize at a time
+ * (IMSG_IMAP_USAGE_REQ, IMSG_IMAP_USAGE), in the order asked.
+ */
+#define CTL_USAGE_BATCH 128 /* mailboxes in one request */
+
+/* IMSG_IMAP_USAGE status of one mailbox */
+enum ctl_usage_status {
+	CTL_USAGE_OK,	   /* bytes and messages; 0 if no Maildir yet */
+	CTL_USAGE_UNKNOWN, /* the Maildir could not be read */
+};
+
+struct ctl_usage_req {
+	uint64_t reqid;
+	uint32_t n;
+	char mailbox[CTL_USAGE_BATCH][ENVELOPE_MAILBOX_MAX];
+};
+
+struct ctl_usage {
+	uint32_t status; /* CTL_USAGE_* */
+	uint64_t bytes;
+	uint64_t messages;
+};
+
+struct ctl_usage_reply {
+	uint64_t reqid;
+	uint32_t n;
+	struct ctl_usage usage[CTL_USAGE_BATCH];
+};
+
+/* a row as it came, and more pairs after it (key, value, ..., NULL) */
+void ctl_row_encode_more(struct msg_writer *, const struct ctl_row *, ...)
+    __attribute__((sentinel));
+void ctl_usage_req_encode(struct msg_writer *, const struct ctl_usage_req *);
+/* refuses more than CTL_USAGE_BATCH, and a mailbox not "domain/user" */
+int ctl_usage_req_decode(struct ctl_usage_req *, const void *, size_t);
+void
+ctl_usage_reply_encode(struct msg_writer *, const struct ctl_usage_reply *);
+/* refuses more than CTL_USAGE_BATCH, and an unknown status */
+int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
+
 #endif

@@ -381,3 +381,123 @@ ctl_proc_decode(struct ctl_proc *p, const void *data, size_t len)
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- usage */
+
+void
+ctl_row_encode_more(struct msg_writer *w, const struct ctl_row *row, ...)
+{
+	va_list ap;
+	const char *key, *value;
+	uint32_t n = row->n, i;
+
+	va_start(ap, row);
+	while (va_arg(ap, const char *) != NULL) {
+		(void)va_arg(ap, const char *);
+		n++;
+	}
+	va_end(ap);
+	msg_put_u32(w, n);
+	for (i = 0; i < row->n; i++) {
+		msg_put_str(w, row->key[i]);
+		msg_put_str(w, row->value[i]);
+	}
+	va_start(ap, row);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		msg_put_str(w, key);
+		msg_put_str(w, value != NULL ? value : "");
+	}
+	va_end(ap);
+}
+
+_Static_assert(
+    IMSG_HDR_SIZE + 12 + CTL_USAGE_BATCH * (4 + ENVELOPE_MAILBOX_MAX) <=
+	IMSG_MAX_SIZE,
+    "a batch of mailboxes fits one imsg");
+
+void
+ctl_usage_req_encode(struct msg_writer *w, const struct ctl_usage_req *req)
+{
+	uint32_t i;
+
+	if (req->n > CTL_USAGE_BATCH) {
+		w->error = 1;
+		return;
+	}
+	msg_put_u64(w, req->reqid);
+	msg_put_u32(w, req->n);
+	for (i = 0; i < req->n; i++)
+		msg_put_str(w, req->mailbox[i]);
+}
+
+int
+ctl_usage_req_decode(struct ctl_usage_req *req, const void *data, size_t len)
+{
+	struct msg_reader r;
+	uint32_t i;
+
+	msg_reader_init(&r, data, len);
+	if (msg_get_u64(&r, &req->reqid) == -1 ||
+	    msg_get_u32(&r, &req->n) == -1 || req->n > CTL_USAGE_BATCH)
+		goto bad;
+	for (i = 0; i < req->n; i++)
+		if (msg_get_str(&r, req->mailbox[i], sizeof(req->mailbox[i])) ==
+			-1 ||
+		    !envelope_mailbox_valid(req->mailbox[i]))
+			goto bad;
+	if (msg_get_end(&r) == -1)
+		goto bad;
+	return 0;
+bad:
+	req->reqid = 0;
+	req->n = 0;
+	return -1;
+}
+
+void
+ctl_usage_reply_encode(struct msg_writer *w, const struct ctl_usage_reply *rep)
+{
+	uint32_t i;
+
+	if (rep->n > CTL_USAGE_BATCH) {
+		w->error = 1;
+		return;
+	}
+	msg_put_u64(w, rep->reqid);
+	msg_put_u32(w, rep->n);
+	for (i = 0; i < rep->n; i++) {
+		msg_put_u32(w, rep->usage[i].status);
+		msg_put_u64(w, rep->usage[i].bytes);
+		msg_put_u64(w, rep->usage[i].messages);
+	}
+}
+
+int
+ctl_usage_reply_decode(
+    struct ctl_usage_reply *rep, const void *data, size_t len)
+{
+	struct msg_reader r;
+	struct ctl_usage *u;
+	uint32_t i;
+
+	msg_reader_init(&r, data, len);
+	if (msg_get_u64(&r, &rep->reqid) == -1 ||
+	    msg_get_u32(&r, &rep->n) == -1 || rep->n > CTL_USAGE_BATCH)
+		goto bad;
+	for (i = 0; i < rep->n; i++) {
+		u = &rep->usage[i];
+		if (msg_get_u32(&r, &u->status) == -1 ||
+		    msg_get_u64(&r, &u->bytes) == -1 ||
+		    msg_get_u64(&r, &u->messages) == -1 ||
+		    (u->status != CTL_USAGE_OK &&
+			u->status != CTL_USAGE_UNKNOWN))
+			goto bad;
+	}
+	if (msg_get_end(&r) == -1)
+		goto bad;
+	return 0;
+bad:
+	memset(rep, 0, sizeof(*rep));
+	return -1;
+}

@@ -43,6 +43,10 @@
 	/* control <-> smtp, queue, mda: counters */                          \
 	X(STATS_REQ) /* - */                                                  \
 	X(STATS)     /* u64 sessions, received, delivered, queued */          \
+	/* control <-> imap: boxctl user list's usage, a batch of users */    \
+	X(IMAP_USAGE_REQ) /* u64 reqid, u32 n, n x str mailbox */             \
+	X(IMAP_USAGE)	  /* u64 reqid, u32 n, n x (u32 status                \
+			     (CTL_USAGE_*), u64 bytes, u64 messages) */       \
                                                                               \
 	/* smtp <-> auth */                                                   \
 	X(AUTH_RCPT)	    /* u64 reqid, str address */                      \

@@ -113,8 +113,9 @@ quota_read(int dirfd, struct quota_usage *u)
 	int fd, first = 1, over;
 
 	memset(u, 0, sizeof(*u));
-	if ((fd = openat(
-		 dirfd, QUOTA_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	/* O_NONBLOCK: a FIFO in its place must not block the reader */
+	if ((fd = openat(dirfd, QUOTA_FILE,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		/* a link in its place is replaced by the new file */
 		return errno == ENOENT || errno == ELOOP ? 0 : -1;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -308,7 +309,8 @@ quota_add(int dirfd, int64_t bytes, int64_t messages)
 		return 0;
 	/* no file: the next quota_get() counts the message anyway */
 	if ((fd = openat(dirfd, QUOTA_FILE,
-		 O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		 O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) ==
+	    -1)
 		return errno == ENOENT ? 0 : -1;
 	len = snprintf(line, sizeof(line), "%lld %lld\n", (long long)bytes,
 	    (long long)messages);

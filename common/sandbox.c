@@ -139,7 +139,7 @@ const struct sandbox_profile sandbox_profile_control = {
 /* Berkeley DB: its files in the environment, log files come and go */
 static const char *const sandbox_auth[] = {"openat", "newfstatat", "fstat",
     "lseek", "pread64", "pwrite64", "fdatasync", "fsync", "unlink", "unlinkat",
-    "getcwd", NULL};
+    "getcwd", "ftruncate", NULL};
 
 static const struct sandbox_arg_rule sandbox_auth_rules[] = {
     {"fcntl", ARG(1), {0, F_GETFD}, {0}},

@@ -467,8 +467,8 @@ static void
 print_json(const struct ctl_row *row)
 {
 	static const char *const numbers[] = {"pid", "uptime", "users",
-	    "aliases", "quota", "sessions", "received", "delivered", "queued",
-	    "imap_sessions", NULL};
+	    "aliases", "quota", "used", "messages", "sessions", "received",
+	    "delivered", "queued", "imap_sessions", NULL};
 	static const char *const booleans[] = {"disabled", NULL};
 	static const char *const lists[] = {"targets", NULL};
 	const char *v, *comma;
@@ -523,6 +523,29 @@ format_size(char *buf, size_t bufsz, uint64_t v)
 	snprintf(buf, bufsz, "%llu", (unsigned long long)v);
 }
 
+/* a usage: exact units as format_size(), else one decimal (1.5M) */
+static void
+format_usage(char *buf, size_t bufsz, uint64_t v)
+{
+	static const char units[] = "GMK";
+	uint64_t unit;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		unit = 1ULL << (10 * (3 - i));
+		if (v < unit)
+			continue;
+		if (v % unit == 0)
+			snprintf(buf, bufsz, "%llu%c",
+			    (unsigned long long)(v / unit), units[i]);
+		else
+			snprintf(buf, bufsz, "%.1f%c", (double)v / (double)unit,
+			    units[i]);
+		return;
+	}
+	snprintf(buf, bufsz, "%llu", (unsigned long long)v);
+}
+
 static void
 format_uptime(char *buf, size_t bufsz, const char *seconds)
 {
@@ -548,7 +571,7 @@ print_row(const struct ctl_row *row, enum output output)
 {
 	const char *v, *errstr;
 	char size[32];
-	uint64_t quota;
+	uint64_t quota, used;
 
 	switch (output) {
 	case OUTPUT_DOMAINS:
@@ -561,6 +584,19 @@ print_row(const struct ctl_row *row, enum output output)
 		if ((v = ctl_row_get(row, "address")) == NULL)
 			break;
 		print_clean(v);
+		/* boxd leaves the usage out when it could not read it */
+		if ((v = ctl_row_get(row, "used")) == NULL)
+			printf("  used ?");
+		else {
+			used = strtonum(v, 0, LLONG_MAX, &errstr);
+			if (errstr == NULL)
+				format_usage(size, sizeof(size), used);
+			else
+				strlcpy(size, show(v), sizeof(size));
+			printf("  used %s", size);
+		}
+		if ((v = ctl_row_get(row, "messages")) != NULL)
+			printf("  messages %s", show(v));
 		if ((v = ctl_row_get(row, "quota")) != NULL) {
 			quota = strtonum(v, 0, LLONG_MAX, &errstr);
 			if (errstr == NULL && quota > 0) {

@@ -3,10 +3,11 @@
  * (SO_PEERCRED: root, the user who started boxd, or a member of the
  * control socket's group), checks the shape of each request, and routes
  * it: table commands to auth, reload and the process list to the parent,
- * counters from smtp and queue.  A client that sends anything malformed,
- * or any descriptor (closed at once), is dropped with a log line; control
- * itself goes on.  Passwords pass through on their way to auth: the
- * buffers they touch are wiped.
+ * counters from smtp, queue and imap.  A user list's rows wait for imap
+ * to tell each user's usage, which auth may not read.  A client that
+ * sends anything malformed, or any descriptor (closed at once), is
+ * dropped with a log line; control itself goes on.  Passwords pass
+ * through on their way to auth: the buffers they touch are wiped.
  */
 
 #include <sys/socket.h>
@@ -38,6 +39,7 @@ static struct {
 	uid_t *members;
 	size_t nmembers;
 	uint32_t next_id;
+	uint64_t next_usage_reqid;
 	size_t nconns;
 	struct control_conns conns;
 	struct control_conns dead; /* freed from the loop */
@@ -47,6 +49,7 @@ static struct {
 static void control_dispatch_parent(struct imsgev *, struct imsg *);
 static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
+static void control_dispatch_imap(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
 static void control_client_request(struct control_conn *, struct imsg *);
 static void control_hello(struct control_conn *, struct imsg *);
@@ -72,6 +75,16 @@ static void control_status_start(struct control_conn *);
 static void control_status_proc(struct control_conn *, const struct ctl_proc *);
 static void control_status_done(struct control_conn *);
 static void control_status_timeout(evutil_socket_t, short, void *);
+static int control_mailbox(const char *, char *, size_t);
+static void control_usage_hold(
+    struct control_conn *, struct imsg *, const struct ctl_row *);
+static void control_usage_pump(struct control_conn *);
+static void control_usage_ask(struct control_conn *);
+static void control_usage_answer(struct imsg *);
+static void control_usage_release(
+    struct control_conn *, struct control_held *, const struct ctl_usage *);
+static void control_usage_timeout(evutil_socket_t, short, void *);
+static void control_usage_clear(struct control_conn *);
 
 void
 control_main(void)
@@ -89,7 +102,7 @@ control_main(void)
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_stats;
-	handlers[PROC_IMAP] = control_dispatch_stats;
+	handlers[PROC_IMAP] = control_dispatch_imap;
 	child_connect(handlers);
 	/* requests with passwords go out this way */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;
@@ -163,14 +176,13 @@ static void
 control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct control_conn *c;
-	struct ctl_row row;
+	struct ctl_row row = {0};
 	char *why;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_LINE:
 		if (ctl_row_decode(&row, imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "line");
-		ctl_row_clear(&row);
 		break;
 	case IMSG_CTL_FAIL:
 		if (ctl_fail_decode(&why, imsg->data, imsg->datalen) == -1)
@@ -185,12 +197,17 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 		child_bad_imsg(imsg, "from auth");
 	}
 
-	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
-	    c->pending != CONTROL_TABLE)
-		return;
-	if (imsg->hdr.type != IMSG_CTL_LINE)
-		control_request_done(c);
-	control_forward(c, imsg);
+	if ((c = control_find(imsg->hdr.peerid)) != NULL &&
+	    c->pending == CONTROL_TABLE) {
+		if (c->usage)
+			control_usage_hold(c, imsg, &row);
+		else {
+			if (imsg->hdr.type != IMSG_CTL_LINE)
+				control_request_done(c);
+			control_forward(c, imsg);
+		}
+	}
+	ctl_row_clear(&row);
 }
 
 /* IMSG_STATS from smtp, queue or imap */
@@ -213,6 +230,22 @@ control_dispatch_stats(struct imsgev *iev, struct imsg *imsg)
 		c->counters[i] += v[i];
 	c->wait_stats--;
 	control_status_done(c);
+}
+
+/* counters for status, usage for a user list */
+static void
+control_dispatch_imap(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_STATS:
+		control_dispatch_stats(iev, imsg);
+		break;
+	case IMSG_IMAP_USAGE:
+		control_usage_answer(imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from imap");
+	}
 }
 
 /* who may connect besides root and boxd's user; again on every reload */
@@ -387,6 +420,7 @@ control_accept(evutil_socket_t fd, short events, void *arg)
 	imsgev_init(&c->iev, child->base, s, IMSG_CTL_MAX_SIZE,
 	    control_dispatch_client, c);
 	c->iev.ibuf.wipe = 1; /* its requests may hold passwords */
+	TAILQ_INIT(&c->held);
 	if ((c->idle = evtimer_new(child->base, control_idle, c)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(c->idle, &idle);
@@ -440,6 +474,7 @@ control_drop(struct control_conn *c, const char *why)
 		event_free(c->idle);
 		c->idle = NULL;
 	}
+	control_usage_clear(c);
 	TAILQ_REMOVE(&control.conns, c, entry);
 	control.nconns--;
 	TAILQ_INSERT_TAIL(&control.dead, c, entry);
@@ -522,6 +557,8 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		break;
 	default:
 		c->pending = CONTROL_TABLE;
+		c->usage = imsg->hdr.type == IMSG_CTL_USER_LIST;
+		c->usage_off = 0;
 		if (imsgev_compose(child->peer[PROC_AUTH], imsg->hdr.type,
 			c->id, -1, imsg->data, imsg->datalen) == -1)
 			fatal(
@@ -730,4 +767,194 @@ control_status_done(struct control_conn *c)
 	    ctl_counter_name(CTL_IMAP_SESSIONS), v[CTL_IMAP_SESSIONS], NULL);
 	control_send(c, IMSG_CTL_LINE, &w);
 	control_send(c, IMSG_CTL_OK, NULL);
+}
+
+/* ---------------------------------------------------------------- usage */
+
+/* "domain/user", the Maildir, as auth's login_mailbox() makes it */
+static int
+control_mailbox(const char *address, char *buf, size_t bufsz)
+{
+	const char *at;
+
+	if ((at = strrchr(address, '@')) == NULL ||
+	    (size_t)snprintf(buf, bufsz, "%s/%.*s", at + 1, (int)(at - address),
+		address) >= bufsz)
+		return -1;
+	return envelope_mailbox_valid(buf) ? 0 : -1;
+}
+
+/*
+ * A row of a user list, or its end, from auth: held, in order, until
+ * imap has told the usage of the rows before it and its own.
+ */
+static void
+control_usage_hold(
+    struct control_conn *c, struct imsg *imsg, const struct ctl_row *row)
+{
+	struct control_held *h;
+	const char *address;
+
+	h = xcalloc(1, sizeof(*h) + imsg->datalen);
+	h->type = imsg->hdr.type;
+	h->len = imsg->datalen;
+	if (h->len > 0)
+		memcpy(h->data, imsg->data, h->len);
+	if ((address = ctl_row_get(row, "address")) == NULL ||
+	    control_mailbox(address, h->mailbox, sizeof(h->mailbox)) == -1)
+		h->mailbox[0] = '\0';
+	TAILQ_INSERT_TAIL(&c->held, h, entry);
+	c->held_bytes += h->len;
+	if (c->held_bytes + c->iev.ibuf.outlen > CONTROL_OUTQ_MAX) {
+		control_drop(c, "a user list too large to hold");
+		return;
+	}
+	control_usage_pump(c);
+}
+
+/* pass on what needs no usage, ask for the next batch of what does */
+static void
+control_usage_pump(struct control_conn *c)
+{
+	struct control_held *h;
+
+	if (c->usage_reqid != 0)
+		return; /* one batch at a time: the answers come in order */
+	while (!c->dead && (h = TAILQ_FIRST(&c->held)) != NULL) {
+		if (h->type == IMSG_CTL_LINE && h->mailbox[0] != '\0' &&
+		    !c->usage_off) {
+			control_usage_ask(c);
+			return;
+		}
+		control_usage_release(c, h, NULL);
+	}
+}
+
+static void
+control_usage_ask(struct control_conn *c)
+{
+	static struct ctl_usage_req req;
+	struct timeval tv = {CONTROL_USAGE_TIMEOUT, 0};
+	struct control_held *h;
+	struct msg_writer w;
+
+	req.n = 0;
+	TAILQ_FOREACH(h, &c->held, entry) {
+		if (h->type != IMSG_CTL_LINE)
+			break;
+		if (h->mailbox[0] != '\0') {
+			if (req.n == CTL_USAGE_BATCH)
+				break;
+			memcpy(req.mailbox[req.n++], h->mailbox,
+			    sizeof(h->mailbox));
+		}
+		h->asked = 1;
+	}
+	do
+		req.reqid = ++control.next_usage_reqid;
+	while (req.reqid == 0);
+	c->usage_reqid = req.reqid;
+	msg_writer_init(&w);
+	ctl_usage_req_encode(&w, &req);
+	child_send(PROC_IMAP, IMSG_IMAP_USAGE_REQ, c->id, -1, &w);
+	if (c->usage_timeout == NULL &&
+	    (c->usage_timeout =
+		    evtimer_new(child->base, control_usage_timeout, c)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(c->usage_timeout, &tv);
+}
+
+/* IMSG_IMAP_USAGE: the batch asked, in order */
+static void
+control_usage_answer(struct imsg *imsg)
+{
+	static struct ctl_usage_reply rep;
+	struct control_conn *c;
+	struct control_held *h;
+	uint32_t i = 0;
+
+	if (ctl_usage_reply_decode(&rep, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "usage");
+	/* the client has gone, or had its rows sent without */
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    c->usage_reqid == 0 || rep.reqid != c->usage_reqid)
+		return;
+	c->usage_reqid = 0;
+	evtimer_del(c->usage_timeout);
+	while (!c->dead && (h = TAILQ_FIRST(&c->held)) != NULL && h->asked) {
+		if (h->mailbox[0] == '\0')
+			control_usage_release(c, h, NULL);
+		else if (i < rep.n)
+			control_usage_release(c, h, &rep.usage[i++]);
+		else
+			child_bad_imsg(imsg, "usage: fewer than asked");
+	}
+	if (c->dead)
+		return;
+	if (i != rep.n)
+		child_bad_imsg(imsg, "usage: more than asked");
+	control_usage_pump(c);
+}
+
+/* to the client, with the usage if imap could tell it */
+static void
+control_usage_release(
+    struct control_conn *c, struct control_held *h, const struct ctl_usage *u)
+{
+	struct msg_writer w;
+	struct ctl_row row;
+	char used[32], messages[32];
+	uint32_t type = h->type;
+
+	TAILQ_REMOVE(&c->held, h, entry);
+	c->held_bytes -= h->len;
+	msg_writer_init(&w);
+	if (u != NULL && u->status == CTL_USAGE_OK) {
+		if (ctl_row_decode(&row, h->data, h->len) == -1)
+			fatalx("%s: a held row", __func__);
+		snprintf(
+		    used, sizeof(used), "%llu", (unsigned long long)u->bytes);
+		snprintf(messages, sizeof(messages), "%llu",
+		    (unsigned long long)u->messages);
+		ctl_row_encode_more(
+		    &w, &row, "used", used, "messages", messages, NULL);
+		ctl_row_clear(&row);
+	} else
+		msg_put_data(&w, h->data, h->len);
+	free(h);
+	if (type != IMSG_CTL_LINE) {
+		control_request_done(c);
+		c->usage = 0;
+	}
+	control_send(c, type, &w);
+}
+
+static void
+control_usage_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct control_conn *c = arg;
+
+	log_warnx("%s: no usage from imap in %d seconds: the user list goes "
+		  "without",
+	    c->name, CONTROL_USAGE_TIMEOUT);
+	c->usage_off = 1;
+	c->usage_reqid = 0;
+	control_usage_pump(c);
+}
+
+static void
+control_usage_clear(struct control_conn *c)
+{
+	struct control_held *h;
+
+	while ((h = TAILQ_FIRST(&c->held)) != NULL) {
+		TAILQ_REMOVE(&c->held, h, entry);
+		free(h);
+	}
+	c->held_bytes = 0;
+	c->usage_reqid = 0;
+	if (c->usage_timeout != NULL) {
+		event_free(c->usage_timeout);
+		c->usage_timeout = NULL;
+	}
 }

@@ -17,6 +17,19 @@
 #define CONTROL_OUTQ_MAX       (64 * 1024 * 1024) /* unread replies */
 /* a new request while more than this is unread: the client is not reading */
 #define CONTROL_UNREAD_MAX (64 * 1024)
+/* imap's answer for a batch of a user list's rows; then they go without */
+#define CONTROL_USAGE_TIMEOUT 30
+
+/* a user list's row, or its end, held until imap has told the usage */
+struct control_held {
+	TAILQ_ENTRY(control_held) entry;
+	uint32_t type;			    /* IMSG_CTL_LINE, _OK, _FAIL */
+	int asked;			    /* in the batch imap is asked */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "": none to ask for */
+	size_t len;
+	unsigned char data[]; /* as auth sent it */
+};
+TAILQ_HEAD(control_held_list, control_held);
 
 /* what a client's one request in flight waits for */
 enum control_pending {
@@ -40,6 +53,13 @@ struct control_conn {
 	uint64_t counters[CTL_COUNTERS];
 	struct event *timeout; /* of a status request */
 	struct event *idle;    /* between requests */
+	/* user list: the rows wait for their usage, in order */
+	int usage;		     /* the request is a user list */
+	int usage_off;		     /* imap did not answer: rows go as is */
+	uint64_t usage_reqid;	     /* of the batch asked; 0: none */
+	struct event *usage_timeout; /* of that batch */
+	struct control_held_list held;
+	size_t held_bytes;
 };
 
 /* ---------------------------------------------------------------- boxctl.c */

@@ -273,7 +273,9 @@ folder_file_read(int dirfd, const char *file, size_t *lenp)
 	ssize_t n;
 	int fd, save;
 
-	if ((fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	/* a FIFO in a copied Maildir must not block the one imap process */
+	if ((fd = openat(dirfd, file,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > FOLDER_FILE_MAX) {

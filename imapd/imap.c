@@ -220,19 +220,34 @@ imap_dispatch_mda(struct imsgev *iev, struct imsg *imsg)
 	mailbox_notify_delivery(mailbox);
 }
 
+/* boxctl status: the sessions open now */
 static void
-imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+imap_stats(struct imsg *imsg)
 {
 	struct msg_writer w;
 	uint64_t v[CTL_COUNTERS] = {0};
 
-	if (imsg->hdr.type != IMSG_STATS_REQ ||
-	    ctl_empty_decode(imsg->data, imsg->datalen) == -1)
-		child_bad_imsg(imsg, "from control");
+	if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "stats request");
 	v[CTL_IMAP_SESSIONS] = sessions_open;
 	msg_writer_init(&w);
 	ctl_stats_encode(&w, v);
 	child_send(PROC_CONTROL, IMSG_STATS, imsg->hdr.peerid, -1, &w);
+}
+
+static void
+imap_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_STATS_REQ:
+		imap_stats(imsg);
+		break;
+	case IMSG_IMAP_USAGE_REQ:
+		imap_usage_request(imsg);
+		break;
+	default:
+		child_bad_imsg(imsg, "from control");
+	}
 }
 
 void
@@ -252,6 +267,7 @@ imap_main(void)
 	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("the mail directory");
 	imap_mbox_init(rootfd);
+	imap_usage_init(rootfd);
 	mailbox_init(child->base, ".");
 	mailbox_set_compute(imap_compute);
 	child_sandbox();

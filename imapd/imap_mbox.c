@@ -954,6 +954,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 		imap_tagged(s, "NO", "[INUSE] Mailbox is selected");
 		return;
 	}
+	mail_user_release(s->user->mu);
 	imap_folder_result(s, folder_delete(s->user->dirfd, name, &why), why,
 	    "DELETE completed");
 }
@@ -971,6 +972,7 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 	if (imap_mbox_name_arg(s, &cmd->args[0], from, sizeof(from)) == -1 ||
 	    imap_mbox_name_arg(s, &cmd->args[1], to, sizeof(to)) == -1)
 		return;
+	mail_user_release(s->user->mu);
 	imap_folder_result(s, folder_rename(s->user->dirfd, from, to, &why),
 	    why, "RENAME completed");
 }

@@ -334,6 +334,11 @@ struct mail_append;
 struct mail_user *
 mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
 void mail_user_put(struct mail_user *);
+/*
+ * The folder the user's last APPEND left open is closed (its index
+ * written): before a DELETE or RENAME changes folder directories.
+ */
+void mail_user_release(struct mail_user *);
 /* the quota given, and what the user's folders hold now (octets) */
 uint64_t mail_user_quota(struct mail_user *);
 uint64_t mail_user_usage(struct mail_user *);
@@ -1189,6 +1194,14 @@ void pop3_command(struct imap_session *, const char *, size_t);
 void pop3_auth_done(struct imap_session *, const struct auth_login_result *);
 /* the session goes: its maildrop is let go, uncommitted deletions too */
 void pop3_session_free(struct imap_session *);
+
+/* ----------------------------------------------------------------
+ * imap_usage.c
+ */
+/* the storage's mail directory, where the role is jailed */
+void imap_usage_init(int rootfd);
+/* IMSG_IMAP_USAGE_REQ: each user's maildirsize, answered to control */
+void imap_usage_request(struct imsg *);
 
 /* ---------------------------------------------------------------- imap.c
  */

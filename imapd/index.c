@@ -287,20 +287,61 @@ index_put_msg(struct msg_writer *w, const struct index_state *st,
  * The snapshot's checksum: it tells a torn or damaged file from a good
  * one (a hostile one is the field checks' job), at several times the
  * speed of CRC-32 over the tens of megabytes of a large folder's index.
+ * Computed piecewise, so that a snapshot is read and written in pieces
+ * (a large folder's index is never all in memory twice).
  */
-uint32_t
-index_checksum(const void *buf, size_t len)
+struct index_sum {
+	uint64_t h;
+	uint8_t part[8];
+	size_t npart;
+};
+
+static void
+index_sum_init(struct index_sum *s, size_t len)
+{
+	s->h = 0x9e3779b97f4a7c15ULL ^ len;
+	s->npart = 0;
+}
+
+static void
+index_sum_word(struct index_sum *s, const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	s->h = (s->h ^ w) * 0xff51afd7ed558ccdULL;
+	s->h ^= s->h >> 32;
+}
+
+static void
+index_sum_add(struct index_sum *s, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
+	while (s->npart > 0 && s->npart < 8 && len > 0) {
+		s->part[s->npart++] = *p++;
+		len--;
 	}
-	for (; len > 0; p++, len--) {
-		h = (h ^ *p) * 0xc4ceb9fe1a85ec53ULL;
+	if (s->npart == 8) {
+		index_sum_word(s, s->part);
+		s->npart = 0;
+	}
+	for (; len >= 8; p += 8, len -= 8)
+		index_sum_word(s, p);
+	if (len > 0) {
+		memcpy(s->part, p, len);
+		s->npart = len;
+	}
+}
+
+static uint32_t
+index_sum_end(struct index_sum *s)
+{
+	uint64_t h = s->h;
+	size_t i;
+
+	for (i = 0; i < s->npart; i++) {
+		h = (h ^ s->part[i]) * 0xc4ceb9fe1a85ec53ULL;
 		h ^= h >> 29;
 	}
 	h ^= h >> 33;
@@ -309,13 +350,134 @@ index_checksum(const void *buf, size_t len)
 	return (uint32_t)h;
 }
 
+uint32_t
+index_checksum(const void *buf, size_t len)
+{
+	struct index_sum s;
+
+	index_sum_init(&s, len);
+	index_sum_add(&s, buf, len);
+	return index_sum_end(&s);
+}
+
+/*
+ * A snapshot's octets as the parser takes them: all in memory, or read
+ * from a file a window at a time (summed as they come in).
+ */
+#define INDEX_WINDOW  (256U * 1024)
+#define INDEX_REC_MAX (38U + MAILDIR_NAME_MAX)
+
+struct index_in {
+	int fd; /* -1: the whole body is in r */
+	uint8_t *buf;
+	struct msg_reader r; /* what of the window is not parsed yet */
+	uint64_t unread;     /* body octets still in the file */
+	struct index_sum sum;
+};
+
+/* at least need octets in the window, or all there are: 0, -1 */
+static int
+index_in_fill(struct index_in *in, size_t need)
+{
+	size_t have = in->r.left, want;
+	ssize_t n;
+
+	if (have >= need || in->unread == 0)
+		return 0;
+	memmove(in->buf, in->r.p, have);
+	while (have < INDEX_WINDOW && in->unread > 0) {
+		want = INDEX_WINDOW - have;
+		if (want > in->unread)
+			want = (size_t)in->unread;
+		if ((n = read(in->fd, in->buf + have, want)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		index_sum_add(&in->sum, in->buf + have, (size_t)n);
+		have += (size_t)n;
+		in->unread -= (size_t)n;
+	}
+	msg_reader_init(&in->r, in->buf, have);
+	return 0;
+}
+
+/* the octets not yet parsed, in the window and after it */
+static uint64_t
+index_in_left(const struct index_in *in)
+{
+	return in->r.left + in->unread;
+}
+
+/* the snapshot's fields, after its checksum was found good or is summed */
+static int
+index_parse_in(struct index_state *st, struct index_in *in)
+{
+	struct msg_reader *r = &in->r;
+	struct mail_msg m;
+	uint32_t magic, version, nmsgs, nvan, i;
+	uint64_t newm, curm;
+
+	if (index_in_fill(in, 60) == -1 || msg_get_u32(r, &magic) == -1 ||
+	    magic != INDEX_MAGIC || msg_get_u32(r, &version) == -1 ||
+	    version != INDEX_VERSION ||
+	    msg_get_u32(r, &st->uidvalidity) == -1 ||
+	    msg_get_u32(r, &st->uidnext) == -1 ||
+	    msg_get_u64(r, &st->highestmodseq) == -1 ||
+	    msg_get_u64(r, &newm) == -1 || msg_get_u64(r, &curm) == -1 ||
+	    msg_get_u64(r, &st->vanished_floor) == -1 ||
+	    msg_get_u32(r, &st->log_gen) == -1 ||
+	    msg_get_u32(r, &nmsgs) == -1 || msg_get_u32(r, &nvan) == -1)
+		return -1;
+	st->new_mtime = (int64_t)newm;
+	st->cur_mtime = (int64_t)curm;
+	if (st->uidvalidity == 0 || st->uidnext == 0 ||
+	    nmsgs > INDEX_MSGS_MAX || nvan > VANISHED_MAX ||
+	    st->vanished_floor > st->highestmodseq)
+		return -1;
+	/* each record is at least 39 octets: no allocation beyond the input */
+	if (nmsgs > index_in_left(in) / 39)
+		return -1;
+	if ((st->msgs = reallocarray(
+		 NULL, nmsgs ? nmsgs : 1, sizeof(*st->msgs))) == NULL)
+		return -1;
+	st->msgs_cap = nmsgs ? nmsgs : 1;
+	for (i = 0; i < nmsgs; i++) {
+		if (index_in_fill(in, INDEX_REC_MAX) == -1 ||
+		    index_get_msg(r, st, &m) == -1 || m.uid == 0 ||
+		    m.uid >= st->uidnext || m.modseq > st->highestmodseq ||
+		    (i > 0 && m.uid <= st->msgs[i - 1].uid))
+			return -1;
+		st->msgs[st->nmsgs++] = m;
+	}
+	if (nvan > index_in_left(in) / 16)
+		return -1;
+	for (i = 0; i < nvan; i++) {
+		struct mail_uid_range v;
+
+		if (index_in_fill(in, 16) == -1 ||
+		    msg_get_u32(r, &v.first) == -1 ||
+		    msg_get_u32(r, &v.last) == -1 ||
+		    msg_get_u64(r, &v.modseq) == -1 || v.first == 0 ||
+		    v.first > v.last || v.last >= st->uidnext ||
+		    v.modseq > st->highestmodseq)
+			return -1;
+		if (index_vanished_add(st, v.first, v.modseq) == -1)
+			return -1;
+		/* a range added whole: the last entry holds its first */
+		if (v.last > st->vanished[st->nvanished - 1].last)
+			st->vanished[st->nvanished - 1].last = v.last;
+	}
+	if (in->unread != 0 || msg_get_end(r) == -1)
+		return -1;
+	return 0;
+}
+
 int
 index_parse(struct index_state *st, const void *buf, size_t len)
 {
-	struct msg_reader r;
-	struct mail_msg m;
-	uint32_t magic, version, nmsgs, nvan, crc, i;
-	uint64_t newm, curm;
+	struct index_in in;
+	uint32_t crc;
 
 	index_state_init(st);
 	if (len < 4)
@@ -323,95 +485,122 @@ index_parse(struct index_state *st, const void *buf, size_t len)
 	memcpy(&crc, (const uint8_t *)buf + len - 4, 4);
 	if (index_checksum(buf, len - 4) != crc)
 		return -1;
-	msg_reader_init(&r, buf, len - 4);
-	if (msg_get_u32(&r, &magic) == -1 || magic != INDEX_MAGIC ||
-	    msg_get_u32(&r, &version) == -1 || version != INDEX_VERSION ||
-	    msg_get_u32(&r, &st->uidvalidity) == -1 ||
-	    msg_get_u32(&r, &st->uidnext) == -1 ||
-	    msg_get_u64(&r, &st->highestmodseq) == -1 ||
-	    msg_get_u64(&r, &newm) == -1 || msg_get_u64(&r, &curm) == -1 ||
-	    msg_get_u64(&r, &st->vanished_floor) == -1 ||
-	    msg_get_u32(&r, &st->log_gen) == -1 ||
-	    msg_get_u32(&r, &nmsgs) == -1 || msg_get_u32(&r, &nvan) == -1)
-		goto bad;
-	st->new_mtime = (int64_t)newm;
-	st->cur_mtime = (int64_t)curm;
-	if (st->uidvalidity == 0 || st->uidnext == 0 ||
-	    nmsgs > INDEX_MSGS_MAX || nvan > VANISHED_MAX ||
-	    st->vanished_floor > st->highestmodseq)
-		goto bad;
-	/* each record is at least 39 octets: no allocation beyond the input */
-	if (nmsgs > r.left / 39)
-		goto bad;
-	if ((st->msgs = reallocarray(
-		 NULL, nmsgs ? nmsgs : 1, sizeof(*st->msgs))) == NULL)
-		goto bad;
-	st->msgs_cap = nmsgs ? nmsgs : 1;
-	for (i = 0; i < nmsgs; i++) {
-		if (index_get_msg(&r, st, &m) == -1 || m.uid == 0 ||
-		    m.uid >= st->uidnext || m.modseq > st->highestmodseq ||
-		    (i > 0 && m.uid <= st->msgs[i - 1].uid))
-			goto bad;
-		st->msgs[st->nmsgs++] = m;
+	memset(&in, 0, sizeof(in));
+	in.fd = -1;
+	msg_reader_init(&in.r, buf, len - 4);
+	if (index_parse_in(st, &in) == -1) {
+		index_state_free(st);
+		return -1;
 	}
-	if (nvan > r.left / 16)
-		goto bad;
-	for (i = 0; i < nvan; i++) {
-		struct mail_uid_range v;
-
-		if (msg_get_u32(&r, &v.first) == -1 ||
-		    msg_get_u32(&r, &v.last) == -1 ||
-		    msg_get_u64(&r, &v.modseq) == -1 || v.first == 0 ||
-		    v.first > v.last || v.last >= st->uidnext ||
-		    v.modseq > st->highestmodseq)
-			goto bad;
-		if (index_vanished_add(st, v.first, v.modseq) == -1)
-			goto bad;
-		/* a range added whole: the last entry holds its first */
-		if (v.last > st->vanished[st->nvanished - 1].last)
-			st->vanished[st->nvanished - 1].last = v.last;
-	}
-	if (msg_get_end(&r) == -1)
-		goto bad;
 	return 0;
-bad:
-	index_state_free(st);
-	return -1;
+}
+
+/* a snapshot from its file, a window at a time: 0, -1 */
+static int
+index_parse_fd(struct index_state *st, int fd)
+{
+	struct index_in in;
+	struct stat sb;
+	uint32_t crc;
+	int rc = -1;
+
+	index_state_init(st);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size < 4 ||
+	    (uint64_t)sb.st_size > (1ULL << 31))
+		return -1;
+	memset(&in, 0, sizeof(in));
+	in.fd = fd;
+	in.unread = (uint64_t)sb.st_size - 4;
+	index_sum_init(&in.sum, (size_t)in.unread);
+	if ((in.buf = malloc(INDEX_WINDOW)) == NULL)
+		return -1;
+	msg_reader_init(&in.r, in.buf, 0);
+	/* the fields are checked as they come, the checksum at the end */
+	if (index_parse_in(st, &in) == 0 &&
+	    read(fd, &crc, sizeof(crc)) == (ssize_t)sizeof(crc) &&
+	    crc == index_sum_end(&in.sum))
+		rc = 0;
+	free(in.buf);
+	if (rc == -1)
+		index_state_free(st);
+	return rc;
+}
+
+/* the octets of st's snapshot before its checksum */
+static size_t
+index_snapshot_len(const struct index_state *st)
+{
+	size_t len = 60, i;
+
+	for (i = 0; i < st->nmsgs; i++)
+		if (!st->msgs[i].expunged)
+			len += 38 + st->msgs[i].name_len;
+	return len + st->nvanished * 16;
+}
+
+/* written out a window at a time when fd is not -1: 0, -1 */
+static int
+index_out_flush(struct msg_writer *w, int fd, struct index_sum *sum, int all)
+{
+	if (w->error) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (fd == -1 || (!all && w->len < INDEX_WINDOW))
+		return 0;
+	if (write_all(fd, w->buf, w->len) == -1)
+		return -1;
+	index_sum_add(sum, w->buf, w->len);
+	w->len = 0;
+	return 0;
+}
+
+/* the snapshot of st but its checksum, into w or through it to fd */
+static int
+index_put_body(const struct index_state *st, struct msg_writer *w, int fd,
+    struct index_sum *sum)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < st->nmsgs; i++)
+		if (!st->msgs[i].expunged)
+			n++;
+	msg_put_u32(w, INDEX_MAGIC);
+	msg_put_u32(w, INDEX_VERSION);
+	msg_put_u32(w, st->uidvalidity);
+	msg_put_u32(w, st->uidnext);
+	msg_put_u64(w, st->highestmodseq);
+	msg_put_u64(w, (uint64_t)st->new_mtime);
+	msg_put_u64(w, (uint64_t)st->cur_mtime);
+	msg_put_u64(w, st->vanished_floor);
+	msg_put_u32(w, st->log_gen);
+	msg_put_u32(w, n);
+	msg_put_u32(w, (uint32_t)st->nvanished);
+	for (i = 0; i < st->nmsgs; i++) {
+		if (st->msgs[i].expunged)
+			continue;
+		index_put_msg(w, st, &st->msgs[i]);
+		if (index_out_flush(w, fd, sum, 0) == -1)
+			return -1;
+	}
+	for (i = 0; i < st->nvanished; i++) {
+		msg_put_u32(w, st->vanished[i].first);
+		msg_put_u32(w, st->vanished[i].last);
+		msg_put_u64(w, st->vanished[i].modseq);
+	}
+	return index_out_flush(w, fd, sum, 1);
 }
 
 int
 index_serialize(const struct index_state *st, void **buf, size_t *len)
 {
 	struct msg_writer w;
-	uint32_t crc, n = 0;
-	size_t i;
+	uint32_t crc;
 
-	for (i = 0; i < st->nmsgs; i++)
-		if (!st->msgs[i].expunged)
-			n++;
 	msg_writer_init(&w);
-	msg_put_u32(&w, INDEX_MAGIC);
-	msg_put_u32(&w, INDEX_VERSION);
-	msg_put_u32(&w, st->uidvalidity);
-	msg_put_u32(&w, st->uidnext);
-	msg_put_u64(&w, st->highestmodseq);
-	msg_put_u64(&w, (uint64_t)st->new_mtime);
-	msg_put_u64(&w, (uint64_t)st->cur_mtime);
-	msg_put_u64(&w, st->vanished_floor);
-	msg_put_u32(&w, st->log_gen);
-	msg_put_u32(&w, n);
-	msg_put_u32(&w, (uint32_t)st->nvanished);
-	for (i = 0; i < st->nmsgs; i++)
-		if (!st->msgs[i].expunged)
-			index_put_msg(&w, st, &st->msgs[i]);
-	for (i = 0; i < st->nvanished; i++) {
-		msg_put_u32(&w, st->vanished[i].first);
-		msg_put_u32(&w, st->vanished[i].last);
-		msg_put_u64(&w, st->vanished[i].modseq);
-	}
-	if (w.error) {
+	if (index_put_body(st, &w, -1, NULL) == -1) {
 		msg_writer_free(&w);
-		errno = ENOMEM;
 		return -1;
 	}
 	crc = index_checksum(w.buf, w.len);
@@ -438,7 +627,9 @@ index_slurp(int dirfd, const char *name, void **buf, size_t *len, size_t max)
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	/* not blocked by a FIFO in a Maildir copied in */
+	if ((fd = openat(dirfd, name,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size > max) {
@@ -468,38 +659,40 @@ index_slurp(int dirfd, const char *name, void **buf, size_t *len, size_t max)
 int
 index_read(int dirfd, struct index_state *st)
 {
-	size_t len;
-	void *buf;
-	int rc;
+	int fd, rc;
 
 	index_state_init(st);
-	if (index_slurp(dirfd, INDEX_FILE, &buf, &len, 1ULL << 31) == -1) {
+	if ((fd = openat(
+		 dirfd, INDEX_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno != ENOENT)
 			log_warn("%s", INDEX_FILE);
 		return -1;
 	}
-	if ((rc = index_parse(st, buf, len)) == -1)
+	if ((rc = index_parse_fd(st, fd)) == -1)
 		log_warnx("%s: damaged, rebuilt from the Maildir", INDEX_FILE);
-	free(buf);
+	close(fd);
 	return rc;
 }
 
-/* write octets to name through a temporary file, durably */
-int
-index_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+/* name's temporary file, created empty: its fd, or -1 */
+static int
+index_tmp_open(int dirfd, const char *name, char *tmp, size_t tmplen)
 {
-	char tmp[64];
-	int fd, saved;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, tmplen, "%s.tmp", name) >= (int)tmplen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = openat(dirfd, tmp,
-		 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		 0600)) == -1)
-		return -1;
-	if (write_all(fd, buf, len) == -1 || fdatasync(fd) == -1) {
+	return openat(dirfd, tmp,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* the temporary file made durable and renamed to name (ok), or removed */
+static int
+index_tmp_commit(int dirfd, const char *name, const char *tmp, int fd, int ok)
+{
+	int saved;
+
+	if (!ok || fdatasync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
@@ -513,6 +706,19 @@ index_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 		return -1;
 	}
 	return fsync(dirfd);
+}
+
+/* write octets to name through a temporary file, durably */
+int
+index_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	char tmp[64];
+	int fd;
+
+	if ((fd = index_tmp_open(dirfd, name, tmp, sizeof(tmp))) == -1)
+		return -1;
+	return index_tmp_commit(
+	    dirfd, name, tmp, fd, write_all(fd, buf, len) != -1);
 }
 
 uint32_t
@@ -542,15 +748,24 @@ index_peek_uidvalidity(int dirfd)
 int
 index_write(int dirfd, const struct index_state *st)
 {
-	size_t len;
-	void *buf;
-	int rc;
+	struct msg_writer w;
+	struct index_sum sum;
+	char tmp[64];
+	uint32_t crc;
+	int fd, ok;
 
-	if (index_serialize(st, &buf, &len) == -1)
+	if ((fd = index_tmp_open(dirfd, INDEX_FILE, tmp, sizeof(tmp))) == -1)
 		return -1;
-	rc = index_replace_file(dirfd, INDEX_FILE, buf, len);
-	free(buf);
-	return rc;
+	/* a window at a time: a large folder's snapshot is not made whole */
+	msg_writer_init(&w);
+	index_sum_init(&sum, index_snapshot_len(st));
+	ok = index_put_body(st, &w, fd, &sum) == 0;
+	if (ok) {
+		crc = index_sum_end(&sum);
+		ok = write_all(fd, &crc, sizeof(crc)) != -1;
+	}
+	msg_writer_free(&w);
+	return index_tmp_commit(dirfd, INDEX_FILE, tmp, fd, ok);
 }
 
 void

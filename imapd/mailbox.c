@@ -51,6 +51,8 @@
  */
 #define MTIME_SETTLE_NS	       (50LL * 1000000)
 #define MTIME_SETTLE_COARSE_NS (2LL * 1000000000)
+/* dovecot-uidlist once boxd has given UIDs it does not know */
+#define UIDLIST_RETIRED "dovecot-uidlist.boxd"
 /* the last UIDVALIDITY given, in the user's Maildir */
 #define MAIL_USER_UIDVALIDITY "boxd-uidvalidity"
 /* drain inotify after this many changes of our own, before it overflows */
@@ -73,6 +75,12 @@ struct cache_ent {
 	uint32_t len;
 };
 
+/* its hash kept beside the index: a probe reads no message or name */
+struct hash_slot {
+	uint32_t idx; /* in st.msgs, + 1; 0 empty */
+	uint32_t h;
+};
+
 struct mailbox {
 	TAILQ_ENTRY(mailbox) entry;
 	struct mail_user *user;
@@ -91,8 +99,10 @@ struct mailbox {
 	uint32_t old_uidvalidity; /* of a snapshot found damaged, or 0 */
 	unsigned int own_changes; /* since inotify was last read */
 	int nolog;		  /* a scan that ends in a new snapshot */
-	int maybe_new;	/* messages may be in new/: box_move_new() looks */
-	uint32_t *hash; /* base name -> msgs index + 1 */
+	int maybe_new; /* messages may be in new/: box_move_new() looks */
+	int building;  /* a fresh scan gives UIDs: see box_uidlist_retire() */
+	int uidlist_retired;	/* or known to be absent */
+	struct hash_slot *hash; /* base name -> msgs index */
 	size_t hash_size;
 	size_t hash_want; /* messages the next hash should have room for */
 	struct box_event *ev;
@@ -115,6 +125,7 @@ struct mailbox_view {
 	uint64_t id;
 	uint32_t *uids; /* seq - 1 -> uid */
 	size_t n, cap;
+	size_t hint;	  /* st.msgs index of the last message looked up */
 	uint32_t *recent; /* ascending uids */
 	size_t nrecent, recent_cap;
 	uint64_t evpos;
@@ -134,6 +145,13 @@ struct mail_user {
 	uint64_t quota;
 	uint32_t uidvalidity; /* the last one given to a folder */
 	TAILQ_HEAD(, mailbox) boxes;
+	/*
+	 * The folder of the last APPEND stays open while the user has a
+	 * session, so that a client appending many messages to a folder it
+	 * has not selected pays for opening it (index, scan) once, not per
+	 * message.
+	 */
+	struct mailbox *held;
 };
 
 struct mail_append {
@@ -212,11 +230,31 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota)
 void
 mail_user_put(struct mail_user *u)
 {
-	if (u == NULL || --u->refs > 0)
+	struct mailbox *held;
+
+	if (u == NULL)
+		return;
+	/* the last session leaves: the held folder is closed with it */
+	if (u->refs == 2 && (held = u->held) != NULL && held->refs == 1) {
+		u->held = NULL;
+		box_put(held);
+	}
+	if (--u->refs > 0)
 		return;
 	TAILQ_REMOVE(&mail_users, u, entry);
 	close(u->dirfd);
 	free(u);
+}
+
+void
+mail_user_release(struct mail_user *u)
+{
+	struct mailbox *held = u->held;
+
+	if (held == NULL)
+		return;
+	u->held = NULL;
+	box_put(held);
 }
 
 uint64_t
@@ -314,13 +352,15 @@ static int
 hash_insert(struct mailbox *box, size_t idx)
 {
 	const struct mail_msg *m = &box->st.msgs[idx];
+	uint32_t hv;
 	size_t h;
 
-	h = base_hash(mail_msg_name(&box->st, m), m->base_len) &
-	    (box->hash_size - 1);
-	while (box->hash[h] != 0)
+	hv = base_hash(mail_msg_name(&box->st, m), m->base_len);
+	h = hv & (box->hash_size - 1);
+	while (box->hash[h].idx != 0)
 		h = (h + 1) & (box->hash_size - 1);
-	box->hash[h] = (uint32_t)idx + 1;
+	box->hash[h].idx = (uint32_t)idx + 1;
+	box->hash[h].h = hv;
 	return 0;
 }
 
@@ -328,7 +368,7 @@ static int
 hash_rebuild(struct mailbox *box)
 {
 	size_t size = 1024, i;
-	uint32_t *h;
+	struct hash_slot *h;
 
 	while (size < box->st.nmsgs * 2 + 2 || size < box->hash_want * 2 + 2)
 		size *= 2;
@@ -348,18 +388,22 @@ static ssize_t
 hash_find(struct mailbox *box, const char *base, size_t len)
 {
 	const struct mail_msg *m;
+	uint32_t hv;
 	size_t h;
 
 	/* built at the first lookup: opening a folder needs none */
 	if (box->hash == NULL && hash_rebuild(box) == -1)
 		fatal("%s", __func__);
 
-	h = base_hash(base, len) & (box->hash_size - 1);
-	for (; box->hash[h] != 0; h = (h + 1) & (box->hash_size - 1)) {
-		m = &box->st.msgs[box->hash[h] - 1];
+	hv = base_hash(base, len);
+	for (h = hv & (box->hash_size - 1); box->hash[h].idx != 0;
+	     h = (h + 1) & (box->hash_size - 1)) {
+		if (box->hash[h].h != hv)
+			continue;
+		m = &box->st.msgs[box->hash[h].idx - 1];
 		if (!m->expunged && m->base_len == len &&
 		    memcmp(mail_msg_name(&box->st, m), base, len) == 0)
-			return (ssize_t)box->hash[h] - 1;
+			return (ssize_t)box->hash[h].idx - 1;
 	}
 	return -1;
 }
@@ -683,11 +727,40 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	return 0;
 }
 
+/*
+ * dovecot-uidlist knows a migrated folder's UIDs up to its UIDNEXT, and
+ * a folder built from it numbers the messages it does not know from
+ * there, by name.  Built again after an expunge, or after boxd gave UIDs
+ * of its own, it would give some UIDs to other messages under the same
+ * UIDVALIDITY.  So it is put aside, on disk, before the first of these;
+ * a lost index then means a new UIDVALIDITY.
+ */
+static int
+box_uidlist_retire(struct mailbox *box)
+{
+	if (box->uidlist_retired)
+		return 0;
+	if (renameat(box->dirfd, UIDLIST_FILE, box->dirfd, UIDLIST_RETIRED) ==
+	    -1) {
+		if (errno != ENOENT) {
+			log_warn("%s: %s", box->folder, UIDLIST_FILE);
+			return -1;
+		}
+	} else if (fsync(box->dirfd) == -1) {
+		log_warn("%s: %s", box->folder, UIDLIST_FILE);
+		return -1;
+	}
+	box->uidlist_retired = 1;
+	return 0;
+}
+
 static void
 box_msg_expunge(struct mailbox *box, size_t idx, uint64_t origin)
 {
 	struct mail_msg *m = &box->st.msgs[idx];
 
+	/* a file gone already: a failure is logged, and nothing to undo */
+	(void)box_uidlist_retire(box);
 	m->expunged = 1;
 	m->modseq = box_modseq(box);
 	box_log(box, INDEX_LOG_EXPUNGE, idx);
@@ -706,6 +779,8 @@ box_msg_new(
 	size_t blen;
 	int64_t off;
 
+	if (!box->building && box_uidlist_retire(box) == -1)
+		return -1;
 	memset(&m, 0, sizeof(m));
 	if (maildir_name_parse(name, &blen, &m.flags) == -1 ||
 	    (off = index_name_add(&box->st, name, strlen(name))) == -1)
@@ -773,6 +848,17 @@ scan_add(struct scan *sc, const char *name, int in_new)
 	sc->n++;
 	sc->alen += len;
 	return 0;
+}
+
+/* its memory given back; the count stays */
+static void
+scan_free(struct scan *sc)
+{
+	free(sc->names);
+	free(sc->arena);
+	sc->names = NULL;
+	sc->arena = NULL;
+	sc->cap = sc->acap = sc->alen = 0;
 }
 
 static const char *scan_sort_arena;
@@ -937,6 +1023,8 @@ box_scan(struct mailbox *box, int fresh)
 		scan_uidlist(box, &sc);
 	}
 	box->nolog = fresh || sc.n >= SCAN_FOLD_NEW;
+	/* a fresh build can be made again the same way */
+	box->building = fresh;
 	/* room for them all at once, not a rebuild at every doubling */
 	if (sc.n > 0) {
 		box->hash_want = box->st.nmsgs + sc.n;
@@ -972,20 +1060,30 @@ box_scan(struct mailbox *box, int fresh)
 			goto done;
 	}
 	box->nolog = 0;
+	/* the names are in the index now: not held through the fold too */
+	free(seen);
+	seen = NULL;
+	scan_free(&sc);
+	/* a log left from before would pass for the new snapshot's */
+	if (fresh && unlinkat(box->dirfd, INDEX_LOG, 0) == -1 &&
+	    errno != ENOENT) {
+		log_warn("%s: %s", box->folder, INDEX_LOG);
+		goto done;
+	}
 	/* a UID is durable before anyone may hear of it */
 	if (fresh || sc.n >= SCAN_FOLD_NEW)
 		rc = box_fold(box);
 	else
 		rc = box_log_flush(box, sc.n > 0);
 done:
+	box->building = 0;
 	/* what was not logged must reach a snapshot, even on a failure */
 	if (box->nolog) {
 		box->nolog = 0;
 		box_fold(box);
 	}
 	free(seen);
-	free(sc.names);
-	free(sc.arena);
+	scan_free(&sc);
 	return rc;
 }
 
@@ -1251,6 +1349,26 @@ truncate_at(int dirfd, const char *name, size_t len)
 	return rc;
 }
 
+/*
+ * Every snapshot has a log of its generation from the start or, after a
+ * crash between the two writes of a fold, still the previous one, which
+ * the snapshot has taken in.  Any other log (none, another generation,
+ * not a log) may have held UIDs the snapshot does not know, which must
+ * not be given again under its UIDVALIDITY.
+ */
+static int
+box_log_previous(struct mailbox *box, const void *buf, size_t len)
+{
+	struct msg_writer w;
+	int rc;
+
+	msg_writer_init(&w);
+	index_log_header(&w, box->st.log_gen - 1);
+	rc = !w.error && len >= w.len && memcmp(buf, w.buf, w.len) == 0;
+	msg_writer_free(&w);
+	return rc;
+}
+
 /* the index and log as they are on disk: 0 usable, -1 start afresh */
 static int
 box_load(struct mailbox *box)
@@ -1262,28 +1380,61 @@ box_load(struct mailbox *box)
 		box->old_uidvalidity = index_peek_uidvalidity(box->dirfd);
 		return -1;
 	}
-	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == 0) {
-		if (index_log_replay(&box->st, buf, len, &good) == 0) {
-			if (good < len) {
-				/* a torn tail: later records follow the good */
-				log_warnx("%s/%s: %s cut at %zu octets",
-				    box->user->mailbox, box->dir, INDEX_LOG,
-				    good);
-				if (truncate_at(box->dirfd, INDEX_LOG, good) ==
-				    -1)
-					good = 0;
-			}
-			free(buf);
-			if (good == 0)
-				return box_log_open(box, 1) == -1 ? -1 : 0;
-			box->log_size = good;
-			box->changed = good > 8;
-			return box_log_open(box, 0);
-		}
+	if (index_slurp(box->dirfd, INDEX_LOG, &buf, &len, 1ULL << 31) == -1)
+		goto lost;
+	if (index_log_replay(&box->st, buf, len, &good) == -1) {
+		if (!box_log_previous(box, buf, len))
+			goto lost;
+		/* the snapshot says what that log said: a new one */
 		free(buf);
+		return box_log_open(box, 1);
 	}
-	/* no log of this snapshot: a new one */
-	return box_log_open(box, 1);
+	free(buf);
+	if (good < len) {
+		/* a torn tail: later records follow the good */
+		log_warnx("%s/%s: %s cut at %zu octets", box->user->mailbox,
+		    box->dir, INDEX_LOG, good);
+		if (truncate_at(box->dirfd, INDEX_LOG, good) == -1)
+			return box_log_open(box, 1) == -1 ? -1 : 0;
+	}
+	box->log_size = good;
+	box->changed = good > 8;
+	return box_log_open(box, 0);
+lost:
+	log_warnx("%s/%s: %s lost, the folder is rebuilt", box->user->mailbox,
+	    box->dir, INDEX_LOG);
+	box->old_uidvalidity = box->st.uidvalidity;
+	free(buf);
+	return -1;
+}
+
+/* 1 if the folder's directory is no longer the one box has open */
+static int
+box_stale(struct mailbox *box)
+{
+	struct stat now, open;
+
+	if (fstatat(box->user->dirfd, box->dir, &now, AT_SYMLINK_NOFOLLOW) ==
+		-1 ||
+	    fstat(box->dirfd, &open) == -1)
+		return 1;
+	return now.st_ino != open.st_ino || now.st_dev != open.st_dev;
+}
+
+/* keep the caller's reference on box as the user's held folder */
+static void
+box_hold(struct mailbox *box)
+{
+	struct mail_user *u = box->user;
+	struct mailbox *old = u->held;
+
+	if (old == box) {
+		box_put(box);
+		return;
+	}
+	u->held = box;
+	if (old != NULL)
+		box_put(old);
 }
 
 static struct mailbox *
@@ -1298,6 +1449,12 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	    folder_dir(folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "no such mailbox");
 		return NULL;
+	}
+	if (u->held != NULL && strcmp(u->held->dir, dir) == 0 &&
+	    box_stale(u->held)) {
+		box = u->held;
+		u->held = NULL;
+		box_put(box);
 	}
 	/* one mailbox per directory, however the name was spelt */
 	TAILQ_FOREACH(box, &u->boxes, entry)
@@ -1628,12 +1785,18 @@ mailbox_view_recent(struct mailbox_view *v)
 uint32_t
 mailbox_view_unseen_first(struct mailbox_view *v)
 {
+	const struct index_state *st = &v->box->st;
 	const struct mail_msg *m;
-	size_t i;
+	size_t i, j = 0;
 
+	/* both ascending: one walk, not a search per message */
 	for (i = 0; i < v->n; i++) {
-		m = index_msg_find(&v->box->st, v->uids[i]);
-		if (m != NULL && !m->expunged &&
+		while (j < st->nmsgs && st->msgs[j].uid < v->uids[i])
+			j++;
+		if (j == st->nmsgs)
+			break;
+		m = &st->msgs[j];
+		if (m->uid == v->uids[i] && !m->expunged &&
 		    !(m->flags & MAILDIR_FLAG_SEEN))
 			return (uint32_t)i + 1;
 	}
@@ -1670,12 +1833,22 @@ mailbox_view_readonly(struct mailbox_view *v)
 const struct mail_msg *
 mailbox_view_msg(struct mailbox_view *v, uint32_t seq)
 {
+	struct index_state *st = &v->box->st;
 	struct mail_msg *m;
+	uint32_t uid;
+	size_t next;
 
 	if (seq == 0 || seq > v->n)
 		return NULL;
-	m = index_msg_find(&v->box->st, v->uids[seq - 1]);
-	return m == NULL || m->expunged ? NULL : m;
+	uid = v->uids[seq - 1];
+	/* FETCH and STORE of a range ask in order: try the next one first */
+	next = v->hint + 1;
+	if (next < st->nmsgs && st->msgs[next].uid == uid)
+		m = &st->msgs[next];
+	else if ((m = index_msg_find(st, uid)) == NULL)
+		return NULL;
+	v->hint = (size_t)(m - st->msgs);
+	return m->expunged ? NULL : m;
 }
 
 uint32_t
@@ -1708,6 +1881,28 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
 
 /* ---- messages */
 
+/*
+ * A message file, which in a Maildir copied in may be anything: a FIFO
+ * would block the open, and a device or directory the reads, of the one
+ * process that serves every user.  Only a plain file is a message.
+ */
+static int
+msg_file_open(int dirfd, const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = openat(dirfd, path,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 static int
 box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 {
@@ -1716,7 +1911,7 @@ box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	fd = openat(box->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = msg_file_open(box->dirfd, path);
 	if (fd == -1 && errno == ENOENT)
 		box->dirty = 1; /* renamed under us: the next sync finds it */
 	return fd;
@@ -1940,6 +2135,8 @@ box_remove(
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
+	if (box_uidlist_retire(box) == -1)
+		return -1;
 	if (unlinkat(box->dirfd, path, 0) == -1) {
 		if (errno != ENOENT)
 			return -1;
@@ -2090,14 +2287,47 @@ cache_reset(struct mailbox *box)
 	return 0;
 }
 
-/* the records of boxd.cache into the table, read once per open folder */
+#define CACHE_WINDOW (256U * 1024)
+
+/*
+ * The octets [off, off + len) of the cache file: in the window if they
+ * fit (read again from off when they are not all in it), else in *big.
+ */
+static const uint8_t *
+cache_bytes(struct mailbox *box, uint8_t *win, uint64_t *woff, size_t *wlen,
+    uint8_t **big, uint64_t off, size_t len)
+{
+	ssize_t n;
+
+	if (off >= *woff && off + len <= *woff + *wlen)
+		return win + (off - *woff);
+	if (len > CACHE_WINDOW) {
+		free(*big);
+		if ((*big = malloc(len)) == NULL ||
+		    pread(box->cachefd, *big, len, (off_t)off) != (ssize_t)len)
+			return NULL;
+		return *big;
+	}
+	if ((n = pread(box->cachefd, win, CACHE_WINDOW, (off_t)off)) == -1)
+		return NULL;
+	*woff = off;
+	*wlen = (size_t)n;
+	return (size_t)n >= len ? win : NULL;
+}
+
+/*
+ * The records of boxd.cache into the table, read once per open folder,
+ * a window of records per read.
+ */
 static int
 cache_load(struct mailbox *box)
 {
-	uint8_t head[CACHE_HEADER_SIZE], rec[13], *text = NULL;
+	uint8_t head[CACHE_HEADER_SIZE], *win, *big = NULL;
+	const uint8_t *rec;
 	struct stat sb;
-	uint64_t off;
-	uint32_t uid, what, len, crc, want;
+	uint64_t off, woff = 0;
+	size_t wlen = 0;
+	uint32_t uid, what, len = 0, crc, want;
 
 	box->cache_loaded = 1;
 	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
@@ -2110,11 +2340,13 @@ cache_load(struct mailbox *box)
 	    be32(head) != CACHE_MAGIC || be32(head + 4) != CACHE_VERSION ||
 	    be32(head + 8) != box->st.uidvalidity)
 		return cache_reset(box);
+	if ((win = malloc(CACHE_WINDOW)) == NULL)
+		goto bad;
 	for (off = sizeof(head);
 	     off + CACHE_REC_OVERHEAD <= (uint64_t)sb.st_size;
 	     off += CACHE_REC_OVERHEAD + len) {
-		if (pread(box->cachefd, rec, sizeof(rec), (off_t)off) !=
-			(ssize_t)sizeof(rec) ||
+		if ((rec = cache_bytes(
+			 box, win, &woff, &wlen, &big, off, 13)) == NULL ||
 		    be32(rec) != CACHE_REC_MAGIC)
 			break;
 		uid = be32(rec + 4);
@@ -2123,20 +2355,18 @@ cache_load(struct mailbox *box)
 		if (uid == 0 || what >= CACHED_MAX || len > CACHE_TEXT_MAX ||
 		    off + CACHE_REC_OVERHEAD + len > (uint64_t)sb.st_size)
 			break;
-		free(text);
-		if ((text = malloc((size_t)len + 4)) == NULL ||
-		    pread(box->cachefd, text, (size_t)len + 4,
-			(off_t)(off + 13)) != (ssize_t)len + 4)
+		if ((rec = cache_bytes(box, win, &woff, &wlen, &big, off,
+			 CACHE_REC_OVERHEAD + (size_t)len)) == NULL)
 			break;
-		crc = crc32_update(0, rec + 4, 9);
-		crc = crc32_update(crc, text, len);
-		memcpy(&want, text + len, 4);
+		crc = crc32_update(0, rec + 4, 9 + (size_t)len);
+		memcpy(&want, rec + 13 + len, 4);
 		if (crc != want)
 			break;
 		if (cache_insert(box, uid, what, off + 13, len) == -1)
 			break;
 	}
-	free(text);
+	free(big);
+	free(win);
 	/* what follows the last good record is a torn write: cut it */
 	box->cache_end = off;
 	if (off != (uint64_t)sb.st_size &&
@@ -2398,7 +2628,7 @@ done:
 	if (curfd != -1)
 		close(curfd);
 	close(a->fd);
-	box_put(box);
+	box_hold(box);
 	free(a);
 	return rc;
 }
@@ -2435,8 +2665,7 @@ copy_file(int fromdir, const char *from, int todir, const char *to)
 	ssize_t n;
 	int in, out, rc = -1;
 
-	if ((in = openat(fromdir, from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-	    -1)
+	if ((in = msg_file_open(fromdir, from)) == -1)
 		return -1;
 	if ((out = openat(todir, to,
 		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) ==

@@ -97,6 +97,7 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 	struct mda_job *job;
 	struct mda_rcpt *rc;
 	struct spool_msg m;
+	struct stat st;
 	uint32_t n, i, flags;
 	char sender[SMTP_PATH_MAX], mailbox[ENVELOPE_MAILBOX_MAX];
 	char why[RCPT_REPLY_MAX], show[80];
@@ -180,6 +181,9 @@ mda_deliver(struct msg_reader *r, struct imsg *imsg)
 		}
 		rc->fd = fd;
 		nopen++;
+		/* what quota counts: the file, with the header mda wrote */
+		if (fstat(fd, &st) == 0)
+			rc->size = (uint64_t)st.st_size;
 	}
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "mda deliver");

@@ -460,6 +460,189 @@ test_status(void)
 	msg_writer_free(&w);
 }
 
+/* ---------------------------------------------------------------- usage */
+
+static int
+usage_req_decode(const void *data, size_t len)
+{
+	static struct ctl_usage_req	 req;
+
+	return ctl_usage_req_decode(&req, data, len);
+}
+
+static int
+usage_reply_decode(const void *data, size_t len)
+{
+	static struct ctl_usage_reply	 rep;
+
+	return ctl_usage_reply_decode(&rep, data, len);
+}
+
+static void
+test_usage_requests(void)
+{
+	static struct ctl_usage_req	 req, got;
+	static const char *const	 bad[] = {"", "bob", "../etc",
+	    "x/../../etc", "example.org/../x", "/etc/passwd",
+	    "example.org/a/b", "example.org/.", "example.org/..", NULL};
+	struct msg_writer		 w;
+	char				 big[ENVELOPE_MAILBOX_MAX + 8];
+	char				 name[64];
+	uint32_t			 i;
+
+	memset(&req, 0, sizeof(req));
+	req.reqid = 77;
+	req.n = 2;
+	strlcpy(req.mailbox[0], "example.org/bob", sizeof(req.mailbox[0]));
+	strlcpy(req.mailbox[1], "example.org/carol", sizeof(req.mailbox[1]));
+	msg_writer_init(&w);
+	ctl_usage_req_encode(&w, &req);
+	CHECK("usage request round trip", !w.error &&
+	    ctl_usage_req_decode(&got, w.buf, w.len) == 0 && got.reqid == 77 &&
+	    got.n == 2 && strcmp(got.mailbox[1], "example.org/carol") == 0);
+	CHECK("usage request truncated", prefixes_refused(&w,
+	    usage_req_decode));
+	CHECK("usage request trailing byte", trailing_refused(&w,
+	    usage_req_decode));
+	msg_writer_free(&w);
+
+	/* a full batch fits; one more is refused both ways */
+	req.n = CTL_USAGE_BATCH;
+	for (i = 0; i < CTL_USAGE_BATCH; i++)
+		snprintf(req.mailbox[i], sizeof(req.mailbox[i]),
+		    "example.org/u%u", i);
+	msg_writer_init(&w);
+	ctl_usage_req_encode(&w, &req);
+	CHECK("usage request full batch", !w.error && w.len + IMSG_HDR_SIZE <=
+	    IMSG_MAX_SIZE && ctl_usage_req_decode(&got, w.buf, w.len) == 0 &&
+	    got.n == CTL_USAGE_BATCH && strcmp(got.mailbox[CTL_USAGE_BATCH -
+	    1], req.mailbox[CTL_USAGE_BATCH - 1]) == 0);
+	msg_writer_free(&w);
+	req.n = CTL_USAGE_BATCH + 1;
+	msg_writer_init(&w);
+	ctl_usage_req_encode(&w, &req);
+	CHECK("usage request over a batch not encoded", w.error);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	msg_put_u64(&w, 1);
+	msg_put_u32(&w, CTL_USAGE_BATCH + 1);
+	for (i = 0; i <= CTL_USAGE_BATCH; i++)
+		msg_put_str(&w, "example.org/bob");
+	CHECK("usage request over a batch refused",
+	    ctl_usage_req_decode(&got, w.buf, w.len) == -1 && got.n == 0);
+	msg_writer_free(&w);
+
+	/* what imap opens under its jail: no path of anyone's choosing */
+	for (i = 0; bad[i] != NULL; i++) {
+		msg_writer_init(&w);
+		msg_put_u64(&w, 1);
+		msg_put_u32(&w, 1);
+		msg_put_str(&w, bad[i]);
+		snprintf(name, sizeof(name), "usage request refuses \"%s\"",
+		    bad[i]);
+		CHECK(name, ctl_usage_req_decode(&got, w.buf, w.len) == -1);
+		msg_writer_free(&w);
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "example.org/", 12);
+	msg_writer_init(&w);
+	msg_put_u64(&w, 1);
+	msg_put_u32(&w, 1);
+	msg_put_str(&w, big);
+	CHECK("usage request mailbox too long",
+	    ctl_usage_req_decode(&got, w.buf, w.len) == -1);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	msg_put_u64(&w, 1);
+	msg_put_u32(&w, 1);
+	msg_put_u32(&w, 5);
+	msg_put_data(&w, "a/b\0c", 5);
+	CHECK("usage request NUL in a mailbox",
+	    ctl_usage_req_decode(&got, w.buf, w.len) == -1);
+	msg_writer_free(&w);
+}
+
+static void
+test_usage_replies(void)
+{
+	static struct ctl_usage_reply	 rep, got;
+	struct msg_writer		 w;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.reqid = UINT64_MAX;
+	rep.n = 3;
+	rep.usage[0].bytes = 4096;
+	rep.usage[0].messages = 3;
+	rep.usage[1].status = CTL_USAGE_UNKNOWN;
+	rep.usage[2].bytes = UINT64_MAX;
+	rep.usage[2].messages = UINT64_MAX;
+	msg_writer_init(&w);
+	ctl_usage_reply_encode(&w, &rep);
+	CHECK("usage reply round trip", !w.error &&
+	    ctl_usage_reply_decode(&got, w.buf, w.len) == 0 &&
+	    got.reqid == UINT64_MAX && got.n == 3 &&
+	    got.usage[0].bytes == 4096 && got.usage[0].messages == 3 &&
+	    got.usage[1].status == CTL_USAGE_UNKNOWN &&
+	    got.usage[2].messages == UINT64_MAX);
+	CHECK("usage reply truncated", prefixes_refused(&w,
+	    usage_reply_decode));
+	CHECK("usage reply trailing byte", trailing_refused(&w,
+	    usage_reply_decode));
+	msg_writer_free(&w);
+
+	rep.n = CTL_USAGE_BATCH + 1;
+	msg_writer_init(&w);
+	ctl_usage_reply_encode(&w, &rep);
+	CHECK("usage reply over a batch not encoded", w.error);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	msg_put_u64(&w, 1);
+	msg_put_u32(&w, UINT32_MAX);
+	msg_put_u32(&w, CTL_USAGE_OK);
+	msg_put_u64(&w, 1);
+	msg_put_u64(&w, 1);
+	CHECK("usage reply huge count", ctl_usage_reply_decode(&got, w.buf,
+	    w.len) == -1 && got.n == 0);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	msg_put_u64(&w, 1);
+	msg_put_u32(&w, 1);
+	msg_put_u32(&w, 7);
+	msg_put_u64(&w, 1);
+	msg_put_u64(&w, 1);
+	CHECK("usage reply unknown status", ctl_usage_reply_decode(&got,
+	    w.buf, w.len) == -1);
+	msg_writer_free(&w);
+}
+
+static void
+test_row_more(void)
+{
+	struct msg_writer	 w, more;
+	struct ctl_row		 row, got;
+
+	msg_writer_init(&w);
+	ctl_row_encode(&w, "address", "u@x.test", "quota", "0", NULL);
+	CHECK("row to add to", ctl_row_decode(&row, w.buf, w.len) == 0);
+	msg_writer_init(&more);
+	ctl_row_encode_more(&more, &row, "used", "12", "messages", "3", NULL);
+	CHECK("row with more", ctl_row_decode(&got, more.buf, more.len) ==
+	    0 && got.n == 4 && strcmp(got.key[0], "address") == 0 &&
+	    strcmp(ctl_row_get(&got, "quota"), "0") == 0 &&
+	    strcmp(got.key[2], "used") == 0 &&
+	    strcmp(ctl_row_get(&got, "messages"), "3") == 0);
+	ctl_row_clear(&got);
+	msg_writer_free(&more);
+	msg_writer_init(&more);
+	ctl_row_encode_more(&more, &row, NULL);
+	CHECK("row with nothing more", more.len == w.len &&
+	    memcmp(more.buf, w.buf, w.len) == 0);
+	msg_writer_free(&more);
+	ctl_row_clear(&row);
+	msg_writer_free(&w);
+}
+
 int
 main(void)
 {
@@ -469,5 +652,8 @@ main(void)
 	test_rows();
 	test_ends();
 	test_status();
+	test_usage_requests();
+	test_usage_replies();
+	test_row_more();
 	TEST_EXIT();
 }

@@ -238,7 +238,8 @@ class BoxctlCase(unittest.TestCase):
         self.ok("user", "add", "--password-stdin", "bob@users.test",
                 input="another password")  # no trailing newline
         self.assertEqual(self.ok("user", "list", "users.test"),
-                         "alice@users.test\nbob@users.test\n")
+                         "alice@users.test  used 0  messages 0\n"
+                         "bob@users.test  used 0  messages 0\n")
         self.refused(["user", "add", "alice@users.test",
                       "--password-stdin"],
                      "user alice@users.test already exists", input=PASSWORD)
@@ -282,13 +283,14 @@ class BoxctlCase(unittest.TestCase):
         self.ok("user", "quota", "alice@users.test", "2G")
         self.ok("user", "disable", "bob@users.test")
         self.assertEqual(self.ok("user", "list", "users.test"),
-                         "alice@users.test  quota 2G\n"
-                         "bob@users.test  disabled\n")
+                         "alice@users.test  used 0  messages 0  quota 2G\n"
+                         "bob@users.test  used 0  messages 0  disabled\n")
         rows = self.json_rows("user", "list", "users.test")
         self.assertEqual(rows, [
             {"address": "alice@users.test", "quota": 2 << 30,
-             "disabled": False},
-            {"address": "bob@users.test", "quota": 0, "disabled": True}])
+             "disabled": False, "used": 0, "messages": 0},
+            {"address": "bob@users.test", "quota": 0, "disabled": True,
+             "used": 0, "messages": 0}])
         self.refused(["user", "quota", "alice@users.test", "lots"],
                      "invalid size: lots")
         self.refused(["user", "quota", "carol@users.test", "1M"],
@@ -296,12 +298,13 @@ class BoxctlCase(unittest.TestCase):
         self.refused(["user", "disable", "carol@users.test"],
                      "user carol@users.test does not exist")
         self.ok("user", "quota", "alice@users.test", "500M")
-        self.assertIn("alice@users.test  quota 500M",
+        self.assertIn("alice@users.test  used 0  messages 0  quota 500M",
                       self.ok("user", "list"))
         self.ok("user", "quota", "alice@users.test", "none")
         self.ok("user", "enable", "bob@users.test")
         self.assertEqual(self.ok("user", "list", "users.test"),
-                         "alice@users.test\nbob@users.test\n")
+                         "alice@users.test  used 0  messages 0\n"
+                         "bob@users.test  used 0  messages 0\n")
         self.ok("user", "del", "ALICE@users.test")
         self.ok("user", "del", "bob@users.test")
         self.assertEqual(self.ok("user", "list", "users.test"), "")
@@ -683,6 +686,88 @@ class BoxctlCase(unittest.TestCase):
             time.sleep(0.1)
         self.ok("domain", "list")
         self.assertIn("more than 64 clients", self.boxd.logtext())
+
+
+class UsageCase(unittest.TestCase):
+    """boxctl user list's usage columns, on a boxd of its own: the many
+    users it adds are not deleted."""
+
+    def setUp(self):
+        self.boxd = boxdtest.Boxd()
+        self.boxd.start()
+
+    def tearDown(self):
+        self.boxd.cleanup()
+
+    ok = BoxctlCase.ok
+    ctl = BoxctlCase.ctl
+    json_rows = BoxctlCase.json_rows
+
+    def test_user_list_usage(self):
+        """used and messages come from each user's maildirsize, which imap
+        reads for control a batch of users at a time (128): more users
+        than that keep their order and their own numbers."""
+        users = ["u%03d@usage.test" % i for i in range(140)]
+        self.ok("domain", "add", "usage.test")
+        for u in users:
+            self.ok("user", "add", u, "--password-stdin", input=PASSWORD)
+        mail = os.path.join(self.boxd.storage, "mail", "usage.test")
+        # what mda and imap would have written: the limit, then changes
+        sizes = {5: (1234, 2), 130: (3 << 20, 7), 139: (1536, 1)}
+        for i, (size, count) in sizes.items():
+            d = os.path.join(mail, "u%03d" % i)
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(d, sub), mode=0o755)
+            with open(os.path.join(d, "maildirsize"), "w") as f:
+                f.write("0S,0C\n%d 1\n%d %d\n" % (size - 100, 100,
+                                                  count - 1))
+        # a Maildir imap cannot open: its usage is not known
+        locked = os.path.join(mail, "u100")
+        os.mkdir(locked, 0o000)
+        try:
+            rows = self.json_rows("user", "list", "usage.test")
+            text = self.ok("user", "list", "usage.test").splitlines()
+        finally:
+            os.chmod(locked, 0o700)
+        self.assertEqual([r["address"] for r in rows], users)
+        for i, row in enumerate(rows):
+            if i == 100:
+                self.assertNotIn("used", row)
+                self.assertNotIn("messages", row)
+                continue
+            size, count = sizes.get(i, (0, 0))
+            self.assertEqual((row["used"], row["messages"]), (size, count),
+                             row)
+        self.assertEqual(len(text), len(users))
+        self.assertEqual(text[0], "u000@usage.test  used 0  messages 0")
+        self.assertEqual(text[5], "u005@usage.test  used 1.2K  messages 2")
+        self.assertEqual(text[100], "u100@usage.test  used ?")
+        self.assertEqual(text[130], "u130@usage.test  used 3M  messages 7")
+        self.assertEqual(text[139],
+                         "u139@usage.test  used 1.5K  messages 1")
+        self.assertIn("u100@usage.test", self.boxd.logtext())
+
+
+class ManyWritesCase(unittest.TestCase):
+    """Hundreds of table writes make Berkeley DB shorten a file
+    (ftruncate): auth's filter allows it, and auth goes on."""
+
+    def test_many_adds_and_deletes(self):
+        b = boxdtest.Boxd()
+        try:
+            b.start()
+            b.boxctl("domain", "add", "many.test")
+            for i in range(200):
+                b.boxctl("user", "add", "u%d@many.test" % i,
+                         "--password-stdin", input=PASSWORD)
+            for i in range(190):
+                b.boxctl("user", "del", "u%d@many.test" % i)
+            self.assertEqual(len(b.boxctl("user", "list", "many.test")
+                                 .stdout.splitlines()), 10)
+            self.assertNotIn("killed", b.logtext())
+            self.assertEqual(b.stop(), 0)
+        finally:
+            b.cleanup()
 
 
 class DurabilityCase(unittest.TestCase):

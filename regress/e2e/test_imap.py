@@ -4,6 +4,7 @@ MOVE, EXPUNGE, two sessions on one mailbox, IDLE woken by a delivery,
 the limits, and UIDs that survive a restart."""
 
 import imaplib
+import json
 import os
 import smtplib
 import socket
@@ -431,6 +432,42 @@ class Quota(ImapCase):
         self.assertEqual(len(self.b.messages(BOB)), 2)
         self.b.boxctl("user", "quota", BOB, "0")
         self.b.wait_messages(BOB, 3, timeout=60)
+
+    def test_user_list_shows_usage(self):
+        carol = "carol@example.org"
+        self.b.add_user(carol, PASSWORD)
+        self.b.boxctl("user", "quota", BOB, "1M")
+        for i in range(3):
+            self.deliver("usage %d" % i)
+        self.b.wait_messages(BOB, 3)
+        size = sum(os.path.getsize(p) for p in self.b.messages(BOB))
+        # the usage is maildirsize's, as mda added to it: the files'
+        # sizes, the header mda writes included
+        with open(os.path.join(self.b.maildir(BOB), "maildirsize")) as f:
+            used = sum(int(line.split()[0]) for line in f.readlines()[1:])
+        self.assertEqual(used, size)
+        rows = {r["address"]: r for r in map(json.loads, self.b.boxctl(
+            "-j", "user", "list", "example.org").stdout.splitlines())}
+        self.assertEqual((rows[BOB]["used"], rows[BOB]["messages"]),
+                         (used, 3))
+        self.assertEqual(rows[BOB]["quota"], 1 << 20)
+        # never delivered to, never logged in: no Maildir, nothing used
+        self.assertFalse(os.path.exists(self.b.maildir(carol)))
+        self.assertEqual((rows[carol]["used"], rows[carol]["messages"]),
+                         (0, 0))
+        self.assertIn("%s  used %s  messages 3  quota 1M\n" % (
+            BOB, used if used < 1024 else "%.1fK" % (used / 1024)),
+            self.b.boxctl("user", "list").stdout)
+        # what IMAP removes is no longer counted
+        m = self.connect()
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "\\Deleted")
+        m.expunge()
+        rows = [r for r in map(json.loads, self.b.boxctl(
+            "-j", "user", "list", "example.org").stdout.splitlines())
+            if r["address"] == BOB]
+        self.assertEqual(rows[0]["messages"], 2)
+        self.assertLess(rows[0]["used"], used)
 
 
 class Restart(ImapCase):

@@ -64,7 +64,61 @@ check_row(const uint8_t *data, size_t len)
 			abort();
 	}
 	same(&w, data, len);
+	/* and as control passes a user list's row on, with nothing added */
+	msg_writer_init(&w);
+	ctl_row_encode_more(&w, &row, NULL);
+	same(&w, data, len);
 	ctl_row_clear(&row);
+}
+
+/* "domain/user": two components, neither "." nor ".." */
+static int
+inside(const char *mailbox)
+{
+	const char	*slash, *user;
+
+	if ((slash = strchr(mailbox, '/')) == NULL || slash == mailbox)
+		return 0;
+	user = slash + 1;
+	if (strchr(user, '/') != NULL || strcmp(user, ".") == 0 ||
+	    strcmp(user, "..") == 0 || *user == '\0')
+		return 0;
+	if ((slash - mailbox == 1 && mailbox[0] == '.') ||
+	    (slash - mailbox == 2 && mailbox[0] == '.' && mailbox[1] == '.'))
+		return 0;
+	return 1;
+}
+
+/* imap's side of a user list's usage, and control's */
+static void
+check_usage(const uint8_t *data, size_t len)
+{
+	static struct ctl_usage_req	 req;
+	static struct ctl_usage_reply	 rep;
+	struct msg_writer		 w;
+	uint32_t			 i;
+
+	if (ctl_usage_req_decode(&req, data, len) == 0) {
+		if (req.n > CTL_USAGE_BATCH)
+			abort();
+		/* nothing imap would open outside the mail directory */
+		for (i = 0; i < req.n; i++)
+			if (!envelope_mailbox_valid(req.mailbox[i]) ||
+			    !inside(req.mailbox[i]))
+				abort();
+		msg_writer_init(&w);
+		ctl_usage_req_encode(&w, &req);
+		same(&w, data, len);
+	} else if (req.n != 0)
+		abort();
+	if (ctl_usage_reply_decode(&rep, data, len) == 0) {
+		if (rep.n > CTL_USAGE_BATCH)
+			abort();
+		msg_writer_init(&w);
+		ctl_usage_reply_encode(&w, &rep);
+		same(&w, data, len);
+	} else if (rep.n != 0)
+		abort();
 }
 
 int
@@ -79,6 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	check_requests(data, len);
 	check_row(data, len);
+	check_usage(data, len);
 	if (ctl_hello_decode(&hello, data, len) == 0) {
 		/* a version fit to print, whatever was sent */
 		for (i = 0; hello.version[i] != '\0'; i++)

@@ -4,8 +4,11 @@
  * every length cut, records that check out but make no sense.
  */
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imapd.h"
 #include "test.h"
@@ -258,10 +261,77 @@ test_vanished_trim(void)
 	index_state_free(&st);
 }
 
+/* the file is written and read a window at a time: the same octets */
+static void
+test_file(void)
+{
+	struct index_state st, back;
+	char dir[] = "/tmp/test_index.XXXXXX", name[64];
+	size_t len, flen, i;
+	uint8_t *file;
+	void *buf, *fbuf;
+	int dfd;
+
+	index_state_init(&st);
+	st.uidvalidity = 77;
+	st.highestmodseq = 50000;
+	/* some megabytes: records cross every window boundary */
+	for (i = 1; i <= 30000; i++) {
+		snprintf(name, sizeof(name), "1700%06zu.M%zuP9.host,S=%zu:2,%s",
+		    i, i * 7, i, i % 3 ? "S" : "FS");
+		add_msg(&st, (uint32_t)i, name, i);
+	}
+	st.uidnext = 30001;
+	index_vanished_add(&st, 40000, 3);
+	st.uidnext = 40001;
+	if (mkdtemp(dir) == NULL ||
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		abort();
+	CHECK("write", index_write(dfd, &st) == 0);
+	CHECK("serialize", index_serialize(&st, &buf, &len) == 0);
+	CHECK("the file is the serialized octets",
+	    index_slurp(dfd, INDEX_FILE, &fbuf, &flen, 1ULL << 30) == 0 &&
+		flen == len && memcmp(fbuf, buf, len) == 0);
+	CHECK("read back", index_read(dfd, &back) == 0);
+	CHECK("read the same state", same_state(&st, &back));
+	index_state_free(&back);
+	/* one octet changed anywhere, fields intact: the checksum says no */
+	file = fbuf;
+	for (i = 0; i < 3; i++) {
+		size_t at = i == 0 ? 70 : i == 1 ? len / 2 : len - 5;
+
+		file[at] ^= 0x01;
+		CHECK("a changed octet is found",
+		    index_replace_file(dfd, INDEX_FILE, file, len) == 0 &&
+			index_read(dfd, &back) == -1 && back.nmsgs == 0);
+		file[at] ^= 0x01;
+	}
+	CHECK("cut short is no index",
+	    index_replace_file(dfd, INDEX_FILE, file, len - 1) == 0 &&
+		index_read(dfd, &back) == -1);
+	if ((file = realloc(fbuf, len + 4)) == NULL)
+		abort();
+	memcpy(file + len, file + len - 4, 4);
+	CHECK("longer is no index",
+	    index_replace_file(dfd, INDEX_FILE, file, len + 4) == 0 &&
+		index_read(dfd, &back) == -1);
+	CHECK("as written, read again",
+	    index_replace_file(dfd, INDEX_FILE, file, len) == 0 &&
+		index_read(dfd, &back) == 0 && same_state(&st, &back));
+	index_state_free(&back);
+	free(file);
+	free(buf);
+	index_state_free(&st);
+	unlinkat(dfd, INDEX_FILE, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	test_snapshot();
+	test_file();
 	test_log();
 	test_vanished_trim();
 	TEST_EXIT();

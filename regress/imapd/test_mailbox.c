@@ -710,6 +710,139 @@ test_cache(void)
 	mail_user_put(u);
 }
 
+/* one message appended to folder: its UID, or 0 */
+static uint32_t
+append_one(struct mail_user *u, const char *folder)
+{
+	char err[128];
+	struct mail_append *ap;
+	uint32_t uidv, uid;
+
+	if ((ap = mailbox_append_begin(u, folder, err, sizeof(err))) == NULL)
+		return 0;
+	if (write(mailbox_append_fd(ap), "Subject: a\n\nx\n", 15) != 15) {
+		mailbox_append_abort(ap);
+		return 0;
+	}
+	if (mailbox_append_commit(
+		ap, 0, NULL, 0, 0, &uidv, &uid, err, sizeof(err)) == -1)
+		return 0;
+	return uid;
+}
+
+/* the folder of the last APPEND stays open; a new one of its name is new */
+static void
+test_append_held(void)
+{
+	struct mailbox_status st;
+	struct mail_user *u;
+	char err[128], from[PATH_MAX];
+	int i, ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	store_maildir(BOX "/.Sent");
+	u = mail_user_get(store_rootfd, BOX, 0);
+	for (i = 1; i <= 20; i++)
+		if (append_one(u, "Sent") != (uint32_t)i)
+			ok = 0;
+	CHECK("held: APPENDs to a folder not selected number on",
+	    ok && mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21);
+	/* moved away behind our back, and made again */
+	strlcpy(from, store_path("%s/.Sent", BOX), sizeof(from));
+	if (rename(from, store_path("%s/.Old", BOX)) == -1)
+		CHECK("held: rename", 0);
+	store_maildir(BOX "/.Sent");
+	CHECK("held: a folder made again is not the one held",
+	    append_one(u, "Sent") == 1 &&
+		mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 1);
+	CHECK("held: the moved one kept its messages",
+	    mailbox_status(u, "Old", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21);
+	mail_user_release(u);
+	CHECK("held: released, its index written",
+	    store_exists(BOX "/.Sent", ".", INDEX_FILE));
+	mail_user_put(u);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	CHECK("held: after the last user, read back",
+	    mailbox_status(u, "Old", &st, err, sizeof(err)) == 0 &&
+		st.messages == 20 && st.uidnext == 21 &&
+		mailbox_status(u, "Sent", &st, err, sizeof(err)) == 0 &&
+		st.messages == 1 && st.uidnext == 2);
+	mail_user_put(u);
+}
+
+static size_t big_len;
+
+/* views of big_len octets of one letter, whatever the message */
+static int
+big_compute(int fd, int what, char **text, size_t *len)
+{
+	computed++;
+	if ((*text = malloc(big_len)) == NULL)
+		return -1;
+	memset(*text, 'a' + what, big_len);
+	*len = big_len;
+	return 0;
+}
+
+/* a cache of many windows, records across their ends and beyond one */
+static void
+test_cache_windows(void)
+{
+	static const size_t lens[] = {100000, 150000, 1, 70000, 400000, 3,
+	    90000, 200000, 60000, 300000};
+	const size_t n = sizeof(lens) / sizeof(lens[0]);
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, i, j;
+	int ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < n; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(big_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache windows: open", 0);
+		mailbox_set_compute(NULL);
+		mail_user_put(u);
+		return;
+	}
+	computed = 0;
+	for (i = 0; i < n; i++) {
+		big_len = lens[i];
+		mailbox_msg_cached(
+		    v, (uint32_t)i + 1, CACHED_BODYSTRUCTURE, &text, &len);
+	}
+	mailbox_view_close(v);
+	v = open_view(u, "INBOX", 0, &h);
+	big_len = 5;
+	for (i = 0; v != NULL && i < n; i++) {
+		if (mailbox_msg_cached(v, (uint32_t)i + 1,
+			CACHED_BODYSTRUCTURE, &text, &len) == -1 ||
+		    len != lens[i]) {
+			ok = 0;
+			continue;
+		}
+		for (j = 0; j < len; j++)
+			if (text[j] != 'a' + CACHED_BODYSTRUCTURE)
+				ok = 0;
+	}
+	CHECK("a cache of many windows read back whole",
+	    v != NULL && ok && computed == (int)n);
+	if (v != NULL)
+		mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
 static int watched;
 
 static void
@@ -910,6 +1043,8 @@ main(void)
 	test_readonly_recent();
 	test_quota_folders();
 	test_cache();
+	test_cache_windows();
+	test_append_held();
 	test_watch();
 	test_large();
 	store_teardown();
