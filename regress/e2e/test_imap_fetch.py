@@ -13,7 +13,7 @@ import ssl
 import time
 import unittest
 
-from boxdtest import Boxd
+from boxdtest import Boxd, memory_as_released
 import test_smtp as t
 
 USER = "fetch@example.test"
@@ -76,7 +76,9 @@ def heads(data):
 class Fetch(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.b = Boxd(imap=True).start()
+        # test_many_slow_reader measures the process's memory
+        with memory_as_released():
+            cls.b = Boxd(imap=True).start()
         cls.b.add_user(USER, PASSWORD)
 
     @classmethod

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boxdtest import Boxd  # noqa: E402
+from boxdtest import Boxd, memory_as_released  # noqa: E402
 from test_imap import BOB, PASSWORD, message, tls_context  # noqa: E402
 
 
@@ -566,18 +566,32 @@ def memory_holds(pid, needle):
             if "w" not in f[1] or (len(f) > 5 and f[5].startswith("/")):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except OSError:
+            # AddressSanitizer's shadow: terabytes reserved, no heap in it
+            if hi - lo > 1 << 32:
                 continue
-            if needle in data:
+            chunk, found, prev = 1 << 26, False, b""
+            for at in range(lo, hi, chunk):
+                try:
+                    mem.seek(at)
+                    data = prev + mem.read(min(chunk, hi - at))
+                except OSError:
+                    break
+                if needle in data:
+                    found = True
+                    break
+                prev = data[-len(needle):]
+            if found:
                 hits.append(f[5] if len(f) > 5 else "anonymous")
     return hits
 
 
 class Secrets(HostileCase):
     SECRET = "Zq8-unique-Pw-7731"
+
+    def setUp(self):
+        # what is freed is looked for: no sanitizer quarantine keeps it
+        with memory_as_released():
+            super().setUp()
 
     def test_passwords_do_not_stay_in_memory(self):
         # LOGIN, AUTHENTICATE PLAIN and POP3 PASS: once the sessions have
