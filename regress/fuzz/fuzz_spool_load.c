@@ -93,7 +93,9 @@ seal(uint8_t *f, size_t size)
 	envlen = get32(f + 8);
 	body = get64(t + 12);
 	prepend = get32(t + 20);
-	if (SPOOL_HDR_FIXED + envlen + body + prepend + SPOOL_TRAILER != size)
+	/* each part bounded first: a huge body must not wrap the sum */
+	if (envlen > size || body > size || prepend > size ||
+	    SPOOL_HDR_FIXED + envlen + body + prepend + SPOOL_TRAILER != size)
 		return;
 	memcpy(f, SPOOL_MAGIC, 4);
 	memcpy(t, SPOOL_TRAILER_MAGIC, 4);
