@@ -8,7 +8,7 @@
 
 #include "common.h"
 
-static int
+int
 base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')

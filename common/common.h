@@ -827,6 +827,8 @@ int auth_login_result_decode(struct auth_login_result *, const void *, size_t);
  * anything malformed or too long for outsz.
  */
 int base64_decode_buf(const char *, size_t, unsigned char *out, size_t outsz);
+/* one digit of the RFC 4648 alphabet: its value, or -1 */
+int base64_value(unsigned char);
 
 /* ---------------------------------------------------------------- mime.c */
 /*

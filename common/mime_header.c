@@ -107,22 +107,6 @@ mime_header_unfold(const char *value, size_t len)
 
 /* ---- content transfer encodings, shared with mime.c */
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 mime_base64_decode(const char *in, size_t len, struct evbuffer *out)
 {
@@ -134,7 +118,7 @@ mime_base64_decode(const char *in, size_t len, struct evbuffer *out)
 	for (i = 0; i < len; i++) {
 		if (in[i] == '=')
 			break; /* padding: the end of the data */
-		if ((v = b64_value(in[i])) == -1)
+		if ((v = base64_value(in[i])) == -1)
 			continue; /* line ends and junk */
 		acc = acc << 6 | v;
 		if (++n == 4) {
