@@ -1017,6 +1017,72 @@ done:
 	event_base_free(base);
 }
 
+static void
+cb_lost(void *arg)
+{
+	heard_add(arg, "lost");
+}
+
+/*
+ * A view that hears nothing while another makes a million changes is
+ * let go (told once), so the mailbox does not keep news without end;
+ * the busy view goes on.
+ */
+static void
+test_lagging_view(void)
+{
+	static const struct mailbox_view_ops lost_ops = {.expunge = cb_expunge,
+	    .flags = cb_flags,
+	    .exists = cb_exists,
+	    .lost = cb_lost};
+	char name[256], file[256], err[128];
+	struct event_base *base;
+	struct mailbox_view *busy, *idle;
+	struct mail_user *u;
+	struct heard hb, hi;
+	long i;
+
+	store_setup();
+	store_maildir(BOX);
+	store_deliver(BOX, 1, name, sizeof(name));
+	/* with a loop the renames wait: a million STOREs take seconds */
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	memset(&hi, 0, sizeof(hi));
+	idle = mailbox_view_open(
+	    u, "INBOX", 0, &lost_ops, &hi, err, sizeof(err));
+	busy = open_view(u, "INBOX", 0, &hb);
+	if (idle == NULL || busy == NULL) {
+		CHECK("lagging: two views", 0);
+		goto done;
+	}
+	for (i = 0; i <= MAILBOX_EVENTS_MAX; i++) {
+		mailbox_store(busy, 1, i % 2 ? STORE_REMOVE : STORE_ADD,
+		    MAILDIR_FLAG_FLAGGED, 0);
+		if (i % 65536 == 0)
+			mailbox_view_sync(busy);
+	}
+	CHECK("the silent view is let go, told once",
+	    strcmp(hi.text, "lost\n") == 0);
+	mailbox_view_sync(idle);
+	CHECK("and hears nothing more", strcmp(hi.text, "lost\n") == 0);
+	mailbox_store(busy, 1, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
+	mailbox_view_sync(busy);
+	CHECK("the busy one goes on",
+	    mailbox_view_msg(busy, 1)->flags ==
+		(MAILDIR_FLAG_SEEN | MAILDIR_FLAG_FLAGGED));
+	mailbox_view_close(idle);
+	mailbox_view_close(busy);
+	CHECK("its file has the last flags",
+	    find_file(BOX, "cur", name, file, sizeof(file)) &&
+		strcmp(strstr(file, ":2,"), ":2,FS") == 0);
+done:
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -1157,6 +1223,7 @@ main(void)
 	test_append_held();
 	test_watch();
 	test_lazy_store();
+	test_lagging_view();
 	test_large();
 	store_teardown();
 	TEST_EXIT();
