@@ -147,9 +147,8 @@ dsn_status_len(const char *s)
 static void
 dsn_status(const struct dsn *d, const char *reply, char *out, size_t len)
 {
-	static const char cls[] = {[DSN_FAILED] = '5',
-	    [DSN_DELAYED] = '4',
-	    [DSN_DELIVERED] = '2'};
+	static const char cls[] = {
+	    [DSN_FAILED] = '5', [DSN_DELAYED] = '4', [DSN_DELIVERED] = '2'};
 	const char *p;
 	size_t n;
 
