@@ -250,6 +250,12 @@ int spool_open_message(struct spool *, uint64_t msgid);
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
 /*
+ * spool_load() without the CRCs of the body and the added headers: for
+ * a look at the envelope (boxctl queue), not for a delivery.
+ */
+int spool_peek(struct spool *, uint64_t msgid, struct envelope *,
+    struct spool_msg *, char *why, size_t);
+/*
  * spool_load()'s checks on a file already open: 0 with env and m filled
  * in (the caller clears env), or SPOOL_TEMP or SPOOL_BAD with the reason
  * in why and env empty
