@@ -339,7 +339,7 @@ int mta_route_add_addr(struct mta_route_host *, int af, const void *, size_t);
 void mta_route_finish(struct mta_route *);
 /* an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]"): 1, 0 if the
  * domain is none, -1 if malformed; the route gets the address */
-int mta_route_literal(struct mta_route *, const char *domain, uint16_t port);
+int mta_route_literal(struct mta_route *, const char *domain);
 
 /* ---------------------------------------------------------------- mta_dns.c
  */
