@@ -45,6 +45,7 @@
 	X(ub_ctx_async)      \
 	X(ub_fd)             \
 	X(ub_process)        \
+	X(ub_wait)           \
 	X(ub_resolve_async)  \
 	X(ub_cancel)         \
 	X(ub_resolve_free)   \
@@ -124,6 +125,13 @@ dns_readable(evutil_socket_t fd, short events, void *arg)
 		log_warnx("resolver: %s", ub.ub_strerror(rv));
 }
 
+static void
+dns_warmup(void *arg, int err, struct ub_result *res)
+{
+	if (res != NULL)
+		ub.ub_resolve_free(res);
+}
+
 /* a setting libunbound must take: 0, or -1 and err */
 static int
 dns_option(struct ub_ctx *ctx, const char *opt, const char *val, char *err,
@@ -161,12 +169,11 @@ mta_dns_new(struct event_base *base, const char *resolver, uint16_t port,
 		goto fail;
 	}
 	/*
-	 * A thread rather than a forked process resolves: nothing to reap,
-	 * and it shares the role's seccomp filter.  The resolver may be on
-	 * loopback (a local unbound, the tests' server), which unbound
-	 * refuses by default.  RFC 6761's .test is served from a built-in
-	 * empty zone, and the tests' names live there: a transparent zone
-	 * sends its questions on (nodefault and ub_ctx_zone_remove() do
+	 * A thread rather than a forked process resolves: nothing to reap.  The
+	 * resolver may be on loopback (a local unbound, the tests' server),
+	 * which unbound refuses by default.  RFC 6761's .test is served from a
+	 * built-in empty zone, and the tests' names live there: a transparent
+	 * zone sends its questions on (nodefault and ub_ctx_zone_remove() do
 	 * not, in libunbound 1.17).
 	 */
 	if ((rv = ub.ub_ctx_async(dns->ctx, 1)) != 0) {
@@ -201,6 +208,19 @@ mta_dns_new(struct event_base *base, const char *resolver, uint16_t port,
 		/* the admin's overrides, as every other program sees them */
 		if ((rv = ub.ub_ctx_hosts(dns->ctx, NULL)) != 0)
 			log_warnx("/etc/hosts: %s", ub.ub_strerror(rv));
+	}
+	/*
+	 * libunbound starts its thread at the first question: ask one now,
+	 * that its built-in localhost zone answers without the network, and
+	 * wait for the answer, so that the thread has started (its rseq and
+	 * robust list set) before the role's seccomp filter, which covers
+	 * every thread, and the filter needs no clone().
+	 */
+	if ((rv = ub.ub_resolve_async(dns->ctx, "localhost.", DNS_TYPE_A,
+		 DNS_CLASS_IN, NULL, dns_warmup, NULL)) != 0 ||
+	    (rv = ub.ub_wait(dns->ctx)) != 0) {
+		snprintf(err, errsz, "resolver thread: %s", ub.ub_strerror(rv));
+		goto fail;
 	}
 	if ((dns->ev = event_new(base, ub.ub_fd(dns->ctx), EV_READ | EV_PERSIST,
 		 dns_readable, dns)) == NULL ||

@@ -1,6 +1,6 @@
 /*
- * mta_dns_tool [-t timeout_ms] DOMAIN [RESOLVER PORT]: one route lookup
- * through smtpd/mta_dns.c on a libevent loop, printed for
+ * mta_dns_tool [-sS] [-t timeout_ms] DOMAIN [RESOLVER PORT]: one route
+ * lookup through smtpd/mta_dns.c on a libevent loop, printed for
  * regress/e2e/test_mta_dns.py:
  *
  *	route DOMAIN mx|implicit
@@ -10,7 +10,9 @@
  *
  * A timer ticks every 10 ms while the lookup runs: the ticks show that
  * the loop never waited on DNS.  Exit 0 with a route, 2 without one, 1
- * on a usage or setup error.
+ * on a usage or setup error.  -s runs the lookup under mta's seccomp
+ * filter, installed once the resolver is set up, as the role will; -S
+ * too, but a call the filter refuses is named before the tool dies.
  */
 
 #include <sys/socket.h>
@@ -30,6 +32,7 @@
 static struct event_base *base;
 static unsigned long ticks;
 static int result = 1;
+static char outbuf[BUFSIZ];
 
 static void
 tick(evutil_socket_t fd, short events, void *arg)
@@ -81,7 +84,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: mta_dns_tool [-t timeout_ms] DOMAIN [RESOLVER PORT]\n");
+	    "usage: mta_dns_tool [-sS] [-t timeout_ms] DOMAIN [RESOLVER PORT]\n");
 	exit(1);
 }
 
@@ -93,12 +96,22 @@ main(int argc, char *argv[])
 	struct event *ev;
 	const char *resolver = "", *errstr;
 	char err[256];
-	int ch, timeout_ms = 10000;
+	int ch, timeout_ms = 10000, sandbox = 0;
 	uint16_t port = 0;
 
+	/* a buffer of its own: stdio would fstat() stdout in the sandbox */
+	if (setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf)) != 0)
+		fatalx("setvbuf");
 	log_init(1, LOG_LEVEL_DEBUG, "mta_dns_tool");
-	while ((ch = getopt(argc, argv, "t:")) != -1) {
+	while ((ch = getopt(argc, argv, "sSt:")) != -1) {
 		switch (ch) {
+		case 's':
+			sandbox = 1;
+			break;
+		case 'S':
+			sandbox = 1;
+			sandbox_set_debug(1);
+			break;
 		case 't':
 			timeout_ms = (int)strtonum(optarg, 1, 600000, &errstr);
 			if (errstr != NULL)
@@ -125,6 +138,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "mta_dns_tool: %s\n", err);
 		return 1;
 	}
+	if (sandbox)
+		sandbox_init(&sandbox_profile_mta);
 	if ((ev = event_new(base, -1, EV_PERSIST, tick, NULL)) == NULL ||
 	    event_add(ev, &every) == -1)
 		fatalx("tick timer");
