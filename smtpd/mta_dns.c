@@ -121,8 +121,9 @@ dns_readable(evutil_socket_t fd, short events, void *arg)
 	struct mta_dns *dns = arg;
 	int rv;
 
+	/* the thread's pipe broke: this process's own channel */
 	if ((rv = ub.ub_process(dns->ctx)) != 0)
-		log_warnx("resolver: %s", ub.ub_strerror(rv));
+		fatalx("resolver: %s", ub.ub_strerror(rv));
 }
 
 static void
@@ -372,6 +373,27 @@ dns_rcode_name(int rcode)
 	}
 }
 
+/* the name a CNAME chain ended at, lower-cased, without its dot: 1 */
+static int
+dns_canonname(const char *canon, char *name, size_t size)
+{
+	size_t len, i;
+
+	if (canon == NULL)
+		return 0;
+	len = strlen(canon);
+	if (len > 0 && canon[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= size)
+		return 0;
+	for (i = 0; i < len; i++)
+		name[i] = canon[i] >= 'A' && canon[i] <= 'Z'
+		    ? canon[i] - 'A' + 'a'
+		    : canon[i];
+	name[len] = '\0';
+	return mta_hostname_valid(name);
+}
+
 /* every host's AAAA and A, all at once */
 static void
 query_ask_hosts(struct mta_route_query *q)
@@ -417,10 +439,8 @@ answer_mx(struct mta_route_query *q, int err, struct ub_result *res)
 		r->implicit_mx = 1;
 		r->nhosts = 1;
 		r->hosts[0].preference = 0;
-		if (res->canonname == NULL ||
-		    strlcpy(r->hosts[0].name, res->canonname,
-			sizeof(r->hosts[0].name)) >= sizeof(r->hosts[0].name) ||
-		    !mta_hostname_valid(r->hosts[0].name))
+		if (!dns_canonname(res->canonname, r->hosts[0].name,
+			sizeof(r->hosts[0].name)))
 			strlcpy(r->hosts[0].name, r->domain,
 			    sizeof(r->hosts[0].name));
 		query_ask_hosts(q);

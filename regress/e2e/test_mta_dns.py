@@ -57,6 +57,7 @@ class TestDNS(DNSServer):
     servfail = {"servfail.test", "sfhost.test"}
     silent = {"silent.partial.test", "silent.slowmx.test"}
     cnames = {"alias.test": "real.test", "chain.test": "alias.test",
+              "aliasimp.test": "implicit.test",
               "loop1.test": "loop2.test", "loop2.test": "loop1.test"}
 
     def start(self):
@@ -143,10 +144,13 @@ class MTADNS(unittest.TestCase):
         r = self.lookup("multi.test")
         self.assertEqual(r.rc, 0, r.out)
         self.assertEqual(r.route, ["multi.test", "mx"])
-        self.assertEqual(r.hosts, [
-            (10, "mx1.multi.test", ["::1", "127.0.0.1"]),
-            (20, "mx2.multi.test", ["127.0.0.2", "127.0.0.3"]),
-            (30, "mx3.multi.test", ["::1"])])
+        self.assertEqual([h[:2] for h in r.hosts], [
+            (10, "mx1.multi.test"), (20, "mx2.multi.test"),
+            (30, "mx3.multi.test")])
+        self.assertEqual(r.hosts[0][2], ["::1", "127.0.0.1"])
+        # the resolver rotates an RRset: any order within a family
+        self.assertEqual(sorted(r.hosts[1][2]), ["127.0.0.2", "127.0.0.3"])
+        self.assertEqual(r.hosts[2][2], ["::1"])
 
     def test_case_folded(self):
         r = self.lookup("MULTI.Test")
@@ -205,6 +209,14 @@ class MTADNS(unittest.TestCase):
             self.assertEqual(r.rc, 0, r.out)
             self.assertEqual(r.hosts, [(10, "mx.real.test",
                                         ["127.0.5.1"])], name)
+
+    def test_cname_implicit_mx(self):
+        # RFC 5321 5.1: the name the CNAME leads to is the mail host
+        r = self.lookup("aliasimp.test")
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertEqual(r.route, ["aliasimp.test", "implicit"])
+        self.assertEqual(r.hosts, [(0, "implicit.test",
+                                    ["::1", "127.0.0.5"])])
 
     def test_cname_loop(self):
         r = self.lookup("loop1.test", timeout_ms=8000)
