@@ -2,7 +2,10 @@
  * The route logic under mta's DNS: names in wire format from hostile
  * answers, MX records in order with equal preferences shuffled, the null
  * MX, the bounds on hosts and addresses, the failure a route without
- * addresses gets, and address literals.
+ * addresses gets, and address literals.  Then the lookup's life on an
+ * event loop, against a resolver of this test's own on loopback that
+ * never answers: callbacks only from the loop and once, timeouts,
+ * cancels, and the resolver freed under running lookups.
  */
 
 #include <sys/socket.h>
@@ -12,6 +15,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "smtpd.h"
 #include "test.h"
@@ -368,6 +374,156 @@ test_literal(void)
 	free(r);
 }
 
+struct lookup_seen {
+	int calls;
+	enum mta_route_status status;
+	char enhanced[SMTP_REPLY_ESC_MAX];
+	char error[MTA_ROUTE_ERROR_MAX];
+	uint32_t nhosts;
+	struct mta_route_query *cancel; /* cancelled from the callback */
+	struct event_base *base;
+	int *left; /* the loop ends when it reaches 0 */
+};
+
+static void
+lookup_done(const struct mta_route *r, void *arg)
+{
+	struct lookup_seen *seen = arg;
+
+	seen->calls++;
+	seen->status = r->status;
+	strlcpy(seen->enhanced, r->enhanced, sizeof(seen->enhanced));
+	strlcpy(seen->error, r->error, sizeof(seen->error));
+	seen->nhosts = r->nhosts;
+	if (seen->cancel != NULL) {
+		mta_route_cancel(seen->cancel);
+		seen->cancel = NULL;
+	}
+	if (seen->left != NULL && --*seen->left == 0)
+		event_base_loopexit(seen->base, NULL);
+}
+
+static void
+loop_for(struct event_base *base, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static void
+test_lookups(void)
+{
+	struct lookup_seen a, b, c, many[50];
+	struct sockaddr_in sin;
+	struct event_base *base;
+	struct mta_dns *dns;
+	struct mta_route_query *qa, *qb;
+	socklen_t len = sizeof(sin);
+	char err[256], port[8];
+	int mute, i, left, ok;
+
+	/* a resolver that reads every question and answers none */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((mute = socket(AF_INET, SOCK_DGRAM, 0)) == -1 ||
+	    bind(mute, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(mute, (struct sockaddr *)&sin, &len) == -1)
+		abort();
+	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
+	if ((base = event_base_new()) == NULL)
+		abort();
+
+	CHECK("resolver not an address",
+	    mta_dns_new(base, "localhost", 53, err, sizeof(err)) == NULL &&
+		strstr(err, "not an IP address") != NULL);
+	dns = mta_dns_new(
+	    base, "127.0.0.1", ntohs(sin.sin_port), err, sizeof(err));
+	CHECK("resolver", dns != NULL);
+	if (dns == NULL) {
+		printf("# %s\n", err);
+		return;
+	}
+
+	memset(&a, 0, sizeof(a));
+	qa = mta_route_lookup(dns, "[127.0.0.1]", 1000, lookup_done, &a);
+	CHECK("literal not at once", qa != NULL && a.calls == 0);
+	memset(&b, 0, sizeof(b));
+	mta_route_lookup(dns, "no such..domain", 1000, lookup_done, &b);
+	CHECK("invalid not at once", b.calls == 0);
+	loop_for(base, 50);
+	CHECK("literal",
+	    a.calls == 1 && a.status == MTA_ROUTE_OK && a.nhosts == 1);
+	CHECK("invalid",
+	    b.calls == 1 && b.status == MTA_ROUTE_PERMFAIL &&
+		strcmp(b.enhanced, "5.1.2") == 0);
+
+	/* the silent resolver: a timeout, and the loop ran meanwhile */
+	memset(&a, 0, sizeof(a));
+	left = 1;
+	a.left = &left;
+	a.base = base;
+	mta_route_lookup(dns, "silent.test", 300, lookup_done, &a);
+	loop_for(base, 5000);
+	CHECK("timeout",
+	    a.calls == 1 && a.status == MTA_ROUTE_TEMPFAIL &&
+		strcmp(a.enhanced, "4.4.3") == 0 &&
+		strstr(a.error, "timed out") != NULL);
+
+	/* cancelled, the callback never comes */
+	memset(&a, 0, sizeof(a));
+	qa = mta_route_lookup(dns, "cancel.test", 100, lookup_done, &a);
+	mta_route_cancel(qa);
+	qa = mta_route_lookup(dns, "[127.0.0.1]", 100, lookup_done, &a);
+	mta_route_cancel(qa);
+	loop_for(base, 300);
+	CHECK("cancelled", a.calls == 0);
+
+	/* a callback cancels another lookup still running */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	qb = mta_route_lookup(dns, "other.test", 200, lookup_done, &b);
+	a.cancel = qb;
+	mta_route_lookup(dns, "[::1]", 1000, lookup_done, &a);
+	mta_route_lookup(dns, "[IPv6:::1]", 1000, lookup_done, &c);
+	loop_for(base, 400);
+	CHECK("cancelled from a callback",
+	    a.calls == 1 && a.status == MTA_ROUTE_PERMFAIL && b.calls == 0 &&
+		c.calls == 1 && c.status == MTA_ROUTE_OK);
+
+	/* many at once: each called back once */
+	left = 50;
+	for (i = 0; i < 50; i++) {
+		char name[32];
+
+		memset(&many[i], 0, sizeof(many[i]));
+		many[i].left = &left;
+		many[i].base = base;
+		snprintf(name, sizeof(name), "m%d.test", i);
+		mta_route_lookup(dns, name, 200 + i, lookup_done, &many[i]);
+	}
+	loop_for(base, 5000);
+	ok = left == 0;
+	for (i = 0; i < 50; i++)
+		if (many[i].calls != 1 || many[i].status != MTA_ROUTE_TEMPFAIL)
+			ok = 0;
+	CHECK("many lookups", ok);
+
+	/* freed under running lookups: no callback, nothing left behind */
+	memset(&a, 0, sizeof(a));
+	mta_route_lookup(dns, "pending.test", 5000, lookup_done, &a);
+	mta_route_lookup(dns, "[127.0.0.1]", 5000, lookup_done, &a);
+	mta_dns_free(dns);
+	loop_for(base, 100);
+	CHECK("freed with lookups", a.calls == 0);
+	mta_dns_free(NULL);
+	event_base_free(base);
+	close(mute);
+}
+
 int
 main(void)
 {
@@ -377,5 +533,6 @@ main(void)
 	test_mx_order();
 	test_addrs();
 	test_literal();
+	test_lookups();
 	TEST_EXIT();
 }
