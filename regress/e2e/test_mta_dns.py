@@ -251,6 +251,17 @@ class MTADNS(unittest.TestCase):
             r = self.lookup(name)
             self.assertEqual(r.fail[:2], ("perm", "5.1.2"), (name, r.out))
 
+    def test_special_names_stay_local(self):
+        # RFC 6761 and 7686: answered by the library, never asked
+        for name in ("mail.invalid", "x.onion"):
+            r = self.lookup(name)
+            self.assertEqual(r.fail[:2], ("perm", "5.1.2"), (name, r.out))
+        r = self.lookup("localhost")
+        self.assertEqual(r.hosts, [(0, "localhost", ["::1", "127.0.0.1"])])
+        asked = {q[0] for q in self.dns.queries}
+        self.assertFalse(asked & {"mail.invalid", "x.onion", "localhost"},
+                         asked)
+
     def test_address_literal(self):
         r = self.lookup("[127.0.0.9]")
         self.assertEqual(r.hosts, [(0, "[127.0.0.9]", ["127.0.0.9"])])
