@@ -410,7 +410,7 @@ static void
 answer_mx(struct mta_route_query *q, int err, struct ub_result *res)
 {
 	struct mta_route *r = &q->route;
-	struct mta_mx mx[MTA_ROUTE_MX_MAX];
+	struct mta_mx mx[MTA_ROUTE_MX_MAX], one;
 	size_t n = 0;
 	int i;
 
@@ -446,14 +446,15 @@ answer_mx(struct mta_route_query *q, int err, struct ub_result *res)
 		query_ask_hosts(q);
 		return;
 	}
-	for (i = 0; res->data[i] != NULL && n < MTA_ROUTE_MX_MAX; i++) {
+	/* all of them: the resolver rotates the set, the best must stay */
+	for (i = 0; res->data[i] != NULL; i++) {
 		if (res->len[i] < 0 ||
 		    mta_mx_parse((const uint8_t *)res->data[i],
-			(size_t)res->len[i], &mx[n]) == -1) {
+			(size_t)res->len[i], &one) == -1) {
 			log_debug("resolver: a malformed MX of %s", r->domain);
 			continue;
 		}
-		n++;
+		mta_mx_add(mx, &n, &one);
 	}
 	mta_mx_shuffle(mx, n);
 	switch (mta_mx_order(mx, &n)) {

@@ -112,6 +112,22 @@ mta_mx_parse(const uint8_t *rdata, size_t len, struct mta_mx *mx)
 }
 
 void
+mta_mx_add(struct mta_mx *mx, size_t *n, const struct mta_mx *one)
+{
+	size_t i, worst = 0;
+
+	if (*n < MTA_ROUTE_MX_MAX) {
+		mx[(*n)++] = *one;
+		return;
+	}
+	for (i = 1; i < *n; i++)
+		if (mx[i].preference > mx[worst].preference)
+			worst = i;
+	if (one->preference < mx[worst].preference)
+		mx[worst] = *one;
+}
+
+void
 mta_mx_shuffle(struct mta_mx *mx, size_t n)
 {
 	size_t i;

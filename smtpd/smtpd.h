@@ -265,7 +265,7 @@ int smtp_reply_ehlo(const struct smtp_reply *, struct smtp_ehlo *);
 #define MTA_ROUTE_HOSTS_MAX	   16 /* MX hosts tried for one domain */
 #define MTA_ROUTE_ADDRS_PER_FAMILY 4  /* of each host, per IP version */
 #define MTA_ROUTE_ADDRS_MAX	   (2 * MTA_ROUTE_ADDRS_PER_FAMILY)
-#define MTA_ROUTE_MX_MAX	   64 /* MX records looked at */
+#define MTA_ROUTE_MX_MAX	   64 /* MX records kept, the best */
 #define MTA_HOST_MAX		   (SMTP_DOMAIN_MAX + 1) /* NUL included */
 #define MTA_ROUTE_ERROR_MAX	   256
 
@@ -323,6 +323,12 @@ int mta_hostname_valid(const char *);
  * dropped, at most MTA_ROUTE_HOSTS_MAX kept; *n is updated.
  */
 enum mta_mx_result mta_mx_order(struct mta_mx *, size_t *n);
+/*
+ * one MX record into mx (n of them so far): while there is room it is
+ * added; then it takes the place of the one with the worst preference,
+ * if it is better, so that the best MTA_ROUTE_MX_MAX of any number stay
+ */
+void mta_mx_add(struct mta_mx *, size_t *n, const struct mta_mx *);
 /* mark the mx records' order fields at random, for mta_mx_order() */
 void mta_mx_shuffle(struct mta_mx *, size_t n);
 /* a route fails, once: status and enhanced code and text */

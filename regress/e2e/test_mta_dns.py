@@ -49,6 +49,11 @@ RECORDS = {
 }
 for i in range(40):
     RECORDS["mx%d.many.test" % i] = {"A": ["127.0.6.%d" % (i + 1)]}
+# more MX records than are kept: the best are last in the zone
+RECORDS["huge.test"] = {"MX": [(1000 - i, "mx%d.huge.test" % i)
+                               for i in range(300)]}
+for i in range(280, 300):
+    RECORDS["mx%d.huge.test" % i] = {"A": ["127.0.7.%d" % (i - 279)]}
 
 
 class TestDNS(DNSServer):
@@ -229,6 +234,13 @@ class MTADNS(unittest.TestCase):
         self.assertEqual(r.names(), ["mx%d.many.test" % i
                                      for i in range(16)])
         self.assertEqual(r.hosts[0][2], ["127.0.6.1"])
+
+    def test_best_of_many_records(self):
+        r = self.lookup("huge.test")
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertEqual(r.names(), ["mx%d.huge.test" % i
+                                     for i in range(299, 283, -1)])
+        self.assertEqual(r.hosts[0][:1], (701,))
 
     def test_addresses_bounded(self):
         r = self.lookup("manyaddr.test")

@@ -246,6 +246,44 @@ test_mx_order(void)
 }
 
 static void
+test_mx_add(void)
+{
+	struct mta_mx mx[MTA_ROUTE_MX_MAX], one;
+	size_t n = 0, i;
+	int ok = 1;
+
+	/* 1000 records, the best 64 of them spread among the rest */
+	for (i = 0; i < 1000; i++) {
+		set_mx(&one, (uint16_t)((i * 7919) % 1000), 0, "h.example");
+		snprintf(
+		    one.host, sizeof(one.host), "h%u.example", one.preference);
+		mta_mx_add(mx, &n, &one);
+	}
+	for (i = 0; i < n; i++)
+		if (mx[i].preference >= MTA_ROUTE_MX_MAX)
+			ok = 0;
+	CHECK("mx add keeps the best", n == MTA_ROUTE_MX_MAX && ok);
+	mta_mx_shuffle(mx, n);
+	CHECK("mx add then order",
+	    mta_mx_order(mx, &n) == MTA_MX_HOSTS && n == MTA_ROUTE_HOSTS_MAX &&
+		mx[0].preference == 0 && mx[15].preference == 15);
+
+	/* a worse one when full changes nothing; an equal one neither */
+	set_mx(&one, 500, 0, "late.example");
+	n = MTA_ROUTE_MX_MAX;
+	for (i = 0; i < n; i++)
+		set_mx(&mx[i], 10, 0, "same.example");
+	mta_mx_add(mx, &n, &one);
+	set_mx(&one, 10, 0, "equal.example");
+	mta_mx_add(mx, &n, &one);
+	ok = n == MTA_ROUTE_MX_MAX;
+	for (i = 0; i < n; i++)
+		if (strcmp(mx[i].host, "same.example") != 0)
+			ok = 0;
+	CHECK("mx add full", ok);
+}
+
+static void
 test_addrs(void)
 {
 	struct mta_route_host h;
@@ -531,6 +569,7 @@ main(void)
 	test_hostname();
 	test_mx_parse();
 	test_mx_order();
+	test_mx_add();
 	test_addrs();
 	test_literal();
 	test_lookups();
