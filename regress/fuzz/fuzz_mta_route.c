@@ -1,10 +1,10 @@
 /*
  * The route logic on hostile DNS answers: the input is a series of MX
  * rdata, each with a one-octet length before it, as libunbound would hand
- * them over.  Each is parsed (in a buffer of exactly its size), the set
- * put in order, and every promise checked: valid lower-case names, best
- * preference first, no host twice, the bound kept.  The whole input also
- * goes through the name, literal and address functions.
+ * them over.  Each is parsed (in a buffer of exactly its size), the
+ * best kept, the set put in order, and every promise checked: valid lower-case
+ * names, best preference first, no host twice, the bound kept.  The whole input
+ * also goes through the name, literal and address functions.
  */
 
 #include <stdint.h>
@@ -88,13 +88,13 @@ whole_input(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mta_mx mx[MTA_ROUTE_MX_MAX];
+	struct mta_mx mx[MTA_ROUTE_MX_MAX], one;
 	size_t off = 0, n = 0, len;
 	enum mta_mx_result res;
 	uint8_t *rdata;
 
 	whole_input(data, size);
-	while (off < size && n < MTA_ROUTE_MX_MAX) {
+	while (off < size) {
 		len = data[off++];
 		if (len > size - off)
 			len = size - off;
@@ -102,9 +102,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(rdata, data + off, len);
 		off += len;
-		if (mta_mx_parse(rdata, len, &mx[n]) == 0) {
-			check_name(mx[n].host);
-			n++;
+		if (mta_mx_parse(rdata, len, &one) == 0) {
+			check_name(one.host);
+			mta_mx_add(mx, &n, &one);
+			if (n > MTA_ROUTE_MX_MAX)
+				abort();
 		}
 		free(rdata);
 	}
