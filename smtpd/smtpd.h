@@ -364,7 +364,11 @@ typedef void (*mta_route_cb)(const struct mta_route *, void *arg);
 /*
  * A resolver: the given one (an IP address; port 53 if 0), or
  * /etc/resolv.conf's and /etc/hosts if resolver is "".  Names under
- * .test go to it too.  NULL and err on failure.
+ * .test go to it too.  NULL and err on failure.  Called before the
+ * role's chroot and seccomp filter: it loads the library, reads those
+ * files and starts the resolver thread, which then needs only UDP and
+ * TCP sockets (bind() included: a random source port) and a few
+ * socket options of the filter.
  */
 struct mta_dns *mta_dns_new(struct event_base *, const char *resolver,
     uint16_t port, char *err, size_t errsz);

@@ -558,6 +558,28 @@ test_lookups(void)
 	loop_for(base, 100);
 	CHECK("freed with lookups", a.calls == 0);
 	mta_dns_free(NULL);
+
+	/*
+	 * resolv.conf's resolver, asked nothing: localhost is answered
+	 * from the library's own zone and /etc/hosts
+	 */
+	if (access("/etc/resolv.conf", R_OK) == 0) {
+		dns = mta_dns_new(base, "", 0, err, sizeof(err));
+		CHECK("resolv.conf", dns != NULL);
+		if (dns != NULL) {
+			memset(&a, 0, sizeof(a));
+			left = 1;
+			a.left = &left;
+			a.base = base;
+			mta_route_lookup(
+			    dns, "localhost", 2000, lookup_done, &a);
+			loop_for(base, 5000);
+			CHECK("localhost",
+			    a.calls == 1 && a.status == MTA_ROUTE_OK &&
+				a.nhosts == 1);
+			mta_dns_free(dns);
+		}
+	}
 	event_base_free(base);
 	close(mute);
 }
