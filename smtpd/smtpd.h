@@ -239,8 +239,9 @@ void smtp_reply_parser_free(struct smtp_reply_parser *);
 /*
  * Octets from the server, split anywhere.  *used is set to how many were
  * taken: all of len with SMTP_REPLY_MORE; up to the end of the reply with
- * SMTP_REPLY_DONE (the rest starts the next reply: feed it again).  An
- * error stays: every later call returns SMTP_REPLY_ERROR.
+ * SMTP_REPLY_DONE (the rest starts the next reply: feed it again), the
+ * reply being the parser's until the next call.  An error stays: every
+ * later call returns SMTP_REPLY_ERROR.
  */
 enum smtp_reply_status smtp_reply_feed(
     struct smtp_reply_parser *, const void *, size_t len, size_t *used);
