@@ -44,6 +44,8 @@ RECORDS = {
     "mixed.test": {"MX": [(10, "bad host.mixed.test"),
                           (20, "good.mixed.test")]},
     "good.mixed.test": {"A": ["127.0.4.1"]},
+    "sfmx.test": {"MX": [(10, "sfhost.test")]},
+    "sfmixed.test": {"MX": [(10, "sfhost.test"), (20, "mx.real.test")]},
     "real.test": {"MX": [(10, "mx.real.test")]},
     "mx.real.test": {"A": ["127.0.5.1"]},
 }
@@ -211,6 +213,14 @@ class MTADNS(unittest.TestCase):
     def test_servfail(self):
         r = self.lookup("servfail.test")
         self.assertEqual(r.fail[:2], ("temp", "4.4.3"), r.out)
+
+    def test_mx_host_servfail(self):
+        r = self.lookup("sfmx.test")
+        self.assertEqual(r.fail[:2], ("temp", "4.4.3"), r.out)
+        # a host that fails for now is left out while others answer
+        r = self.lookup("sfmixed.test")
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertEqual(r.hosts, [(20, "mx.real.test", ["127.0.5.1"])])
 
     def test_cname(self):
         for name in ("alias.test", "chain.test"):
