@@ -430,9 +430,13 @@ dkim_headers_parse(struct dkim_headers *h, const char *s, size_t len,
 			     next < end && is_wsp((unsigned char)s[next]);
 			     next++)
 				;
-			if (next == end || s[next] != ':') {
+			if (next == end) {
 				set_err(
 				    err, errsz, "header line without a colon");
+				goto fail;
+			}
+			if (s[next] != ':') {
+				set_err(err, errsz, "bad header field name");
 				goto fail;
 			}
 			if (h->n == DKIM_HEADERS_MAX) {
