@@ -232,6 +232,12 @@ test_empty_body(void)
 	    body_hash(DKIM_SIMPLE, "\r\n\r\n\r\n", 6, 0, bh, &clen) == 0 &&
 		strcmp(bh, "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY=") ==
 		    0);
+	/* WSP ends the line even without its CRLF (dkimpy keeps one SP) */
+	CHECK("last line without CRLF, WSP dropped",
+	    body_hash(DKIM_RELAXED, "last line  ", 11, 0, bh, &clen) == 0 &&
+		strcmp(bh, "Iz3U+maXmP4RLYqrm1gRKfziMb1b1967QiE7wshQXs8=") ==
+		    0 &&
+		clen == 11);
 	CHECK("wsp only, no CRLF, relaxed",
 	    body_hash(DKIM_RELAXED, "  \t ", 4, 0, bh, &clen) == 0 &&
 		clen == 0);
