@@ -183,6 +183,52 @@ class DkimTool(unittest.TestCase):
         self.assertIn(bytes.fromhex("06092a864886f70d010101"), der[:20])
         self.assertEqual(len(der), 294)
 
+    def openssl(self, *args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True, timeout=120)
+
+    def test_other_key_files(self):
+        """Keys made by openssl: a traditional RSA PEM and a 1024-bit key
+        serve; an encrypted key, a 512-bit RSA key and an EC key are
+        refused, the encrypted one without a passphrase prompt."""
+        d = self.dir
+        trad = os.path.join(d, "trad.key")
+        self.openssl("pkey", "-in", self.keyfile["rsa"], "-traditional",
+                     "-out", trad)
+        with open(trad, "rb") as f:
+            self.assertIn(b"BEGIN RSA PRIVATE KEY", f.read())
+        self.assertEqual(run_tool("pubkey", trad).stdout.decode().strip(),
+                         self.p["rsa"])
+        signed = run_tool("sign", trad, DOMAIN, "r1",
+                          stdin=SHAPES["plain"]).stdout
+        self.assertTrue(self.dkimpy_ok(signed))
+        small = os.path.join(d, "1024.key")
+        self.openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
+                     "rsa_keygen_bits:1024", "-out", small)
+        self.assertEqual(run_tool("pubkey", small).returncode, 0)
+        refused = {
+            "512.key": ["genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:512"],
+            "ec.key": ["genpkey", "-algorithm", "EC", "-pkeyopt",
+                       "ec_paramgen_curve:P-256"],
+            "x25519.key": ["genpkey", "-algorithm", "X25519"],
+        }
+        for name, args in refused.items():
+            with self.subTest(key=name):
+                path = os.path.join(d, name)
+                self.openssl(*(args + ["-out", path]))
+                p = run_tool("pubkey", path, check=False)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(b"dkim_tool:", p.stderr)
+        enc = os.path.join(d, "enc.key")
+        self.openssl("pkey", "-in", self.keyfile["ed25519"], "-aes256",
+                     "-passout", "pass:secret", "-out", enc)
+        p = subprocess.run([TOOL, "pubkey", enc], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60,
+                           start_new_session=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not a PEM private key", p.stderr)
+
     def test_signed_by_boxd_verified_by_dkimpy(self):
         for name, msg in SHAPES.items():
             for alg in ("rsa", "ed25519"):
