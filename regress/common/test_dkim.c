@@ -935,6 +935,47 @@ test_prepare_refuses(void)
 	dkim_headers_free(&h);
 }
 
+/* the most fields h= may hold, with long names: the template still fits */
+static void
+test_prepare_full(void)
+{
+	struct dkim_sign_request req = {DKIM_RSA_SHA256,
+	    "a-rather-long-subdomain.example.org", "b20261208r1", 1700000000};
+	unsigned char bh[DKIM_DIGEST_LEN] = {0}, sig[256] = {0};
+	char *msg, *out, err[128];
+	struct dkim_template *t;
+	struct dkim_headers h;
+	size_t i, len = 0;
+	ssize_t n;
+
+	msg = malloc(DKIM_SIGN_NAMES_MAX * 64);
+	t = malloc(sizeof(*t));
+	out = malloc(DKIM_SIGNED_FIELD_MAX);
+	if (msg == NULL || t == NULL || out == NULL)
+		goto done;
+	len = strlcpy(msg, "From: a@example.org\r\n", 64);
+	for (i = 0; i < DKIM_SIGN_NAMES_MAX - 2; i++) {
+		memcpy(msg + len, "Content-Transfer-Encoding: 8bit\r\n", 33);
+		len += 33;
+	}
+	CHECK("full h= parses",
+	    dkim_headers_parse(&h, msg, len, NULL, err, sizeof(err)) == 0);
+	CHECK("full h= prepared",
+	    dkim_sign_prepare(&req, &h, bh, t, err, sizeof(err)) == 0);
+	n = dkim_sign_finish(t, sig, sizeof(sig), out, DKIM_SIGNED_FIELD_MAX);
+	CHECK("full h= finished", n > 0 && folded_well(out));
+	CHECK("sign_finish refuses a short buffer",
+	    dkim_sign_finish(t, sig, sizeof(sig), out, (size_t)n) == -1);
+	CHECK("sign_finish refuses a long signature",
+	    dkim_sign_finish(
+		t, sig, DKIM_SIG_MAX + 1, out, DKIM_SIGNED_FIELD_MAX) == -1);
+	dkim_headers_free(&h);
+done:
+	free(out);
+	free(t);
+	free(msg);
+}
+
 int
 main(void)
 {
@@ -952,5 +993,6 @@ main(void)
 	test_round_trip();
 	test_signature_parse();
 	test_prepare_refuses();
+	test_prepare_full();
 	TEST_EXIT();
 }

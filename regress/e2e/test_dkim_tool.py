@@ -95,6 +95,11 @@ SHAPES = {
              b"Content-Type: multipart/mixed; boundary=\"b\"\r\n"
              b"\r\n--b\r\nContent-Type: text/plain\r\n\r\npart\r\n"
              b"--b--\r\n"),
+    # close to DKIM_SIGN_NAMES_MAX fields to sign, far more not to
+    "many": (b"".join(b"Received: from h%d by mx; Tue, 8 Dec 2026\r\n" % i
+                      for i in range(300)) +
+             b"".join(b"Resent-To: t%d@example.net\r\n" % i
+                      for i in range(110)) + HEAD + b"\r\nbody\r\n"),
     "large": HEAD + b"\r\n" + (b"x  y\t\tz " * 50 + b"\r\n") * 4000,
 }
 
