@@ -4,9 +4,10 @@
  *	dkim_tool sign KEYFILE DOMAIN SELECTOR [KEYFILE DOMAIN SELECTOR ...]
  *	    < msg	the message with a DKIM-Signature per key, the first
  *			key's on top
- *	dkim_tool verify PUBKEY-B64 ALG < msg
- *			checks the first DKIM-Signature: "pass", exit 0, or
- *			"fail: why", exit 1
+ *	dkim_tool verify PUBKEY-B64|RECORD ALG < msg
+ *			checks the first DKIM-Signature with the p= value or
+ *			the whole key record ("v=DKIM1; k=...; p=..."):
+ *			"pass", exit 0, or "fail: why", exit 1
  *	dkim_tool keygen rsa|ed25519 KEYFILE
  *	dkim_tool pubkey KEYFILE	the DNS p= value
  *
@@ -30,7 +31,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: dkim_tool sign KEYFILE DOMAIN SELECTOR ... < msg\n"
-	    "       dkim_tool verify PUBKEY-B64 ALG < msg\n"
+	    "       dkim_tool verify PUBKEY-B64|RECORD ALG < msg\n"
 	    "       dkim_tool keygen rsa|ed25519 KEYFILE\n"
 	    "       dkim_tool pubkey KEYFILE\n");
 	exit(2);
@@ -153,6 +154,7 @@ cmd_verify(const char *p, const char *algname)
 {
 	struct dkim_headers h;
 	struct dkim_signature *sig;
+	struct dkim_key_record rec;
 	struct dkim_body body;
 	struct dkim_key *key;
 	enum dkim_alg alg;
@@ -192,6 +194,17 @@ cmd_verify(const char *p, const char *algname)
 	if (dkim_verify_prepare(&h, i, sig, digest, errbuf, sizeof(errbuf)) ==
 	    -1)
 		return fail(errbuf);
+	/* base64 has no ";" and no "=" but at its end */
+	if (strchr(p, ';') != NULL || (p[0] != '\0' && p[1] == '=')) {
+		if (dkim_key_record_parse(
+			&rec, p, strlen(p), errbuf, sizeof(errbuf)) == -1)
+			return fail(errbuf);
+		if (rec.alg != alg)
+			return fail("key record of another algorithm");
+		if (rec.p[0] == '\0')
+			return fail("key revoked");
+		p = rec.p;
+	}
 	if ((key = dkim_key_from_dns(alg, p, errbuf, sizeof(errbuf))) == NULL)
 		return fail(errbuf);
 	ok = dkim_verify_digest(key, digest, sig->b, sig->blen);
