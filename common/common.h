@@ -1295,6 +1295,7 @@ struct dkim_signature {
 /* a whole "DKIM-Signature: ..." field; 0 or -1 with err */
 int dkim_signature_parse(struct dkim_signature *, const char *field, size_t len,
     char *err, size_t errsz);
+
 /* a DKIM key record (RFC 6376 3.6.1): the TXT strings of it, joined */
 struct dkim_key_record {
 	enum dkim_alg alg;	 /* k=: rsa (the default) or ed25519 */
@@ -1313,7 +1314,8 @@ int dkim_key_record_parse(
 
 /*
  * The digest a verifier checks b= against: the fields of h= taken
- * bottom-up, then signature field sigidx with b= emptied.  0 or -1.
+ * bottom-up, then signature field sigidx with b= emptied, in the
+ * signature's header canonicalisation.  0 or -1 with err.
  */
 int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
     const struct dkim_signature *, unsigned char digest[DKIM_DIGEST_LEN],
