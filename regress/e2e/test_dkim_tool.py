@@ -210,6 +210,15 @@ class DkimTool(unittest.TestCase):
         signed = run_tool("sign", trad, DOMAIN, "r1",
                           stdin=SHAPES["plain"]).stdout
         self.assertTrue(self.dkimpy_ok(signed))
+        # some publish RSA keys as a bare PKCS#1 RSAPublicKey
+        pkcs1 = os.path.join(d, "pkcs1.der")
+        self.openssl("rsa", "-in", self.keyfile["rsa"], "-RSAPublicKey_out",
+                     "-outform", "DER", "-out", pkcs1)
+        with open(pkcs1, "rb") as f:
+            p1 = base64.b64encode(f.read()).decode()
+        self.assertNotEqual(p1, self.p["rsa"])
+        p = run_tool("verify", p1, "rsa-sha256", stdin=signed, check=False)
+        self.assertEqual(p.stdout, b"pass\n")
         small = os.path.join(d, "1024.key")
         self.openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
                      "rsa_keygen_bits:1024", "-out", small)
