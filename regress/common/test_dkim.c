@@ -882,6 +882,26 @@ test_signature_parse(void)
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; z=\xc3\xa9", "octet"));
 	CHECK("sig NUL",
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; z=a\x01", "octet"));
+	CHECK("sig i= in d=",
+	    sig_fails("DKIM-Signature: " GOOD_TAGS "; i=@evil.org", "i=") &&
+		sig_fails(
+		    "DKIM-Signature: " GOOD_TAGS "; i=a@xexample.org", "i=") &&
+		sig_fails("DKIM-Signature: " GOOD_TAGS "; i=no-at", "i="));
+	CHECK("sig x= before t=",
+	    sig_fails("DKIM-Signature: " GOOD_TAGS "; t=10; x=9", "x="));
+	if ((sig = malloc(sizeof(*sig))) != NULL) {
+		const char *f = "DKIM-Signature: " GOOD_TAGS
+				"; i=joe@Mail.EXAMPLE.org; t=9; x=10";
+
+		CHECK("sig i= in a subdomain of d=",
+		    dkim_signature_parse(sig, f, strlen(f), err, sizeof(err)) ==
+			0);
+		f = "DKIM-Signature: " GOOD_TAGS "; i=\"j@e\"@example.org";
+		CHECK("sig i= with a quoted local part",
+		    dkim_signature_parse(sig, f, strlen(f), err, sizeof(err)) ==
+			0);
+		free(sig);
+	}
 	CHECK("sig tag without =",
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; novalue", "value"));
 	CHECK("sig bad tag name",
