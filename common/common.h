@@ -20,6 +20,16 @@
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
 #define __unused __attribute__((__unused__))
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
+
 #endif
 
 #define BOXD_VERSION "0.2"
@@ -1093,5 +1103,15 @@ void
 ctl_usage_reply_encode(struct msg_writer *, const struct ctl_usage_reply *);
 /* refuses more than CTL_USAGE_BATCH, and an unknown status */
 int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
+
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 
 #endif
