@@ -22,8 +22,6 @@
 #define S_ANY	   (S_NOTAUTH | S_AUTH | S_SELECTED)
 #define S_LOGGEDIN (S_AUTH | S_SELECTED)
 
-/* the SASL PLAIN message: authzid NUL authcid NUL password, base64'd */
-
 struct imap_cmd_def {
 	const char *name;
 	uint32_t states;
