@@ -676,10 +676,13 @@ uint32_t fd_limit_raise(void);
  */
 #define ENVELOPE_RCPT_MAX 8192
 
-/* one local delivery: the address the client gave, the Maildir it maps to */
+/*
+ * One delivery: the address the client gave, the Maildir it maps to, or
+ * no mailbox ("") for a remote recipient, which mta delivers.
+ */
 struct envelope_rcpt {
 	char addr[SMTP_PATH_MAX];
-	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user" */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" remote */
 	uint32_t dsn_notify;		    /* DSN_NOTIFY_* */
 	char orcpt[SMTP_PATH_MAX];
 };
