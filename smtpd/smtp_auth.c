@@ -16,18 +16,20 @@
 int
 smtp_auth_login_decode(const char *b64, size_t len, char *out, size_t outsz)
 {
-	int n;
+	unsigned char raw[SMTP_LINE_MAX];
+	int n, rv = -1;
 
-	if (outsz == 0 || len == 0)
-		return -1;
-	if ((n = base64_decode_buf(
-		 b64, len, (unsigned char *)out, outsz - 1)) <= 0 ||
-	    memchr(out, '\0', (size_t)n) != NULL) {
+	if (outsz > 0)
 		explicit_bzero(out, outsz);
-		return -1;
+	if (len > 0 &&
+	    (n = base64_decode_buf(b64, len, raw, sizeof(raw))) > 0 &&
+	    (size_t)n < outsz && memchr(raw, '\0', (size_t)n) == NULL) {
+		memcpy(out, raw, (size_t)n);
+		out[n] = '\0';
+		rv = 0;
 	}
-	out[n] = '\0';
-	return 0;
+	explicit_bzero(raw, sizeof(raw));
+	return rv;
 }
 
 void
@@ -127,8 +129,9 @@ smtp_from_field(struct smtp_from *f, const struct mime_field *field)
 			rv = SMTP_FROM_BAD;
 			break;
 		}
+		/* the parser names a missing domain MISSING_DOMAIN */
 		if (a->mailbox == NULL || a->mailbox[0] == '\0' ||
-		    a->host[0] == '\0' ||
+		    !domain_valid(a->host, 1) ||
 		    (size_t)snprintf(addr, sizeof(addr), "%s@%s", a->mailbox,
 			a->host) >= sizeof(addr)) {
 			rv = SMTP_FROM_BAD;

@@ -91,8 +91,8 @@ struct smtp_received {
 	const char *hostname; /* ours */
 	int esmtp;	      /* the client said EHLO */
 	const char *tls;      /* "version cipher", NULL in the clear */
-	int auth;	      /* the client authenticated (RFC 3848) */
 	time_t time;
+	int auth; /* the client authenticated (RFC 3848) */
 };
 
 /* room for a Received header with every field at its limit */
