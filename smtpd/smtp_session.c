@@ -1,8 +1,10 @@
 /*
  * One SMTP server session: the state machine of RFC 5321 with the
  * extensions boxd offers, strict command lines, and the hand-offs to
- * auth (recipients) and queue (spool file, commit).  The message text
- * goes to smtp_body.c, which keeps its rules.
+ * auth (recipients; on submission the AUTH login and the senders the
+ * user owns) and queue (spool file, commit).  The message text goes to
+ * smtp_body.c, which keeps its rules; submission's parsers are in
+ * smtp_auth.c.
  */
 
 #include <sys/socket.h>
@@ -108,8 +110,8 @@ struct smtp_session {
 
 	/* submission: AUTH, and who it made the client */
 	enum smtp_sasl sasl;
-	char sasl_user[AUTH_LOGIN_USER_MAX +
-	    1]; /* LOGIN's, until its password */
+	/* LOGIN's user name, until its password comes */
+	char sasl_user[AUTH_LOGIN_USER_MAX + 1];
 	int authed;
 	char auth_user[SMTP_PATH_MAX]; /* normalized, as auth answered */
 	struct smtp_headers headers;   /* a submitted message's, for From: */
