@@ -412,6 +412,25 @@ class TestSender(SubmissionBase):
         time.sleep(0.5)
         self.assertEqual(len(self.b.messages(ALICE)), n + 1)
 
+    def test_only_remote_recipients_held(self):
+        c = self.authed()
+        self.assertEqual(c.cmd("MAIL FROM:<sales@example.test>"),
+                         b"250 2.1.0 Ok")
+        self.assertEqual(c.cmd("RCPT TO:<x@elsewhere.example>"),
+                         b"250 2.1.5 Ok")
+        # our own domains are still resolved: no user there is no user
+        self.assertEqual(c.cmd("RCPT TO:<nobody@example.test>"),
+                         b"550 5.1.1 No such user here")
+        self.assertTrue(c.cmd("DATA").startswith(b"354"))
+        c.sock.sendall(message("Sales <sales@example.test>",
+                               "x@elsewhere.example", "all remote")
+                       + b".\r\n")
+        r = c.reply()[-1]
+        self.assertTrue(r.startswith(b"250 2.0.0 Ok: queued as "), r)
+        msgid = r.split()[-1].decode()
+        self.wait_log("message %s: 1 remote recipients held" % msgid)
+        self.assertTrue(any(msgid in f for f in self.queue_files()))
+
     def wait_log(self, text, count=1, timeout=20):
         deadline = time.time() + timeout
         while time.time() < deadline:
