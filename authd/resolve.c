@@ -367,6 +367,8 @@ table_mailbox_status(struct table *t, const char *mailbox)
  * Sending as an address is owning what it delivers to: the user's own
  * mailbox among the mailboxes the address reaches.  An alias that also
  * reaches others is shared, and every user it reaches may send as it.
+ * The user's own address is looked up the same way, so that a user
+ * disabled or deleted since the login sends as nobody.
  */
 enum auth_sender_status
 table_sender_owned(struct table *t, const char *user, const char *address)
@@ -380,8 +382,6 @@ table_sender_owned(struct table *t, const char *user, const char *address)
 	if (table_address_normalize(user, ukey, sizeof(ukey)) == -1 ||
 	    table_address_normalize(address, akey, sizeof(akey)) == -1)
 		return AUTH_SENDER_NOTOWNED;
-	if (strcmp(ukey, akey) == 0)
-		return AUTH_SENDER_OWNED;
 	at = strrchr(ukey, '@');
 	if ((size_t)snprintf(mailbox, sizeof(mailbox), "%s/%.*s", at + 1,
 		(int)(at - ukey), ukey) >= sizeof(mailbox))

@@ -138,6 +138,17 @@ main(void)
 	CHECK("a long user", !owned(t, big, "alice@example.org"));
 	CHECK("control characters",
 	    !owned(t, "alice@example.org", "alice\r\n@example.org"));
+	CHECK("a disabled user sends as nobody",
+	    table_user_disable(t, "bob@example.org", 1) == 0 &&
+		!owned(t, "bob@example.org", "bob@example.org") &&
+		!owned(t, "bob@example.org", "team@example.org") &&
+		owned(t, "alice@example.org", "team@example.org"));
+	CHECK("enabled again",
+	    table_user_disable(t, "bob@example.org", 0) == 0 &&
+		owned(t, "bob@example.org", "bob@example.org"));
+	CHECK("a deleted user sends as nobody",
+	    table_user_del(t, "dave@other.org") == 0 &&
+		!owned(t, "dave@other.org", "dave@other.org"));
 	table_close(t);
 	TEST_EXIT();
 }
