@@ -298,6 +298,16 @@ class TestSender(SubmissionBase):
         self.assertEqual(c.cmd("MAIL FROM:<team@example.test>"),
                          b"250 2.1.0 Ok")
 
+    def test_disabled_after_login(self):
+        carol = "carol@example.test"
+        self.b.add_user(carol, PASSWORD)
+        c = self.authed(carol)
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % carol), b"250 2.1.0 Ok")
+        self.assertEqual(c.cmd("RSET"), b"250 2.0.0 Ok")
+        self.b.boxctl("user", "disable", carol)
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % carol),
+                         b"553 5.7.1 Sender address not owned by user")
+
     def send(self, c, sender, rcpt, data):
         self.assertEqual(c.cmd("MAIL FROM:<%s>" % sender), b"250 2.1.0 Ok")
         self.assertTrue(c.cmd("RCPT TO:<%s>" % rcpt).startswith(b"250"))
