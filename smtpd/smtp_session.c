@@ -902,9 +902,10 @@ smtp_session_committed(uint64_t reqid, int ok)
 		    "451 4.3.0 Could not store the message, try "
 		    "again later");
 	log_info("%s: message %016" PRIx64 " %s, %" PRIu64 " bytes, from <%s>, "
-		 "%u recipients",
+		 "%u recipients%s%s",
 	    s->addr, s->txn.msgid, ok ? "queued" : "NOT queued", s->txn.size,
-	    s->txn.env.sender, s->txn.env.nrcpt);
+	    s->txn.env.sender, s->txn.env.nrcpt, s->authed ? ", user " : "",
+	    s->authed ? s->auth_user : "");
 	/* the queue owns the file now: no abort */
 	close(s->spoolfd);
 	s->spoolfd = -1;

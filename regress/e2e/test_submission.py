@@ -391,7 +391,10 @@ class TestSender(SubmissionBase):
         self.assertNotIn(b"Authenticated", head)
         self.assertNotIn(b"AUTH=", head)
         with open(self.b.log, "rb") as f:
-            self.assertNotIn(PASSWORD.encode(), f.read())
+            log = f.read()
+        self.assertNotIn(PASSWORD.encode(), log)
+        # the log, not the message, says who sent it
+        self.assertIn(b"recipients, user " + ALICE.encode(), log)
 
     def test_remote_recipient_held_across_restart(self):
         c = self.authed()
