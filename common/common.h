@@ -827,6 +827,12 @@ struct auth_login_result {
 };
 
 void auth_login_encode(struct msg_writer *, const struct auth_login *);
+/*
+ * The request for a client's user and password, encoded into w; text too
+ * long to be anyone's goes as no user at all, a failure auth counts.
+ */
+void auth_login_make(struct msg_writer *, uint64_t reqid, uint32_t service,
+    const char *user, const char *password, const char *client_addr);
 int auth_login_decode(struct auth_login *, const void *, size_t);
 /* wipes the password and everything else */
 void auth_login_clear(struct auth_login *);

@@ -1011,25 +1011,11 @@ smtp_tls_begin(struct smtp_session *s)
 static void
 smtp_auth_request(struct smtp_session *s, const char *user, const char *pass)
 {
-	struct auth_login req;
 	struct msg_writer w;
 
-	memset(&req, 0, sizeof(req));
 	smtp_wait(s, WAIT_AUTH);
-	req.reqid = s->reqid;
-	req.service = AUTH_SERVICE_SMTP;
-	/* too long to be anyone's: a failure auth still counts */
-	if (strlcpy(req.user, user, sizeof(req.user)) >= sizeof(req.user) ||
-	    strlcpy(req.password, pass, sizeof(req.password)) >=
-		sizeof(req.password) ||
-	    strlcpy(req.client_addr, s->addr, sizeof(req.client_addr)) >=
-		sizeof(req.client_addr)) {
-		req.user[0] = '\0';
-		req.password[0] = '\0';
-	}
 	msg_writer_init(&w);
-	auth_login_encode(&w, &req);
-	auth_login_clear(&req);
+	auth_login_make(&w, s->reqid, AUTH_SERVICE_SMTP, user, pass, s->addr);
 	child_send(PROC_AUTH, IMSG_AUTH_LOGIN, 0, -1, &w);
 }
 
