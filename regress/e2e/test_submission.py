@@ -259,19 +259,24 @@ class TestSubmissionReplies(SubmissionBase):
         self.assertEqual(e.exception.smtp_code, 535)
         s.quit()
 
-    def test_swaks_auth_login(self):
+    def swaks(self, port, tls, mech):
         if shutil.which("swaks") is None:
             self.skipTest("swaks is not installed")
         p = subprocess.run(
-            ["swaks", "--server", "127.0.0.1",
-             "--port", str(self.b.submission_port), "--tls",
-             "--auth", "LOGIN", "--auth-user", ALICE,
+            ["swaks", "--server", "127.0.0.1", "--port", str(port), tls,
+             "--auth", mech, "--auth-user", ALICE,
              "--auth-password", PASSWORD, "--from", ALICE, "--to", BOB,
-             "--header", "Subject: swaks", "--timeout", "20"],
+             "--header", "Subject: swaks " + mech, "--timeout", "20"],
             capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("235 2.7.0", p.stdout)
         self.assertIn("250 2.0.0 Ok: queued", p.stdout)
+
+    def test_swaks_auth_login(self):
+        self.swaks(self.b.submission_port, "--tls", "LOGIN")
+
+    def test_swaks_submissions_plain(self):
+        self.swaks(self.submissions_port, "--tlsc", "PLAIN")
 
 
 class TestSender(SubmissionBase):
