@@ -26,7 +26,7 @@ static void auth_ctl_done(uint32_t, int);
 static void auth_ctl_domain_row(void *, const struct table_domain *);
 static void auth_ctl_user_row(void *, const struct table_user *);
 static void auth_ctl_alias_row(void *, const struct table_alias *);
-static void auth_rcpt(struct imsg *, struct msg_reader *);
+static void auth_rcpt(struct imsg *, struct msg_reader *, enum proc_type);
 static void auth_dispatch_queue(struct imsgev *, struct imsg *);
 static void auth_mailbox_check(struct imsg *, struct msg_reader *);
 static void auth_dispatch_imap(struct imsgev *, struct imsg *);
@@ -256,8 +256,9 @@ _Static_assert(
 	IMSG_MAX_SIZE,
     "a recipient lookup answer fits one imsg");
 
+/* smtp's RCPT, or the queue's search for a sender to report to */
 static void
-auth_rcpt(struct imsg *imsg, struct msg_reader *r)
+auth_rcpt(struct imsg *imsg, struct msg_reader *r, enum proc_type to)
 {
 	struct table_rcpt res;
 	struct msg_writer w;
@@ -283,7 +284,7 @@ auth_rcpt(struct imsg *imsg, struct msg_reader *r)
 	for (i = 0; i < res.nmailbox; i++)
 		msg_put_str(&w, res.mailbox[i]);
 	table_rcpt_clear(&res);
-	child_send(PROC_SMTP, IMSG_AUTH_RCPT_RESULT, imsg->hdr.peerid, -1, &w);
+	child_send(to, IMSG_AUTH_RCPT_RESULT, imsg->hdr.peerid, -1, &w);
 	if (table_broken(auth_table))
 		fatalx("the tables need recovery");
 }
@@ -332,7 +333,7 @@ auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_RCPT:
-		auth_rcpt(imsg, &r);
+		auth_rcpt(imsg, &r, PROC_SMTP);
 		break;
 	case IMSG_AUTH_SENDER:
 		auth_sender(imsg, &r);
@@ -393,6 +394,9 @@ auth_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
+	case IMSG_AUTH_RCPT:
+		auth_rcpt(imsg, &r, PROC_QUEUE);
+		break;
 	case IMSG_AUTH_MAILBOX_CHECK:
 		auth_mailbox_check(imsg, &r);
 		break;
