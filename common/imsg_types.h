@@ -111,7 +111,12 @@
 	CTL(CTL_OK, 42)	   /* reply end: - */                                 \
 	CTL(CTL_FAIL, 43)  /* reply end: str message */                       \
 	CTL(CTL_HELLO, 44) /* first, both ways: u32 protocol version,         \
-			      str build version */
+			      str build version */                            \
+	/* control passes these on to the queue, and its rows back */         \
+	CTL(CTL_QUEUE_LIST, 48)	  /* - */                                     \
+	CTL(CTL_QUEUE_SHOW, 49)	  /* str id */                                \
+	CTL(CTL_QUEUE_FLUSH, 50)  /* str id ("" for all) */                   \
+	CTL(CTL_QUEUE_REMOVE, 51) /* str id */
 
 #define IMSG_ENUM(name)	       IMSG_##name,
 #define IMSG_ENUM_CTL(name, n) IMSG_##name = (n),

@@ -172,6 +172,33 @@ int spool_state_unmarshal(const void *, size_t, uint64_t msgid,
 /* the largest ID.state n recipients can have */
 size_t spool_state_size_max(uint32_t n);
 
+/* ---------------------------------------------------------------- retry.c */
+/* the `queue retry R max-retry M expire E` directive, in seconds */
+struct retry_schedule {
+	uint32_t retry;
+	uint32_t max_retry;
+	uint32_t expire;
+};
+
+/*
+ * Seconds from the attempts-th attempt (1 for the first) to the next: R
+ * doubled attempts - 1 times, moved by up to 10% either way by rnd (a
+ * uniform random number: arc4random(), or fixed in tests), then capped
+ * at M, so that no wait is ever longer than max-retry.  At least 1.
+ */
+uint64_t
+retry_delay(const struct retry_schedule *, uint32_t attempts, uint32_t rnd);
+/*
+ * When the attempt after the attempts-th is due, in Unix seconds: the
+ * delay from now, but no later than the expiry (received + E), so that
+ * the last attempt comes as the message expires; 0 if it has expired.
+ */
+uint64_t retry_next(const struct retry_schedule *, uint32_t attempts,
+    uint64_t received, uint64_t now, uint32_t rnd);
+/* 1 if a message received then has expired by now */
+int
+retry_expired(const struct retry_schedule *, uint64_t received, uint64_t now);
+
 /* ---------------------------------------------------------------- mda.c */
 /*
  * The octets of reply each of n recipients gets in mda's report, so that
@@ -249,6 +276,12 @@ int spool_open_message(struct spool *, uint64_t msgid);
  * or SPOOL_GONE, with the reason in why.
  */
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
+    struct spool_msg *, char *why, size_t);
+/*
+ * spool_load() without the CRCs of the body and the added headers: for
+ * a look at the envelope (boxctl queue), not for a delivery.
+ */
+int spool_peek(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
 /*
  * spool_load()'s checks on a file already open: 0 with env and m filled

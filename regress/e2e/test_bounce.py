@@ -32,6 +32,11 @@ class Bounce(unittest.TestCase):
         self.b.add_user(BOB)
         # nothing fits: every delivery to bob fails for now, then expires
         self.b.boxctl("user", "quota", BOB, "1K")
+        # imap records it in the Maildir a moment after boxctl returns
+        size = os.path.join(self.b.maildir(BOB), "maildirsize")
+        self.assertTrue(t.wait_until(
+            lambda: os.path.exists(size) and
+            t.read(size).startswith(b"1024S"), 30))
 
     def send(self, sender, tok, mail_options=(), rcpt_options=()):
         body = t.make_message(tok, to=BOB, extra=FILL)
