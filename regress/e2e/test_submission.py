@@ -4,6 +4,7 @@ the user, relaying for authenticated users alone, remote recipients kept
 in the spool, the auth-failures limit, and hostile clients."""
 
 import base64
+import json
 import os
 import shutil
 import smtplib
@@ -429,6 +430,14 @@ class TestSender(SubmissionBase):
         # delivered once locally, not again after the restart
         time.sleep(0.5)
         self.assertEqual(len(self.b.messages(ALICE)), n + 1)
+        # boxctl queue shows the remote ones pending, the local delivered
+        rows = [json.loads(line) for line in self.b.boxctl(
+            "-j", "queue", "show", msgid).stdout.splitlines()]
+        status = {r["recipient"]: r["status"] for r in rows
+                  if "recipient" in r}
+        self.assertEqual(status, {"friend@elsewhere.example": "pending",
+                                  "Friend@elsewhere.example": "pending",
+                                  ALICE: "delivered"}, rows)
 
     def test_only_remote_recipients_held(self):
         c = self.authed()
