@@ -20,6 +20,16 @@
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
 #define __unused __attribute__((__unused__))
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
+
 #endif
 
 #define BOXD_VERSION "0.2"
@@ -666,10 +676,13 @@ uint32_t fd_limit_raise(void);
  */
 #define ENVELOPE_RCPT_MAX 8192
 
-/* one local delivery: the address the client gave, the Maildir it maps to */
+/*
+ * One delivery: the address the client gave, the Maildir it maps to, or
+ * no mailbox ("") for a remote recipient, which mta delivers.
+ */
 struct envelope_rcpt {
 	char addr[SMTP_PATH_MAX];
-	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user" */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" remote */
 	uint32_t dsn_notify;		    /* DSN_NOTIFY_* */
 	char orcpt[SMTP_PATH_MAX];
 };
@@ -814,6 +827,12 @@ struct auth_login_result {
 };
 
 void auth_login_encode(struct msg_writer *, const struct auth_login *);
+/*
+ * The request for a client's user and password, encoded into w; text too
+ * long to be anyone's goes as no user at all, a failure auth counts.
+ */
+void auth_login_make(struct msg_writer *, uint64_t reqid, uint32_t service,
+    const char *user, const char *password, const char *client_addr);
 int auth_login_decode(struct auth_login *, const void *, size_t);
 /* wipes the password and everything else */
 void auth_login_clear(struct auth_login *);
@@ -1320,5 +1339,15 @@ int dkim_key_record_parse(
 int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
     const struct dkim_signature *, unsigned char digest[DKIM_DIGEST_LEN],
     char *err, size_t errsz);
+
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 
 #endif

@@ -370,6 +370,42 @@ queue_timer(struct qmsg *q, uint64_t delay)
 	evtimer_add(q->timer, &tv);
 }
 
+/*
+ * Only remote recipients are pending: they stay in the spool, across
+ * restarts, until the mta role delivers them.
+ */
+static void
+queue_held(struct qmsg *q)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < q->nrcpt; i++)
+		n += q->rs[i].status == RCPT_PENDING && q->rs[i].remote;
+	log_info("message %016" PRIx64 ": %u remote recipients held in the "
+		 "queue: no remote delivery yet",
+	    q->msgid, n);
+}
+
+/*
+ * The remote recipients of env marked in the states (made for them):
+ * how many there are, or -1 (ENOMEM) when there are some but no states.
+ */
+static int
+queue_mark_remote(struct qmsg *q, const struct envelope *env)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < env->nrcpt; i++)
+		n += env->rcpt[i].mailbox[0] == '\0';
+	if (n == 0)
+		return 0;
+	if (queue_rcpts(q) == NULL)
+		return -1;
+	for (i = 0; i < env->nrcpt; i++)
+		q->rs[i].remote = env->rcpt[i].mailbox[0] == '\0';
+	return (int)n;
+}
+
 /* wait for the earliest next attempt of a pending recipient */
 static void
 queue_schedule(struct qmsg *q)
@@ -379,6 +415,10 @@ queue_schedule(struct qmsg *q)
 
 	queue_policy(q, &p);
 	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
+	if (next == 0) {
+		queue_held(q);
+		return;
+	}
 	queue_timer(q, rcpt_wait(next, now, &p));
 }
 
@@ -855,6 +895,12 @@ queue_deliver(struct qmsg *q)
 		queue_load_failed(q, "its state cannot be read");
 		return;
 	}
+	if (queue_mark_remote(q, &env) == -1) {
+		close(fd);
+		envelope_clear(&env);
+		queue_load_failed(q, strerror(ENOMEM));
+		return;
+	}
 	q->load_failures = 0;
 	now = (uint64_t)time(NULL);
 	/* a time read from disk, or the clock set back, delays no more */
@@ -865,6 +911,7 @@ queue_deliver(struct qmsg *q)
 	/* only a hand-made file holds a bad name: that recipient fails */
 	for (i = 0; i < env.nrcpt; i++) {
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
+		    env.rcpt[i].mailbox[0] == '\0' ||
 		    envelope_mailbox_valid(env.rcpt[i].mailbox))
 			continue;
 		if (queue_rcpts(q) == NULL) {
@@ -1141,7 +1188,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 	struct qmsg *q;
 	char byte;
 	size_t i;
-	int mdafd;
+	int mdafd, nremote;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
@@ -1168,6 +1215,11 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		if (inflight >= QUEUE_INFLIGHT_MAX) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
+		} else if ((nremote = queue_mark_remote(q, &in->env)) == -1)
+			queue_load_failed(q, strerror(ENOMEM));
+		else if ((uint32_t)nremote == q->nrcpt) {
+			q->fresh = 0;
+			queue_held(q);
 		} else if ((mdafd = spool_open_message(&spool, in->msgid)) ==
 		    -1)
 			queue_load_failed(q, strerror(errno));

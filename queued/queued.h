@@ -117,6 +117,7 @@ struct rcpt_state {
 	char reply[RCPT_REPLY_MAX];
 	int inflight; /* not stored: handed to mda (or to auth's check) */
 	int gone;     /* not stored: auth's check found no user for it */
+	int remote;   /* not stored: no mailbox, mta's to deliver */
 };
 
 /* the retry schedule of one message */
@@ -159,9 +160,9 @@ void rcpt_clamp(
  */
 uint64_t rcpt_received(uint64_t id_time, uint64_t now);
 enum rcpt_outcome rcpt_outcome(const struct rcpt_state *, uint32_t n);
-/* pending, not out, and its time has come */
+/* pending, not out, and its time has come; never a remote one */
 int rcpt_due(const struct rcpt_state *, uint64_t now);
-/* the earliest next attempt of a pending recipient not out; 0 if none */
+/* the earliest next attempt of a pending local recipient not out; 0 if none */
 uint64_t rcpt_next_try(const struct rcpt_state *, uint32_t n);
 /* ID.state's bytes, and back: 0, or -1 with why (the caller's n) */
 void spool_state_marshal(

@@ -92,6 +92,7 @@ struct smtp_received {
 	int esmtp;	      /* the client said EHLO */
 	const char *tls;      /* "version cipher", NULL in the clear */
 	time_t time;
+	int auth; /* the client authenticated (RFC 3848) */
 };
 
 /* room for a Received header with every field at its limit */
@@ -159,6 +160,46 @@ void smtp_body_chunk_begin(struct smtp_transaction *, uint64_t size, int last);
 size_t smtp_body_chunk(struct smtp_transaction *, const void *, size_t);
 /* the body is in: the rest goes to the writer; accepted or why not */
 enum smtp_body_status smtp_body_finish(struct smtp_transaction *);
+
+/* ---------------------------------------------------------------- smtp_auth.c
+ */
+/*
+ * AUTH LOGIN's answer, one base64 field (a user name or a password):
+ * decoded into out, NUL-terminated; -1 (out wiped) if it is malformed,
+ * empty, holds a NUL or does not fit.
+ */
+int smtp_auth_login_decode(const char *b64, size_t, char *out, size_t outsz);
+
+/* the header section of a submitted message, kept for its From: */
+#define SMTP_HEADERS_MAX (128 * 1024)
+
+struct smtp_headers {
+	char *buf;
+	size_t len;
+	size_t cap;
+	int last_lf;  /* the last octet fed was an LF */
+	int done;     /* the empty line that ends it was seen */
+	int overflow; /* longer than SMTP_HEADERS_MAX (or no memory) */
+};
+
+/* the addresses of every From: field, each once */
+struct smtp_from {
+	char *addr[AUTH_SENDER_MAX];
+	size_t n;
+};
+
+#define SMTP_FROM_OK	   0
+#define SMTP_FROM_NONE	   1 /* no From: field, or one without an address */
+#define SMTP_FROM_BAD	   2 /* an entry that is no address; too many */
+#define SMTP_FROM_TOO_LONG 3 /* the header section past SMTP_HEADERS_MAX */
+#define SMTP_FROM_NOMEM	   4
+
+/* the message as stored (LF line ends), in pieces as they come */
+void smtp_headers_feed(struct smtp_headers *, const void *, size_t);
+void smtp_headers_reset(struct smtp_headers *);
+/* the From: addresses into f (smtp_from_clear() it): SMTP_FROM_* */
+int smtp_headers_from(const struct smtp_headers *, struct smtp_from *f);
+void smtp_from_clear(struct smtp_from *);
 
 /* ---------------------------------------------------------------- smtp_reply.c
  */
@@ -402,5 +443,7 @@ void smtp_session_rcpt_result(
 void smtp_session_created(uint64_t reqid, uint64_t msgid, int fd);
 void smtp_session_create_failed(uint64_t reqid);
 void smtp_session_committed(uint64_t reqid, int ok);
+void smtp_session_auth_result(const struct auth_login_result *);
+void smtp_session_sender_result(uint64_t reqid, uint32_t status);
 
 #endif
