@@ -664,9 +664,11 @@ done:
 static void
 queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
 {
-	char *mailboxes[TABLE_RCPT_MAX];
+	static char none[] = "";
+	char *mailboxes[TABLE_RCPT_MAX], *remote[1] = {none};
+	char **to = mailboxes;
 	struct qmsg key, *q, *b;
-	uint32_t status, n, i;
+	uint32_t status, n, nto, i;
 	uint64_t id;
 
 	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
@@ -680,20 +682,24 @@ queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
 			child_bad_imsg(imsg, "rcpt lookup result");
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "rcpt lookup result");
+	nto = n;
 	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) != NULL && q->bouncing) {
 		q->bouncing = 0;
-		if (status != AUTH_RCPT_OK)
+		/* a remote sender's report waits for mta, as other mail does */
+		if (status == AUTH_RCPT_NOTLOCAL) {
+			to = remote;
+			nto = 1;
+		}
+		if (nto == 0)
 			log_warnx("message %016" PRIx64 ": no report: its "
 				  "sender is %s",
 			    q->msgid,
-			    status == AUTH_RCPT_NOTLOCAL
-				? "not local (remote delivery is to come)"
-				: status == AUTH_RCPT_TEMPFAIL
+			    status == AUTH_RCPT_TEMPFAIL
 				? "not found now (a table error)"
 				: "no user here");
-		else if ((id = queue_bounce_write(q, mailboxes, n)) != 0) {
+		else if ((id = queue_bounce_write(q, to, nto)) != 0) {
 			b = queue_track(id);
-			b->nrcpt = n;
+			b->nrcpt = nto;
 			b->state_read = 1;
 			b->fresh = 1;
 			queue_deliver(b);
