@@ -1094,4 +1094,15 @@ ctl_usage_reply_encode(struct msg_writer *, const struct ctl_usage_reply *);
 /* refuses more than CTL_USAGE_BATCH, and an unknown status */
 int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
 
+/* ---------------------------------------------------------------- session.c
+ */
+/*
+ * The parent's messages to a role that serves listeners: the socket of
+ * one of conf's listeners, served by set from now on, and the TLS
+ * certificate (again at each reload).  NULL if taken in, else what is
+ * wrong with the message.
+ */
+const char *session_parent_imsg(struct listener_set *,
+    const struct boxd_config *, struct tls_server *, struct imsg *);
+
 #endif

@@ -3,7 +3,8 @@
  * as IPv4), counting and release, and the accept loop on a real loopback
  * listener: the session cap and the per-client limit refuse with the
  * role's line (or none), and accept() out of descriptors pauses the
- * listeners until descriptors are free again.
+ * listeners until descriptors are free again.  session.c: the parent's
+ * messages that give a role its listeners and its certificate.
  */
 
 #include <sys/resource.h>
@@ -416,6 +417,60 @@ test_accept_loop(struct harness *h)
 	close(c[3]);
 }
 
+/* session.c: the parent's listener and TLS messages, and bad ones */
+static void
+test_parent_imsg(struct harness *h)
+{
+	struct boxd_config conf;
+	struct tls_server tls;
+	struct msg_writer w;
+	struct imsg imsg;
+	uint16_t port;
+	int fd;
+
+	config_defaults(&conf);
+	conf.nlisteners = 1;
+	strlcpy(conf.listeners[0].addr, "127.0.0.1",
+	    sizeof(conf.listeners[0].addr));
+	conf.listeners[0].kind = LISTEN_SMTP;
+	tls_server_init(&tls, "cert", "key");
+	memset(&imsg, 0, sizeof(imsg));
+	fd = listen_loopback(&port);
+	imsg.hdr.type = IMSG_CONF_LISTENER;
+	imsg.hdr.peerid = 1;
+	imsg.fd = fd;
+	CHECK("a listener beyond the config's is refused",
+	    fd != -1 && session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL &&
+		imsg.fd == fd);
+	imsg.hdr.peerid = 0;
+	imsg.fd = -1;
+	CHECK("a listener without its socket is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL);
+	imsg.fd = fd;
+	CHECK("a listener is taken in, its socket with it",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) == NULL &&
+		imsg.fd == -1);
+	imsg.hdr.type = IMSG_CONF_TLS;
+	imsg.data = "x";
+	imsg.datalen = 1;
+	CHECK("malformed TLS material is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL &&
+		!tls_server_available(&tls));
+	msg_writer_init(&w);
+	msg_put_str(&w, "CERT");
+	msg_put_str(&w, "KEY");
+	imsg.data = w.buf;
+	imsg.datalen = w.len;
+	CHECK("TLS material is taken in",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) == NULL &&
+		tls_server_available(&tls));
+	msg_writer_free(&w);
+	imsg.hdr.type = IMSG_CONF_END;
+	CHECK("another message is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL);
+	tls_server_forget(&tls);
+}
+
 int
 main(void)
 {
@@ -433,6 +488,7 @@ main(void)
 	test_counting(&h);
 	test_cap(&h);
 	test_accept_loop(&h);
+	test_parent_imsg(&h);
 	listener_set_free(h.ls);
 	event_base_free(h.base);
 	TEST_EXIT();
