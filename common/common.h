@@ -1104,5 +1104,15 @@ int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
  */
 const char *session_parent_imsg(struct listener_set *,
     const struct boxd_config *, struct tls_server *, struct imsg *);
+/*
+ * A session's bufferevent on fd: TLS accepted under tls's context, or
+ * plain if tls is NULL; input read at most input_max ahead, both ways
+ * enabled.  NULL on failure, fd then still open.
+ */
+struct bufferevent *
+session_bufferevent(struct event_base *, int fd, struct tls_server *tls,
+    size_t input_max, void (*readcb)(struct bufferevent *, void *),
+    void (*writecb)(struct bufferevent *, void *),
+    void (*eventcb)(struct bufferevent *, short, void *), void *arg);
 
 #endif

@@ -3,6 +3,9 @@
  * around their sessions.
  */
 
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
 #include "common.h"
 
 const char *
@@ -30,4 +33,26 @@ session_parent_imsg(struct listener_set *set, const struct boxd_config *conf,
 	default:
 		return "from parent";
 	}
+}
+
+struct bufferevent *
+session_bufferevent(struct event_base *base, int fd, struct tls_server *tls,
+    size_t input_max, void (*readcb)(struct bufferevent *, void *),
+    void (*writecb)(struct bufferevent *, void *),
+    void (*eventcb)(struct bufferevent *, short, void *), void *arg)
+{
+	struct bufferevent *bev;
+	void *ctx;
+
+	if (tls != NULL) {
+		if ((ctx = tls_server_ctx(tls)) == NULL ||
+		    (bev = tls_accept_bufferevent(base, fd, ctx)) == NULL)
+			return NULL;
+	} else if ((bev = bufferevent_socket_new(base, fd, 0)) == NULL)
+		return NULL;
+	bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
+	/* a session reads no more than a window ahead of its commands */
+	bufferevent_setwatermark(bev, EV_READ, 0, input_max);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return bev;
 }

@@ -4,7 +4,8 @@
  * listener: the session cap and the per-client limit refuse with the
  * role's line (or none), and accept() out of descriptors pauses the
  * listeners until descriptors are free again.  session.c: the parent's
- * messages that give a role its listeners and its certificate.
+ * messages that give a role its listeners and its certificate, and a
+ * session's bufferevent.
  */
 
 #include <sys/resource.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common.h"
@@ -417,6 +420,44 @@ test_accept_loop(struct harness *h)
 	close(c[3]);
 }
 
+static void
+read_count(struct bufferevent *bev, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* session.c: a session's bufferevent, plain, and TLS without a context */
+static void
+test_session_bufferevent(struct harness *h)
+{
+	struct tls_server tls;
+	struct bufferevent *bev;
+	int sv[2], reads = 0, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1) {
+		CHECK("socketpair", 0);
+		return;
+	}
+	bev = session_bufferevent(
+	    h->base, sv[0], NULL, 4, read_count, NULL, NULL, &reads);
+	if (write(sv[1], "hello, world", 12) != 12)
+		CHECK("write", 0);
+	for (i = 0; reads == 0 && i < WAIT_MS / 10; i++)
+		loop_for(h, 10);
+	CHECK("plain: read, no more than its window ahead",
+	    bev != NULL && reads > 0 &&
+		evbuffer_get_length(bufferevent_get_input(bev)) == 4);
+	if (bev != NULL)
+		bufferevent_free(bev);
+	tls_server_init(&tls, "cert", "key");
+	CHECK("TLS without a certificate: none, the socket left open",
+	    session_bufferevent(h->base, sv[0], &tls, 4, read_count, NULL,
+		NULL, &reads) == NULL &&
+		fcntl(sv[0], F_GETFD) != -1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* session.c: the parent's listener and TLS messages, and bad ones */
 static void
 test_parent_imsg(struct harness *h)
@@ -489,6 +530,7 @@ main(void)
 	test_cap(&h);
 	test_accept_loop(&h);
 	test_parent_imsg(&h);
+	test_session_bufferevent(&h);
 	listener_set_free(h.ls);
 	event_base_free(h.base);
 	TEST_EXIT();
