@@ -1114,5 +1114,8 @@ session_bufferevent(struct event_base *, int fd, struct tls_server *tls,
     size_t input_max, void (*readcb)(struct bufferevent *, void *),
     void (*writecb)(struct bufferevent *, void *),
     void (*eventcb)(struct bufferevent *, short, void *), void *arg);
+struct event;
+/* ev's timer set to go off ms from now */
+void timer_add_ms(struct event *, uint64_t ms);
 
 #endif

@@ -56,3 +56,13 @@ session_bufferevent(struct event_base *base, int fd, struct tls_server *tls,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	return bev;
 }
+
+void
+timer_add_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}

@@ -88,11 +88,7 @@ imap_tagged(struct imap_session *s, const char *status, const char *fmt, ...)
 static void
 imap_timer_set(struct imap_session *s, uint64_t ms)
 {
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	timer_add_ms(s->timer, ms);
 }
 
 /*

@@ -143,12 +143,9 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_timer_set(struct smtp_session *s, uint64_t at)
 {
-	struct timeval tv;
-	uint64_t now = now_ms(), ms = at > now ? at - now : 0;
+	uint64_t now = now_ms();
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	timer_add_ms(s->timer, at > now ? at - now : 0);
 	s->timer_at = at;
 }
 

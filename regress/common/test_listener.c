@@ -4,8 +4,8 @@
  * listener: the session cap and the per-client limit refuse with the
  * role's line (or none), and accept() out of descriptors pauses the
  * listeners until descriptors are free again.  session.c: the parent's
- * messages that give a role its listeners and its certificate, and a
- * session's bufferevent.
+ * messages that give a role its listeners and its certificate, a
+ * session's bufferevent, and timers in ms.
  */
 
 #include <sys/resource.h>
@@ -458,6 +458,31 @@ test_session_bufferevent(struct harness *h)
 	close(sv[1]);
 }
 
+static void
+timer_fired(evutil_socket_t fd, short events, void *arg)
+{
+	*(uint64_t *)arg = now_ms();
+}
+
+/* session.c: a timer in ms, not before its time */
+static void
+test_timer_add_ms(struct harness *h)
+{
+	struct event *ev;
+	uint64_t start = now_ms(), fired = 0;
+
+	if ((ev = evtimer_new(h->base, timer_fired, &fired)) == NULL) {
+		CHECK("evtimer_new", 0);
+		return;
+	}
+	timer_add_ms(ev, 1250);
+	while (fired == 0 && now_ms() - start < WAIT_MS)
+		loop_for(h, 10);
+	CHECK("a timer of 1250 ms goes off after 1250 ms",
+	    fired != 0 && fired - start >= 1250 && fired - start < WAIT_MS);
+	event_free(ev);
+}
+
 /* session.c: the parent's listener and TLS messages, and bad ones */
 static void
 test_parent_imsg(struct harness *h)
@@ -531,6 +556,7 @@ main(void)
 	test_accept_loop(&h);
 	test_parent_imsg(&h);
 	test_session_bufferevent(&h);
+	test_timer_add_ms(&h);
 	listener_set_free(h.ls);
 	event_base_free(h.base);
 	TEST_EXIT();
