@@ -241,6 +241,7 @@ imap_tls_begin(struct imap_session *s)
 	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
 	if (imap_set_bev(s, 1) == -1) {
 		log_warnx("%s: cannot start TLS", s->addr);
+		close(s->fd);
 		s->fd = -1;
 		imap_drop(s);
 		return;
