@@ -1118,4 +1118,10 @@ struct event;
 /* ev's timer set to go off ms from now */
 void timer_add_ms(struct event *, uint64_t ms);
 
+/* ---------------------------------------------------------------- ascii.c */
+/* 1 for an ASCII letter or digit */
+int ascii_alnum(unsigned char);
+/* a hex digit's value (either case), or -1 */
+int ascii_hex_value(unsigned char);
+
 #endif

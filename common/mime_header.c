@@ -146,18 +146,6 @@ mime_base64_decode(const char *in, size_t len, struct evbuffer *out)
 	return 0;
 }
 
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* quoted-printable; header: RFC 2047 Q, where '_' is a space */
 static int
 qp_decode(const char *in, size_t len, struct evbuffer *out, int header)
@@ -187,8 +175,9 @@ qp_decode(const char *in, size_t len, struct evbuffer *out, int header)
 				}
 			}
 			buf[o++] = in[i++];
-		} else if (i + 2 < len && (hi = hex_value(in[i + 1])) != -1 &&
-		    (lo = hex_value(in[i + 2])) != -1) {
+		} else if (i + 2 < len &&
+		    (hi = ascii_hex_value(in[i + 1])) != -1 &&
+		    (lo = ascii_hex_value(in[i + 2])) != -1) {
 			buf[o++] = hi << 4 | lo;
 			i += 3;
 		} else {
@@ -495,8 +484,8 @@ percent_decode(struct evbuffer *b, const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		c = s[i];
 		if (c == '%' && i + 2 < len &&
-		    (hi = hex_value(s[i + 1])) != -1 &&
-		    (lo = hex_value(s[i + 2])) != -1) {
+		    (hi = ascii_hex_value(s[i + 1])) != -1 &&
+		    (lo = ascii_hex_value(s[i + 2])) != -1) {
 			c = hi << 4 | lo;
 			i += 2;
 		}
