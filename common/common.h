@@ -1124,4 +1124,8 @@ int ascii_alnum(unsigned char);
 /* a hex digit's value (either case), or -1 */
 int ascii_hex_value(unsigned char);
 
+/* ---------------------------------------------------------------- date.c */
+/* days since 1970-01-01 of a civil date (proleptic Gregorian), m 1..12 */
+int64_t days_from_civil(int64_t y, int m, int d);
+
 #endif
