@@ -1124,6 +1124,14 @@ int ascii_alnum(unsigned char);
 /* a hex digit's value (either case), or -1 */
 int ascii_hex_value(unsigned char);
 
+/* ---------------------------------------------------------------- message.c
+ */
+/*
+ * The length of msg's header with the blank line that ends it (CRLF or
+ * LF); all of msg if it has none.
+ */
+size_t message_header_len(const char *msg, size_t len);
+
 /* ---------------------------------------------------------------- date.c */
 /* days since 1970-01-01 of a civil date (proleptic Gregorian), m 1..12 */
 int64_t days_from_civil(int64_t y, int m, int d);
