@@ -117,6 +117,8 @@ struct mailbox {
 	uint64_t cache_end;
 	struct cache_ent *cache; /* (uid, what) -> text in the file */
 	size_t cache_n, cache_size;
+	uint64_t cache_tidy_at; /* cache_end that has it looked at again */
+	struct event *cache_tidyev;
 };
 
 struct mailbox_view {
@@ -174,6 +176,7 @@ static void box_put(struct mailbox *);
 static int box_refresh(struct mailbox *);
 static void box_rescan_cb(int, short, void *);
 static void cache_tidy(struct mailbox *);
+static void cache_tidy_soon(struct mailbox *);
 
 void
 mailbox_init(struct event_base *base, const char *rootpath)
@@ -1336,6 +1339,8 @@ box_free(struct mailbox *box)
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
+	if (box->cache_tidyev != NULL)
+		event_free(box->cache_tidyev);
 	free(box);
 }
 
@@ -2377,6 +2382,8 @@ cache_load(struct mailbox *box)
 	free(win);
 	/* what follows the last good record is a torn write: cut it */
 	box->cache_end = off;
+	box->cache_tidy_at =
+	    2 * off > CACHE_TIDY_MIN ? 2 * off : CACHE_TIDY_MIN;
 	if (off != (uint64_t)sb.st_size &&
 	    ftruncate(box->cachefd, (off_t)off) == -1)
 		goto bad;
@@ -2413,6 +2420,8 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 		box->cache_end += total;
 	/* a short write is cut at the next load */
 	free(rec);
+	if (box->cache_end >= box->cache_tidy_at)
+		cache_tidy_soon(box);
 }
 
 /*
@@ -2432,37 +2441,38 @@ cache_ent_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* the live entries of the table, in file order, and their octets */
-static struct cache_ent *
-cache_live(struct mailbox *box, size_t *n, uint64_t *octets)
+/*
+ * The live entries of the table in file order, into *live, when they are
+ * outweighed by the dead ones in a file worth compacting; their number.
+ */
+static size_t
+cache_live(struct mailbox *box, struct cache_ent **live)
 {
 	const struct mail_msg *m;
-	struct cache_ent *live;
-	size_t i;
+	uint64_t octets = 0;
+	size_t i, n = 0;
 
-	*n = 0;
-	*octets = 0;
+	*live = NULL;
 	for (i = 0; i < box->cache_size; i++)
 		if (box->cache[i].uid != 0 &&
 		    (m = index_msg_find(&box->st, box->cache[i].uid)) != NULL &&
 		    !m->expunged) {
-			(*n)++;
-			*octets +=
+			n++;
+			octets +=
 			    CACHE_REC_OVERHEAD + (uint64_t)box->cache[i].len;
 		}
 	if (box->cache_end < CACHE_TIDY_MIN ||
-	    box->cache_end - CACHE_HEADER_SIZE <= 2 * *octets)
-		return NULL;
-	if ((live = reallocarray(NULL, *n ? *n : 1, sizeof(*live))) == NULL)
-		return NULL;
-	*n = 0;
+	    box->cache_end - CACHE_HEADER_SIZE <= 2 * octets ||
+	    (*live = reallocarray(NULL, n ? n : 1, sizeof(**live))) == NULL)
+		return 0;
+	n = 0;
 	for (i = 0; i < box->cache_size; i++)
 		if (box->cache[i].uid != 0 &&
 		    (m = index_msg_find(&box->st, box->cache[i].uid)) != NULL &&
 		    !m->expunged)
-			live[(*n)++] = box->cache[i];
-	qsort(live, *n, sizeof(*live), cache_ent_cmp);
-	return live;
+			(*live)[n++] = box->cache[i];
+	qsort(*live, n, sizeof(**live), cache_ent_cmp);
+	return n;
 }
 
 /*
@@ -2509,28 +2519,22 @@ done:
 	return rc;
 }
 
+/* the file written again with the n live entries alone, in file order */
 static void
-cache_tidy(struct mailbox *box)
+cache_rewrite(struct mailbox *box, struct cache_ent *live, size_t n)
 {
-	struct cache_ent *live;
 	struct stat sb;
-	uint64_t octets, end;
-	size_t n, i;
+	uint64_t end;
+	size_t i;
 	int fd;
 
-	if (!box->cache_loaded || box->cachefd == -1 ||
-	    (live = cache_live(box, &n, &octets)) == NULL)
-		return;
 	/* a folder deleted or renamed away gets no file written into it */
-	if (fstatat(box->dirfd, "cur", &sb, 0) == -1) {
-		free(live);
+	if (fstatat(box->dirfd, "cur", &sb, 0) == -1)
 		return;
-	}
 	if ((fd = openat(box->dirfd, CACHE_TMP,
 		 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) ==
 	    -1) {
 		log_warn("%s: %s", box->folder, CACHE_TMP);
-		free(live);
 		return;
 	}
 	if (cache_copy_live(box, fd, live, n, &end) == -1 ||
@@ -2539,7 +2543,6 @@ cache_tidy(struct mailbox *box)
 		log_warn("%s: %s", box->folder, CACHE_TMP);
 		close(fd);
 		unlinkat(box->dirfd, CACHE_TMP, 0);
-		free(live);
 		return;
 	}
 	/* renamed: the new file is the cache even if this is not durable */
@@ -2556,7 +2559,48 @@ cache_tidy(struct mailbox *box)
 		if (cache_insert(box, live[i].uid, live[i].what, live[i].off,
 			live[i].len) == -1)
 			break;
-	free(live);
+}
+
+static void
+cache_tidy(struct mailbox *box)
+{
+	struct cache_ent *live;
+	size_t n;
+
+	if (!box->cache_loaded || box->cachefd == -1)
+		return;
+	n = cache_live(box, &live);
+	if (live != NULL) {
+		cache_rewrite(box, live, n);
+		free(live);
+	}
+	/* looked at again once it has doubled */
+	box->cache_tidy_at = 2 * box->cache_end > CACHE_TIDY_MIN
+	    ? 2 * box->cache_end
+	    : CACHE_TIDY_MIN;
+}
+
+static void
+cache_tidy_cb(int fd, short what, void *arg)
+{
+	cache_tidy(arg);
+}
+
+/*
+ * A folder some session always has open is folded seldom: its cache is
+ * looked at when it has doubled, once the command that grew it is done.
+ */
+static void
+cache_tidy_soon(struct mailbox *box)
+{
+	struct timeval now = {0, 0};
+
+	if (mail_base == NULL ||
+	    (box->cache_tidyev == NULL &&
+		(box->cache_tidyev =
+			evtimer_new(mail_base, cache_tidy_cb, box)) == NULL))
+		return;
+	evtimer_add(box->cache_tidyev, &now);
 }
 
 /* what of m is cached, computed from its file (fd, or opened) if need be */

@@ -591,6 +591,41 @@ class CacheChurn(CrashCase):
         self.logout(s)
         self.assertLess(os.path.getsize(cache), self.BOUND)
 
+    def test_cache_bounded_while_open(self):
+        """A folder some session always has open (a phone in IDLE) is
+        seldom folded: its cache is looked at as it grows."""
+        cache = os.path.join(self.inbox, "boxd.cache")
+        for s in self.sessions:
+            s.f.close()
+            s.close()
+        watcher = self.session()
+        watcher.select()
+        s = self.session()
+        s.select()
+        for i in range(10):
+            s.cmd("APPEND INBOX ()", churn_message(0, i))
+        kept = self.views(s)
+        written = 0
+        for r in range(1, self.ROUNDS + 1):
+            for i in range(self.PER_ROUND):
+                s.cmd("APPEND INBOX ()", churn_message(r, i))
+            views = self.views(s)
+            written += sum(len(v) for u, v in views.items() if u not in kept)
+            s.cmd("UID STORE %d:* +FLAGS.SILENT (\\Deleted)" %
+                  (max(kept) + 1))
+            s.cmd("EXPUNGE")
+            watcher.cmd("NOOP")
+            self.assertLess(os.path.getsize(cache), self.BOUND)
+        self.assertGreater(written, 2 * self.BOUND)
+        self.assertEqual(self.views(watcher), kept)
+        self.logout(s)
+        self.logout(watcher)
+        self.restart()
+        s = self.session()
+        s.select()
+        self.assertEqual(self.views(s), kept)
+        self.logout(s)
+
 
 if __name__ == "__main__":
     unittest.main()
