@@ -2428,8 +2428,9 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
  * Compaction: records of expunged messages and ones superseded stay in
  * the file until it is written again with the live records alone, when
  * the dead outweigh them in a file worth the trouble.  Done when the
- * index is folded or the folder closed, never on a command's path of
- * its own; the records are streamed through one window, in file order.
+ * index is folded, the folder closed, or the file has doubled (then
+ * between commands), never on a command's path of its own; the records
+ * are streamed through one window, in file order.
  * The new file replaces the old by rename once it is on disk, so a
  * crash leaves one or the other, both whole.
  */
