@@ -553,79 +553,78 @@ class CacheChurn(CrashCase):
                 out[int(m.group(1))] = re.sub(rb"UID \d+ ?", b"", line)
         return out
 
-    def test_cache_bounded_under_churn(self):
-        cache = os.path.join(self.inbox, "boxd.cache")
+    def setUp(self):
+        super().setUp()
         # setUp's session ends, or the folder would stay open
         for s in self.sessions:
             s.f.close()
             s.close()
-        s = self.session()
-        s.select()
+        self.sessions = []
+
+    def fill_kept(self, s):
+        """The messages that stay, and their views."""
         for i in range(10):
             s.cmd("APPEND INBOX ()", churn_message(0, i))
         kept = self.views(s)
         self.assertEqual(len(kept), 10)
-        self.logout(s)
-        written = 0
-        for r in range(1, self.ROUNDS + 1):
-            s = self.session()
-            s.select()
-            for i in range(self.PER_ROUND):
-                s.cmd("APPEND INBOX ()", churn_message(r, i))
-            views = self.views(s)
-            self.assertEqual(len(views), 10 + self.PER_ROUND)
-            written += sum(len(v) for u, v in views.items() if u not in kept)
-            s.cmd("UID STORE %d:* +FLAGS.SILENT (\\Deleted)" %
-                  (max(kept) + 1))
-            s.cmd("EXPUNGE")
-            self.logout(s)
-            # compacted once the folder is closed, when worth it
-            if os.path.exists(cache):
-                wait_for(lambda: os.path.getsize(cache) < self.BOUND,
-                         what="boxd.cache compacted")
-        self.assertGreater(written, 2 * self.BOUND)
+        return kept
+
+    def churn(self, s, r, kept):
+        """A round of messages appended, fetched and expunged: the
+        octets of their views."""
+        for i in range(self.PER_ROUND):
+            s.cmd("APPEND INBOX ()", churn_message(r, i))
+        views = self.views(s)
+        self.assertEqual(len(views), len(kept) + self.PER_ROUND)
+        s.cmd("UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (max(kept) + 1))
+        s.cmd("EXPUNGE")
+        return sum(len(v) for u, v in views.items() if u not in kept)
+
+    def check_after_restart(self, kept):
         self.restart()
         s = self.session()
         s.select()
         self.assertEqual(self.views(s), kept)
         self.logout(s)
+
+    def test_cache_bounded_under_churn(self):
+        cache = os.path.join(self.inbox, "boxd.cache")
+        s = self.session()
+        s.select()
+        kept = self.fill_kept(s)
+        self.logout(s)
+        written = 0
+        for r in range(1, self.ROUNDS + 1):
+            s = self.session()
+            s.select()
+            written += self.churn(s, r, kept)
+            self.logout(s)
+            # compacted once the folder is closed, when worth it
+            wait_for(lambda: os.path.getsize(cache) < self.BOUND,
+                     what="boxd.cache compacted")
+        self.assertGreater(written, 2 * self.BOUND)
+        self.check_after_restart(kept)
         self.assertLess(os.path.getsize(cache), self.BOUND)
 
     def test_cache_bounded_while_open(self):
         """A folder some session always has open (a phone in IDLE) is
         seldom folded: its cache is looked at as it grows."""
         cache = os.path.join(self.inbox, "boxd.cache")
-        for s in self.sessions:
-            s.f.close()
-            s.close()
         watcher = self.session()
         watcher.select()
         s = self.session()
         s.select()
-        for i in range(10):
-            s.cmd("APPEND INBOX ()", churn_message(0, i))
-        kept = self.views(s)
+        kept = self.fill_kept(s)
         written = 0
         for r in range(1, self.ROUNDS + 1):
-            for i in range(self.PER_ROUND):
-                s.cmd("APPEND INBOX ()", churn_message(r, i))
-            views = self.views(s)
-            written += sum(len(v) for u, v in views.items() if u not in kept)
-            s.cmd("UID STORE %d:* +FLAGS.SILENT (\\Deleted)" %
-                  (max(kept) + 1))
-            s.cmd("EXPUNGE")
+            written += self.churn(s, r, kept)
             watcher.cmd("NOOP")
             self.assertLess(os.path.getsize(cache), self.BOUND)
         self.assertGreater(written, 2 * self.BOUND)
         self.assertEqual(self.views(watcher), kept)
         self.logout(s)
         self.logout(watcher)
-        self.restart()
-        s = self.session()
-        s.select()
-        self.assertEqual(self.views(s), kept)
-        self.logout(s)
-
+        self.check_after_restart(kept)
 
 if __name__ == "__main__":
     unittest.main()

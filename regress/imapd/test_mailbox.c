@@ -1034,6 +1034,61 @@ test_cache_tidy(void)
 	mail_user_put(u);
 }
 
+/*
+ * A folder that stays open: its cache, grown past twice its size and
+ * mostly dead, is compacted between commands (the event loop's next turn).
+ */
+static void
+test_cache_tidy_open(void)
+{
+	struct event_base *base;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	char name[256];
+	size_t len;
+	uint32_t i;
+	off_t per;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 40; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	mailbox_set_compute(big_compute);
+	big_len = 30000;
+	per = (off_t)(big_len + 17);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache tidy open: open", 0);
+		return;
+	}
+	computed = 0;
+	for (i = 1; i <= 30; i++) {
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+		mailbox_store(v, i, STORE_ADD, MAIL_FLAG_DELETED, 0);
+	}
+	mailbox_expunge(v, NULL, 0);
+	for (i = 1; i <= 10; i++)
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("grown past 1 MiB while open", computed == 40 &&
+	    cache_file_size() == 12 + 40 * per);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK("compacted at the loop's next turn",
+	    cache_file_size() == 12 + 10 * per);
+	computed = 0;
+	for (i = 1; i <= 10; i++)
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("and read from it after", computed == 0);
+	mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static int watched;
 
 static void
@@ -1236,6 +1291,7 @@ main(void)
 	test_cache();
 	test_cache_windows();
 	test_cache_tidy();
+	test_cache_tidy_open();
 	test_append_held();
 	test_watch();
 	test_large();
