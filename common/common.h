@@ -1131,6 +1131,8 @@ int ascii_hex_value(unsigned char);
  * LF); all of msg if it has none.
  */
 size_t message_header_len(const char *msg, size_t len);
+/* the end of the line at i of s: the index after its LF, or len */
+size_t message_line_end(const char *s, size_t len, size_t i);
 
 /* ---------------------------------------------------------------- date.c */
 /* days since 1970-01-01 of a civil date (proleptic Gregorian), m 1..12 */

@@ -1,6 +1,7 @@
 /*
  * What a message's text says of its own shape, without parsing it as
- * MIME: FETCH and SEARCH read a header this way before they know more.
+ * MIME: FETCH and SEARCH read a header this way before they know more,
+ * and the MIME parsers walk lines with it.
  */
 
 #include <string.h>
@@ -22,4 +23,14 @@ message_header_len(const char *msg, size_t len)
 			return len;
 		p = nl + 1;
 	}
+}
+
+size_t
+message_line_end(const char *s, size_t len, size_t i)
+{
+	const char *lf;
+
+	if ((lf = memchr(s + i, '\n', len - i)) == NULL)
+		return len;
+	return lf - s + 1;
 }

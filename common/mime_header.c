@@ -17,17 +17,6 @@
 
 #define ISWSP(c) ((c) == ' ' || (c) == '\t')
 
-/* the end of the line at i: the index after its LF, or len */
-static size_t
-line_end(const char *s, size_t len, size_t i)
-{
-	const char *lf;
-
-	if ((lf = memchr(s + i, '\n', len - i)) == NULL)
-		return len;
-	return lf - s + 1;
-}
-
 int
 mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *f)
 {
@@ -38,9 +27,9 @@ mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *f)
 		if (i >= len || hdr[i] == '\n' ||
 		    (hdr[i] == '\r' && i + 1 < len && hdr[i + 1] == '\n'))
 			return 0;
-		end = line_end(hdr, len, i);
+		end = message_line_end(hdr, len, i);
 		while (end < len && ISWSP(hdr[end]))
-			end = line_end(hdr, len, end);
+			end = message_line_end(hdr, len, end);
 		*pos = end;
 		/* the name: printable ASCII but ':', then optional WSP */
 		for (; i < end; i++) {

@@ -1,6 +1,7 @@
 /*
  * message.c: where a message's header ends, CRLF or LF, and the odd
- * cases: none at all, an empty header, a CR alone, a body-less end.
+ * cases: none at all, an empty header, a CR alone, a body-less end; and
+ * where a line ends.
  */
 
 #include <string.h>
@@ -29,5 +30,13 @@ main(void)
 	CHECK("nothing", message_header_len("", 0) == 0);
 	CHECK("bounded by len, not by NUL",
 	    message_header_len("A: b\r\n\r\n", 6) == 6);
+	CHECK("a line's end is after its LF",
+	    message_line_end("ab\ncd\n", 6, 0) == 3 &&
+		message_line_end("ab\ncd\n", 6, 3) == 6);
+	CHECK("a last line without LF ends at len",
+	    message_line_end("ab\ncd", 5, 3) == 5);
+	CHECK("at len: len", message_line_end("ab", 2, 2) == 2);
+	CHECK("an LF beyond len is not seen",
+	    message_line_end("ab\ncd\n", 5, 3) == 5);
 	TEST_EXIT();
 }
