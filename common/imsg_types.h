@@ -107,7 +107,12 @@
 	CTL(CTL_OK, 42)	   /* reply end: - */                                 \
 	CTL(CTL_FAIL, 43)  /* reply end: str message */                       \
 	CTL(CTL_HELLO, 44) /* first, both ways: u32 protocol version,         \
-			      str build version */
+			      str build version */                            \
+	/* control passes these on to the queue, and its rows back */         \
+	CTL(CTL_QUEUE_LIST, 48)	  /* - */                                     \
+	CTL(CTL_QUEUE_SHOW, 49)	  /* str id */                                \
+	CTL(CTL_QUEUE_FLUSH, 50)  /* str id ("" for all) */                   \
+	CTL(CTL_QUEUE_REMOVE, 51) /* str id */
 
 #define IMSG_ENUM(name)	       IMSG_##name,
 #define IMSG_ENUM_CTL(name, n) IMSG_##name = (n),
@@ -124,6 +129,8 @@ const char *imsg_type_name(uint32_t);
 /* 1 if some type has this number */
 int imsg_type_known(uint32_t);
 
+/* IMSG_AUTH_RCPT_RESULT: mailboxes one address may reach, at most */
+#define TABLE_RCPT_MAX 256
 /* IMSG_AUTH_RCPT_RESULT status */
 enum auth_rcpt_status {
 	AUTH_RCPT_OK,	    /* mailboxes follow */
