@@ -44,13 +44,6 @@ utf8_seqlen(const unsigned char *p)
 	return n;
 }
 
-static int
-ascii_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
 /* RFC 5322 atext */
 static int
 ascii_atext(unsigned char c)

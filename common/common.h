@@ -1350,4 +1350,48 @@ int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
 int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
     char *pass, size_t passsz);
 
+/* ---------------------------------------------------------------- session.c
+ */
+/*
+ * The parent's messages to a role that serves listeners: the socket of
+ * one of conf's listeners, served by set from now on, and the TLS
+ * certificate (again at each reload).  NULL if taken in, else what is
+ * wrong with the message.
+ */
+const char *session_parent_imsg(struct listener_set *,
+    const struct boxd_config *, struct tls_server *, struct imsg *);
+/*
+ * A session's bufferevent on fd: TLS accepted under tls's context, or
+ * plain if tls is NULL; input read at most input_max ahead, both ways
+ * enabled.  NULL on failure, fd then still open.
+ */
+struct bufferevent *
+session_bufferevent(struct event_base *, int fd, struct tls_server *tls,
+    size_t input_max, void (*readcb)(struct bufferevent *, void *),
+    void (*writecb)(struct bufferevent *, void *),
+    void (*eventcb)(struct bufferevent *, short, void *), void *arg);
+struct event;
+/* ev's timer set to go off ms from now */
+void timer_add_ms(struct event *, uint64_t ms);
+
+/* ---------------------------------------------------------------- ascii.c */
+/* 1 for an ASCII letter or digit */
+int ascii_alnum(unsigned char);
+/* a hex digit's value (either case), or -1 */
+int ascii_hex_value(unsigned char);
+
+/* ---------------------------------------------------------------- message.c
+ */
+/*
+ * The length of msg's header with the blank line that ends it (CRLF or
+ * LF); all of msg if it has none.
+ */
+size_t message_header_len(const char *msg, size_t len);
+/* the end of the line at i of s: the index after its LF, or len */
+size_t message_line_end(const char *s, size_t len, size_t i);
+
+/* ---------------------------------------------------------------- date.c */
+/* days since 1970-01-01 of a civil date (proleptic Gregorian), m 1..12 */
+int64_t days_from_civil(int64_t y, int m, int d);
+
 #endif

@@ -76,17 +76,6 @@ mime_part_is_message(const struct mime_part *p)
 		strcmp(p->subtype, "global") == 0);
 }
 
-/* the index after the line at i (after its LF), or end */
-static size_t
-next_line(const char *s, size_t end, size_t i)
-{
-	const char *lf;
-
-	if ((lf = memchr(s + i, '\n', end - i)) == NULL)
-		return end;
-	return lf - s + 1;
-}
-
 /* is the line at i "name:" (WSP allowed before the colon) */
 static int
 field_line(const char *s, size_t end, size_t i)
@@ -117,18 +106,18 @@ header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 
 	/* an mbox "From " line that came along with a whole message */
 	if (start == 0 && end > 5 && memcmp(s, "From ", 5) == 0)
-		i = next_line(s, end, i);
+		i = message_line_end(s, end, i);
 	while (i < end) {
 		if (s[i] == '\n' ||
 		    (s[i] == '\r' && i + 1 < end && s[i + 1] == '\n')) {
 			p->hdr_off = start;
-			p->body_off = next_line(s, end, i);
+			p->body_off = message_line_end(s, end, i);
 			p->hdr_len = p->body_off - start;
 			return;
 		}
 		if (!(i > start && ISWSP(s[i])) && !field_line(s, end, i))
 			break;
-		i = next_line(s, end, i);
+		i = message_line_end(s, end, i);
 	}
 	p->hdr_off = start;
 	p->hdr_len = i - start;
@@ -319,7 +308,7 @@ find_delimiter(const char *s, size_t body, size_t end, size_t i, const char *b,
 		if ((i == body || s[i - 1] == '\n') &&
 		    (*kind = delimiter(s, end, i, b, blen)) != 0)
 			return i;
-		i = next_line(s, end, i);
+		i = message_line_end(s, end, i);
 	}
 	return end;
 }
@@ -349,7 +338,7 @@ parse_multipart(struct parser *ps, struct mime_part *p, size_t end, int depth)
 	i = find_delimiter(
 	    ps->s, p->body_off, end, p->body_off, b, blen, &kind);
 	while (i < end && kind == 1) {
-		start = next_line(ps->s, end, i);
+		start = message_line_end(ps->s, end, i);
 		i = find_delimiter(
 		    ps->s, p->body_off, end, start, b, blen, &kind);
 		/* the line end before a delimiter is the delimiter's */
@@ -516,8 +505,13 @@ mime_message_text(const struct mime_message *m, struct evbuffer *out)
 int
 mime_crlf_needed(const char *msg, size_t len)
 {
-	const char *p = msg, *end = msg + len;
+	const char *p, *end;
 
+	/* an empty buffer's pullup is NULL: no arithmetic on it */
+	if (len == 0)
+		return 0;
+	p = msg;
+	end = msg + len;
 	while (p < end && (p = memchr(p, '\n', end - p)) != NULL) {
 		if (p == msg || p[-1] != '\r')
 			return 1;

@@ -17,17 +17,6 @@
 
 #define ISWSP(c) ((c) == ' ' || (c) == '\t')
 
-/* the end of the line at i: the index after its LF, or len */
-static size_t
-line_end(const char *s, size_t len, size_t i)
-{
-	const char *lf;
-
-	if ((lf = memchr(s + i, '\n', len - i)) == NULL)
-		return len;
-	return lf - s + 1;
-}
-
 int
 mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *f)
 {
@@ -38,9 +27,9 @@ mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *f)
 		if (i >= len || hdr[i] == '\n' ||
 		    (hdr[i] == '\r' && i + 1 < len && hdr[i + 1] == '\n'))
 			return 0;
-		end = line_end(hdr, len, i);
+		end = message_line_end(hdr, len, i);
 		while (end < len && ISWSP(hdr[end]))
-			end = line_end(hdr, len, end);
+			end = message_line_end(hdr, len, end);
 		*pos = end;
 		/* the name: printable ASCII but ':', then optional WSP */
 		for (; i < end; i++) {
@@ -146,18 +135,6 @@ mime_base64_decode(const char *in, size_t len, struct evbuffer *out)
 	return 0;
 }
 
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* quoted-printable; header: RFC 2047 Q, where '_' is a space */
 static int
 qp_decode(const char *in, size_t len, struct evbuffer *out, int header)
@@ -187,8 +164,9 @@ qp_decode(const char *in, size_t len, struct evbuffer *out, int header)
 				}
 			}
 			buf[o++] = in[i++];
-		} else if (i + 2 < len && (hi = hex_value(in[i + 1])) != -1 &&
-		    (lo = hex_value(in[i + 2])) != -1) {
+		} else if (i + 2 < len &&
+		    (hi = ascii_hex_value(in[i + 1])) != -1 &&
+		    (lo = ascii_hex_value(in[i + 2])) != -1) {
 			buf[o++] = hi << 4 | lo;
 			i += 3;
 		} else {
@@ -254,8 +232,9 @@ encoded_word(const char *s, size_t len, struct encoded_word *w, size_t *skip)
 	*skip = 1;
 	if (len < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
+	/* a charset of 64 octets at most: pending_word's has room for it */
 	for (i = 2; i < len && s[i] != '?'; i++)
-		if ((unsigned char)s[i] <= ' ' || i > 2 + 64)
+		if ((unsigned char)s[i] <= ' ' || i >= 2 + 64)
 			return 0;
 	if (i == 2 || i + 3 >= len || s[i + 2] != '?')
 		return 0;
@@ -495,8 +474,8 @@ percent_decode(struct evbuffer *b, const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		c = s[i];
 		if (c == '%' && i + 2 < len &&
-		    (hi = hex_value(s[i + 1])) != -1 &&
-		    (lo = hex_value(s[i + 2])) != -1) {
+		    (hi = ascii_hex_value(s[i + 1])) != -1 &&
+		    (lo = ascii_hex_value(s[i + 2])) != -1) {
 			c = hi << 4 | lo;
 			i += 2;
 		}
@@ -719,19 +698,6 @@ done:
 }
 
 /* ---- RFC 5322 dates */
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
 
 static const char *const month_names[12] = {"jan", "feb", "mar", "apr", "may",
     "jun", "jul", "aug", "sep", "oct", "nov", "dec"};

@@ -145,37 +145,13 @@ static const struct listener_ops imap_listener_ops = {
 };
 
 static void
-imap_add_listener(struct imsg *imsg)
-{
-	const struct listen_conf *lc;
-	uint32_t idx = imsg->hdr.peerid;
-
-	if (idx >= child->conf.nlisteners || imsg->fd == -1)
-		child_bad_imsg(imsg, "listener");
-	lc = &child->conf.listeners[idx];
-	listener_add(listeners, imsg->fd, lc->kind);
-	imsg->fd = -1;
-	log_debug("listening on %s port %u (%s)", lc->addr, lc->port,
-	    listen_kind_name(lc->kind));
-}
-
-static void
 imap_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
-	struct msg_reader r;
+	const char *bad;
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	switch (imsg->hdr.type) {
-	case IMSG_CONF_LISTENER:
-		imap_add_listener(imsg);
-		break;
-	case IMSG_CONF_TLS:
-		if (tls_server_reload(&child->tls, &r) == -1)
-			child_bad_imsg(imsg, "tls");
-		break;
-	default:
-		child_bad_imsg(imsg, "from parent");
-	}
+	if ((bad = session_parent_imsg(
+		 listeners, &child->conf, &child->tls, imsg)) != NULL)
+		child_bad_imsg(imsg, bad);
 }
 
 static void

@@ -479,24 +479,6 @@ fetch_map_fd(int fd)
 	return map;
 }
 
-/* the length of the header with the blank line that ends it */
-static size_t
-fetch_header_len(const char *msg, size_t len)
-{
-	const char *p = msg, *end = msg + len, *nl;
-
-	for (;;) {
-		/* p is at the start of a line */
-		if (p < end && *p == '\n')
-			return p + 1 - msg;
-		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
-			return p + 2 - msg;
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			return len;
-		p = nl + 1;
-	}
-}
-
 /* ------------------------------------------------------------ FETCH */
 
 struct fetch_job {
@@ -544,7 +526,7 @@ fetch_msg_open(struct imap_session *s, uint32_t seq, struct fetch_msg *fm)
 	close(fd);
 	if (fm->map == NULL)
 		return FETCH_GONE;
-	fm->hdr_len = fetch_header_len(fm->map->addr, fm->map->len);
+	fm->hdr_len = message_header_len(fm->map->addr, fm->map->len);
 	return FETCH_OK;
 }
 

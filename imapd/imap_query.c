@@ -363,23 +363,6 @@ query_cache_prune(struct query_cache *c, struct mailbox_view *view)
 
 /* ---------------------------------------------------------------- files */
 
-/* the length of the header with the blank line that ends it */
-static size_t
-query_header_len(const char *msg, size_t len)
-{
-	const char *p = msg, *end = msg + len, *nl;
-
-	for (;;) {
-		if (p < end && *p == '\n')
-			return p + 1 - msg;
-		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
-			return p + 2 - msg;
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			return len;
-		p = nl + 1;
-	}
-}
-
 static void
 query_file_close(struct query_job *job)
 {
@@ -446,7 +429,7 @@ query_file_open(struct query_msg *m, int whole)
 			close(fd);
 			return -1;
 		}
-		job->hdrlen = query_header_len(job->head, n);
+		job->hdrlen = message_header_len(job->head, n);
 		/* the whole file, or a header that ends in it */
 		if (n < QUERY_HEAD_READ || job->hdrlen < (size_t)n) {
 			close(fd);
@@ -479,7 +462,7 @@ query_file_open(struct query_msg *m, int whole)
 	close(fd);
 	job->text = addr;
 	job->textlen = job->maplen = st.st_size;
-	job->hdrlen = query_header_len(job->text, job->textlen);
+	job->hdrlen = message_header_len(job->text, job->textlen);
 	job->whole = job->file_ok = 1;
 	return 0;
 }

@@ -641,20 +641,6 @@ days_in_month(int64_t year, int month)
 	return days[month - 1];
 }
 
-/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* date-text of RFC 3501: 1*2DIGIT "-" month "-" 4DIGIT */
 static int
 parse_date(const char *s, int64_t *day)

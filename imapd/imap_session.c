@@ -88,11 +88,7 @@ imap_tagged(struct imap_session *s, const char *status, const char *fmt, ...)
 static void
 imap_timer_set(struct imap_session *s, uint64_t ms)
 {
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	timer_add_ms(s->timer, ms);
 }
 
 /*
@@ -176,22 +172,13 @@ imap_bye(struct imap_session *s, const char *why)
 static int
 imap_set_bev(struct imap_session *s, int tls)
 {
-	void *ctx;
-
-	if (tls) {
-		if ((ctx = tls_server_ctx(&child->tls)) == NULL ||
-		    (s->bev = tls_accept_bufferevent(
-			 child->base, s->fd, ctx)) == NULL)
-			return -1;
-		s->tls = 1;
-	} else if ((s->bev = bufferevent_socket_new(child->base, s->fd, 0)) ==
-	    NULL)
+	if ((s->bev = session_bufferevent(child->base, s->fd,
+		 tls ? &child->tls : NULL, IMAP_INPUT_MAX, imap_read,
+		 imap_write, imap_event, s)) == NULL)
 		return -1;
+	if (tls)
+		s->tls = 1;
 	s->out = bufferevent_get_output(s->bev);
-	bufferevent_setcb(s->bev, imap_read, imap_write, imap_event, s);
-	/* a session reads no more than a window ahead of its commands */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, IMAP_INPUT_MAX);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return 0;
 }
 
@@ -254,6 +241,7 @@ imap_tls_begin(struct imap_session *s)
 	evbuffer_drain(s->cmd, evbuffer_get_length(s->cmd));
 	if (imap_set_bev(s, 1) == -1) {
 		log_warnx("%s: cannot start TLS", s->addr);
+		close(s->fd);
 		s->fd = -1;
 		imap_drop(s);
 		return;

@@ -13,21 +13,13 @@
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-/* the value of a modified base64 digit, or -1 */
+/* the value of a modified base64 digit (',' where base64 has '/'), or -1 */
 static int
 b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	if (c == '/')
+		return -1;
+	return base64_value(c == ',' ? '/' : c);
 }
 
 /* printable ASCII stands for itself, '&' is "&-"; the rest is base64 */

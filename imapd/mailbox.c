@@ -132,6 +132,8 @@ struct mailbox {
 	uint64_t cache_end;
 	struct cache_ent *cache; /* (uid, what) -> text in the file */
 	size_t cache_n, cache_size;
+	uint64_t cache_tidy_at; /* cache_end that has it looked at again */
+	struct event *cache_tidyev;
 };
 
 struct mailbox_view {
@@ -191,6 +193,8 @@ static void box_flush(struct mailbox *, int64_t);
 static void box_flush_cb(int, short, void *);
 static void box_flush_later(struct mailbox *, size_t);
 static void box_rescan_cb(int, short, void *);
+static void cache_tidy(struct mailbox *);
+static void cache_tidy_soon(struct mailbox *);
 
 void
 mailbox_init(struct event_base *base, const char *rootpath)
@@ -596,6 +600,7 @@ box_fold(struct mailbox *box)
 		log_warn("%s: %s", box->folder, INDEX_LOG);
 		return -1;
 	}
+	cache_tidy(box);
 	return 0;
 }
 
@@ -1358,6 +1363,8 @@ box_free(struct mailbox *box)
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
+	if (box->cache_tidyev != NULL)
+		event_free(box->cache_tidyev);
 	free(box);
 }
 
@@ -1560,6 +1567,7 @@ box_put(struct mailbox *box)
 	/* the last one out leaves a snapshot that opens without readdir */
 	if (box->changed || box->log_size > 8 || box->logw.len > 0)
 		box_fold(box);
+	cache_tidy(box);
 	TAILQ_REMOVE(&u->boxes, box, entry);
 	box_free(box);
 	mail_user_put(u);
@@ -2315,6 +2323,9 @@ mailbox_expunge(
 #define CACHE_TEXT_MAX	   (16U * 1024 * 1024)
 #define CACHE_HEADER_SIZE  12
 #define CACHE_REC_OVERHEAD 17
+/* compacted past this size, when more of it is dead than live */
+#define CACHE_TIDY_MIN (1U * 1024 * 1024)
+#define CACHE_TMP      INDEX_CACHE ".tmp"
 
 static uint32_t
 cache_slot(const struct mailbox *box, uint32_t uid, uint32_t what)
@@ -2449,6 +2460,8 @@ cache_load(struct mailbox *box)
 	uint32_t uid, what, len = 0, crc, want;
 
 	box->cache_loaded = 1;
+	/* a compaction a crash cut short */
+	unlinkat(box->dirfd, CACHE_TMP, 0);
 	if ((box->cachefd = openat(box->dirfd, INDEX_CACHE,
 		 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
 		return -1;
@@ -2488,6 +2501,8 @@ cache_load(struct mailbox *box)
 	free(win);
 	/* what follows the last good record is a torn write: cut it */
 	box->cache_end = off;
+	box->cache_tidy_at =
+	    2 * off > CACHE_TIDY_MIN ? 2 * off : CACHE_TIDY_MIN;
 	if (off != (uint64_t)sb.st_size &&
 	    ftruncate(box->cachefd, (off_t)off) == -1)
 		goto bad;
@@ -2524,6 +2539,188 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 		box->cache_end += total;
 	/* a short write is cut at the next load */
 	free(rec);
+	if (box->cache_end >= box->cache_tidy_at)
+		cache_tidy_soon(box);
+}
+
+/*
+ * Compaction: records of expunged messages and ones superseded stay in
+ * the file until it is written again with the live records alone, when
+ * the dead outweigh them in a file worth the trouble.  Done when the
+ * index is folded, the folder closed, or the file has doubled (then
+ * between commands), never on a command's path of its own; the records
+ * are streamed through one window, in file order.
+ * The new file replaces the old by rename once it is on disk, so a
+ * crash leaves one or the other, both whole.
+ */
+static int
+cache_ent_cmp(const void *a, const void *b)
+{
+	const struct cache_ent *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * The live entries of the table in file order, into *live, when they are
+ * outweighed by the dead ones in a file worth compacting; their number.
+ */
+static size_t
+cache_live(struct mailbox *box, struct cache_ent **live)
+{
+	const struct mail_msg *m;
+	uint64_t octets = 0;
+	size_t i, n = 0;
+
+	*live = NULL;
+	for (i = 0; i < box->cache_size; i++)
+		if (box->cache[i].uid != 0 &&
+		    (m = index_msg_find(&box->st, box->cache[i].uid)) != NULL &&
+		    !m->expunged) {
+			n++;
+			octets +=
+			    CACHE_REC_OVERHEAD + (uint64_t)box->cache[i].len;
+		}
+	if (box->cache_end < CACHE_TIDY_MIN ||
+	    box->cache_end - CACHE_HEADER_SIZE <= 2 * octets ||
+	    (*live = reallocarray(NULL, n ? n : 1, sizeof(**live))) == NULL)
+		return 0;
+	n = 0;
+	for (i = 0; i < box->cache_size; i++)
+		if (box->cache[i].uid != 0 &&
+		    (m = index_msg_find(&box->st, box->cache[i].uid)) != NULL &&
+		    !m->expunged)
+			(*live)[n++] = box->cache[i];
+	qsort(*live, n, sizeof(**live), cache_ent_cmp);
+	return n;
+}
+
+/*
+ * The live records copied to fd after a header, runs of adjacent ones
+ * a window at a time; each entry's offset becomes its new one.
+ */
+static int
+cache_copy_live(struct mailbox *box, int fd, struct cache_ent *live, size_t n,
+    uint64_t *end)
+{
+	uint8_t *win;
+	uint64_t from, to, out, chunk;
+	size_t i, j;
+	int rc = -1;
+
+	if ((win = malloc(CACHE_WINDOW)) == NULL)
+		return -1;
+	put_be32(win, CACHE_MAGIC);
+	put_be32(win + 4, CACHE_VERSION);
+	put_be32(win + 8, box->st.uidvalidity);
+	if (write_all(fd, win, CACHE_HEADER_SIZE) == -1)
+		goto done;
+	out = CACHE_HEADER_SIZE;
+	for (i = 0; i < n; i = j) {
+		from = live[i].off - 13;
+		to = live[i].off + live[i].len + 4;
+		for (j = i + 1; j < n && live[j].off - 13 == to; j++)
+			to = live[j].off + live[j].len + 4;
+		for (; i < j; i++)
+			live[i].off = out + (live[i].off - from);
+		for (; from < to; from += chunk, out += chunk) {
+			chunk =
+			    to - from < CACHE_WINDOW ? to - from : CACHE_WINDOW;
+			if (pread(box->cachefd, win, (size_t)chunk,
+				(off_t)from) != (ssize_t)chunk ||
+			    write_all(fd, win, (size_t)chunk) == -1)
+				goto done;
+		}
+	}
+	*end = out;
+	rc = 0;
+done:
+	free(win);
+	return rc;
+}
+
+/* the file written again with the n live entries alone, in file order */
+static void
+cache_rewrite(struct mailbox *box, struct cache_ent *live, size_t n)
+{
+	struct stat sb;
+	uint64_t end;
+	size_t i;
+	int fd;
+
+	/* a folder deleted or renamed away gets no file written into it */
+	if (fstatat(box->dirfd, "cur", &sb, 0) == -1)
+		return;
+	if ((fd = openat(box->dirfd, CACHE_TMP,
+		 O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) ==
+	    -1) {
+		log_warn("%s: %s", box->folder, CACHE_TMP);
+		return;
+	}
+	if (cache_copy_live(box, fd, live, n, &end) == -1 ||
+	    fdatasync(fd) == -1 ||
+	    renameat(box->dirfd, CACHE_TMP, box->dirfd, INDEX_CACHE) == -1) {
+		log_warn("%s: %s", box->folder, CACHE_TMP);
+		close(fd);
+		unlinkat(box->dirfd, CACHE_TMP, 0);
+		return;
+	}
+	/* renamed: the new file is the cache even if this is not durable */
+	if (fsync(box->dirfd) == -1)
+		log_warn("%s", box->folder);
+	close(box->cachefd);
+	box->cachefd = fd;
+	box->cache_end = end;
+	free(box->cache);
+	box->cache = NULL;
+	box->cache_n = box->cache_size = 0;
+	/* an entry left out for want of memory is computed again */
+	for (i = 0; i < n; i++)
+		if (cache_insert(box, live[i].uid, live[i].what, live[i].off,
+			live[i].len) == -1)
+			break;
+}
+
+static void
+cache_tidy(struct mailbox *box)
+{
+	struct cache_ent *live;
+	size_t n;
+
+	if (!box->cache_loaded || box->cachefd == -1)
+		return;
+	n = cache_live(box, &live);
+	if (live != NULL) {
+		cache_rewrite(box, live, n);
+		free(live);
+	}
+	/* looked at again once it has doubled */
+	box->cache_tidy_at = 2 * box->cache_end > CACHE_TIDY_MIN
+	    ? 2 * box->cache_end
+	    : CACHE_TIDY_MIN;
+}
+
+static void
+cache_tidy_cb(int fd, short what, void *arg)
+{
+	cache_tidy(arg);
+}
+
+/*
+ * A folder some session always has open is folded seldom: its cache is
+ * looked at when it has doubled, once the command that grew it is done.
+ */
+static void
+cache_tidy_soon(struct mailbox *box)
+{
+	struct timeval now = {0, 0};
+
+	if (mail_base == NULL ||
+	    (box->cache_tidyev == NULL &&
+		(box->cache_tidyev =
+			evtimer_new(mail_base, cache_tidy_cb, box)) == NULL))
+		return;
+	evtimer_add(box->cache_tidyev, &now);
 }
 
 /* what of m is cached, computed from its file (fd, or opened) if need be */

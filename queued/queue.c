@@ -1285,7 +1285,6 @@ queue_incoming_max_ms(void)
 static void
 queue_reap_arm(void)
 {
-	struct timeval tv;
 	uint64_t ms;
 
 	/* a quarter of the bound, between 1 s and 1 min */
@@ -1294,9 +1293,7 @@ queue_reap_arm(void)
 		ms = 1000;
 	if (ms > 60000)
 		ms = 60000;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(reap_ev, &tv);
+	timer_add_ms(reap_ev, ms);
 }
 
 static void

@@ -101,25 +101,6 @@ has_8bit(const char *s)
 	return 0;
 }
 
-static int
-ascii_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * 1*20DIGIT into *v: 0 ok, -1 syntax, -2 a number of 20 digits that does
  * not fit in 64 bits.
@@ -162,8 +143,8 @@ xtext_decode(const char *s, char *dst, size_t dstsz, int ascii)
 	for (i = 0; p[i] != '\0'; i++) {
 		c = p[i];
 		if (c == '+') {
-			if ((hi = hex_value(p[i + 1])) == -1 ||
-			    (lo = hex_value(p[i + 2])) == -1)
+			if ((hi = ascii_hex_value(p[i + 1])) == -1 ||
+			    (lo = ascii_hex_value(p[i + 2])) == -1)
 				return -1;
 			c = hi << 4 | lo;
 			i += 2;

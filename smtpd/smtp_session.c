@@ -165,12 +165,9 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_timer_set(struct smtp_session *s, uint64_t at)
 {
-	struct timeval tv;
-	uint64_t now = now_ms(), ms = at > now ? at - now : 0;
+	uint64_t now = now_ms();
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	timer_add_ms(s->timer, at > now ? at - now : 0);
 	s->timer_at = at;
 }
 
@@ -329,7 +326,6 @@ smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
 {
 	struct smtp_session *s;
 	uint64_t lifetime;
-	void *ctx;
 	int one = 1;
 
 	/* replies are whole lines already: do not let Nagle hold them */
@@ -345,19 +341,11 @@ smtp_session_new(int fd, const struct sockaddr *sa, enum listen_kind kind,
 
 	if ((s->timer = evtimer_new(child->base, smtp_timeout, s)) == NULL)
 		goto fail;
-	if (kind == LISTEN_SUBMISSIONS) {
-		if ((ctx = tls_server_ctx(&child->tls)) == NULL)
-			goto fail;
-		if ((s->bev = tls_accept_bufferevent(child->base, fd, ctx)) ==
-		    NULL)
-			goto fail;
-		s->tls = 1;
-	} else if ((s->bev = bufferevent_socket_new(child->base, fd, 0)) ==
-	    NULL)
+	if ((s->bev = session_bufferevent(child->base, fd,
+		 kind == LISTEN_SUBMISSIONS ? &child->tls : NULL,
+		 SMTP_INPUT_MAX, smtp_read, smtp_write, smtp_event, s)) == NULL)
 		goto fail;
-	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->tls = kind == LISTEN_SUBMISSIONS;
 
 	lifetime =
 	    (uint64_t)child->conf.timeout_command + child->conf.timeout_data;
@@ -982,15 +970,13 @@ smtp_tls_begin(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
-	void *ctx;
-
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	/* the 220 is out: a client that gets no handshake sees a close */
-	if ((ctx = tls_server_ctx(&child->tls)) == NULL ||
-	    (s->bev = tls_accept_bufferevent(child->base, s->fd, ctx)) ==
-		NULL) {
+	if ((s->bev = session_bufferevent(child->base, s->fd, &child->tls,
+		 SMTP_INPUT_MAX, smtp_read, smtp_write, smtp_event, s)) ==
+	    NULL) {
 		log_warnx("%s: cannot start TLS", s->addr);
 		close(s->fd);
 		s->fd = -1;
@@ -998,9 +984,6 @@ smtp_tls_begin(struct smtp_session *s)
 		return;
 	}
 	s->tls = 1;
-	bufferevent_setcb(s->bev, smtp_read, smtp_write, smtp_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->state = SMTP_COMMAND;
 	s->helo_done = 0;
 	smtp_txn_reset(s);

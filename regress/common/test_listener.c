@@ -3,7 +3,9 @@
  * as IPv4), counting and release, and the accept loop on a real loopback
  * listener: the session cap and the per-client limit refuse with the
  * role's line (or none), and accept() out of descriptors pauses the
- * listeners until descriptors are free again.
+ * listeners until descriptors are free again.  session.c: the parent's
+ * messages that give a role its listeners and its certificate, a
+ * session's bufferevent, and timers in ms.
  */
 
 #include <sys/resource.h>
@@ -19,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common.h"
@@ -416,6 +420,123 @@ test_accept_loop(struct harness *h)
 	close(c[3]);
 }
 
+static void
+read_count(struct bufferevent *bev, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* session.c: a session's bufferevent, plain, and TLS without a context */
+static void
+test_session_bufferevent(struct harness *h)
+{
+	struct tls_server tls;
+	struct bufferevent *bev;
+	int sv[2], reads = 0, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1) {
+		CHECK("socketpair", 0);
+		return;
+	}
+	bev = session_bufferevent(
+	    h->base, sv[0], NULL, 4, read_count, NULL, NULL, &reads);
+	if (write(sv[1], "hello, world", 12) != 12)
+		CHECK("write", 0);
+	for (i = 0; reads == 0 && i < WAIT_MS / 10; i++)
+		loop_for(h, 10);
+	CHECK("plain: read, no more than its window ahead",
+	    bev != NULL && reads > 0 &&
+		evbuffer_get_length(bufferevent_get_input(bev)) == 4);
+	if (bev != NULL)
+		bufferevent_free(bev);
+	tls_server_init(&tls, "cert", "key");
+	CHECK("TLS without a certificate: none, the socket left open",
+	    session_bufferevent(h->base, sv[0], &tls, 4, read_count, NULL,
+		NULL, &reads) == NULL &&
+		fcntl(sv[0], F_GETFD) != -1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+timer_fired(evutil_socket_t fd, short events, void *arg)
+{
+	*(uint64_t *)arg = now_ms();
+}
+
+/* session.c: a timer in ms, not before its time */
+static void
+test_timer_add_ms(struct harness *h)
+{
+	struct event *ev;
+	uint64_t start = now_ms(), fired = 0;
+
+	if ((ev = evtimer_new(h->base, timer_fired, &fired)) == NULL) {
+		CHECK("evtimer_new", 0);
+		return;
+	}
+	timer_add_ms(ev, 1250);
+	while (fired == 0 && now_ms() - start < WAIT_MS)
+		loop_for(h, 10);
+	CHECK("a timer of 1250 ms goes off after 1250 ms",
+	    fired != 0 && fired - start >= 1250 && fired - start < WAIT_MS);
+	event_free(ev);
+}
+
+/* session.c: the parent's listener and TLS messages, and bad ones */
+static void
+test_parent_imsg(struct harness *h)
+{
+	struct boxd_config conf;
+	struct tls_server tls;
+	struct msg_writer w;
+	struct imsg imsg;
+	uint16_t port;
+	int fd;
+
+	config_defaults(&conf);
+	conf.nlisteners = 1;
+	strlcpy(conf.listeners[0].addr, "127.0.0.1",
+	    sizeof(conf.listeners[0].addr));
+	conf.listeners[0].kind = LISTEN_SMTP;
+	tls_server_init(&tls, "cert", "key");
+	memset(&imsg, 0, sizeof(imsg));
+	fd = listen_loopback(&port);
+	imsg.hdr.type = IMSG_CONF_LISTENER;
+	imsg.hdr.peerid = 1;
+	imsg.fd = fd;
+	CHECK("a listener beyond the config's is refused",
+	    fd != -1 && session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL &&
+		imsg.fd == fd);
+	imsg.hdr.peerid = 0;
+	imsg.fd = -1;
+	CHECK("a listener without its socket is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL);
+	imsg.fd = fd;
+	CHECK("a listener is taken in, its socket with it",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) == NULL &&
+		imsg.fd == -1);
+	imsg.hdr.type = IMSG_CONF_TLS;
+	imsg.data = "x";
+	imsg.datalen = 1;
+	CHECK("malformed TLS material is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL &&
+		!tls_server_available(&tls));
+	msg_writer_init(&w);
+	msg_put_str(&w, "CERT");
+	msg_put_str(&w, "KEY");
+	imsg.data = w.buf;
+	imsg.datalen = w.len;
+	CHECK("TLS material is taken in",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) == NULL &&
+		tls_server_available(&tls));
+	msg_writer_free(&w);
+	imsg.hdr.type = IMSG_CONF_END;
+	CHECK("another message is refused",
+	    session_parent_imsg(h->ls, &conf, &tls, &imsg) != NULL);
+	tls_server_forget(&tls);
+}
+
 int
 main(void)
 {
@@ -433,6 +554,9 @@ main(void)
 	test_counting(&h);
 	test_cap(&h);
 	test_accept_loop(&h);
+	test_parent_imsg(&h);
+	test_session_bufferevent(&h);
+	test_timer_add_ms(&h);
 	listener_set_free(h.ls);
 	event_base_free(h.base);
 	TEST_EXIT();

@@ -341,6 +341,10 @@ test_headers(void)
 	DEC("2047 bad base64", "=?utf-8?B?!!!?=", "");
 	DEC("2047 invalid utf-8", "=?utf-8?Q?=FF?=", "\xef\xbf\xbd");
 	DEC("2047 unknown charset", "=?x-unknown?Q?=E9?=", "\xc3\xa9");
+	/* a charset name of 64 octets is the longest an encoded word has */
+	DEC("2047 charset of 64", "=?xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx?Q?a?=", "a");
+	DEC("2047 charset of 65: no encoded word", "=?xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx?Q?a?=",
+	    "=?xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx?Q?a?=");
 	DEC("cp1252 raw", "\x80 \x93q\x94", "\xe2\x82\xac \xe2\x80\x9cq"
 					     "\xe2\x80\x9d");
 #undef DEC

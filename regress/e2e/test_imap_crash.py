@@ -520,5 +520,116 @@ class MigratedOddities(CrashCase):
             s.cmd("FETCH 1:* (BODY.PEEK[])", ok=False)))
 
 
+def churn_message(r, i):
+    """A multipart message with a long envelope: about 3 KiB cached."""
+    to = ", ".join("user%d@remote.test" % k for k in range(40))
+    subject = ("round %d msg %d " % (r, i)) + "x" * 1500
+    return ("From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
+            "Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+            "Message-ID: <c%d.%d@remote.test>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+            "--b\r\nContent-Type: text/plain\r\n\r\nbody %d\r\n"
+            "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+            "<p>%d</p>\r\n--b--\r\n" % (to, subject, r, i, i, i)).encode()
+
+
+class CacheChurn(CrashCase):
+    """boxd.cache of a folder whose messages come and go stays bounded
+    (compacted when the folder closes), and what it keeps is still
+    right after a restart."""
+
+    ROUNDS = 12
+    PER_ROUND = 100
+    BOUND = 1536 * 1024
+
+    def logout(self, s):
+        """The session ends (the makefile() of Session keeps the socket
+        open past its close)."""
+        s.cmd("LOGOUT")
+        s.f.close()
+        s.close()
+
+    def views(self, s):
+        """uid -> the ENVELOPE and BODYSTRUCTURE text of every message."""
+        out = {}
+        for line in s.cmd("UID FETCH 1:* (ENVELOPE BODYSTRUCTURE)"):
+            m = re.match(rb"\* \d+ FETCH \(.*?UID (\d+)", line)
+            if m:
+                out[int(m.group(1))] = re.sub(rb"UID \d+ ?", b"", line)
+        return out
+
+    def setUp(self):
+        super().setUp()
+        # setUp's session ends, or the folder would stay open
+        for s in self.sessions:
+            s.f.close()
+            s.close()
+        self.sessions = []
+
+    def fill_kept(self, s):
+        """The messages that stay, and their views."""
+        for i in range(10):
+            s.cmd("APPEND INBOX ()", churn_message(0, i))
+        kept = self.views(s)
+        self.assertEqual(len(kept), 10)
+        return kept
+
+    def churn(self, s, r, kept):
+        """A round of messages appended, fetched and expunged: the
+        octets of their views."""
+        for i in range(self.PER_ROUND):
+            s.cmd("APPEND INBOX ()", churn_message(r, i))
+        views = self.views(s)
+        self.assertEqual(len(views), len(kept) + self.PER_ROUND)
+        s.cmd("UID STORE %d:* +FLAGS.SILENT (\\Deleted)" % (max(kept) + 1))
+        s.cmd("EXPUNGE")
+        return sum(len(v) for u, v in views.items() if u not in kept)
+
+    def check_after_restart(self, kept):
+        self.restart()
+        s = self.session()
+        s.select()
+        self.assertEqual(self.views(s), kept)
+        self.logout(s)
+
+    def test_cache_bounded_under_churn(self):
+        cache = os.path.join(self.inbox, "boxd.cache")
+        s = self.session()
+        s.select()
+        kept = self.fill_kept(s)
+        self.logout(s)
+        written = 0
+        for r in range(1, self.ROUNDS + 1):
+            s = self.session()
+            s.select()
+            written += self.churn(s, r, kept)
+            self.logout(s)
+            # compacted once the folder is closed, when worth it
+            wait_for(lambda: os.path.getsize(cache) < self.BOUND,
+                     what="boxd.cache compacted")
+        self.assertGreater(written, 2 * self.BOUND)
+        self.check_after_restart(kept)
+        self.assertLess(os.path.getsize(cache), self.BOUND)
+
+    def test_cache_bounded_while_open(self):
+        """A folder some session always has open (a phone in IDLE) is
+        seldom folded: its cache is looked at as it grows."""
+        cache = os.path.join(self.inbox, "boxd.cache")
+        watcher = self.session()
+        watcher.select()
+        s = self.session()
+        s.select()
+        kept = self.fill_kept(s)
+        written = 0
+        for r in range(1, self.ROUNDS + 1):
+            written += self.churn(s, r, kept)
+            watcher.cmd("NOOP")
+            self.assertLess(os.path.getsize(cache), self.BOUND)
+        self.assertGreater(written, 2 * self.BOUND)
+        self.assertEqual(self.views(watcher), kept)
+        self.logout(s)
+        self.logout(watcher)
+        self.check_after_restart(kept)
+
 if __name__ == "__main__":
     unittest.main()

@@ -844,6 +844,252 @@ test_cache_windows(void)
 	mail_user_put(u);
 }
 
+static off_t
+cache_file_size(void)
+{
+	struct stat sb;
+
+	if (stat(store_path("%s/%s", BOX, INDEX_CACHE), &sb) == -1)
+		return -1;
+	return sb.st_size;
+}
+
+/* every view of messages first..last cached whole, computing none */
+static int
+cache_all_right(struct mailbox_view *v, uint32_t first, uint32_t last)
+{
+	const char *text;
+	size_t len, j;
+	uint32_t seq;
+	int before = computed, what;
+
+	for (seq = first; seq <= last; seq++)
+		for (what = CACHED_ENVELOPE; what <= CACHED_BODYSTRUCTURE;
+		     what++) {
+			if (mailbox_msg_cached(v, seq, what, &text, &len) ==
+				-1 ||
+			    len != big_len)
+				return 0;
+			for (j = 0; j < len; j++)
+				if (text[j] != 'a' + what)
+					return 0;
+		}
+	return computed == before;
+}
+
+/* a cache record as mailbox.c writes it, at p: its length */
+static size_t
+cache_record(uint8_t *p, uint32_t uid, uint8_t what, const char *text,
+    size_t len)
+{
+	uint32_t crc;
+
+	p[0] = 'B', p[1] = 'X', p[2] = 'C', p[3] = 'R';
+	p[4] = (uint8_t)(uid >> 24), p[5] = (uint8_t)(uid >> 16);
+	p[6] = (uint8_t)(uid >> 8), p[7] = (uint8_t)uid;
+	p[8] = what;
+	p[9] = (uint8_t)(len >> 24), p[10] = (uint8_t)(len >> 16);
+	p[11] = (uint8_t)(len >> 8), p[12] = (uint8_t)len;
+	memcpy(p + 13, text, len);
+	crc = crc32_update(0, p + 4, 9 + len);
+	memcpy(p + 13 + len, &crc, 4);
+	return 17 + len;
+}
+
+/*
+ * boxd.cache compacted: the records of expunged messages and superseded
+ * ones dropped once they outweigh the live, whether the folder closes
+ * or folds its index while open; what is left reads back as it was.
+ */
+static void
+test_cache_tidy(void)
+{
+	char name[256], *big;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	uint8_t *file;
+	size_t len, flen, i;
+	uint32_t uidv, n;
+	off_t before, per;
+	int fd, ok;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 40; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(big_compute);
+	big_len = 30000;
+	per = 2 * (off_t)(big_len + 17);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache tidy: open", 0);
+		mailbox_set_compute(NULL);
+		mail_user_put(u);
+		return;
+	}
+	computed = 0;
+	CHECK("40 messages cached", cache_all_right(v, 1, 40) == 0 &&
+	    computed == 80 && cache_all_right(v, 1, 40));
+	/* a few dead records are not worth a rewrite */
+	mailbox_store(v, 40, STORE_ADD, MAIL_FLAG_DELETED, 0);
+	mailbox_expunge(v, NULL, 0);
+	before = cache_file_size();
+	mailbox_view_close(v);
+	CHECK("a few dead: left alone",
+	    before == 12 + 40 * per && cache_file_size() == before);
+
+	/* most of it dead: rewritten when the folder closes */
+	v = open_view(u, "INBOX", 0, &h);
+	ok = v != NULL && cache_all_right(v, 1, 39);
+	for (i = 1; v != NULL && i <= 20; i++)
+		mailbox_store(v, (uint32_t)i, STORE_ADD, MAIL_FLAG_DELETED, 0);
+	if (v != NULL) {
+		mailbox_expunge(v, NULL, 0);
+		mailbox_view_close(v);
+	}
+	CHECK("most dead: compacted at the close",
+	    ok && cache_file_size() == 12 + 19 * per);
+	v = open_view(u, "INBOX", 0, &h);
+	CHECK("what is left reads back, nothing computed",
+	    v != NULL && mailbox_view_count(v) == 19 &&
+		cache_all_right(v, 1, 19));
+
+	/*
+	 * Compacted while open, at a fold (a scan of many new messages),
+	 * then used on: its records found, new ones added after them.
+	 */
+	for (i = 1; v != NULL && i <= 18; i++)
+		mailbox_store(v, (uint32_t)i, STORE_ADD, MAIL_FLAG_DELETED, 0);
+	if (v != NULL)
+		mailbox_expunge(v, NULL, 0);
+	for (i = 0; i < 1000; i++)
+		store_deliver(BOX, (uint64_t)i + 100, name, sizeof(name));
+	if (v != NULL)
+		mailbox_view_sync(v);
+	n = v != NULL ? mailbox_view_count(v) : 0;
+	CHECK("compacted at a fold while open",
+	    n == 1001 && cache_file_size() == 12 + per &&
+		cache_all_right(v, 1, 1));
+	computed = 0;
+	ok = v != NULL && cache_all_right(v, 2, 3) == 0 && computed == 4 &&
+	    cache_all_right(v, 1, 3);
+	if (v != NULL)
+		mailbox_view_close(v);
+	v = open_view(u, "INBOX", 0, &h);
+	CHECK("records added after it read back after a reopen",
+	    ok && v != NULL && cache_all_right(v, 1, 3) &&
+		cache_file_size() == 12 + 3 * per);
+	uidv = v != NULL ? mailbox_view_uidvalidity(v) : 0;
+	if (v != NULL)
+		mailbox_view_close(v);
+
+	/*
+	 * Superseded records (the same view written again) are dead too;
+	 * and a temporary file a crash left behind goes at the next load.
+	 */
+	flen = 12 + 41 * (17 + big_len);
+	if ((file = malloc(flen)) == NULL || (big = malloc(big_len)) == NULL)
+		exit(1);
+	memcpy(file, "BXCH\0\0\0\1", 8);
+	file[8] = (uint8_t)(uidv >> 24), file[9] = (uint8_t)(uidv >> 16);
+	file[10] = (uint8_t)(uidv >> 8), file[11] = (uint8_t)uidv;
+	len = 12;
+	v = open_view(u, "INBOX", 0, &h);
+	n = v != NULL ? mailbox_view_uid(v, 1) : 0;
+	for (i = 0; i < 40; i++) {
+		memset(big, 'z', big_len);
+		len += cache_record(file + len, n, CACHED_ENVELOPE, big, big_len);
+	}
+	memset(big, 'a' + CACHED_ENVELOPE, big_len);
+	len += cache_record(file + len, n, CACHED_ENVELOPE, big, big_len);
+	if (v != NULL)
+		mailbox_view_close(v);
+	store_write(store_path("%s/%s", BOX, INDEX_CACHE), file, len);
+	store_write(store_path("%s/%s.tmp", BOX, INDEX_CACHE), "junk", 4);
+	v = open_view(u, "INBOX", 0, &h);
+	computed = 0;
+	ok = v != NULL &&
+	    mailbox_msg_cached(v, 1, CACHED_ENVELOPE, &text, &len) == 0 &&
+	    computed == 0 && len == big_len && text[0] == 'a';
+	fd = open(store_path("%s/%s.tmp", BOX, INDEX_CACHE), O_RDONLY);
+	CHECK("a crash's temporary file removed", ok && fd == -1);
+	if (fd != -1)
+		close(fd);
+	if (v != NULL)
+		mailbox_view_close(v);
+	CHECK("superseded records dropped",
+	    cache_file_size() == 12 + (off_t)(17 + big_len));
+	v = open_view(u, "INBOX", 0, &h);
+	CHECK("and the last one kept",
+	    v != NULL &&
+		mailbox_msg_cached(v, 1, CACHED_ENVELOPE, &text, &len) == 0 &&
+		computed == 0 && len == big_len && text[0] == 'a' &&
+		text[big_len - 1] == 'a');
+	if (v != NULL)
+		mailbox_view_close(v);
+	free(file);
+	free(big);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
+/*
+ * A folder that stays open: its cache, grown past twice its size and
+ * mostly dead, is compacted between commands (the event loop's next turn).
+ */
+static void
+test_cache_tidy_open(void)
+{
+	struct event_base *base;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	char name[256];
+	size_t len;
+	uint32_t i;
+	off_t per;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 40; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	mailbox_set_compute(big_compute);
+	big_len = 30000;
+	per = (off_t)(big_len + 17);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache tidy open: open", 0);
+		return;
+	}
+	computed = 0;
+	for (i = 1; i <= 30; i++) {
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+		mailbox_store(v, i, STORE_ADD, MAIL_FLAG_DELETED, 0);
+	}
+	mailbox_expunge(v, NULL, 0);
+	for (i = 1; i <= 10; i++)
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("grown past 1 MiB while open", computed == 40 &&
+	    cache_file_size() == 12 + 40 * per);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK("compacted at the loop's next turn",
+	    cache_file_size() == 12 + 10 * per);
+	computed = 0;
+	for (i = 1; i <= 10; i++)
+		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+	CHECK("and read from it after", computed == 0);
+	mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static int watched;
 
 static void
@@ -1220,6 +1466,8 @@ main(void)
 	test_quota_folders();
 	test_cache();
 	test_cache_windows();
+	test_cache_tidy();
+	test_cache_tidy_open();
 	test_append_held();
 	test_watch();
 	test_lazy_store();
