@@ -1526,16 +1526,15 @@ queue_ctl_ok(uint32_t peerid)
 static struct qmsg *
 queue_ctl_find(const char *id, uint32_t peerid)
 {
-	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
 	struct qmsg key, *q;
-	const char *d;
 	size_t i;
+	int d;
 
 	key.msgid = 0;
 	for (i = 0; id[i] != '\0' && i < 16; i++) {
-		if ((d = strchr(hex, id[i])) == NULL)
+		if ((d = ascii_hex_value(id[i])) < 0)
 			break;
-		key.msgid = key.msgid << 4 | (uint64_t)((d - hex) % 16);
+		key.msgid = key.msgid << 4 | (uint64_t)d;
 	}
 	if (i != 16 || id[i] != '\0') {
 		queue_ctl_fail(peerid, "invalid message id (16 hex digits)");
