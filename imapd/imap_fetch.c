@@ -753,14 +753,13 @@ fetch_sep(struct evbuffer *out, int *first)
 	return evbuffer_add(out, " ", 1);
 }
 
+/* text: what of the message, when already at hand; NULL to get it */
 static int
 fetch_cached_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
-    int *first, const char *name, int what)
+    int *first, const char *name, int what, const char *text, size_t len)
 {
-	const char *text;
-	size_t len;
-
-	if (mailbox_msg_cached(s->mbox->view, seq, what, &text, &len) == -1)
+	if (text == NULL &&
+	    mailbox_msg_cached(s->mbox->view, seq, what, &text, &len) == -1)
 		return FETCH_GONE;
 	if (fetch_sep(out, first) == -1 ||
 	    evbuffer_add_printf(out, "%s ", name) < 0 ||
@@ -777,12 +776,22 @@ fetch_items_write(struct imap_session *s, struct fetch_job *job, uint32_t seq,
 {
 	const struct fetch_request *req = &job->req;
 	struct fetch_msg fm;
+	const char *envelope = NULL;
 	char date[64];
 	uint64_t size;
 	int64_t when;
-	size_t i;
+	size_t i, envelope_len = 0;
 	int first = 1, rv = FETCH_OK;
 
+	/*
+	 * The ENVELOPE first: computed from a file copied in, the same open
+	 * tells its date, which then needs no open of its own.
+	 */
+	if ((req->items & FETCH_ENVELOPE) &&
+	    (req->items & (FETCH_INTERNALDATE | FETCH_RFC822_SIZE)) &&
+	    mailbox_msg_cached(s->mbox->view, seq, CACHED_ENVELOPE, &envelope,
+		&envelope_len) == -1)
+		return FETCH_GONE;
 	/* QRESYNC: flags changed by this FETCH are told with their UID */
 	if (((req->items & FETCH_UID) || (seen_set && s->qresync)) &&
 	    (fetch_sep(out, &first) == -1 ||
@@ -818,16 +827,16 @@ fetch_items_write(struct imap_session *s, struct fetch_job *job, uint32_t seq,
 			return FETCH_NOMEM;
 	}
 	if ((req->items & FETCH_ENVELOPE) &&
-	    (rv = fetch_cached_write(
-		 s, seq, out, &first, "ENVELOPE", CACHED_ENVELOPE)) != FETCH_OK)
+	    (rv = fetch_cached_write(s, seq, out, &first, "ENVELOPE",
+		 CACHED_ENVELOPE, envelope, envelope_len)) != FETCH_OK)
 		return rv;
 	if ((req->items & FETCH_BODY) &&
-	    (rv = fetch_cached_write(
-		 s, seq, out, &first, "BODY", CACHED_BODY)) != FETCH_OK)
+	    (rv = fetch_cached_write(s, seq, out, &first, "BODY", CACHED_BODY,
+		 NULL, 0)) != FETCH_OK)
 		return rv;
 	if ((req->items & FETCH_BODYSTRUCTURE) &&
 	    (rv = fetch_cached_write(s, seq, out, &first, "BODYSTRUCTURE",
-		 CACHED_BODYSTRUCTURE)) != FETCH_OK)
+		 CACHED_BODYSTRUCTURE, NULL, 0)) != FETCH_OK)
 		return rv;
 	memset(&fm, 0, sizeof(fm));
 	for (i = 0; i < req->nsections; i++) {

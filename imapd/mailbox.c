@@ -1889,12 +1889,19 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
 static int
 msg_file_open(int dirfd, const char *path)
 {
+	/* reading is no change: no inode write per message read */
+	static int noatime = O_NOATIME;
 	struct stat sb;
 	int fd;
 
-	if ((fd = openat(dirfd, path,
-		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
-		return -1;
+	while ((fd = openat(dirfd, path,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+			noatime)) == -1) {
+		/* allowed to the file's owner only: not for files of others */
+		if (errno != EPERM || noatime == 0)
+			return -1;
+		noatime = 0;
+	}
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		errno = EINVAL;
@@ -1953,26 +1960,33 @@ crlf_size(int fd)
 	return size ? size : 1;
 }
 
-/* size with every bare LF counted as CRLF, and the mtime: read once */
+/* size with every bare LF counted as CRLF, and the mtime, from its fd */
 static int
-box_msg_learn(struct mailbox *box, struct mail_msg *m)
+box_msg_learn_fd(struct mailbox *box, struct mail_msg *m, int fd)
 {
 	struct stat sb;
-	int fd;
 
-	if ((fd = box_msg_openat(box, m)) == -1)
-		return -1;
 	if (fstat(fd, &sb) == -1 ||
-	    (m->size == 0 && (m->size = crlf_size(fd)) == 0)) {
-		close(fd);
+	    (m->size == 0 && (m->size = crlf_size(fd)) == 0))
 		return -1;
-	}
-	close(fd);
 	if (m->internal_date == 0)
 		m->internal_date =
 		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
 	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	return 0;
+}
+
+/* the same, read once */
+static int
+box_msg_learn(struct mailbox *box, struct mail_msg *m)
+{
+	int fd, rc;
+
+	if ((fd = box_msg_openat(box, m)) == -1)
+		return -1;
+	rc = box_msg_learn_fd(box, m, fd);
+	close(fd);
+	return rc;
 }
 
 int
@@ -2438,6 +2452,9 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 	} else if (lseek(fd, 0, SEEK_SET) == -1)
 		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
+	/* a file copied in: its date too while it is open (size if stated) */
+	if (own && rc == 0 && m->internal_date == 0 && m->size != 0)
+		box_msg_learn_fd(box, (struct mail_msg *)m, fd);
 	if (own)
 		close(fd);
 	if (rc == -1)
