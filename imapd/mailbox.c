@@ -114,7 +114,9 @@ struct mailbox {
 	char *cached;
 	/* boxd.cache, loaded at the first use */
 	int cache_loaded, cachefd;
-	uint64_t cache_end;
+	uint64_t cache_end;  /* the pending records included */
+	uint8_t *cache_pend; /* records not yet written, at the file's end */
+	size_t cache_pend_len, cache_pend_cap;
 	struct cache_ent *cache; /* (uid, what) -> text in the file */
 	size_t cache_n, cache_size;
 };
@@ -450,6 +452,7 @@ box_log_open(struct mailbox *box, int fresh)
 }
 
 static int box_fold(struct mailbox *);
+static void cache_flush(struct mailbox *);
 
 /* write buffered records; durable too if sync */
 static int
@@ -1331,6 +1334,8 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
+	cache_flush(box);
+	free(box->cache_pend);
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
@@ -1726,6 +1731,7 @@ mailbox_view_sync(struct mailbox_view *v)
 	if (!v->readonly)
 		box_move_new(box);
 	box_log_flush(box, 0);
+	cache_flush(box);
 	for (; v->evpos < box->ev_first + box->nev; v->evpos++) {
 		e = &box->ev[v->evpos - box->ev_first];
 		if (e->type == EV_NEW) {
@@ -2393,17 +2399,76 @@ bad:
 	return -1;
 }
 
+#define CACHE_PENDING_MAX (64U * 1024)
+
+/*
+ * The pending records to the file, in one write (the role's sandbox has
+ * pwrite, not pwritev).  When that fails the folder goes without its
+ * cache until it is opened again; a short write is cut at the next load.
+ */
+static void
+cache_flush(struct mailbox *box)
+{
+	size_t len = box->cache_pend_len;
+
+	if (len == 0)
+		return;
+	box->cache_pend_len = 0;
+	if (pwrite(box->cachefd, box->cache_pend, len,
+		(off_t)(box->cache_end - len)) != (ssize_t)len) {
+		log_warn("%s: %s", box->folder, INDEX_CACHE);
+		close(box->cachefd);
+		box->cachefd = -1;
+		free(box->cache);
+		box->cache = NULL;
+		box->cache_n = box->cache_size = 0;
+	}
+	/* a buffer grown for a big record is not kept */
+	if (box->cache_pend_cap > CACHE_PENDING_MAX) {
+		free(box->cache_pend);
+		box->cache_pend = NULL;
+		box->cache_pend_cap = 0;
+	}
+}
+
+/* the octets [off, off + len) of the cache: pending, or in the file */
+static int
+cache_read(struct mailbox *box, uint64_t off, void *buf, size_t len)
+{
+	uint64_t pend = box->cache_end - box->cache_pend_len;
+
+	if (off >= pend) {
+		memcpy(buf, box->cache_pend + (off - pend), len);
+		return 0;
+	}
+	return pread(box->cachefd, buf, len, (off_t)off) == (ssize_t)len ? 0
+									 : -1;
+}
+
+/* a record after the others, written with the next ones */
 static void
 cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
     size_t len)
 {
 	uint8_t *rec;
 	uint32_t crc;
-	size_t total = len + CACHE_REC_OVERHEAD;
+	size_t total = len + CACHE_REC_OVERHEAD, cap;
 
-	if (box->cachefd == -1 || len > CACHE_TEXT_MAX ||
-	    (rec = malloc(total)) == NULL)
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
 		return;
+	if (box->cache_pend_len + total > box->cache_pend_cap) {
+		cap = box->cache_pend_cap ? box->cache_pend_cap : 4096;
+		while (cap < box->cache_pend_len + total)
+			cap *= 2;
+		if ((rec = realloc(box->cache_pend, cap)) == NULL)
+			return;
+		box->cache_pend = rec;
+		box->cache_pend_cap = cap;
+	}
+	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+	    -1)
+		return;
+	rec = box->cache_pend + box->cache_pend_len;
 	put_be32(rec, CACHE_REC_MAGIC);
 	put_be32(rec + 4, uid);
 	rec[8] = (uint8_t)what;
@@ -2411,14 +2476,10 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 	memcpy(rec + 13, text, len);
 	crc = crc32_update(0, rec + 4, 9 + len);
 	memcpy(rec + 13 + len, &crc, 4);
-	/* one write (the role's sandbox has pwrite, not pwritev) */
-	if (pwrite(box->cachefd, rec, total, (off_t)box->cache_end) ==
-		(ssize_t)total &&
-	    cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
-		0)
-		box->cache_end += total;
-	/* a short write is cut at the next load */
-	free(rec);
+	box->cache_pend_len += total;
+	box->cache_end += total;
+	if (box->cache_pend_len >= CACHE_PENDING_MAX)
+		cache_flush(box);
 }
 
 /* what of m is cached, computed from its file (fd, or opened) if need be */
@@ -2434,8 +2495,7 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 		cache_load(box);
 	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
 	    (out = malloc((size_t)e->len + 1)) != NULL) {
-		if (pread(box->cachefd, out, e->len, (off_t)e->off) ==
-		    (ssize_t)e->len) {
+		if (cache_read(box, e->off, out, e->len) == 0) {
 			out[e->len] = '\0';
 			*len = e->len;
 			goto done;
@@ -2667,8 +2727,7 @@ copy_cached(
 		if ((e = cache_find(src, suid, (uint32_t)what)) == NULL ||
 		    (text = malloc((size_t)e->len + 1)) == NULL)
 			continue;
-		if (pread(src->cachefd, text, e->len, (off_t)e->off) ==
-		    (ssize_t)e->len)
+		if (cache_read(src, e->off, text, e->len) == 0)
 			cache_append(dst, duid, (uint32_t)what, text, e->len);
 		free(text);
 	}
