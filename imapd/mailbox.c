@@ -1893,11 +1893,10 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
  * process that serves every user.  Only a plain file is a message.
  */
 static int
-msg_file_open(int dirfd, const char *path)
+msg_file_open(int dirfd, const char *path, struct stat *sb)
 {
 	/* reading is no change: no inode write per message read */
 	static int noatime = O_NOATIME;
-	struct stat sb;
 	int fd;
 
 	while ((fd = openat(dirfd, path,
@@ -1908,7 +1907,7 @@ msg_file_open(int dirfd, const char *path)
 			return -1;
 		noatime = 0;
 	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+	if (fstat(fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -1916,17 +1915,26 @@ msg_file_open(int dirfd, const char *path)
 	return fd;
 }
 
+/* the file of m; its mtime is its INTERNALDATE if none is known yet */
 static int
 box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 {
 	char path[MAILDIR_NAME_MAX + 8];
+	struct mail_msg *w = (struct mail_msg *)m;
+	struct stat sb;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	fd = msg_file_open(box->dirfd, path);
+	fd = msg_file_open(box->dirfd, path, &sb);
 	if (fd == -1 && errno == ENOENT)
 		box->dirty = 1; /* renamed under us: the next sync finds it */
+	if (fd != -1 && m->internal_date == 0) {
+		/* a file copied in: no open of its own for the date later */
+		w->internal_date =
+		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
+		box_log(box, INDEX_LOG_INFO, (size_t)(w - box->st.msgs));
+	}
 	return fd;
 }
 
@@ -1966,33 +1974,21 @@ crlf_size(int fd)
 	return size ? size : 1;
 }
 
-/* size with every bare LF counted as CRLF, and the mtime, from its fd */
-static int
-box_msg_learn_fd(struct mailbox *box, struct mail_msg *m, int fd)
-{
-	struct stat sb;
-
-	if (fstat(fd, &sb) == -1 ||
-	    (m->size == 0 && (m->size = crlf_size(fd)) == 0))
-		return -1;
-	if (m->internal_date == 0)
-		m->internal_date =
-		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
-	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
-	return 0;
-}
-
-/* the same, read once */
+/* size with every bare LF counted as CRLF, and the mtime: read once */
 static int
 box_msg_learn(struct mailbox *box, struct mail_msg *m)
 {
-	int fd, rc;
+	int fd;
 
 	if ((fd = box_msg_openat(box, m)) == -1)
 		return -1;
-	rc = box_msg_learn_fd(box, m, fd);
+	if (m->size == 0 && (m->size = crlf_size(fd)) == 0) {
+		close(fd);
+		return -1;
+	}
 	close(fd);
-	return rc;
+	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
+	return 0;
 }
 
 int
@@ -2512,9 +2508,6 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 	} else if (lseek(fd, 0, SEEK_SET) == -1)
 		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
-	/* a file copied in: its date too while it is open (size if stated) */
-	if (own && rc == 0 && m->internal_date == 0 && m->size != 0)
-		box_msg_learn_fd(box, (struct mail_msg *)m, fd);
 	if (own)
 		close(fd);
 	if (rc == -1)
@@ -2737,11 +2730,12 @@ copy_cached(
 static int
 copy_file(int fromdir, const char *from, int todir, const char *to)
 {
+	struct stat sb;
 	char buf[65536];
 	ssize_t n;
 	int in, out, rc = -1;
 
-	if ((in = msg_file_open(fromdir, from)) == -1)
+	if ((in = msg_file_open(fromdir, from, &sb)) == -1)
 		return -1;
 	if ((out = openat(todir, to,
 		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) ==
