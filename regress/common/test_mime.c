@@ -744,6 +744,50 @@ test_hostile(void)
 	CHECK("no fd leaked", test_open_fds() == fd_before);
 }
 
+/* mime_header_extent(): the extent and whether the rest could change it */
+static int
+extent_is(const char *s, int whole, int done, size_t want)
+{
+	size_t len = 99;
+
+	return mime_header_extent(s, strlen(s), whole, &len) == done &&
+	    (!done || len == want);
+}
+
+static void
+test_header_extent(void)
+{
+	struct mime_message *m;
+	const char *s;
+	size_t len;
+
+	CHECK("extent blank line", extent_is("A: b\r\n\r\nbody", 0, 1, 8));
+	CHECK(
+	    "extent blank line at the end", extent_is("A: b\r\n\r\n", 0, 1, 8));
+	CHECK(
+	    "extent no field line", extent_is("A: b\r\nno field\r\n", 0, 1, 6));
+	CHECK("extent fields only, more may come",
+	    extent_is("A: b\r\nC: d\r\n", 0, 0, 0));
+	CHECK("extent fields only, whole",
+	    extent_is("A: b\r\nC: d\r\n", 1, 1, 12));
+	CHECK("extent continuation may come",
+	    extent_is("A: b\r\n\tc\r\n", 0, 0, 0));
+	CHECK("extent empty", extent_is("", 0, 0, 0));
+	CHECK("extent empty whole", extent_is("", 1, 1, 0));
+	CHECK("extent blank first", extent_is("\r\nbody", 0, 1, 2));
+	CHECK("extent mbox from line",
+	    extent_is("From x\r\nA: b\r\n\r\n", 0, 1, 16));
+	CHECK("extent mbox from line alone", extent_is("From x\r\n", 0, 0, 0));
+	/* the same header as mime_parse() finds */
+	s = "From x\r\nA: b\r\n c\r\nnot: \x01\r\nD: e\r\n\r\n";
+	if ((m = mime_parse(s, strlen(s))) == NULL)
+		exit(1);
+	CHECK("extent as mime_parse",
+	    mime_header_extent(s, strlen(s), 0, &len) == 1 &&
+		len == m->root->hdr_len);
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -760,6 +804,7 @@ main(void)
 	test_transfer();
 	test_crlf();
 	test_hostile();
+	test_header_extent();
 	evbuffer_free(out);
 	TEST_EXIT();
 }
