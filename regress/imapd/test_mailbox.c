@@ -843,6 +843,97 @@ test_cache_windows(void)
 	mail_user_put(u);
 }
 
+/* the cache's size on disk, or 0 */
+static size_t
+cache_file_size(void)
+{
+	struct stat sb;
+
+	if (stat(store_path("%s/%s", BOX, INDEX_CACHE), &sb) == -1)
+		return 0;
+	return (size_t)sb.st_size;
+}
+
+/*
+ * Records are written in batches: those not yet written are read back
+ * from memory, the sync and the close write them, and they load again.
+ */
+static void
+test_cache_pending(void)
+{
+	const size_t n = 200, rec = 1000;
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, i, j, before;
+	int ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < n; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(big_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache pending: open", 0);
+		mailbox_set_compute(NULL);
+		mail_user_put(u);
+		return;
+	}
+	computed = 0;
+	big_len = rec;
+	for (i = 0; i < n; i++)
+		mailbox_msg_cached(
+		    v, (uint32_t)i + 1, CACHED_ENVELOPE, &text, &len);
+	for (i = 0; i < n; i++)
+		if (mailbox_view_msg(v, (uint32_t)i + 1)->internal_date == 0)
+			ok = 0;
+	CHECK("cache pending: the date learnt by the same open", ok);
+	before = cache_file_size();
+	CHECK("cache pending: some written, not all",
+	    before > 64 * 1024 && before < n * rec);
+	big_len = 5;
+	for (i = 0; i < n; i++) {
+		if (mailbox_msg_cached(v, (uint32_t)i + 1, CACHED_ENVELOPE,
+			&text, &len) == -1 ||
+		    len != rec) {
+			ok = 0;
+			continue;
+		}
+		for (j = 0; j < len; j++)
+			if (text[j] != 'a' + CACHED_ENVELOPE)
+				ok = 0;
+	}
+	CHECK("cache pending: read back, written or not",
+	    ok && computed == (int)n);
+	mailbox_view_sync(v);
+	CHECK("cache pending: the sync writes the rest",
+	    cache_file_size() > n * rec);
+	big_len = rec;
+	mailbox_msg_cached(v, 1, CACHED_BODY, &text, &len);
+	before = cache_file_size();
+	mailbox_view_close(v);
+	CHECK("cache pending: the close writes the rest",
+	    cache_file_size() == before + rec + 17);
+	v = open_view(u, "INBOX", 0, &h);
+	big_len = 5;
+	for (i = 0, ok = 1; v != NULL && i < n; i++)
+		if (mailbox_msg_cached(v, (uint32_t)i + 1, CACHED_ENVELOPE,
+			&text, &len) == -1 ||
+		    len != rec)
+			ok = 0;
+	CHECK("cache pending: loaded again",
+	    v != NULL && ok &&
+		mailbox_msg_cached(v, 1, CACHED_BODY, &text, &len) == 0 &&
+		len == rec && computed == (int)n + 1);
+	if (v != NULL)
+		mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
 static int watched;
 
 static void
@@ -1044,6 +1135,7 @@ main(void)
 	test_quota_folders();
 	test_cache();
 	test_cache_windows();
+	test_cache_pending();
 	test_append_held();
 	test_watch();
 	test_large();
