@@ -254,8 +254,9 @@ encoded_word(const char *s, size_t len, struct encoded_word *w, size_t *skip)
 	*skip = 1;
 	if (len < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
+	/* a charset of at most 64 octets, as decode_2047() keeps it */
 	for (i = 2; i < len && s[i] != '?'; i++)
-		if ((unsigned char)s[i] <= ' ' || i > 2 + 64)
+		if ((unsigned char)s[i] <= ' ' || i >= 2 + 64)
 			return 0;
 	if (i == 2 || i + 3 >= len || s[i + 2] != '?')
 		return 0;

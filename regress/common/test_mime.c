@@ -754,6 +754,20 @@ extent_is(const char *s, int whole, int done, size_t want)
 	    (!done || len == want);
 }
 
+/* a charset name of 65 octets overran the one kept (64 and a NUL) */
+static void
+test_long_charset(void)
+{
+	char in[200], *d;
+
+	snprintf(in, sizeof(in), "=?%064d?q?x?= =?%065d?q?y?=", 0, 0);
+	d = mime_header_decode(in, strlen(in));
+	CHECK("charset of 65 octets is no encoded word",
+	    d != NULL && strstr(d, "?q?y?=") != NULL &&
+		strstr(d, "?q?x?=") == NULL);
+	free(d);
+}
+
 static void
 test_header_extent(void)
 {
@@ -805,6 +819,7 @@ main(void)
 	test_crlf();
 	test_hostile();
 	test_header_extent();
+	test_long_charset();
 	evbuffer_free(out);
 	TEST_EXIT();
 }
