@@ -530,8 +530,12 @@ mime_message_text(const struct mime_message *m, struct evbuffer *out)
 int
 mime_crlf_needed(const char *msg, size_t len)
 {
-	const char *p = msg, *end = msg + len;
+	const char *p, *end;
 
+	if (len == 0)
+		return 0; /* msg may be NULL then (an empty evbuffer's) */
+	p = msg;
+	end = msg + len;
 	while (p < end && (p = memchr(p, '\n', end - p)) != NULL) {
 		if (p == msg || p[-1] != '\r')
 			return 1;
