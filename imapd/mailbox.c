@@ -117,6 +117,9 @@ struct mailbox {
 	uint64_t cache_end;  /* the pending records included */
 	uint8_t *cache_pend; /* records not yet written, at the file's end */
 	size_t cache_pend_len, cache_pend_cap;
+	uint8_t *cache_win; /* what a FETCH reads: records in one read */
+	uint64_t cache_win_off;
+	size_t cache_win_len;
 	struct cache_ent *cache; /* (uid, what) -> text in the file */
 	size_t cache_n, cache_size;
 };
@@ -453,6 +456,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 static int box_fold(struct mailbox *);
 static void cache_flush(struct mailbox *);
+static void cache_window_drop(struct mailbox *);
 
 /* write buffered records; durable too if sync */
 static int
@@ -1336,6 +1340,7 @@ box_free(struct mailbox *box)
 	free(box->cached);
 	cache_flush(box);
 	free(box->cache_pend);
+	free(box->cache_win);
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
@@ -1732,6 +1737,7 @@ mailbox_view_sync(struct mailbox_view *v)
 		box_move_new(box);
 	box_log_flush(box, 0);
 	cache_flush(box);
+	cache_window_drop(box);
 	for (; v->evpos < box->ev_first + box->nev; v->evpos++) {
 		e = &box->ev[v->evpos - box->ev_first];
 		if (e->type == EV_NEW) {
@@ -2427,18 +2433,51 @@ cache_flush(struct mailbox *box)
 	}
 }
 
-/* the octets [off, off + len) of the cache: pending, or in the file */
+#define CACHE_READ_WINDOW (64U * 1024)
+
+/* the read window goes between commands: an idle folder keeps none */
+static void
+cache_window_drop(struct mailbox *box)
+{
+	free(box->cache_win);
+	box->cache_win = NULL;
+	box->cache_win_len = 0;
+}
+
+/*
+ * The octets [off, off + len) of the cache: pending, or in the file,
+ * where the records FETCH asks for in order come a window at a time.
+ */
 static int
 cache_read(struct mailbox *box, uint64_t off, void *buf, size_t len)
 {
 	uint64_t pend = box->cache_end - box->cache_pend_len;
+	size_t want;
+	ssize_t n;
 
 	if (off >= pend) {
 		memcpy(buf, box->cache_pend + (off - pend), len);
 		return 0;
 	}
-	return pread(box->cachefd, buf, len, (off_t)off) == (ssize_t)len ? 0
-									 : -1;
+	if (len > CACHE_READ_WINDOW / 4 ||
+	    (box->cache_win == NULL &&
+		(box->cache_win = malloc(CACHE_READ_WINDOW)) == NULL)) {
+		n = pread(box->cachefd, buf, len, (off_t)off);
+		return n == (ssize_t)len ? 0 : -1;
+	}
+	if (off < box->cache_win_off ||
+	    off + len > box->cache_win_off + box->cache_win_len) {
+		want = pend - off < CACHE_READ_WINDOW ? (size_t)(pend - off)
+						      : CACHE_READ_WINDOW;
+		box->cache_win_len = 0;
+		if ((n = pread(box->cachefd, box->cache_win, want,
+			 (off_t)off)) < (ssize_t)len)
+			return -1;
+		box->cache_win_off = off;
+		box->cache_win_len = (size_t)n;
+	}
+	memcpy(buf, box->cache_win + (off - box->cache_win_off), len);
+	return 0;
 }
 
 /* a record after the others, written with the next ones */

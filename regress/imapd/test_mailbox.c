@@ -928,6 +928,17 @@ test_cache_pending(void)
 	    v != NULL && ok &&
 		mailbox_msg_cached(v, 1, CACHED_BODY, &text, &len) == 0 &&
 		len == rec && computed == (int)n + 1);
+	/* backwards and by strides: the read window misses and refills */
+	for (i = 0, ok = 1; v != NULL && i < 2 * n; i++) {
+		j = i < n ? n - i : (i - n) * 37 % n + 1;
+		if (mailbox_msg_cached(v, (uint32_t)j, CACHED_ENVELOPE, &text,
+			&len) == -1 ||
+		    len != rec || text[0] != 'a' + CACHED_ENVELOPE ||
+		    text[rec - 1] != 'a' + CACHED_ENVELOPE)
+			ok = 0;
+	}
+	CHECK("cache pending: read in any order",
+	    v != NULL && ok && computed == (int)n + 1);
 	if (v != NULL)
 		mailbox_view_close(v);
 	mailbox_set_compute(NULL);
