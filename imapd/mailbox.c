@@ -456,7 +456,7 @@ box_log_open(struct mailbox *box, int fresh)
 
 static int box_fold(struct mailbox *);
 static void cache_flush(struct mailbox *);
-static void cache_window_drop(struct mailbox *);
+static void cache_idle(struct mailbox *);
 
 /* write buffered records; durable too if sync */
 static int
@@ -1338,9 +1338,7 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
-	cache_flush(box);
-	free(box->cache_pend);
-	free(box->cache_win);
+	cache_idle(box);
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
@@ -1736,8 +1734,7 @@ mailbox_view_sync(struct mailbox_view *v)
 	if (!v->readonly)
 		box_move_new(box);
 	box_log_flush(box, 0);
-	cache_flush(box);
-	cache_window_drop(box);
+	cache_idle(box);
 	for (; v->evpos < box->ev_first + box->nev; v->evpos++) {
 		e = &box->ev[v->evpos - box->ev_first];
 		if (e->type == EV_NEW) {
@@ -2425,20 +2422,21 @@ cache_flush(struct mailbox *box)
 		box->cache = NULL;
 		box->cache_n = box->cache_size = 0;
 	}
-	/* a buffer grown for a big record is not kept */
-	if (box->cache_pend_cap > CACHE_PENDING_MAX) {
-		free(box->cache_pend);
-		box->cache_pend = NULL;
-		box->cache_pend_cap = 0;
-	}
 }
 
 #define CACHE_READ_WINDOW (64U * 1024)
 
-/* the read window goes between commands: an idle folder keeps none */
+/*
+ * Between commands: the pending records written, and the buffers freed,
+ * so that an idle folder holds none.
+ */
 static void
-cache_window_drop(struct mailbox *box)
+cache_idle(struct mailbox *box)
 {
+	cache_flush(box);
+	free(box->cache_pend);
+	box->cache_pend = NULL;
+	box->cache_pend_cap = 0;
 	free(box->cache_win);
 	box->cache_win = NULL;
 	box->cache_win_len = 0;
