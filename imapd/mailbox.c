@@ -2545,6 +2545,14 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 	} else if (lseek(fd, 0, SEEK_SET) == -1)
 		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
+	/*
+	 * A message delivered or copied in without W= in its name: its
+	 * RFC822.SIZE, which the same FETCH asks for nearly always, while
+	 * the file is open.
+	 */
+	if (own && rc == 0 && what == CACHED_ENVELOPE && m->size == 0 &&
+	    (((struct mail_msg *)m)->size = crlf_size(fd)) != 0)
+		box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	if (own)
 		close(fd);
 	if (rc == -1)
