@@ -41,8 +41,12 @@ enum envelope_field {
 	ENV_MAX
 };
 
-static const char *const envelope_names[ENV_MAX] = {"date", "subject", "from",
-    "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id"};
+static const struct {
+	const char *name;
+	size_t len;
+} envelope_names[ENV_MAX] = {{"date", 4}, {"subject", 7}, {"from", 4},
+    {"sender", 6}, {"reply-to", 8}, {"to", 2}, {"cc", 2}, {"bcc", 3},
+    {"in-reply-to", 11}, {"message-id", 10}};
 
 /*
  * The first field of each name, in one pass over the header: what
@@ -52,16 +56,16 @@ static void
 envelope_fields(const char *hdr, size_t len, struct mime_field *v, int *found)
 {
 	struct mime_field f;
-	size_t pos = 0, count = 0, n;
+	size_t pos = 0, count = 0;
 	int i, left = ENV_MAX;
 
 	memset(found, 0, ENV_MAX * sizeof(*found));
 	while (left > 0 && count++ < MIME_FIELDS_MAX &&
 	    mime_header_next(hdr, len, &pos, &f))
 		for (i = 0; i < ENV_MAX; i++) {
-			n = strlen(envelope_names[i]);
-			if (!found[i] && f.namelen == n &&
-			    strncasecmp(f.name, envelope_names[i], n) == 0) {
+			if (!found[i] && f.namelen == envelope_names[i].len &&
+			    strncasecmp(f.name, envelope_names[i].name,
+				f.namelen) == 0) {
 				v[i] = f;
 				found[i] = 1;
 				left--;
