@@ -534,6 +534,17 @@ test_addresses(void)
 	s[400000] = '\0';
 	CHECK("addr bound", ADDR(s, 0) == 0 && as.n <= MIME_ADDRESSES_MAX);
 	mime_addresses_free(&as);
+	/* words longer than the parser keeps in place: they grow */
+	memset(s, 'n', 1000);
+	s[0] = '"';
+	memcpy(s + 999, "\" <", 3);
+	memset(s + 1002, 'l', 300);
+	memcpy(s + 1302, "@h.example>", 12);
+	CHECK("addr long words", ADDR(s, 0) == 0 && as.n == 1 &&
+		as.v[0].name != NULL && strlen(as.v[0].name) == 998 &&
+		as.v[0].mailbox != NULL && strlen(as.v[0].mailbox) == 300 &&
+		strcmp(as.v[0].host, "h.example") == 0);
+	mime_addresses_free(&as);
 	free(s);
 #undef ADDR
 }
