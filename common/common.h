@@ -908,6 +908,13 @@ struct mime_message {
 
 /* NULL only when out of memory; any octets parse */
 struct mime_message *mime_parse(const char *msg, size_t len);
+/*
+ * The top header as mime_parse() sees it, from a prefix of the message
+ * (CRLF form) that ends after a line end, or the whole message (whole
+ * set): its length, the blank line ending it included, in *hdr_len.  1
+ * when the rest of the message cannot change it, 0 when more is needed.
+ */
+int mime_header_extent(const char *msg, size_t len, int whole, size_t *hdr_len);
 void mime_free(struct mime_message *);
 /* a parameter's value (name lowercase) or NULL */
 const char *mime_param_get(const struct mime_params *, const char *name);

@@ -97,9 +97,10 @@ field_line(const char *s, size_t end, size_t i)
 
 /*
  * Where the header at start ends: the blank line is the header's; a line
- * that is no field (nor a continuation) starts the body.
+ * that is no field (nor a continuation) starts the body.  1 when one of
+ * them ended it, 0 when the text did.
  */
-static void
+static int
 header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 {
 	size_t i = start;
@@ -113,7 +114,7 @@ header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 			p->hdr_off = start;
 			p->body_off = message_line_end(s, end, i);
 			p->hdr_len = p->body_off - start;
-			return;
+			return 1;
 		}
 		if (!(i > start && ISWSP(s[i])) && !field_line(s, end, i))
 			break;
@@ -122,6 +123,19 @@ header_bounds(struct mime_part *p, const char *s, size_t start, size_t end)
 	p->hdr_off = start;
 	p->hdr_len = i - start;
 	p->body_off = i;
+	return i < end;
+}
+
+int
+mime_header_extent(const char *msg, size_t len, int whole, size_t *hdr_len)
+{
+	struct mime_part p;
+	int ended;
+
+	memset(&p, 0, sizeof(p));
+	ended = header_bounds(&p, msg, 0, len);
+	*hdr_len = p.hdr_len;
+	return ended || whole;
 }
 
 static char *

@@ -839,6 +839,80 @@ enum addr_token {
 	ADDR_SPECIAL /* one of <>@,;:. and others */
 };
 
+/*
+ * The text of a token or of a part of an address, built a word at a
+ * time: in place while short, no allocation for the usual address.
+ */
+struct addr_buf {
+	char *s;
+	size_t len, cap;
+	char inline_s[128];
+};
+
+static void
+addr_buf_init(struct addr_buf *b)
+{
+	b->s = b->inline_s;
+	b->len = 0;
+	b->cap = sizeof(b->inline_s);
+}
+
+static void
+addr_buf_free(struct addr_buf *b)
+{
+	if (b->s != b->inline_s)
+		free(b->s);
+}
+
+static int
+addr_buf_add(struct addr_buf *b, const char *p, size_t n)
+{
+	size_t cap = b->cap;
+	char *s;
+
+	if (n > SIZE_MAX / 2 - b->len)
+		return -1;
+	while (cap < b->len + n)
+		cap *= 2;
+	if (cap != b->cap) {
+		if ((s = malloc(cap)) == NULL)
+			return -1;
+		memcpy(s, b->s, b->len);
+		addr_buf_free(b);
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+/* src appended to dst, then emptied */
+static int
+addr_buf_move(struct addr_buf *dst, struct addr_buf *src)
+{
+	int rv = addr_buf_add(dst, src->s, src->len);
+
+	src->len = 0;
+	return rv;
+}
+
+/* the text as a malloc'ed string (NULL if empty), then emptied */
+static char *
+addr_buf_take(struct addr_buf *b)
+{
+	char *s;
+
+	if (b->len == 0)
+		return NULL;
+	if ((s = malloc(b->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, b->s, b->len);
+	s[b->len] = '\0';
+	b->len = 0;
+	return s;
+}
+
 struct addr_lexer {
 	const char *s;
 	size_t len, i;
@@ -847,7 +921,7 @@ struct addr_lexer {
 
 /* the next token; a word's unquoted text appended to w */
 static enum addr_token
-addr_next(struct addr_lexer *lx, struct evbuffer *w, char *special)
+addr_next(struct addr_lexer *lx, struct addr_buf *w, char *special)
 {
 	const char *s = lx->s;
 	size_t i = lx->i, start;
@@ -881,7 +955,7 @@ addr_next(struct addr_lexer *lx, struct evbuffer *w, char *special)
 		for (i++; i < lx->len && s[i] != '"'; i++) {
 			if (s[i] == '\\' && i + 1 < lx->len)
 				i++;
-			if (evbuffer_add(w, s + i, 1) == -1)
+			if (addr_buf_add(w, s + i, 1) == -1)
 				return ADDR_END;
 		}
 		lx->i = i < lx->len ? i + 1 : i;
@@ -900,17 +974,9 @@ addr_next(struct addr_lexer *lx, struct evbuffer *w, char *special)
 		/* ')' or a NUL alone: a word of itself */
 		i++;
 	}
-	(void)evbuffer_add(w, s + start, i - start);
+	(void)addr_buf_add(w, s + start, i - start);
 	lx->i = i;
 	return ADDR_WORD;
-}
-
-static char *
-buffer_string_or_null(struct evbuffer *b)
-{
-	if (evbuffer_get_length(b) == 0)
-		return NULL;
-	return buffer_string(b);
 }
 
 void
@@ -950,18 +1016,13 @@ addr_add(struct mime_addresses *as, size_t *cap)
 
 /* the phrase (words joined by one space), decoded if asked */
 static char *
-addr_phrase(struct evbuffer *phrase, int decode)
+addr_phrase(struct addr_buf *phrase, int decode)
 {
-	size_t n = evbuffer_get_length(phrase);
-	unsigned char *p;
-
-	if (n == 0)
+	if (phrase->len == 0)
 		return NULL;
 	if (!decode)
-		return buffer_string(phrase);
-	if ((p = evbuffer_pullup(phrase, n)) == NULL)
-		return NULL;
-	return mime_header_decode((char *)p, n);
+		return addr_buf_take(phrase);
+	return mime_header_decode(phrase->s, phrase->len);
 }
 
 /*
@@ -973,8 +1034,7 @@ mime_address_parse(
     const char *value, size_t len, int decode, struct mime_addresses *as)
 {
 	struct addr_lexer lx;
-	struct evbuffer *phrase = NULL, *local = NULL, *host = NULL,
-			*adl = NULL, *word = NULL;
+	struct addr_buf phrase, local, host, adl, word;
 	struct mime_address *a;
 	enum addr_token t;
 	size_t cap = 0;
@@ -991,45 +1051,45 @@ mime_address_parse(
 	lx.len = strlen(unfolded);
 	lx.i = 0;
 	lx.comment = NULL;
-	if ((phrase = evbuffer_new()) == NULL ||
-	    (local = evbuffer_new()) == NULL ||
-	    (host = evbuffer_new()) == NULL || (adl = evbuffer_new()) == NULL ||
-	    (word = evbuffer_new()) == NULL)
-		goto done;
+	addr_buf_init(&phrase);
+	addr_buf_init(&local);
+	addr_buf_init(&host);
+	addr_buf_init(&adl);
+	addr_buf_init(&word);
 	while (room) {
 		/* one entry: phrase, then <addr>, addr-spec, or group: */
-		evbuffer_drain(phrase, evbuffer_get_length(phrase));
-		evbuffer_drain(local, evbuffer_get_length(local));
-		evbuffer_drain(host, evbuffer_get_length(host));
-		evbuffer_drain(adl, evbuffer_get_length(adl));
+		phrase.len = 0;
+		local.len = 0;
+		host.len = 0;
+		adl.len = 0;
 		free(lx.comment);
 		lx.comment = NULL;
 		angle = at = route = 0;
 		t = ADDR_END;
 		for (;;) {
-			evbuffer_drain(word, evbuffer_get_length(word));
+			word.len = 0;
 			prev_word = t == ADDR_WORD;
-			t = addr_next(&lx, word, &c);
+			t = addr_next(&lx, &word, &c);
 			if (t == ADDR_END)
 				break;
 			if (t == ADDR_WORD ||
 			    (t == ADDR_SPECIAL &&
 				(c == '.' || c == '[' || c == ']'))) {
 				if (t == ADDR_SPECIAL &&
-				    evbuffer_add(word, &c, 1) == -1)
+				    addr_buf_add(&word, &c, 1) == -1)
 					goto done;
 				if (angle && route)
-					evbuffer_add_buffer(adl, word);
+					addr_buf_move(&adl, &word);
 				else if (at)
-					evbuffer_add_buffer(host, word);
+					addr_buf_move(&host, &word);
 				else if (angle)
-					evbuffer_add_buffer(local, word);
+					addr_buf_move(&local, &word);
 				else {
 					/* words apart, "a.b" together */
 					if (t == ADDR_WORD && prev_word &&
-					    evbuffer_add(phrase, " ", 1) == -1)
+					    addr_buf_add(&phrase, " ", 1) == -1)
 						goto done;
-					evbuffer_add_buffer(phrase, word);
+					addr_buf_move(&phrase, &word);
 				}
 				continue;
 			}
@@ -1041,25 +1101,23 @@ mime_address_parse(
 			if (c == '>' && angle)
 				break;
 			if (c == '@') {
-				if (angle && evbuffer_get_length(local) == 0 &&
-				    !at) {
+				if (angle && local.len == 0 && !at) {
 					/* a route: @a,@b: */
 					route = 1;
-					if (evbuffer_add(adl, "@", 1) == -1)
+					if (addr_buf_add(&adl, "@", 1) == -1)
 						goto done;
 					continue;
 				}
 				if (!angle && !at) {
 					/* the phrase was the local part */
-					evbuffer_drain(
-					    local, evbuffer_get_length(local));
-					evbuffer_add_buffer(local, phrase);
+					local.len = 0;
+					addr_buf_move(&local, &phrase);
 				}
 				at = 1;
 				continue;
 			}
 			if (c == ',' && angle && route) {
-				if (evbuffer_add(adl, ",", 1) == -1)
+				if (addr_buf_add(&adl, ",", 1) == -1)
 					goto done;
 				continue;
 			}
@@ -1071,13 +1129,12 @@ mime_address_parse(
 				/* a group's start */
 				if ((a = addr_add(as, &cap)) == NULL)
 					goto done;
-				a->mailbox = addr_phrase(phrase, 0);
+				a->mailbox = addr_phrase(&phrase, 0);
 				if (a->mailbox == NULL &&
 				    (a->mailbox = strdup("")) == NULL)
 					goto done;
 				in_group = 1;
-				evbuffer_drain(
-				    phrase, evbuffer_get_length(phrase));
+				phrase.len = 0;
 				if (as->n == MIME_ADDRESSES_MAX)
 					room = 0;
 				break;
@@ -1085,31 +1142,31 @@ mime_address_parse(
 			if (c == ',' || c == ';')
 				break;
 			/* a stray special: part of the phrase */
-			if (evbuffer_add(phrase, &c, 1) == -1)
+			if (addr_buf_add(&phrase, &c, 1) == -1)
 				goto done;
 		}
 		if (as->n > 0 && in_group && as->v[as->n - 1].host == NULL &&
 		    as->v[as->n - 1].mailbox != NULL && t == ADDR_SPECIAL &&
-		    c == ':' && evbuffer_get_length(local) == 0 &&
-		    evbuffer_get_length(phrase) == 0)
+		    c == ':' && local.len == 0 && phrase.len == 0)
 			continue; /* just started a group */
 		if (!room)
 			break;
 		if (route) {
 			/* "<@x>": no route, a domain without a local part */
-			evbuffer_drain(adl, 1);
-			evbuffer_add_buffer(host, adl);
+			if (adl.len > 0 &&
+			    addr_buf_add(&host, adl.s + 1, adl.len - 1) == -1)
+				goto done;
+			adl.len = 0;
 		}
-		if (evbuffer_get_length(local) > 0 ||
-		    evbuffer_get_length(host) > 0 ||
-		    evbuffer_get_length(phrase) > 0) {
+		if (local.len > 0 || host.len > 0 || phrase.len > 0) {
 			if ((a = addr_add(as, &cap)) == NULL)
 				goto done;
 			if (!angle && !at) {
 				/* a bare word: a local part, no host */
-				evbuffer_add_buffer(local, phrase);
+				if (addr_buf_move(&local, &phrase) == -1)
+					goto done;
 			}
-			a->name = angle ? addr_phrase(phrase, decode) : NULL;
+			a->name = angle ? addr_phrase(&phrase, decode) : NULL;
 			if (a->name == NULL && lx.comment != NULL &&
 			    lx.comment[0] != '\0') {
 				a->name = decode
@@ -1117,9 +1174,9 @@ mime_address_parse(
 					  lx.comment, strlen(lx.comment))
 				    : strdup(lx.comment);
 			}
-			a->adl = buffer_string_or_null(adl);
-			a->mailbox = buffer_string_or_null(local);
-			a->host = buffer_string_or_null(host);
+			a->adl = addr_buf_take(&adl);
+			a->mailbox = addr_buf_take(&local);
+			a->host = addr_buf_take(&host);
 			if (a->mailbox == NULL &&
 			    (a->mailbox = strdup("MISSING_MAILBOX")) == NULL)
 				goto done;
@@ -1132,8 +1189,8 @@ mime_address_parse(
 		if (t == ADDR_SPECIAL && c == '>') {
 			/* what follows up to the ',' is junk */
 			do {
-				evbuffer_drain(word, evbuffer_get_length(word));
-				t = addr_next(&lx, word, &c);
+				word.len = 0;
+				t = addr_next(&lx, &word, &c);
 			} while (t != ADDR_END &&
 			    !(t == ADDR_SPECIAL && (c == ',' || c == ';')));
 		}
@@ -1154,16 +1211,11 @@ mime_address_parse(
 done:
 	free(lx.comment);
 	free(unfolded);
-	if (phrase != NULL)
-		evbuffer_free(phrase);
-	if (local != NULL)
-		evbuffer_free(local);
-	if (host != NULL)
-		evbuffer_free(host);
-	if (adl != NULL)
-		evbuffer_free(adl);
-	if (word != NULL)
-		evbuffer_free(word);
+	addr_buf_free(&phrase);
+	addr_buf_free(&local);
+	addr_buf_free(&host);
+	addr_buf_free(&adl);
+	addr_buf_free(&word);
 	if (rv == -1)
 		mime_addresses_free(as);
 	return rv;

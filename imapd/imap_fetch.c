@@ -317,22 +317,59 @@ fetch_request_free(struct fetch_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/* two digits of v (0-99) at p */
+static void
+fetch_digits2(char *p, int64_t v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/*
+ * The proleptic Gregorian date by arithmetic (days from civil, inverted:
+ * H. Hinnant's algorithm), not gmtime_r(), which takes the time zone lock
+ * for every message of a large FETCH.
+ */
 int
 fetch_date_format(int64_t t, char *buf, size_t len)
 {
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
-	time_t tt = (time_t)t;
-	int n;
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int64_t days, secs, z, era, doe, yoe, doy, mp, day, month, year;
 
-	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0)
+	if (len < sizeof("dd-Mon-yyyy hh:mm:ss +0000"))
 		return -1;
-	n = snprintf(buf, len, "%2d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday,
-	    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	days = t / 86400;
+	secs = t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = doy - (153 * mp + 2) / 5 + 1;
+	month = mp < 10 ? mp + 3 : mp - 9;
+	year = yoe + era * 400 + (month <= 2);
+	if (year < 0 || year > 9999)
+		return -1;
+	buf[0] = day < 10 ? ' ' : (char)('0' + day / 10);
+	buf[1] = (char)('0' + day % 10);
+	buf[2] = '-';
+	memcpy(buf + 3, months + 3 * (month - 1), 3);
+	buf[6] = '-';
+	fetch_digits2(buf + 7, year / 100);
+	fetch_digits2(buf + 9, year % 100);
+	buf[11] = ' ';
+	fetch_digits2(buf + 12, secs / 3600);
+	buf[14] = ':';
+	fetch_digits2(buf + 15, secs / 60 % 60);
+	buf[17] = ':';
+	fetch_digits2(buf + 18, secs % 60);
+	memcpy(buf + 20, " +0000", 7);
+	return 0;
 }
 
 int
@@ -725,6 +762,26 @@ fetch_section_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
 }
 
 /* a space before every item but the first */
+/* prefix, v in decimal, suffix (short literals both): without printf */
+static int
+fetch_add_number(
+    struct evbuffer *out, const char *prefix, uint64_t v, const char *suffix)
+{
+	char buf[96], digits[20];
+	size_t d = sizeof(digits), plen = strlen(prefix), slen = strlen(suffix);
+
+	do {
+		digits[--d] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (plen + sizeof(digits) + slen > sizeof(buf))
+		return -1;
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, digits + d, sizeof(digits) - d);
+	memcpy(buf + plen + sizeof(digits) - d, suffix, slen);
+	return evbuffer_add(out, buf, plen + sizeof(digits) - d + slen);
+}
+
 static int
 fetch_sep(struct evbuffer *out, int *first)
 {
@@ -735,17 +792,17 @@ fetch_sep(struct evbuffer *out, int *first)
 	return evbuffer_add(out, " ", 1);
 }
 
+/* text: what of the message, when already at hand; NULL to get it */
 static int
 fetch_cached_write(struct imap_session *s, uint32_t seq, struct evbuffer *out,
-    int *first, const char *name, int what)
+    int *first, const char *name, int what, const char *text, size_t len)
 {
-	const char *text;
-	size_t len;
-
-	if (mailbox_msg_cached(s->mbox->view, seq, what, &text, &len) == -1)
+	if (text == NULL &&
+	    mailbox_msg_cached(s->mbox->view, seq, what, &text, &len) == -1)
 		return FETCH_GONE;
 	if (fetch_sep(out, first) == -1 ||
-	    evbuffer_add_printf(out, "%s ", name) < 0 ||
+	    evbuffer_add(out, name, strlen(name)) == -1 ||
+	    evbuffer_add(out, " ", 1) == -1 ||
 	    evbuffer_add(out, text, len) == -1)
 		return FETCH_NOMEM;
 	return FETCH_OK;
@@ -759,16 +816,26 @@ fetch_items_write(struct imap_session *s, struct fetch_job *job, uint32_t seq,
 {
 	const struct fetch_request *req = &job->req;
 	struct fetch_msg fm;
-	char date[64];
+	const char *envelope = NULL;
+	char date[64] = "INTERNALDATE \"";
 	uint64_t size;
 	int64_t when;
-	size_t i;
+	size_t i, envelope_len = 0;
 	int first = 1, rv = FETCH_OK;
 
+	/*
+	 * The ENVELOPE first: computed from a file copied in, the same open
+	 * tells its date, which then needs no open of its own.
+	 */
+	if ((req->items & FETCH_ENVELOPE) &&
+	    (req->items & (FETCH_INTERNALDATE | FETCH_RFC822_SIZE)) &&
+	    mailbox_msg_cached(s->mbox->view, seq, CACHED_ENVELOPE, &envelope,
+		&envelope_len) == -1)
+		return FETCH_GONE;
 	/* QRESYNC: flags changed by this FETCH are told with their UID */
 	if (((req->items & FETCH_UID) || (seen_set && s->qresync)) &&
 	    (fetch_sep(out, &first) == -1 ||
-		evbuffer_add_printf(out, "UID %u", msg->uid) < 0))
+		fetch_add_number(out, "UID ", msg->uid, "") == -1))
 		return FETCH_NOMEM;
 	if ((req->items & FETCH_FLAGS) || seen_set) {
 		if (fetch_sep(out, &first) == -1 ||
@@ -778,38 +845,37 @@ fetch_items_write(struct imap_session *s, struct fetch_job *job, uint32_t seq,
 	}
 	if (((req->items & FETCH_MODSEQ) || (seen_set && s->condstore)) &&
 	    (fetch_sep(out, &first) == -1 ||
-		evbuffer_add_printf(
-		    out, "MODSEQ (%llu)", (unsigned long long)msg->modseq) < 0))
+		fetch_add_number(out, "MODSEQ (", msg->modseq, ")") == -1))
 		return FETCH_NOMEM;
 	if (req->items & FETCH_INTERNALDATE) {
 		if (mailbox_msg_date(s->mbox->view, seq, &when) == -1)
 			return FETCH_GONE;
-		if (fetch_date_format(when, date, sizeof(date)) == -1)
-			strlcpy(
-			    date, " 1-Jan-1970 00:00:00 +0000", sizeof(date));
+		if (fetch_date_format(when, date + 14, sizeof(date) - 15) == -1)
+			strlcpy(date + 14, " 1-Jan-1970 00:00:00 +0000",
+			    sizeof(date) - 15);
+		strlcat(date, "\"", sizeof(date));
 		if (fetch_sep(out, &first) == -1 ||
-		    evbuffer_add_printf(out, "INTERNALDATE \"%s\"", date) < 0)
+		    evbuffer_add(out, date, strlen(date)) == -1)
 			return FETCH_NOMEM;
 	}
 	if (req->items & FETCH_RFC822_SIZE) {
 		if (mailbox_msg_size(s->mbox->view, seq, &size) == -1)
 			return FETCH_GONE;
 		if (fetch_sep(out, &first) == -1 ||
-		    evbuffer_add_printf(
-			out, "RFC822.SIZE %llu", (unsigned long long)size) < 0)
+		    fetch_add_number(out, "RFC822.SIZE ", size, "") == -1)
 			return FETCH_NOMEM;
 	}
 	if ((req->items & FETCH_ENVELOPE) &&
-	    (rv = fetch_cached_write(
-		 s, seq, out, &first, "ENVELOPE", CACHED_ENVELOPE)) != FETCH_OK)
+	    (rv = fetch_cached_write(s, seq, out, &first, "ENVELOPE",
+		 CACHED_ENVELOPE, envelope, envelope_len)) != FETCH_OK)
 		return rv;
 	if ((req->items & FETCH_BODY) &&
-	    (rv = fetch_cached_write(
-		 s, seq, out, &first, "BODY", CACHED_BODY)) != FETCH_OK)
+	    (rv = fetch_cached_write(s, seq, out, &first, "BODY", CACHED_BODY,
+		 NULL, 0)) != FETCH_OK)
 		return rv;
 	if ((req->items & FETCH_BODYSTRUCTURE) &&
 	    (rv = fetch_cached_write(s, seq, out, &first, "BODYSTRUCTURE",
-		 CACHED_BODYSTRUCTURE)) != FETCH_OK)
+		 CACHED_BODYSTRUCTURE, NULL, 0)) != FETCH_OK)
 		return rv;
 	memset(&fm, 0, sizeof(fm));
 	for (i = 0; i < req->nsections; i++) {
@@ -852,7 +918,7 @@ fetch_message(struct imap_session *s, struct fetch_job *job, uint32_t seq)
 		msg = *m;
 		seen_set = 1;
 	}
-	if (evbuffer_add_printf(out, "* %u FETCH (", seq) < 0)
+	if (fetch_add_number(out, "* ", seq, " FETCH (") == -1)
 		rv = FETCH_NOMEM;
 	else
 		rv = fetch_items_write(

@@ -436,7 +436,8 @@ int mailbox_msg_open(struct mailbox_view *, uint32_t seq);
 /*
  * ENVELOPE / BODYSTRUCTURE (IMAP syntax), computed once from the file
  * by the function the role sets, then kept in the mailbox's cache.
- * 0 with *text (valid until the next mailbox call), -1 if it cannot be.
+ * 0 with *text (valid until the next mailbox_msg_cached() or a call that
+ * changes the mailbox), -1 if it cannot be.
  */
 enum mailbox_cached {
 	CACHED_ENVELOPE,

@@ -129,7 +129,12 @@ struct mailbox {
 	char *cached;
 	/* boxd.cache, loaded at the first use */
 	int cache_loaded, cachefd;
-	uint64_t cache_end;
+	uint64_t cache_end;  /* the pending records included */
+	uint8_t *cache_pend; /* records not yet written, at the file's end */
+	size_t cache_pend_len, cache_pend_cap;
+	uint8_t *cache_win; /* what a FETCH reads: records in one read */
+	uint64_t cache_win_off;
+	size_t cache_win_len;
 	struct cache_ent *cache; /* (uid, what) -> text in the file */
 	size_t cache_n, cache_size;
 	uint64_t cache_tidy_at; /* cache_end that has it looked at again */
@@ -472,6 +477,8 @@ box_log_open(struct mailbox *box, int fresh)
 }
 
 static int box_fold(struct mailbox *);
+static void cache_flush(struct mailbox *);
+static void cache_idle(struct mailbox *);
 
 /* write buffered records; durable too if sync */
 static int
@@ -1360,6 +1367,7 @@ box_free(struct mailbox *box)
 	free(box->hash);
 	free(box->ev);
 	free(box->cached);
+	cache_idle(box);
 	free(box->cache);
 	if (box->cachefd != -1)
 		close(box->cachefd);
@@ -1765,6 +1773,7 @@ mailbox_view_sync(struct mailbox_view *v)
 	if (!v->readonly)
 		box_move_new(box);
 	box_log_flush(box, 0);
+	cache_idle(box);
 	for (; v->evpos < box->ev_first + box->nev; v->evpos++) {
 		e = &box->ev[v->evpos - box->ev_first];
 		if (e->type == EV_NEW) {
@@ -1926,15 +1935,21 @@ mailbox_view_is_recent(struct mailbox_view *v, uint32_t seq)
  * process that serves every user.  Only a plain file is a message.
  */
 static int
-msg_file_open(int dirfd, const char *path)
+msg_file_open(int dirfd, const char *path, struct stat *sb)
 {
-	struct stat sb;
+	/* reading is no change: no inode write per message read */
+	static int noatime = O_NOATIME;
 	int fd;
 
-	if ((fd = openat(dirfd, path,
-		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
-		return -1;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+	while ((fd = openat(dirfd, path,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+			noatime)) == -1) {
+		/* allowed to the file's owner only: not for files of others */
+		if (errno != EPERM || noatime == 0)
+			return -1;
+		noatime = 0;
+	}
+	if (fstat(fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -1942,17 +1957,26 @@ msg_file_open(int dirfd, const char *path)
 	return fd;
 }
 
+/* the file of m; its mtime is its INTERNALDATE if none is known yet */
 static int
 box_msg_openat(struct mailbox *box, const struct mail_msg *m)
 {
 	char path[MAILDIR_NAME_MAX + 8];
+	struct mail_msg *w = (struct mail_msg *)m;
+	struct stat sb;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
-	fd = msg_file_open(box->dirfd, path);
+	fd = msg_file_open(box->dirfd, path, &sb);
 	if (fd == -1 && errno == ENOENT)
 		box->dirty = 1; /* renamed under us: the next sync finds it */
+	if (fd != -1 && m->internal_date == 0) {
+		/* a file copied in: no open of its own for the date later */
+		w->internal_date =
+		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
+		box_log(box, INDEX_LOG_INFO, (size_t)(w - box->st.msgs));
+	}
 	return fd;
 }
 
@@ -1996,20 +2020,15 @@ crlf_size(int fd)
 static int
 box_msg_learn(struct mailbox *box, struct mail_msg *m)
 {
-	struct stat sb;
 	int fd;
 
 	if ((fd = box_msg_openat(box, m)) == -1)
 		return -1;
-	if (fstat(fd, &sb) == -1 ||
-	    (m->size == 0 && (m->size = crlf_size(fd)) == 0)) {
+	if (m->size == 0 && (m->size = crlf_size(fd)) == 0) {
 		close(fd);
 		return -1;
 	}
 	close(fd);
-	if (m->internal_date == 0)
-		m->internal_date =
-		    sb.st_mtim.tv_sec > 0 ? sb.st_mtim.tv_sec : 1;
 	box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	return 0;
 }
@@ -2513,17 +2532,110 @@ bad:
 	return -1;
 }
 
+#define CACHE_PENDING_MAX (64U * 1024)
+
+/*
+ * The pending records to the file, in one write (the role's sandbox has
+ * pwrite, not pwritev).  When that fails the folder goes without its
+ * cache until it is opened again; a short write is cut at the next load.
+ */
+static void
+cache_flush(struct mailbox *box)
+{
+	size_t len = box->cache_pend_len;
+
+	if (len == 0)
+		return;
+	box->cache_pend_len = 0;
+	if (pwrite(box->cachefd, box->cache_pend, len,
+		(off_t)(box->cache_end - len)) != (ssize_t)len) {
+		log_warn("%s: %s", box->folder, INDEX_CACHE);
+		close(box->cachefd);
+		box->cachefd = -1;
+		free(box->cache);
+		box->cache = NULL;
+		box->cache_n = box->cache_size = 0;
+	}
+}
+
+#define CACHE_READ_WINDOW (64U * 1024)
+
+/*
+ * Between commands: the pending records written, and the buffers freed,
+ * so that an idle folder holds none.
+ */
+static void
+cache_idle(struct mailbox *box)
+{
+	cache_flush(box);
+	free(box->cache_pend);
+	box->cache_pend = NULL;
+	box->cache_pend_cap = 0;
+	free(box->cache_win);
+	box->cache_win = NULL;
+	box->cache_win_len = 0;
+}
+
+/*
+ * The octets [off, off + len) of the cache: pending, or in the file,
+ * where the records FETCH asks for in order come a window at a time.
+ */
+static int
+cache_read(struct mailbox *box, uint64_t off, void *buf, size_t len)
+{
+	uint64_t pend = box->cache_end - box->cache_pend_len;
+	size_t want;
+	ssize_t n;
+
+	if (off >= pend) {
+		memcpy(buf, box->cache_pend + (off - pend), len);
+		return 0;
+	}
+	if (len > CACHE_READ_WINDOW / 4 ||
+	    (box->cache_win == NULL &&
+		(box->cache_win = malloc(CACHE_READ_WINDOW)) == NULL)) {
+		n = pread(box->cachefd, buf, len, (off_t)off);
+		return n == (ssize_t)len ? 0 : -1;
+	}
+	if (off < box->cache_win_off ||
+	    off + len > box->cache_win_off + box->cache_win_len) {
+		want = pend - off < CACHE_READ_WINDOW ? (size_t)(pend - off)
+						      : CACHE_READ_WINDOW;
+		box->cache_win_len = 0;
+		if ((n = pread(box->cachefd, box->cache_win, want,
+			 (off_t)off)) < (ssize_t)len)
+			return -1;
+		box->cache_win_off = off;
+		box->cache_win_len = (size_t)n;
+	}
+	memcpy(buf, box->cache_win + (off - box->cache_win_off), len);
+	return 0;
+}
+
+/* a record after the others, written with the next ones */
 static void
 cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
     size_t len)
 {
 	uint8_t *rec;
 	uint32_t crc;
-	size_t total = len + CACHE_REC_OVERHEAD;
+	size_t total = len + CACHE_REC_OVERHEAD, cap;
 
-	if (box->cachefd == -1 || len > CACHE_TEXT_MAX ||
-	    (rec = malloc(total)) == NULL)
+	if (box->cachefd == -1 || len > CACHE_TEXT_MAX)
 		return;
+	if (box->cache_pend_len + total > box->cache_pend_cap) {
+		cap = box->cache_pend_cap ? box->cache_pend_cap : 4096;
+		while (cap < box->cache_pend_len + total)
+			cap *= 2;
+		if ((rec = realloc(box->cache_pend, cap)) == NULL)
+			return;
+		box->cache_pend = rec;
+		box->cache_pend_cap = cap;
+	}
+	if (cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
+	    -1)
+		return;
+	rec = box->cache_pend + box->cache_pend_len;
 	put_be32(rec, CACHE_REC_MAGIC);
 	put_be32(rec + 4, uid);
 	rec[8] = (uint8_t)what;
@@ -2531,14 +2643,10 @@ cache_append(struct mailbox *box, uint32_t uid, uint32_t what, const char *text,
 	memcpy(rec + 13, text, len);
 	crc = crc32_update(0, rec + 4, 9 + len);
 	memcpy(rec + 13 + len, &crc, 4);
-	/* one write (the role's sandbox has pwrite, not pwritev) */
-	if (pwrite(box->cachefd, rec, total, (off_t)box->cache_end) ==
-		(ssize_t)total &&
-	    cache_insert(box, uid, what, box->cache_end + 13, (uint32_t)len) ==
-		0)
-		box->cache_end += total;
-	/* a short write is cut at the next load */
-	free(rec);
+	box->cache_pend_len += total;
+	box->cache_end += total;
+	if (box->cache_pend_len >= CACHE_PENDING_MAX)
+		cache_flush(box);
 	if (box->cache_end >= box->cache_tidy_at)
 		cache_tidy_soon(box);
 }
@@ -2689,6 +2797,10 @@ cache_tidy(struct mailbox *box)
 
 	if (!box->cache_loaded || box->cachefd == -1)
 		return;
+	/* what is pending goes to the file, which is then read as it is */
+	cache_idle(box);
+	if (box->cachefd == -1)
+		return;
 	n = cache_live(box, &live);
 	if (live != NULL) {
 		cache_rewrite(box, live, n);
@@ -2736,8 +2848,7 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 		cache_load(box);
 	if ((e = cache_find(box, m->uid, (uint32_t)what)) != NULL &&
 	    (out = malloc((size_t)e->len + 1)) != NULL) {
-		if (pread(box->cachefd, out, e->len, (off_t)e->off) ==
-		    (ssize_t)e->len) {
+		if (cache_read(box, e->off, out, e->len) == 0) {
 			out[e->len] = '\0';
 			*len = e->len;
 			goto done;
@@ -2754,6 +2865,14 @@ box_cached(struct mailbox *box, const struct mail_msg *m, int fd, int what,
 	} else if (lseek(fd, 0, SEEK_SET) == -1)
 		return -1; /* the writer's fd: read from the start */
 	rc = mail_compute(fd, what, &out, len);
+	/*
+	 * A message delivered or copied in without W= in its name: its
+	 * RFC822.SIZE, which the same FETCH asks for nearly always, while
+	 * the file is open.
+	 */
+	if (own && rc == 0 && what == CACHED_ENVELOPE && m->size == 0 &&
+	    (((struct mail_msg *)m)->size = crlf_size(fd)) != 0)
+		box_log(box, INDEX_LOG_INFO, (size_t)(m - box->st.msgs));
 	if (own)
 		close(fd);
 	if (rc == -1)
@@ -2966,8 +3085,7 @@ copy_cached(
 		if ((e = cache_find(src, suid, (uint32_t)what)) == NULL ||
 		    (text = malloc((size_t)e->len + 1)) == NULL)
 			continue;
-		if (pread(src->cachefd, text, e->len, (off_t)e->off) ==
-		    (ssize_t)e->len)
+		if (cache_read(src, e->off, text, e->len) == 0)
 			cache_append(dst, duid, (uint32_t)what, text, e->len);
 		free(text);
 	}
@@ -2977,11 +3095,12 @@ copy_cached(
 static int
 copy_file(int fromdir, const char *from, int todir, const char *to)
 {
+	struct stat sb;
 	char buf[65536];
 	ssize_t n;
 	int in, out, rc = -1;
 
-	if ((in = msg_file_open(fromdir, from)) == -1)
+	if ((in = msg_file_open(fromdir, from, &sb)) == -1)
 		return -1;
 	if ((out = openat(todir, to,
 		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) ==

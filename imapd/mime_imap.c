@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -25,122 +26,159 @@ write_cstring(struct evbuffer *b, const char *s, int utf8)
 	return imap_write_nstring(b, s, s == NULL ? 0 : strlen(s), utf8);
 }
 
-/* the unfolded value of the header's first field name, or NULL */
-static char *
-header_value(const struct mime_message *m, const struct mime_part *p,
-    const char *name, int *found)
+/* the fields ENVELOPE shows, in its order */
+enum envelope_field {
+	ENV_DATE,
+	ENV_SUBJECT,
+	ENV_FROM,
+	ENV_SENDER,
+	ENV_REPLY_TO,
+	ENV_TO,
+	ENV_CC,
+	ENV_BCC,
+	ENV_IN_REPLY_TO,
+	ENV_MESSAGE_ID,
+	ENV_MAX
+};
+
+static const struct {
+	const char *name;
+	size_t len;
+} envelope_names[ENV_MAX] = {{"date", 4}, {"subject", 7}, {"from", 4},
+    {"sender", 6}, {"reply-to", 8}, {"to", 2}, {"cc", 2}, {"bcc", 3},
+    {"in-reply-to", 11}, {"message-id", 10}};
+
+/*
+ * The first field of each name, in one pass over the header: what
+ * mime_header_get() finds for each, without a pass per name.
+ */
+static void
+envelope_fields(const char *hdr, size_t len, struct mime_field *v, int *found)
 {
 	struct mime_field f;
+	size_t pos = 0, count = 0;
+	int i, left = ENV_MAX;
 
-	*found = 0;
-	if (!mime_header_get(m->msg + p->hdr_off, p->hdr_len, name, &f))
-		return NULL;
-	*found = 1;
-	return mime_header_unfold(f.value, f.valuelen);
+	memset(found, 0, ENV_MAX * sizeof(*found));
+	while (left > 0 && count++ < MIME_FIELDS_MAX &&
+	    mime_header_next(hdr, len, &pos, &f))
+		for (i = 0; i < ENV_MAX; i++) {
+			if (!found[i] && f.namelen == envelope_names[i].len &&
+			    strncasecmp(f.name, envelope_names[i].name,
+				f.namelen) == 0) {
+				v[i] = f;
+				found[i] = 1;
+				left--;
+				break;
+			}
+		}
 }
 
 static int
-envelope_string(struct evbuffer *b, const struct mime_message *m,
-    const struct mime_part *p, const char *name, int utf8)
+envelope_string(struct evbuffer *b, const struct mime_field *f, int utf8)
 {
-	char *v;
-	int found, rv;
+	char *v = NULL;
+	int rv;
 
-	v = header_value(m, p, name, &found);
-	if (found && v == NULL)
+	if (f != NULL &&
+	    (v = mime_header_unfold(f->value, f->valuelen)) == NULL)
 		return -1;
 	rv = write_cstring(b, v, utf8);
 	free(v);
 	return rv;
 }
 
-/* an address list, or NIL; 1 when the field is absent or holds none */
+/* the addresses of a field (none if f is NULL): 0 or -1 */
 static int
-envelope_addresses(struct evbuffer *b, const struct mime_message *m,
-    const struct mime_part *p, const char *name, int utf8)
+envelope_parse(const struct mime_field *f, struct mime_addresses *as)
+{
+	as->v = NULL;
+	as->n = 0;
+	if (f == NULL)
+		return 0;
+	return mime_address_parse(f->value, f->valuelen, 0, as);
+}
+
+/* an address list, or NIL when it holds none */
+static int
+envelope_addresses(
+    struct evbuffer *b, const struct mime_addresses *as, int utf8)
+{
+	size_t i;
+
+	if (as->n == 0)
+		return ADD(b, "NIL");
+	if (ADD(b, "(") == -1)
+		return -1;
+	for (i = 0; i < as->n; i++) {
+		if (ADD(b, "(") == -1 ||
+		    write_cstring(b, as->v[i].name, utf8) == -1 ||
+		    ADD(b, " ") == -1 ||
+		    write_cstring(b, as->v[i].adl, utf8) == -1 ||
+		    ADD(b, " ") == -1 ||
+		    write_cstring(b, as->v[i].mailbox, utf8) == -1 ||
+		    ADD(b, " ") == -1 ||
+		    write_cstring(b, as->v[i].host, utf8) == -1 ||
+		    ADD(b, ")") == -1)
+			return -1;
+	}
+	return ADD(b, ")");
+}
+
+/* a list field; Sender and Reply-To default to From (RFC 3501 7.4.2) */
+static int
+envelope_list(struct evbuffer *b, const struct mime_field *f,
+    const struct mime_addresses *from, int utf8)
 {
 	struct mime_addresses as;
-	struct mime_field f;
-	size_t i;
-	int rv = -1;
+	int rv;
 
-	if (!mime_header_get(m->msg + p->hdr_off, p->hdr_len, name, &f))
-		return 1;
-	if (mime_address_parse(f.value, f.valuelen, 0, &as) == -1)
+	if (envelope_parse(f, &as) == -1)
 		return -1;
-	if (as.n == 0) {
-		mime_addresses_free(&as);
-		return 1;
-	}
-	if (ADD(b, "(") == -1)
-		goto done;
-	for (i = 0; i < as.n; i++) {
-		if (ADD(b, "(") == -1 ||
-		    write_cstring(b, as.v[i].name, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, as.v[i].adl, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, as.v[i].mailbox, utf8) == -1 ||
-		    ADD(b, " ") == -1 ||
-		    write_cstring(b, as.v[i].host, utf8) == -1 ||
-		    ADD(b, ")") == -1)
-			goto done;
-	}
-	if (ADD(b, ")") == -1)
-		goto done;
-	rv = 0;
-done:
+	rv =
+	    envelope_addresses(b, as.n == 0 && from != NULL ? from : &as, utf8);
 	mime_addresses_free(&as);
 	return rv;
-}
-
-/* Sender and Reply-To default to From (RFC 3501 7.4.2) */
-static int
-envelope_addresses_or_from(struct evbuffer *b, const struct mime_message *m,
-    const struct mime_part *p, const char *name, int utf8)
-{
-	int rv;
-
-	if ((rv = envelope_addresses(b, m, p, name, utf8)) != 1)
-		return rv;
-	if ((rv = envelope_addresses(b, m, p, "from", utf8)) != 1)
-		return rv;
-	return ADD(b, "NIL");
-}
-
-static int
-envelope_list(struct evbuffer *b, const struct mime_message *m,
-    const struct mime_part *p, const char *name, int utf8)
-{
-	int rv;
-
-	if ((rv = envelope_addresses(b, m, p, name, utf8)) != 1)
-		return rv;
-	return ADD(b, "NIL");
 }
 
 int
 imap_envelope_write(struct evbuffer *b, const struct mime_message *m,
     const struct mime_part *p, int utf8)
 {
-	if (ADD(b, "(") == -1 || envelope_string(b, m, p, "date", utf8) == -1 ||
-	    ADD(b, " ") == -1 ||
-	    envelope_string(b, m, p, "subject", utf8) == -1 ||
-	    ADD(b, " ") == -1 || envelope_list(b, m, p, "from", utf8) == -1 ||
-	    ADD(b, " ") == -1 ||
-	    envelope_addresses_or_from(b, m, p, "sender", utf8) == -1 ||
-	    ADD(b, " ") == -1 ||
-	    envelope_addresses_or_from(b, m, p, "reply-to", utf8) == -1 ||
-	    ADD(b, " ") == -1 || envelope_list(b, m, p, "to", utf8) == -1 ||
-	    ADD(b, " ") == -1 || envelope_list(b, m, p, "cc", utf8) == -1 ||
-	    ADD(b, " ") == -1 || envelope_list(b, m, p, "bcc", utf8) == -1 ||
-	    ADD(b, " ") == -1 ||
-	    envelope_string(b, m, p, "in-reply-to", utf8) == -1 ||
-	    ADD(b, " ") == -1 ||
-	    envelope_string(b, m, p, "message-id", utf8) == -1 ||
-	    ADD(b, ")") == -1)
+	struct mime_field v[ENV_MAX];
+	struct mime_addresses from;
+	int found[ENV_MAX], rv = -1;
+
+#define F(i) (found[i] ? &v[i] : NULL)
+	envelope_fields(m->msg + p->hdr_off, p->hdr_len, v, found);
+	/* From once, for Sender and Reply-To as well */
+	if (envelope_parse(F(ENV_FROM), &from) == -1)
 		return -1;
-	return 0;
+	if (ADD(b, "(") == -1 || envelope_string(b, F(ENV_DATE), utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_string(b, F(ENV_SUBJECT), utf8) == -1 ||
+	    ADD(b, " ") == -1 || envelope_addresses(b, &from, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_list(b, F(ENV_SENDER), &from, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_list(b, F(ENV_REPLY_TO), &from, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_list(b, F(ENV_TO), NULL, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_list(b, F(ENV_CC), NULL, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_list(b, F(ENV_BCC), NULL, utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_string(b, F(ENV_IN_REPLY_TO), utf8) == -1 ||
+	    ADD(b, " ") == -1 ||
+	    envelope_string(b, F(ENV_MESSAGE_ID), utf8) == -1 ||
+	    ADD(b, ")") == -1)
+		goto done;
+#undef F
+	rv = 0;
+done:
+	mime_addresses_free(&from);
+	return rv;
 }
 
 static int
@@ -369,6 +407,130 @@ imap_bodystructure_write(struct evbuffer *b, const struct mime_message *m,
 	return bodystructure(b, m, p, extended, utf8);
 }
 
+/* b's octets as a malloc'ed string: 0 or -1 */
+static int
+view_text(struct evbuffer *b, char **text, size_t *len)
+{
+	*len = evbuffer_get_length(b);
+	if ((*text = malloc(*len + 1)) == NULL)
+		return -1;
+	if (evbuffer_remove(b, *text, *len) != (int)*len) {
+		free(*text);
+		return -1;
+	}
+	(*text)[*len] = '\0';
+	return 0;
+}
+
+#define ENVELOPE_READ	    4096	 /* read at first: most headers fit */
+#define ENVELOPE_HEADER_MAX (256 * 1024) /* past it the whole is parsed */
+
+/* the CRLF form of s as mime_crlf() makes it, into out (2 * n): its length */
+static size_t
+crlf_copy(const char *s, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) ||
+		    (s[i] == '\r' && (i + 1 == n || s[i + 1] != '\n'))) {
+			out[o++] = '\r';
+			out[o++] = '\n';
+		} else
+			out[o++] = s[i];
+	}
+	return o;
+}
+
+/*
+ * How much of the raw octets read to convert: up to a blank line (LF LF
+ * or LF CR LF), where the header ends at the latest, else up to the last
+ * LF (a prefix converts as the whole would up to there), or all of it.
+ */
+static size_t
+header_cut(const char *raw, size_t have, int whole)
+{
+	const char *p = raw, *end = raw + have, *last = NULL;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		last = ++p;
+		if (p < end && *p == '\n')
+			return (size_t)(p + 1 - raw);
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			return (size_t)(p + 2 - raw);
+	}
+	if (whole)
+		return have;
+	return last == NULL ? 0 : (size_t)(last - raw);
+}
+
+/*
+ * ENVELOPE from the header alone (a message's body cannot change it),
+ * read from the start of fd until it is whole: the same text as from the
+ * parsed message, without reading, converting or parsing the body.  0,
+ * -1, or 1 when the header is too long for it.
+ */
+static int
+envelope_from_header(int fd, char **text, size_t *len)
+{
+	char rawbuf[ENVELOPE_READ], crlfbuf[2 * ENVELOPE_READ];
+	char *raw = rawbuf, *crlf = crlfbuf, *p;
+	struct mime_message m;
+	struct mime_part part;
+	struct evbuffer *b = NULL;
+	size_t cap = sizeof(rawbuf), have = 0, cut, n, hdr_len;
+	ssize_t got;
+	int whole, rv = -1;
+
+	for (;;) {
+		if ((got = pread(fd, raw + have, cap - have, (off_t)have)) ==
+		    -1)
+			goto done;
+		have += (size_t)got;
+		/* a short read of a plain file is its end */
+		whole = have < cap || got == 0;
+		cut = header_cut(raw, have, whole);
+		n = crlf_copy(raw, cut, crlf);
+		if (mime_header_extent(crlf, n, whole, &hdr_len))
+			break;
+		if (cap >= ENVELOPE_HEADER_MAX) {
+			rv = 1;
+			goto done;
+		}
+		cap *= 2;
+		if ((p = malloc(cap)) == NULL)
+			goto done;
+		memcpy(p, raw, have);
+		if (raw != rawbuf)
+			free(raw);
+		raw = p;
+		if (crlf != crlfbuf)
+			free(crlf);
+		if ((crlf = malloc(2 * cap)) == NULL)
+			goto done;
+	}
+	memset(&m, 0, sizeof(m));
+	memset(&part, 0, sizeof(part));
+	m.msg = crlf;
+	m.len = hdr_len;
+	m.root = &part;
+	m.nparts = 1;
+	part.hdr_len = hdr_len;
+	if ((b = evbuffer_new()) == NULL ||
+	    imap_envelope_write(b, &m, &part, 0) == -1 ||
+	    view_text(b, text, len) == -1)
+		goto done;
+	rv = 0;
+done:
+	if (b != NULL)
+		evbuffer_free(b);
+	if (raw != rawbuf)
+		free(raw);
+	if (crlf != crlfbuf)
+		free(crlf);
+	return rv;
+}
+
 int
 imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 {
@@ -380,6 +542,10 @@ imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 	size_t size = 0, size_crlf;
 	int rv = -1;
 
+	if (what == IMAP_VIEW_ENVELOPE &&
+	    (rv = envelope_from_header(fd, text, len)) != 1)
+		return rv;
+	rv = -1;
 	if (fstat(fd, &st) == -1 || st.st_size < 0)
 		return -1;
 	size = st.st_size;
@@ -404,14 +570,8 @@ imap_message_view(int fd, enum imap_view what, char **text, size_t *len)
 		    : imap_bodystructure_write(b, m, m->root,
 			  what == IMAP_VIEW_BODYSTRUCTURE, 0)) == -1)
 		goto done;
-	*len = evbuffer_get_length(b);
-	if ((*text = malloc(*len + 1)) == NULL)
+	if (view_text(b, text, len) == -1)
 		goto done;
-	if (evbuffer_remove(b, *text, *len) != (int)*len) {
-		free(*text);
-		goto done;
-	}
-	(*text)[*len] = '\0';
 	rv = 0;
 done:
 	mime_free(m);

@@ -538,6 +538,17 @@ test_addresses(void)
 	s[400000] = '\0';
 	CHECK("addr bound", ADDR(s, 0) == 0 && as.n <= MIME_ADDRESSES_MAX);
 	mime_addresses_free(&as);
+	/* words longer than the parser keeps in place: they grow */
+	memset(s, 'n', 1000);
+	s[0] = '"';
+	memcpy(s + 999, "\" <", 3);
+	memset(s + 1002, 'l', 300);
+	memcpy(s + 1302, "@h.example>", 12);
+	CHECK("addr long words", ADDR(s, 0) == 0 && as.n == 1 &&
+		as.v[0].name != NULL && strlen(as.v[0].name) == 998 &&
+		as.v[0].mailbox != NULL && strlen(as.v[0].mailbox) == 300 &&
+		strcmp(as.v[0].host, "h.example") == 0);
+	mime_addresses_free(&as);
 	free(s);
 #undef ADDR
 }
@@ -748,6 +759,64 @@ test_hostile(void)
 	CHECK("no fd leaked", test_open_fds() == fd_before);
 }
 
+/* mime_header_extent(): the extent and whether the rest could change it */
+static int
+extent_is(const char *s, int whole, int done, size_t want)
+{
+	size_t len = 99;
+
+	return mime_header_extent(s, strlen(s), whole, &len) == done &&
+	    (!done || len == want);
+}
+
+/* a charset name of 65 octets overran the one kept (64 and a NUL) */
+static void
+test_long_charset(void)
+{
+	char in[200], *d;
+
+	snprintf(in, sizeof(in), "=?%064d?q?x?= =?%065d?q?y?=", 0, 0);
+	d = mime_header_decode(in, strlen(in));
+	CHECK("charset of 65 octets is no encoded word",
+	    d != NULL && strstr(d, "?q?y?=") != NULL &&
+		strstr(d, "?q?x?=") == NULL);
+	free(d);
+}
+
+static void
+test_header_extent(void)
+{
+	struct mime_message *m;
+	const char *s;
+	size_t len;
+
+	CHECK("extent blank line", extent_is("A: b\r\n\r\nbody", 0, 1, 8));
+	CHECK(
+	    "extent blank line at the end", extent_is("A: b\r\n\r\n", 0, 1, 8));
+	CHECK(
+	    "extent no field line", extent_is("A: b\r\nno field\r\n", 0, 1, 6));
+	CHECK("extent fields only, more may come",
+	    extent_is("A: b\r\nC: d\r\n", 0, 0, 0));
+	CHECK("extent fields only, whole",
+	    extent_is("A: b\r\nC: d\r\n", 1, 1, 12));
+	CHECK("extent continuation may come",
+	    extent_is("A: b\r\n\tc\r\n", 0, 0, 0));
+	CHECK("extent empty", extent_is("", 0, 0, 0));
+	CHECK("extent empty whole", extent_is("", 1, 1, 0));
+	CHECK("extent blank first", extent_is("\r\nbody", 0, 1, 2));
+	CHECK("extent mbox from line",
+	    extent_is("From x\r\nA: b\r\n\r\n", 0, 1, 16));
+	CHECK("extent mbox from line alone", extent_is("From x\r\n", 0, 0, 0));
+	/* the same header as mime_parse() finds */
+	s = "From x\r\nA: b\r\n c\r\nnot: \x01\r\nD: e\r\n\r\n";
+	if ((m = mime_parse(s, strlen(s))) == NULL)
+		exit(1);
+	CHECK("extent as mime_parse",
+	    mime_header_extent(s, strlen(s), 0, &len) == 1 &&
+		len == m->root->hdr_len);
+	mime_free(m);
+}
+
 int
 main(void)
 {
@@ -764,6 +833,8 @@ main(void)
 	test_transfer();
 	test_crlf();
 	test_hostile();
+	test_header_extent();
+	test_long_charset();
 	evbuffer_free(out);
 	TEST_EXIT();
 }

@@ -439,6 +439,58 @@ test_date(void)
 	    fetch_date_format(INT64_C(253402300800), buf, sizeof(buf)) == -1);
 	CHECK("date hostile",
 	    fetch_date_format(INT64_MAX, buf, sizeof(buf)) == -1);
+	CHECK("date hostile negative",
+	    fetch_date_format(INT64_MIN, buf, sizeof(buf)) == -1);
+	CHECK("date year 0",
+	    fetch_date_format(INT64_C(-62167219200), buf, sizeof(buf)) == 0 &&
+		strcmp(buf, " 1-Jan-0000 00:00:00 +0000") == 0);
+	CHECK("date before year 0",
+	    fetch_date_format(INT64_C(-62167219201), buf, sizeof(buf)) == -1);
+	CHECK("date last of 9999",
+	    fetch_date_format(INT64_C(253402300799), buf, sizeof(buf)) == 0 &&
+		strcmp(buf, "31-Dec-9999 23:59:59 +0000") == 0);
+}
+
+/* the arithmetic against gmtime_r() over the years IMAP can show */
+static void
+test_date_gmtime(void)
+{
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	const int64_t lo = INT64_C(-62167219200), hi = INT64_C(253402300799);
+	char got[64], want[64];
+	uint64_t x = 88172645463325252ULL;
+	struct tm tm;
+	time_t tt;
+	int64_t t;
+	int i, ok = 1;
+
+	for (i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (i % 4 == 0)
+			t = (int64_t)(x % 4000000000ULL); /* 1970-2096 */
+		else if (i % 4 == 1)
+			t = (int64_t)(x % 86400) + 86400 * (int64_t)(i / 4 % 800 -
+							      400);
+		else
+			t = lo + (int64_t)(x % (uint64_t)(hi - lo + 1));
+		tt = (time_t)t;
+		if (gmtime_r(&tt, &tm) == NULL)
+			continue;
+		snprintf(want, sizeof(want), "%2d-%s-%04d %02d:%02d:%02d +0000",
+		    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		if (fetch_date_format(t, got, sizeof(got)) == -1 ||
+		    strcmp(got, want) != 0) {
+			fprintf(stderr, "%lld: %s, not %s\n", (long long)t, got,
+			    want);
+			ok = 0;
+			break;
+		}
+	}
+	CHECK("date as gmtime_r", ok);
 }
 
 int
@@ -452,6 +504,7 @@ main(void)
 	test_bounds();
 	test_store();
 	test_date();
+	test_date_gmtime();
 	fetch_request_free(&req);
 	imap_command_free(&cmd);
 	TEST_EXIT();

@@ -897,6 +897,101 @@ cache_record(uint8_t *p, uint32_t uid, uint8_t what, const char *text,
 }
 
 /*
+ * Records are written in batches: those not yet written are read back
+ * from memory, the sync and the close write them, and they load again.
+ */
+static void
+test_cache_pending(void)
+{
+	const size_t n = 200, rec = 1000;
+	char name[256];
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	const char *text;
+	size_t len, i, j;
+	off_t before;
+	int ok = 1;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < n; i++)
+		store_deliver(BOX, (uint64_t)i + 1, name, sizeof(name));
+	mailbox_set_compute(big_compute);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("cache pending: open", 0);
+		mailbox_set_compute(NULL);
+		mail_user_put(u);
+		return;
+	}
+	computed = 0;
+	big_len = rec;
+	for (i = 0; i < n; i++)
+		mailbox_msg_cached(
+		    v, (uint32_t)i + 1, CACHED_ENVELOPE, &text, &len);
+	for (i = 0; i < n; i++)
+		if (mailbox_view_msg(v, (uint32_t)i + 1)->internal_date == 0 ||
+		    mailbox_view_msg(v, (uint32_t)i + 1)->size == 0)
+			ok = 0;
+	/* 55 octets, one of them a bare LF */
+	CHECK("cache pending: the date and size learnt by the same open",
+	    ok && mailbox_view_msg(v, 1)->size == 56);
+	before = cache_file_size();
+	CHECK("cache pending: some written, not all",
+	    before > 64 * 1024 && before < (off_t)(n * rec));
+	big_len = 5;
+	for (i = 0; i < n; i++) {
+		if (mailbox_msg_cached(v, (uint32_t)i + 1, CACHED_ENVELOPE,
+			&text, &len) == -1 ||
+		    len != rec) {
+			ok = 0;
+			continue;
+		}
+		for (j = 0; j < len; j++)
+			if (text[j] != 'a' + CACHED_ENVELOPE)
+				ok = 0;
+	}
+	CHECK("cache pending: read back, written or not",
+	    ok && computed == (int)n);
+	mailbox_view_sync(v);
+	CHECK("cache pending: the sync writes the rest",
+	    cache_file_size() > (off_t)(n * rec));
+	big_len = rec;
+	mailbox_msg_cached(v, 1, CACHED_BODY, &text, &len);
+	before = cache_file_size();
+	mailbox_view_close(v);
+	CHECK("cache pending: the close writes the rest",
+	    cache_file_size() == before + (off_t)(rec + 17));
+	v = open_view(u, "INBOX", 0, &h);
+	big_len = 5;
+	for (i = 0, ok = 1; v != NULL && i < n; i++)
+		if (mailbox_msg_cached(v, (uint32_t)i + 1, CACHED_ENVELOPE,
+			&text, &len) == -1 ||
+		    len != rec)
+			ok = 0;
+	CHECK("cache pending: loaded again",
+	    v != NULL && ok &&
+		mailbox_msg_cached(v, 1, CACHED_BODY, &text, &len) == 0 &&
+		len == rec && computed == (int)n + 1);
+	/* backwards and by strides: the read window misses and refills */
+	for (i = 0, ok = 1; v != NULL && i < 2 * n; i++) {
+		j = i < n ? n - i : (i - n) * 37 % n + 1;
+		if (mailbox_msg_cached(v, (uint32_t)j, CACHED_ENVELOPE, &text,
+			&len) == -1 ||
+		    len != rec || text[0] != 'a' + CACHED_ENVELOPE ||
+		    text[rec - 1] != 'a' + CACHED_ENVELOPE)
+			ok = 0;
+	}
+	CHECK("cache pending: read in any order",
+	    v != NULL && ok && computed == (int)n + 1);
+	if (v != NULL)
+		mailbox_view_close(v);
+	mailbox_set_compute(NULL);
+	mail_user_put(u);
+}
+
+/*
  * boxd.cache compacted: the records of expunged messages and superseded
  * ones dropped once they outweigh the live, whether the folder closes
  * or folds its index while open; what is left reads back as it was.
@@ -1074,6 +1169,8 @@ test_cache_tidy_open(void)
 	mailbox_expunge(v, NULL, 0);
 	for (i = 1; i <= 10; i++)
 		mailbox_msg_cached(v, i, CACHED_BODYSTRUCTURE, &text, &len);
+	/* the command's end: what is pending is written */
+	mailbox_view_sync(v);
 	CHECK("grown past 1 MiB while open", computed == 40 &&
 	    cache_file_size() == 12 + 40 * per);
 	event_base_loop(base, EVLOOP_NONBLOCK);
@@ -1466,6 +1563,7 @@ main(void)
 	test_quota_folders();
 	test_cache();
 	test_cache_windows();
+	test_cache_pending();
 	test_cache_tidy();
 	test_cache_tidy_open();
 	test_append_held();

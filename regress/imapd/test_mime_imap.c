@@ -497,6 +497,174 @@ test_view(void)
 	CHECK("view no fd leaked", test_open_fds() == fds);
 }
 
+/* ENVELOPE as from the whole message parsed, for the header-only path */
+static char *
+envelope_whole(const char *msg, size_t len)
+{
+	struct evbuffer *crlf;
+	struct mime_message *m;
+	const char *s = msg;
+	char *t;
+	size_t n = len;
+
+	if ((crlf = evbuffer_new()) == NULL)
+		exit(1);
+	if (mime_crlf_needed(msg, len)) {
+		if (mime_crlf(msg, len, crlf) == -1)
+			exit(1);
+		n = evbuffer_get_length(crlf);
+		s = n > 0 ? (char *)evbuffer_pullup(crlf, -1) : "";
+	}
+	if ((m = mime_parse(s, n)) == NULL ||
+	    imap_envelope_write(out, m, m->root, 0) == -1)
+		exit(1);
+	mime_free(m);
+	evbuffer_free(crlf);
+	if ((t = strdup(text())) == NULL)
+		exit(1);
+	return t;
+}
+
+/* the header-only ENVELOPE of msg, as a file, equals the whole one's */
+static int
+envelope_same(int fd, const char *msg, size_t len)
+{
+	char *want, *got;
+	size_t n;
+	int same;
+
+	if (ftruncate(fd, 0) == -1 ||
+	    (len > 0 && pwrite(fd, msg, len, 0) != (ssize_t)len))
+		exit(1);
+	want = envelope_whole(msg, len);
+	if (imap_message_view(fd, IMAP_VIEW_ENVELOPE, &got, &n) == -1)
+		return 0;
+	same = strcmp(want, got) == 0 && n == strlen(got);
+	if (!same)
+		fprintf(stderr, "whole: %s\nheader: %s\n", want, got);
+	free(want);
+	free(got);
+	return same;
+}
+
+static const char *const sample_names[] = {"badcte.eml", "barelf-lf.eml",
+    "digest.eml", "eightbit.eml", "encoded.eml", "nested.eml", "noboundary.eml",
+    "noclose.eml", "noseparator.eml", "nul-raw.eml", "quotedboundary.eml",
+    "rfc3501.eml", "rfc822.eml"};
+
+/* a header of n octets of fields (then "\r\n\r\nbody" if ended) */
+static size_t
+long_header(char *buf, size_t n, const char *eol, int ended)
+{
+	size_t o = 0, k = 0;
+
+	for (; o + 40 < n; k++)
+		o += (size_t)snprintf(buf + o, 40, "X-F%zu: %s%s", k,
+		    k % 3 == 0 ? "\tfolded" : "v", eol);
+	o += (size_t)snprintf(
+	    buf + o, 80, "Subject: end%s%s", eol, ended ? "" : "From: a@b");
+	if (ended)
+		o += (size_t)snprintf(buf + o, 40, "%sbody%s", eol, eol);
+	return o;
+}
+
+static void
+test_envelope_header_only(void)
+{
+	static const char *const edge[] = {
+	    "",
+	    "\n",
+	    "\r\n",
+	    "\r",
+	    "Subject: no line end",
+	    "Subject: s\n\nFrom: not@header\n",
+	    "Subject: s\r\rFrom: a@b\r\r",
+	    "Subject: s\r\r\nFrom: a@b\n\n",
+	    "From: a@b\r\n\r\n",
+	    "From x@y Thu Jan  1 00:00:00 1970\nSubject: mbox\n\nb",
+	    "From \n\nSubject: x\n",
+	    "From: a@b\nnot a field\nSubject: lost\n\n",
+	    "Subject: s\n folded\n\tmore\nTo: a@b,\n c@d\n\n",
+	    "\nSubject: body only\n",
+	    " Subject: continuation first\n\n",
+	    "Subject: x\r\n\nTo: late@b\n",
+	    "Subject: x\n\r\nTo: late@b\n",
+	    "Sender: s@b\nFrom: f@b\nReply-To:\nfrom: second@b\n\n",
+	};
+	char path[] = "/tmp/test_mime_imap.XXXXXX", *buf, *msg, name[64];
+	size_t i, len, n, at;
+	unsigned int seed = 7;
+	int fd, fds = test_open_fds(), ok;
+
+	if ((fd = mkstemp(path)) == -1 || (buf = malloc(1 << 20)) == NULL)
+		exit(1);
+	unlink(path);
+	for (i = 0; i < sizeof(sample_names) / sizeof(sample_names[0]); i++) {
+		msg = mime_sample(sample_names[i], &len);
+		snprintf(name, sizeof(name), "envelope header only %s",
+		    sample_names[i]);
+		CHECK(name, envelope_same(fd, msg, len));
+		free(msg);
+	}
+	for (i = 0, ok = 1; i < sizeof(edge) / sizeof(edge[0]); i++)
+		if (!envelope_same(fd, edge[i], strlen(edge[i]))) {
+			fprintf(stderr, "edge %zu\n", i);
+			ok = 0;
+		}
+	/* with the NULs the literal holds */
+	n = sizeof("Subject: \0nul\nFrom: a\0@b\n\n") - 1;
+	ok &= envelope_same(fd, "Subject: \0nul\nFrom: a\0@b\n\n", n);
+	CHECK("envelope header only malformed", ok);
+	/* headers around the first read's size and its doubling */
+	for (ok = 1, n = 4000; n < 8400; n += 37) {
+		len = long_header(buf, n, "\n", 1);
+		ok &= envelope_same(fd, buf, len);
+		len = long_header(buf, n, "\r\n", 1);
+		ok &= envelope_same(fd, buf, len);
+		len = long_header(buf, n, "\r", 0);
+		ok &= envelope_same(fd, buf, len);
+		len = long_header(buf, n, "\n", 0);
+		ok &= envelope_same(fd, buf, len);
+	}
+	CHECK("envelope header only across reads", ok);
+	/* a CR LF split by the end of a read */
+	for (ok = 1, at = 4090; at < 4100; at++) {
+		memset(buf, 0, 8192);
+		len = long_header(buf, at, "\n", 0);
+		memcpy(buf + len, "\r\nTo: x@y\r\n\r\n", 14);
+		ok &= envelope_same(fd, buf, len + 14);
+	}
+	CHECK("envelope header only cr lf split", ok);
+	/* past the header bound: the whole message is parsed */
+	len = long_header(buf, 300 * 1024, "\n", 1);
+	CHECK("envelope header only long header", envelope_same(fd, buf, len));
+	len = long_header(buf, 300 * 1024, "\n", 0);
+	CHECK("envelope header only long unended", envelope_same(fd, buf, len));
+	memset(buf, 'a', 10000);
+	CHECK(
+	    "envelope header only no line end", envelope_same(fd, buf, 10000));
+	/* random octets of the kinds that matter, around the read size */
+	for (ok = 1, i = 0; i < 400; i++) {
+		static const char *const bits[] = {"\r", "\n", "\r\n", " ",
+		    "\t", ":", "From: ", "From ", "To: a@b", "Subject: x",
+		    "\n\n", "\r\n\r\n", "x", "Sender: <s@t>", ",", "\""};
+		len = 0;
+		n = i % 2 ? 3900 + (size_t)(rand_r(&seed) % 400)
+			  : (size_t)(rand_r(&seed) % 200);
+		while (len < n) {
+			const char *b = bits[rand_r(&seed) % 16];
+
+			memcpy(buf + len, b, strlen(b));
+			len += strlen(b);
+		}
+		ok &= envelope_same(fd, buf, len);
+	}
+	CHECK("envelope header only random", ok);
+	free(buf);
+	close(fd);
+	CHECK("envelope header only no fd leaked", test_open_fds() == fds);
+}
+
 int
 main(void)
 {
@@ -506,6 +674,7 @@ main(void)
 	test_sections();
 	test_section_parse();
 	test_view();
+	test_envelope_header_only();
 	evbuffer_free(out);
 	TEST_EXIT();
 }
