@@ -339,6 +339,12 @@ void mail_user_put(struct mail_user *);
  * written): before a DELETE or RENAME changes folder directories.
  */
 void mail_user_release(struct mail_user *);
+/*
+ * After a DELETE or RENAME: every open folder whose directory is no
+ * longer at its name is let go, its views lost (as when they fall
+ * behind), so that no session goes on serving it.
+ */
+void mail_user_check_folders(struct mail_user *);
 /* the quota given, and what the user's folders hold now (octets) */
 uint64_t mail_user_quota(struct mail_user *);
 uint64_t mail_user_usage(struct mail_user *);
@@ -353,7 +359,8 @@ struct mailbox_view_ops {
 	void (*exists)(void *arg, uint32_t count, uint32_t recent);
 	/*
 	 * The view fell so far behind (MAILBOX_EVENTS_MAX news not heard)
-	 * that the mailbox stopped keeping its news: it is of no more use
+	 * that the mailbox stopped keeping its news, or its folder was
+	 * deleted or renamed (mailbox_view_gone()): it is of no more use
 	 * but to close.  Called from another session's change.
 	 */
 	void (*lost)(void *arg);
@@ -387,6 +394,8 @@ uint32_t mailbox_view_uidvalidity(struct mailbox_view *);
 uint32_t mailbox_view_uidnext(struct mailbox_view *);
 uint64_t mailbox_view_highestmodseq(struct mailbox_view *);
 int mailbox_view_readonly(struct mailbox_view *);
+/* 1 if the view's folder was deleted or renamed since it was opened */
+int mailbox_view_gone(struct mailbox_view *);
 /*
  * Message seq (1..count): NULL if it was expunged by another session
  * (the view still counts it until it syncs) or seq is out of range.
