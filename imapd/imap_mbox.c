@@ -553,6 +553,13 @@ imap_view_lost(void *arg)
 {
 	struct imap_session *s = arg;
 
+	/* as Dovecot does: a session cannot go on without its mailbox */
+	if (s->mbox != NULL && mailbox_view_gone(s->mbox->view)) {
+		log_info("%s: mailbox %s deleted or renamed elsewhere, closed",
+		    s->addr, s->mbox->name);
+		imap_bye(s, "Selected mailbox was deleted or renamed");
+		return;
+	}
 	log_info("%s: too far behind its mailbox, closed", s->addr);
 	imap_bye(s, "Too much changed in the mailbox since you last asked");
 }
@@ -939,6 +946,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 {
 	char name[FOLDER_NAME_MAX + 1];
 	const char *why = NULL;
+	enum folder_err err;
 
 	if (cmd->nargs != 1) {
 		imap_tagged(s, "BAD", "DELETE needs a mailbox name");
@@ -955,8 +963,10 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	mail_user_release(s->user->mu);
-	imap_folder_result(s, folder_delete(s->user->dirfd, name, &why), why,
-	    "DELETE completed");
+	err = folder_delete(s->user->dirfd, name, &why);
+	imap_folder_result(s, err, why, "DELETE completed");
+	/* the sessions that have it selected are let go */
+	mail_user_check_folders(s->user->mu);
 }
 
 void
@@ -964,6 +974,7 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 {
 	char from[FOLDER_NAME_MAX + 1], to[FOLDER_NAME_MAX + 1];
 	const char *why = NULL;
+	enum folder_err err;
 
 	if (cmd->nargs != 2) {
 		imap_tagged(s, "BAD", "RENAME needs two mailbox names");
@@ -973,8 +984,14 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 	    imap_mbox_name_arg(s, &cmd->args[1], to, sizeof(to)) == -1)
 		return;
 	mail_user_release(s->user->mu);
-	imap_folder_result(s, folder_rename(s->user->dirfd, from, to, &why),
-	    why, "RENAME completed");
+	err = folder_rename(s->user->dirfd, from, to, &why);
+	imap_folder_result(s, err, why, "RENAME completed");
+	/*
+	 * Sessions on a folder that moved are let go, this one too after
+	 * its OK (as Dovecot does), even when some children moved and
+	 * others failed to.
+	 */
+	mail_user_check_folders(s->user->mu);
 }
 
 static void
