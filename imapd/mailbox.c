@@ -88,10 +88,8 @@ struct mailbox {
 	char dir[MAILDIR_NAME_MAX + 2]; /* "." or ".Name", on disk */
 	int dirfd;
 	int logfd;
-	int watching;  /* 0: no inotify, every open and sync rescans */
-	int dirty;     /* a change not our own is pending: rescan */
-	int check_dir; /* inotify saw the folder or new/ or cur/ move or go */
-	int gone; /* its directory was deleted or renamed: out of the list */
+	int watching; /* 0: no inotify, every open and sync rescans */
+	int dirty;    /* a change not our own is pending: rescan */
 	struct event *rescanev, *notifyev;
 	struct index_state st;
 	struct keywords kw;
@@ -113,6 +111,10 @@ struct mailbox {
 	uint64_t ev_first; /* the absolute number of ev[0] */
 	TAILQ_HEAD(, mailbox_view) views;
 	int refs; /* views and appends and status calls under way */
+	/* inotify saw the folder, new/ or cur/ move or go: is it there? */
+	int check_dir;
+	/* its directory was deleted or renamed: out of the user's list */
+	int gone;
 	/* the last cached text handed out */
 	char *cached;
 	/* boxd.cache, loaded at the first use */
@@ -176,9 +178,6 @@ static uint32_t unique_counter;
 static void box_put(struct mailbox *);
 static int box_refresh(struct mailbox *);
 static void box_rescan_cb(int, short, void *);
-static int box_check_dir(struct mailbox *);
-static void box_keywords_check(struct mailbox *);
-static void box_keywords_stat(struct mailbox *, struct stat *);
 
 void
 mailbox_init(struct event_base *base, const char *rootpath)
@@ -251,6 +250,8 @@ mail_user_put(struct mail_user *u)
 	close(u->dirfd);
 	free(u);
 }
+
+static int box_check_dir(struct mailbox *);
 
 void
 mail_user_check_folders(struct mail_user *u)
@@ -1339,6 +1340,8 @@ box_rescan_cb(int fd, short what, void *arg)
 	box_refresh(arg);
 }
 
+static void box_keywords_check(struct mailbox *);
+
 /* take in others' changes, if there were any; -1 if the folder went */
 static int
 box_refresh(struct mailbox *box)
@@ -1537,6 +1540,8 @@ box_hold(struct mailbox *box)
 		box_put(old);
 }
 
+static void box_keywords_stat(struct mailbox *, struct stat *);
+
 static struct mailbox *
 box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 {
@@ -1632,12 +1637,16 @@ box_put(struct mailbox *box)
 
 	if (--box->refs > 0)
 		return;
+	/* out of the list already, its directory gone or another's now */
+	if (box->gone) {
+		box_free(box);
+		mail_user_put(u);
+		return;
+	}
 	/* the last one out leaves a snapshot that opens without readdir */
-	if (!box->gone &&
-	    (box->changed || box->log_size > 8 || box->logw.len > 0))
+	if (box->changed || box->log_size > 8 || box->logw.len > 0)
 		box_fold(box);
-	if (!box->gone)
-		TAILQ_REMOVE(&u->boxes, box, entry);
+	TAILQ_REMOVE(&u->boxes, box, entry);
 	box_free(box);
 	mail_user_put(u);
 }
