@@ -8,6 +8,7 @@ afresh.  And dovecot-keywords rewritten by another writer is read again,
 so that a letter new in file names has its keyword's name."""
 
 import imaplib
+import json
 import os
 import shutil
 import socket
@@ -164,6 +165,14 @@ class FolderCase(unittest.TestCase):
         with self.assertRaises((imaplib.IMAP4.abort, OSError)):
             m.noop()
 
+    def imap_fds(self):
+        """How many descriptors the imap process has open."""
+        for line in self.b.boxctl("-j", "status").stdout.splitlines():
+            row = json.loads(line)
+            if row.get("role") == "imap":
+                return len(os.listdir("/proc/%d/fd" % row["pid"]))
+        raise AssertionError("no imap process")
+
     def owner(self):
         st = os.stat(self.md)
         return st.st_uid, st.st_gid
@@ -219,6 +228,33 @@ class DeleteElsewhere(FolderCase):
         self.assertEqual(other.noop()[0], "OK")
         self.assertEqual(subjects(other), ["Other 0"])
         self.assertEqual(b.select("Work")[0], "NO")
+
+    @unittest.skipUnless(os.geteuid() == 0, "reads /proc/PID/fd of imap")
+    def test_nothing_left_open(self):
+        b = self.connect()
+        b.select("INBOX")
+        before = self.imap_fds()
+        for i in range(5):
+            self.folder("Work")
+            a, c = self.selected("Work"), self.selected("Work")
+            idle = Idle(c)
+            if i % 2:
+                os.rename(os.path.join(self.md, ".Work"),
+                          os.path.join(self.md, ".Moved%d" % i))
+            else:
+                self.assertEqual(b.delete("Work")[0], "OK")
+            idle.bye()
+            self.assertBye(a)
+            for m in (a, c):
+                self.clients.remove(m)
+                try:
+                    m.shutdown()
+                except OSError:
+                    pass
+        # the sessions gone, their folders closed: as many as before
+        wait_for(lambda: self.imap_fds() == before,
+                 what="imap's descriptors back to %d, not %d" %
+                 (before, self.imap_fds()))
 
     def test_own_selected_folder_is_in_use(self):
         self.folder("Work")
