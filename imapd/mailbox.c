@@ -1562,7 +1562,8 @@ box_hold(struct mailbox *box)
 	struct mail_user *u = box->user;
 	struct mailbox *old = u->held;
 
-	if (old == box) {
+	/* one that went is let go: its name may open afresh */
+	if (old == box || box->gone) {
 		box_put(box);
 		return;
 	}
@@ -2888,7 +2889,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	int rc = -1, curfd = -1;
 
 	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
-	box_refresh(box);
+	/* deleted or renamed while the message came: not into what went */
+	if (box_refresh(box) == -1 && box->gone) {
+		snprintf(err, errsz, "the mailbox was deleted or renamed");
+		unlinkat(box->dirfd, from, 0);
+		goto done;
+	}
 	flags = (flags & MAIL_FLAGS_STD) |
 	    box_keyword_bits(box, keywords, nkeywords);
 	if (fstat(a->fd, &sb) == -1)

@@ -1163,8 +1163,10 @@ test_gone(void)
 	struct gone_heard g1, g2, g3;
 	struct mailbox_status st;
 	struct mailbox_view *v1, *v2, *v3;
+	struct mail_append *ap;
 	struct mail_user *u;
 	const char *why;
+	uint32_t uidv, uid;
 	char err[128], from[PATH_MAX];
 	int fds, dirfd, pass;
 
@@ -1243,6 +1245,25 @@ test_gone(void)
 			mailbox_status(u, "P.Child", &st, err, sizeof(err)) ==
 			    -1);
 		mailbox_view_close(v1);
+
+		/* an APPEND under way when its folder goes lands nowhere */
+		gone_folder("Box", 0);
+		ap = mailbox_append_begin(u, "Box", err, sizeof(err));
+		CHECK("gone: APPEND begun",
+		    ap != NULL &&
+			write(mailbox_append_fd(ap), "Subject: a\n\nx\n", 15) ==
+			    15);
+		CHECK("gone: its folder renamed",
+		    folder_rename(dirfd, "Box", "Box2", &why) == FOLDER_OK);
+		mail_user_check_folders(u);
+		CHECK("gone: the APPEND is refused",
+		    ap != NULL &&
+			mailbox_append_commit(ap, 0, NULL, 0, 0, &uidv, &uid,
+			    err, sizeof(err)) == -1 &&
+			strstr(err, "deleted or renamed") != NULL);
+		CHECK("gone: and left nothing in the renamed folder",
+		    mailbox_status(u, "Box2", &st, err, sizeof(err)) == 0 &&
+			st.messages == 0 && st.uidnext == 1);
 		close(dirfd);
 		mail_user_put(u);
 		CHECK(pass == 0 ? "gone: no fd left open (inotify)"
@@ -1250,6 +1271,7 @@ test_gone(void)
 		    fds == -1 || test_open_fds() == fds);
 		store_rm_rf(store_path("%s/.Q", BOX));
 		store_rm_rf(store_path("%s/.Q.Child", BOX));
+		store_rm_rf(store_path("%s/.Box2", BOX));
 	}
 	mailbox_init(NULL, store_root);
 }
