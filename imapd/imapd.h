@@ -339,7 +339,8 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
 void mail_user_put(struct mail_user *);
 /*
  * The folder the user's last APPEND left open is closed (its index
- * written): before a DELETE or RENAME changes folder directories.
+ * written), and the renames STORE left for later are done in every
+ * open folder: before a DELETE or RENAME changes folder directories.
  */
 void mail_user_release(struct mail_user *);
 /*

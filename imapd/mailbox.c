@@ -270,6 +270,7 @@ mail_user_put(struct mail_user *u)
 }
 
 static int box_check_dir(struct mailbox *);
+static int box_log_flush(struct mailbox *, int);
 
 void
 mail_user_check_folders(struct mail_user *u)
@@ -287,8 +288,13 @@ mail_user_check_folders(struct mail_user *u)
 void
 mail_user_release(struct mail_user *u)
 {
-	struct mailbox *held = u->held;
+	struct mailbox *held = u->held, *box;
 
+	/* flags STORE has not put in the names yet must not stay behind */
+	TAILQ_FOREACH(box, &u->boxes, entry) {
+		box_flush(box, 0);
+		box_log_flush(box, 0);
+	}
 	if (held == NULL)
 		return;
 	u->held = NULL;

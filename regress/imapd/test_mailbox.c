@@ -1276,6 +1276,69 @@ test_gone(void)
 	mailbox_init(NULL, store_root);
 }
 
+/*
+ * Flags a STORE has not yet put in the file names go with the files
+ * that RENAME moves: INBOX's messages, and a folder's directory.
+ */
+static void
+test_gone_pending(void)
+{
+	struct gone_heard g1, g2;
+	struct event_base *base;
+	struct mailbox_view *v1, *v2;
+	struct mail_user *u;
+	const char *why;
+	char name[256], found[256];
+	int dirfd;
+
+	store_setup();
+	store_maildir(BOX);
+	store_deliver(BOX, 1, name, sizeof(name));
+	name[strcspn(name, ":")] = '\0';
+	gone_folder("Work", 1);
+	/* an event base that does not run: the renames wait */
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	dirfd = openat(store_rootfd, BOX, O_RDONLY | O_DIRECTORY);
+	v1 = gone_view(u, "INBOX", &g1);
+	v2 = gone_view(u, "Work", &g2);
+	if (v1 == NULL || v2 == NULL || dirfd == -1) {
+		CHECK("pending: open", 0);
+		return;
+	}
+	CHECK("pending: STOREs whose renames wait",
+	    mailbox_store(v1, 1, STORE_ADD, MAILDIR_FLAG_FLAGGED, 0) == 0 &&
+		mailbox_store(v2, 1, STORE_ADD, MAILDIR_FLAG_SEEN, 0) == 0 &&
+		find_file(BOX, "cur", name, found, sizeof(found)) &&
+		strcmp(strchr(found, ':'), ":2,") == 0 &&
+		find_file(BOX "/.Work", "cur", "1700000000.M0P1", found,
+		    sizeof(found)) &&
+		strcmp(found, "1700000000.M0P1.host:2,") == 0);
+	mail_user_release(u);
+	CHECK("pending: RENAME INBOX",
+	    folder_rename(dirfd, "INBOX", "Old", &why) == FOLDER_OK &&
+		folder_rename(dirfd, "Work", "Done", &why) == FOLDER_OK);
+	mail_user_check_folders(u);
+	CHECK("pending: INBOX's message moved with its flag",
+	    find_file(BOX "/.Old", "cur", name, found, sizeof(found)) &&
+		strcmp(strchr(found, ':'), ":2,F") == 0);
+	CHECK("pending: the folder's message too",
+	    find_file(BOX "/.Done", "cur", "1700000000.M0P1", found,
+		sizeof(found)) &&
+		strcmp(found, "1700000000.M0P1.host:2,S") == 0);
+	mailbox_view_sync(v1);
+	CHECK("pending: INBOX's view hears the expunge, Work's is lost",
+	    strcmp(g1.h.text, "expunge 1 uid 1\n") == 0 && g1.lost == 0 &&
+		g2.lost == 1);
+	mailbox_view_close(v1);
+	mailbox_view_close(v2);
+	close(dirfd);
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 /* IDLE: a folder moved or removed by a person loses its views at once */
 static void
 test_gone_idle(void)
@@ -1557,6 +1620,7 @@ main(void)
 	test_lazy_store();
 	test_lagging_view();
 	test_gone();
+	test_gone_pending();
 	test_gone_idle();
 	test_keywords_reread();
 	test_large();
