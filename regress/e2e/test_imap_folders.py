@@ -265,6 +265,44 @@ class DeleteElsewhere(FolderCase):
         self.assertEqual(subjects(a), ["Work 0", "Work 1"])
 
 
+class Churn(FolderCase):
+    def test_made_selected_and_removed_again_and_again(self):
+        """Twelve rounds of a folder made, selected by two sessions (one
+        in IDLE), then deleted, renamed, removed or moved by turns, and
+        made again under the same name at once: every session on it
+        hears BYE, the new one opens empty, imap stays up."""
+        b = self.connect()
+        for i in range(12):
+            self.assertEqual(b.create("Spin")[0], "OK")
+            b.append("Spin", None, None, message("round %d" % i))
+            a, c = self.selected("Spin"), self.selected("Spin")
+            self.assertEqual(subjects(a), ["round %d" % i])
+            idle = Idle(c)
+            how = i % 4
+            if how == 0:
+                self.assertEqual(b.delete("Spin")[0], "OK")
+            elif how == 1:
+                self.assertEqual(b.rename("Spin", "Spun%d" % i)[0], "OK")
+            elif how == 2:
+                shutil.rmtree(os.path.join(self.md, ".Spin"))
+            else:
+                os.rename(os.path.join(self.md, ".Spin"),
+                          os.path.join(self.md, ".Spun%d" % i))
+            idle.bye()
+            self.assertBye(a)
+            for m in (a, c):
+                self.clients.remove(m)
+                try:
+                    m.shutdown()
+                except OSError:
+                    pass
+        self.assertEqual(b.create("Spin")[0], "OK")
+        d = self.selected("Spin")
+        self.assertEqual(d.fetch("1:*", "(FLAGS)")[1], [None])
+        typ, data = b.list()
+        self.assertEqual(sum(b"Spun" in x for x in data), 6)
+
+
 class RenameElsewhere(FolderCase):
     def test_renamed_by_another_session(self):
         self.folder("Work")
