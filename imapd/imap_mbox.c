@@ -555,8 +555,8 @@ imap_view_lost(void *arg)
 
 	/* as Dovecot does: a session cannot go on without its mailbox */
 	if (s->mbox != NULL && mailbox_view_gone(s->mbox->view)) {
-		log_info("%s: mailbox %s deleted or renamed elsewhere, closed",
-		    s->addr, s->mbox->name);
+		log_info("%s: mailbox %s deleted or renamed, closed", s->addr,
+		    s->mbox->name);
 		imap_bye(s, "Selected mailbox was deleted or renamed");
 		return;
 	}
