@@ -70,6 +70,11 @@
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
+/* after a failed scan, looks again after 100 ms, 400 ms, ... 10 s */
+#define RECHECK_FIRST_MS 100
+#define RECHECK_MAX_MS	 10000
+/* failing for this long is worth a word */
+#define RECHECK_WARN_NS (500LL * 1000000)
 /* STORE's renames: after the reply, in slices of this much time */
 #define FLUSH_DELAY_US 1000
 #define FLUSH_SLICE_NS (5LL * 1000000)
@@ -130,6 +135,8 @@ struct mailbox {
 	int check_dir;
 	/* its directory was deleted or renamed: out of the user's list */
 	int gone;
+	unsigned int recheck_ms; /* the next look after failed scans, or 0 */
+	int64_t scan_failed;	 /* since when they fail (ns), or 0 */
 	/* the last cached text handed out */
 	char *cached;
 	/* boxd.cache, loaded at the first use */
@@ -1370,6 +1377,34 @@ box_rescan_cb(int fd, short what, void *arg)
 
 static void box_keywords_check(struct mailbox *);
 
+/*
+ * A scan failed while the folder is still at its name: it may be on its
+ * way out (rm -r removes new/ and cur/ before the folder, whose own
+ * removal inotify does not report while its directory is held open),
+ * or broken.  Look again soon, then less and less often; a folder that
+ * stays broken is worth a word, one being removed is not.
+ */
+static void
+box_recheck_later(struct mailbox *box)
+{
+	struct timeval tv;
+
+	box->dirty = box->check_dir = 1;
+	if (box->scan_failed == 0)
+		box->scan_failed = now_ns();
+	else if (now_ns() - box->scan_failed >= RECHECK_WARN_NS)
+		log_warnx("%s/%s: cannot rescan", box->user->mailbox, box->dir);
+	box->recheck_ms =
+	    box->recheck_ms == 0 ? RECHECK_FIRST_MS : box->recheck_ms * 4;
+	if (box->recheck_ms > RECHECK_MAX_MS)
+		box->recheck_ms = RECHECK_MAX_MS;
+	if (box->rescanev == NULL || TAILQ_EMPTY(&box->views))
+		return;
+	tv.tv_sec = box->recheck_ms / 1000;
+	tv.tv_usec = (box->recheck_ms % 1000) * 1000;
+	evtimer_add(box->rescanev, &tv);
+}
+
 /* take in others' changes, if there were any; -1 if the folder went */
 static int
 box_refresh(struct mailbox *box)
@@ -1384,9 +1419,14 @@ box_refresh(struct mailbox *box)
 	if (!box->dirty)
 		return 0;
 	if (box_scan(box, 0) == -1) {
-		log_warnx("%s/%s: cannot rescan", box->user->mailbox, box->dir);
+		/* gone meanwhile: rm -r empties new/ and cur/ first */
+		if (box_check_dir(box) == -1)
+			return -1;
+		box_recheck_later(box);
 		return -1;
 	}
+	box->recheck_ms = 0;
+	box->scan_failed = 0;
 	return 0;
 }
 

@@ -1343,7 +1343,7 @@ test_gone_pending(void)
 static void
 test_gone_idle(void)
 {
-	struct timeval limit = {10, 0};
+	struct timeval limit = {10, 0}, halfway;
 	struct gone_heard g;
 	struct event_base *base;
 	struct event *timer;
@@ -1384,6 +1384,32 @@ test_gone_idle(void)
 	evtimer_add(timer, &limit);
 	event_base_dispatch(base);
 	CHECK("gone idle: rm -r of the folder heard through inotify",
+	    g.lost == 1 && mailbox_view_gone(v));
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+
+	/*
+	 * rm -r caught halfway by the rescan: new/ and cur/ gone, the
+	 * folder not yet, and its own removal unheard while it is open.
+	 */
+	gone_folder("Slow", 2);
+	if ((v = gone_view(u, "Slow", &g)) == NULL) {
+		CHECK("gone idle: open slow", 0);
+		return;
+	}
+	g.base = base;
+	mailbox_view_watch(v, watch_cb, base);
+	store_rm_rf(store_path("%s/.Slow/cur", BOX));
+	store_rm_rf(store_path("%s/.Slow/new", BOX));
+	halfway.tv_sec = 0;
+	halfway.tv_usec = 300 * 1000;
+	evtimer_add(timer, &halfway);
+	event_base_dispatch(base);
+	CHECK("gone idle: halfway, the folder is still there", g.lost == 0);
+	store_rm_rf(store_path("%s/.Slow", BOX));
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("gone idle: its removal is found all the same",
 	    g.lost == 1 && mailbox_view_gone(v));
 	mailbox_view_watch(v, NULL, NULL);
 	mailbox_view_close(v);
