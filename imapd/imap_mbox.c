@@ -553,15 +553,30 @@ imap_view_lost(void *arg)
 {
 	struct imap_session *s = arg;
 
-	/* as Dovecot does: a session cannot go on without its mailbox */
+	/*
+	 * As Dovecot does: a session cannot go on without its mailbox.  It
+	 * hears so at once in IDLE, else in answer to its next command,
+	 * which a client then reads (a close now could cost it the BYE).
+	 */
 	if (s->mbox != NULL && mailbox_view_gone(s->mbox->view)) {
-		log_info("%s: mailbox %s deleted or renamed, closed", s->addr,
-		    s->mbox->name);
-		imap_bye(s, "Selected mailbox was deleted or renamed");
+		s->mbox->gone = 1;
+		if (s->idling)
+			imap_mbox_gone_bye(s);
 		return;
 	}
 	log_info("%s: too far behind its mailbox, closed", s->addr);
 	imap_bye(s, "Too much changed in the mailbox since you last asked");
+}
+
+int
+imap_mbox_gone_bye(struct imap_session *s)
+{
+	if (s->mbox == NULL || !s->mbox->gone || s->closing)
+		return 0;
+	log_info("%s: mailbox %s deleted or renamed, closed", s->addr,
+	    s->mbox->name);
+	imap_bye(s, "Selected mailbox was deleted or renamed");
+	return 1;
 }
 
 static const struct mailbox_view_ops imap_view_ops = {

@@ -1053,6 +1053,7 @@ struct imap_mbox {
 	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
 	int readonly;
 	uint32_t keywords_told; /* keywords its FLAGS had, a bit each */
+	int gone; /* deleted or renamed elsewhere: BYE at the next command */
 	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
 	uint32_t *saved;
 	size_t nsaved;
@@ -1071,6 +1072,12 @@ void imap_mbox_sync(struct imap_session *, int expunges_ok);
 void imap_mbox_condstore(struct imap_session *);
 /* IDLE begins (on) or ends: the mailbox's news then goes out at once */
 void imap_mbox_idle(struct imap_session *, int on);
+/*
+ * Before each command: 1 if the selected folder was deleted or renamed
+ * since the last (the session then says BYE and closes, the command not
+ * run), else 0.  In IDLE the BYE goes at once.
+ */
+int imap_mbox_gone_bye(struct imap_session *);
 /*
  * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
  * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after

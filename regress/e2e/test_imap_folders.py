@@ -10,6 +10,7 @@ so that a letter new in file names has its keyword's name."""
 import imaplib
 import json
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -192,6 +193,9 @@ class DeleteElsewhere(FolderCase):
         self.assertEqual(a.fetch("1:*", "(FLAGS)")[0], "OK")
         b = self.connect()
         self.assertEqual(b.delete("Work")[0], "OK")
+        # not a word until it asks (a close now could cost it the BYE)
+        readable, _, _ = select.select([a.sock], [], [], 0.3)
+        self.assertEqual(readable, [])
         self.assertBye(a)
         self.assertBye(c, "fetch", "1:*", "(FLAGS)")
         # the name is free and what opens under it is new
