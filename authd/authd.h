@@ -16,7 +16,6 @@
 #define TABLE_ERR_MAX	  512
 #define TABLE_TARGETS_MAX 256 /* per alias */
 #define TABLE_ALIAS_DEPTH 8   /* alias -> alias -> ... */
-#define TABLE_RCPT_MAX	  256 /* mailboxes one address may reach */
 
 #define TABLE_USER_DISABLED 0x1
 
@@ -135,6 +134,13 @@ int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
 void table_rcpt_clear(struct table_rcpt *);
 /* does a user still have this mailbox ("domain/local")? */
 enum auth_mailbox_status table_mailbox_status(struct table *, const char *);
+/*
+ * Does user (a normalized address, as a login answers) own address: is
+ * it the user's own, or does it reach the user's mailbox (an alias, a
+ * +tag, a catch-all)?
+ */
+enum auth_sender_status
+table_sender_owned(struct table *, const char *user, const char *address);
 
 /* ---------------------------------------------------------------- ratelimit.c
  */

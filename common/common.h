@@ -20,6 +20,16 @@
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
 #define __unused __attribute__((__unused__))
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
+
 #endif
 
 #define BOXD_VERSION "0.2"
@@ -666,10 +676,13 @@ uint32_t fd_limit_raise(void);
  */
 #define ENVELOPE_RCPT_MAX 8192
 
-/* one local delivery: the address the client gave, the Maildir it maps to */
+/*
+ * One delivery: the address the client gave, the Maildir it maps to, or
+ * no mailbox ("") for a remote recipient, which mta delivers.
+ */
 struct envelope_rcpt {
 	char addr[SMTP_PATH_MAX];
-	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user" */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" remote */
 	uint32_t dsn_notify;		    /* DSN_NOTIFY_* */
 	char orcpt[SMTP_PATH_MAX];
 };
@@ -814,6 +827,12 @@ struct auth_login_result {
 };
 
 void auth_login_encode(struct msg_writer *, const struct auth_login *);
+/*
+ * The request for a client's user and password, encoded into w; text too
+ * long to be anyone's goes as no user at all, a failure auth counts.
+ */
+void auth_login_make(struct msg_writer *, uint64_t reqid, uint32_t service,
+    const char *user, const char *password, const char *client_addr);
 int auth_login_decode(struct auth_login *, const void *, size_t);
 /* wipes the password and everything else */
 void auth_login_clear(struct auth_login *);
@@ -1093,5 +1112,242 @@ void
 ctl_usage_reply_encode(struct msg_writer *, const struct ctl_usage_reply *);
 /* refuses more than CTL_USAGE_BATCH, and an unknown status */
 int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
+
+/* ----------------------------------------------------------------- dkim.c */
+/*
+ * DKIM (RFC 6376, RFC 8463).  The process that holds the message
+ * canonicalises and hashes it and builds the DKIM-Signature template;
+ * only the 32-octet digest crosses to signer, which signs it with its
+ * key; the signature goes back into the template, ready to prepend.
+ * libcrypto is loaded by dkim_load() (before a role chroots).  Every
+ * size is bounded before anything is allocated; hostile input gets -1
+ * and a reason in err, never a crash.
+ */
+#define DKIM_DIGEST_LEN	      32	   /* SHA-256 */
+#define DKIM_HEADERS_MAX      1000	   /* fields in a header block */
+#define DKIM_HEADER_LEN_MAX   (64 * 1024)  /* one field, folds included */
+#define DKIM_HEADER_BLOCK_MAX (256 * 1024) /* the whole header block */
+#define DKIM_SIGN_NAMES_MAX   128	   /* names in h= */
+#define DKIM_NAME_MAX	      64	   /* one header field name */
+#define DKIM_SELECTOR_MAX     64	   /* s=, as a C string buffer */
+#define DKIM_SIG_MAX	      1024	   /* signature octets (RSA 8192) */
+#define DKIM_FIELD_MAX	      8192	   /* a DKIM-Signature we write */
+/* the finished field: the template, b= in base64 with its folds, CRLF */
+#define DKIM_SIGNED_FIELD_MAX (DKIM_FIELD_MAX + DKIM_SIG_MAX * 2)
+#define DKIM_PUBKEY_MAX	      2048 /* p= in base64, C string */
+
+enum dkim_alg {
+	DKIM_RSA_SHA256,
+	DKIM_ED25519_SHA256,
+};
+
+enum dkim_canon {
+	DKIM_RELAXED,
+	DKIM_SIMPLE,
+};
+
+/* "rsa-sha256" / "ed25519-sha256" */
+const char *dkim_alg_name(enum dkim_alg);
+/* 0, or -1 if the name is unknown */
+int dkim_alg_parse(const char *, enum dkim_alg *);
+
+/* dlopen()s libcrypto; fatal if it cannot */
+void dkim_load(void);
+
+/* --- body: canonicalised and hashed as it streams past, any chunking */
+struct dkim_body {
+	void *md; /* EVP_MD_CTX */
+	enum dkim_canon canon;
+	uint64_t limit;	      /* octets hashed at most (l=), else UINT64_MAX */
+	uint64_t length;      /* canonical octets so far */
+	uint64_t empty_lines; /* withheld until a non-empty line follows */
+	int cr;		      /* the last octet was a CR */
+	int wsp;	      /* a WSP run is pending (relaxed) */
+	int content;	      /* the current line has content */
+	size_t fill;
+	unsigned char buf[4096];
+};
+
+/* 0, -1 out of memory */
+int dkim_body_init(struct dkim_body *, enum dkim_canon, uint64_t limit);
+/* the body as it is on the wire, CRLF lines, dot-unstuffed; 0 or -1 */
+int dkim_body_update(struct dkim_body *, const void *, size_t);
+/* bh and the canonical length (all of it, even past the limit); frees */
+int dkim_body_final(
+    struct dkim_body *, unsigned char bh[DKIM_DIGEST_LEN], uint64_t *len);
+/* frees what init took, if final was not reached */
+void dkim_body_free(struct dkim_body *);
+
+/* --- the header block */
+struct dkim_header {
+	const char *field; /* "Name: value" as it was, folds and all */
+	size_t len;	   /* without the CRLF that ends it */
+	size_t namelen;	   /* the name, before the colon (no WSP) */
+};
+
+struct dkim_headers {
+	struct dkim_header *v; /* point into the block parsed */
+	size_t n;
+};
+
+/*
+ * Splits a header block (CRLF lines up to the empty line or the end) into
+ * fields.  Refuses a line without a colon, NUL, a bare CR or LF, a field
+ * over DKIM_HEADER_LEN_MAX, over DKIM_HEADERS_MAX fields; *bodyoff is
+ * where the body starts (len if there is none).  0 or -1 with err.
+ */
+int dkim_headers_parse(struct dkim_headers *, const char *, size_t len,
+    size_t *bodyoff, char *err, size_t errsz);
+void dkim_headers_free(struct dkim_headers *);
+
+/*
+ * One field canonicalised ("name:value\r\n", relaxed), into out of at
+ * least len + 3 octets; its length, or -1.
+ */
+ssize_t
+dkim_header_relaxed(const char *field, size_t len, char *out, size_t outsz);
+
+/*
+ * The h= list to sign for a header block: each field of RFC 6376 5.4.1's
+ * set, every instance, taken bottom-up, then "from" once more so no From
+ * can be added.  idx[i] is the field signed as names[i] (SIZE_MAX for the
+ * oversigned one).  The count, or -1 with err (no From, too many).
+ */
+int dkim_select_headers(const struct dkim_headers *,
+    char names[DKIM_SIGN_NAMES_MAX][DKIM_NAME_MAX],
+    size_t idx[DKIM_SIGN_NAMES_MAX], char *err, size_t errsz);
+
+/* --- a whole message as it streams past: header block kept, body hashed */
+struct dkim_message {
+	char *head; /* the header block, its CRLFs included */
+	size_t headlen, headsz;
+	int state; /* how much of CRLF CRLF has been seen */
+	int inbody;
+	struct dkim_body body;
+	struct dkim_headers headers;	   /* after final */
+	unsigned char bh[DKIM_DIGEST_LEN]; /* after final */
+	uint64_t bodylen;
+};
+
+/* relaxed body; 0 or -1 out of memory */
+int dkim_message_init(struct dkim_message *);
+/* -1 with err if the header block grows past DKIM_HEADER_BLOCK_MAX */
+int dkim_message_update(
+    struct dkim_message *, const void *, size_t, char *err, size_t errsz);
+/* parses the header block and finishes bh; 0 or -1 with err */
+int dkim_message_final(struct dkim_message *, char *err, size_t errsz);
+void dkim_message_free(struct dkim_message *);
+
+/* --- signing, in the process with the message */
+struct dkim_sign_request {
+	enum dkim_alg alg;
+	const char *domain;   /* d= */
+	const char *selector; /* s= */
+	int64_t time;	      /* t= */
+};
+
+struct dkim_template {
+	char field[DKIM_FIELD_MAX]; /* "DKIM-Signature: ...; b=" */
+	size_t len;
+	unsigned char digest[DKIM_DIGEST_LEN]; /* what signer signs */
+};
+
+/*
+ * The DKIM-Signature template (v=1; a=; c=relaxed/relaxed; d=; s=; t=;
+ * h=; bh=; b=) for a parsed header block and its body hash, and the
+ * digest of the signed fields and the template.  0 or -1 with err.
+ */
+int dkim_sign_prepare(const struct dkim_sign_request *,
+    const struct dkim_headers *, const unsigned char bh[DKIM_DIGEST_LEN],
+    struct dkim_template *, char *err, size_t errsz);
+/*
+ * The finished field: the template with b= in base64, folded at 78
+ * columns with CRLF TAB, CRLF at the end, NUL-terminated in out
+ * (DKIM_SIGNED_FIELD_MAX is always enough).  Its length, or -1.
+ */
+ssize_t dkim_sign_finish(const struct dkim_template *, const unsigned char *sig,
+    size_t siglen, char *out, size_t outsz);
+
+/* --- keys and the signer's side */
+struct dkim_key;
+
+/* a PKCS#8 (or traditional) PEM private key; NULL with err */
+struct dkim_key *
+dkim_key_from_pem(const char *, size_t, char *err, size_t errsz);
+/* the public key of a DNS p= (base64) for alg; NULL with err */
+struct dkim_key *
+dkim_key_from_dns(enum dkim_alg, const char *p, char *err, size_t errsz);
+enum dkim_alg dkim_key_alg(const struct dkim_key *);
+void dkim_key_free(struct dkim_key *);
+/* a new rsa-2048 or ed25519 key as PKCS#8 PEM, malloc'ed: freezero it */
+int dkim_key_generate(enum dkim_alg, char **pem, size_t *len);
+/*
+ * The DNS p= value: RSA the base64 SubjectPublicKeyInfo, ed25519 the
+ * base64 of the raw 32 octets.  0, -1 if psz is too small.
+ */
+int dkim_key_public(const struct dkim_key *, char *p, size_t psz);
+/* RSA PKCS#1 v1.5 over SHA-256, or Ed25519 over the digest; 0 or -1 */
+int dkim_sign_digest(const struct dkim_key *,
+    const unsigned char digest[DKIM_DIGEST_LEN], unsigned char *sig,
+    size_t *siglen, size_t sigsz);
+/* 1 valid, 0 not */
+int dkim_verify_digest(const struct dkim_key *,
+    const unsigned char digest[DKIM_DIGEST_LEN], const unsigned char *sig,
+    size_t siglen);
+
+/* --- verifying: a DKIM-Signature's tags */
+struct dkim_signature {
+	enum dkim_alg alg;
+	enum dkim_canon hcanon, bcanon;
+	char domain[SMTP_DOMAIN_MAX + 1];		/* d= */
+	char selector[DKIM_SELECTOR_MAX];		/* s= */
+	char names[DKIM_SIGN_NAMES_MAX][DKIM_NAME_MAX]; /* h=, lowercase */
+	size_t nnames;
+	unsigned char bh[DKIM_DIGEST_LEN];
+	unsigned char b[DKIM_SIG_MAX];
+	size_t blen;
+	uint64_t l;	   /* UINT64_MAX if absent */
+	int64_t t, x;	   /* -1 if absent */
+	size_t boff, bend; /* b='s value within the field */
+};
+
+/* a whole "DKIM-Signature: ..." field; 0 or -1 with err */
+int dkim_signature_parse(struct dkim_signature *, const char *field, size_t len,
+    char *err, size_t errsz);
+
+/* a DKIM key record (RFC 6376 3.6.1): the TXT strings of it, joined */
+struct dkim_key_record {
+	enum dkim_alg alg;	 /* k=: rsa (the default) or ed25519 */
+	char p[DKIM_PUBKEY_MAX]; /* base64, FWS taken out; "" if revoked */
+	int testing;		 /* t=y */
+	int strict;		 /* t=s: i= must be in d= itself */
+};
+
+/*
+ * Refuses v= other than DKIM1 or not first, a k= other than rsa and
+ * ed25519, h= without sha256, s= without email or *, a missing p=, a
+ * tag twice.  0 or -1 with err.
+ */
+int dkim_key_record_parse(
+    struct dkim_key_record *, const char *, size_t, char *err, size_t errsz);
+
+/*
+ * The digest a verifier checks b= against: the fields of h= taken
+ * bottom-up, then signature field sigidx with b= emptied, in the
+ * signature's header canonicalisation.  0 or -1 with err.
+ */
+int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
+    const struct dkim_signature *, unsigned char digest[DKIM_DIGEST_LEN],
+    char *err, size_t errsz);
+
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 
 #endif

@@ -39,6 +39,7 @@ ctl_request_shape(uint32_t type)
 	case IMSG_CTL_STATUS:
 	case IMSG_CTL_DOMAIN_LIST:
 	case IMSG_CTL_RELOAD:
+	case IMSG_CTL_QUEUE_LIST:
 		return CTL_SHAPE_NONE;
 	case IMSG_CTL_DOMAIN_ADD:
 	case IMSG_CTL_DOMAIN_DEL:
@@ -48,6 +49,9 @@ ctl_request_shape(uint32_t type)
 	case IMSG_CTL_USER_ENABLE:
 	case IMSG_CTL_ALIAS_DEL:
 	case IMSG_CTL_ALIAS_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
 		return CTL_SHAPE_NAME;
 	case IMSG_CTL_USER_ADD:
 	case IMSG_CTL_USER_PASSWD:

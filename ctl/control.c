@@ -50,6 +50,7 @@ static void control_dispatch_parent(struct imsgev *, struct imsg *);
 static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
 static void control_dispatch_imap(struct imsgev *, struct imsg *);
+static void control_dispatch_queue(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
 static void control_client_request(struct control_conn *, struct imsg *);
 static void control_hello(struct control_conn *, struct imsg *);
@@ -101,7 +102,7 @@ control_main(void)
 	child_sandbox();
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
-	handlers[PROC_QUEUE] = control_dispatch_stats;
+	handlers[PROC_QUEUE] = control_dispatch_queue;
 	handlers[PROC_IMAP] = control_dispatch_imap;
 	child_connect(handlers);
 	/* requests with passwords go out this way */
@@ -172,8 +173,9 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 }
 
 /* rows and the end of a table command, routed back by client id */
+/* a table command's rows and end, from auth or the queue */
 static void
-control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+control_dispatch_table(struct imsg *imsg, const char *from)
 {
 	struct control_conn *c;
 	struct ctl_row row = {0};
@@ -194,7 +196,7 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 			child_bad_imsg(imsg, "ok");
 		break;
 	default:
-		child_bad_imsg(imsg, "from auth");
+		child_bad_imsg(imsg, from);
 	}
 
 	if ((c = control_find(imsg->hdr.peerid)) != NULL &&
@@ -208,6 +210,22 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 		}
 	}
 	ctl_row_clear(&row);
+}
+
+static void
+control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	control_dispatch_table(imsg, "from auth");
+}
+
+/* counters for status, the rows of boxctl queue */
+static void
+control_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
+{
+	if (imsg->hdr.type == IMSG_STATS)
+		control_dispatch_stats(iev, imsg);
+	else
+		control_dispatch_table(imsg, "from queue");
 }
 
 /* IMSG_STATS from smtp, queue or imap */
@@ -554,6 +572,17 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		log_info("reload requested by %s", c->name);
 		c->pending = CONTROL_RELOAD;
 		child_send(PROC_PARENT, IMSG_PARENT_RELOAD, c->id, -1, NULL);
+		break;
+	case IMSG_CTL_QUEUE_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
+		c->pending = CONTROL_TABLE;
+		c->usage = 0;
+		if (imsgev_compose(child->peer[PROC_QUEUE], imsg->hdr.type,
+			c->id, -1, imsg->data, imsg->datalen) == -1)
+			fatal(
+			    "imsg %s to queue", imsg_type_name(imsg->hdr.type));
 		break;
 	default:
 		c->pending = CONTROL_TABLE;

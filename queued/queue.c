@@ -4,7 +4,8 @@
  * committed messages to mda, and keeps each recipient's state: what mda
  * could not deliver is tried again on the backoff schedule, recipient
  * by recipient, and a message leaves the spool once no recipient is
- * pending (into failed/ if one failed).  Before a retry, auth says
+ * pending (into failed/ if one failed, after a report to its sender:
+ * the bounce, a message of its own).  Before a retry, auth says
  * whether each mailbox is still a user's: one whose user was deleted
  * meanwhile fails, alone, rather than be delivered into what is left of
  * its Maildir.
@@ -16,6 +17,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +76,7 @@ struct qmsg {
 	int settling;
 	int state_written; /* queue_settled(): this round's write went well */
 	int leaving;	   /* QUEUE_LEAVE_*: done with, not yet out of spool/ */
+	int bouncing;	   /* auth is finding its sender's mailboxes */
 	uint32_t leave_failures;
 	struct event *timer;
 };
@@ -160,6 +164,7 @@ static uint64_t stat_received, stat_delivered;
 static size_t stat_queued;
 
 static void queue_deliver(struct qmsg *);
+static uint64_t queue_unused_msgid(void);
 
 /* the creation time in the high half (Maildir names use it), then noise */
 static uint64_t
@@ -365,6 +370,42 @@ queue_timer(struct qmsg *q, uint64_t delay)
 	evtimer_add(q->timer, &tv);
 }
 
+/*
+ * Only remote recipients are pending: they stay in the spool, across
+ * restarts, until the mta role delivers them.
+ */
+static void
+queue_held(struct qmsg *q)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < q->nrcpt; i++)
+		n += q->rs[i].status == RCPT_PENDING && q->rs[i].remote;
+	log_info("message %016" PRIx64 ": %u remote recipients held in the "
+		 "queue: no remote delivery yet",
+	    q->msgid, n);
+}
+
+/*
+ * The remote recipients of env marked in the states (made for them):
+ * how many there are, or -1 (ENOMEM) when there are some but no states.
+ */
+static int
+queue_mark_remote(struct qmsg *q, const struct envelope *env)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < env->nrcpt; i++)
+		n += env->rcpt[i].mailbox[0] == '\0';
+	if (n == 0)
+		return 0;
+	if (queue_rcpts(q) == NULL)
+		return -1;
+	for (i = 0; i < env->nrcpt; i++)
+		q->rs[i].remote = env->rcpt[i].mailbox[0] == '\0';
+	return (int)n;
+}
+
 /* wait for the earliest next attempt of a pending recipient */
 static void
 queue_schedule(struct qmsg *q)
@@ -374,6 +415,10 @@ queue_schedule(struct qmsg *q)
 
 	queue_policy(q, &p);
 	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
+	if (next == 0) {
+		queue_held(q);
+		return;
+	}
 	queue_timer(q, rcpt_wait(next, now, &p));
 }
 
@@ -472,24 +517,199 @@ queue_settle(struct qmsg *q, int changed)
 	event_active(settle_ev, EV_TIMEOUT, 0);
 }
 
-/* no recipient is pending and some failed: kept for the admin */
+/*
+ * No recipient is pending and some failed: the sender gets a report, if
+ * it has an address and asked for one, and the message leaves (into
+ * failed/, for the admin, if none could be made).  auth says where the
+ * sender's mail goes first.
+ */
 static void
 queue_give_up(struct qmsg *q)
 {
+	struct envelope env;
+	struct spool_msg m;
+	struct msg_writer w;
+	struct dsn d;
 	uint32_t i, failed = 0;
+	char why[256];
+	int fd;
 
 	for (i = 0; i < q->nrcpt; i++)
 		failed += q->rs[i].status == RCPT_FAILED;
 	log_warnx("message %016" PRIx64 ": %u of %u recipients failed, "
-		  "none pending: kept in %s/ with the state of each",
-	    q->msgid, failed, q->nrcpt, SPOOL_FAILED);
-	/*
-	 * Bounces come in a later issue: here the queue will make one DSN
-	 * (RFC 3464) to the sender for the failed recipients whose NOTIFY
-	 * asks for it, as a message of its own, before it lets go.
-	 */
+		  "none pending",
+	    q->msgid, failed, q->nrcpt);
 	q->leaving = QUEUE_LEAVE_FAILED;
+	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		queue_leave(q);
+		return;
+	}
+	close(fd);
+	memset(&d, 0, sizeof(d));
+	d.env = &env;
+	d.rs = q->rs;
+	d.action = DSN_FAILED;
+	if (env.sender[0] == '\0') {
+		/* a report that failed is not reported: no loop */
+		log_warnx("message %016" PRIx64 ": from the null sender: "
+			  "discarded",
+		    q->msgid);
+		q->leaving = QUEUE_LEAVE_DELIVERED;
+	} else if (dsn_wanted(&d) == 0)
+		log_warnx("message %016" PRIx64 ": no report asked for: kept "
+			  "in %s/",
+		    q->msgid, SPOOL_FAILED);
+	else {
+		msg_writer_init(&w);
+		msg_put_u64(&w, q->msgid);
+		msg_put_str(&w, env.sender);
+		child_send(PROC_AUTH, IMSG_AUTH_RCPT, 0, -1, &w);
+		q->bouncing = 1;
+		envelope_clear(&env);
+		return;
+	}
+	envelope_clear(&env);
 	queue_leave(q);
+}
+
+/*
+ * The report for q in the spool, to these mailboxes of its sender,
+ * committed: its msgid, or 0 if it could not be made (logged).
+ */
+static uint64_t
+queue_bounce_write(struct qmsg *q, char *const *mailboxes, uint32_t n)
+{
+	struct envelope env, report;
+	struct envelope_rcpt r;
+	struct spool_commit sc;
+	struct spool_file sf;
+	struct spool_msg m;
+	struct dsn d;
+	uint64_t off, size, id = 0;
+	uint32_t i, crc;
+	char why[256];
+	int fd;
+
+	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		return 0;
+	}
+	memset(&report, 0, sizeof(report));
+	strlcpy(report.helo, child->conf.hostname, sizeof(report.helo));
+	strlcpy(report.client_addr, "127.0.0.1", sizeof(report.client_addr));
+	report.time = (uint64_t)time(NULL);
+	/* the original comes back in it, 8-bit as it was */
+	report.flags = env.flags & (ENVELOPE_8BITMIME | ENVELOPE_SMTPUTF8);
+	for (i = 0; i < n; i++) {
+		memset(&r, 0, sizeof(r));
+		strlcpy(r.addr, env.sender, sizeof(r.addr));
+		strlcpy(r.mailbox, mailboxes[i], sizeof(r.mailbox));
+		r.dsn_notify = DSN_NOTIFY_NEVER;
+		if (envelope_add_rcpt(&report, &r) == -1)
+			goto done;
+	}
+	if (envelope_check(&report, why, sizeof(why)) == -1) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		goto done;
+	}
+	id = queue_unused_msgid();
+	if (spool_create(&spool, id, &report, &sf) == -1) {
+		id = 0;
+		goto done;
+	}
+	close(sf.appendfd);
+	memset(&d, 0, sizeof(d));
+	d.hostname = child->conf.hostname;
+	d.env = &env;
+	d.rs = q->rs;
+	d.action = DSN_FAILED;
+	d.now = report.time;
+	d.id = id;
+	off = sf.body_offset;
+	memset(&sc, 0, sizeof(sc));
+	if (dsn_write(&d, fd, &m, sf.fd, &off, &size, &crc) == 0) {
+		sc.msgid = id;
+		sc.fd = sf.fd;
+		sc.body_offset = sf.body_offset;
+		sc.body_size = size;
+		sc.hdr_crc = sf.hdr_crc;
+		sc.body_crc = crc;
+		/* rare enough to flush here rather than in a batch */
+		spool_commit_batch(&spool, &sc, 1);
+	} else
+		log_warn("message %016" PRIx64 ": its report", q->msgid);
+	close(sf.fd);
+	if (!sc.ok) {
+		spool_remove(&spool, id, 0);
+		id = 0;
+		goto done;
+	}
+	log_info("message %016" PRIx64 ": reported to <%s> in message "
+		 "%016" PRIx64,
+	    q->msgid, env.sender, id);
+done:
+	close(fd);
+	envelope_clear(&env);
+	envelope_clear(&report);
+	return id;
+}
+
+/* auth said where the sender's mail goes: the report, then q leaves */
+static void
+queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
+{
+	static char none[] = "";
+	char *mailboxes[TABLE_RCPT_MAX], *remote[1] = {none};
+	char **to = mailboxes;
+	struct qmsg key, *q, *b;
+	uint32_t status, n, nto, i;
+	uint64_t id;
+
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
+	    msg_get_u32(r, &n) == -1 || n > TABLE_RCPT_MAX ||
+	    (status == AUTH_RCPT_OK) != (n > 0))
+		child_bad_imsg(imsg, "rcpt lookup result");
+	for (i = 0; i < n; i++)
+		if (msg_get_strdup(r, &mailboxes[i], ENVELOPE_MAILBOX_MAX) ==
+			-1 ||
+		    !envelope_mailbox_valid(mailboxes[i]))
+			child_bad_imsg(imsg, "rcpt lookup result");
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "rcpt lookup result");
+	nto = n;
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) != NULL && q->bouncing) {
+		q->bouncing = 0;
+		/* a remote sender's report waits for mta, as other mail does */
+		if (status == AUTH_RCPT_NOTLOCAL) {
+			to = remote;
+			nto = 1;
+		}
+		if (nto == 0)
+			log_warnx("message %016" PRIx64 ": no report: its "
+				  "sender is %s",
+			    q->msgid,
+			    status == AUTH_RCPT_TEMPFAIL
+				? "not found now (a table error)"
+				: "no user here");
+		else if ((id = queue_bounce_write(q, to, nto)) != 0) {
+			b = queue_track(id);
+			b->nrcpt = nto;
+			b->state_read = 1;
+			b->fresh = 1;
+			queue_deliver(b);
+			/* the report holds what the admin would look for */
+			q->leaving = QUEUE_LEAVE_DELIVERED;
+		}
+		queue_leave(q);
+	}
+	for (i = 0; i < n; i++)
+		free(mailboxes[i]);
 }
 
 /*
@@ -628,7 +848,7 @@ queue_deliver(struct qmsg *q)
 	char why[256], show[80];
 	int fd, changed = 0, checked;
 
-	if (q->inflight || q->settling || q->checking)
+	if (q->inflight || q->settling || q->checking || q->bouncing)
 		return; /* what ends them schedules the next attempt */
 	if (q->leaving) {
 		queue_leave(q);
@@ -681,6 +901,12 @@ queue_deliver(struct qmsg *q)
 		queue_load_failed(q, "its state cannot be read");
 		return;
 	}
+	if (queue_mark_remote(q, &env) == -1) {
+		close(fd);
+		envelope_clear(&env);
+		queue_load_failed(q, strerror(ENOMEM));
+		return;
+	}
 	q->load_failures = 0;
 	now = (uint64_t)time(NULL);
 	/* a time read from disk, or the clock set back, delays no more */
@@ -691,6 +917,7 @@ queue_deliver(struct qmsg *q)
 	/* only a hand-made file holds a bad name: that recipient fails */
 	for (i = 0; i < env.nrcpt; i++) {
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
+		    env.rcpt[i].mailbox[0] == '\0' ||
 		    envelope_mailbox_valid(env.rcpt[i].mailbox))
 			continue;
 		if (queue_rcpts(q) == NULL) {
@@ -967,7 +1194,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 	struct qmsg *q;
 	char byte;
 	size_t i;
-	int mdafd;
+	int mdafd, nremote;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
@@ -994,6 +1221,11 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		if (inflight >= QUEUE_INFLIGHT_MAX) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
+		} else if ((nremote = queue_mark_remote(q, &in->env)) == -1)
+			queue_load_failed(q, strerror(ENOMEM));
+		else if ((uint32_t)nremote == q->nrcpt) {
+			q->fresh = 0;
+			queue_held(q);
 		} else if ((mdafd = spool_open_message(&spool, in->msgid)) ==
 		    -1)
 			queue_load_failed(q, strerror(errno));
@@ -1257,9 +1489,237 @@ queue_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_AUTH_MAILBOX_RESULT:
 		queue_mailbox_result(&r, imsg);
 		break;
+	case IMSG_AUTH_RCPT_RESULT:
+		queue_bounce_result(&r, imsg);
+		break;
 	default:
 		child_bad_imsg(imsg, "from auth");
 	}
+}
+
+/* ---- boxctl queue */
+
+#define QUEUE_CTL_HEADER_MAX 8192 /* of the message, in queue show */
+
+static void queue_ctl_fail(uint32_t, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+queue_ctl_fail(uint32_t peerid, const char *fmt, ...)
+{
+	struct msg_writer w;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	msg_writer_init(&w);
+	ctl_fail_encode(&w, why);
+	child_send(PROC_CONTROL, IMSG_CTL_FAIL, peerid, -1, &w);
+}
+
+static void
+queue_ctl_ok(uint32_t peerid)
+{
+	child_send(PROC_CONTROL, IMSG_CTL_OK, peerid, -1, NULL);
+}
+
+/* the message an id names (16 hex digits), or NULL with the reply sent */
+static struct qmsg *
+queue_ctl_find(const char *id, uint32_t peerid)
+{
+	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+	struct qmsg key, *q;
+	const char *d;
+	size_t i;
+
+	key.msgid = 0;
+	for (i = 0; id[i] != '\0' && i < 16; i++) {
+		if ((d = strchr(hex, id[i])) == NULL)
+			break;
+		key.msgid = key.msgid << 4 | (uint64_t)((d - hex) % 16);
+	}
+	if (i != 16 || id[i] != '\0') {
+		queue_ctl_fail(peerid, "invalid message id (16 hex digits)");
+		return NULL;
+	}
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL)
+		queue_ctl_fail(peerid, "no message %s in the queue", id);
+	return q;
+}
+
+static const char *
+queue_ctl_status(const struct qmsg *q, uint32_t i)
+{
+	if (q->rs == NULL)
+		return q->inflight ? "delivering" : "pending";
+	if (q->rs[i].inflight)
+		return "delivering";
+	switch (q->rs[i].status) {
+	case RCPT_DELIVERED:
+		return "delivered";
+	case RCPT_FAILED:
+		return "failed";
+	default:
+		return "pending";
+	}
+}
+
+/* the first lines of the message, up to its blank line, in text */
+static void
+queue_ctl_header(int fd, const struct spool_msg *m, char *buf, size_t len)
+{
+	uint64_t want = m->body_size < len - 1 ? m->body_size : len - 1;
+	ssize_t n;
+	char *end;
+	size_t i;
+
+	buf[0] = '\0';
+	if ((n = pread(fd, buf, (size_t)want, (off_t)m->body_offset)) <= 0)
+		return;
+	buf[n] = '\0';
+	if ((end = strstr(buf, "\n\n")) != NULL)
+		end[1] = '\0';
+	/* for a terminal: no NUL inside, no control but line ends */
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' &&
+		    buf[i] != '\t')
+			buf[i] = '?';
+}
+
+/*
+ * q's rows: with show, one of the message first; then one per
+ * recipient (id and sender on each, for scripts).
+ */
+static void
+queue_ctl_rows(struct qmsg *q, uint32_t peerid, int show)
+{
+	char id[32], received[24], size[24], attempts[16], next[24];
+	char why[256], header[QUEUE_CTL_HEADER_MAX];
+	const char *sender;
+	struct envelope env;
+	struct spool_msg m;
+	struct msg_writer w;
+	uint32_t i;
+	int fd;
+
+	snprintf(id, sizeof(id), "%016" PRIx64, q->msgid);
+	snprintf(received, sizeof(received), "%" PRIu64, q->received);
+	if ((fd = spool_peek(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "error", why, NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+		return;
+	}
+	sender = env.sender[0] != '\0' ? env.sender : "<>";
+	if (show) {
+		snprintf(size, sizeof(size), "%" PRIu64,
+		    m.body_size + m.prepend_size);
+		queue_ctl_header(fd, &m, header, sizeof(header));
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "sender", sender, "received",
+		    received, "size", size, "helo", env.helo, "client",
+		    env.client_addr, "envid", env.envid, "ret",
+		    (env.flags & ENVELOPE_DSN_RET_FULL)	      ? "full"
+			: (env.flags & ENVELOPE_DSN_RET_HDRS) ? "headers"
+							      : "",
+		    "header", header, NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+	}
+	close(fd);
+	for (i = 0; i < env.nrcpt && i < q->nrcpt; i++) {
+		snprintf(attempts, sizeof(attempts), "%u",
+		    q->rs != NULL ? q->rs[i].attempts : 0);
+		next[0] = '\0';
+		if (q->rs != NULL && q->rs[i].status == RCPT_PENDING &&
+		    !q->rs[i].inflight)
+			snprintf(
+			    next, sizeof(next), "%" PRIu64, q->rs[i].next_try);
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "sender", sender, "recipient",
+		    env.rcpt[i].addr, "status", queue_ctl_status(q, i),
+		    "attempts", attempts, "next", next, "error",
+		    q->rs != NULL ? q->rs[i].reply : "", NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+	}
+	envelope_clear(&env);
+}
+
+/* every pending recipient of q tried now */
+static void
+queue_ctl_flush_one(struct qmsg *q)
+{
+	uint32_t i;
+
+	if (q->leaving)
+		return;
+	for (i = 0; q->rs != NULL && i < q->nrcpt; i++)
+		if (q->rs[i].status == RCPT_PENDING && !q->rs[i].inflight)
+			q->rs[i].next_try = 0;
+	queue_deliver(q);
+}
+
+static void
+queue_ctl(struct imsg *imsg)
+{
+	struct ctl_request req;
+	struct qmsg *q, *next;
+	uint32_t peerid = imsg->hdr.peerid;
+
+	if (ctl_request_decode(
+		&req, imsg->hdr.type, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "queue request");
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+		RB_FOREACH(q, qmsg_tree, &qmsgs)
+			if (!q->leaving)
+				queue_ctl_rows(q, peerid, 0);
+		queue_ctl_ok(peerid);
+		break;
+	case IMSG_CTL_QUEUE_SHOW:
+		if ((q = queue_ctl_find(req.name, peerid)) != NULL) {
+			queue_ctl_rows(q, peerid, 1);
+			queue_ctl_ok(peerid);
+		}
+		break;
+	case IMSG_CTL_QUEUE_FLUSH:
+		if (req.name[0] == '\0') {
+			log_info("queue flushed by boxctl");
+			RB_FOREACH_SAFE(q, qmsg_tree, &qmsgs, next)
+				queue_ctl_flush_one(q);
+			queue_ctl_ok(peerid);
+		} else if ((q = queue_ctl_find(req.name, peerid)) != NULL) {
+			log_info("message %016" PRIx64 " flushed by boxctl",
+			    q->msgid);
+			queue_ctl_flush_one(q);
+			queue_ctl_ok(peerid);
+		}
+		break;
+	default:
+		if ((q = queue_ctl_find(req.name, peerid)) == NULL)
+			break;
+		if (q->inflight || q->checking || q->settling || q->bouncing ||
+		    q->leaving) {
+			queue_ctl_fail(peerid,
+			    "message %s is being delivered or reported now: "
+			    "try again in a moment",
+			    req.name);
+			break;
+		}
+		if (spool_remove(&spool, q->msgid, q->state_on_disk) == -1) {
+			queue_ctl_fail(peerid,
+			    "message %s cannot be removed (see the log)",
+			    req.name);
+			break;
+		}
+		log_info("message %016" PRIx64 " removed by boxctl", q->msgid);
+		queue_forget(q);
+		queue_ctl_ok(peerid);
+		break;
+	}
+	ctl_request_clear(&req);
 }
 
 static void
@@ -1269,6 +1729,12 @@ queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	uint64_t v[CTL_COUNTERS] = {0};
 
 	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
+		queue_ctl(imsg);
+		break;
 	case IMSG_STATS_REQ:
 		if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "stats request");
