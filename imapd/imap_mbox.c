@@ -294,6 +294,7 @@ imap_mbox_flags_tell(struct imap_session *s)
 	int k;
 
 	mb->keywords_told = 0;
+	mb->keywords_renamed = mailbox_keywords_renamed(mb->view);
 	for (k = 0; k < KEYWORDS_MAX; k++)
 		if (mailbox_keyword_name(mb->view, k) != NULL)
 			mb->keywords_told |= 1U << k;
@@ -312,12 +313,19 @@ imap_mbox_flags_tell(struct imap_session *s)
 
 /*
  * A keyword new to the mailbox (this session's STORE or APPEND, or
- * another's) is told in FLAGS before any FETCH has it (RFC 3501 7.2.6).
+ * another's, or another writer's new name for a letter) is told in FLAGS
+ * before any FETCH has it (RFC 3501 7.2.6).
  */
 static void
 imap_mbox_keywords_tell(struct imap_session *s)
 {
 	int k;
+
+	if (s->mbox->keywords_renamed !=
+	    mailbox_keywords_renamed(s->mbox->view)) {
+		imap_mbox_flags_tell(s);
+		return;
+	}
 
 	for (k = 0; k < KEYWORDS_MAX; k++)
 		if (!(s->mbox->keywords_told & (1U << k)) &&
@@ -598,6 +606,9 @@ imap_mbox_sync(struct imap_session *s, int expunges_ok)
 	mailbox_view_sync(s->mbox->view);
 	free(imap_told.slot);
 	memset(&imap_told, 0, sizeof(imap_told));
+	/* names another writer gave, before any message is heard with one */
+	if (!s->closing && !s->mbox->gone)
+		imap_mbox_keywords_tell(s);
 }
 
 /* the mailbox changed while the session idles: it hears of it at once */

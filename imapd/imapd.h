@@ -422,6 +422,8 @@ int mailbox_msg_date(struct mailbox_view *, uint32_t seq, int64_t *);
  */
 int mailbox_keyword(struct mailbox_view *, const char *, int create);
 const char *mailbox_keyword_name(struct mailbox_view *, int); /* or NULL */
+/* grows when another writer gives a letter another name: FLAGS anew */
+uint32_t mailbox_keywords_renamed(struct mailbox_view *);
 
 enum mailbox_store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
 /*
@@ -1051,6 +1053,7 @@ struct imap_mbox {
 	int readonly;
 	uint32_t keywords_told; /* keywords its FLAGS had, a bit each */
 	int gone; /* deleted or renamed elsewhere: BYE at the next command */
+	uint32_t keywords_renamed; /* mailbox_keywords_renamed() when told */
 	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
 	uint32_t *saved;
 	size_t nsaved;

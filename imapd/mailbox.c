@@ -137,6 +137,7 @@ struct mailbox {
 	int gone;
 	unsigned int recheck_ms; /* the next look after failed scans, or 0 */
 	int64_t scan_failed;	 /* since when they fail (ns), or 0 */
+	uint32_t kw_renamed;	 /* letters another writer named anew */
 	/* the last cached text handed out */
 	char *cached;
 	/* boxd.cache, loaded at the first use */
@@ -2258,6 +2259,8 @@ box_keywords_check(struct mailbox *box)
 		if (box->kw.name[i] != NULL &&
 		    strcmp(box->kw.name[i], fresh.name[i]) == 0)
 			continue;
+		if (box->kw.name[i] != NULL)
+			box->kw_renamed++;
 		free(box->kw.name[i]);
 		box->kw.name[i] = fresh.name[i];
 		fresh.name[i] = NULL;
@@ -2314,6 +2317,12 @@ int
 mailbox_keyword(struct mailbox_view *v, const char *name, int create)
 {
 	return box_keyword(v->box, name, create);
+}
+
+uint32_t
+mailbox_keywords_renamed(struct mailbox_view *v)
+{
+	return v->box->kw_renamed;
 }
 
 const char *

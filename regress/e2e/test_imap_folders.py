@@ -439,6 +439,9 @@ class OutsideWriters(FolderCase):
             f.write("0 first\n1 second\n")
         os.rename(kw + ".tmp", kw)
         cur = os.path.join(top, "cur")
+        # STORE renames its file just after its OK
+        wait_for(lambda: any(n.endswith(":2,a") for n in os.listdir(cur)),
+                 what="message 1 renamed with its keyword")
         names = sorted(os.listdir(cur))
         second = [n for n in names if "b" not in n.split(":2,")[1]
                   and "a" not in n.split(":2,")[1]]
@@ -471,6 +474,14 @@ class OutsideWriters(FolderCase):
                              "0 first\n1 second\n2 third\n3 fourth\n")
         typ, data = a.search(None, "KEYWORD", "second")
         self.assertEqual(data, [b"2"])
+        # a letter named anew: FLAGS is told again before FETCH has it
+        with open(kw, "w") as f:
+            f.write("0 premier\n1 second\n2 third\n3 fourth\n")
+        a.untagged_responses.clear()
+        self.assertEqual(a.noop()[0], "OK")
+        self.assertIn(b"premier", a.untagged_responses["FLAGS"][-1])
+        typ, data = a.fetch("1", "(FLAGS)")
+        self.assertIn(b"premier", data[0])
         # a new session sees the same names
         d = self.selected("Work")
         typ, data = d.fetch("1:*", "(FLAGS)")

@@ -1429,6 +1429,7 @@ test_keywords_reread(void)
 	char kw[PATH_MAX], tmp[PATH_MAX + 8], name[256], to[PATH_MAX];
 	char *text;
 	size_t len;
+	uint32_t renamed;
 	int pass;
 
 	store_setup();
@@ -1467,10 +1468,13 @@ test_keywords_reread(void)
 		if (store_write(kw, "0 premier\n1 second\n2 third\n", 27) ==
 		    -1)
 			CHECK("keywords: rewrite in place", 0);
+		renamed = mailbox_keywords_renamed(v);
 		mailbox_view_sync(v);
 		CHECK("keywords: edited in place, read again",
 		    strcmp(mailbox_keyword_name(v, 0), "premier") == 0 &&
 			mailbox_keyword(v, "third", 0) == 2);
+		CHECK("keywords: a letter named anew is counted",
+		    mailbox_keywords_renamed(v) == renamed + 1);
 		/* dropped from the file: kept, messages may carry it */
 		if (store_write(kw, "1 second\n", 9) == -1)
 			CHECK("keywords: shorten", 0);
