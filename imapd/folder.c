@@ -1455,6 +1455,7 @@ folder_rename_inbox(int dirfd, const char *dir, const char **why)
 {
 	static const char *const sub[] = {"cur", "new"};
 	struct dirent *de;
+	struct keywords kw;
 	char path[MAILDIR_NAME_MAX * 2 + 8];
 	size_t i;
 	DIR *d;
@@ -1464,6 +1465,12 @@ folder_rename_inbox(int dirfd, const char *dir, const char **why)
 		 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		*why = "Cannot open the new folder";
 		return FOLDER_ERR_SERVERBUG;
+	}
+	/* the letters in the names mean there what they meant in INBOX */
+	if (keywords_read(dirfd, &kw) == 0) {
+		if (keywords_write(tofd, &kw) == -1)
+			log_warn("folder: %s of %s", KEYWORDS_FILE, dir);
+		keywords_free(&kw);
 	}
 	for (i = 0; i < sizeof(sub) / sizeof(*sub); i++) {
 		if ((fd = openat(dirfd, sub[i],

@@ -204,6 +204,8 @@ imap_cmd_dispatch(struct imap_session *s, const char *buf, size_t len)
 	if ((def = imap_cmd_find(cmd.name)) == NULL || (cmd.uid && !def->uid)) {
 		imap_tagged(s, "BAD", "Unknown command");
 		imap_cmd_error(s);
+	} else if (imap_mbox_gone_bye(s)) {
+		/* its folder went: BYE, as Dovecot says it, and no more */
 	} else if ((def->states & (1U << s->state)) == 0) {
 		imap_tagged(s, "BAD", "%s",
 		    s->state == IMAP_NOTAUTH	? "Log in first"

@@ -294,6 +294,7 @@ imap_mbox_flags_tell(struct imap_session *s)
 	int k;
 
 	mb->keywords_told = 0;
+	mb->keywords_renamed = mailbox_keywords_renamed(mb->view);
 	for (k = 0; k < KEYWORDS_MAX; k++)
 		if (mailbox_keyword_name(mb->view, k) != NULL)
 			mb->keywords_told |= 1U << k;
@@ -312,12 +313,19 @@ imap_mbox_flags_tell(struct imap_session *s)
 
 /*
  * A keyword new to the mailbox (this session's STORE or APPEND, or
- * another's) is told in FLAGS before any FETCH has it (RFC 3501 7.2.6).
+ * another's, or another writer's new name for a letter) is told in FLAGS
+ * before any FETCH has it (RFC 3501 7.2.6).
  */
 static void
 imap_mbox_keywords_tell(struct imap_session *s)
 {
 	int k;
+
+	if (s->mbox->keywords_renamed !=
+	    mailbox_keywords_renamed(s->mbox->view)) {
+		imap_mbox_flags_tell(s);
+		return;
+	}
 
 	for (k = 0; k < KEYWORDS_MAX; k++)
 		if (!(s->mbox->keywords_told & (1U << k)) &&
@@ -553,8 +561,30 @@ imap_view_lost(void *arg)
 {
 	struct imap_session *s = arg;
 
+	/*
+	 * As Dovecot does: a session cannot go on without its mailbox.  It
+	 * hears so at once in IDLE, else in answer to its next command,
+	 * which a client then reads (a close now could cost it the BYE).
+	 */
+	if (s->mbox != NULL && mailbox_view_gone(s->mbox->view)) {
+		s->mbox->gone = 1;
+		if (s->idling)
+			imap_mbox_gone_bye(s);
+		return;
+	}
 	log_info("%s: too far behind its mailbox, closed", s->addr);
 	imap_bye(s, "Too much changed in the mailbox since you last asked");
+}
+
+int
+imap_mbox_gone_bye(struct imap_session *s)
+{
+	if (s->mbox == NULL || !s->mbox->gone || s->closing)
+		return 0;
+	log_info("%s: mailbox %s deleted or renamed, closed", s->addr,
+	    s->mbox->name);
+	imap_bye(s, "Selected mailbox was deleted or renamed");
+	return 1;
 }
 
 static const struct mailbox_view_ops imap_view_ops = {
@@ -576,6 +606,9 @@ imap_mbox_sync(struct imap_session *s, int expunges_ok)
 	mailbox_view_sync(s->mbox->view);
 	free(imap_told.slot);
 	memset(&imap_told, 0, sizeof(imap_told));
+	/* names another writer gave, before any message is heard with one */
+	if (!s->closing && !s->mbox->gone)
+		imap_mbox_keywords_tell(s);
 }
 
 /* the mailbox changed while the session idles: it hears of it at once */
@@ -939,6 +972,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 {
 	char name[FOLDER_NAME_MAX + 1];
 	const char *why = NULL;
+	enum folder_err err;
 
 	if (cmd->nargs != 1) {
 		imap_tagged(s, "BAD", "DELETE needs a mailbox name");
@@ -955,8 +989,10 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	mail_user_release(s->user->mu);
-	imap_folder_result(s, folder_delete(s->user->dirfd, name, &why), why,
-	    "DELETE completed");
+	err = folder_delete(s->user->dirfd, name, &why);
+	imap_folder_result(s, err, why, "DELETE completed");
+	/* the sessions that have it selected are let go */
+	mail_user_check_folders(s->user->mu);
 }
 
 void
@@ -964,6 +1000,7 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 {
 	char from[FOLDER_NAME_MAX + 1], to[FOLDER_NAME_MAX + 1];
 	const char *why = NULL;
+	enum folder_err err;
 
 	if (cmd->nargs != 2) {
 		imap_tagged(s, "BAD", "RENAME needs two mailbox names");
@@ -973,8 +1010,14 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *cmd)
 	    imap_mbox_name_arg(s, &cmd->args[1], to, sizeof(to)) == -1)
 		return;
 	mail_user_release(s->user->mu);
-	imap_folder_result(s, folder_rename(s->user->dirfd, from, to, &why),
-	    why, "RENAME completed");
+	err = folder_rename(s->user->dirfd, from, to, &why);
+	imap_folder_result(s, err, why, "RENAME completed");
+	/*
+	 * Sessions on a folder that moved are let go, this one too after
+	 * its OK (as Dovecot does), even when some children moved and
+	 * others failed to.
+	 */
+	mail_user_check_folders(s->user->mu);
 }
 
 static void

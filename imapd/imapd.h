@@ -339,9 +339,16 @@ mail_user_get(int rootfd, const char *mailbox, uint64_t quota);
 void mail_user_put(struct mail_user *);
 /*
  * The folder the user's last APPEND left open is closed (its index
- * written): before a DELETE or RENAME changes folder directories.
+ * written), and the renames STORE left for later are done in every
+ * open folder: before a DELETE or RENAME changes folder directories.
  */
 void mail_user_release(struct mail_user *);
+/*
+ * After a DELETE or RENAME: every open folder whose directory is no
+ * longer at its name is let go, its views lost (as when they fall
+ * behind), so that no session goes on serving it.
+ */
+void mail_user_check_folders(struct mail_user *);
 /* the quota given, and what the user's folders hold now (octets) */
 uint64_t mail_user_quota(struct mail_user *);
 uint64_t mail_user_usage(struct mail_user *);
@@ -356,7 +363,8 @@ struct mailbox_view_ops {
 	void (*exists)(void *arg, uint32_t count, uint32_t recent);
 	/*
 	 * The view fell so far behind (MAILBOX_EVENTS_MAX news not heard)
-	 * that the mailbox stopped keeping its news: it is of no more use
+	 * that the mailbox stopped keeping its news, or its folder was
+	 * deleted or renamed (mailbox_view_gone()): it is of no more use
 	 * but to close.  Called from another session's change.
 	 */
 	void (*lost)(void *arg);
@@ -390,6 +398,8 @@ uint32_t mailbox_view_uidvalidity(struct mailbox_view *);
 uint32_t mailbox_view_uidnext(struct mailbox_view *);
 uint64_t mailbox_view_highestmodseq(struct mailbox_view *);
 int mailbox_view_readonly(struct mailbox_view *);
+/* 1 if the view's folder was deleted or renamed since it was opened */
+int mailbox_view_gone(struct mailbox_view *);
 /*
  * Message seq (1..count): NULL if it was expunged by another session
  * (the view still counts it until it syncs) or seq is out of range.
@@ -412,6 +422,8 @@ int mailbox_msg_date(struct mailbox_view *, uint32_t seq, int64_t *);
  */
 int mailbox_keyword(struct mailbox_view *, const char *, int create);
 const char *mailbox_keyword_name(struct mailbox_view *, int); /* or NULL */
+/* grows when another writer gives a letter another name: FLAGS anew */
+uint32_t mailbox_keywords_renamed(struct mailbox_view *);
 
 enum mailbox_store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
 /*
@@ -1041,6 +1053,8 @@ struct imap_mbox {
 	char name[FOLDER_NAME_MAX + 1]; /* UTF-8 */
 	int readonly;
 	uint32_t keywords_told; /* keywords its FLAGS had, a bit each */
+	int gone; /* deleted or renamed elsewhere: BYE at the next command */
+	uint32_t keywords_renamed; /* mailbox_keywords_renamed() when told */
 	/* SEARCHRES (RFC 5182): the saved result, ascending UIDs */
 	uint32_t *saved;
 	size_t nsaved;
@@ -1059,6 +1073,12 @@ void imap_mbox_sync(struct imap_session *, int expunges_ok);
 void imap_mbox_condstore(struct imap_session *);
 /* IDLE begins (on) or ends: the mailbox's news then goes out at once */
 void imap_mbox_idle(struct imap_session *, int on);
+/*
+ * Before each command: 1 if the selected folder was deleted or renamed
+ * since the last (the session then says BYE and closes, the command not
+ * run), else 0.  In IDLE the BYE goes at once.
+ */
+int imap_mbox_gone_bye(struct imap_session *);
 /*
  * A mailbox name argument as a UTF-8 folder name ("INBOX" for any case
  * of it): modified UTF-7 decoded unless UTF8=ACCEPT; 0, or -1 after

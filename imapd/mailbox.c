@@ -70,6 +70,11 @@
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
+/* after a failed scan, looks again after 100 ms, 400 ms, ... 10 s */
+#define RECHECK_FIRST_MS 100
+#define RECHECK_MAX_MS	 10000
+/* failing for this long is worth a word */
+#define RECHECK_WARN_NS (500LL * 1000000)
 /* STORE's renames: after the reply, in slices of this much time */
 #define FLUSH_DELAY_US 1000
 #define FLUSH_SLICE_NS (5LL * 1000000)
@@ -108,6 +113,7 @@ struct mailbox {
 	size_t flush_lo; /* no dirty message below this index (SIZE_MAX) */
 	struct index_state st;
 	struct keywords kw;
+	struct stat kw_stat;	/* dovecot-keywords when read (zero: none) */
 	struct msg_writer logw; /* records not yet written */
 	size_t log_size;
 	int changed;		  /* since the last snapshot */
@@ -125,6 +131,13 @@ struct mailbox {
 	uint64_t ev_first; /* the absolute number of ev[0] */
 	TAILQ_HEAD(, mailbox_view) views;
 	int refs; /* views and appends and status calls under way */
+	/* inotify saw the folder, new/ or cur/ move or go: is it there? */
+	int check_dir;
+	/* its directory was deleted or renamed: out of the user's list */
+	int gone;
+	unsigned int recheck_ms; /* the next look after failed scans, or 0 */
+	int64_t scan_failed;	 /* since when they fail (ns), or 0 */
+	uint32_t kw_renamed;	 /* letters another writer named anew */
 	/* the last cached text handed out */
 	char *cached;
 	/* boxd.cache, loaded at the first use */
@@ -273,11 +286,32 @@ mail_user_put(struct mail_user *u)
 	free(u);
 }
 
+static int box_check_dir(struct mailbox *);
+static int box_log_flush(struct mailbox *, int);
+
+void
+mail_user_check_folders(struct mail_user *u)
+{
+	struct mailbox *box, *tmp;
+
+	TAILQ_FOREACH_SAFE(box, &u->boxes, entry, tmp) {
+		/* held through its going, which may drop the user's hold */
+		box->refs++;
+		box_check_dir(box);
+		box_put(box);
+	}
+}
+
 void
 mail_user_release(struct mail_user *u)
 {
-	struct mailbox *held = u->held;
+	struct mailbox *held = u->held, *box;
 
+	/* flags STORE has not put in the names yet must not stay behind */
+	TAILQ_FOREACH(box, &u->boxes, entry) {
+		box_flush(box, 0);
+		box_log_flush(box, 0);
+	}
 	if (held == NULL)
 		return;
 	u->held = NULL;
@@ -1166,12 +1200,14 @@ box_event_foreign(
 
 /*
  * One inotify instance for the whole process (the kernel allows a user
- * few instances, but many watches): each open folder has two watches,
- * new/ and cur/, found again by their descriptors.
+ * few instances, but many watches): each open folder has three watches,
+ * new/ and cur/, and the folder's own directory, which hears only of
+ * its own deletion or move (mv of .Name); found again by descriptor.
  */
+#define INO_FOLDER (-1) /* in_new of the folder's own watch */
 struct ino_watch {
 	int wd;
-	int in_new;
+	int in_new; /* 1 new/, 0 cur/, INO_FOLDER */
 	struct mailbox *box;
 };
 static struct ino_watch *ino_watches;
@@ -1196,14 +1232,18 @@ ino_dispatch(const struct inotify_event *ie)
 
 	if (ie->mask & IN_Q_OVERFLOW) {
 		for (i = 0; i < ino_n; i++)
-			ino_watches[i].box->dirty = 1;
+			ino_watches[i].box->dirty =
+			    ino_watches[i].box->check_dir = 1;
 		return;
 	}
 	if ((w = ino_find(ie->wd)) == NULL)
 		return; /* a watch removed since */
 	if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-		/* the watch is gone: until the folder is opened again, scan */
-		w->box->watching = 0;
+		/* new/ or cur/ unwatched: until it is opened again, scan */
+		if (w->in_new != INO_FOLDER)
+			w->box->watching = 0;
+		/* is the folder still at its name?  box_refresh() looks */
+		w->box->check_dir = 1;
 		w->box->dirty = 1;
 	} else if (box_event_foreign(w->box, ie, w->in_new))
 		w->box->dirty = 1;
@@ -1267,6 +1307,8 @@ ino_add(struct mailbox *box, const char *sub, int in_new)
 	size_t cap;
 	int wd;
 
+	if (in_new == INO_FOLDER)
+		mask = IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 	if (ino_n == ino_cap) {
 		cap = ino_cap ? ino_cap * 2 : 16;
 		if ((p = reallocarray(ino_watches, cap, sizeof(*p))) == NULL)
@@ -1285,6 +1327,18 @@ ino_add(struct mailbox *box, const char *sub, int in_new)
 	return 0;
 }
 
+/* 1 if a watch of another box has descriptor wd (the same directory) */
+static int
+ino_shared(const struct mailbox *box, int wd)
+{
+	size_t i;
+
+	for (i = 0; i < ino_n; i++)
+		if (ino_watches[i].wd == wd && ino_watches[i].box != box)
+			return 1;
+	return 0;
+}
+
 static void
 ino_remove(struct mailbox *box)
 {
@@ -1295,7 +1349,9 @@ ino_remove(struct mailbox *box)
 			i++;
 			continue;
 		}
-		inotify_rm_watch(ino_fd, ino_watches[i].wd);
+		/* the kernel gives one directory one watch, whoever asks */
+		if (!ino_shared(box, ino_watches[i].wd))
+			inotify_rm_watch(ino_fd, ino_watches[i].wd);
 		ino_watches[i] = ino_watches[--ino_n];
 	}
 	box->watching = 0;
@@ -1317,7 +1373,8 @@ box_watch_init(struct mailbox *box)
 		  ino_cb, NULL)) == NULL ||
 		event_add(ino_ev, NULL) == -1))
 		fatal("%s: event", __func__);
-	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1) {
+	if (ino_add(box, "new", 1) == -1 || ino_add(box, "cur", 0) == -1 ||
+	    ino_add(box, ".", INO_FOLDER) == -1) {
 		ino_remove(box);
 		return -1;
 	}
@@ -1331,17 +1388,58 @@ box_rescan_cb(int fd, short what, void *arg)
 	box_refresh(arg);
 }
 
-/* take in others' changes, if there were any */
+static void box_keywords_check(struct mailbox *);
+
+/*
+ * A scan failed while the folder is still at its name: it may be on its
+ * way out (rm -r removes new/ and cur/ before the folder, whose own
+ * removal inotify does not report while its directory is held open),
+ * or broken.  Look again soon, then less and less often; a folder that
+ * stays broken is worth a word, one being removed is not.
+ */
+static void
+box_recheck_later(struct mailbox *box)
+{
+	struct timeval tv;
+
+	box->dirty = box->check_dir = 1;
+	if (box->scan_failed == 0)
+		box->scan_failed = now_ns();
+	else if (now_ns() - box->scan_failed >= RECHECK_WARN_NS)
+		log_warnx("%s/%s: cannot rescan", box->user->mailbox, box->dir);
+	box->recheck_ms =
+	    box->recheck_ms == 0 ? RECHECK_FIRST_MS : box->recheck_ms * 4;
+	if (box->recheck_ms > RECHECK_MAX_MS)
+		box->recheck_ms = RECHECK_MAX_MS;
+	if (box->rescanev == NULL || TAILQ_EMPTY(&box->views))
+		return;
+	tv.tv_sec = box->recheck_ms / 1000;
+	tv.tv_usec = (box->recheck_ms % 1000) * 1000;
+	evtimer_add(box->rescanev, &tv);
+}
+
+/* take in others' changes, if there were any; -1 if the folder went */
 static int
 box_refresh(struct mailbox *box)
 {
+	if (box->gone)
+		return -1;
 	box_drain(box);
+	/* without inotify's word, a stat at each sync */
+	if ((box->check_dir || !box->watching) && box_check_dir(box) == -1)
+		return -1;
+	box_keywords_check(box);
 	if (!box->dirty)
 		return 0;
 	if (box_scan(box, 0) == -1) {
-		log_warnx("%s/%s: cannot rescan", box->user->mailbox, box->dir);
+		/* gone meanwhile: rm -r empties new/ and cur/ first */
+		if (box_check_dir(box) == -1)
+			return -1;
+		box_recheck_later(box);
 		return -1;
 	}
+	box->recheck_ms = 0;
+	box->scan_failed = 0;
 	return 0;
 }
 
@@ -1460,6 +1558,65 @@ box_stale(struct mailbox *box)
 	return now.st_ino != open.st_ino || now.st_dev != open.st_dev;
 }
 
+/*
+ * The folder's directory was deleted or renamed (DELETE, RENAME, rm or
+ * mv): what box holds is no longer the folder of that name.  Its views
+ * are lost, as when they fall behind, and it leaves the user's list so
+ * that the name opens afresh; it is freed when its last user lets go.
+ * The user's hold on it is dropped last: that may free it.
+ */
+static void
+box_gone(struct mailbox *box)
+{
+	struct mail_user *u = box->user;
+	struct mailbox_view *v;
+
+	if (box->gone)
+		return;
+	box->gone = 1;
+	log_debug(
+	    "%s/%s: the folder was deleted or renamed", u->mailbox, box->dir);
+	ino_remove(box);
+	if (box->rescanev != NULL)
+		evtimer_del(box->rescanev);
+	if (box->flushev != NULL)
+		evtimer_del(box->flushev);
+	/*
+	 * The renames STORE left for later, and what the log has not
+	 * written yet, follow a renamed directory (a removed one says
+	 * ENOENT, which is not worth a word).
+	 */
+	box_flush(box, 0);
+	box_log_flush(box, 0);
+	TAILQ_REMOVE(&u->boxes, box, entry);
+	TAILQ_FOREACH(v, &box->views, entry) {
+		if (v->lost)
+			continue;
+		v->lost = 1;
+		v->evpos = box->ev_first + box->nev;
+		if (v->ops->lost != NULL)
+			v->ops->lost(v->arg);
+	}
+	box_events_trim(box);
+	if (u->held == box) {
+		u->held = NULL;
+		box_put(box);
+	}
+}
+
+/* 0 if the folder is still at its name, else -1 (and it is let go) */
+static int
+box_check_dir(struct mailbox *box)
+{
+	box->check_dir = 0;
+	if (box->gone)
+		return -1;
+	if (!box_stale(box))
+		return 0;
+	box_gone(box);
+	return -1;
+}
+
 /* keep the caller's reference on box as the user's held folder */
 static void
 box_hold(struct mailbox *box)
@@ -1467,7 +1624,8 @@ box_hold(struct mailbox *box)
 	struct mail_user *u = box->user;
 	struct mailbox *old = u->held;
 
-	if (old == box) {
+	/* one that went is let go: its name may open afresh */
+	if (old == box || box->gone) {
 		box_put(box);
 		return;
 	}
@@ -1475,6 +1633,8 @@ box_hold(struct mailbox *box)
 	if (old != NULL)
 		box_put(old);
 }
+
+static void box_keywords_stat(struct mailbox *, struct stat *);
 
 static struct mailbox *
 box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
@@ -1499,9 +1659,14 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	TAILQ_FOREACH(box, &u->boxes, entry)
 		if (strcmp(box->dir, dir) == 0) {
 			box->refs++;
-			box_refresh(box);
-			return box;
+			/* one deleted or moved away leaves the name free */
+			if (box_refresh(box) == 0 || !box->gone)
+				return box;
+			box_put(box);
+			break;
 		}
+	/* a folder moved away must not share the new one's watches */
+	mail_user_check_folders(u);
 	if ((box = calloc(1, sizeof(*box))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
@@ -1523,6 +1688,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	}
 	/* watch first, so no change slips between the check and the watch */
 	box_watch_init(box);
+	box_keywords_stat(box, &box->kw_stat);
 	keywords_read(box->dirfd, &box->kw);
 	fresh = box_load(box) == -1;
 	box->maybe_new = 1; /* the index may list messages in new/ */
@@ -1571,6 +1737,12 @@ box_put(struct mailbox *box)
 
 	if (--box->refs > 0)
 		return;
+	/* out of the list already, its directory gone or another's now */
+	if (box->gone) {
+		box_free(box);
+		mail_user_put(u);
+		return;
+	}
 	box_flush(box, 0);
 	/* the last one out leaves a snapshot that opens without readdir */
 	if (box->changed || box->log_size > 8 || box->logw.len > 0)
@@ -1769,7 +1941,9 @@ mailbox_view_sync(struct mailbox_view *v)
 
 	if (v->lost)
 		return;
-	box_refresh(box);
+	/* a folder gone leaves the view lost: it hears no more */
+	if (box_refresh(box) == -1 && v->lost)
+		return;
 	if (!v->readonly)
 		box_move_new(box);
 	box_log_flush(box, 0);
@@ -1870,6 +2044,12 @@ uint64_t
 mailbox_view_highestmodseq(struct mailbox_view *v)
 {
 	return v->box->st.highestmodseq;
+}
+
+int
+mailbox_view_gone(struct mailbox_view *v)
+{
+	return v->box->gone;
 }
 
 int
@@ -2063,23 +2243,91 @@ mailbox_msg_date(struct mailbox_view *v, uint32_t seq, int64_t *date)
 
 /* ---- keywords */
 
-static int
-box_keyword(struct mailbox *box, const char *name, int create)
+/* dovecot-keywords as it is now (all zero if it is not there) */
+static void
+box_keywords_stat(struct mailbox *box, struct stat *sb)
 {
-	int i, freei = -1;
+	if (fstatat(box->dirfd, KEYWORDS_FILE, sb, AT_SYMLINK_NOFOLLOW) == -1)
+		memset(sb, 0, sizeof(*sb));
+}
 
+static int
+box_keywords_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Another writer (Dovecot, a script) may have changed dovecot-keywords:
+ * read again when it is not the file that was read, so that a letter
+ * new in file names has its name.  The file says what a letter means;
+ * letters it no longer names keep theirs, as messages may carry them.
+ */
+static void
+box_keywords_check(struct mailbox *box)
+{
+	struct keywords fresh;
+	struct stat sb;
+	int i;
+
+	box_keywords_stat(box, &sb);
+	if (box_keywords_same(&sb, &box->kw_stat))
+		return;
+	/* stat before read: a change after the stat shows at the next */
+	box->kw_stat = sb;
+	if (sb.st_ino == 0 || keywords_read(box->dirfd, &fresh) == -1)
+		return;
+	for (i = 0; i < KEYWORDS_MAX; i++) {
+		if (fresh.name[i] == NULL)
+			continue;
+		if (box->kw.name[i] != NULL &&
+		    strcmp(box->kw.name[i], fresh.name[i]) == 0)
+			continue;
+		if (box->kw.name[i] != NULL)
+			box->kw_renamed++;
+		free(box->kw.name[i]);
+		box->kw.name[i] = fresh.name[i];
+		fresh.name[i] = NULL;
+	}
+	keywords_free(&fresh);
+}
+
+/* the letter of name, -1 none; *freei the first free one (or -1) */
+static int
+box_keyword_find(struct mailbox *box, const char *name, int *freei)
+{
+	int i;
+
+	*freei = -1;
 	for (i = 0; i < KEYWORDS_MAX; i++) {
 		if (box->kw.name[i] == NULL) {
-			if (freei == -1)
-				freei = i;
+			if (*freei == -1)
+				*freei = i;
 			continue;
 		}
 		if (strcasecmp(box->kw.name[i], name) == 0)
 			return i;
 	}
-	if (!create || freei == -1 || !keyword_name_valid(name))
+	return -1;
+}
+
+static int
+box_keyword(struct mailbox *box, const char *name, int create)
+{
+	int i, freei;
+
+	if ((i = box_keyword_find(box, name, &freei)) != -1)
+		return i;
+	if (!create || !keyword_name_valid(name))
 		return -1;
-	if ((box->kw.name[freei] = strdup(name)) == NULL)
+	/* the file is written whole: not over another writer's letters */
+	box_keywords_check(box);
+	if ((i = box_keyword_find(box, name, &freei)) != -1)
+		return i;
+	if (freei == -1 || (box->kw.name[freei] = strdup(name)) == NULL)
 		return -1;
 	if (keywords_write(box->dirfd, &box->kw) == -1) {
 		log_warn(
@@ -2088,6 +2336,7 @@ box_keyword(struct mailbox *box, const char *name, int create)
 		box->kw.name[freei] = NULL;
 		return -1;
 	}
+	box_keywords_stat(box, &box->kw_stat);
 	return freei;
 }
 
@@ -2095,6 +2344,12 @@ int
 mailbox_keyword(struct mailbox_view *v, const char *name, int create)
 {
 	return box_keyword(v->box, name, create);
+}
+
+uint32_t
+mailbox_keywords_renamed(struct mailbox_view *v)
+{
+	return v->box->kw_renamed;
 }
 
 const char *
@@ -3005,7 +3260,12 @@ mailbox_append_commit(struct mail_append *a, uint32_t flags,
 	int rc = -1, curfd = -1;
 
 	snprintf(from, sizeof(from), "tmp/%s", a->tmpname);
-	box_refresh(box);
+	/* deleted or renamed while the message came: not into what went */
+	if (box_refresh(box) == -1 && box->gone) {
+		snprintf(err, errsz, "the mailbox was deleted or renamed");
+		unlinkat(box->dirfd, from, 0);
+		goto done;
+	}
 	flags = (flags & MAIL_FLAGS_STD) |
 	    box_keyword_bits(box, keywords, nkeywords);
 	if (fstat(a->fd, &sb) == -1)

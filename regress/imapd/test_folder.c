@@ -381,9 +381,10 @@ test_special(void)
 static void
 test_create_delete_rename(void)
 {
+	struct keywords kw;
 	const char *why;
 	char path[64];
-	int fd = maildir_new(), mfd;
+	int fd = maildir_new(), mfd, kwfd;
 
 	CHECK("create INBOX refused",
 	    folder_create(fd, "inbox", 0, &why) == FOLDER_ERR_ALREADYEXISTS);
@@ -453,6 +454,19 @@ test_create_delete_rename(void)
 		exists(fd, ".Old.Inbox/new/222.b") &&
 		!exists(fd, "cur/111.a:2,S") && !exists(fd, "new/222.b"));
 	CHECK("... INBOX stays", exists(fd, "cur") && exists(fd, "new"));
+	put_file(fd, "cur/333.c:2,Sb", "three");
+	put_file(fd, KEYWORDS_FILE, "0 work\n1 travel\n");
+	CHECK("rename INBOX again",
+	    folder_rename(fd, "INBOX", "Older", &why) == FOLDER_OK);
+	kwfd = openat(fd, ".Older", O_RDONLY | O_DIRECTORY);
+	CHECK("... its keyword names go along",
+	    kwfd != -1 && keywords_read(kwfd, &kw) == 0 &&
+		kw.name[1] != NULL && strcmp(kw.name[1], "travel") == 0 &&
+		exists(fd, ".Older/cur/333.c:2,Sb"));
+	if (kwfd != -1) {
+		keywords_free(&kw);
+		close(kwfd);
+	}
 	snprintf(path, sizeof(path), ".Entw&APw-rfe");
 	CHECK("rename to UTF-8",
 	    folder_rename(fd, "B", "Entw\xc3\xbcrfe", &why) == FOLDER_OK &&

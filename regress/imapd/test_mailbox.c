@@ -1426,6 +1426,431 @@ done:
 	event_base_free(base);
 }
 
+/* what a view heard, lost included: a view of test_gone's */
+struct gone_heard {
+	struct heard h;
+	int lost;
+	struct event_base *base; /* broken out of at the loss, or NULL */
+};
+
+static void
+gone_lost(void *arg)
+{
+	struct gone_heard *g = arg;
+
+	g->lost++;
+	if (g->base != NULL)
+		event_base_loopbreak(g->base);
+}
+
+static void
+gone_expunge(void *arg, uint32_t seq, uint32_t uid)
+{
+	cb_expunge(&((struct gone_heard *)arg)->h, seq, uid);
+}
+
+static void
+gone_flags(void *arg, uint32_t seq, const struct mail_msg *m)
+{
+	cb_flags(&((struct gone_heard *)arg)->h, seq, m);
+}
+
+static void
+gone_exists(void *arg, uint32_t count, uint32_t recent)
+{
+	cb_exists(&((struct gone_heard *)arg)->h, count, recent);
+}
+
+static const struct mailbox_view_ops gone_ops = {.expunge = gone_expunge,
+    .flags = gone_flags,
+    .exists = gone_exists,
+    .lost = gone_lost};
+
+static struct mailbox_view *
+gone_view(struct mail_user *u, const char *folder, struct gone_heard *g)
+{
+	char err[128];
+	struct mailbox_view *v;
+
+	memset(g, 0, sizeof(*g));
+	v = mailbox_view_open(u, folder, 0, &gone_ops, g, err, sizeof(err));
+	if (v == NULL)
+		printf("# open %s: %s\n", folder, err);
+	return v;
+}
+
+/* a folder .NAME of BOX with n messages in cur/ */
+static void
+gone_folder(const char *name, int n)
+{
+	char dir[256], file[256];
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/.%s", BOX, name);
+	store_maildir(dir);
+	for (i = 0; i < n; i++) {
+		snprintf(file, sizeof(file), "%d.M%dP1.host:2,", 1700000000 + i,
+		    i);
+		store_file(dir, "cur", file, "Subject: x\r\n\r\nbody\r\n");
+	}
+}
+
+/*
+ * A selected folder whose directory goes (mv, rm -r, DELETE, RENAME):
+ * every view of it is lost at once, none hears of the folder again,
+ * the name opens afresh, and nothing of the old one stays open.
+ */
+static void
+test_gone(void)
+{
+	struct gone_heard g1, g2, g3;
+	struct mailbox_status st;
+	struct mailbox_view *v1, *v2, *v3;
+	struct mail_append *ap;
+	struct mail_user *u;
+	const char *why;
+	uint32_t uidv, uid;
+	char err[128], from[PATH_MAX];
+	int fds, dirfd, pass;
+
+	store_setup();
+	store_maildir(BOX);
+	/* pass 0 with inotify's watches (drained at each sync), 1 without */
+	for (pass = 0; pass < 2; pass++) {
+		mailbox_init(NULL, pass == 0 ? store_root : NULL);
+		gone_folder("Work", 3);
+		fds = test_open_fds();
+		u = mail_user_get(store_rootfd, BOX, 0);
+		v1 = gone_view(u, "Work", &g1);
+		v2 = gone_view(u, "Work", &g2);
+		if (v1 == NULL || v2 == NULL) {
+			CHECK("gone: open", 0);
+			return;
+		}
+		CHECK("gone: not yet", !mailbox_view_gone(v1) && g1.lost == 0);
+
+		/* mv .Work .Done: the first sync loses both views */
+		strlcpy(from, store_path("%s/.Work", BOX), sizeof(from));
+		if (rename(from, store_path("%s/.Done", BOX)) == -1)
+			CHECK("gone: rename", 0);
+		mailbox_view_sync(v1);
+		CHECK("gone: mv loses every view of the folder, once",
+		    g1.lost == 1 && g2.lost == 1 && mailbox_view_gone(v1) &&
+			mailbox_view_gone(v2));
+		mailbox_view_sync(v1);
+		mailbox_view_sync(v2);
+		CHECK("gone: a lost view hears nothing more",
+		    g1.lost == 1 && g2.lost == 1 && g1.h.text[0] == '\0' &&
+			g2.h.text[0] == '\0');
+		CHECK("gone: the old name no longer opens",
+		    gone_view(u, "Work", &g3) == NULL);
+		v3 = gone_view(u, "Done", &g3);
+		CHECK("gone: the new name has the messages",
+		    v3 != NULL && mailbox_view_count(v3) == 3);
+		mailbox_view_close(v1);
+		mailbox_view_close(v2);
+
+		/* rm -r and made again before anyone looked */
+		store_rm_rf(store_path("%s/.Done", BOX));
+		gone_folder("Done", 1);
+		v1 = gone_view(u, "Done", &g1);
+		CHECK("gone: a folder made again opens as itself",
+		    v1 != NULL && mailbox_view_count(v1) == 1 &&
+			!mailbox_view_gone(v1));
+		CHECK("gone: and the old one's view is lost by it",
+		    g3.lost == 1 && mailbox_view_gone(v3));
+		mailbox_view_close(v3);
+
+		/* DELETE: the session that deletes tells the others */
+		dirfd = openat(store_rootfd, BOX, O_RDONLY | O_DIRECTORY);
+		mail_user_release(u);
+		CHECK("gone: DELETE",
+		    folder_delete(dirfd, "Done", &why) == FOLDER_OK);
+		mail_user_check_folders(u);
+		CHECK("gone: DELETE loses the view at once", g1.lost == 1);
+		mailbox_view_close(v1);
+
+		/* RENAME with children, one selected, one held by APPEND */
+		gone_folder("P", 1);
+		gone_folder("P.Child", 2);
+		v1 = gone_view(u, "P.Child", &g1);
+		CHECK("gone: the parent held by an APPEND",
+		    append_one(u, "P") == 2);
+		CHECK("gone: RENAME",
+		    folder_rename(dirfd, "P", "Q", &why) == FOLDER_OK);
+		mail_user_check_folders(u);
+		CHECK("gone: RENAME of the parent loses the child's view",
+		    g1.lost == 1);
+		CHECK("gone: the children moved along",
+		    mailbox_status(u, "Q.Child", &st, err, sizeof(err)) ==
+			    0 &&
+			st.messages == 2 &&
+			mailbox_status(u, "P.Child", &st, err, sizeof(err)) ==
+			    -1);
+		mailbox_view_close(v1);
+
+		/* an APPEND under way when its folder goes lands nowhere */
+		gone_folder("Box", 0);
+		ap = mailbox_append_begin(u, "Box", err, sizeof(err));
+		CHECK("gone: APPEND begun",
+		    ap != NULL &&
+			write(mailbox_append_fd(ap), "Subject: a\n\nx\n", 15) ==
+			    15);
+		CHECK("gone: its folder renamed",
+		    folder_rename(dirfd, "Box", "Box2", &why) == FOLDER_OK);
+		mail_user_check_folders(u);
+		CHECK("gone: the APPEND is refused",
+		    ap != NULL &&
+			mailbox_append_commit(ap, 0, NULL, 0, 0, &uidv, &uid,
+			    err, sizeof(err)) == -1 &&
+			strstr(err, "deleted or renamed") != NULL);
+		CHECK("gone: and left nothing in the renamed folder",
+		    mailbox_status(u, "Box2", &st, err, sizeof(err)) == 0 &&
+			st.messages == 0 && st.uidnext == 1);
+		close(dirfd);
+		mail_user_put(u);
+		CHECK(pass == 0 ? "gone: no fd left open (inotify)"
+				: "gone: no fd left open (no inotify)",
+		    fds == -1 || test_open_fds() == fds);
+		store_rm_rf(store_path("%s/.Q", BOX));
+		store_rm_rf(store_path("%s/.Q.Child", BOX));
+		store_rm_rf(store_path("%s/.Box2", BOX));
+	}
+	mailbox_init(NULL, store_root);
+}
+
+/*
+ * Flags a STORE has not yet put in the file names go with the files
+ * that RENAME moves: INBOX's messages, and a folder's directory.
+ */
+static void
+test_gone_pending(void)
+{
+	struct gone_heard g1, g2;
+	struct event_base *base;
+	struct mailbox_view *v1, *v2;
+	struct mail_user *u;
+	const char *why;
+	char name[256], found[256];
+	int dirfd;
+
+	store_setup();
+	store_maildir(BOX);
+	store_deliver(BOX, 1, name, sizeof(name));
+	name[strcspn(name, ":")] = '\0';
+	gone_folder("Work", 1);
+	/* an event base that does not run: the renames wait */
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	dirfd = openat(store_rootfd, BOX, O_RDONLY | O_DIRECTORY);
+	v1 = gone_view(u, "INBOX", &g1);
+	v2 = gone_view(u, "Work", &g2);
+	if (v1 == NULL || v2 == NULL || dirfd == -1) {
+		CHECK("pending: open", 0);
+		return;
+	}
+	CHECK("pending: STOREs whose renames wait",
+	    mailbox_store(v1, 1, STORE_ADD, MAILDIR_FLAG_FLAGGED, 0) == 0 &&
+		mailbox_store(v2, 1, STORE_ADD, MAILDIR_FLAG_SEEN, 0) == 0 &&
+		find_file(BOX, "cur", name, found, sizeof(found)) &&
+		strcmp(strchr(found, ':'), ":2,") == 0 &&
+		find_file(BOX "/.Work", "cur", "1700000000.M0P1", found,
+		    sizeof(found)) &&
+		strcmp(found, "1700000000.M0P1.host:2,") == 0);
+	mail_user_release(u);
+	CHECK("pending: RENAME INBOX",
+	    folder_rename(dirfd, "INBOX", "Old", &why) == FOLDER_OK &&
+		folder_rename(dirfd, "Work", "Done", &why) == FOLDER_OK);
+	mail_user_check_folders(u);
+	CHECK("pending: INBOX's message moved with its flag",
+	    find_file(BOX "/.Old", "cur", name, found, sizeof(found)) &&
+		strcmp(strchr(found, ':'), ":2,F") == 0);
+	CHECK("pending: the folder's message too",
+	    find_file(BOX "/.Done", "cur", "1700000000.M0P1", found,
+		sizeof(found)) &&
+		strcmp(found, "1700000000.M0P1.host:2,S") == 0);
+	mailbox_view_sync(v1);
+	CHECK("pending: INBOX's view hears the expunge, Work's is lost",
+	    strcmp(g1.h.text, "expunge 1 uid 1\n") == 0 && g1.lost == 0 &&
+		g2.lost == 1);
+	mailbox_view_close(v1);
+	mailbox_view_close(v2);
+	close(dirfd);
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
+/* IDLE: a folder moved or removed by a person loses its views at once */
+static void
+test_gone_idle(void)
+{
+	struct timeval limit = {10, 0}, halfway;
+	struct gone_heard g;
+	struct event_base *base;
+	struct event *timer;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	char from[PATH_MAX];
+
+	store_setup();
+	store_maildir(BOX);
+	gone_folder("Work", 2);
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	timer = evtimer_new(base, give_up, base);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = gone_view(u, "Work", &g)) == NULL) {
+		CHECK("gone idle: open", 0);
+		return;
+	}
+	g.base = base;
+	mailbox_view_watch(v, watch_cb, base);
+	strlcpy(from, store_path("%s/.Work", BOX), sizeof(from));
+	if (rename(from, store_path("%s/.Moved", BOX)) == -1)
+		CHECK("gone idle: rename", 0);
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("gone idle: mv of the folder heard through inotify",
+	    g.lost == 1 && mailbox_view_gone(v));
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+
+	if ((v = gone_view(u, "Moved", &g)) == NULL) {
+		CHECK("gone idle: open moved", 0);
+		return;
+	}
+	g.base = base;
+	mailbox_view_watch(v, watch_cb, base);
+	store_rm_rf(store_path("%s/.Moved", BOX));
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("gone idle: rm -r of the folder heard through inotify",
+	    g.lost == 1 && mailbox_view_gone(v));
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+
+	/*
+	 * rm -r caught halfway by the rescan: new/ and cur/ gone, the
+	 * folder not yet, and its own removal unheard while it is open.
+	 */
+	gone_folder("Slow", 2);
+	if ((v = gone_view(u, "Slow", &g)) == NULL) {
+		CHECK("gone idle: open slow", 0);
+		return;
+	}
+	g.base = base;
+	mailbox_view_watch(v, watch_cb, base);
+	store_rm_rf(store_path("%s/.Slow/cur", BOX));
+	store_rm_rf(store_path("%s/.Slow/new", BOX));
+	halfway.tv_sec = 0;
+	halfway.tv_usec = 300 * 1000;
+	evtimer_add(timer, &halfway);
+	event_base_dispatch(base);
+	CHECK("gone idle: halfway, the folder is still there", g.lost == 0);
+	store_rm_rf(store_path("%s/.Slow", BOX));
+	evtimer_add(timer, &limit);
+	event_base_dispatch(base);
+	CHECK("gone idle: its removal is found all the same",
+	    g.lost == 1 && mailbox_view_gone(v));
+	mailbox_view_watch(v, NULL, NULL);
+	mailbox_view_close(v);
+	mail_user_put(u);
+	event_free(timer);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
+/* dovecot-keywords changed by another writer is read again */
+static void
+test_keywords_reread(void)
+{
+	struct heard h;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	char kw[PATH_MAX], tmp[PATH_MAX + 8], name[256], to[PATH_MAX];
+	char *text;
+	size_t len;
+	uint32_t renamed;
+	int pass;
+
+	store_setup();
+	store_maildir(BOX);
+	store_file(BOX, ".", "dovecot-keywords", "0 first\n");
+	store_file(BOX, "cur", "1700000000.M1P1.host:2,a", "S: x\r\n\r\n");
+	store_file(BOX, "cur", "1700000001.M2P1.host:2,", "S: y\r\n\r\n");
+	strlcpy(kw, store_path("%s/dovecot-keywords", BOX), sizeof(kw));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", kw);
+	for (pass = 0; pass < 2; pass++) {
+		mailbox_init(NULL, pass == 0 ? store_root : NULL);
+		u = mail_user_get(store_rootfd, BOX, 0);
+		if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+			CHECK("keywords: open", 0);
+			return;
+		}
+		CHECK("keywords: read at open",
+		    mailbox_keyword(v, "first", 0) == 0 &&
+			mailbox_keyword_name(v, 1) == NULL);
+		/* a new file renamed over, then a message with its letter */
+		if (store_write(tmp, "0 first\n1 second\n", 17) == -1 ||
+		    rename(tmp, kw) == -1)
+			CHECK("keywords: rewrite", 0);
+		strlcpy(to,
+		    store_path("%s/cur/1700000001.M2P1.host:2,b", BOX),
+		    sizeof(to));
+		if (rename(store_path("%s/cur/1700000001.M2P1.host:2,", BOX),
+			to) == -1)
+			CHECK("keywords: rename", 0);
+		mailbox_view_sync(v);
+		CHECK("keywords: a new letter has its new name",
+		    mailbox_keyword_name(v, 1) != NULL &&
+			strcmp(mailbox_keyword_name(v, 1), "second") == 0 &&
+			strstr(h.text, "flags 2 uid 2") != NULL);
+		/* rewritten in place, and a letter renamed */
+		if (store_write(kw, "0 premier\n1 second\n2 third\n", 27) ==
+		    -1)
+			CHECK("keywords: rewrite in place", 0);
+		renamed = mailbox_keywords_renamed(v);
+		mailbox_view_sync(v);
+		CHECK("keywords: edited in place, read again",
+		    strcmp(mailbox_keyword_name(v, 0), "premier") == 0 &&
+			mailbox_keyword(v, "third", 0) == 2);
+		CHECK("keywords: a letter named anew is counted",
+		    mailbox_keywords_renamed(v) == renamed + 1);
+		/* dropped from the file: kept, messages may carry it */
+		if (store_write(kw, "1 second\n", 9) == -1)
+			CHECK("keywords: shorten", 0);
+		mailbox_view_sync(v);
+		CHECK("keywords: a letter the file forgets keeps its name",
+		    strcmp(mailbox_keyword_name(v, 0), "premier") == 0);
+		/* a keyword made now is written over the file as it is */
+		if (store_write(kw, "1 second\n3 fourth\n", 18) == -1)
+			CHECK("keywords: another writer's letter", 0);
+		CHECK("keywords: made beside another writer's letters",
+		    mailbox_keyword(v, "fifth", 1) == 4);
+		text = store_read(kw, &len);
+		CHECK("keywords: the file has them all",
+		    text != NULL &&
+			(size_t)snprintf(name, sizeof(name), "%.*s", (int)len,
+			    text) == len &&
+			strcmp(name,
+			    "0 premier\n1 second\n2 third\n3 fourth\n4 "
+			    "fifth\n") == 0);
+		free(text);
+		/* removed: what is known stays */
+		unlink(kw);
+		mailbox_view_sync(v);
+		CHECK("keywords: the file removed, names kept",
+		    mailbox_keyword(v, "fifth", 0) == 4);
+		mailbox_view_close(v);
+		mail_user_put(u);
+		store_file(BOX, ".", "dovecot-keywords", "0 first\n");
+		rename(to, store_path("%s/cur/1700000001.M2P1.host:2,", BOX));
+	}
+	mailbox_init(NULL, store_root);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -1570,6 +1995,10 @@ main(void)
 	test_watch();
 	test_lazy_store();
 	test_lagging_view();
+	test_gone();
+	test_gone_pending();
+	test_gone_idle();
+	test_keywords_reread();
 	test_large();
 	store_teardown();
 	TEST_EXIT();
