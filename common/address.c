@@ -14,6 +14,16 @@
 #define PATH_COMPONENT_MAX 255
 
 size_t
+text_safe_len(const unsigned char *p)
+{
+	if (p[0] >= 0x20 && p[0] < 0x7f)
+		return 1;
+	if (p[0] == 0xc2 && p[1] < 0xa0)
+		return 0;
+	return utf8_seqlen(p);
+}
+
+size_t
 utf8_seqlen(const unsigned char *p)
 {
 	unsigned char lo = 0x80, hi = 0xbf;

@@ -445,6 +445,12 @@ void lowercase(char *);
  * surrogates), 0 if there is none; a NUL stops it, nothing past is read.
  */
 size_t utf8_seqlen(const unsigned char *);
+/*
+ * The length of the character at p if a terminal shows it as text:
+ * printable ASCII, or well-formed UTF-8 but the C1 controls (U+0080 to
+ * U+009F, which terminals obey as ESC sequences); 0 for anything else.
+ */
+size_t text_safe_len(const unsigned char *);
 /* a single path component safe for the file system (no /, no leading .) */
 int path_component_valid(const char *);
 

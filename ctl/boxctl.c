@@ -93,28 +93,42 @@ static const char *
 show(const char *s)
 {
 	static char buf[BOXCTL_SHOW_MAX + 4];
-	size_t i;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
 
-	for (i = 0; s[i] != '\0' && i < BOXCTL_SHOW_MAX; i++)
-		buf[i] =
-		    ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-		    ? '?'
-		    : s[i];
-	if (s[i] != '\0')
+	while (*p != '\0' && i < BOXCTL_SHOW_MAX) {
+		if ((n = text_safe_len(p)) == 0 || i + n > BOXCTL_SHOW_MAX) {
+			buf[i++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(buf + i, p, n);
+		i += n;
+		p += n;
+	}
+	if (*p != '\0')
 		strlcpy(buf + i, "...", sizeof(buf) - i);
 	else
 		buf[i] = '\0';
 	return buf;
 }
 
-/* a value in full, control characters as '?' */
+/* a value in full: control characters (C0, DEL, C1) and bad UTF-8 as '?' */
 static void
 print_clean(const char *s)
 {
-	for (; *s != '\0'; s++)
-		putchar(((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			? '?'
-			: *s);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p != '\0') {
+		if ((n = text_safe_len(p)) == 0) {
+			putchar('?');
+			p++;
+			continue;
+		}
+		fwrite(p, 1, n, stdout);
+		p += n;
+	}
 }
 
 static void
@@ -473,7 +487,12 @@ json_string(const char *s, size_t len)
 			printf("\\u%04x", p[i]);
 		else if (p[i] < 0x80)
 			putchar(p[i]);
-		else if ((n = utf8_seqlen(p + i)) > 0 && i + n <= len) {
+		else if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 &&
+		    p[i + 1] < 0xa0) {
+			/* a C1 control: escaped, as C0's are */
+			printf("\\u%04x", p[i + 1]);
+			i++;
+		} else if ((n = utf8_seqlen(p + i)) > 0 && i + n <= len) {
 			fwrite(p + i, 1, n, stdout);
 			i += n - 1;
 		} else
@@ -629,16 +648,26 @@ format_next(char *buf, size_t bufsz, const char *when)
 	memcpy(buf, "in ", 3);
 }
 
+/* a field of a row, "" if it has none */
+static const char *
+row_value(const struct ctl_row *row, const char *key)
+{
+	const char *v = ctl_row_get(row, key);
+
+	return v != NULL ? v : "";
+}
+
 /* a message (queue show), or one recipient of one (queue list and show) */
 static void
 print_queue_row(const struct ctl_row *row)
 {
 	static const char *const fields[] = {"sender", "received", "size",
 	    "helo", "client", "envid", "ret", NULL};
+	const unsigned char *p;
 	const char *v, *id;
 	char when[64];
 	time_t t;
-	size_t i;
+	size_t i, n;
 
 	if ((id = ctl_row_get(row, "id")) == NULL)
 		return;
@@ -656,13 +685,20 @@ print_queue_row(const struct ctl_row *row)
 				strlcpy(when, show(v), sizeof(when));
 			printf("%s %s\n", fields[i], when);
 		}
-		/* the header as it came: each line cleaned */
-		v = ctl_row_get(row, "header");
-		printf("\n");
-		while (*v != '\0') {
-			i = strcspn(v, "\n");
-			printf("    %.*s\n", (int)i, show(v));
-			v += i + (v[i] == '\n');
+		/* the header as it came, indented, each line cleaned */
+		printf("\n    ");
+		for (p = (const unsigned char *)ctl_row_get(row, "header");
+		     *p != '\0'; p += n) {
+			n = 1;
+			if (*p == '\n')
+				printf(p[1] != '\0' ? "\n    " : "\n");
+			else if (*p == '\t')
+				putchar('\t');
+			else if ((n = text_safe_len(p)) == 0) {
+				putchar('?');
+				n = 1;
+			} else
+				fwrite(p, 1, n, stdout);
 		}
 		printf("\n");
 		return;
@@ -673,10 +709,10 @@ print_queue_row(const struct ctl_row *row)
 		return;
 	}
 	printf("%s  ", show(id));
-	print_clean(ctl_row_get(row, "sender"));
+	print_clean(row_value(row, "sender"));
 	printf(" -> ");
-	print_clean(ctl_row_get(row, "recipient"));
-	printf("  %s", show(ctl_row_get(row, "status")));
+	print_clean(row_value(row, "recipient"));
+	printf("  %s", show(row_value(row, "status")));
 	if ((v = ctl_row_get(row, "attempts")) != NULL && strcmp(v, "0") != 0)
 		printf("  attempts %s", show(v));
 	if ((v = ctl_row_get(row, "next")) != NULL && *v != '\0') {

@@ -519,9 +519,9 @@ queue_settle(struct qmsg *q, int changed)
 
 /*
  * No recipient is pending and some failed: the sender gets a report, if
- * it has an address and asked for one, and the message leaves (into
- * failed/, for the admin, if none could be made).  auth says where the
- * sender's mail goes first.
+ * it has an address and asked for one, and the message moves to failed/
+ * with its state, for the admin.  auth says where the sender's mail goes
+ * first.
  */
 static void
 queue_give_up(struct qmsg *q)
@@ -618,6 +618,13 @@ queue_bounce_write(struct qmsg *q, char *const *mailboxes, uint32_t n)
 		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
 		goto done;
 	}
+	/*
+	 * A remote sender gets the header alone, whatever RET asked: the
+	 * sender of mail that came in may be forged, and a report must not
+	 * carry a stranger's message to a third party.
+	 */
+	if (n > 0 && mailboxes[0][0] == '\0')
+		env.flags &= ~ENVELOPE_DSN_RET_FULL;
 	id = queue_unused_msgid();
 	if (spool_create(&spool, id, &report, &sf) == -1) {
 		id = 0;
@@ -703,9 +710,8 @@ queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
 			b->state_read = 1;
 			b->fresh = 1;
 			queue_deliver(b);
-			/* the report holds what the admin would look for */
-			q->leaving = QUEUE_LEAVE_DELIVERED;
 		}
+		/* reported or not, the admin finds it in failed/ */
 		queue_leave(q);
 	}
 	for (i = 0; i < n; i++)
@@ -1567,21 +1573,24 @@ static void
 queue_ctl_header(int fd, const struct spool_msg *m, char *buf, size_t len)
 {
 	uint64_t want = m->body_size < len - 1 ? m->body_size : len - 1;
-	ssize_t n;
+	ssize_t got;
 	char *end;
-	size_t i;
+	size_t i, n;
 
 	buf[0] = '\0';
-	if ((n = pread(fd, buf, (size_t)want, (off_t)m->body_offset)) <= 0)
+	if ((got = pread(fd, buf, (size_t)want, (off_t)m->body_offset)) <= 0)
 		return;
-	buf[n] = '\0';
+	buf[got] = '\0';
 	if ((end = strstr(buf, "\n\n")) != NULL)
 		end[1] = '\0';
-	/* for a terminal: no NUL inside, no control but line ends */
-	for (i = 0; buf[i] != '\0'; i++)
-		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' &&
-		    buf[i] != '\t')
+	/* for a terminal: text, line ends and tabs; no NUL inside */
+	for (i = 0; buf[i] != '\0'; i += n)
+		if (buf[i] == '\n' || buf[i] == '\t')
+			n = 1;
+		else if ((n = text_safe_len((unsigned char *)buf + i)) == 0) {
 			buf[i] = '?';
+			n = 1;
+		}
 }
 
 /*

@@ -723,13 +723,17 @@ smtp_parse_command(const char *line, size_t len, struct smtp_command *cmd,
 	for (i = 0; i < sizeof(smtp_verbs) / sizeof(smtp_verbs[0]); i++)
 		if (strcasecmp(verb, smtp_verbs[i].name) == 0)
 			break;
-	if (i == sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+	if (i == sizeof(smtp_verbs) / sizeof(smtp_verbs[0])) {
+		explicit_bzero(buf, len);
 		return smtp_reply(
 		    err, errsz, 500, "5.5.2 Command unrecognized");
+	}
 	cmd->verb = smtp_verbs[i].verb;
 	if ((rv = smtp_verbs[i].parse(args, cmd, err, errsz)) != 0) {
 		memset(cmd, 0, sizeof(*cmd));
 		cmd->verb = smtp_verbs[i].verb;
 	}
+	/* an AUTH line holds a password: no copy left on the stack */
+	explicit_bzero(buf, sizeof(buf));
 	return rv;
 }

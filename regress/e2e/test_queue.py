@@ -9,6 +9,7 @@ Run: /usr/bin/python3 -m unittest discover -s regress/e2e -p test_queue.py -v
 """
 
 import collections
+import json
 import os
 import random
 import re
@@ -137,6 +138,17 @@ def read_state(path):
 
 
 class QueueCase(unittest.TestCase):
+    def assertOnlyReport(self, qid):
+        """What is left in spool/ is the report of qid's failure to its
+        remote sender, held until mta delivers it."""
+        rows = [json.loads(line) for line in self.b.boxctl(
+            "-j", "queue", "list").stdout.splitlines()]
+        self.assertEqual([(r["sender"], r["recipient"]) for r in rows],
+                         [("<>", SENDER)])
+        self.assertIn("message %s: reported to <%s>" % (qid, SENDER),
+                      self.b.logtext())
+        self.assertEqual(len(t.listdir(t.spool_dir(self.b, "spool"))), 1)
+
     def setUp(self):
         self.b = Boxd()
         self.addCleanup(self.b.cleanup)
@@ -572,7 +584,7 @@ class Integrity(QueueCase):
         self.assertIn("invalid mailbox name", rcpts[0][3])
         self.assertTrue(os.path.exists(os.path.join(
             t.spool_dir(self.b, "failed"), qid)))
-        self.assertEqual(t.listdir(t.spool_dir(self.b, "spool")), [])
+        self.assertOnlyReport(qid)
         for sub in ("tmp", "new", "cur"):
             self.assertFalse(os.path.exists(os.path.join(self.b.storage,
                                                          sub)),
@@ -691,7 +703,7 @@ class PermanentFailure(QueueCase):
         self.assertEqual([r[0] for r in rcpts],
                          [RCPT_DELIVERED, RCPT_FAILED, RCPT_DELIVERED])
         self.assertIn("invalid mailbox name", rcpts[1][3])
-        self.assertEqual(t.listdir(spool), [])
+        self.assertOnlyReport(qid)
         self.assertEqual(t.listdir(t.spool_dir(self.b, "corrupt")), [])
         self.assertFalse(os.path.exists(os.path.join(
             self.b.storage, "mail", "example.test", ".bad")))

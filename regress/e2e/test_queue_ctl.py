@@ -15,6 +15,8 @@ import test_smtp as t
 
 BOB = t.BOB
 FILL = b"".join(b"line %02d " % i + b"x" * 90 + b"\r\n" for i in range(30))
+# a header to take over the admin's terminal, if boxctl let it through
+ATTACK = b"X-Attack: \xc2\x9b2J\x1b]0;t\x07\x7f\x9b1;31m\xc2\x9d\r\n"
 
 
 def setUpModule():
@@ -40,7 +42,7 @@ class QueueCtl(unittest.TestCase):
         with smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=30) as s:
             s.ehlo("client.test")
             s.sendmail(t.SENDER, [BOB],
-                       t.make_message(tok, to=BOB, extra=FILL),
+                       ATTACK + t.make_message(tok, to=BOB, extra=FILL),
                        ["RET=HDRS", "ENVID=held-" + tok])
         rows = []
 
@@ -85,6 +87,17 @@ class QueueCtl(unittest.TestCase):
         self.assertIn("ret headers\n", show)
         self.assertIn("    Subject: test %s\n" % tok, show)
         self.assertNotIn("line 29", show)
+        # what the sender wrote reaches no terminal as a control: C0, DEL,
+        # C1 raw or in UTF-8 (CSI, OSC) come out as '?'
+        self.assertIn("    X-Attack: ??2J?]0;t???1;31m??\n", show)
+        self.assertIn("\n    \tby ", show)
+        raw = self.b.boxctl("queue", "show", qid).stdout.encode(
+            "utf-8", "surrogateescape")
+        for bad in (b"\x1b", b"\x07", b"\x7f", b"\xc2\x9b", b"\xc2\x9d",
+                    b"\x9b"):
+            self.assertNotIn(bad, raw)
+        self.assertNotIn("\xc2\x9b", self.b.boxctl(
+            "-j", "queue", "show", qid).stdout)
         shown = [json.loads(line) for line in self.b.boxctl(
             "-j", "queue", "show", qid.upper()).stdout.splitlines()]
         self.assertEqual(shown[0]["id"], qid)
