@@ -186,5 +186,6 @@ smtp_main(void)
 	handlers[PROC_AUTH] = smtp_dispatch_auth;
 	handlers[PROC_QUEUE] = smtp_dispatch_queue;
 	handlers[PROC_CONTROL] = smtp_dispatch_control;
+	handlers[PROC_SIGNER] = smtp_dispatch_signer;
 	child_run(handlers);
 }

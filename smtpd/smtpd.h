@@ -160,6 +160,32 @@ size_t smtp_body_chunk(struct smtp_transaction *, const void *, size_t);
 /* the body is in: the rest goes to the writer; accepted or why not */
 enum smtp_body_status smtp_body_finish(struct smtp_transaction *);
 
+/* ----------------------------------------------------------- smtp_dkim.c */
+/*
+ * The signer's table, kept here so that a session builds its
+ * DKIM-Signature templates without asking, and the signing round trip:
+ * only the digest goes to signer, the signature comes back.
+ */
+struct smtp_dkim_domain {
+	char domain[SMTP_DOMAIN_MAX + 1];
+	char rsa[DKIM_SELECTOR_MAX];	 /* "": none */
+	char ed25519[DKIM_SELECTOR_MAX]; /* "": none */
+};
+
+/* a signature for the request reqid; status SIGNER_* */
+typedef void (*smtp_dkim_signed_cb)(
+    uint64_t reqid, uint32_t status, const unsigned char *sig, size_t siglen);
+
+/* smtp_main() routes signer's messages here */
+void smtp_dispatch_signer(struct imsgev *, struct imsg *);
+/* the selectors that sign for domain now; NULL if it has neither */
+const struct smtp_dkim_domain *smtp_dkim_lookup(const char *domain);
+/* who hears of signatures (the session code) */
+void smtp_dkim_set_signed_cb(smtp_dkim_signed_cb);
+/* ask signer to sign digest; the answer comes to the callback */
+void smtp_dkim_sign(uint64_t reqid, const char *domain, const char *selector,
+    enum dkim_alg, const unsigned char digest[DKIM_DIGEST_LEN]);
+
 /* ---------------------------------------------------------------- smtp.c */
 uint64_t smtp_new_reqid(void);
 void smtp_stat_session(void);
