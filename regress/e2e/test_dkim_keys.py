@@ -15,6 +15,8 @@ import time
 import unittest
 
 from boxdtest import Boxd
+import test_smtp as t
+from test_control import read_memory
 
 DOMAIN = "example.test"
 
@@ -250,6 +252,33 @@ class DkimKeys(unittest.TestCase):
             self.assertNotEqual(p.returncode, 0, args)
         self.assertEqual(len(self.selectors()), 2)
         self.assertIsNone(self.b.proc.poll())
+
+
+    @unittest.skipUnless(os.getuid() == 0,
+                         "needs root to read the processes' memory")
+    def test_no_process_keeps_the_pem(self):
+        """The parent reads the key files and sends them; its buffers and
+        the channel's are wiped, and signer keeps the parsed key only:
+        the PEM text is in no process, after start, a rotation and a
+        reload."""
+        self.b.boxctl("domain", "add", DOMAIN)
+        self.b.boxctl("dkim", "rotate", DOMAIN)
+        self.b.stop()
+        self.b.start()
+        self.b.boxctl("reload")
+        lines = []
+        for name in self.key_files():
+            with open(os.path.join(self.keys, name)) as f:
+                body = f.read().splitlines()
+            lines.append(body[len(body) // 2].encode())
+        pids = t.role_pids(self.b)
+        pids["parent"] = self.b.proc.pid
+        for role, pid in sorted(pids.items()):
+            memory = read_memory(pid)
+            # each holds its configuration: the search sees what is there
+            self.assertIn(self.b.storage.encode(), memory, role)
+            for line in lines:
+                self.assertNotIn(line, memory, role)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
  */
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -249,19 +251,142 @@ test_sign(const struct signer_keys *keys)
 	close(fds[1]);
 }
 
+/* sign with every key of the set and check each signature; 0 if all do */
+static int
+sign_all(const struct signer_keys *keys)
+{
+	struct msg_writer req, reply;
+	struct msg_reader r;
+	unsigned char digest[DKIM_DIGEST_LEN], sig[DKIM_SIG_MAX];
+	uint64_t reqid;
+	uint32_t status, len;
+	size_t i;
+
+	memset(digest, 0x5a, sizeof(digest));
+	for (i = 0; i < keys->n; i++) {
+		request(&req, i, keys->v[i].domain, keys->v[i].selector,
+		    keys->v[i].alg, digest);
+		msg_writer_init(&reply);
+		if (signer_sign_request(keys, req.buf, req.len, &reply) == -1)
+			return -1;
+		msg_reader_init(&r, reply.buf, reply.len);
+		if (msg_get_u64(&r, &reqid) == -1 ||
+		    msg_get_u32(&r, &status) == -1 ||
+		    msg_get_u32(&r, &len) == -1 || len > sizeof(sig) ||
+		    msg_get_data(&r, sig, len) == -1 || status != SIGNER_OK ||
+		    !verifies(&keys->v[i], digest, sig, len))
+			return -1;
+		msg_writer_free(&req);
+		msg_writer_free(&reply);
+	}
+	return 0;
+}
+
+/*
+ * As the signer runs: the library loaded and the first keys parsed
+ * before the filter, signing and a reload's keys after it, in a process
+ * whose random generator has not been used before the filter.  With -S's
+ * debug mode a forbidden call is named on stderr, exit 3.
+ */
+static void
+test_sandboxed(void)
+{
+	struct signer_keys keys = {0};
+	char err[256];
+	pid_t pid;
+	int status;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		CHECK("sandboxed fork", 0);
+		return;
+	}
+	if (pid == 0) {
+		log_init(1, 0, "test_signer");
+		dkim_load();
+		if (signer_keys_add(&keys, "example.org", "b20261208r", pem_rsa,
+			len_rsa, err, sizeof(err)) == -1)
+			_exit(10);
+		sandbox_set_debug(1);
+		sandbox_init(&sandbox_profile_signer);
+		if (signer_keys_add(&keys, "example.org", "b20261208e", pem_ed,
+			len_ed, err, sizeof(err)) == -1)
+			_exit(11);
+		signer_keys_done(&keys);
+		_exit(sign_all(&keys) == 0 ? 0 : 12);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	CHECK("signs inside the signer's filter",
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* keys made in a child: this process's generator stays unused */
+static int
+generate(void)
+{
+	char *pem[4];
+	size_t len[4], i;
+	ssize_t n;
+	uint32_t l;
+	int fds[2], status, ok = 1;
+	pid_t pid;
+	FILE *f;
+
+	if (pipe(fds) == -1 || (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(fds[0]);
+		dkim_load();
+		for (i = 0; i < 4; i++) {
+			if (dkim_key_generate(i < 2 ? DKIM_RSA_SHA256
+						    : DKIM_ED25519_SHA256,
+				&pem[i], &len[i]) == -1)
+				_exit(1);
+			l = (uint32_t)len[i];
+			if (write_all(fds[1], &l, sizeof(l)) == -1 ||
+			    write_all(fds[1], pem[i], len[i]) == -1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	if ((f = fdopen(fds[0], "r")) == NULL)
+		return -1;
+	for (i = 0; i < 4 && ok; i++) {
+		if (fread(&l, sizeof(l), 1, f) != 1 || l > 65536) {
+			ok = 0;
+			break;
+		}
+		pem[i] = xcalloc(1, (size_t)l + 1);
+		len[i] = l;
+		n = (ssize_t)fread(pem[i], 1, l, f);
+		if (n != (ssize_t)l)
+			ok = 0;
+	}
+	fclose(f);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	pem_rsa = pem[0], len_rsa = len[0];
+	pem_rsa2 = pem[1], len_rsa2 = len[1];
+	pem_ed = pem[2], len_ed = len[2];
+	pem_ed2 = pem[3], len_ed2 = len[3];
+	return 0;
+}
+
 int
 main(void)
 {
 	struct signer_keys keys = {0};
 
-	dkim_load();
-	if (dkim_key_generate(DKIM_RSA_SHA256, &pem_rsa, &len_rsa) == -1 ||
-	    dkim_key_generate(DKIM_RSA_SHA256, &pem_rsa2, &len_rsa2) == -1 ||
-	    dkim_key_generate(DKIM_ED25519_SHA256, &pem_ed, &len_ed) == -1 ||
-	    dkim_key_generate(DKIM_ED25519_SHA256, &pem_ed2, &len_ed2) == -1) {
+	if (generate() == -1) {
 		CHECK("generate", 0);
 		TEST_EXIT();
 	}
+	test_sandboxed();
+	dkim_load();
 	test_keys(&keys);
 	test_sign(&keys);
 	signer_keys_free(&keys);
