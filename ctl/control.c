@@ -995,6 +995,13 @@ control_usage_clear(struct control_conn *c)
 
 /* ---------------------------------------------------------------- dkim, dns */
 
+/* what control_dns_record() needs besides the record */
+struct control_dns {
+	struct control_conn *c;
+	const char *selector; /* of a DKIM record; else NULL */
+	int signs;
+};
+
 /* the domain (and selector) a request names, as the client sent them */
 static void
 control_dkim_name(struct control_conn *c, struct imsg *imsg)
@@ -1046,6 +1053,7 @@ control_domain_checked(struct control_conn *c)
 {
 	struct msg_writer w;
 	struct dns_zone z;
+	struct control_dns d = {c, NULL, 0};
 	char why[SMTP_DOMAIN_MAX + 64];
 
 	if (!c->domain_found) {
@@ -1060,7 +1068,7 @@ control_domain_checked(struct control_conn *c)
 	case IMSG_CTL_DNS:
 		c->pending = CONTROL_DNS;
 		control_dns_zone(c, &z);
-		if (dns_zone_head(&z, control_dns_record, c) == -1)
+		if (dns_zone_head(&z, control_dns_record, &d) == -1)
 			log_warnx("dns %s: a record does not fit", c->domain);
 		msg_writer_init(&w);
 		msg_put_str(&w, c->domain);
@@ -1101,11 +1109,14 @@ control_dns_zone(struct control_conn *c, struct dns_zone *z)
 	dns_zone_ports(z, &child->conf);
 }
 
-/* one record, as a row: its zone-file line and its parts for -j */
+/*
+ * One record, as a row: its zone-file line and its parts for -j; a DKIM
+ * record also names its selector and whether it signs now.
+ */
 static void
 control_dns_record(const struct dns_record *r, void *arg)
 {
-	struct control_conn *c = arg;
+	struct control_dns *d = arg;
 	struct msg_writer w;
 	char line[DNS_NAME_MAX + DNS_VALUE_MAX + 64], ttl[16];
 
@@ -1113,9 +1124,14 @@ control_dns_record(const struct dns_record *r, void *arg)
 		return;
 	snprintf(ttl, sizeof(ttl), "%d", DNS_TTL);
 	msg_writer_init(&w);
-	ctl_row_encode(&w, "record", line, "name", r->name, "ttl", ttl, "type",
-	    r->type, "value", r->value, NULL);
-	control_send(c, IMSG_CTL_LINE, &w);
+	if (d->selector != NULL)
+		ctl_row_encode(&w, "record", line, "name", r->name, "ttl", ttl,
+		    "type", r->type, "value", r->value, "selector", d->selector,
+		    "signs", d->signs ? "yes" : "no", NULL);
+	else
+		ctl_row_encode(&w, "record", line, "name", r->name, "ttl", ttl,
+		    "type", r->type, "value", r->value, NULL);
+	control_send(d->c, IMSG_CTL_LINE, &w);
 }
 
 /* signer's public keys of the domain, then the records after them */
@@ -1126,6 +1142,7 @@ control_dispatch_signer(struct imsgev *iev, struct imsg *imsg)
 	struct msg_reader r;
 	struct msg_writer w;
 	struct dns_zone z;
+	struct control_dns d = {NULL, NULL, 0};
 	char selector[DKIM_SELECTOR_MAX], p[DKIM_PUBKEY_MAX];
 	char policy[DNS_POLICY_MAX], url[SMTP_DOMAIN_MAX + 64];
 	uint32_t alg, signs;
@@ -1151,14 +1168,17 @@ control_dispatch_signer(struct imsgev *iev, struct imsg *imsg)
 	    c->pending != CONTROL_DNS)
 		return;
 	control_dns_zone(c, &z);
+	d.c = c;
 	if (imsg->hdr.type == IMSG_SIGNER_PUBKEY) {
+		d.selector = selector;
+		d.signs = signs != 0;
 		if (dns_zone_dkim(
-			&z, selector, alg, p, control_dns_record, c) == -1)
+			&z, selector, alg, p, control_dns_record, &d) == -1)
 			log_warnx("dns %s: selector %s does not fit", c->domain,
 			    selector);
 		return;
 	}
-	if (dns_zone_tail(&z, control_dns_record, c) == -1)
+	if (dns_zone_tail(&z, control_dns_record, &d) == -1)
 		log_warnx("dns %s: a record does not fit", c->domain);
 	/* the MTA-STS policy: a file for a web server, not a record */
 	if (dns_mta_sts_policy(&z, policy, sizeof(policy)) == 0) {

@@ -67,6 +67,10 @@ class DkimKeys(unittest.TestCase):
         p = self.b.boxctl("-j", "dns", domain)
         return [json.loads(line) for line in p.stdout.splitlines()]
 
+    def signing(self, domain=DOMAIN):
+        return sorted(r["selector"] for r in self.dns(domain)
+                      if r.get("signs") == "yes")
+
     def dkim_records(self, domain=DOMAIN):
         out = {}
         for row in self.dns(domain):
@@ -120,6 +124,7 @@ class DkimKeys(unittest.TestCase):
         self.b.boxctl("domain", "add", DOMAIN)
         recs = self.dkim_records()
         self.assertEqual(sorted(recs), self.selectors())
+        self.assertEqual(self.signing(), self.selectors())
         for sel in self.selectors():
             path = os.path.join(self.keys, "%s.%s.key" % (DOMAIN, sel))
             k = "rsa" if sel.endswith("r") else "ed25519"
@@ -182,6 +187,7 @@ class DkimKeys(unittest.TestCase):
         self.assertEqual(len(new), 2)
         self.assertEqual(new[1], new[0].replace("e", "r"))
         self.assertEqual(sorted(self.dkim_records()), sels)
+        self.assertEqual(self.signing(), new)
         # the new pair signs: the old may go, the new may not
         p = self.b.boxctl("dkim", "retire", DOMAIN, new[0], check=False)
         self.assertNotEqual(p.returncode, 0)
