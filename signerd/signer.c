@@ -17,8 +17,24 @@
 #include "boxd.h"
 #include "signerd.h"
 
+/* a key as the parent sent it, parsed once the whole set is in */
+struct signer_pem {
+	char domain[SMTP_DOMAIN_MAX + 1];
+	char selector[DKIM_SELECTOR_MAX];
+	char *pem; /* wiped when freed */
+};
+
 /* the set in use, and the one arriving from the parent */
-static struct signer_keys signer_current, signer_next;
+static struct signer_keys signer_current;
+static struct {
+	struct signer_pem *v;
+	size_t n;
+	size_t cap;
+	int complete; /* its DKIM_KEYS_END came */
+	uint64_t gen;
+} signer_next;
+/* privileges dropped: keys are parsed as _boxsign, never as root */
+static int signer_dropped;
 
 static void signer_dispatch_parent(struct imsgev *, struct imsg *);
 static void signer_dispatch_sign(struct imsgev *, struct imsg *);
@@ -26,6 +42,7 @@ static void signer_dispatch_control(struct imsgev *, struct imsg *);
 static void signer_key_in(struct imsg *);
 static void signer_keys_end(struct imsg *);
 static void signer_send_table(void);
+static void signer_keys_apply(void);
 
 int
 signer_keys_add(struct signer_keys *keys, const char *domain,
@@ -183,12 +200,15 @@ signer_main(void)
 	child_init(PROC_SIGNER, signer_dispatch_parent);
 	child_forget_tls();
 	child_drop();
+	signer_dropped = 1;
+	/* the set that came with the configuration */
+	if (signer_next.complete)
+		signer_keys_apply();
 	child_sandbox();
 	handlers[PROC_SMTP] = signer_dispatch_sign;
 	handlers[PROC_MTA] = signer_dispatch_sign;
 	handlers[PROC_CONTROL] = signer_dispatch_control;
 	child_connect(handlers);
-	/* the set that came with the configuration */
 	signer_send_table();
 	child_run(NULL);
 }
@@ -211,53 +231,80 @@ signer_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
-/* a bad key is the admin's to fix: logged, and the others still load */
 static void
 signer_key_in(struct imsg *imsg)
 {
+	struct signer_pem *k;
 	struct msg_reader r;
-	char domain[SMTP_DOMAIN_MAX + 1], selector[DKIM_SELECTOR_MAX];
-	char err[256];
-	char *pem;
 
-	msg_reader_init(&r, imsg->data, imsg->datalen);
-	if (msg_get_str(&r, domain, sizeof(domain)) == -1 ||
-	    msg_get_str(&r, selector, sizeof(selector)) == -1 ||
-	    msg_get_strdup(&r, &pem, IMSG_MAX_SIZE) == -1)
-		child_bad_imsg(imsg, "dkim key");
-	if (msg_get_end(&r) == -1) {
-		freezero(pem, strlen(pem));
-		child_bad_imsg(imsg, "dkim key");
+	if (signer_next.complete)
+		child_bad_imsg(imsg, "dkim key after the end of its set");
+	if (signer_next.n == signer_next.cap) {
+		signer_next.cap =
+		    signer_next.cap == 0 ? 16 : signer_next.cap * 2;
+		signer_next.v = xreallocarray(
+		    signer_next.v, signer_next.cap, sizeof(*signer_next.v));
 	}
-	if (signer_keys_add(&signer_next, domain, selector, pem, strlen(pem),
-		err, sizeof(err)) == -1)
-		log_warnx("DKIM key %s/%s/%s.%s%s not loaded: %s",
-		    child->conf.storage, DKIM_KEYS_DIR, domain, selector,
-		    DKIM_KEY_SUFFIX, err);
-	freezero(pem, strlen(pem));
+	k = &signer_next.v[signer_next.n];
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (msg_get_str(&r, k->domain, sizeof(k->domain)) == -1 ||
+	    msg_get_str(&r, k->selector, sizeof(k->selector)) == -1 ||
+	    msg_get_strdup(&r, &k->pem, IMSG_MAX_SIZE) == -1)
+		child_bad_imsg(imsg, "dkim key");
+	signer_next.n++;
+	if (msg_get_end(&r) == -1)
+		child_bad_imsg(imsg, "dkim key");
 }
 
 static void
 signer_keys_end(struct imsg *imsg)
 {
 	struct msg_reader r;
-	struct msg_writer w;
-	uint64_t gen;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
-	if (msg_get_u64(&r, &gen) == -1 || msg_get_end(&r) == -1)
+	if (signer_next.complete || msg_get_u64(&r, &signer_next.gen) == -1 ||
+	    msg_get_end(&r) == -1)
 		child_bad_imsg(imsg, "dkim keys end");
+	signer_next.complete = 1;
+	/* at start the keys wait until root's privileges are gone */
+	if (signer_dropped)
+		signer_keys_apply();
+}
+
+/*
+ * The set that came replaces the one in use.  A bad key is the admin's
+ * to fix: logged by its file name, and the others still load.
+ */
+static void
+signer_keys_apply(void)
+{
+	struct signer_keys keys = {0};
+	struct signer_pem *k;
+	struct msg_writer w;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < signer_next.n; i++) {
+		k = &signer_next.v[i];
+		if (signer_keys_add(&keys, k->domain, k->selector, k->pem,
+			strlen(k->pem), err, sizeof(err)) == -1)
+			log_warnx("DKIM key %s/%s/%s.%s%s not loaded: %s",
+			    child->conf.storage, DKIM_KEYS_DIR, k->domain,
+			    k->selector, DKIM_KEY_SUFFIX, err);
+		freezero(k->pem, strlen(k->pem));
+	}
+	free(signer_next.v);
 	signer_keys_free(&signer_current);
-	signer_current = signer_next;
-	memset(&signer_next, 0, sizeof(signer_next));
+	signer_current = keys;
 	signer_keys_done(&signer_current);
 	log_info("%zu DKIM key%s loaded", signer_current.n,
 	    signer_current.n == 1 ? "" : "s");
+	msg_writer_init(&w);
+	msg_put_u64(&w, signer_next.gen);
+	memset(&signer_next, 0, sizeof(signer_next));
 	/* at start smtp's channel opens later, and hears of it then */
 	if (child->peer[PROC_SMTP] != NULL)
 		signer_send_table();
-	msg_writer_init(&w);
-	msg_put_u64(&w, gen);
 	child_send(PROC_PARENT, IMSG_DKIM_KEYS_TAKEN, 0, -1, &w);
 }
 
