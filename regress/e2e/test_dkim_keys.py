@@ -16,6 +16,7 @@ import unittest
 
 from boxdtest import Boxd
 import test_smtp as t
+from test_boxctl import Client, imsg, s as imsg_str
 from test_control import read_memory
 
 DOMAIN = "example.test"
@@ -285,6 +286,46 @@ class DkimKeys(unittest.TestCase):
             self.assertIn(self.b.storage.encode(), memory, role)
             for line in lines:
                 self.assertNotIn(line, memory, role)
+
+    def test_hostile_requests(self):
+        """What boxctl would never send, from a raw client: refused with
+        a FAIL, no file touched, boxd still up."""
+        self.b.boxctl("domain", "add", DOMAIN)
+        victim = os.path.join(self.b.dir, "victim.key")
+        with open(victim, "w") as f:
+            f.write("x")
+        before = self.selectors()
+        for req in (
+                imsg("IMSG_CTL_DKIM_RETIRE", imsg_str(DOMAIN) +
+                     imsg_str("../../victim")),
+                imsg("IMSG_CTL_DKIM_RETIRE", imsg_str(DOMAIN) +
+                     imsg_str(before[0] + "/..")),
+                imsg("IMSG_CTL_DKIM_RETIRE", imsg_str("../" + DOMAIN) +
+                     imsg_str(before[0])),
+                imsg("IMSG_CTL_DKIM_RETIRE", imsg_str(DOMAIN) +
+                     imsg_str("")),
+                imsg("IMSG_CTL_DKIM_ROTATE", imsg_str("a" * 4000)),
+                imsg("IMSG_CTL_DNS", imsg_str("")),
+                imsg("IMSG_CTL_DNS", imsg_str("x" * 300 + ".test"))):
+            c = Client(self.b.control)
+            c.send(req)
+            reply = c.read_reply()
+            self.assertIsNotNone(reply)
+            self.assertEqual(reply[0], "IMSG_CTL_FAIL", req)
+            c.sock.close()
+        # a request cut short, or with a NUL, is a malformed one: the
+        # client is dropped
+        for req in (imsg("IMSG_CTL_DKIM_RETIRE", imsg_str(DOMAIN)),
+                    imsg("IMSG_CTL_DKIM_ROTATE",
+                         imsg_str(b"exa\x00mple.test"))):
+            c = Client(self.b.control)
+            c.send(req)
+            self.assertIsNone(c.read_reply())
+            c.sock.close()
+        self.assertTrue(os.path.exists(victim))
+        self.assertEqual(self.selectors(), before)
+        self.assertIsNone(self.b.proc.poll())
+        self.assertEqual(sorted(self.dkim_records()), before)
 
 
 if __name__ == "__main__":
