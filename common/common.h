@@ -1114,7 +1114,9 @@ int ctl_usage_reply_decode(struct ctl_usage_reply *, const void *, size_t);
 #define DKIM_SELECTOR_MAX     64	   /* s=, as a C string buffer */
 #define DKIM_SIG_MAX	      1024	   /* signature octets (RSA 8192) */
 #define DKIM_FIELD_MAX	      8192	   /* a DKIM-Signature we write */
-#define DKIM_PUBKEY_MAX	      2048	   /* p= in base64, C string */
+/* the finished field: the template, b= in base64 with its folds, CRLF */
+#define DKIM_SIGNED_FIELD_MAX (DKIM_FIELD_MAX + DKIM_SIG_MAX * 2)
+#define DKIM_PUBKEY_MAX	      2048 /* p= in base64, C string */
 
 enum dkim_alg {
 	DKIM_RSA_SHA256,
@@ -1242,8 +1244,8 @@ int dkim_sign_prepare(const struct dkim_sign_request *,
     struct dkim_template *, char *err, size_t errsz);
 /*
  * The finished field: the template with b= in base64, folded at 78
- * columns with CRLF TAB, CRLF at the end, NUL-terminated in out.  Its
- * length, or -1 if outsz is too small.
+ * columns with CRLF TAB, CRLF at the end, NUL-terminated in out
+ * (DKIM_SIGNED_FIELD_MAX is always enough).  Its length, or -1.
  */
 ssize_t dkim_sign_finish(const struct dkim_template *, const unsigned char *sig,
     size_t siglen, char *out, size_t outsz);

@@ -315,9 +315,23 @@ int
 dkim_body_update(struct dkim_body *b, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < len; i++) {
+		/* inside a line, a run of plain octets goes out as it is */
+		if (!b->cr && !b->wsp && b->content) {
+			for (k = i; k < len && p[k] != '\r' &&
+			     (b->canon == DKIM_SIMPLE || !is_wsp(p[k]));
+			     k++)
+				;
+			if (k > i) {
+				if (body_put(b, (const char *)p + i, k - i) ==
+				    -1)
+					return -1;
+				if ((i = k) == len)
+					break;
+			}
+		}
 		if (b->cr) {
 			b->cr = 0;
 			if (p[i] == '\n') {
@@ -430,9 +444,13 @@ dkim_headers_parse(struct dkim_headers *h, const char *s, size_t len,
 			     next < end && is_wsp((unsigned char)s[next]);
 			     next++)
 				;
-			if (next == end || s[next] != ':') {
+			if (next == end) {
 				set_err(
 				    err, errsz, "header line without a colon");
+				goto fail;
+			}
+			if (s[next] != ':') {
+				set_err(err, errsz, "bad header field name");
 				goto fail;
 			}
 			if (h->n == DKIM_HEADERS_MAX) {

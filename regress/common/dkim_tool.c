@@ -100,7 +100,7 @@ cmd_sign(int argc, char **argv)
 	struct dkim_template t;
 	struct dkim_key *key;
 	unsigned char sig[DKIM_SIG_MAX];
-	char *msg, errbuf[128], (*fields)[DKIM_FIELD_MAX + DKIM_SIG_MAX * 2];
+	char *msg, errbuf[128], (*fields)[DKIM_SIGNED_FIELD_MAX];
 	size_t len, siglen;
 	int i, n;
 
