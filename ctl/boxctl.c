@@ -493,8 +493,8 @@ print_json(const struct ctl_row *row)
 {
 	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "used", "messages", "sessions", "received",
-	    "delivered", "queued", "imap_sessions", NULL};
-	static const char *const booleans[] = {"disabled", NULL};
+	    "delivered", "queued", "imap_sessions", "ttl", NULL};
+	static const char *const booleans[] = {"disabled", "signs", NULL};
 	static const char *const lists[] = {"targets", NULL};
 	const char *v, *comma;
 	uint32_t i;

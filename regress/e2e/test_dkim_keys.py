@@ -70,7 +70,7 @@ class DkimKeys(unittest.TestCase):
 
     def signing(self, domain=DOMAIN):
         return sorted(r["selector"] for r in self.dns(domain)
-                      if r.get("signs") == "yes")
+                      if r.get("signs") is True)
 
     def dkim_records(self, domain=DOMAIN):
         out = {}
@@ -159,6 +159,7 @@ class DkimKeys(unittest.TestCase):
             self.assertIn("%s._tcp.%s 3600 IN SRV 0 0 0 ." % (svc, d), lines)
         self.assertIn("autoconfig.%s 3600 IN CNAME mx.test." % d, lines)
         self.assertIn("autodiscover.%s 3600 IN CNAME mx.test." % d, lines)
+        self.assertTrue(all(r["ttl"] == 3600 for r in rows if "ttl" in r))
         policy = [r for r in rows if "file" in r]
         self.assertEqual(len(policy), 1)
         self.assertEqual(policy[0]["file"], "https://mta-sts.%s/.well-known/"
