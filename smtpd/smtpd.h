@@ -164,7 +164,7 @@ enum smtp_body_status smtp_body_finish(struct smtp_transaction *);
 /*
  * The signer's table, kept here so that a session builds its
  * DKIM-Signature templates without asking, and the signing round trip:
- * only the digest goes to signer, the signature comes back.
+ * only the digests go to signer, the signatures come back.
  */
 struct smtp_dkim_domain {
 	char domain[SMTP_DOMAIN_MAX + 1];
@@ -172,19 +172,33 @@ struct smtp_dkim_domain {
 	char ed25519[DKIM_SELECTOR_MAX]; /* "": none */
 };
 
-/* a signature for the request reqid; status SIGNER_* */
-typedef void (*smtp_dkim_signed_cb)(
-    uint64_t reqid, uint32_t status, const unsigned char *sig, size_t siglen);
+enum smtp_dkim_status {
+	SMTP_DKIM_SIGNED,
+	SMTP_DKIM_FAILED, /* signer could not: a temporary failure */
+};
+
+/* fields: the DKIM-Signature fields to prepend, CRLF-terminated */
+typedef void (*smtp_dkim_done_cb)(
+    void *arg, enum smtp_dkim_status, const char *fields, size_t len);
+
+struct smtp_dkim_job;
 
 /* smtp_main() routes signer's messages here */
 void smtp_dispatch_signer(struct imsgev *, struct imsg *);
 /* the selectors that sign for domain now; NULL if it has neither */
 const struct smtp_dkim_domain *smtp_dkim_lookup(const char *domain);
-/* who hears of signatures (the session code) */
-void smtp_dkim_set_signed_cb(smtp_dkim_signed_cb);
-/* ask signer to sign digest; the answer comes to the callback */
-void smtp_dkim_sign(uint64_t reqid, const char *domain, const char *selector,
-    enum dkim_alg, const unsigned char digest[DKIM_DIGEST_LEN]);
+/*
+ * Sign a message from domain, dkim_message_final() done: one
+ * DKIM-Signature with each key that signs for the domain.  1 and *job:
+ * done comes later, never from within; 0: the domain has no key, there
+ * is nothing to do; -1 with err: the message cannot be signed (no From
+ * field, ...).
+ */
+int smtp_dkim_start(const char *domain, const struct dkim_message *,
+    int64_t now, smtp_dkim_done_cb, void *arg, struct smtp_dkim_job **,
+    char *err, size_t errsz);
+/* the session has gone: its done is never called */
+void smtp_dkim_cancel(struct smtp_dkim_job *);
 
 /* ---------------------------------------------------------------- smtp.c */
 uint64_t smtp_new_reqid(void);
