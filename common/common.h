@@ -1296,6 +1296,22 @@ struct dkim_signature {
 /* a whole "DKIM-Signature: ..." field; 0 or -1 with err */
 int dkim_signature_parse(struct dkim_signature *, const char *field, size_t len,
     char *err, size_t errsz);
+/* a DKIM key record (RFC 6376 3.6.1): the TXT strings of it, joined */
+struct dkim_key_record {
+	enum dkim_alg alg;	 /* k=: rsa (the default) or ed25519 */
+	char p[DKIM_PUBKEY_MAX]; /* base64, FWS taken out; "" if revoked */
+	int testing;		 /* t=y */
+	int strict;		 /* t=s: i= must be in d= itself */
+};
+
+/*
+ * Refuses v= other than DKIM1 or not first, a k= other than rsa and
+ * ed25519, h= without sha256, s= without email or *, a missing p=, a
+ * tag twice.  0 or -1 with err.
+ */
+int dkim_key_record_parse(
+    struct dkim_key_record *, const char *, size_t, char *err, size_t errsz);
+
 /*
  * The digest a verifier checks b= against: the fields of h= taken
  * bottom-up, then signature field sigidx with b= emptied.  0 or -1.

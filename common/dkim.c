@@ -1278,16 +1278,110 @@ parse_names(const char *v, size_t len, struct dkim_signature *sig)
 	return from > 0 ? 0 : -1;
 }
 
+/* one tag of a tag-list (RFC 6376 3.2) */
+struct dkim_tag {
+	const char *name, *val; /* the value without the FWS around it */
+	size_t namelen, vallen;
+	size_t vstart, vend; /* the value with its FWS, as offsets */
+};
+
+static int
+is_fws(unsigned char c)
+{
+	return is_wsp(c) || c == '\r' || c == '\n';
+}
+
+/* the next tag of a tag-list from *pos: 1, 0 at its end, -1 malformed */
+static int
+tag_next(const char *s, size_t len, size_t *pos, struct dkim_tag *t, char *err,
+    size_t errsz)
+{
+	size_t i = *pos;
+
+	while (i < len && is_fws((unsigned char)s[i]))
+		i++;
+	if (i == len)
+		return 0; /* the end, after a ";" or not */
+	t->name = s + i;
+	if (!isalpha((unsigned char)s[i])) {
+		set_err(err, errsz, "bad tag name");
+		return -1;
+	}
+	while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
+		i++;
+	t->namelen = (size_t)(s + i - t->name);
+	while (i < len && is_fws((unsigned char)s[i]))
+		i++;
+	if (i == len || s[i] != '=') {
+		set_err(err, errsz, "tag without a value");
+		return -1;
+	}
+	t->vstart = ++i;
+	while (i < len && is_fws((unsigned char)s[i]))
+		i++;
+	t->val = s + i;
+	for (; i < len && s[i] != ';'; i++)
+		/* VALCHAR and FWS alone; a header field's FWS is CRLF WSP */
+		if ((unsigned char)s[i] > 0x7e ||
+		    ((unsigned char)s[i] < 0x21 &&
+			!is_fws((unsigned char)s[i]))) {
+			set_err(err, errsz, "bad octet in a tag");
+			return -1;
+		}
+	t->vend = i;
+	for (t->vallen = (size_t)(s + i - t->val);
+	     t->vallen > 0 && is_fws((unsigned char)t->val[t->vallen - 1]);
+	     t->vallen--)
+		;
+	*pos = i < len ? i + 1 : i;
+	return 1;
+}
+
+static int
+tag_is(const struct dkim_tag *t, const char *name)
+{
+	return t->namelen == strlen(name) &&
+	    memcmp(t->name, name, t->namelen) == 0;
+}
+
+static int
+tag_bad(const struct dkim_tag *t, char *err, size_t errsz)
+{
+	if (err != NULL && errsz > 0)
+		snprintf(err, errsz, "bad %.*s= tag",
+		    (int)(t->namelen < 8 ? t->namelen : 8), t->name);
+	return -1;
+}
+
+/* the bit of a tag among names, for duplicates and required sets */
+static unsigned
+tag_bit(const struct dkim_tag *t, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (tag_is(t, names[i]))
+			return 1u << i;
+	return 0;
+}
+
+static const char *const sig_tags[] = {
+    "v", "a", "b", "c", "d", "h", "l", "s", "t", "x", "bh", "i", "q", "z"};
+static const char *const record_tags[] = {"v", "h", "k", "p", "s", "t", "n"};
+
+#define SIG_REQUIRED 0x4b7 /* v a b d h s bh */
+
 int
 dkim_signature_parse(struct dkim_signature *sig, const char *field, size_t len,
     char *err, size_t errsz)
 {
-	const char *colon, *name, *val;
-	size_t pos, namelen, vallen, vstart, vend, i;
+	const char *colon;
+	struct dkim_tag t;
+	size_t pos, namelen;
 	unsigned seen = 0, bit;
 	char buf[SMTP_DOMAIN_MAX + 1];
 	uint64_t num;
-	int n;
+	int n, rv;
 
 	memset(sig, 0, sizeof(*sig));
 	sig->hcanon = sig->bcanon = DKIM_SIMPLE;
@@ -1307,135 +1401,9 @@ dkim_signature_parse(struct dkim_signature *sig, const char *field, size_t len,
 		return -1;
 	}
 	pos = (size_t)(colon - field) + 1;
-	while (pos < len) {
-#define SKIP_FWS(p)                                                 \
-	while ((p) < len &&                                         \
-	    (is_wsp((unsigned char)field[p]) || field[p] == '\r' || \
-		field[p] == '\n'))                                  \
-		(p)++;
-		SKIP_FWS(pos)
-		if (pos == len)
-			break; /* a trailing ";" */
-		name = field + pos;
-		if (!isalpha((unsigned char)*name)) {
-			set_err(err, errsz, "bad tag name");
-			return -1;
-		}
-		while (pos < len &&
-		    (isalnum((unsigned char)field[pos]) || field[pos] == '_'))
-			pos++;
-		namelen = (size_t)(field + pos - name);
-		SKIP_FWS(pos)
-		if (pos == len || field[pos] != '=') {
-			set_err(err, errsz, "tag without a value");
-			return -1;
-		}
-		pos++;
-		vstart = pos;
-		SKIP_FWS(pos)
-		val = field + pos;
-		while (pos < len && field[pos] != ';') {
-			unsigned char c = (unsigned char)field[pos];
-
-			if (c < 0x21 && !is_wsp(c) && c != '\r' && c != '\n') {
-				set_err(err, errsz, "bad octet in a tag");
-				return -1;
-			}
-			if (c > 0x7e) {
-				set_err(err, errsz, "bad octet in a tag");
-				return -1;
-			}
-			pos++;
-		}
-		vend = pos;
-		for (vallen = (size_t)(field + pos - val); vallen > 0 &&
-		     (is_wsp((unsigned char)val[vallen - 1]) ||
-			 val[vallen - 1] == '\r' || val[vallen - 1] == '\n');
-		     vallen--)
-			;
-		if (pos < len)
-			pos++; /* the ";" */
-#undef SKIP_FWS
-
-		bit = 0;
-		if (namelen == 1) {
-			switch (name[0]) {
-			case 'v':
-				bit = 1;
-				if (vallen != 1 || val[0] != '1')
-					goto bad;
-				break;
-			case 'a':
-				bit = 2;
-				if (tag_copy(buf, sizeof(buf), val, vallen) ==
-					-1 ||
-				    dkim_alg_parse(buf, &sig->alg) == -1) {
-					set_err(err, errsz,
-					    "unsupported algorithm");
-					return -1;
-				}
-				break;
-			case 'b':
-				bit = 4;
-				n = b64_decode_fws(
-				    val, vallen, sig->b, sizeof(sig->b));
-				if (n <= 0)
-					goto bad;
-				sig->blen = (size_t)n;
-				sig->boff = vstart;
-				sig->bend = vend;
-				break;
-			case 'c':
-				bit = 8;
-				if (parse_canon(val, vallen, sig) == -1)
-					goto bad;
-				break;
-			case 'd':
-				bit = 16;
-				if (tag_copy(sig->domain, sizeof(sig->domain),
-					val, vallen) == -1 ||
-				    !dns_label_text(
-					sig->domain, sizeof(sig->domain)))
-					goto bad;
-				break;
-			case 'h':
-				bit = 32;
-				if (parse_names(val, vallen, sig) == -1)
-					goto bad;
-				break;
-			case 'l':
-				bit = 64;
-				if (parse_decimal(val, vallen, UINT64_MAX - 1,
-					&sig->l) == -1)
-					goto bad;
-				break;
-			case 's':
-				bit = 128;
-				if (tag_copy(sig->selector,
-					sizeof(sig->selector), val,
-					vallen) == -1 ||
-				    !dns_label_text(
-					sig->selector, sizeof(sig->selector)))
-					goto bad;
-				break;
-			case 't':
-			case 'x':
-				bit = name[0] == 't' ? 256 : 512;
-				if (parse_decimal(
-					val, vallen, INT64_MAX, &num) == -1)
-					goto bad;
-				if (name[0] == 't')
-					sig->t = (int64_t)num;
-				else
-					sig->x = (int64_t)num;
-				break;
-			}
-		} else if (namelen == 2 && name[0] == 'b' && name[1] == 'h') {
-			bit = 1024;
-			if (b64_decode_fws(val, vallen, sig->bh,
-				sizeof(sig->bh)) != DKIM_DIGEST_LEN)
-				goto bad;
-		}
+	while ((rv = tag_next(field, len, &pos, &t, err, errsz)) == 1) {
+		bit = tag_bit(
+		    &t, sig_tags, sizeof(sig_tags) / sizeof(sig_tags[0]));
 		if (bit != 0) {
 			if (seen & bit) {
 				set_err(err, errsz, "a tag occurs twice");
@@ -1443,19 +1411,152 @@ dkim_signature_parse(struct dkim_signature *sig, const char *field, size_t len,
 			}
 			seen |= bit;
 		}
-		continue;
-	bad:
-		for (i = 0; i < namelen && i < 8; i++)
-			buf[i] = name[i];
-		buf[i] = '\0';
-		if (err != NULL && errsz > 0)
-			snprintf(err, errsz, "bad %s= tag", buf);
+		if (tag_is(&t, "v")) {
+			if (t.vallen != 1 || t.val[0] != '1')
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "a")) {
+			if (tag_copy(buf, sizeof(buf), t.val, t.vallen) == -1 ||
+			    dkim_alg_parse(buf, &sig->alg) == -1) {
+				set_err(err, errsz, "unsupported algorithm");
+				return -1;
+			}
+		} else if (tag_is(&t, "b")) {
+			n = b64_decode_fws(
+			    t.val, t.vallen, sig->b, sizeof(sig->b));
+			if (n <= 0)
+				return tag_bad(&t, err, errsz);
+			sig->blen = (size_t)n;
+			sig->boff = t.vstart;
+			sig->bend = t.vend;
+		} else if (tag_is(&t, "bh")) {
+			if (b64_decode_fws(t.val, t.vallen, sig->bh,
+				sizeof(sig->bh)) != DKIM_DIGEST_LEN)
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "c")) {
+			if (parse_canon(t.val, t.vallen, sig) == -1)
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "d")) {
+			if (tag_copy(sig->domain, sizeof(sig->domain), t.val,
+				t.vallen) == -1 ||
+			    !dns_label_text(sig->domain, sizeof(sig->domain)))
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "h")) {
+			if (parse_names(t.val, t.vallen, sig) == -1)
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "l")) {
+			if (parse_decimal(
+				t.val, t.vallen, UINT64_MAX - 1, &sig->l) == -1)
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "s")) {
+			if (tag_copy(sig->selector, sizeof(sig->selector),
+				t.val, t.vallen) == -1 ||
+			    !dns_label_text(
+				sig->selector, sizeof(sig->selector)))
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "t") || tag_is(&t, "x")) {
+			if (parse_decimal(t.val, t.vallen, INT64_MAX, &num) ==
+			    -1)
+				return tag_bad(&t, err, errsz);
+			if (t.name[0] == 't')
+				sig->t = (int64_t)num;
+			else
+				sig->x = (int64_t)num;
+		}
+	}
+	if (rv == -1)
+		return -1;
+	if ((seen & SIG_REQUIRED) != SIG_REQUIRED) {
+		set_err(err, errsz, "a required tag is missing");
 		return -1;
 	}
-	/* v a b d h s bh */
-	if ((seen & (1 | 2 | 4 | 16 | 32 | 128 | 1024)) !=
-	    (1 | 2 | 4 | 16 | 32 | 128 | 1024)) {
-		set_err(err, errsz, "a required tag is missing");
+	return 0;
+}
+
+/* a colon-separated list (h=, s=, t= of a key record) holds word */
+static int
+list_has(const char *v, size_t len, const char *word)
+{
+	size_t i = 0, start, end, wl = strlen(word);
+
+	while (i < len) {
+		while (i < len && is_fws((unsigned char)v[i]))
+			i++;
+		start = i;
+		while (i < len && v[i] != ':' && !is_fws((unsigned char)v[i]))
+			i++;
+		end = i;
+		while (i < len && v[i] != ':')
+			i++;
+		if (end - start == wl && strncasecmp(v + start, word, wl) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+int
+dkim_key_record_parse(struct dkim_key_record *rec, const char *s, size_t len,
+    char *err, size_t errsz)
+{
+	struct dkim_tag t;
+	size_t pos = 0, i, n;
+	unsigned seen = 0, bit;
+	int rv, first = 1;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->alg = DKIM_RSA_SHA256;
+	if (len > 4 * DKIM_PUBKEY_MAX) {
+		set_err(err, errsz, "key record too long");
+		return -1;
+	}
+	while ((rv = tag_next(s, len, &pos, &t, err, errsz)) == 1) {
+		bit = tag_bit(&t, record_tags,
+		    sizeof(record_tags) / sizeof(record_tags[0]));
+		if (seen & bit) {
+			set_err(err, errsz, "a tag occurs twice");
+			return -1;
+		}
+		seen |= bit;
+		if (tag_is(&t, "v")) {
+			if (!first || t.vallen != 5 ||
+			    memcmp(t.val, "DKIM1", 5) != 0)
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "h")) {
+			if (!list_has(t.val, t.vallen, "sha256"))
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "k")) {
+			if (t.vallen == 3 && memcmp(t.val, "rsa", 3) == 0)
+				rec->alg = DKIM_RSA_SHA256;
+			else if (t.vallen == 7 &&
+			    memcmp(t.val, "ed25519", 7) == 0)
+				rec->alg = DKIM_ED25519_SHA256;
+			else {
+				set_err(err, errsz, "unsupported key type");
+				return -1;
+			}
+		} else if (tag_is(&t, "p")) {
+			for (i = n = 0; i < t.vallen; i++) {
+				if (is_fws((unsigned char)t.val[i]))
+					continue;
+				if (n + 1 == sizeof(rec->p))
+					return tag_bad(&t, err, errsz);
+				rec->p[n++] = t.val[i];
+			}
+			rec->p[n] = '\0';
+		} else if (tag_is(&t, "s")) {
+			if (!list_has(t.val, t.vallen, "email") &&
+			    !list_has(t.val, t.vallen, "*"))
+				return tag_bad(&t, err, errsz);
+		} else if (tag_is(&t, "t")) {
+			rec->testing = list_has(t.val, t.vallen, "y");
+			rec->strict = list_has(t.val, t.vallen, "s");
+		}
+		first = 0;
+	}
+	if (rv == -1)
+		return -1;
+	if (!(seen & 8)) { /* p= */
+		set_err(err, errsz, "no p= tag");
 		return -1;
 	}
 	return 0;

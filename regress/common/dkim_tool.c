@@ -4,9 +4,10 @@
  *	dkim_tool sign KEYFILE DOMAIN SELECTOR [KEYFILE DOMAIN SELECTOR ...]
  *	    < msg	the message with a DKIM-Signature per key, the first
  *			key's on top
- *	dkim_tool verify PUBKEY-B64 ALG < msg
- *			checks the first DKIM-Signature: "pass", exit 0, or
- *			"fail: why", exit 1
+ *	dkim_tool verify PUBKEY-B64|RECORD ALG < msg
+ *			checks the first DKIM-Signature with the p= value or
+ *			the whole key record ("v=DKIM1; k=...; p=..."):
+ *			"pass", exit 0, or "fail: why", exit 1
  *	dkim_tool keygen rsa|ed25519 KEYFILE
  *	dkim_tool pubkey KEYFILE	the DNS p= value
  *
@@ -30,7 +31,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: dkim_tool sign KEYFILE DOMAIN SELECTOR ... < msg\n"
-	    "       dkim_tool verify PUBKEY-B64 ALG < msg\n"
+	    "       dkim_tool verify PUBKEY-B64|RECORD ALG < msg\n"
 	    "       dkim_tool keygen rsa|ed25519 KEYFILE\n"
 	    "       dkim_tool pubkey KEYFILE\n");
 	exit(2);
@@ -141,68 +142,96 @@ cmd_sign(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* the result of cmd_verify: NULL is a pass */
 static int
-fail(const char *why)
+verdict(const char *why)
 {
-	printf("fail: %s\n", why);
-	return 1;
+	if (why == NULL)
+		printf("pass\n");
+	else
+		printf("fail: %s\n", why);
+	return why == NULL ? 0 : 1;
 }
 
 static int
 cmd_verify(const char *p, const char *algname)
 {
-	struct dkim_headers h;
+	struct dkim_headers h = {NULL, 0};
 	struct dkim_signature *sig;
+	struct dkim_key_record rec;
 	struct dkim_body body;
-	struct dkim_key *key;
+	struct dkim_key *key = NULL;
 	enum dkim_alg alg;
 	unsigned char bh[DKIM_DIGEST_LEN], digest[DKIM_DIGEST_LEN];
 	char *msg, errbuf[128];
+	const char *why = errbuf;
 	size_t len, off, i;
 	uint64_t blen;
-	int ok;
 
 	if (dkim_alg_parse(algname, &alg) == -1)
 		usage();
 	msg = read_all(STDIN_FILENO, &len, 1);
+	if ((sig = malloc(sizeof(*sig))) == NULL)
+		err(1, "malloc");
 	if (dkim_headers_parse(&h, msg, len, &off, errbuf, sizeof(errbuf)) ==
 	    -1)
-		return fail(errbuf);
+		goto done;
 	for (i = 0; i < h.n; i++)
 		if (h.v[i].namelen == 14 &&
 		    strncasecmp(h.v[i].field, "DKIM-Signature", 14) == 0)
 			break;
-	if (i == h.n)
-		return fail("no DKIM-Signature");
-	if ((sig = malloc(sizeof(*sig))) == NULL)
-		err(1, "malloc");
+	if (i == h.n) {
+		why = "no DKIM-Signature";
+		goto done;
+	}
 	if (dkim_signature_parse(
 		sig, h.v[i].field, h.v[i].len, errbuf, sizeof(errbuf)) == -1)
-		return fail(errbuf);
-	if (sig->alg != alg)
-		return fail("another algorithm");
+		goto done;
+	if (sig->alg != alg) {
+		why = "another algorithm";
+		goto done;
+	}
 	if (dkim_body_init(&body, sig->bcanon, sig->l) == -1 ||
 	    dkim_body_update(&body, msg + off, len - off) == -1 ||
 	    dkim_body_final(&body, bh, &blen) == -1)
 		errx(1, "cannot hash the body");
-	if (sig->l != UINT64_MAX && blen < sig->l)
-		return fail("body shorter than l=");
-	if (memcmp(bh, sig->bh, sizeof(bh)) != 0)
-		return fail("body hash mismatch");
+	if (sig->l != UINT64_MAX && blen < sig->l) {
+		why = "body shorter than l=";
+		goto done;
+	}
+	if (memcmp(bh, sig->bh, sizeof(bh)) != 0) {
+		why = "body hash mismatch";
+		goto done;
+	}
 	if (dkim_verify_prepare(&h, i, sig, digest, errbuf, sizeof(errbuf)) ==
 	    -1)
-		return fail(errbuf);
+		goto done;
+	/* base64 has no ";" and no "=" but at its end */
+	if (strchr(p, ';') != NULL || (p[0] != '\0' && p[1] == '=')) {
+		if (dkim_key_record_parse(
+			&rec, p, strlen(p), errbuf, sizeof(errbuf)) == -1)
+			goto done;
+		if (rec.alg != alg) {
+			why = "key record of another algorithm";
+			goto done;
+		}
+		if (rec.p[0] == '\0') {
+			why = "key revoked";
+			goto done;
+		}
+		p = rec.p;
+	}
 	if ((key = dkim_key_from_dns(alg, p, errbuf, sizeof(errbuf))) == NULL)
-		return fail(errbuf);
-	ok = dkim_verify_digest(key, digest, sig->b, sig->blen);
+		goto done;
+	why = dkim_verify_digest(key, digest, sig->b, sig->blen)
+	    ? NULL
+	    : "signature mismatch";
+done:
 	dkim_key_free(key);
 	dkim_headers_free(&h);
 	free(sig);
 	free(msg);
-	if (!ok)
-		return fail("signature mismatch");
-	printf("pass\n");
-	return 0;
+	return verdict(why);
 }
 
 static int

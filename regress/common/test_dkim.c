@@ -888,8 +888,11 @@ test_signature_parse(void)
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; 1a=b", "tag name"));
 	/* h= longer than DKIM_SIGN_NAMES_MAX names, and a name too long */
 	if ((big = malloc(64 * 1024)) != NULL) {
-		strlcpy(
-		    big, "DKIM-Signature: " GOOD_TAGS "; h=from", 64 * 1024);
+		strlcpy(big,
+		    "DKIM-Signature: v=1; a=rsa-sha256; d=x; s=y; "
+		    "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "
+		    "b=AAAA; h=from",
+		    64 * 1024);
 		for (i = 0; i < DKIM_SIGN_NAMES_MAX; i++)
 			strlcat(big, ":to", 64 * 1024);
 		CHECK("sig h= too long", sig_fails(big, "h="));
@@ -935,6 +938,127 @@ test_prepare_refuses(void)
 	dkim_headers_free(&h);
 }
 
+static int
+record_ok(const char *txt, struct dkim_key_record *rec)
+{
+	char err[128];
+
+	if (dkim_key_record_parse(rec, txt, strlen(txt), err, sizeof(err)) == 0)
+		return 1;
+	printf("# %s: %s\n", txt, err);
+	return 0;
+}
+
+static int
+record_fails(const char *txt, const char *why)
+{
+	struct dkim_key_record rec;
+	char err[128] = "";
+
+	return dkim_key_record_parse(
+		   &rec, txt, strlen(txt), err, sizeof(err)) == -1 &&
+	    strstr(err, why) != NULL;
+}
+
+static void
+test_key_record(void)
+{
+	struct dkim_key_record rec;
+	char *big;
+
+	CHECK("record rsa",
+	    record_ok("v=DKIM1; k=rsa; p=AAAA", &rec) &&
+		rec.alg == DKIM_RSA_SHA256 && strcmp(rec.p, "AAAA") == 0 &&
+		!rec.testing && !rec.strict);
+	CHECK("record default rsa",
+	    record_ok("p=AAAA;", &rec) && rec.alg == DKIM_RSA_SHA256);
+	CHECK("record ed25519",
+	    record_ok("v=DKIM1;k=ed25519;p=AB", &rec) &&
+		rec.alg == DKIM_ED25519_SHA256);
+	CHECK("record FWS in p",
+	    record_ok("v=DKIM1; p= AB CD\r\n\tEF ; n=a note", &rec) &&
+		strcmp(rec.p, "ABCDEF") == 0);
+	CHECK("record revoked",
+	    record_ok("v=DKIM1; p=", &rec) && rec.p[0] == '\0');
+	CHECK("record flags",
+	    record_ok("t = y : s ; h=sha1:sha256; s=email; p=A", &rec) &&
+		rec.testing && rec.strict);
+	CHECK("record s=*", record_ok("s=*; p=A; x=unknown", &rec));
+	CHECK("record v not first", record_fails("p=A; v=DKIM1", "v="));
+	CHECK("record v=DKIM2", record_fails("v=DKIM2; p=A", "v="));
+	CHECK("record h=sha1", record_fails("h=sha1; p=A", "h="));
+	CHECK("record s=tlsrpt", record_fails("s=tlsrpt; p=A", "s="));
+	CHECK("record k=dsa", record_fails("k=dsa; p=A", "key type"));
+	CHECK("record no p", record_fails("v=DKIM1; k=rsa", "p="));
+	CHECK("record p twice", record_fails("p=A; p=B", "twice"));
+	CHECK("record junk", record_fails("v=DKIM1; p", "value"));
+	CHECK("record 8-bit", record_fails("n=\xc3\xa9; p=A", "octet"));
+	if ((big = malloc(4 * DKIM_PUBKEY_MAX + 16)) != NULL) {
+		memcpy(big, "p=", 2);
+		memset(big + 2, 'A', DKIM_PUBKEY_MAX);
+		big[DKIM_PUBKEY_MAX + 2] = '\0';
+		CHECK("record p too long", record_fails(big, "p="));
+		memset(big + 2, ' ', 4 * DKIM_PUBKEY_MAX);
+		big[4 * DKIM_PUBKEY_MAX + 2] = '\0';
+		CHECK("record too long", record_fails(big, "too long"));
+		free(big);
+	}
+	/* the record a key of this file's dkimpy messages is published in */
+	{
+		struct dkim_key *k = NULL;
+		char txt[DKIM_PUBKEY_MAX + 32], err[128];
+
+		snprintf(txt, sizeof(txt), "v=DKIM1; k=ed25519; p=%s",
+		    dkimpy_p_ed25519);
+		CHECK("record to key",
+		    record_ok(txt, &rec) &&
+			(k = dkim_key_from_dns(
+			     rec.alg, rec.p, err, sizeof(err))) != NULL);
+		dkim_key_free(k);
+	}
+}
+
+/* the most fields h= may hold, with long names: the template still fits */
+static void
+test_prepare_full(void)
+{
+	struct dkim_sign_request req = {DKIM_RSA_SHA256,
+	    "a-rather-long-subdomain.example.org", "b20261208r1", 1700000000};
+	unsigned char bh[DKIM_DIGEST_LEN] = {0}, sig[256] = {0};
+	char *msg, *out, err[128];
+	struct dkim_template *t;
+	struct dkim_headers h;
+	size_t i, len = 0;
+	ssize_t n;
+
+	msg = malloc(DKIM_SIGN_NAMES_MAX * 64);
+	t = malloc(sizeof(*t));
+	out = malloc(DKIM_SIGNED_FIELD_MAX);
+	if (msg == NULL || t == NULL || out == NULL)
+		goto done;
+	len = strlcpy(msg, "From: a@example.org\r\n", 64);
+	for (i = 0; i < DKIM_SIGN_NAMES_MAX - 2; i++) {
+		memcpy(msg + len, "Content-Transfer-Encoding: 8bit\r\n", 33);
+		len += 33;
+	}
+	CHECK("full h= parses",
+	    dkim_headers_parse(&h, msg, len, NULL, err, sizeof(err)) == 0);
+	CHECK("full h= prepared",
+	    dkim_sign_prepare(&req, &h, bh, t, err, sizeof(err)) == 0);
+	n = dkim_sign_finish(t, sig, sizeof(sig), out, DKIM_SIGNED_FIELD_MAX);
+	CHECK("full h= finished", n > 0 && folded_well(out));
+	CHECK("sign_finish refuses a short buffer",
+	    dkim_sign_finish(t, sig, sizeof(sig), out, (size_t)n) == -1);
+	CHECK("sign_finish refuses a long signature",
+	    dkim_sign_finish(
+		t, sig, DKIM_SIG_MAX + 1, out, DKIM_SIGNED_FIELD_MAX) == -1);
+	dkim_headers_free(&h);
+done:
+	free(out);
+	free(t);
+	free(msg);
+}
+
 int
 main(void)
 {
@@ -952,5 +1076,7 @@ main(void)
 	test_round_trip();
 	test_signature_parse();
 	test_prepare_refuses();
+	test_prepare_full();
+	test_key_record();
 	TEST_EXIT();
 }

@@ -95,6 +95,11 @@ SHAPES = {
              b"Content-Type: multipart/mixed; boundary=\"b\"\r\n"
              b"\r\n--b\r\nContent-Type: text/plain\r\n\r\npart\r\n"
              b"--b--\r\n"),
+    # close to DKIM_SIGN_NAMES_MAX fields to sign, far more not to
+    "many": (b"".join(b"Received: from h%d by mx; Tue, 8 Dec 2026\r\n" % i
+                      for i in range(300)) +
+             b"".join(b"Resent-To: t%d@example.net\r\n" % i
+                      for i in range(110)) + HEAD + b"\r\nbody\r\n"),
     "large": HEAD + b"\r\n" + (b"x  y\t\tz " * 50 + b"\r\n") * 4000,
 }
 
@@ -167,8 +172,11 @@ class DkimTool(unittest.TestCase):
         except dkim.ValidationError:
             return False
 
-    def tool_verify(self, signed, alg):
-        p = run_tool("verify", self.p[alg],
+    def tool_verify(self, signed, alg, record=False):
+        key = self.p[alg]
+        if record:
+            key = self.records["%s1._domainkey.%s." % (alg[0], DOMAIN)]
+        p = run_tool("verify", key,
                      "rsa-sha256" if alg == "rsa" else "ed25519-sha256",
                      stdin=signed, check=False)
         return p.returncode == 0 and p.stdout == b"pass\n", p.stdout
@@ -237,6 +245,8 @@ class DkimTool(unittest.TestCase):
                     self.assertTrue(signed.endswith(msg))
                     self.assertTrue(self.dkimpy_ok(signed), signed[:600])
                     ok, out = self.tool_verify(signed, alg)
+                    self.assertTrue(ok, out)
+                    ok, out = self.tool_verify(signed, alg, record=True)
                     self.assertTrue(ok, out)
 
     def test_two_signatures(self):
@@ -360,6 +370,17 @@ class DkimTool(unittest.TestCase):
         p = run_tool("verify", self.p["ed25519"], "rsa-sha256",
                      stdin=self.sign(SHAPES["plain"], "rsa"), check=False)
         self.assertEqual(p.returncode, 1)
+        signed = self.sign(SHAPES["plain"], "rsa")
+        for record, why in (("v=DKIM1; k=rsa; p=", b"key revoked"),
+                            ("v=DKIM1; k=ed25519; p=" + self.p["ed25519"],
+                             b"another algorithm"),
+                            ("v=DKIM1; h=sha1; p=" + self.p["rsa"], b"h="),
+                            ("v=DKIM1; s=tlsrpt; p=" + self.p["rsa"], b"s=")):
+            with self.subTest(record=record[:30]):
+                p = run_tool("verify", record, "rsa-sha256", stdin=signed,
+                             check=False)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(why, p.stdout)
 
     def test_opendkim(self):
         tool = shutil.which("opendkim-testmsg") or \

@@ -5,7 +5,8 @@
  * through dkim_message in chunks and at once, which must agree too; its
  * header block is parsed, the fields to sign are chosen and the template
  * hashed; every DKIM-Signature in it is parsed and its verification digest
- * computed; the input as one DKIM-Signature field, and as a p= value.
+ * computed; the input as one DKIM-Signature field, as a key record and
+ * as a p= value.
  */
 
 #include <stdint.h>
@@ -145,6 +146,7 @@ static void
 one_field(const char *s, size_t len)
 {
 	struct dkim_signature *sig;
+	struct dkim_key_record *rec;
 	struct dkim_key *key;
 	char *field, *relaxed, err[128];
 	ssize_t n;
@@ -168,6 +170,12 @@ one_field(const char *s, size_t len)
 		free(relaxed);
 	}
 	free(field);
+	if ((rec = malloc(sizeof(*rec))) != NULL) {
+		if (dkim_key_record_parse(rec, s, len, err, sizeof(err)) == 0 &&
+		    strlen(rec->p) >= sizeof(rec->p))
+			abort();
+		free(rec);
+	}
 	if (len < DKIM_PUBKEY_MAX && memchr(s, '\0', len) == NULL &&
 	    (field = strndup(s, len)) != NULL) {
 		key =
