@@ -25,7 +25,7 @@ static void auth_ctl_done(uint32_t, int);
 static void auth_ctl_domain_row(void *, const struct table_domain *);
 static void auth_ctl_user_row(void *, const struct table_user *);
 static void auth_ctl_alias_row(void *, const struct table_alias *);
-static void auth_rcpt(struct imsg *, struct msg_reader *);
+static void auth_rcpt(struct imsg *, struct msg_reader *, enum proc_type);
 static void auth_dispatch_queue(struct imsgev *, struct imsg *);
 static void auth_mailbox_check(struct imsg *, struct msg_reader *);
 static void auth_dispatch_imap(struct imsgev *, struct imsg *);
@@ -254,8 +254,9 @@ _Static_assert(
 	IMSG_MAX_SIZE,
     "a recipient lookup answer fits one imsg");
 
+/* smtp's RCPT, or the queue's search for a sender to report to */
 static void
-auth_rcpt(struct imsg *imsg, struct msg_reader *r)
+auth_rcpt(struct imsg *imsg, struct msg_reader *r, enum proc_type to)
 {
 	struct table_rcpt res;
 	struct msg_writer w;
@@ -281,7 +282,7 @@ auth_rcpt(struct imsg *imsg, struct msg_reader *r)
 	for (i = 0; i < res.nmailbox; i++)
 		msg_put_str(&w, res.mailbox[i]);
 	table_rcpt_clear(&res);
-	child_send(PROC_SMTP, IMSG_AUTH_RCPT_RESULT, imsg->hdr.peerid, -1, &w);
+	child_send(to, IMSG_AUTH_RCPT_RESULT, imsg->hdr.peerid, -1, &w);
 	if (table_broken(auth_table))
 		fatalx("the tables need recovery");
 }
@@ -294,7 +295,7 @@ auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_RCPT:
-		auth_rcpt(imsg, &r);
+		auth_rcpt(imsg, &r, PROC_SMTP);
 		break;
 	default:
 		child_bad_imsg(imsg, "from smtp");
@@ -349,6 +350,9 @@ auth_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	switch (imsg->hdr.type) {
+	case IMSG_AUTH_RCPT:
+		auth_rcpt(imsg, &r, PROC_QUEUE);
+		break;
 	case IMSG_AUTH_MAILBOX_CHECK:
 		auth_mailbox_check(imsg, &r);
 		break;

@@ -16,7 +16,6 @@
 #define TABLE_ERR_MAX	  512
 #define TABLE_TARGETS_MAX 256 /* per alias */
 #define TABLE_ALIAS_DEPTH 8   /* alias -> alias -> ... */
-#define TABLE_RCPT_MAX	  256 /* mailboxes one address may reach */
 
 #define TABLE_USER_DISABLED 0x1
 

@@ -58,6 +58,7 @@ struct child {
 	struct imsgev *parent;
 	struct imsgev *peer[PROC_COUNT]; /* NULL unless linked */
 	time_t started;
+	void (*stop)(void); /* the loop has ended (SIGTERM): before exit */
 };
 
 extern struct child *child;

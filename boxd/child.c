@@ -221,6 +221,8 @@ child_run(imsgev_handler handlers[PROC_COUNT])
 	/* give back what setting up (config, filter, libraries) left free */
 	malloc_trim(0);
 	event_base_dispatch(child->base);
+	if (child->stop != NULL)
+		child->stop();
 	log_debug("exiting");
 	exit(0);
 }

@@ -151,6 +151,8 @@ const char *imsg_type_name(uint32_t);
 /* 1 if some type has this number */
 int imsg_type_known(uint32_t);
 
+/* IMSG_AUTH_RCPT_RESULT: mailboxes one address may reach, at most */
+#define TABLE_RCPT_MAX 256
 /* IMSG_AUTH_RCPT_RESULT status */
 enum auth_rcpt_status {
 	AUTH_RCPT_OK,	    /* mailboxes follow */

@@ -270,6 +270,7 @@ imap_main(void)
 	imap_usage_init(rootfd);
 	mailbox_init(child->base, ".");
 	mailbox_set_compute(imap_compute);
+	child->stop = mailbox_flush_all;
 	child_sandbox();
 
 	handlers[PROC_AUTH] = imap_dispatch_auth;

@@ -164,6 +164,7 @@ struct mail_msg {
 	uint8_t in_new;	   /* in new/ rather than cur/ */
 	uint8_t recent;	   /* not yet seen by any session */
 	uint8_t expunged;  /* gone; dropped at the next index_compact() */
+	uint8_t dirty;	   /* flags not yet in the name: see mailbox.c */
 };
 
 /* expunged UIDs first..last, at modseq (for QRESYNC's VANISHED) */
@@ -184,6 +185,7 @@ struct index_state {
 	size_t names_len, names_cap;
 	struct mail_uid_range *vanished;
 	size_t nvanished, vanished_cap;
+	int dirty; /* a message read from disk was dirty */
 };
 
 void index_state_init(struct index_state *);
@@ -233,7 +235,8 @@ int index_replace_file(int dirfd, const char *name, const void *, size_t);
 /* boxd.log records: what changed since the snapshot */
 enum index_log_type {
 	INDEX_LOG_NEW = 1, /* a uid given to a base name */
-	INDEX_LOG_FLAGS,   /* flags and modseq of a uid; name as it is now */
+	INDEX_LOG_FLAGS,   /* flags and modseq of a uid; name as it is now
+			      (the flags may be ahead of the name's) */
 	INDEX_LOG_EXPUNGE, /* a uid gone at modseq */
 	INDEX_LOG_INFO,	   /* size and internal date learnt */
 };
@@ -416,7 +419,7 @@ enum mailbox_store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
  * nothing to change); 1 refused by UNCHANGEDSINCE (its modseq is above;
  * 0 means no such test); -1 message gone or rename failed.  The
  * session answers its own FETCH; other views hear it at their sync.
- * Changes are renames first, index after.
+ * The index changes now, the file's name soon after (see mailbox.c).
  */
 int mailbox_store(struct mailbox_view *, uint32_t seq, enum mailbox_store_op,
     uint32_t flags, uint64_t unchangedsince);
@@ -498,6 +501,11 @@ void mailbox_notify_delivery(const char *mailbox);
  * chroot; NULL: no inotify, every sync rescans).
  */
 void mailbox_init(struct event_base *, const char *rootpath);
+/*
+ * STORE renames files after its reply, on the event base (without one,
+ * at once); this does every rename still to come, as the process stops.
+ */
+void mailbox_flush_all(void);
 
 /* ---------------------------------------------------------------- folder.c
  */

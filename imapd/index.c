@@ -214,18 +214,22 @@ index_vanished_add(struct index_state *st, uint32_t uid, uint64_t modseq)
 	return 0;
 }
 
-/* a name as the index may hold it, with exactly these flags */
+/*
+ * A name as the index may hold it: a Maildir name; the flags it shows may
+ * be behind the message's (a STORE whose rename is still to come).
+ */
 static int
-index_name_check(
-    const char *name, size_t len, uint32_t flags, uint16_t *baselen)
+index_name_check(const char *name, size_t len, uint32_t flags,
+    uint16_t *baselen, uint8_t *dirty)
 {
 	size_t blen;
 	uint32_t f;
 
 	if (len == 0 || len > MAILDIR_NAME_MAX || strlen(name) != len ||
-	    maildir_name_parse(name, &blen, &f) == -1 || f != flags)
+	    maildir_name_parse(name, &blen, &f) == -1)
 		return -1;
 	*baselen = (uint16_t)blen;
+	*dirty = f != flags;
 	return 0;
 }
 
@@ -258,12 +262,13 @@ index_get_msg(struct msg_reader *r, struct index_state *st, struct mail_msg *m)
 	r->left -= namelen;
 	m->name_off = (uint32_t)off;
 	m->name_len = (uint16_t)namelen;
-	if (index_name_check(
-		st->names + off, namelen, m->flags, &m->base_len) == -1) {
+	if (index_name_check(st->names + off, namelen, m->flags, &m->base_len,
+		&m->dirty) == -1) {
 		/* the arena takes it back */
 		st->names_len = (size_t)off;
 		return -1;
 	}
+	st->dirty |= m->dirty;
 	return 0;
 }
 
@@ -838,6 +843,7 @@ index_log_apply(struct index_state *st, uint8_t type, struct mail_msg *m)
 			old->name_len = m->name_len;
 			old->base_len = m->base_len;
 			old->recent = m->recent;
+			old->dirty = m->dirty;
 		}
 		break;
 	default:

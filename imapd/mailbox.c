@@ -6,11 +6,22 @@
  * The Maildir is the truth: a message is its file, identified by its
  * base name (what precedes ":2,"); its flags are its name.  The index
  * (index.c) maps base names to UIDs and keeps what is costly to learn
- * again.  A folder is scanned (readdir of new/ and cur/) when it is
- * opened and its directories' mtimes differ from the index's, and while
- * it is open whenever inotify reports a change that is not our own: a
- * known base under another name keeps its UID and takes the new flags,
- * a base no longer there is expunged, an unknown one gets UIDNEXT.
+ * again.
+ *
+ * Except for a moment after a STORE: the new flags go to the index (a
+ * log record written before the OK) and the renames follow once the
+ * reply is out, in slices between other work, so that a client setting
+ * flags on a whole folder does not wait for ten thousand renames.  Such
+ * a message is "dirty": its flags are ahead of its name.  A scan keeps
+ * the index's flags while the file still has the name the index knows;
+ * a file renamed meanwhile by another writer (a new name) wins.  After
+ * a crash the log holds the dirty flags and the renames resume; the
+ * last view out, and the end of the process, rename what is left.  A folder is
+ * scanned (readdir of new/ and cur/) when it is opened and its directories'
+ * mtimes differ from the index's, and while it is open whenever inotify reports
+ * a change that is not our own: a known base under another name keeps its UID
+ * and takes the new flags, a base no longer there is expunged, an unknown one
+ * gets UIDNEXT.
  *
  * Changes are renames (or unlinks) first and index records after, so a
  * crash leaves the Maildir right and the index at worst behind, which
@@ -59,6 +70,9 @@
 #define DRAIN_EVERY 2048
 /* how long changes seen through inotify wait to be taken in together */
 #define RESCAN_DELAY_MS 20
+/* STORE's renames: after the reply, in slices of this much time */
+#define FLUSH_DELAY_US 1000
+#define FLUSH_SLICE_NS (5LL * 1000000)
 
 enum box_event_type { EV_NEW, EV_FLAGS, EV_EXPUNGE };
 
@@ -90,7 +104,8 @@ struct mailbox {
 	int logfd;
 	int watching; /* 0: no inotify, every open and sync rescans */
 	int dirty;    /* a change not our own is pending: rescan */
-	struct event *rescanev, *notifyev;
+	struct event *rescanev, *notifyev, *flushev;
+	size_t flush_lo; /* no dirty message below this index (SIZE_MAX) */
 	struct index_state st;
 	struct keywords kw;
 	struct msg_writer logw; /* records not yet written */
@@ -172,6 +187,9 @@ static uint32_t unique_counter;
 
 static void box_put(struct mailbox *);
 static int box_refresh(struct mailbox *);
+static void box_flush(struct mailbox *, int64_t);
+static void box_flush_cb(int, short, void *);
+static void box_flush_later(struct mailbox *, size_t);
 static void box_rescan_cb(int, short, void *);
 
 void
@@ -538,7 +556,10 @@ box_fold(struct mailbox *box)
 		return -1;
 	if (index_compact(&box->st) == -1)
 		return -1;
-	/* indexes moved: the hash is built again when next needed */
+	/* indexes moved: the renames to come are looked for from the start */
+	if (box->flush_lo != SIZE_MAX)
+		box->flush_lo = 0;
+	/* and the hash is built again when next needed */
 	free(box->hash);
 	box->hash = NULL;
 	box->hash_size = 0;
@@ -716,6 +737,7 @@ box_msg_rename(struct mailbox *box, size_t idx, const char *name, int in_new,
 	m->name_len = (uint16_t)strlen(name);
 	m->base_len = (uint16_t)blen;
 	m->in_new = (uint8_t)in_new;
+	m->dirty = 0;
 	box->maybe_new |= in_new;
 	if (m->flags != flags) {
 		m->flags = flags;
@@ -1320,6 +1342,8 @@ box_free(struct mailbox *box)
 		event_free(box->rescanev);
 	if (box->notifyev != NULL)
 		event_free(box->notifyev);
+	if (box->flushev != NULL)
+		event_free(box->flushev);
 	ino_remove(box);
 	if (box->logfd != -1)
 		close(box->logfd);
@@ -1469,6 +1493,7 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 	}
 	box->user = u;
 	box->logfd = box->cachefd = -1;
+	box->flush_lo = SIZE_MAX;
 	strlcpy(box->folder, folder, sizeof(box->folder));
 	strlcpy(box->dir, dir, sizeof(box->dir));
 	TAILQ_INIT(&box->views);
@@ -1507,9 +1532,14 @@ box_get(struct mail_user *u, const char *folder, char *err, size_t errsz)
 		if ((box->rescanev = evtimer_new(
 			 mail_base, box_rescan_cb, box)) == NULL ||
 		    (box->notifyev = event_new(
-			 mail_base, -1, 0, box_notify_cb, box)) == NULL)
+			 mail_base, -1, 0, box_notify_cb, box)) == NULL ||
+		    (box->flushev =
+			    evtimer_new(mail_base, box_flush_cb, box)) == NULL)
 			fatal("%s: event", __func__);
 	}
+	/* renames a crash left undone */
+	if (box->st.dirty)
+		box_flush_later(box, SIZE_MAX);
 	box->refs = 1;
 	u->refs++;
 	TAILQ_INSERT_TAIL(&u->boxes, box, entry);
@@ -1526,6 +1556,7 @@ box_put(struct mailbox *box)
 
 	if (--box->refs > 0)
 		return;
+	box_flush(box, 0);
 	/* the last one out leaves a snapshot that opens without readdir */
 	if (box->changed || box->log_size > 8 || box->logw.len > 0)
 		box_fold(box);
@@ -2049,25 +2080,113 @@ mailbox_keyword_name(struct mailbox_view *v, int i)
 
 /* ---- STORE, EXPUNGE */
 
-/* give message idx these flags: a rename, then the index */
+void
+mailbox_flush_all(void)
+{
+	struct mail_user *u;
+	struct mailbox *box;
+
+	TAILQ_FOREACH(u, &mail_users, entry)
+		TAILQ_FOREACH(box, &u->boxes, entry) {
+			box_flush(box, 0);
+			box_log_flush(box, 0);
+		}
+}
+
+/* message idx's file renamed to the name its flags call for: 0, -1 */
 static int
-box_set_flags(struct mailbox *box, size_t idx, uint32_t flags, uint64_t origin)
+box_flush_one(struct mailbox *box, size_t idx)
 {
 	char from[MAILDIR_NAME_MAX + 8], to[MAILDIR_NAME_MAX + 8];
 	char name[MAILDIR_NAME_MAX + 1];
 	struct mail_msg *m = &box->st.msgs[idx];
 
 	if (maildir_name_build(name, sizeof(name), mail_msg_name(&box->st, m),
-		m->base_len, flags) == -1)
+		m->base_len, m->flags) == -1) {
+		m->dirty = 0;
 		return -1;
+	}
 	snprintf(from, sizeof(from), "%s/%s", m->in_new ? "new" : "cur",
 	    mail_msg_name(&box->st, m));
 	snprintf(to, sizeof(to), "cur/%s", name);
 	if (renameat(box->dirfd, from, box->dirfd, to) == -1) {
+		if (errno != ENOENT)
+			log_warn(
+			    "%s/%s: %s", box->user->mailbox, box->dir, from);
+		/* moved or removed by another writer: a rescan tells */
+		m->dirty = 0;
 		box->dirty = 1;
 		return -1;
 	}
-	return box_msg_rename(box, idx, name, 0, origin);
+	return box_msg_rename(box, idx, name, 0, 0);
+}
+
+/* the dirty messages' renames, until deadline (ns; 0: all of them) */
+static void
+box_flush(struct mailbox *box, int64_t deadline)
+{
+	size_t i;
+	unsigned int n = 0;
+
+	for (i = box->flush_lo; i < box->st.nmsgs; i++) {
+		if (!box->st.msgs[i].dirty || box->st.msgs[i].expunged)
+			continue;
+		box_flush_one(box, i);
+		if (deadline != 0 && ++n % 64 == 0 && now_ns() >= deadline) {
+			box->flush_lo = i + 1;
+			return;
+		}
+	}
+	box->flush_lo = SIZE_MAX;
+}
+
+static void
+box_flush_cb(int fd, short what, void *arg)
+{
+	struct mailbox *box = arg;
+	struct timeval tv = {0, 0};
+
+	box_flush(box, now_ns() + FLUSH_SLICE_NS);
+	box_log_flush(box, 0);
+	/* the rest after whatever else is waiting */
+	if (box->flush_lo != SIZE_MAX)
+		evtimer_add(box->flushev, &tv);
+}
+
+/* message idx (or, idx SIZE_MAX, any) may be dirty: renames to come */
+static void
+box_flush_later(struct mailbox *box, size_t idx)
+{
+	struct timeval tv = {0, FLUSH_DELAY_US};
+
+	if (idx == SIZE_MAX)
+		idx = 0;
+	if (idx < box->flush_lo)
+		box->flush_lo = idx;
+	if (box->flushev == NULL)
+		box_flush(box, 0); /* no event loop: at once */
+	else if (!evtimer_pending(box->flushev, NULL))
+		evtimer_add(box->flushev, &tv);
+}
+
+/* give message idx these flags: the index now, the rename soon */
+static int
+box_set_flags(struct mailbox *box, size_t idx, uint32_t flags, uint64_t origin)
+{
+	struct mail_msg *m = &box->st.msgs[idx];
+	size_t blen;
+	uint32_t named;
+
+	if (maildir_name_parse(mail_msg_name(&box->st, m), &blen, &named) == -1)
+		return -1;
+	m->flags = flags;
+	m->modseq = box_modseq(box);
+	m->dirty = flags != named || m->in_new;
+	box_event(box, EV_FLAGS, m->uid, origin);
+	box_log(box, INDEX_LOG_FLAGS, idx);
+	if (m->dirty)
+		box_flush_later(box, idx);
+	return 0;
 }
 
 int

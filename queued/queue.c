@@ -4,7 +4,8 @@
  * committed messages to mda, and keeps each recipient's state: what mda
  * could not deliver is tried again on the backoff schedule, recipient
  * by recipient, and a message leaves the spool once no recipient is
- * pending (into failed/ if one failed).  Before a retry, auth says
+ * pending (into failed/ if one failed, after a report to its sender:
+ * the bounce, a message of its own).  Before a retry, auth says
  * whether each mailbox is still a user's: one whose user was deleted
  * meanwhile fails, alone, rather than be delivered into what is left of
  * its Maildir.
@@ -73,6 +74,7 @@ struct qmsg {
 	int settling;
 	int state_written; /* queue_settled(): this round's write went well */
 	int leaving;	   /* QUEUE_LEAVE_*: done with, not yet out of spool/ */
+	int bouncing;	   /* auth is finding its sender's mailboxes */
 	uint32_t leave_failures;
 	struct event *timer;
 };
@@ -160,6 +162,7 @@ static uint64_t stat_received, stat_delivered;
 static size_t stat_queued;
 
 static void queue_deliver(struct qmsg *);
+static uint64_t queue_unused_msgid(void);
 
 /* the creation time in the high half (Maildir names use it), then noise */
 static uint64_t
@@ -472,24 +475,193 @@ queue_settle(struct qmsg *q, int changed)
 	event_active(settle_ev, EV_TIMEOUT, 0);
 }
 
-/* no recipient is pending and some failed: kept for the admin */
+/*
+ * No recipient is pending and some failed: the sender gets a report, if
+ * it has an address and asked for one, and the message leaves (into
+ * failed/, for the admin, if none could be made).  auth says where the
+ * sender's mail goes first.
+ */
 static void
 queue_give_up(struct qmsg *q)
 {
+	struct envelope env;
+	struct spool_msg m;
+	struct msg_writer w;
+	struct dsn d;
 	uint32_t i, failed = 0;
+	char why[256];
+	int fd;
 
 	for (i = 0; i < q->nrcpt; i++)
 		failed += q->rs[i].status == RCPT_FAILED;
 	log_warnx("message %016" PRIx64 ": %u of %u recipients failed, "
-		  "none pending: kept in %s/ with the state of each",
-	    q->msgid, failed, q->nrcpt, SPOOL_FAILED);
-	/*
-	 * Bounces come in a later issue: here the queue will make one DSN
-	 * (RFC 3464) to the sender for the failed recipients whose NOTIFY
-	 * asks for it, as a message of its own, before it lets go.
-	 */
+		  "none pending",
+	    q->msgid, failed, q->nrcpt);
 	q->leaving = QUEUE_LEAVE_FAILED;
+	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		queue_leave(q);
+		return;
+	}
+	close(fd);
+	memset(&d, 0, sizeof(d));
+	d.env = &env;
+	d.rs = q->rs;
+	d.action = DSN_FAILED;
+	if (env.sender[0] == '\0') {
+		/* a report that failed is not reported: no loop */
+		log_warnx("message %016" PRIx64 ": from the null sender: "
+			  "discarded",
+		    q->msgid);
+		q->leaving = QUEUE_LEAVE_DELIVERED;
+	} else if (dsn_wanted(&d) == 0)
+		log_warnx("message %016" PRIx64 ": no report asked for: kept "
+			  "in %s/",
+		    q->msgid, SPOOL_FAILED);
+	else {
+		msg_writer_init(&w);
+		msg_put_u64(&w, q->msgid);
+		msg_put_str(&w, env.sender);
+		child_send(PROC_AUTH, IMSG_AUTH_RCPT, 0, -1, &w);
+		q->bouncing = 1;
+		envelope_clear(&env);
+		return;
+	}
+	envelope_clear(&env);
 	queue_leave(q);
+}
+
+/*
+ * The report for q in the spool, to these mailboxes of its sender,
+ * committed: its msgid, or 0 if it could not be made (logged).
+ */
+static uint64_t
+queue_bounce_write(struct qmsg *q, char *const *mailboxes, uint32_t n)
+{
+	struct envelope env, report;
+	struct envelope_rcpt r;
+	struct spool_commit sc;
+	struct spool_file sf;
+	struct spool_msg m;
+	struct dsn d;
+	uint64_t off, size, id = 0;
+	uint32_t i, crc;
+	char why[256];
+	int fd;
+
+	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		return 0;
+	}
+	memset(&report, 0, sizeof(report));
+	strlcpy(report.helo, child->conf.hostname, sizeof(report.helo));
+	strlcpy(report.client_addr, "127.0.0.1", sizeof(report.client_addr));
+	report.time = (uint64_t)time(NULL);
+	/* the original comes back in it, 8-bit as it was */
+	report.flags = env.flags & (ENVELOPE_8BITMIME | ENVELOPE_SMTPUTF8);
+	for (i = 0; i < n; i++) {
+		memset(&r, 0, sizeof(r));
+		strlcpy(r.addr, env.sender, sizeof(r.addr));
+		strlcpy(r.mailbox, mailboxes[i], sizeof(r.mailbox));
+		r.dsn_notify = DSN_NOTIFY_NEVER;
+		if (envelope_add_rcpt(&report, &r) == -1)
+			goto done;
+	}
+	if (envelope_check(&report, why, sizeof(why)) == -1) {
+		log_warnx(
+		    "message %016" PRIx64 ": no report: %s", q->msgid, why);
+		goto done;
+	}
+	id = queue_unused_msgid();
+	if (spool_create(&spool, id, &report, &sf) == -1) {
+		id = 0;
+		goto done;
+	}
+	close(sf.appendfd);
+	memset(&d, 0, sizeof(d));
+	d.hostname = child->conf.hostname;
+	d.env = &env;
+	d.rs = q->rs;
+	d.action = DSN_FAILED;
+	d.now = report.time;
+	d.id = id;
+	off = sf.body_offset;
+	memset(&sc, 0, sizeof(sc));
+	if (dsn_write(&d, fd, &m, sf.fd, &off, &size, &crc) == 0) {
+		sc.msgid = id;
+		sc.fd = sf.fd;
+		sc.body_offset = sf.body_offset;
+		sc.body_size = size;
+		sc.hdr_crc = sf.hdr_crc;
+		sc.body_crc = crc;
+		/* rare enough to flush here rather than in a batch */
+		spool_commit_batch(&spool, &sc, 1);
+	} else
+		log_warn("message %016" PRIx64 ": its report", q->msgid);
+	close(sf.fd);
+	if (!sc.ok) {
+		spool_remove(&spool, id, 0);
+		id = 0;
+		goto done;
+	}
+	log_info("message %016" PRIx64 ": reported to <%s> in message "
+		 "%016" PRIx64,
+	    q->msgid, env.sender, id);
+done:
+	close(fd);
+	envelope_clear(&env);
+	envelope_clear(&report);
+	return id;
+}
+
+/* auth said where the sender's mail goes: the report, then q leaves */
+static void
+queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
+{
+	char *mailboxes[TABLE_RCPT_MAX];
+	struct qmsg key, *q, *b;
+	uint32_t status, n, i;
+	uint64_t id;
+
+	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
+	    msg_get_u32(r, &n) == -1 || n > TABLE_RCPT_MAX ||
+	    (status == AUTH_RCPT_OK) != (n > 0))
+		child_bad_imsg(imsg, "rcpt lookup result");
+	for (i = 0; i < n; i++)
+		if (msg_get_strdup(r, &mailboxes[i], ENVELOPE_MAILBOX_MAX) ==
+			-1 ||
+		    !envelope_mailbox_valid(mailboxes[i]))
+			child_bad_imsg(imsg, "rcpt lookup result");
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "rcpt lookup result");
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) != NULL && q->bouncing) {
+		q->bouncing = 0;
+		if (status != AUTH_RCPT_OK)
+			log_warnx("message %016" PRIx64 ": no report: its "
+				  "sender is %s",
+			    q->msgid,
+			    status == AUTH_RCPT_NOTLOCAL
+				? "not local (remote delivery is to come)"
+				: status == AUTH_RCPT_TEMPFAIL
+				? "not found now (a table error)"
+				: "no user here");
+		else if ((id = queue_bounce_write(q, mailboxes, n)) != 0) {
+			b = queue_track(id);
+			b->nrcpt = n;
+			b->state_read = 1;
+			b->fresh = 1;
+			queue_deliver(b);
+			/* the report holds what the admin would look for */
+			q->leaving = QUEUE_LEAVE_DELIVERED;
+		}
+		queue_leave(q);
+	}
+	for (i = 0; i < n; i++)
+		free(mailboxes[i]);
 }
 
 /*
@@ -628,7 +800,7 @@ queue_deliver(struct qmsg *q)
 	char why[256], show[80];
 	int fd, changed = 0, checked;
 
-	if (q->inflight || q->settling || q->checking)
+	if (q->inflight || q->settling || q->checking || q->bouncing)
 		return; /* what ends them schedules the next attempt */
 	if (q->leaving) {
 		queue_leave(q);
@@ -1256,6 +1428,9 @@ queue_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_MAILBOX_RESULT:
 		queue_mailbox_result(&r, imsg);
+		break;
+	case IMSG_AUTH_RCPT_RESULT:
+		queue_bounce_result(&r, imsg);
 		break;
 	default:
 		child_bad_imsg(imsg, "from auth");

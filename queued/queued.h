@@ -294,6 +294,39 @@ void spool_state_set_aside(struct spool *, uint64_t msgid);
  */
 void spool_recover(struct spool *, void (*fn)(uint64_t, void *), void *);
 
+/* ---------------------------------------------------------------- bounce.c */
+/*
+ * A delivery status notification (RFC 3464, RFC 6522, RFC 6533) to a
+ * message's sender, about the recipients whose state and NOTIFY call
+ * for one: written as a message body in the spool's form (LF line ends).
+ */
+enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED };
+
+#define DSN_HEADER_MAX (64 * 1024)   /* the original's header returned */
+#define DSN_FULL_MAX   (1024 * 1024) /* RET=FULL up to this, else header */
+
+struct dsn {
+	const char *hostname;	     /* Reporting-MTA and MAILER-DAEMON@ */
+	const struct envelope *env;  /* the original's */
+	const struct rcpt_state *rs; /* its recipients' (NULL: pending) */
+	enum dsn_action action;
+	uint64_t now;	/* Unix seconds */
+	uint64_t until; /* DSN_DELAYED: tried until then */
+	uint64_t id;	/* the report's own: its Message-ID, boundary */
+};
+
+/* 1 if recipient i is told of in this report */
+int dsn_rcpt_wanted(const struct dsn *, uint32_t i);
+/* how many are; 0 means no report (never one to the null sender) */
+uint32_t dsn_wanted(const struct dsn *);
+/*
+ * The report, with the original (spoolfd, parts m) returned whole
+ * (RET=FULL, up to DSN_FULL_MAX) or its header, written to outfd at
+ * *off (advanced); its *size and CRC-32 for the commit.  0, -1 (errno).
+ */
+int dsn_write(const struct dsn *, int spoolfd, const struct spool_msg *m,
+    int outfd, uint64_t *off, uint64_t *size, uint32_t *crc);
+
 /* ---------------------------------------------------------------- maildir.c */
 /*
  * Write one message into DOMAIN/USER/tmp/ under the mail root: mda's

@@ -8,6 +8,7 @@
 
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -907,6 +908,181 @@ test_watch(void)
 	event_base_free(base);
 }
 
+/*
+ * Run the loop (if any) until the name of base_name in cur/ shows the
+ * flags want, or 10 s.
+ */
+static int
+wait_renamed(struct event_base *base, const char *base_name, const char *want)
+{
+	struct timespec t0, t1;
+	char name[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (find_file(BOX, "cur", base_name, name, sizeof(name)) &&
+		    strcmp(strstr(name, ":2,") + 3, want) == 0)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (base == NULL || t1.tv_sec - t0.tv_sec > 10)
+			return 0;
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/*
+ * STORE's renames come after its reply: the index has the flags at
+ * once, the name soon; a crash in between (a child that dies without
+ * closing) leaves the flags in the log, and the next open renames; a
+ * file renamed meanwhile by someone else wins.
+ */
+static void
+test_lazy_store(void)
+{
+	char name[3][256], base_name[3][256], to[PATH_MAX * 2];
+	struct event_base *base;
+	struct mailbox_view *v;
+	struct mail_user *u;
+	struct heard h;
+	pid_t pid;
+	int i, status;
+
+	store_setup();
+	store_maildir(BOX);
+	for (i = 0; i < 3; i++) {
+		store_deliver(BOX, (uint64_t)i + 1, name[i], sizeof(name[i]));
+		strlcpy(base_name[i], name[i], sizeof(base_name[i]));
+	}
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("lazy: open", 0);
+		goto done;
+	}
+	CHECK("lazy: STORE answers at once",
+	    mailbox_store(v, 1, STORE_ADD, MAILDIR_FLAG_FLAGGED, 0) == 0 &&
+		mailbox_view_msg(v, 1)->flags == MAILDIR_FLAG_FLAGGED);
+	CHECK("before its rename", wait_renamed(NULL, base_name[0], ""));
+	CHECK("which follows on the loop",
+	    wait_renamed(base, base_name[0], "F"));
+	mailbox_view_sync(v);
+	CHECK("and is no change to the view",
+	    mailbox_view_msg(v, 1)->flags == MAILDIR_FLAG_FLAGGED &&
+		h.text[0] == '\0');
+	mailbox_view_close(v);
+	mail_user_put(u);
+
+	/* a process that stores and dies before the renames */
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		u = mail_user_get(store_rootfd, BOX, 0);
+		if ((v = open_view(u, "INBOX", 0, &h)) == NULL)
+			_exit(1);
+		mailbox_store(v, 2, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
+		mailbox_store(v, 3, STORE_ADD, MAILDIR_FLAG_REPLIED, 0);
+		mailbox_view_sync(v); /* the log written, as before the OK */
+		_exit(wait_renamed(NULL, base_name[1], "") ? 0 : 2);
+	}
+	CHECK("lazy: died before renaming",
+	    waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		WEXITSTATUS(status) == 0);
+	/* meanwhile someone renames the third message their own way */
+	snprintf(to, sizeof(to), "%s",
+	    store_path("%s/cur/%s:2,T", BOX, base_name[2]));
+	CHECK("lazy: a foreign rename",
+	    rename(store_path("%s/cur/%s:2,", BOX, base_name[2]), to) == 0);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	if ((v = open_view(u, "INBOX", 0, &h)) == NULL) {
+		CHECK("lazy: reopen", 0);
+		goto done;
+	}
+	CHECK("the logged flags are kept",
+	    mailbox_view_msg(v, 2)->flags == MAILDIR_FLAG_SEEN);
+	CHECK("the other writer's name wins over ours",
+	    mailbox_view_msg(v, 3)->flags == MAILDIR_FLAG_TRASHED);
+	CHECK("the rename the crash left is done",
+	    wait_renamed(base, base_name[1], "S"));
+	CHECK("the foreign name is left alone",
+	    wait_renamed(base, base_name[2], "T"));
+	mailbox_store(v, 1, STORE_REMOVE, MAILDIR_FLAG_FLAGGED, 0);
+	mailbox_view_close(v);
+	CHECK("the last view out does what is left",
+	    find_file(BOX, "cur", base_name[0], name[0], sizeof(name[0])) &&
+		strcmp(strstr(name[0], ":2,"), ":2,") == 0);
+	mail_user_put(u);
+done:
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
+static void
+cb_lost(void *arg)
+{
+	heard_add(arg, "lost");
+}
+
+/*
+ * A view that hears nothing while another makes a million changes is
+ * let go (told once), so the mailbox does not keep news without end;
+ * the busy view goes on.
+ */
+static void
+test_lagging_view(void)
+{
+	static const struct mailbox_view_ops lost_ops = {.expunge = cb_expunge,
+	    .flags = cb_flags,
+	    .exists = cb_exists,
+	    .lost = cb_lost};
+	char name[256], file[256], err[128];
+	struct event_base *base;
+	struct mailbox_view *busy, *idle;
+	struct mail_user *u;
+	struct heard hb, hi;
+	long i;
+
+	store_setup();
+	store_maildir(BOX);
+	store_deliver(BOX, 1, name, sizeof(name));
+	/* with a loop the renames wait: a million STOREs take seconds */
+	base = event_base_new();
+	mailbox_init(base, store_root);
+	u = mail_user_get(store_rootfd, BOX, 0);
+	memset(&hi, 0, sizeof(hi));
+	idle = mailbox_view_open(
+	    u, "INBOX", 0, &lost_ops, &hi, err, sizeof(err));
+	busy = open_view(u, "INBOX", 0, &hb);
+	if (idle == NULL || busy == NULL) {
+		CHECK("lagging: two views", 0);
+		goto done;
+	}
+	for (i = 0; i <= MAILBOX_EVENTS_MAX; i++) {
+		mailbox_store(busy, 1, i % 2 ? STORE_REMOVE : STORE_ADD,
+		    MAILDIR_FLAG_FLAGGED, 0);
+		if (i % 65536 == 0)
+			mailbox_view_sync(busy);
+	}
+	CHECK("the silent view is let go, told once",
+	    strcmp(hi.text, "lost\n") == 0);
+	mailbox_view_sync(idle);
+	CHECK("and hears nothing more", strcmp(hi.text, "lost\n") == 0);
+	mailbox_store(busy, 1, STORE_ADD, MAILDIR_FLAG_SEEN, 0);
+	mailbox_view_sync(busy);
+	CHECK("the busy one goes on",
+	    mailbox_view_msg(busy, 1)->flags ==
+		(MAILDIR_FLAG_SEEN | MAILDIR_FLAG_FLAGGED));
+	mailbox_view_close(idle);
+	mailbox_view_close(busy);
+	CHECK("its file has the last flags",
+	    find_file(BOX, "cur", name, file, sizeof(file)) &&
+		strcmp(strstr(file, ":2,"), ":2,FS") == 0);
+done:
+	mail_user_put(u);
+	mailbox_init(NULL, store_root);
+	event_base_free(base);
+}
+
 static double
 seconds(const struct timespec *a, const struct timespec *b)
 {
@@ -1046,6 +1222,8 @@ main(void)
 	test_cache_windows();
 	test_append_held();
 	test_watch();
+	test_lazy_store();
+	test_lagging_view();
 	test_large();
 	store_teardown();
 	TEST_EXIT();

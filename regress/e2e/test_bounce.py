@@ -1,0 +1,130 @@
+"""Bounces: a message whose recipients fail for good (here: over quota
+until it expires) comes back to its local sender as an RFC 3464 report,
+with NOTIFY, RET, ENVID and ORCPT honoured; no report to the null
+sender (a failed report is discarded, said in the log), none when NOTIFY
+says NEVER.  Real boxd, smtplib as the client, Python's email package
+reading what lands in the Maildir."""
+
+import email
+import email.policy
+import os
+import smtplib
+import unittest
+
+from boxdtest import Boxd
+import test_smtp as t
+
+ALICE, BOB = t.ALICE, t.BOB
+# some 3 KiB of body: past bob's quota
+FILL = b"".join(b"line %02d " % i + b"x" * 90 + b"\r\n" for i in range(30))
+
+
+def setUpModule():
+    t.ensure_role_users()
+
+
+class Bounce(unittest.TestCase):
+    def setUp(self):
+        self.b = Boxd(extra="queue retry 1s max-retry 1s expire 3s")
+        self.addCleanup(self.b.cleanup)
+        self.b.start()
+        self.b.add_user(ALICE)
+        self.b.add_user(BOB)
+        # nothing fits: every delivery to bob fails for now, then expires
+        self.b.boxctl("user", "quota", BOB, "1K")
+
+    def send(self, sender, tok, mail_options=(), rcpt_options=()):
+        body = t.make_message(tok, to=BOB, extra=FILL)
+        with smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=30) as s:
+            s.ehlo("client.test")
+            s.sendmail(sender, [BOB], body, list(mail_options),
+                       list(rcpt_options))
+
+    def spool_empty(self):
+        return not t.listdir(t.spool_dir(self.b, "spool"))
+
+    def wait_log(self, text):
+        self.assertTrue(t.wait_until(lambda: text in self.b.logtext(), 30),
+                        t.log_tail(self.b))
+
+    def test_report_to_a_local_sender(self):
+        tok = t.token()
+        self.send(ALICE, tok, ["RET=FULL", "ENVID=QQ314159"],
+                  ["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;Bob@Example.test"])
+        got = t.wait_delivered(self.b, ALICE, b"Mail Delivery System",
+                               timeout=60)
+        self.assertEqual(len(got), 1, t.log_tail(self.b))
+        raw = got[0][1]
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        self.assertTrue(raw.startswith(b"Return-Path: <>"), raw[:200])
+        self.assertEqual(msg["Subject"], "Undelivered Mail Returned to Sender")
+        self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+        self.assertIn("MAILER-DAEMON@", msg["From"])
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertEqual(msg.get_param("report-type"), "delivery-status")
+        text, status, original = msg.get_payload()
+        self.assertIn(BOB, text.get_payload())
+        self.assertEqual(status.get_content_type(), "message/delivery-status")
+        per_msg, per_rcpt = status.get_payload()
+        self.assertEqual(per_msg["Original-Envelope-Id"], "QQ314159")
+        self.assertTrue(per_msg["Reporting-MTA"].startswith("dns; "))
+        self.assertEqual(per_rcpt["Final-Recipient"], "rfc822; " + BOB)
+        self.assertEqual(per_rcpt["Original-Recipient"],
+                         "rfc822; Bob@Example.test")
+        self.assertEqual(per_rcpt["Action"], "failed")
+        self.assertEqual(per_rcpt["Status"], "4.2.2", str(status))
+        self.assertIn("mailbox full", per_rcpt["Diagnostic-Code"])
+        # RET=FULL: the whole message, its token and body with it
+        self.assertEqual(original.get_content_type(), "message/rfc822")
+        self.assertIn(tok.encode(), raw)
+        self.assertIn(b"line 29 ", raw)
+        # the original is gone, the report delivered: the spool is empty
+        self.assertTrue(t.wait_until(self.spool_empty, 30),
+                        t.listdir(t.spool_dir(self.b, "spool")))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertRegex(self.b.logtext(), r"reported to <%s> in message "
+                         r"[0-9a-f]{16}" % ALICE)
+        self.assertEqual(len(self.b.messages(BOB)), 0)
+
+    def test_headers_only_without_ret(self):
+        tok = t.token()
+        self.send(ALICE, tok)
+        got = t.wait_delivered(self.b, ALICE, b"Mail Delivery System",
+                               timeout=60)
+        self.assertEqual(len(got), 1, t.log_tail(self.b))
+        raw = got[0][1]
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        original = msg.get_payload()[2]
+        self.assertEqual(original.get_content_type(), "text/rfc822-headers")
+        self.assertIn(tok.encode(), raw)  # in the Subject the header brings back
+        self.assertNotIn(b"line 29 ", raw)
+
+    def test_null_sender_discarded(self):
+        tok = t.token()
+        self.send("", tok)
+        self.wait_log("from the null sender: discarded")
+        self.assertTrue(t.wait_until(self.spool_empty, 30))
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        self.assertEqual(len(self.b.messages(ALICE)), 0)
+        self.assertEqual(len(self.b.messages(BOB)), 0)
+
+    def test_notify_never_kept_for_the_admin(self):
+        tok = t.token()
+        self.send(ALICE, tok, rcpt_options=["NOTIFY=NEVER"])
+        self.wait_log("no report asked for")
+        self.assertTrue(t.wait_until(
+            lambda: len(t.listdir(t.spool_dir(self.b, "failed"))) == 2,
+            30))
+        self.assertEqual(len(self.b.messages(ALICE)), 0)
+
+    def test_remote_sender_kept(self):
+        tok = t.token()
+        self.send(t.SENDER, tok)
+        self.wait_log("its sender is not local")
+        self.assertTrue(t.wait_until(
+            lambda: len(t.listdir(t.spool_dir(self.b, "failed"))) >= 1,
+            30))
+
+
+if __name__ == "__main__":
+    unittest.main()
