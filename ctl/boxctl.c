@@ -650,6 +650,11 @@ print_row(const struct ctl_row *row, enum output output)
 			putchar('\n');
 		} else if ((v = ctl_row_get(row, "file")) != NULL)
 			print_policy(v, ctl_row_get(row, "text"));
+		else if ((v = ctl_row_get(row, "comment")) != NULL) {
+			printf("; ");
+			print_clean(v);
+			putchar('\n');
+		}
 		break;
 	default:
 		break;

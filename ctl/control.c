@@ -1067,6 +1067,7 @@ control_domain_checked(struct control_conn *c)
 	switch (c->request) {
 	case IMSG_CTL_DNS:
 		c->pending = CONTROL_DNS;
+		c->dns_keys = 0;
 		control_dns_zone(c, &z);
 		if (dns_zone_head(&z, control_dns_record, &d) == -1)
 			log_warnx("dns %s: a record does not fit", c->domain);
@@ -1145,6 +1146,7 @@ control_dispatch_signer(struct imsgev *iev, struct imsg *imsg)
 	struct control_dns d = {NULL, NULL, 0};
 	char selector[DKIM_SELECTOR_MAX], p[DKIM_PUBKEY_MAX];
 	char policy[DNS_POLICY_MAX], url[SMTP_DOMAIN_MAX + 64];
+	char note[SMTP_DOMAIN_MAX + 64];
 	uint32_t alg, signs;
 
 	msg_reader_init(&r, imsg->data, imsg->datalen);
@@ -1172,11 +1174,20 @@ control_dispatch_signer(struct imsgev *iev, struct imsg *imsg)
 	if (imsg->hdr.type == IMSG_SIGNER_PUBKEY) {
 		d.selector = selector;
 		d.signs = signs != 0;
+		c->dns_keys++;
 		if (dns_zone_dkim(
 			&z, selector, alg, p, control_dns_record, &d) == -1)
 			log_warnx("dns %s: selector %s does not fit", c->domain,
 			    selector);
 		return;
+	}
+	if (c->dns_keys == 0) {
+		snprintf(note, sizeof(note),
+		    "no DKIM key: boxctl dkim rotate %s makes a pair",
+		    c->domain);
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "comment", note, NULL);
+		control_send(c, IMSG_CTL_LINE, &w);
 	}
 	if (dns_zone_tail(&z, control_dns_record, &d) == -1)
 		log_warnx("dns %s: a record does not fit", c->domain);

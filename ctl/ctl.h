@@ -69,6 +69,7 @@ struct control_conn {
 	char domain[SMTP_DOMAIN_MAX + 1];
 	char selector[DKIM_SELECTOR_MAX];
 	int domain_found;
+	uint32_t dns_keys; /* DKIM records sent for boxctl dns */
 };
 
 /* ---------------------------------------------------------------- boxctl.c */

@@ -240,6 +240,22 @@ class DkimKeys(unittest.TestCase):
                       re.escape(DOMAIN))
         self.assertEqual(len(self.dkim_records()), 2)
 
+    def test_dns_without_keys(self):
+        """A domain whose keys are gone (or never were: an older boxd)
+        says so, and rotate gives it a pair."""
+        self.b.boxctl("domain", "add", DOMAIN)
+        for name in self.key_files():
+            os.unlink(os.path.join(self.keys, name))
+        self.b.boxctl("reload")
+        text = self.b.boxctl("dns", DOMAIN).stdout
+        self.assertNotIn("_domainkey", text)
+        self.assertIn("; no DKIM key: boxctl dkim rotate %s makes a pair\n"
+                      % DOMAIN, text)
+        self.assertIn("IN MX 10 mx.test.", text)
+        self.b.boxctl("dkim", "rotate", DOMAIN)
+        self.assertEqual(len(self.dkim_records()), 2)
+        self.assertNotIn("no DKIM key", self.b.boxctl("dns", DOMAIN).stdout)
+
     def test_domain_del_keeps_keys(self):
         self.b.boxctl("domain", "add", DOMAIN)
         before = self.selectors()
