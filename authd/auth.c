@@ -1,7 +1,8 @@
 /*
- * The auth role: owns the tables.  It answers recipient lookups from
- * smtp, mailbox checks from the queue before a retry, logins from imap
- * (login.c), and runs the table commands boxctl sends through control.
+ * The auth role: owns the tables.  It answers recipient and sender
+ * lookups from smtp, mailbox checks from the queue before a retry,
+ * logins from imap and smtp (login.c), and runs the table commands
+ * boxctl sends through control.
  */
 
 #include <inttypes.h>
@@ -55,6 +56,7 @@ auth_main(void)
 	/* passwords of boxctl's requests, and of logins, come these ways */
 	child->peer[PROC_CONTROL]->ibuf.wipe = 1;
 	child->peer[PROC_IMAP]->ibuf.wipe = 1;
+	child->peer[PROC_SMTP]->ibuf.wipe = 1;
 	child_run(NULL);
 }
 
@@ -287,6 +289,42 @@ auth_rcpt(struct imsg *imsg, struct msg_reader *r, enum proc_type to)
 		fatalx("the tables need recovery");
 }
 
+/* may the AUTH user send as these addresses (MAIL FROM, From:)? */
+static void
+auth_sender(struct imsg *imsg, struct msg_reader *r)
+{
+	struct msg_writer w;
+	uint64_t reqid;
+	uint32_t n, i, status = AUTH_SENDER_OWNED, bad = 0;
+	char user[TABLE_ADDR_MAX], address[SMTP_LINE_MAX], show[80];
+
+	if (msg_get_u64(r, &reqid) == -1 ||
+	    msg_get_str(r, user, sizeof(user)) == -1 ||
+	    msg_get_u32(r, &n) == -1 || n == 0 || n > AUTH_SENDER_MAX)
+		child_bad_imsg(imsg, "sender lookup");
+	for (i = 0; i < n; i++) {
+		if (msg_get_str(r, address, sizeof(address)) == -1)
+			child_bad_imsg(imsg, "sender lookup");
+		if (status != AUTH_SENDER_OWNED)
+			continue;
+		if ((status = table_sender_owned(auth_table, user, address)) !=
+		    AUTH_SENDER_OWNED)
+			bad = i;
+		if (status == AUTH_SENDER_NOTOWNED)
+			log_info("sender <%s> is not owned by user %s",
+			    envelope_show(address, show, sizeof(show)), user);
+	}
+	if (msg_get_end(r) == -1)
+		child_bad_imsg(imsg, "sender lookup");
+	msg_writer_init(&w);
+	msg_put_u64(&w, reqid);
+	msg_put_u32(&w, status);
+	msg_put_u32(&w, bad);
+	child_send(PROC_SMTP, IMSG_AUTH_SENDER_RESULT, 0, -1, &w);
+	if (table_broken(auth_table))
+		fatalx("the tables need recovery");
+}
+
 static void
 auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 {
@@ -296,6 +334,12 @@ auth_dispatch_smtp(struct imsgev *iev, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_RCPT:
 		auth_rcpt(imsg, &r, PROC_SMTP);
+		break;
+	case IMSG_AUTH_SENDER:
+		auth_sender(imsg, &r);
+		break;
+	case IMSG_AUTH_LOGIN:
+		auth_login_request(imsg, PROC_SMTP);
 		break;
 	default:
 		child_bad_imsg(imsg, "from smtp");

@@ -134,6 +134,13 @@ int table_rcpt_lookup(struct table *, const char *address, struct table_rcpt *);
 void table_rcpt_clear(struct table_rcpt *);
 /* does a user still have this mailbox ("domain/local")? */
 enum auth_mailbox_status table_mailbox_status(struct table *, const char *);
+/*
+ * Does user (a normalized address, as a login answers) own address: is
+ * it the user's own, or does it reach the user's mailbox (an alias, a
+ * +tag, a catch-all)?
+ */
+enum auth_sender_status
+table_sender_owned(struct table *, const char *user, const char *address);
 
 /* ---------------------------------------------------------------- ratelimit.c
  */

@@ -362,3 +362,37 @@ table_mailbox_status(struct table *t, const char *mailbox)
 		return AUTH_MAILBOX_TEMPFAIL;
 	return rv == 1 ? AUTH_MAILBOX_EXISTS : AUTH_MAILBOX_GONE;
 }
+
+/*
+ * Sending as an address is owning what it delivers to: the user's own
+ * mailbox among the mailboxes the address reaches.  An alias that also
+ * reaches others is shared, and every user it reaches may send as it.
+ * The user's own address is looked up the same way, so that a user
+ * disabled or deleted since the login sends as nobody.
+ */
+enum auth_sender_status
+table_sender_owned(struct table *t, const char *user, const char *address)
+{
+	struct table_rcpt res;
+	char ukey[TABLE_ADDR_MAX], akey[TABLE_ADDR_MAX];
+	char mailbox[ENVELOPE_MAILBOX_MAX], *at;
+	enum auth_sender_status status = AUTH_SENDER_NOTOWNED;
+	size_t i;
+
+	if (table_address_normalize(user, ukey, sizeof(ukey)) == -1 ||
+	    table_address_normalize(address, akey, sizeof(akey)) == -1)
+		return AUTH_SENDER_NOTOWNED;
+	at = strrchr(ukey, '@');
+	if ((size_t)snprintf(mailbox, sizeof(mailbox), "%s/%.*s", at + 1,
+		(int)(at - ukey), ukey) >= sizeof(mailbox))
+		return AUTH_SENDER_NOTOWNED;
+	if (table_rcpt_lookup(t, akey, &res) == -1)
+		return AUTH_SENDER_TEMPFAIL;
+	if (res.status == AUTH_RCPT_TEMPFAIL)
+		status = AUTH_SENDER_TEMPFAIL;
+	for (i = 0; res.status == AUTH_RCPT_OK && i < res.nmailbox; i++)
+		if (strcmp(res.mailbox[i], mailbox) == 0)
+			status = AUTH_SENDER_OWNED;
+	table_rcpt_clear(&res);
+	return status;
+}

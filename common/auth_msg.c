@@ -28,6 +28,28 @@ auth_login_encode(struct msg_writer *w, const struct auth_login *l)
 	msg_put_str(w, l->client_addr);
 }
 
+void
+auth_login_make(struct msg_writer *w, uint64_t reqid, uint32_t service,
+    const char *user, const char *password, const char *client_addr)
+{
+	struct auth_login req;
+
+	memset(&req, 0, sizeof(req));
+	req.reqid = reqid;
+	req.service = service;
+	/* too long to be anyone's: a failure auth counts unchecked */
+	if (strlcpy(req.user, user, sizeof(req.user)) >= sizeof(req.user) ||
+	    strlcpy(req.password, password, sizeof(req.password)) >=
+		sizeof(req.password) ||
+	    strlcpy(req.client_addr, client_addr, sizeof(req.client_addr)) >=
+		sizeof(req.client_addr)) {
+		req.user[0] = '\0';
+		explicit_bzero(req.password, sizeof(req.password));
+	}
+	auth_login_encode(w, &req);
+	auth_login_clear(&req);
+}
+
 int
 auth_login_decode(struct auth_login *l, const void *data, size_t len)
 {

@@ -20,6 +20,16 @@
 /* libbsd leaves it out; <sys/tree.h>'s RB_GENERATE_STATIC needs it */
 #ifndef __unused
 #define __unused __attribute__((__unused__))
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
+
 #endif
 
 #define BOXD_VERSION "0.2"
@@ -667,10 +677,13 @@ uint32_t fd_limit_raise(void);
  */
 #define ENVELOPE_RCPT_MAX 8192
 
-/* one local delivery: the address the client gave, the Maildir it maps to */
+/*
+ * One delivery: the address the client gave, the Maildir it maps to, or
+ * no mailbox ("") for a remote recipient, which mta delivers.
+ */
 struct envelope_rcpt {
 	char addr[SMTP_PATH_MAX];
-	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user" */
+	char mailbox[ENVELOPE_MAILBOX_MAX]; /* "domain/user"; "" remote */
 	uint32_t dsn_notify;		    /* DSN_NOTIFY_* */
 	char orcpt[SMTP_PATH_MAX];
 };
@@ -815,6 +828,12 @@ struct auth_login_result {
 };
 
 void auth_login_encode(struct msg_writer *, const struct auth_login *);
+/*
+ * The request for a client's user and password, encoded into w; text too
+ * long to be anyone's goes as no user at all, a failure auth counts.
+ */
+void auth_login_make(struct msg_writer *, uint64_t reqid, uint32_t service,
+    const char *user, const char *password, const char *client_addr);
 int auth_login_decode(struct auth_login *, const void *, size_t);
 /* wipes the password and everything else */
 void auth_login_clear(struct auth_login *);
@@ -1296,6 +1315,7 @@ struct dkim_signature {
 /* a whole "DKIM-Signature: ..." field; 0 or -1 with err */
 int dkim_signature_parse(struct dkim_signature *, const char *field, size_t len,
     char *err, size_t errsz);
+
 /* a DKIM key record (RFC 6376 3.6.1): the TXT strings of it, joined */
 struct dkim_key_record {
 	enum dkim_alg alg;	 /* k=: rsa (the default) or ed25519 */
@@ -1314,7 +1334,8 @@ int dkim_key_record_parse(
 
 /*
  * The digest a verifier checks b= against: the fields of h= taken
- * bottom-up, then signature field sigidx with b= emptied.  0 or -1.
+ * bottom-up, then signature field sigidx with b= emptied, in the
+ * signature's header canonicalisation.  0 or -1 with err.
  */
 int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
     const struct dkim_signature *, unsigned char digest[DKIM_DIGEST_LEN],
@@ -1371,7 +1392,7 @@ int dkim_key_file_parse(const char *name, char *domain, size_t domainsz,
  */
 #define DNS_TTL		 3600
 #define DNS_TXT_CHUNK	 255 /* octets in one TXT character-string */
-#define DNS_NAME_MAX	 (SMTP_DOMAIN_MAX + 32)
+#define DNS_OWNER_MAX	 (SMTP_DOMAIN_MAX + 32)
 #define DNS_VALUE_MAX	 4096
 #define DNS_POLICY_MAX	 512
 #define DNS_MTA_STS_MODE "testing"
@@ -1395,8 +1416,8 @@ struct dns_zone {
 };
 
 struct dns_record {
-	char name[DNS_NAME_MAX]; /* "_dmarc.example.org." */
-	const char *type;	 /* "MX", "TXT", "SRV", "CNAME" */
+	char name[DNS_OWNER_MAX]; /* "_dmarc.example.org." */
+	const char *type;	  /* "MX", "TXT", "SRV", "CNAME" */
 	char value[DNS_VALUE_MAX];
 };
 
@@ -1422,5 +1443,14 @@ int dns_zone_dkim(const struct dns_zone *, const char *selector, enum dkim_alg,
 int dns_zone_tail(const struct dns_zone *, dns_record_cb, void *);
 /* the MTA-STS policy file, served at https://mta-sts.DOMAIN/.well-known/ */
 int dns_mta_sts_policy(const struct dns_zone *, char *, size_t);
+/* ---------------------------------------------------------------- sasl.c */
+/* a decoded SASL PLAIN message, at most; longer ones are refused */
+#define SASL_PLAIN_MAX 2048
+/*
+ * SASL PLAIN's response, base64: 0, -1 malformed or too long, -2 another
+ * user's authzid (pass wiped then).
+ */
+int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
+    char *pass, size_t passsz);
 
 #endif

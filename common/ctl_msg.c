@@ -40,6 +40,7 @@ ctl_request_shape(uint32_t type)
 	case IMSG_CTL_STATUS:
 	case IMSG_CTL_DOMAIN_LIST:
 	case IMSG_CTL_RELOAD:
+	case IMSG_CTL_QUEUE_LIST:
 		return CTL_SHAPE_NONE;
 	case IMSG_CTL_DOMAIN_ADD:
 	case IMSG_CTL_DOMAIN_DEL:
@@ -51,6 +52,9 @@ ctl_request_shape(uint32_t type)
 	case IMSG_CTL_ALIAS_LIST:
 	case IMSG_CTL_DNS:
 	case IMSG_CTL_DKIM_ROTATE:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
 		return CTL_SHAPE_NAME;
 	case IMSG_CTL_DKIM_RETIRE:
 		return CTL_SHAPE_NAME_SELECTOR;

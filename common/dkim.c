@@ -1369,6 +1369,17 @@ static const char *const sig_tags[] = {
     "v", "a", "b", "c", "d", "h", "l", "s", "t", "x", "bh", "i", "q", "z"};
 static const char *const record_tags[] = {"v", "h", "k", "p", "s", "t", "n"};
 
+/* sub is domain or a subdomain of it, in any case */
+static int
+domain_within(const char *sub, const char *domain)
+{
+	size_t ls = strlen(sub), ld = strlen(domain);
+
+	if (ls < ld || strcasecmp(sub + ls - ld, domain) != 0)
+		return 0;
+	return ls == ld || sub[ls - ld - 1] == '.';
+}
+
 #define SIG_REQUIRED 0x4b7 /* v a b d h s bh */
 
 int
@@ -1379,11 +1390,13 @@ dkim_signature_parse(struct dkim_signature *sig, const char *field, size_t len,
 	struct dkim_tag t;
 	size_t pos, namelen;
 	unsigned seen = 0, bit;
-	char buf[SMTP_DOMAIN_MAX + 1];
+	char buf[SMTP_DOMAIN_MAX + 1], idomain[SMTP_DOMAIN_MAX + 1];
+	const char *at;
 	uint64_t num;
 	int n, rv;
 
 	memset(sig, 0, sizeof(*sig));
+	idomain[0] = '\0';
 	sig->hcanon = sig->bcanon = DKIM_SIMPLE;
 	sig->l = UINT64_MAX;
 	sig->t = sig->x = -1;
@@ -1461,12 +1474,27 @@ dkim_signature_parse(struct dkim_signature *sig, const char *field, size_t len,
 				sig->t = (int64_t)num;
 			else
 				sig->x = (int64_t)num;
+		} else if (tag_is(&t, "i")) {
+			at = memrchr(t.val, '@', t.vallen);
+			if (at == NULL ||
+			    tag_copy(idomain, sizeof(idomain), at + 1,
+				(size_t)(t.val + t.vallen - at - 1)) == -1)
+				return tag_bad(&t, err, errsz);
 		}
 	}
 	if (rv == -1)
 		return -1;
 	if ((seen & SIG_REQUIRED) != SIG_REQUIRED) {
 		set_err(err, errsz, "a required tag is missing");
+		return -1;
+	}
+	/* RFC 6376 3.5: an expiry after the signing; i= within d= */
+	if (sig->t != -1 && sig->x != -1 && sig->x < sig->t) {
+		set_err(err, errsz, "x= before t=");
+		return -1;
+	}
+	if (idomain[0] != '\0' && !domain_within(idomain, sig->domain)) {
+		set_err(err, errsz, "i= outside d=");
 		return -1;
 	}
 	return 0;

@@ -99,7 +99,9 @@ envelope_add_rcpt(struct envelope *env, const struct envelope_rcpt *rcpt)
 	uint32_t i;
 
 	for (i = 0; i < env->nrcpt; i++)
-		if (strcmp(env->rcpt[i].mailbox, rcpt->mailbox) == 0)
+		if (strcmp(env->rcpt[i].mailbox, rcpt->mailbox) == 0 &&
+		    (rcpt->mailbox[0] != '\0' ||
+			strcmp(env->rcpt[i].addr, rcpt->addr) == 0))
 			return 0;
 	env->rcpt =
 	    xreallocarray(env->rcpt, env->nrcpt + 1, sizeof(*env->rcpt));
@@ -200,13 +202,16 @@ envelope_check_fields(
 	}
 	for (i = 0; i < env->nrcpt; i++) {
 		rc = &env->rcpt[i];
-		if (mailboxes && !envelope_mailbox_valid(rc->mailbox)) {
+		if (mailboxes && rc->mailbox[0] != '\0' &&
+		    !envelope_mailbox_valid(rc->mailbox)) {
 			snprintf(why, whysz,
 			    "recipient %u: invalid mailbox name \"%s\"", i,
 			    envelope_show(rc->mailbox, show, sizeof(show)));
 			return -1;
 		}
-		if (!envelope_rcpt_addr_valid(rc->addr)) {
+		/* a remote recipient (no mailbox) has a domain to go to */
+		if (!envelope_rcpt_addr_valid(rc->addr) ||
+		    (rc->mailbox[0] == '\0' && strchr(rc->addr, '@') == NULL)) {
 			snprintf(why, whysz,
 			    "recipient %u: invalid address <%s>", i,
 			    envelope_show(rc->addr, show, sizeof(show)));

@@ -52,6 +52,10 @@
 	X(AUTH_RCPT)	    /* u64 reqid, str address */                      \
 	X(AUTH_RCPT_RESULT) /* u64 reqid, u32 status, u32 n,                  \
 			       n x str mailbox */                             \
+	/* smtp <-> auth: does the AUTH user own each address (sender) */     \
+	X(AUTH_SENDER) /* u64 reqid, str user, u32 n, n x str address */      \
+	X(AUTH_SENDER_RESULT) /* u64 reqid, u32 status (AUTH_SENDER_*),       \
+				 u32 index of the first not owned */          \
                                                                               \
 	/* smtp <-> queue */                                                  \
 	X(QUEUE_CREATE)	   /* u64 reqid, envelope (envelope_marshal()) */     \
@@ -78,7 +82,7 @@
 	X(AUTH_MAILBOX_RESULT) /* u64 msgid, u32 n, n x u32 status            \
 				  (AUTH_MAILBOX_*), in order */               \
                                                                               \
-	/* imap <-> auth: a login (smtp's AUTH later); common/auth_msg.c */   \
+	/* imap, smtp <-> auth: a login; common/auth_msg.c */                 \
 	X(AUTH_LOGIN)	     /* u64 reqid, u32 service (AUTH_SERVICE_*),      \
 				str user, str password, str client address */ \
 	X(AUTH_LOGIN_RESULT) /* u64 reqid, u32 status (AUTH_LOGIN_*),         \
@@ -134,7 +138,12 @@
 			      str build version */                            \
 	CTL(CTL_DNS, 45)   /* str domain */                                   \
 	CTL(CTL_DKIM_ROTATE, 46) /* str domain */                             \
-	CTL(CTL_DKIM_RETIRE, 47) /* str domain, str selector */
+	CTL(CTL_DKIM_RETIRE, 47) /* str domain, str selector */               \
+	/* control passes these on to the queue, and its rows back */         \
+	CTL(CTL_QUEUE_LIST, 48)	  /* - */                                     \
+	CTL(CTL_QUEUE_SHOW, 49)	  /* str id */                                \
+	CTL(CTL_QUEUE_FLUSH, 50)  /* str id ("" for all) */                   \
+	CTL(CTL_QUEUE_REMOVE, 51) /* str id */
 
 #define IMSG_ENUM(name)	       IMSG_##name,
 #define IMSG_ENUM_CTL(name, n) IMSG_##name = (n),
@@ -161,6 +170,15 @@ enum auth_rcpt_status {
 	AUTH_RCPT_TEMPFAIL, /* table error: try later */
 	AUTH_RCPT_DISABLED, /* the account is disabled */
 };
+
+/* IMSG_AUTH_SENDER_RESULT status */
+enum auth_sender_status {
+	AUTH_SENDER_OWNED,    /* every address is the user's or reaches it */
+	AUTH_SENDER_NOTOWNED, /* one is not: its index follows */
+	AUTH_SENDER_TEMPFAIL, /* table error: try later */
+};
+/* addresses one IMSG_AUTH_SENDER may carry */
+#define AUTH_SENDER_MAX 64
 
 /* IMSG_AUTH_MAILBOX_RESULT status */
 enum auth_mailbox_status {

@@ -8,12 +8,14 @@
 #include <sys/time.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <readpassphrase.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -29,6 +31,7 @@ enum output {
 	OUTPUT_ALIASES,
 	OUTPUT_STATUS,
 	OUTPUT_DNS,
+	OUTPUT_QUEUE,
 };
 
 struct request {
@@ -47,6 +50,7 @@ static void print_clean(const char *);
 static void check_domain(const char *);
 static void check_address(const char *);
 static void check_alias(const char *);
+static void check_queue_id(const char *);
 static char *read_password(int);
 static void parse_command(struct request *, int, char **);
 static int connect_control(const char *);
@@ -82,6 +86,9 @@ usage(void)
 	    "    dns DOMAIN\n"
 	    "    dkim rotate DOMAIN\n"
 	    "    dkim retire DOMAIN SELECTOR\n"
+	    "    queue list\n"
+	    "    queue show | remove ID\n"
+	    "    queue flush [ID]\n"
 	    "    reload\n");
 	exit(1);
 }
@@ -139,6 +146,22 @@ check_alias(const char *address)
 		check_domain(address + 1);
 	else
 		check_address(address);
+}
+
+/* a queue id as boxctl queue list shows it: 16 hex digits */
+static void
+check_queue_id(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)id[i]))
+			break;
+	if (i != 16 || id[i] != '\0')
+		errx(1,
+		    "invalid message id: %s (16 hex digits, as boxctl "
+		    "queue list shows)",
+		    show(id));
 }
 
 /*
@@ -394,6 +417,23 @@ parse_command(struct request *req, int argc, char **argv)
 			usage();
 		check_domain(argv[0]);
 		req->ctl.name = argv[0];
+	} else if (strcmp(cmd, "queue") == 0) {
+		req->output = OUTPUT_QUEUE;
+		if (strcmp(sub, "list") == 0 && argc == 0)
+			req->ctl.type = IMSG_CTL_QUEUE_LIST;
+		else if (strcmp(sub, "flush") == 0 && argc <= 1) {
+			req->ctl.type = IMSG_CTL_QUEUE_FLUSH;
+			req->ctl.name = argc == 1 ? argv[0] : "";
+		} else if (strcmp(sub, "show") == 0 && argc == 1)
+			req->ctl.type = IMSG_CTL_QUEUE_SHOW;
+		else if (strcmp(sub, "remove") == 0 && argc == 1)
+			req->ctl.type = IMSG_CTL_QUEUE_REMOVE;
+		else
+			usage();
+		if (argc == 1) {
+			check_queue_id(argv[0]);
+			req->ctl.name = argv[0];
+		}
 	} else {
 		fprintf(stderr, "boxctl: unknown command: %s\n", show(cmd));
 		usage();
@@ -493,7 +533,8 @@ print_json(const struct ctl_row *row)
 {
 	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "used", "messages", "sessions", "received",
-	    "delivered", "queued", "imap_sessions", "ttl", NULL};
+	    "delivered", "queued", "imap_sessions", "attempts", "size", "next",
+	    "ttl", NULL};
 	static const char *const booleans[] = {"disabled", "signs", NULL};
 	static const char *const lists[] = {"targets", NULL};
 	const char *v, *comma;
@@ -591,6 +632,87 @@ format_uptime(char *buf, size_t bufsz, const char *seconds)
 		snprintf(buf, bufsz, "%llus", s);
 }
 
+/* a Unix time as a time from now: "in 4m10s", "now" */
+static void
+format_next(char *buf, size_t bufsz, const char *when)
+{
+	const char *errstr;
+	long long t;
+	char rel[32];
+
+	t = strtonum(when, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL) {
+		snprintf(buf, bufsz, "%s", show(when));
+		return;
+	}
+	if (t <= (long long)time(NULL)) {
+		snprintf(buf, bufsz, "now");
+		return;
+	}
+	snprintf(rel, sizeof(rel), "%lld", t - (long long)time(NULL));
+	format_uptime(buf + 3, bufsz - 3, rel);
+	memcpy(buf, "in ", 3);
+}
+
+/* a message (queue show), or one recipient of one (queue list and show) */
+static void
+print_queue_row(const struct ctl_row *row)
+{
+	static const char *const fields[] = {"sender", "received", "size",
+	    "helo", "client", "envid", "ret", NULL};
+	const char *v, *id;
+	char when[64];
+	time_t t;
+	size_t i;
+
+	if ((id = ctl_row_get(row, "id")) == NULL)
+		return;
+	if ((v = ctl_row_get(row, "header")) != NULL) {
+		printf("id %s\n", show(id));
+		for (i = 0; fields[i] != NULL; i++) {
+			if ((v = ctl_row_get(row, fields[i])) == NULL ||
+			    *v == '\0')
+				continue;
+			if (strcmp(fields[i], "received") == 0 &&
+			    (t = (time_t)strtonum(v, 0, LLONG_MAX, NULL)) > 0)
+				strftime(when, sizeof(when),
+				    "%Y-%m-%d %H:%M:%S %z", localtime(&t));
+			else
+				strlcpy(when, show(v), sizeof(when));
+			printf("%s %s\n", fields[i], when);
+		}
+		/* the header as it came: each line cleaned */
+		v = ctl_row_get(row, "header");
+		printf("\n");
+		while (*v != '\0') {
+			i = strcspn(v, "\n");
+			printf("    %.*s\n", (int)i, show(v));
+			v += i + (v[i] == '\n');
+		}
+		printf("\n");
+		return;
+	}
+	if ((v = ctl_row_get(row, "error")) != NULL &&
+	    ctl_row_get(row, "recipient") == NULL) {
+		printf("%s  cannot be read: %s\n", show(id), show(v));
+		return;
+	}
+	printf("%s  ", show(id));
+	print_clean(ctl_row_get(row, "sender"));
+	printf(" -> ");
+	print_clean(ctl_row_get(row, "recipient"));
+	printf("  %s", show(ctl_row_get(row, "status")));
+	if ((v = ctl_row_get(row, "attempts")) != NULL && strcmp(v, "0") != 0)
+		printf("  attempts %s", show(v));
+	if ((v = ctl_row_get(row, "next")) != NULL && *v != '\0') {
+		format_next(when, sizeof(when), v);
+		printf("  next %s", when);
+	}
+	putchar('\n');
+	if ((v = ctl_row_get(row, "error")) != NULL && *v != '\0')
+		printf("    %s\n", show(v));
+}
+
 static void
 print_row(const struct ctl_row *row, enum output output)
 {
@@ -633,6 +755,9 @@ print_row(const struct ctl_row *row, enum output output)
 		    strcmp(v, "yes") == 0)
 			printf("  disabled");
 		putchar('\n');
+		break;
+	case OUTPUT_QUEUE:
+		print_queue_row(row);
 		break;
 	case OUTPUT_ALIASES:
 		if ((v = ctl_row_get(row, "address")) == NULL)
@@ -680,6 +805,8 @@ print_policy(const char *url, const char *text)
 			text++;
 	}
 }
+
+/* a table of the processes, then the counters */
 static void
 print_status(void)
 {

@@ -50,6 +50,7 @@ static void control_dispatch_parent(struct imsgev *, struct imsg *);
 static void control_dispatch_auth(struct imsgev *, struct imsg *);
 static void control_dispatch_stats(struct imsgev *, struct imsg *);
 static void control_dispatch_imap(struct imsgev *, struct imsg *);
+static void control_dispatch_queue(struct imsgev *, struct imsg *);
 static void control_dispatch_client(struct imsgev *, struct imsg *);
 static void control_client_request(struct control_conn *, struct imsg *);
 static void control_hello(struct control_conn *, struct imsg *);
@@ -108,7 +109,7 @@ control_main(void)
 	child_sandbox();
 	handlers[PROC_AUTH] = control_dispatch_auth;
 	handlers[PROC_SMTP] = control_dispatch_stats;
-	handlers[PROC_QUEUE] = control_dispatch_stats;
+	handlers[PROC_QUEUE] = control_dispatch_queue;
 	handlers[PROC_IMAP] = control_dispatch_imap;
 	handlers[PROC_SIGNER] = control_dispatch_signer;
 	child_connect(handlers);
@@ -181,8 +182,9 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 }
 
 /* rows and the end of a table command, routed back by client id */
+/* a table command's rows and end, from auth or the queue */
 static void
-control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+control_dispatch_table(struct imsg *imsg, const char *from)
 {
 	struct control_conn *c;
 	struct ctl_row row = {0};
@@ -203,7 +205,7 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 			child_bad_imsg(imsg, "ok");
 		break;
 	default:
-		child_bad_imsg(imsg, "from auth");
+		child_bad_imsg(imsg, from);
 	}
 
 	if ((c = control_find(imsg->hdr.peerid)) != NULL &&
@@ -234,6 +236,22 @@ control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 		}
 	}
 	ctl_row_clear(&row);
+}
+
+static void
+control_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
+{
+	control_dispatch_table(imsg, "from auth");
+}
+
+/* counters for status, the rows of boxctl queue */
+static void
+control_dispatch_queue(struct imsgev *iev, struct imsg *imsg)
+{
+	if (imsg->hdr.type == IMSG_STATS)
+		control_dispatch_stats(iev, imsg);
+	else
+		control_dispatch_table(imsg, "from queue");
 }
 
 /* IMSG_STATS from smtp, queue or imap */
@@ -572,6 +590,7 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		return;
 	}
 	evtimer_del(c->idle);
+	c->request = imsg->hdr.type;
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS:
 		control_status_start(c);
@@ -586,8 +605,18 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 	case IMSG_CTL_DKIM_RETIRE:
 		control_dkim_start(c, imsg);
 		break;
+	case IMSG_CTL_QUEUE_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
+		c->pending = CONTROL_TABLE;
+		c->usage = 0;
+		if (imsgev_compose(child->peer[PROC_QUEUE], imsg->hdr.type,
+			c->id, -1, imsg->data, imsg->datalen) == -1)
+			fatal(
+			    "imsg %s to queue", imsg_type_name(imsg->hdr.type));
+		break;
 	default:
-		c->request = imsg->hdr.type;
 		if (imsg->hdr.type == IMSG_CTL_DOMAIN_ADD)
 			control_dkim_name(c, imsg);
 		c->pending = CONTROL_TABLE;
@@ -1026,7 +1055,6 @@ control_dkim_start(struct control_conn *c, struct imsg *imsg)
 {
 	struct msg_writer w;
 
-	c->request = imsg->hdr.type;
 	control_dkim_name(c, imsg);
 	if (!domain_valid(c->domain, 0) ||
 	    (c->request == IMSG_CTL_DKIM_RETIRE &&
@@ -1119,7 +1147,7 @@ control_dns_record(const struct dns_record *r, void *arg)
 {
 	struct control_dns *d = arg;
 	struct msg_writer w;
-	char line[DNS_NAME_MAX + DNS_VALUE_MAX + 64], ttl[16];
+	char line[DNS_OWNER_MAX + DNS_VALUE_MAX + 64], ttl[16];
 
 	if (dns_record_line(r, line, sizeof(line)) == -1)
 		return;

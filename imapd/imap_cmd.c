@@ -22,9 +22,6 @@
 #define S_ANY	   (S_NOTAUTH | S_AUTH | S_SELECTED)
 #define S_LOGGEDIN (S_AUTH | S_SELECTED)
 
-/* the SASL PLAIN message: authzid NUL authcid NUL password, base64'd */
-#define IMAP_SASL_MAX 2048
-
 struct imap_cmd_def {
 	const char *name;
 	uint32_t states;
@@ -392,49 +389,6 @@ cmd_login(struct imap_session *s, struct imap_command *cmd)
 	imap_cmd_login_start(s, user, password);
 	/* the command's arena is freed next: without the password */
 	explicit_bzero((char *)password, strlen(password));
-}
-
-/*
- * A SASL PLAIN message (RFC 4616), base64: authzid, authcid and password
- * joined by NULs.  Logging in as someone else (an authzid that is not
- * the authcid) is refused: -2; malformed or too long: -1.
- */
-int
-sasl_plain_decode(const char *b64, size_t len, char *user, size_t usersz,
-    char *pass, size_t passsz)
-{
-	unsigned char raw[IMAP_SASL_MAX];
-	const unsigned char *authz, *authc, *pw, *end;
-	int n, rv = -1;
-
-	if (len >= sizeof(raw) ||
-	    (n = base64_decode_buf(b64, len, raw, sizeof(raw))) <= 0)
-		return -1;
-	end = raw + n;
-	authz = raw;
-	if ((authc = memchr(authz, '\0', end - authz)) == NULL)
-		goto done;
-	authc++;
-	if ((pw = memchr(authc, '\0', end - authc)) == NULL)
-		goto done;
-	pw++;
-	if (memchr(pw, '\0', end - pw) != NULL ||
-	    (size_t)(pw - authc - 1) >= usersz || (size_t)(end - pw) >= passsz)
-		goto done;
-	memcpy(user, authc, pw - authc - 1);
-	user[pw - authc - 1] = '\0';
-	memcpy(pass, pw, end - pw);
-	pass[end - pw] = '\0';
-	rv = 0;
-	if (authc - 1 != authz &&
-	    ((size_t)(authc - 1 - authz) != strlen(user) ||
-		memcmp(authz, user, authc - 1 - authz) != 0)) {
-		explicit_bzero(pass, passsz);
-		rv = -2;
-	}
-done:
-	explicit_bzero(raw, sizeof(raw));
-	return rv;
 }
 
 static int

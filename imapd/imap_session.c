@@ -575,25 +575,13 @@ void
 imap_auth_request(struct imap_session *s, const char *user,
     const char *password, uint32_t service)
 {
-	struct auth_login req;
 	struct msg_writer w;
 
-	memset(&req, 0, sizeof(req));
 	s->reqid = next_reqid++;
-	req.reqid = s->reqid;
-	req.service = service;
-	/* too long to be anyone's: a failure auth never needs to hear of */
-	if (strlcpy(req.user, user, sizeof(req.user)) >= sizeof(req.user) ||
-	    strlcpy(req.password, password, sizeof(req.password)) >=
-		sizeof(req.password) ||
-	    strlcpy(req.client_addr, s->addr, sizeof(req.client_addr)) >=
-		sizeof(req.client_addr))
-		req.user[0] = '\0';
 	s->waiting = 1;
 	RB_INSERT(imap_waiting, &waiting, s);
 	msg_writer_init(&w);
-	auth_login_encode(&w, &req);
-	auth_login_clear(&req);
+	auth_login_make(&w, s->reqid, service, user, password, s->addr);
 	child_send(PROC_AUTH, IMSG_AUTH_LOGIN, 0, -1, &w);
 }
 

@@ -1010,9 +1010,6 @@ int imap_cmd_literal_input(struct imap_session *, struct evbuffer *, size_t);
 void imap_cmd_cleanup(struct imap_session *);
 void imap_cmd_sync(struct imap_session *, int expunges_ok);
 int imap_cmd_sasl_line(struct imap_session *, const char *, size_t);
-/* SASL PLAIN's response: 0, -1 malformed, -2 another user's authzid */
-int sasl_plain_decode(const char *b64, size_t, char *user, size_t usersz,
-    char *pass, size_t passsz);
 void
 imap_cmd_auth_done(struct imap_session *, const struct auth_login_result *);
 void imap_cmd_idle_wake(struct imap_session *);

@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -368,6 +370,42 @@ queue_timer(struct qmsg *q, uint64_t delay)
 	evtimer_add(q->timer, &tv);
 }
 
+/*
+ * Only remote recipients are pending: they stay in the spool, across
+ * restarts, until the mta role delivers them.
+ */
+static void
+queue_held(struct qmsg *q)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < q->nrcpt; i++)
+		n += q->rs[i].status == RCPT_PENDING && q->rs[i].remote;
+	log_info("message %016" PRIx64 ": %u remote recipients held in the "
+		 "queue: no remote delivery yet",
+	    q->msgid, n);
+}
+
+/*
+ * The remote recipients of env marked in the states (made for them):
+ * how many there are, or -1 (ENOMEM) when there are some but no states.
+ */
+static int
+queue_mark_remote(struct qmsg *q, const struct envelope *env)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < env->nrcpt; i++)
+		n += env->rcpt[i].mailbox[0] == '\0';
+	if (n == 0)
+		return 0;
+	if (queue_rcpts(q) == NULL)
+		return -1;
+	for (i = 0; i < env->nrcpt; i++)
+		q->rs[i].remote = env->rcpt[i].mailbox[0] == '\0';
+	return (int)n;
+}
+
 /* wait for the earliest next attempt of a pending recipient */
 static void
 queue_schedule(struct qmsg *q)
@@ -377,6 +415,10 @@ queue_schedule(struct qmsg *q)
 
 	queue_policy(q, &p);
 	next = q->rs != NULL ? rcpt_next_try(q->rs, q->nrcpt) : now;
+	if (next == 0) {
+		queue_held(q);
+		return;
+	}
 	queue_timer(q, rcpt_wait(next, now, &p));
 }
 
@@ -622,9 +664,11 @@ done:
 static void
 queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
 {
-	char *mailboxes[TABLE_RCPT_MAX];
+	static char none[] = "";
+	char *mailboxes[TABLE_RCPT_MAX], *remote[1] = {none};
+	char **to = mailboxes;
 	struct qmsg key, *q, *b;
-	uint32_t status, n, i;
+	uint32_t status, n, nto, i;
 	uint64_t id;
 
 	if (msg_get_u64(r, &key.msgid) == -1 || msg_get_u32(r, &status) == -1 ||
@@ -638,20 +682,24 @@ queue_bounce_result(struct msg_reader *r, struct imsg *imsg)
 			child_bad_imsg(imsg, "rcpt lookup result");
 	if (msg_get_end(r) == -1)
 		child_bad_imsg(imsg, "rcpt lookup result");
+	nto = n;
 	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) != NULL && q->bouncing) {
 		q->bouncing = 0;
-		if (status != AUTH_RCPT_OK)
+		/* a remote sender's report waits for mta, as other mail does */
+		if (status == AUTH_RCPT_NOTLOCAL) {
+			to = remote;
+			nto = 1;
+		}
+		if (nto == 0)
 			log_warnx("message %016" PRIx64 ": no report: its "
 				  "sender is %s",
 			    q->msgid,
-			    status == AUTH_RCPT_NOTLOCAL
-				? "not local (remote delivery is to come)"
-				: status == AUTH_RCPT_TEMPFAIL
+			    status == AUTH_RCPT_TEMPFAIL
 				? "not found now (a table error)"
 				: "no user here");
-		else if ((id = queue_bounce_write(q, mailboxes, n)) != 0) {
+		else if ((id = queue_bounce_write(q, to, nto)) != 0) {
 			b = queue_track(id);
-			b->nrcpt = n;
+			b->nrcpt = nto;
 			b->state_read = 1;
 			b->fresh = 1;
 			queue_deliver(b);
@@ -853,6 +901,12 @@ queue_deliver(struct qmsg *q)
 		queue_load_failed(q, "its state cannot be read");
 		return;
 	}
+	if (queue_mark_remote(q, &env) == -1) {
+		close(fd);
+		envelope_clear(&env);
+		queue_load_failed(q, strerror(ENOMEM));
+		return;
+	}
 	q->load_failures = 0;
 	now = (uint64_t)time(NULL);
 	/* a time read from disk, or the clock set back, delays no more */
@@ -863,6 +917,7 @@ queue_deliver(struct qmsg *q)
 	/* only a hand-made file holds a bad name: that recipient fails */
 	for (i = 0; i < env.nrcpt; i++) {
 		if ((q->rs != NULL && q->rs[i].status != RCPT_PENDING) ||
+		    env.rcpt[i].mailbox[0] == '\0' ||
 		    envelope_mailbox_valid(env.rcpt[i].mailbox))
 			continue;
 		if (queue_rcpts(q) == NULL) {
@@ -1139,7 +1194,7 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 	struct qmsg *q;
 	char byte;
 	size_t i;
-	int mdafd;
+	int mdafd, nremote;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
@@ -1166,6 +1221,11 @@ queue_commit_done(evutil_socket_t fd, short events, void *arg)
 		if (inflight >= QUEUE_INFLIGHT_MAX) {
 			TAILQ_INSERT_TAIL(&waiting, q, wait);
 			q->waiting = 1;
+		} else if ((nremote = queue_mark_remote(q, &in->env)) == -1)
+			queue_load_failed(q, strerror(ENOMEM));
+		else if ((uint32_t)nremote == q->nrcpt) {
+			q->fresh = 0;
+			queue_held(q);
 		} else if ((mdafd = spool_open_message(&spool, in->msgid)) ==
 		    -1)
 			queue_load_failed(q, strerror(errno));
@@ -1437,6 +1497,231 @@ queue_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	}
 }
 
+/* ---- boxctl queue */
+
+#define QUEUE_CTL_HEADER_MAX 8192 /* of the message, in queue show */
+
+static void queue_ctl_fail(uint32_t, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+queue_ctl_fail(uint32_t peerid, const char *fmt, ...)
+{
+	struct msg_writer w;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	msg_writer_init(&w);
+	ctl_fail_encode(&w, why);
+	child_send(PROC_CONTROL, IMSG_CTL_FAIL, peerid, -1, &w);
+}
+
+static void
+queue_ctl_ok(uint32_t peerid)
+{
+	child_send(PROC_CONTROL, IMSG_CTL_OK, peerid, -1, NULL);
+}
+
+/* the message an id names (16 hex digits), or NULL with the reply sent */
+static struct qmsg *
+queue_ctl_find(const char *id, uint32_t peerid)
+{
+	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+	struct qmsg key, *q;
+	const char *d;
+	size_t i;
+
+	key.msgid = 0;
+	for (i = 0; id[i] != '\0' && i < 16; i++) {
+		if ((d = strchr(hex, id[i])) == NULL)
+			break;
+		key.msgid = key.msgid << 4 | (uint64_t)((d - hex) % 16);
+	}
+	if (i != 16 || id[i] != '\0') {
+		queue_ctl_fail(peerid, "invalid message id (16 hex digits)");
+		return NULL;
+	}
+	if ((q = RB_FIND(qmsg_tree, &qmsgs, &key)) == NULL)
+		queue_ctl_fail(peerid, "no message %s in the queue", id);
+	return q;
+}
+
+static const char *
+queue_ctl_status(const struct qmsg *q, uint32_t i)
+{
+	if (q->rs == NULL)
+		return q->inflight ? "delivering" : "pending";
+	if (q->rs[i].inflight)
+		return "delivering";
+	switch (q->rs[i].status) {
+	case RCPT_DELIVERED:
+		return "delivered";
+	case RCPT_FAILED:
+		return "failed";
+	default:
+		return "pending";
+	}
+}
+
+/* the first lines of the message, up to its blank line, in text */
+static void
+queue_ctl_header(int fd, const struct spool_msg *m, char *buf, size_t len)
+{
+	uint64_t want = m->body_size < len - 1 ? m->body_size : len - 1;
+	ssize_t n;
+	char *end;
+	size_t i;
+
+	buf[0] = '\0';
+	if ((n = pread(fd, buf, (size_t)want, (off_t)m->body_offset)) <= 0)
+		return;
+	buf[n] = '\0';
+	if ((end = strstr(buf, "\n\n")) != NULL)
+		end[1] = '\0';
+	/* for a terminal: no NUL inside, no control but line ends */
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' &&
+		    buf[i] != '\t')
+			buf[i] = '?';
+}
+
+/*
+ * q's rows: with show, one of the message first; then one per
+ * recipient (id and sender on each, for scripts).
+ */
+static void
+queue_ctl_rows(struct qmsg *q, uint32_t peerid, int show)
+{
+	char id[32], received[24], size[24], attempts[16], next[24];
+	char why[256], header[QUEUE_CTL_HEADER_MAX];
+	const char *sender;
+	struct envelope env;
+	struct spool_msg m;
+	struct msg_writer w;
+	uint32_t i;
+	int fd;
+
+	snprintf(id, sizeof(id), "%016" PRIx64, q->msgid);
+	snprintf(received, sizeof(received), "%" PRIu64, q->received);
+	if ((fd = spool_peek(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	    0) {
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "error", why, NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+		return;
+	}
+	sender = env.sender[0] != '\0' ? env.sender : "<>";
+	if (show) {
+		snprintf(size, sizeof(size), "%" PRIu64,
+		    m.body_size + m.prepend_size);
+		queue_ctl_header(fd, &m, header, sizeof(header));
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "sender", sender, "received",
+		    received, "size", size, "helo", env.helo, "client",
+		    env.client_addr, "envid", env.envid, "ret",
+		    (env.flags & ENVELOPE_DSN_RET_FULL)	      ? "full"
+			: (env.flags & ENVELOPE_DSN_RET_HDRS) ? "headers"
+							      : "",
+		    "header", header, NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+	}
+	close(fd);
+	for (i = 0; i < env.nrcpt && i < q->nrcpt; i++) {
+		snprintf(attempts, sizeof(attempts), "%u",
+		    q->rs != NULL ? q->rs[i].attempts : 0);
+		next[0] = '\0';
+		if (q->rs != NULL && q->rs[i].status == RCPT_PENDING &&
+		    !q->rs[i].inflight)
+			snprintf(
+			    next, sizeof(next), "%" PRIu64, q->rs[i].next_try);
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "id", id, "sender", sender, "recipient",
+		    env.rcpt[i].addr, "status", queue_ctl_status(q, i),
+		    "attempts", attempts, "next", next, "error",
+		    q->rs != NULL ? q->rs[i].reply : "", NULL);
+		child_send(PROC_CONTROL, IMSG_CTL_LINE, peerid, -1, &w);
+	}
+	envelope_clear(&env);
+}
+
+/* every pending recipient of q tried now */
+static void
+queue_ctl_flush_one(struct qmsg *q)
+{
+	uint32_t i;
+
+	if (q->leaving)
+		return;
+	for (i = 0; q->rs != NULL && i < q->nrcpt; i++)
+		if (q->rs[i].status == RCPT_PENDING && !q->rs[i].inflight)
+			q->rs[i].next_try = 0;
+	queue_deliver(q);
+}
+
+static void
+queue_ctl(struct imsg *imsg)
+{
+	struct ctl_request req;
+	struct qmsg *q, *next;
+	uint32_t peerid = imsg->hdr.peerid;
+
+	if (ctl_request_decode(
+		&req, imsg->hdr.type, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "queue request");
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+		RB_FOREACH(q, qmsg_tree, &qmsgs)
+			if (!q->leaving)
+				queue_ctl_rows(q, peerid, 0);
+		queue_ctl_ok(peerid);
+		break;
+	case IMSG_CTL_QUEUE_SHOW:
+		if ((q = queue_ctl_find(req.name, peerid)) != NULL) {
+			queue_ctl_rows(q, peerid, 1);
+			queue_ctl_ok(peerid);
+		}
+		break;
+	case IMSG_CTL_QUEUE_FLUSH:
+		if (req.name[0] == '\0') {
+			log_info("queue flushed by boxctl");
+			RB_FOREACH_SAFE(q, qmsg_tree, &qmsgs, next)
+				queue_ctl_flush_one(q);
+			queue_ctl_ok(peerid);
+		} else if ((q = queue_ctl_find(req.name, peerid)) != NULL) {
+			log_info("message %016" PRIx64 " flushed by boxctl",
+			    q->msgid);
+			queue_ctl_flush_one(q);
+			queue_ctl_ok(peerid);
+		}
+		break;
+	default:
+		if ((q = queue_ctl_find(req.name, peerid)) == NULL)
+			break;
+		if (q->inflight || q->checking || q->settling || q->bouncing ||
+		    q->leaving) {
+			queue_ctl_fail(peerid,
+			    "message %s is being delivered or reported now: "
+			    "try again in a moment",
+			    req.name);
+			break;
+		}
+		if (spool_remove(&spool, q->msgid, q->state_on_disk) == -1) {
+			queue_ctl_fail(peerid,
+			    "message %s cannot be removed (see the log)",
+			    req.name);
+			break;
+		}
+		log_info("message %016" PRIx64 " removed by boxctl", q->msgid);
+		queue_forget(q);
+		queue_ctl_ok(peerid);
+		break;
+	}
+	ctl_request_clear(&req);
+}
+
 static void
 queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
@@ -1444,6 +1729,12 @@ queue_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 	uint64_t v[CTL_COUNTERS] = {0};
 
 	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_REMOVE:
+		queue_ctl(imsg);
+		break;
 	case IMSG_STATS_REQ:
 		if (ctl_empty_decode(imsg->data, imsg->datalen) == -1)
 			child_bad_imsg(imsg, "stats request");

@@ -375,9 +375,10 @@ spool_crc(int fd, uint64_t off, uint64_t len, uint32_t *crc)
  * message, the CRCs, the envelope's content.  0 with env filled (the
  * caller clears it), or SPOOL_TEMP / SPOOL_BAD with env empty.
  */
-int
-spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
-    char *why, size_t whysz)
+/* spool_verify(), the CRCs of the body and added headers too if body */
+static int
+spool_check(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
+    char *why, size_t whysz, int body)
 {
 	struct msg_reader r;
 	struct stat st;
@@ -472,6 +473,10 @@ spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
 	m->body_size = body_size;
 	m->prepend_offset = m->body_offset + body_size;
 	m->prepend_size = prepend_len;
+	if (!body) {
+		free(buf);
+		return 0;
+	}
 	if ((rv = spool_crc(fd, m->body_offset, body_size, &crc)) != 0)
 		goto readerr;
 	if (crc != body_crc) {
@@ -498,8 +503,16 @@ out:
 }
 
 int
-spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
-    struct spool_msg *m, char *why, size_t whysz)
+spool_verify(int fd, uint64_t msgid, struct envelope *env, struct spool_msg *m,
+    char *why, size_t whysz)
+{
+	return spool_check(fd, msgid, env, m, why, whysz, 1);
+}
+
+/* spool_load(), or (peek) all but the body's CRCs */
+static int
+spool_open_checked(struct spool *sp, uint64_t msgid, struct envelope *env,
+    struct spool_msg *m, char *why, size_t whysz, int peek)
 {
 	char name[32];
 	int fd, rv;
@@ -513,11 +526,25 @@ spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
 		snprintf(why, whysz, "open: %s", strerror(errno));
 		return rv;
 	}
-	if ((rv = spool_verify(fd, msgid, env, m, why, whysz)) != 0) {
+	if ((rv = spool_check(fd, msgid, env, m, why, whysz, !peek)) != 0) {
 		close(fd);
 		return rv;
 	}
 	return fd;
+}
+
+int
+spool_load(struct spool *sp, uint64_t msgid, struct envelope *env,
+    struct spool_msg *m, char *why, size_t whysz)
+{
+	return spool_open_checked(sp, msgid, env, m, why, whysz, 0);
+}
+
+int
+spool_peek(struct spool *sp, uint64_t msgid, struct envelope *env,
+    struct spool_msg *m, char *why, size_t whysz)
+{
+	return spool_open_checked(sp, msgid, env, m, why, whysz, 1);
 }
 
 /*

@@ -113,7 +113,8 @@ rcpt_outcome(const struct rcpt_state *rs, uint32_t n)
 int
 rcpt_due(const struct rcpt_state *r, uint64_t now)
 {
-	return r->status == RCPT_PENDING && !r->inflight && r->next_try <= now;
+	return r->status == RCPT_PENDING && !r->inflight && !r->remote &&
+	    r->next_try <= now;
 }
 
 uint64_t
@@ -124,7 +125,7 @@ rcpt_next_try(const struct rcpt_state *rs, uint32_t n)
 
 	for (i = 0; i < n; i++)
 		if (rs[i].status == RCPT_PENDING && !rs[i].inflight &&
-		    (next == 0 || rs[i].next_try < next))
+		    !rs[i].remote && (next == 0 || rs[i].next_try < next))
 			next = rs[i].next_try > 0 ? rs[i].next_try : 1;
 	return next;
 }

@@ -117,6 +117,7 @@ struct rcpt_state {
 	char reply[RCPT_REPLY_MAX];
 	int inflight; /* not stored: handed to mda (or to auth's check) */
 	int gone;     /* not stored: auth's check found no user for it */
+	int remote;   /* not stored: no mailbox, mta's to deliver */
 };
 
 /* the retry schedule of one message */
@@ -159,9 +160,9 @@ void rcpt_clamp(
  */
 uint64_t rcpt_received(uint64_t id_time, uint64_t now);
 enum rcpt_outcome rcpt_outcome(const struct rcpt_state *, uint32_t n);
-/* pending, not out, and its time has come */
+/* pending, not out, and its time has come; never a remote one */
 int rcpt_due(const struct rcpt_state *, uint64_t now);
-/* the earliest next attempt of a pending recipient not out; 0 if none */
+/* the earliest next attempt of a pending local recipient not out; 0 if none */
 uint64_t rcpt_next_try(const struct rcpt_state *, uint32_t n);
 /* ID.state's bytes, and back: 0, or -1 with why (the caller's n) */
 void spool_state_marshal(
@@ -170,6 +171,33 @@ int spool_state_unmarshal(const void *, size_t, uint64_t msgid,
     struct rcpt_state *, uint32_t n, char *why, size_t);
 /* the largest ID.state n recipients can have */
 size_t spool_state_size_max(uint32_t n);
+
+/* ---------------------------------------------------------------- retry.c */
+/* the `queue retry R max-retry M expire E` directive, in seconds */
+struct retry_schedule {
+	uint32_t retry;
+	uint32_t max_retry;
+	uint32_t expire;
+};
+
+/*
+ * Seconds from the attempts-th attempt (1 for the first) to the next: R
+ * doubled attempts - 1 times, moved by up to 10% either way by rnd (a
+ * uniform random number: arc4random(), or fixed in tests), then capped
+ * at M, so that no wait is ever longer than max-retry.  At least 1.
+ */
+uint64_t
+retry_delay(const struct retry_schedule *, uint32_t attempts, uint32_t rnd);
+/*
+ * When the attempt after the attempts-th is due, in Unix seconds: the
+ * delay from now, but no later than the expiry (received + E), so that
+ * the last attempt comes as the message expires; 0 if it has expired.
+ */
+uint64_t retry_next(const struct retry_schedule *, uint32_t attempts,
+    uint64_t received, uint64_t now, uint32_t rnd);
+/* 1 if a message received then has expired by now */
+int
+retry_expired(const struct retry_schedule *, uint64_t received, uint64_t now);
 
 /* ---------------------------------------------------------------- mda.c */
 /*
@@ -248,6 +276,12 @@ int spool_open_message(struct spool *, uint64_t msgid);
  * or SPOOL_GONE, with the reason in why.
  */
 int spool_load(struct spool *, uint64_t msgid, struct envelope *,
+    struct spool_msg *, char *why, size_t);
+/*
+ * spool_load() without the CRCs of the body and the added headers: for
+ * a look at the envelope (boxctl queue), not for a delivery.
+ */
+int spool_peek(struct spool *, uint64_t msgid, struct envelope *,
     struct spool_msg *, char *why, size_t);
 /*
  * spool_load()'s checks on a file already open: 0 with env and m filled

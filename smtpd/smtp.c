@@ -1,10 +1,11 @@
 /*
  * The smtp role: accepts connections on the smtp, submission and
- * submissions listeners and routes the answers of auth and queue to the
- * sessions waiting for them.
+ * submissions listeners and routes the answers of auth (recipients,
+ * logins, senders) and queue to the sessions waiting for them.
  */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "boxd.h"
 #include "smtpd.h"
@@ -96,6 +97,32 @@ smtp_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 }
 
 static void
+smtp_auth_login_result(struct imsg *imsg)
+{
+	struct auth_login_result res;
+
+	if (auth_login_result_decode(&res, imsg->data, imsg->datalen) == -1)
+		child_bad_imsg(imsg, "login result");
+	smtp_session_auth_result(&res);
+	explicit_bzero(&res, sizeof(res));
+}
+
+static void
+smtp_auth_sender_result(struct imsg *imsg)
+{
+	struct msg_reader r;
+	uint64_t reqid;
+	uint32_t status, index;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	if (msg_get_u64(&r, &reqid) == -1 || msg_get_u32(&r, &status) == -1 ||
+	    msg_get_u32(&r, &index) == -1 || msg_get_end(&r) == -1 ||
+	    status > AUTH_SENDER_TEMPFAIL || index >= AUTH_SENDER_MAX)
+		child_bad_imsg(imsg, "sender result");
+	smtp_session_sender_result(reqid, status);
+}
+
+static void
 smtp_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 {
 	struct msg_reader r;
@@ -103,6 +130,14 @@ smtp_dispatch_auth(struct imsgev *iev, struct imsg *imsg)
 	uint32_t status, n, i;
 	char **mailboxes;
 
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_LOGIN_RESULT:
+		smtp_auth_login_result(imsg);
+		return;
+	case IMSG_AUTH_SENDER_RESULT:
+		smtp_auth_sender_result(imsg);
+		return;
+	}
 	msg_reader_init(&r, imsg->data, imsg->datalen);
 	if (imsg->hdr.type != IMSG_AUTH_RCPT_RESULT ||
 	    msg_get_u64(&r, &reqid) == -1 || msg_get_u32(&r, &status) == -1 ||
@@ -178,6 +213,8 @@ smtp_main(void)
 	child_init(PROC_SMTP, smtp_dispatch_parent);
 	/* loaded even without a certificate: a reload may bring one */
 	tls_load();
+	/* the DKIM templates and digests of submitted mail */
+	dkim_load();
 	listeners = listener_set_new(
 	    child->base, &smtp_listener_ops, NULL, child->conf.nlisteners);
 	child_drop();
@@ -187,5 +224,8 @@ smtp_main(void)
 	handlers[PROC_QUEUE] = smtp_dispatch_queue;
 	handlers[PROC_CONTROL] = smtp_dispatch_control;
 	handlers[PROC_SIGNER] = smtp_dispatch_signer;
-	child_run(handlers);
+	child_connect(handlers);
+	/* AUTH's logins carry passwords */
+	child->peer[PROC_AUTH]->ibuf.wipe = 1;
+	child_run(NULL);
 }

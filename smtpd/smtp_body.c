@@ -50,12 +50,12 @@ smtp_received_header(const struct smtp_transaction *t,
 		proto = "SMTP";
 	n = snprintf(buf, len,
 	    "Received: from %s ([%s%s])\n"
-	    "\tby %s (boxd) with %s%s%s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
+	    "\tby %s (boxd) with %s%s%s%s%s\n\tid %016" PRIx64 "%s%s%s; %s\n",
 	    env->helo, strchr(env->client_addr, ':') != NULL ? "IPv6:" : "",
-	    env->client_addr, r->hostname, proto, r->tls != NULL ? " (" : "",
-	    r->tls != NULL ? r->tls : "", r->tls != NULL ? ")" : "", t->msgid,
-	    one ? "\n\tfor <" : "", one ? env->rcpt[0].addr : "",
-	    one ? ">" : "", date);
+	    env->client_addr, r->hostname, proto, r->auth ? "A" : "",
+	    r->tls != NULL ? " (" : "", r->tls != NULL ? r->tls : "",
+	    r->tls != NULL ? ")" : "", t->msgid, one ? "\n\tfor <" : "",
+	    one ? env->rcpt[0].addr : "", one ? ">" : "", date);
 	if (n < 0 || (size_t)n >= len)
 		return 0;
 	return (size_t)n;

@@ -1,8 +1,10 @@
 /*
  * One SMTP server session: the state machine of RFC 5321 with the
  * extensions boxd offers, strict command lines, and the hand-offs to
- * auth (recipients) and queue (spool file, commit).  The message text
- * goes to smtp_body.c, which keeps its rules.
+ * auth (recipients; on submission the AUTH login and the senders the
+ * user owns) and queue (spool file, commit).  The message text goes to
+ * smtp_body.c, which keeps its rules; submission's parsers are in
+ * smtp_auth.c.
  */
 
 #include <sys/socket.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +63,17 @@ enum smtp_wait {
 	WAIT_RCPT,
 	WAIT_CREATE,
 	WAIT_COMMIT,
+	WAIT_AUTH,   /* a login */
+	WAIT_SENDER, /* MAIL FROM's owner */
+	WAIT_FROM,   /* the From: header's owner, before the commit */
+};
+
+/* where an AUTH exchange stands: the client's next line answers a 334 */
+enum smtp_sasl {
+	SASL_NONE,
+	SASL_PLAIN,	 /* the PLAIN message */
+	SASL_LOGIN_USER, /* LOGIN's user name */
+	SASL_LOGIN_PASS, /* LOGIN's password */
 };
 
 struct smtp_session {
@@ -93,6 +107,14 @@ struct smtp_session {
 
 	struct smtp_transaction txn;
 	int spoolfd; /* the transaction's spool file */
+
+	/* submission: AUTH, and who it made the client */
+	enum smtp_sasl sasl;
+	/* LOGIN's user name, until its password comes */
+	char sasl_user[AUTH_LOGIN_USER_MAX + 1];
+	int authed;
+	char auth_user[SMTP_PATH_MAX]; /* normalized, as auth answered */
+	struct smtp_headers headers;   /* a submitted message's, for From: */
 };
 
 RB_HEAD(session_tree, smtp_session);
@@ -239,6 +261,7 @@ smtp_txn_reset(struct smtp_session *s)
 		child_send(PROC_QUEUE, IMSG_QUEUE_ABORT, 0, -1, &w);
 	}
 	smtp_transaction_reset(&s->txn);
+	smtp_headers_reset(&s->headers);
 }
 
 static void
@@ -252,6 +275,7 @@ smtp_free(struct smtp_session *s)
 	if (s->wait != WAIT_NONE)
 		RB_REMOVE(session_tree, &waiting, s);
 	smtp_txn_reset(s);
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	listener_client_del(s->client);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -372,13 +396,83 @@ smtp_ehlo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (tls_server_available(&child->tls) && !s->tls)
 		smtp_reply(s, "250-STARTTLS");
+	/* RFC 8314: credentials only ever cross under TLS */
+	if (s->kind != LISTEN_SMTP && s->tls)
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_reply(s, "250 DSN");
+}
+
+/* ask auth whether the AUTH user owns these n addresses */
+static void
+smtp_sender_check(
+    struct smtp_session *s, enum smtp_wait what, char *const *addr, size_t n)
+{
+	struct msg_writer w;
+	size_t i;
+
+	msg_writer_init(&w);
+	smtp_wait(s, what);
+	msg_put_u64(&w, s->reqid);
+	msg_put_str(&w, s->auth_user);
+	msg_put_u32(&w, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		msg_put_str(&w, addr[i]);
+	child_send(PROC_AUTH, IMSG_AUTH_SENDER, 0, -1, &w);
+}
+
+static void smtp_commit(struct smtp_session *);
+
+void
+smtp_session_sender_result(uint64_t reqid, uint32_t status)
+{
+	struct smtp_session *s, key;
+	enum smtp_wait what;
+	char show[80];
+
+	key.reqid = reqid;
+	if ((s = RB_FIND(session_tree, &waiting, &key)) == NULL)
+		return;
+	what = s->wait;
+	if (what != WAIT_SENDER && what != WAIT_FROM)
+		fatalx("sender result for request %" PRIu64 " of another kind",
+		    reqid);
+	(void)smtp_waiting(reqid, what);
+	if (status == AUTH_SENDER_OWNED) {
+		if (what == WAIT_FROM) {
+			smtp_commit(s);
+			return;
+		}
+		s->txn.active = 1;
+		smtp_reply(s, "250 2.1.0 Ok");
+	} else {
+		if (status == AUTH_SENDER_NOTOWNED)
+			smtp_reply(s,
+			    what == WAIT_FROM
+				? "553 5.7.1 From: header address not "
+				  "owned by user"
+				: "553 5.7.1 Sender address not owned by "
+				  "user");
+		else
+			smtp_reply(s,
+			    "451 4.3.0 Temporary lookup failure, "
+			    "try again later");
+		log_info("%s: user %s: %s <%s> %s", s->addr, s->auth_user,
+		    what == WAIT_FROM ? "From: header of" : "sender",
+		    envelope_show(s->txn.env.sender, show, sizeof(show)),
+		    status == AUTH_SENDER_NOTOWNED ? "refused: not owned"
+						   : "not checked (tempfail)");
+		smtp_txn_reset(s);
+		if (status == AUTH_SENDER_NOTOWNED && smtp_error(s) == -1)
+			return;
+	}
+	smtp_process(s);
 }
 
 static void
 smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 {
 	struct envelope *env = &s->txn.env;
+	char *sender[1];
 
 	if (!s->helo_done) {
 		smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
@@ -388,8 +482,14 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_reply(s, "503 5.5.1 Nested MAIL command");
 		return;
 	}
-	if (s->kind != LISTEN_SMTP) {
+	if (s->kind != LISTEN_SMTP && !s->authed) {
 		smtp_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	/* bounces are the server's to send, never a mail app's */
+	if (s->authed && cmd->null_path) {
+		smtp_reply(
+		    s, "553 5.7.1 Null sender not allowed on submission");
 		return;
 	}
 	if (cmd->has_size && cmd->size > child->conf.max_message_size) {
@@ -428,6 +528,11 @@ smtp_mail(struct smtp_session *s, struct smtp_command *cmd)
 		env->flags |= ENVELOPE_DSN_RET_HDRS;
 	/* the create request: header, reqid, envelope */
 	s->txn.env_size = IMSG_HDR_SIZE + 8 + envelope_marshal_size(env);
+	if (s->authed) {
+		sender[0] = env->sender;
+		smtp_sender_check(s, WAIT_SENDER, sender, 1);
+		return;
+	}
 	s->txn.active = 1;
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -500,6 +605,23 @@ smtp_rcpt_add(struct smtp_transaction *t, char **mailboxes, uint32_t n)
 	return 0;
 }
 
+/* the pending RCPT joins the envelope as a remote recipient (no mailbox) */
+static int
+smtp_rcpt_add_remote(struct smtp_transaction *t)
+{
+	struct envelope_rcpt *rcpt = &t->pending;
+	size_t add;
+
+	rcpt->mailbox[0] = '\0';
+	add = envelope_rcpt_marshal_size(rcpt);
+	if (t->env_size + add > SMTP_ENVELOPE_MAX ||
+	    t->env.nrcpt + 1 > ENVELOPE_RCPT_MAX)
+		return -1;
+	if (envelope_add_rcpt(&t->env, rcpt))
+		t->env_size += add;
+	return 0;
+}
+
 /*
  * A refused recipient is an error; after the first few, input waits a
  * little longer each time (a typo costs nothing, harvesting does).
@@ -550,8 +672,18 @@ smtp_session_rcpt_result(
 		smtp_rcpt_failed(s);
 		break;
 	case AUTH_RCPT_NOTLOCAL:
-		smtp_reply(s, "550 5.7.1 Relaying denied");
-		smtp_rcpt_failed(s);
+		if (!s->authed) {
+			smtp_reply(s, "550 5.7.1 Relaying denied");
+			smtp_rcpt_failed(s);
+			break;
+		}
+		/* an authenticated user may send anywhere: mta delivers it */
+		if (smtp_rcpt_add_remote(&s->txn) == -1) {
+			smtp_reply(s, "452 4.5.3 Too many recipients");
+			break;
+		}
+		s->txn.nrcpt_cmds++;
+		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case AUTH_RCPT_DISABLED:
 		smtp_reply(s, "550 5.2.1 Mailbox disabled");
@@ -632,6 +764,8 @@ smtp_spool_write(void *arg, const void *data, size_t len)
 {
 	struct smtp_session *s = arg;
 
+	if (s->authed)
+		smtp_headers_feed(&s->headers, data, len);
 	if (write_all(s->spoolfd, data, len) == -1) {
 		log_warn("%s: spool write", s->addr);
 		return -1;
@@ -648,6 +782,7 @@ smtp_message_start(struct smtp_session *s)
 	r.hostname = child->conf.hostname;
 	r.esmtp = s->esmtp;
 	r.tls = NULL;
+	r.auth = s->authed;
 	r.time = time(NULL);
 	if (s->tls) {
 		tls_info(s->bev, tls, sizeof(tls));
@@ -659,23 +794,70 @@ smtp_message_start(struct smtp_session *s)
 		smtp_wait_data(s);
 }
 
+static void
+smtp_commit(struct smtp_session *s)
+{
+	struct msg_writer w;
+
+	msg_writer_init(&w);
+	smtp_wait(s, WAIT_COMMIT);
+	msg_put_u64(&w, s->reqid);
+	msg_put_u64(&w, s->txn.msgid);
+	msg_put_u64(&w, s->txn.size);
+	msg_put_u32(&w, s->txn.crc);
+	child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
+}
+
+/* a submitted message: auth says whether its From: is the user's */
+static void
+smtp_from_check(struct smtp_session *s)
+{
+	struct smtp_from from;
+	int rv;
+
+	rv = smtp_headers_from(&s->headers, &from);
+	switch (rv) {
+	case SMTP_FROM_OK:
+		smtp_sender_check(s, WAIT_FROM, from.addr, from.n);
+		smtp_from_clear(&from);
+		return;
+	case SMTP_FROM_NONE:
+		smtp_reply(s, "553 5.7.1 Message has no From: address");
+		break;
+	case SMTP_FROM_BAD:
+		smtp_reply(s,
+		    "553 5.7.1 From: header is not a list of "
+		    "addresses");
+		break;
+	case SMTP_FROM_TOO_LONG:
+		smtp_reply(s, "552 5.3.4 Header section longer than %d octets",
+		    SMTP_HEADERS_MAX);
+		break;
+	default:
+		smtp_reply(s, "451 4.3.0 Local error, try again later");
+		smtp_txn_reset(s);
+		return;
+	}
+	log_info("%s: user %s: message from <%s> refused: From: header "
+		 "(%d)",
+	    s->addr, s->auth_user, s->txn.env.sender, rv);
+	smtp_txn_reset(s);
+	smtp_error(s);
+}
+
 /* the body is in; commit it, or say why not */
 static void
 smtp_message_end(struct smtp_session *s)
 {
-	struct msg_writer w;
-
 	s->state = SMTP_COMMAND;
 	smtp_wait_command(s);
 	switch (smtp_body_finish(&s->txn)) {
 	case SMTP_BODY_OK:
-		msg_writer_init(&w);
-		smtp_wait(s, WAIT_COMMIT);
-		msg_put_u64(&w, s->reqid);
-		msg_put_u64(&w, s->txn.msgid);
-		msg_put_u64(&w, s->txn.size);
-		msg_put_u32(&w, s->txn.crc);
-		child_send(PROC_QUEUE, IMSG_QUEUE_COMMIT, 0, -1, &w);
+		if (s->authed) {
+			smtp_from_check(s);
+			return;
+		}
+		smtp_commit(s);
 		return;
 	case SMTP_BODY_BARE_CRLF:
 		smtp_reply(s,
@@ -720,9 +902,10 @@ smtp_session_committed(uint64_t reqid, int ok)
 		    "451 4.3.0 Could not store the message, try "
 		    "again later");
 	log_info("%s: message %016" PRIx64 " %s, %" PRIu64 " bytes, from <%s>, "
-		 "%u recipients",
+		 "%u recipients%s%s",
 	    s->addr, s->txn.msgid, ok ? "queued" : "NOT queued", s->txn.size,
-	    s->txn.env.sender, s->txn.env.nrcpt);
+	    s->txn.env.sender, s->txn.env.nrcpt, s->authed ? ", user " : "",
+	    s->authed ? s->auth_user : "");
 	/* the queue owns the file now: no abort */
 	close(s->spoolfd);
 	s->spoolfd = -1;
@@ -824,6 +1007,180 @@ smtp_tls_begin(struct smtp_session *s)
 	smtp_wait_command(s);
 }
 
+/* ask auth whether user and password log in */
+static void
+smtp_auth_request(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct msg_writer w;
+
+	smtp_wait(s, WAIT_AUTH);
+	msg_writer_init(&w);
+	auth_login_make(&w, s->reqid, AUTH_SERVICE_SMTP, user, pass, s->addr);
+	child_send(PROC_AUTH, IMSG_AUTH_LOGIN, 0, -1, &w);
+}
+
+void
+smtp_session_auth_result(const struct auth_login_result *res)
+{
+	struct smtp_session *s;
+
+	if ((s = smtp_waiting(res->reqid, WAIT_AUTH)) == NULL)
+		return;
+	switch (res->status) {
+	case AUTH_LOGIN_OK:
+		s->authed = 1;
+		strlcpy(s->auth_user, res->user, sizeof(s->auth_user));
+		smtp_reply(s, "235 2.7.0 Authentication successful");
+		break;
+	case AUTH_LOGIN_LIMITED:
+		smtp_reply(s,
+		    "454 4.7.0 Too many failed logins, try again "
+		    "later");
+		smtp_error(s);
+		break;
+	case AUTH_LOGIN_TEMPFAIL:
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		break;
+	default:
+		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+		smtp_error(s);
+		break;
+	}
+	smtp_process(s);
+}
+
+/* PLAIN's message, initial or answering the 334 */
+static void
+smtp_auth_plain(struct smtp_session *s, const char *b64, size_t len)
+{
+	char user[AUTH_LOGIN_USER_MAX + 1], pass[AUTH_LOGIN_PASSWORD_MAX + 1];
+	int rv;
+
+	rv =
+	    sasl_plain_decode(b64, len, user, sizeof(user), pass, sizeof(pass));
+	if (rv == 0)
+		smtp_auth_request(s, user, pass);
+	else if (rv == -2) {
+		smtp_reply(s, "535 5.7.8 Cannot authenticate as another user");
+		smtp_error(s);
+	} else {
+		smtp_reply(s, "501 5.5.2 Invalid PLAIN response");
+		smtp_error(s);
+	}
+	explicit_bzero(user, sizeof(user));
+	explicit_bzero(pass, sizeof(pass));
+}
+
+/* LOGIN's user name, initial or answering the first 334 */
+static void
+smtp_auth_login_user(struct smtp_session *s, const char *b64, size_t len)
+{
+	if (smtp_auth_login_decode(
+		b64, len, s->sasl_user, sizeof(s->sasl_user)) == -1) {
+		smtp_reply(s, "501 5.5.2 Invalid base64 data");
+		smtp_error(s);
+		return;
+	}
+	s->sasl = SASL_LOGIN_PASS;
+	smtp_reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
+}
+
+/* a line answering a 334: the SASL exchange goes on or ends */
+static void
+smtp_sasl_line(struct smtp_session *s, const char *line, size_t len)
+{
+	char pass[AUTH_LOGIN_PASSWORD_MAX + 1];
+	enum smtp_sasl step = s->sasl;
+
+	s->sasl = SASL_NONE;
+	if (len == 1 && line[0] == '*') {
+		explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+		smtp_reply(s, "501 5.0.0 Authentication cancelled");
+		smtp_error(s);
+		return;
+	}
+	switch (step) {
+	case SASL_PLAIN:
+		smtp_auth_plain(s, line, len);
+		break;
+	case SASL_LOGIN_USER:
+		smtp_auth_login_user(s, line, len);
+		break;
+	case SASL_LOGIN_PASS:
+		if (smtp_auth_login_decode(line, len, pass, sizeof(pass)) ==
+		    -1) {
+			smtp_reply(s, "501 5.5.2 Invalid base64 data");
+			smtp_error(s);
+		} else
+			smtp_auth_request(s, s->sasl_user, pass);
+		explicit_bzero(pass, sizeof(pass));
+		explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+		break;
+	case SASL_NONE:
+		break;
+	}
+}
+
+/* the exchange ends unanswered (a line too long, a bare LF) */
+static void
+smtp_sasl_abort(struct smtp_session *s)
+{
+	s->sasl = SASL_NONE;
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+}
+
+/* RFC 4954 on submission and submissions, under TLS alone */
+static void
+smtp_auth(struct smtp_session *s, struct smtp_command *cmd)
+{
+	const char *ir = cmd->auth_initial;
+
+	if (s->kind == LISTEN_SMTP) {
+		smtp_reply(s, "503 5.5.1 AUTH not available here");
+		smtp_error(s);
+		return;
+	}
+	if (!s->tls) {
+		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		smtp_error(s);
+		return;
+	}
+	if (!s->helo_done || !s->esmtp) {
+		smtp_reply(s, "503 5.5.1 Send EHLO first");
+		return;
+	}
+	if (s->authed) {
+		smtp_reply(s, "503 5.5.1 Already authenticated");
+		smtp_error(s);
+		return;
+	}
+	if (s->txn.active) {
+		smtp_reply(s,
+		    "503 5.5.1 AUTH not allowed in a mail "
+		    "transaction");
+		return;
+	}
+	if (strcmp(cmd->arg, "PLAIN") == 0) {
+		if (ir[0] == '\0') {
+			s->sasl = SASL_PLAIN;
+			smtp_reply(s, "334 ");
+		} else
+			smtp_auth_plain(s, strcmp(ir, "=") == 0 ? "" : ir,
+			    strcmp(ir, "=") == 0 ? 0 : strlen(ir));
+	} else if (strcmp(cmd->arg, "LOGIN") == 0) {
+		if (ir[0] == '\0') {
+			s->sasl = SASL_LOGIN_USER;
+			smtp_reply(s, "334 VXNlcm5hbWU6"); /* "Username:" */
+		} else
+			smtp_auth_login_user(s, ir, strlen(ir));
+	} else {
+		smtp_reply(s,
+		    "504 5.5.4 Unrecognized authentication "
+		    "mechanism");
+		smtp_error(s);
+	}
+}
+
 static void
 smtp_command(struct smtp_session *s, const char *line, size_t len)
 {
@@ -831,7 +1188,12 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	char err[256];
 	int code;
 
-	log_debug("%s: >>> %.*s", s->addr, (int)(len > 200 ? 200 : len), line);
+	/* an AUTH line may carry a password */
+	if (len >= 4 && strncasecmp(line, "AUTH", 4) == 0)
+		log_debug("%s: >>> AUTH ...", s->addr);
+	else
+		log_debug("%s: >>> %.*s", s->addr, (int)(len > 200 ? 200 : len),
+		    line);
 	if ((code = smtp_parse_command(line, len, &cmd, err, sizeof(err))) !=
 	    0) {
 		smtp_reply(s, "%d %s", code, err);
@@ -881,8 +1243,8 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 		smtp_starttls(s);
 		break;
 	case SMTP_CMD_AUTH:
-		smtp_reply(s, "503 5.5.1 AUTH not available here");
-		smtp_error(s);
+		smtp_auth(s, &cmd);
+		explicit_bzero(cmd.auth_initial, sizeof(cmd.auth_initial));
 		break;
 	}
 }
@@ -1011,6 +1373,8 @@ smtp_process_input(struct smtp_session *s)
 				return;
 			/* a whole line: the command clock restarts */
 			smtp_wait_command(s);
+			if (s->sasl != SASL_NONE && (len == SIZE_MAX || !crlf))
+				smtp_sasl_abort(s);
 			if (len == SIZE_MAX) {
 				smtp_reply(s, "500 5.5.2 Line too long");
 				if (smtp_error(s) == -1)
@@ -1025,7 +1389,12 @@ smtp_process_input(struct smtp_session *s)
 					return;
 				continue;
 			}
-			smtp_command(s, line, len);
+			if (s->sasl != SASL_NONE)
+				smtp_sasl_line(s, line, len);
+			else
+				smtp_command(s, line, len);
+			/* it may have been a password */
+			explicit_bzero(line, len);
 			break;
 		case SMTP_DATA:
 			if (smtp_message_input(s, in, &done) == 0)

@@ -92,6 +92,7 @@ struct smtp_received {
 	int esmtp;	      /* the client said EHLO */
 	const char *tls;      /* "version cipher", NULL in the clear */
 	time_t time;
+	int auth; /* the client authenticated (RFC 3848) */
 };
 
 /* room for a Received header with every field at its limit */
@@ -199,6 +200,270 @@ int smtp_dkim_start(const char *domain, const struct dkim_message *,
     char *err, size_t errsz);
 /* the session has gone: its done is never called */
 void smtp_dkim_cancel(struct smtp_dkim_job *);
+/* ---------------------------------------------------------------- smtp_auth.c
+ */
+/*
+ * AUTH LOGIN's answer, one base64 field (a user name or a password):
+ * decoded into out, NUL-terminated; -1 (out wiped) if it is malformed,
+ * empty, holds a NUL or does not fit.
+ */
+int smtp_auth_login_decode(const char *b64, size_t, char *out, size_t outsz);
+
+/* the header section of a submitted message, kept for its From: */
+#define SMTP_HEADERS_MAX (128 * 1024)
+
+struct smtp_headers {
+	char *buf;
+	size_t len;
+	size_t cap;
+	int last_lf;  /* the last octet fed was an LF */
+	int done;     /* the empty line that ends it was seen */
+	int overflow; /* longer than SMTP_HEADERS_MAX (or no memory) */
+};
+
+/* the addresses of every From: field, each once */
+struct smtp_from {
+	char *addr[AUTH_SENDER_MAX];
+	size_t n;
+};
+
+#define SMTP_FROM_OK	   0
+#define SMTP_FROM_NONE	   1 /* no From: field, or one without an address */
+#define SMTP_FROM_BAD	   2 /* an entry that is no address; too many */
+#define SMTP_FROM_TOO_LONG 3 /* the header section past SMTP_HEADERS_MAX */
+#define SMTP_FROM_NOMEM	   4
+
+/* the message as stored (LF line ends), in pieces as they come */
+void smtp_headers_feed(struct smtp_headers *, const void *, size_t);
+void smtp_headers_reset(struct smtp_headers *);
+/* the From: addresses into f (smtp_from_clear() it): SMTP_FROM_* */
+int smtp_headers_from(const struct smtp_headers *, struct smtp_from *f);
+void smtp_from_clear(struct smtp_from *);
+
+/* ---------------------------------------------------------------- smtp_reply.c
+ */
+/*
+ * The client side of RFC 5321 4.2: a server's replies, parsed as the
+ * octets come.  A reply line may be longer than RFC 5321's 512 octets up
+ * to SMTP_REPLY_LINE_MAX (CRLF included); a reply has at most
+ * SMTP_REPLY_LINES_MAX lines.  Anything else is a protocol error.
+ */
+#define SMTP_REPLY_LINE_MAX  4096
+#define SMTP_REPLY_LINES_MAX 100
+#define SMTP_REPLY_ESC_MAX   12 /* "5.123.123", NUL included */
+
+enum smtp_reply_status {
+	SMTP_REPLY_MORE,  /* all octets taken, the reply is not whole yet */
+	SMTP_REPLY_DONE,  /* a whole reply is in the parser's reply */
+	SMTP_REPLY_ERROR, /* the peer broke the protocol; see error */
+};
+
+enum smtp_reply_error {
+	SMTP_REPLY_ERR_NONE,
+	SMTP_REPLY_ERR_SYNTAX,	       /* no code, or no SP or '-' after it */
+	SMTP_REPLY_ERR_CODE,	       /* a code outside 200-559 */
+	SMTP_REPLY_ERR_CODE_CHANGED,   /* a line with another code */
+	SMTP_REPLY_ERR_BARE_LF,	       /* an LF without its CR */
+	SMTP_REPLY_ERR_BARE_CR,	       /* a CR without its LF */
+	SMTP_REPLY_ERR_NUL,	       /* a NUL octet */
+	SMTP_REPLY_ERR_LINE_TOO_LONG,  /* over SMTP_REPLY_LINE_MAX */
+	SMTP_REPLY_ERR_TOO_MANY_LINES, /* over SMTP_REPLY_LINES_MAX */
+	SMTP_REPLY_ERR_NOMEM,
+};
+
+struct smtp_reply {
+	int code;			     /* 200-559 */
+	char enhanced[SMTP_REPLY_ESC_MAX];   /* RFC 3463, "" if none */
+	uint32_t nlines;		     /* at least 1 */
+	uint32_t line[SMTP_REPLY_LINES_MAX]; /* offsets into text */
+	char *text; /* each line after its code and separator, NUL-ended;
+		     * octets outside printable ASCII and HT are '?' */
+	size_t textlen;
+	size_t textsize;
+};
+
+struct smtp_reply_parser {
+	struct smtp_reply reply;
+	enum smtp_reply_error error;
+	int done; /* reply is whole: the next octets start another */
+	int cr;	  /* the last octet was a CR */
+	size_t linelen;
+	char buf[SMTP_REPLY_LINE_MAX];
+};
+
+/* the SMTP extensions an EHLO reply offers (RFC 5321 4.1.1.1) */
+#define SMTP_EXT_PIPELINING	     0x0001 /* RFC 2920 */
+#define SMTP_EXT_SIZE		     0x0002 /* RFC 1870 */
+#define SMTP_EXT_8BITMIME	     0x0004 /* RFC 6152 */
+#define SMTP_EXT_SMTPUTF8	     0x0008 /* RFC 6531 */
+#define SMTP_EXT_STARTTLS	     0x0010 /* RFC 3207 */
+#define SMTP_EXT_AUTH		     0x0020 /* RFC 4954 */
+#define SMTP_EXT_DSN		     0x0040 /* RFC 3461 */
+#define SMTP_EXT_CHUNKING	     0x0080 /* RFC 3030 */
+#define SMTP_EXT_ENHANCEDSTATUSCODES 0x0100 /* RFC 2034 */
+#define SMTP_EXT_BINARYMIME	     0x0200 /* RFC 3030 */
+
+#define SMTP_AUTH_PLAIN	   0x01
+#define SMTP_AUTH_LOGIN	   0x02
+#define SMTP_AUTH_CRAM_MD5 0x04
+#define SMTP_AUTH_XOAUTH2  0x08
+
+struct smtp_ehlo {
+	uint32_t ext;	   /* SMTP_EXT_* */
+	uint64_t size_max; /* SIZE's limit; 0 if it states none */
+	uint32_t auth;	   /* SMTP_AUTH_* among the AUTH mechanisms */
+};
+
+void smtp_reply_parser_init(struct smtp_reply_parser *);
+void smtp_reply_parser_free(struct smtp_reply_parser *);
+/*
+ * Octets from the server, split anywhere.  *used is set to how many were
+ * taken: all of len with SMTP_REPLY_MORE; up to the end of the reply with
+ * SMTP_REPLY_DONE (the rest starts the next reply: feed it again), the
+ * reply being the parser's until the next call.  An error stays: every
+ * later call returns SMTP_REPLY_ERROR.
+ */
+enum smtp_reply_status smtp_reply_feed(
+    struct smtp_reply_parser *, const void *, size_t len, size_t *used);
+const char *smtp_reply_strerror(enum smtp_reply_error);
+/* line i's text, without code and separator; "" past the last */
+const char *smtp_reply_line(const struct smtp_reply *, uint32_t i);
+/*
+ * The reply on one line for logs and bounces: "550 5.1.1 text", the
+ * lines joined by spaces, truncated to fit; its length.
+ */
+size_t smtp_reply_format(const struct smtp_reply *, char *buf, size_t);
+/* the extensions of a 250 reply to EHLO; -1 if the reply is not one */
+int smtp_reply_ehlo(const struct smtp_reply *, struct smtp_ehlo *);
+
+/* ---------------------------------------------------------------- mta_route.c
+ */
+/*
+ * Where mail for a domain goes: its MX hosts in preference order, each
+ * with its addresses (IPv6 first).  The pure part of the lookup, apart
+ * from the DNS that feeds it (mta_dns.c).
+ */
+#define MTA_ROUTE_HOSTS_MAX	   16 /* MX hosts tried for one domain */
+#define MTA_ROUTE_ADDRS_PER_FAMILY 4  /* of each host, per IP version */
+#define MTA_ROUTE_ADDRS_MAX	   (2 * MTA_ROUTE_ADDRS_PER_FAMILY)
+#define MTA_ROUTE_MX_MAX	   64 /* MX records kept, the best */
+#define MTA_HOST_MAX		   (SMTP_DOMAIN_MAX + 1) /* NUL included */
+#define MTA_ROUTE_ERROR_MAX	   256
+
+struct mta_mx {
+	uint16_t preference;
+	uint32_t order; /* a random tiebreak between equal preferences */
+	char host[MTA_HOST_MAX]; /* lower-cased, no trailing dot; "." null */
+};
+
+enum mta_mx_result {
+	MTA_MX_HOSTS,	/* the hosts to try */
+	MTA_MX_NULL,	/* RFC 7505: the domain accepts no mail */
+	MTA_MX_INVALID, /* records, but no usable host name */
+};
+
+enum mta_route_status {
+	MTA_ROUTE_OK,
+	MTA_ROUTE_TEMPFAIL, /* try again later: 4.x.x */
+	MTA_ROUTE_PERMFAIL, /* bounce: 5.x.x */
+};
+
+struct mta_route_host {
+	char name[MTA_HOST_MAX];
+	uint16_t preference;
+	uint32_t naddrs;
+	struct sockaddr_storage addrs[MTA_ROUTE_ADDRS_MAX];
+	/* what the lookups said, while they run */
+	uint32_t nv6, nv4;
+	int tempfail; /* an address lookup failed for now */
+};
+
+struct mta_route {
+	char domain[MTA_HOST_MAX];
+	enum mta_route_status status;
+	char enhanced[SMTP_REPLY_ESC_MAX]; /* "4.4.3", "5.1.10", ... */
+	char error[MTA_ROUTE_ERROR_MAX];
+	int implicit_mx; /* no MX: the domain itself (RFC 5321 5.1) */
+	uint32_t nhosts;
+	struct mta_route_host hosts[MTA_ROUTE_HOSTS_MAX];
+};
+
+/*
+ * A domain name in DNS wire format (uncompressed, as libunbound hands
+ * rdata over) to text: lower-cased, no trailing dot, "." for the root.
+ * Only letters, digits, '-' and '_' in labels.  Its wire length, or -1.
+ */
+int mta_dname_text(const uint8_t *, size_t, char *, size_t);
+/* an MX record's rdata: 0, or -1 if malformed */
+int mta_mx_parse(const uint8_t *, size_t, struct mta_mx *);
+/* a host or domain name as text, by the rules of mta_dname_text() */
+int mta_hostname_valid(const char *);
+/*
+ * The MX records of a domain into the order to try them: preference,
+ * equal ones shuffled by their order field, duplicates and null targets
+ * dropped, at most MTA_ROUTE_HOSTS_MAX kept; *n is updated.
+ */
+enum mta_mx_result mta_mx_order(struct mta_mx *, size_t *n);
+/*
+ * one MX record into mx (n of them so far): while there is room it is
+ * added; then it takes the place of the one with the worst preference,
+ * if it is better, so that the best MTA_ROUTE_MX_MAX of any number stay
+ */
+void mta_mx_add(struct mta_mx *, size_t *n, const struct mta_mx *);
+/* mark the mx records' order fields at random, for mta_mx_order() */
+void mta_mx_shuffle(struct mta_mx *, size_t n);
+/* a route fails, once: status and enhanced code and text */
+void
+mta_route_fail(struct mta_route *, enum mta_route_status, const char *enhanced,
+    const char *fmt, ...) __attribute__((__format__(printf, 4, 5)));
+/* a host's A (4 octets) or AAAA (16) rdata: 0, or -1 if malformed */
+int mta_route_add_addr(struct mta_route_host *, int af, const void *, size_t);
+/*
+ * The lookups are done: hosts without addresses go, their addresses are
+ * put in order (IPv6 first), and a route left empty fails, for now if a
+ * lookup failed for now, else for good.
+ */
+void mta_route_finish(struct mta_route *);
+/* an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]"): 1, 0 if the
+ * domain is none, -1 if malformed; the route gets the address */
+int mta_route_literal(struct mta_route *, const char *domain);
+
+/* ---------------------------------------------------------------- mta_dns.c
+ */
+/*
+ * DNS for mta through libunbound, on the role's libevent loop: the
+ * library (loaded with dlopen() by mta_dns_new(), before the jail)
+ * resolves in a thread of its own and hands answers over a pipe the
+ * loop watches, so no lookup blocks the loop.
+ */
+struct mta_dns;
+struct mta_route_query;
+
+/* the route is the callback's until it returns; the query is gone */
+typedef void (*mta_route_cb)(const struct mta_route *, void *arg);
+
+/*
+ * A resolver: the given one (an IP address; port 53 if 0), or
+ * /etc/resolv.conf's and /etc/hosts if resolver is "".  Names under
+ * .test go to it too.  NULL and err on failure.  Called before the
+ * role's chroot and seccomp filter: it loads the library, reads those
+ * files and starts the resolver thread, which then needs only UDP and
+ * TCP sockets (bind() included: a random source port) and a few
+ * socket options of the filter.
+ */
+struct mta_dns *mta_dns_new(struct event_base *, const char *resolver,
+    uint16_t port, char *err, size_t errsz);
+/* cancels every lookup still running */
+void mta_dns_free(struct mta_dns *);
+/*
+ * Where mail for domain goes.  cb is called once, from the loop, never
+ * from within this call: the route, or why there is none (a timeout
+ * after timeout_ms is a temporary failure).  NULL if out of memory.
+ */
+struct mta_route_query *mta_route_lookup(struct mta_dns *, const char *domain,
+    int timeout_ms, mta_route_cb, void *arg);
+/* the query goes, its callback never called */
+void mta_route_cancel(struct mta_route_query *);
 
 /* ---------------------------------------------------------------- smtp.c */
 uint64_t smtp_new_reqid(void);
@@ -217,5 +482,7 @@ void smtp_session_rcpt_result(
 void smtp_session_created(uint64_t reqid, uint64_t msgid, int fd);
 void smtp_session_create_failed(uint64_t reqid);
 void smtp_session_committed(uint64_t reqid, int ok);
+void smtp_session_auth_result(const struct auth_login_result *);
+void smtp_session_sender_result(uint64_t reqid, uint32_t status);
 
 #endif

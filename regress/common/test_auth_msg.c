@@ -225,10 +225,50 @@ test_result(void)
 	msg_writer_free(&w);
 }
 
+/* a request made from the client's text, too long text included */
+static void
+test_make(void)
+{
+	struct auth_login d;
+	struct msg_writer w;
+	char big[AUTH_LOGIN_PASSWORD_MAX + 2];
+
+	msg_writer_init(&w);
+	auth_login_make(&w, 7, AUTH_SERVICE_SMTP, "alice@example.org", "pw",
+	    "192.0.2.1");
+	CHECK("make round trip", !w.error && w.wipe == 1 &&
+		auth_login_decode(&d, w.buf, w.len) == 0 && d.reqid == 7 &&
+		d.service == AUTH_SERVICE_SMTP &&
+		strcmp(d.user, "alice@example.org") == 0 &&
+		strcmp(d.password, "pw") == 0 &&
+		strcmp(d.client_addr, "192.0.2.1") == 0);
+	auth_login_clear(&d);
+	msg_writer_free(&w);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	msg_writer_init(&w);
+	auth_login_make(&w, 8, AUTH_SERVICE_IMAP, "alice@example.org", big,
+	    "192.0.2.1");
+	CHECK("make, a password too long: no user, no password",
+	    !w.error && auth_login_decode(&d, w.buf, w.len) == 0 &&
+		d.user[0] == '\0' && d.password[0] == '\0');
+	auth_login_clear(&d);
+	msg_writer_free(&w);
+	msg_writer_init(&w);
+	auth_login_make(&w, 9, AUTH_SERVICE_POP3, big, "pw", "192.0.2.1");
+	CHECK("make, a user too long: no user",
+	    !w.error && auth_login_decode(&d, w.buf, w.len) == 0 &&
+		d.user[0] == '\0');
+	auth_login_clear(&d);
+	msg_writer_free(&w);
+}
+
 int
 main(void)
 {
 	test_login();
+	test_make();
 	test_result();
 	TEST_EXIT();
 }

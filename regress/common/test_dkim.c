@@ -882,6 +882,26 @@ test_signature_parse(void)
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; z=\xc3\xa9", "octet"));
 	CHECK("sig NUL",
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; z=a\x01", "octet"));
+	CHECK("sig i= in d=",
+	    sig_fails("DKIM-Signature: " GOOD_TAGS "; i=@evil.org", "i=") &&
+		sig_fails(
+		    "DKIM-Signature: " GOOD_TAGS "; i=a@xexample.org", "i=") &&
+		sig_fails("DKIM-Signature: " GOOD_TAGS "; i=no-at", "i="));
+	CHECK("sig x= before t=",
+	    sig_fails("DKIM-Signature: " GOOD_TAGS "; t=10; x=9", "x="));
+	if ((sig = malloc(sizeof(*sig))) != NULL) {
+		const char *f = "DKIM-Signature: " GOOD_TAGS
+				"; i=joe@Mail.EXAMPLE.org; t=9; x=10";
+
+		CHECK("sig i= in a subdomain of d=",
+		    dkim_signature_parse(sig, f, strlen(f), err, sizeof(err)) ==
+			0);
+		f = "DKIM-Signature: " GOOD_TAGS "; i=\"j@e\"@example.org";
+		CHECK("sig i= with a quoted local part",
+		    dkim_signature_parse(sig, f, strlen(f), err, sizeof(err)) ==
+			0);
+		free(sig);
+	}
 	CHECK("sig tag without =",
 	    sig_fails("DKIM-Signature: " GOOD_TAGS "; novalue", "value"));
 	CHECK("sig bad tag name",
@@ -1018,6 +1038,73 @@ test_key_record(void)
 	}
 }
 
+/*
+ * Ed25519 signs the same digest the same way every time: the whole field
+ * for a fixed key, time and message, as dkimpy verified it when it was
+ * written down.  A change to the tags, their order or the folding shows.
+ */
+static const char kat_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIMx0mNeb5Lzvw6+iiBaOhB05rVdIP4/IhYAZywuTT8oF\n"
+    "-----END PRIVATE KEY-----\n";
+static const char kat_p[] = "3DvjBpBUqDUwEGN5QOFk31T0FwAiMiTui8rYDN19EIQ=";
+static const char kat_msg[] = "Received: from a by b\r\n"
+			      "From: Joe <joe@example.org>\r\n"
+			      "To: Suzie <suzie@example.net>\r\n"
+			      "Subject: known\r\n answer\r\n"
+			      "Date: Tue, 8 Dec 2026 00:00:00 +0000\r\n"
+			      "\r\n"
+			      "body  \r\n\r\n";
+static const char kat_field[] =
+    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; "
+    "d=example.org;\r\n"
+    "\ts=b20261208e; t=1765152000; h=date:subject:to:from:from;\r\n"
+    "\tbh=Ck5SoRNWUpSR4X0COv7R5ub2pUTtl6xz4dTFz++ji4M=; "
+    "b=YtEpqTaB/t+YT2ScGd+w6RPnOO\r\n"
+    "\tj6pH6ZCJFty0pt1Xo6C1eTLJj3TqnNLs3WYA43va6GuLGKe8rCSHhllV0bDg==\r\n";
+
+static void
+test_known_answer(void)
+{
+	struct dkim_sign_request req = {
+	    DKIM_ED25519_SHA256, "example.org", "b20261208e", 1765152000};
+	unsigned char sig[DKIM_SIG_MAX];
+	char out[DKIM_SIGNED_FIELD_MAX], p[DKIM_PUBKEY_MAX], err[128];
+	struct dkim_message m;
+	struct dkim_template t;
+	struct dkim_key *key;
+	size_t siglen;
+	char *signed_msg;
+
+	key = dkim_key_from_pem(kat_key, strlen(kat_key), err, sizeof(err));
+	CHECK("kat key",
+	    key != NULL && dkim_key_public(key, p, sizeof(p)) == 0 &&
+		strcmp(p, kat_p) == 0);
+	if (key == NULL || dkim_message_init(&m) == -1)
+		goto done;
+	CHECK("kat sign",
+	    dkim_message_update(
+		&m, kat_msg, strlen(kat_msg), err, sizeof(err)) == 0 &&
+		dkim_message_final(&m, err, sizeof(err)) == 0 &&
+		dkim_sign_prepare(
+		    &req, &m.headers, m.bh, &t, err, sizeof(err)) == 0 &&
+		dkim_sign_digest(key, t.digest, sig, &siglen, sizeof(sig)) ==
+		    0 &&
+		siglen == 64 &&
+		dkim_sign_finish(&t, sig, siglen, out, sizeof(out)) > 0);
+	if (strcmp(out, kat_field) != 0)
+		printf("# got:\n%s", out);
+	CHECK("kat field", strcmp(out, kat_field) == 0);
+	dkim_message_free(&m);
+	if (asprintf(&signed_msg, "%s%s", kat_field, kat_msg) != -1) {
+		CHECK("kat verifies",
+		    verify_message(signed_msg, kat_p, DKIM_ED25519_SHA256));
+		free(signed_msg);
+	}
+done:
+	dkim_key_free(key);
+}
+
 /* the most fields h= may hold, with long names: the template still fits */
 static void
 test_prepare_full(void)
@@ -1078,5 +1165,6 @@ main(void)
 	test_prepare_refuses();
 	test_prepare_full();
 	test_key_record();
+	test_known_answer();
 	TEST_EXIT();
 }

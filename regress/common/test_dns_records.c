@@ -111,7 +111,7 @@ test_quote(void)
 #define STS_PREFIX "_mta-sts.example.org. 3600 IN TXT \"v=STSv1; id="
 
 struct collect {
-	char lines[64][DNS_VALUE_MAX + DNS_NAME_MAX + 32];
+	char lines[64][DNS_VALUE_MAX + DNS_OWNER_MAX + 32];
 	size_t n;
 };
 

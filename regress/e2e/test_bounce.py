@@ -1,11 +1,13 @@
 """Bounces: a message whose recipients fail for good (here: over quota
-until it expires) comes back to its local sender as an RFC 3464 report,
+until it expires) comes back to its sender as an RFC 3464 report (a
+local sender's lands in the Maildir, a remote one's waits in the queue),
 with NOTIFY, RET, ENVID and ORCPT honoured; no report to the null
 sender (a failed report is discarded, said in the log), none when NOTIFY
 says NEVER.  Real boxd, smtplib as the client, Python's email package
 reading what lands in the Maildir."""
 
 import email
+import json
 import email.policy
 import os
 import smtplib
@@ -32,6 +34,11 @@ class Bounce(unittest.TestCase):
         self.b.add_user(BOB)
         # nothing fits: every delivery to bob fails for now, then expires
         self.b.boxctl("user", "quota", BOB, "1K")
+        # imap records it in the Maildir a moment after boxctl returns
+        size = os.path.join(self.b.maildir(BOB), "maildirsize")
+        self.assertTrue(t.wait_until(
+            lambda: os.path.exists(size) and
+            t.read(size).startswith(b"1024S"), 30))
 
     def send(self, sender, tok, mail_options=(), rcpt_options=()):
         body = t.make_message(tok, to=BOB, extra=FILL)
@@ -117,14 +124,21 @@ class Bounce(unittest.TestCase):
             30))
         self.assertEqual(len(self.b.messages(ALICE)), 0)
 
-    def test_remote_sender_kept(self):
+    def test_remote_sender_report_waits_for_mta(self):
         tok = t.token()
         self.send(t.SENDER, tok)
-        self.wait_log("its sender is not local")
-        self.assertTrue(t.wait_until(
-            lambda: len(t.listdir(t.spool_dir(self.b, "failed"))) >= 1,
-            30))
+        rows = []
 
+        def held():
+            rows[:] = [json.loads(line) for line in self.b.boxctl(
+                "-j", "queue", "list").stdout.splitlines()]
+            return any(r["sender"] == "<>" for r in rows)
+        self.assertTrue(t.wait_until(held, 60), t.log_tail(self.b))
+        self.assertEqual([(r["recipient"], r["status"]) for r in rows],
+                         [(t.SENDER, "pending")])
+        self.assertEqual(t.listdir(t.spool_dir(self.b, "failed")), [])
+        show = self.b.boxctl("queue", "show", rows[0]["id"]).stdout
+        self.assertIn("Subject: Undelivered Mail Returned to Sender", show)
 
 if __name__ == "__main__":
     unittest.main()

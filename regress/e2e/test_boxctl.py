@@ -521,7 +521,7 @@ class BoxctlCase(unittest.TestCase):
 
     def test_usage(self):
         for args in ([], ["frobnicate"], ["status", "extra"],
-                     ["user"], ["user", "add"], ["queue", "list"],
+                     ["user"], ["user", "add"], ["queue", "frob"],
                      ["dns"], ["dkim", "rotate"], ["backup", "/tmp"]):
             p = subprocess.run([boxdtest.BOXCTL, "-s", self.boxd.control] +
                                args, capture_output=True, text=True)

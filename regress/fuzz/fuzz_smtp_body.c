@@ -25,7 +25,7 @@ struct sink {
 	size_t len;
 };
 
-static const struct smtp_received received = {"mx.test", 1, NULL, 0};
+static const struct smtp_received received = {"mx.test", 1, NULL, 0, 0};
 
 static int
 sink_write(void *arg, const void *data, size_t len)

@@ -332,6 +332,45 @@ test_result(void)
 		rcpt_next_try(rs, 4) == 6000);
 }
 
+/* remote recipients (no mailbox): never mda's, kept pending for mta */
+static void
+test_remote(void)
+{
+	struct rcpt_state rs[3];
+	struct envelope env;
+	struct envelope_rcpt rc;
+	char why[256];
+
+	memset(rs, 0, sizeof(rs));
+	rs[1].remote = 1;
+	CHECK("a remote recipient is never due",
+	    !rcpt_due(&rs[1], UINT64_MAX) && rcpt_due(&rs[0], 0));
+	rs[0].status = rs[2].status = RCPT_DELIVERED;
+	CHECK("only remote ones pending: no timer, still pending",
+	    rcpt_next_try(rs, 3) == 0 &&
+		rcpt_outcome(rs, 3) == RCPT_SOME_PENDING);
+
+	memset(&env, 0, sizeof(env));
+	memset(&rc, 0, sizeof(rc));
+	strlcpy(env.sender, "a@example.org", sizeof(env.sender));
+	strlcpy(rc.addr, "x@elsewhere.example", sizeof(rc.addr));
+	envelope_add_rcpt(&env, &rc);
+	strlcpy(rc.addr, "y@elsewhere.example", sizeof(rc.addr));
+	envelope_add_rcpt(&env, &rc);
+	envelope_add_rcpt(&env, &rc);
+	strlcpy(rc.addr, "b@example.org", sizeof(rc.addr));
+	strlcpy(rc.mailbox, "example.org/b", sizeof(rc.mailbox));
+	envelope_add_rcpt(&env, &rc);
+	CHECK("remote recipients: one each, by address", env.nrcpt == 3);
+	CHECK("an envelope with remote recipients checks out",
+	    envelope_check(&env, why, sizeof(why)) == 0);
+	strlcpy(env.rcpt[0].addr, "postmaster", sizeof(env.rcpt[0].addr));
+	CHECK("a remote recipient without a domain does not",
+	    envelope_check(&env, why, sizeof(why)) == -1 &&
+		envelope_check_spooled(&env, why, sizeof(why)) == -1);
+	envelope_clear(&env);
+}
+
 /* ------------------------------------------------------------ state record */
 
 static uint8_t *
@@ -699,6 +738,7 @@ main(void)
 	test_clamps();
 	test_mda_reply_room();
 	test_result();
+	test_remote();
 	test_state_record();
 	test_state_files();
 	test_recovery();

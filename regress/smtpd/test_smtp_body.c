@@ -40,7 +40,7 @@ sink_write(void *arg, const void *data, size_t len)
 	return 0;
 }
 
-static const struct smtp_received plain = {"mx.test", 1, NULL, T_2026};
+static const struct smtp_received plain = {"mx.test", 1, NULL, T_2026, 0};
 
 /* a transaction as the session has it at DATA: one recipient */
 static void
@@ -645,7 +645,7 @@ static void
 test_received(void)
 {
 	static const char tls[] = "TLSv1.3 TLS_AES_256_GCM_SHA384";
-	struct smtp_received r = {"mx.test", 1, NULL, T_2026};
+	struct smtp_received r = {"mx.test", 1, NULL, T_2026, 0};
 	struct smtp_transaction t;
 	struct envelope_rcpt rc;
 	char hdr[SMTP_RECEIVED_MAX];
@@ -688,6 +688,20 @@ test_received(void)
 		"\tid 0000000000001234\n"
 		"\tfor <alice0@example.test>; Thu, 01 Jan 2026 00:00:00 "
 		"+0000\n"));
+	r.auth = 1;
+	CHECK("received authenticated over tls (RFC 3848)",
+	    received_is(2, "192.0.2.1", 0, &r,
+		"Received: from client.test ([192.0.2.1])\n"
+		"\tby mx.test (boxd) with ESMTPSA (TLSv1.3 "
+		"TLS_AES_256_GCM_SHA384)\n"
+		"\tid 0000000000001234; Thu, 01 Jan 2026 00:00:00 +0000\n"));
+	CHECK("received smtputf8 authenticated",
+	    received_is(2, "192.0.2.1", ENVELOPE_SMTPUTF8, &r,
+		"Received: from client.test ([192.0.2.1])\n"
+		"\tby mx.test (boxd) with UTF8SMTPSA (TLSv1.3 "
+		"TLS_AES_256_GCM_SHA384)\n"
+		"\tid 0000000000001234; Thu, 01 Jan 2026 00:00:00 +0000\n"));
+	r.auth = 0;
 	r.esmtp = 0;
 	CHECK("received helo over tls",
 	    received_is(2, "192.0.2.1", 0, &r,
