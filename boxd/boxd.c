@@ -58,6 +58,12 @@ struct reload_waiter {
 /* control has at most this many clients, each with one request at a time */
 #define RELOAD_WAITERS_MAX 64
 
+/* a boxctl dkim change, answered once signer has key set number gen */
+struct dkim_waiter {
+	uint32_t peerid;
+	uint64_t gen;
+};
+
 /* the certificate and key as read from their files; the key wiped */
 struct tls_files {
 	char *cert;
@@ -74,6 +80,9 @@ static int shutting_down;
 static uint64_t reload_gen; /* reloads sent to the children */
 static struct reload_waiter reload_waiters[RELOAD_WAITERS_MAX];
 static size_t reload_nwaiters;
+static uint64_t dkim_gen; /* key sets sent to signer */
+static struct dkim_waiter dkim_waiters[RELOAD_WAITERS_MAX];
+static size_t dkim_nwaiters;
 static int exit_status;
 static int opt_foreground, opt_verbose, opt_sandbox_debug;
 static char conffile[PATH_MAX] = BOXD_CONF;
@@ -348,6 +357,9 @@ reload(char *err, size_t errsz)
 			send_tls(&procs[i], &tls);
 		if (i == PROC_CONTROL)
 			send_control_group();
+		if (role_get(i)->dkim_keys)
+			dkim_files_send(
+			    &procs[i].iev, conf.storage, ++dkim_gen);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
 	tls_files_free(&tls);
@@ -426,6 +438,67 @@ reload_reply(uint32_t peerid)
 	reload_answer();
 }
 
+/* the boxctl dkim changes whose key set signer has taken */
+static void
+dkim_taken(struct proc_state *p, struct msg_reader *r)
+{
+	uint64_t gen;
+	size_t i, kept;
+
+	if (p->role != PROC_SIGNER || msg_get_u64(r, &gen) == -1 ||
+	    msg_get_end(r) == -1 || gen > dkim_gen)
+		fatalx("malformed DKIM_KEYS_TAKEN from %s", proc_name(p->role));
+	for (i = kept = 0; i < dkim_nwaiters; i++) {
+		if (dkim_waiters[i].gen > gen) {
+			dkim_waiters[kept++] = dkim_waiters[i];
+			continue;
+		}
+		imsgev_compose(&procs[PROC_CONTROL].iev, IMSG_CTL_OK,
+		    dkim_waiters[i].peerid, -1, NULL, 0);
+	}
+	dkim_nwaiters = kept;
+}
+
+/*
+ * boxctl domain add, dkim rotate, dkim retire, once auth has found the
+ * domain: the files change here, signer gets the new set, and the answer
+ * waits until it has taken it.
+ */
+static void
+dkim_request(uint32_t peerid, struct msg_reader *r)
+{
+	char domain[SMTP_DOMAIN_MAX + 1], selector[DKIM_SELECTOR_MAX];
+	char err[512];
+	uint32_t op;
+
+	if (msg_get_u32(r, &op) == -1 ||
+	    msg_get_str(r, domain, sizeof(domain)) == -1 ||
+	    msg_get_str(r, selector, sizeof(selector)) == -1 ||
+	    msg_get_end(r) == -1)
+		fatalx("malformed PARENT_DKIM from control");
+	if (dkim_nwaiters == RELOAD_WAITERS_MAX) {
+		reload_fail(peerid,
+		    "too many DKIM changes in progress, try "
+		    "again");
+		return;
+	}
+	if (dkim_files_change(
+		conf.storage, op, domain, selector, err, sizeof(err)) == -1) {
+		log_warnx("DKIM: %s: %s", domain, err);
+		if (op == DKIM_OP_ADD)
+			reload_fail(peerid,
+			    "the domain is added, but not its "
+			    "DKIM keys: see the log");
+		else
+			reload_fail(peerid, err);
+		return;
+	}
+	dkim_files_send(&procs[PROC_SIGNER].iev, conf.storage, ++dkim_gen);
+	dkim_waiters[dkim_nwaiters].peerid = peerid;
+	dkim_waiters[dkim_nwaiters].gen = dkim_gen;
+	dkim_nwaiters++;
+}
+
 static void
 proc_ready(struct proc_state *p)
 {
@@ -479,6 +552,14 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 		if (p->role != PROC_CONTROL)
 			fatalx("%s asked for a reload", proc_name(p->role));
 		reload_reply(imsg->hdr.peerid);
+		break;
+	case IMSG_PARENT_DKIM:
+		if (p->role != PROC_CONTROL)
+			fatalx("%s asked for DKIM keys", proc_name(p->role));
+		dkim_request(imsg->hdr.peerid, &r);
+		break;
+	case IMSG_DKIM_KEYS_TAKEN:
+		dkim_taken(p, &r);
 		break;
 	default:
 		fatalx("unexpected imsg %s from %s",
@@ -842,6 +923,8 @@ prepare_storage(void)
 		if (r->jail != NULL)
 			prepare_dir(r->jail, r->user, 0700);
 	}
+	/* the signer's keys, which the parent reads for it */
+	prepare_dir(DKIM_KEYS_DIR, proc_user(PROC_SIGNER), 0700);
 }
 
 static void
@@ -970,7 +1053,8 @@ start_children(const char *self)
 		imsgev_init(&procs[a].iev, base, ends[PROC_PARENT][a],
 		    IMSG_MAX_SIZE, parent_dispatch, &procs[a]);
 		/* the key goes out this way: no copy stays behind */
-		procs[a].iev.ibuf.wipe = role_get(a)->tls_server;
+		procs[a].iev.ibuf.wipe =
+		    role_get(a)->tls_server || role_get(a)->dkim_keys;
 	}
 }
 
@@ -983,6 +1067,9 @@ configure_children(const struct tls_files *tls)
 		send_config(&procs[i], IMSG_CONF_START);
 		if (role_get(i)->tls_server)
 			send_tls(&procs[i], tls);
+		if (role_get(i)->dkim_keys)
+			dkim_files_send(
+			    &procs[i].iev, conf.storage, ++dkim_gen);
 		imsgev_compose(&procs[i].iev, IMSG_CONF_END, 0, -1, NULL, 0);
 	}
 }

@@ -29,6 +29,8 @@ struct role {
 	 * that wipes them (a TLS client, mta, needs neither).
 	 */
 	int tls_server;
+	/* gets the DKIM private keys, over a channel that wipes them */
+	int dkim_keys;
 	uint32_t listeners; /* 1 << LISTEN_*: the listeners it serves */
 	uint32_t peers;	    /* 1 << PROC_*: the roles it talks to */
 	void (*main)(void);
@@ -90,6 +92,16 @@ void child_forget_tls(void);
 void child_drop(void);
 /* the role's seccomp filter, once it has set up */
 void child_sandbox(void);
+/* ---------------------------------------------------------- dkim_files.c */
+/* every key file under STORAGE/dkim to signer, then DKIM_KEYS_END gen */
+void dkim_files_send(struct imsgev *signer, const char *storage, uint64_t gen);
+/*
+ * boxctl domain add, dkim rotate and dkim retire: make or remove key
+ * files (selector: RETIRE's).  0, or -1 with err.
+ */
+int dkim_files_change(const char *storage, enum dkim_op, const char *domain,
+    const char *selector, char *err, size_t errsz);
+
 /* -------------------------------------------------------- role mains */
 void control_main(void); /* ctl/control.c */
 void smtp_main(void);	 /* smtpd/smtp.c */
@@ -97,6 +109,7 @@ void auth_main(void);	 /* authd/auth.c */
 void queue_main(void);	 /* queued/queue.c */
 void mda_main(void);	 /* queued/mda.c */
 void imap_main(void);	 /* imapd/imap.c */
-void idle_main(void);	 /* boxd/idle.c: mta, signer */
+void signer_main(void);	 /* signerd/signer.c */
+void idle_main(void);	 /* boxd/idle.c: mta */
 
 #endif

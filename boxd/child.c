@@ -98,6 +98,13 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		child_configured = 1;
 		event_base_loopbreak(child->base);
 		break;
+	case IMSG_DKIM_KEY:
+	case IMSG_DKIM_KEYS_END:
+		/* the signer's keys come with its configuration */
+		if (!role_get(child->role)->dkim_keys)
+			child_bad_imsg(imsg, "dkim keys");
+		child_parent_handler(iev, imsg);
+		break;
 	default:
 		child_bad_imsg(imsg, "unexpected before configuration");
 	}
@@ -175,8 +182,9 @@ child_init(enum proc_type role, imsgev_handler parent_handler)
 	child->parent->on_close = child_parent_closed;
 	imsgev_init(child->parent, child->base, proc_fd(PROC_PARENT),
 	    IMSG_MAX_SIZE, child_dispatch_parent, NULL);
-	/* the key comes this way: no copy stays in its buffers */
-	child->parent->ibuf.wipe = role_get(role)->tls_server;
+	/* the keys come this way: no copy stays in its buffers */
+	child->parent->ibuf.wipe =
+	    role_get(role)->tls_server || role_get(role)->dkim_keys;
 	log_set_fatal_hook(child_fatal_hook);
 
 	if (event_base_dispatch(child->base) == -1 || !child_configured)

@@ -1,5 +1,5 @@
 /*
- * The roles whose work comes in later issues (mta, signer, imap): they
+ * The roles whose work comes in later issues (mta today): they
  * start, drop into their jails, install the filters written for their
  * work (boxd/role.c names them), and wait.
  */

@@ -75,10 +75,10 @@ static const struct role roles[PROC_COUNT] = {
 	[PROC_SIGNER] = {
 		.name = "signer",
 		.user = "_boxsign",
-		.jail = "dkim",
 		.sandbox = &sandbox_profile_signer,
+		.dkim_keys = 1,
 		.peers = PEER(PROC_CONTROL) | PEER(PROC_SMTP) | PEER(PROC_MTA),
-		.main = idle_main,
+		.main = signer_main,
 	},
 	[PROC_IMAP] = {
 		.name = "imap",

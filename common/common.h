@@ -240,6 +240,7 @@ struct ctl_request {
 	uint64_t quota;	   /* USER_QUOTA */
 	uint32_t ntargets; /* ALIAS_ADD */
 	char **targets;
+	char *selector; /* DKIM_RETIRE */
 };
 
 /* IMSG_CTL_LINE: n key/value pairs */
@@ -1353,6 +1354,108 @@ int dkim_verify_prepare(const struct dkim_headers *, size_t sigidx,
     const struct dkim_signature *, unsigned char digest[DKIM_DIGEST_LEN],
     char *err, size_t errsz);
 
+/* ---------------------------------------------------------- dkim_keys.c */
+/*
+ * The DKIM key files, STORAGE/dkim/DOMAIN.SELECTOR.key (PKCS#8 PEM), and
+ * the selectors boxd makes: "b", the UTC date, "r" (rsa) or "e"
+ * (ed25519), and for a day's later pairs a sequence 02..99:
+ * b20261208r, b20261208e, b20261208r02, b20261208e02.  The two keys of a
+ * pair differ only in that letter; within an algorithm the names sort by
+ * age.  A selector of another form (a key put there by hand) is loaded
+ * and published, but never signs.
+ */
+#define DKIM_KEYS_DIR	  "dkim"
+#define DKIM_KEY_SUFFIX	  ".key"
+#define DKIM_PAIR_SEQ_MAX 99
+#define DKIM_KEY_FILE_MAX (SMTP_DOMAIN_MAX + DKIM_SELECTOR_MAX + 8)
+
+/* a selector pair boxd made */
+struct dkim_pair {
+	uint32_t date; /* YYYYMMDD */
+	uint32_t seq;  /* 1 for the day's first pair */
+};
+
+/* one label of letters, digits and '-': fit for a file name and DNS */
+int dkim_selector_valid(const char *);
+/* 0 with the pair and algorithm of a selector boxd made; -1 for any other */
+int dkim_selector_parse(const char *, struct dkim_pair *, enum dkim_alg *);
+/* the selector of pair for alg; -1 if the pair is not one boxd makes */
+int dkim_selector_make(const struct dkim_pair *, enum dkim_alg, char *, size_t);
+/* <0, 0, >0: a older than, the same as, newer than b */
+int dkim_pair_cmp(const struct dkim_pair *, const struct dkim_pair *);
+/*
+ * The pair a rotation at now makes: the day's first, or the one after
+ * newest (NULL: none yet) if that is of the same day or later (a clock
+ * set back).  -1 once a day has had DKIM_PAIR_SEQ_MAX.
+ */
+int
+dkim_pair_next(const struct dkim_pair *newest, time_t now, struct dkim_pair *);
+/* "DOMAIN.SELECTOR.key"; -1 if it does not fit or either is invalid */
+int
+dkim_key_file_name(const char *domain, const char *selector, char *, size_t);
+/* the domain and selector of a key file's name; -1 if it is no such name */
+int dkim_key_file_parse(const char *name, char *domain, size_t domainsz,
+    char *selector, size_t selectorsz);
+
+/* -------------------------------------------------------- dns_records.c */
+/*
+ * boxctl dns: the records a domain publishes, as zone-file lines.  The
+ * control process fills a dns_zone from the configuration and the
+ * signer's public keys and formats every record here.
+ */
+#define DNS_TTL		 3600
+#define DNS_TXT_CHUNK	 255 /* octets in one TXT character-string */
+#define DNS_OWNER_MAX	 (SMTP_DOMAIN_MAX + 32)
+#define DNS_VALUE_MAX	 4096
+#define DNS_POLICY_MAX	 512
+#define DNS_MTA_STS_MODE "testing"
+#define DNS_MTA_STS_AGE	 604800 /* max_age: a week */
+
+/* the client services of RFC 6186 and RFC 8314, in the order printed */
+enum dns_service {
+	DNS_SUBMISSIONS,
+	DNS_SUBMISSION,
+	DNS_IMAPS,
+	DNS_IMAP,
+	DNS_POP3S,
+	DNS_POP3,
+	DNS_SERVICES
+};
+
+struct dns_zone {
+	const char *domain;
+	const char *hostname;	      /* the MX and every service's host */
+	uint16_t ports[DNS_SERVICES]; /* 0: no listener, "not offered" */
+};
+
+struct dns_record {
+	char name[DNS_OWNER_MAX]; /* "_dmarc.example.org." */
+	const char *type;	  /* "MX", "TXT", "SRV", "CNAME" */
+	char value[DNS_VALUE_MAX];
+};
+
+/* the ports of the configuration's listeners (the first of each kind) */
+void dns_zone_ports(struct dns_zone *, const struct boxd_config *);
+/*
+ * text as TXT character-strings: each quoted, at most 255 octets, '"' and
+ * '\' escaped, separated by a space; -1 if out is too small
+ */
+int dns_txt_quote(const char *text, char *out, size_t outsz);
+/* "NAME TTL IN TYPE VALUE"; -1 if it does not fit */
+int dns_record_line(const struct dns_record *, char *, size_t);
+/*
+ * The records before the DKIM keys (MX, SPF), the DKIM record of one
+ * selector (p= as dkim_key_public() makes it), and those after it
+ * (DMARC, MTA-STS, TLS-RPT, the SRV records, autoconfig and
+ * autodiscover).  Each calls cb once a record; -1 if one does not fit.
+ */
+typedef void (*dns_record_cb)(const struct dns_record *, void *);
+int dns_zone_head(const struct dns_zone *, dns_record_cb, void *);
+int dns_zone_dkim(const struct dns_zone *, const char *selector, enum dkim_alg,
+    const char *p, dns_record_cb, void *);
+int dns_zone_tail(const struct dns_zone *, dns_record_cb, void *);
+/* the MTA-STS policy file, served at https://mta-sts.DOMAIN/.well-known/ */
+int dns_mta_sts_policy(const struct dns_zone *, char *, size_t);
 /* ---------------------------------------------------------------- sasl.c */
 /* a decoded SASL PLAIN message, at most; longer ones are refused */
 #define SASL_PLAIN_MAX 2048

@@ -21,6 +21,7 @@ enum ctl_shape {
 	CTL_SHAPE_NAME_PASSWORD, /* str, str */
 	CTL_SHAPE_NAME_QUOTA,	 /* str, u64 */
 	CTL_SHAPE_NAME_TARGETS,	 /* str, u32 n, n x str */
+	CTL_SHAPE_NAME_SELECTOR, /* str, str */
 	CTL_SHAPE_INVALID,	 /* not a request */
 };
 
@@ -49,10 +50,14 @@ ctl_request_shape(uint32_t type)
 	case IMSG_CTL_USER_ENABLE:
 	case IMSG_CTL_ALIAS_DEL:
 	case IMSG_CTL_ALIAS_LIST:
+	case IMSG_CTL_DNS:
+	case IMSG_CTL_DKIM_ROTATE:
 	case IMSG_CTL_QUEUE_SHOW:
 	case IMSG_CTL_QUEUE_FLUSH:
 	case IMSG_CTL_QUEUE_REMOVE:
 		return CTL_SHAPE_NAME;
+	case IMSG_CTL_DKIM_RETIRE:
+		return CTL_SHAPE_NAME_SELECTOR;
 	case IMSG_CTL_USER_ADD:
 	case IMSG_CTL_USER_PASSWD:
 		return CTL_SHAPE_NAME_PASSWORD;
@@ -136,6 +141,9 @@ ctl_request_encode(struct msg_writer *w, const struct ctl_request *req)
 		for (i = 0; i < req->ntargets; i++)
 			msg_put_str(w, req->targets[i]);
 		break;
+	case CTL_SHAPE_NAME_SELECTOR:
+		msg_put_str(w, req->selector != NULL ? req->selector : "");
+		break;
 	default:
 		break;
 	}
@@ -183,6 +191,10 @@ ctl_request_decode(
 			if (ctl_get_str(&r, &req->targets[i]) == -1)
 				goto bad;
 		break;
+	case CTL_SHAPE_NAME_SELECTOR:
+		if (ctl_get_str(&r, &req->selector) == -1)
+			goto bad;
+		break;
 	default:
 		break;
 	}
@@ -208,6 +220,7 @@ ctl_request_clear(struct ctl_request *req)
 
 	ctl_wipe_free(req->name);
 	ctl_wipe_free(req->password);
+	ctl_wipe_free(req->selector);
 	if (req->targets != NULL) {
 		for (i = 0; i < req->ntargets; i++)
 			ctl_wipe_free(req->targets[i]);

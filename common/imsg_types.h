@@ -90,6 +90,30 @@
 	/* auth -> imap: a user's quota changed (boxctl user quota) */        \
 	X(AUTH_QUOTA) /* str mailbox, u64 bytes (0: none) */                  \
                                                                               \
+	/* parent -> signer: the DKIM keys, at start, inside every reload's   \
+	   messages and after boxctl dkim; the set ends with KEYS_END */      \
+	X(DKIM_KEY)	   /* str domain, str selector, str PEM */            \
+	X(DKIM_KEYS_END)   /* u64 generation */                               \
+	X(DKIM_KEYS_TAKEN) /* signer -> parent: u64 generation */             \
+	/* control -> parent: the key files of boxctl domain add and dkim;    \
+	   reply CTL_OK / CTL_FAIL, once signer has the new set */            \
+	X(PARENT_DKIM) /* u32 op (DKIM_OP_*), str domain, str selector */     \
+	/* signer -> smtp: which selectors sign for each domain; the whole    \
+	   table after every key set */                                       \
+	X(SIGNER_TABLE)	    /* -: a new table follows */                      \
+	X(SIGNER_DOMAIN)    /* str domain, str rsa selector, str ed25519      \
+			       selector ("": none) */                         \
+	X(SIGNER_TABLE_END) /* - */                                           \
+	/* smtp <-> signer: a DKIM signature of a digest */                   \
+	X(SIGNER_SIGN)	    /* u64 reqid, str domain, str selector,           \
+			       u32 alg (dkim_alg), DKIM_DIGEST_LEN octets */  \
+	X(SIGNER_SIGNATURE) /* u64 reqid, u32 status (SIGNER_*), u32 n,       \
+			       n octets of signature */                       \
+	/* control <-> signer: the public keys of a domain, for boxctl dns */ \
+	X(SIGNER_PUBKEYS)     /* str domain */                                \
+	X(SIGNER_PUBKEY)      /* str selector, u32 alg, str p=, u32 signs */  \
+	X(SIGNER_PUBKEYS_END) /* - */                                         \
+                                                                              \
 	/* boxctl <-> control (peerid = client id inside boxd); control       \
 	   passes the table commands on to auth and its rows back */          \
 	CTL(CTL_STATUS, 26)	  /* - */                                     \
@@ -112,6 +136,9 @@
 	CTL(CTL_FAIL, 43)  /* reply end: str message */                       \
 	CTL(CTL_HELLO, 44) /* first, both ways: u32 protocol version,         \
 			      str build version */                            \
+	CTL(CTL_DNS, 45)   /* str domain */                                   \
+	CTL(CTL_DKIM_ROTATE, 46) /* str domain */                             \
+	CTL(CTL_DKIM_RETIRE, 47) /* str domain, str selector */               \
 	/* control passes these on to the queue, and its rows back */         \
 	CTL(CTL_QUEUE_LIST, 48)	  /* - */                                     \
 	CTL(CTL_QUEUE_SHOW, 49)	  /* str id */                                \
@@ -175,6 +202,20 @@ enum auth_login_status {
 	AUTH_LOGIN_DISABLED, /* the password was right, the user disabled */
 	AUTH_LOGIN_LIMITED,  /* too many failures: not even checked */
 	AUTH_LOGIN_TEMPFAIL, /* table error: try later */
+};
+
+/* IMSG_PARENT_DKIM op */
+enum dkim_op {
+	DKIM_OP_ADD,	/* domain add: a first pair, unless it has keys */
+	DKIM_OP_ROTATE, /* a new pair that signs from now on */
+	DKIM_OP_RETIRE, /* remove a selector and its pair's other key */
+};
+
+/* IMSG_SIGNER_SIGNATURE status */
+enum signer_status {
+	SIGNER_OK,
+	SIGNER_NOKEY, /* no such key loaded (retired, or its file is bad) */
+	SIGNER_FAIL,  /* the key would not sign */
 };
 
 /* IMSG_MDA_DELIVER flags: tried before, look for an earlier delivery */

@@ -24,10 +24,10 @@
  * - mta: TCP and UDP sockets over IPv4 and IPv6 and what it does with
  *   them (connect to an MX, ask the resolver), never bind, listen or
  *   accept;
- * - signer: nothing beyond the common set: its keys are read before the
- *   filter, and after it no file can be opened at all.
- * imap, mta and signer run idle_main() until their issues come; these
- * are the profiles they are written for.
+ * - signer: nothing beyond the common set: the parent reads its keys and
+ *   sends them over imsg, and no file can be opened at all.
+ * mta runs idle_main() until its issue comes; this is the profile it
+ * is written for.
  *
  * No other role may bind, listen, connect or create a socket: the parent
  * binds every listener and the control socket, and the socketpairs exist

@@ -30,6 +30,7 @@ enum output {
 	OUTPUT_USERS,
 	OUTPUT_ALIASES,
 	OUTPUT_STATUS,
+	OUTPUT_DNS,
 	OUTPUT_QUEUE,
 };
 
@@ -61,6 +62,7 @@ static void run(int, struct request *);
 static void print_row(const struct ctl_row *, enum output);
 static void print_json(const struct ctl_row *);
 static void print_status(void);
+static void print_policy(const char *, const char *);
 
 static void
 usage(void)
@@ -81,6 +83,9 @@ usage(void)
 	    "    alias add ADDRESS TARGET[,TARGET ...]\n"
 	    "    alias del ADDRESS\n"
 	    "    alias list [DOMAIN]\n"
+	    "    dns DOMAIN\n"
+	    "    dkim rotate DOMAIN\n"
+	    "    dkim retire DOMAIN SELECTOR\n"
 	    "    queue list\n"
 	    "    queue show | remove ID\n"
 	    "    queue flush [ID]\n"
@@ -406,6 +411,26 @@ parse_command(struct request *req, int argc, char **argv)
 			req->ctl.name = argc == 1 ? argv[0] : "";
 		} else
 			usage();
+	} else if (strcmp(cmd, "dns") == 0) {
+		/* "dns DOMAIN": the domain is where a subcommand would be */
+		if (argc != 0)
+			usage();
+		check_domain(sub);
+		req->ctl.type = IMSG_CTL_DNS;
+		req->output = OUTPUT_DNS;
+		req->ctl.name = (char *)sub;
+	} else if (strcmp(cmd, "dkim") == 0) {
+		if (strcmp(sub, "rotate") == 0 && argc == 1)
+			req->ctl.type = IMSG_CTL_DKIM_ROTATE;
+		else if (strcmp(sub, "retire") == 0 && argc == 2) {
+			if (!dkim_selector_valid(argv[1]))
+				errx(1, "invalid selector: %s", show(argv[1]));
+			req->ctl.type = IMSG_CTL_DKIM_RETIRE;
+			req->ctl.selector = argv[1];
+		} else
+			usage();
+		check_domain(argv[0]);
+		req->ctl.name = argv[0];
 	} else if (strcmp(cmd, "queue") == 0) {
 		req->output = OUTPUT_QUEUE;
 		if (strcmp(sub, "list") == 0 && argc == 0)
@@ -528,8 +553,8 @@ print_json(const struct ctl_row *row)
 	static const char *const numbers[] = {"pid", "uptime", "users",
 	    "aliases", "quota", "used", "messages", "sessions", "received",
 	    "delivered", "queued", "imap_sessions", "attempts", "size", "next",
-	    NULL};
-	static const char *const booleans[] = {"disabled", NULL};
+	    "ttl", NULL};
+	static const char *const booleans[] = {"disabled", "signs", NULL};
 	static const char *const lists[] = {"targets", NULL};
 	const char *v, *comma;
 	uint32_t i;
@@ -780,8 +805,40 @@ print_row(const struct ctl_row *row, enum output output)
 		}
 		putchar('\n');
 		break;
+	case OUTPUT_DNS:
+		if ((v = ctl_row_get(row, "record")) != NULL) {
+			print_clean(v);
+			putchar('\n');
+		} else if ((v = ctl_row_get(row, "file")) != NULL)
+			print_policy(v, ctl_row_get(row, "text"));
+		else if ((v = ctl_row_get(row, "comment")) != NULL) {
+			printf("; ");
+			print_clean(v);
+			putchar('\n');
+		}
+		break;
 	default:
 		break;
+	}
+}
+
+/* a file to serve, as zone-file comments: the lines stay apart */
+static void
+print_policy(const char *url, const char *text)
+{
+	printf("; the MTA-STS policy, to serve as ");
+	print_clean(url);
+	putchar('\n');
+	while (text != NULL && *text != '\0') {
+		printf(";   ");
+		for (; *text != '\0' && *text != '\n'; text++)
+			putchar(((unsigned char)*text < 0x20 ||
+				    (unsigned char)*text == 0x7f)
+				? '?'
+				: *text);
+		putchar('\n');
+		if (*text == '\n')
+			text++;
 	}
 }
 

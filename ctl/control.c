@@ -86,6 +86,13 @@ static void control_usage_release(
     struct control_conn *, struct control_held *, const struct ctl_usage *);
 static void control_usage_timeout(evutil_socket_t, short, void *);
 static void control_usage_clear(struct control_conn *);
+static void control_dispatch_signer(struct imsgev *, struct imsg *);
+static void control_dkim_name(struct control_conn *, struct imsg *);
+static void control_dkim_start(struct control_conn *, struct imsg *);
+static void control_domain_checked(struct control_conn *);
+static void control_dkim_parent(struct control_conn *, uint32_t);
+static void control_dns_record(const struct dns_record *, void *);
+static void control_dns_zone(struct control_conn *, struct dns_zone *);
 
 void
 control_main(void)
@@ -104,6 +111,7 @@ control_main(void)
 	handlers[PROC_SMTP] = control_dispatch_stats;
 	handlers[PROC_QUEUE] = control_dispatch_queue;
 	handlers[PROC_IMAP] = control_dispatch_imap;
+	handlers[PROC_SIGNER] = control_dispatch_signer;
 	child_connect(handlers);
 	/* requests with passwords go out this way */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;
@@ -155,7 +163,8 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_CTL_OK:
 	case IMSG_CTL_FAIL:
-		if (c->pending == CONTROL_RELOAD) {
+		if (c->pending == CONTROL_RELOAD ||
+		    c->pending == CONTROL_DKIM) {
 			/* the same payload: nothing, or the message */
 			control_request_done(c);
 			control_forward(c, imsg);
@@ -200,7 +209,24 @@ control_dispatch_table(struct imsg *imsg, const char *from)
 	}
 
 	if ((c = control_find(imsg->hdr.peerid)) != NULL &&
-	    c->pending == CONTROL_TABLE) {
+	    c->pending == CONTROL_DOMAIN_CHECK) {
+		if (imsg->hdr.type == IMSG_CTL_LINE) {
+			if (ctl_row_get(&row, "domain") != NULL &&
+			    strcasecmp(
+				ctl_row_get(&row, "domain"), c->domain) == 0)
+				c->domain_found = 1;
+		} else if (imsg->hdr.type == IMSG_CTL_OK)
+			control_domain_checked(c);
+		else {
+			control_request_done(c);
+			control_forward(c, imsg);
+		}
+	} else if (c != NULL && c->pending == CONTROL_TABLE &&
+	    c->request == IMSG_CTL_DOMAIN_ADD &&
+	    imsg->hdr.type == IMSG_CTL_OK) {
+		/* the domain is in: now its first keys */
+		control_dkim_parent(c, DKIM_OP_ADD);
+	} else if (c != NULL && c->pending == CONTROL_TABLE) {
 		if (c->usage)
 			control_usage_hold(c, imsg, &row);
 		else {
@@ -564,6 +590,7 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		return;
 	}
 	evtimer_del(c->idle);
+	c->request = imsg->hdr.type;
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS:
 		control_status_start(c);
@@ -572,6 +599,11 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 		log_info("reload requested by %s", c->name);
 		c->pending = CONTROL_RELOAD;
 		child_send(PROC_PARENT, IMSG_PARENT_RELOAD, c->id, -1, NULL);
+		break;
+	case IMSG_CTL_DNS:
+	case IMSG_CTL_DKIM_ROTATE:
+	case IMSG_CTL_DKIM_RETIRE:
+		control_dkim_start(c, imsg);
 		break;
 	case IMSG_CTL_QUEUE_LIST:
 	case IMSG_CTL_QUEUE_SHOW:
@@ -585,6 +617,8 @@ control_client_request(struct control_conn *c, struct imsg *imsg)
 			    "imsg %s to queue", imsg_type_name(imsg->hdr.type));
 		break;
 	default:
+		if (imsg->hdr.type == IMSG_CTL_DOMAIN_ADD)
+			control_dkim_name(c, imsg);
 		c->pending = CONTROL_TABLE;
 		c->usage = imsg->hdr.type == IMSG_CTL_USER_LIST;
 		c->usage_off = 0;
@@ -986,4 +1020,213 @@ control_usage_clear(struct control_conn *c)
 		event_free(c->usage_timeout);
 		c->usage_timeout = NULL;
 	}
+}
+
+/* ---------------------------------------------------------------- dkim, dns */
+
+/* what control_dns_record() needs besides the record */
+struct control_dns {
+	struct control_conn *c;
+	const char *selector; /* of a DKIM record; else NULL */
+	int signs;
+};
+
+/* the domain (and selector) a request names, as the client sent them */
+static void
+control_dkim_name(struct control_conn *c, struct imsg *imsg)
+{
+	struct ctl_request req;
+
+	if (ctl_request_decode(
+		&req, imsg->hdr.type, imsg->data, imsg->datalen) == -1)
+		fatalx("%s: a request checked before", __func__);
+	strlcpy(c->domain, req.name, sizeof(c->domain));
+	strlcpy(c->selector, req.selector != NULL ? req.selector : "",
+	    sizeof(c->selector));
+	ctl_request_clear(&req);
+}
+
+/*
+ * boxctl dns, dkim rotate and dkim retire: first auth's domain list, to
+ * tell an unknown domain from one without keys
+ */
+static void
+control_dkim_start(struct control_conn *c, struct imsg *imsg)
+{
+	struct msg_writer w;
+
+	control_dkim_name(c, imsg);
+	if (!domain_valid(c->domain, 0) ||
+	    (c->request == IMSG_CTL_DKIM_RETIRE &&
+		!dkim_selector_valid(c->selector))) {
+		control_request_done(c);
+		msg_writer_init(&w);
+		ctl_fail_encode(&w,
+		    c->request == IMSG_CTL_DKIM_RETIRE
+			? "invalid domain or selector"
+			: "invalid domain name");
+		control_send(c, IMSG_CTL_FAIL, &w);
+		return;
+	}
+	c->pending = CONTROL_DOMAIN_CHECK;
+	c->domain_found = 0;
+	msg_writer_init(&w);
+	ctl_request_encode(
+	    &w, &(struct ctl_request){.type = IMSG_CTL_DOMAIN_LIST});
+	child_send(PROC_AUTH, IMSG_CTL_DOMAIN_LIST, c->id, -1, &w);
+}
+
+static void
+control_domain_checked(struct control_conn *c)
+{
+	struct msg_writer w;
+	struct dns_zone z;
+	struct control_dns d = {c, NULL, 0};
+	char why[SMTP_DOMAIN_MAX + 64];
+
+	if (!c->domain_found) {
+		control_request_done(c);
+		snprintf(why, sizeof(why), "unknown domain: %s", c->domain);
+		msg_writer_init(&w);
+		ctl_fail_encode(&w, why);
+		control_send(c, IMSG_CTL_FAIL, &w);
+		return;
+	}
+	switch (c->request) {
+	case IMSG_CTL_DNS:
+		c->pending = CONTROL_DNS;
+		c->dns_keys = 0;
+		control_dns_zone(c, &z);
+		if (dns_zone_head(&z, control_dns_record, &d) == -1)
+			log_warnx("dns %s: a record does not fit", c->domain);
+		msg_writer_init(&w);
+		msg_put_str(&w, c->domain);
+		child_send(PROC_SIGNER, IMSG_SIGNER_PUBKEYS, c->id, -1, &w);
+		break;
+	case IMSG_CTL_DKIM_ROTATE:
+		control_dkim_parent(c, DKIM_OP_ROTATE);
+		break;
+	case IMSG_CTL_DKIM_RETIRE:
+		control_dkim_parent(c, DKIM_OP_RETIRE);
+		break;
+	default:
+		fatalx("%s: request %u", __func__, c->request);
+	}
+}
+
+/* the key files change in the parent, which answers OK or FAIL */
+static void
+control_dkim_parent(struct control_conn *c, uint32_t op)
+{
+	struct msg_writer w;
+
+	c->pending = CONTROL_DKIM;
+	msg_writer_init(&w);
+	msg_put_u32(&w, op);
+	msg_put_str(&w, c->domain);
+	msg_put_str(&w, c->selector);
+	child_send(PROC_PARENT, IMSG_PARENT_DKIM, c->id, -1, &w);
+}
+
+static void
+control_dns_zone(struct control_conn *c, struct dns_zone *z)
+{
+	lowercase(c->domain);
+	memset(z, 0, sizeof(*z));
+	z->domain = c->domain;
+	z->hostname = child->conf.hostname;
+	dns_zone_ports(z, &child->conf);
+}
+
+/*
+ * One record, as a row: its zone-file line and its parts for -j; a DKIM
+ * record also names its selector and whether it signs now.
+ */
+static void
+control_dns_record(const struct dns_record *r, void *arg)
+{
+	struct control_dns *d = arg;
+	struct msg_writer w;
+	char line[DNS_OWNER_MAX + DNS_VALUE_MAX + 64], ttl[16];
+
+	if (dns_record_line(r, line, sizeof(line)) == -1)
+		return;
+	snprintf(ttl, sizeof(ttl), "%d", DNS_TTL);
+	msg_writer_init(&w);
+	if (d->selector != NULL)
+		ctl_row_encode(&w, "record", line, "name", r->name, "ttl", ttl,
+		    "type", r->type, "value", r->value, "selector", d->selector,
+		    "signs", d->signs ? "yes" : "no", NULL);
+	else
+		ctl_row_encode(&w, "record", line, "name", r->name, "ttl", ttl,
+		    "type", r->type, "value", r->value, NULL);
+	control_send(d->c, IMSG_CTL_LINE, &w);
+}
+
+/* signer's public keys of the domain, then the records after them */
+static void
+control_dispatch_signer(struct imsgev *iev, struct imsg *imsg)
+{
+	struct control_conn *c;
+	struct msg_reader r;
+	struct msg_writer w;
+	struct dns_zone z;
+	struct control_dns d = {NULL, NULL, 0};
+	char selector[DKIM_SELECTOR_MAX], p[DKIM_PUBKEY_MAX];
+	char policy[DNS_POLICY_MAX], url[SMTP_DOMAIN_MAX + 64];
+	char note[SMTP_DOMAIN_MAX + 64];
+	uint32_t alg, signs;
+
+	msg_reader_init(&r, imsg->data, imsg->datalen);
+	switch (imsg->hdr.type) {
+	case IMSG_SIGNER_PUBKEY:
+		if (msg_get_str(&r, selector, sizeof(selector)) == -1 ||
+		    msg_get_u32(&r, &alg) == -1 ||
+		    msg_get_str(&r, p, sizeof(p)) == -1 ||
+		    msg_get_u32(&r, &signs) == -1 || msg_get_end(&r) == -1 ||
+		    (alg != DKIM_RSA_SHA256 && alg != DKIM_ED25519_SHA256))
+			child_bad_imsg(imsg, "public key");
+		break;
+	case IMSG_SIGNER_PUBKEYS_END:
+		if (msg_get_end(&r) == -1)
+			child_bad_imsg(imsg, "public keys end");
+		break;
+	default:
+		child_bad_imsg(imsg, "from signer");
+	}
+	if ((c = control_find(imsg->hdr.peerid)) == NULL ||
+	    c->pending != CONTROL_DNS)
+		return;
+	control_dns_zone(c, &z);
+	d.c = c;
+	if (imsg->hdr.type == IMSG_SIGNER_PUBKEY) {
+		d.selector = selector;
+		d.signs = signs != 0;
+		c->dns_keys++;
+		if (dns_zone_dkim(
+			&z, selector, alg, p, control_dns_record, &d) == -1)
+			log_warnx("dns %s: selector %s does not fit", c->domain,
+			    selector);
+		return;
+	}
+	if (c->dns_keys == 0) {
+		snprintf(note, sizeof(note),
+		    "no DKIM key: boxctl dkim rotate %s makes a pair",
+		    c->domain);
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "comment", note, NULL);
+		control_send(c, IMSG_CTL_LINE, &w);
+	}
+	if (dns_zone_tail(&z, control_dns_record, &d) == -1)
+		log_warnx("dns %s: a record does not fit", c->domain);
+	/* the MTA-STS policy: a file for a web server, not a record */
+	if (dns_mta_sts_policy(&z, policy, sizeof(policy)) == 0) {
+		snprintf(url, sizeof(url),
+		    "https://mta-sts.%s/.well-known/mta-sts.txt", c->domain);
+		msg_writer_init(&w);
+		ctl_row_encode(&w, "file", url, "text", policy, NULL);
+		control_send(c, IMSG_CTL_LINE, &w);
+	}
+	control_request_done(c);
+	control_send(c, IMSG_CTL_OK, NULL);
 }

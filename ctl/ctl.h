@@ -37,6 +37,10 @@ enum control_pending {
 	CONTROL_TABLE,	/* auth's rows, then OK or FAIL */
 	CONTROL_STATUS, /* the parent's process list, the counters */
 	CONTROL_RELOAD, /* the parent's OK or FAIL */
+	/* boxctl dns and dkim: auth's domain list, to find the domain */
+	CONTROL_DOMAIN_CHECK,
+	CONTROL_DKIM, /* the parent's OK or FAIL for the key files */
+	CONTROL_DNS,  /* signer's public keys of the domain */
 };
 
 struct control_conn {
@@ -60,6 +64,12 @@ struct control_conn {
 	struct event *usage_timeout; /* of that batch */
 	struct control_held_list held;
 	size_t held_bytes;
+	/* dns, dkim and domain add: the request and what it names */
+	uint32_t request; /* IMSG_CTL_* */
+	char domain[SMTP_DOMAIN_MAX + 1];
+	char selector[DKIM_SELECTOR_MAX];
+	int domain_found;
+	uint32_t dns_keys; /* DKIM records sent for boxctl dns */
 };
 
 /* ---------------------------------------------------------------- boxctl.c */

@@ -188,6 +188,8 @@ smtp_main(void)
 	child_init(PROC_SMTP, smtp_dispatch_parent);
 	/* loaded even without a certificate: a reload may bring one */
 	tls_load();
+	/* the DKIM templates and digests of submitted mail */
+	dkim_load();
 	listeners = listener_set_new(
 	    child->base, &smtp_listener_ops, NULL, child->conf.nlisteners);
 	child_drop();
@@ -196,6 +198,7 @@ smtp_main(void)
 	handlers[PROC_AUTH] = smtp_dispatch_auth;
 	handlers[PROC_QUEUE] = smtp_dispatch_queue;
 	handlers[PROC_CONTROL] = smtp_dispatch_control;
+	handlers[PROC_SIGNER] = smtp_dispatch_signer;
 	child_connect(handlers);
 	/* AUTH's logins carry passwords */
 	child->peer[PROC_AUTH]->ibuf.wipe = 1;

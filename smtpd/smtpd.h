@@ -161,6 +161,45 @@ size_t smtp_body_chunk(struct smtp_transaction *, const void *, size_t);
 /* the body is in: the rest goes to the writer; accepted or why not */
 enum smtp_body_status smtp_body_finish(struct smtp_transaction *);
 
+/* ----------------------------------------------------------- smtp_dkim.c */
+/*
+ * The signer's table, kept here so that a session builds its
+ * DKIM-Signature templates without asking, and the signing round trip:
+ * only the digests go to signer, the signatures come back.
+ */
+struct smtp_dkim_domain {
+	char domain[SMTP_DOMAIN_MAX + 1];
+	char rsa[DKIM_SELECTOR_MAX];	 /* "": none */
+	char ed25519[DKIM_SELECTOR_MAX]; /* "": none */
+};
+
+enum smtp_dkim_status {
+	SMTP_DKIM_SIGNED,
+	SMTP_DKIM_FAILED, /* signer could not: a temporary failure */
+};
+
+/* fields: the DKIM-Signature fields to prepend, CRLF-terminated */
+typedef void (*smtp_dkim_done_cb)(
+    void *arg, enum smtp_dkim_status, const char *fields, size_t len);
+
+struct smtp_dkim_job;
+
+/* smtp_main() routes signer's messages here */
+void smtp_dispatch_signer(struct imsgev *, struct imsg *);
+/* the selectors that sign for domain now; NULL if it has neither */
+const struct smtp_dkim_domain *smtp_dkim_lookup(const char *domain);
+/*
+ * Sign a message from domain, dkim_message_final() done: one
+ * DKIM-Signature with each key that signs for the domain.  1 and *job:
+ * done comes later, never from within; 0: the domain has no key, there
+ * is nothing to do; -1 with err: the message cannot be signed (no From
+ * field, ...).
+ */
+int smtp_dkim_start(const char *domain, const struct dkim_message *,
+    int64_t now, smtp_dkim_done_cb, void *arg, struct smtp_dkim_job **,
+    char *err, size_t errsz);
+/* the session has gone: its done is never called */
+void smtp_dkim_cancel(struct smtp_dkim_job *);
 /* ---------------------------------------------------------------- smtp_auth.c
  */
 /*

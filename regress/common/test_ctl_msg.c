@@ -147,6 +147,9 @@ request_round_trip(const struct ctl_request *req)
 	if (req->password != NULL)
 		ok = ok && got.password != NULL &&
 		    strcmp(got.password, req->password) == 0;
+	if (req->selector != NULL)
+		ok = ok && got.selector != NULL &&
+		    strcmp(got.selector, req->selector) == 0;
 	for (i = 0; ok && i < req->ntargets; i++)
 		ok = strcmp(got.targets[i], req->targets[i]) == 0;
 	msg_writer_init(&again);
@@ -219,6 +222,15 @@ test_requests(void)
 	CHECK("request alias add", request_round_trip(&req));
 	req.ntargets = 0;
 	CHECK("request alias add, no target", request_round_trip(&req));
+	memset(&req, 0, sizeof(req));
+	req.type = IMSG_CTL_DNS;
+	req.name = "example.test";
+	CHECK("request dns", request_round_trip(&req));
+	req.type = IMSG_CTL_DKIM_ROTATE;
+	CHECK("request dkim rotate", request_round_trip(&req));
+	req.type = IMSG_CTL_DKIM_RETIRE;
+	req.selector = "b20261208r";
+	CHECK("request dkim retire", request_round_trip(&req));
 }
 
 static void
@@ -233,6 +245,7 @@ test_request_refusals(void)
 	/* nothing but the requests */
 	for (t = 0; t < IMSG_INTERNAL_BASE + 64; t++) {
 		if ((t >= IMSG_CTL_STATUS && t <= IMSG_CTL_RELOAD) ||
+		    (t >= IMSG_CTL_DNS && t <= IMSG_CTL_DKIM_RETIRE) ||
 		    (t >= IMSG_CTL_QUEUE_LIST && t <= IMSG_CTL_QUEUE_REMOVE))
 			continue;
 		if (ctl_request_type(t) ||

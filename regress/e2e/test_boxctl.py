@@ -522,7 +522,7 @@ class BoxctlCase(unittest.TestCase):
     def test_usage(self):
         for args in ([], ["frobnicate"], ["status", "extra"],
                      ["user"], ["user", "add"], ["queue", "frob"],
-                     ["dns", "example.org"], ["backup", "/tmp"]):
+                     ["dns"], ["dkim", "rotate"], ["backup", "/tmp"]):
             p = subprocess.run([boxdtest.BOXCTL, "-s", self.boxd.control] +
                                args, capture_output=True, text=True)
             self.assertEqual(p.returncode, 1, args)

@@ -28,7 +28,7 @@ from test_control import read_memory
 # the directory of STORAGE each role is chrooted into (boxd/role.c)
 CHROOTED = {"control": "empty", "smtp": "empty", "auth": "db",
             "queue": "queue", "mda": "mail", "mta": "empty",
-            "signer": "dkim", "imap": "mail"}
+            "signer": "empty", "imap": "mail"}
 
 # common/common.h: PROC_*, and a child's channel to peer p is fd 3 + p
 PROC = {r: i for i, r in enumerate(("parent", "control", "smtp", "auth",
@@ -178,7 +178,7 @@ class Running(unittest.TestCase):
     def test_channels_join_the_roles_of_the_table(self):
         """Each channel of the table is one socketpair, whose ends the two
         roles hold at fd 3 + the other's PROC_* value; control and signer
-        have theirs (boxctl domain add will need it)."""
+        have theirs (boxctl dns asks signer for the public keys)."""
         pids = t.role_pids(self.b)
         peers = unix_peers()
         for a, b in sorted(LINKS):
