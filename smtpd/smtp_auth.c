@@ -101,6 +101,80 @@ smtp_from_group_ends(const struct mime_addresses *as, size_t i)
 	return 0;
 }
 
+/*
+ * A From: value is an RFC 5322 mailbox-list and nothing else, judged
+ * before the lenient address parser sees it: that parser skips what
+ * follows an address, which another reader may take as one more author
+ * ("<mine@x> someone@else"), and would read an '@' in a display name, a
+ * group (not allowed in From:), or a word after a bare address.
+ * 0 if strict, -1 if not.
+ */
+int
+smtp_from_strict(const char *v, size_t len)
+{
+	int depth = 0, quote = 0, angle = 0, closed = 0, bare_at = 0;
+	int bare_end = 0, seen_angle = 0;
+	size_t i;
+	char c;
+
+	for (i = 0; i < len; i++) {
+		c = v[i];
+		if ((quote || depth > 0) && c == '\\') {
+			i++;
+			continue;
+		}
+		if (quote) {
+			quote = c != '"';
+			continue;
+		}
+		if (c == '(') {
+			depth++;
+			continue;
+		}
+		if (depth > 0) {
+			depth -= c == ')';
+			continue;
+		}
+		if (c == ')')
+			return -1;
+		if (angle) {
+			if (c == '<')
+				return -1;
+			if (c == '>') {
+				angle = 0;
+				closed = 1;
+			} else if (c == '"')
+				quote = 1;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			bare_end = bare_at;
+			continue;
+		}
+		if (c == ',') {
+			closed = bare_at = bare_end = seen_angle = 0;
+			continue;
+		}
+		if (closed || bare_end || c == ':' || c == ';' || c == '>')
+			return -1;
+		if (c == '<') {
+			if (bare_at)
+				return -1;
+			angle = seen_angle = 1;
+			continue;
+		}
+		if (c == '@') {
+			if (seen_angle)
+				return -1;
+			bare_at = 1;
+		}
+		if (c == '"')
+			quote = 1;
+	}
+	/* an empty value is the parser's to judge (no address) */
+	return depth == 0 && !quote && !angle ? 0 : -1;
+}
+
 /* one From: field's addresses onto f; SMTP_FROM_* */
 static int
 smtp_from_field(struct smtp_from *f, const struct mime_field *field)
@@ -112,7 +186,8 @@ smtp_from_field(struct smtp_from *f, const struct mime_field *field)
 	int rv = SMTP_FROM_OK;
 
 	/* past it, the parser would see only part of the field */
-	if (field->valuelen >= MIME_FIELD_MAX)
+	if (field->valuelen >= MIME_FIELD_MAX ||
+	    smtp_from_strict(field->value, field->valuelen) == -1)
 		return SMTP_FROM_BAD;
 	if (mime_address_parse(field->value, field->valuelen, 0, &as) == -1)
 		return SMTP_FROM_NOMEM;

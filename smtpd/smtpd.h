@@ -239,6 +239,9 @@ void smtp_headers_reset(struct smtp_headers *);
 /* the From: addresses into f (smtp_from_clear() it): SMTP_FROM_* */
 int smtp_headers_from(const struct smtp_headers *, struct smtp_from *f);
 void smtp_from_clear(struct smtp_from *);
+/* a From: value that is a strict mailbox-list (no groups, nothing after
+ * an address, no '@' in a display name): 0, else -1 */
+int smtp_from_strict(const char *, size_t);
 
 /* ---------------------------------------------------------------- smtp_reply.c
  */

@@ -157,9 +157,9 @@ test_from(void)
 	CHECK("from, folded",
 	    from_is(RCVD "From: A\n <a@x.test>,\n\tB <b@x.test>\n\n",
 		"a@x.test b@x.test"));
+	/* RFC 5322 3.6.2: From: is a mailbox-list, no groups */
 	CHECK("from, group",
-	    from_is(
-		RCVD "From: G: a@x.test, b@x.test;\n\n", "a@x.test b@x.test"));
+	    from_fails(RCVD "From: G: a@x.test, b@x.test;\n\n", SMTP_FROM_BAD));
 	CHECK("from, every field",
 	    from_is(RCVD "From: a@x.test\nTo: c@z.test\nFROM: b@y.test\n\n",
 		"a@x.test b@y.test"));
@@ -182,9 +182,28 @@ test_from(void)
 	    from_fails(RCVD "From: a@x.test, name\n\n", SMTP_FROM_BAD));
 	CHECK("from, no domain",
 	    from_fails(RCVD "From: <a@>\n\n", SMTP_FROM_BAD));
-	/* the parser closes a group left open */
 	CHECK("from, unclosed group",
-	    from_is(RCVD "From: G: a@x.test\n\n", "a@x.test"));
+	    from_fails(RCVD "From: G: a@x.test\n\n", SMTP_FROM_BAD));
+	/* what another reader would take for one more author */
+	CHECK("from, an address after an angle address",
+	    from_fails(RCVD "From: <a@x.test> ceo@bank.test\n\n",
+		SMTP_FROM_BAD));
+	CHECK("from, a word after a bare address",
+	    from_fails(RCVD "From: a@x.test ceo@bank.test\n\n", SMTP_FROM_BAD));
+	CHECK("from, an address as the display name",
+	    from_fails(RCVD "From: ceo@bank.test <a@x.test>\n\n",
+		SMTP_FROM_BAD));
+	CHECK("from, a group named as an address",
+	    from_fails(RCVD "From: \"ceo@bank.test\" : a@x.test;\n\n",
+		SMTP_FROM_BAD));
+	CHECK("from, a stray closing bracket",
+	    from_fails(RCVD "From: a@x.test>\n\n", SMTP_FROM_BAD));
+	CHECK("from, an unclosed comment",
+	    from_fails(RCVD "From: a@x.test (x\n\n", SMTP_FROM_BAD));
+	CHECK("from, quoted and commented names stay allowed",
+	    from_is(RCVD "From: \"Ceo, <c@b.test>\" (x@y.test) <a@x.test> "
+			 "(note)\n\n",
+		"a@x.test"));
 
 	/* more addresses than one sender check carries */
 	big = malloc(SMTP_HEADERS_MAX * 2);
