@@ -369,28 +369,48 @@ mta_msg_read(struct mta_session *s, uint64_t off, void *buf, size_t len)
 	return n;
 }
 
-/* 1 if the message holds an octet above 127, 0 if not, -1 unreadable */
+/*
+ * One pass over the message: its size as sent (CRLF line ends, RFC 1870
+ * 3, without the stuffing dots) and, if eight is not NULL, whether it
+ * holds an octet above 127.  0, or -1 if it cannot be read.
+ */
 static int
-mta_msg_8bit(struct mta_session *s)
+mta_msg_scan(struct mta_session *s, uint64_t *size, int *eight)
 {
 	unsigned char buf[MTA_CHUNK];
+	const unsigned char *p, *end;
 	uint64_t off = 0;
 	ssize_t n, i;
+	int last = '\n';
 
+	*size = 0;
+	if (eight != NULL)
+		*eight = 0;
 	while ((n = mta_msg_read(s, off, buf, sizeof(buf))) > 0) {
-		for (i = 0; i < n; i++)
-			if (buf[i] & 0x80)
-				return 1;
+		end = buf + n;
+		for (p = buf; (p = memchr(p, '\n', end - p)) != NULL; p++)
+			(*size)++;
+		if (eight != NULL && !*eight)
+			for (i = 0; i < n; i++)
+				if (buf[i] & 0x80) {
+					*eight = 1;
+					break;
+				}
+		last = buf[n - 1];
 		off += (uint64_t)n;
 	}
-	return n == -1 ? -1 : 0;
+	if (n == -1)
+		return -1;
+	/* a CR for every LF, and a CRLF after a last line without one */
+	*size += off + (last == '\n' ? 0 : 2);
+	return 0;
 }
 
 static void
 mta_send_rcpts(struct mta_session *s)
 {
 	const struct envelope_rcpt *r;
-	char orcpt[MTA_XTEXT_MAX], notify[64];
+	char orcpt[MTA_XTEXT_MAX + 32], notify[64];
 	const char *semi;
 
 	while (s->rcpt_sent < s->msg->env->nrcpt &&
@@ -440,7 +460,7 @@ mta_start_txn(struct mta_session *s)
 	const struct envelope *env = s->msg->env;
 	uint64_t size = s->msg->prepend_size + s->msg->body_size;
 	char params[256 + MTA_XTEXT_MAX], envid[MTA_XTEXT_MAX], buf[64];
-	int eight;
+	int check8, eight = 0;
 
 	if ((env->flags & ENVELOPE_SMTPUTF8) &&
 	    !(s->info.ext & SMTP_EXT_SMTPUTF8)) {
@@ -450,21 +470,27 @@ mta_start_txn(struct mta_session *s)
 		mta_txn_done(s);
 		return;
 	}
-	s->body_8bit = 0;
-	if (env->flags & ENVELOPE_8BITMIME) {
-		if (s->info.ext & SMTP_EXT_8BITMIME)
-			s->body_8bit = 1;
-		else if ((eight = mta_msg_8bit(s)) != 0) {
-			if (eight == 1)
-				mta_fail_open(s, MTA_RCPT_PERMFAIL, 0, "5.6.3",
-				    "5.6.3 the message has 8-bit content "
-				    "and the peer does not offer 8BITMIME");
-			else
-				mta_fail_open(s, MTA_RCPT_TEMPFAIL, 0, "4.3.0",
-				    "4.3.0 cannot read the message");
-			mta_txn_done(s);
-			return;
-		}
+	/*
+	 * 8-bit mail declared so but going to a 7-bit peer: it goes only
+	 * if it holds no 8-bit octet after all, never altered
+	 */
+	s->body_8bit = (env->flags & ENVELOPE_8BITMIME) &&
+	    (s->info.ext & SMTP_EXT_8BITMIME);
+	check8 = (env->flags & ENVELOPE_8BITMIME) && !s->body_8bit;
+	if ((check8 || (s->info.ext & SMTP_EXT_SIZE)) &&
+	    mta_msg_scan(s, &size, check8 ? &eight : NULL) == -1) {
+		log_warnx("mta: cannot read the message: %s", strerror(errno));
+		mta_fail_open(s, MTA_RCPT_TEMPFAIL, 0, "4.3.0",
+		    "4.3.0 cannot read the message");
+		mta_txn_done(s);
+		return;
+	}
+	if (eight) {
+		mta_fail_open(s, MTA_RCPT_PERMFAIL, 0, "5.6.3",
+		    "5.6.3 the message has 8-bit content and the peer does "
+		    "not offer 8BITMIME");
+		mta_txn_done(s);
+		return;
 	}
 	if ((s->info.ext & SMTP_EXT_SIZE) && s->info.size_max != 0 &&
 	    size > s->info.size_max) {
@@ -589,6 +615,8 @@ mta_start_tls(struct mta_session *s)
 
 	/* what the peer sent before the handshake is not to be trusted */
 	evbuffer_drain(in, evbuffer_get_length(in));
+	smtp_reply_parser_free(&s->parser);
+	smtp_reply_parser_init(&s->parser);
 	/* the descriptor leaves the plain bufferevent for the TLS one */
 	if (bufferevent_setfd(s->bev, -1) == -1)
 		fatalx("mta: bufferevent_setfd");
