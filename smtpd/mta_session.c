@@ -41,7 +41,10 @@ enum mta_state {
 	MTA_S_EHLO,
 	MTA_S_HELO,
 	MTA_S_STARTTLS,
-	MTA_S_TLS, /* the handshake */
+	MTA_S_TLS,	 /* the handshake */
+	MTA_S_AUTH,	 /* AUTH PLAIN, or LOGIN waiting for its first 334 */
+	MTA_S_AUTH_USER, /* LOGIN: the user name is out */
+	MTA_S_AUTH_PASS, /* LOGIN: the password is out */
 	MTA_S_RSET,
 	MTA_S_MAIL,
 	MTA_S_RCPT,
@@ -62,6 +65,9 @@ struct mta_session {
 	char *helo;
 	char *host;
 	void *tls_ctx;
+	enum mta_tls_policy tls_policy;
+	char *auth_user;
+	char *auth_pass;
 	struct mta_timeouts to;
 
 	enum mta_state state;
@@ -73,7 +79,8 @@ struct mta_session {
 	char last_error[MTA_RESULT_MAX];
 	char last_enhanced[SMTP_REPLY_ESC_MAX];
 	int quitting;
-	int need_rset; /* a transaction was started on this connection */
+	int auth_login; /* AUTH LOGIN rather than PLAIN */
+	int need_rset;	/* a transaction was started on this connection */
 
 	/* the transaction */
 	const struct mta_message *msg;
@@ -215,7 +222,8 @@ mta_conn_failed(struct mta_session *s, int tls_failed, const char *enhanced,
 	if (s->msg == NULL)
 		return;
 	if (!s->mail_sent) {
-		if (tls_failed && !s->clear_retry) {
+		if (tls_failed && !s->clear_retry &&
+		    s->tls_policy == MTA_TLS_MAY) {
 			s->clear_retry = 1;
 			mta_connect(s);
 			return;
@@ -635,6 +643,88 @@ mta_start_tls(struct mta_session *s)
 	mta_timer_set(s, s->to.connect);
 }
 
+/* RFC 4648 base64 of len octets into out (4 * ((len + 2) / 3) + 1) */
+static void
+mta_base64(const unsigned char *in, size_t len, char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t v;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+		*out++ = b64[v >> 18];
+		*out++ = b64[(v >> 12) & 0x3f];
+		*out++ = b64[(v >> 6) & 0x3f];
+		*out++ = b64[v & 0x3f];
+	}
+	if (i < len) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		*out++ = b64[v >> 18];
+		*out++ = b64[(v >> 12) & 0x3f];
+		*out++ = i + 1 < len ? b64[(v >> 6) & 0x3f] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+/* credentials go only over TLS, PLAIN rather than LOGIN */
+static void
+mta_auth(struct mta_session *s, uint32_t mechs)
+{
+	unsigned char plain[2 * SMTP_LINE_MAX];
+	char b64[4 * sizeof(plain) / 3 + 8];
+	size_t ulen = strlen(s->auth_user), plen = strlen(s->auth_pass);
+
+	if (!s->info.tls) {
+		mta_conn_failed(s, 0, "4.7.0", "no AUTH without TLS");
+		return;
+	}
+	if (ulen + plen + 2 > sizeof(plain)) {
+		mta_conn_failed(s, 0, "4.7.0", "the credentials are too long");
+		return;
+	}
+	if (mechs & SMTP_AUTH_PLAIN) {
+		s->auth_login = 0;
+		plain[0] = '\0';
+		memcpy(plain + 1, s->auth_user, ulen);
+		plain[1 + ulen] = '\0';
+		memcpy(plain + 2 + ulen, s->auth_pass, plen);
+		mta_base64(plain, ulen + plen + 2, b64);
+		mta_send_line(
+		    s, MTA_S_AUTH, s->to.command, "AUTH PLAIN %s", b64);
+		explicit_bzero(plain, sizeof(plain));
+		explicit_bzero(b64, sizeof(b64));
+	} else if (mechs & SMTP_AUTH_LOGIN) {
+		s->auth_login = 1;
+		mta_send_line(s, MTA_S_AUTH, s->to.command, "AUTH LOGIN");
+	} else
+		mta_conn_failed(s, 0, "4.7.0",
+		    "the peer offers neither AUTH PLAIN nor LOGIN");
+}
+
+/* AUTH LOGIN's 334: the user name, then the password */
+static void
+mta_auth_login(struct mta_session *s)
+{
+	const char *what = s->state == MTA_S_AUTH ? s->auth_user : s->auth_pass;
+	char b64[4 * SMTP_LINE_MAX / 3 + 8];
+
+	if (strlen(what) > SMTP_LINE_MAX / 2) {
+		mta_conn_failed(s, 0, "4.7.0", "the credentials are too long");
+		return;
+	}
+	mta_base64((const unsigned char *)what, strlen(what), b64);
+	mta_send_line(s,
+	    s->state == MTA_S_AUTH ? MTA_S_AUTH_USER : MTA_S_AUTH_PASS,
+	    s->to.command, "%s", b64);
+	explicit_bzero(b64, sizeof(b64));
+}
+
 static enum mta_rcpt_status
 mta_reply_status(int code)
 {
@@ -682,11 +772,40 @@ mta_reply(struct mta_session *s, const struct smtp_reply *r)
 			    s, MTA_S_STARTTLS, s->to.command, "STARTTLS");
 			break;
 		}
+		if (!s->info.tls && s->tls_policy != MTA_TLS_MAY) {
+			mta_conn_failed(s, 0, "4.7.0",
+			    "TLS is required and the peer does not offer "
+			    "STARTTLS");
+			return;
+		}
+		if (s->auth_user != NULL) {
+			mta_auth(s, ehlo.auth);
+			break;
+		}
+		mta_ready(s);
+		break;
+	case MTA_S_AUTH:
+	case MTA_S_AUTH_USER:
+	case MTA_S_AUTH_PASS:
+		if (code == 334 && s->state != MTA_S_AUTH_PASS &&
+		    (s->state == MTA_S_AUTH_USER || s->auth_login)) {
+			mta_auth_login(s);
+			break;
+		}
+		if (code != 235) {
+			mta_conn_failed(s, 0, "4.7.8", "AUTH: %s", text);
+			return;
+		}
 		mta_ready(s);
 		break;
 	case MTA_S_HELO:
 		if (code != 250) {
 			mta_conn_failed(s, 0, "4.0.0", "HELO: %s", text);
+			return;
+		}
+		if (s->tls_policy != MTA_TLS_MAY || s->auth_user != NULL) {
+			mta_conn_failed(s, 0, "4.7.0",
+			    "the peer does not speak ESMTP: no TLS, no AUTH");
 			return;
 		}
 		s->info.ext = 0;
@@ -836,6 +955,13 @@ mta_event(struct bufferevent *bev, short what, void *arg)
 			    tls_verified(s->bev, tls_why, sizeof(tls_why));
 			strlcpy(
 			    s->info.tls_why, tls_why, sizeof(s->info.tls_why));
+			if (s->tls_policy == MTA_TLS_VERIFY &&
+			    !s->info.tls_verified) {
+				mta_conn_failed(s, 1, "4.7.5",
+				    "the certificate does not verify: %s",
+				    tls_why);
+				return;
+			}
 			/* RFC 3207 4.2: forget what EHLO said before */
 			s->info.ext = 0;
 			mta_send_line(
@@ -874,6 +1000,7 @@ mta_session_new(struct event_base *base, const struct mta_session_params *p)
 	s->base = base;
 	s->port = p->port;
 	s->tls_ctx = p->tls_ctx;
+	s->tls_policy = p->tls;
 	s->to = p->timeouts;
 	s->naddrs = p->naddrs;
 	smtp_reply_parser_init(&s->parser);
@@ -881,6 +1008,9 @@ mta_session_new(struct event_base *base, const struct mta_session_params *p)
 		NULL ||
 	    (s->helo = strdup(p->helo)) == NULL ||
 	    (p->host != NULL && (s->host = strdup(p->host)) == NULL) ||
+	    (p->auth_user != NULL &&
+		((s->auth_user = strdup(p->auth_user)) == NULL ||
+		    (s->auth_pass = strdup(p->auth_pass)) == NULL)) ||
 	    (s->timer = evtimer_new(base, mta_timeout, s)) == NULL ||
 	    (s->done_ev = event_new(base, -1, 0, mta_done_cb, s)) == NULL) {
 		mta_session_free(s);
@@ -960,5 +1090,9 @@ mta_session_free(struct mta_session *s)
 	free(s->addrs);
 	free(s->helo);
 	free(s->host);
+	if (s->auth_user != NULL)
+		freezero(s->auth_user, strlen(s->auth_user));
+	if (s->auth_pass != NULL)
+		freezero(s->auth_pass, strlen(s->auth_pass));
 	free(s);
 }

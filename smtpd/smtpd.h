@@ -445,6 +445,18 @@ struct mta_message {
 	uint64_t body_size;
 };
 
+/*
+ * STARTTLS: MAY is opportunistic (the internet's MX hosts); ENCRYPT
+ * and VERIFY (the certificate against host, e.g. a smarthost) fail an
+ * address that does not offer it, or whose handshake fails, and never
+ * go on in the clear
+ */
+enum mta_tls_policy {
+	MTA_TLS_MAY,
+	MTA_TLS_ENCRYPT,
+	MTA_TLS_VERIFY,
+};
+
 struct mta_session_params {
 	const struct sockaddr_storage *addrs; /* copied */
 	size_t naddrs;
@@ -452,6 +464,13 @@ struct mta_session_params {
 	const char *helo; /* our name in EHLO */
 	const char *host; /* the peer's name for SNI; NULL if none */
 	void *tls_ctx;	  /* tls_client_ctx(); NULL: never STARTTLS */
+	enum mta_tls_policy tls;
+	/*
+	 * AUTH PLAIN or LOGIN (RFC 4954) as the peer offers, after TLS
+	 * only; NULL: no AUTH.  Copied, and wiped when the session goes.
+	 */
+	const char *auth_user;
+	const char *auth_pass;
 	struct mta_timeouts timeouts;
 };
 

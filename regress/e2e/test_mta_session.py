@@ -65,8 +65,12 @@ class Sink(MXSink):
     SMTPUTF8 taken away, a SIZE limit"""
 
     def __init__(self, pipelining=False, eightbit=True, smtputf8=True,
-                 size=None, host="127.0.0.1", port=None, **kw):
+                 size=None, host="127.0.0.1", port=None, auth=None,
+                 auth_mechs=("LOGIN", "PLAIN"), **kw):
         super().__init__(**kw)
+        self.auth = auth
+        self.auth_mechs = auth_mechs
+        self.auth_seen = []
         self.host = host
         if port is not None:
             self.port = port
@@ -74,6 +78,13 @@ class Sink(MXSink):
         self.eightbit = eightbit
         self.smtputf8 = smtputf8
         self.size = size
+
+    def authenticate(self, server, session, envelope, mechanism, data):
+        from aiosmtpd.smtp import AuthResult
+        self.auth_seen.append(mechanism)
+        ok = (data.login, data.password) == tuple(
+            x.encode() for x in self.auth)
+        return AuthResult(success=ok, handled=False)
 
     async def handle_EHLO(self, server, session, envelope, hostname,
                           responses):
@@ -90,6 +101,11 @@ class Sink(MXSink):
         kwargs = {"enable_SMTPUTF8": self.smtputf8}
         if self.size is not None:
             kwargs["data_size_limit"] = self.size
+        if self.auth is not None:
+            kwargs["authenticator"] = self.authenticate
+            kwargs["auth_required"] = True
+            kwargs["auth_exclude_mechanism"] = [
+                m for m in ("LOGIN", "PLAIN") if m not in self.auth_mechs]
         if self.tls is not None:
             import ssl
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -607,6 +623,70 @@ class MtaSessionTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertEqual(tls, ["none"])
         self.assertEqual(s.sessions, 2)
+
+    def test_tls_required(self):
+        """a peer without STARTTLS, or whose handshake fails, is no
+        peer when TLS is required: nothing goes in the clear"""
+        s = self.server(Scripted())
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "encrypt", "127.0.0.1", str(s.port), "a@sender.test",
+             "x@dest.test"])
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertIn("TLS is required", rcpts[0][3])
+        self.assertFalse(any(ln.startswith("MAIL") for ln in s.lines))
+        bad = self.server(Scripted(ext=["STARTTLS"], starttls="220 go"))
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "encrypt", "-T", "3000", "127.0.0.1", str(bad.port),
+             "a@sender.test", "x@dest.test"])
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertEqual(bad.sessions, 1)
+
+    def test_tls_verify(self):
+        cert = make_cert(self.tmp)
+        sink = self.server(Sink(tls=cert))
+        base = [str(sink.port), "a@sender.test", "x@dest.test"]
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "verify", "-C", cert[0], "-H", "localhost",
+             "127.0.0.1"] + base)
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(tls[0], r" verified verified$")
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "verify", "-C", cert[0], "-H", "other.test",
+             "127.0.0.1"] + base)
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertIn("does not verify", rcpts[0][3])
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "verify", "-H", "localhost", "127.0.0.1"] + base)
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertEqual(len(sink.wait_for(1)), 1)
+
+    def test_auth(self):
+        cert = make_cert(self.tmp)
+        for mechs in (("LOGIN", "PLAIN"), ("LOGIN",)):
+            sink = self.server(Sink(tls=cert, auth=("relay", "s3cret pw"),
+                                    auth_mechs=mechs))
+            rcpts, tls, _, rc, out = run_tool(
+                ["-r", "encrypt", "-a", "relay:s3cret pw", "127.0.0.1",
+                 str(sink.port), "a@sender.test", "x@dest.test"])
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(sink.auth_seen, [mechs[-1]])
+            self.assertEqual(sink.wait_for(1)[0]["content"], wire(MESSAGE))
+        sink = self.server(Sink(tls=cert, auth=("relay", "right")))
+        rcpts, tls, _, rc, out = run_tool(
+            ["-r", "encrypt", "-a", "relay:wrong", "127.0.0.1",
+             str(sink.port), "a@sender.test", "x@dest.test"])
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertIn("AUTH: 535", rcpts[0][3])
+        self.assertEqual(sink.messages, [])
+
+    def test_auth_needs_tls(self):
+        s = self.server(Scripted(ext=["AUTH PLAIN LOGIN"]))
+        rcpts, tls, _, rc, out = run_tool(
+            ["-t", "-a", "relay:pw", "127.0.0.1", str(s.port),
+             "a@sender.test", "x@dest.test"])
+        self.assertEqual(rcpts[0][1], "temp", out)
+        self.assertIn("no AUTH without TLS", rcpts[0][3])
+        self.assertFalse(any(ln.startswith("AUTH") for ln in s.lines))
 
     def test_two_messages_one_connection(self):
         sink = self.server(Sink(pipelining=True))

@@ -1,7 +1,8 @@
 /*
- * mta_send_tool [-8sStu] [-C cafile] [-E envid] [-H name] [-N notify]
- *     [-n count] [-O] [-P headers] [-R full|hdrs] [-T ms]
- *     ADDR[,ADDR...] PORT SENDER RCPT... < message
+ * mta_send_tool [-8sStu] [-a user:pass] [-C cafile] [-E envid] [-H name]
+ *     [-N notify] [-n count] [-O] [-P headers] [-R full|hdrs]
+ *     [-r encrypt|verify] [-T ms] ADDR[,ADDR...] PORT SENDER RCPT...
+ *     < message
  *
  * One smtpd/mta_session.c session on a libevent loop, for
  * regress/e2e/test_mta_session.py.  The message (LF line ends) is read
@@ -18,7 +19,9 @@
  * after each message.  -t offers STARTTLS's client context (the system
  * trust store, or -C's), -T sets every timeout, -8 and -u mark the
  * envelope 8BITMIME and SMTPUTF8, -N (e.g. "FAILURE,DELAY" or NEVER),
- * -O (ORCPT rfc822;RCPT), -R and -E the DSN parameters, -H the SNI name.
+ * -O (ORCPT rfc822;RCPT), -R and -E the DSN parameters, -H the SNI name
+ * (and the name the certificate must carry), -r the TLS policy (implies
+ * -t), -a the AUTH credentials.
  * -s runs the session under mta's seccomp filter, -S too but naming a
  * refused call.  Exit 0 if every recipient of every message was
  * delivered, 2 if not, 1 on a usage or setup error.
@@ -52,9 +55,10 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: mta_send_tool [-8sStu] [-C cafile] [-E envid] [-H name] "
-	    "[-N notify]\n\t[-n count] [-O] [-P headers] [-R full|hdrs] "
-	    "[-T ms]\n\tADDR[,ADDR...] PORT SENDER RCPT... < message\n");
+	    "usage: mta_send_tool [-8sStu] [-a user:pass] [-C cafile] "
+	    "[-E envid] [-H name]\n\t[-N notify] [-n count] [-O] "
+	    "[-P headers] [-R full|hdrs]\n\t[-r encrypt|verify] [-T ms] "
+	    "ADDR[,ADDR...] PORT SENDER RCPT... < message\n");
 	exit(1);
 }
 
@@ -195,7 +199,7 @@ main(int argc, char *argv[])
 	struct sockaddr_storage addrs[TOOL_ADDRS_MAX];
 	struct mta_session_params p;
 	const char *errstr, *cafile = NULL, *prepend = NULL;
-	char err[256];
+	char err[256], *colon;
 	void *ctx = NULL;
 	uint32_t notify = 0;
 	int ch, ms = 0, tls = 0, sandbox = 0, orcpt = 0, i;
@@ -206,13 +210,29 @@ main(int argc, char *argv[])
 	log_init(1, LOG_LEVEL_DEBUG, "mta_send_tool");
 	memset(&p, 0, sizeof(p));
 	mta_timeouts_default(&p.timeouts);
-	while ((ch = getopt(argc, argv, "8C:E:H:N:n:OP:R:sStT:u")) != -1) {
+	while ((ch = getopt(argc, argv, "8a:C:E:H:N:n:OP:R:r:sStT:u")) != -1) {
 		switch (ch) {
 		case '8':
 			env.flags |= ENVELOPE_8BITMIME;
 			break;
+		case 'a':
+			p.auth_user = optarg;
+			if ((colon = strchr(optarg, ':')) == NULL)
+				usage();
+			*colon = '\0';
+			p.auth_pass = colon + 1;
+			break;
 		case 'C':
 			cafile = optarg;
+			break;
+		case 'r':
+			tls = 1;
+			if (strcmp(optarg, "encrypt") == 0)
+				p.tls = MTA_TLS_ENCRYPT;
+			else if (strcmp(optarg, "verify") == 0)
+				p.tls = MTA_TLS_VERIFY;
+			else
+				usage();
 			break;
 		case 'E':
 			strlcpy(env.envid, optarg, sizeof(env.envid));
