@@ -29,10 +29,11 @@
 
 #include "smtpd.h"
 
-#define MTA_CHUNK     16384	      /* read from the spool at a time */
-#define MTA_OUT_LOW   (4 * MTA_CHUNK) /* refill the body below this */
-#define MTA_OUT_HIGH  (8 * MTA_CHUNK) /* fill the body up to this */
-#define MTA_XTEXT_MAX (3 * SMTP_PATH_MAX + 1)
+#define MTA_CHUNK	 16384		 /* read from the spool at a time */
+#define MTA_OUT_LOW	 (4 * MTA_CHUNK) /* refill the body below this */
+#define MTA_OUT_HIGH	 (8 * MTA_CHUNK) /* fill the body up to this */
+#define MTA_XTEXT_MAX	 (3 * SMTP_PATH_MAX + 1)
+#define MTA_QUIT_TIMEOUT 10000 /* ms for the reply to QUIT */
 
 enum mta_state {
 	MTA_S_NONE,	/* no connection */
@@ -61,6 +62,7 @@ struct mta_session {
 	size_t naddrs;
 	size_t addr;	 /* the one being tried */
 	int clear_retry; /* this try is the clear one after STARTTLS failed */
+	int reused;	 /* the send began on a connection kept idle */
 	uint16_t port;
 	char *helo;
 	char *host;
@@ -222,6 +224,14 @@ mta_conn_failed(struct mta_session *s, int tls_failed, const char *enhanced,
 	if (s->msg == NULL)
 		return;
 	if (!s->mail_sent) {
+		/* a connection kept from before died: a fresh one */
+		if (s->reused) {
+			s->reused = 0;
+			s->addr = 0;
+			s->clear_retry = 0;
+			mta_connect(s);
+			return;
+		}
 		if (tls_failed && !s->clear_retry &&
 		    s->tls_policy == MTA_TLS_MAY) {
 			s->clear_retry = 1;
@@ -1041,10 +1051,12 @@ mta_session_send(struct mta_session *s, const struct mta_message *m,
 	s->mail_sent = s->mail_ok = 0;
 	s->rcpt_sent = s->rcpt_replied = s->accepted = 0;
 	if (s->state == MTA_S_IDLE) {
+		s->reused = 1;
 		bufferevent_enable(s->bev, EV_WRITE);
 		mta_ready(s);
 		return 0;
 	}
+	s->reused = 0;
 	s->addr = 0;
 	s->clear_retry = 0;
 	mta_connect(s);
@@ -1071,7 +1083,10 @@ mta_session_quit(struct mta_session *s)
 		return;
 	}
 	s->quitting = 1;
-	mta_send_line(s, MTA_S_QUIT, s->to.command, "QUIT");
+	/* nothing rides on the answer: no reason to hold the socket long */
+	mta_send_line(s, MTA_S_QUIT,
+	    s->to.command < MTA_QUIT_TIMEOUT ? s->to.command : MTA_QUIT_TIMEOUT,
+	    "QUIT");
 }
 
 void
