@@ -735,11 +735,14 @@ mta_auth_login(struct mta_session *s)
 	explicit_bzero(b64, sizeof(b64));
 }
 
+/*
+ * What a refusal means for the recipients it concerns: a 2xx or 3xx
+ * where it does not belong (a 354 to RCPT, a 250 to DATA) is no
+ * delivery, only a peer out of step
+ */
 static enum mta_rcpt_status
 mta_reply_status(int code)
 {
-	if (code >= 200 && code < 400)
-		return MTA_RCPT_DELIVERED;
 	return code >= 500 ? MTA_RCPT_PERMFAIL : MTA_RCPT_TEMPFAIL;
 }
 
@@ -839,7 +842,7 @@ mta_reply(struct mta_session *s, const struct smtp_reply *r)
 		mta_start_txn(s);
 		break;
 	case MTA_S_MAIL:
-		if (code == 250)
+		if (code / 100 == 2)
 			s->mail_ok = 1;
 		else {
 			mta_fail_open(
@@ -891,11 +894,13 @@ mta_reply(struct mta_session *s, const struct smtp_reply *r)
 		mta_fill_body(s);
 		break;
 	case MTA_S_DOT:
+		/* the final reply is the only one that delivers */
 		for (i = 0; i < s->nresults; i++)
 			if (s->results[i].status == MTA_RCPT_PENDING)
 				mta_set_result(&s->results[i],
-				    mta_reply_status(code), code, r->enhanced,
-				    text);
+				    code / 100 == 2 ? MTA_RCPT_DELIVERED
+						    : mta_reply_status(code),
+				    code, r->enhanced, text);
 		mta_txn_done(s);
 		break;
 	case MTA_S_QUIT:

@@ -386,6 +386,17 @@ class MtaSessionTest(unittest.TestCase):
                          out)
         self.assertEqual(s.bodies, [])
 
+    def test_success_out_of_place(self):
+        """a 250 to DATA, or a 354 to RCPT, delivers nothing"""
+        s = self.server(Scripted(data="250 sure"))
+        rcpts, _, _, rc, out = run_tool(
+            ["127.0.0.1", str(s.port), "a@sender.test", "x@dest.test"])
+        self.assertEqual(rcpts[0][1:3], ("temp", 250), out)
+        sink = self.server(Sink(replies={"x@dest.test": "354 what"}))
+        rcpts, _, _, rc, out = run_tool(
+            ["127.0.0.1", str(sink.port), "a@sender.test", "x@dest.test"])
+        self.assertEqual(rcpts[0][1:3], ("temp", 354), out)
+
     def test_greeting_4xx(self):
         s = self.server(Scripted(greeting="421 4.3.2 too busy"))
         rcpts, _, _, rc, out = run_tool(
