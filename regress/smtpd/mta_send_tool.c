@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,8 @@ main(int argc, char *argv[])
 	if (setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf)) != 0)
 		fatalx("setvbuf");
 	log_init(1, LOG_LEVEL_DEBUG, "mta_send_tool");
+	/* as in the role: a peer gone shows as a write error, not a signal */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&p, 0, sizeof(p));
 	mta_timeouts_default(&p.timeouts);
 	while ((ch = getopt(argc, argv, "8a:C:E:H:N:n:OP:R:r:sStT:u")) != -1) {
