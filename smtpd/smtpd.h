@@ -397,8 +397,12 @@ void mta_route_cancel(struct mta_route_query *);
  * when the peer offers it the session uses it, without checking the
  * certificate; if the STARTTLS reply or the handshake fails, the same
  * address is tried once more in the clear (as Postfix's "may" level
- * does), since a peer that cannot do TLS is still a peer.  After MAIL
- * a failure is the transaction's: the recipients still open fail for now.
+ * does), since a peer that cannot do TLS is still a peer (MTA_TLS_ENCRYPT
+ * and VERIFY never do that).  After MAIL a failure is the transaction's:
+ * the recipients still open fail for now.  Only a 2xx to the final dot
+ * delivers.  A message sent on a connection kept from the last one
+ * starts over on a fresh connection if the kept one turns out dead
+ * before its MAIL.  The caller sets SIGPIPE to be ignored.
  */
 #define MTA_RESULT_MAX	   512 /* a recipient's reply, one line */
 #define MTA_TLS_INFO_MAX   128
