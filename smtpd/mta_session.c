@@ -1008,7 +1008,7 @@ mta_session_new(struct event_base *base, const struct mta_session_params *p)
 {
 	struct mta_session *s;
 
-	if (p->naddrs == 0)
+	if (p->naddrs == 0 || (p->auth_user == NULL) != (p->auth_pass == NULL))
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;

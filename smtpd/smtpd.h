@@ -504,7 +504,10 @@ typedef void (*mta_session_cb)(
     struct mta_session *, const struct mta_rcpt_result *, size_t n, void *arg);
 
 void mta_timeouts_default(struct mta_timeouts *);
-/* a session, not yet connected; NULL if out of memory or no address */
+/*
+ * a session, not yet connected; NULL if out of memory, without an
+ * address, or with a user and no password (or the other way round)
+ */
 struct mta_session *
 mta_session_new(struct event_base *, const struct mta_session_params *);
 /*
