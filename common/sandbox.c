@@ -214,13 +214,15 @@ const struct sandbox_profile sandbox_profile_imap = {
  * Delivery to other servers: TCP to an MX, UDP and TCP to the resolver.
  * sendto() with an address is for UDP queries.  Its only Unix sockets are
  * the socketpairs, connected streams that ignore an address, and the
- * syslog socket, which these calls may not touch.
+ * syslog socket, which these calls may not touch.  bind() is the
+ * resolver's: a random source port for its queries.  pread() reads the
+ * message from the spool file the queue passes.
  */
 static const char *const sandbox_mta[] = {
-    "recvfrom", "recvmmsg", "getsockname", "getpeername", NULL};
+    "recvfrom", "recvmmsg", "getsockname", "getpeername", "pread64", NULL};
 
 static const char *const sandbox_mta_not_syslog[] = {
-    "connect", "sendto", "sendmmsg", NULL};
+    "connect", "sendto", "sendmmsg", "bind", NULL};
 
 /* socket()'s type with the flags a non-blocking client sets masked out */
 #define SOCK_TYPE_MASK (~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
@@ -249,6 +251,14 @@ static const struct sandbox_arg_rule sandbox_mta_rules[] = {
     /* the result of a non-blocking connect() */
     {"getsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_ERROR}, {0}},
     {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_TCP, TCP_NODELAY}, {0}},
+    /* libunbound's sockets: a random source port, no fragments */
+    {"setsockopt", ARG(1) | ARG(2), {0, SOL_SOCKET, SO_REUSEADDR}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_IP, IP_MTU_DISCOVER}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT},
+	{0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_IPV6, IPV6_V6ONLY}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_IPV6, IPV6_MTU}, {0}},
+    {"setsockopt", ARG(1) | ARG(2), {0, IPPROTO_IPV6, IPV6_MTU_DISCOVER}, {0}},
     {"fcntl", ARG(1), {0, F_GETFL}, {0}},
     {"fcntl", ARG(1), {0, F_SETFL}, {0}},
     {"ioctl", ARG(1), {0, FIONREAD}, {0}},

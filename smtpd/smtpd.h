@@ -468,6 +468,150 @@ struct mta_route_query *mta_route_lookup(struct mta_dns *, const char *domain,
 /* the query goes, its callback never called */
 void mta_route_cancel(struct mta_route_query *);
 
+/* ----------------------------------------------------------------
+ * mta_session.c
+ */
+/*
+ * The client side of one SMTP connection: a message (or several, one
+ * after the other, RSET between) to the addresses of one route, tried in
+ * order.  A failure before MAIL (no connection, a timeout, a greeting or
+ * EHLO refused, a broken protocol) moves on to the next address; with
+ * none left every recipient fails for now.  STARTTLS is opportunistic:
+ * when the peer offers it the session uses it, without checking the
+ * certificate; if the STARTTLS reply or the handshake fails, the same
+ * address is tried once more in the clear (as Postfix's "may" level
+ * does), since a peer that cannot do TLS is still a peer (MTA_TLS_ENCRYPT
+ * and VERIFY never do that).  After MAIL a failure is the transaction's:
+ * the recipients still open fail for now.  Only a 2xx to the final dot
+ * delivers.  A message sent on a connection kept from the last one
+ * starts over on a fresh connection if the kept one turns out dead
+ * before its MAIL.  The caller sets SIGPIPE to be ignored.
+ */
+#define MTA_RESULT_MAX	   512 /* a recipient's reply, one line */
+#define MTA_TLS_INFO_MAX   128
+#define MTA_PIPELINE_AHEAD 100 /* RCPTs sent before their replies */
+
+enum mta_rcpt_status {
+	MTA_RCPT_PENDING,   /* no answer yet (never seen by the caller) */
+	MTA_RCPT_DELIVERED, /* 2xx to the final dot */
+	MTA_RCPT_TEMPFAIL,  /* 4xx, or no peer could take it now */
+	MTA_RCPT_PERMFAIL,  /* 5xx, or the message cannot go to this peer */
+};
+
+struct mta_rcpt_result {
+	enum mta_rcpt_status status;
+	int code; /* the peer's reply code, 0 if the session decided */
+	char enhanced[SMTP_REPLY_ESC_MAX];
+	/* smtp_reply_format()'s line, or "4.4.1 why" of the session's own */
+	char text[MTA_RESULT_MAX];
+};
+
+/* milliseconds; RFC 5321 4.5.3.2's defaults from mta_timeouts_default() */
+struct mta_timeouts {
+	int connect;	/* the TCP connection (and the TLS handshake) */
+	int greeting;	/* 5 min */
+	int command;	/* EHLO, HELO, STARTTLS, RSET, QUIT: 5 min */
+	int mail;	/* 5 min */
+	int rcpt;	/* 5 min */
+	int data_init;	/* DATA's 354: 2 min */
+	int data_block; /* the peer taking more of the body: 3 min */
+	int data_end;	/* the reply to the final dot: 10 min */
+};
+
+/*
+ * The message as the spool holds it: fd read-only, the prepended headers
+ * and the body in LF line ends at their offsets (struct spool_msg); sent
+ * in order, as CRLF, dot-stuffed, a chunk at a time as the socket drains.
+ */
+struct mta_message {
+	const struct envelope *env; /* the recipients to send to, and DSN */
+	int fd;
+	uint64_t prepend_offset;
+	uint64_t prepend_size;
+	uint64_t body_offset;
+	uint64_t body_size;
+};
+
+/*
+ * STARTTLS: MAY is opportunistic (the internet's MX hosts); ENCRYPT
+ * and VERIFY (the certificate against host, e.g. a smarthost) fail an
+ * address that does not offer it, or whose handshake fails, and never
+ * go on in the clear
+ */
+enum mta_tls_policy {
+	MTA_TLS_MAY,
+	MTA_TLS_ENCRYPT,
+	MTA_TLS_VERIFY,
+};
+
+struct mta_session_params {
+	const struct sockaddr_storage *addrs; /* copied */
+	size_t naddrs;
+	uint16_t port;
+	const char *helo; /* our name in EHLO */
+	const char *host; /* the peer's name for SNI; NULL if none */
+	void *tls_ctx;	  /* tls_client_ctx(); NULL: never STARTTLS */
+	enum mta_tls_policy tls;
+	/*
+	 * AUTH PLAIN or LOGIN (RFC 4954) as the peer offers, after TLS
+	 * only; NULL: no AUTH.  Copied, and wiped when the session goes.
+	 */
+	const char *auth_user;
+	const char *auth_pass;
+	struct mta_timeouts timeouts;
+};
+
+/* what the connection was, for the log and the Received chain */
+struct mta_session_info {
+	char peer[64]; /* "[addr]:port" of the last try */
+	int connected; /* a peer greeted us */
+	int esmtp;     /* EHLO was accepted */
+	uint32_t ext;  /* its SMTP_EXT_* */
+	uint64_t size_max;
+	int tls;			 /* STARTTLS succeeded */
+	char tls_info[MTA_TLS_INFO_MAX]; /* "TLSv1.3 TLS_AES_..." */
+	int tls_verified;		 /* the certificate verified */
+	char tls_why[MTA_TLS_INFO_MAX];	 /* why not, or "verified" */
+	uint32_t messages;		 /* transactions on this connection */
+};
+
+struct mta_session;
+
+/*
+ * A message's transaction is over: one result per recipient of its
+ * envelope, in its order, the session's until the next send or its end.
+ * Called from the loop, never from within a session call; the callback
+ * may send again, quit or free the session.
+ */
+typedef void (*mta_session_cb)(
+    struct mta_session *, const struct mta_rcpt_result *, size_t n, void *arg);
+
+void mta_timeouts_default(struct mta_timeouts *);
+/*
+ * a session, not yet connected; NULL if out of memory, without an
+ * address, or with a user and no password (or the other way round)
+ */
+struct mta_session *
+mta_session_new(struct event_base *, const struct mta_session_params *);
+/*
+ * Send a message: connect first (again from the first address) if the
+ * session has no connection, else RSET after the last transaction.  The
+ * message's fd and envelope stay the caller's and must last until cb.
+ * -1 if a send is already running.
+ */
+int mta_session_send(struct mta_session *, const struct mta_message *,
+    mta_session_cb, void *arg);
+/* whether the session has a connection that can take another message */
+int mta_session_ready(const struct mta_session *);
+const struct mta_session_info *mta_session_info(const struct mta_session *);
+/*
+ * QUIT, once the session is idle: the session then frees itself when the
+ * peer answers, closes or times out.  Frees it at once if unconnected.
+ */
+void mta_session_quit(struct mta_session *);
+/* drop the connection at once, without QUIT; no callback follows */
+void mta_session_free(struct mta_session *);
+
 /* ---------------------------------------------------------------- smtp.c */
 uint64_t smtp_new_reqid(void);
 void smtp_stat_session(void);
