@@ -540,7 +540,8 @@ queue_give_up(struct qmsg *q)
 		  "none pending",
 	    q->msgid, failed, q->nrcpt);
 	q->leaving = QUEUE_LEAVE_FAILED;
-	if ((fd = spool_load(&spool, q->msgid, &env, &m, why, sizeof(why))) <
+	/* the envelope decides: the body is read only for a report */
+	if ((fd = spool_peek(&spool, q->msgid, &env, &m, why, sizeof(why))) <
 	    0) {
 		log_warnx(
 		    "message %016" PRIx64 ": no report: %s", q->msgid, why);

@@ -9,7 +9,6 @@ reading what lands in the Maildir."""
 import email
 import json
 import email.policy
-import os
 import smtplib
 import unittest
 
@@ -17,8 +16,6 @@ from boxdtest import Boxd
 import test_smtp as t
 
 ALICE, BOB = t.ALICE, t.BOB
-# some 3 KiB of body: past bob's quota
-FILL = b"".join(b"line %02d " % i + b"x" * 90 + b"\r\n" for i in range(30))
 
 
 def setUpModule():
@@ -33,15 +30,10 @@ class Bounce(unittest.TestCase):
         self.b.add_user(ALICE)
         self.b.add_user(BOB)
         # nothing fits: every delivery to bob fails for now, then expires
-        self.b.boxctl("user", "quota", BOB, "1K")
-        # imap records it in the Maildir a moment after boxctl returns
-        size = os.path.join(self.b.maildir(BOB), "maildirsize")
-        self.assertTrue(t.wait_until(
-            lambda: os.path.exists(size) and
-            t.read(size).startswith(b"1024S"), 30))
+        t.set_quota(self.b, BOB, 1024)
 
     def send(self, sender, tok, mail_options=(), rcpt_options=()):
-        body = t.make_message(tok, to=BOB, extra=FILL)
+        body = t.make_message(tok, to=BOB, extra=t.FILL)
         with smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=30) as s:
             s.ehlo("client.test")
             s.sendmail(sender, [BOB], body, list(mail_options),
@@ -103,7 +95,8 @@ class Bounce(unittest.TestCase):
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         original = msg.get_payload()[2]
         self.assertEqual(original.get_content_type(), "text/rfc822-headers")
-        self.assertIn(tok.encode(), raw)  # in the Subject the header brings back
+        # in the Subject the header brings back
+        self.assertIn(tok.encode(), raw)
         self.assertNotIn(b"line 29 ", raw)
 
     def test_null_sender_discarded(self):
@@ -143,8 +136,9 @@ class Bounce(unittest.TestCase):
         self.assertIn("Subject: Undelivered Mail Returned to Sender", show)
         shown = json.loads(self.b.boxctl(
             "-j", "queue", "show", rows[0]["id"]).stdout.splitlines()[0])
-        self.assertLess(shown["size"], len(FILL), "the whole message came "
+        self.assertLess(shown["size"], len(t.FILL), "the whole message came "
                         "back to a remote sender")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,6 @@ at once when the quota allows; remove takes it out of the spool; bad and
 unknown ids are clear errors."""
 
 import json
-import os
 import smtplib
 import unittest
 
@@ -14,7 +13,6 @@ from boxdtest import Boxd
 import test_smtp as t
 
 BOB = t.BOB
-FILL = b"".join(b"line %02d " % i + b"x" * 90 + b"\r\n" for i in range(30))
 # a header to take over the admin's terminal, if boxctl let it through
 ATTACK = b"X-Attack: \xc2\x9b2J\x1b]0;t\x07\x7f\x9b1;31m\xc2\x9d\r\n"
 
@@ -29,12 +27,7 @@ class QueueCtl(unittest.TestCase):
         self.addCleanup(self.b.cleanup)
         self.b.start()
         self.b.add_user(BOB)
-        self.b.boxctl("user", "quota", BOB, "1K")
-        # imap records it in the Maildir a moment after boxctl returns
-        size = os.path.join(self.b.maildir(BOB), "maildirsize")
-        self.assertTrue(t.wait_until(
-            lambda: os.path.exists(size) and
-            t.read(size).startswith(b"1024S"), 30))
+        t.set_quota(self.b, BOB, 1024)
 
     def hold(self):
         """A message to bob that waits for its retry; its id and token."""
@@ -42,7 +35,7 @@ class QueueCtl(unittest.TestCase):
         with smtplib.SMTP("127.0.0.1", self.b.smtp_port, timeout=30) as s:
             s.ehlo("client.test")
             s.sendmail(t.SENDER, [BOB],
-                       ATTACK + t.make_message(tok, to=BOB, extra=FILL),
+                       ATTACK + t.make_message(tok, to=BOB, extra=t.FILL),
                        ["RET=HDRS", "ENVID=held-" + tok])
         rows = []
 

@@ -284,6 +284,21 @@ def wait_delivered(b, addr, tok, n=1, timeout=20):
     return got
 
 
+def set_quota(b, addr, nbytes):
+    """boxctl user quota, waited for: imap records it in the Maildir's
+    maildirsize, where mda looks, a moment after boxctl returns."""
+    b.boxctl("user", "quota", addr, str(nbytes))
+    size = os.path.join(b.maildir(addr), "maildirsize")
+    if not wait_until(lambda: os.path.exists(size) and
+                      read(size).startswith(b"%dS" % nbytes), 30):
+        raise AssertionError("%s: quota %d not in effect\n%s" % (
+            addr, nbytes, log_tail(b)))
+
+
+# some 3 KiB of message body in short lines
+FILL = b"".join(b"line %02d " % i + b"x" * 90 + b"\r\n" for i in range(30))
+
+
 def spool_dir(b, sub):
     return os.path.join(b.storage, "queue", sub)
 
